@@ -1,0 +1,96 @@
+package shared
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// TemplateKind says how spaces of a template run.
+type TemplateKind string
+
+const (
+	TemplateContainer TemplateKind = "container" // a YAML container spec for Docker or Podman
+	TemplateNomad     TemplateKind = "nomad"     // an HCL Nomad job spec
+	TemplateManual    TemplateKind = "manual"    // the user runs the agent; no runtime
+)
+
+// Valid reports whether k is a known kind.
+func (k TemplateKind) Valid() bool {
+	return k == TemplateContainer || k == TemplateNomad || k == TemplateManual
+}
+
+// Template describes what a space runs.
+type Template struct {
+	Meta
+	Name         string       `json:"name"`
+	Description  string       `json:"description"`
+	Kind         TemplateKind `json:"kind"`
+	Spec         string       `json:"spec"`
+	Volumes      string       `json:"volumes,omitempty"`
+	Groups       []string     `json:"groups"`
+	Locations    []string     `json:"locations"`
+	ComputeUnits int          `json:"compute_units"`
+	StorageUnits int          `json:"storage_units"`
+	WithTerminal bool         `json:"with_terminal"`
+	WithSSH      bool         `json:"with_ssh"`
+	Hash         string       `json:"hash"`
+}
+
+func (*Template) RecordKind() Kind { return KindTemplate }
+
+func (t *Template) UniqueKeys() []string { return []string{"name:" + strings.ToLower(t.Name)} }
+
+// ComputeHash returns the hash of everything that changes what a space of
+// this template runs. A space deployed with another hash has an update.
+func (t *Template) ComputeHash() string {
+	h := sha256.New()
+	for _, s := range []string{string(t.Kind), t.Spec, t.Volumes} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if t.WithTerminal {
+		h.Write([]byte{1})
+	}
+	if t.WithSSH {
+		h.Write([]byte{2})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// UsableBy reports whether a user in groups may use the template: a template
+// with no groups is open to everyone.
+func (t *Template) UsableBy(groups []string) bool {
+	if len(t.Groups) == 0 {
+		return true
+	}
+	for _, g := range t.Groups {
+		for _, ug := range groups {
+			if g == ug {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TemplateVar is a variable available to templates as .var.NAME. A protected
+// variable's Value holds ciphertext sealed with server.encrypt; it is never
+// returned by the API. Location "" means every location. Local variables never
+// leave the server that holds them; restricted ones never reach restricted
+// leaves.
+type TemplateVar struct {
+	Meta
+	Name       string `json:"name"`
+	Location   string `json:"location"`
+	Value      string `json:"value"`
+	Protected  bool   `json:"protected"`
+	Local      bool   `json:"local"`
+	Restricted bool   `json:"restricted"`
+}
+
+func (*TemplateVar) RecordKind() Kind { return KindTemplateVar }
+
+func (v *TemplateVar) UniqueKeys() []string {
+	return []string{"name:" + v.Name + "@" + strings.ToLower(v.Location)}
+}

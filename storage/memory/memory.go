@@ -1,0 +1,344 @@
+// Package memory provides an in-memory storage.Store for tests and for
+// throw-away servers. Nothing survives Close.
+package memory
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+type feedEntry struct {
+	kind    shared.Kind
+	id      string
+	deleted bool
+}
+
+// Store is an in-memory storage.Store. The zero value is not usable; call New.
+type Store struct {
+	mu       sync.Mutex
+	epoch    string                                   // guarded by mu
+	rev      int64                                    // guarded by mu
+	horizon  int64                                    // guarded by mu
+	recs     map[shared.Kind]map[string]shared.Change // guarded by mu
+	uniq     map[shared.Kind]map[string]string        // guarded by mu: unique key -> id
+	keys     map[shared.Kind]map[string][]string      // guarded by mu: id -> unique keys
+	feed     map[int64]feedEntry                      // guarded by mu: latest revisions only
+	repEpoch string                                   // guarded by mu
+	applied  int64                                    // guarded by mu
+	audit    []shared.AuditEvent                      // guarded by mu
+	closed   bool                                     // guarded by mu
+}
+
+// New returns an empty store with a new epoch.
+func New() *Store {
+	s := &Store{
+		epoch: uuid.NewString(),
+		recs:  map[shared.Kind]map[string]shared.Change{},
+		uniq:  map[shared.Kind]map[string]string{},
+		keys:  map[shared.Kind]map[string][]string{},
+		feed:  map[int64]feedEntry{},
+	}
+	for _, k := range shared.Kinds {
+		s.recs[k] = map[string]shared.Change{}
+		s.uniq[k] = map[string]string{}
+		s.keys[k] = map[string][]string{}
+	}
+	return s
+}
+
+func (s *Store) check(kind shared.Kind) error {
+	if s.closed {
+		return shared.Errorf(shared.EUNAVAILABLE, "store is closed")
+	}
+	if !kind.Valid() {
+		return shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
+	}
+	return nil
+}
+
+func (s *Store) Put(ctx context.Context, rec shared.Record) error {
+	kind, id := rec.RecordKind(), rec.RecordID()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(kind); err != nil {
+		return err
+	}
+	if id == "" {
+		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
+	}
+	old, exists := s.recs[kind][id]
+	switch want := rec.GetRevision(); {
+	case want == 0 && exists:
+		return shared.Errorf(shared.ECONFLICT, "%s %s already exists", kind, id)
+	case want != 0 && !exists:
+		return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
+	case want != 0 && old.Revision != want:
+		return shared.Errorf(shared.ECONFLICT, "%s %s was changed meanwhile (revision %d, not %d)", kind, id, old.Revision, want)
+	}
+	keys := rec.UniqueKeys()
+	for _, k := range keys {
+		if other, ok := s.uniq[kind][k]; ok && other != id {
+			return shared.Errorf(shared.ECONFLICT, "another %s already has %s", kind, k)
+		}
+	}
+	prev := rec.GetRevision()
+	rec.SetRevision(s.rev + 1)
+	c, err := storage.Encode(rec)
+	if err != nil {
+		rec.SetRevision(prev)
+		return err
+	}
+	s.rev++
+	if exists {
+		delete(s.feed, old.Revision)
+	}
+	s.store(c, keys)
+	s.feed[c.Revision] = feedEntry{kind: kind, id: id}
+	return nil
+}
+
+// store writes c and moves its unique keys; the caller holds mu.
+func (s *Store) store(c shared.Change, keys []string) {
+	s.dropKeys(c.Kind, c.ID)
+	s.recs[c.Kind][c.ID] = c
+	for _, k := range keys {
+		s.uniq[c.Kind][k] = c.ID
+	}
+	s.keys[c.Kind][c.ID] = keys
+}
+
+// dropKeys removes the unique keys that id still holds; the caller holds mu.
+func (s *Store) dropKeys(kind shared.Kind, id string) {
+	for _, k := range s.keys[kind][id] {
+		if s.uniq[kind][k] == id {
+			delete(s.uniq[kind], k)
+		}
+	}
+	delete(s.keys[kind], id)
+}
+
+func (s *Store) remove(kind shared.Kind, id string) {
+	s.dropKeys(kind, id)
+	delete(s.recs[kind], id)
+}
+
+func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(kind); err != nil {
+		return 0, err
+	}
+	old, ok := s.recs[kind][id]
+	if !ok {
+		return 0, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
+	}
+	s.rev++
+	delete(s.feed, old.Revision)
+	s.remove(kind, id)
+	s.feed[s.rev] = feedEntry{kind: kind, id: id, deleted: true}
+	return s.rev, nil
+}
+
+func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(kind); err != nil {
+		return shared.Change{}, err
+	}
+	c, ok := s.recs[kind][id]
+	if !ok {
+		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
+	}
+	return c, nil
+}
+
+func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(kind); err != nil {
+		return shared.Change{}, err
+	}
+	id, ok := s.uniq[kind][key]
+	if !ok {
+		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "no %s with %s", kind, key)
+	}
+	return s.recs[kind][id], nil
+}
+
+func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(kind); err != nil {
+		return nil, err
+	}
+	out := make([]shared.Change, 0, len(s.recs[kind]))
+	for _, c := range s.recs[kind] {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return nil, err
+	}
+	var revs []int64
+	for r := range s.feed {
+		if r > after {
+			revs = append(revs, r)
+		}
+	}
+	slices.Sort(revs)
+	if limit > 0 && len(revs) > limit {
+		revs = revs[:limit]
+	}
+	out := make([]shared.Change, 0, len(revs))
+	for _, r := range revs {
+		e := s.feed[r]
+		if e.deleted {
+			out = append(out, shared.Change{Kind: e.kind, ID: e.id, Revision: r, Deleted: true})
+			continue
+		}
+		out = append(out, s.recs[e.kind][e.id])
+	}
+	return out, nil
+}
+
+func (s *Store) Head(ctx context.Context) (storage.Head, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return storage.Head{}, err
+	}
+	return storage.Head{Epoch: s.epoch, Revision: s.rev, Horizon: s.horizon}, nil
+}
+
+func (s *Store) Compact(ctx context.Context, upTo int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return err
+	}
+	if upTo > s.rev {
+		upTo = s.rev
+	}
+	for r, e := range s.feed {
+		if r <= upTo && e.deleted {
+			delete(s.feed, r)
+		}
+	}
+	if upTo > s.horizon {
+		s.horizon = upTo
+	}
+	return nil
+}
+
+func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return err
+	}
+	// Validate everything first so that nothing is half-applied.
+	keys := make([][]string, len(b.Changes))
+	for i, c := range b.Changes {
+		if !c.Kind.Valid() {
+			return shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
+		}
+		if c.ID == "" {
+			return shared.Errorf(shared.EINVALID, "change %d: %s has no id", i, c.Kind)
+		}
+		if c.Deleted {
+			continue
+		}
+		k, err := shared.UniqueKeysOf(c)
+		if err != nil {
+			return err
+		}
+		keys[i] = k
+	}
+	for i, c := range b.Changes {
+		if c.Deleted {
+			s.remove(c.Kind, c.ID)
+			continue
+		}
+		c.Data = slices.Clone(c.Data)
+		s.store(c, keys[i])
+	}
+	s.repEpoch, s.applied = b.Epoch, b.Applied
+	return nil
+}
+
+func (s *Store) Replica(ctx context.Context) (string, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return "", 0, err
+	}
+	return s.repEpoch, s.applied, nil
+}
+
+func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return err
+	}
+	ev.ID = int64(len(s.audit)) + 1
+	e := *ev
+	e.Properties = cloneMap(ev.Properties)
+	s.audit = append(s.audit, e)
+	return nil
+}
+
+func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return nil, 0, err
+	}
+	n := len(s.audit)
+	var out []shared.AuditEvent
+	for i := n - 1 - max(offset, 0); i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		e := s.audit[i]
+		e.Properties = cloneMap(e.Properties)
+		out = append(out, e)
+	}
+	return out, n, nil
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Store) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.check(shared.KindUser)
+}
+
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
