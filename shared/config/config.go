@@ -1,0 +1,242 @@
+// Package config reads knot's configuration: the knot.yaml file, the KNOT_*
+// environment variables and the command-line flags, in that order of rising
+// precedence, over built-in defaults. It is the only package that reads
+// configuration files or KNOT_* variables; everything else receives a
+// *Config.
+//
+// Every key is described once, in the key table (keys.go). The file decoder,
+// the environment variable names, the flag names, the generated reference
+// (keys.md) and the scaffold files (knot scaffold) are all derived from that
+// table, so they cannot disagree.
+package config
+
+import (
+	"log/slog"
+)
+
+// Config is knot's configuration after loading. Values are validated and
+// normalised: addresses are host:port, URLs have no trailing slash,
+// nameservers carry a port.
+type Config struct {
+	Server   Server
+	Resolver Resolver
+	Log      Log
+	Client   Client
+	Agent    Agent
+
+	// File is the configuration file that was read, "" when none was.
+	File string
+}
+
+// Server holds the server.* keys, read by knot server and knot admin.
+type Server struct {
+	// Listen is the host:port of the web server and API (server.listen).
+	Listen string
+	// ListenAgent is the host:port agents connect to (server.listen_agent).
+	ListenAgent string
+	// AgentEndpoint is the address given to agents in spaces: host:port or
+	// srv+name, not resolved at load (server.agent_endpoint). Empty means
+	// ListenAgent; see AgentEndpointOrListen.
+	AgentEndpoint string
+	// URL is the public base URL of the server, http(s)://host[:port] without
+	// a trailing slash (server.url).
+	URL string
+	// WildcardDomain is the domain pattern spaces' web ports are served on,
+	// such as "*.example.com"; empty disables it (server.wildcard_domain).
+	WildcardDomain string
+	// DisableProxy turns off the port proxy (server.disable_proxy).
+	DisableProxy bool
+	// Terminal holds server.terminal.*.
+	Terminal Terminal
+	// Encrypt is the 32-character key that seals protected template
+	// variables, empty for none (server.encrypt).
+	Encrypt string
+	// Location names this server's location; it defaults to the short host
+	// name (server.location).
+	Location string
+	// SharedToken authenticates leaves to their origin (server.shared_token).
+	SharedToken string
+	// EnableLeafAPITokens lets leaves connect with a user API token in place
+	// of the shared token (server.enable_leaf_api_tokens).
+	EnableLeafAPITokens bool
+	// OriginServer is the origin's URL, http(s)://... or srv+http(s)://...,
+	// not resolved at load; set on leaves only (server.origin_server).
+	OriginServer string
+
+	MySQL    MySQL
+	BadgerDB BadgerDB
+	Redis    Redis
+	MemoryDB MemoryDB
+	Nomad    Nomad
+	Docker   Docker
+	Podman   Podman
+}
+
+// Terminal holds server.terminal.*.
+type Terminal struct {
+	// WebGL lets the web terminal render with WebGL (server.terminal.webgl).
+	WebGL bool
+}
+
+// MySQL holds server.mysql.*. Host may be srv+name.
+type MySQL struct {
+	Enabled  bool
+	Host     string
+	Port     int
+	User     string
+	Password string
+	Database string
+}
+
+// BadgerDB holds server.badgerdb.*.
+type BadgerDB struct {
+	Enabled bool
+	// Path is the directory of the database.
+	Path string
+}
+
+// Redis holds server.redis.*. Each host is host:port or srv+name.
+type Redis struct {
+	Enabled  bool
+	Hosts    []string
+	Password string
+	DB       int
+}
+
+// MemoryDB holds server.memorydb.*.
+type MemoryDB struct {
+	Enabled bool
+}
+
+// Nomad holds server.nomad.*.
+type Nomad struct {
+	// Addr is the Nomad HTTP API base URL.
+	Addr  string
+	Token string
+}
+
+// Docker holds server.docker.*.
+type Docker struct {
+	// Host is the Docker API address (unix:///path or tcp://host:port);
+	// empty means the Docker client's own default (DOCKER_HOST or the local
+	// socket).
+	Host string
+}
+
+// Podman holds server.podman.*.
+type Podman struct {
+	// Host is the Podman API address (unix:///path or tcp://host:port);
+	// empty means the Podman driver's own default.
+	Host string
+}
+
+// Resolver holds resolver.*: where srv+ names are looked up.
+type Resolver struct {
+	// Consul lists the host:port of Consul DNS servers, used for *.consul
+	// names.
+	Consul []string
+	// Nameservers lists the host:port of DNS servers for every other name.
+	// Neither set means the system resolver.
+	Nameservers []string
+}
+
+// Log holds log.*.
+type Log struct {
+	// Level is one of debug, info, warn, error.
+	Level string
+}
+
+// SlogLevel returns Level as a slog.Level.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Client holds client.*, used by the commands that talk to a server's API.
+type Client struct {
+	// Server is the server's base URL.
+	Server string
+	// Token is an API token.
+	Token string
+}
+
+// Agent holds agent.*, read by knot agent inside a space.
+type Agent struct {
+	// Endpoint is the leaf's agent address: host:port or srv+name.
+	Endpoint string
+	// SpaceID is the id of the space the agent runs in.
+	SpaceID string
+	// Token is the agent's credential for its space.
+	Token string
+	// Nameservers lists the host:port of DNS servers for srv+ lookups.
+	Nameservers []string
+}
+
+// Role is what a server is, decided by its configuration.
+type Role string
+
+// The roles of a server.
+const (
+	// RoleStandalone is an origin with a leaf for its own location in the
+	// same process, taking no remote leaves: no shared_token, no
+	// origin_server.
+	RoleStandalone Role = "standalone"
+	// RoleOrigin takes remote leaves: shared_token set, no origin_server.
+	RoleOrigin Role = "origin"
+	// RoleLeaf replicates from an origin: origin_server and shared_token set.
+	RoleLeaf Role = "leaf"
+)
+
+// Role returns the server's role. A loaded Config never has origin_server
+// without shared_token.
+func (c *Config) Role() Role {
+	switch {
+	case c.Server.OriginServer != "":
+		return RoleLeaf
+	case c.Server.SharedToken != "":
+		return RoleOrigin
+	}
+	return RoleStandalone
+}
+
+// StoreKind names a storage driver.
+type StoreKind string
+
+// The storage drivers.
+const (
+	StoreBadger StoreKind = "badger"
+	StoreMemory StoreKind = "memory"
+	StoreMySQL  StoreKind = "mysql"
+	StoreRedis  StoreKind = "redis"
+)
+
+// Storage returns the storage driver to use: the one enabled, or badger (at
+// Server.BadgerDB.Path) when none is. A loaded Config never has more than
+// one enabled.
+func (c *Config) Storage() StoreKind {
+	switch {
+	case c.Server.MySQL.Enabled:
+		return StoreMySQL
+	case c.Server.Redis.Enabled:
+		return StoreRedis
+	case c.Server.MemoryDB.Enabled:
+		return StoreMemory
+	}
+	return StoreBadger
+}
+
+// AgentEndpointOrListen returns server.agent_endpoint, or server.listen_agent
+// when the endpoint is not set.
+func (s Server) AgentEndpointOrListen() string {
+	if s.AgentEndpoint != "" {
+		return s.AgentEndpoint
+	}
+	return s.ListenAgent
+}
