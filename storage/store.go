@@ -19,14 +19,15 @@ import (
 //
 // Implementations are safe for concurrent use. Errors are *shared.Error with
 // the codes documented per method; anything else is an EINTERNAL failure of
-// the backend.
+// the backend. A method given a kind that is not one of shared.Kinds fails
+// with EINVALID.
 type Store interface {
 	// Put writes rec and sets its revision to the store's next revision.
 	// When rec's revision is 0, the record must not exist yet (ECONFLICT if it
 	// does); otherwise it must equal the stored revision (ECONFLICT if the
 	// record changed meanwhile, ENOTFOUND if it is gone). ECONFLICT also when a
-	// unique key of rec belongs to another record of the same kind. On error
-	// nothing is written and rec is unchanged.
+	// unique key of rec belongs to another record of the same kind, EINVALID
+	// when rec has no id. On error nothing is written and rec is unchanged.
 	Put(ctx context.Context, rec shared.Record) error
 
 	// Delete removes a record and leaves a tombstone at the next revision,
@@ -46,15 +47,16 @@ type Store interface {
 	// Changes returns at most limit entries of the change feed with a
 	// revision above after, in revision order: the latest state of each record
 	// changed since then and the tombstones of records deleted since then. A
-	// record appears once, at its latest revision. The result is complete only
-	// when after >= Head().Horizon.
+	// record appears once, at its latest revision. A limit of 0 or less means
+	// no limit. The result is complete only when after >= Head().Horizon.
 	Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error)
 
 	// Head returns the store's epoch, current revision and tombstone horizon.
 	Head(ctx context.Context) (Head, error)
 
 	// Compact drops tombstones at or below revision upTo and raises the
-	// horizon to upTo. Records are not touched.
+	// horizon to upTo, or to the current revision if upTo is beyond it. The
+	// horizon never goes down. Records are not touched.
 	Compact(ctx context.Context, upTo int64) error
 
 	// Apply writes a batch received from an origin in one transaction: each
@@ -62,7 +64,12 @@ type Store interface {
 	// revision, a tombstone deletes it), then records b.Epoch and b.Applied as
 	// the replica state. Unique keys follow the last change that claims them,
 	// since the feed carries only each record's latest state. Apply does not
-	// advance the store's own revision.
+	// advance the store's own revision, and a record it writes or deletes
+	// leaves the store's own feed (neither an entry nor a tombstone remains).
+	// A change with an unknown kind, no id, or (unless it is a tombstone) data
+	// that is not a record of its kind with its id fails the whole batch with
+	// EINVALID, and nothing is written; so does a batch too large for one
+	// transaction of the backend, with ETOOLARGE.
 	Apply(ctx context.Context, b Batch) error
 
 	// Replica returns the epoch and revision last recorded by Apply, or "" and
@@ -73,13 +80,15 @@ type Store interface {
 	AppendAudit(ctx context.Context, ev *shared.AuditEvent) error
 
 	// ListAudit returns events newest first, skipping offset and returning at
-	// most limit, and the total number of events.
+	// most limit (0 or less: no limit), and the total number of events.
 	ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error)
 
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 
 	// Close releases the store. Writes that returned before Close are durable.
+	// After Close every other method fails with EUNAVAILABLE; closing again
+	// returns nil.
 	Close() error
 }
 

@@ -32,6 +32,7 @@ type Store struct {
 	uniq     map[shared.Kind]map[string]string        // guarded by mu: unique key -> id
 	keys     map[shared.Kind]map[string][]string      // guarded by mu: id -> unique keys
 	feed     map[int64]feedEntry                      // guarded by mu: latest revisions only
+	pos      map[shared.Kind]map[string]int64         // guarded by mu: id -> its revision in feed
 	repEpoch string                                   // guarded by mu
 	applied  int64                                    // guarded by mu
 	audit    []shared.AuditEvent                      // guarded by mu
@@ -46,11 +47,13 @@ func New() *Store {
 		uniq:  map[shared.Kind]map[string]string{},
 		keys:  map[shared.Kind]map[string][]string{},
 		feed:  map[int64]feedEntry{},
+		pos:   map[shared.Kind]map[string]int64{},
 	}
 	for _, k := range shared.Kinds {
 		s.recs[k] = map[string]shared.Change{}
 		s.uniq[k] = map[string]string{}
 		s.keys[k] = map[string][]string{}
+		s.pos[k] = map[string]int64{}
 	}
 	return s
 }
@@ -98,12 +101,26 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 		return err
 	}
 	s.rev++
-	if exists {
-		delete(s.feed, old.Revision)
-	}
 	s.store(c, keys)
-	s.feed[c.Revision] = feedEntry{kind: kind, id: id}
+	s.feedAt(c.Revision, feedEntry{kind: kind, id: id})
 	return nil
+}
+
+// feedAt moves the feed entry of e's record, or its tombstone, to rev; the
+// caller holds mu.
+func (s *Store) feedAt(rev int64, e feedEntry) {
+	s.unfeed(e.kind, e.id)
+	s.feed[rev] = e
+	s.pos[e.kind][e.id] = rev
+}
+
+// unfeed removes the feed entry of a record or its tombstone; the caller
+// holds mu.
+func (s *Store) unfeed(kind shared.Kind, id string) {
+	if r, ok := s.pos[kind][id]; ok {
+		delete(s.feed, r)
+		delete(s.pos[kind], id)
+	}
 }
 
 // store writes c and moves its unique keys; the caller holds mu.
@@ -137,14 +154,12 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 	if err := s.check(kind); err != nil {
 		return 0, err
 	}
-	old, ok := s.recs[kind][id]
-	if !ok {
+	if _, ok := s.recs[kind][id]; !ok {
 		return 0, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
 	}
 	s.rev++
-	delete(s.feed, old.Revision)
 	s.remove(kind, id)
-	s.feed[s.rev] = feedEntry{kind: kind, id: id, deleted: true}
+	s.feedAt(s.rev, feedEntry{kind: kind, id: id, deleted: true})
 	return s.rev, nil
 }
 
@@ -158,7 +173,7 @@ func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Ch
 	if !ok {
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
 	}
-	return c, nil
+	return clone(c), nil
 }
 
 func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
@@ -171,7 +186,7 @@ func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (share
 	if !ok {
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "no %s with %s", kind, key)
 	}
-	return s.recs[kind][id], nil
+	return clone(s.recs[kind][id]), nil
 }
 
 func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
@@ -182,7 +197,7 @@ func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, er
 	}
 	out := make([]shared.Change, 0, len(s.recs[kind]))
 	for _, c := range s.recs[kind] {
-		out = append(out, c)
+		out = append(out, clone(c))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -211,7 +226,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.C
 			out = append(out, shared.Change{Kind: e.kind, ID: e.id, Revision: r, Deleted: true})
 			continue
 		}
-		out = append(out, s.recs[e.kind][e.id])
+		out = append(out, clone(s.recs[e.kind][e.id]))
 	}
 	return out, nil
 }
@@ -237,6 +252,7 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 	for r, e := range s.feed {
 		if r <= upTo && e.deleted {
 			delete(s.feed, r)
+			delete(s.pos[e.kind], e.id)
 		}
 	}
 	if upTo > s.horizon {
@@ -270,6 +286,7 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 		keys[i] = k
 	}
 	for i, c := range b.Changes {
+		s.unfeed(c.Kind, c.ID)
 		if c.Deleted {
 			s.remove(c.Kind, c.ID)
 			continue
@@ -317,6 +334,13 @@ func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.Audi
 		out = append(out, e)
 	}
 	return out, n, nil
+}
+
+// clone returns c with its own copy of Data, so callers cannot change what
+// the store holds.
+func clone(c shared.Change) shared.Change {
+	c.Data = slices.Clone(c.Data)
+	return c
 }
 
 func cloneMap(m map[string]string) map[string]string {

@@ -1,0 +1,82 @@
+package badger
+
+import (
+	"context"
+	"encoding/json"
+
+	bdb "github.com/dgraph-io/badger/v4"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// AppendAudit stores ev and sets its ID; see storage.Store.
+func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
+	if err := s.enter(""); err != nil {
+		return err
+	}
+	defer s.life.RUnlock()
+	s.amu.Lock()
+	defer s.amu.Unlock()
+	var id int64
+	err := s.db.Update(func(txn *bdb.Txn) error {
+		last, err := getInt(txn, keyAuditSeq)
+		if err != nil {
+			return err
+		}
+		id = last + 1
+		e := *ev
+		e.ID = id
+		b, err := json.Marshal(&e)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(auditKey(id), b); err != nil {
+			return err
+		}
+		return txn.Set(keyAuditSeq, encodeInt(id))
+	})
+	if err != nil {
+		return s.fail(err, "append an audit event")
+	}
+	ev.ID = id
+	return nil
+}
+
+// ListAudit returns events newest first; see storage.Store. Events are never
+// removed, so the total is the latest id, and a page starts at the event
+// whose id is the total minus offset.
+func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
+	if err := s.enter(""); err != nil {
+		return nil, 0, err
+	}
+	defer s.life.RUnlock()
+	var out []shared.AuditEvent
+	var total int64
+	err := s.db.View(func(txn *bdb.Txn) error {
+		var err error
+		if total, err = getInt(txn, keyAuditSeq); err != nil {
+			return err
+		}
+		start := total - int64(max(offset, 0))
+		if start <= 0 {
+			return nil
+		}
+		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Reverse: true, Prefix: prefixAudit})
+		defer it.Close()
+		for it.Seek(auditKey(start)); it.ValidForPrefix(prefixAudit); it.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			var ev shared.AuditEvent
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
+				return err
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.fail(err, "list the audit log")
+	}
+	return out, int(total), nil
+}

@@ -1,0 +1,275 @@
+// Package badger provides a storage.Store kept in an embedded Badger
+// database, knot's default store: it needs no setup and keeps everything in
+// one directory, which one process at a time may open.
+//
+// Every method that writes does so in one Badger transaction, with synced
+// writes, so a write that returned survives a crash. Writes that take a
+// revision hold a mutex of the process from the moment they read the current
+// revision until their transaction commits, so revisions are unique and
+// committed in order.
+//
+// # Key layout
+//
+// Keys are ASCII prefixes followed by names; numbers in keys are decimal,
+// zero-padded to 20 digits so that byte order is numeric order. Numbers in
+// values are 8-byte big-endian unless said otherwise.
+//
+//	meta/format         layout version of the directory, "1"
+//	meta/epoch          the store's epoch, made when the directory is created
+//	meta/revision       the latest revision given to a write
+//	meta/horizon        the highest revision whose tombstones were compacted
+//	meta/replica        applied revision, then the epoch last recorded by Apply
+//	meta/audit          the latest audit event id
+//	rec/KIND/ID         a record: see below
+//	uniq/KIND/KEY       the id of the record of KIND that holds unique key KEY
+//	feed/REV            the store's own feed: "r" or "t" (tombstone), the
+//	                    kind, a NUL byte, the id; only the latest entry of each
+//	                    record is kept
+//	tomb/KIND/ID        the revision of the tombstone of a deleted record, while
+//	                    that tombstone is in the feed
+//	audit/ID            an audit event, as JSON
+//
+// A record's value is a format byte (1), then as signed varints the revision
+// of the record and the revision of its feed entry (0 when Apply wrote it and
+// it is not in the store's own feed), then an unsigned varint count of unique
+// keys the record claimed, each as an unsigned varint length and its bytes,
+// then the record's JSON. Kinds never contain "/" or NUL, so an id or a key is
+// everything after the kind's prefix.
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	bdb "github.com/dgraph-io/badger/v4"
+	"github.com/google/uuid"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+var _ storage.Store = (*Store)(nil)
+
+// Options configure Open.
+type Options struct {
+	// Path is the directory that holds the store. It is created when
+	// missing. Required.
+	Path string
+	// Logger receives Badger's own messages: its warnings and errors at
+	// warn level, everything else at debug level. nil means slog.Default().
+	Logger *slog.Logger
+	// GCInterval is how often Run collects garbage in the value log. 0 means
+	// 10 minutes.
+	GCInterval time.Duration
+}
+
+// Store is a storage.Store kept in a Badger database. Open it with Open.
+type Store struct {
+	db    *bdb.DB
+	log   *slog.Logger
+	path  string
+	epoch string
+	gcInt time.Duration
+	done  chan struct{} // closed by Close
+
+	life   sync.RWMutex // held for reading by every method, for writing by Close
+	closed bool         // guarded by life
+
+	wmu sync.Mutex // serialises writes to records, the feed and meta keys
+	amu sync.Mutex // serialises audit appends
+}
+
+// format is the layout version this package reads and writes.
+const format = "1"
+
+// Open opens the store in opts.Path, creating it when the directory is empty.
+// Open starts no goroutine; call Run for garbage collection. A directory that
+// another process holds open fails with EUNAVAILABLE.
+func Open(opts Options) (*Store, error) {
+	if opts.Path == "" {
+		return nil, shared.Errorf(shared.EINVALID, "badger: no path given for the store")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("store", "badger", "path", opts.Path)
+	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot create the store directory %q", opts.Path)
+	}
+	bo := bdb.DefaultOptions(opts.Path).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{log}).
+		WithMetricsEnabled(false).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		WithBlockCacheSize(32 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2)
+	db, err := bdb.Open(bo)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: the store %q is in use by another process", opts.Path)
+		}
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot open the store %q", opts.Path)
+	}
+	s := &Store{db: db, log: log, path: opts.Path, gcInt: opts.GCInterval, done: make(chan struct{})}
+	if s.gcInt <= 0 {
+		s.gcInt = 10 * time.Minute
+	}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init writes the format and epoch of a new store, or checks those of an
+// existing one.
+func (s *Store) init() error {
+	err := s.db.Update(func(txn *bdb.Txn) error {
+		f, err := getBytes(txn, keyFormat)
+		switch {
+		case errors.Is(err, bdb.ErrKeyNotFound):
+			if _, err := getBytes(txn, keyEpoch); !errors.Is(err, bdb.ErrKeyNotFound) {
+				return shared.Errorf(shared.EINTERNAL, "badger: the store %q has an epoch but no format", s.path)
+			}
+			s.epoch = uuid.NewString()
+			if err := txn.Set(keyFormat, []byte(format)); err != nil {
+				return err
+			}
+			return txn.Set(keyEpoch, []byte(s.epoch))
+		case err != nil:
+			return err
+		case string(f) != format:
+			return shared.Errorf(shared.EINTERNAL, "badger: the store %q has layout %q; this knot reads layout %q", s.path, f, format)
+		}
+		e, err := getBytes(txn, keyEpoch)
+		if err != nil {
+			return err
+		}
+		s.epoch = string(e)
+		return nil
+	})
+	return s.fail(err, "open the store %q", s.path)
+}
+
+// Run collects garbage in the value log every Options.GCInterval until ctx
+// ends or the store is closed. It returns nil then.
+func (s *Store) Run(ctx context.Context) error {
+	t := time.NewTicker(s.gcInt)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.done:
+			return nil
+		case <-t.C:
+			s.collect()
+		}
+	}
+}
+
+// collect rewrites value log files until Badger finds none worth it.
+func (s *Store) collect() {
+	s.life.RLock()
+	defer s.life.RUnlock()
+	if s.closed {
+		return
+	}
+	for range 16 {
+		err := s.db.RunValueLogGC(0.5)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, bdb.ErrNoRewrite) && !errors.Is(err, bdb.ErrRejected) {
+			s.log.Warn("value log garbage collection failed", "err", err)
+		}
+		return
+	}
+}
+
+// Close closes the database. Writes that returned before are on disk.
+func (s *Store) Close() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	if err := s.db.Close(); err != nil {
+		return shared.Wrap(shared.EINTERNAL, err, "badger: close the store %q", s.path)
+	}
+	return nil
+}
+
+// Ping reports whether the store is open.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.enter(""); err != nil {
+		return err
+	}
+	s.life.RUnlock()
+	return nil
+}
+
+// enter takes the read side of life and checks that the store is open and
+// that kind, unless empty, is known. On success the caller must call
+// s.life.RUnlock.
+func (s *Store) enter(kind shared.Kind) error {
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return shared.Errorf(shared.EUNAVAILABLE, "the store is closed")
+	}
+	if kind != "" && !kind.Valid() {
+		s.life.RUnlock()
+		return shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
+	}
+	return nil
+}
+
+// fail turns err into a *shared.Error: coded errors pass through, Badger's
+// are wrapped with what was being done.
+func (s *Store) fail(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var se *shared.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	what := fmt.Sprintf(format, args...)
+	switch {
+	case errors.Is(err, bdb.ErrTxnTooBig):
+		return shared.Wrap(shared.ETOOLARGE, err, "badger: %s: too much for one transaction", what)
+	case errors.Is(err, bdb.ErrDBClosed):
+		return shared.Wrap(shared.EUNAVAILABLE, err, "badger: %s: the store is closed", what)
+	}
+	return shared.Wrap(shared.EINTERNAL, err, "badger: %s", what)
+}
+
+// badgerLogger sends Badger's messages to slog: Badger is chatty, so only its
+// warnings and errors are above debug level.
+type badgerLogger struct{ log *slog.Logger }
+
+func (l badgerLogger) Errorf(f string, args ...any)   { l.emit(slog.LevelWarn, f, args) }
+func (l badgerLogger) Warningf(f string, args ...any) { l.emit(slog.LevelWarn, f, args) }
+func (l badgerLogger) Infof(f string, args ...any)    { l.emit(slog.LevelDebug, f, args) }
+func (l badgerLogger) Debugf(f string, args ...any)   { l.emit(slog.LevelDebug, f, args) }
+
+func (l badgerLogger) emit(level slog.Level, f string, args []any) {
+	ctx := context.Background()
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	l.log.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(f, args...)))
+}

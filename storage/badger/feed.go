@@ -1,0 +1,265 @@
+package badger
+
+import (
+	"context"
+	"errors"
+
+	bdb "github.com/dgraph-io/badger/v4"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+// Changes returns the feed after a revision; see storage.Store.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error) {
+	if err := s.enter(""); err != nil {
+		return nil, err
+	}
+	defer s.life.RUnlock()
+	out := []shared.Change{}
+	err := s.db.View(func(txn *bdb.Txn) error {
+		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefixFeed})
+		defer it.Close()
+		for it.Seek(feedKey(max(after+1, 0))); it.ValidForPrefix(prefixFeed); it.Next() {
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+			item := it.Item()
+			rev, err := parseFeedKey(item.Key())
+			if err != nil {
+				return err
+			}
+			var kind shared.Kind
+			var id string
+			var deleted bool
+			err = item.Value(func(v []byte) error {
+				kind, id, deleted, err = parseFeedValue(v)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if deleted {
+				out = append(out, shared.Change{Kind: kind, ID: id, Revision: rev, Deleted: true})
+				continue
+			}
+			e, ok, err := getEntry(txn, kind, id)
+			if err != nil {
+				return err
+			}
+			if !ok || e.feed != rev {
+				s.log.Warn("feed entry without its record", "revision", rev, "kind", kind, "id", id)
+				continue
+			}
+			out = append(out, shared.Change{Kind: kind, ID: id, Revision: e.rev, Data: e.data})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(err, "read the changes after %d", after)
+	}
+	return out, nil
+}
+
+func parseFeedKey(k []byte) (int64, error) {
+	digits := k[len(prefixFeed):]
+	if len(digits) != 20 {
+		return 0, errors.New("corrupt feed key")
+	}
+	var n int64
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return 0, errors.New("corrupt feed key")
+		}
+		n = n*10 + int64(d-'0')
+	}
+	return n, nil
+}
+
+// Head returns the position of the feed; see storage.Store.
+func (s *Store) Head(ctx context.Context) (storage.Head, error) {
+	if err := s.enter(""); err != nil {
+		return storage.Head{}, err
+	}
+	defer s.life.RUnlock()
+	h := storage.Head{Epoch: s.epoch}
+	err := s.db.View(func(txn *bdb.Txn) error {
+		var err error
+		if h.Revision, err = getInt(txn, keyRevision); err != nil {
+			return err
+		}
+		h.Horizon, err = getInt(txn, keyHorizon)
+		return err
+	})
+	return h, s.fail(err, "read the head")
+}
+
+// compactChunk is how many tombstones one transaction of Compact drops.
+const compactChunk = 10000
+
+// Compact drops old tombstones; see storage.Store. The horizon is raised in
+// the first transaction, so a crash halfway leaves a horizon that is already
+// high enough for the tombstones that are gone.
+func (s *Store) Compact(ctx context.Context, upTo int64) error {
+	if err := s.enter(""); err != nil {
+		return err
+	}
+	defer s.life.RUnlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+
+	err := s.db.Update(func(txn *bdb.Txn) error {
+		rev, err := getInt(txn, keyRevision)
+		if err != nil {
+			return err
+		}
+		horizon, err := getInt(txn, keyHorizon)
+		if err != nil {
+			return err
+		}
+		upTo = min(upTo, rev)
+		if upTo <= horizon {
+			upTo = horizon
+			return nil
+		}
+		return txn.Set(keyHorizon, encodeInt(upTo))
+	})
+	if err != nil {
+		return s.fail(err, "compact up to %d", upTo)
+	}
+	// Drop tombstones from the start of the feed: one a crash left behind
+	// below the horizon goes now.
+	from := int64(0)
+	for {
+		var done bool
+		err := s.db.Update(func(txn *bdb.Txn) error {
+			it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefixFeed})
+			defer it.Close()
+			dropped := 0
+			for it.Seek(feedKey(from)); ; it.Next() {
+				if !it.ValidForPrefix(prefixFeed) {
+					done = true
+					return nil
+				}
+				item := it.Item()
+				rev, err := parseFeedKey(item.Key())
+				if err != nil {
+					return err
+				}
+				if rev > upTo {
+					done = true
+					return nil
+				}
+				if dropped == compactChunk {
+					from = rev
+					return nil
+				}
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				kind, id, deleted, err := parseFeedValue(v)
+				if err != nil {
+					return err
+				}
+				if !deleted {
+					continue
+				}
+				if err := txn.Delete(item.KeyCopy(nil)); err != nil {
+					return err
+				}
+				if err := txn.Delete(tombKey(kind, id)); err != nil {
+					return err
+				}
+				dropped++
+			}
+		})
+		if err != nil {
+			return s.fail(err, "compact up to %d", upTo)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// Apply writes a batch from an origin in one transaction; see storage.Store.
+func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
+	if err := s.enter(""); err != nil {
+		return err
+	}
+	defer s.life.RUnlock()
+	keys := make([][]string, len(b.Changes))
+	for i, c := range b.Changes {
+		if !c.Kind.Valid() {
+			return shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
+		}
+		if c.ID == "" {
+			return shared.Errorf(shared.EINVALID, "change %d: %s has no id", i, c.Kind)
+		}
+		if c.Deleted {
+			continue
+		}
+		k, err := shared.UniqueKeysOf(c)
+		if err != nil {
+			var se *shared.Error
+			if errors.As(err, &se) {
+				return shared.Wrap(se.Code, se.Cause, "change %d: %s", i, se.Message)
+			}
+			return shared.Wrap(shared.EINVALID, err, "change %d: %s %s", i, c.Kind, c.ID)
+		}
+		keys[i] = k
+	}
+
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for i, c := range b.Changes {
+		old, exists, err := getEntry(txn, c.Kind, c.ID)
+		if err != nil {
+			return s.fail(err, "apply change %d (%s %s)", i, c.Kind, c.ID)
+		}
+		var e *entry
+		if !c.Deleted {
+			e = &entry{rev: c.Revision, keys: keys[i], data: c.Data}
+		}
+		if err := s.writeRecord(txn, c.Kind, c.ID, old, exists, e); err != nil {
+			return s.fail(err, "apply change %d (%s %s)", i, c.Kind, c.ID)
+		}
+	}
+	rep := append(encodeInt(b.Applied), b.Epoch...)
+	if err := txn.Set(keyReplica, rep); err != nil {
+		return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+	}
+	if err := txn.Commit(); err != nil {
+		return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+	}
+	return nil
+}
+
+// Replica returns the state recorded by Apply; see storage.Store.
+func (s *Store) Replica(ctx context.Context) (string, int64, error) {
+	if err := s.enter(""); err != nil {
+		return "", 0, err
+	}
+	defer s.life.RUnlock()
+	var epoch string
+	var applied int64
+	err := s.db.View(func(txn *bdb.Txn) error {
+		b, err := getBytes(txn, keyReplica)
+		if errors.Is(err, bdb.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(b) < 8 {
+			return errors.New("corrupt replica state")
+		}
+		applied, _ = decodeInt(b[:8])
+		epoch = string(b[8:])
+		return nil
+	})
+	return epoch, applied, s.fail(err, "read the replica state")
+}
