@@ -19,10 +19,11 @@ const (
 	KindTemplateVar Kind = "templatevar"
 	KindSpace       Kind = "space"
 	KindSession     Kind = "session"
+	KindLeafToken   Kind = "leaftoken"
 )
 
 // Kinds lists every kind in a fixed order.
-var Kinds = []Kind{KindUser, KindGroup, KindRole, KindToken, KindTemplate, KindTemplateVar, KindSpace, KindSession}
+var Kinds = []Kind{KindUser, KindGroup, KindRole, KindToken, KindTemplate, KindTemplateVar, KindSpace, KindSession, KindLeafToken}
 
 // OriginOwned reports whether records of kind k are owned by the origin and
 // replicated to leaves.
@@ -98,6 +99,8 @@ func NewRecord(k Kind) Record {
 		return new(Space)
 	case KindSession:
 		return new(Session)
+	case KindLeafToken:
+		return new(LeafToken)
 	}
 	return nil
 }

@@ -1,0 +1,283 @@
+// Package leaf is the spoke of replication: the Uplink keeps a link to the
+// origin, applies the origin's change feed to the leaf's own store, reports
+// the leaf's spaces to the origin and carries out the origin's commands on
+// them. The frames and the protocol flow are documented in shared/wire.
+//
+// How a leaf stays in step:
+//
+//  1. Run dials <origin>/api/leaf-server (srv+ names re-resolved on every
+//     attempt) with "Authorization: Bearer <token>" and the subprotocol
+//     knot-leaf.v1, and sends a hello with the replica state its store
+//     persisted with the records: {epoch, applied revision}.
+//  2. On a "resume" welcome it expects changes that follow its revision; on
+//     a "snapshot" welcome it collects the snapshot and applies it in one
+//     Store.Apply that also deletes every replicated record the snapshot did
+//     not hold (local template variables stay). A link that breaks
+//     mid-snapshot changes nothing.
+//  3. Each change frame is applied in one Store.Apply together with its
+//     revision, strictly in order: a frame already applied is ignored, a
+//     frame that does not follow the applied revision closes the link. Each
+//     applied frame is acknowledged.
+//  4. Changes to the leaf's spaces in its own store (found by scanning the
+//     store's own feed after the last acknowledged leaf revision, at once
+//     after Notify and every ReportInterval) are sent as space reports until
+//     the origin acknowledges them. Commands of the origin go to the
+//     SpaceController.
+//  5. When the link ends, for whatever reason, Run waits with capped
+//     exponential backoff (reset after a welcome) and dials again. It never
+//     returns because of the origin: a refused credential, no common protocol
+//     or an origin that is down are logged and shown by Status.
+//
+// On a leaf the store's own revisions are local: they order the leaf's own
+// writes (its spaces). The origin's revisions live only in the replica state
+// that Apply records. The leaf serves from its store whether or not the
+// origin is reachable; nothing here blocks its start-up.
+package leaf
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+// SpaceController carries out the origin's commands on the leaf's spaces.
+// Errors should be *shared.Error; their code and message go back to the
+// origin.
+type SpaceController interface {
+	Start(ctx context.Context, spaceID string) error
+	Stop(ctx context.Context, spaceID string) error
+	Delete(ctx context.Context, spaceID string) error
+}
+
+// DialFunc opens the websocket; websocket.Dial is one.
+type DialFunc func(ctx context.Context, url string, opts *websocket.DialOptions) (*websocket.Conn, *http.Response, error)
+
+// Options configures an Uplink. Each field says what its zero value means.
+type Options struct {
+	// Store is the leaf's store. Required.
+	Store storage.Store
+	// OriginURL is the origin's base URL: http(s)://host[:port][/prefix],
+	// ws(s):// likewise, or srv+http(s)://name. Required.
+	OriginURL string
+	// Token is the leaf's credential: the shared token, a per-leaf token, or
+	// a user's API token. Required.
+	Token string
+	// Location is the leaf's location. The origin overrides it for a
+	// restricted leaf (its owner's username).
+	Location string
+	// NodeID names this leaf node and stays the same across restarts.
+	// Required.
+	NodeID string
+	// Version is this build's version; "" means "dev".
+	Version string
+	// Runtimes lists the runtimes the leaf drives, for the origin's fleet
+	// view.
+	Runtimes []string
+	// Spaces carries out the origin's commands; nil answers every command
+	// with EUNAVAILABLE.
+	Spaces SpaceController
+	// Logger receives the uplink's log; nil means slog.Default().
+	Logger *slog.Logger
+	// Dial opens the websocket; nil means websocket.Dial.
+	Dial DialFunc
+	// HTTPClient is used for the websocket handshake (TLS settings); nil
+	// means http.DefaultClient.
+	HTTPClient *http.Client
+	// Resolve turns a srv+ URL into a plain one; it is called on every
+	// attempt. nil means a srv+ OriginURL cannot be resolved and the
+	// uplink reports so in its status.
+	Resolve func(ctx context.Context, url string) (string, error)
+	// MinBackoff and MaxBackoff bound the wait between attempts; 0 means
+	// 1s and 30s. A refusal that retrying cannot fix (a bad credential, no
+	// common protocol) waits MaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// IdleTimeout ends a link on which the origin sent nothing for so long
+	// (it sends keep-alives); 0 means 60s.
+	IdleTimeout time.Duration
+	// ReportInterval is how often the leaf looks for space changes to report
+	// without being notified; 0 means 2s.
+	ReportInterval time.Duration
+	// Now is the clock of the status; nil means time.Now.
+	Now func() time.Time
+}
+
+// Uplink keeps the leaf's link to its origin. Create it with New and run
+// it with Run; its methods are safe for concurrent use.
+type Uplink struct {
+	opts   Options
+	log    *slog.Logger
+	dial   DialFunc
+	now    func() time.Time
+	notify chan struct{} // buffered 1: the leaf's store was written
+
+	mu     sync.Mutex
+	status Status // guarded by mu
+	acked  int64  // guarded by mu: highest leaf revision whose report the origin acknowledged
+}
+
+// Status is what the uplink knows about its link, for the leaf's status page.
+type Status struct {
+	// Connected is true while the link is up. Reason says why it is not.
+	Connected bool
+	Reason    string
+	// Since is when the link came up or went down.
+	Since time.Time
+	// NextAttempt is when the next dial happens while disconnected.
+	NextAttempt time.Time
+	// Protocol, Location and Restricted are those of the last welcome.
+	Protocol   int
+	Location   string
+	Restricted bool
+	// Epoch and Applied are the replica state; Head is the origin's
+	// revision as last heard, Lag how far Applied is behind it.
+	Epoch   string
+	Applied int64
+	Head    int64
+	Lag     int64
+	// PendingReports counts space changes not yet acknowledged by the origin.
+	PendingReports int
+}
+
+// New checks opts and returns an uplink. It starts nothing.
+func New(opts Options) (*Uplink, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, shared.Errorf(shared.EINVALID, "leaf: Options.Store is required")
+	case opts.OriginURL == "":
+		return nil, shared.Errorf(shared.EINVALID, "leaf: the origin server URL is required")
+	case opts.Token == "":
+		return nil, shared.Errorf(shared.EINVALID, "leaf: a token for the origin is required")
+	case opts.NodeID == "":
+		return nil, shared.Errorf(shared.EINVALID, "leaf: Options.NodeID is required")
+	}
+	if _, err := baseURL(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
+		return nil, err
+	}
+	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1)}
+	if u.log == nil {
+		u.log = slog.Default()
+	}
+	if u.dial == nil {
+		u.dial = websocket.Dial
+	}
+	if u.now == nil {
+		u.now = time.Now
+	}
+	if u.opts.Version == "" {
+		u.opts.Version = "dev"
+	}
+	if u.opts.MinBackoff <= 0 {
+		u.opts.MinBackoff = time.Second
+	}
+	if u.opts.MaxBackoff <= 0 {
+		u.opts.MaxBackoff = 30 * time.Second
+	}
+	u.opts.MaxBackoff = max(u.opts.MaxBackoff, u.opts.MinBackoff)
+	if u.opts.IdleTimeout <= 0 {
+		u.opts.IdleTimeout = time.Minute
+	}
+	if u.opts.ReportInterval <= 0 {
+		u.opts.ReportInterval = 2 * time.Second
+	}
+	u.status = Status{Reason: "not started", Location: opts.Location}
+	return u, nil
+}
+
+// Run keeps the link up until ctx ends, then returns nil. Nothing the
+// origin does, and no failure of the link, makes it return earlier.
+func (u *Uplink) Run(ctx context.Context) error {
+	delay := u.opts.MinBackoff
+	for {
+		welcomed, err := u.session(ctx)
+		if ctx.Err() != nil {
+			u.down("stopped", time.Time{})
+			return nil
+		}
+		if welcomed {
+			delay = u.opts.MinBackoff
+		}
+		reason, slow := describe(err)
+		wait := delay
+		if slow {
+			wait = u.opts.MaxBackoff
+		}
+		u.down(reason, u.now().Add(wait))
+		u.log.Warn("leaf: origin link down", "reason", reason, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			u.down("stopped", time.Time{})
+			return nil
+		case <-t.C:
+		}
+		delay = min(delay*2, u.opts.MaxBackoff)
+	}
+}
+
+// Notify tells the uplink that the leaf's store was written (a space
+// changed), so that it reports without waiting for the next scan. It never
+// blocks.
+func (u *Uplink) Notify() {
+	select {
+	case u.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the state of the link.
+func (u *Uplink) Status() Status {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.status
+	s.Lag = max(s.Head-s.Applied, 0)
+	return s
+}
+
+func (u *Uplink) update(f func(*Status)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f(&u.status)
+}
+
+func (u *Uplink) down(reason string, next time.Time) {
+	u.update(func(s *Status) {
+		if s.Connected || s.Reason != reason {
+			s.Since = u.now()
+		}
+		s.Connected, s.Reason, s.NextAttempt = false, reason, next
+	})
+}
+
+// refusedError is a refusal by the origin: a 401 or a refusal frame.
+type refusedError struct {
+	reason string
+	slow   bool // retrying soon cannot help
+}
+
+func (e *refusedError) Error() string { return e.reason }
+
+// describe turns the error that ended a session into a status reason and
+// whether to retry slowly.
+func describe(err error) (string, bool) {
+	var re *refusedError
+	if errors.As(err, &re) {
+		return re.reason, re.slow
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return "the origin closed the link: " + ce.Reason, false
+	}
+	if err == nil {
+		return "the link closed", false
+	}
+	return err.Error(), false
+}

@@ -1,0 +1,294 @@
+package origin
+
+import (
+	"context"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
+)
+
+// group is what one feed entry turns into for a leaf; a frame holds whole
+// groups, and its revision is the last group's.
+type group struct {
+	rev  int64
+	out  []wire.Change
+	size int
+}
+
+func (g *group) add(w wire.Change) {
+	g.out = append(g.out, w)
+	g.size += len(w.Data) + len(w.ID) + 64
+}
+
+// pump sends one page of the feed after the leaf's revision. It reports
+// whether more may be waiting.
+func (l *link) pump(ctx context.Context) (bool, error) {
+	st := l.hub.store
+	cs, err := st.Changes(ctx, l.rev, pageSize)
+	if err != nil {
+		return false, err
+	}
+	// Read the head after the page: a compaction that could have taken
+	// tombstones from the page shows in the horizon.
+	head, err := st.Head(ctx)
+	if err != nil {
+		return false, err
+	}
+	if head.Epoch != l.epoch {
+		return false, closeWith(wire.CloseStartOver, "the origin's store was replaced; reconnect for a snapshot")
+	}
+	if l.rev < head.Horizon {
+		return false, closeWith(wire.CloseStartOver, "the leaf fell behind the origin's tombstone horizon; reconnect for a snapshot")
+	}
+	if len(cs) == 0 {
+		return false, nil
+	}
+	groups, recheck, err := l.translate(ctx, cs)
+	if err != nil {
+		return false, err
+	}
+	if err := l.sendGroups(ctx, groups); err != nil {
+		return false, err
+	}
+	if recheck {
+		if err := l.checkCredential(ctx); err != nil {
+			return false, err
+		}
+	}
+	return len(cs) == pageSize, nil
+}
+
+// translate turns a page of the feed into the leaf's groups, re-evaluating
+// a restricted view first when its owner changed. It also reports whether
+// the page touched the link's credential.
+func (l *link) translate(ctx context.Context, cs []shared.Change) ([]group, bool, error) {
+	recheck := false
+	for _, c := range cs {
+		recheck = recheck || l.touchesCredential(c)
+		if l.view.restricted && c.Kind == shared.KindUser && c.ID == l.view.owner.ID && !c.Deleted && c.Revision > l.ownerRev {
+			owner, err := storage.Decode[shared.User](c)
+			if err != nil {
+				return nil, false, err
+			}
+			l.view.owner, l.ownerRev, l.reeval = owner, c.Revision, true
+		}
+	}
+	groups := make([]group, len(cs))
+	if l.reeval {
+		// The whole re-evaluation goes with the first entry, so that the
+		// leaf never holds a view of one owner record with another.
+		oc, err := storage.Encode(l.view.owner)
+		if err != nil {
+			return nil, false, err
+		}
+		w, _, err := l.view.show(oc)
+		if err != nil {
+			return nil, false, err
+		}
+		groups[0].add(w)
+		ws, err := l.view.reevaluate(ctx, l.hub.store)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, w := range ws {
+			groups[0].add(w)
+		}
+		l.reeval = false
+	}
+	for i, c := range cs {
+		groups[i].rev = c.Revision
+		w, ok, err := l.view.filter(c)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			groups[i].add(w)
+		}
+	}
+	return groups, recheck, nil
+}
+
+// touchesCredential reports whether c may have changed whether the link's
+// credential holds.
+func (l *link) touchesCredential(c shared.Change) bool {
+	switch l.cred.Kind {
+	case CredentialLeafToken:
+		return c.Kind == shared.KindLeafToken && c.ID == l.cred.TokenID
+	case CredentialAPIToken:
+		return c.Kind == shared.KindToken && c.ID == l.cred.TokenID || c.Kind == shared.KindUser && c.ID == l.cred.UserID
+	}
+	return false
+}
+
+// sendGroups packs groups into change frames of about frameBytes.
+func (l *link) sendGroups(ctx context.Context, groups []group) error {
+	var batch []wire.Change
+	size := 0
+	for i, g := range groups {
+		batch = append(batch, g.out...)
+		size += g.size
+		if size < frameBytes && i < len(groups)-1 {
+			continue
+		}
+		l.sent.Store(g.rev) // before the send: the ack may come back at once
+		if err := l.send(ctx, &wire.Changes{Prev: l.rev, Revision: g.rev, Changes: batch}); err != nil {
+			return err
+		}
+		l.rev = g.rev
+		batch, size = nil, 0
+	}
+	return nil
+}
+
+// snapshot sends the leaf's whole view. It lists the store between two
+// reads of the head and retries a few times to get a listing at one
+// revision; a listing that raced with writes holds records newer than the
+// snapshot's revision, which the changes after it bring again.
+func (l *link) snapshot(ctx context.Context) error {
+	st := l.hub.store
+	var head storage.Head
+	var all []shared.Change
+	for attempt := 0; attempt < 3; attempt++ {
+		h1, err := st.Head(ctx)
+		if err != nil {
+			return err
+		}
+		all = all[:0]
+		for _, k := range replicated {
+			cs, err := st.List(ctx, k)
+			if err != nil {
+				return err
+			}
+			all = append(all, cs...)
+		}
+		h2, err := st.Head(ctx)
+		if err != nil {
+			return err
+		}
+		head = h1
+		if h1.Revision == h2.Revision {
+			break
+		}
+	}
+	if head.Epoch != l.epoch {
+		return closeWith(wire.CloseStartOver, "the origin's store was replaced; reconnect for a snapshot")
+	}
+	if l.view.restricted {
+		found := false
+		for _, c := range all {
+			if c.Kind == shared.KindUser && c.ID == l.cred.UserID {
+				owner, err := storage.Decode[shared.User](c)
+				if err != nil {
+					return err
+				}
+				l.view.owner, l.ownerRev, l.reeval, found = owner, c.Revision, false, true
+			}
+		}
+		if !found {
+			return closeWith(wire.CloseRevoked, "the API token's owner no longer exists")
+		}
+	}
+	var batch []wire.Change
+	size, count := 0, 0
+	flush := func() error {
+		err := l.send(ctx, &wire.Snapshot{Revision: head.Revision, Records: batch})
+		batch, size = nil, 0
+		return err
+	}
+	for _, c := range all {
+		w, ok, err := l.view.show(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		batch = append(batch, w)
+		size += len(w.Data) + 64
+		count++
+		if size >= frameBytes || len(batch) >= pageSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	l.sent.Store(head.Revision) // before the send: the ack may come back at once
+	if err := l.send(ctx, &wire.SnapshotEnd{Revision: head.Revision, Count: count}); err != nil {
+		return err
+	}
+	l.rev = head.Revision
+	return nil
+}
+
+// read handles the leaf's frames until the link closes.
+func (l *link) read(ctx context.Context) error {
+	h := l.hub
+	for {
+		typ, b, err := l.conn.Read(ctx)
+		if err != nil {
+			return gone(err)
+		}
+		h.seen(l.node, func(in *LeafInfo) { in.LastSeen = h.now() })
+		if typ != websocket.MessageText {
+			return closeWith(wire.CloseMalformed, "expected a text frame")
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			return closeWith(wire.CloseMalformed, "%s", shared.ErrorMessage(err))
+		}
+		switch f := f.(type) {
+		case *wire.Ack:
+			if sent := l.sent.Load(); f.Applied > sent {
+				return closeWith(wire.CloseMalformed, "ack of revision %d, but only %d was sent", f.Applied, sent)
+			}
+			h.seen(l.node, func(in *LeafInfo) { in.Applied = f.Applied })
+		case *wire.SpaceReport:
+			if err := l.send(ctx, l.report(ctx, f)); err != nil {
+				return err
+			}
+		case *wire.CommandResult:
+			l.deliver(f)
+		default:
+			return closeWith(wire.CloseMalformed, "unexpected %s frame from a leaf", f.FrameType())
+		}
+	}
+}
+
+// ping measures the round trip every keep-alive interval, and ends the link
+// when the leaf does not answer.
+func (l *link) ping(ctx context.Context) error {
+	h := l.hub
+	t := time.NewTicker(h.keepAlive)
+	defer t.Stop()
+	for {
+		start := time.Now()
+		pctx, cancel := context.WithTimeout(ctx, 2*h.keepAlive)
+		err := l.conn.Ping(pctx)
+		timedOut := pctx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case timedOut:
+			return closeWith(wire.CloseTimeout, "the leaf did not answer a ping within %s", 2*h.keepAlive)
+		case err != nil:
+			return err
+		}
+		rtt := time.Since(start)
+		h.seen(l.node, func(in *LeafInfo) { in.RTT, in.LastSeen = rtt, h.now() })
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

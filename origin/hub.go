@@ -1,0 +1,298 @@
+// Package origin is the hub of replication: it serves the leaf websocket,
+// authenticates leaves, streams each one the filtered change feed of the
+// origin's store, keeps the registry of the fleet, stores the space reports
+// of leaves and sends them commands. The frames and the protocol flow are
+// documented in shared/wire.
+//
+// How a leaf is served:
+//
+//  1. The web layer mounts the Hub (an http.Handler) at GET /api/leaf-server,
+//     or calls Authenticate and Accept itself. A refused credential gets 401
+//     with the reason, before the upgrade.
+//  2. Accept reads the leaf's hello, picks the highest common protocol,
+//     settles the location (a per-leaf token binds it, a user API token makes
+//     it the owner's username), refuses a second live connection for the
+//     location from another node, and answers with a welcome: "resume" when
+//     the leaf's epoch is the store's and its applied revision is at or above
+//     the tombstone horizon, else "snapshot".
+//  3. The link then streams, per page of storage.Changes after the leaf's
+//     revision, one wire.Changes frame holding the records of the leaf's view
+//     and tombstones for records deleted or gone out of it. The feed is pulled
+//     by each link from the store; Run only wakes the links when the store's
+//     head moves (on Notify, or on a slow poll).
+//  4. The link keeps-alive, pings for the round trip, checks that its
+//     credential still holds, and handles acks, space reports and command
+//     results from the leaf.
+//
+// Views. A trusted leaf (the shared token or a per-leaf token) sees every
+// origin-owned record except local template variables, password hashes
+// included. A restricted leaf (a user's API token, with EnableLeafAPITokens)
+// sees its owner's user record without secrets, the owner's groups, roles
+// and API tokens, the templates the owner may use, and the variables that
+// are neither protected, restricted nor local. When the owner's record
+// changes, the link re-evaluates the whole view in the same frame.
+package origin
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
+)
+
+// Options configures a Hub. Each field says what its zero value means.
+type Options struct {
+	// Store is the origin's store. Required.
+	Store storage.Store
+	// Logger receives the hub's log; nil means slog.Default().
+	Logger *slog.Logger
+	// SharedTokenHash is crypt.HashToken(server.shared_token); "" means no
+	// leaf may connect with a shared token.
+	SharedTokenHash string
+	// EnableLeafAPITokens lets a user's API token connect a restricted leaf.
+	EnableLeafAPITokens bool
+	// Version is this build's version, shown to leaves; "" means "dev".
+	Version string
+	// Now is the clock for token expiry and the fleet registry; nil means
+	// time.Now.
+	Now func() time.Time
+	// PollInterval is how often Run looks at the store's head without being
+	// notified; 0 means 2s.
+	PollInterval time.Duration
+	// KeepAlive is how often an idle link sends a keep-alive frame and a
+	// ping, and rechecks its credential; 0 means 15s. A leaf that does not
+	// answer a ping within twice this is disconnected.
+	KeepAlive time.Duration
+	// HelloTimeout bounds the wait for a leaf's hello; 0 means 10s.
+	HelloTimeout time.Duration
+}
+
+// Hub serves leaves. Create it with New and run it with Run; Accept and
+// ServeHTTP serve one leaf each while Run runs. Its methods are safe for
+// concurrent use.
+type Hub struct {
+	store        storage.Store
+	log          *slog.Logger
+	sharedHash   string
+	apiTokens    bool
+	version      string
+	now          func() time.Time
+	pollInterval time.Duration
+	keepAlive    time.Duration
+	helloTimeout time.Duration
+
+	notify  chan struct{} // buffered 1: the store changed
+	started chan struct{} // closed when Run starts
+
+	mu      sync.Mutex
+	runCtx  context.Context      // guarded by mu: Run's context
+	running bool                 // guarded by mu
+	stopped bool                 // guarded by mu: Run has returned or is returning
+	links   map[string]*link     // guarded by mu: by location
+	fleet   map[string]*LeafInfo // guarded by mu: by node id
+	head    storage.Head         // guarded by mu: as last seen by Run
+	conns   sync.WaitGroup       // Accept calls in flight
+}
+
+// ErrClosed is returned by Accept when the hub is not running anymore.
+var ErrClosed = errors.New("origin: hub closed")
+
+// New checks opts and returns a hub. It starts nothing.
+func New(opts Options) (*Hub, error) {
+	if opts.Store == nil {
+		return nil, shared.Errorf(shared.EINVALID, "origin: Options.Store is required")
+	}
+	if h := opts.SharedTokenHash; h != "" && (len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "") {
+		return nil, shared.Errorf(shared.EINVALID, "origin: Options.SharedTokenHash must be crypt.HashToken of the shared token, not the token")
+	}
+	h := &Hub{
+		store:        opts.Store,
+		log:          opts.Logger,
+		sharedHash:   opts.SharedTokenHash,
+		apiTokens:    opts.EnableLeafAPITokens,
+		version:      opts.Version,
+		now:          opts.Now,
+		pollInterval: opts.PollInterval,
+		keepAlive:    opts.KeepAlive,
+		helloTimeout: opts.HelloTimeout,
+		notify:       make(chan struct{}, 1),
+		started:      make(chan struct{}),
+		links:        map[string]*link{},
+		fleet:        map[string]*LeafInfo{},
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.version == "" {
+		h.version = "dev"
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.pollInterval <= 0 {
+		h.pollInterval = 2 * time.Second
+	}
+	if h.keepAlive <= 0 {
+		h.keepAlive = 15 * time.Second
+	}
+	if h.helloTimeout <= 0 {
+		h.helloTimeout = 10 * time.Second
+	}
+	return h, nil
+}
+
+// Run watches the store's head and wakes the links when it moves, until ctx
+// ends. It then closes every leaf connection, waits for them, and returns
+// nil. A hub runs once.
+func (h *Hub) Run(ctx context.Context) error {
+	h.mu.Lock()
+	if h.running || h.stopped {
+		h.mu.Unlock()
+		return errors.New("origin: Run called twice")
+	}
+	h.running, h.runCtx = true, ctx
+	h.mu.Unlock()
+	close(h.started)
+
+	t := time.NewTicker(h.pollInterval)
+	defer t.Stop()
+	for {
+		h.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			h.mu.Lock()
+			h.stopped = true
+			h.mu.Unlock()
+			// Every link's context ends with ctx; wait until they are closed.
+			h.conns.Wait()
+			return nil
+		case <-h.notify:
+		case <-t.C:
+		}
+	}
+}
+
+// Notify tells the hub that the store was written. The web layer calls it
+// after every write of origin-owned data; without it, leaves learn of writes
+// at the next poll. It never blocks.
+func (h *Hub) Notify() {
+	select {
+	case h.notify <- struct{}{}:
+	default:
+	}
+}
+
+// refresh reads the store's head and wakes every link if it moved.
+func (h *Hub) refresh(ctx context.Context) {
+	head, err := h.store.Head(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.log.Warn("origin: read store head", "err", err)
+		}
+		return
+	}
+	h.mu.Lock()
+	moved := head != h.head
+	h.head = head
+	links := make([]*link, 0, len(h.links))
+	for _, l := range h.links {
+		links = append(links, l)
+	}
+	h.mu.Unlock()
+	if moved {
+		for _, l := range links {
+			l.poke()
+		}
+	}
+}
+
+// Accept serves one leaf on conn, authenticated as cred, until the link
+// ends, the leaf goes away, ctx ends or Run stops. It waits for Run to start.
+// It always closes conn: with a refusal frame and a reason when the hello
+// is refused, with a close reason when the link fails. The returned error
+// says why the link ended; it is nil for an orderly end.
+func (h *Hub) Accept(ctx context.Context, conn *websocket.Conn, cred Credential) error {
+	select {
+	case <-h.started:
+	case <-ctx.Done():
+		conn.CloseNow()
+		return nil
+	}
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		conn.Close(websocket.StatusTryAgainLater, "origin is shutting down")
+		return ErrClosed
+	}
+	h.conns.Add(1)
+	runCtx := h.runCtx
+	h.mu.Unlock()
+	defer h.conns.Done()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(runCtx, cancel)
+	defer stop()
+	l := &link{hub: h, conn: conn, cred: cred, wake: make(chan struct{}, 1), pending: map[string]chan wire.CommandResult{}}
+	return l.run(ctx)
+}
+
+// LeafInfo is what the origin knows about one leaf node.
+type LeafInfo struct {
+	NodeID     string
+	Location   string
+	Version    string
+	Protocol   int
+	Runtimes   []string
+	Restricted bool
+	// Connected is true while the node has a live link.
+	Connected      bool
+	ConnectedSince time.Time
+	// LastSeen is when the node last sent a frame or answered a ping.
+	LastSeen time.Time
+	// RTT is the round trip of the last answered ping.
+	RTT time.Duration
+	// Applied is the origin revision the leaf last acknowledged, and Lag
+	// how far it is behind the origin's head.
+	Applied int64
+	Lag     int64
+}
+
+// Leaves returns every leaf node seen since the hub started, connected or
+// not, ordered by location and node id.
+func (h *Hub) Leaves() []LeafInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]LeafInfo, 0, len(h.fleet))
+	for _, in := range h.fleet {
+		c := *in
+		c.Runtimes = append([]string(nil), in.Runtimes...)
+		c.Lag = max(h.head.Revision-c.Applied, 0)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Location != out[j].Location {
+			return out[i].Location < out[j].Location
+		}
+		return out[i].NodeID < out[j].NodeID
+	})
+	return out
+}
+
+// seen updates the registry entry of node with f, under mu.
+func (h *Hub) seen(node string, f func(*LeafInfo)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if in := h.fleet[node]; in != nil {
+		f(in)
+	}
+}

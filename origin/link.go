@@ -1,0 +1,358 @@
+package origin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
+)
+
+// pageSize is how many feed entries a link reads at once; frameBytes is
+// the size after which it starts a new frame.
+const (
+	pageSize   = 500
+	frameBytes = 1 << 20
+)
+
+// link is one leaf connection. run owns its goroutines: the reader (in
+// place), the streamer and the pinger. Writes go straight to the websocket,
+// which allows concurrent writers.
+type link struct {
+	hub  *Hub
+	conn *websocket.Conn
+	cred Credential
+	wake chan struct{} // buffered 1: the store's head moved
+
+	// Set by the handshake, then read-only.
+	node     string
+	location string
+	epoch    string
+	mode     string
+	stop     context.CancelCauseFunc
+
+	// Owned by the streamer.
+	rev      int64 // the revision the leaf holds once it applied what was sent
+	view     view
+	ownerRev int64 // restricted: revision of the owner record the view follows
+	reeval   bool  // restricted: the next frame must re-evaluate the view
+
+	sent atomic.Int64 // the highest revision sent, for checking acks
+
+	mu      sync.Mutex
+	pending map[string]chan wire.CommandResult // guarded by mu: commands awaiting results
+
+	lastReport int64 // reader only: leaf revision of the last space report handled
+}
+
+// closeError ends a link with a websocket close code and a reason.
+type closeError struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+func (e *closeError) Error() string { return fmt.Sprintf("%s (close code %d)", e.reason, e.code) }
+
+func closeWith(code int, format string, args ...any) *closeError {
+	return &closeError{code: websocket.StatusCode(code), reason: fmt.Sprintf(format, args...)}
+}
+
+// errGone wraps a read error that is not a close frame: the connection
+// broke, or the library closed it (a frame over the read limit).
+var errGone = errors.New("the connection to the leaf ended")
+
+// gone returns err from a read as it ends the link.
+func gone(err error) error {
+	if websocket.CloseStatus(err) != -1 {
+		return err
+	}
+	return fmt.Errorf("%w: %v", errGone, err)
+}
+
+func (l *link) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *link) run(ctx context.Context) error {
+	l.conn.SetReadLimit(wire.MaxFrameSize)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	l.stop = stop
+	hello, err := l.readHello(ctx)
+	if err == nil {
+		err = l.handshake(ctx, hello)
+	}
+	if err != nil {
+		l.close(err)
+		return err
+	}
+	defer l.hub.unregister(l)
+	l.hub.log.Info("origin: leaf connected", "node", l.node, "location", l.location, "version", hello.Version, "restricted", l.cred.Restricted())
+
+	// The goroutines' context ends only after the close frame went out:
+	// a write or ping cut short by a context drops the connection at once.
+	errc := make(chan error, 3)
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() { errc <- l.read(context.WithoutCancel(ctx)) }()
+	go func() { errc <- l.stream(gctx) }()
+	go func() { errc <- l.ping(gctx) }()
+	n := 3
+	select {
+	case err = <-errc:
+		n--
+	case <-ctx.Done():
+	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	l.close(err)
+	cancel()
+	for ; n > 0; n-- {
+		<-errc
+	}
+	l.failCommands()
+	l.hub.log.Info("origin: leaf disconnected", "node", l.node, "location", l.location, "reason", err)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// close closes the websocket with the code and reason err calls for.
+func (l *link) close(err error) {
+	code, reason := websocket.StatusNormalClosure, ""
+	var ce *closeError
+	switch {
+	case errors.As(err, &ce):
+		code, reason = ce.code, ce.reason
+	case err == nil:
+	case errors.Is(err, errGone):
+		l.conn.CloseNow()
+		return
+	case errors.Is(err, context.Canceled):
+		code, reason = websocket.StatusGoingAway, "origin is shutting down"
+	case websocket.CloseStatus(err) != -1:
+		// The leaf closed the link; answer in kind.
+	default:
+		l.hub.log.Error("origin: leaf link failed", "node", l.node, "location", l.location, "err", err)
+		code, reason = wire.CloseInternal, "origin error"
+	}
+	l.conn.Close(code, wire.CloseReason(reason))
+}
+
+// send writes one frame. The write is bounded by a timeout but not by ctx's
+// cancellation: the websocket drops the connection when a write's context
+// ends, even just after the write, and the link must be able to close with
+// a reason. Closing the link unblocks a stuck write.
+func (l *link) send(ctx context.Context, f wire.Frame) error {
+	b, err := wire.Encode(f)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return l.conn.Write(wctx, websocket.MessageText, b)
+}
+
+func (l *link) readHello(ctx context.Context) (*wire.Hello, error) {
+	hctx, cancel := context.WithTimeout(ctx, l.hub.helloTimeout)
+	defer cancel()
+	typ, b, err := l.conn.Read(hctx)
+	if err != nil {
+		if hctx.Err() != nil && ctx.Err() == nil {
+			return nil, closeWith(wire.CloseMalformed, "no hello within %s", l.hub.helloTimeout)
+		}
+		return nil, gone(err)
+	}
+	if typ != websocket.MessageText {
+		return nil, closeWith(wire.CloseMalformed, "expected a text frame")
+	}
+	f, err := wire.Decode(b)
+	if err != nil {
+		return nil, closeWith(wire.CloseMalformed, "%s", shared.ErrorMessage(err))
+	}
+	hello, ok := f.(*wire.Hello)
+	if !ok {
+		return nil, closeWith(wire.CloseMalformed, "expected a hello frame, got %s", f.FrameType())
+	}
+	return hello, nil
+}
+
+// refuse sends a refusal frame and returns the error that closes the link.
+func (l *link) refuse(ctx context.Context, retryable bool, format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	if err := l.send(ctx, &wire.Refusal{Reason: reason, Retryable: retryable}); err != nil {
+		return err
+	}
+	l.hub.log.Warn("origin: leaf refused", "node", l.node, "location", l.location, "reason", reason)
+	return closeWith(wire.CloseRefused, "%s", reason)
+}
+
+// handshake answers the hello: a refusal, or a welcome after registering
+// the link.
+func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
+	h := l.hub
+	l.node = hello.NodeID
+	proto, ok := wire.Negotiate(wire.ProtocolMin, wire.ProtocolMax, hello.ProtocolMin, hello.ProtocolMax)
+	if !ok {
+		return l.refuse(ctx, false, "no common protocol: origin %s speaks %d to %d, leaf %s speaks %d to %d; upgrade the older one",
+			h.version, wire.ProtocolMin, wire.ProtocolMax, hello.Version, hello.ProtocolMin, hello.ProtocolMax)
+	}
+	switch l.cred.Kind {
+	case CredentialAPIToken:
+		l.location = l.cred.Location
+	case CredentialLeafToken:
+		if hello.Location != "" && hello.Location != l.cred.Location {
+			return l.refuse(ctx, false, "this leaf token is for location %q, not %q", l.cred.Location, hello.Location)
+		}
+		l.location = l.cred.Location
+	default:
+		if err := checkLocation(hello.Location); err != nil {
+			return l.refuse(ctx, false, "%s", shared.ErrorMessage(err))
+		}
+		l.location = hello.Location
+	}
+	if err := h.recheck(ctx, l.cred); err != nil {
+		if shared.ErrorCode(err) == shared.EUNAUTHORIZED {
+			return closeWith(wire.CloseRevoked, "%s", shared.ErrorMessage(err))
+		}
+		return err
+	}
+	head, err := h.store.Head(ctx)
+	if err != nil {
+		return err
+	}
+	l.epoch = head.Epoch
+	l.mode = wire.ModeSnapshot
+	if hello.Epoch == head.Epoch && hello.AppliedRevision >= head.Horizon && hello.AppliedRevision <= head.Revision {
+		l.mode = wire.ModeResume
+		l.rev = hello.AppliedRevision
+	}
+	if l.cred.Restricted() {
+		owner, err := storage.Get[shared.User](ctx, h.store, l.cred.UserID)
+		if err != nil {
+			return err
+		}
+		l.view = view{restricted: true, owner: owner}
+		l.ownerRev = owner.Revision
+		// A resuming leaf holds the view of the owner as of its revision;
+		// if the owner changed since, the first frame re-evaluates it.
+		l.reeval = l.mode == wire.ModeResume && owner.Revision > hello.AppliedRevision
+	}
+	if other := h.register(l, hello, proto); other != "" {
+		return l.refuse(ctx, true, "location %q is already served by leaf node %s", l.location, other)
+	}
+	l.sent.Store(l.rev)
+	return l.send(ctx, &wire.Welcome{Protocol: proto, Epoch: head.Epoch, Restricted: l.cred.Restricted(), Location: l.location, Mode: l.mode, Head: head.Revision})
+}
+
+// register makes l the link of its location. It returns the node id of
+// another node that holds the location, and then registers nothing. A link
+// of the same node is replaced.
+func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
+	h.mu.Lock()
+	old := h.links[l.location]
+	if old != nil && old.node != l.node {
+		h.mu.Unlock()
+		return old.node
+	}
+	now := h.now()
+	h.links[l.location] = l
+	h.fleet[l.node] = &LeafInfo{
+		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
+		Runtimes: append([]string(nil), hello.Runtimes...), Restricted: l.cred.Restricted(),
+		Connected: true, ConnectedSince: now, LastSeen: now, Applied: hello.AppliedRevision,
+	}
+	h.mu.Unlock()
+	if old != nil {
+		old.stop(closeWith(wire.CloseReplaced, "replaced by a newer connection of the same leaf node"))
+	}
+	return ""
+}
+
+func (h *Hub) unregister(l *link) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.links[l.location] != l {
+		return // replaced
+	}
+	delete(h.links, l.location)
+	if in := h.fleet[l.node]; in != nil && in.Location == l.location {
+		in.Connected, in.LastSeen = false, h.now()
+	}
+}
+
+// dropLinks stops every link whose credential matches.
+func (h *Hub) dropLinks(match func(Credential) bool, reason string) {
+	h.mu.Lock()
+	var drop []*link
+	for _, l := range h.links {
+		if match(l.cred) {
+			drop = append(drop, l)
+		}
+	}
+	h.mu.Unlock()
+	for _, l := range drop {
+		l.stop(closeWith(wire.CloseRevoked, "%s", reason))
+	}
+}
+
+// checkCredential returns the error that closes the link when its
+// credential no longer holds.
+func (l *link) checkCredential(ctx context.Context) error {
+	err := l.hub.recheck(ctx, l.cred)
+	if shared.ErrorCode(err) == shared.EUNAUTHORIZED {
+		return closeWith(wire.CloseRevoked, "%s", shared.ErrorMessage(err))
+	}
+	return err
+}
+
+// stream sends the snapshot if the welcome said so, then every change after
+// the leaf's revision as the store's head moves, and keep-alives when idle.
+func (l *link) stream(ctx context.Context) error {
+	if l.mode == wire.ModeSnapshot {
+		if err := l.snapshot(ctx); err != nil {
+			return err
+		}
+	}
+	ka := time.NewTicker(l.hub.keepAlive)
+	defer ka.Stop()
+	for {
+		for {
+			more, err := l.pump(ctx)
+			if err != nil {
+				return err
+			}
+			if !more {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.wake:
+		case <-ka.C:
+			if err := l.checkCredential(ctx); err != nil {
+				return err
+			}
+			head, err := l.hub.store.Head(ctx)
+			if err != nil {
+				return err
+			}
+			if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision}); err != nil {
+				return err
+			}
+		}
+	}
+}

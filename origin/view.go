@@ -1,0 +1,134 @@
+package origin
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
+)
+
+// view decides what one leaf sees of the origin's records.
+//
+// A trusted view is a filter on each record alone. A restricted view also
+// depends on its owner's user record (groups and roles); the link keeps the
+// owner as the leaf holds it and re-evaluates the records that depend on it
+// when it changes. The rules keep a restricted leaf from ever receiving a
+// record of another user: tombstones carry only a kind and an id, and are
+// sent for the kinds whose visibility can change (templates, variables,
+// groups and roles), not for other users or their live API tokens. A token
+// is assumed never to change owner.
+type view struct {
+	restricted bool
+	owner      *shared.User // restricted: the owner the leaf's view follows
+}
+
+// show returns c as the leaf sees it, or false when it is not in the view.
+// c is a live record of an origin-owned kind.
+func (v *view) show(c shared.Change) (wire.Change, bool, error) {
+	rec := shared.NewRecord(c.Kind)
+	if err := json.Unmarshal(c.Data, rec); err != nil {
+		return wire.Change{}, false, shared.Wrap(shared.EINTERNAL, err, "origin: decode %s %s", c.Kind, c.ID)
+	}
+	if tv, ok := rec.(*shared.TemplateVar); ok {
+		if tv.Local || v.restricted && (tv.Protected || tv.Restricted) {
+			return wire.Change{}, false, nil
+		}
+		return wire.FromShared(c), true, nil
+	}
+	if !v.restricted {
+		return wire.FromShared(c), true, nil
+	}
+	o := v.owner
+	switch r := rec.(type) {
+	case *shared.User:
+		if r.ID != o.ID {
+			return wire.Change{}, false, nil
+		}
+		// A restricted leaf holds no login secrets; its owner logs in at the
+		// origin. The service password stays: the owner's spaces use it.
+		r.PasswordHash, r.TOTPSecret = "", ""
+		data, err := json.Marshal(r)
+		if err != nil {
+			return wire.Change{}, false, shared.Wrap(shared.EINTERNAL, err, "origin: encode user %s", r.ID)
+		}
+		return wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Data: data}, true, nil
+	case *shared.Group:
+		return wire.FromShared(c), slices.Contains(o.Groups, r.ID), nil
+	case *shared.Role:
+		return wire.FromShared(c), slices.Contains(o.Roles, r.ID), nil
+	case *shared.Token:
+		return wire.FromShared(c), r.UserID == o.ID, nil
+	case *shared.Template:
+		return wire.FromShared(c), r.UsableBy(o.Groups), nil
+	}
+	return wire.Change{}, false, nil
+}
+
+// filter returns what the leaf gets for one change of the feed: the record,
+// a tombstone, or nothing (false).
+func (v *view) filter(c shared.Change) (wire.Change, bool, error) {
+	if !c.Kind.OriginOwned() {
+		return wire.Change{}, false, nil
+	}
+	tomb := wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Deleted: true}
+	if c.Deleted {
+		if v.restricted && c.Kind == shared.KindUser && c.ID != v.owner.ID {
+			return wire.Change{}, false, nil
+		}
+		return tomb, true, nil
+	}
+	out, ok, err := v.show(c)
+	if err != nil || ok {
+		return out, ok, err
+	}
+	if v.restricted {
+		switch c.Kind {
+		case shared.KindTemplate, shared.KindTemplateVar:
+			return tomb, true, nil
+		}
+		// Other users and their tokens never were in the view; groups and
+		// roles outside the owner's were not either, as long as the owner
+		// did not change (and then reevaluate covers them).
+		return wire.Change{}, false, nil
+	}
+	return tomb, true, nil
+}
+
+// reevaluate returns, after the owner changed, the owner-dependent records
+// of the view (templates, groups, roles) and a tombstone for each one out of
+// it.
+func (v *view) reevaluate(ctx context.Context, s storage.Store) ([]wire.Change, error) {
+	var out []wire.Change
+	for _, k := range []shared.Kind{shared.KindGroup, shared.KindRole, shared.KindTemplate} {
+		cs, err := s.List(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			w, ok, err := v.show(c)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				w = wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Deleted: true}
+			}
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// replicated lists the kinds a leaf replicates, in the order a snapshot
+// sends them.
+var replicated = func() []shared.Kind {
+	var ks []shared.Kind
+	for _, k := range shared.Kinds {
+		if k.OriginOwned() {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}()
