@@ -1,0 +1,117 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// audit records an event done by p.
+func (s *Server) audit(r *http.Request, p *principal, event, details string, props map[string]string) {
+	s.auditAs(r, p.user.Username, p.user.ID, event, details, props)
+}
+
+// auditAs records an event done by actor (a username, or the email given at
+// a failed login). Failures to record are logged, not returned: the write the
+// event describes has already happened.
+func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, props map[string]string) {
+	if props == nil {
+		props = map[string]string{}
+	}
+	props["ip"] = clientIP(r)
+	if ua := r.UserAgent(); ua != "" {
+		if len(ua) > 256 {
+			ua = ua[:256]
+		}
+		props["user_agent"] = ua
+	}
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		if len(xff) > 256 {
+			xff = xff[:256]
+		}
+		props["x_forwarded_for"] = xff
+	}
+	if userID != "" {
+		props["user_id"] = userID
+	}
+	if len(actor) > 256 {
+		actor = actor[:256]
+	}
+	ev := &shared.AuditEvent{
+		At:         s.now().UTC(),
+		Actor:      actor,
+		ActorType:  "user",
+		Event:      event,
+		Details:    details,
+		Location:   s.location,
+		Properties: props,
+	}
+	if err := s.store.AppendAudit(context.WithoutCancel(r.Context()), ev); err != nil {
+		s.log.ErrorContext(r.Context(), "append audit event", "event", event, "err", err)
+	}
+}
+
+type auditEntry struct {
+	ID         int64             `json:"audit_log_id"`
+	When       time.Time         `json:"when"`
+	Actor      string            `json:"actor"`
+	ActorType  string            `json:"actor_type"`
+	Event      string            `json:"event"`
+	Details    string            `json:"details"`
+	Location   string            `json:"location"`
+	Properties map[string]string `json:"properties"`
+}
+
+type auditList struct {
+	Count int          `json:"count"`
+	Items []auditEntry `json:"items"`
+}
+
+const maxAuditItems = 1000
+
+// handleAuditLogs serves GET /api/audit-logs?start=&max_items=: events
+// newest first; count is the total number of events.
+func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q := r.URL.Query()
+	start, err := intParam(q.Get("start"), "start", 0, 0, 1<<31)
+	if err != nil {
+		return err
+	}
+	maxName, maxVal := "max_items", q.Get("max_items")
+	if maxVal == "" && q.Get("max-items") != "" {
+		maxName, maxVal = "max-items", q.Get("max-items")
+	}
+	limit, err := intParam(maxVal, maxName, 10, 1, maxAuditItems)
+	if err != nil {
+		return err
+	}
+	evs, total, err := s.store.ListAudit(r.Context(), start, limit)
+	if err != nil {
+		return err
+	}
+	out := auditList{Count: total, Items: make([]auditEntry, 0, len(evs))}
+	for _, e := range evs {
+		out.Items = append(out.Items, auditEntry{
+			ID: e.ID, When: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
+			Details: e.Details, Location: e.Location, Properties: e.Properties,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// intParam parses a query parameter: def when empty, else a whole number in
+// [lo, hi].
+func intParam(v, name string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, invalid("query parameter %s must be a whole number from %d to %d, not %q", name, lo, hi, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,376 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+type groupInfo struct {
+	ID           string    `json:"group_id"`
+	Name         string    `json:"name"`
+	MaxSpaces    int       `json:"max_spaces"`
+	ComputeUnits int       `json:"compute_units"`
+	StorageUnits int       `json:"storage_units"`
+	MaxTunnels   int       `json:"max_tunnels"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+func newGroupInfo(g *shared.Group) groupInfo {
+	return groupInfo{ID: g.ID, Name: g.Name, MaxSpaces: g.MaxSpaces, ComputeUnits: g.ComputeUnits,
+		StorageUnits: g.StorageUnits, MaxTunnels: g.MaxTunnels, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
+}
+
+type groupList struct {
+	Count  int         `json:"count"`
+	Groups []groupInfo `json:"groups"`
+}
+
+type groupRequest struct {
+	Name         *string `json:"name"`
+	MaxSpaces    *int    `json:"max_spaces"`
+	ComputeUnits *int    `json:"compute_units"`
+	StorageUnits *int    `json:"storage_units"`
+	MaxTunnels   *int    `json:"max_tunnels"`
+}
+
+// check validates the fields present; on create the name is required.
+func (req *groupRequest) check(create bool) error {
+	if req.Name == nil && create {
+		return invalid("name is required")
+	}
+	if req.Name != nil {
+		if err := checkName("name", *req.Name); err != nil {
+			return err
+		}
+	}
+	return checkQuotas(deref(req.MaxSpaces), deref(req.ComputeUnits), deref(req.StorageUnits), deref(req.MaxTunnels))
+}
+
+func (req *groupRequest) apply(g *shared.Group) {
+	setIf(&g.Name, req.Name)
+	setIf(&g.MaxSpaces, req.MaxSpaces)
+	setIf(&g.ComputeUnits, req.ComputeUnits)
+	setIf(&g.StorageUnits, req.StorageUnits)
+	setIf(&g.MaxTunnels, req.MaxTunnels)
+}
+
+func (s *Server) getGroup(ctx context.Context, id string) (*shared.Group, error) {
+	g, err := storage.Get[shared.Group](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, notFound("group %s not found", quote(id))
+	}
+	return g, err
+}
+
+func nameTaken(kind, name string) error {
+	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
+}
+
+// handleListGroups serves GET /api/groups.
+func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *principal) error {
+	groups, err := storage.List[shared.Group](r.Context(), s.store)
+	if err != nil {
+		return err
+	}
+	out := groupList{Count: len(groups), Groups: make([]groupInfo, 0, len(groups))}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, newGroupInfo(g))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleCreateGroup serves POST /api/groups.
+func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req groupRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if err := req.check(true); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	g := &shared.Group{Meta: shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now}}
+	req.apply(g)
+	err := s.store.Put(context.WithoutCancel(r.Context()), g)
+	if isCode(err, shared.ECONFLICT) {
+		return nameTaken("group", g.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
+	writeJSON(w, http.StatusCreated, created("group_id", g.ID))
+	return nil
+}
+
+// handleGetGroup serves GET /api/groups/{group_id}.
+func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
+	g, err := s.getGroup(r.Context(), chi.URLParam(r, "group_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newGroupInfo(g))
+	return nil
+}
+
+// handleUpdateGroup serves PUT /api/groups/{group_id}.
+func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	id := chi.URLParam(r, "group_id")
+	if _, err := s.getGroup(ctx, id); err != nil {
+		return err
+	}
+	var req groupRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if err := req.check(false); err != nil {
+		return err
+	}
+	g, err := update(ctx, s, func() (*shared.Group, error) { return s.getGroup(ctx, id) }, func(g *shared.Group) error {
+		req.apply(g)
+		g.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	if isCode(err, shared.ECONFLICT) && req.Name != nil {
+		return nameTaken("group", *req.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Group Update", "group "+g.Name+" updated", map[string]string{"group_id": g.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+// handleDeleteGroup serves DELETE /api/groups/{group_id}: 423 while users
+// or templates refer to the group.
+func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	g, err := s.getGroup(ctx, chi.URLParam(r, "group_id"))
+	if err != nil {
+		return err
+	}
+	users, err := storage.ListWhere(ctx, s.store, func(u *shared.User) bool { return slices.Contains(u.Groups, g.ID) })
+	if err != nil {
+		return err
+	}
+	templates, err := storage.ListWhere(ctx, s.store, func(t *shared.Template) bool { return slices.Contains(t.Groups, g.ID) })
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 || len(templates) > 0 {
+		return shared.Errorf(shared.ELOCKED, "group %s is in use by %d users and %d templates: remove it from them first", quote(g.Name), len(users), len(templates))
+	}
+	if _, err := s.store.Delete(ctx, shared.KindGroup, g.ID); err != nil {
+		return err
+	}
+	s.audit(r, p, "Group Delete", "group "+g.Name+" deleted", map[string]string{"group_id": g.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+type roleDetails struct {
+	ID          string              `json:"role_id"`
+	Name        string              `json:"name"`
+	Permissions []shared.Permission `json:"permissions"`
+	Builtin     bool                `json:"builtin"`
+	CreatedAt   time.Time           `json:"created_at"`
+	UpdatedAt   time.Time           `json:"updated_at"`
+}
+
+func newRoleDetails(r *shared.Role) roleDetails {
+	return roleDetails{ID: r.ID, Name: r.Name, Permissions: nonNil(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+type roleList struct {
+	Count int           `json:"count"`
+	Roles []roleDetails `json:"roles"`
+}
+
+type roleRequest struct {
+	Name        *string              `json:"name"`
+	Permissions *[]shared.Permission `json:"permissions"`
+}
+
+func (req *roleRequest) check(create bool) error {
+	if req.Name == nil && create {
+		return invalid("name is required")
+	}
+	if req.Name != nil {
+		if err := checkName("name", *req.Name); err != nil {
+			return err
+		}
+		for _, b := range shared.BuiltinRoles() {
+			if strings.EqualFold(b.Name, *req.Name) {
+				return nameTaken("role", *req.Name)
+			}
+		}
+	}
+	if req.Permissions != nil {
+		ps := slices.Clone(*req.Permissions)
+		for _, perm := range ps {
+			if !perm.Valid() {
+				return invalid("permissions: %d is not a permission (see GET /api/permissions)", perm)
+			}
+		}
+		slices.Sort(ps)
+		ps = slices.Compact(ps)
+		req.Permissions = &ps
+	}
+	return nil
+}
+
+func (s *Server) getRole(ctx context.Context, id string) (*shared.Role, error) {
+	return s.role(ctx, id)
+}
+
+// handleListRoles serves GET /api/roles: the built-in roles, then the stored.
+func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request, p *principal) error {
+	roles, err := storage.List[shared.Role](r.Context(), s.store)
+	if err != nil {
+		return err
+	}
+	out := roleList{Roles: []roleDetails{}}
+	for _, b := range shared.BuiltinRoles() {
+		out.Roles = append(out.Roles, newRoleDetails(b))
+	}
+	for _, role := range roles {
+		out.Roles = append(out.Roles, newRoleDetails(role))
+	}
+	out.Count = len(out.Roles)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleCreateRole serves POST /api/roles.
+func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req roleRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if err := req.check(true); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	role := &shared.Role{Meta: shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now}, Name: *req.Name, Permissions: []shared.Permission{}}
+	setIf(&role.Permissions, req.Permissions)
+	err := s.store.Put(context.WithoutCancel(r.Context()), role)
+	if isCode(err, shared.ECONFLICT) {
+		return nameTaken("role", role.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Role Create", "role "+role.Name+" created", map[string]string{"role_id": role.ID})
+	writeJSON(w, http.StatusCreated, created("role_id", role.ID))
+	return nil
+}
+
+// handleGetRole serves GET /api/roles/{role_id}.
+func (s *Server) handleGetRole(w http.ResponseWriter, r *http.Request, p *principal) error {
+	role, err := s.getRole(r.Context(), chi.URLParam(r, "role_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newRoleDetails(role))
+	return nil
+}
+
+func builtinLocked(role *shared.Role) error {
+	return shared.Errorf(shared.ELOCKED, "the built-in role %s cannot be changed or deleted", quote(role.Name))
+}
+
+// handleUpdateRole serves PUT /api/roles/{role_id}; built-in roles are 423.
+func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	id := chi.URLParam(r, "role_id")
+	role, err := s.getRole(ctx, id)
+	if err != nil {
+		return err
+	}
+	if shared.IsBuiltinRole(id) {
+		return builtinLocked(role)
+	}
+	var req roleRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if err := req.check(false); err != nil {
+		return err
+	}
+	role, err = update(ctx, s, func() (*shared.Role, error) { return s.getRole(ctx, id) }, func(role *shared.Role) error {
+		setIf(&role.Name, req.Name)
+		setIf(&role.Permissions, req.Permissions)
+		role.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	if isCode(err, shared.ECONFLICT) && req.Name != nil {
+		return nameTaken("role", *req.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Role Update", "role "+role.Name+" updated", map[string]string{"role_id": role.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+// handleDeleteRole serves DELETE /api/roles/{role_id}: 423 for built-in
+// roles and while users hold the role.
+func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	id := chi.URLParam(r, "role_id")
+	role, err := s.getRole(ctx, id)
+	if err != nil {
+		return err
+	}
+	if shared.IsBuiltinRole(id) {
+		return builtinLocked(role)
+	}
+	users, err := storage.ListWhere(ctx, s.store, func(u *shared.User) bool { return slices.Contains(u.Roles, id) })
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return shared.Errorf(shared.ELOCKED, "role %s is held by %d users: take it from them first", quote(role.Name), len(users))
+	}
+	if _, err := s.store.Delete(ctx, shared.KindRole, id); err != nil {
+		return err
+	}
+	s.audit(r, p, "Role Delete", "role "+role.Name+" deleted", map[string]string{"role_id": id})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+type permissionInfo struct {
+	ID   shared.Permission `json:"id"`
+	Name string            `json:"name"`
+}
+
+type permissionList struct {
+	Count       int              `json:"count"`
+	Permissions []permissionInfo `json:"permissions"`
+}
+
+// handlePermissions serves GET /api/permissions.
+func (s *Server) handlePermissions(w http.ResponseWriter, r *http.Request, p *principal) error {
+	all := shared.AllPermissions()
+	out := permissionList{Count: len(all), Permissions: make([]permissionInfo, len(all))}
+	for i, perm := range all {
+		out.Permissions[i] = permissionInfo{ID: perm, Name: perm.String()}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

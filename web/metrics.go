@@ -1,0 +1,299 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	goruntime "runtime"
+	rtmetrics "runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+// durationBuckets are the upper bounds, in seconds, of the request duration
+// histogram.
+var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+type histogram struct {
+	counts []uint64 // per bucket, not cumulative; the last one is +Inf
+	sum    float64
+	count  uint64
+}
+
+// metrics holds the counters served at /metrics.
+type metrics struct {
+	start       time.Time
+	storeErrors atomic.Uint64
+
+	mu        sync.Mutex
+	requests  map[requestKey]uint64 // guarded by mu
+	durations map[string]*histogram // guarded by mu: by route
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		start:     time.Now(),
+		requests:  map[requestKey]uint64{},
+		durations: map[string]*histogram{},
+	}
+}
+
+func (m *metrics) observe(route, method string, status int, d time.Duration) {
+	secs := d.Seconds()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests[requestKey{route, method, status}]++
+	h := m.durations[route]
+	if h == nil {
+		h = &histogram{counts: make([]uint64, len(durationBuckets)+1)}
+		m.durations[route] = h
+	}
+	i, _ := slices.BinarySearch(durationBuckets, secs)
+	h.counts[i]++
+	h.sum += secs
+	h.count++
+}
+
+// knownMethods bounds the method label: anything else counts as "OTHER".
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument counts and times every request by chi route pattern, logs one
+// debug line per request, and turns a panic into a logged 500.
+func (s *Server) instrument(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				buf := make([]byte, 16<<10)
+				buf = buf[:goruntime.Stack(buf, false)]
+				s.log.ErrorContext(r.Context(), "panic while serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(buf))
+				if sw.status == 0 {
+					writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal error"})
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			route := "unmatched"
+			if rc := chi.RouteContext(r.Context()); rc != nil {
+				if p := rc.RoutePattern(); p != "" {
+					route = p
+				}
+			}
+			method := r.Method
+			if !knownMethods[method] {
+				method = "OTHER"
+			}
+			d := time.Since(start)
+			s.metrics.observe(route, method, status, d)
+			if s.log.Enabled(r.Context(), slog.LevelDebug) {
+				s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
+					slog.String("method", method), slog.String("route", route),
+					slog.Int("status", status), slog.Duration("duration", d))
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// handleMetrics writes the metrics in the Prometheus text format.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	var b strings.Builder
+	m := s.metrics
+
+	m.mu.Lock()
+	keys := make([]requestKey, 0, len(m.requests))
+	for k := range m.requests {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b requestKey) int {
+		if c := strings.Compare(a.route, b.route); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.method, b.method); c != 0 {
+			return c
+		}
+		return a.status - b.status
+	})
+	b.WriteString("# HELP knot_http_requests_total HTTP requests served, by chi route pattern, method and status.\n")
+	b.WriteString("# TYPE knot_http_requests_total counter\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "knot_http_requests_total{route=%s,method=%s,status=\"%d\"} %d\n",
+			label(k.route), label(k.method), k.status, m.requests[k])
+	}
+	routes := make([]string, 0, len(m.durations))
+	for r := range m.durations {
+		routes = append(routes, r)
+	}
+	slices.Sort(routes)
+	b.WriteString("# HELP knot_http_request_duration_seconds Time to serve HTTP requests, by chi route pattern.\n")
+	b.WriteString("# TYPE knot_http_request_duration_seconds histogram\n")
+	for _, route := range routes {
+		h := m.durations[route]
+		var cum uint64
+		for i, le := range durationBuckets {
+			cum += h.counts[i]
+			fmt.Fprintf(&b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", label(route), strconv.FormatFloat(le, 'g', -1, 64), cum)
+		}
+		cum += h.counts[len(durationBuckets)]
+		fmt.Fprintf(&b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", label(route), cum)
+		fmt.Fprintf(&b, "knot_http_request_duration_seconds_sum{route=%s} %s\n", label(route), strconv.FormatFloat(h.sum, 'g', -1, 64))
+		fmt.Fprintf(&b, "knot_http_request_duration_seconds_count{route=%s} %d\n", label(route), h.count)
+	}
+	m.mu.Unlock()
+
+	b.WriteString("# HELP knot_store_errors_total Store calls that failed for a reason other than the request itself (internal or unavailable).\n")
+	b.WriteString("# TYPE knot_store_errors_total counter\n")
+	fmt.Fprintf(&b, "knot_store_errors_total %d\n", m.storeErrors.Load())
+
+	writeRuntimeMetrics(&b, m.start)
+
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	bw := bufio.NewWriter(w)
+	bw.WriteString(b.String())
+	bw.Flush()
+}
+
+var runtimeSamples = []struct{ name, metric, help, typ string }{
+	{"/sched/goroutines:goroutines", "go_goroutines", "Number of goroutines that currently exist.", "gauge"},
+	{"/memory/classes/heap/objects:bytes", "go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", "gauge"},
+	{"/memory/classes/total:bytes", "go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", "gauge"},
+	{"/gc/cycles/total:gc-cycles", "go_gc_cycles_total", "Completed GC cycles.", "counter"},
+}
+
+func writeRuntimeMetrics(b *strings.Builder, start time.Time) {
+	samples := make([]rtmetrics.Sample, len(runtimeSamples))
+	for i, rs := range runtimeSamples {
+		samples[i].Name = rs.name
+	}
+	rtmetrics.Read(samples)
+	for i, rs := range runtimeSamples {
+		var v uint64
+		switch samples[i].Value.Kind() {
+		case rtmetrics.KindUint64:
+			v = samples[i].Value.Uint64()
+		case rtmetrics.KindFloat64:
+			v = uint64(samples[i].Value.Float64())
+		default:
+			continue
+		}
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", rs.metric, rs.help, rs.metric, rs.typ, rs.metric, v)
+	}
+	fmt.Fprintf(b, "# HELP go_info Information about the Go environment.\n# TYPE go_info gauge\ngo_info{version=%s} 1\n", label(goruntime.Version()))
+	fmt.Fprintf(b, "# HELP process_start_time_seconds Start time of the process since the Unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %d\n", start.Unix())
+}
+
+// label quotes a Prometheus label value.
+func label(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(v) + `"`
+}
+
+// countingStore counts the store's own failures (EINTERNAL, EUNAVAILABLE)
+// for knot_store_errors_total. Errors about the request itself (not found,
+// conflict, invalid) are not counted.
+type countingStore struct {
+	storage.Store
+	m *metrics
+}
+
+func (c *countingStore) count(err error) error {
+	switch shared.ErrorCode(err) {
+	case shared.EINTERNAL, shared.EUNAVAILABLE:
+		c.m.storeErrors.Add(1)
+	}
+	return err
+}
+
+func (c *countingStore) Put(ctx context.Context, rec shared.Record) error {
+	return c.count(c.Store.Put(ctx, rec))
+}
+
+func (c *countingStore) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
+	rev, err := c.Store.Delete(ctx, kind, id)
+	return rev, c.count(err)
+}
+
+func (c *countingStore) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
+	ch, err := c.Store.Get(ctx, kind, id)
+	return ch, c.count(err)
+}
+
+func (c *countingStore) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
+	ch, err := c.Store.Lookup(ctx, kind, key)
+	return ch, c.count(err)
+}
+
+func (c *countingStore) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
+	cs, err := c.Store.List(ctx, kind)
+	return cs, c.count(err)
+}
+
+func (c *countingStore) Head(ctx context.Context) (storage.Head, error) {
+	h, err := c.Store.Head(ctx)
+	return h, c.count(err)
+}
+
+func (c *countingStore) Replica(ctx context.Context) (string, int64, error) {
+	e, a, err := c.Store.Replica(ctx)
+	return e, a, c.count(err)
+}
+
+func (c *countingStore) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
+	return c.count(c.Store.AppendAudit(ctx, ev))
+}
+
+func (c *countingStore) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
+	evs, n, err := c.Store.ListAudit(ctx, offset, limit)
+	return evs, n, c.count(err)
+}
+
+func (c *countingStore) Ping(ctx context.Context) error { return c.count(c.Store.Ping(ctx)) }

@@ -1,0 +1,166 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// apiFunc is an authenticated API handler. A returned error is written with
+// writeError; the handler writes its own success response.
+type apiFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// api authenticates the request, checks that the user holds at least one of
+// perms (none: any authenticated user), and runs fn.
+func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if len(perms) > 0 && !p.canAny(perms...) {
+			s.writeError(w, r, needs(perms...))
+			return
+		}
+		r = r.WithContext(shared.NewContextWithUser(r.Context(), p.user))
+		if err := fn(w, r, p); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// needs returns the EFORBIDDEN error for a missing permission.
+func needs(perms ...shared.Permission) error {
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		names[i] = p.String()
+	}
+	return forbidden("this needs the %s permission", strings.Join(names, " or "))
+}
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(s.instrument)
+	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
+		s.writeError(w, req, notFound("no route for %s %s", req.Method, quote(req.URL.Path)))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			if r.Match(chi.NewRouteContext(), m, req.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
+	})
+
+	r.Get("/health", func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": true})
+	})
+	r.Get("/ready", s.handleReady)
+	r.Get("/metrics", s.handleMetrics)
+	r.Get("/api/openapi.yaml", handleOpenAPI)
+
+	r.Get("/api/ping", s.api(s.handlePing))
+	r.Post("/api/auth", s.handleLogin(false))
+	r.Post("/api/auth/web", s.handleLogin(true))
+	r.Post("/api/auth/logout", s.api(s.handleLogout))
+	r.Get("/api/auth/using-totp", func(w http.ResponseWriter, req *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"using_totp": false})
+	})
+
+	const (
+		manageUsers     = shared.PermManageUsers
+		manageSpaces    = shared.PermManageSpaces
+		manageGroups    = shared.PermManageGroups
+		manageRoles     = shared.PermManageRoles
+		manageTemplates = shared.PermManageTemplates
+		manageVariables = shared.PermManageVariables
+		useSpaces       = shared.PermUseSpaces
+	)
+
+	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
+	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
+	r.Post("/api/users", s.handleCreateUser)
+	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
+	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
+	r.Delete("/api/users/{user_id}", s.api(s.handleDeleteUser))
+	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
+
+	r.Get("/api/groups", s.api(s.handleListGroups))
+	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
+	r.Get("/api/groups/{group_id}", s.api(s.handleGetGroup, manageGroups))
+	r.Put("/api/groups/{group_id}", s.api(s.handleUpdateGroup, manageGroups))
+	r.Delete("/api/groups/{group_id}", s.api(s.handleDeleteGroup, manageGroups))
+
+	r.Get("/api/roles", s.api(s.handleListRoles))
+	r.Post("/api/roles", s.api(s.handleCreateRole, manageRoles))
+	r.Get("/api/roles/{role_id}", s.api(s.handleGetRole, manageRoles))
+	r.Put("/api/roles/{role_id}", s.api(s.handleUpdateRole, manageRoles))
+	r.Delete("/api/roles/{role_id}", s.api(s.handleDeleteRole, manageRoles))
+	r.Get("/api/permissions", s.api(s.handlePermissions))
+
+	r.Get("/api/tokens", s.api(s.handleListTokens))
+	r.Post("/api/tokens", s.api(s.handleCreateToken))
+	r.Delete("/api/tokens/{token_id}", s.api(s.handleDeleteToken))
+
+	r.Get("/api/templates", s.api(s.handleListTemplates))
+	r.Post("/api/templates", s.api(s.handleCreateTemplate, manageTemplates))
+	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
+	r.Put("/api/templates/{template_id}", s.api(s.handleUpdateTemplate, manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.api(s.handleDeleteTemplate, manageTemplates))
+
+	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
+	r.Post("/api/templatevars", s.api(s.handleCreateVar, manageVariables))
+	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
+	r.Put("/api/templatevars/{templatevar_id}", s.api(s.handleUpdateVar, manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.api(s.handleDeleteVar, manageVariables))
+
+	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
+	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}", s.api(s.handleGetSpace, useSpaces, manageSpaces))
+	r.Put("/api/spaces/{space_id}", s.api(s.handleUpdateSpace, useSpaces, manageSpaces))
+	r.Delete("/api/spaces/{space_id}", s.api(s.handleDeleteSpace, useSpaces, manageSpaces))
+	r.Post("/api/spaces/{space_id}/start", s.api(s.handleStartSpace, useSpaces, manageSpaces))
+	r.Post("/api/spaces/{space_id}/stop", s.api(s.handleStopSpace, useSpaces, manageSpaces))
+
+	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
+	return r
+}
+
+type pingResponse struct {
+	Status  bool   `json:"status"`
+	Version string `json:"version"`
+}
+
+func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal) error {
+	writeJSON(w, http.StatusOK, pingResponse{Status: true, Version: s.version})
+	return nil
+}
+
+// handleReady serves GET /ready: 200 when the store answers, else 503.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready: store does not answer", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "store is not available"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": true})
+}
+
+// timePtr returns nil for the zero time.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

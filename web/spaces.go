@@ -1,0 +1,380 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/storage"
+)
+
+// spaceInfo is a space as the API shows it.
+type spaceInfo struct {
+	ID              string            `json:"space_id"`
+	Name            string            `json:"name"`
+	Description     string            `json:"description"`
+	UserID          string            `json:"user_id"`
+	Username        string            `json:"username"`
+	TemplateID      string            `json:"template_id"`
+	TemplateName    string            `json:"template_name"`
+	Location        string            `json:"location"`
+	Shell           string            `json:"shell"`
+	State           shared.SpaceState `json:"state"`
+	Reason          string            `json:"reason"`
+	IsDeployed      bool              `json:"is_deployed"`
+	UpdateAvailable bool              `json:"update_available"`
+	StartedAt       *time.Time        `json:"started_at,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// newSpaceInfo describes sp; u and t (its owner and template) may be nil.
+func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) spaceInfo {
+	info := spaceInfo{
+		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
+		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
+		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
+	}
+	if u != nil {
+		info.Username = u.Username
+	}
+	if t != nil {
+		info.TemplateName = t.Name
+		info.UpdateAvailable = t.Hash != sp.TemplateHash
+	}
+	return info
+}
+
+// handleListSpaces serves GET /api/spaces: the caller's spaces; with Manage
+// Spaces, ?user_id= lists another user's and ?all=true everyone's. The
+// response comes from the list cache and is encoded once per store change.
+func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
+	q := r.URL.Query()
+	userID, all := q.Get("user_id"), q.Get("all")
+	switch all {
+	case "", "false", "true":
+	default:
+		return invalid("query parameter all must be true or false, not %s", quote(all))
+	}
+	v, err := s.lists.get(r.Context(), s.store)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	switch {
+	case all == "true":
+		if !p.can(shared.PermManageSpaces) {
+			return needs(shared.PermManageSpaces)
+		}
+		body = v.body("*", func(*shared.Space) bool { return true })
+	default:
+		if userID == "" {
+			userID = p.user.ID
+		}
+		if userID != p.user.ID {
+			if !p.can(shared.PermManageSpaces) {
+				return needs(shared.PermManageSpaces)
+			}
+			if v.users[userID] == nil {
+				return notFound("user %s not found", quote(userID))
+			}
+		}
+		body = v.body("user:"+userID, func(sp *shared.Space) bool { return sp.UserID == userID })
+	}
+	writeRaw(w, http.StatusOK, body)
+	return nil
+}
+
+type spaceCreateRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	TemplateID  string `json:"template_id"`
+	Shell       string `json:"shell"`    // "": the owner's preferred shell, else bash
+	UserID      string `json:"user_id"`  // "": the caller
+	Location    string `json:"location"` // "": this server's location
+}
+
+type spaceCreated struct {
+	Status  bool   `json:"status"`
+	SpaceID string `json:"space_id"`
+	// AgentToken is the space's agent credential, shown once; the store
+	// keeps only its hash.
+	AgentToken string `json:"agent_token"`
+}
+
+// handleCreateSpace serves POST /api/spaces.
+func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req spaceCreateRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if err := checkName("name", req.Name); err != nil {
+		return err
+	}
+	if err := checkText("description", req.Description, 4096); err != nil {
+		return err
+	}
+	if req.TemplateID == "" {
+		return invalid("template_id is required")
+	}
+	if req.Shell != "" && !shared.ValidShell(req.Shell) {
+		return invalid("shell %s is not one of bash, zsh, fish, sh", quote(req.Shell))
+	}
+	if req.Location == "" {
+		req.Location = s.location
+	} else if err := checkLocation("location", req.Location); err != nil {
+		return err
+	}
+	ctx := context.WithoutCancel(r.Context())
+	owner := p.user
+	if req.UserID != "" && req.UserID != p.user.ID {
+		if !p.can(shared.PermManageSpaces) {
+			return forbidden("creating a space for another user needs the Manage Spaces permission")
+		}
+		u, err := s.getUser(ctx, req.UserID)
+		if isCode(err, shared.ENOTFOUND) {
+			return invalid("user_id: user %s does not exist", quote(req.UserID))
+		}
+		if err != nil {
+			return err
+		}
+		owner = u
+	}
+	if !owner.Active {
+		return invalid("user_id: user %s is not active", quote(owner.Username))
+	}
+	t, err := s.getTemplate(ctx, req.TemplateID)
+	if isCode(err, shared.ENOTFOUND) {
+		return invalid("template_id: template %s does not exist", quote(req.TemplateID))
+	}
+	if err != nil {
+		return err
+	}
+	if !t.UsableBy(owner.Groups) {
+		return forbidden("template %s is not available to the groups of user %s", quote(t.Name), quote(owner.Username))
+	}
+	if len(t.Locations) > 0 && !slices.Contains(t.Locations, req.Location) {
+		return invalid("location: template %s cannot run in location %s (it runs in %s)", quote(t.Name), quote(req.Location), strings.Join(t.Locations, ", "))
+	}
+	shell := req.Shell
+	if shell == "" {
+		shell = owner.PreferredShell
+	}
+	if shell == "" {
+		shell = "bash"
+	}
+
+	// One owner's creations are serialized so that the quota holds.
+	unlock := s.ownerLocks.lock("spaces/" + owner.ID)
+	defer unlock()
+	q, err := s.quota(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if q.MaxSpaces > 0 && q.NumberSpaces >= q.MaxSpaces {
+		return shared.Errorf(shared.EQUOTA, "space quota exceeded: user %s may have %d spaces", quote(owner.Username), q.MaxSpaces)
+	}
+	secret := crypt.NewToken()
+	now := s.now().UTC()
+	sp := &shared.Space{
+		Meta:           shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now},
+		UserID:         owner.ID,
+		TemplateID:     t.ID,
+		Name:           req.Name,
+		Description:    req.Description,
+		Location:       req.Location,
+		Shell:          shell,
+		State:          shared.SpaceStopped,
+		TemplateHash:   t.Hash,
+		AgentTokenHash: crypt.HashToken(secret),
+	}
+	err = s.store.Put(ctx, sp)
+	if isCode(err, shared.ECONFLICT) {
+		return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s", quote(owner.Username), quote(sp.Name))
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Space Create", "space "+sp.Name+" created for "+owner.Username, map[string]string{"space_id": sp.ID, "template_id": t.ID})
+	writeJSON(w, http.StatusCreated, spaceCreated{Status: true, SpaceID: sp.ID, AgentToken: secret})
+	return nil
+}
+
+// accessSpace returns the space named by {space_id} if p owns it or holds
+// Manage Spaces; to anyone else it does not exist.
+func (s *Server) accessSpace(ctx context.Context, r *http.Request, p *principal) (*shared.Space, error) {
+	id := chi.URLParam(r, "space_id")
+	sp, err := storage.Get[shared.Space](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) || (err == nil && sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces)) {
+		return nil, notFound("space %s not found", quote(id))
+	}
+	return sp, err
+}
+
+// spaceInfoOf looks up the owner and template of sp and describes it.
+func (s *Server) spaceInfoOf(ctx context.Context, sp *shared.Space) (spaceInfo, error) {
+	u, err := storage.Get[shared.User](ctx, s.store, sp.UserID)
+	if err != nil && !isCode(err, shared.ENOTFOUND) {
+		return spaceInfo{}, err
+	}
+	t, err := storage.Get[shared.Template](ctx, s.store, sp.TemplateID)
+	if err != nil && !isCode(err, shared.ENOTFOUND) {
+		return spaceInfo{}, err
+	}
+	return newSpaceInfo(sp, u, t), nil
+}
+
+// handleGetSpace serves GET /api/spaces/{space_id}.
+func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sp, err := s.accessSpace(r.Context(), r, p)
+	if err != nil {
+		return err
+	}
+	info, err := s.spaceInfoOf(r.Context(), sp)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+type spaceUpdateRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Shell       *string `json:"shell"`
+}
+
+// handleUpdateSpace serves PUT /api/spaces/{space_id}: name, description
+// and shell. A deployed space cannot be renamed (423).
+func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	cur, err := s.accessSpace(ctx, r, p)
+	if err != nil {
+		return err
+	}
+	var req spaceUpdateRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if req.Name != nil {
+		if err := checkName("name", *req.Name); err != nil {
+			return err
+		}
+	}
+	if req.Description != nil {
+		if err := checkText("description", *req.Description, 4096); err != nil {
+			return err
+		}
+	}
+	if req.Shell != nil && !shared.ValidShell(*req.Shell) {
+		return invalid("shell %s is not one of bash, zsh, fish, sh", quote(*req.Shell))
+	}
+	sp, err := update(ctx, s, func() (*shared.Space, error) { return s.accessSpace(ctx, r, p) }, func(sp *shared.Space) error {
+		if req.Name != nil && *req.Name != sp.Name && sp.Deployed() {
+			return shared.Errorf(shared.ELOCKED, "space %s is %s: stop it before renaming it", quote(sp.Name), sp.State)
+		}
+		setIf(&sp.Name, req.Name)
+		setIf(&sp.Description, req.Description)
+		setIf(&sp.Shell, req.Shell)
+		sp.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	if isCode(err, shared.ECONFLICT) && req.Name != nil {
+		return shared.Errorf(shared.ECONFLICT, "there is already a space named %s for this user", quote(*req.Name))
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Space Update", "space "+sp.Name+" updated", map[string]string{"space_id": cur.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+// handleDeleteSpace serves DELETE /api/spaces/{space_id}: the controller
+// stops the space if needed and removes it.
+func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	sp, err := s.accessSpace(ctx, r, p)
+	if err != nil {
+		return err
+	}
+	if err := s.spaces.Delete(ctx, sp.ID); err != nil {
+		return err
+	}
+	s.audit(r, p, "Space Delete", "space "+sp.Name+" deleted", map[string]string{"space_id": sp.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+type spaceActionResponse struct {
+	Status bool              `json:"status"`
+	State  shared.SpaceState `json:"state"`
+	Reason string            `json:"reason"`
+}
+
+// handleStartSpace serves POST /api/spaces/{space_id}/start. Starting a
+// space that is not deployed counts its template's compute units against
+// the owner's quota (0: unlimited).
+func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	sp, err := s.accessSpace(ctx, r, p)
+	if err != nil {
+		return err
+	}
+	if !sp.Deployed() {
+		if err := s.checkComputeQuota(ctx, sp); err != nil {
+			return err
+		}
+	}
+	return s.spaceAction(w, r, p, sp, "Space Start", "started", s.spaces.Start)
+}
+
+// handleStopSpace serves POST /api/spaces/{space_id}/stop.
+func (s *Server) handleStopSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sp, err := s.accessSpace(context.WithoutCancel(r.Context()), r, p)
+	if err != nil {
+		return err
+	}
+	return s.spaceAction(w, r, p, sp, "Space Stop", "stopped", s.spaces.Stop)
+}
+
+func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principal, sp *shared.Space, event, verb string, act func(context.Context, string) error) error {
+	ctx := context.WithoutCancel(r.Context())
+	if err := act(ctx, sp.ID); err != nil {
+		return err
+	}
+	s.audit(r, p, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})
+	resp := spaceActionResponse{Status: true}
+	if cur, err := storage.Get[shared.Space](ctx, s.store, sp.ID); err == nil {
+		resp.State, resp.Reason = cur.State, cur.Reason
+	} else if !isCode(err, shared.ENOTFOUND) {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) checkComputeQuota(ctx context.Context, sp *shared.Space) error {
+	owner, err := s.getUser(ctx, sp.UserID)
+	if err != nil {
+		return err
+	}
+	t, err := s.getTemplate(ctx, sp.TemplateID)
+	if err != nil {
+		return err
+	}
+	q, err := s.quota(ctx, owner)
+	if err != nil {
+		return err
+	}
+	if q.ComputeUnits > 0 && q.UsedComputeUnits+t.ComputeUnits > q.ComputeUnits {
+		return shared.Errorf(shared.EQUOTA, "compute unit quota exceeded: %d of %d in use, and space %s needs %d", q.UsedComputeUnits, q.ComputeUnits, quote(sp.Name), t.ComputeUnits)
+	}
+	return nil
+}

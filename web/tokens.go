@@ -1,0 +1,109 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/storage"
+)
+
+// maxTokensPerUser bounds the API tokens one user may hold.
+const maxTokensPerUser = 100
+
+type tokenInfo struct {
+	ID        string     `json:"token_id"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+type tokenRequest struct {
+	Name string `json:"name"`
+}
+
+type tokenCreated struct {
+	Status  bool   `json:"status"`
+	TokenID string `json:"token_id"`
+	Token   string `json:"token"`
+}
+
+func (s *Server) ownTokens(ctx context.Context, userID string) ([]*shared.Token, error) {
+	return storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == userID })
+}
+
+// handleListTokens serves GET /api/tokens: the caller's own API tokens.
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *principal) error {
+	tokens, err := s.ownTokens(r.Context(), p.user.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenInfo, 0, len(tokens))
+	for _, t := range tokens {
+		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleCreateToken serves POST /api/tokens. The secret is returned once;
+// the store keeps only its hash, which is the token's id.
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req tokenRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if req.Name == "" {
+		return invalid("name is required")
+	}
+	if err := checkText("name", req.Name, 255); err != nil {
+		return err
+	}
+	ctx := context.WithoutCancel(r.Context())
+	unlock := s.ownerLocks.lock("tokens/" + p.user.ID)
+	defer unlock()
+	tokens, err := s.ownTokens(ctx, p.user.ID)
+	if err != nil {
+		return err
+	}
+	if len(tokens) >= maxTokensPerUser {
+		return shared.Errorf(shared.EQUOTA, "you hold %d API tokens, the most allowed: delete one first", len(tokens))
+	}
+	secret := crypt.NewToken()
+	now := s.now().UTC()
+	t := &shared.Token{
+		Meta:   shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
+		UserID: p.user.ID,
+		Name:   req.Name,
+	}
+	if err := s.store.Put(ctx, t); err != nil {
+		return err
+	}
+	s.audit(r, p, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})
+	writeJSON(w, http.StatusCreated, tokenCreated{Status: true, TokenID: t.ID, Token: secret})
+	return nil
+}
+
+// handleDeleteToken serves DELETE /api/tokens/{token_id}: own tokens only;
+// others' are reported as not found.
+func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	id := chi.URLParam(r, "token_id")
+	t, err := storage.Get[shared.Token](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) || (err == nil && t.UserID != p.user.ID) {
+		return notFound("token %s not found", quote(id))
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Delete(ctx, shared.KindToken, id); err != nil {
+		return err
+	}
+	s.audit(r, p, "Token Delete", "API token "+quote(t.Name)+" deleted", map[string]string{"token_id": t.ID})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}

@@ -1,0 +1,124 @@
+package web
+
+import (
+	"context"
+	"hash/fnv"
+	"regexp"
+	"strconv"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// quote returns s quoted for a message, shortened when long.
+func quote(s string) string {
+	const max = 80
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return strconv.Quote(s[:cut]) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+var locationRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
+
+// validLocation reports whether s is a valid location name: letters, digits,
+// dots, dashes and underscores, starting with a letter or digit, at most 64.
+func validLocation(s string) bool { return locationRe.MatchString(s) }
+
+func checkLocation(field, s string) error {
+	if !validLocation(s) {
+		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", field, quote(s))
+	}
+	return nil
+}
+
+// checkText checks a free-text field: at most max bytes of valid UTF-8
+// without control characters other than newlines and tabs.
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return invalid("%s holds a control character", field)
+		}
+	}
+	return nil
+}
+
+// checkName is shared.CheckName with the value shortened in the message.
+func checkName(field, s string) error {
+	if !shared.ValidName(s) {
+		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
+	}
+	return nil
+}
+
+// keyedMutex serializes work per key with a fixed set of stripes.
+type keyedMutex struct {
+	stripes [64]sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &k.stripes[h.Sum32()%uint32(len(k.stripes))]
+	m.Lock()
+	return m.Unlock
+}
+
+// dedupe returns ids without repeats, in their first order.
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// update reads a record with get, changes it with change and writes it with
+// compare-and-set, retrying when the record changed meanwhile. change may
+// return an error to abort; it is called again on each retry.
+func update[T any, P interface {
+	*T
+	shared.Record
+}](ctx context.Context, s *Server, get func() (P, error), change func(P) error) (P, error) {
+	for attempt := 0; ; attempt++ {
+		rec, err := get()
+		if err != nil {
+			return nil, err
+		}
+		if err := change(rec); err != nil {
+			return nil, err
+		}
+		err = s.store.Put(ctx, rec)
+		if err == nil {
+			return rec, nil
+		}
+		if !isCode(err, shared.ECONFLICT) || attempt >= 4 {
+			return nil, err
+		}
+		// A conflict is either a unique key held by another record or a
+		// concurrent write to this one; only the latter is worth a retry.
+		cur, gerr := get()
+		if gerr != nil {
+			return nil, gerr
+		}
+		if cur.GetRevision() == rec.GetRevision() {
+			return nil, err
+		}
+	}
+}
