@@ -1,0 +1,555 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	units "github.com/docker/go-units"
+	"gopkg.in/yaml.v3"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// ContainerSpec is the rendered spec of a container template, the YAML the
+// predecessor used for Docker and Podman plus resource limits:
+//
+//	image: registry.example.com/dev:latest   # required
+//	auth: {username: u, password: p}         # registry credentials for the pull
+//	ports: ["127.0.0.1:8080:80/tcp", "2222:22"]
+//	volumes: ["home:/home", "/srv/shared:/shared:ro"]
+//	environment: ["TZ=Europe/London"]
+//	command: ["/usr/local/bin/start", "--verbose"]
+//	network: host
+//	privileged: false
+//	cap_add: [NET_ADMIN]
+//	cap_drop: [MKNOD]
+//	devices: ["/dev/fuse:/dev/fuse"]
+//	hostname: dev
+//	container_name: dev-${{ .space.id }}
+//	cpus: 1.5
+//	memory: 2g
+//
+// A volume whose source is a name is a volume of the space: knot creates it
+// on the first start, keeps it across stops, starts and template edits, and
+// removes it only when the space is deleted. A source that is an absolute
+// path is a bind mount of that host path.
+type ContainerSpec struct {
+	Image         string
+	Auth          *RegistryAuth
+	Ports         []PortMapping
+	Volumes       []Mount
+	Environment   []string // "KEY=value"
+	Command       []string
+	Network       string
+	Privileged    bool
+	CapAdd        []string
+	CapDrop       []string
+	Devices       []Device
+	Hostname      string
+	ContainerName string
+	CPUs          float64 // 0 means no limit
+	Memory        int64   // bytes; 0 means no limit
+}
+
+// RegistryAuth holds the credentials used to pull a spec's image.
+type RegistryAuth struct {
+	Username string
+	Password string
+}
+
+// PortMapping publishes ContainerPort on HostIP:HostPort. An empty HostIP
+// means every address of the host.
+type PortMapping struct {
+	HostIP        string
+	HostPort      uint16
+	ContainerPort uint16
+	Protocol      string // tcp, udp or sctp
+}
+
+// Mount is one entry of volumes.
+type Mount struct {
+	Source   string // a volume name, or a host path when Bind is set
+	Target   string // absolute path in the container
+	ReadOnly bool
+	Bind     bool
+}
+
+// Device makes a host device available in the container.
+type Device struct {
+	HostPath      string
+	ContainerPath string
+	Permissions   string // a combination of r, w and m; "rwm" by default
+}
+
+// VolumeNames returns the names of the space volumes the spec mounts, each
+// once, in order.
+func (s *ContainerSpec) VolumeNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range s.Volumes {
+		if !m.Bind && !seen[m.Source] {
+			seen[m.Source] = true
+			names = append(names, m.Source)
+		}
+	}
+	return names
+}
+
+// MinMemory is the smallest memory limit the engines accept.
+const MinMemory = 6 << 20
+
+var (
+	volumeNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+	capRe        = regexp.MustCompile(`^(CAP_)?[A-Z][A-Z0-9_]*$|^ALL$`)
+	envKeyRe     = regexp.MustCompile(`^[^=\s]+$`)
+	hostnameRe   = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+	ctrNameRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	networkRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$`)
+	yamlLineRe   = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// specError is an EINVALID error that names the line and the key.
+func specError(n *yaml.Node, key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if key != "" {
+		msg = key + ": " + msg
+	}
+	return shared.Errorf(shared.EINVALID, "line %d: %s", n.Line, msg)
+}
+
+// ParseContainerSpec parses and validates a rendered container spec. Every
+// error is EINVALID and names the line and the key, for example
+// `line 4: ports: "80:80:80:80" is not [ip:]host_port:container_port[/protocol]`.
+func ParseContainerSpec(src string) (*ContainerSpec, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		return nil, yamlError(err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, shared.Errorf(shared.EINVALID, "line 1: the container spec is empty; it needs at least an image")
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, specError(root, "", "the container spec must be a mapping of keys such as image, ports and volumes")
+	}
+	s := &ContainerSpec{}
+	seen := map[string]*yaml.Node{}
+	var hostnameNode, networkNode *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		key := k.Value
+		if prev, dup := seen[key]; dup {
+			return nil, specError(k, key, "set twice (first on line %d)", prev.Line)
+		}
+		seen[key] = k
+		var err error
+		switch key {
+		case "image":
+			s.Image, err = scalarString(v, key)
+			if err == nil && (s.Image == "" || strings.ContainsAny(s.Image, " \t\r\n")) {
+				err = specError(v, key, "%q is not an image reference", s.Image)
+			}
+		case "auth":
+			s.Auth, err = parseAuth(v)
+		case "ports":
+			s.Ports, err = parseList(v, key, parsePort)
+		case "volumes":
+			s.Volumes, err = parseList(v, key, parseMount)
+		case "environment":
+			s.Environment, err = parseList(v, key, func(n *yaml.Node, raw string) (string, error) {
+				k, _, ok := strings.Cut(raw, "=")
+				if !ok || !envKeyRe.MatchString(k) {
+					return "", specError(n, key, "%q is not KEY=value", raw)
+				}
+				return raw, nil
+			})
+		case "command":
+			s.Command, err = parseList(v, key, func(_ *yaml.Node, raw string) (string, error) { return raw, nil })
+		case "network":
+			s.Network, err = scalarString(v, key)
+			if err == nil && !networkRe.MatchString(s.Network) {
+				err = specError(v, key, "%q is not a network name or mode (host, bridge, none, container:<name>)", s.Network)
+			}
+			networkNode = v
+		case "privileged":
+			s.Privileged, err = scalarBool(v, key)
+		case "cap_add", "cap_drop":
+			var caps []string
+			caps, err = parseList(v, key, func(n *yaml.Node, raw string) (string, error) {
+				c := strings.ToUpper(raw)
+				if !capRe.MatchString(c) {
+					return "", specError(n, key, "%q is not a capability such as NET_ADMIN", raw)
+				}
+				return c, nil
+			})
+			if key == "cap_add" {
+				s.CapAdd = caps
+			} else {
+				s.CapDrop = caps
+			}
+		case "devices":
+			s.Devices, err = parseList(v, key, parseDevice)
+		case "hostname":
+			s.Hostname, err = scalarString(v, key)
+			if err == nil && (len(s.Hostname) > 253 || !hostnameRe.MatchString(s.Hostname)) {
+				err = specError(v, key, "%q is not a host name", s.Hostname)
+			}
+			hostnameNode = v
+		case "container_name":
+			s.ContainerName, err = scalarString(v, key)
+			if err == nil && !ctrNameRe.MatchString(s.ContainerName) {
+				err = specError(v, key, "%q is not a container name: use letters, digits, '_', '.' and '-', starting with a letter or digit", s.ContainerName)
+			}
+		case "cpus":
+			s.CPUs, err = parseCPUs(v)
+		case "memory":
+			s.Memory, err = parseMemory(v)
+		default:
+			err = specError(k, "", "unknown key %q (known: image, auth, ports, volumes, environment, command, network, privileged, cap_add, cap_drop, devices, hostname, container_name, cpus, memory)", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.Image == "" {
+		if _, ok := seen["image"]; !ok {
+			return nil, specError(root, "image", "missing; the container spec must name an image")
+		}
+	}
+	if hostnameNode != nil && s.Network == "host" {
+		return nil, specError(hostnameNode, "hostname", "cannot be set with network: host (line %d); the container uses the host's name", networkNode.Line)
+	}
+	targets := map[string]int{}
+	for _, m := range s.Volumes {
+		if _, dup := targets[m.Target]; dup {
+			return nil, shared.Errorf(shared.EINVALID, "line %d: volumes: %s is mounted twice", seen["volumes"].Line, m.Target)
+		}
+		targets[m.Target] = 1
+	}
+	return s, nil
+}
+
+// yamlError turns a YAML syntax error into EINVALID keeping its line.
+func yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		// yaml.v3 counts the lines of its parser's errors ("did not find
+		// expected ...") from 0, those of its scanner from 1.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			line++
+		}
+		return shared.Errorf(shared.EINVALID, "line %d: %s", line, m[2])
+	}
+	return shared.Errorf(shared.EINVALID, "invalid YAML: %s", msg)
+}
+
+func scalarString(n *yaml.Node, key string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", specError(n, key, "must be a single value")
+	}
+	return n.Value, nil
+}
+
+func scalarBool(n *yaml.Node, key string) (bool, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b, nil
+		}
+	}
+	return false, specError(n, key, "must be true or false")
+}
+
+// parseList decodes a sequence of scalars and parses each with parse.
+func parseList[T any](n *yaml.Node, key string, parse func(*yaml.Node, string) (T, error)) ([]T, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, specError(n, key, "must be a list")
+	}
+	out := make([]T, 0, len(n.Content))
+	for _, item := range n.Content {
+		if item.Kind != yaml.ScalarNode || item.Tag == "!!null" {
+			return nil, specError(item, key, "each entry must be a single value")
+		}
+		v, err := parse(item, item.Value)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseAuth(n *yaml.Node) (*RegistryAuth, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, specError(n, "auth", "must be a mapping with username and password")
+	}
+	a := &RegistryAuth{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		s, err := scalarString(v, "auth."+k.Value)
+		if err != nil {
+			return nil, err
+		}
+		switch k.Value {
+		case "username":
+			a.Username = s
+		case "password":
+			a.Password = s
+		default:
+			return nil, specError(k, "auth", "unknown key %q (known: username, password)", k.Value)
+		}
+	}
+	if a.Username == "" {
+		return nil, specError(n, "auth", "username is missing")
+	}
+	return a, nil
+}
+
+// parsePort parses "[ip:]host_port:container_port[/protocol]"; an IPv6
+// address is written in brackets.
+func parsePort(n *yaml.Node, raw string) (PortMapping, error) {
+	bad := func(why string) (PortMapping, error) {
+		return PortMapping{}, specError(n, "ports", "%q is not [ip:]host_port:container_port[/protocol]: %s", raw, why)
+	}
+	p := PortMapping{Protocol: "tcp"}
+	rest := raw
+	if base, proto, ok := strings.Cut(rest, "/"); ok {
+		switch proto {
+		case "tcp", "udp", "sctp":
+			p.Protocol = proto
+		default:
+			return bad("protocol must be tcp, udp or sctp")
+		}
+		rest = base
+	}
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]:")
+		if end < 0 {
+			return bad("an IPv6 address must be followed by :host_port")
+		}
+		p.HostIP = rest[1:end]
+		rest = rest[end+2:]
+		if _, err := netip.ParseAddr(p.HostIP); err != nil || !strings.Contains(p.HostIP, ":") {
+			return bad(fmt.Sprintf("%q is not an IPv6 address", p.HostIP))
+		}
+	}
+	parts := strings.Split(rest, ":")
+	switch {
+	case len(parts) == 3 && p.HostIP == "":
+		p.HostIP = parts[0]
+		if _, err := netip.ParseAddr(p.HostIP); err != nil {
+			return bad(fmt.Sprintf("%q is not an IP address", p.HostIP))
+		}
+		parts = parts[1:]
+	case len(parts) != 2:
+		return bad("expected host and container port separated by ':'")
+	}
+	hp, err := parsePortNumber(parts[0])
+	if err != nil {
+		return bad("host port " + err.Error())
+	}
+	cp, err := parsePortNumber(parts[1])
+	if err != nil {
+		return bad("container port " + err.Error())
+	}
+	p.HostPort, p.ContainerPort = hp, cp
+	return p, nil
+}
+
+func parsePortNumber(s string) (uint16, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a number from 1 to 65535", s)
+	}
+	return uint16(n), nil
+}
+
+// parseMount parses "source:/target[:ro|:rw]".
+func parseMount(n *yaml.Node, raw string) (Mount, error) {
+	parts := strings.Split(raw, ":")
+	m := Mount{}
+	switch len(parts) {
+	case 3:
+		switch parts[2] {
+		case "ro":
+			m.ReadOnly = true
+		case "rw":
+		default:
+			return m, specError(n, "volumes", "%q: the mode after the target must be ro or rw", raw)
+		}
+	case 2:
+	default:
+		return m, specError(n, "volumes", "%q is not name:/path or /host/path:/path, optionally followed by :ro", raw)
+	}
+	m.Source, m.Target = parts[0], parts[1]
+	if !path.IsAbs(m.Target) || path.Clean(m.Target) == "/" {
+		return m, specError(n, "volumes", "%q: the target %q must be an absolute path other than /", raw, m.Target)
+	}
+	m.Target = path.Clean(m.Target)
+	switch {
+	case path.IsAbs(m.Source):
+		m.Bind = true
+		m.Source = path.Clean(m.Source)
+	case volumeNameRe.MatchString(m.Source):
+	default:
+		return m, specError(n, "volumes", "%q: the source %q must be a volume name (letters, digits, '_', '.', '-') or an absolute host path", raw, m.Source)
+	}
+	return m, nil
+}
+
+// parseDevice parses "/dev/host[:/dev/container[:perms]]".
+func parseDevice(n *yaml.Node, raw string) (Device, error) {
+	parts := strings.Split(raw, ":")
+	if len(parts) > 3 {
+		return Device{}, specError(n, "devices", "%q is not /dev/host:/dev/container[:rwm]", raw)
+	}
+	d := Device{HostPath: parts[0], ContainerPath: parts[0], Permissions: "rwm"}
+	if len(parts) > 1 {
+		d.ContainerPath = parts[1]
+	}
+	if len(parts) > 2 {
+		d.Permissions = parts[2]
+		if d.Permissions == "" || strings.Trim(d.Permissions, "rwm") != "" {
+			return Device{}, specError(n, "devices", "%q: permissions must combine r, w and m", raw)
+		}
+	}
+	if !path.IsAbs(d.HostPath) || !path.IsAbs(d.ContainerPath) {
+		return Device{}, specError(n, "devices", "%q: both device paths must be absolute", raw)
+	}
+	return d, nil
+}
+
+func parseCPUs(n *yaml.Node) (float64, error) {
+	if n.Kind == yaml.ScalarNode {
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err == nil && f > 0 && f <= 1024 && !math.IsNaN(f) {
+			return f, nil
+		}
+	}
+	return 0, specError(n, "cpus", "%q is not a number of CPUs greater than 0, such as 0.5 or 2", n.Value)
+}
+
+func parseMemory(n *yaml.Node) (int64, error) {
+	if n.Kind == yaml.ScalarNode {
+		b, err := units.RAMInBytes(n.Value)
+		if err == nil && b >= MinMemory {
+			return b, nil
+		}
+		if err == nil {
+			return 0, specError(n, "memory", "%q is below the minimum of 6m", n.Value)
+		}
+	}
+	return 0, specError(n, "memory", "%q is not a size such as 512m or 2g", n.Value)
+}
+
+// ParseContainerVolumes parses the volume definition of a container
+// template, in the predecessor's shape: a mapping of volume names (values are
+// ignored) under "volumes", or a list of names. It returns the names, each
+// a volume of the space like a named source in the spec's volumes.
+func ParseContainerVolumes(src string) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		return nil, yamlError(err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, specError(root, "", "the volume definition must be a mapping with the key volumes")
+	}
+	var names []string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Value != "volumes" {
+			return nil, specError(k, "", "unknown key %q (known: volumes)", k.Value)
+		}
+		var items []*yaml.Node
+		switch v.Kind {
+		case yaml.MappingNode:
+			for j := 0; j < len(v.Content); j += 2 {
+				items = append(items, v.Content[j])
+			}
+		case yaml.SequenceNode:
+			items = v.Content
+		case yaml.ScalarNode:
+			if v.Tag != "!!null" {
+				return nil, specError(v, "volumes", "must be a mapping or a list of volume names")
+			}
+		default:
+			return nil, specError(v, "volumes", "must be a mapping or a list of volume names")
+		}
+		for _, it := range items {
+			if it.Kind != yaml.ScalarNode || !volumeNameRe.MatchString(it.Value) {
+				return nil, specError(it, "volumes", "%q is not a volume name (letters, digits, '_', '.', '-')", it.Value)
+			}
+			names = append(names, it.Value)
+		}
+	}
+	return names, nil
+}
+
+// ValidateTemplate checks a template before it is saved. For a container
+// template it renders the spec and the volume definition with placeholder
+// data in which every .var is defined, then validates the container spec;
+// for a nomad template it checks that the spec renders and is not empty
+// (the Nomad driver validates the job itself); a manual template needs
+// nothing. Errors are EINVALID and name the template and the line.
+func ValidateTemplate(t *shared.Template) error {
+	if t == nil {
+		return shared.Errorf(shared.EINVALID, "template is missing")
+	}
+	label := fmt.Sprintf("template %q", t.Name)
+	switch t.Kind {
+	case shared.TemplateManual:
+		return nil
+	case shared.TemplateContainer:
+		spec, err := renderDryRun(label, t.Spec)
+		if err != nil {
+			return err
+		}
+		if _, err := ParseContainerSpec(spec); err != nil {
+			return prefixError(label, err)
+		}
+		if strings.TrimSpace(t.Volumes) != "" {
+			vols, err := renderDryRun(label+" volumes", t.Volumes)
+			if err != nil {
+				return err
+			}
+			if _, err := ParseContainerVolumes(vols); err != nil {
+				return prefixError(label+" volumes", err)
+			}
+		}
+		return nil
+	case shared.TemplateNomad:
+		spec, err := renderDryRun(label, t.Spec)
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(spec) == "" {
+			return shared.Errorf(shared.EINVALID, "%s: the job spec is empty", label)
+		}
+		if strings.TrimSpace(t.Volumes) != "" {
+			if _, err := renderDryRun(label+" volumes", t.Volumes); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return shared.Errorf(shared.EINVALID, "%s: kind %q is not container, nomad or manual", label, t.Kind)
+}
+
+// prefixError puts label before the message of an EINVALID error:
+// `template "dev" line 4: ports: ...`.
+func prefixError(label string, err error) error {
+	return shared.Errorf(shared.ErrorCode(err), "%s %s", label, shared.ErrorMessage(err))
+}
