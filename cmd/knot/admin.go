@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/config"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/storage"
+)
+
+func adminCommand(s streams) *cli.Command {
+	flags := keyFlags("server.mysql.", "server.badgerdb.", "server.redis.", "server.memorydb.", "log.")
+	return &cli.Command{
+		Name:      "admin",
+		UsageText: "knot admin COMMAND [options] EMAIL",
+		Usage:     "Change users directly in a server's store, with the server stopped",
+		Description: "These commands open the store that the configuration selects (the same file, variables and\n" +
+			"storage flags as knot server) while no server holds it. Run them on a standalone or origin server.",
+		Action: unknownCommand,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "set-password",
+				Usage:     "Set a user's password, read from standard input",
+				ArgsUsage: "EMAIL",
+				Description: fmt.Sprintf("On a terminal, asks for the new password twice without echoing it; otherwise reads one line.\n"+
+					"The password needs at least %d characters.", shared.MinPasswordLength),
+				Flags: flags,
+				Action: func(c *cli.Context) error {
+					return changeUser(c, "user.password_set", func() (func(*shared.User), error) {
+						pw, err := readPassword(s)
+						if err != nil {
+							return nil, err
+						}
+						hash, err := crypt.HashPassword(pw)
+						if err != nil {
+							return nil, err
+						}
+						return func(u *shared.User) { u.PasswordHash = hash }, nil
+					}, "Password of %s set.\n")
+				},
+			},
+			{
+				Name:      "reset-totp",
+				Usage:     "Clear a user's TOTP secret, so that a new one is issued at the next login",
+				ArgsUsage: "EMAIL",
+				Flags:     flags,
+				Action: func(c *cli.Context) error {
+					return changeUser(c, "user.totp_reset", func() (func(*shared.User), error) {
+						return func(u *shared.User) { u.TOTPSecret = "" }, nil
+					}, "TOTP of %s reset; a new secret is issued at the next login.\n")
+				},
+			},
+		},
+	}
+}
+
+// changeUser loads the configuration, opens the store and finds the user
+// named by the one argument. It then calls prepare, which returns the change
+// to make, applies it and writes the user back, recording event in the audit
+// log.
+func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User), error), done string) error {
+	switch c.NArg() {
+	case 0:
+		return usagef(c, "missing EMAIL")
+	case 1:
+	default:
+		return usagef(c, "unexpected argument %q", c.Args().Get(1))
+	}
+	email := c.Args().First()
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	if cfg.Role() == config.RoleLeaf {
+		return errors.New("this server is a leaf: users belong to the origin, so run this command there")
+	}
+	logger := newLogger(c.App.ErrWriter, cfg)
+	st, err := openStore(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := c.Context
+
+	u, err := findUser(ctx, st, email)
+	if err != nil {
+		return err
+	}
+	apply, err := prepare()
+	if err != nil {
+		return err
+	}
+	// Put compares the revision read above. No server should run on this
+	// store, but should one have written meanwhile, read the user again.
+	for attempt := 1; ; attempt++ {
+		apply(u)
+		u.UpdatedAt = time.Now().UTC()
+		err = st.Put(ctx, u)
+		if err == nil || shared.ErrorCode(err) != shared.ECONFLICT || attempt == 3 {
+			break
+		}
+		if u, err = findUser(ctx, st, email); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("write user %s: %w", email, err)
+	}
+	ev := &shared.AuditEvent{
+		At: time.Now().UTC(), Actor: "knot admin", ActorType: "cli", Event: event,
+		Details:  fmt.Sprintf("%s of %s from the command line", strings.ReplaceAll(strings.TrimPrefix(event, "user."), "_", " "), u.Email),
+		Location: cfg.Server.Location, Properties: map[string]string{"user_id": u.ID},
+	}
+	if err := st.AppendAudit(ctx, ev); err != nil {
+		logger.Warn("audit event not written", "event", event, "error", err)
+	}
+	_, err = fmt.Fprintf(c.App.Writer, done, u.Email)
+	return err
+}
+
+func findUser(ctx context.Context, st storage.Store, email string) (*shared.User, error) {
+	u, err := storage.Lookup[shared.User](ctx, st, "email:"+strings.ToLower(email))
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, fmt.Errorf("no user has the email %q", email)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// readPassword reads a new password: from a terminal, twice and without
+// echo; otherwise one line.
+func readPassword(s streams) (string, error) {
+	var pw string
+	if f, ok := s.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(s.stderr, "New password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(s.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(s.stderr, "Repeat it: ")
+		again, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(s.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(b) != string(again) {
+			return "", errors.New("the passwords differ")
+		}
+		pw = string(b)
+	} else {
+		line, err := bufio.NewReader(io.LimitReader(s.stdin, 4096)).ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			if errors.Is(err, io.EOF) {
+				return "", errors.New("no password on standard input")
+			}
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if n := utf8.RuneCountInString(pw); n < shared.MinPasswordLength {
+		return "", fmt.Errorf("the password needs at least %d characters, not %d", shared.MinPasswordLength, n)
+	}
+	return pw, nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// flagsFirst returns args with the flags of the command they name moved in
+// front of its arguments, so that "knot space logs dev -f" means
+// "knot space logs -f dev": the command-line parser stops at the first
+// argument. Everything after "--" stays an argument. args[0] is the program
+// name; args that do not start with a command name are returned as they are.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	cmds := app.Commands
+	var cmd *cli.Command
+	i := 1
+	for ; i < len(args); i++ {
+		next := findCommand(cmds, args[i])
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+	}
+	if cmd == nil || len(cmd.Subcommands) > 0 {
+		return args
+	}
+	var flags, rest []string
+	dashes := false
+	for j := i; j < len(args); j++ {
+		a := args[j]
+		if a == "--" {
+			rest = append(rest, args[j+1:]...)
+			dashes = true
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if takesValue(cmd, name) && j+1 < len(args) {
+			j++
+			flags = append(flags, args[j])
+		}
+	}
+	out := make([]string, 0, len(args)+1)
+	out = append(out, args[:i]...)
+	out = append(out, flags...)
+	if dashes {
+		out = append(out, "--")
+	}
+	return append(out, rest...)
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// takesValue reports whether the flag name of cmd is followed by a value:
+// every flag but a boolean one. Unknown flags are left for the parser to
+// refuse.
+func takesValue(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			_, isBool := f.(*cli.BoolFlag)
+			return !isBool
+		}
+	}
+	return false
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/knot-dev/knot/shared/config"
+)
+
+// clientConfigFlag names the client configuration file.
+var clientConfigFlag = &cli.StringFlag{
+	Name:    "config",
+	Aliases: []string{"c"},
+	Usage:   "client configuration file; without it, $KNOT_CONFIG, else $XDG_CONFIG_HOME/knot/knot.yaml (~/.config/knot/knot.yaml)",
+}
+
+// clientFlags are the flags of every command that talks to a server:
+// --config, --server and --token.
+func clientFlags(extra ...cli.Flag) []cli.Flag {
+	flags := []cli.Flag{clientConfigFlag}
+	for _, f := range keyFlags("client.") {
+		if f != configFlag {
+			flags = append(flags, f)
+		}
+	}
+	return append(flags, extra...)
+}
+
+func connectCommand(s streams) *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "Log in to a knot server and save an API token for the other client commands",
+		UsageText: "knot connect [--email EMAIL] [--config FILE] URL",
+		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
+			"it is read from the first line of standard input, after the email when --email is not given),\n" +
+			"creates an API token named \"knot client <host name>\", and writes client.server and\n" +
+			"client.token to the client configuration file, keeping its other keys. The file is readable\n" +
+			"by you only. URL is the server's address, such as https://knot.example.com.",
+		Flags: []cli.Flag{
+			clientConfigFlag,
+			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
+		},
+		Action: func(c *cli.Context) error {
+			switch c.NArg() {
+			case 0:
+				return usagef(c, "missing URL of the server")
+			case 1:
+			default:
+				return usagef(c, "unexpected argument %q", c.Args().Get(1))
+			}
+			server, err := serverURL(c.Args().First())
+			if err != nil {
+				return usagef(c, "%v", err)
+			}
+			file, _, err := clientConfigFile(c)
+			if err != nil {
+				return err
+			}
+			in := bufio.NewReader(s.stdin)
+			email := strings.TrimSpace(c.String("email"))
+			if email == "" {
+				if email, err = promptLine(s, in, "Email: "); err != nil {
+					return err
+				}
+				if email == "" {
+					return errors.New("no email given")
+				}
+			}
+			password, err := promptPassword(s, in, "Password: ")
+			if err != nil {
+				return err
+			}
+			return connect(c.Context, c.App.Writer, server, email, password, file)
+		},
+	}
+}
+
+// serverURL checks the server address given to knot connect, as
+// client.server would be checked.
+func serverURL(arg string) (string, error) {
+	cfg, err := config.Load(config.Options{
+		File:  os.DevNull,
+		Env:   func(string) (string, bool) { return "", false },
+		Flags: map[string]string{"server": arg},
+	})
+	if err != nil {
+		var es config.Errors
+		if errors.As(err, &es) && len(es) > 0 {
+			return "", fmt.Errorf("server URL %q %s (such as https://knot.example.com)", arg, strings.TrimPrefix(es[0].Problem, fmt.Sprintf("%q ", arg)))
+		}
+		return "", err
+	}
+	return cfg.Client.Server, nil
+}
+
+// connect logs in, creates an API token, checks it, and writes it with the
+// server to file. The login session is ended afterwards.
+func connect(ctx context.Context, out io.Writer, server, email, password, file string) error {
+	anon := newAPIClient(server, "")
+	var login loginResponse
+	if err := anon.do(ctx, http.MethodPost, "/api/auth", loginRequest{Email: email, Password: password}, &login); err != nil {
+		return err
+	}
+	if login.Token == "" {
+		return fmt.Errorf("%s answered the login without a session token (is this a knot server?)", server)
+	}
+	session := newAPIClient(server, login.Token)
+	defer func() {
+		// End the session; the API token stays. A failure here changes
+		// nothing for the user.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = session.do(lctx, http.MethodPost, "/api/auth/logout", nil, nil)
+	}()
+
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown host"
+	}
+	var tok tokenResponse
+	if err := session.do(ctx, http.MethodPost, "/api/tokens", tokenRequest{Name: "knot client " + host}, &tok); err != nil {
+		return fmt.Errorf("create an API token: %w", err)
+	}
+	if tok.Token == "" {
+		return fmt.Errorf("%s answered without the new token", server)
+	}
+	var me whoAmI
+	if err := newAPIClient(server, tok.Token).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
+		return fmt.Errorf("check the new API token: %w", err)
+	}
+	if err := writeClientConfig(file, server, tok.Token); err != nil {
+		return err
+	}
+	who := me.Username
+	if who == "" {
+		who = email
+	}
+	_, err = fmt.Fprintf(out, "Connected to %s as %s; the API token is saved in %s.\n", server, who, file)
+	return err
+}
+
+// stdinTerminal returns the file descriptor of standard input when it is a
+// terminal.
+func stdinTerminal(s streams) (int, bool) {
+	if f, ok := s.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return int(f.Fd()), true
+	}
+	return 0, false
+}
+
+// promptLine asks for one line: with a prompt on a terminal, silently
+// otherwise.
+func promptLine(s streams, in *bufio.Reader, prompt string) (string, error) {
+	if _, tty := stdinTerminal(s); tty {
+		fmt.Fprint(s.stderr, prompt)
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("no %s on standard input", strings.ToLower(strings.TrimSuffix(prompt, ": ")))
+		}
+		return "", fmt.Errorf("read %s: %w", strings.ToLower(strings.TrimSuffix(prompt, ": ")), err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// promptPassword reads a password: without echo from a terminal, else one
+// line of in.
+func promptPassword(s streams, in *bufio.Reader, prompt string) (string, error) {
+	var pw string
+	if fd, tty := stdinTerminal(s); tty {
+		fmt.Fprint(s.stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(s.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw = string(b)
+	} else {
+		line, err := in.ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			if errors.Is(err, io.EOF) {
+				return "", errors.New("no password on standard input")
+			}
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	}
+	if pw == "" {
+		return "", errors.New("no password given")
+	}
+	return pw, nil
+}

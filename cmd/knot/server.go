@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+)
+
+func serverCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "server",
+		Usage: "Run a knot server: standalone, origin or leaf, as its configuration says",
+		Description: "Reads knot.yaml (or the file named by --config or $KNOT_CONFIG), then $KNOT_* variables,\n" +
+			"then the flags below, each overriding the one before. With no shared_token the server is\n" +
+			"standalone; with shared_token it is an origin; with origin_server as well, it is a leaf.\n" +
+			"It stops cleanly on SIGINT or SIGTERM.",
+		Flags: keyFlags("server.", "resolver.", "log."),
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			return runServer(c.Context, cfg, newLogger(c.App.ErrWriter, cfg))
+		},
+	}
+}

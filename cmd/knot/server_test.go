@@ -1,0 +1,195 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serverProc is a knot server process started by a test.
+type serverProc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string
+	log  *bytes.Buffer
+	done chan error
+}
+
+var listenRe = regexp.MustCompile(`listen=(http://127\.0\.0\.1:\d+)`)
+
+// runKnotServer runs `knot server args...` in dir and waits until it serves.
+func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
+	t.Helper()
+	cmd := exec.Command(knotBin, append([]string{"server"}, args...)...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KNOT_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &serverProc{t: t, cmd: cmd, log: new(bytes.Buffer), done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.log.WriteString(line + "\n")
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				addr <- m[1]
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	select {
+	case s.base = <-addr:
+	case err := <-s.done:
+		t.Fatalf("server exited before serving: %v\n%s", err, s.log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not start in 30 s:\n%s", s.log)
+	}
+	return s
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (s *serverProc) stop() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		s.t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Fatalf("server exited with %v after SIGTERM:\n%s", err, s.log)
+		}
+	case <-time.After(30 * time.Second):
+		s.t.Fatalf("server did not stop within 30 s of SIGTERM:\n%s", s.log)
+	}
+}
+
+// call sends a JSON request and decodes the JSON answer into out.
+func (s *serverProc) call(method, path, token string, body any, want int, out any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			s.t.Fatalf("%s %s: decode %s: %v", method, path, data, err)
+		}
+	}
+}
+
+func (s *serverProc) login() string {
+	var auth struct{ Token string }
+	s.call("POST", "/api/auth", "", map[string]string{"email": "admin@example.com", "password": "a-long-password"}, 200, &auth)
+	if auth.Token == "" {
+		s.t.Fatal("login returned no token")
+	}
+	return auth.Token
+}
+
+// The README's first steps: start on BadgerDB, create the admin, log in,
+// create a template and a manual space, stop with SIGTERM, start again and
+// find everything there.
+func TestServerKeepsEverythingAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := runKnotServer(t, dir, "--listen", "127.0.0.1:0")
+	s.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	token := s.login()
+	var tmpl struct {
+		TemplateID string `json:"template_id"`
+	}
+	s.call("POST", "/api/templates", token, map[string]any{"name": "byo", "kind": "manual", "description": "bring your own"}, 201, &tmpl)
+	var space struct {
+		SpaceID string `json:"space_id"`
+	}
+	s.call("POST", "/api/spaces", token, map[string]any{"name": "dev", "template_id": tmpl.TemplateID}, 201, &space)
+	s.call("POST", "/api/spaces/"+space.SpaceID+"/start", token, nil, 200, nil)
+	s.stop()
+
+	if _, err := os.Stat(filepath.Join(dir, "data", "badger")); err != nil {
+		t.Fatalf("the default BadgerDB directory was not used: %v", err)
+	}
+	s = runKnotServer(t, dir, "--listen", "127.0.0.1:0")
+	token = s.login()
+	var list struct {
+		Spaces []struct {
+			SpaceID      string `json:"space_id"`
+			Name         string `json:"name"`
+			State        string `json:"state"`
+			TemplateName string `json:"template_name"`
+		} `json:"spaces"`
+	}
+	s.call("GET", "/api/spaces", token, nil, 200, &list)
+	if len(list.Spaces) != 1 || list.Spaces[0].SpaceID != space.SpaceID || list.Spaces[0].Name != "dev" ||
+		list.Spaces[0].State != "running" || list.Spaces[0].TemplateName != "byo" {
+		t.Fatalf("after restart the spaces are %+v", list.Spaces)
+	}
+	// First-user setup is over: creating a user now needs authentication.
+	s.call("POST", "/api/users", "", map[string]string{"username": "eve", "email": "eve@example.com", "password": "a-long-password"}, 401, nil)
+	s.stop()
+}
+
+// `knot scaffold --server > knot.yaml && knot server --config knot.yaml`
+// starts once BadgerDB is enabled in the file.
+func TestScaffoldedConfigStartsAServer(t *testing.T) {
+	dir := t.TempDir()
+	r := knotIn(t, dir, nil, "", "scaffold", "--server")
+	if r.code != 0 {
+		t.Fatalf("scaffold: exit %d: %s", r.code, r.stderr)
+	}
+	yaml := r.stdout
+	enabled := regexp.MustCompile(`(?m)(badgerdb:\n(?:\s+#.*\n)*\s+enabled:) false`)
+	if !enabled.MatchString(yaml) {
+		t.Fatalf("scaffold has no badgerdb.enabled: false to switch on:\n%s", yaml)
+	}
+	yaml = enabled.ReplaceAllString(yaml, "$1 true")
+	if err := os.WriteFile(filepath.Join(dir, "knot.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := runKnotServer(t, dir, "--config", "knot.yaml", "--listen", "127.0.0.1:0")
+	s.call("GET", "/health", "", nil, 200, nil)
+	s.call("GET", "/ready", "", nil, 200, nil)
+	s.stop()
+	if !strings.Contains(s.log.String(), fmt.Sprintf("store=%s", "badger")) {
+		t.Errorf("server did not report the badger store:\n%s", s.log)
+	}
+}

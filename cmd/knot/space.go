@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/coder/websocket"
+	"github.com/urfave/cli/v2"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+func spaceCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "space",
+		Aliases:     []string{"spaces"},
+		Usage:       "List, create, start, stop and delete your spaces",
+		UsageText:   "knot space COMMAND [options] [arguments]",
+		Description: clientConfigHelp,
+		Action:      unknownCommand,
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Aliases:   []string{"ls"},
+				Usage:     "List your spaces",
+				UsageText: "knot space list [options]",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					if err := noArgs(c); err != nil {
+						return err
+					}
+					return withClient(c, func(cl *apiClient) error { return listSpaces(c, cl) })
+				},
+			},
+			{
+				Name:      "create",
+				Usage:     "Create a space from a template",
+				UsageText: "knot space create [options] NAME TEMPLATE",
+				Description: "Creates the space NAME from the template named TEMPLATE (knot template list shows them).\n" +
+					"The space is stopped until knot space start.",
+				Flags: clientFlags(
+					&cli.StringFlag{Name: "description", Aliases: []string{"d"}, Usage: "description of the space"},
+					&cli.StringFlag{Name: "shell", Usage: "shell of the web terminal: bash, zsh, fish or sh (default: your preferred shell)"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := wantArgs(c, "NAME", "TEMPLATE"); err != nil {
+						return err
+					}
+					shell := c.String("shell")
+					if shell != "" && !shared.ValidShell(shell) {
+						return usagef(c, "--shell %q is not one of bash, zsh, fish, sh", shell)
+					}
+					return withClient(c, func(cl *apiClient) error {
+						return createSpace(c, cl, c.Args().Get(0), c.Args().Get(1), c.String("description"), shell)
+					})
+				},
+			},
+			spaceAction("start", "Start a space", "start"),
+			spaceAction("stop", "Stop a space", "stop"),
+			{
+				Name:      "delete",
+				Aliases:   []string{"rm"},
+				Usage:     "Delete a space, stopping it first when it runs",
+				UsageText: "knot space delete [options] NAME",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					if err := wantArgs(c, "NAME"); err != nil {
+						return err
+					}
+					return withClient(c, func(cl *apiClient) error {
+						sp, err := cl.findSpace(c.Context, c.Args().First())
+						if err != nil {
+							return err
+						}
+						if err := cl.do(c.Context, http.MethodDelete, "/api/spaces/"+escape(sp.ID), nil, nil); err != nil {
+							return err
+						}
+						_, err = fmt.Fprintf(c.App.Writer, "Space %s deleted.\n", sp.Name)
+						return err
+					})
+				},
+			},
+			{
+				Name:      "logs",
+				Usage:     "Show the recent log lines of a space",
+				UsageText: "knot space logs [options] NAME",
+				Description: "Prints the recent log lines of the space. With --follow, keeps printing new lines as the\n" +
+					"space writes them, until Ctrl-C or until the server ends the stream.",
+				Flags: clientFlags(
+					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines"},
+				),
+				Action: func(c *cli.Context) error {
+					if err := wantArgs(c, "NAME"); err != nil {
+						return err
+					}
+					return withClient(c, func(cl *apiClient) error {
+						sp, err := cl.findSpace(c.Context, c.Args().First())
+						if err != nil {
+							return err
+						}
+						if c.Bool("follow") {
+							return followLogs(c.Context, cl, sp.ID, c.App.Writer)
+						}
+						var l logLines
+						if err := cl.do(c.Context, http.MethodGet, "/api/spaces/"+escape(sp.ID)+"/logs", nil, &l); err != nil {
+							return err
+						}
+						return printLines(c.App.Writer, l.Lines)
+					})
+				},
+			},
+		},
+	}
+}
+
+// wantArgs refuses a command line without exactly the named arguments.
+func wantArgs(c *cli.Context, names ...string) error {
+	if c.NArg() < len(names) {
+		return usagef(c, "missing %s", strings.Join(names[c.NArg():], " and "))
+	}
+	if c.NArg() > len(names) {
+		return usagef(c, "unexpected argument %q", c.Args().Get(len(names)))
+	}
+	for i, n := range names {
+		if strings.TrimSpace(c.Args().Get(i)) == "" {
+			return usagef(c, "%s is empty", n)
+		}
+	}
+	return nil
+}
+
+func listSpaces(c *cli.Context, cl *apiClient) error {
+	var l spaceList
+	if err := cl.do(c.Context, http.MethodGet, "/api/spaces", nil, &l); err != nil {
+		return err
+	}
+	if len(l.Spaces) == 0 {
+		_, err := fmt.Fprintln(c.App.Writer, "You have no spaces; knot space create NAME TEMPLATE makes one.")
+		return err
+	}
+	slices.SortFunc(l.Spaces, func(a, b spaceInfo) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE")
+	for _, sp := range l.Spaces {
+		state := sp.State
+		if sp.Reason != "" {
+			state += ": " + oneLine(sp.Reason, 60)
+		}
+		update := "no"
+		if sp.UpdateAvailable {
+			update = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sp.Name, state, sp.Location, sp.TemplateName, update)
+	}
+	return tw.Flush()
+}
+
+func createSpace(c *cli.Context, cl *apiClient, name, templateName, description, shell string) error {
+	ts, err := cl.templates(c.Context)
+	if err != nil {
+		return err
+	}
+	t := findTemplate(ts, templateName)
+	if t == nil {
+		return fmt.Errorf("there is no template named %q that you may use (knot template list shows them)", templateName)
+	}
+	var res spaceCreated
+	req := spaceCreateRequest{Name: name, Description: description, TemplateID: t.ID, Shell: shell}
+	if err := cl.do(c.Context, http.MethodPost, "/api/spaces", req, &res); err != nil {
+		return err
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "Space %s created from template %s.\n", name, t.Name)
+	if t.Kind == string(shared.TemplateManual) && res.AgentToken != "" {
+		// The agent of a manual space is run by the user, who needs its
+		// credential; the server shows it only now.
+		fmt.Fprintf(w, "Its agent token (shown only now; give it to knot agent as KNOT_AGENT_TOKEN, with KNOT_SPACE_ID=%s):\n%s\n", res.SpaceID, res.AgentToken)
+	}
+	return nil
+}
+
+// spaceAction is knot space start or stop.
+func spaceAction(name, usage, verb string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		UsageText: "knot space " + name + " [options] NAME",
+		Flags:     clientFlags(),
+		Action: func(c *cli.Context) error {
+			if err := wantArgs(c, "NAME"); err != nil {
+				return err
+			}
+			return withClient(c, func(cl *apiClient) error {
+				sp, err := cl.findSpace(c.Context, c.Args().First())
+				if err != nil {
+					return err
+				}
+				var res spaceActionResponse
+				if err := cl.do(c.Context, http.MethodPost, "/api/spaces/"+escape(sp.ID)+"/"+verb, nil, &res); err != nil {
+					return err
+				}
+				state := res.State
+				if state == "" {
+					state = "requested"
+				}
+				msg := fmt.Sprintf("Space %s: %s", sp.Name, state)
+				if res.Reason != "" {
+					msg += " (" + oneLine(res.Reason, 200) + ")"
+				}
+				_, err = fmt.Fprintln(c.App.Writer, msg+".")
+				return err
+			})
+		},
+	}
+}
+
+// oneLine returns s on one line, cut to at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// printLines writes each line, ending it with a newline when it has none.
+func printLines(w io.Writer, lines []string) error {
+	for _, l := range lines {
+		if !strings.HasSuffix(l, "\n") {
+			l += "\n"
+		}
+		if _, err := io.WriteString(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxLogMessage is the largest websocket message of the log stream read.
+const maxLogMessage = 1 << 20
+
+// followLogs prints the log lines the server streams over a websocket at
+// /api/spaces/{id}/logs/stream until ctx ends (Ctrl-C) or the server closes
+// the stream. A message is one or more lines of text; a JSON object
+// {"line": "..."} or {"lines": [...]} is taken apart.
+func followLogs(ctx context.Context, cl *apiClient, spaceID string, w io.Writer) error {
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+cl.token)
+	hdr.Set("User-Agent", "knot/"+version)
+	dialClient := *cl.http
+	dialClient.Timeout = 0
+	dctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	conn, resp, err := websocket.Dial(dctx, cl.base+"/api/spaces/"+escape(spaceID)+"/logs/stream", &websocket.DialOptions{
+		HTTPClient: &dialClient,
+		HTTPHeader: hdr,
+	})
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if resp != nil && resp.StatusCode >= 400 {
+			var body []byte
+			if resp.Body != nil {
+				body, _ = io.ReadAll(resp.Body)
+			}
+			return errorFromResponse(resp.StatusCode, body)
+		}
+		return fmt.Errorf("cannot open the log stream of %s: %w", cl.base, cl.unwrapURLError(err))
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(maxLogMessage)
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				conn.Close(websocket.StatusNormalClosure, "")
+				return nil
+			}
+			switch websocket.CloseStatus(err) {
+			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				return nil
+			case -1:
+				return fmt.Errorf("the log stream broke off: %w", err)
+			}
+			var ce websocket.CloseError
+			if errors.As(err, &ce) && ce.Reason != "" {
+				return fmt.Errorf("the server ended the log stream: %s", ce.Reason)
+			}
+			return fmt.Errorf("the server ended the log stream: %w", err)
+		}
+		if err := printLines(w, messageLines(data)); err != nil {
+			return err
+		}
+	}
+}
+
+// messageLines returns the lines of one log stream message.
+func messageLines(data []byte) []string {
+	if len(data) > 0 && data[0] == '{' {
+		var m struct {
+			Line  *string  `json:"line"`
+			Lines []string `json:"lines"`
+		}
+		if json.Unmarshal(data, &m) == nil && (m.Line != nil || m.Lines != nil) {
+			if m.Line != nil {
+				return append([]string{*m.Line}, m.Lines...)
+			}
+			return m.Lines
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return []string{string(data)}
+}

@@ -1,0 +1,132 @@
+package knot_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/knot-dev/knot"
+
+type goPackage struct {
+	ImportPath string
+	Name       string
+	Doc        string
+	Imports    []string
+	GoFiles    []string
+}
+
+func listPackages(t *testing.T) []goPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", "./...")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(out)
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// top returns the top-level directory of a knot import path ("" for the root).
+func top(path string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+	top, _, _ := strings.Cut(rel, "/")
+	return top
+}
+
+// allowed lists, for each top-level directory, the knot top-level
+// directories its non-test code may import (DESIGN.md: cmd → web → origin,
+// leaf → runtime, storage → shared; agent → shared).
+var allowed = map[string][]string{
+	"":        {},
+	"shared":  {"shared"},
+	"storage": {"storage", "shared"},
+	"runtime": {"runtime", "shared"},
+	"origin":  {"origin", "storage", "runtime", "shared"},
+	"leaf":    {"leaf", "storage", "runtime", "shared"},
+	"agent":   {"agent", "shared"},
+	"web":     {"web", "origin", "leaf", "storage", "runtime", "shared"},
+	"cmd":     {"cmd", "web", "origin", "leaf", "storage", "runtime", "agent", "shared"},
+}
+
+func TestDependenciesPointDown(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := top(p.ImportPath)
+		ok, known := allowed[from]
+		if !known {
+			t.Errorf("%s: top-level directory %q is not in DESIGN.md's layout", p.ImportPath, from)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to := top(imp)
+			if !contains(ok, to) {
+				t.Errorf("%s imports %s: %s may not depend on %s", p.ImportPath, imp, from, to)
+			}
+		}
+	}
+}
+
+// Packages below web serve no HTTP handlers and render no HTML; only test
+// helper packages may import testing.
+func TestLayersStayInTheirLane(t *testing.T) {
+	for _, p := range listPackages(t) {
+		t0 := top(p.ImportPath)
+		helper := strings.HasSuffix(p.ImportPath, "test") || strings.HasSuffix(p.ImportPath, "/testenv")
+		for _, imp := range p.Imports {
+			switch {
+			case imp == "testing" && !helper:
+				t.Errorf("%s imports testing outside a test helper package", p.ImportPath)
+			case (imp == "html/template" || imp == "github.com/go-chi/chi/v5") && t0 != "web" && t0 != "cmd":
+				t.Errorf("%s imports %s: only web serves HTTP and HTML", p.ImportPath, imp)
+			}
+		}
+	}
+}
+
+func TestEveryPackageIsDocumented(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if len(p.GoFiles) == 0 {
+			continue
+		}
+		want := "Package " + p.Name + " "
+		if p.Name == "main" {
+			want = "Command "
+		}
+		if !strings.HasPrefix(p.Doc, want) {
+			t.Errorf("%s: package doc %q does not start with %q", p.ImportPath, p.Doc, want)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
