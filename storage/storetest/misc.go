@@ -113,158 +113,185 @@ func parallel(n int, fn func(worker int)) {
 }
 
 func concurrencyTests() []test {
-	ctx := context.Background()
+	one := func(fn func(*testing.T, []storage.Store)) func(*testing.T, storage.Store) {
+		return func(t *testing.T, s storage.Store) { fn(t, []storage.Store{s}) }
+	}
 	return []test{
-		{"ParallelPutsGetDistinctContiguousRevisions", func(t *testing.T, s storage.Store) {
-			const workers, each = 8, 50
-			base := mustHead(t, s).Revision
-			revs := make([][]int64, workers)
-			errs := make(chan error, workers)
-			parallel(workers, func(w int) {
-				for i := range each {
-					u := newUser(fmt.Sprintf("u%02d-%02d", w, i), fmt.Sprintf("user%d-%d", w, i))
-					if err := s.Put(ctx, u); err != nil {
-						errs <- fmt.Errorf("worker %d put %d: %w", w, i, err)
-						return
-					}
-					revs[w] = append(revs[w], u.Revision)
-				}
-			})
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
+		{"ParallelPutsGetDistinctContiguousRevisions", one(parallelPuts)},
+		{"CompareAndSetLosesNoUpdate", one(compareAndSet)},
+		{"ParallelClaimsOfOneKeyHaveOneWinner", one(parallelClaims)},
+		{"FeedReaderNeverSeesAGap", one(feedReader)},
+	}
+}
+
+// The concurrency checks run their workers on stores that share one backend;
+// worker w uses stores[w % len(stores)]. Run passes one store, RunShared two.
+
+func parallelPuts(t *testing.T, stores []storage.Store) {
+	const workers, each = 8, 50
+	ctx := context.Background()
+	base := mustHead(t, stores[0]).Revision
+	revs := make([][]int64, workers)
+	errs := make(chan error, workers)
+	parallel(workers, func(w int) {
+		s := stores[w%len(stores)]
+		for i := range each {
+			u := newUser(fmt.Sprintf("u%02d-%02d", w, i), fmt.Sprintf("user%d-%d", w, i))
+			if err := s.Put(ctx, u); err != nil {
+				errs <- fmt.Errorf("worker %d put %d: %w", w, i, err)
+				return
 			}
-			all := slices.Concat(revs...)
-			slices.Sort(all)
-			for i, r := range all {
-				if r != base+int64(i)+1 {
-					t.Fatalf("revision #%d is %d, want %d: revisions are not distinct and contiguous", i, r, base+int64(i)+1)
-				}
+			revs[w] = append(revs[w], u.Revision)
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	all := slices.Concat(revs...)
+	slices.Sort(all)
+	for i, r := range all {
+		if r != base+int64(i)+1 {
+			t.Fatalf("revision #%d is %d, want %d: revisions are not distinct and contiguous", i, r, base+int64(i)+1)
+		}
+	}
+	for i, s := range stores {
+		if h := mustHead(t, s); h.Revision != base+workers*each {
+			t.Fatalf("head revision of store %d is %d, want %d", i, h.Revision, base+workers*each)
+		}
+		cs := mustChanges(t, s, base, 0)
+		seen := map[string]bool{}
+		for i, c := range cs {
+			if seen[c.ID] {
+				t.Fatalf("feed holds %s twice", c.ID)
 			}
-			if h := mustHead(t, s); h.Revision != base+workers*each {
-				t.Fatalf("head revision is %d, want %d", h.Revision, base+workers*each)
+			seen[c.ID] = true
+			if i > 0 && c.Revision <= cs[i-1].Revision {
+				t.Fatalf("feed is out of order at %d: %d after %d", i, c.Revision, cs[i-1].Revision)
 			}
-			cs := mustChanges(t, s, base, 0)
-			seen := map[string]bool{}
-			for i, c := range cs {
-				if seen[c.ID] {
-					t.Fatalf("feed holds %s twice", c.ID)
-				}
-				seen[c.ID] = true
-				if i > 0 && c.Revision <= cs[i-1].Revision {
-					t.Fatalf("feed is out of order at %d: %d after %d", i, c.Revision, cs[i-1].Revision)
-				}
-			}
-			if len(seen) != workers*each {
-				t.Fatalf("feed holds %d records, want %d", len(seen), workers*each)
-			}
-		}},
-		{"CompareAndSetLosesNoUpdate", func(t *testing.T, s storage.Store) {
-			const workers, each, maxTries = 4, 25, 2000
-			mustPut(t, s, newGroup("counter", "counter"))
-			deadline := time.Now().Add(60 * time.Second)
-			errs := make(chan error, workers)
-			parallel(workers, func(w int) {
-				done, tries := 0, 0
-				for done < each {
-					if tries++; tries > maxTries || time.Now().After(deadline) {
-						errs <- fmt.Errorf("worker %d made %d of %d increments in %d tries", w, done, each, tries)
-						return
-					}
-					g, err := storage.Get[shared.Group](ctx, s, "counter")
-					if err != nil {
-						errs <- err
-						return
-					}
-					g.MaxSpaces++
-					switch err := s.Put(ctx, g); shared.ErrorCode(err) {
-					case "":
-						done++
-					case shared.ECONFLICT:
-					default:
-						errs <- err
-						return
-					}
-				}
-			})
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
+		}
+		if len(seen) != workers*each {
+			t.Fatalf("feed of store %d holds %d records, want %d", i, len(seen), workers*each)
+		}
+	}
+}
+
+func compareAndSet(t *testing.T, stores []storage.Store) {
+	const workers, each, maxTries = 4, 25, 2000
+	ctx := context.Background()
+	mustPut(t, stores[0], newGroup("counter", "counter"))
+	deadline := time.Now().Add(60 * time.Second)
+	errs := make(chan error, workers)
+	parallel(workers, func(w int) {
+		s := stores[w%len(stores)]
+		done, tries := 0, 0
+		for done < each {
+			if tries++; tries > maxTries || time.Now().After(deadline) {
+				errs <- fmt.Errorf("worker %d made %d of %d increments in %d tries", w, done, each, tries)
+				return
 			}
 			g, err := storage.Get[shared.Group](ctx, s, "counter")
-			if err != nil || g.MaxSpaces != workers*each {
-				t.Fatalf("counter is %v, %v; want %d: an update was lost", g, err, workers*each)
+			if err != nil {
+				errs <- err
+				return
 			}
-		}},
-		{"ParallelClaimsOfOneKeyHaveOneWinner", func(t *testing.T, s storage.Store) {
-			const workers = 8
-			codes := make([]string, workers)
-			parallel(workers, func(w int) {
-				codes[w] = shared.ErrorCode(s.Put(ctx, newUser(fmt.Sprintf("u%d", w), "ann")))
-			})
-			won := 0
-			for w, code := range codes {
-				switch code {
-				case "":
-					won++
-				case shared.ECONFLICT:
-				default:
-					t.Errorf("worker %d got code %q", w, code)
-				}
+			g.MaxSpaces++
+			switch err := s.Put(ctx, g); shared.ErrorCode(err) {
+			case "":
+				done++
+			case shared.ECONFLICT:
+			default:
+				errs <- err
+				return
 			}
-			if won != 1 {
-				t.Fatalf("%d writers got username ann, want exactly 1 (codes %v)", won, codes)
+		}
+	})
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, s := range stores {
+		g, err := storage.Get[shared.Group](ctx, s, "counter")
+		if err != nil || g.MaxSpaces != workers*each {
+			t.Fatalf("counter read through store %d is %v, %v; want %d: an update was lost", i, g, err, workers*each)
+		}
+	}
+}
+
+func parallelClaims(t *testing.T, stores []storage.Store) {
+	const workers = 8
+	ctx := context.Background()
+	codes := make([]string, workers)
+	parallel(workers, func(w int) {
+		codes[w] = shared.ErrorCode(stores[w%len(stores)].Put(ctx, newUser(fmt.Sprintf("u%d", w), "ann")))
+	})
+	won := 0
+	for w, code := range codes {
+		switch code {
+		case "":
+			won++
+		case shared.ECONFLICT:
+		default:
+			t.Errorf("worker %d got code %q", w, code)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writers got username ann, want exactly 1 (codes %v)", won, codes)
+	}
+}
+
+// feedReader follows the feed of the first store while workers write
+// through all of them.
+func feedReader(t *testing.T, stores []storage.Store) {
+	const workers, each = 4, 50
+	ctx := context.Background()
+	reader := stores[0]
+	base := mustHead(t, reader).Revision
+	var readErr error
+	var wg sync.WaitGroup
+	writersDone := make(chan struct{})
+	wg.Go(func() {
+		after, deadline := base, time.Now().Add(60*time.Second)
+		for after < base+workers*each && time.Now().Before(deadline) {
+			finished := false
+			select {
+			case <-writersDone:
+				finished = true
+			default:
 			}
-		}},
-		{"FeedReaderNeverSeesAGap", func(t *testing.T, s storage.Store) {
-			const workers, each = 4, 50
-			base := mustHead(t, s).Revision
-			var readErr error
-			var wg sync.WaitGroup
-			writersDone := make(chan struct{})
-			wg.Go(func() {
-				after, deadline := base, time.Now().Add(60*time.Second)
-				for after < base+workers*each && time.Now().Before(deadline) {
-					finished := false
-					select {
-					case <-writersDone:
-						finished = true
-					default:
-					}
-					cs, err := s.Changes(ctx, after, 0)
-					if err != nil {
-						readErr = err
-						return
-					}
-					if finished && len(cs) == 0 {
-						break
-					}
-					for _, c := range cs {
-						if c.Revision != after+1 {
-							readErr = fmt.Errorf("reader at revision %d got %d next: the feed showed a later write before an earlier one", after, c.Revision)
-							return
-						}
-						after = c.Revision
-					}
-				}
-				if after != base+workers*each {
-					readErr = fmt.Errorf("reader reached revision %d of %d before its deadline", after, base+workers*each)
-				}
-			})
-			parallel(workers, func(w int) {
-				for i := range each {
-					if err := s.Put(ctx, newGroup(fmt.Sprintf("g%d-%d", w, i), fmt.Sprintf("group%d-%d", w, i))); err != nil {
-						t.Errorf("worker %d put %d: %v", w, i, err)
-						return
-					}
-				}
-			})
-			close(writersDone)
-			wg.Wait()
-			if readErr != nil {
-				t.Fatal(readErr)
+			cs, err := reader.Changes(ctx, after, 0)
+			if err != nil {
+				readErr = err
+				return
 			}
-		}},
+			if finished && len(cs) == 0 {
+				break
+			}
+			for _, c := range cs {
+				if c.Revision != after+1 {
+					readErr = fmt.Errorf("reader at revision %d got %d next: the feed showed a later write before an earlier one", after, c.Revision)
+					return
+				}
+				after = c.Revision
+			}
+		}
+		if after != base+workers*each {
+			readErr = fmt.Errorf("reader reached revision %d of %d before its deadline", after, base+workers*each)
+		}
+	})
+	parallel(workers, func(w int) {
+		s := stores[w%len(stores)]
+		for i := range each {
+			if err := s.Put(ctx, newGroup(fmt.Sprintf("g%d-%d", w, i), fmt.Sprintf("group%d-%d", w, i))); err != nil {
+				t.Errorf("worker %d put %d: %v", w, i, err)
+				return
+			}
+		}
+	})
+	close(writersDone)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatal(readErr)
 	}
 }
 

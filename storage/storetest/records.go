@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -218,6 +219,34 @@ func uniqueKeyTests() []test {
 			wantCode(t, err, shared.ENOTFOUND, "lookup of a free key")
 			_, err = s.Lookup(ctx, shared.KindGroup, "username:ann")
 			wantCode(t, err, shared.ENOTFOUND, "lookup of another kind's key")
+		}},
+		{"KeysAndIDsCompareByteForByte", func(t *testing.T, s storage.Store) {
+			// Database collations like to pad, fold accents or expand ß;
+			// a store must not.
+			names := map[string]string{"e": "dev", "x": "dev ", "x ": "dév", "é": "straße", "ë": "strasse"}
+			for id, name := range names {
+				mustPut(t, s, newGroup(id, name))
+			}
+			for id, name := range names {
+				if got := lookupID(t, s, shared.KindGroup, "name:"+name); got != id {
+					t.Errorf("lookup of name %q gives %q, want %q", name, got, id)
+				}
+				g := mustGetGroup(t, s, id)
+				if g.Name != name {
+					t.Errorf("group %q has name %q, want %q", id, g.Name, name)
+				}
+			}
+			cs, err := s.List(ctx, shared.KindGroup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, c := range cs {
+				ids = append(ids, c.ID)
+			}
+			if want := []string{"e", "x", "x ", "é", "ë"}; !slices.Equal(ids, want) {
+				t.Fatalf("list gives ids %q, want %q in byte order", ids, want)
+			}
 		}},
 		{"RecordsWithoutKeysNeverConflict", func(t *testing.T, s storage.Store) {
 			for _, id := range []string{"a", "b", "c"} {

@@ -5,9 +5,11 @@
 //		storetest.Run(t, func(t *testing.T) storage.Store { return mustOpen(t) })
 //	}
 //
-// Drivers that keep data across restarts also run RunPersistence, and every
-// driver may run FuzzApply from a fuzz test. The subtests are named after the
-// promise of storage/store.go they check, so a failure says which one broke.
+// Drivers that keep data across restarts also run RunPersistence, drivers
+// that several processes may share (MySQL, Redis) also run RunShared, and
+// every driver may run FuzzApply from a fuzz test. The subtests are named
+// after the promise of storage/store.go they check, so a failure says which
+// one broke.
 package storetest
 
 import (

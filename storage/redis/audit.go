@@ -1,0 +1,72 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// AppendAudit stores ev and sets its ID; see storage.Store. RPUSH returns
+// the new length of the list, which is the event's id; the JSON in the list
+// leaves the id out.
+func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
+	if err := s.enter(""); err != nil {
+		return err
+	}
+	defer s.life.RUnlock()
+	e := *ev
+	e.ID = 0
+	data, err := json.Marshal(&e)
+	if err != nil {
+		return shared.Wrap(shared.EINTERNAL, err, "encode an audit event")
+	}
+	id, err := s.rdb.RPush(ctx, s.k.audit, data).Result()
+	if err != nil {
+		return s.fail(err, "append an audit event")
+	}
+	ev.ID = id
+	return nil
+}
+
+// ListAudit returns events newest first; see storage.Store. The length and
+// the page come from one MULTI, so they agree. Negative indexes count from
+// the end of the list, where the newest event is.
+func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
+	if err := s.enter(""); err != nil {
+		return nil, 0, err
+	}
+	defer s.life.RUnlock()
+	offset = max(offset, 0)
+	start := int64(0) // the oldest event of the page
+	if limit > 0 {
+		start = -int64(offset + limit)
+	}
+	var length *goredis.IntCmd
+	var page *goredis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		length = p.LLen(ctx, s.k.audit)
+		page = p.LRange(ctx, s.k.audit, start, -int64(offset)-1)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.fail(err, "list the audit log")
+	}
+	total := int(length.Val())
+	items := page.Val()
+	// The newest event has id total, and the page ends offset events
+	// before it.
+	first := total - offset - len(items) + 1
+	out := make([]shared.AuditEvent, 0, len(items))
+	for i := len(items) - 1; i >= 0; i-- {
+		var ev shared.AuditEvent
+		if err := json.Unmarshal([]byte(items[i]), &ev); err != nil {
+			return nil, 0, shared.Wrap(shared.EINTERNAL, err, "redis: audit event %d of the store %q is corrupt", first+i, s.k.prefix)
+		}
+		ev.ID = int64(first + i)
+		out = append(out, ev)
+	}
+	return out, total, nil
+}

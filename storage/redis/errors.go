@@ -1,0 +1,78 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// unavailable maps the prefixes of Redis error replies that mean the server
+// cannot serve the store now to what they say about it.
+var unavailable = []struct{ prefix, says string }{
+	{"NOAUTH", "wants a password"},
+	{"WRONGPASS", "refuses the login"},
+	{"ERR invalid password", "refuses the login"},
+	{"ERR AUTH", "refuses the login"},
+	{"NOPERM", "does not let this user run the store's commands"},
+	{"ERR DB index is out of range", "has no such database"},
+	{"LOADING", "is loading its data"},
+	{"READONLY", "is a read-only replica"},
+	{"MASTERDOWN", "has lost its master"},
+	{"CLUSTERDOWN", "says the cluster is down"},
+	{"TRYAGAIN", "is moving the store's keys"},
+	{"BUSY", "is busy running a script"},
+	{"OOM", "is out of memory"},
+	{"MISCONF", "cannot save its data and refuses writes"},
+}
+
+// fail turns err into a *shared.Error: coded errors pass through, the
+// server's and the network's are classified and wrapped with what was being
+// done and where.
+func (s *Store) fail(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	var se *shared.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	what := fmt.Sprintf(format, args...)
+	var re goredis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		for _, u := range unavailable {
+			if strings.HasPrefix(msg, u.prefix) {
+				return shared.Wrap(shared.EUNAVAILABLE, err, "redis: %s: the server at %s %s", what, s.addr, u.says)
+			}
+		}
+		return shared.Wrap(shared.EINTERNAL, err, "redis: %s", what)
+	}
+	if connectionError(err) {
+		return shared.Wrap(shared.EUNAVAILABLE, err, "redis: %s: cannot reach the server at %s", what, s.addr)
+	}
+	return shared.Wrap(shared.EINTERNAL, err, "redis: %s", what)
+}
+
+// connectionError reports whether err means the connection to the server
+// failed or the caller gave up waiting for it.
+func connectionError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) ||
+		errors.Is(err, goredis.ErrClosed) ||
+		errors.Is(err, goredis.ErrPoolTimeout) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
