@@ -174,19 +174,30 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 // Logs returns the log of a space, oldest line first: state changes,
-// runtime errors and image pull progress since this server started. The log
-// of a deleted space is dropped.
-func (m *Manager) Logs(spaceID string) []LogEntry { return m.logs.get(spaceID) }
+// runtime errors and image pull progress since this server started, at most
+// Options.LogLines of them. The log of a deleted space is dropped.
+func (m *Manager) Logs(spaceID string) []LogEntry { return m.logs.lines(spaceID) }
+
+// Follow returns the log of a space as Logs does and a channel that
+// receives every later line of it, in order, until cancel is called or the
+// space is deleted; the channel is then closed. The Manager never waits for
+// a follower: one that falls more than 256 lines behind loses the lines
+// that do not fit, and gets a line saying how many were lost once it has
+// caught up. cancel may be called more than once. Following a space that
+// has no log yet is fine: its lines arrive as they are written.
+func (m *Manager) Follow(spaceID string) (lines []LogEntry, next <-chan LogEntry, cancel func()) {
+	return m.logs.follow(spaceID)
+}
 
 func (m *Manager) logInfo(spaceID, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "info", Message: msg})
+	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "info", Text: msg})
 	m.log.Info(msg, "space", spaceID)
 }
 
 func (m *Manager) logError(spaceID, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "error", Message: msg})
+	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "error", Text: msg})
 	m.log.Warn(msg, "space", spaceID)
 }
 
@@ -207,6 +218,17 @@ func (m *Manager) lock(ctx context.Context, id string) (func(), error) {
 		m.unref(id, l)
 		return nil, shared.Wrap(shared.EUNAVAILABLE, ctx.Err(), "space %s is busy with another operation", id)
 	}
+}
+
+// locked runs op on the space with its lock held. op runs to its end even
+// if ctx is cancelled once it has the lock; its ctx keeps ctx's values.
+func (m *Manager) locked(ctx context.Context, id string, op func(ctx context.Context, id string) error) error {
+	unlock, err := m.lock(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return op(context.WithoutCancel(ctx), id)
 }
 
 // tryLock takes the space's lock if it is free.
@@ -254,10 +276,15 @@ func (m *Manager) getSpace(ctx context.Context, id string) (*shared.Space, error
 	return m.records.GetSpace(cctx, id)
 }
 
-func (m *Manager) getTemplate(ctx context.Context, id string) (*shared.Template, error) {
+// templateOf returns the template of s, or nil if it no longer exists.
+func (m *Manager) templateOf(ctx context.Context, s *shared.Space) (*shared.Template, error) {
 	cctx, cancel := m.call(ctx)
 	defer cancel()
-	return m.records.GetTemplate(cctx, id)
+	t, err := m.records.GetTemplate(cctx, s.TemplateID)
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, nil
+	}
+	return t, err
 }
 
 // update applies change to the stored space and writes it, reading again
@@ -354,6 +381,11 @@ func (m *Manager) local(s *shared.Space) bool {
 	return s.Location == "" || strings.EqualFold(s.Location, m.server.Location)
 }
 
+// notHere is the error for an operation on a space of another location.
+func (m *Manager) notHere(s *shared.Space) error {
+	return shared.Errorf(shared.EINVALID, "space %q runs at location %q, not here (%s)", s.Name, s.Location, m.server.Location)
+}
+
 // runtimeFor returns the runtime of a template kind.
 func (m *Manager) runtimeFor(kind shared.TemplateKind) (Runtime, error) {
 	switch kind {
@@ -411,12 +443,7 @@ func noun(rt Runtime) string {
 // space's failure Reason (EUNAVAILABLE when the engine cannot be reached,
 // ENOTFOUND when the image does not exist, ...).
 func (m *Manager) Start(ctx context.Context, spaceID string) error {
-	unlock, err := m.lock(ctx, spaceID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return m.start(context.WithoutCancel(ctx), spaceID)
+	return m.locked(ctx, spaceID, m.start)
 }
 
 func (m *Manager) start(ctx context.Context, id string) error {
@@ -425,17 +452,17 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		return err
 	}
 	if !m.local(s) {
-		return shared.Errorf(shared.EINVALID, "space %q runs at location %q, not here (%s)", s.Name, s.Location, m.server.Location)
+		return m.notHere(s)
 	}
 	if s.State == shared.SpaceDeleting {
 		return shared.Errorf(shared.ELOCKED, "space %q is being deleted", s.Name)
 	}
-	tmpl, err := m.getTemplate(ctx, s.TemplateID)
+	tmpl, err := m.templateOf(ctx, s)
 	if err != nil {
-		if shared.ErrorCode(err) == shared.ENOTFOUND {
-			return m.fail(ctx, id, shared.Errorf(shared.EINVALID, "the template of space %q does not exist", s.Name), "")
-		}
 		return err
+	}
+	if tmpl == nil {
+		return m.fail(ctx, id, shared.Errorf(shared.EINVALID, "the template of space %q does not exist", s.Name), "")
 	}
 	hash := templateHash(tmpl)
 	if tmpl.Kind == shared.TemplateManual {
@@ -642,12 +669,7 @@ func missingVarName(err error) (string, bool) {
 // deleted; otherwise the runtime's error, also recorded as the failure
 // Reason.
 func (m *Manager) Stop(ctx context.Context, spaceID string) error {
-	unlock, err := m.lock(ctx, spaceID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return m.stop(context.WithoutCancel(ctx), spaceID)
+	return m.locked(ctx, spaceID, m.stop)
 }
 
 func (m *Manager) stop(ctx context.Context, id string) error {
@@ -662,13 +684,10 @@ func (m *Manager) stop(ctx context.Context, id string) error {
 		return shared.Errorf(shared.ELOCKED, "space %q is being deleted", s.Name)
 	}
 	if !m.local(s) {
-		return shared.Errorf(shared.EINVALID, "space %q runs at location %q, not here (%s)", s.Name, s.Location, m.server.Location)
+		return m.notHere(s)
 	}
-	tmpl, err := m.getTemplate(ctx, s.TemplateID)
-	switch {
-	case shared.ErrorCode(err) == shared.ENOTFOUND:
-		tmpl = nil
-	case err != nil:
+	tmpl, err := m.templateOf(ctx, s)
+	if err != nil {
 		return err
 	}
 	rts := m.runtimesOf(tmpl)
@@ -713,12 +732,10 @@ func (m *Manager) removeWorkload(ctx context.Context, rt Runtime, id string) err
 // Errors: EINVALID if it belongs to another location; otherwise the
 // runtime's or the store's error.
 func (m *Manager) Delete(ctx context.Context, spaceID string) error {
-	unlock, err := m.lock(ctx, spaceID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	ctx = context.WithoutCancel(ctx)
+	return m.locked(ctx, spaceID, m.delete)
+}
+
+func (m *Manager) delete(ctx context.Context, spaceID string) error {
 	s, err := m.getSpace(ctx, spaceID)
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
 		return nil
@@ -727,7 +744,7 @@ func (m *Manager) Delete(ctx context.Context, spaceID string) error {
 		return err
 	}
 	if !m.local(s) {
-		return shared.Errorf(shared.EINVALID, "space %q runs at location %q, not here (%s)", s.Name, s.Location, m.server.Location)
+		return m.notHere(s)
 	}
 	if s.State != shared.SpaceDeleting {
 		if _, err := m.setState(ctx, spaceID, shared.SpaceDeleting, "", nil); err != nil {
@@ -739,11 +756,8 @@ func (m *Manager) Delete(ctx context.Context, spaceID string) error {
 
 // finishDelete removes what the runtimes hold of s and then its record.
 func (m *Manager) finishDelete(ctx context.Context, s *shared.Space) error {
-	tmpl, err := m.getTemplate(ctx, s.TemplateID)
-	switch {
-	case shared.ErrorCode(err) == shared.ENOTFOUND:
-		tmpl = nil
-	case err != nil:
+	tmpl, err := m.templateOf(ctx, s)
+	if err != nil {
 		return err
 	}
 	for _, rt := range m.runtimesOf(tmpl) {
@@ -879,8 +893,8 @@ func (m *Manager) reconcileSpace(ctx context.Context, id string, observed func(R
 		}
 		return
 	}
-	tmpl, err := m.getTemplate(ctx, s.TemplateID)
-	if err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
+	tmpl, err := m.templateOf(ctx, s)
+	if err != nil {
 		return
 	}
 	if tmpl != nil && tmpl.Kind == shared.TemplateManual {

@@ -52,12 +52,19 @@ func newManager(t *testing.T, opts runtime.Options) *runtime.Manager {
 	return m
 }
 
-func TestManualTemplateRunsWithoutRuntime(t *testing.T) {
+// newManualSpace returns a manager without runtimes that keeps logLines
+// lines a log (0: the default), and a pending space of a manual template.
+func newManualSpace(t *testing.T, logLines int) (*runtimetest.Records, *runtime.Manager, *shared.Space) {
 	recs := runtimetest.NewRecords()
-	m := newManager(t, runtime.Options{Records: recs})
+	m := newManager(t, runtime.Options{Records: recs, LogLines: logLines})
 	tmpl := recs.PutTemplate(&shared.Template{Name: "byo", Kind: shared.TemplateManual})
-	s := recs.AddSpace(recs.AddUser("ann"), tmpl, "laptop")
+	return recs, m, recs.AddSpace(recs.AddUser("ann"), tmpl, "laptop")
+}
+
+func TestManualTemplateRunsWithoutRuntime(t *testing.T) {
+	recs, m, s := newManualSpace(t, 0)
 	ctx := context.Background()
+	tmpl, _ := recs.GetTemplate(ctx, s.TemplateID)
 	if err := m.Start(ctx, s.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -392,8 +399,8 @@ func TestProtectedVariables(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, _, err := f.Exec(context.Background(), s.ID, []string{"/knot-test", "env", "TOKEN"})
-			if err != nil || out != "s3cret" {
+			out, _, err := f.Exec(context.Background(), s.ID, runtimetest.Command("env", "TOKEN"))
+			if err != nil || out != "s3cret\n" {
 				t.Fatalf("TOKEN = %q, %v; want the opened value", out, err)
 			}
 		})
@@ -436,8 +443,8 @@ func TestAgentTokenFromOption(t *testing.T) {
 	if err := m.Start(context.Background(), s.ID); err != nil {
 		t.Fatal(err)
 	}
-	out, _, _ := f.Exec(context.Background(), s.ID, []string{"/knot-test", "env", runtime.EnvAgentToken})
-	if out != "token-for-dev" || recs.Space(s.ID).AgentTokenHash != crypt.HashToken("token-for-dev") {
+	out, _, _ := f.Exec(context.Background(), s.ID, runtimetest.Command("env", runtime.EnvAgentToken))
+	if out != "token-for-dev\n" || recs.Space(s.ID).AgentTokenHash != crypt.HashToken("token-for-dev") {
 		t.Fatalf("token %q, hash %q; want the given token and its hash", out, recs.Space(s.ID).AgentTokenHash)
 	}
 }
@@ -494,7 +501,7 @@ func TestSpaceLogIsBoundedAndOrdered(t *testing.T) {
 	if len(logs) != 5 {
 		t.Fatalf("%d log lines; want the last 5: %v", len(logs), logs)
 	}
-	if last := logs[len(logs)-1].Message; last != "stopping → stopped" {
+	if last := logs[len(logs)-1].Text; last != "stopping → stopped" {
 		t.Fatalf("last line %q; want the final state change", last)
 	}
 	for i := 1; i < len(logs); i++ {
@@ -507,6 +514,122 @@ func TestSpaceLogIsBoundedAndOrdered(t *testing.T) {
 	}
 	if logs := m.Logs(s.ID); len(logs) != 0 {
 		t.Fatalf("the log of a deleted space holds %d lines", len(logs))
+	}
+}
+
+// receive returns the next line of a followed log, failing after a while.
+func receive(t *testing.T, ch <-chan runtime.LogEntry) (runtime.LogEntry, bool) {
+	t.Helper()
+	select {
+	case l, ok := <-ch:
+		return l, ok
+	case <-time.After(10 * time.Second):
+		t.Fatal("no log line within 10s")
+		return runtime.LogEntry{}, false
+	}
+}
+
+func TestFollowGetsTheLogThenNewLinesInOrderUntilDelete(t *testing.T) {
+	_, m, s := newManualSpace(t, 0)
+	ctx := context.Background()
+	if err := m.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	lines, ch, cancel := m.Follow(s.ID)
+	defer cancel()
+	if len(lines) != 1 || lines[0].Text != "pending → running" || lines[0].Level != "info" {
+		t.Fatalf("lines so far %+v; want the start", lines)
+	}
+	if err := m.Stop(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"running → stopped", "stopped → running"} {
+		if l, ok := receive(t, ch); !ok || l.Text != want {
+			t.Fatalf("followed %q (open %v); want %q", l.Text, ok, want)
+		}
+	}
+	if err := m.Delete(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		l, ok := receive(t, ch)
+		if !ok {
+			break // the log of a deleted space ends
+		}
+		if !strings.Contains(l.Text, "deleting") {
+			t.Fatalf("followed %q after delete; want only the delete", l.Text)
+		}
+	}
+	cancel() // after the end, cancel does nothing
+}
+
+func TestFollowCancelClosesOnlyThatFollower(t *testing.T) {
+	_, m, s := newManualSpace(t, 0)
+	_, gone, cancelGone := m.Follow(s.ID)
+	_, kept, cancelKept := m.Follow(s.ID)
+	defer cancelKept()
+	cancelGone()
+	cancelGone()
+	if _, ok := receive(t, gone); ok {
+		t.Fatal("a cancelled follower got a line")
+	}
+	if err := m.Start(context.Background(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := receive(t, kept); !ok || l.Text != "pending → running" {
+		t.Fatalf("followed %q (open %v); want the start", l.Text, ok)
+	}
+}
+
+func TestSlowFollowerLosesLinesWithAMarkerAndNeverBlocks(t *testing.T) {
+	_, m, s := newManualSpace(t, 1000)
+	_, ch, cancel := m.Follow(s.ID)
+	defer cancel()
+	ctx := context.Background()
+	// Nobody reads while 300 state changes are logged; the manager must
+	// not wait for the follower.
+	done := make(chan error, 1)
+	go func() {
+		for range 150 {
+			if err := m.Start(ctx, s.ID); err != nil {
+				done <- err
+				return
+			}
+			if err := m.Stop(ctx, s.ID); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the manager blocked on a follower that does not read")
+	}
+	var got []runtime.LogEntry
+	for len(ch) > 0 {
+		got = append(got, <-ch)
+	}
+	if err := m.Start(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	marker, _ := receive(t, ch)
+	next, _ := receive(t, ch)
+	if len(got) != 256 || got[0].Text != "pending → running" || got[255].Text != "running → stopped" {
+		t.Fatalf("%d lines buffered; want the first 256", len(got))
+	}
+	if marker.Text != "44 log lines were dropped here: the reader fell behind" || marker.Level != "error" {
+		t.Fatalf("after catching up: %+v; want the count of lost lines", marker)
+	}
+	if next.Text != "stopped → running" {
+		t.Fatalf("after the marker: %q; want the newest line", next.Text)
 	}
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -8,17 +9,23 @@ import (
 // LogEntry is one line of a space's log: a state change, a runtime error or
 // progress such as an image pull.
 type LogEntry struct {
-	At      time.Time `json:"at"`
-	Level   string    `json:"level"` // "info" or "error"
-	Message string    `json:"message"`
+	At    time.Time `json:"at"`
+	Level string    `json:"level"` // "info" or "error"
+	Text  string    `json:"text"`
 }
 
-// spaceLogs keeps the last lines of every space's log in memory.
+// followBuffer is how many lines a follower may fall behind before it loses
+// lines.
+const followBuffer = 256
+
+// spaceLogs keeps the last lines of every space's log in memory and hands
+// new lines to the followers of each log.
 type spaceLogs struct {
 	max int
 
-	mu   sync.Mutex
-	logs map[string]*ring // guarded by mu
+	mu        sync.Mutex
+	logs      map[string]*ring                  // guarded by mu
+	followers map[string]map[*follower]struct{} // guarded by mu
 }
 
 type ring struct {
@@ -27,8 +34,16 @@ type ring struct {
 	full    bool
 }
 
+// follower is one reader of a space's log. Lines are sent without waiting:
+// when ch is full, the line is counted in dropped and a line saying so is
+// sent once there is room again.
+type follower struct {
+	ch      chan LogEntry
+	dropped int // guarded by spaceLogs.mu
+}
+
 func newSpaceLogs(max int) *spaceLogs {
-	return &spaceLogs{max: max, logs: map[string]*ring{}}
+	return &spaceLogs{max: max, logs: map[string]*ring{}, followers: map[string]map[*follower]struct{}{}}
 }
 
 func (l *spaceLogs) add(spaceID string, e LogEntry) {
@@ -41,16 +56,31 @@ func (l *spaceLogs) add(spaceID string, e LogEntry) {
 	}
 	if len(r.entries) < l.max {
 		r.entries = append(r.entries, e)
-		return
+	} else {
+		r.entries[r.next] = e
+		r.next = (r.next + 1) % l.max
+		r.full = true
 	}
-	r.entries[r.next] = e
-	r.next = (r.next + 1) % l.max
-	r.full = true
+	for f := range l.followers[spaceID] {
+		f.send(e)
+	}
 }
 
+// send hands e to the follower without blocking; l.mu is held.
+func (f *follower) send(e LogEntry) {
+	if f.dropped > 0 && len(f.ch)+2 <= cap(f.ch) {
+		f.ch <- LogEntry{At: e.At, Level: "error", Text: fmt.Sprintf("%d log lines were dropped here: the reader fell behind", f.dropped)}
+		f.dropped = 0
+	}
+	if f.dropped > 0 || len(f.ch) == cap(f.ch) {
+		f.dropped++
+		return
+	}
+	f.ch <- e
+}
+
+// get returns the lines of the log; l.mu is held.
 func (l *spaceLogs) get(spaceID string) []LogEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	r := l.logs[spaceID]
 	if r == nil {
 		return nil
@@ -65,8 +95,47 @@ func (l *spaceLogs) get(spaceID string) []LogEntry {
 	return out
 }
 
+func (l *spaceLogs) lines(spaceID string) []LogEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.get(spaceID)
+}
+
+func (l *spaceLogs) follow(spaceID string) ([]LogEntry, <-chan LogEntry, func()) {
+	f := &follower{ch: make(chan LogEntry, followBuffer)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fs := l.followers[spaceID]
+	if fs == nil {
+		fs = map[*follower]struct{}{}
+		l.followers[spaceID] = fs
+	}
+	fs[f] = struct{}{}
+	return l.get(spaceID), f.ch, func() { l.unfollow(spaceID, f) }
+}
+
+// unfollow removes f and closes its channel, once.
+func (l *spaceLogs) unfollow(spaceID string, f *follower) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fs := l.followers[spaceID]
+	if _, ok := fs[f]; !ok {
+		return
+	}
+	delete(fs, f)
+	if len(fs) == 0 {
+		delete(l.followers, spaceID)
+	}
+	close(f.ch)
+}
+
+// drop forgets the log of a deleted space and ends its followers.
 func (l *spaceLogs) drop(spaceID string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.logs, spaceID)
+	for f := range l.followers[spaceID] {
+		close(f.ch)
+	}
+	delete(l.followers, spaceID)
 }

@@ -37,7 +37,7 @@ func BenchmarkStartStop(b *testing.B) {
 	}
 }
 
-const benchSpec = "image: %s\nnetwork: host\ncommand: [\"/knot-test\", \"serve\"]\n"
+const benchSpec = "image: %s\nnetwork: host\n"
 
 func benchKnot(b *testing.B, e *runtimetest.Engine) {
 	loc := "bench-" + e.Name
@@ -72,7 +72,7 @@ func benchKnot(b *testing.B, e *runtimetest.Engine) {
 func benchEngine(b *testing.B, e *runtimetest.Engine) {
 	cli := client(b, e)
 	ctx := context.Background()
-	cfg := &container.Config{Image: e.Image, Cmd: []string{"/knot-test", "serve"}, Labels: map[string]string{"bench": "engine"}}
+	cfg := &container.Config{Image: e.Image, Labels: map[string]string{"bench": "engine"}}
 	hc := &container.HostConfig{NetworkMode: "host", RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}}
 	grace := 5
 	var starts, stops []time.Duration

@@ -20,6 +20,7 @@ import (
 	"github.com/knot-dev/knot/runtime/docker"
 	"github.com/knot-dev/knot/runtime/runtimetest"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/testenv"
 )
 
@@ -84,7 +85,7 @@ func newDriver(t testing.TB, e *runtimetest.Engine, host, location string, agent
 	t.Helper()
 	opts := docker.Options{Host: host, Name: e.Name, Location: location, Logger: slog.New(slog.DiscardHandler)}
 	if agent {
-		opts.AgentBinary = e.Binary
+		opts.AgentBinary = e.Knot(t)
 	}
 	d, err := docker.New(opts)
 	if err != nil {
@@ -201,11 +202,13 @@ func TestContainerCarriesAgentEnvAndBinary(t *testing.T) {
 		for _, want := range []string{
 			runtime.EnvAgentEndpoint + "=127.0.0.1:3010",
 			runtime.EnvSpaceID + "=" + s.ID,
-			runtime.EnvAgentToken + "=",
 		} {
-			if code != 0 || !strings.Contains(out, want+"") {
+			if code != 0 || !strings.Contains(out, want+"\n") {
 				t.Errorf("env (exit %d) lacks %q:\n%s", code, want, out)
 			}
+		}
+		if token, code := exec(runtimetest.Command("env", runtime.EnvAgentToken)...); code != 0 || crypt.HashToken(strings.TrimSpace(token)) != run.AgentTokenHash {
+			t.Errorf("%s (exit %d) is not the token whose hash the space holds", runtime.EnvAgentToken, code)
 		}
 		if strings.Contains(out, "KNOT_SPACE_ID=not-the-space-id") {
 			t.Errorf("the spec's KNOT_SPACE_ID survived next to knot's:\n%s", out)
@@ -213,8 +216,8 @@ func TestContainerCarriesAgentEnvAndBinary(t *testing.T) {
 		if out, code := exec("ls", "-l", docker.AgentPath); code != 0 || !strings.Contains(out, docker.AgentPath) {
 			t.Fatalf("ls %s: exit %d: %s", docker.AgentPath, code, out)
 		}
-		if out, code := exec(docker.AgentPath, "version"); code != 0 || out != "knot-test" {
-			t.Fatalf("the injected binary said %q (exit %d); want knot-test", out, code)
+		if out, code := exec(docker.AgentPath, "version"); code != 0 || !strings.HasPrefix(out, "knot ") {
+			t.Fatalf("the injected knot said %q (exit %d); want its version", out, code)
 		}
 		if _, code := exec("sh", "-c", "echo x > "+docker.AgentPath); code == 0 {
 			t.Fatal("the injected binary is writable from the container")

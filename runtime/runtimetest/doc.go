@@ -4,5 +4,6 @@
 // runtime.Manager (Records), and real engines for integration tests: a
 // private dockerd or podman service started by a test binary on sockets in a
 // temporary directory, with a test image made from Debian's busybox-static
-// and the knot-test program (StartDocker, StartPodman). Only tests import it.
+// (StartDocker, StartPodman) and knot's own static binary to inject as the
+// agent (Engine.Knot). Only tests import it.
 package runtimetest

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -23,9 +25,13 @@ import (
 )
 
 // TestImage is the reference of the image every Engine gets: busybox (from
-// Debian's busybox-static) and the knot-test program at /knot-test, which is
-// also the default command.
+// Debian's busybox-static) and nothing else, an ordinary image that knows
+// nothing of knot. Its default command, ServeCommand, waits until it is
+// stopped and then exits 0.
 const TestImage = "knot-test:latest"
+
+// ServeCommand is the default command of TestImage.
+var ServeCommand = []string{"sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done"}
 
 // MissingImage names an image that no engine here has and none can pull.
 const MissingImage = "registry.invalid/knot/missing:1"
@@ -39,9 +45,6 @@ type Engine struct {
 	Host   string // the API address, "unix://<dir>/<name>.sock"
 	Socket string // the socket's path
 	Image  string // TestImage
-	// Binary is the host path of the static knot-test program, which can
-	// also be injected as the agent binary.
-	Binary string
 	Dir    string
 
 	cmd  *exec.Cmd
@@ -177,10 +180,6 @@ func (e *Engine) start(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-	if e.Binary, err = BuildKnotTest(e.Dir); err != nil {
-		e.Close()
-		return err
-	}
 	if err := e.importImage(ctx, cli); err != nil {
 		e.Close()
 		return fmt.Errorf("importing the test image into %s: %w", e.Name, err)
@@ -291,24 +290,43 @@ func mountsUnder(dir string) ([]string, error) {
 	return out, sc.Err()
 }
 
-// BuildKnotTest builds the knot-test program (static, CGO_ENABLED=0) into
-// dir and returns its path.
-func BuildKnotTest(dir string) (string, error) {
+// knot is knot's own binary, built once per test binary.
+var knot struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Knot returns the host path of knot's own static binary (CGO_ENABLED=0),
+// to be injected into spaces as the agent. It is built from this tree once
+// per test binary, into the directory of the first engine that asks (the
+// engines of a test binary live until its end). When the tree does not
+// build, t fails with the compiler's output: that is a fault to fix, not a
+// component to skip.
+func (e *Engine) Knot(t testing.TB) string {
+	t.Helper()
+	knot.once.Do(func() { knot.path, knot.err = buildKnot(e.Dir) })
+	if knot.err != nil {
+		t.Fatal(knot.err)
+	}
+	return knot.path
+}
+
+func buildKnot(dir string) (string, error) {
 	_, file, _, ok := goruntime.Caller(0)
 	if !ok {
-		return "", errors.New("cannot find the runtimetest sources")
+		return "", errors.New("cannot find the knot sources")
 	}
-	src := filepath.Join(filepath.Dir(file), "testdata", "knot-test")
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(goruntime.GOROOT(), "bin", "go")
 	}
-	out := filepath.Join(dir, "knot-test")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, ".")
-	cmd.Dir = src
+	out := filepath.Join(dir, "knot")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, "github.com/knot-dev/knot/cmd/knot")
+	cmd.Dir = filepath.Join(filepath.Dir(file), "..", "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building knot-test: %v: %s", err, b)
+		return "", fmt.Errorf("building knot (CGO_ENABLED=0 go build github.com/knot-dev/knot/cmd/knot): %v\n%s", err, b)
 	}
 	return out, nil
 }
@@ -328,9 +346,8 @@ func busyboxPath() (string, error) {
 }
 
 // RootFS writes a root filesystem tarball: busybox with a link for each of
-// its applets in /bin, the knot-test program at /knot-test, and the usual
-// empty directories.
-func RootFS(w io.Writer, knotTest string) error {
+// its applets in /bin, and the usual empty directories.
+func RootFS(w io.Writer) error {
 	bb, err := busyboxPath()
 	if err != nil {
 		return err
@@ -368,9 +385,6 @@ func RootFS(w io.Writer, knotTest string) error {
 	if err := addFile("bin/busybox", bb, 0o755, nil); err != nil {
 		return err
 	}
-	if err := addFile("knot-test", knotTest, 0o755, nil); err != nil {
-		return err
-	}
 	if err := addFile("etc/passwd", "", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n")); err != nil {
 		return err
 	}
@@ -391,11 +405,15 @@ func RootFS(w io.Writer, knotTest string) error {
 // importImage imports the test root filesystem as TestImage.
 func (e *Engine) importImage(ctx context.Context, cli *dockerclient.Client) error {
 	var buf bytes.Buffer
-	if err := RootFS(&buf, e.Binary); err != nil {
+	if err := RootFS(&buf); err != nil {
+		return err
+	}
+	cmd, err := json.Marshal(ServeCommand)
+	if err != nil {
 		return err
 	}
 	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, TestImage, image.ImportOptions{
-		Changes: []string{`CMD ["/knot-test"]`},
+		Changes: []string{"CMD " + string(cmd)},
 	})
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package runtimetest
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,10 +16,10 @@ import (
 // Fake is an in-memory runtime.Runtime that behaves like the Docker driver:
 // it parses container specs, knows a set of images, keeps volumes (with the
 // files written into them) across workloads, and understands the commands
-// of the knot-test program (write, read, env, exit) in Exec and as a
-// container command. Its methods that act "outside knot" (Kill, Vanish,
-// Restart) and SetDown simulate drift and outages. It passes the same
-// lifecycle suite as the real engines. The zero value is not usable; use
+// of Command in Exec and "sh -c 'exit N'" as a container command. Its
+// methods that act "outside knot" (Kill, Vanish, Restart) and SetDown
+// simulate drift and outages. It passes the same lifecycle suite as the real
+// engines. The zero value is not usable; use
 // NewFake.
 type Fake struct {
 	name     string
@@ -205,8 +204,8 @@ func (f *Fake) Start(ctx context.Context, w *runtime.Workload) (*runtime.Status,
 		w.Log("pulling image %s", spec.Image)
 		return nil, shared.Errorf(shared.ENOTFOUND, "image %q not found: pull access denied for %s, repository does not exist", spec.Image, spec.Image)
 	}
-	if len(spec.Command) == 3 && spec.Command[1] == "exit" {
-		code, _ := strconv.Atoi(spec.Command[2])
+	if c := spec.Command; len(c) == 3 && c[0] == "sh" && c[1] == "-c" && strings.HasPrefix(c[2], "exit ") {
+		code, _ := strconv.Atoi(strings.TrimPrefix(c[2], "exit "))
 		return nil, shared.Errorf(shared.EINVALID, "%s: the container exited with code %d right after it started", f.name, code)
 	}
 	env := map[string]string{}
@@ -297,8 +296,8 @@ func (f *Fake) RemoveVolumes(_ context.Context, spaceID string) error {
 	return nil
 }
 
-// Exec implements runtime.Execer for the knot-test commands write, read,
-// env and version.
+// Exec implements runtime.Execer for the commands of Command, as busybox
+// runs them.
 func (f *Fake) Exec(_ context.Context, spaceID string, cmd []string) (string, int, error) {
 	if err := f.enter("Exec", spaceID); err != nil {
 		return "", 0, err
@@ -308,37 +307,29 @@ func (f *Fake) Exec(_ context.Context, spaceID string, cmd []string) (string, in
 	if wl == nil || wl.status.State != runtime.StateRunning {
 		return "", 0, shared.Errorf(shared.ENOTFOUND, "%s: space %s has no running container", f.name, spaceID)
 	}
-	if len(cmd) < 2 || path.Base(cmd[0]) != "knot-test" {
-		return fmt.Sprintf("fake: cannot run %q\n", cmd), 127, nil
-	}
 	switch {
-	case cmd[1] == "write" && len(cmd) == 4:
-		files, rel, ok := f.file(spaceID, wl, cmd[2])
+	case len(cmd) == 6 && cmd[0] == "sh" && cmd[2] == writeScript:
+		files, rel, ok := f.file(spaceID, wl, cmd[4])
 		if !ok {
 			return "", 0, nil // written to the container's own layer: lost with it
 		}
-		files[rel] = cmd[3]
+		files[rel] = cmd[5]
 		return "", 0, nil
-	case cmd[1] == "read" && len(cmd) == 3:
-		files, rel, ok := f.file(spaceID, wl, cmd[2])
-		if !ok {
-			return "knot-test: no such file\n", 1, nil
-		}
-		v, ok := files[rel]
-		if !ok {
-			return "knot-test: no such file\n", 1, nil
+	case len(cmd) == 2 && cmd[0] == "cat":
+		files, rel, ok := f.file(spaceID, wl, cmd[1])
+		v, found := files[rel]
+		if !ok || !found {
+			return "cat: can't open '" + cmd[1] + "': No such file or directory\n", 1, nil
 		}
 		return v, 0, nil
-	case cmd[1] == "env" && len(cmd) == 3:
-		v, ok := wl.env[cmd[2]]
+	case len(cmd) == 5 && cmd[0] == "sh" && cmd[2] == envScript:
+		v, ok := wl.env[cmd[4]]
 		if !ok {
-			return cmd[2] + " is not set\n", 1, nil
+			return "", 1, nil
 		}
-		return v, 0, nil
-	case cmd[1] == "version":
-		return "knot-test", 0, nil
+		return v + "\n", 0, nil
 	}
-	return "knot-test: unknown command\n", 2, nil
+	return fmt.Sprintf("fake: cannot run %q\n", cmd), 127, nil
 }
 
 // file finds the volume that holds p in the workload.

@@ -24,8 +24,8 @@ type Harness struct {
 	// NewFlakyRuntime returns a runtime for location whose connection to
 	// the engine setUp(false) cuts and setUp(true) restores.
 	NewFlakyRuntime func(t *testing.T, location string) (rt runtime.Runtime, setUp func(up bool))
-	// Image is an image with the knot-test program at /knot-test; MissingImage
-	// one the engine neither has nor can pull.
+	// Image is TestImage or one like it: busybox, ServeCommand as its
+	// command; MissingImage one the engine neither has nor can pull.
 	Image        string
 	MissingImage string
 	// Outside knot, straight on the engine: remove the space's workload,
@@ -48,7 +48,6 @@ environment:
   - SPACE_NAME=${{ .space.name }}
   - GREETING=${{ .var.greeting }}
   - KNOT_SPACE_ID=not-the-space-id
-command: ["/knot-test", "serve"]
 `
 
 // Env is a test's world: records, a runtime, a manager with a running
@@ -149,21 +148,55 @@ func (e *Env) MustStop(s *shared.Space) *shared.Space {
 	return got
 }
 
-// Exec runs a knot-test command in the space's workload.
-func (e *Env) Exec(s *shared.Space, args ...string) (string, int) {
+// Exec runs Command(verb, args...) in the space's workload and returns its
+// output, without the newline "env" adds, and its exit code.
+func (e *Env) Exec(s *shared.Space, verb string, args ...string) (string, int) {
 	e.T.Helper()
 	x, ok := e.Runtime.(runtime.Execer)
 	if !ok {
 		e.T.Fatalf("%T does not implement runtime.Execer", e.Runtime)
 	}
+	cmd := Command(verb, args...)
+	if cmd == nil {
+		e.T.Fatalf("Exec: unknown command %q", verb)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, code, err := x.Exec(ctx, s.ID, append([]string{"/knot-test"}, args...))
+	out, code, err := x.Exec(ctx, s.ID, cmd)
 	if err != nil {
-		e.T.Fatalf("exec %v: %v", args, err)
+		e.T.Fatalf("exec %v: %v", cmd, err)
+	}
+	if verb == "env" {
+		out = strings.TrimSuffix(out, "\n")
 	}
 	return out, code
 }
+
+// Command returns the command line, for the busybox of TestImage, of one of
+// the commands the suite runs in workloads (the Fake understands them too),
+// or nil for another verb:
+//
+//	write FILE TEXT   write TEXT to FILE, creating its directory
+//	read FILE         print FILE
+//	env NAME          print the value of NAME and a newline; exit 1 if unset
+func Command(verb string, args ...string) []string {
+	switch verb {
+	case "write":
+		return append([]string{"sh", "-c", writeScript, "sh"}, args...)
+	case "read":
+		return append([]string{"cat"}, args...)
+	case "env":
+		return append([]string{"sh", "-c", envScript, "sh"}, args...)
+	}
+	return nil
+}
+
+// The scripts of Command: write its second argument to the file its first
+// names; print the variable its argument names (busybox has no printenv).
+const (
+	writeScript = `mkdir -p "$(dirname "$1")" && printf %s "$2" > "$1"`
+	envScript   = `v=$(env | grep "^$1=") && printf '%s\n' "${v#*=}"`
+)
 
 // Inspect returns the runtime's view of the space.
 func (e *Env) Inspect(s *shared.Space) *runtime.Status {
@@ -354,7 +387,7 @@ func RunLifecycle(t *testing.T, h Harness) {
 		}
 		found := false
 		for _, l := range e.Manager.Logs(s.ID) {
-			found = found || strings.Contains(l.Message, "restarted outside knot")
+			found = found || strings.Contains(l.Text, "restarted outside knot")
 		}
 		if !found {
 			t.Fatalf("the space log does not mention the restart: %v", e.Manager.Logs(s.ID))
@@ -454,8 +487,8 @@ func RunLifecycle(t *testing.T, h Harness) {
 		}
 		var pulled, failed bool
 		for _, l := range e.Manager.Logs(s.ID) {
-			pulled = pulled || strings.Contains(l.Message, "pulling image "+h.MissingImage)
-			failed = failed || l.Level == "error" && strings.Contains(l.Message, want)
+			pulled = pulled || strings.Contains(l.Text, "pulling image "+h.MissingImage)
+			failed = failed || l.Level == "error" && strings.Contains(l.Text, want)
 		}
 		if !pulled || !failed {
 			t.Fatalf("the space log lacks the pull or its failure: %v", e.Manager.Logs(s.ID))
@@ -490,7 +523,7 @@ func RunLifecycle(t *testing.T, h Harness) {
 	t.Run("CommandExitingAtOnceFailsSpace", func(t *testing.T) {
 		e := env(t, true)
 		tmpl := e.Records.PutTemplate(&shared.Template{Name: "exits", Kind: shared.TemplateContainer,
-			Spec: "image: " + h.Image + "\nnetwork: host\ncommand: [\"/knot-test\", \"exit\", \"3\"]\n"})
+			Spec: "image: " + h.Image + "\nnetwork: host\ncommand: [sh, -c, \"exit 3\"]\n"})
 		s := e.Records.AddSpace(e.User, tmpl, "dev")
 		// The engine may report the exit at once, or the reconciler finds
 		// the workload exited (or restarting) soon after.
