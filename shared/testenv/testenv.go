@@ -2,6 +2,13 @@
 // (Docker, Podman, MariaDB, Redis, a DNS server, Chromium) is not there: it
 // skips with the reason, unless KNOT_REQUIRE_ENGINES=1 is set (as CI sets
 // it), in which case the test fails instead. Only tests import it.
+//
+// It also runs the real servers that such tests talk to: StartProcess starts
+// a server program on a free loopback port, waits until it answers, and
+// ties it to the test process, so that it dies with the tests however they
+// end; Proxy stands between a client and a server to take the server away
+// and bring it back. What a particular server needs (its command line, how
+// to ask whether it is ready) is left to the tests that use it.
 package testenv
 
 import (

@@ -11,10 +11,10 @@ import (
 
 // AppendAudit stores ev and sets its ID; see storage.Store.
 func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	var id int64
@@ -46,10 +46,10 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 // removed, so the total is the latest id, and a page starts at the event
 // whose id is the total minus offset.
 func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var out []shared.AuditEvent
 	var total int64
 	err := s.db.View(func(txn *bdb.Txn) error {

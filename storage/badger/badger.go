@@ -52,6 +52,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -78,8 +79,7 @@ type Store struct {
 	gcInt time.Duration
 	done  chan struct{} // closed by Close
 
-	life   sync.RWMutex // held for reading by every method, for writing by Close
-	closed bool         // guarded by life
+	life driver.Life // fails every method after Close
 
 	wmu sync.Mutex // serialises writes to records, the feed and meta keys
 	amu sync.Mutex // serialises audit appends
@@ -180,11 +180,10 @@ func (s *Store) Run(ctx context.Context) error {
 
 // collect rewrites value log files until Badger finds none worth it.
 func (s *Store) collect() {
-	s.life.RLock()
-	defer s.life.RUnlock()
-	if s.closed {
+	if s.life.Enter("") != nil {
 		return
 	}
+	defer s.life.Exit()
 	for range 16 {
 		err := s.db.RunValueLogGC(0.5)
 		if err == nil {
@@ -199,55 +198,32 @@ func (s *Store) collect() {
 
 // Close closes the database. Writes that returned before are on disk.
 func (s *Store) Close() error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.closed {
+	return s.life.Close(func() error {
+		close(s.done)
+		if err := s.db.Close(); err != nil {
+			return shared.Wrap(shared.EINTERNAL, err, "badger: close the store %q", s.path)
+		}
 		return nil
-	}
-	s.closed = true
-	close(s.done)
-	if err := s.db.Close(); err != nil {
-		return shared.Wrap(shared.EINTERNAL, err, "badger: close the store %q", s.path)
-	}
-	return nil
+	})
 }
 
 // Ping reports whether the store is open.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	s.life.RUnlock()
-	return nil
-}
-
-// enter takes the read side of life and checks that the store is open and
-// that kind, unless empty, is known. On success the caller must call
-// s.life.RUnlock.
-func (s *Store) enter(kind shared.Kind) error {
-	s.life.RLock()
-	if s.closed {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EUNAVAILABLE, "the store is closed")
-	}
-	if kind != "" && !kind.Valid() {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
-	}
+	s.life.Exit()
 	return nil
 }
 
 // fail turns err into a *shared.Error: coded errors pass through, Badger's
 // are wrapped with what was being done.
 func (s *Store) fail(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var se *shared.Error
-	if errors.As(err, &se) {
-		return se
-	}
-	what := fmt.Sprintf(format, args...)
+	return driver.Fail(err, classify, format, args...)
+}
+
+// classify wraps an uncoded error of Badger with what was being done.
+func classify(err error, what string) error {
 	switch {
 	case errors.Is(err, bdb.ErrTxnTooBig):
 		return shared.Wrap(shared.ETOOLARGE, err, "badger: %s: too much for one transaction", what)

@@ -8,14 +8,15 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Changes returns the feed after a revision; see storage.Store.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	out := []shared.Change{}
 	err := s.db.View(func(txn *bdb.Txn) error {
 		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefixFeed})
@@ -78,10 +79,10 @@ func parseFeedKey(k []byte) (int64, error) {
 
 // Head returns the position of the feed; see storage.Store.
 func (s *Store) Head(ctx context.Context) (storage.Head, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return storage.Head{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	h := storage.Head{Epoch: s.epoch}
 	err := s.db.View(func(txn *bdb.Txn) error {
 		var err error
@@ -101,10 +102,10 @@ const compactChunk = 10000
 // the first transaction, so a crash halfway leaves a horizon that is already
 // high enough for the tombstones that are gone.
 func (s *Store) Compact(ctx context.Context, upTo int64) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 
@@ -185,30 +186,13 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 
 // Apply writes a batch from an origin in one transaction; see storage.Store.
 func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
-	keys := make([][]string, len(b.Changes))
-	for i, c := range b.Changes {
-		if !c.Kind.Valid() {
-			return shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
-		}
-		if c.ID == "" {
-			return shared.Errorf(shared.EINVALID, "change %d: %s has no id", i, c.Kind)
-		}
-		if c.Deleted {
-			continue
-		}
-		k, err := shared.UniqueKeysOf(c)
-		if err != nil {
-			var se *shared.Error
-			if errors.As(err, &se) {
-				return shared.Wrap(se.Code, se.Cause, "change %d: %s", i, se.Message)
-			}
-			return shared.Wrap(shared.EINVALID, err, "change %d: %s %s", i, c.Kind, c.ID)
-		}
-		keys[i] = k
+	defer s.life.Exit()
+	keys, err := driver.CheckBatch(b.Changes)
+	if err != nil {
+		return err
 	}
 
 	s.wmu.Lock()
@@ -240,10 +224,10 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 
 // Replica returns the state recorded by Apply; see storage.Store.
 func (s *Store) Replica(ctx context.Context) (string, int64, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return "", 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var epoch string
 	var applied int64
 	err := s.db.View(func(txn *bdb.Txn) error {

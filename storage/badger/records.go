@@ -8,15 +8,16 @@ import (
 	bdb "github.com/dgraph-io/badger/v4"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Put writes rec at the next revision; see storage.Store.
 func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	kind, id := rec.RecordKind(), rec.RecordID()
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	if id == "" {
 		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
 	}
@@ -31,13 +32,8 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	if err != nil {
 		return s.fail(err, "put %s %s", kind, id)
 	}
-	switch want := rec.GetRevision(); {
-	case want == 0 && exists:
-		return shared.Errorf(shared.ECONFLICT, "%s %s already exists", kind, id)
-	case want != 0 && !exists:
-		return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
-	case want != 0 && old.rev != want:
-		return shared.Errorf(shared.ECONFLICT, "%s %s was changed meanwhile (revision %d, not %d)", kind, id, old.rev, want)
+	if err := driver.CheckRevision(kind, id, rec.GetRevision(), old.rev, exists); err != nil {
+		return err
 	}
 	for _, k := range keys {
 		holder, err := getBytes(txn, uniqKey(kind, k))
@@ -139,10 +135,10 @@ func (s *Store) writeRecord(txn *bdb.Txn, kind shared.Kind, id string, old entry
 
 // Delete removes a record and leaves a tombstone; see storage.Store.
 func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -182,10 +178,10 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 
 // Get returns a record; see storage.Store.
 func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var c shared.Change
 	err := s.db.View(func(txn *bdb.Txn) error {
 		e, ok, err := getEntry(txn, kind, id)
@@ -203,10 +199,10 @@ func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Ch
 
 // Lookup returns the record holding a unique key; see storage.Store.
 func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var c shared.Change
 	err := s.db.View(func(txn *bdb.Txn) error {
 		holder, err := getBytes(txn, uniqKey(kind, key))
@@ -232,10 +228,10 @@ func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (share
 
 // List returns every record of kind ordered by id; see storage.Store.
 func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	out := []shared.Change{}
 	err := s.db.View(func(txn *bdb.Txn) error {
 		prefix := recPrefix(kind)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -79,13 +80,8 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
 	}
 	old, exists := s.recs[kind][id]
-	switch want := rec.GetRevision(); {
-	case want == 0 && exists:
-		return shared.Errorf(shared.ECONFLICT, "%s %s already exists", kind, id)
-	case want != 0 && !exists:
-		return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
-	case want != 0 && old.Revision != want:
-		return shared.Errorf(shared.ECONFLICT, "%s %s was changed meanwhile (revision %d, not %d)", kind, id, old.Revision, want)
+	if err := driver.CheckRevision(kind, id, rec.GetRevision(), old.Revision, exists); err != nil {
+		return err
 	}
 	keys := rec.UniqueKeys()
 	for _, k := range keys {
@@ -268,22 +264,9 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 		return err
 	}
 	// Validate everything first so that nothing is half-applied.
-	keys := make([][]string, len(b.Changes))
-	for i, c := range b.Changes {
-		if !c.Kind.Valid() {
-			return shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
-		}
-		if c.ID == "" {
-			return shared.Errorf(shared.EINVALID, "change %d: %s has no id", i, c.Kind)
-		}
-		if c.Deleted {
-			continue
-		}
-		k, err := shared.UniqueKeysOf(c)
-		if err != nil {
-			return err
-		}
-		keys[i] = k
+	keys, err := driver.CheckBatch(b.Changes)
+	if err != nil {
+		return err
 	}
 	for i, c := range b.Changes {
 		s.unfeed(c.Kind, c.ID)

@@ -6,21 +6,20 @@ import (
 	"encoding/json"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // AppendAudit stores ev and sets its ID; see storage.Store. The id comes
 // from AUTO_INCREMENT, so appends from several processes never wait for the
 // revision lock; the JSON in the table leaves the id out.
 func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
-	e := *ev
-	e.ID = 0
-	data, err := json.Marshal(&e)
+	defer s.life.Exit()
+	data, err := driver.EncodeAudit(ev)
 	if err != nil {
-		return shared.Wrap(shared.EINTERNAL, err, "encode an audit event")
+		return err
 	}
 	res, err := s.db.ExecContext(ctx, "INSERT INTO audit (data) VALUES (?)", data)
 	if err != nil {
@@ -37,10 +36,10 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 // ListAudit returns events newest first; see storage.Store. The count and
 // the page come from one read-only transaction, so they agree.
 func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var out []shared.AuditEvent
 	var total int
 	err := func() error {

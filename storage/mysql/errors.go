@@ -1,19 +1,15 @@
 package mysql
 
 import (
-	"context"
 	"database/sql"
-	"database/sql/driver"
+	sqldriver "database/sql/driver"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Server error numbers the store tells apart.
@@ -45,14 +41,12 @@ var unavailable = map[uint16]string{
 // server's and the network's are classified and wrapped with what was being
 // done and where.
 func (s *Store) fail(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var se *shared.Error
-	if errors.As(err, &se) {
-		return se
-	}
-	what := fmt.Sprintf(format, args...)
+	return driver.Fail(err, s.classify, format, args...)
+}
+
+// classify wraps an uncoded error of the server, the driver or the network
+// with what was being done.
+func (s *Store) classify(err error, what string) error {
 	var me *gomysql.MySQLError
 	if errors.As(err, &me) {
 		switch {
@@ -79,18 +73,7 @@ func (s *Store) fail(err error, format string, args ...any) error {
 // connectionError reports whether err means the connection to the server
 // failed or the caller gave up waiting for it.
 func connectionError(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) ||
-		errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, gomysql.ErrInvalidConn) ||
-		errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded)
+	return driver.ConnectionError(err, sqldriver.ErrBadConn, gomysql.ErrInvalidConn, sql.ErrConnDone)
 }
 
 // deadlock reports whether err is InnoDB choosing this transaction as the

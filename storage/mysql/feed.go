@@ -3,20 +3,20 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Changes returns the feed after a revision; see storage.Store. It is one
 // statement, so it reads one committed state of the feed and the records.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	query := `SELECT f.revision, f.kind, f.id, f.deleted, r.data FROM feed f
 		LEFT JOIN records r ON r.kind = f.kind AND r.id = f.id
 		WHERE f.revision > ? ORDER BY f.revision`
@@ -56,10 +56,10 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.C
 
 // Head returns the position of the feed; see storage.Store.
 func (s *Store) Head(ctx context.Context) (storage.Head, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return storage.Head{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	h := storage.Head{Epoch: s.epoch}
 	rows, err := s.db.QueryContext(ctx, "SELECT name, num FROM meta WHERE name IN ('revision', 'horizon')")
 	if err != nil {
@@ -89,10 +89,10 @@ const compactChunk = 10000
 // already covers the tombstones that are gone; the rest go in chunks, so no
 // transaction holds the writers up for long.
 func (s *Store) Compact(ctx context.Context, upTo int64) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	what := fmt.Sprintf("compact up to %d", upTo)
 	var through int64 // the horizon after this call
 	_, err := s.write(ctx, what, false, func(tx *sql.Tx, rev int64) error {
@@ -128,10 +128,10 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 
 // Apply writes a batch from an origin in one transaction; see storage.Store.
 func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	keys, err := checkBatch(b)
 	if err != nil {
 		return err
@@ -187,22 +187,13 @@ func checkBatch(b storage.Batch) ([][]string, error) {
 	}
 	keys := make([][]string, len(b.Changes))
 	for i, c := range b.Changes {
-		if !c.Kind.Valid() {
-			return nil, shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
-		}
-		if err := checkID(c.Kind, c.ID); err != nil {
+		// A too long id is named before the record is decoded.
+		if err := checkID(c.Kind, c.ID); err != nil && c.Kind.Valid() {
 			return nil, shared.Errorf(shared.EINVALID, "change %d: %s", i, shared.ErrorMessage(err))
 		}
-		if c.Deleted {
-			continue
-		}
-		k, err := shared.UniqueKeysOf(c)
+		k, err := driver.CheckChange(i, c)
 		if err != nil {
-			var se *shared.Error
-			if errors.As(err, &se) {
-				return nil, shared.Wrap(se.Code, se.Cause, "change %d: %s", i, se.Message)
-			}
-			return nil, shared.Wrap(shared.EINVALID, err, "change %d: %s %s", i, c.Kind, c.ID)
+			return nil, err
 		}
 		if err := checkKeys(c.Kind, k); err != nil {
 			return nil, shared.Errorf(shared.EINVALID, "change %d: %s", i, shared.ErrorMessage(err))
@@ -214,10 +205,10 @@ func checkBatch(b storage.Batch) ([][]string, error) {
 
 // Replica returns the state recorded by Apply; see storage.Store.
 func (s *Store) Replica(ctx context.Context) (string, int64, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return "", 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	var epoch string
 	var applied int64
 	err := s.db.QueryRowContext(ctx, "SELECT str, num FROM meta WHERE name = 'replica'").Scan(&epoch, &applied)

@@ -42,13 +42,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -88,8 +88,7 @@ type Store struct {
 	name  string // the database
 	epoch string
 
-	life   sync.RWMutex // held for reading by every method, for writing by Close
-	closed bool         // guarded by life
+	life driver.Life // fails every method after Close
 }
 
 // schemaVersion is the version of the tables this package reads and writes.
@@ -149,7 +148,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		cfg.DialFunc = func(ctx context.Context, network, _ string) (net.Conn, error) {
 			target, err := opts.Resolve(ctx, host)
 			if err != nil {
-				return nil, shared.Wrap(shared.EUNAVAILABLE, err, "mysql: cannot resolve %s: %s", host, shared.ErrorMessage(err))
+				return nil, driver.Unresolved("mysql", host, err)
 			}
 			return dial.DialContext(ctx, network, target)
 		}
@@ -208,41 +207,21 @@ func (s *Store) createDatabase(ctx context.Context, cfg *gomysql.Config) error {
 // Close closes the connection pool. Writes that returned before are
 // committed.
 func (s *Store) Close() error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.closed {
+	return s.life.Close(func() error {
+		if err := s.db.Close(); err != nil {
+			return shared.Wrap(shared.EINTERNAL, err, "mysql: close the connections to %s", s.addr)
+		}
 		return nil
-	}
-	s.closed = true
-	if err := s.db.Close(); err != nil {
-		return shared.Wrap(shared.EINTERNAL, err, "mysql: close the connections to %s", s.addr)
-	}
-	return nil
+	})
 }
 
 // Ping checks that the server answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	return s.fail(s.db.PingContext(ctx), "ping")
-}
-
-// enter takes the read side of life and checks that the store is open and
-// that kind, unless empty, is known. On success the caller must call
-// s.life.RUnlock.
-func (s *Store) enter(kind shared.Kind) error {
-	s.life.RLock()
-	if s.closed {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EUNAVAILABLE, "the store is closed")
-	}
-	if kind != "" && !kind.Valid() {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
-	}
-	return nil
 }
 
 // driverLogger sends the driver's messages, which are all about failures,

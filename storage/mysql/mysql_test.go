@@ -1,7 +1,6 @@
 package mysql_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/knot-dev/knot/storage"
@@ -13,18 +12,9 @@ func TestStore(t *testing.T) {
 }
 
 func TestPersistence(t *testing.T) {
-	var mu sync.Mutex
-	databases := map[string]string{} // the suite's directories name databases
-	storetest.RunPersistence(t, func(t *testing.T, dir string) storage.Store {
-		mu.Lock()
-		db, ok := databases[dir]
-		if !ok {
-			db = newDatabase(t)
-			databases[dir] = db
-		}
-		mu.Unlock()
-		return mustOpen(t, db)
-	})
+	storetest.RunPersistence(t, storetest.Named(
+		func(t *testing.T) string { return newDatabase(t) },
+		func(t *testing.T, db string) storage.Store { return mustOpen(t, db) }))
 }
 
 func TestShared(t *testing.T) {

@@ -8,15 +8,16 @@ import (
 	"fmt"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Put writes rec at the next revision; see storage.Store.
 func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	kind, id := rec.RecordKind(), rec.RecordID()
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	if err := checkID(kind, id); err != nil {
 		return err
 	}
@@ -32,13 +33,8 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		switch {
-		case want == 0 && exists:
-			return shared.Errorf(shared.ECONFLICT, "%s %s already exists", kind, id)
-		case want != 0 && !exists:
-			return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
-		case want != 0 && cur != want:
-			return shared.Errorf(shared.ECONFLICT, "%s %s was changed meanwhile (revision %d, not %d)", kind, id, cur, want)
+		if err := driver.CheckRevision(kind, id, want, cur, exists); err != nil {
+			return err
 		}
 		if err := claimKeys(ctx, tx, kind, id, keys); err != nil {
 			return err
@@ -138,10 +134,10 @@ func putFeed(ctx context.Context, tx *sql.Tx, rev int64, kind shared.Kind, id st
 
 // Delete removes a record and leaves a tombstone; see storage.Store.
 func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	return s.write(ctx, fmt.Sprintf("delete %s %s", kind, id), true, func(tx *sql.Tx, rev int64) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM records WHERE kind = ? AND id = ?", kind, id)
 		if err != nil {
@@ -163,10 +159,10 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 
 // Get returns a record; see storage.Store.
 func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	c := shared.Change{Kind: kind, ID: id}
 	var data []byte
 	err := s.db.QueryRowContext(ctx, "SELECT revision, data FROM records WHERE kind = ? AND id = ?", kind, id).Scan(&c.Revision, &data)
@@ -182,10 +178,10 @@ func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Ch
 
 // Lookup returns the record holding a unique key; see storage.Store.
 func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	c := shared.Change{Kind: kind}
 	var data []byte
 	err := s.db.QueryRowContext(ctx, `SELECT r.id, r.revision, r.data FROM unique_keys u
@@ -203,10 +199,10 @@ func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (share
 
 // List returns every record of kind ordered by id; see storage.Store.
 func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	rows, err := s.db.QueryContext(ctx, "SELECT id, revision, data FROM records WHERE kind = ? ORDER BY id", kind)
 	if err != nil {
 		return nil, s.fail(err, "list %s", kind)

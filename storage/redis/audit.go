@@ -7,21 +7,20 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // AppendAudit stores ev and sets its ID; see storage.Store. RPUSH returns
 // the new length of the list, which is the event's id; the JSON in the list
 // leaves the id out.
 func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
-	e := *ev
-	e.ID = 0
-	data, err := json.Marshal(&e)
+	defer s.life.Exit()
+	data, err := driver.EncodeAudit(ev)
 	if err != nil {
-		return shared.Wrap(shared.EINTERNAL, err, "encode an audit event")
+		return err
 	}
 	id, err := s.rdb.RPush(ctx, s.k.audit, data).Result()
 	if err != nil {
@@ -35,10 +34,10 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 // the page come from one MULTI, so they agree. Negative indexes count from
 // the end of the list, where the newest event is.
 func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	offset = max(offset, 0)
 	start := int64(0) // the oldest event of the page
 	if limit > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/redis"
+	"github.com/knot-dev/knot/storage/redis/redistest"
 	"github.com/knot-dev/knot/storage/storetest"
 )
 
@@ -19,19 +20,19 @@ import (
 func mustStartCluster(t *testing.T) []string {
 	t.Helper()
 	ctx := context.Background()
-	var nodes []*redisProc
+	var nodes []*redistest.Server
 	var addrs []string
 	for range 3 {
-		r := mustStartRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+		r := redistest.MustStart(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
 		nodes = append(nodes, r)
-		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(r.port))
+		addrs = append(addrs, r.Addr)
 	}
 	for i, n := range nodes {
-		if err := n.admin.ClusterAddSlotsRange(ctx, firstSlot(i), firstSlot(i+1)-1).Err(); err != nil {
+		if err := n.Admin.ClusterAddSlotsRange(ctx, firstSlot(i), firstSlot(i+1)-1).Err(); err != nil {
 			t.Fatalf("add slots to node %d: %v", i, err)
 		}
 		if i > 0 {
-			if err := nodes[0].admin.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(n.port)).Err(); err != nil {
+			if err := nodes[0].Admin.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(n.Port)).Err(); err != nil {
 				t.Fatalf("meet node %d: %v", i, err)
 			}
 		}
@@ -42,7 +43,7 @@ func mustStartCluster(t *testing.T) []string {
 	for {
 		ready := true
 		for _, n := range nodes {
-			info, err := n.admin.ClusterInfo(ctx).Result()
+			info, err := n.Admin.ClusterInfo(ctx).Result()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
 				ready = false
 			}

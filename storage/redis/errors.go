@@ -1,17 +1,13 @@
 package redis
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // unavailable maps the prefixes of Redis error replies that mean the server
@@ -37,14 +33,12 @@ var unavailable = []struct{ prefix, says string }{
 // server's and the network's are classified and wrapped with what was being
 // done and where.
 func (s *Store) fail(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	var se *shared.Error
-	if errors.As(err, &se) {
-		return se
-	}
-	what := fmt.Sprintf(format, args...)
+	return driver.Fail(err, s.classify, format, args...)
+}
+
+// classify wraps an uncoded error of the server, the client or the network
+// with what was being done.
+func (s *Store) classify(err error, what string) error {
 	var re goredis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
@@ -64,15 +58,5 @@ func (s *Store) fail(err error, format string, args ...any) error {
 // connectionError reports whether err means the connection to the server
 // failed or the caller gave up waiting for it.
 func connectionError(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) ||
-		errors.Is(err, goredis.ErrClosed) ||
-		errors.Is(err, goredis.ErrPoolTimeout) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, context.Canceled) ||
-		errors.Is(err, context.DeadlineExceeded)
+	return driver.ConnectionError(err, goredis.ErrClosed, goredis.ErrPoolTimeout)
 }

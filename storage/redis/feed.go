@@ -2,21 +2,21 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Changes returns the feed after a revision; see storage.Store. It is one
 // script, so it reads one state of the feed and the records.
 func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.Change, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	args := append([]any{after, max(limit, 0)}, s.k.kindNames...)
 	res, err := changesScript.RunRO(ctx, s.rdb, s.k.recs, args...).Slice()
 	if err != nil {
@@ -50,10 +50,10 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.C
 
 // Head returns the position of the feed; see storage.Store.
 func (s *Store) Head(ctx context.Context) (storage.Head, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return storage.Head{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	v, err := s.rdb.HMGet(ctx, s.k.meta, "revision", "horizon").Result()
 	if err != nil {
 		return storage.Head{}, s.fail(err, "read the head")
@@ -85,10 +85,10 @@ const compactChunk = 1000
 // the horizon, so a failure halfway leaves a horizon that already covers the
 // tombstones that are gone.
 func (s *Store) Compact(ctx context.Context, upTo int64) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	keys := []string{s.k.meta, s.k.feed, s.k.tombs}
 	for {
 		dropped, err := compactScript.Run(ctx, s.rdb, keys, upTo, compactChunk).Int()
@@ -107,35 +107,24 @@ const maxBatchBytes = 64 << 20
 
 // Apply writes a batch from an origin in one script; see storage.Store.
 func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	args := []any{b.Epoch, b.Applied, len(s.k.kindNames)}
 	args = append(args, s.k.kindNames...)
 	size := 0
 	for i, c := range b.Changes {
-		if !c.Kind.Valid() {
-			return shared.Errorf(shared.EINVALID, "change %d: unknown record kind %q", i, c.Kind)
-		}
-		if c.ID == "" {
-			return shared.Errorf(shared.EINVALID, "change %d: %s has no id", i, c.Kind)
-		}
 		if size += len(c.ID) + len(c.Data); size > maxBatchBytes {
 			return shared.Errorf(shared.ETOOLARGE, "redis: a batch of %d changes holds more than %d MiB, the most one script takes", len(b.Changes), maxBatchBytes>>20)
 		}
-		var keys []string
-		deleted := "1"
-		if !c.Deleted {
-			k, err := shared.UniqueKeysOf(c)
-			if err != nil {
-				var se *shared.Error
-				if errors.As(err, &se) {
-					return shared.Wrap(se.Code, se.Cause, "change %d: %s", i, se.Message)
-				}
-				return shared.Wrap(shared.EINVALID, err, "change %d: %s %s", i, c.Kind, c.ID)
-			}
-			keys, deleted = k, "0"
+		keys, err := driver.CheckChange(i, c)
+		if err != nil {
+			return err
+		}
+		deleted := "0"
+		if c.Deleted {
+			deleted = "1"
 		}
 		args = append(args, string(c.Kind), c.ID, c.Revision, deleted, []byte(c.Data), len(keys))
 		for _, k := range keys {
@@ -150,10 +139,10 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 
 // Replica returns the state recorded by Apply; see storage.Store.
 func (s *Store) Replica(ctx context.Context) (string, int64, error) {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return "", 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	v, err := s.rdb.HMGet(ctx, s.k.meta, "replica_epoch", "replica_applied").Result()
 	if err != nil {
 		return "", 0, s.fail(err, "read the replica state")

@@ -2,19 +2,18 @@ package redis_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/redis"
+	"github.com/knot-dev/knot/storage/redis/redistest"
+	"github.com/knot-dev/knot/storage/storetest"
 )
 
 func TestOpenRejectsBadOptions(t *testing.T) {
@@ -46,7 +45,7 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 }
 
 func TestOpenFailsWhenTheServerCannotServe(t *testing.T) {
-	closed := "127.0.0.1:" + strconv.Itoa(closedPort(t))
+	closed := "127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t))
 	for _, tt := range []struct {
 		name string
 		opts func(redis.Options) redis.Options
@@ -68,8 +67,7 @@ func TestOpenFailsWhenTheServerCannotServe(t *testing.T) {
 }
 
 func TestOpenWithPasswords(t *testing.T) {
-	r := mustStartRedis(t, "--requirepass", "secret")
-	opts := redis.Options{Hosts: []string{"127.0.0.1:" + strconv.Itoa(r.port)}, KeyPrefix: "knot"}
+	opts := redistest.MustStart(t, "--requirepass", "secret").Options("knot")
 	for _, tt := range []struct {
 		name, password, says string
 	}{
@@ -156,7 +154,7 @@ func TestEveryKeyIsUnderTheHashTaggedPrefix(t *testing.T) {
 	if err := s.AppendAudit(ctx, &shared.AuditEvent{Event: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := server.admin.Keys(ctx, "*"+p+"*").Result()
+	keys, err := redistest.Shared(t).Admin.Keys(ctx, "*"+p+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,41 +171,12 @@ func TestEveryKeyIsUnderTheHashTaggedPrefix(t *testing.T) {
 func TestOpenRejectsAnotherLayout(t *testing.T) {
 	p := newPrefix(t)
 	mustOpen(t, p).Close()
-	if err := server.admin.HSet(context.Background(), "{"+p+"}:meta", "format", "99").Err(); err != nil {
+	if err := redistest.Shared(t).Admin.HSet(context.Background(), "{"+p+"}:meta", "format", "99").Err(); err != nil {
 		t.Fatal(err)
 	}
 	_, err := redis.Open(context.Background(), options(t, p))
 	if err == nil || !strings.Contains(err.Error(), `"99"`) || !strings.Contains(err.Error(), p) {
 		t.Fatalf("open of a store with layout 99: %v; want an error naming the layout and the prefix", err)
-	}
-}
-
-func TestOpensOfANewPrefixAtOnceAgreeOnTheEpoch(t *testing.T) {
-	const n = 4
-	p := newPrefix(t)
-	epochs := make([]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			s, err := redis.Open(context.Background(), options(t, p))
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer s.Close()
-			h, err := s.Head(context.Background())
-			epochs[i], errs[i] = h.Epoch, err
-		})
-	}
-	wg.Wait()
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("open %d: %v", i, errs[i])
-		}
-		if epochs[i] != epochs[0] {
-			t.Fatalf("stores opened at once have epochs %q", epochs)
-		}
 	}
 }
 
@@ -219,7 +188,7 @@ func TestWritesWorkAfterTheServerForgetsItsScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A restarted Redis knows no scripts.
-	if err := server.admin.ScriptFlush(ctx).Err(); err != nil {
+	if err := redistest.Shared(t).Admin.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Put(ctx, g); err != nil {
@@ -233,94 +202,6 @@ func TestWritesWorkAfterTheServerForgetsItsScripts(t *testing.T) {
 	}
 }
 
-func TestSRVHostIsResolvedForEachConnection(t *testing.T) {
-	ctx := context.Background()
-	port := server.start(t)
-	var calls atomic.Int64
-	opts := options(t, newPrefix(t))
-	opts.Hosts = []string{"srv+redis.service.consul"}
-	opts.Resolve = func(ctx context.Context, host string) (string, error) {
-		calls.Add(1)
-		if host != "srv+redis.service.consul" {
-			return "", fmt.Errorf("asked for %q", host)
-		}
-		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
-	}
-	s, err := redis.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Put(ctx, &shared.Group{Meta: shared.Meta{ID: "g"}, Name: "dev"}); err != nil {
-		t.Fatal(err)
-	}
-	if calls.Load() == 0 {
-		t.Fatal("Resolve was never called")
-	}
-
-	opts.Resolve = func(ctx context.Context, host string) (string, error) {
-		return "", shared.Errorf(shared.ENOTFOUND, "no SRV records for %s", host)
-	}
-	_, err = redis.Open(ctx, opts)
-	if code := shared.ErrorCode(err); code != shared.EUNAVAILABLE {
-		t.Fatalf("open when the SRV name does not resolve: code %q (%v), want %q", code, err, shared.EUNAVAILABLE)
-	}
-	if msg := shared.ErrorMessage(err); !strings.Contains(msg, "srv+redis.service.consul") || !strings.Contains(msg, "no SRV records") {
-		t.Fatalf("message %q does not name the host and the resolver's answer", msg)
-	}
-}
-
-func TestLostServerIsUnavailableUntilItIsBack(t *testing.T) {
-	p := newProxy(t, server.start(t))
-	opts := options(t, newPrefix(t))
-	opts.Hosts = []string{"127.0.0.1:" + strconv.Itoa(p.port)}
-	ctx := context.Background()
-	s, err := redis.Open(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	g := &shared.Group{Meta: shared.Meta{ID: "g"}, Name: "dev"}
-	if err := s.Put(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-
-	p.cut()
-	for _, op := range []struct {
-		name string
-		call func() error
-	}{
-		{"Put", func() error { return s.Put(ctx, g) }},
-		{"Get", func() error { _, err := s.Get(ctx, shared.KindGroup, "g"); return err }},
-		{"Changes", func() error { _, err := s.Changes(ctx, 0, 0); return err }},
-		{"AppendAudit", func() error { return s.AppendAudit(ctx, &shared.AuditEvent{Event: "x"}) }},
-		{"ListAudit", func() error { _, _, err := s.ListAudit(ctx, 0, 0); return err }},
-		{"Ping", func() error { return s.Ping(ctx) }},
-	} {
-		err := op.call()
-		if code := shared.ErrorCode(err); code != shared.EUNAVAILABLE {
-			t.Fatalf("%s while the server is away: code %q (%v), want %q", op.name, code, err, shared.EUNAVAILABLE)
-		}
-		if !strings.Contains(shared.ErrorMessage(err), opts.Hosts[0]) {
-			t.Fatalf("%s while the server is away says %q, which does not name %s", op.name, shared.ErrorMessage(err), opts.Hosts[0])
-		}
-	}
-	if g.Revision != 1 {
-		t.Fatalf("failed put changed the revision to %d", g.Revision)
-	}
-
-	p.restore(t)
-	if err := s.Ping(ctx); err != nil {
-		t.Fatalf("ping once the server is back: %v", err)
-	}
-	if err := s.Put(ctx, g); err != nil {
-		t.Fatalf("put once the server is back: %v", err)
-	}
-	if got, err := storage.Get[shared.Group](ctx, s, "g"); err != nil || got.Revision != 2 {
-		t.Fatalf("group once the server is back: %+v, %v; want revision 2", got, err)
-	}
-}
-
 func TestHugeBatchIsTooLarge(t *testing.T) {
 	s := mustOpen(t, newPrefix(t))
 	data := []byte(`{"id":"u1","revision":1,"username":"ann","ssh_public_key":"` + strings.Repeat("k", 65<<20) + `"}`)
@@ -328,4 +209,17 @@ func TestHugeBatchIsTooLarge(t *testing.T) {
 	if code := shared.ErrorCode(err); code != shared.ETOOLARGE {
 		t.Fatalf("apply of a 65 MiB batch: code %q (%v), want %q", code, err, shared.ETOOLARGE)
 	}
+}
+
+func TestServer(t *testing.T) {
+	srv := redistest.Shared(t)
+	storetest.RunServer(t, storetest.Server{
+		Port:       srv.Port,
+		NewBackend: func(t *testing.T) string { return srv.NewPrefix(t) },
+		Open: func(ctx context.Context, prefix, addr string, resolve func(context.Context, string) (string, error)) (storage.Store, error) {
+			opts := srv.Options(prefix)
+			opts.Hosts, opts.Resolve = []string{addr}, resolve
+			return redis.Open(ctx, opts)
+		},
+	})
 }

@@ -17,10 +17,10 @@ import (
 // Put writes rec at the next revision; see storage.Store.
 func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	kind, id := rec.RecordKind(), rec.RecordID()
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	if id == "" {
 		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
 	}
@@ -87,10 +87,10 @@ func splitJSON(rec shared.Record) (head, tail []byte, err error) {
 
 // Delete removes a record and leaves a tombstone; see storage.Store.
 func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return 0, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	rev, err := deleteScript.Run(ctx, s.rdb, s.k.ofKind(kind), id, member(kind, id)).Int64()
 	if err != nil {
 		return 0, s.fail(err, "delete %s %s", kind, id)
@@ -103,10 +103,10 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 
 // Get returns a record; see storage.Store.
 func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	v, err := s.rdb.HGet(ctx, s.k.rec[kind], id).Result()
 	if errors.Is(err, goredis.Nil) {
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
@@ -119,10 +119,10 @@ func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Ch
 
 // Lookup returns the record holding a unique key; see storage.Store.
 func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return shared.Change{}, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	res, err := lookupScript.RunRO(ctx, s.rdb, []string{s.k.rec[kind], s.k.uniq[kind]}, key).StringSlice()
 	if errors.Is(err, goredis.Nil) {
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "no %s with %s", kind, key)
@@ -138,10 +138,10 @@ func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (share
 
 // List returns every record of kind ordered by id; see storage.Store.
 func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
-	if err := s.enter(kind); err != nil {
+	if err := s.life.Enter(kind); err != nil {
 		return nil, err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	all, err := s.rdb.HGetAll(ctx, s.k.rec[kind]).Result()
 	if err != nil {
 		return nil, s.fail(err, "list %s", kind)

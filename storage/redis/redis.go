@@ -50,7 +50,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -59,6 +58,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 var _ storage.Store = (*Store)(nil)
@@ -93,8 +93,7 @@ type Store struct {
 	k     keyNames
 	epoch string
 
-	life   sync.RWMutex // held for reading by every method, for writing by Close
-	closed bool         // guarded by life
+	life driver.Life // fails every method after Close
 }
 
 // format is the key layout this package reads and writes.
@@ -156,7 +155,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			if strings.HasPrefix(host, "srv+") {
 				target, err := opts.Resolve(ctx, host)
 				if err != nil {
-					return nil, shared.Wrap(shared.EUNAVAILABLE, err, "redis: cannot resolve %s: %s", host, shared.ErrorMessage(err))
+					return nil, driver.Unresolved("redis", host, err)
 				}
 				host = target
 			}
@@ -220,39 +219,19 @@ func atoi(s string) int {
 
 // Close closes the connections. Writes that returned before are in Redis.
 func (s *Store) Close() error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.closed {
+	return s.life.Close(func() error {
+		if err := s.rdb.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+			return shared.Wrap(shared.EINTERNAL, err, "redis: close the connections to %s", s.addr)
+		}
 		return nil
-	}
-	s.closed = true
-	if err := s.rdb.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
-		return shared.Wrap(shared.EINTERNAL, err, "redis: close the connections to %s", s.addr)
-	}
-	return nil
+	})
 }
 
 // Ping checks that the server answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.enter(""); err != nil {
+	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	defer s.life.RUnlock()
+	defer s.life.Exit()
 	return s.fail(s.rdb.Ping(ctx).Err(), "ping")
-}
-
-// enter takes the read side of life and checks that the store is open and
-// that kind, unless empty, is known. On success the caller must call
-// s.life.RUnlock.
-func (s *Store) enter(kind shared.Kind) error {
-	s.life.RLock()
-	if s.closed {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EUNAVAILABLE, "the store is closed")
-	}
-	if kind != "" && !kind.Valid() {
-		s.life.RUnlock()
-		return shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/knot-dev/knot/storage"
@@ -13,18 +12,9 @@ func TestStore(t *testing.T) {
 }
 
 func TestPersistence(t *testing.T) {
-	var mu sync.Mutex
-	prefixes := map[string]string{} // the suite's directories name key prefixes
-	storetest.RunPersistence(t, func(t *testing.T, dir string) storage.Store {
-		mu.Lock()
-		p, ok := prefixes[dir]
-		if !ok {
-			p = newPrefix(t)
-			prefixes[dir] = p
-		}
-		mu.Unlock()
-		return mustOpen(t, p)
-	})
+	storetest.RunPersistence(t, storetest.Named(
+		func(t *testing.T) string { return newPrefix(t) },
+		func(t *testing.T, p string) storage.Store { return mustOpen(t, p) }))
 }
 
 func TestShared(t *testing.T) {

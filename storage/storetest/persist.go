@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +153,23 @@ func RunPersistence(t *testing.T, open func(t *testing.T, dir string) storage.St
 			t.Fatalf("feed after reopen is out of order: %s", describe(got))
 		}
 	})
+}
+
+// Named adapts RunPersistence to a driver whose stores live in named places
+// on a server (databases, key prefixes) rather than in directories: each
+// directory of the suite stands for the place that newName makes when the
+// directory is first seen, and open opens the store in a place.
+func Named(newName func(t *testing.T) string, open func(t *testing.T, name string) storage.Store) func(t *testing.T, dir string) storage.Store {
+	var mu sync.Mutex
+	names := map[string]string{}
+	return func(t *testing.T, dir string) storage.Store {
+		mu.Lock()
+		name, ok := names[dir]
+		if !ok {
+			name = newName(t)
+			names[dir] = name
+		}
+		mu.Unlock()
+		return open(t, name)
+	}
 }

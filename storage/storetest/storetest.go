@@ -6,10 +6,11 @@
 //	}
 //
 // Drivers that keep data across restarts also run RunPersistence, drivers
-// that several processes may share (MySQL, Redis) also run RunShared, and
-// every driver may run FuzzApply from a fuzz test. The subtests are named
-// after the promise of storage/store.go they check, so a failure says which
-// one broke.
+// that several processes may share (MySQL, Redis) also run RunShared, those
+// that keep their data in a server (MySQL, Redis) also run RunServer, and
+// every driver may run FuzzApply from a fuzz test and Bench from a
+// benchmark. The subtests are named after the promise of storage/store.go
+// they check, so a failure says which one broke.
 package storetest
 
 import (
