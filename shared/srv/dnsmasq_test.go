@@ -2,6 +2,7 @@ package srv_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -50,8 +51,10 @@ func startDnsmasq(t *testing.T, records ...string) string {
 		if err := cmd.Start(); err != nil {
 			testenv.Missing(t, "dnsmasq", err)
 		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		// exited is closed when dnsmasq has exited, so that every reader
+		// sees it (waitForDNS may notice the exit before stop does).
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
 		stop := func() {
 			cmd.Process.Kill()
 			<-exited
@@ -70,15 +73,15 @@ func startDnsmasq(t *testing.T, records ...string) string {
 
 // waitForDNS polls addr with a question until it answers, the process
 // exits or 10 s pass.
-func waitForDNS(addr string, exited <-chan error) error {
+func waitForDNS(addr string, exited <-chan struct{}) error {
 	q := new(mdns.Msg)
 	q.SetQuestion("knot.test.", mdns.TypeSOA)
 	c := &mdns.Client{Timeout: 200 * time.Millisecond}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("dnsmasq exited: %v", err)
+		case <-exited:
+			return errors.New("dnsmasq exited")
 		default:
 		}
 		_, _, err := c.Exchange(q, addr)
@@ -89,8 +92,8 @@ func waitForDNS(addr string, exited <-chan error) error {
 			return fmt.Errorf("no answer on %s: %v", addr, err)
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("dnsmasq exited: %v", err)
+		case <-exited:
+			return errors.New("dnsmasq exited")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
