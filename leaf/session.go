@@ -26,6 +26,9 @@ type session struct {
 	conn *websocket.Conn
 	ctx  context.Context // ends with the session; for commands
 
+	proto     int                 // the protocol of the welcome
+	auditAcks chan *wire.AuditAck // buffered: acks for the audit reporter
+
 	// Owned by the reader.
 	epoch   string
 	applied int64
@@ -76,7 +79,7 @@ func (u *Uplink) session(ctx context.Context) (bool, error) {
 		return false, &refusedError{reason: "the origin does not speak " + wire.Subprotocol, slow: true}
 	}
 	conn.SetReadLimit(wire.MaxFrameSize)
-	s := &session{u: u, conn: conn}
+	s := &session{u: u, conn: conn, auditAcks: make(chan *wire.AuditAck, 1)}
 	return s.run(ctx)
 }
 
@@ -220,10 +223,15 @@ func (s *session) run(ctx context.Context) (bool, error) {
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	s.ctx = gctx
-	errc := make(chan error, 2)
+	s.proto = welcome.Protocol
+	errc := make(chan error, 3)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()
 	n := 2
+	if s.proto >= 2 {
+		go func() { errc <- s.reportAudit(gctx) }()
+		n++
+	}
 	select {
 	case err = <-errc:
 		n--
@@ -303,7 +311,16 @@ func (s *session) read(ctx context.Context) error {
 		case *wire.SpaceAck:
 			s.reportAcked(f)
 		case *wire.Command:
+			if f.Action == wire.ActionCreate && s.proto < 2 {
+				return closeWith(wire.CloseMalformed, "a create command needs protocol 2, and this link speaks %d", s.proto)
+			}
 			s.command(f)
+		case *wire.AuditAck:
+			select {
+			case s.auditAcks <- f:
+			default:
+				return closeWith(wire.CloseMalformed, "an audit ack the leaf did not ask for")
+			}
 		default:
 			err = closeWith(wire.CloseMalformed, "unexpected %s frame from the origin", f.FrameType())
 		}
@@ -342,6 +359,19 @@ func (u *Uplink) runCommand(ctx context.Context, f *wire.Command) error {
 		return sc.Stop(ctx, f.SpaceID)
 	case wire.ActionDelete:
 		return sc.Delete(ctx, f.SpaceID)
+	case wire.ActionCreate:
+		cr, ok := sc.(SpaceCreator)
+		if !ok {
+			return shared.Errorf(shared.EUNAVAILABLE, "this leaf does not create spaces for the origin")
+		}
+		sp := new(shared.Space)
+		if err := json.Unmarshal(f.Space, sp); err != nil {
+			return shared.Wrap(shared.EINVALID, err, "the space to create does not decode")
+		}
+		if sp.ID != f.SpaceID {
+			return shared.Errorf(shared.EINVALID, "the command creates space %q but carries space %q", f.SpaceID, sp.ID)
+		}
+		return cr.Create(ctx, sp)
 	}
 	return shared.Errorf(shared.EINVALID, "unknown command %q", f.Action)
 }

@@ -22,7 +22,8 @@
 //     store's own feed after the last acknowledged leaf revision, at once
 //     after Notify and every ReportInterval) are sent as space reports until
 //     the origin acknowledges them. Commands of the origin go to the
-//     SpaceController.
+//     SpaceController. With protocol 2, the audit events of the leaf's
+//     store go to the origin the same way (see reportAudit).
 //  5. When the link ends, for whatever reason, Run waits with capped
 //     exponential backoff (reset after a welcome) and dials again. It never
 //     returns because of the origin: a refused credential, no common protocol
@@ -55,6 +56,14 @@ type SpaceController interface {
 	Start(ctx context.Context, spaceID string) error
 	Stop(ctx context.Context, spaceID string) error
 	Delete(ctx context.Context, spaceID string) error
+}
+
+// SpaceCreator is implemented by a SpaceController that also creates the
+// spaces the origin places on this leaf (protocol 2). Create stores sp as
+// a new space of the leaf; creating a space that exists already with the
+// same id does nothing. Without it, such a command fails with EUNAVAILABLE.
+type SpaceCreator interface {
+	Create(ctx context.Context, sp *shared.Space) error
 }
 
 // DialFunc opens the websocket; websocket.Dial is one.
@@ -117,6 +126,7 @@ type Uplink struct {
 	dial   DialFunc
 	now    func() time.Time
 	notify chan struct{} // buffered 1: the leaf's store was written
+	audit  chan struct{} // buffered 1: likewise, for the audit reporter
 
 	mu     sync.Mutex
 	status Status // guarded by mu
@@ -161,7 +171,7 @@ func New(opts Options) (*Uplink, error) {
 	if _, err := baseURL(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
 		return nil, err
 	}
-	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1)}
+	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1)}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -224,12 +234,14 @@ func (u *Uplink) Run(ctx context.Context) error {
 }
 
 // Notify tells the uplink that the leaf's store was written (a space
-// changed), so that it reports without waiting for the next scan. It never
-// blocks.
+// changed, or an audit event was recorded), so that it reports without
+// waiting for the next scan. It never blocks.
 func (u *Uplink) Notify() {
-	select {
-	case u.notify <- struct{}{}:
-	default:
+	for _, ch := range []chan struct{}{u.notify, u.audit} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -27,6 +27,9 @@ func (g *group) add(w wire.Change) {
 // pump sends one page of the feed after the leaf's revision. It reports
 // whether more may be waiting.
 func (l *link) pump(ctx context.Context) (bool, error) {
+	if !l.view.restricted {
+		return l.pumpShared(ctx)
+	}
 	st := l.hub.store
 	cs, err := st.Changes(ctx, l.rev, pageSize)
 	if err != nil {
@@ -124,24 +127,14 @@ func (l *link) touchesCredential(c shared.Change) bool {
 	return false
 }
 
-// sendGroups packs groups into change frames of about frameBytes.
+// sendGroups packs groups into change frames of about frameBytes and sends
+// them.
 func (l *link) sendGroups(ctx context.Context, groups []group) error {
-	var batch []wire.Change
-	size := 0
-	for i, g := range groups {
-		batch = append(batch, g.out...)
-		size += g.size
-		if size < frameBytes && i < len(groups)-1 {
-			continue
-		}
-		l.sent.Store(g.rev) // before the send: the ack may come back at once
-		if err := l.send(ctx, &wire.Changes{Prev: l.rev, Revision: g.rev, Changes: batch}); err != nil {
-			return err
-		}
-		l.rev = g.rev
-		batch, size = nil, 0
+	frames, err := encodeGroups(l.rev, groups)
+	if err != nil {
+		return err
 	}
-	return nil
+	return l.sendFrames(ctx, frames)
 }
 
 // snapshot sends the leaf's whole view. It lists the store between two
@@ -237,39 +230,61 @@ func (l *link) read(ctx context.Context) error {
 		if err != nil {
 			return gone(err)
 		}
-		h.seen(l.node, func(in *LeafInfo) { in.LastSeen = h.now() })
 		if typ != websocket.MessageText {
 			return closeWith(wire.CloseMalformed, "expected a text frame")
 		}
-		f, err := wire.Decode(b)
-		if err != nil {
-			return closeWith(wire.CloseMalformed, "%s", shared.ErrorMessage(err))
-		}
-		switch f := f.(type) {
-		case *wire.Ack:
-			if sent := l.sent.Load(); f.Applied > sent {
-				return closeWith(wire.CloseMalformed, "ack of revision %d, but only %d was sent", f.Applied, sent)
+		now := h.now()
+		applied, isAck := quickAck(b)
+		var f wire.Frame
+		if !isAck {
+			if f, err = wire.Decode(b); err != nil {
+				return closeWith(wire.CloseMalformed, "%s", shared.ErrorMessage(err))
 			}
-			h.seen(l.node, func(in *LeafInfo) { in.Applied = f.Applied })
+			if ack, ok := f.(*wire.Ack); ok {
+				applied, isAck = ack.Applied, true
+			}
+		}
+		if isAck {
+			if sent := l.sent.Load(); applied > sent {
+				return closeWith(wire.CloseMalformed, "ack of revision %d, but only %d was sent", applied, sent)
+			}
+			h.seen(l.node, func(in *LeafInfo) { in.LastSeen, in.Applied = now, applied })
+			continue
+		}
+		h.seen(l.node, func(in *LeafInfo) { in.LastSeen = now })
+		switch f := f.(type) {
 		case *wire.SpaceReport:
 			if err := l.send(ctx, l.report(ctx, f)); err != nil {
 				return err
 			}
 		case *wire.CommandResult:
 			l.deliver(f)
+		case *wire.AuditReport:
+			if l.proto < 2 {
+				return closeWith(wire.CloseMalformed, "audit reports need protocol 2, and this link speaks %d", l.proto)
+			}
+			if err := l.send(ctx, l.audit(ctx, f)); err != nil {
+				return err
+			}
 		default:
 			return closeWith(wire.CloseMalformed, "unexpected %s frame from a leaf", f.FrameType())
 		}
 	}
 }
 
-// ping measures the round trip every keep-alive interval, and ends the link
-// when the leaf does not answer.
-func (l *link) ping(ctx context.Context) error {
-	h := l.hub
-	t := time.NewTicker(h.keepAlive)
-	defer t.Stop()
-	for {
+// ping measures the round trip with a websocket ping, unless one is under
+// way, in a goroutine that lives until the answer. It ends the link when the
+// leaf does not answer within twice the keep-alive interval. The streamer
+// calls it when the link starts and at every keep-alive.
+func (l *link) ping(ctx context.Context) {
+	if !l.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	l.pings.Add(1)
+	go func() {
+		defer l.pings.Done()
+		defer l.pinging.Store(false)
+		h := l.hub
 		start := time.Now()
 		pctx, cancel := context.WithTimeout(ctx, 2*h.keepAlive)
 		err := l.conn.Ping(pctx)
@@ -277,18 +292,13 @@ func (l *link) ping(ctx context.Context) error {
 		cancel()
 		switch {
 		case ctx.Err() != nil:
-			return nil
 		case timedOut:
-			return closeWith(wire.CloseTimeout, "the leaf did not answer a ping within %s", 2*h.keepAlive)
+			l.end(closeWith(wire.CloseTimeout, "the leaf did not answer a ping within %s", 2*h.keepAlive))
 		case err != nil:
-			return err
+			l.end(err)
+		default:
+			rtt := time.Since(start)
+			h.seen(l.node, func(in *LeafInfo) { in.RTT, in.LastSeen = rtt, h.now() })
 		}
-		rtt := time.Since(start)
-		h.seen(l.node, func(in *LeafInfo) { in.RTT, in.LastSeen = rtt, h.now() })
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	}()
 }

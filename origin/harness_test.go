@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -82,7 +84,7 @@ func startOrigin(t *testing.T, st storage.Store, opts origin.Options) *testOrigi
 			http.NotFound(w, r)
 			return
 		}
-		o.cur.Load().ServeHTTP(w, r)
+		serveLeaf(o.cur.Load(), w, r)
 	}))
 	o.start(st)
 	t.Cleanup(func() {
@@ -90,6 +92,29 @@ func startOrigin(t *testing.T, st storage.Store, opts origin.Options) *testOrigi
 		o.srv.Close()
 	})
 	return o
+}
+
+// serveLeaf does for the tests what the web layer does at GET
+// /api/leaf-server: authenticate the bearer credential (401 with the reason
+// when refused), upgrade with the leaf subprotocol, and Accept.
+func serveLeaf(h *origin.Hub, w http.ResponseWriter, r *http.Request) {
+	bearer, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	cred, err := h.Authenticate(r.Context(), strings.TrimSpace(bearer))
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		if shared.ErrorCode(err) == shared.EUNAUTHORIZED {
+			status = http.StatusUnauthorized
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(map[string]string{"error": shared.ErrorMessage(err)})
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+	if err != nil {
+		return
+	}
+	h.Accept(r.Context(), conn, cred)
 }
 
 func (o *testOrigin) start(st storage.Store) {

@@ -6,9 +6,10 @@
 //
 // How a leaf is served:
 //
-//  1. The web layer mounts the Hub (an http.Handler) at GET /api/leaf-server,
-//     or calls Authenticate and Accept itself. A refused credential gets 401
-//     with the reason, before the upgrade.
+//  1. The web layer serves GET /api/leaf-server: it calls Authenticate with
+//     the bearer credential (a refused one gets 401 with the reason, before
+//     the upgrade), upgrades to a websocket with the subprotocol
+//     knot-leaf.v1, and calls Accept. This package knows no HTTP handlers.
 //  2. Accept reads the leaf's hello, picks the highest common protocol,
 //     settles the location (a per-leaf token binds it, a user API token makes
 //     it the owner's username), refuses a second live connection for the
@@ -21,8 +22,8 @@
 //     by each link from the store; Run only wakes the links when the store's
 //     head moves (on Notify, or on a slow poll).
 //  4. The link keeps-alive, pings for the round trip, checks that its
-//     credential still holds, and handles acks, space reports and command
-//     results from the leaf.
+//     credential still holds, and handles acks, space reports, command
+//     results and (protocol 2) audit reports from the leaf.
 //
 // Views. A trusted leaf (the shared token or a per-leaf token) sees every
 // origin-owned record except local template variables, password hashes
@@ -100,6 +101,8 @@ type Hub struct {
 	links   map[string]*link     // guarded by mu: by location
 	fleet   map[string]*LeafInfo // guarded by mu: by node id
 	head    storage.Head         // guarded by mu: as last seen by Run
+	pages   pages                // the shared pages of the trusted view
+	audits  map[auditKey]int64   // guarded by mu: highest leaf audit id stored, by location and leaf store
 	conns   sync.WaitGroup       // Accept calls in flight
 }
 
@@ -128,6 +131,7 @@ func New(opts Options) (*Hub, error) {
 		started:      make(chan struct{}),
 		links:        map[string]*link{},
 		fleet:        map[string]*LeafInfo{},
+		audits:       map[auditKey]int64{},
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -215,8 +219,9 @@ func (h *Hub) refresh(ctx context.Context) {
 	}
 }
 
-// Accept serves one leaf on conn, authenticated as cred, until the link
-// ends, the leaf goes away, ctx ends or Run stops. It waits for Run to start.
+// Accept serves one leaf on conn, authenticated as cred (by Authenticate),
+// until the link ends, the leaf goes away, ctx ends or Run stops. It waits
+// for Run to start.
 // It always closes conn: with a refusal frame and a reason when the hello
 // is refused, with a close reason when the link fails. The returned error
 // says why the link ended; it is nil for an orderly end.

@@ -36,13 +36,23 @@ type link struct {
 	location string
 	epoch    string
 	mode     string
+	proto    int
 	stop     context.CancelCauseFunc
 
 	// Owned by the streamer.
 	rev      int64 // the revision the leaf holds once it applied what was sent
 	view     view
-	ownerRev int64 // restricted: revision of the owner record the view follows
-	reeval   bool  // restricted: the next frame must re-evaluate the view
+	ownerRev int64       // restricted: revision of the owner record the view follows
+	reeval   bool        // restricted: the next frame must re-evaluate the view
+	stuck    *time.Timer // closes the connection when a change frame write hangs
+	seen     int64       // the store's head revision as the link last read it
+
+	// Set by run before the goroutines start.
+	end func(error) // ends the link with the first error it is given
+	err error       // the error that ended the link, set by end
+
+	pinging atomic.Bool    // a ping is under way
+	pings   sync.WaitGroup // ping goroutines
 
 	sent atomic.Int64 // the highest revision sent, for checking acks
 
@@ -99,28 +109,35 @@ func (l *link) run(ctx context.Context) error {
 	defer l.hub.unregister(l)
 	l.hub.log.Info("origin: leaf connected", "node", l.node, "location", l.location, "version", hello.Version, "restricted", l.cred.Restricted())
 
-	// The goroutines' context ends only after the close frame went out:
-	// a write or ping cut short by a context drops the connection at once.
-	errc := make(chan error, 3)
+	// The link holds two goroutines while it is idle: this one reads, and
+	// the streamer writes; pings run in a goroutine of their own while they
+	// wait for the answer. The first error ends the link: end closes the
+	// websocket with its code and reason, which ends the reader. The
+	// streamer's context ends only after the close frame went out: a write
+	// or ping cut short by a context drops the connection at once.
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	go func() { errc <- l.read(context.WithoutCancel(ctx)) }()
-	go func() { errc <- l.stream(gctx) }()
-	go func() { errc <- l.ping(gctx) }()
-	n := 3
-	select {
-	case err = <-errc:
-		n--
-	case <-ctx.Done():
+	var once sync.Once
+	l.end = func(err error) {
+		once.Do(func() {
+			l.err = err
+			l.close(err)
+		})
 	}
-	if err == nil && ctx.Err() != nil {
-		err = context.Cause(ctx)
-	}
-	l.close(err)
+	stopWatch := context.AfterFunc(ctx, func() { l.end(context.Cause(ctx)) })
+	streamed := make(chan struct{})
+	go func() {
+		defer close(streamed)
+		if err := l.stream(gctx); err != nil {
+			l.end(err)
+		}
+	}()
+	l.end(l.read(context.WithoutCancel(ctx)))
+	stopWatch()
 	cancel()
-	for ; n > 0; n-- {
-		<-errc
-	}
+	<-streamed
+	l.pings.Wait()
+	err = l.err
 	l.failCommands()
 	l.hub.log.Info("origin: leaf disconnected", "node", l.node, "location", l.location, "reason", err)
 	if errors.Is(err, context.Canceled) {
@@ -160,7 +177,12 @@ func (l *link) send(ctx context.Context, f wire.Frame) error {
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	return l.write(ctx, b)
+}
+
+// write writes one encoded frame, like send.
+func (l *link) write(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	return l.conn.Write(wctx, websocket.MessageText, b)
 }
@@ -250,10 +272,12 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 		// if the owner changed since, the first frame re-evaluates it.
 		l.reeval = l.mode == wire.ModeResume && owner.Revision > hello.AppliedRevision
 	}
+	l.proto = proto
 	if other := h.register(l, hello, proto); other != "" {
 		return l.refuse(ctx, true, "location %q is already served by leaf node %s", l.location, other)
 	}
 	l.sent.Store(l.rev)
+	l.seen = head.Revision
 	return l.send(ctx, &wire.Welcome{Protocol: proto, Epoch: head.Epoch, Restricted: l.cred.Restricted(), Location: l.location, Mode: l.mode, Head: head.Revision})
 }
 
@@ -321,6 +345,7 @@ func (l *link) checkCredential(ctx context.Context) error {
 // stream sends the snapshot if the welcome said so, then every change after
 // the leaf's revision as the store's head moves, and keep-alives when idle.
 func (l *link) stream(ctx context.Context) error {
+	l.ping(ctx)
 	if l.mode == wire.ModeSnapshot {
 		if err := l.snapshot(ctx); err != nil {
 			return err
@@ -350,9 +375,11 @@ func (l *link) stream(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			l.seen = max(l.seen, head.Revision)
 			if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision}); err != nil {
 				return err
 			}
+			l.ping(ctx)
 		}
 	}
 }

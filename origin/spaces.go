@@ -104,11 +104,12 @@ func sameSpace(a, b *shared.Space) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(bx, by)
 }
 
-// Command asks the leaf of location to start, stop or delete one of its
-// spaces (cmd.Action and cmd.SpaceID; the hub sets cmd.ID) and waits for
-// its answer or the end of ctx. It returns EUNAVAILABLE when no leaf of the
-// location is connected or it goes away before answering, EINVALID for a
-// bad command, and the leaf's error as a *shared.Error.
+// Command asks the leaf of location to start, stop, delete or create one of
+// its spaces (cmd.Action, cmd.SpaceID and, to create, cmd.Space; the hub
+// sets cmd.ID) and waits for its answer or the end of ctx. It returns
+// EUNAVAILABLE when no leaf of the location is connected, it speaks a
+// protocol too old for the action, or it goes away before answering,
+// EINVALID for a bad command, and the leaf's error as a *shared.Error.
 func (h *Hub) Command(ctx context.Context, location string, cmd wire.Command) error {
 	cmd.ID = uuid.NewString()
 	if err := cmd.Validate(); err != nil {
@@ -119,6 +120,9 @@ func (h *Hub) Command(ctx context.Context, location string, cmd wire.Command) er
 	h.mu.Unlock()
 	if l == nil {
 		return shared.Errorf(shared.EUNAVAILABLE, "no leaf of location %q is connected", location)
+	}
+	if cmd.Action == wire.ActionCreate && l.proto < 2 {
+		return shared.Errorf(shared.EUNAVAILABLE, "the leaf of location %q speaks protocol %d, too old to create spaces: upgrade it", location, l.proto)
 	}
 	ch := make(chan wire.CommandResult, 1)
 	l.mu.Lock()

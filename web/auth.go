@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -297,6 +298,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if u.PasswordHash == "" && s.leaf != nil {
+		// A restricted leaf holds no password hashes (DESIGN.md).
+		crypt.BurnPasswordCheck(req.Password)
+		return fail(fmt.Sprintf("this leaf holds no password for %s (the origin shares none with a leaf connected by a user's API token): log in at the origin %s, or use an API token here", req.Email, s.leaf.OriginURL),
+			"no password at this leaf")
+	}
 	if u.PasswordHash == "" || !crypt.CheckPassword(u.PasswordHash, req.Password) {
 		return fail("invalid email or password", "wrong password")
 	}
@@ -321,6 +328,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	if err := s.store.Put(ctx, se); err != nil {
 		return "", err
 	}
+	if s.leaf != nil {
+		s.originLogin(ctx, se.ID, req.Email, req.Password)
+	}
 	s.auditAs(r, u.Username, u.ID, "Login Success", "logged in as "+u.Username, nil)
 	return secret, nil
 }
@@ -332,6 +342,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	if _, err := s.store.Delete(context.WithoutCancel(r.Context()), shared.KindSession, p.sessionID); err != nil && !isCode(err, shared.ENOTFOUND) {
 		return err
+	}
+	if s.leaf != nil {
+		s.originLogout(r.Context(), p.sessionID)
 	}
 	if p.viaCookie {
 		secure := r.TLS != nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
 )
@@ -193,6 +194,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("# TYPE knot_store_errors_total counter\n")
 	fmt.Fprintf(&b, "knot_store_errors_total %d\n", m.storeErrors.Load())
 
+	s.writeFleetMetrics(&b)
 	writeRuntimeMetrics(&b, m.start)
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -202,30 +204,96 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	bw.Flush()
 }
 
+// writeFleetMetrics writes, on an origin, one series per leaf node it saw,
+// and on a leaf, its view of its origin.
+func (s *Server) writeFleetMetrics(b *strings.Builder) {
+	if s.hub != nil {
+		leaves := s.hub.Leaves()
+		connected := 0
+		for _, in := range leaves {
+			if in.Connected {
+				connected++
+			}
+		}
+		fmt.Fprintf(b, "# HELP knot_leaves_connected Leaf nodes connected to this origin.\n# TYPE knot_leaves_connected gauge\nknot_leaves_connected %d\n", connected)
+		series := []struct {
+			name, help string
+			value      func(in origin.LeafInfo) string
+		}{
+			{"knot_leaf_connected", "1 while the leaf node is connected, else 0.", func(in origin.LeafInfo) string { return boolGauge(in.Connected) }},
+			{"knot_leaf_lag", "Revisions the leaf node is behind this origin's store.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Lag, 10) }},
+			{"knot_leaf_applied_revision", "The origin revision the leaf node last acknowledged.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Applied, 10) }},
+			{"knot_leaf_rtt_seconds", "Round trip of the last ping the leaf node answered.", func(in origin.LeafInfo) string { return strconv.FormatFloat(in.RTT.Seconds(), 'g', -1, 64) }},
+			{"knot_leaf_last_seen_seconds", "When the leaf node last sent a frame or answered a ping, since the Unix epoch.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.LastSeen.Unix(), 10) }},
+		}
+		for _, sr := range series {
+			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", sr.name, sr.help, sr.name)
+			for _, in := range leaves {
+				fmt.Fprintf(b, "%s{location=%s,node=%s} %s\n", sr.name, label(in.Location), label(in.NodeID), sr.value(in))
+			}
+		}
+	}
+	if s.leaf != nil {
+		st := s.leaf.Uplink.Status()
+		applied := st.Applied
+		if st.Epoch == "" {
+			if _, a, err := s.store.Replica(context.Background()); err == nil {
+				applied = a
+			}
+		}
+		fmt.Fprintf(b, "# HELP knot_origin_reachable 1 while this leaf's link to its origin is up, else 0.\n# TYPE knot_origin_reachable gauge\nknot_origin_reachable %s\n", boolGauge(st.Connected))
+		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", applied)
+		fmt.Fprintf(b, "# HELP knot_replica_lag Revisions this leaf's replica is behind the origin, as last heard.\n# TYPE knot_replica_lag gauge\nknot_replica_lag %d\n", st.Lag)
+		fmt.Fprintf(b, "# HELP knot_leaf_pending_reports Space changes the origin has not acknowledged yet.\n# TYPE knot_leaf_pending_reports gauge\nknot_leaf_pending_reports %d\n", st.PendingReports)
+	}
+}
+
+func boolGauge(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
 var runtimeSamples = []struct{ name, metric, help, typ string }{
 	{"/sched/goroutines:goroutines", "go_goroutines", "Number of goroutines that currently exist.", "gauge"},
 	{"/memory/classes/heap/objects:bytes", "go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", "gauge"},
+	{"/memory/classes/heap/objects:bytes+/memory/classes/heap/unused:bytes", "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", "gauge"},
 	{"/memory/classes/total:bytes", "go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", "gauge"},
 	{"/gc/cycles/total:gc-cycles", "go_gc_cycles_total", "Completed GC cycles.", "counter"},
 }
 
+// writeRuntimeMetrics writes the Go runtime's metrics; a sample name of
+// several runtime/metrics names joined by "+" is their sum.
 func writeRuntimeMetrics(b *strings.Builder, start time.Time) {
-	samples := make([]rtmetrics.Sample, len(runtimeSamples))
-	for i, rs := range runtimeSamples {
-		samples[i].Name = rs.name
+	var samples []rtmetrics.Sample
+	for _, rs := range runtimeSamples {
+		for _, n := range strings.Split(rs.name, "+") {
+			samples = append(samples, rtmetrics.Sample{Name: n})
+		}
 	}
 	rtmetrics.Read(samples)
-	for i, rs := range runtimeSamples {
+	i := 0
+	for _, rs := range runtimeSamples {
 		var v uint64
-		switch samples[i].Value.Kind() {
-		case rtmetrics.KindUint64:
-			v = samples[i].Value.Uint64()
-		case rtmetrics.KindFloat64:
-			v = uint64(samples[i].Value.Float64())
-		default:
-			continue
+		ok := true
+		for range strings.Split(rs.name, "+") {
+			switch samples[i].Value.Kind() {
+			case rtmetrics.KindUint64:
+				v += samples[i].Value.Uint64()
+			case rtmetrics.KindFloat64:
+				v += uint64(samples[i].Value.Float64())
+			default:
+				ok = false
+			}
+			i++
 		}
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", rs.metric, rs.help, rs.metric, rs.typ, rs.metric, v)
+		if ok {
+			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", rs.metric, rs.help, rs.metric, rs.typ, rs.metric, v)
+		}
+	}
+	if rss, ok := residentBytes(); ok {
+		fmt.Fprintf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", rss)
 	}
 	fmt.Fprintf(b, "# HELP go_info Information about the Go environment.\n# TYPE go_info gauge\ngo_info{version=%s} 1\n", label(goruntime.Version()))
 	fmt.Fprintf(b, "# HELP process_start_time_seconds Start time of the process since the Unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %d\n", start.Unix())
@@ -240,9 +308,14 @@ func label(v string) string {
 // countingStore counts the store's own failures (EINTERNAL, EUNAVAILABLE)
 // for knot_store_errors_total. Errors about the request itself (not found,
 // conflict, invalid) are not counted.
+//
+// It also calls wrote after every successful write, with the kind written
+// ("" for an audit event), so that the origin's hub and the leaf's uplink
+// hear of every write made through the server.
 type countingStore struct {
 	storage.Store
-	m *metrics
+	m     *metrics
+	wrote func(shared.Kind)
 }
 
 func (c *countingStore) count(err error) error {
@@ -254,11 +327,18 @@ func (c *countingStore) count(err error) error {
 }
 
 func (c *countingStore) Put(ctx context.Context, rec shared.Record) error {
-	return c.count(c.Store.Put(ctx, rec))
+	err := c.count(c.Store.Put(ctx, rec))
+	if err == nil {
+		c.wrote(rec.RecordKind())
+	}
+	return err
 }
 
 func (c *countingStore) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
 	rev, err := c.Store.Delete(ctx, kind, id)
+	if err == nil {
+		c.wrote(kind)
+	}
 	return rev, c.count(err)
 }
 
@@ -288,7 +368,11 @@ func (c *countingStore) Replica(ctx context.Context) (string, int64, error) {
 }
 
 func (c *countingStore) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
-	return c.count(c.Store.AppendAudit(ctx, ev))
+	err := c.count(c.Store.AppendAudit(ctx, ev))
+	if err == nil {
+		c.wrote("")
+	}
+	return err
 }
 
 func (c *countingStore) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {

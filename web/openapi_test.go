@@ -48,6 +48,11 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 	routed := map[string]bool{}
 	err := chi.Walk(routes, func(method, route string, h http.Handler, mw ...func(http.Handler) http.Handler) error {
+		// The document covers the API under /api/ and the operational
+		// endpoints it lists; the web UI's pages and assets are not API.
+		if !strings.HasPrefix(route, "/api/") && !documented[method+" "+route] {
+			return nil
+		}
 		routed[method+" "+route] = true
 		return nil
 	})

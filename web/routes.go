@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // apiFunc is an authenticated API handler. A returned error is written with
@@ -89,40 +90,40 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
 	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
-	r.Post("/api/users", s.handleCreateUser)
+	r.Post("/api/users", s.atOrigin(s.handleCreateUser))
 	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
-	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
-	r.Delete("/api/users/{user_id}", s.api(s.handleDeleteUser))
+	r.Put("/api/users/{user_id}", s.atOrigin(s.api(s.handleUpdateUser)))
+	r.Delete("/api/users/{user_id}", s.atOrigin(s.api(s.handleDeleteUser)))
 	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
-	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
+	r.Post("/api/groups", s.atOrigin(s.api(s.handleCreateGroup, manageGroups)))
 	r.Get("/api/groups/{group_id}", s.api(s.handleGetGroup, manageGroups))
-	r.Put("/api/groups/{group_id}", s.api(s.handleUpdateGroup, manageGroups))
-	r.Delete("/api/groups/{group_id}", s.api(s.handleDeleteGroup, manageGroups))
+	r.Put("/api/groups/{group_id}", s.atOrigin(s.api(s.handleUpdateGroup, manageGroups)))
+	r.Delete("/api/groups/{group_id}", s.atOrigin(s.api(s.handleDeleteGroup, manageGroups)))
 
 	r.Get("/api/roles", s.api(s.handleListRoles))
-	r.Post("/api/roles", s.api(s.handleCreateRole, manageRoles))
+	r.Post("/api/roles", s.atOrigin(s.api(s.handleCreateRole, manageRoles)))
 	r.Get("/api/roles/{role_id}", s.api(s.handleGetRole, manageRoles))
-	r.Put("/api/roles/{role_id}", s.api(s.handleUpdateRole, manageRoles))
-	r.Delete("/api/roles/{role_id}", s.api(s.handleDeleteRole, manageRoles))
+	r.Put("/api/roles/{role_id}", s.atOrigin(s.api(s.handleUpdateRole, manageRoles)))
+	r.Delete("/api/roles/{role_id}", s.atOrigin(s.api(s.handleDeleteRole, manageRoles)))
 	r.Get("/api/permissions", s.api(s.handlePermissions))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.api(s.handleCreateToken))
-	r.Delete("/api/tokens/{token_id}", s.api(s.handleDeleteToken))
+	r.Post("/api/tokens", s.atOrigin(s.api(s.handleCreateToken)))
+	r.Delete("/api/tokens/{token_id}", s.atOrigin(s.api(s.handleDeleteToken)))
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
-	r.Post("/api/templates", s.api(s.handleCreateTemplate, manageTemplates))
+	r.Post("/api/templates", s.atOrigin(s.api(s.handleCreateTemplate, manageTemplates)))
 	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
-	r.Put("/api/templates/{template_id}", s.api(s.handleUpdateTemplate, manageTemplates))
-	r.Delete("/api/templates/{template_id}", s.api(s.handleDeleteTemplate, manageTemplates))
+	r.Put("/api/templates/{template_id}", s.atOrigin(s.api(s.handleUpdateTemplate, manageTemplates)))
+	r.Delete("/api/templates/{template_id}", s.atOrigin(s.api(s.handleDeleteTemplate, manageTemplates)))
 
 	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
-	r.Post("/api/templatevars", s.api(s.handleCreateVar, manageVariables))
+	r.Post("/api/templatevars", s.atOriginUnlessLocalVar(s.api(s.handleCreateVar, manageVariables)))
 	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.api(s.handleUpdateVar, manageVariables))
-	r.Delete("/api/templatevars/{templatevar_id}", s.api(s.handleDeleteVar, manageVariables))
+	r.Put("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleUpdateVar, manageVariables)))
+	r.Delete("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleDeleteVar, manageVariables)))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
@@ -131,8 +132,24 @@ func (s *Server) routes() chi.Router {
 	r.Delete("/api/spaces/{space_id}", s.api(s.handleDeleteSpace, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/start", s.api(s.handleStartSpace, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/stop", s.api(s.handleStopSpace, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/logs", s.api(s.handleSpaceLogs, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/logs/stream", s.api(s.handleSpaceLogStream, useSpaces, manageSpaces))
 
 	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
+
+	// The fleet: the leaf link, what leaves ask the origin, and the views
+	// and leaf tokens of an admin (forwarded to the origin on a leaf).
+	r.Get(wire.Path, s.handleLeafServer)
+	r.Get("/api/leaf/usage", s.handleLeafUsage)
+	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
+	r.Get("/api/leaves", s.atOrigin(s.api(s.handleListLeaves)))
+	r.Get("/api/leaf-tokens", s.atOrigin(s.api(s.handleListLeafTokens)))
+	r.Post("/api/leaf-tokens", s.atOrigin(s.api(s.handleCreateLeafToken)))
+	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.atOrigin(s.api(s.handleDeleteLeafToken)))
+	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.atOrigin(s.api(s.handleRotateLeafToken)))
+
+	// The web UI: its pages and their assets (ui.go).
+	s.mountUI(r)
 	return r
 }
 

@@ -6,6 +6,37 @@
 // web is the only package that knows HTTP status codes: it maps the codes of
 // shared.Error to statuses in one place (errors.go). Spaces are started,
 // stopped and deleted through a SpaceController, which the runtime provides.
+//
+// A server plays the role its options give it (DESIGN.md, "Roles"):
+//
+//   - Standalone (no Hub, no Leaf): one location, no leaves.
+//   - Origin (Options.Hub): it serves the leaf link at GET /api/leaf-server
+//     (upgrade and authentication here, the link in package origin),
+//     notifies the hub after every write of origin-owned data, lists the
+//     fleet, issues leaf tokens, lists the spaces that leaves report with
+//     their location, and acts on a space of another location by a command
+//     to that location's leaf (503 when it is not connected). A space created
+//     with location "auto" goes to the location, its own or a connected
+//     leaf's, that runs the template's kind and has the fewest running
+//     spaces.
+//   - Leaf (Options.Leaf): it serves from its replica whether or not the
+//     origin is reachable. Users log in here with the password hashes the
+//     origin replicated (a restricted leaf holds none: its users are told to
+//     log in at the origin or use an API token). Spaces of its location are
+//     created, started, stopped and deleted here, and the uplink reports
+//     them. A write of origin-owned data (users, groups, roles, API tokens,
+//     templates, variables that are not local, leaf tokens) is forwarded to
+//     the origin and answered with the origin's answer; while the origin is
+//     unreachable it fails at once with 503 saying so, and nothing is
+//     queued. A request with an API token goes with that token, which the
+//     origin knows. The origin does not know the sessions opened at a leaf:
+//     when a login here succeeds and the origin is reachable, the leaf logs
+//     in there too and keeps that session in memory for the writes of the
+//     session here (cookie sessions still need the CSRF header); a session
+//     without one (opened while the origin was down, or before the leaf
+//     restarted) gets 409, which says to log in again or use an API token.
+//     Quotas count the spaces of other locations from the origin when it is
+//     reachable, else only this leaf's.
 package web
 
 import (
@@ -20,6 +51,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
@@ -55,6 +88,10 @@ type Options struct {
 	// controller that handles manual templates only and answers 503 for
 	// container and Nomad templates.
 	Spaces SpaceController
+	// Logs keeps the logs of the spaces this server runs, for GET
+	// /api/spaces/{space_id}/logs and its websocket; nil means both answer
+	// 404 "this server keeps no space logs".
+	Logs SpaceLogs
 	// ValidateTemplate checks a template before it is stored; a returned
 	// *shared.Error is shown to the client. nil means basic checks only: the
 	// kind is valid, container and nomad templates have a spec, and a
@@ -65,6 +102,39 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
 	// its context ends; 0 means 30 seconds.
 	ShutdownTimeout time.Duration
+
+	// Hub makes the server an origin (see the package documentation); nil
+	// means no leaf can connect. The caller runs it.
+	Hub *origin.Hub
+	// Leaf makes the server a leaf of an origin; nil means it is none. Hub
+	// and Leaf are exclusive.
+	Leaf *LeafOptions
+	// Runtimes names the runtimes this server runs spaces on ("docker",
+	// "podman", "nomad"), for placing spaces of location "auto"; nil means
+	// only manual templates run here.
+	Runtimes []string
+}
+
+// LeafOptions configures a leaf server.
+type LeafOptions struct {
+	// Uplink is the leaf's link to its origin, run by the caller. Required.
+	// The server notifies it after every write of a space and every audit
+	// event, and shows its status.
+	Uplink *leaf.Uplink
+	// OriginURL is the origin's base URL: http(s)://host[:port][/prefix] or
+	// srv+http(s)://name. Required.
+	OriginURL string
+	// Token is the leaf's own credential at the origin (the shared token, a
+	// leaf token or an API token); the leaf asks the origin with it how many
+	// spaces a user has elsewhere. "" means quotas count this leaf's spaces
+	// only.
+	Token string
+	// Resolve turns a srv+ OriginURL into a plain one; nil means a srv+
+	// origin cannot be reached for forwarded writes.
+	Resolve func(ctx context.Context, url string) (string, error)
+	// HTTPClient sends the requests to the origin; nil means a client with
+	// a 30 second timeout.
+	HTTPClient *http.Client
 }
 
 // Server is knot's HTTP server. It is safe for concurrent use.
@@ -76,6 +146,8 @@ type Server struct {
 	url      string
 	sealer   *crypt.Sealer
 	spaces   SpaceController
+	logs     SpaceLogs
+	streams  streams // the open log streams, closed by Run
 	validate func(*shared.Template) error
 	now      func() time.Time
 	shutdown time.Duration
@@ -92,6 +164,14 @@ type Server struct {
 	setupDone bool       // guarded by setupMu: a user exists
 
 	ownerLocks keyedMutex // serializes space creation per owner (quota)
+
+	hub      *origin.Hub
+	leaf     *LeafOptions // nil unless a leaf
+	runtimes []string
+	// originSessions maps, on a leaf, the id of a session opened here to
+	// the secret of the session the leaf opened at the origin with the same
+	// login, for forwarding writes made with the leaf's session.
+	originSessions originSessions
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
@@ -100,6 +180,19 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: Options.Store is required")
 	}
+	if opts.Hub != nil && opts.Leaf != nil {
+		return nil, errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Leaf), not both")
+	}
+	if l := opts.Leaf; l != nil {
+		if l.Uplink == nil || l.OriginURL == "" {
+			return nil, errors.New("web: Options.Leaf needs the Uplink and the OriginURL")
+		}
+		lc := *l
+		if lc.HTTPClient == nil {
+			lc.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		}
+		opts.Leaf = &lc
+	}
 	s := &Server{
 		log:      opts.Logger,
 		version:  opts.Version,
@@ -107,12 +200,16 @@ func New(opts Options) (*Server, error) {
 		url:      opts.URL,
 		sealer:   opts.Sealer,
 		spaces:   opts.Spaces,
+		logs:     opts.Logs,
 		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		metrics:  newMetrics(),
+		hub:      opts.Hub,
+		leaf:     opts.Leaf,
+		runtimes: opts.Runtimes,
 	}
-	s.store = &countingStore{Store: opts.Store, m: s.metrics}
+	s.store = &countingStore{Store: opts.Store, m: s.metrics, wrote: s.wrote}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -185,6 +282,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
+	s.streams.close(sctx) // Shutdown leaves websockets alone
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr

@@ -11,6 +11,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -126,10 +127,10 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if req.Shell != "" && !shared.ValidShell(req.Shell) {
 		return invalid("shell %s is not one of bash, zsh, fish, sh", quote(req.Shell))
 	}
-	if req.Location == "" {
-		req.Location = s.location
-	} else if err := checkLocation("location", req.Location); err != nil {
-		return err
+	if req.Location != "" {
+		if err := checkLocation("location", req.Location); err != nil {
+			return err
+		}
 	}
 	ctx := context.WithoutCancel(r.Context())
 	owner := p.user
@@ -158,6 +159,9 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	if !t.UsableBy(owner.Groups) {
 		return forbidden("template %s is not available to the groups of user %s", quote(t.Name), quote(owner.Username))
+	}
+	if req.Location, err = s.spaceLocation(ctx, req.Location, t); err != nil {
+		return err
 	}
 	if len(t.Locations) > 0 && !slices.Contains(t.Locations, req.Location) {
 		return invalid("location: template %s cannot run in location %s (it runs in %s)", quote(t.Name), quote(req.Location), strings.Join(t.Locations, ", "))
@@ -194,14 +198,19 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		TemplateHash:   t.Hash,
 		AgentTokenHash: crypt.HashToken(secret),
 	}
-	err = s.store.Put(ctx, sp)
+	if s.remote(sp) {
+		err = s.createRemote(ctx, sp)
+	} else {
+		err = s.store.Put(ctx, sp)
+	}
 	if isCode(err, shared.ECONFLICT) {
 		return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s", quote(owner.Username), quote(sp.Name))
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Space Create", "space "+sp.Name+" created for "+owner.Username, map[string]string{"space_id": sp.ID, "template_id": t.ID})
+	s.audit(r, p, "Space Create", "space "+sp.Name+" created for "+owner.Username+" at location "+sp.Location,
+		map[string]string{"space_id": sp.ID, "template_id": t.ID, "space_location": sp.Location})
 	writeJSON(w, http.StatusCreated, spaceCreated{Status: true, SpaceID: sp.ID, AgentToken: secret})
 	return nil
 }
@@ -262,6 +271,9 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
+	if s.remote(cur) {
+		return shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s, whose leaf owns its record: change it at that leaf", quote(cur.Name), quote(cur.Location))
+	}
 	if req.Name != nil {
 		if err := checkName("name", *req.Name); err != nil {
 			return err
@@ -304,7 +316,7 @@ func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	if err := s.spaces.Delete(ctx, sp.ID); err != nil {
+	if err := s.act(ctx, sp, wire.ActionDelete); err != nil {
 		return err
 	}
 	s.audit(r, p, "Space Delete", "space "+sp.Name+" deleted", map[string]string{"space_id": sp.ID})
@@ -332,7 +344,7 @@ func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *pri
 			return err
 		}
 	}
-	return s.spaceAction(w, r, p, sp, "Space Start", "started", s.spaces.Start)
+	return s.spaceAction(w, r, p, sp, "Space Start", "started", wire.ActionStart)
 }
 
 // handleStopSpace serves POST /api/spaces/{space_id}/stop.
@@ -341,12 +353,12 @@ func (s *Server) handleStopSpace(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	return s.spaceAction(w, r, p, sp, "Space Stop", "stopped", s.spaces.Stop)
+	return s.spaceAction(w, r, p, sp, "Space Stop", "stopped", wire.ActionStop)
 }
 
-func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principal, sp *shared.Space, event, verb string, act func(context.Context, string) error) error {
+func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principal, sp *shared.Space, event, verb, action string) error {
 	ctx := context.WithoutCancel(r.Context())
-	if err := act(ctx, sp.ID); err != nil {
+	if err := s.act(ctx, sp, action); err != nil {
 		return err
 	}
 	s.audit(r, p, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})

@@ -253,8 +253,11 @@ func TestCreateSpaceRules(t *testing.T) {
 		}
 	})
 
-	t.Run("ExplicitLocationInsideTemplateIsAllowed", func(t *testing.T) {
-		e.must(http.StatusCreated, "POST", "/api/spaces", annToken, map[string]any{"name": "far", "template_id": placed.ID, "location": "away"})
+	t.Run("OtherLocationOfAStandaloneServerIs400", func(t *testing.T) {
+		r := e.must(http.StatusBadRequest, "POST", "/api/spaces", annToken, map[string]any{"name": "far", "template_id": placed.ID, "location": "away"})
+		if !strings.Contains(r.errMsg(t), "no leaves") {
+			t.Fatalf("message %q does not say the server has no leaves", r.errMsg(t))
+		}
 	})
 }
 

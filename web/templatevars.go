@@ -173,6 +173,9 @@ func (s *Server) handleUpdateVar(w http.ResponseWriter, r *http.Request, p *prin
 	if err := s.checkVarRequest(&req, false); err != nil {
 		return err
 	}
+	if s.leaf != nil && req.Local != nil && !*req.Local {
+		return invalid("local: a leaf keeps local variables only; create a shared variable at the origin %s", s.leaf.OriginURL)
+	}
 	v, err := update(ctx, s, func() (*shared.TemplateVar, error) { return s.getVar(ctx, id) }, func(v *shared.TemplateVar) error {
 		wasProtected := v.Protected
 		setIf(&v.Name, req.Name)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -592,7 +593,7 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	for _, sp := range spaces {
-		if err := s.spaces.Delete(ctx, sp.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
+		if err := s.act(ctx, sp, wire.ActionDelete); err != nil && !isCode(err, shared.ENOTFOUND) {
 			return err
 		}
 		s.audit(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
@@ -644,26 +645,21 @@ func (s *Server) quota(ctx context.Context, u *shared.User) (quotaResponse, erro
 		q.StorageUnits += g.StorageUnits
 		q.MaxTunnels += g.MaxTunnels
 	}
-	v, err := s.lists.get(ctx, s.store)
+	used, err := s.usage(ctx, u.ID, func(*shared.Space) bool { return true })
 	if err != nil {
 		return q, err
 	}
-	for _, sp := range v.spaces {
-		if sp.UserID != u.ID {
-			continue
-		}
-		q.NumberSpaces++
-		t := v.templates[sp.TemplateID]
-		if t != nil {
-			q.UsedStorageUnits += t.StorageUnits
-		}
-		if sp.Deployed() {
-			q.NumberSpacesDeployed++
-			if t != nil {
-				q.UsedComputeUnits += t.ComputeUnits
-			}
+	if s.leaf != nil {
+		// The replica holds this location's spaces only; the origin knows
+		// the others when it can be asked.
+		if far, err := s.originUsage(ctx, u.ID); err == nil {
+			used.add(far)
+		} else {
+			s.log.InfoContext(ctx, "quota counts this leaf's spaces only", "user", u.Username, "reason", shared.ErrorMessage(err))
 		}
 	}
+	q.NumberSpaces, q.NumberSpacesDeployed = used.NumberSpaces, used.NumberSpacesDeployed
+	q.UsedComputeUnits, q.UsedStorageUnits = used.UsedComputeUnits, used.UsedStorageUnits
 	return q, nil
 }
 

@@ -87,7 +87,7 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 		return errors.New("this server is a leaf: users belong to the origin, so run this command there")
 	}
 	logger := newLogger(c.App.ErrWriter, cfg)
-	st, err := openStore(cfg, logger)
+	st, err := openStore(c.Context, cfg, logger)
 	if err != nil {
 		return err
 	}

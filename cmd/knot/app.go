@@ -105,6 +105,8 @@ func newApp(s streams) *cli.App {
 			connectCommand(s),
 			spaceCommand(),
 			templateCommand(s),
+			leafCommand(),
+			devCommand(),
 			scaffoldCommand(),
 			genkeyCommand(),
 			genServerKeyCommand(),

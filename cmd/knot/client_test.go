@@ -738,8 +738,6 @@ func TestClientReadsKnotConfigOverTheUserFile(t *testing.T) {
 	}
 }
 
-// The log endpoints answer a JSON list of recent lines and a websocket
-// stream; knot space logs is checked against them when the server has them.
 func TestSpaceLogsOfAnUnknownSpace(t *testing.T) {
 	ts := startServer(t)
 	r := knot(t, ts.as(t, ts.adminToken), "", "space", "logs", "nope", "-f")

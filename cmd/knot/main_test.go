@@ -128,8 +128,6 @@ func TestExitStatus(t *testing.T) {
 
 		{name: "BadEnvIsFailure", args: []string{"server"}, env: map[string]string{"KNOT_LISTEN": "nowhere"}, code: 1, stderr: "env KNOT_LISTEN: server.listen"},
 		{name: "MissingConfigFileIsFailure", args: []string{"server", "--config", "missing.yaml"}, code: 1, stderr: "flag --config: cannot read config file: open missing.yaml"},
-		{name: "MySQLStoreIsFailure", args: []string{"admin", "reset-totp", "--mysql-enabled", "a@example.com"}, code: 1, stderr: "the mysql store is not available in this build"},
-		{name: "RedisStoreIsFailure", args: []string{"admin", "reset-totp", "a@example.com"}, env: map[string]string{"KNOT_REDIS_ENABLED": "true"}, code: 1, stderr: "the redis store is not available in this build"},
 		{name: "AdminOnLeafIsFailure", args: []string{"admin", "reset-totp", "--memorydb-enabled", "a@example.com"}, env: map[string]string{"KNOT_SHARED_TOKEN": "x", "KNOT_ORIGIN_SERVER": "https://origin.example.com"}, code: 1, stderr: "leaf"},
 		{name: "UnknownUserIsFailure", args: []string{"admin", "reset-totp", "--memorydb-enabled", "nobody@example.com"}, code: 1, stderr: `no user has the email "nobody@example.com"`},
 	}

@@ -8,17 +8,31 @@ import (
 )
 
 // records gives the runtime's Manager the part of the store it uses.
-type records struct{ s storage.Store }
+// wrote, when set, is called after every write of a space, so that a leaf's
+// uplink reports it at once.
+type records struct {
+	s     storage.Store
+	wrote func()
+}
+
+func (r records) notify(err error) error {
+	if err == nil && r.wrote != nil {
+		r.wrote()
+	}
+	return err
+}
 
 func (r records) GetSpace(ctx context.Context, id string) (*shared.Space, error) {
 	return storage.Get[shared.Space](ctx, r.s, id)
 }
 
-func (r records) PutSpace(ctx context.Context, sp *shared.Space) error { return r.s.Put(ctx, sp) }
+func (r records) PutSpace(ctx context.Context, sp *shared.Space) error {
+	return r.notify(r.s.Put(ctx, sp))
+}
 
 func (r records) DeleteSpace(ctx context.Context, id string) error {
 	_, err := r.s.Delete(ctx, shared.KindSpace, id)
-	return err
+	return r.notify(err)
 }
 
 func (r records) ListSpaces(ctx context.Context) ([]*shared.Space, error) {

@@ -2,18 +2,30 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/runtime/docker"
+	"github.com/knot-dev/knot/runtime/nomad"
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/srv"
 	"github.com/knot-dev/knot/storage/badger"
 	"github.com/knot-dev/knot/web"
 )
@@ -22,10 +34,12 @@ import (
 // stops it: the HTTP server finishes the requests in flight, the background
 // loops return, and the store is closed last, so no write that was answered
 // is lost.
+//
+// The role comes from the configuration (config.Role): a standalone server
+// runs the web server and the spaces of its location; an origin also runs
+// the hub that leaves connect to; a leaf also runs the uplink to its
+// origin, and serves from its own store whether or not the origin answers.
 func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	if role := cfg.Role(); role != config.RoleStandalone {
-		return fmt.Errorf("the %s role is not available in this build yet: remove server.shared_token and server.origin_server to run standalone", role)
-	}
 	var sealer *crypt.Sealer
 	if cfg.Server.Encrypt != "" {
 		s, err := crypt.NewSealer(cfg.Server.Encrypt)
@@ -35,7 +49,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		sealer = s
 	}
 
-	store, err := openStore(cfg, logger)
+	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -49,9 +63,71 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	var runtimes []string
+	if container != nil {
+		runtimes = append(runtimes, container.Name())
+	}
+	nomadRT, err := nomadRuntime(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if nomadRT != nil {
+		runtimes = append(runtimes, nomadRT.Name())
+	}
+
+	var (
+		hub      *origin.Hub
+		uplink   *leaf.Uplink
+		leafOpts *web.LeafOptions
+		commands = &lateSpaces{}
+	)
+	switch cfg.Role() {
+	case config.RoleOrigin:
+		hub, err = origin.New(origin.Options{
+			Store:               store,
+			Logger:              logger,
+			SharedTokenHash:     crypt.HashToken(cfg.Server.SharedToken),
+			EnableLeafAPITokens: cfg.Server.EnableLeafAPITokens,
+			Version:             version,
+		})
+		if err != nil {
+			return err
+		}
+	case config.RoleLeaf:
+		node, err := nodeID(cfg)
+		if err != nil {
+			return err
+		}
+		resolve, err := originResolver(cfg, logger)
+		if err != nil {
+			return err
+		}
+		uplink, err = leaf.New(leaf.Options{
+			Store:     store,
+			OriginURL: cfg.Server.OriginServer,
+			Token:     cfg.Server.SharedToken,
+			Location:  cfg.Server.Location,
+			NodeID:    node,
+			Version:   version,
+			Runtimes:  runtimes,
+			Spaces:    commands,
+			Logger:    logger,
+			Resolve:   resolve,
+		})
+		if err != nil {
+			return fmt.Errorf("server.origin_server: %w", err)
+		}
+		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve}
+	}
+
+	rec := records{s: store}
+	if uplink != nil {
+		rec.wrote = uplink.Notify
+	}
 	manager, err := runtime.NewManager(runtime.Options{
-		Records:   records{store},
+		Records:   rec,
 		Container: container,
+		Nomad:     nomadRT,
 		Server: runtime.ServerInfo{
 			URL:            cfg.Server.URL,
 			AgentEndpoint:  cfg.Server.AgentEndpointOrListen(),
@@ -73,28 +149,150 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		URL:              cfg.Server.URL,
 		Sealer:           sealer,
 		Spaces:           manager,
+		Logs:             manager,
 		ValidateTemplate: runtime.ValidateTemplate,
+		Hub:              hub,
+		Leaf:             leafOpts,
+		Runtimes:         runtimes,
 	})
 	if err != nil {
 		return err
 	}
+	commands.set(server.LeafSpaces())
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	logger.Info("knot is serving", "role", cfg.Role(), "listen", "http://"+ln.Addr().String(),
-		"location", cfg.Server.Location, "store", cfg.Storage(), "version", version)
+	attrs := []any{"role", cfg.Role(), "listen", "http://" + ln.Addr().String(),
+		"location", cfg.Server.Location, "store", cfg.Storage(), "version", version}
+	if uplink != nil {
+		attrs = append(attrs, "origin", cfg.Server.OriginServer)
+	}
+	logger.Info("knot is serving", attrs...)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return server.Run(gctx, ln) })
 	g.Go(func() error { return manager.Run(gctx) })
+	if hub != nil {
+		g.Go(func() error { return hub.Run(gctx) })
+	}
+	if uplink != nil {
+		g.Go(func() error { return uplink.Run(gctx) })
+	}
 	if b, ok := store.(*badger.Store); ok {
 		g.Go(func() error { return b.Run(gctx) })
 	}
 	err = g.Wait()
 	logger.Info("knot stopped")
 	return err
+}
+
+// lateSpaces hands the origin's commands to the web server's controller,
+// which is made after the uplink that receives them. The uplink runs only
+// once both exist.
+type lateSpaces struct {
+	mu sync.Mutex
+	sc leaf.SpaceController // guarded by mu
+}
+
+var _ leaf.SpaceCreator = (*lateSpaces)(nil)
+
+func (l *lateSpaces) set(sc leaf.SpaceController) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sc = sc
+}
+
+func (l *lateSpaces) get() (leaf.SpaceController, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sc == nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the leaf is still starting")
+	}
+	return l.sc, nil
+}
+
+func (l *lateSpaces) Start(ctx context.Context, id string) error {
+	sc, err := l.get()
+	if err != nil {
+		return err
+	}
+	return sc.Start(ctx, id)
+}
+
+func (l *lateSpaces) Stop(ctx context.Context, id string) error {
+	sc, err := l.get()
+	if err != nil {
+		return err
+	}
+	return sc.Stop(ctx, id)
+}
+
+func (l *lateSpaces) Delete(ctx context.Context, id string) error {
+	sc, err := l.get()
+	if err != nil {
+		return err
+	}
+	return sc.Delete(ctx, id)
+}
+
+func (l *lateSpaces) Create(ctx context.Context, sp *shared.Space) error {
+	sc, err := l.get()
+	if err != nil {
+		return err
+	}
+	cr, ok := sc.(leaf.SpaceCreator)
+	if !ok {
+		return shared.Errorf(shared.EUNAVAILABLE, "this leaf does not create spaces for the origin")
+	}
+	return cr.Create(ctx, sp)
+}
+
+// originResolver returns the resolver of a srv+ origin_server, nil when it
+// is a plain URL.
+func originResolver(cfg *config.Config, logger *slog.Logger) (func(context.Context, string) (string, error), error) {
+	if !strings.HasPrefix(cfg.Server.OriginServer, srv.Prefix) {
+		return nil, nil
+	}
+	r, err := srv.New(srv.Options{Consul: cfg.Resolver.Consul, Nameservers: cfg.Resolver.Nameservers, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("resolver: %w", err)
+	}
+	return r.ResolveURL, nil
+}
+
+// nodeID returns the id of this leaf node, the same across restarts: with
+// BadgerDB it is kept in a file beside the database (<path>.node-id), made
+// on the first start; with another store it is derived from the host name,
+// location and listen address.
+func nodeID(cfg *config.Config) (string, error) {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "leaf"
+	}
+	if cfg.Storage() != config.StoreBadger {
+		sum := sha256.Sum256([]byte(host + "\x00" + cfg.Server.Location + "\x00" + cfg.Server.Listen))
+		return host + "-" + hex.EncodeToString(sum[:6]), nil
+	}
+	file := filepath.Clean(cfg.Server.BadgerDB.Path) + ".node-id"
+	b, err := os.ReadFile(file)
+	if err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("read the leaf's node id: %w", err)
+	}
+	sum := sha256.Sum256([]byte(crypt.NewToken()))
+	id := host + "-" + hex.EncodeToString(sum[:6])
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return "", fmt.Errorf("keep the leaf's node id: %w", err)
+	}
+	if err := os.WriteFile(file, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep the leaf's node id: %w", err)
+	}
+	return id, nil
 }
 
 // containerRuntime returns the driver for container templates: Docker when
@@ -122,6 +320,32 @@ func containerRuntime(cfg *config.Config, logger *slog.Logger) (runtime.Runtime,
 	d, err := docker.New(opts)
 	if err != nil {
 		return nil, err
+	}
+	return d, nil
+}
+
+// nomadRuntime returns the driver for nomad templates when the Nomad agent at
+// server.nomad.addr answers, else nil: nomad spaces then fail with "no nomad
+// runtime configured" and the server does not claim Nomad among its runtimes.
+func nomadRuntime(ctx context.Context, cfg *config.Config, logger *slog.Logger) (runtime.Runtime, error) {
+	if cfg.Server.Nomad.Addr == "" {
+		return nil, nil
+	}
+	d, err := nomad.New(nomad.Options{
+		Addr:     cfg.Server.Nomad.Addr,
+		Token:    cfg.Server.Nomad.Token,
+		Location: cfg.Server.Location,
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server.nomad.addr: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := d.Ping(pctx); err != nil {
+		logger.Info("no Nomad agent answers: nomad templates cannot start here", "addr", cfg.Server.Nomad.Addr, "err", err)
+		d.Close()
+		return nil, nil
 	}
 	return d, nil
 }

@@ -106,7 +106,7 @@ func spaceCommand() *cli.Command {
 							return err
 						}
 						if c.Bool("follow") {
-							return followLogs(c.Context, cl, sp.ID, c.App.Writer)
+							return followLogs(c.Context, cl, sp.ID, c.App.Writer, c.App.ErrWriter)
 						}
 						var l logLines
 						if err := cl.do(c.Context, http.MethodGet, "/api/spaces/"+escape(sp.ID)+"/logs", nil, &l); err != nil {
@@ -248,9 +248,11 @@ const maxLogMessage = 1 << 20
 
 // followLogs prints the log lines the server streams over a websocket at
 // /api/spaces/{id}/logs/stream until ctx ends (Ctrl-C) or the server closes
-// the stream. A message is one or more lines of text; a JSON object
-// {"line": "..."} or {"lines": [...]} is taken apart.
-func followLogs(ctx context.Context, cl *apiClient, spaceID string, w io.Writer) error {
+// the stream, which the server does when the log ends (the space was
+// deleted) or when it shuts down; the reason it gives is written to errw.
+// The server sends the recent lines first. A message is a JSON object
+// {"line": "..."} (or {"lines": [...]}), or lines of plain text.
+func followLogs(ctx context.Context, cl *apiClient, spaceID string, w, errw io.Writer) error {
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+cl.token)
 	hdr.Set("User-Agent", "knot/"+version)
@@ -286,6 +288,10 @@ func followLogs(ctx context.Context, cl *apiClient, spaceID string, w io.Writer)
 			}
 			switch websocket.CloseStatus(err) {
 			case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+				var ce websocket.CloseError
+				if errors.As(err, &ce) && ce.Reason != "" {
+					fmt.Fprintf(errw, "The server closed the log stream: %s.\n", ce.Reason)
+				}
 				return nil
 			case -1:
 				return fmt.Errorf("the log stream broke off: %w", err)

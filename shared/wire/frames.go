@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/knot-dev/knot/shared"
 )
@@ -22,6 +23,8 @@ const (
 	TypeSpaceAck      = "space_ack"
 	TypeCommand       = "command"
 	TypeCommandResult = "command_result"
+	TypeAuditReport   = "audit_report"
+	TypeAuditAck      = "audit_ack"
 )
 
 // The welcome modes.
@@ -35,6 +38,8 @@ const (
 	ActionStart  = "start"
 	ActionStop   = "stop"
 	ActionDelete = "delete"
+	// ActionCreate creates the space the command carries (version 2 on).
+	ActionCreate = "create"
 )
 
 // Frame is one message of the link. Validate returns an EINVALID
@@ -307,11 +312,13 @@ func (f *SpaceAck) Validate() error {
 	return nil
 }
 
-// Command asks the leaf to act on one of its spaces.
+// Command asks the leaf to act on one of its spaces. Space is the JSON of
+// the shared.Space to create, for ActionCreate only.
 type Command struct {
-	ID      string `json:"id"`
-	Action  string `json:"action"`
-	SpaceID string `json:"space_id"`
+	ID      string          `json:"id"`
+	Action  string          `json:"action"`
+	SpaceID string          `json:"space_id"`
+	Space   json.RawMessage `json:"space,omitempty"`
 }
 
 func (*Command) FrameType() string { return TypeCommand }
@@ -322,10 +329,14 @@ func (f *Command) Validate() error {
 		return invalid("command: id is missing")
 	case len(f.ID) > maxIDLength:
 		return invalid("command: id is longer than %d bytes", maxIDLength)
-	case f.Action != ActionStart && f.Action != ActionStop && f.Action != ActionDelete:
-		return invalid("command: action %q is not one of %s, %s, %s", f.Action, ActionStart, ActionStop, ActionDelete)
+	case f.Action != ActionStart && f.Action != ActionStop && f.Action != ActionDelete && f.Action != ActionCreate:
+		return invalid("command: action %q is not one of %s, %s, %s, %s", f.Action, ActionStart, ActionStop, ActionDelete, ActionCreate)
 	case f.SpaceID == "":
 		return invalid("command: space_id is missing")
+	case f.Action == ActionCreate && !isObject(f.Space):
+		return invalid("command: create of space %s carries no space (a JSON object)", f.SpaceID)
+	case f.Action != ActionCreate && len(f.Space) > 0:
+		return invalid("command: %s of space %s carries a space", f.Action, f.SpaceID)
 	}
 	return nil
 }
@@ -343,6 +354,75 @@ func (*CommandResult) FrameType() string { return TypeCommandResult }
 func (f *CommandResult) Validate() error {
 	if f.ID == "" {
 		return invalid("command_result: id is missing")
+	}
+	return nil
+}
+
+// MaxAuditEvents is the largest number of events one AuditReport holds.
+const MaxAuditEvents = 500
+
+// AuditEvent is one audit event recorded at a leaf; ID is its id in the
+// leaf's store. The origin records it with the leaf's location.
+type AuditEvent struct {
+	ID         int64             `json:"id"`
+	At         time.Time         `json:"at"`
+	Actor      string            `json:"actor"`
+	ActorType  string            `json:"actor_type"`
+	Event      string            `json:"event"`
+	Details    string            `json:"details"`
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// AuditReport carries audit events of the leaf store named by Store (its
+// epoch), in rising id order. A report without events asks for the ack
+// only.
+type AuditReport struct {
+	Store  string       `json:"store"`
+	Events []AuditEvent `json:"events,omitempty"`
+}
+
+func (*AuditReport) FrameType() string { return TypeAuditReport }
+
+func (f *AuditReport) Validate() error {
+	switch {
+	case f.Store == "":
+		return invalid("audit_report: store is missing")
+	case len(f.Store) > maxIDLength:
+		return invalid("audit_report: store is longer than %d bytes", maxIDLength)
+	case len(f.Events) > MaxAuditEvents:
+		return invalid("audit_report: %d events, more than %d", len(f.Events), MaxAuditEvents)
+	}
+	var prev int64
+	for i, e := range f.Events {
+		switch {
+		case e.ID <= prev:
+			return invalid("audit_report: event %d has id %d, not above %d", i, e.ID, prev)
+		case e.Event == "":
+			return invalid("audit_report: event %d has no event name", i)
+		}
+		prev = e.ID
+	}
+	return nil
+}
+
+// AuditAck tells the leaf that the origin holds every event of Store up to
+// the id Upto. Code and Message are set when the origin failed to store an
+// event; the leaf sends the events after Upto again later.
+type AuditAck struct {
+	Store   string `json:"store"`
+	Upto    int64  `json:"upto"`
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+func (*AuditAck) FrameType() string { return TypeAuditAck }
+
+func (f *AuditAck) Validate() error {
+	switch {
+	case f.Store == "":
+		return invalid("audit_ack: store is missing")
+	case f.Upto < 0:
+		return invalid("audit_ack: upto %d is negative", f.Upto)
 	}
 	return nil
 }
@@ -374,6 +454,10 @@ func newFrame(t string) Frame {
 		return new(Command)
 	case TypeCommandResult:
 		return new(CommandResult)
+	case TypeAuditReport:
+		return new(AuditReport)
+	case TypeAuditAck:
+		return new(AuditAck)
 	}
 	return nil
 }

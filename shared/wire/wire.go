@@ -45,8 +45,15 @@
 //     own revisions, re-sent after a reconnect until acknowledged. The origin
 //     stores it idempotently and answers SpaceAck{leaf revision, error}.
 //   - Origin → leaf: Command{id, action, space id} (start, stop or delete one
-//     of the leaf's spaces); the leaf answers CommandResult{id, code,
-//     message}.
+//     of the leaf's spaces; from version 2 also create, carrying the space);
+//     the leaf answers CommandResult{id, code, message}.
+//   - Version 2 on: Leaf → origin: AuditReport{store, events}: the audit
+//     events recorded at the leaf, in the order of their ids in the leaf's
+//     store (named by that store's epoch). The first report of a link holds
+//     no events: it asks how far the origin already holds that store's
+//     events. The origin stores each event once, with the leaf's location,
+//     and answers AuditAck{store, upto}; the leaf sends the next report only
+//     after the ack of the one before.
 //   - Either side closes the link with a websocket close code and a reason
 //     when a frame is malformed, too large, out of order or unexpected;
 //     nothing of such a frame is applied.
@@ -65,7 +72,10 @@ import "strings"
 //   - 1: 2026-03-01: first version: hello/welcome/refusal, resume or
 //     snapshot by {epoch, applied revision}, changes chained by prev,
 //     keep-alive, acks, space reports, commands.
-const ProtocolMin, ProtocolMax = 1, 1
+//   - 2: 2026-11-24: audit events of the leaf travel to the origin
+//     (AuditReport, AuditAck); Command{action: "create", space} creates a
+//     space on the leaf. Neither side sends these to a peer on version 1.
+const ProtocolMin, ProtocolMax = 1, 2
 
 // Subprotocol is the websocket subprotocol of the link.
 const Subprotocol = "knot-leaf.v1"

@@ -9,12 +9,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/v1.golden")
+var update = flag.Bool("update", false, "rewrite testdata/v*.golden")
 
 // samples holds one valid frame of each type, as version 1 sends them.
 func samples() []wire.Frame {
@@ -40,9 +41,30 @@ func samples() []wire.Frame {
 	}
 }
 
-// TestGoldenV1 keeps the JSON of every version 1 frame: a change here is a
-// protocol change and needs a version bump.
-func TestGoldenV1(t *testing.T) {
+// samplesV2 holds one valid frame of each type or form that version 2
+// added.
+func samplesV2() []wire.Frame {
+	space := json.RawMessage(`{"id":"s2","name":"dev","location":"eu","state":"stopped"}`)
+	at := time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
+	return []wire.Frame{
+		&wire.Command{ID: "c2", Action: wire.ActionCreate, SpaceID: "s2", Space: space},
+		&wire.AuditReport{Store: "leaf-epoch"},
+		&wire.AuditReport{Store: "leaf-epoch", Events: []wire.AuditEvent{
+			{ID: 7, At: at, Actor: "ann", ActorType: "user", Event: "Login Success", Details: "logged in as ann", Properties: map[string]string{"ip": "127.0.0.1"}},
+			{ID: 9, At: at, Actor: "ann", ActorType: "user", Event: "Space Start", Details: "space dev started"},
+		}},
+		&wire.AuditAck{Store: "leaf-epoch", Upto: 9},
+	}
+}
+
+// TestGoldenV1 keeps the JSON of every version 1 frame, and TestGoldenV2
+// that of what version 2 added: a change here is a protocol change and
+// needs a version bump.
+func TestGoldenV1(t *testing.T) { checkGolden(t, "v1.golden", samples) }
+
+func TestGoldenV2(t *testing.T) { checkGolden(t, "v2.golden", samplesV2) }
+
+func checkGolden(t *testing.T, name string, samples func() []wire.Frame) {
 	var buf bytes.Buffer
 	for _, f := range samples() {
 		b, err := wire.Encode(f)
@@ -52,7 +74,7 @@ func TestGoldenV1(t *testing.T) {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	path := filepath.Join("testdata", "v1.golden")
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
@@ -112,6 +134,12 @@ func TestDecodeRejects(t *testing.T) {
 		{"ReportWithoutSpace", `{"type":"space_report","leaf_revision":2,"space_id":"s"}`, "has no data"},
 		{"CommandBadAction", `{"type":"command","id":"c","action":"reboot","space_id":"s"}`, `action "reboot"`},
 		{"CommandResultWithoutID", `{"type":"command_result","code":"internal"}`, "id is missing"},
+		{"CreateWithoutSpace", `{"type":"command","id":"c","action":"create","space_id":"s"}`, "carries no space"},
+		{"StopWithSpace", `{"type":"command","id":"c","action":"stop","space_id":"s","space":{}}`, "carries a space"},
+		{"AuditReportWithoutStore", `{"type":"audit_report","events":[]}`, "store is missing"},
+		{"AuditEventsOutOfOrder", `{"type":"audit_report","store":"e","events":[{"id":5,"event":"a"},{"id":5,"event":"b"}]}`, "not above 5"},
+		{"AuditEventWithoutName", `{"type":"audit_report","store":"e","events":[{"id":1}]}`, "no event name"},
+		{"AuditAckNegative", `{"type":"audit_ack","store":"e","upto":-1}`, "upto -1 is negative"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := wire.Decode([]byte(tt.in))
@@ -189,7 +217,7 @@ func TestCloseReasonFitsAFrame(t *testing.T) {
 // FuzzDecode checks that Decode never panics, and that whatever it accepts
 // encodes and decodes again to the same frame.
 func FuzzDecode(f *testing.F) {
-	for _, s := range samples() {
+	for _, s := range append(samples(), samplesV2()...) {
 		b, _ := wire.Encode(s)
 		f.Add(b)
 	}

@@ -1,0 +1,292 @@
+package origin
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
+)
+
+// Fan-out. Every trusted leaf sees the same view, so the page of the feed
+// after a revision is the same for every trusted link at that revision: the
+// hub reads it from the store, filters and encodes it once, and each of
+// those links writes the same bytes. After a write, all the links that were
+// current share one page; after a restart of the origin, the links that
+// resume from the same revision do.
+//
+// A page is computed by the first link that asks for it, while the others
+// wait for it. A page may be used by a link that learned of head revision
+// `known` (the hub's head when it started pumping, or the store's head the
+// link itself read last, at its welcome or keep-alive) if the hub already knew
+// of that revision when the page was started, since the store is read after
+// that, or if the page holds an entry at or after it; otherwise the link
+// starts a new page. (The head read after the page says nothing about what
+// the page holds: a write may land between the two reads.)
+
+// keptPages is how many pages the hub keeps, keptBytes the most they hold
+// together. A page evicted is still shared by the links that asked for it
+// while it was made.
+const (
+	keptPages = 16
+	keptBytes = 16 << 20
+)
+
+// writeTimeout bounds one write to a leaf.
+const writeTimeout = 30 * time.Second
+
+// page is one page of the feed after revision from, encoded for the
+// trusted view.
+type page struct {
+	from  int64
+	known int64         // the hub's head when the page was started
+	done  chan struct{} // closed when the fields below are set
+
+	head   storage.Head // read after the page
+	last   int64        // the revision of the page's last entry, from if none
+	frames []encodedFrame
+	full   bool     // the page held pageSize entries: more may follow
+	tokens []string // ids of the leaf tokens the page changed or deleted
+	size   int
+	err    error
+
+	kept bool // guarded by pages.mu: size counts in pages.bytes
+}
+
+// encodedFrame is a change frame ready to be written.
+type encodedFrame struct {
+	rev int64
+	b   []byte
+}
+
+// pages holds the pages of the trusted view. The zero value is ready.
+type pages struct {
+	mu    sync.Mutex
+	m     map[int64]*page // guarded by mu: by from
+	bytes int             // guarded by mu: the bytes of the kept pages
+}
+
+// drop forgets the page after from, under mu.
+func (ps *pages) drop(from int64) {
+	if p := ps.m[from]; p != nil && p.kept {
+		ps.bytes -= p.size
+		p.kept = false
+	}
+	delete(ps.m, from)
+}
+
+// evict drops the pages after the oldest revisions until at most keptPages
+// and keptBytes remain, under mu. Pages under way hold no bytes yet and are
+// dropped by count only.
+func (ps *pages) evict() {
+	for len(ps.m) > keptPages || ps.bytes > keptBytes {
+		oldest, found := int64(0), false
+		for f, p := range ps.m {
+			if (!found || f < oldest) && (p.kept || len(ps.m) > keptPages) {
+				oldest, found = f, true
+			}
+		}
+		if !found {
+			return
+		}
+		ps.drop(oldest)
+	}
+}
+
+// knownHead returns the store's head revision as the hub last saw it.
+func (h *Hub) knownHead() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.head.Revision
+}
+
+// trustedPage returns the page after from that holds at least every
+// revision up to known (or a full page), computing it when no usable one is
+// kept or under way.
+func (h *Hub) trustedPage(ctx context.Context, from, known int64) (*page, error) {
+	ps := &h.pages
+	ps.mu.Lock()
+	p := ps.m[from]
+	if p != nil && p.known < known {
+		select {
+		case <-p.done:
+			if p.err != nil || !p.full && p.last < known {
+				p = nil
+			}
+		default:
+			p = nil
+		}
+	}
+	mine := p == nil
+	if mine {
+		p = &page{from: from, known: h.knownHead(), done: make(chan struct{})}
+		if ps.m == nil {
+			ps.m = map[int64]*page{}
+		}
+		ps.drop(from)
+		ps.m[from] = p
+		ps.evict()
+	}
+	ps.mu.Unlock()
+	if mine {
+		h.makePage(p)
+		ps.mu.Lock()
+		if ps.m[from] == p {
+			if p.err != nil {
+				ps.drop(from)
+			} else {
+				p.kept = true
+				ps.bytes += p.size
+				ps.evict()
+			}
+		}
+		ps.mu.Unlock()
+	} else {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p, nil
+}
+
+// makePage reads, filters and encodes page p and closes p.done. It works
+// under the hub's context, not the asking link's: other links wait for it.
+func (h *Hub) makePage(p *page) {
+	defer close(p.done)
+	h.mu.Lock()
+	ctx := h.runCtx
+	h.mu.Unlock()
+	st := h.store
+	cs, err := st.Changes(ctx, p.from, pageSize)
+	if err != nil {
+		p.err = err
+		return
+	}
+	// Read the head after the page: a compaction that could have taken
+	// tombstones from the page shows in the horizon.
+	if p.head, err = st.Head(ctx); err != nil {
+		p.err = err
+		return
+	}
+	p.full = len(cs) == pageSize
+	p.last = p.from
+	if len(cs) > 0 {
+		p.last = cs[len(cs)-1].Revision
+	}
+	var v view
+	groups := make([]group, len(cs))
+	for i, c := range cs {
+		groups[i].rev = c.Revision
+		if c.Kind == shared.KindLeafToken {
+			p.tokens = append(p.tokens, c.ID)
+		}
+		w, ok, err := v.filter(c)
+		if err != nil {
+			p.err = err
+			return
+		}
+		if ok {
+			groups[i].add(w)
+		}
+	}
+	p.frames, p.err = encodeGroups(p.from, groups)
+	for _, f := range p.frames {
+		p.size += len(f.b)
+	}
+}
+
+// encodeGroups packs groups into change frames of about frameBytes, the
+// first following revision from.
+func encodeGroups(from int64, groups []group) ([]encodedFrame, error) {
+	var out []encodedFrame
+	var batch []wire.Change
+	size := 0
+	for i, g := range groups {
+		batch = append(batch, g.out...)
+		size += g.size
+		if size < frameBytes && i < len(groups)-1 {
+			continue
+		}
+		b, err := wire.Encode(&wire.Changes{Prev: from, Revision: g.rev, Changes: batch})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, encodedFrame{rev: g.rev, b: b})
+		from = g.rev
+		batch, size = nil, 0
+	}
+	return out, nil
+}
+
+// pumpShared is pump for a trusted link: it sends the shared page after the
+// leaf's revision. It reports whether more may be waiting.
+func (l *link) pumpShared(ctx context.Context) (bool, error) {
+	p, err := l.hub.trustedPage(ctx, l.rev, max(l.hub.knownHead(), l.seen))
+	if err != nil {
+		return false, err
+	}
+	if p.head.Epoch != l.epoch {
+		return false, closeWith(wire.CloseStartOver, "the origin's store was replaced; reconnect for a snapshot")
+	}
+	if l.rev < p.head.Horizon {
+		return false, closeWith(wire.CloseStartOver, "the leaf fell behind the origin's tombstone horizon; reconnect for a snapshot")
+	}
+	if err := l.sendFrames(ctx, p.frames); err != nil {
+		return false, err
+	}
+	if l.cred.Kind == CredentialLeafToken && slices.Contains(p.tokens, l.cred.TokenID) {
+		if err := l.checkCredential(ctx); err != nil {
+			return false, err
+		}
+	}
+	return p.full, nil
+}
+
+// sendFrames writes encoded change frames that follow the leaf's revision.
+// Only the streamer calls it. Like send, a write is bounded by a timeout
+// and not by ctx; the timeout is one timer of the link, which closes the
+// connection when it fires, rather than a context per write.
+func (l *link) sendFrames(ctx context.Context, frames []encodedFrame) error {
+	for _, f := range frames {
+		l.sent.Store(f.rev) // before the send: the ack may come back at once
+		if l.stuck == nil {
+			l.stuck = time.AfterFunc(time.Hour, func() { l.conn.CloseNow() })
+		}
+		l.stuck.Reset(writeTimeout)
+		err := l.conn.Write(context.Background(), websocket.MessageText, f.b)
+		l.stuck.Stop()
+		if err != nil {
+			return err
+		}
+		l.rev = f.rev
+	}
+	return nil
+}
+
+// quickAck reads an ack frame as a leaf writes it, {"type":"ack","applied":N},
+// without the JSON decoder: acks are most of what leaves send. ok is false
+// for anything else, which the caller decodes in full.
+func quickAck(b []byte) (applied int64, ok bool) {
+	const prefix, suffix = `{"type":"ack","applied":`, `}`
+	if len(b) <= len(prefix)+len(suffix) || len(b) > len(prefix)+len(suffix)+18 ||
+		string(b[:len(prefix)]) != prefix || b[len(b)-1] != '}' {
+		return 0, false
+	}
+	for _, c := range b[len(prefix) : len(b)-1] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		applied = applied*10 + int64(c-'0')
+	}
+	return applied, true
+}

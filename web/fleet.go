@@ -1,0 +1,364 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+)
+
+// This file holds the origin's side of the fleet: the leaf link endpoint,
+// the fleet view, leaf tokens, and what leaves ask the origin over HTTP.
+
+// wrote is called after every write made through the server's store, with
+// the kind written ("" for an audit event): the origin's hub hears of every
+// change to origin-owned data, a leaf's uplink of every change to a space
+// and every audit event.
+func (s *Server) wrote(k shared.Kind) {
+	if s.hub != nil && k.OriginOwned() {
+		s.hub.Notify()
+	}
+	if s.leaf != nil && (k == shared.KindSpace || k == "") {
+		s.leaf.Uplink.Notify()
+	}
+}
+
+// roleName returns "standalone", "origin" or "leaf".
+func (s *Server) roleName() string {
+	switch {
+	case s.hub != nil:
+		return "origin"
+	case s.leaf != nil:
+		return "leaf"
+	}
+	return "standalone"
+}
+
+var errNotOrigin = shared.Errorf(shared.ECONFLICT, "this server is not an origin: leaves connect to a server with server.shared_token set")
+
+// isAdmin reports whether p holds the built-in Admin role.
+func isAdmin(p *principal) bool { return slices.Contains(p.user.Roles, shared.AdminRoleID) }
+
+var errNeedsAdmin = forbidden("this needs the Admin role")
+
+// bearer returns the bearer credential of r, "" when there is none.
+func bearer(r *http.Request) string {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(secret)
+}
+
+// offers reports whether the request offers the websocket subprotocol p.
+func offers(r *http.Request, p string) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, s := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(s), p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// handleLeafServer serves GET /api/leaf-server, the link of a leaf: it
+// authenticates the leaf's bearer credential (401 with the reason when it
+// is refused), upgrades to a websocket with the subprotocol knot-leaf.v1,
+// and hands the connection to the hub until the link ends.
+func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
+	if s.hub == nil {
+		s.writeError(w, r, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to"))
+		return
+	}
+	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+	if err != nil {
+		if isCode(err, shared.EUNAUTHORIZED) {
+			s.log.WarnContext(r.Context(), "leaf credential refused", "remote", r.RemoteAddr, "reason", shared.ErrorMessage(err))
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if !offers(r, wire.Subprotocol) {
+		s.writeError(w, r, invalid("the leaf link is a websocket with the subprotocol %s", wire.Subprotocol))
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+	if err != nil {
+		return // Accept wrote the response
+	}
+	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
+		s.log.DebugContext(r.Context(), "leaf link ended", "remote", r.RemoteAddr, "err", err)
+	}
+}
+
+// leafInfo is one leaf node as GET /api/leaves shows it.
+type leafInfo struct {
+	NodeID          string     `json:"node_id"`
+	Location        string     `json:"location"`
+	Version         string     `json:"version"`
+	Protocol        int        `json:"protocol"`
+	Runtimes        []string   `json:"runtimes"`
+	Restricted      bool       `json:"restricted"`
+	Connected       bool       `json:"connected"`
+	ConnectedSince  *time.Time `json:"connected_since,omitempty"`
+	LastSeen        *time.Time `json:"last_seen,omitempty"`
+	RoundTripMillis float64    `json:"round_trip_ms"`
+	AppliedRevision int64      `json:"applied_revision"`
+	Lag             int64      `json:"lag"`
+}
+
+type leafList struct {
+	Count  int        `json:"count"`
+	Leaves []leafInfo `json:"leaves"`
+}
+
+// handleListLeaves serves GET /api/leaves: every leaf node the origin saw
+// since it started. A server that is not an origin has none.
+func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !isAdmin(p) {
+		return errNeedsAdmin
+	}
+	out := leafList{Leaves: []leafInfo{}}
+	if s.hub != nil {
+		for _, in := range s.hub.Leaves() {
+			out.Leaves = append(out.Leaves, leafInfo{
+				NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
+				Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
+				ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
+				RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
+			})
+		}
+	}
+	out.Count = len(out.Leaves)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// leafTokenInfo is a leaf token as the API shows it: never its secret.
+type leafTokenInfo struct {
+	ID        string     `json:"leaf_token_id"`
+	Location  string     `json:"location"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Expired   bool       `json:"expired"`
+}
+
+func (s *Server) newLeafTokenInfo(t *shared.LeafToken) leafTokenInfo {
+	return leafTokenInfo{ID: t.ID, Location: t.Location, Name: t.Name, CreatedAt: t.CreatedAt,
+		ExpiresAt: timePtr(t.ExpiresAt), Expired: t.Expired(s.now())}
+}
+
+type leafTokenList struct {
+	Count  int             `json:"count"`
+	Tokens []leafTokenInfo `json:"leaf_tokens"`
+}
+
+// leafTokenCreated answers the creation or rotation of a leaf token: the
+// secret is shown this once.
+type leafTokenCreated struct {
+	Status bool `json:"status"`
+	leafTokenInfo
+	Token string `json:"token"`
+}
+
+// adminAtOrigin returns an error unless p may manage the fleet of this
+// origin.
+func (s *Server) adminAtOrigin(p *principal) error {
+	if !isAdmin(p) {
+		return errNeedsAdmin
+	}
+	if s.hub == nil {
+		return errNotOrigin
+	}
+	return nil
+}
+
+// handleListLeafTokens serves GET /api/leaf-tokens.
+func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.adminAtOrigin(p); err != nil {
+		return err
+	}
+	all, err := s.hub.LeafTokens(r.Context())
+	if err != nil {
+		return err
+	}
+	out := leafTokenList{Count: len(all), Tokens: make([]leafTokenInfo, 0, len(all))}
+	for _, t := range all {
+		out.Tokens = append(out.Tokens, s.newLeafTokenInfo(t))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type leafTokenRequest struct {
+	Location string `json:"location"`
+	Name     string `json:"name"`
+}
+
+// handleCreateLeafToken serves POST /api/leaf-tokens.
+func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.adminAtOrigin(p); err != nil {
+		return err
+	}
+	var req leafTokenRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	if req.Location == "" {
+		return invalid("location is required: the location of the leaf that will use the token")
+	}
+	if err := checkLocation("location", req.Location); err != nil {
+		return err
+	}
+	if err := checkText("name", req.Name, 128); err != nil {
+		return err
+	}
+	secret, t, err := s.hub.CreateLeafToken(context.WithoutCancel(r.Context()), req.Location, req.Name)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Leaf Token Create", "leaf token for location "+t.Location+" created", map[string]string{"leaf_token_id": t.ID})
+	writeJSON(w, http.StatusCreated, leafTokenCreated{Status: true, leafTokenInfo: s.newLeafTokenInfo(t), Token: secret})
+	return nil
+}
+
+// handleDeleteLeafToken serves DELETE /api/leaf-tokens/{leaf_token_id}:
+// the token stops working and the leaves using it are disconnected.
+func (s *Server) handleDeleteLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.adminAtOrigin(p); err != nil {
+		return err
+	}
+	id := chi.URLParam(r, "leaf_token_id")
+	err := s.hub.RevokeLeafToken(context.WithoutCancel(r.Context()), id)
+	if isCode(err, shared.ENOTFOUND) {
+		return notFound("leaf token %s not found", quote(id))
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Leaf Token Revoke", "leaf token revoked", map[string]string{"leaf_token_id": id})
+	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+type leafTokenRotateRequest struct {
+	// Overlap is how long the old token keeps working, as a Go duration
+	// ("24h", "90m", "0s"); "" means 24 hours.
+	Overlap string `json:"overlap"`
+}
+
+// maxOverlap bounds the overlap of a rotation.
+const maxOverlap = 90 * 24 * time.Hour
+
+// handleRotateLeafToken serves POST /api/leaf-tokens/{leaf_token_id}/rotate:
+// a new token for the same location; the old one works for the overlap.
+func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := s.adminAtOrigin(p); err != nil {
+		return err
+	}
+	var req leafTokenRotateRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	overlap := 24 * time.Hour
+	if req.Overlap != "" {
+		d, err := time.ParseDuration(req.Overlap)
+		if err != nil || d < 0 || d > maxOverlap {
+			return invalid("overlap %s must be a duration from 0s to %s, such as 24h or 30m", quote(req.Overlap), maxOverlap)
+		}
+		overlap = d
+	}
+	id := chi.URLParam(r, "leaf_token_id")
+	secret, t, err := s.hub.RotateLeafToken(context.WithoutCancel(r.Context()), id, overlap)
+	if isCode(err, shared.ENOTFOUND) {
+		return notFound("leaf token %s not found", quote(id))
+	}
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap.String(),
+		map[string]string{"leaf_token_id": t.ID, "old_leaf_token_id": id})
+	writeJSON(w, http.StatusCreated, leafTokenCreated{Status: true, leafTokenInfo: s.newLeafTokenInfo(t), Token: secret})
+	return nil
+}
+
+// spaceUsage is what a user's spaces use.
+type spaceUsage struct {
+	NumberSpaces         int `json:"number_spaces"`
+	NumberSpacesDeployed int `json:"number_spaces_deployed"`
+	UsedComputeUnits     int `json:"used_compute_units"`
+	UsedStorageUnits     int `json:"used_storage_units"`
+}
+
+// usage counts the spaces of user in the store for which keep is true.
+func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (spaceUsage, error) {
+	var u spaceUsage
+	v, err := s.lists.get(ctx, s.store)
+	if err != nil {
+		return u, err
+	}
+	for _, sp := range v.spaces {
+		if sp.UserID != userID || !keep(sp) {
+			continue
+		}
+		u.NumberSpaces++
+		t := v.templates[sp.TemplateID]
+		if t != nil {
+			u.UsedStorageUnits += t.StorageUnits
+		}
+		if sp.Deployed() {
+			u.NumberSpacesDeployed++
+			if t != nil {
+				u.UsedComputeUnits += t.ComputeUnits
+			}
+		}
+	}
+	return u, nil
+}
+
+// handleLeafUsage serves GET /api/leaf/usage?user_id=&location= to leaves,
+// authenticated by their own credential: what the user's spaces at every
+// other location than the leaf's use, for the leaf's quota checks. A leaf
+// token or an API token binds the location; the shared token names it.
+func (s *Server) handleLeafUsage(w http.ResponseWriter, r *http.Request) {
+	err := func() error {
+		if s.hub == nil {
+			return errNotOrigin
+		}
+		cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		userID, location := q.Get("user_id"), q.Get("location")
+		if cred.Location != "" {
+			location = cred.Location
+		}
+		switch {
+		case userID == "":
+			return invalid("query parameter user_id is required")
+		case location == "":
+			return invalid("query parameter location is required: the leaf's location")
+		case cred.Restricted() && userID != cred.UserID:
+			return forbidden("a leaf connected with an API token may ask only about its owner")
+		}
+		u, err := s.usage(r.Context(), userID, func(sp *shared.Space) bool { return sp.Location != location })
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, u)
+		return nil
+	}()
+	if err != nil {
+		s.writeError(w, r, err)
+	}
+}

@@ -1,0 +1,45 @@
+// audit-logs.js pages through the audit log, newest first.
+import './shell.js';
+import { api } from './api.js';
+import { $, h, showError, hideError, setRows, fmtTime, ready } from './dom.js';
+
+const pageSize = 25;
+const table = $('#audit');
+const tbody = $('tbody', table);
+const pageError = $('#page-error');
+const newer = $('#newer');
+const older = $('#older');
+let start = 0;
+let total = 0;
+
+async function load() {
+  try {
+    const data = await api('GET', `/api/audit-logs?start=${start}&max_items=${pageSize}`);
+    total = data.count;
+    const items = data.items || [];
+    $('#empty').hidden = items.length > 0;
+    table.hidden = items.length === 0;
+    setRows(tbody, items, (e) => e.audit_log_id, row);
+    $('#range').textContent = items.length ? `${start + 1}–${start + items.length} of ${total}` : '';
+    newer.disabled = start === 0;
+    older.disabled = start + pageSize >= total;
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, err);
+  }
+}
+
+function row(e) {
+  const props = Object.entries(e.properties || {}).map(([k, v]) => `${k}=${v}`).join(' ');
+  return h('tr', {},
+    h('td', { class: 'nowrap', text: fmtTime(e.when) }),
+    h('td', {}, h('div', { text: e.actor || '—' }), e.actor_type && h('div', { class: 'sub', text: e.actor_type })),
+    h('td', { class: 'nowrap', text: e.event }),
+    h('td', {}, h('div', { text: e.details || '' }), props && h('div', { class: 'sub', text: props })),
+    h('td', { text: e.location || '—' }));
+}
+
+newer.addEventListener('click', () => { start = Math.max(0, start - pageSize); load(); });
+older.addEventListener('click', () => { start += pageSize; load(); });
+
+load().then(ready);

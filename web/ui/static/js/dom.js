@@ -1,0 +1,248 @@
+// dom.js builds and updates pages without HTML strings: text always goes in
+// as text, so nothing the server returns is parsed as markup.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+// h makes an element. props: class, text, dataset, on<event> handlers,
+// and attributes (true sets an empty attribute; false, null and undefined
+// set none). children are nodes or strings; false, null and undefined are
+// left out.
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+// PERM are the permission ids of the API (GET /api/permissions).
+export const PERM = Object.freeze({
+  ManageUsers: 0, ManageTemplates: 1, ManageSpaces: 2, ManageVolumes: 3, ManageGroups: 4, ManageRoles: 5,
+  ManageVariables: 6, UseSpaces: 7, UseTunnels: 8, ViewAuditLogs: 9, TransferSpaces: 10, ShareSpaces: 11,
+});
+
+// perms returns the permission ids of the user, as the page was served.
+export function perms() {
+  const s = document.body.dataset.perms || '';
+  return new Set(s.split(',').filter((x) => x !== '').map(Number));
+}
+
+export function showError(el, err) {
+  el.textContent = err instanceof Error ? err.message : String(err);
+  el.hidden = false;
+}
+
+export function hideError(el) {
+  el.hidden = true;
+  el.textContent = '';
+}
+
+// fmtTime shows an RFC 3339 time in the browser's locale; '—' for none.
+export function fmtTime(s) {
+  if (!s) return '—';
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
+}
+
+// ago shows how long ago an RFC 3339 time was.
+export function ago(s) {
+  if (!s) return '—';
+  const secs = Math.round((Date.now() - new Date(s).getTime()) / 1000);
+  if (Number.isNaN(secs)) return s;
+  if (secs < 5) return 'just now';
+  if (secs < 90) return `${secs} s ago`;
+  if (secs < 90 * 60) return `${Math.round(secs / 60)} min ago`;
+  if (secs < 36 * 3600) return `${Math.round(secs / 3600)} h ago`;
+  return `${Math.round(secs / 86400)} days ago`;
+}
+
+// confirmAction asks in the page's confirmation dialog; it resolves to
+// true when the user confirms.
+export function confirmAction(message, okLabel = 'Delete') {
+  const dialog = $('#confirm-dialog');
+  $('#confirm-message').textContent = message;
+  $('#confirm-ok').textContent = okLabel;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('#confirm-cancel').focus();
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+  });
+}
+
+// poll calls fn every ms milliseconds while the page is visible, never two
+// at a time.
+export function poll(fn, ms) {
+  let busy = false;
+  const tick = async () => {
+    if (busy || document.hidden) return;
+    busy = true;
+    try {
+      await fn();
+    } finally {
+      busy = false;
+    }
+  };
+  setInterval(tick, ms);
+  document.addEventListener('visibilitychange', tick);
+}
+
+// setRows makes the rows of tbody those of items, in order, keeping the rows
+// whose item did not change (so that a refresh does not disturb the
+// user). sigOf returns what the row shows; a row is rebuilt when it changes.
+export function setRows(tbody, items, keyOf, rowOf, sigOf = (item) => JSON.stringify(item)) {
+  const old = new Map([...tbody.rows].map((r) => [r.dataset.key, r]));
+  let prev = null;
+  for (const item of items) {
+    const key = String(keyOf(item));
+    const sig = sigOf(item);
+    let row = old.get(key);
+    if (!row || row.dataset.sig !== sig) {
+      const fresh = rowOf(item);
+      fresh.dataset.key = key;
+      fresh.dataset.sig = sig;
+      if (row) row.replaceWith(fresh);
+      row = fresh;
+    }
+    old.delete(key);
+    const want = prev ? prev.nextSibling : tbody.firstChild;
+    if (row !== want) tbody.insertBefore(row, want);
+    prev = row;
+  }
+  for (const r of old.values()) r.remove();
+}
+
+// byName sorts records by their name, case-insensitively.
+export function byName(a, b) {
+  return (a.name || a.username || '').localeCompare(b.name || b.username || '', undefined, { sensitivity: 'base' });
+}
+
+// Editor is a dialog with a form that creates or changes a record. The
+// server's answer to a refused save is shown in the form as it came.
+export class Editor {
+  constructor(dialogSelector) {
+    this.dialog = $(dialogSelector);
+    this.form = $('form', this.dialog);
+    this.error = $('.error', this.form);
+    this.title = $('h2', this.dialog);
+    this.submit = $('button[type="submit"]', this.form);
+    this.editing = null;
+    $('button.cancel', this.form).addEventListener('click', () => this.dialog.close());
+  }
+
+  // open shows the form titled title, filled from values; editing is the id
+  // of the record being changed, or null for a new one.
+  open(title, values = {}, editing = null) {
+    this.editing = editing;
+    this.title.textContent = title;
+    this.form.reset();
+    this.fill(values);
+    hideError(this.error);
+    this.dialog.showModal();
+    const first = $('input:not([type="checkbox"]):not([readonly]), select, textarea', this.form);
+    if (first) first.focus();
+  }
+
+  fill(values) {
+    for (const el of this.form.elements) {
+      if (!el.name || !(el.name in values)) continue;
+      const v = values[el.name];
+      if (el.type === 'checkbox') el.checked = Array.isArray(v) ? v.includes(el.value) : Boolean(v);
+      else el.value = v ?? '';
+    }
+  }
+
+  el(name) {
+    return this.form.elements.namedItem(name);
+  }
+
+  text(name) {
+    return this.el(name).value.trim();
+  }
+
+  raw(name) {
+    return this.el(name).value;
+  }
+
+  int(name) {
+    const v = this.el(name).value.trim();
+    return v === '' ? 0 : Number(v);
+  }
+
+  checked(name) {
+    return this.el(name).checked;
+  }
+
+  // list splits a comma-separated field.
+  list(name) {
+    return this.text(name).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  }
+
+  // onSave runs fn(editor) when the form is submitted; the dialog closes
+  // when it succeeds and shows the error when it throws.
+  onSave(fn) {
+    this.form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      hideError(this.error);
+      this.submit.disabled = true;
+      try {
+        await fn(this);
+        this.dialog.close();
+      } catch (err) {
+        showError(this.error, err);
+      } finally {
+        this.submit.disabled = false;
+      }
+    });
+  }
+}
+
+// checkboxes fills container with one checkbox per option ({value, label}),
+// checked when its value is in checked.
+export function checkboxes(container, name, options, checked = []) {
+  const on = new Set(checked);
+  container.replaceChildren(...options.map((o) =>
+    h('label', {}, h('input', { type: 'checkbox', name, value: o.value, checked: on.has(o.value) }), o.label)));
+  if (options.length === 0) container.replaceChildren(h('span', { class: 'hint', text: 'None exist yet.' }));
+}
+
+// checkedValues returns the values of the checked boxes in container.
+export function checkedValues(container) {
+  return $$('input[type="checkbox"]:checked', container).map((el) => el.value);
+}
+
+// secretNotice shows a secret that is shown only once, with a button that
+// copies it where the browser allows, and one that hides it.
+export function secretNotice(el, text, secret) {
+  const code = h('code', { class: 'secret', id: 'secret', text: secret });
+  const copy = navigator.clipboard && h('button', {
+    type: 'button', class: 'small', text: 'Copy',
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(secret);
+        copy.textContent = 'Copied';
+      } catch {
+        copy.textContent = 'Copy it by hand';
+      }
+    },
+  });
+  const done = h('button', { type: 'button', class: 'small quiet', text: 'Dismiss', onclick: () => { el.hidden = true; el.replaceChildren(); } });
+  el.replaceChildren(h('span', { text }), code, copy, done);
+  el.hidden = false;
+}
+
+// ready marks the page as loaded: its first data is shown (or its error).
+export function ready() {
+  const main = document.querySelector('main');
+  if (main) main.setAttribute('aria-busy', 'false');
+}

@@ -1,0 +1,55 @@
+// groups.js lists groups and creates, changes and deletes them (Manage Groups).
+import './shell.js';
+import { api, path } from './api.js';
+import { $, h, showError, hideError, confirmAction, setRows, Editor, byName, ready } from './dom.js';
+
+const table = $('#groups');
+const tbody = $('tbody', table);
+const pageError = $('#page-error');
+const editor = new Editor('#editor');
+const quotas = ['max_spaces', 'compute_units', 'storage_units', 'max_tunnels'];
+
+async function load() {
+  try {
+    const groups = (await api('GET', '/api/groups')).groups.sort(byName);
+    $('#empty').hidden = groups.length > 0;
+    table.hidden = groups.length === 0;
+    setRows(tbody, groups, (g) => g.group_id, row);
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, err);
+  }
+}
+
+function row(g) {
+  return h('tr', { dataset: { name: g.name } },
+    h('td', { class: 'name', text: g.name }),
+    ...quotas.map((q) => h('td', { class: 'num', text: String(g[q]) })),
+    h('td', { class: 'actions-col' },
+      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => editor.open(`Edit group ${g.name}`, g, g.group_id) }),
+      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(g) })));
+}
+
+async function remove(g) {
+  if (!await confirmAction(`Delete the group ${g.name}?`)) return;
+  try {
+    await api('DELETE', path('groups', g.group_id));
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, `Could not delete ${g.name}: ${err.message}`);
+  }
+  await load();
+}
+
+$('#new-group').addEventListener('click', () =>
+  editor.open('New group', { max_spaces: 0, compute_units: 0, storage_units: 0, max_tunnels: 0 }, null));
+
+editor.onSave(async (e) => {
+  const body = { name: e.text('name') };
+  for (const q of quotas) body[q] = e.int(q);
+  if (e.editing) await api('PUT', path('groups', e.editing), body);
+  else await api('POST', '/api/groups', body);
+  await load();
+});
+
+load().then(ready);

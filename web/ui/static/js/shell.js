@@ -1,0 +1,15 @@
+// shell.js wires what every page behind the login has: the log-out button.
+import { api } from './api.js';
+
+const logout = document.getElementById('logout');
+if (logout) {
+  logout.addEventListener('click', async () => {
+    logout.disabled = true;
+    try {
+      await api('POST', '/api/auth/logout');
+    } catch {
+      // A session that has ended is logged out already.
+    }
+    location.assign('/login');
+  });
+}

@@ -1,0 +1,122 @@
+// spaces.js lists the user's spaces, refreshes them every few seconds, and
+// creates, starts, stops and deletes them.
+import './shell.js';
+import { api, path } from './api.js';
+import {
+  $, $$, h, PERM, perms, showError, hideError, confirmAction, poll, setRows, Editor, secretNotice, ready,
+} from './dom.js';
+
+const can = perms();
+const table = $('#spaces');
+const tbody = $('tbody', table);
+const pageError = $('#page-error');
+const notice = $('#notice');
+const showAll = $('#show-all');
+const editor = new Editor('#editor');
+const pending = new Set(); // ids of spaces with an action under way
+let spaces = [];
+let templates = [];
+
+const canStart = new Set(['stopped', 'failed']);
+const canStop = new Set(['running', 'starting']);
+const moving = new Set(['pending', 'starting', 'stopping', 'deleting']);
+
+if (can.has(PERM.ManageSpaces)) {
+  $('#all-toggle').hidden = false;
+  showAll.addEventListener('change', load);
+}
+
+async function load() {
+  try {
+    const data = await api('GET', '/api/spaces' + (showAll.checked ? '?all=true' : ''));
+    spaces = data.spaces.sort((a, b) =>
+      (a.username || '').localeCompare(b.username || '') || a.name.localeCompare(b.name));
+    hideError(pageError);
+    render();
+  } catch (err) {
+    showError(pageError, err);
+  }
+}
+
+function render() {
+  const all = showAll.checked;
+  for (const el of $$('th.owner-col')) el.hidden = !all;
+  $('#empty').hidden = spaces.length > 0;
+  table.hidden = spaces.length === 0;
+  setRows(tbody, spaces, (s) => s.space_id, row, (s) => JSON.stringify([s, all, pending.has(s.space_id)]));
+}
+
+function row(s) {
+  const busy = pending.has(s.space_id) || moving.has(s.state);
+  const button = (label, verb, cls) => h('button', {
+    type: 'button', class: `small ${cls || ''}`, text: label, disabled: busy, dataset: { action: verb },
+    onclick: () => act(s, verb),
+  });
+  return h('tr', { dataset: { name: s.name, state: s.state } },
+    h('td', {},
+      h('div', { class: 'name', text: s.name }),
+      s.description && h('div', { class: 'sub', text: s.description })),
+    h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
+    h('td', { text: s.template_name || '—' }),
+    h('td', { text: s.location || '—' }),
+    h('td', { class: 'state-cell' },
+      h('span', { class: `badge state state-${s.state}`, text: s.state }),
+      s.update_available && h('span', {
+        class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
+      }),
+      s.reason && h('div', { class: 'reason', text: s.reason })),
+    h('td', { class: 'actions-col' },
+      canStart.has(s.state) && button('Start', 'start', 'primary'),
+      canStop.has(s.state) && button('Stop', 'stop'),
+      button('Delete', 'delete', 'danger')));
+}
+
+async function act(s, verb) {
+  if (verb === 'delete' && !await confirmAction(`Delete the space ${s.name}? Its runtime resources are removed too.`)) {
+    return;
+  }
+  pending.add(s.space_id);
+  render();
+  try {
+    if (verb === 'delete') {
+      await api('DELETE', path('spaces', s.space_id));
+    } else {
+      await api('POST', path('spaces', s.space_id, verb));
+    }
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, `Could not ${verb} ${s.name}: ${err.message}`);
+  } finally {
+    pending.delete(s.space_id);
+    await load();
+  }
+}
+
+$('#new-space').addEventListener('click', async () => {
+  try {
+    templates = (await api('GET', '/api/templates')).templates.sort((a, b) => a.name.localeCompare(b.name));
+  } catch (err) {
+    showError(pageError, err);
+    return;
+  }
+  const select = editor.el('template_id');
+  select.replaceChildren(...templates.map((t) =>
+    h('option', { value: t.template_id, text: t.description ? `${t.name} — ${t.description}` : t.name })));
+  $('#no-templates').hidden = templates.length > 0;
+  editor.open('New space', {});
+});
+
+editor.onSave(async (e) => {
+  const body = { name: e.text('name'), template_id: e.raw('template_id') };
+  if (e.text('description')) body.description = e.text('description');
+  if (e.text('location')) body.location = e.text('location');
+  const created = await api('POST', '/api/spaces', body);
+  const t = templates.find((x) => x.template_id === body.template_id);
+  if (t && t.kind === 'manual' && created.agent_token) {
+    secretNotice(notice, `Space ${body.name} created. Its agent needs this token, shown only now:`, created.agent_token);
+  }
+  await load();
+});
+
+load().then(ready);
+poll(load, 3000);

@@ -1,0 +1,64 @@
+// tokens.js lists the user's own API tokens, creates them (showing the
+// secret once) and deletes them.
+import './shell.js';
+import { api, path } from './api.js';
+import { $, h, showError, hideError, confirmAction, setRows, fmtTime, secretNotice, ready } from './dom.js';
+
+const table = $('#tokens');
+const tbody = $('tbody', table);
+const pageError = $('#page-error');
+const form = $('#token-form');
+const formError = $('.error', form);
+const notice = $('#notice');
+
+async function load() {
+  try {
+    const tokens = (await api('GET', '/api/tokens')).sort((a, b) => a.created_at.localeCompare(b.created_at));
+    $('#empty').hidden = tokens.length > 0;
+    table.hidden = tokens.length === 0;
+    setRows(tbody, tokens, (t) => t.token_id, row);
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, err);
+  }
+}
+
+function row(t) {
+  return h('tr', { dataset: { name: t.name } },
+    h('td', { class: 'name', text: t.name }),
+    h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
+    h('td', { class: 'nowrap', text: t.expires_at ? fmtTime(t.expires_at) : 'never' }),
+    h('td', { class: 'actions-col' },
+      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(t) })));
+}
+
+async function remove(t) {
+  if (!await confirmAction(`Delete the API token ${t.name}? Whatever uses it stops working.`)) return;
+  try {
+    await api('DELETE', path('tokens', t.token_id));
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, `Could not delete ${t.name}: ${err.message}`);
+  }
+  await load();
+}
+
+form.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  hideError(formError);
+  const name = form.elements.namedItem('name').value.trim();
+  const button = $('button[type="submit"]', form);
+  button.disabled = true;
+  try {
+    const created = await api('POST', '/api/tokens', { name });
+    secretNotice(notice, `Token ${name} created. Its secret is shown only now:`, created.token);
+    form.reset();
+    await load();
+  } catch (err) {
+    showError(formError, err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+load().then(ready);

@@ -1,0 +1,96 @@
+// users.js lists users and creates, changes and deletes them (Manage Users).
+import './shell.js';
+import { api, path } from './api.js';
+import {
+  $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
+} from './dom.js';
+
+const tbody = $('#users tbody');
+const pageError = $('#page-error');
+const editor = new Editor('#editor');
+const userRole = '00000000-0000-0000-0000-000000000001';
+let roles = [];
+let groups = [];
+
+async function load() {
+  try {
+    const [u, r, g] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/roles'), api('GET', '/api/groups')]);
+    roles = r.roles;
+    groups = g.groups.sort(byName);
+    setRows(tbody, u.users.sort(byName), (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups]));
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, err);
+  }
+}
+
+const nameOf = (list, key) => (id) => {
+  const x = list.find((y) => y[key] === id);
+  return x ? x.name : id;
+};
+
+function row(u) {
+  return h('tr', { dataset: { name: u.username } },
+    h('td', {}, h('span', { class: 'name', text: u.username }), ' ', u.current && h('span', { class: 'badge muted', text: 'you' })),
+    h('td', { text: u.email }),
+    h('td', { text: u.roles.map(nameOf(roles, 'role_id')).join(', ') || '—' }),
+    h('td', { text: u.groups.map(nameOf(groups, 'group_id')).join(', ') || '—' }),
+    h('td', { class: 'num' }, String(u.number_spaces), u.number_spaces_deployed > 0 && h('div', { class: 'sub', text: `${u.number_spaces_deployed} deployed` })),
+    h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
+    h('td', { class: 'actions-col' },
+      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => edit(u) }),
+      !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(u) })));
+}
+
+function openEditor(title, values, id) {
+  checkboxes($('#user-roles'), 'roles', roles.map((r) => ({ value: r.role_id, label: r.name })), values.roles);
+  checkboxes($('#user-groups'), 'groups', groups.map((g) => ({ value: g.group_id, label: g.name })), values.groups);
+  editor.open(title, values, id);
+  editor.el('username').readOnly = id !== null;
+  $('#password-hint').hidden = id === null;
+}
+
+function edit(u) {
+  openEditor(`Edit user ${u.username}`, { ...u, password: '' }, u.user_id);
+}
+
+async function remove(u) {
+  if (!await confirmAction(`Delete the user ${u.username}? Their spaces and API tokens are deleted too.`)) return;
+  try {
+    await api('DELETE', path('users', u.user_id));
+    hideError(pageError);
+  } catch (err) {
+    showError(pageError, `Could not delete ${u.username}: ${err.message}`);
+  }
+  await load();
+}
+
+$('#new-user').addEventListener('click', () =>
+  openEditor('New user', {
+    roles: [userRole], groups: [], active: true, max_spaces: 0, compute_units: 0, storage_units: 0, max_tunnels: 0,
+  }, null));
+
+editor.onSave(async (e) => {
+  const body = {
+    email: e.text('email'),
+    roles: checkedValues($('#user-roles')),
+    groups: checkedValues($('#user-groups')),
+    active: e.checked('active'),
+    max_spaces: e.int('max_spaces'),
+    compute_units: e.int('compute_units'),
+    storage_units: e.int('storage_units'),
+    max_tunnels: e.int('max_tunnels'),
+  };
+  const password = e.raw('password');
+  if (e.editing) {
+    if (password !== '') body.password = password;
+    await api('PUT', path('users', e.editing), body);
+  } else {
+    body.username = e.text('username');
+    body.password = password;
+    await api('POST', '/api/users', body);
+  }
+  await load();
+});
+
+load().then(ready);
