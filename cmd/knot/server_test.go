@@ -193,3 +193,33 @@ func TestScaffoldedConfigStartsAServer(t *testing.T) {
 		t.Errorf("server did not report the badger store:\n%s", s.log)
 	}
 }
+
+// A container template with a bad spec is refused when it is saved, with a
+// message that names the line, and nothing is stored.
+func TestServerRefusesBadContainerSpecsWithTheirLine(t *testing.T) {
+	s := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0")
+	defer s.stop()
+	s.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	token := s.login()
+	for _, tt := range []struct {
+		name, spec, want string
+	}{
+		{"UnknownKey", "image: busybox\ncolour: red\n", "line 2"},
+		{"BadPort", "image: busybox\nports:\n  - \"127.0.0.1:99999:80\"\n", "line 3"},
+		{"NoImage", "command: [sh]\n", "image"},
+		{"TemplateError", "image: busybox\nhostname: ${{ .space.name \n", "line 2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var e struct{ Error string }
+			s.call("POST", "/api/templates", token, map[string]any{"name": "bad-" + strings.ToLower(tt.name), "kind": "container", "spec": tt.spec}, 400, &e)
+			if !strings.Contains(e.Error, tt.want) {
+				t.Errorf("error %q does not mention %q", e.Error, tt.want)
+			}
+		})
+	}
+	var list struct{ Count int }
+	s.call("GET", "/api/templates", token, nil, 200, &list)
+	if list.Count != 0 {
+		t.Errorf("%d templates stored after refused saves", list.Count)
+	}
+}
