@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -66,6 +67,8 @@ type encodedFrame struct {
 
 // pages holds the pages of the trusted view. The zero value is ready.
 type pages struct {
+	known atomic.Int64 // the store's head revision as Run last saw it
+
 	mu    sync.Mutex
 	m     map[int64]*page // guarded by mu: by from
 	bytes int             // guarded by mu: the bytes of the kept pages
@@ -99,11 +102,7 @@ func (ps *pages) evict() {
 }
 
 // knownHead returns the store's head revision as the hub last saw it.
-func (h *Hub) knownHead() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.head.Revision
-}
+func (h *Hub) knownHead() int64 { return h.pages.known.Load() }
 
 // trustedPage returns the page after from that holds at least every
 // revision up to known (or a full page), computing it when no usable one is
@@ -206,7 +205,8 @@ func (h *Hub) makePage(p *page) {
 }
 
 // encodeGroups packs groups into change frames of about frameBytes, the
-// first following revision from.
+// first following revision from. The records come from the store, or were
+// encoded by the view: wire.EncodeTrusted need not read them again.
 func encodeGroups(from int64, groups []group) ([]encodedFrame, error) {
 	var out []encodedFrame
 	var batch []wire.Change
@@ -217,7 +217,7 @@ func encodeGroups(from int64, groups []group) ([]encodedFrame, error) {
 		if size < frameBytes && i < len(groups)-1 {
 			continue
 		}
-		b, err := wire.Encode(&wire.Changes{Prev: from, Revision: g.rev, Changes: batch})
+		b, err := wire.EncodeTrusted(&wire.Changes{Prev: from, Revision: g.rev, Changes: batch})
 		if err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/coder/websocket"
@@ -188,7 +189,10 @@ func (l *link) snapshot(ctx context.Context) error {
 	var batch []wire.Change
 	size, count := 0, 0
 	flush := func() error {
-		err := l.send(ctx, &wire.Snapshot{Revision: head.Revision, Records: batch})
+		b, err := wire.EncodeTrusted(&wire.Snapshot{Revision: head.Revision, Records: batch})
+		if err == nil {
+			err = l.write(ctx, b)
+		}
 		batch, size = nil, 0
 		return err
 	}
@@ -225,10 +229,16 @@ func (l *link) snapshot(ctx context.Context) error {
 // read handles the leaf's frames until the link closes.
 func (l *link) read(ctx context.Context) error {
 	h := l.hub
+	var buf []byte
 	for {
-		typ, b, err := l.conn.Read(ctx)
+		typ, b, err := l.readMessage(ctx, buf)
 		if err != nil {
 			return gone(err)
+		}
+		if cap(b) <= maxKeptReadBuffer {
+			buf = b[:0]
+		} else {
+			buf = nil
 		}
 		if typ != websocket.MessageText {
 			return closeWith(wire.CloseMalformed, "expected a text frame")
@@ -268,6 +278,37 @@ func (l *link) read(ctx context.Context) error {
 			}
 		default:
 			return closeWith(wire.CloseMalformed, "unexpected %s frame from a leaf", f.FrameType())
+		}
+	}
+}
+
+// maxKeptReadBuffer is the largest read buffer a link keeps between
+// frames: acks fit, large space reports get their own.
+const maxKeptReadBuffer = 1 << 10
+
+// readMessage reads one message into buf, which it grows as needed; the
+// returned bytes are valid until the next call. Unlike Conn.Read it does not
+// allocate for each of the small frames leaves send most, their acks.
+func (l *link) readMessage(ctx context.Context, buf []byte) (websocket.MessageType, []byte, error) {
+	typ, r, err := l.conn.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	b := buf[:0]
+	if cap(b) == 0 {
+		b = make([]byte, 0, 64)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return typ, b, nil
+		}
+		if err != nil {
+			return 0, nil, err
 		}
 	}
 }

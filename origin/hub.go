@@ -19,8 +19,11 @@
 //  3. The link then streams, per page of storage.Changes after the leaf's
 //     revision, one wire.Changes frame holding the records of the leaf's view
 //     and tombstones for records deleted or gone out of it. The feed is pulled
-//     by each link from the store; Run only wakes the links when the store's
-//     head moves (on Notify, or on a slow poll).
+//     by the links from the store; Run only wakes the links when the store's
+//     head moves (on Notify, or on a slow poll). The trusted view is the same
+//     for every trusted leaf, so a page after a revision is read and encoded
+//     once for all the trusted links at that revision (fanout.go); a
+//     restricted link reads its own.
 //  4. The link keeps-alive, pings for the round trip, checks that its
 //     credential still holds, and handles acks, space reports, command
 //     results and (protocol 2) audit reports from the leaf.
@@ -207,6 +210,7 @@ func (h *Hub) refresh(ctx context.Context) {
 	h.mu.Lock()
 	moved := head != h.head
 	h.head = head
+	h.pages.known.Store(head.Revision)
 	links := make([]*link, 0, len(h.links))
 	for _, l := range h.links {
 		links = append(links, l)

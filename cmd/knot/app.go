@@ -105,6 +105,7 @@ func newApp(s streams) *cli.App {
 			connectCommand(s),
 			spaceCommand(),
 			templateCommand(s),
+			benchCommand(s),
 			leafCommand(),
 			devCommand(),
 			scaffoldCommand(),

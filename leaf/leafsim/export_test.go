@@ -1,0 +1,4 @@
+package leafsim
+
+// Header exposes header to the tests.
+var Header = header
