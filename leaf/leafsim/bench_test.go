@@ -37,6 +37,12 @@ import (
 //
 // An error is answered "error <message>". The child exits when its stdin
 // closes.
+//
+// Run them with -run '^$' -bench Fanout1000 -benchtime=20x (20 updates).
+// For profiles: LEAFSIM_ORIGIN_CPUPROFILE=file profiles the origin during
+// the measured updates, LEAFSIM_CPUPROFILE=file the simulator process, and
+// LEAFSIM_MEMSTATS=1 prints the origin's heap, stacks and goroutines at each
+// memory reading (LEAFSIM_HEAPPROFILE=file also writes a heap profile).
 func TestMain(m *testing.M) {
 	if os.Getenv("LEAFSIM_CHILD") == "1" {
 		os.Exit(simChild(os.Stdin, os.Stdout))
