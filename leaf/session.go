@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -97,33 +96,10 @@ func (u *Uplink) url(ctx context.Context) (string, error) {
 		}
 		s = r
 	}
-	return baseURL(s)
+	return wire.Endpoint(s)
 }
 
 func isSRV(s string) bool { return strings.HasPrefix(s, "srv+") }
-
-// baseURL turns an origin URL into the websocket URL of its leaf endpoint.
-func baseURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", shared.Errorf(shared.EINVALID, "the origin server URL %.200q does not parse: %v", s, err)
-	}
-	switch u.Scheme {
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	case "ws", "wss":
-	default:
-		return "", shared.Errorf(shared.EINVALID, "the origin server URL %.200q must start with http://, https://, ws://, wss:// or srv+", s)
-	}
-	if u.Host == "" {
-		return "", shared.Errorf(shared.EINVALID, "the origin server URL %.200q has no host", s)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + wire.Path
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	return u.String(), nil
-}
 
 // dialError explains a failed dial: a refused credential, another answer
 // of the origin, or an origin that cannot be reached.

@@ -46,6 +46,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -168,7 +169,7 @@ func New(opts Options) (*Uplink, error) {
 	case opts.NodeID == "":
 		return nil, shared.Errorf(shared.EINVALID, "leaf: Options.NodeID is required")
 	}
-	if _, err := baseURL(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
+	if _, err := wire.Endpoint(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
 		return nil, err
 	}
 	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1)}

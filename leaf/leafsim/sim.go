@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,7 +112,7 @@ func New(opts Options) (*Sim, error) {
 	case opts.Leaves < 1 || opts.Leaves > MaxLeaves:
 		return nil, shared.Errorf(shared.EINVALID, "leafsim: the number of leaves must be from 1 to %d, not %d", MaxLeaves, opts.Leaves)
 	}
-	u, err := endpoint(opts.OriginURL)
+	u, err := wire.Endpoint(opts.OriginURL)
 	if err != nil {
 		return nil, err
 	}
@@ -166,29 +165,6 @@ func New(opts Options) (*Sim, error) {
 	}
 	s.leaves[0].probe = true
 	return s, nil
-}
-
-// endpoint turns an origin URL into the websocket URL of its leaf endpoint.
-func endpoint(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "", shared.Errorf(shared.EINVALID, "leafsim: the origin URL %.200q does not parse: %v", s, err)
-	}
-	switch u.Scheme {
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	case "ws", "wss":
-	default:
-		return "", shared.Errorf(shared.EINVALID, "leafsim: the origin URL %.200q must start with http://, https://, ws:// or wss://", s)
-	}
-	if u.Host == "" {
-		return "", shared.Errorf(shared.EINVALID, "leafsim: the origin URL %.200q has no host", s)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + wire.Path
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	return u.String(), nil
 }
 
 // Name returns the node id and location of leaf i.

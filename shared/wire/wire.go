@@ -64,7 +64,12 @@
 // changing the meaning of one is a protocol bump, recorded below.
 package wire
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // The protocol versions this build speaks. Bump ProtocolMax for every change
 // in meaning, even when the JSON shape stays the same, and add a dated line:
@@ -120,4 +125,29 @@ func CloseReason(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:MaxCloseReason-3], "") + "..."
+}
+
+// Endpoint turns an origin URL (http://, https://, ws:// or wss://, with an
+// optional path prefix) into the websocket URL of its leaf endpoint. Errors
+// are EINVALID and quote the URL.
+func Endpoint(origin string) (string, error) {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return "", shared.Errorf(shared.EINVALID, "the origin URL %.200q does not parse: %v", origin, err)
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	case "ws", "wss":
+	default:
+		return "", shared.Errorf(shared.EINVALID, "the origin URL %.200q must start with http://, https://, ws:// or wss://", origin)
+	}
+	if u.Host == "" {
+		return "", shared.Errorf(shared.EINVALID, "the origin URL %.200q has no host", origin)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + Path
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u.String(), nil
 }
