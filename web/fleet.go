@@ -99,8 +99,9 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// leafInfo is one leaf node as GET /api/leaves shows it.
-type leafInfo struct {
+// LeafInfo is one leaf node as GET /api/leaves shows it; the CLI decodes
+// the same type.
+type LeafInfo struct {
 	NodeID          string     `json:"node_id"`
 	Location        string     `json:"location"`
 	Version         string     `json:"version"`
@@ -115,9 +116,10 @@ type leafInfo struct {
 	Lag             int64      `json:"lag"`
 }
 
-type leafList struct {
+// LeafList is the body of GET /api/leaves.
+type LeafList struct {
 	Count  int        `json:"count"`
-	Leaves []leafInfo `json:"leaves"`
+	Leaves []LeafInfo `json:"leaves"`
 }
 
 // handleListLeaves serves GET /api/leaves: every leaf node the origin saw
@@ -126,10 +128,10 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 	if !isAdmin(p) {
 		return errNeedsAdmin
 	}
-	out := leafList{Leaves: []leafInfo{}}
+	out := LeafList{Leaves: []LeafInfo{}}
 	if s.hub != nil {
 		for _, in := range s.hub.Leaves() {
-			out.Leaves = append(out.Leaves, leafInfo{
+			out.Leaves = append(out.Leaves, LeafInfo{
 				NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
 				Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
 				ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),

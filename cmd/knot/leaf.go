@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/knot-dev/knot/web"
 )
 
 // The API's shapes of the fleet, as far as the client reads them.
@@ -24,25 +26,6 @@ type leafTokenInfo struct {
 
 type leafTokenList struct {
 	Tokens []leafTokenInfo `json:"leaf_tokens"`
-}
-
-type leafNode struct {
-	NodeID          string     `json:"node_id"`
-	Location        string     `json:"location"`
-	Version         string     `json:"version"`
-	Protocol        int        `json:"protocol"`
-	Runtimes        []string   `json:"runtimes"`
-	Restricted      bool       `json:"restricted"`
-	Connected       bool       `json:"connected"`
-	ConnectedSince  *time.Time `json:"connected_since"`
-	LastSeen        *time.Time `json:"last_seen"`
-	RoundTripMillis float64    `json:"round_trip_ms"`
-	AppliedRevision int64      `json:"applied_revision"`
-	Lag             int64      `json:"lag"`
-}
-
-type leafNodeList struct {
-	Leaves []leafNode `json:"leaves"`
 }
 
 // shortID is how lists show a leaf token id (the hash of its secret).
@@ -246,7 +229,7 @@ func findLeafToken(c *cli.Context, cl *apiClient, id string) (*leafTokenInfo, er
 }
 
 func listLeaves(c *cli.Context, cl *apiClient) error {
-	var l leafNodeList
+	var l web.LeafList
 	if err := cl.do(c.Context, http.MethodGet, "/api/leaves", nil, &l); err != nil {
 		return err
 	}
