@@ -3,6 +3,7 @@ package leaf
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -38,14 +39,70 @@ func (s *session) snapshotPart(f *wire.Snapshot) error {
 			return closeWith(wire.CloseMalformed, "the snapshot holds %s %s twice", c.Kind, c.ID)
 		}
 		sn.seen[k] = true
+		if s.ownSpace(c) {
+			continue
+		}
 		sn.records = append(sn.records, c.Shared())
 	}
 	return nil
 }
 
+// ownSpace reports whether c is a live space of this leaf's location, which
+// the origin sends back to every leaf: the leaf's own record of it is the
+// authority, and the replica leaves it alone.
+func (s *session) ownSpace(c wire.Change) bool {
+	if c.Kind != shared.KindSpace || c.Deleted {
+		return false
+	}
+	var sp struct {
+		Location string `json:"location"`
+	}
+	return json.Unmarshal(c.Data, &sp) == nil && strings.EqualFold(sp.Location, s.location)
+}
+
+// replicated reports whether the stored record c came from the origin: a
+// record of an origin-owned kind other than a local template variable, or
+// a space of another location.
+func (s *session) replicated(c shared.Change) bool {
+	switch {
+	case c.Kind == shared.KindSpace:
+		var sp struct {
+			Location string `json:"location"`
+		}
+		return json.Unmarshal(c.Data, &sp) == nil && !strings.EqualFold(sp.Location, s.location)
+	case !c.Kind.OriginOwned():
+		return false
+	}
+	return !isLocalVar(c)
+}
+
+// keep returns the changes of a frame that the replica takes: all but the
+// live spaces of this leaf's location and the tombstones of spaces the leaf
+// holds as its own.
+func (s *session) keep(ctx context.Context, cs []wire.Change) ([]shared.Change, error) {
+	out := make([]shared.Change, 0, len(cs))
+	for _, c := range cs {
+		if s.ownSpace(c) {
+			continue
+		}
+		if c.Kind == shared.KindSpace && c.Deleted {
+			cur, err := s.u.opts.Store.Get(ctx, shared.KindSpace, c.ID)
+			if shared.ErrorCode(err) == shared.ENOTFOUND || err == nil && !s.replicated(cur) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c.Shared())
+	}
+	return out, nil
+}
+
 // snapshotEnd replaces the replica with the snapshot in one transaction:
 // tombstones for every replicated record the snapshot does not hold (local
-// template variables excepted), then the snapshot's records.
+// template variables and the leaf's own spaces are not replicated), then the
+// snapshot's records.
 func (s *session) snapshotEnd(ctx context.Context, f *wire.SnapshotEnd) error {
 	sn := s.snap
 	switch {
@@ -53,13 +110,13 @@ func (s *session) snapshotEnd(ctx context.Context, f *wire.SnapshotEnd) error {
 		return closeWith(wire.CloseMalformed, "snapshot end outside a snapshot")
 	case sn.rev >= 0 && f.Revision != sn.rev:
 		return closeWith(wire.CloseMalformed, "snapshot end of revision %d within a snapshot of revision %d", f.Revision, sn.rev)
-	case f.Count != len(sn.records):
-		return closeWith(wire.CloseMalformed, "the snapshot announced %d records but held %d", f.Count, len(sn.records))
+	case f.Count != len(sn.seen):
+		return closeWith(wire.CloseMalformed, "the snapshot announced %d records but held %d", f.Count, len(sn.seen))
 	}
 	st := s.u.opts.Store
 	var batch []shared.Change
 	for _, k := range shared.Kinds {
-		if !k.OriginOwned() {
+		if !k.Replicated() {
 			continue
 		}
 		cs, err := st.List(ctx, k)
@@ -67,7 +124,7 @@ func (s *session) snapshotEnd(ctx context.Context, f *wire.SnapshotEnd) error {
 			return err
 		}
 		for _, c := range cs {
-			if sn.seen[key{c.Kind, c.ID}] || isLocalVar(c) {
+			if sn.seen[key{c.Kind, c.ID}] || !s.replicated(c) {
 				continue
 			}
 			batch = append(batch, shared.Change{Kind: c.Kind, ID: c.ID, Revision: f.Revision, Deleted: true})
@@ -107,9 +164,9 @@ func (s *session) changes(ctx context.Context, f *wire.Changes) error {
 	if f.Prev != s.applied {
 		return closeWith(wire.CloseOutOfOrder, "changes from revision %d, but the replica is at %d", f.Prev, s.applied)
 	}
-	batch := make([]shared.Change, len(f.Changes))
-	for i, c := range f.Changes {
-		batch[i] = c.Shared()
+	batch, err := s.keep(ctx, f.Changes)
+	if err != nil {
+		return err
 	}
 	if err := s.u.opts.Store.Apply(ctx, storage.Batch{Epoch: s.epoch, Changes: batch, Applied: f.Revision}); err != nil {
 		s.u.log.Error("leaf: apply the origin's changes", "revision", f.Revision, "err", err)

@@ -262,7 +262,7 @@ func TestBadFramesFromTheOriginApplyNothing(t *testing.T) {
 		{"Garbage", []byte("{{{"), wire.CloseMalformed, "not a JSON object"},
 		{"UnknownType", []byte(`{"type":"gossip"}`), wire.CloseMalformed, `unknown frame type "gossip"`},
 		{"NegativeRevision", []byte(`{"type":"changes","prev":5,"revision":-6}`), wire.CloseMalformed, "revision -6 is missing or not above prev 5"},
-		{"LocalKind", []byte(`{"type":"changes","prev":5,"revision":6,"changes":[{"kind":"space","id":"s","revision":6,"data":{"id":"s"}}]}`), wire.CloseMalformed, `kind "space" is not a replicated record kind`},
+		{"LocalKind", []byte(`{"type":"changes","prev":5,"revision":6,"changes":[{"kind":"session","id":"s","revision":6,"data":{"id":"s"}}]}`), wire.CloseMalformed, `kind "session" is not a replicated record kind`},
 		{"OutOfOrder", frame(&wire.Changes{Prev: 6, Revision: 7, Changes: []wire.Change{userChange("bob", "bob", 7)}}), wire.CloseOutOfOrder, "changes from revision 6, but the replica is at 5"},
 		{"RecordNotMatchingItsID", frame(&wire.Changes{Prev: 5, Revision: 6, Changes: []wire.Change{userChange("bob", "bob", 6), {Kind: shared.KindUser, ID: "carl", Revision: 6, Data: badRecord}}}), wire.CloseInternal, "could not apply revision 6"},
 		{"SnapshotOutsideASnapshot", frame(&wire.Snapshot{Revision: 9}), wire.CloseMalformed, "snapshot frame outside a snapshot"},

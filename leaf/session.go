@@ -26,6 +26,7 @@ type session struct {
 	ctx  context.Context // ends with the session; for commands
 
 	proto     int                 // the protocol of the welcome
+	location  string              // the leaf's location, as the welcome named it
 	auditAcks chan *wire.AuditAck // buffered: acks for the audit reporter
 
 	// Owned by the reader.
@@ -199,7 +200,7 @@ func (s *session) run(ctx context.Context) (bool, error) {
 	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	s.ctx = gctx
-	s.proto = welcome.Protocol
+	s.proto, s.location = welcome.Protocol, welcome.Location
 	errc := make(chan error, 3)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()

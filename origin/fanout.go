@@ -42,11 +42,12 @@ const (
 const writeTimeout = 30 * time.Second
 
 // page is one page of the feed after revision from, encoded for the
-// trusted view.
+// trusted view with or without spaces.
 type page struct {
-	from  int64
-	known int64         // the hub's head when the page was started
-	done  chan struct{} // closed when the fields below are set
+	from   int64
+	spaces bool
+	known  int64         // the hub's head when the page was started
+	done   chan struct{} // closed when the fields below are set
 
 	head   storage.Head // read after the page
 	last   int64        // the revision of the page's last entry, from if none
@@ -70,17 +71,24 @@ type pages struct {
 	known atomic.Int64 // the store's head revision as Run last saw it
 
 	mu    sync.Mutex
-	m     map[int64]*page // guarded by mu: by from
-	bytes int             // guarded by mu: the bytes of the kept pages
+	m     map[pageKey]*page // guarded by mu
+	bytes int               // guarded by mu: the bytes of the kept pages
 }
 
-// drop forgets the page after from, under mu.
-func (ps *pages) drop(from int64) {
-	if p := ps.m[from]; p != nil && p.kept {
+// pageKey names a page: the revision it follows, and whether its view
+// holds spaces.
+type pageKey struct {
+	from   int64
+	spaces bool
+}
+
+// drop forgets the page of k, under mu.
+func (ps *pages) drop(k pageKey) {
+	if p := ps.m[k]; p != nil && p.kept {
 		ps.bytes -= p.size
 		p.kept = false
 	}
-	delete(ps.m, from)
+	delete(ps.m, k)
 }
 
 // evict drops the pages after the oldest revisions until at most keptPages
@@ -88,10 +96,11 @@ func (ps *pages) drop(from int64) {
 // dropped by count only.
 func (ps *pages) evict() {
 	for len(ps.m) > keptPages || ps.bytes > keptBytes {
-		oldest, found := int64(0), false
-		for f, p := range ps.m {
-			if (!found || f < oldest) && (p.kept || len(ps.m) > keptPages) {
-				oldest, found = f, true
+		var oldest pageKey
+		found := false
+		for k, p := range ps.m {
+			if (!found || k.from < oldest.from) && (p.kept || len(ps.m) > keptPages) {
+				oldest, found = k, true
 			}
 		}
 		if !found {
@@ -104,13 +113,14 @@ func (ps *pages) evict() {
 // knownHead returns the store's head revision as the hub last saw it.
 func (h *Hub) knownHead() int64 { return h.pages.known.Load() }
 
-// trustedPage returns the page after from that holds at least every
-// revision up to known (or a full page), computing it when no usable one is
-// kept or under way.
-func (h *Hub) trustedPage(ctx context.Context, from, known int64) (*page, error) {
+// trustedPage returns the page after from, of the trusted view with or
+// without spaces, that holds at least every revision up to known (or a full
+// page), computing it when no usable one is kept or under way.
+func (h *Hub) trustedPage(ctx context.Context, from, known int64, spaces bool) (*page, error) {
 	ps := &h.pages
+	key := pageKey{from, spaces}
 	ps.mu.Lock()
-	p := ps.m[from]
+	p := ps.m[key]
 	if p != nil && p.known < known {
 		select {
 		case <-p.done:
@@ -123,21 +133,21 @@ func (h *Hub) trustedPage(ctx context.Context, from, known int64) (*page, error)
 	}
 	mine := p == nil
 	if mine {
-		p = &page{from: from, known: h.knownHead(), done: make(chan struct{})}
+		p = &page{from: from, spaces: spaces, known: h.knownHead(), done: make(chan struct{})}
 		if ps.m == nil {
-			ps.m = map[int64]*page{}
+			ps.m = map[pageKey]*page{}
 		}
-		ps.drop(from)
-		ps.m[from] = p
+		ps.drop(key)
+		ps.m[key] = p
 		ps.evict()
 	}
 	ps.mu.Unlock()
 	if mine {
 		h.makePage(p)
 		ps.mu.Lock()
-		if ps.m[from] == p {
+		if ps.m[key] == p {
 			if p.err != nil {
-				ps.drop(from)
+				ps.drop(key)
 			} else {
 				p.kept = true
 				ps.bytes += p.size
@@ -182,7 +192,7 @@ func (h *Hub) makePage(p *page) {
 	if len(cs) > 0 {
 		p.last = cs[len(cs)-1].Revision
 	}
-	var v view
+	v := view{spaces: p.spaces}
 	groups := make([]group, len(cs))
 	for i, c := range cs {
 		groups[i].rev = c.Revision
@@ -231,7 +241,7 @@ func encodeGroups(from int64, groups []group) ([]encodedFrame, error) {
 // pumpShared is pump for a trusted link: it sends the shared page after the
 // leaf's revision. It reports whether more may be waiting.
 func (l *link) pumpShared(ctx context.Context) (bool, error) {
-	p, err := l.hub.trustedPage(ctx, l.rev, max(l.hub.knownHead(), l.seen))
+	p, err := l.hub.trustedPage(ctx, l.rev, max(l.hub.knownHead(), l.seen), l.view.spaces)
 	if err != nil {
 		return false, err
 	}

@@ -152,7 +152,7 @@ func (l *link) snapshot(ctx context.Context) error {
 			return err
 		}
 		all = all[:0]
-		for _, k := range replicated {
+		for _, k := range l.view.kinds() {
 			cs, err := st.List(ctx, k)
 			if err != nil {
 				return err

@@ -233,6 +233,10 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 	}
 	switch l.cred.Kind {
 	case CredentialAPIToken:
+		if hello.Location != "" && hello.Location != l.cred.Location {
+			// A restricted leaf's location is its owner's username.
+			return l.refuse(ctx, false, "set server.location to %q (the API token's owner), not %q", l.cred.Location, hello.Location)
+		}
 		l.location = l.cred.Location
 	case CredentialLeafToken:
 		if hello.Location != "" && hello.Location != l.cred.Location {
@@ -261,12 +265,13 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 		l.mode = wire.ModeResume
 		l.rev = hello.AppliedRevision
 	}
+	l.view.spaces = proto >= 3
 	if l.cred.Restricted() {
 		owner, err := storage.Get[shared.User](ctx, h.store, l.cred.UserID)
 		if err != nil {
 			return err
 		}
-		l.view = view{restricted: true, owner: owner}
+		l.view.restricted, l.view.owner = true, owner
 		l.ownerRev = owner.Revision
 		// A resuming leaf holds the view of the owner as of its revision;
 		// if the owner changed since, the first frame re-evaluates it.

@@ -173,10 +173,20 @@ func TestRevokedLeafTokenClosesTheLinkAndIsRefused(t *testing.T) {
 	}
 }
 
+func TestRestrictedLeafServesItsOwnersLocationOnly(t *testing.T) {
+	f := newFixture(t, origin.Options{EnableLeafAPITokens: true})
+	r := mustDialRaw(t, f.o, apiSecret)
+	r.expectRefusal(hello("n-ann", "eu", "", 0), false, `set server.location to "ann" (the API token's owner), not "eu"`)
+	r = mustDialRaw(t, f.o, apiSecret)
+	if w := r.welcome(hello("n-ann", "", "", 0)); !w.Restricted || w.Location != "ann" {
+		t.Fatalf("welcome %+v to a leaf that names no location, want restricted at location ann", w)
+	}
+}
+
 func TestRevokedAPITokenClosesTheRestrictedLink(t *testing.T) {
 	f := newFixture(t, origin.Options{EnableLeafAPITokens: true})
 	r := mustDialRaw(t, f.o, apiSecret)
-	w := r.welcome(hello("n-ann", "anything", "", 0))
+	w := r.welcome(hello("n-ann", "ann", "", 0))
 	if !w.Restricted || w.Location != "ann" {
 		t.Fatalf("welcome %+v, want restricted at location ann", w)
 	}

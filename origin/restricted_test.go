@@ -56,13 +56,14 @@ func leak(c wire.Change, owner string) string {
 		return ""
 	}
 	var r struct {
-		ID           string `json:"id"`
-		UserID       string `json:"user_id"`
-		PasswordHash string `json:"password_hash"`
-		TOTPSecret   string `json:"totp_secret"`
-		Local        bool   `json:"local"`
-		Protected    bool   `json:"protected"`
-		Restricted   bool   `json:"restricted"`
+		ID             string `json:"id"`
+		UserID         string `json:"user_id"`
+		PasswordHash   string `json:"password_hash"`
+		AgentTokenHash string `json:"agent_token_hash"`
+		TOTPSecret     string `json:"totp_secret"`
+		Local          bool   `json:"local"`
+		Protected      bool   `json:"protected"`
+		Restricted     bool   `json:"restricted"`
 	}
 	if err := json.Unmarshal(c.Data, &r); err != nil {
 		return err.Error()
@@ -74,6 +75,13 @@ func leak(c wire.Change, owner string) string {
 		}
 		if r.PasswordHash != "" || r.TOTPSecret != "" {
 			return "the owner's login secrets"
+		}
+	case shared.KindSpace:
+		if r.UserID != owner {
+			return "a space of " + r.UserID
+		}
+		if r.AgentTokenHash != "" {
+			return "the agent credential of space " + r.ID
 		}
 	case shared.KindToken:
 		if r.UserID != owner {
@@ -139,7 +147,7 @@ func TestRestrictedLeafNeverReceivesOtherUsersData(t *testing.T) {
 			connect := func() (*rawLeaf, chan string) {
 				r := mustDialRaw(t, o, ownerSecret)
 				m.mu.Lock()
-				h := hello("node-owner", "x", m.epoch, m.applied)
+				h := hello("node-owner", "owner", m.epoch, m.applied)
 				m.mu.Unlock()
 				wel := r.welcome(h)
 				if !wel.Restricted || wel.Location != "owner" {

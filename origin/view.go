@@ -18,17 +18,31 @@ import (
 // when it changes. The rules keep a restricted leaf from ever receiving a
 // record of another user: tombstones carry only a kind and an id, and are
 // sent for the kinds whose visibility can change (templates, variables,
-// groups and roles), not for other users or their live API tokens. A token
-// is assumed never to change owner.
+// groups and roles) and for spaces, whose owner a tombstone does not tell,
+// but not for other users or their live API tokens. A token is assumed
+// never to change owner.
+//
+// A view with spaces (a leaf on protocol 3 or later) also holds the spaces
+// of every location, a restricted one its owner's, without their agent
+// token hash: the leaf that owns a space is the only one its agent talks
+// to. A leaf receives its own location's spaces too, so that every trusted
+// leaf shares one view, and ignores them. A space is assumed never to
+// change owner or location.
 type view struct {
 	restricted bool
+	spaces     bool
 	owner      *shared.User // restricted: the owner the leaf's view follows
+}
+
+// carries reports whether records of kind k are in the view at all.
+func (v *view) carries(k shared.Kind) bool {
+	return k.OriginOwned() || v.spaces && k == shared.KindSpace
 }
 
 // show returns c as the leaf sees it, or false when it is not in the view.
 // c is a live record of an origin-owned kind.
 func (v *view) show(c shared.Change) (wire.Change, bool, error) {
-	if !v.restricted && c.Kind != shared.KindTemplateVar {
+	if !v.restricted && c.Kind != shared.KindTemplateVar && c.Kind != shared.KindSpace {
 		// A trusted view holds every record of the other kinds as it is:
 		// there is nothing to decode.
 		return wire.FromShared(c), true, nil
@@ -42,6 +56,17 @@ func (v *view) show(c shared.Change) (wire.Change, bool, error) {
 			return wire.Change{}, false, nil
 		}
 		return wire.FromShared(c), true, nil
+	}
+	if sp, ok := rec.(*shared.Space); ok {
+		if !v.spaces || v.restricted && sp.UserID != v.owner.ID {
+			return wire.Change{}, false, nil
+		}
+		sp.AgentTokenHash = ""
+		data, err := json.Marshal(sp)
+		if err != nil {
+			return wire.Change{}, false, shared.Wrap(shared.EINTERNAL, err, "origin: encode space %s", sp.ID)
+		}
+		return wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Data: data}, true, nil
 	}
 	if !v.restricted {
 		return wire.FromShared(c), true, nil
@@ -75,7 +100,7 @@ func (v *view) show(c shared.Change) (wire.Change, bool, error) {
 // filter returns what the leaf gets for one change of the feed: the record,
 // a tombstone, or nothing (false).
 func (v *view) filter(c shared.Change) (wire.Change, bool, error) {
-	if !c.Kind.OriginOwned() {
+	if !v.carries(c.Kind) {
 		return wire.Change{}, false, nil
 	}
 	tomb := wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Deleted: true}
@@ -94,9 +119,10 @@ func (v *view) filter(c shared.Change) (wire.Change, bool, error) {
 		case shared.KindTemplate, shared.KindTemplateVar:
 			return tomb, true, nil
 		}
-		// Other users and their tokens never were in the view; groups and
-		// roles outside the owner's were not either, as long as the owner
-		// did not change (and then reevaluate covers them).
+		// Other users, their tokens and their spaces never were in the
+		// view; groups and roles outside the owner's were not either, as
+		// long as the owner did not change (and then reevaluate covers
+		// them).
 		return wire.Change{}, false, nil
 	}
 	return tomb, true, nil
@@ -126,14 +152,13 @@ func (v *view) reevaluate(ctx context.Context, s storage.Store) ([]wire.Change, 
 	return out, nil
 }
 
-// replicated lists the kinds a leaf replicates, in the order a snapshot
-// sends them.
-var replicated = func() []shared.Kind {
+// kinds lists the kinds in the view, in the order a snapshot sends them.
+func (v *view) kinds() []shared.Kind {
 	var ks []shared.Kind
 	for _, k := range shared.Kinds {
-		if k.OriginOwned() {
+		if v.carries(k) {
 			ks = append(ks, k)
 		}
 	}
 	return ks
-}()
+}

@@ -35,6 +35,11 @@ func (k Kind) OriginOwned() bool {
 	return false
 }
 
+// Replicated reports whether records of kind k travel in the origin's change
+// feed: the origin-owned kinds, and spaces, which the origin passes on from
+// the leaf that owns them so that every location can list them.
+func (k Kind) Replicated() bool { return k.OriginOwned() || k == KindSpace }
+
 // Valid reports whether k is one of Kinds.
 func (k Kind) Valid() bool {
 	for _, v := range Kinds {

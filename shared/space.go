@@ -38,8 +38,11 @@ type Space struct {
 
 func (*Space) RecordKind() Kind { return KindSpace }
 
+// UniqueKeys makes a space's name unique per user and location: a leaf
+// names its spaces while the origin may be out of reach, so it cannot know
+// the names taken at other locations at that moment.
 func (s *Space) UniqueKeys() []string {
-	return []string{"name:" + s.UserID + "/" + strings.ToLower(s.Name)}
+	return []string{"name:" + s.UserID + "/" + strings.ToLower(s.Location) + "/" + strings.ToLower(s.Name)}
 }
 
 // Deployed reports whether the space holds runtime resources that must be

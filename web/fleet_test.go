@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -548,6 +550,60 @@ func TestFleet(t *testing.T) {
 		mustCall(t, http.StatusInsufficientStorage, lb, "POST", "/api/spaces", leafSession, map[string]any{"name": "fourth", "template_id": tmpl.ID}, nil)
 		mustCall(t, http.StatusOK, ob, "DELETE", "/api/spaces/"+home.ID, originSession, nil, nil)
 		mustCall(t, http.StatusOK, ob, "PUT", "/api/users/"+me.ID, originSession, map[string]any{"max_spaces": 0}, nil)
+	})
+
+	t.Run("SpacesOfOtherLocationsShowAtTheLeaf", func(t *testing.T) {
+		var yonder struct {
+			ID string `json:"space_id"`
+		}
+		mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", originSession, map[string]any{"name": "yonder", "template_id": tmpl.ID}, &yonder)
+		type listed struct {
+			Spaces []struct {
+				ID       string `json:"space_id"`
+				Name     string `json:"name"`
+				Location string `json:"location"`
+				State    string `json:"state"`
+			} `json:"spaces"`
+		}
+		// The leaf lists the origin's space with its location, and its
+		// own spaces once each.
+		leafLists := func(want string) func() string {
+			return func() string {
+				var l listed
+				mustCall(t, http.StatusOK, lb, "GET", "/api/spaces", leafSession, nil, &l)
+				var seen []string
+				for _, sp := range l.Spaces {
+					seen = append(seen, fmt.Sprintf("[%s %s %s]", sp.Name, sp.Location, sp.State))
+				}
+				sort.Strings(seen)
+				if got := strings.Join(seen, ""); got != want {
+					return "the leaf lists " + got + ", want " + want
+				}
+				return ""
+			}
+		}
+		eventually(t, 5*time.Second, leafLists("[boxed away stopped][dev away stopped][yonder home stopped]"))
+		if sp := spaceOf(t, f.leafStore, yonder.ID); sp.AgentTokenHash != "" {
+			t.Fatal("the leaf holds the agent credential of a space of another location")
+		}
+		// Acting on it at the leaf goes through the origin, which runs it.
+		a := mustCall(t, http.StatusOK, lb, "POST", "/api/spaces/"+yonder.ID+"/start", leafSession, nil, nil)
+		if a.header.Get("X-Knot-Forwarded-To") != "origin" {
+			t.Fatalf("the start was not the origin's: %v", a.header)
+		}
+		if got := spaceOf(t, f.originStore, yonder.ID).State; got != shared.SpaceRunning {
+			t.Fatalf("at the origin the space is %s", got)
+		}
+		eventually(t, 5*time.Second, leafLists("[boxed away stopped][dev away stopped][yonder home running]"))
+		// Its logs and its record are kept where it runs.
+		a = mustCall(t, http.StatusConflict, lb, "GET", "/api/spaces/"+yonder.ID+"/logs", leafSession, nil, nil)
+		if !strings.Contains(a.errMsg(t), `location "home"`) {
+			t.Fatalf("logs of a space elsewhere: %q does not name its location", a.errMsg(t))
+		}
+		mustCall(t, http.StatusConflict, lb, "PUT", "/api/spaces/"+yonder.ID, leafSession, map[string]any{"description": "x"}, nil)
+		mustCall(t, http.StatusOK, lb, "DELETE", "/api/spaces/"+yonder.ID, leafSession, nil, nil)
+		waitRecord(t, f.originStore, shared.KindSpace, yonder.ID, true)
+		eventually(t, 5*time.Second, leafLists("[boxed away stopped][dev away stopped]"))
 	})
 
 	t.Run("FleetViewsAndMetrics", func(t *testing.T) {

@@ -56,6 +56,9 @@ func (s *Server) spaceWithLogs(r *http.Request, p *principal) (*shared.Space, er
 	if err != nil {
 		return nil, err
 	}
+	if s.remote(sp) {
+		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s, which keeps its logs: read them at that location's server", quote(sp.Name), quote(sp.Location))
+	}
 	if s.logs == nil {
 		return nil, notFound("this server keeps no space logs")
 	}

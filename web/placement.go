@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -130,17 +131,28 @@ func (s *Server) place(ctx context.Context, t *shared.Template) (string, error) 
 	return cands[0].location, nil
 }
 
-// remote reports whether sp belongs to a leaf of this origin rather than
-// to this server.
+// remote reports whether sp belongs to another location than this
+// server's: on an origin, to one of its leaves; on a leaf, to another leaf
+// or the origin, whose feed brings the space's record.
 func (s *Server) remote(sp *shared.Space) bool {
-	return s.hub != nil && sp.Location != s.location
+	return sp.Location != s.location
+}
+
+// viaOrigin forwards a request to start, stop or delete sp to the origin,
+// which asks sp's leaf, when this server is a leaf and sp belongs to another
+// location. It reports whether it took the request.
+func (s *Server) viaOrigin(w http.ResponseWriter, r *http.Request, sp *shared.Space) (bool, error) {
+	if s.leaf == nil || !s.remote(sp) {
+		return false, nil
+	}
+	return true, s.forwardTo(w, r)
 }
 
 // createRemote asks the leaf of sp's location to create sp, then waits a
 // little for the leaf's report of it.
 func (s *Server) createRemote(ctx context.Context, sp *shared.Space) error {
 	if _, err := s.store.Lookup(ctx, shared.KindSpace, sp.UniqueKeys()[0]); err == nil {
-		return shared.Errorf(shared.ECONFLICT, "this user already has a space named %s", quote(sp.Name))
+		return shared.Errorf(shared.ECONFLICT, "this user already has a space named %s at location %s", quote(sp.Name), quote(sp.Location))
 	} else if !isCode(err, shared.ENOTFOUND) {
 		return err
 	}
@@ -160,6 +172,9 @@ func (s *Server) createRemote(ctx context.Context, sp *shared.Space) error {
 // command to that location's leaf, whose report of the result the origin
 // then awaits for a moment.
 func (s *Server) act(ctx context.Context, sp *shared.Space, action string) error {
+	if s.hub == nil && s.remote(sp) {
+		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s, not here (%s)", quote(sp.Name), quote(sp.Location), quote(s.location))
+	}
 	if !s.remote(sp) {
 		switch action {
 		case wire.ActionStart:

@@ -204,7 +204,7 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		err = s.store.Put(ctx, sp)
 	}
 	if isCode(err, shared.ECONFLICT) {
-		return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s", quote(owner.Username), quote(sp.Name))
+		return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s at location %s", quote(owner.Username), quote(sp.Name), quote(sp.Location))
 	}
 	if err != nil {
 		return err
@@ -298,7 +298,7 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		return nil
 	})
 	if isCode(err, shared.ECONFLICT) && req.Name != nil {
-		return shared.Errorf(shared.ECONFLICT, "there is already a space named %s for this user", quote(*req.Name))
+		return shared.Errorf(shared.ECONFLICT, "this user already has a space named %s at location %s", quote(*req.Name), quote(cur.Location))
 	}
 	if err != nil {
 		return err
@@ -314,6 +314,9 @@ func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *pr
 	ctx := context.WithoutCancel(r.Context())
 	sp, err := s.accessSpace(ctx, r, p)
 	if err != nil {
+		return err
+	}
+	if done, err := s.viaOrigin(w, r, sp); done {
 		return err
 	}
 	if err := s.act(ctx, sp, wire.ActionDelete); err != nil {
@@ -339,6 +342,9 @@ func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
+	if done, err := s.viaOrigin(w, r, sp); done {
+		return err
+	}
 	if !sp.Deployed() {
 		if err := s.checkComputeQuota(ctx, sp); err != nil {
 			return err
@@ -351,6 +357,9 @@ func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) handleStopSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
 	sp, err := s.accessSpace(context.WithoutCancel(r.Context()), r, p)
 	if err != nil {
+		return err
+	}
+	if done, err := s.viaOrigin(w, r, sp); done {
 		return err
 	}
 	return s.spaceAction(w, r, p, sp, "Space Stop", "stopped", wire.ActionStop)

@@ -645,17 +645,22 @@ func (s *Server) quota(ctx context.Context, u *shared.User) (quotaResponse, erro
 		q.StorageUnits += g.StorageUnits
 		q.MaxTunnels += g.MaxTunnels
 	}
-	used, err := s.usage(ctx, u.ID, func(*shared.Space) bool { return true })
+	all := func(*shared.Space) bool { return true }
+	used, err := s.usage(ctx, u.ID, all)
 	if err != nil {
 		return q, err
 	}
 	if s.leaf != nil {
-		// The replica holds this location's spaces only; the origin knows
-		// the others when it can be asked.
+		// The leaf holds its own spaces and, from the feed, the last it
+		// heard of the others; the origin knows the others for sure when it
+		// can be asked.
 		if far, err := s.originUsage(ctx, u.ID); err == nil {
+			if used, err = s.usage(ctx, u.ID, func(sp *shared.Space) bool { return !s.remote(sp) }); err != nil {
+				return q, err
+			}
 			used.add(far)
 		} else {
-			s.log.InfoContext(ctx, "quota counts this leaf's spaces only", "user", u.Username, "reason", shared.ErrorMessage(err))
+			s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user", u.Username, "reason", shared.ErrorMessage(err))
 		}
 	}
 	q.NumberSpaces, q.NumberSpacesDeployed = used.NumberSpaces, used.NumberSpacesDeployed

@@ -265,26 +265,44 @@ type groupList struct {
 }
 
 // findSpace returns the caller's space named name: an exact match, else the
-// one match ignoring case.
+// one match ignoring case. Names are unique per location, so a name held at
+// several locations must be given as NAME@LOCATION.
 func (c *apiClient) findSpace(ctx context.Context, name string) (*spaceInfo, error) {
 	var l spaceList
 	if err := c.do(ctx, http.MethodGet, "/api/spaces", nil, &l); err != nil {
 		return nil, err
 	}
-	var fold *spaceInfo
+	name, location, _ := strings.Cut(name, "@")
+	var exact, fold []*spaceInfo
 	for i := range l.Spaces {
 		sp := &l.Spaces[i]
+		if location != "" && !strings.EqualFold(sp.Location, location) {
+			continue
+		}
 		if sp.Name == name {
-			return sp, nil
-		}
-		if strings.EqualFold(sp.Name, name) {
-			fold = sp
+			exact = append(exact, sp)
+		} else if strings.EqualFold(sp.Name, name) {
+			fold = append(fold, sp)
 		}
 	}
-	if fold != nil {
-		return fold, nil
+	found := exact
+	if len(found) == 0 {
+		found = fold
 	}
-	return nil, fmt.Errorf("you have no space named %q (knot space list shows your spaces)", name)
+	switch len(found) {
+	case 0:
+		if location != "" {
+			return nil, fmt.Errorf("you have no space named %q at location %q (knot space list shows your spaces)", name, location)
+		}
+		return nil, fmt.Errorf("you have no space named %q (knot space list shows your spaces)", name)
+	case 1:
+		return found[0], nil
+	}
+	var at []string
+	for _, sp := range found {
+		at = append(at, sp.Location)
+	}
+	return nil, fmt.Errorf("you have a space named %q at each of %s: name one as %s@LOCATION", name, strings.Join(at, ", "), name)
 }
 
 // templates lists the templates the caller may see.

@@ -18,7 +18,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
+	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
 )
@@ -28,6 +30,7 @@ import (
 type testServer struct {
 	URL        string
 	adminToken string
+	store      storage.Store
 }
 
 const (
@@ -39,8 +42,9 @@ const (
 // with an API token.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	st := memory.New()
 	srv, err := web.New(web.Options{
-		Store:    memory.New(),
+		Store:    st,
 		Location: "test",
 		Version:  "test",
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -61,7 +65,7 @@ func startServer(t *testing.T) *testServer {
 			t.Errorf("web server: %v", err)
 		}
 	})
-	ts := &testServer{URL: "http://" + ln.Addr().String()}
+	ts := &testServer{URL: "http://" + ln.Addr().String(), store: st}
 	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
 	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
 	return ts
@@ -573,7 +577,7 @@ func TestSpaceLifecycle(t *testing.T) {
 
 	// A name clash is the server's error, shown as it comes.
 	r = knot(t, bob, "", "space", "create", "dev", "byo")
-	if r.code != 1 || !strings.Contains(r.stderr, `knot: user "bob" already has a space named "dev" (HTTP 409)`) {
+	if r.code != 1 || !strings.Contains(r.stderr, `knot: user "bob" already has a space named "dev" at location "test" (HTTP 409)`) {
 		t.Errorf("duplicate create: exit %d, %s", r.code, r.stderr)
 	}
 	r = knot(t, bob, "", "space", "create", "other", "nope")
@@ -598,6 +602,40 @@ func TestSpaceLifecycle(t *testing.T) {
 	mustSucceed(t, r)
 	if !strings.Contains(r.stdout, "You have no spaces") {
 		t.Errorf("list: %s", r.stdout)
+	}
+}
+
+// TestSpaceNamedAtSeveralLocations: names are unique per location, so a
+// name held at two locations must be given as NAME@LOCATION.
+func TestSpaceNamedAtSeveralLocations(t *testing.T) {
+	ts := startServer(t)
+	admin := ts.as(t, ts.adminToken)
+	mustSucceed(t, knot(t, admin, "name: byo\nkind: manual\n", "template", "import", "-"))
+	bob := ts.as(t, ts.addUser(t, "bob"))
+	mustSucceed(t, knot(t, bob, "", "space", "create", "dev", "byo"))
+	// The same name at another location, as a leaf's report brings it.
+	sps, err := storage.List[shared.Space](context.Background(), ts.store)
+	if err != nil || len(sps) != 1 {
+		t.Fatalf("spaces in the store: %v, %v", sps, err)
+	}
+	far := *sps[0]
+	far.ID, far.Revision, far.Location = "far-dev", 0, "far"
+	if err := ts.store.Put(context.Background(), &far); err != nil {
+		t.Fatalf("a space of the same name at another location: %v", err)
+	}
+
+	r := knot(t, bob, "", "space", "start", "dev")
+	if r.code != 1 || !strings.Contains(r.stderr, `you have a space named "dev" at each of `) || !strings.Contains(r.stderr, "name one as dev@LOCATION") {
+		t.Errorf("start of an ambiguous name: exit %d, %s", r.code, r.stderr)
+	}
+	r = knot(t, bob, "", "space", "start", "dev@test")
+	mustSucceed(t, r)
+	if strings.TrimSpace(r.stdout) != "Space dev: running." {
+		t.Errorf("start dev@test: %s", r.stdout)
+	}
+	r = knot(t, bob, "", "space", "stop", "dev@nowhere")
+	if r.code != 1 || !strings.Contains(r.stderr, `you have no space named "dev" at location "nowhere"`) {
+		t.Errorf("stop dev@nowhere: exit %d, %s", r.code, r.stderr)
 	}
 }
 

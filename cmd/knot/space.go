@@ -23,7 +23,7 @@ func spaceCommand() *cli.Command {
 		Aliases:     []string{"spaces"},
 		Usage:       "List, create, start, stop and delete your spaces",
 		UsageText:   "knot space COMMAND [options] [arguments]",
-		Description: clientConfigHelp,
+		Description: "A space is named by its NAME, or by NAME@LOCATION when you have spaces of that name at several locations.\n\n" + clientConfigHelp,
 		Action:      unknownCommand,
 		Subcommands: []*cli.Command{
 			{

@@ -98,7 +98,7 @@ func EncodeTrusted(f Frame) ([]byte, error) {
 func (c Change) check(where string, i int) error {
 	shape := func(b []byte) bool { return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}' }
 	switch {
-	case !c.Kind.OriginOwned(), c.ID == "", len(c.ID) > maxIDLength, c.Revision < 0,
+	case !c.Kind.Replicated(), c.ID == "", len(c.ID) > maxIDLength, c.Revision < 0,
 		c.Deleted && len(c.Data) > 0, !c.Deleted && !shape(c.Data):
 		return c.validate(where + " " + strconv.Itoa(i))
 	}

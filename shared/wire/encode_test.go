@@ -71,7 +71,7 @@ func TestEncodeTrustedRefusesWhatEncodeRefuses(t *testing.T) {
 	}{
 		{"RevisionNotAbovePrev", &wire.Changes{Prev: 5, Revision: 5}, shared.EINVALID, "revision 5 is missing or not above prev 5"},
 		{"NegativePrev", &wire.Changes{Prev: -1, Revision: 5}, shared.EINVALID, "prev -1 is negative"},
-		{"LocalKind", &wire.Changes{Prev: 1, Revision: 5, Changes: with(func(c *wire.Change) { c.Kind = shared.KindSpace })}, shared.EINVALID, "change 1: kind"},
+		{"LocalKind", &wire.Changes{Prev: 1, Revision: 5, Changes: with(func(c *wire.Change) { c.Kind = shared.KindSession })}, shared.EINVALID, "change 1: kind"},
 		{"NoID", &wire.Changes{Prev: 1, Revision: 5, Changes: with(func(c *wire.Change) { c.ID = "" })}, shared.EINVALID, "change 1: id is missing"},
 		{"TombstoneWithData", &wire.Changes{Prev: 1, Revision: 5, Changes: with(func(c *wire.Change) { c.Deleted = true })}, shared.EINVALID, "carries data"},
 		{"DataNotAnObject", &wire.Changes{Prev: 1, Revision: 5, Changes: with(func(c *wire.Change) { c.Data = json.RawMessage(`[1]`) })}, shared.EINVALID, "no record data"},

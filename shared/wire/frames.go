@@ -74,7 +74,7 @@ const maxIDLength = 256
 
 func (c Change) validate(where string) error {
 	switch {
-	case !c.Kind.OriginOwned():
+	case !c.Kind.Replicated():
 		return invalid("%s: kind %q is not a replicated record kind", where, c.Kind)
 	case c.ID == "":
 		return invalid("%s: id is missing", where)

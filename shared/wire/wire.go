@@ -80,7 +80,11 @@ import (
 //   - 2: 2026-11-24: audit events of the leaf travel to the origin
 //     (AuditReport, AuditAck); Command{action: "create", space} creates a
 //     space on the leaf. Neither side sends these to a peer on version 1.
-const ProtocolMin, ProtocolMax = 1, 2
+//   - 3: 2026-11-24: the feed also carries the spaces of every location
+//     (without their agent token hash), so that each leaf lists them; a
+//     leaf keeps those of other locations and ignores its own. A peer on
+//     version 2 or older gets no spaces.
+const ProtocolMin, ProtocolMax = 1, 3
 
 // Subprotocol is the websocket subprotocol of the link.
 const Subprotocol = "knot-leaf.v1"

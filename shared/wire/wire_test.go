@@ -121,7 +121,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"RefusalWithoutReason", `{"type":"refusal","retryable":true}`, "reason is missing"},
 		{"ChangesWithoutRevision", `{"type":"changes","prev":4}`, "revision 0 is missing or not above prev 4"},
 		{"ChangesNegativePrev", `{"type":"changes","prev":-1,"revision":3}`, "prev -1 is negative"},
-		{"ChangeOfLocalKind", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"space","id":"s","revision":1,"data":{}}]}`, `kind "space" is not a replicated`},
+		{"ChangeOfLocalKind", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"session","id":"s","revision":1,"data":{}}]}`, `kind "session" is not a replicated`},
 		{"ChangeWithoutID", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","revision":1,"data":{}}]}`, "id is missing"},
 		{"ChangeNegativeRevision", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":-2,"data":{}}]}`, "revision -2 is negative"},
 		{"ChangeWithoutData", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1}]}`, "has no record data"},
