@@ -397,6 +397,36 @@ wait:
 			return ""
 		})
 	}
+	// A space made at one leaf shows at the other, with its location.
+	o, l1, l2 := &serverProc{t: t, base: urls["origin"]}, &serverProc{t: t, base: urls["leaf1"]}, &serverProc{t: t, base: urls["leaf2"]}
+	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	var tmpl struct {
+		ID string `json:"template_id"`
+	}
+	o.call("POST", "/api/templates", o.login(), map[string]any{"name": "byo", "kind": "manual"}, 201, &tmpl)
+	var s1 string
+	waitUntil(t, 30*time.Second, func() string {
+		if s1 = tryLogin(l1); s1 == "" {
+			return "the admin cannot log in at leaf1 yet"
+		}
+		if code, body := l1.fetch("GET", "/api/templates", s1, nil); code != 200 || !strings.Contains(string(body), tmpl.ID) {
+			return "leaf1 has no template: " + string(body)
+		}
+		return ""
+	})
+	var sp struct {
+		ID string `json:"space_id"`
+	}
+	l1.call("POST", "/api/spaces", s1, map[string]any{"name": "dev", "template_id": tmpl.ID}, 201, &sp)
+	waitUntil(t, 30*time.Second, func() string {
+		s2 := tryLogin(l2)
+		sps := spacesAt(l2, s2, "")
+		if len(sps) != 1 || sps[0].ID != sp.ID || sps[0].Location != "leaf1" {
+			return "leaf2 lists " + jsonString(sps)
+		}
+		return ""
+	})
+
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
