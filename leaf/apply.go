@@ -182,7 +182,7 @@ func (s *session) ack(ctx context.Context) error {
 		st.Epoch, st.Applied = s.epoch, s.applied
 		st.Head = max(st.Head, s.applied)
 	})
-	return s.send(ctx, &wire.Ack{Applied: s.applied})
+	return s.acks.Ack(s.applied)
 }
 
 // reportPage is how many entries of the leaf's own feed one scan reads.

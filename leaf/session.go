@@ -37,6 +37,7 @@ type session struct {
 	mu   sync.Mutex
 	sent []int64 // guarded by mu: leaf revisions of unacknowledged reports
 
+	acks *wire.Acker // acknowledges applied frames
 	cmds sync.WaitGroup
 }
 
@@ -201,6 +202,12 @@ func (s *session) run(ctx context.Context) (bool, error) {
 	defer cancel()
 	s.ctx = gctx
 	s.proto, s.location = welcome.Protocol, welcome.Location
+	s.acks = wire.NewAcker(func(applied int64) error { return s.send(gctx, &wire.Ack{Applied: applied}) }, func(err error) {
+		if gctx.Err() == nil {
+			u.log.Warn("leaf: send an ack", "err", err)
+		}
+		s.conn.CloseNow() // the reader ends the session
+	})
 	errc := make(chan error, 3)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()
@@ -220,6 +227,7 @@ func (s *session) run(ctx context.Context) (bool, error) {
 	for ; n > 0; n-- {
 		<-errc
 	}
+	s.acks.Stop()
 	s.cmds.Wait()
 	return true, err
 }

@@ -16,8 +16,9 @@
 //     mid-snapshot changes nothing.
 //  3. Each change frame is applied in one Store.Apply together with its
 //     revision, strictly in order: a frame already applied is ignored, a
-//     frame that does not follow the applied revision closes the link. Each
-//     applied frame is acknowledged.
+//     frame that does not follow the applied revision closes the link. The
+//     applied revision is acknowledged, the snapshot's at once, the frames
+//     after it together, after at most wire.AckInterval.
 //  4. Changes to the leaf's spaces in its own store (found by scanning the
 //     store's own feed after the last acknowledged leaf revision, at once
 //     after Notify and every ReportInterval) are sent as space reports until

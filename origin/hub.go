@@ -26,7 +26,9 @@
 //     restricted link reads its own.
 //  4. The link keeps-alive, pings for the round trip, checks that its
 //     credential still holds, and handles acks, space reports, command
-//     results and (protocol 2) audit reports from the leaf.
+//     results and (protocol 2) audit reports from the leaf. An idle link
+//     holds one goroutine, its reader: its streamer runs only while Run has
+//     woken it for a change or a keep-alive that is due.
 //
 // Views. A trusted leaf (the shared token or a per-leaf token) sees every
 // origin-owned record except local template variables, password hashes
@@ -172,9 +174,15 @@ func (h *Hub) Run(ctx context.Context) error {
 
 	t := time.NewTicker(h.pollInterval)
 	defer t.Stop()
+	// Keep-alives are due per link, every KeepAlive; this looks for the due
+	// ones, and a link's keep-alive comes at most a quarter late.
+	ka := time.NewTicker(max(h.keepAlive/4, 1))
+	defer ka.Stop()
 	for {
 		h.refresh(ctx)
 		select {
+		case now := <-ka.C:
+			h.keepAlives(now)
 		case <-ctx.Done():
 			h.mu.Lock()
 			h.stopped = true
@@ -251,7 +259,7 @@ func (h *Hub) Accept(ctx context.Context, conn *websocket.Conn, cred Credential)
 	defer cancel()
 	stop := context.AfterFunc(runCtx, cancel)
 	defer stop()
-	l := &link{hub: h, conn: conn, cred: cred, wake: make(chan struct{}, 1), pending: map[string]chan wire.CommandResult{}}
+	l := &link{hub: h, conn: conn, cred: cred, pending: map[string]chan wire.CommandResult{}}
 	return l.run(ctx)
 }
 

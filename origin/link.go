@@ -23,13 +23,13 @@ const (
 )
 
 // link is one leaf connection. run owns its goroutines: the reader (in
-// place), the streamer and the pinger. Writes go straight to the websocket,
-// which allows concurrent writers.
+// place), the streamer while there is something to send, and the pinger
+// while a ping is under way. Writes go straight to the websocket, which
+// allows concurrent writers.
 type link struct {
 	hub  *Hub
 	conn *websocket.Conn
 	cred Credential
-	wake chan struct{} // buffered 1: the store's head moved
 
 	// Set by the handshake, then read-only.
 	node     string
@@ -39,7 +39,8 @@ type link struct {
 	proto    int
 	stop     context.CancelCauseFunc
 
-	// Owned by the streamer.
+	// Owned by the streamer. At most one streamer runs at a time, and the
+	// next one starts under smu after the last one stopped.
 	rev      int64 // the revision the leaf holds once it applied what was sent
 	view     view
 	ownerRev int64       // restricted: revision of the owner record the view follows
@@ -48,8 +49,16 @@ type link struct {
 	seen     int64       // the store's head revision as the link last read it
 
 	// Set by run before the goroutines start.
-	end func(error) // ends the link with the first error it is given
-	err error       // the error that ended the link, set by end
+	end  func(error)     // ends the link with the first error it is given
+	err  error           // the error that ended the link, set by end
+	sctx context.Context // the streamer's context, which does not end
+
+	smu       sync.Mutex
+	work      work           // guarded by smu: what the streamer is asked to do
+	streaming bool           // guarded by smu: a streamer runs, or run has not started one yet
+	ended     bool           // guarded by smu: no streamer starts anymore
+	streamers sync.WaitGroup // streamer goroutines
+	kaDue     time.Time      // guarded by hub.mu: when the next keep-alive is due
 
 	pinging atomic.Bool    // a ping is under way
 	pings   sync.WaitGroup // ping goroutines
@@ -86,18 +95,66 @@ func gone(err error) error {
 	return fmt.Errorf("%w: %v", errGone, err)
 }
 
-func (l *link) poke() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
+// work is what the streamer of a link is asked to do, a set of bits.
+type work uint8
+
+const (
+	workStart     work = 1 << iota // ping, and send the snapshot if the welcome said so
+	workPump                       // send what the feed holds after the leaf's revision
+	workKeepAlive                  // recheck the credential, send a keep-alive and ping
+)
+
+// poke tells the link the store's head moved.
+func (l *link) poke() { l.kick(workPump) }
+
+// kick asks the streamer to do w, and starts it unless it runs. An idle link
+// holds no streamer goroutine.
+func (l *link) kick(w work) {
+	l.smu.Lock()
+	l.work |= w
+	start := !l.streaming && !l.ended
+	if start {
+		l.streaming = true
+		l.streamers.Add(1)
+	}
+	l.smu.Unlock()
+	if start {
+		go l.streamer()
+	}
+}
+
+// streamer does the work the link was asked to do until none is left. An
+// error ends the link, and no streamer starts after it.
+func (l *link) streamer() {
+	defer l.streamers.Done()
+	for {
+		l.smu.Lock()
+		w := l.work
+		l.work = 0
+		if w == 0 || l.ended {
+			l.streaming = false
+			l.smu.Unlock()
+			return
+		}
+		l.smu.Unlock()
+		if err := l.stream(l.sctx, w); err != nil {
+			l.smu.Lock()
+			l.ended = true
+			l.streaming = false
+			l.smu.Unlock()
+			l.end(err)
+			return
+		}
 	}
 }
 
 func (l *link) run(ctx context.Context) error {
 	l.conn.SetReadLimit(wire.MaxFrameSize)
+	l.streaming = true // until run starts the streamer: a kick only adds work
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	l.stop = stop
+	defer l.hub.unregister(l) // if the handshake registered it
 	hello, err := l.readHello(ctx)
 	if err == nil {
 		err = l.handshake(ctx, hello)
@@ -106,17 +163,18 @@ func (l *link) run(ctx context.Context) error {
 		l.close(err)
 		return err
 	}
-	defer l.hub.unregister(l)
 	l.hub.log.Info("origin: leaf connected", "node", l.node, "location", l.location, "version", hello.Version, "restricted", l.cred.Restricted())
 
-	// The link holds two goroutines while it is idle: this one reads, and
-	// the streamer writes; pings run in a goroutine of their own while they
+	// The link holds one goroutine while it is idle: this one, which
+	// reads. The streamer writes, and runs only while there is something to
+	// send (kick): the hub wakes it when the store's head moves and when a
+	// keep-alive is due. Pings run in a goroutine of their own while they
 	// wait for the answer. The first error ends the link: end closes the
 	// websocket with its code and reason, which ends the reader. The
-	// streamer's context ends only after the close frame went out: a write
-	// or ping cut short by a context drops the connection at once.
-	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
+	// streamer's context does not end: a write or ping cut short by a
+	// context drops the connection at once, before the close frame went
+	// out. Once the link is closed, what the streamer does fails or ends
+	// soon, and it starts nothing new.
 	var once sync.Once
 	l.end = func(err error) {
 		once.Do(func() {
@@ -124,18 +182,19 @@ func (l *link) run(ctx context.Context) error {
 			l.close(err)
 		})
 	}
+	l.sctx = context.WithoutCancel(ctx)
 	stopWatch := context.AfterFunc(ctx, func() { l.end(context.Cause(ctx)) })
-	streamed := make(chan struct{})
-	go func() {
-		defer close(streamed)
-		if err := l.stream(gctx); err != nil {
-			l.end(err)
-		}
-	}()
+	l.smu.Lock()
+	l.work |= workStart | workPump
+	l.smu.Unlock()
+	l.streamers.Add(1)
+	go l.streamer() // streaming has been true since run began
 	l.end(l.read(context.WithoutCancel(ctx)))
 	stopWatch()
-	cancel()
-	<-streamed
+	l.smu.Lock()
+	l.ended = true
+	l.smu.Unlock()
+	l.streamers.Wait()
 	l.pings.Wait()
 	err = l.err
 	l.failCommands()
@@ -180,11 +239,13 @@ func (l *link) send(ctx context.Context, f wire.Frame) error {
 	return l.write(ctx, b)
 }
 
-// write writes one encoded frame, like send.
+// write writes one encoded frame, like send. Its timeout is a timer that
+// closes the connection, not a context: the websocket keeps the context of
+// its last write, which would hold a context per idle link.
 func (l *link) write(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
-	defer cancel()
-	return l.conn.Write(wctx, websocket.MessageText, b)
+	t := time.AfterFunc(writeTimeout, func() { l.conn.CloseNow() })
+	defer t.Stop()
+	return l.conn.Write(context.Background(), websocket.MessageText, b)
 }
 
 func (l *link) readHello(ctx context.Context) (*wire.Hello, error) {
@@ -298,6 +359,7 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	}
 	now := h.now()
 	h.links[l.location] = l
+	l.kaDue = time.Now().Add(h.keepAlive)
 	h.fleet[l.node] = &LeafInfo{
 		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
 		Runtimes: append([]string(nil), hello.Runtimes...), Restricted: l.cred.Restricted(),
@@ -347,44 +409,53 @@ func (l *link) checkCredential(ctx context.Context) error {
 	return err
 }
 
-// stream sends the snapshot if the welcome said so, then every change after
-// the leaf's revision as the store's head moves, and keep-alives when idle.
-func (l *link) stream(ctx context.Context) error {
-	l.ping(ctx)
-	if l.mode == wire.ModeSnapshot {
-		if err := l.snapshot(ctx); err != nil {
+// stream does w: at the start a ping and the snapshot if the welcome said
+// so, a keep-alive, and then every change after the leaf's revision.
+func (l *link) stream(ctx context.Context, w work) error {
+	if w&workStart != 0 {
+		l.ping(ctx)
+		if l.mode == wire.ModeSnapshot {
+			if err := l.snapshot(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if w&workKeepAlive != 0 {
+		if err := l.checkCredential(ctx); err != nil {
+			return err
+		}
+		head, err := l.hub.store.Head(ctx)
+		if err != nil {
+			return err
+		}
+		l.seen = max(l.seen, head.Revision)
+		if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision}); err != nil {
+			return err
+		}
+		l.ping(ctx)
+	}
+	for {
+		more, err := l.pump(ctx)
+		if err != nil || !more {
 			return err
 		}
 	}
-	ka := time.NewTicker(l.hub.keepAlive)
-	defer ka.Stop()
-	for {
-		for {
-			more, err := l.pump(ctx)
-			if err != nil {
-				return err
-			}
-			if !more {
-				break
-			}
+}
+
+// keepAlives kicks the links whose keep-alive is due. Run calls it a few
+// times per keep-alive interval, so that the links need no timers of their
+// own.
+func (h *Hub) keepAlives(now time.Time) {
+	h.mu.Lock()
+	var due []*link
+	for _, l := range h.links {
+		if !now.Before(l.kaDue) {
+			l.kaDue = now.Add(h.keepAlive)
+			due = append(due, l)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-l.wake:
-		case <-ka.C:
-			if err := l.checkCredential(ctx); err != nil {
-				return err
-			}
-			head, err := l.hub.store.Head(ctx)
-			if err != nil {
-				return err
-			}
-			l.seen = max(l.seen, head.Revision)
-			if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision}); err != nil {
-				return err
-			}
-			l.ping(ctx)
-		}
+	}
+	h.mu.Unlock()
+	for _, l := range due {
+		l.kick(workKeepAlive)
 	}
 }

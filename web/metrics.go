@@ -259,6 +259,7 @@ var runtimeSamples = []struct{ name, metric, help, typ string }{
 	{"/sched/goroutines:goroutines", "go_goroutines", "Number of goroutines that currently exist.", "gauge"},
 	{"/memory/classes/heap/objects:bytes", "go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", "gauge"},
 	{"/memory/classes/heap/objects:bytes+/memory/classes/heap/unused:bytes", "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", "gauge"},
+	{"/memory/classes/heap/stacks:bytes", "go_memstats_stack_inuse_bytes", "Bytes in stack spans in use, the goroutine stacks.", "gauge"},
 	{"/memory/classes/total:bytes", "go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", "gauge"},
 	{"/gc/cycles/total:gc-cycles", "go_gc_cycles_total", "Completed GC cycles.", "counter"},
 }

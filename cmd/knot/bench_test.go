@@ -182,7 +182,7 @@ func TestBenchFanoutReportsEveryUpdateAndTheMemory(t *testing.T) {
 	}
 	mustMatch(t, out, `the write calls themselves \(PUT /api/templates/\{id\} until its answer\): p50 [0-9.]+ ms`)
 	mustMatch(t, out, `origin memory by process_resident_memory_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
-	mustMatch(t, out, `origin memory by go_memstats_heap_inuse_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
+	mustMatch(t, out, `origin memory by go_memstats_heap_inuse_bytes \+ go_memstats_stack_inuse_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
 	mustMatch(t, out, `deleted the 1 templates made for the run`)
 	if names := o.templateNames(t); len(names) != 0 {
 		t.Errorf("the run left templates behind: %v", names)

@@ -37,6 +37,9 @@ func TestHeaderReadsWhatEncodeWrites(t *testing.T) {
 		{"HugeNumberIsLeftToDecode", `{"type":"changes","prev":1,"revision":99999999999999999999,"changes":[]}`, "", 0, 0, false},
 		{"KeepAliveWithMoreIsLeftToDecode", `{"type":"keepalive","head":1,"x":2}`, "", 0, 0, false},
 		{"TruncatedIsLeftToDecode", `{"type":"changes","prev":1,"revis`, "", 0, 0, false},
+		{"ChangesCutShortAreLeftToDecode", `{"type":"changes","prev":1,"revision":2,"changes":[{"kind":"group","id":"g1"`, "", 0, 0, false},
+		{"ChangesWithMoreAfterTheListAreLeftToDecode", `{"type":"changes","prev":1,"revision":2,"changes":[],"x":1}`, "", 0, 0, false},
+		{"ChangesThatAreNoListAreLeftToDecode", `{"type":"changes","prev":1,"revision":2,"changes":{}}`, "", 0, 0, false},
 		{"NotJSON", `hello`, "", 0, 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -298,6 +298,10 @@ func putBuffer(bp *[]byte) {
 
 // send writes one frame; see read.
 func (l *simLeaf) send(conn *websocket.Conn, f wire.Frame) error {
+	return send(conn, f)
+}
+
+func send(conn *websocket.Conn, f wire.Frame) error {
 	b, err := wire.Encode(f)
 	if err != nil {
 		return err
@@ -349,12 +353,16 @@ func (l *simLeaf) serve(conn *websocket.Conn, w *watchdog) (bool, error) {
 	l.sessions.Add(1)
 	l.connected.Store(true)
 	s.poke()
+	// Acks go out as a real leaf's do; a scheduled one that fails drops
+	// the connection, which ends the reader.
+	acks := wire.NewAcker(func(applied int64) error { return send(conn, &wire.Ack{Applied: applied}) }, func(error) { conn.CloseNow() })
+	defer acks.Stop()
 	for {
 		bp, err := l.read(conn, w)
 		if err != nil {
 			return true, err
 		}
-		err = l.handle(conn, *bp, &snap)
+		err = l.handle(conn, acks, *bp, &snap)
 		putBuffer(bp)
 		if err != nil {
 			return true, w.explain(err)
@@ -377,13 +385,13 @@ func (l *simLeaf) count(n int) {
 }
 
 // handle applies one frame of the origin.
-func (l *simLeaf) handle(conn *websocket.Conn, b []byte, snap **snapshot) error {
+func (l *simLeaf) handle(conn *websocket.Conn, acks *wire.Acker, b []byte, snap **snapshot) error {
 	l.count(len(b))
 	if !l.probe && !l.sim.opts.Verify {
 		typ, prev, rev, ok := header(b)
 		switch {
 		case ok && typ == wire.TypeChanges:
-			return l.changes(conn, len(b), prev, rev, nil)
+			return l.changes(acks, len(b), prev, rev, nil)
 		case ok && typ == wire.TypeSnapshot && *snap != nil:
 			(*snap).bytes += int64(len(b))
 			(*snap).parts++
@@ -437,9 +445,9 @@ func (l *simLeaf) handle(conn *websocket.Conn, b []byte, snap **snapshot) error 
 		l.syncing.Store(false)
 		l.head.Store(max(l.head.Load(), f.Revision))
 		l.sim.poke()
-		return l.send(conn, &wire.Ack{Applied: f.Revision})
+		return acks.Ack(f.Revision)
 	case *wire.Changes:
-		return l.changes(conn, len(b), f.Prev, f.Revision, f.Changes)
+		return l.changes(acks, len(b), f.Prev, f.Revision, f.Changes)
 	case *wire.KeepAlive:
 		l.head.Store(max(l.head.Load(), f.Head))
 		return nil
@@ -453,7 +461,7 @@ func (l *simLeaf) handle(conn *websocket.Conn, b []byte, snap **snapshot) error 
 }
 
 // changes applies a change frame from prev to rev of n bytes.
-func (l *simLeaf) changes(conn *websocket.Conn, n int, prev, rev int64, cs []wire.Change) error {
+func (l *simLeaf) changes(acks *wire.Acker, n int, prev, rev int64, cs []wire.Change) error {
 	applied := l.applied.Load()
 	if l.epoch.Load() == nil {
 		return closeWith(wire.CloseMalformed, "a change frame before any snapshot")
@@ -472,13 +480,14 @@ func (l *simLeaf) changes(conn *websocket.Conn, n int, prev, rev int64, cs []wir
 	l.record(rev)
 	l.head.Store(max(l.head.Load(), rev))
 	l.sim.poke()
-	return l.send(conn, &wire.Ack{Applied: rev})
+	return acks.Ack(rev)
 }
 
 // header reads, from the start of a frame as wire.Encode writes it, the
 // type and, for a change frame, prev and revision, for a keep-alive its
-// head (as rev). ok is false when the frame does not start so; the caller
-// then decodes it in full.
+// head (as rev). ok is false when the frame does not start so, or, for a
+// change frame, does not end as a whole one; the caller then decodes it in
+// full.
 func header(b []byte) (typ string, prev, rev int64, ok bool) {
 	rest, found := bytes.CutPrefix(b, []byte(`{"type":"`))
 	if !found {
@@ -494,7 +503,7 @@ func header(b []byte) (typ string, prev, rev int64, ok bool) {
 		var ok1, ok2 bool
 		prev, rest, ok1 = number(rest, `,"prev":`)
 		rev, rest, ok2 = number(rest, `,"revision":`)
-		if !ok1 || !ok2 || !bytes.HasPrefix(rest, []byte(`,"changes":`)) || rev <= prev {
+		if !ok1 || !ok2 || !bytes.HasPrefix(rest, []byte(`,"changes":`)) || rev <= prev || !complete(rest[len(`,"changes":`):]) {
 			return "", 0, 0, false
 		}
 		return wire.TypeChanges, prev, rev, true
@@ -508,6 +517,14 @@ func header(b []byte) (typ string, prev, rev int64, ok bool) {
 		return wire.TypeSnapshot, 0, 0, true
 	}
 	return "", 0, 0, false
+}
+
+// complete reports whether b, the rest of a change frame after its
+// "changes" key, holds the whole list and ends the frame, as wire.Encode
+// writes it: a frame cut short, or with more after the list, is left to
+// decode in full.
+func complete(b []byte) bool {
+	return string(b) == "null}" || len(b) >= 3 && b[0] == '[' && string(b[len(b)-2:]) == "]}"
 }
 
 // number reads `<key><digits>` at the start of b.

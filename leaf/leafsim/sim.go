@@ -1,11 +1,12 @@
 // Package leafsim simulates many leaf servers in one process, to measure an
 // origin: each simulated leaf is a real websocket client speaking the leaf
 // protocol of shared/wire (hello with its epoch and applied revision,
-// snapshots and change frames applied in order, acks, pings answered), with
-// its own node id and location, and all share one credential. A simulated
-// leaf keeps no records: it applies a frame by checking that it follows the
-// revision it holds, moving to the frame's revision, and counting the bytes.
-// That keeps a leaf to a few KiB, so that ten thousand fit in one process.
+// snapshots and change frames applied in order, acks spaced as a real leaf
+// spaces them, pings answered), with its own node id and location, and all
+// share one credential. A simulated leaf keeps no records: it applies a
+// frame by checking that it follows the revision it holds and is whole,
+// moving to the frame's revision, and counting the bytes. That keeps a leaf
+// to a few KiB, so that ten thousand fit in one process.
 //
 // Every leaf remembers when it applied its last few frames, so that a driver
 // can tell when all leaves had applied revision R. Leaf 0 is the probe: it
@@ -50,7 +51,8 @@ type Options struct {
 	Version string
 	// Verify makes every leaf decode and validate every frame in full, as a
 	// real leaf does; without it only the probe does, and the others read
-	// the type and revisions at the start of a frame.
+	// the type and revisions at the start of a frame and check that a change
+	// frame ends whole.
 	Verify bool
 	// MinBackoff and MaxBackoff bound the wait between attempts; 0 means
 	// 100ms and 5s. Each wait is drawn between half the delay and the delay.

@@ -36,7 +36,10 @@
 //     sees). The leaf applies a frame atomically with its revision, ignores a
 //     frame whose revision it already applied, and closes the link when prev
 //     is not the revision it holds.
-//   - Leaf → origin: Ack{applied} after every applied frame.
+//   - Leaf → origin: Ack{applied}, the revision the leaf has applied: at once
+//     for the snapshot's end, then at most about once a second, holding
+//     every frame applied until then. The origin shows it in its view of
+//     the fleet and waits for no ack.
 //   - Origin → leaf: KeepAlive{head} when idle; it has no revision. The origin
 //     also sends websocket pings and measures the round trip with them; the
 //     leaf ends a link on which it heard nothing for its idle timeout.
