@@ -94,7 +94,7 @@ func (l *link) translate(ctx context.Context, cs []shared.Change) ([]group, bool
 			return nil, false, err
 		}
 		groups[0].add(w)
-		ws, err := l.view.reevaluate(ctx, l.hub.store)
+		ws, err := l.view.reevaluate(ctx, l.hub.store, cs[len(cs)-1].Revision)
 		if err != nil {
 			return nil, false, err
 		}

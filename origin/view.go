@@ -128,12 +128,21 @@ func (v *view) filter(c shared.Change) (wire.Change, bool, error) {
 	return tomb, true, nil
 }
 
+// ownerDependent lists the kinds whose visibility in a restricted view
+// follows its owner's groups and roles.
+var ownerDependent = []shared.Kind{shared.KindGroup, shared.KindRole, shared.KindTemplate}
+
 // reevaluate returns, after the owner changed, the owner-dependent records
 // of the view (templates, groups, roles) and a tombstone for each one out of
-// it.
-func (v *view) reevaluate(ctx context.Context, s storage.Store) ([]wire.Change, error) {
+// it. It goes with the page of the feed that ends at revision after, but
+// lists the store as it is now: a record deleted since is not listed while
+// the leaf may still hold it, so reevaluate also returns a tombstone for
+// each record of those kinds deleted after that revision (the page that
+// holds its deletion brings it again later). When a compaction took such
+// tombstones, the leaf must start over with a snapshot.
+func (v *view) reevaluate(ctx context.Context, s storage.Store, after int64) ([]wire.Change, error) {
 	var out []wire.Change
-	for _, k := range []shared.Kind{shared.KindGroup, shared.KindRole, shared.KindTemplate} {
+	for _, k := range ownerDependent {
 		cs, err := s.List(ctx, k)
 		if err != nil {
 			return nil, err
@@ -148,6 +157,29 @@ func (v *view) reevaluate(ctx context.Context, s storage.Store) ([]wire.Change, 
 			}
 			out = append(out, w)
 		}
+	}
+	for from := after; ; {
+		cs, err := s.Changes(ctx, from, pageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if c.Deleted && slices.Contains(ownerDependent, c.Kind) {
+				out = append(out, wire.Change{Kind: c.Kind, ID: c.ID, Revision: c.Revision, Deleted: true})
+			}
+		}
+		if len(cs) < pageSize {
+			break
+		}
+		from = cs[len(cs)-1].Revision
+	}
+	// A compaction since may have taken some of those tombstones.
+	head, err := s.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if head.Horizon > after {
+		return nil, closeWith(wire.CloseStartOver, "the leaf fell behind the origin's tombstone horizon; reconnect for a snapshot")
 	}
 	return out, nil
 }
