@@ -19,10 +19,10 @@ import (
 
 // wrote is called after every write made through the server's store, with
 // the kind written ("" for an audit event): the origin's hub hears of every
-// change to origin-owned data, a leaf's uplink of every change to a space
-// and every audit event.
+// change to what its feed carries (origin-owned data and spaces), a leaf's
+// uplink of every change to a space and every audit event.
 func (s *Server) wrote(k shared.Kind) {
-	if s.hub != nil && k.OriginOwned() {
+	if s.hub != nil && k.Replicated() {
 		s.hub.Notify()
 	}
 	if s.leaf != nil && (k == shared.KindSpace || k == "") {

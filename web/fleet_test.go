@@ -97,6 +97,8 @@ type fleet struct {
 	origin      *web.Server
 	hubRun      *runner
 
+	keepAlive time.Duration // the hub's; 100 ms unless a test sets it before startOrigin
+
 	leafStore *memory.Store
 	leafSrv   *httptest.Server
 	uplink    *leaf.Uplink
@@ -104,8 +106,11 @@ type fleet struct {
 	uplinkRun *runner
 }
 
-func newFleet(t *testing.T) *fleet {
-	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New()}
+func newFleet(t *testing.T) *fleet { return newFleetWith(t, 100*time.Millisecond) }
+
+// newFleetWith is newFleet with the hub's keep-alive interval.
+func newFleetWith(t *testing.T, keepAlive time.Duration) *fleet {
+	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: keepAlive}
 	f.originSW = newSwitchable(t)
 	f.startOrigin()
 	f.startLeaf()
@@ -118,7 +123,7 @@ func newFleet(t *testing.T) *fleet {
 func (f *fleet) startOrigin() {
 	t := f.t
 	hub, err := origin.New(origin.Options{Store: f.originStore, Logger: quietLog(), SharedTokenHash: crypt.HashToken(fleetToken),
-		PollInterval: time.Hour, KeepAlive: 100 * time.Millisecond})
+		PollInterval: time.Hour, KeepAlive: f.keepAlive})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -729,6 +734,33 @@ func TestFleet(t *testing.T) {
 		if !strings.Contains(a.errMsg(t), `location "away", whose leaf is not connected`) {
 			t.Fatalf("503 message %q does not name the location", a.errMsg(t))
 		}
+	})
+}
+
+// TestSpaceWritesAtTheOriginReachTheLeafAtOnce: the hub hears of a space
+// written at the origin when it is written, not at its next poll or
+// keep-alive (both an hour here).
+func TestSpaceWritesAtTheOriginReachTheLeafAtOnce(t *testing.T) {
+	f := newFleetWith(t, time.Hour)
+	ob := f.originSW.srv.URL
+	f.waitConnected(true)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	var tmpl struct {
+		ID string `json:"template_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual"}, &tmpl)
+	var sp struct {
+		ID string `json:"space_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "dev", "template_id": tmpl.ID}, &sp)
+	waitRecord(t, f.leafStore, shared.KindSpace, sp.ID, false)
+	mustCall(t, http.StatusOK, ob, "POST", "/api/spaces/"+sp.ID+"/start", session, nil, nil)
+	eventually(t, 5*time.Second, func() string {
+		if got := spaceOf(t, f.leafStore, sp.ID).State; got != shared.SpaceRunning {
+			return "at the leaf the origin's space is " + string(got)
+		}
+		return ""
 	})
 }
 

@@ -9,7 +9,7 @@ import (
 
 // records gives the runtime's Manager the part of the store it uses.
 // wrote, when set, is called after every write of a space, so that a leaf's
-// uplink reports it at once.
+// uplink reports it at once, or an origin's hub sends it to the leaves.
 type records struct {
 	s     storage.Store
 	wrote func()

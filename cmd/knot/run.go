@@ -121,8 +121,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 
 	rec := records{s: store}
-	if uplink != nil {
+	switch {
+	case uplink != nil:
 		rec.wrote = uplink.Notify
+	case hub != nil:
+		rec.wrote = hub.Notify
 	}
 	manager, err := runtime.NewManager(runtime.Options{
 		Records:   rec,
