@@ -262,6 +262,7 @@ var runtimeSamples = []struct{ name, metric, help, typ string }{
 	{"/memory/classes/heap/stacks:bytes", "go_memstats_stack_inuse_bytes", "Bytes in stack spans in use, the goroutine stacks.", "gauge"},
 	{"/memory/classes/total:bytes", "go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", "gauge"},
 	{"/gc/cycles/total:gc-cycles", "go_gc_cycles_total", "Completed GC cycles.", "counter"},
+	{"/gc/heap/live:bytes", "go_gc_heap_live_bytes", "Bytes of heap objects found live by the last GC cycle.", "gauge"},
 }
 
 // writeRuntimeMetrics writes the Go runtime's metrics; a sample name of

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +37,8 @@ Scenarios:
   fanout   connect the leaves, then update a template's spec --updates times,
            one after another, and report for each update the time from the
            write call until every leaf applied it (p50, p99, max), and the
-           origin's memory before the leaves and with them idle.
+           origin's memory before the leaves and with them idle (the heap
+           found live only after a GC cycle of the origin: see --gc-wait).
   restart  connect the leaves, then wait for the origin to restart (run
            --restart-command, or restart it by hand) and report the time
            until every leaf is connected and current again.
@@ -69,6 +71,7 @@ type benchOptions struct {
 	seedTemplates  int
 	prefix         string
 	timeout        time.Duration
+	gcWait         time.Duration
 	restartCommand string
 	keep           bool
 }
@@ -107,6 +110,7 @@ func benchCommand(s streams) *cli.Command {
 					&cli.IntFlag{Name: "seed-templates", Usage: fmt.Sprintf("join: make sure the origin holds this many bench templates, 0 to %d", maxBenchChanges)},
 					&cli.StringFlag{Name: "prefix", Value: "bench", Usage: "starts the names of the simulated leaves and of the records made"},
 					&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "the longest the whole run may take"},
+					&cli.DurationFlag{Name: "gc-wait", Value: 150 * time.Second, Usage: "fanout: how long to wait, with the leaves idle, for a GC cycle of the origin, which tells its live heap (Go forces one every 2 minutes); 0 skips it; --timeout bounds it too"},
 					&cli.StringFlag{Name: "restart-command", Usage: "restart: a shell command that restarts the origin; without it, restart the origin by hand when asked"},
 					&cli.BoolFlag{Name: "keep", Usage: "keep the templates made for the run"},
 				},
@@ -131,7 +135,7 @@ func benchFlags(c *cli.Context) (benchOptions, error) {
 		origin: strings.TrimRight(c.String("origin"), "/"), sharedToken: c.String("shared-token"), adminToken: c.String("admin-token"),
 		leaves: c.Int("leaves"), updates: c.Int("updates"), specSize: c.Int("spec-size"), scenario: c.String("scenario"),
 		changes: c.Int("changes"), seedUsers: c.Int("seed-users"), seedTemplates: c.Int("seed-templates"),
-		prefix: c.String("prefix"), timeout: c.Duration("timeout"), restartCommand: c.String("restart-command"), keep: c.Bool("keep"),
+		prefix: c.String("prefix"), timeout: c.Duration("timeout"), gcWait: c.Duration("gc-wait"), restartCommand: c.String("restart-command"), keep: c.Bool("keep"),
 	}
 	u, err := url.Parse(o.origin)
 	switch {
@@ -155,6 +159,8 @@ func benchFlags(c *cli.Context) (benchOptions, error) {
 		return o, usagef(c, "--prefix %q must start with a letter and hold 2 to 24 letters, digits or single dashes", o.prefix)
 	case o.timeout <= 0:
 		return o, usagef(c, "--timeout must be positive")
+	case o.gcWait < 0:
+		return o, usagef(c, "--gc-wait must not be negative, not %s", o.gcWait)
 	}
 	switch o.scenario {
 	case "fanout", "restart", "join":
@@ -619,12 +625,14 @@ func (b *bench) seedTemplates(ctx context.Context, kind string, n int) ([]string
 
 // memorySeries are the series of /metrics that tell the origin's memory,
 // best first: the resident set, the heap in use (with the goroutine stacks
-// when shown), the bytes of live and unswept heap objects, what the Go
-// runtime obtained from the system.
+// when shown), the bytes of live and unswept heap objects, the heap the last
+// GC cycle found live (with the stacks), what the Go runtime obtained from
+// the system.
 var memorySeries = [][]string{
 	{"process_resident_memory_bytes"},
 	{"go_memstats_heap_inuse_bytes", "go_memstats_stack_inuse_bytes"},
 	{"go_memstats_heap_alloc_bytes", "go_memstats_stack_inuse_bytes"},
+	{"go_gc_heap_live_bytes", "go_memstats_stack_inuse_bytes"},
 	{"go_memstats_sys_bytes"},
 }
 
@@ -691,7 +699,30 @@ func (b *bench) idleMemory(ctx context.Context) (memorySample, error) {
 			break
 		}
 	}
-	return b.memory(ctx)
+	// The heap the last GC cycle found live leaves out the garbage of the
+	// leaves' start, but only a cycle that ran after they connected counts
+	// them all: wait for one, or leave that series out.
+	live := false
+	if values, err := b.metrics(ctx); err == nil && b.opts.gcWait > 0 {
+		if first, ok := values["go_gc_cycles_total"]; ok {
+			fmt.Fprintf(b.out, "waiting up to %s for a GC cycle of the origin with the leaves idle\n", b.opts.gcWait)
+			wait, cancel := context.WithTimeout(ctx, b.opts.gcWait)
+			defer cancel()
+			for !live && wait.Err() == nil {
+				select {
+				case <-wait.Done():
+				case <-time.After(500 * time.Millisecond): // polling interval
+				}
+				values, err := b.metrics(ctx)
+				live = err == nil && values["go_gc_cycles_total"] > first
+			}
+		}
+	}
+	m, err := b.memory(ctx)
+	if !live {
+		m = slices.DeleteFunc(m, func(v memoryValue) bool { return v.series[0] == "go_gc_heap_live_bytes" })
+	}
+	return m, err
 }
 
 // pickMemory returns the choices of memorySeries that values hold.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -160,7 +161,22 @@ func mustMatch(t *testing.T, out, re string) []string {
 
 func TestBenchFanoutReportsEveryUpdateAndTheMemory(t *testing.T) {
 	o := startBenchOrigin(t)
-	out := o.bench(t, "--leaves", "40", "--updates", "6", "--spec-size", "2048")
+	// The origin runs in this process: a GC cycle every 200 ms stands in for
+	// the one Go forces every 2 minutes, which the bench waits for.
+	gcs := time.NewTicker(200 * time.Millisecond)
+	stopGC := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-gcs.C:
+				goruntime.GC()
+			case <-stopGC:
+				return
+			}
+		}
+	}()
+	defer func() { gcs.Stop(); close(stopGC) }()
+	out := o.bench(t, "--leaves", "40", "--updates", "6", "--spec-size", "2048", "--gc-wait", "30s")
 	mustMatch(t, out, `40 leaves connected and current at revision \d+`)
 	var revs []int
 	for i := 1; i <= 6; i++ {
@@ -183,6 +199,7 @@ func TestBenchFanoutReportsEveryUpdateAndTheMemory(t *testing.T) {
 	mustMatch(t, out, `the write calls themselves \(PUT /api/templates/\{id\} until its answer\): p50 [0-9.]+ ms`)
 	mustMatch(t, out, `origin memory by process_resident_memory_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
 	mustMatch(t, out, `origin memory by go_memstats_heap_inuse_bytes \+ go_memstats_stack_inuse_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
+	mustMatch(t, out, `origin memory by go_gc_heap_live_bytes \+ go_memstats_stack_inuse_bytes: .+ before the leaves, .+ with 40 idle leaves: .+ per leaf`)
 	mustMatch(t, out, `deleted the 1 templates made for the run`)
 	if names := o.templateNames(t); len(names) != 0 {
 		t.Errorf("the run left templates behind: %v", names)
@@ -286,6 +303,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{"CatchUpWithOneLeaf", append(base, "--scenario", "catchup", "--leaves", "1"), "needs at least 2 leaves"},
 		{"BadPrefix", append(base, "--prefix", "a b"), "--prefix"},
 		{"NoTimeout", append(base, "--timeout", "0s"), "--timeout must be positive"},
+		{"NegativeGCWait", append(base, "--gc-wait", "-1s"), "--gc-wait must not be negative, not -1s"},
 		{"ExtraArgument", append(base, "now"), `unexpected argument "now"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
