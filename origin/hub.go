@@ -36,7 +36,15 @@
 // sees its owner's user record without secrets, the owner's groups, roles
 // and API tokens, the templates the owner may use, and the variables that
 // are neither protected, restricted nor local. When the owner's record
-// changes, the link re-evaluates the whole view in the same frame.
+// changes, the link re-evaluates the whole view in the same frame. On
+// protocol 3 both views also hold spaces: every location's for a trusted
+// leaf, the owner's for a restricted one, never their agent token hash.
+//
+// The origin's own location. The origin's store is the authority of its
+// location's spaces and of everything the feed carries, so the origin runs
+// that location straight from its store: it keeps no replica of itself and
+// serves no link to itself. Its spaces reach the leaves through the feed
+// like every other space.
 package origin
 
 import (
