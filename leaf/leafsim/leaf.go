@@ -297,10 +297,6 @@ func putBuffer(bp *[]byte) {
 }
 
 // send writes one frame; see read.
-func (l *simLeaf) send(conn *websocket.Conn, f wire.Frame) error {
-	return send(conn, f)
-}
-
 func send(conn *websocket.Conn, f wire.Frame) error {
 	b, err := wire.Encode(f)
 	if err != nil {
@@ -322,7 +318,7 @@ func (l *simLeaf) serve(conn *websocket.Conn, w *watchdog) (bool, error) {
 		ProtocolMin: wire.ProtocolMin, ProtocolMax: wire.ProtocolMax,
 		Epoch: epoch, AppliedRevision: l.applied.Load(),
 	}
-	if err := l.send(conn, hello); err != nil {
+	if err := send(conn, hello); err != nil {
 		return false, fmt.Errorf("send hello: %w", w.explain(err))
 	}
 	bp, err := l.read(conn, w)
@@ -454,7 +450,7 @@ func (l *simLeaf) handle(conn *websocket.Conn, acks *wire.Acker, b []byte, snap 
 	case *wire.SpaceAck:
 		return nil
 	case *wire.Command:
-		return l.send(conn, &wire.CommandResult{ID: f.ID, Code: shared.EUNAVAILABLE, Message: "a simulated leaf runs no spaces"})
+		return send(conn, &wire.CommandResult{ID: f.ID, Code: shared.EUNAVAILABLE, Message: "a simulated leaf runs no spaces"})
 	default:
 		return closeWith(wire.CloseMalformed, "unexpected %s frame from the origin", f.FrameType())
 	}
