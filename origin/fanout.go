@@ -300,3 +300,88 @@ func quickAck(b []byte) (applied int64, ok bool) {
 	}
 	return applied, true
 }
+
+// Snapshots. The trusted snapshot is the same for every trusted link at one
+// revision, and after an origin's store is replaced every leaf asks for one
+// at once. The hub lists and encodes it once for all the links that ask
+// while it is being made, or later while the store's head is where it was,
+// for snapshotKept at most.
+
+// snapshotKept is how long a made trusted snapshot is kept for reuse.
+const snapshotKept = time.Minute
+
+// sharedSnapshot is a trusted snapshot being made or made.
+type sharedSnapshot struct {
+	done chan struct{} // closed when snap or err is set
+	snap *encodedSnapshot
+	err  error
+}
+
+// snapshots holds the latest trusted snapshots. The zero value is ready.
+type snapshots struct {
+	mu sync.Mutex
+	m  map[bool]*sharedSnapshot // guarded by mu: by whether the view holds spaces
+}
+
+// trustedSnapshot returns the trusted snapshot, with or without spaces: the
+// one under way, or the last one made if the store's head has not moved
+// since, or a new one.
+func (h *Hub) trustedSnapshot(ctx context.Context, spaces bool) (*encodedSnapshot, error) {
+	head, err := h.store.Head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ss := &h.snaps
+	ss.mu.Lock()
+	s := ss.m[spaces]
+	if s != nil {
+		select {
+		case <-s.done:
+			if s.err != nil || s.snap.head.Epoch != head.Epoch || s.snap.head.Revision != head.Revision {
+				s = nil
+			}
+		default: // under way: wait for it
+		}
+	}
+	mine := s == nil
+	if mine {
+		s = &sharedSnapshot{done: make(chan struct{})}
+		if ss.m == nil {
+			ss.m = map[bool]*sharedSnapshot{}
+		}
+		ss.m[spaces] = s
+	}
+	ss.mu.Unlock()
+	if !mine {
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return s.snap, s.err
+	}
+	// Made under the hub's context, not the asking link's: others wait.
+	h.mu.Lock()
+	runCtx := h.runCtx
+	h.mu.Unlock()
+	v := &view{spaces: spaces}
+	head, all, err := listSnapshot(runCtx, h.store, v.kinds())
+	if err == nil {
+		s.snap, err = encodeSnapshot(v, head, all)
+	}
+	s.err = err
+	close(s.done)
+	forget := func() {
+		ss.mu.Lock()
+		if ss.m[spaces] == s {
+			delete(ss.m, spaces)
+		}
+		ss.mu.Unlock()
+	}
+	if err != nil {
+		forget()
+	} else {
+		time.AfterFunc(snapshotKept, forget)
+	}
+	return s.snap, s.err
+}

@@ -138,40 +138,16 @@ func (l *link) sendGroups(ctx context.Context, groups []group) error {
 	return l.sendFrames(ctx, frames)
 }
 
-// snapshot sends the leaf's whole view. It lists the store between two
-// reads of the head and retries a few times to get a listing at one
-// revision; a listing that raced with writes holds records newer than the
-// snapshot's revision, which the changes after it bring again.
+// snapshot sends the leaf's whole view, then the snapshot's end. A trusted
+// leaf gets the trusted snapshot, which the links that start at about the
+// same time share (see trustedSnapshot); a restricted leaf gets its own.
 func (l *link) snapshot(ctx context.Context) error {
-	st := l.hub.store
-	var head storage.Head
-	var all []shared.Change
-	for attempt := 0; attempt < 3; attempt++ {
-		h1, err := st.Head(ctx)
-		if err != nil {
-			return err
-		}
-		all = all[:0]
-		for _, k := range l.view.kinds() {
-			cs, err := st.List(ctx, k)
-			if err != nil {
-				return err
-			}
-			all = append(all, cs...)
-		}
-		h2, err := st.Head(ctx)
-		if err != nil {
-			return err
-		}
-		head = h1
-		if h1.Revision == h2.Revision {
-			break
-		}
-	}
-	if head.Epoch != l.epoch {
-		return closeWith(wire.CloseStartOver, "the origin's store was replaced; reconnect for a snapshot")
-	}
+	var snap *encodedSnapshot
 	if l.view.restricted {
+		head, all, err := listSnapshot(ctx, l.hub.store, l.view.kinds())
+		if err != nil {
+			return err
+		}
 		found := false
 		for _, c := range all {
 			if c.Kind == shared.KindUser && c.ID == l.cred.UserID {
@@ -185,45 +161,106 @@ func (l *link) snapshot(ctx context.Context) error {
 		if !found {
 			return closeWith(wire.CloseRevoked, "the API token's owner no longer exists")
 		}
+		if snap, err = encodeSnapshot(&l.view, head, all); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if snap, err = l.hub.trustedSnapshot(ctx, l.view.spaces); err != nil {
+			return err
+		}
 	}
+	if snap.head.Epoch != l.epoch {
+		return closeWith(wire.CloseStartOver, "the origin's store was replaced; reconnect for a snapshot")
+	}
+	for _, b := range snap.frames {
+		if err := l.write(ctx, b); err != nil {
+			return err
+		}
+	}
+	l.sent.Store(snap.head.Revision) // before the send: the ack may come back at once
+	if err := l.send(ctx, &wire.SnapshotEnd{Revision: snap.head.Revision, Count: snap.count}); err != nil {
+		return err
+	}
+	l.rev = snap.head.Revision
+	return nil
+}
+
+// listSnapshot lists the records of kinds between two reads of the head,
+// and retries a few times to get a listing at one revision; a listing that
+// raced with writes holds records newer than the snapshot's revision (the
+// first head), which the changes after it bring again.
+func listSnapshot(ctx context.Context, st storage.Store, kinds []shared.Kind) (storage.Head, []shared.Change, error) {
+	var head storage.Head
+	var all []shared.Change
+	for attempt := 0; attempt < 3; attempt++ {
+		h1, err := st.Head(ctx)
+		if err != nil {
+			return head, nil, err
+		}
+		all = all[:0]
+		for _, k := range kinds {
+			cs, err := st.List(ctx, k)
+			if err != nil {
+				return head, nil, err
+			}
+			all = append(all, cs...)
+		}
+		h2, err := st.Head(ctx)
+		if err != nil {
+			return head, nil, err
+		}
+		head = h1
+		if h1.Revision == h2.Revision {
+			break
+		}
+	}
+	return head, all, nil
+}
+
+// encodedSnapshot is a snapshot ready to be written: its frames, without
+// the end, which says its revision and count.
+type encodedSnapshot struct {
+	head   storage.Head
+	frames [][]byte
+	count  int
+}
+
+// encodeSnapshot packs what v shows of all into snapshot frames of about
+// frameBytes or pageSize records.
+func encodeSnapshot(v *view, head storage.Head, all []shared.Change) (*encodedSnapshot, error) {
+	snap := &encodedSnapshot{head: head}
 	var batch []wire.Change
-	size, count := 0, 0
+	size := 0
 	flush := func() error {
 		b, err := wire.EncodeTrusted(&wire.Snapshot{Revision: head.Revision, Records: batch})
-		if err == nil {
-			err = l.write(ctx, b)
-		}
+		snap.frames = append(snap.frames, b)
 		batch, size = nil, 0
 		return err
 	}
 	for _, c := range all {
-		w, ok, err := l.view.show(c)
+		w, ok, err := v.show(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
 		batch = append(batch, w)
 		size += len(w.Data) + 64
-		count++
+		snap.count++
 		if size >= frameBytes || len(batch) >= pageSize {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if len(batch) > 0 {
 		if err := flush(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	l.sent.Store(head.Revision) // before the send: the ack may come back at once
-	if err := l.send(ctx, &wire.SnapshotEnd{Revision: head.Revision, Count: count}); err != nil {
-		return err
-	}
-	l.rev = head.Revision
-	return nil
+	return snap, nil
 }
 
 // read handles the leaf's frames until the link closes.

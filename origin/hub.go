@@ -23,7 +23,8 @@
 //     head moves (on Notify, or on a slow poll). The trusted view is the same
 //     for every trusted leaf, so a page after a revision is read and encoded
 //     once for all the trusted links at that revision (fanout.go); a
-//     restricted link reads its own.
+//     restricted link reads its own. Likewise the trusted snapshot is made
+//     once for the links that ask for it at one revision.
 //  4. The link keeps-alive, pings for the round trip, checks that its
 //     credential still holds, and handles acks, space reports, command
 //     results and (protocol 2) audit reports from the leaf. An idle link
@@ -115,6 +116,7 @@ type Hub struct {
 	fleet   map[string]*LeafInfo // guarded by mu: by node id
 	head    storage.Head         // guarded by mu: as last seen by Run
 	pages   pages                // the shared pages of the trusted view
+	snaps   snapshots            // the shared snapshots of the trusted view
 	audits  map[auditKey]int64   // guarded by mu: highest leaf audit id stored, by location and leaf store
 	conns   sync.WaitGroup       // Accept calls in flight
 }

@@ -394,9 +394,15 @@ func BenchmarkCatchUp10000(b *testing.B) {
 	b.Logf("a leaf that missed %d changes was current in %s; it received %d bytes of changes (its snapshot was %d bytes)", changes, s, sent, snapshot)
 }
 
-// BenchmarkJoin measures a new leaf joining an origin with 10,000 users and
-// 1,000 templates until it is current.
-func BenchmarkJoin(b *testing.B) {
+// BenchmarkJoin: one new leaf joins an origin with 10,000 users and 1,000
+// templates of 2 KiB.
+func BenchmarkJoin(b *testing.B) { benchJoin(b, 1) }
+
+// BenchmarkJoin100: 100 new leaves join that origin at once, as after an
+// origin's store was replaced (a new epoch) and every leaf starts over.
+func BenchmarkJoin100(b *testing.B) { benchJoin(b, 100) }
+
+func benchJoin(b *testing.B, leaves int) {
 	o := startOrigin(b, memory.New())
 	seed(b, o, 10000, 1000, 2048)
 	rev := o.head().Revision
@@ -405,7 +411,7 @@ func BenchmarkJoin(b *testing.B) {
 	var bytes int64
 	for i := range b.N {
 		t0 := time.Now()
-		sim := runSim(b, o, leafsim.Options{Leaves: 1, Prefix: fmt.Sprintf("join%d", i)})
+		sim := runSim(b, o, leafsim.Options{Leaves: leaves, Prefix: fmt.Sprintf("join%d", i)})
 		at, err := sim.WaitApplied(within(b, time.Minute), rev)
 		if err != nil {
 			b.Fatal(err)
@@ -417,5 +423,5 @@ func BenchmarkJoin(b *testing.B) {
 	s := leafsim.Summarize(ds)
 	b.ReportMetric(float64(s.Max)/1e6, "max-ms")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("a new leaf was current in %s; the snapshot was %d bytes", s, bytes)
+	b.Logf("%d new leaves were current in %s; a snapshot was %d bytes", leaves, s, bytes)
 }
