@@ -94,9 +94,16 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the response
 	}
-	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
-		s.log.DebugContext(r.Context(), "leaf link ended", "remote", r.RemoteAddr, "err", err)
-	}
+	// The link lives in a goroutine of its own, and the handler returns: the
+	// connection is hijacked, and a leaf stays connected for days, which the
+	// handler's deep stack and the request need not. The hub ends the link
+	// when it stops.
+	remote := r.RemoteAddr
+	go func() {
+		if err := s.hub.Accept(context.Background(), conn, cred); err != nil {
+			s.log.Debug("leaf link ended", "remote", remote, "err", err)
+		}
+	}()
 }
 
 // LeafInfo is one leaf node as GET /api/leaves shows it; the CLI decodes
