@@ -47,6 +47,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("LEAFSIM_CHILD") == "1" {
 		os.Exit(simChild(os.Stdin, os.Stdout))
 	}
+	if os.Getenv("LEAFSIM_FLOOR") != "" {
+		os.Exit(floorChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(m.Run())
 }
 
@@ -131,6 +134,13 @@ func startChild(tb testing.TB, o *testOrigin, leaves int) *child {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "LEAFSIM_CHILD=1", "LEAFSIM_URL="+o.srv.URL, fmt.Sprintf("LEAFSIM_LEAVES=%d", leaves))
+	return runChild(tb, cmd)
+}
+
+// runChild starts cmd as a child that answers requests on its stdin. It
+// ends when the test does.
+func runChild(tb testing.TB, cmd *exec.Cmd) *child {
+	tb.Helper()
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
