@@ -70,3 +70,49 @@ func TestAcksOfAStreamOfChangesAreFewAndCarryTheLatestRevision(t *testing.T) {
 		t.Errorf("store at %s, want %s", got, want)
 	}
 }
+
+// TestLeafAcksAtTheIntervalTheOriginAsks checks that the leaf keeps the ack
+// interval the welcome asks for, and the one a later keep-alive asks for.
+func TestLeafAcksAtTheIntervalTheOriginAsks(t *testing.T) {
+	type gap struct {
+		asked time.Duration
+		took  time.Duration
+		rev   int64
+	}
+	done := make(chan []gap, 1)
+	f := newFakeOrigin(t, func(n int, c *conn) {
+		if n > 1 {
+			c.idle()
+			return
+		}
+		w := welcome(wire.ModeSnapshot)
+		w.Protocol, w.AckIntervalMS = 4, 1500
+		c.send(w)
+		c.send(&wire.Snapshot{Revision: 5, Records: []wire.Change{userChange("ann", "ann", 4)}})
+		c.send(&wire.SnapshotEnd{Revision: 5, Count: 1})
+		c.expectAck()
+		last := time.Now()
+		var gaps []gap
+		for i, asked := range []time.Duration{1500 * time.Millisecond, 3 * time.Second} {
+			if i > 0 {
+				c.send(&wire.KeepAlive{Head: 5 + int64(i), AckIntervalMS: asked.Milliseconds()})
+			}
+			rev := 6 + int64(i)
+			c.send(&wire.Changes{Prev: rev - 1, Revision: rev, Changes: []wire.Change{userChange(fmt.Sprintf("u%d", rev), fmt.Sprintf("u%d", rev), rev)}})
+			got := c.expectAck()
+			gaps = append(gaps, gap{asked, time.Since(last), got})
+			last = time.Now()
+		}
+		done <- gaps
+		c.idle()
+	})
+	runLeaf(t, memory.New(), leaf.Options{OriginURL: f.srv.URL})
+	// The gap is read here, on receipt: it may fall short of the leaf's
+	// own by a transit time, far below the slack.
+	const slack = 100 * time.Millisecond
+	for i, g := range <-done {
+		if g.rev != 6+int64(i) || g.took < g.asked-slack {
+			t.Errorf("ack %d: revision %d %s after the one before; want revision %d no sooner than the %s asked for", i+2, g.rev, g.took, 6+i, g.asked)
+		}
+	}
+}

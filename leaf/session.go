@@ -208,6 +208,7 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		}
 		s.conn.CloseNow() // the reader ends the session
 	})
+	s.acks.SetInterval(welcome.AckIntervalMS)
 	errc := make(chan error, 3)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()
@@ -293,6 +294,7 @@ func (s *session) read(ctx context.Context) error {
 			err = s.changes(ctx, f)
 		case *wire.KeepAlive:
 			s.u.update(func(st *Status) { st.Head = max(st.Head, f.Head) })
+			s.acks.SetInterval(f.AckIntervalMS)
 		case *wire.SpaceAck:
 			s.reportAcked(f)
 		case *wire.Command:

@@ -39,3 +39,20 @@ func TestQuickAckReadsOnlyWhatALeafWrites(t *testing.T) {
 		})
 	}
 }
+
+func TestAckIntervalKeepsTheFleetsAcksBounded(t *testing.T) {
+	for _, tt := range []struct {
+		leaves int
+		want   int64
+	}{
+		{0, 1000}, {1, 1000}, {ackRate, 1000}, {ackRate + ackRate/2, 1500},
+		{10000, 5000}, {60000, 30000}, {1000000, 30000},
+	} {
+		if got := ackInterval(tt.leaves); got != tt.want {
+			t.Errorf("ackInterval(%d) = %d ms, want %d", tt.leaves, got, tt.want)
+		}
+		if rate := float64(tt.leaves) * 1000 / float64(ackInterval(tt.leaves)); tt.leaves <= 60000 && rate > ackRate {
+			t.Errorf("%d leaves acking every %d ms send %.0f acks a second, over %d", tt.leaves, ackInterval(tt.leaves), rate, ackRate)
+		}
+	}
+}

@@ -273,6 +273,33 @@ func (h *Hub) Accept(ctx context.Context, conn *websocket.Conn, cred Credential)
 	return l.run(ctx)
 }
 
+// ackRate is the most acks a second the origin asks of all its leaves. A
+// leaf acks at most once per wire.AckInterval; in a fleet of more than
+// ackRate leaves each is asked for a longer interval, so that the acks of a
+// fleet that takes a stream of changes cost the origin a bounded share of
+// its time, however many leaves it serves: reading an ack costs the origin
+// about as much as sending a change frame.
+const ackRate = 2000
+
+// ackInterval returns the ack interval, in milliseconds, that the origin
+// asks of each of n connected leaves.
+func ackInterval(n int) int64 {
+	d := max(wire.AckInterval, time.Duration(n)*time.Second/ackRate)
+	return min(d, wire.MaxAckInterval).Milliseconds()
+}
+
+// ackIntervalNow is ackInterval for the leaves connected now, for protocol
+// 4 and later; 0, none, for older peers.
+func (h *Hub) ackIntervalNow(proto int) int64 {
+	if proto < 4 {
+		return 0
+	}
+	h.mu.Lock()
+	n := len(h.links)
+	h.mu.Unlock()
+	return ackInterval(n)
+}
+
 // LeafInfo is what the origin knows about one leaf node.
 type LeafInfo struct {
 	NodeID     string
@@ -289,7 +316,9 @@ type LeafInfo struct {
 	// RTT is the round trip of the last answered ping.
 	RTT time.Duration
 	// Applied is the origin revision the leaf last acknowledged, and Lag
-	// how far it is behind the origin's head.
+	// how far it is behind the origin's head. A leaf acks at most once per
+	// ack interval (wire.AckInterval, longer in a fleet of over ackRate
+	// leaves), so both may be that stale.
 	Applied int64
 	Lag     int64
 }

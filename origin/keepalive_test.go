@@ -33,6 +33,33 @@ func TestIdleLinkGetsKeepAlivesWithTheHead(t *testing.T) {
 		if ka.Head != head.Revision {
 			t.Fatalf("keep-alive %d carries head %d, the store's is %d", i, ka.Head, head.Revision)
 		}
+		if ka.AckIntervalMS != wire.AckInterval.Milliseconds() {
+			t.Fatalf("keep-alive %d asks for acks every %d ms; one leaf should ack every %s", i, ka.AckIntervalMS, wire.AckInterval)
+		}
+	}
+}
+
+// TestAckIntervalIsAskedOfNewLeavesOnly checks that the welcome asks a leaf
+// on protocol 4 or later for its ack interval, and says nothing of it to an
+// older one, whose keep-alives carry none either.
+func TestAckIntervalIsAskedOfNewLeavesOnly(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{KeepAlive: 20 * time.Millisecond})
+	r := mustDialRaw(t, o, sharedToken)
+	if w := r.welcome(hello("n-eu", "eu", "", 0)); w.AckIntervalMS != wire.AckInterval.Milliseconds() {
+		t.Fatalf("the welcome asks for acks every %d ms, want %d", w.AckIntervalMS, wire.AckInterval.Milliseconds())
+	}
+	old := mustDialRaw(t, o, sharedToken)
+	h := hello("n-us", "us", "", 0)
+	h.ProtocolMin, h.ProtocolMax = 1, 3
+	w := old.welcome(h)
+	if w.Protocol != 3 || w.AckIntervalMS != 0 {
+		t.Fatalf("a leaf on protocol 1 to 3 got protocol %d and ack_interval_ms %d, want 3 and none", w.Protocol, w.AckIntervalMS)
+	}
+	_, rev := old.readSnapshot()
+	old.send(&wire.Ack{Applied: rev})
+	ka, ok := old.mustNext().(*wire.KeepAlive)
+	if !ok || ka.AckIntervalMS != 0 {
+		t.Fatalf("an idle link on protocol 3 got %#v, want a keep-alive without ack_interval_ms", ka)
 	}
 }
 

@@ -344,7 +344,10 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 	}
 	l.sent.Store(l.rev)
 	l.seen = head.Revision
-	return l.send(ctx, &wire.Welcome{Protocol: proto, Epoch: head.Epoch, Restricted: l.cred.Restricted(), Location: l.location, Mode: l.mode, Head: head.Revision})
+	return l.send(ctx, &wire.Welcome{
+		Protocol: proto, Epoch: head.Epoch, Restricted: l.cred.Restricted(), Location: l.location, Mode: l.mode, Head: head.Revision,
+		AckIntervalMS: h.ackIntervalNow(proto),
+	})
 }
 
 // register makes l the link of its location. It returns the node id of
@@ -429,7 +432,7 @@ func (l *link) stream(ctx context.Context, w work) error {
 			return err
 		}
 		l.seen = max(l.seen, head.Revision)
-		if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision}); err != nil {
+		if err := l.send(ctx, &wire.KeepAlive{Head: head.Revision, AckIntervalMS: l.hub.ackIntervalNow(l.proto)}); err != nil {
 			return err
 		}
 		l.ping(ctx)

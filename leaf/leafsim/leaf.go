@@ -332,6 +332,7 @@ func (l *simLeaf) serve(conn *websocket.Conn, w *watchdog) (bool, error) {
 		return false, closeWith(wire.CloseMalformed, "%s", shared.ErrorMessage(err))
 	}
 	var snap *snapshot
+	var ackInterval int64
 	switch f := f.(type) {
 	case *wire.Refusal:
 		return false, fmt.Errorf("the origin refused the link: %s", f.Reason)
@@ -343,6 +344,7 @@ func (l *simLeaf) serve(conn *websocket.Conn, w *watchdog) (bool, error) {
 			return false, closeWith(wire.CloseMalformed, "the origin resumes epoch %s, but the leaf holds epoch %q", f.Epoch, epoch)
 		}
 		l.head.Store(f.Head)
+		ackInterval = f.AckIntervalMS
 	default:
 		return false, closeWith(wire.CloseMalformed, "expected a welcome, got %s", f.FrameType())
 	}
@@ -353,6 +355,7 @@ func (l *simLeaf) serve(conn *websocket.Conn, w *watchdog) (bool, error) {
 	// the connection, which ends the reader.
 	acks := wire.NewAcker(func(applied int64) error { return send(conn, &wire.Ack{Applied: applied}) }, func(error) { conn.CloseNow() })
 	defer acks.Stop()
+	acks.SetInterval(ackInterval)
 	for {
 		bp, err := l.read(conn, w)
 		if err != nil {
@@ -446,6 +449,7 @@ func (l *simLeaf) handle(conn *websocket.Conn, acks *wire.Acker, b []byte, snap 
 		return l.changes(acks, len(b), f.Prev, f.Revision, f.Changes)
 	case *wire.KeepAlive:
 		l.head.Store(max(l.head.Load(), f.Head))
+		acks.SetInterval(f.AckIntervalMS)
 		return nil
 	case *wire.SpaceAck:
 		return nil

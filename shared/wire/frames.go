@@ -126,14 +126,17 @@ func (f *Hello) Validate() error {
 
 // Welcome accepts a leaf. Location is the location the leaf serves: its own
 // for a trusted leaf, its owner's username for a restricted one. Head is the
-// origin's current revision, for the leaf's view of its lag.
+// origin's current revision, for the leaf's view of its lag. AckIntervalMS
+// (protocol 4) is how often, in milliseconds, the origin asks the leaf's
+// acks to go out at most; see Acker.SetInterval.
 type Welcome struct {
-	Protocol   int    `json:"protocol"`
-	Epoch      string `json:"epoch"`
-	Restricted bool   `json:"restricted"`
-	Location   string `json:"location"`
-	Mode       string `json:"mode"`
-	Head       int64  `json:"head"`
+	Protocol      int    `json:"protocol"`
+	Epoch         string `json:"epoch"`
+	Restricted    bool   `json:"restricted"`
+	Location      string `json:"location"`
+	Mode          string `json:"mode"`
+	Head          int64  `json:"head"`
+	AckIntervalMS int64  `json:"ack_interval_ms,omitempty"`
 }
 
 func (*Welcome) FrameType() string { return TypeWelcome }
@@ -150,6 +153,8 @@ func (f *Welcome) Validate() error {
 		return invalid("welcome: mode %q is neither %q nor %q", f.Mode, ModeResume, ModeSnapshot)
 	case f.Head < 0:
 		return invalid("welcome: head %d is negative", f.Head)
+	case f.AckIntervalMS < 0:
+		return invalid("welcome: ack_interval_ms %d is negative", f.AckIntervalMS)
 	}
 	return nil
 }
@@ -252,16 +257,21 @@ func (f *Ack) Validate() error {
 }
 
 // KeepAlive is sent by the origin when it has nothing else to say. It has no
-// revision; Head is the origin's current revision.
+// revision; Head is the origin's current revision. AckIntervalMS is the
+// welcome's, as the origin would now set it.
 type KeepAlive struct {
-	Head int64 `json:"head"`
+	Head          int64 `json:"head"`
+	AckIntervalMS int64 `json:"ack_interval_ms,omitempty"`
 }
 
 func (*KeepAlive) FrameType() string { return TypeKeepAlive }
 
 func (f *KeepAlive) Validate() error {
-	if f.Head < 0 {
+	switch {
+	case f.Head < 0:
 		return invalid("keepalive: head %d is negative", f.Head)
+	case f.AckIntervalMS < 0:
+		return invalid("keepalive: ack_interval_ms %d is negative", f.AckIntervalMS)
 	}
 	return nil
 }

@@ -87,7 +87,11 @@ import (
 //     (without their agent token hash), so that each leaf lists them; a
 //     leaf keeps those of other locations and ignores its own. A peer on
 //     version 2 or older gets no spaces.
-const ProtocolMin, ProtocolMax = 1, 3
+//   - 4: 2026-11-24: the welcome and keep-alives carry ack_interval_ms, how
+//     often the origin asks the leaf's acks to go out at most: AckInterval,
+//     or longer in a fleet of thousands of leaves. A leaf on version 3 or
+//     older acks every AckInterval.
+const ProtocolMin, ProtocolMax = 1, 4
 
 // Subprotocol is the websocket subprotocol of the link.
 const Subprotocol = "knot-leaf.v1"
