@@ -226,7 +226,10 @@ func (h *Hub) refresh(ctx context.Context) {
 		return
 	}
 	h.mu.Lock()
-	moved := head != h.head
+	if head == h.head {
+		h.mu.Unlock()
+		return
+	}
 	h.head = head
 	h.pages.known.Store(head.Revision)
 	links := make([]*link, 0, len(h.links))
@@ -234,10 +237,8 @@ func (h *Hub) refresh(ctx context.Context) {
 		links = append(links, l)
 	}
 	h.mu.Unlock()
-	if moved {
-		for _, l := range links {
-			l.poke()
-		}
+	for _, l := range links {
+		l.poke()
 	}
 }
 
