@@ -13,34 +13,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/runtime"
-	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web"
 )
-
-// storeRecords gives a runtime.Manager the store the server uses.
-type storeRecords struct{ s storage.Store }
-
-func (r storeRecords) GetSpace(ctx context.Context, id string) (*shared.Space, error) {
-	return storage.Get[shared.Space](ctx, r.s, id)
-}
-func (r storeRecords) PutSpace(ctx context.Context, sp *shared.Space) error { return r.s.Put(ctx, sp) }
-func (r storeRecords) DeleteSpace(ctx context.Context, id string) error {
-	_, err := r.s.Delete(ctx, shared.KindSpace, id)
-	return err
-}
-func (r storeRecords) ListSpaces(ctx context.Context) ([]*shared.Space, error) {
-	return storage.List[shared.Space](ctx, r.s)
-}
-func (r storeRecords) GetTemplate(ctx context.Context, id string) (*shared.Template, error) {
-	return storage.Get[shared.Template](ctx, r.s, id)
-}
-func (r storeRecords) GetUser(ctx context.Context, id string) (*shared.User, error) {
-	return storage.Get[shared.User](ctx, r.s, id)
-}
-func (r storeRecords) ListTemplateVars(ctx context.Context) ([]*shared.TemplateVar, error) {
-	return storage.List[shared.TemplateVar](ctx, r.s)
-}
 
 // newLogsEnv returns a server whose spaces a real runtime.Manager runs and
 // whose space logs it keeps.
@@ -49,7 +23,7 @@ func newLogsEnv(t *testing.T) *env {
 	var m *runtime.Manager
 	e := newEnv(t, func(o *web.Options) {
 		var err error
-		m, err = runtime.NewManager(runtime.Options{Records: storeRecords{o.Store}, Server: runtime.ServerInfo{Location: o.Location}, Logger: slog.New(slog.DiscardHandler)})
+		m, err = runtime.NewManager(runtime.Options{Records: web.SpaceRecords{Store: o.Store}, Server: runtime.ServerInfo{Location: o.Location}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

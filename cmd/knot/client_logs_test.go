@@ -18,37 +18,9 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/runtime"
-	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
 )
-
-// storeRecords gives a runtime Manager the web server's store.
-type storeRecords struct{ s storage.Store }
-
-var _ runtime.Records = storeRecords{}
-
-func (r storeRecords) GetSpace(ctx context.Context, id string) (*shared.Space, error) {
-	return storage.Get[shared.Space](ctx, r.s, id)
-}
-func (r storeRecords) PutSpace(ctx context.Context, sp *shared.Space) error { return r.s.Put(ctx, sp) }
-func (r storeRecords) DeleteSpace(ctx context.Context, id string) error {
-	_, err := r.s.Delete(ctx, shared.KindSpace, id)
-	return err
-}
-func (r storeRecords) ListSpaces(ctx context.Context) ([]*shared.Space, error) {
-	return storage.List[shared.Space](ctx, r.s)
-}
-func (r storeRecords) GetTemplate(ctx context.Context, id string) (*shared.Template, error) {
-	return storage.Get[shared.Template](ctx, r.s, id)
-}
-func (r storeRecords) GetUser(ctx context.Context, id string) (*shared.User, error) {
-	return storage.Get[shared.User](ctx, r.s, id)
-}
-func (r storeRecords) ListTemplateVars(ctx context.Context) ([]*shared.TemplateVar, error) {
-	return storage.List[shared.TemplateVar](ctx, r.s)
-}
 
 // startServerWithManager starts a web server whose spaces are run, and
 // whose space logs are kept, by a runtime Manager (with no container
@@ -58,7 +30,7 @@ func startServerWithManager(t *testing.T) *testServer {
 	st := memory.New()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mgr, err := runtime.NewManager(runtime.Options{
-		Records: storeRecords{st},
+		Records: web.SpaceRecords{Store: st},
 		Server:  runtime.ServerInfo{URL: "http://127.0.0.1", Location: "test"},
 		Logger:  quiet,
 	})

@@ -120,12 +120,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve}
 	}
 
-	rec := records{s: store}
+	rec := web.SpaceRecords{Store: store}
 	switch {
 	case uplink != nil:
-		rec.wrote = uplink.Notify
+		rec.Wrote = uplink.Notify
 	case hub != nil:
-		rec.wrote = hub.Notify
+		rec.Wrote = hub.Notify
 	}
 	manager, err := runtime.NewManager(runtime.Options{
 		Records:   rec,
