@@ -395,9 +395,6 @@ func (l *simLeaf) handle(conn *websocket.Conn, acks *wire.Acker, b []byte, snap 
 			(*snap).bytes += int64(len(b))
 			(*snap).parts++
 			return nil
-		case ok && typ == wire.TypeKeepAlive:
-			l.head.Store(max(l.head.Load(), rev))
-			return nil
 		}
 	}
 	f, err := wire.Decode(b)
@@ -484,10 +481,10 @@ func (l *simLeaf) changes(acks *wire.Acker, n int, prev, rev int64, cs []wire.Ch
 }
 
 // header reads, from the start of a frame as wire.Encode writes it, the
-// type and, for a change frame, prev and revision, for a keep-alive its
-// head (as rev). ok is false when the frame does not start so, or, for a
-// change frame, does not end as a whole one; the caller then decodes it in
-// full.
+// type and, for a change frame, prev and revision. ok is false for frames
+// other than change and snapshot frames, when the frame does not start so,
+// or, for a change frame, when it does not end as a whole one; the caller
+// then decodes it in full.
 func header(b []byte) (typ string, prev, rev int64, ok bool) {
 	rest, found := bytes.CutPrefix(b, []byte(`{"type":"`))
 	if !found {
@@ -507,12 +504,6 @@ func header(b []byte) (typ string, prev, rev int64, ok bool) {
 			return "", 0, 0, false
 		}
 		return wire.TypeChanges, prev, rev, true
-	case wire.TypeKeepAlive:
-		head, rest, ok := number(rest, `,"head":`)
-		if !ok || string(rest) != "}" {
-			return "", 0, 0, false
-		}
-		return wire.TypeKeepAlive, 0, head, true
 	case wire.TypeSnapshot:
 		return wire.TypeSnapshot, 0, 0, true
 	}
