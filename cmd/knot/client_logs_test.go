@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -37,27 +36,7 @@ func startServerWithManager(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: st, Location: "test", Spaces: mgr, Logs: mgr, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("web server: %v", err)
-		}
-	})
-	ts := &testServer{URL: "http://" + ln.Addr().String()}
-	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
-	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
-	return ts
+	return serveWeb(t, web.Options{Store: st, Location: "test", Spaces: mgr, Logs: mgr, Logger: quiet})
 }
 
 // background is a knot command running while the test goes on.

@@ -41,14 +41,19 @@ const (
 // startServer starts a web server and creates its first user, an admin,
 // with an API token.
 func startServer(t *testing.T) *testServer {
-	t.Helper()
-	st := memory.New()
-	srv, err := web.New(web.Options{
-		Store:    st,
+	return serveWeb(t, web.Options{
+		Store:    memory.New(),
 		Location: "test",
 		Version:  "test",
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+}
+
+// serveWeb runs a web server with o on 127.0.0.1 until the test ends, and
+// creates its first user, an admin, with an API token.
+func serveWeb(t *testing.T, o web.Options) *testServer {
+	t.Helper()
+	srv, err := web.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +70,7 @@ func startServer(t *testing.T) *testServer {
 			t.Errorf("web server: %v", err)
 		}
 	})
-	ts := &testServer{URL: "http://" + ln.Addr().String(), store: st}
+	ts := &testServer{URL: "http://" + ln.Addr().String(), store: o.Store}
 	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
 	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
 	return ts

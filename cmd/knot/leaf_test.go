@@ -19,27 +19,6 @@ import (
 
 const fleetSharedToken = "shared-token-of-the-process-test-fleet"
 
-// fetch sends a JSON request and returns the status and the body.
-func (s *serverProc) fetch(method, path, token string, body any) (int, []byte) {
-	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
-}
-
 // kill ends the server with SIGKILL: no goodbye to anyone.
 func (s *serverProc) kill() {
 	s.t.Helper()

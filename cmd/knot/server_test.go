@@ -89,8 +89,8 @@ func (s *serverProc) stop() {
 	}
 }
 
-// call sends a JSON request and decodes the JSON answer into out.
-func (s *serverProc) call(method, path, token string, body any, want int, out any) {
+// fetch sends a JSON request and returns the status and the body.
+func (s *serverProc) fetch(method, path, token string, body any) (int, []byte) {
 	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -103,12 +103,20 @@ func (s *serverProc) call(method, path, token string, body any, want int, out an
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, []byte(err.Error())
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	return resp.StatusCode, data
+}
+
+// call sends a JSON request, requires status want, and decodes the JSON
+// answer into out.
+func (s *serverProc) call(method, path, token string, body any, want int, out any) {
+	s.t.Helper()
+	status, data := s.fetch(method, path, token, body)
+	if status != want {
+		s.t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
