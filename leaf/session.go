@@ -209,10 +209,11 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		s.conn.CloseNow() // the reader ends the session
 	})
 	s.acks.SetInterval(welcome.AckIntervalMS)
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()
-	n := 2
+	go func() { errc <- s.probe(gctx) }()
+	n := 3
 	if s.proto >= 2 {
 		go func() { errc <- s.reportAudit(gctx) }()
 		n++
@@ -231,6 +232,35 @@ func (s *session) run(ctx context.Context) (bool, error) {
 	s.acks.Stop()
 	s.cmds.Wait()
 	return true, err
+}
+
+// probe pings the origin each time Uplink.Probe asks, until ctx ends. An
+// origin that does not answer within ProbeTimeout ends the session. A probe
+// asked for before the session began is for an earlier link and is dropped.
+func (s *session) probe(ctx context.Context) error {
+	select {
+	case <-s.u.probe:
+	default:
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.u.probe:
+		}
+		d := s.u.opts.ProbeTimeout
+		pctx, cancel := context.WithTimeout(ctx, d)
+		err := s.conn.Ping(pctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+			return closeWith(wire.CloseTimeout, "the origin did not answer a ping within %s", d)
+		default: // the link ended: the reader tells why
+			<-ctx.Done()
+			return nil
+		}
+	}
 }
 
 // welcome reads the origin's answer to the hello.
@@ -262,12 +292,16 @@ func (s *session) welcome(ctx context.Context) (*wire.Welcome, error) {
 func (s *session) close(err error) {
 	code, reason := websocket.StatusNormalClosure, ""
 	var ce *closeError
+	isClose := errors.As(err, &ce)
 	switch {
-	case errors.As(err, &ce):
-		code, reason = ce.code, ce.reason
-	case errors.Is(err, errGone):
+	case errors.Is(err, errGone), isClose && ce.code == wire.CloseTimeout:
+		// Gone, or not answering: an origin that does not answer would not
+		// answer a close either, and waiting for it would keep the leaf's
+		// status wrong for longer.
 		s.conn.CloseNow()
 		return
+	case isClose:
+		code, reason = ce.code, ce.reason
 	case err == nil, errors.As(err, new(*refusedError)):
 	case errors.Is(err, context.Canceled):
 		code, reason = websocket.StatusGoingAway, "leaf is shutting down"

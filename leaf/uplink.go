@@ -113,6 +113,9 @@ type Options struct {
 	// IdleTimeout ends a link on which the origin sent nothing for so long
 	// (it sends keep-alives); 0 means 60s.
 	IdleTimeout time.Duration
+	// ProbeTimeout is how long the origin has to answer the ping that Probe
+	// asks for before the link is dropped; 0 means 5s.
+	ProbeTimeout time.Duration
 	// ReportInterval is how often the leaf looks for space changes to report
 	// without being notified; 0 means 2s.
 	ReportInterval time.Duration
@@ -129,6 +132,7 @@ type Uplink struct {
 	now    func() time.Time
 	notify chan struct{} // buffered 1: the leaf's store was written
 	audit  chan struct{} // buffered 1: likewise, for the audit reporter
+	probe  chan struct{} // buffered 1: Probe was called
 
 	mu     sync.Mutex
 	status Status // guarded by mu
@@ -173,7 +177,7 @@ func New(opts Options) (*Uplink, error) {
 	if _, err := wire.Endpoint(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
 		return nil, err
 	}
-	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1)}
+	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1), probe: make(chan struct{}, 1)}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -195,6 +199,9 @@ func New(opts Options) (*Uplink, error) {
 	u.opts.MaxBackoff = max(u.opts.MaxBackoff, u.opts.MinBackoff)
 	if u.opts.IdleTimeout <= 0 {
 		u.opts.IdleTimeout = time.Minute
+	}
+	if u.opts.ProbeTimeout <= 0 {
+		u.opts.ProbeTimeout = 5 * time.Second
 	}
 	if u.opts.ReportInterval <= 0 {
 		u.opts.ReportInterval = 2 * time.Second
@@ -244,6 +251,20 @@ func (u *Uplink) Notify() {
 		case ch <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// Probe tells the uplink that a request to the origin got no answer, so
+// that it checks the link now rather than at its idle timeout: it pings the
+// origin, and drops the link when no answer comes within ProbeTimeout. An
+// origin that hangs, or a network that drops its packets, keeps the
+// websocket open; without a probe the leaf would count the origin as
+// reachable, and make its users wait for it, until the idle timeout. It
+// never blocks, and does nothing while the link is down.
+func (u *Uplink) Probe() {
+	select {
+	case u.probe <- struct{}{}:
+	default:
 	}
 }
 

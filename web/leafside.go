@@ -71,6 +71,18 @@ func (s *Server) originDown() error {
 		s.leaf.OriginURL, reason)
 }
 
+// originDo sends req to the origin. A request that gets no answer, other
+// than one its client gave up on, makes the uplink probe its link at once:
+// a hung or cut-off origin keeps the websocket open, and the next request
+// should fail at once rather than wait as this one did.
+func (s *Server) originDo(req *http.Request) (*http.Response, error) {
+	resp, err := s.leaf.HTTPClient.Do(req)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.leaf.Uplink.Probe()
+	}
+	return resp, err
+}
+
 // atOrigin returns h on an origin or a standalone server; on a leaf it
 // returns a handler that forwards the request to the origin (see forward).
 func (s *Server) atOrigin(h http.HandlerFunc) http.HandlerFunc {
@@ -187,7 +199,7 @@ func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request) error {
 	}
 	req.Header.Set("X-Forwarded-For", xff)
 	req.Header.Set("X-Knot-Leaf", s.location)
-	resp, err := s.leaf.HTTPClient.Do(req)
+	resp, err := s.originDo(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return shared.Errorf(shared.EUNAVAILABLE, "the request to the origin %s was cancelled", s.leaf.OriginURL)
@@ -248,7 +260,7 @@ func (s *Server) originUsage(ctx context.Context, userID string) (spaceUsage, er
 		return u, shared.Wrap(shared.EINTERNAL, err, "build the usage request")
 	}
 	req.Header.Set("Authorization", "Bearer "+s.leaf.Token)
-	resp, err := s.leaf.HTTPClient.Do(req)
+	resp, err := s.originDo(req)
 	if err != nil {
 		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(err))
 	}
@@ -427,7 +439,7 @@ func (s *Server) originLogin(ctx context.Context, id, email, password string) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Knot-Leaf", s.location)
-	resp, err := s.leaf.HTTPClient.Do(req)
+	resp, err := s.originDo(req)
 	if err != nil {
 		s.log.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(err))
 		return
@@ -460,7 +472,7 @@ func (s *Server) originLogout(ctx context.Context, id string) {
 		return
 	}
 	req.Header.Set("Authorization", "Bearer "+secret)
-	if resp, err := s.leaf.HTTPClient.Do(req); err == nil {
+	if resp, err := s.originDo(req); err == nil {
 		resp.Body.Close()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -231,6 +232,62 @@ func TestOriginAndLeafProcesses(t *testing.T) {
 	})
 	l.stop()
 	o.stop()
+}
+
+// An origin that hangs (stopped with SIGSTOP: its sockets stay open and
+// nothing answers on them) is seen as unreachable by its leaf at the first
+// request that waits for it in vain, here a login, which asks the origin
+// for a session too; not a minute later at the link's idle timeout. From
+// then on origin-owned writes fail at once with 503, and the leaf links up
+// again when the origin resumes.
+func TestLeafNoticesAHungOrigin(t *testing.T) {
+	o := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:"+loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken)
+	l := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0", "--location", "branch", "--shared-token", fleetSharedToken, "--origin-server", o.base)
+	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	var tok struct{ Token string }
+	o.call("POST", "/api/tokens", o.login(), map[string]any{"name": "cli"}, 201, &tok)
+	waitUntil(t, 30*time.Second, func() string {
+		if tryLogin(l) == "" {
+			return "the admin cannot log in at the leaf yet"
+		}
+		return ""
+	})
+	type status struct {
+		OriginReachable bool   `json:"origin_reachable"`
+		Reason          string `json:"reason"`
+	}
+	statusOf := func(token string) status {
+		var st status
+		l.call("GET", "/api/leaf/status", token, nil, 200, &st)
+		return st
+	}
+
+	if err := o.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.cmd.Process.Signal(syscall.SIGCONT) })
+	session := l.login()
+	waitUntil(t, 20*time.Second, func() string {
+		if st := statusOf(session); st.OriginReachable || !strings.Contains(st.Reason, "did not answer a ping") {
+			return fmt.Sprintf("the leaf's status with the origin hung: %+v", st)
+		}
+		return ""
+	})
+	code, body := l.fetch("POST", "/api/templates", tok.Token, map[string]any{"name": "while-hung", "kind": "manual"})
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "is not reachable") {
+		t.Fatalf("template write at the leaf with the origin hung = %d %s, want 503 saying the origin is not reachable", code, body)
+	}
+
+	if err := o.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, func() string {
+		if st := statusOf(session); !st.OriginReachable {
+			return fmt.Sprintf("the leaf's status after the origin resumed: %+v", st)
+		}
+		return ""
+	})
+	l.call("POST", "/api/templates", tok.Token, map[string]any{"name": "after-hung", "kind": "manual"}, 201, nil)
 }
 
 // The leaf token commands, against an origin process and a leaf connected

@@ -1,0 +1,65 @@
+package leaf_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/storage/memory"
+)
+
+// An origin that hangs keeps its websocket open. When a request to it gets
+// no answer, the web layer calls Probe: the leaf pings the origin and drops
+// a link whose origin does not answer, long before the idle timeout, so
+// that its status and the next requests know. An origin that answers keeps
+// its link.
+func TestProbeDropsTheLinkOfAnOriginThatDoesNotAnswer(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := newFakeOrigin(t, func(n int, c *conn) {
+		c.snapshot()
+		if n == 1 {
+			<-release // reads nothing more, so answers no ping
+			return
+		}
+		c.idle()
+	})
+	const probeTimeout = 100 * time.Millisecond
+	u, _, _ := runLeaf(t, memory.New(), leaf.Options{
+		OriginURL: f.srv.URL, ProbeTimeout: probeTimeout, IdleTimeout: time.Hour,
+		MinBackoff: time.Second, MaxBackoff: time.Second,
+	})
+	connected := func(dials int32) func() string {
+		return func() string {
+			if st := u.Status(); !st.Connected || st.Applied != 5 || f.dials.Load() != dials {
+				return fmt.Sprintf("link %d of %d not up and current (%s)", dials, f.dials.Load(), st.Reason)
+			}
+			return ""
+		}
+	}
+	eventually(t, 10*time.Second, connected(1))
+
+	u.Probe()
+	eventually(t, 10*time.Second, func() string {
+		st := u.Status()
+		if st.Connected {
+			return "the link to the origin that answers nothing is still up"
+		}
+		if !strings.Contains(st.Reason, "did not answer a ping within 100ms") {
+			return "the link is down for another reason: " + st.Reason
+		}
+		return ""
+	})
+
+	eventually(t, 10*time.Second, connected(2))
+	u.Probe()
+	// Nothing to wait for: the link must stay up while the ping is answered,
+	// so watch it for several times the probe's timeout.
+	for end := time.Now().Add(5 * probeTimeout); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if msg := connected(2)(); msg != "" {
+			t.Fatalf("after a probe the origin answered: %s", msg)
+		}
+	}
+}
