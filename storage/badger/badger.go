@@ -81,8 +81,9 @@ type Store struct {
 
 	life driver.Life // fails every method after Close
 
-	wmu sync.Mutex // serialises writes to records, the feed and meta keys
-	amu sync.Mutex // serialises audit appends
+	wmu sync.Mutex   // serialises writes to records, the feed and meta keys
+	amu sync.Mutex   // serialises audit appends
+	vis sync.RWMutex // held by readers, and by the replay of a big batch (journal.go)
 }
 
 // format is the layout version this package reads and writes.
@@ -125,6 +126,10 @@ func Open(opts Options) (*Store, error) {
 		s.gcInt = 10 * time.Minute
 	}
 	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.recover(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -205,6 +210,13 @@ func (s *Store) Close() error {
 		}
 		return nil
 	})
+}
+
+// view runs fn in a read transaction, once no big batch is being replayed.
+func (s *Store) view(fn func(txn *bdb.Txn) error) error {
+	s.vis.RLock()
+	defer s.vis.RUnlock()
+	return s.db.View(fn)
 }
 
 // Ping reports whether the store is open.

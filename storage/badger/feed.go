@@ -3,6 +3,7 @@ package badger
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	bdb "github.com/dgraph-io/badger/v4"
 
@@ -18,7 +19,7 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]shared.C
 	}
 	defer s.life.Exit()
 	out := []shared.Change{}
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefixFeed})
 		defer it.Close()
 		for it.Seek(feedKey(max(after+1, 0))); it.ValidForPrefix(prefixFeed); it.Next() {
@@ -84,7 +85,7 @@ func (s *Store) Head(ctx context.Context) (storage.Head, error) {
 	}
 	defer s.life.Exit()
 	h := storage.Head{Epoch: s.epoch}
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		var err error
 		if h.Revision, err = getInt(txn, keyRevision); err != nil {
 			return err
@@ -184,7 +185,9 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 	}
 }
 
-// Apply writes a batch from an origin in one transaction; see storage.Store.
+// Apply writes a batch from an origin atomically; see storage.Store. A
+// batch that fits one Badger transaction is written in one; a bigger one
+// goes through a journal (journal.go).
 func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 	if err := s.life.Enter(""); err != nil {
 		return err
@@ -197,30 +200,47 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// A journal left by a replay that failed comes first.
+	if err := s.recover(); err != nil {
+		return err
+	}
+	err = s.applyOnce(b, keys)
+	if errors.Is(err, bdb.ErrTxnTooBig) {
+		err = s.applyJournaled(b, keys)
+	}
+	return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+}
+
+// applyOnce writes a batch in one transaction.
+func (s *Store) applyOnce(b storage.Batch, keys [][]string) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for i, c := range b.Changes {
-		old, exists, err := getEntry(txn, c.Kind, c.ID)
-		if err != nil {
-			return s.fail(err, "apply change %d (%s %s)", i, c.Kind, c.ID)
-		}
-		var e *entry
-		if !c.Deleted {
-			e = &entry{rev: c.Revision, keys: keys[i], data: c.Data}
-		}
-		if err := s.writeRecord(txn, c.Kind, c.ID, old, exists, e); err != nil {
-			return s.fail(err, "apply change %d (%s %s)", i, c.Kind, c.ID)
+		if err := s.applyChange(txn, c, keys[i]); err != nil {
+			return fmt.Errorf("change %d (%s %s): %w", i, c.Kind, c.ID, err)
 		}
 	}
-	rep := append(encodeInt(b.Applied), b.Epoch...)
-	if err := txn.Set(keyReplica, rep); err != nil {
-		return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+	if err := txn.Set(keyReplica, replicaValue(b)); err != nil {
+		return err
 	}
-	if err := txn.Commit(); err != nil {
-		return s.fail(err, "apply a batch of %d changes", len(b.Changes))
-	}
-	return nil
+	return txn.Commit()
 }
+
+// applyChange writes one change of a batch, whose record claims keys.
+func (s *Store) applyChange(txn *bdb.Txn, c shared.Change, keys []string) error {
+	old, exists, err := getEntry(txn, c.Kind, c.ID)
+	if err != nil {
+		return err
+	}
+	var e *entry
+	if !c.Deleted {
+		e = &entry{rev: c.Revision, keys: keys, data: c.Data}
+	}
+	return s.writeRecord(txn, c.Kind, c.ID, old, exists, e)
+}
+
+// replicaValue is the value at keyReplica once b is applied.
+func replicaValue(b storage.Batch) []byte { return append(encodeInt(b.Applied), b.Epoch...) }
 
 // Replica returns the state recorded by Apply; see storage.Store.
 func (s *Store) Replica(ctx context.Context) (string, int64, error) {
@@ -230,7 +250,7 @@ func (s *Store) Replica(ctx context.Context) (string, int64, error) {
 	defer s.life.Exit()
 	var epoch string
 	var applied int64
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		b, err := getBytes(txn, keyReplica)
 		if errors.Is(err, bdb.ErrKeyNotFound) {
 			return nil

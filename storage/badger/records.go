@@ -183,7 +183,7 @@ func (s *Store) Get(ctx context.Context, kind shared.Kind, id string) (shared.Ch
 	}
 	defer s.life.Exit()
 	var c shared.Change
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		e, ok, err := getEntry(txn, kind, id)
 		if err != nil {
 			return err
@@ -204,7 +204,7 @@ func (s *Store) Lookup(ctx context.Context, kind shared.Kind, key string) (share
 	}
 	defer s.life.Exit()
 	var c shared.Change
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		holder, err := getBytes(txn, uniqKey(kind, key))
 		if errors.Is(err, bdb.ErrKeyNotFound) {
 			return shared.Errorf(shared.ENOTFOUND, "no %s with %s", kind, key)
@@ -233,7 +233,7 @@ func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, er
 	}
 	defer s.life.Exit()
 	out := []shared.Change{}
-	err := s.db.View(func(txn *bdb.Txn) error {
+	err := s.view(func(txn *bdb.Txn) error {
 		prefix := recPrefix(kind)
 		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Prefix: prefix})
 		defer it.Close()

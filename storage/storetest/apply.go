@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/knot-dev/knot/shared"
@@ -190,5 +192,97 @@ func applyTests() []test {
 			wantUnchanged(t, s, before, keys...)
 		}})
 	}
+	tests = append(tests, test{"AppliesABatchBiggerThanATransaction", bigBatch}, test{"ReadersSeeABigBatchWholeOrNotAtAll", bigBatchReaders})
 	return tests
+}
+
+// bigUsers returns n changes of users with about 2 KB of data each, the
+// ids and names "<prefix>-N", at revisions from rev on. 3,000 of them are a
+// batch of a leaf's first snapshot of a large origin: 6 MB, more than some
+// stores hold in one transaction.
+func bigUsers(t *testing.T, prefix string, n int, rev int64) []shared.Change {
+	t.Helper()
+	cs := make([]shared.Change, n)
+	for i := range cs {
+		u := newUser(fmt.Sprintf("%s-%d", prefix, i), fmt.Sprintf("%s-%d", prefix, i))
+		u.SSHPublicKey = strings.Repeat("k", 2000)
+		cs[i] = change(t, u, rev+int64(i))
+	}
+	return cs
+}
+
+// usersNamed counts the users whose id starts with prefix.
+func usersNamed(t *testing.T, s storage.Store, prefix string) int {
+	t.Helper()
+	cs, err := s.List(context.Background(), shared.KindUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cs {
+		if strings.HasPrefix(c.ID, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func bigBatch(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	first := bigUsers(t, "a", 3000, 1)
+	mustApply(t, s, storage.Batch{Epoch: "E1", Applied: 3000, Changes: first})
+	if n := usersNamed(t, s, "a-"); n != 3000 {
+		t.Fatalf("%d users after applying 3,000 in one batch", n)
+	}
+	if epoch, applied, err := s.Replica(ctx); err != nil || epoch != "E1" || applied != 3000 {
+		t.Fatalf("replica is (%q, %d), %v; want (E1, 3000)", epoch, applied, err)
+	}
+	// The next: every user of the first deleted, and as many others.
+	var next []shared.Change
+	for i, c := range first {
+		next = append(next, tombstone(shared.KindUser, c.ID, int64(3001+i)))
+	}
+	next = append(next, bigUsers(t, "b", 3000, 6001)...)
+	mustApply(t, s, storage.Batch{Epoch: "E2", Applied: 9000, Changes: next})
+	if a, b := usersNamed(t, s, "a-"), usersNamed(t, s, "b-"); a != 0 || b != 3000 {
+		t.Fatalf("after the second batch: %d of the first users and %d of the second; want 0 and 3000", a, b)
+	}
+	if id := lookupID(t, s, shared.KindUser, "username:b-2999"); id != "b-2999" {
+		t.Fatalf("username:b-2999 belongs to %q", id)
+	}
+	if id := lookupID(t, s, shared.KindUser, "username:a-0"); id != "" {
+		t.Fatalf("username:a-0 still belongs to %q", id)
+	}
+	if epoch, applied, err := s.Replica(ctx); err != nil || epoch != "E2" || applied != 9000 {
+		t.Fatalf("replica is (%q, %d), %v; want (E2, 9000)", epoch, applied, err)
+	}
+	mustPut(t, s, newGroup("local", "local"))
+}
+
+func bigBatchReaders(t *testing.T, s storage.Store) {
+	mustApply(t, s, storage.Batch{Epoch: "E1", Applied: 1, Changes: []shared.Change{change(t, newGroup("g", "dev"), 1)}})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Apply(context.Background(), storage.Batch{Epoch: "E1", Applied: 3001, Changes: bigUsers(t, "a", 3000, 2)})
+	}()
+	seen := map[int]bool{}
+	for applied := false; !applied; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			applied = true
+		default:
+		}
+		seen[usersNamed(t, s, "a-")] = true
+	}
+	for n := range seen {
+		if n != 0 && n != 3000 {
+			t.Fatalf("a reader saw %d of the batch's 3,000 users", n)
+		}
+	}
+	if !seen[3000] {
+		t.Fatal("no reader saw the batch once it was applied")
+	}
 }
