@@ -201,7 +201,7 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	// A journal left by a replay that failed comes first.
-	if err := s.recover(); err != nil {
+	if _, err := s.finishJournal(); err != nil {
 		return err
 	}
 	err = s.applyOnce(b, keys)

@@ -14,7 +14,7 @@ import (
 
 // Big batches. Badger holds one transaction in memory and refuses one over
 // 15% of a memtable (about 4.8 MB here): a leaf's snapshot of an origin
-// with 10,000 users and 1,000 templates is twice that. Apply writes such a
+// with 10,000 users and 1,000 templates is 8.5 MB. Apply writes such a
 // batch in two steps, each in as many transactions as it takes:
 //
 //  1. the journal: the batch's changes under journal/, then its head (the
@@ -28,8 +28,9 @@ import (
 // Open replays the journal again before it returns: a change applied twice
 // is applied once, since it sets a record to what the change holds. The
 // journal's changes are deleted after the replay; Open deletes those of a
-// journal without a head, which was never complete; Apply does the same
-// before a batch, for a replay that failed in this process.
+// journal without a head, which was never complete. Apply finishes a
+// journal that a replay which failed in this process left, before its own
+// batch.
 
 var (
 	keyJournal    = []byte("meta/journal")
@@ -173,10 +174,20 @@ func (s *Store) dropJournal() error {
 	return t.txn.Commit()
 }
 
-// recover finishes the batch of a complete journal that a crash or a
-// failed replay left, and drops an incomplete one. Open calls it, and Apply
-// under wmu.
+// recover finishes the batch of a complete journal that a crash left, and
+// drops an incomplete one. Open calls it.
 func (s *Store) recover() error {
+	found, err := s.finishJournal()
+	if err != nil || found {
+		return err
+	}
+	return s.fail(s.dropJournal(), "drop an incomplete journal")
+}
+
+// finishJournal replays a complete journal, which a crash or a replay that
+// failed left, if there is one; it reports whether there was. Apply calls
+// it under wmu, before its own batch.
+func (s *Store) finishJournal() (bool, error) {
 	var b storage.Batch
 	found := false
 	err := s.db.View(func(txn *bdb.Txn) error {
@@ -204,16 +215,13 @@ func (s *Store) recover() error {
 		found = true
 		return nil
 	})
-	if err != nil {
-		return s.fail(err, "read the journal of an interrupted apply")
-	}
-	if !found {
-		return s.fail(s.dropJournal(), "drop an incomplete journal")
+	if err != nil || !found {
+		return false, s.fail(err, "read the journal of an interrupted apply")
 	}
 	keys, err := driver.CheckBatch(b.Changes)
 	if err != nil {
-		return err
+		return true, err
 	}
 	s.log.Warn("badger: finishing a batch from the origin that was cut short", "changes", len(b.Changes), "applied", b.Applied)
-	return s.fail(s.replay(b, keys), "finish the apply of %d changes", len(b.Changes))
+	return true, s.fail(s.replay(b, keys), "finish the apply of %d changes", len(b.Changes))
 }
