@@ -147,7 +147,12 @@ func (s *Store) replay(b storage.Batch, keys [][]string) error {
 	if err != nil {
 		return err
 	}
-	return s.dropJournal()
+	// The batch is applied; changes left without a head are dropped by
+	// the next journal or by Open.
+	if err := s.dropJournal(); err != nil {
+		s.log.Warn("badger: drop the journal of an applied batch", "err", err)
+	}
+	return nil
 }
 
 // dropJournal deletes the changes of the journal.
@@ -199,8 +204,8 @@ func (s *Store) finishJournal() (bool, error) {
 			return err
 		}
 		var h journalHead
-		if err := json.Unmarshal(v, &h); err != nil {
-			return fmt.Errorf("the journal's head: %w", err)
+		if err := json.Unmarshal(v, &h); err != nil || h.Count < 0 {
+			return fmt.Errorf("the journal's head %q is corrupt", v)
 		}
 		b = storage.Batch{Epoch: h.Epoch, Applied: h.Applied, Changes: make([]shared.Change, h.Count)}
 		for i := range b.Changes {
