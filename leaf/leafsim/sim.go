@@ -91,6 +91,7 @@ type Sim struct {
 	errs    int64     // guarded by mu: how many links ended or dials failed
 	probe   []change  // guarded by mu: the probe's last changes, oldest first
 	probeAt int64     // guarded by mu: revision the probe had applied when it logged the last change
+	probeN  int64     // guarded by mu: changes the probe logged in all
 	started bool      // guarded by mu
 	runDone chan bool // closed when Run returns
 }
@@ -433,18 +434,23 @@ func (s *Sim) AppliedAt(i int, rev int64) (time.Time, bool) {
 
 // FindChange waits until the probe (leaf 0) applied a change for which match
 // holds, and returns the change. The probe remembers its last 1024 changes.
+// Each change is matched once: the waiter, which runs beside the leaves it
+// measures, does not rescan the log every time a leaf makes progress.
 func (s *Sim) FindChange(ctx context.Context, match func(wire.Change) bool) (wire.Change, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	var checked int64 // changes logged before this count were matched
 	for {
 		s.mu.Lock()
-		for i := len(s.probe) - 1; i >= 0; i-- {
-			if match(s.probe[i].Change) {
-				c := s.probe[i].Change
+		first := max(checked, s.probeN-int64(len(s.probe)))
+		for n := s.probeN - 1; n >= first; n-- {
+			c := s.probe[n-(s.probeN-int64(len(s.probe)))].Change
+			if match(c) {
 				s.mu.Unlock()
 				return c, nil
 			}
 		}
+		checked = s.probeN
 		at := s.probeAt
 		s.mu.Unlock()
 		select {
@@ -465,6 +471,7 @@ func (s *Sim) logProbe(rev int64, cs []wire.Change) {
 	for _, c := range cs {
 		s.probe = append(s.probe, change{Change: c, frame: rev})
 	}
+	s.probeN += int64(len(cs))
 	if n := len(s.probe) - probeLog; n > 0 {
 		s.probe = append(s.probe[:0], s.probe[n:]...)
 	}

@@ -91,6 +91,55 @@ func TestEveryLeafConvergesOnEveryUpdate(t *testing.T) {
 	}
 }
 
+// FindChange finds a change the probe applied before the call, and one it
+// applies while FindChange waits, after it matched every change logged so
+// far.
+func TestFindChangeFindsEarlierAndLaterChanges(t *testing.T) {
+	o := startOrigin(t, memory.New())
+	o.put(template(0, 2048))
+	sim := runSim(t, o, leafsim.Options{Leaves: 2})
+	if err := sim.WaitCurrent(within(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Each update is applied before the next: the feed keeps only a
+	// record's last change, so a leaf that was behind sees only that.
+	update := func(mark string) int64 {
+		rev := o.updateSpec("tpl-00000", 2048, mark)
+		if _, err := sim.WaitApplied(within(t, 10*time.Second), rev); err != nil {
+			t.Fatal(err)
+		}
+		return rev
+	}
+	early := update("early")
+	for range 5 {
+		update("between")
+	}
+	c, err := sim.FindChange(within(t, 10*time.Second), marked("tpl-00000", "early"))
+	if err != nil || c.Revision != early {
+		t.Fatalf("FindChange for a change applied before the call: %+v, %v; want revision %d", c, err, early)
+	}
+
+	type found struct {
+		c   wire.Change
+		err error
+	}
+	got := make(chan found, 1)
+	go func() {
+		c, err := sim.FindChange(within(t, 10*time.Second), marked("tpl-00000", "late"))
+		got <- found{c, err}
+	}()
+	// Changes that do not match arrive first, so that FindChange has
+	// matched them before the one it waits for.
+	for range 3 {
+		update("filler")
+	}
+	late := o.updateSpec("tpl-00000", 2048, "late")
+	f := <-got
+	if f.err != nil || f.c.Revision != late {
+		t.Fatalf("FindChange for a change applied while it waited: %+v, %v; want revision %d", f.c, f.err, late)
+	}
+}
+
 func TestVerifyingLeavesAcceptEveryFrame(t *testing.T) {
 	o := startOrigin(t, memory.New())
 	o.put(template(0, 4096))
