@@ -84,7 +84,7 @@ func (c Change) validate(where string) error {
 		return invalid("%s: revision %d is negative", where, c.Revision)
 	case c.Deleted && len(c.Data) > 0:
 		return invalid("%s: tombstone of %s %s carries data", where, c.Kind, c.ID)
-	case !c.Deleted && !isObject(c.Data):
+	case !c.Deleted && !startsObject(c.Data):
 		return invalid("%s: %s %s has no record data (a JSON object)", where, c.Kind, c.ID)
 	}
 	return nil
@@ -499,28 +499,39 @@ func Encode(f Frame) ([]byte, error) {
 // over MaxFrameSize and EINVALID for anything that is not a valid frame:
 // not a JSON object, an unknown or missing type, a field of the wrong type,
 // a missing field, a negative revision. Unknown fields are ignored.
+//
+// encoding/json checks the whole frame, the records in it included, once;
+// a frame that begins as Encode writes it, with its type, is read in that
+// one pass. (A frame with the key "type" twice is read as the first.)
 func Decode(b []byte) (Frame, error) {
 	if len(b) > MaxFrameSize {
 		return nil, shared.Errorf(shared.ETOOLARGE, "wire: frame of %d bytes is over the limit of %d", len(b), MaxFrameSize)
 	}
-	if !isObject(b) {
-		return nil, invalid("frame is not a JSON object")
+	typ, ok := leadingType(b)
+	if !ok {
+		if !isObject(b) {
+			return nil, invalid("frame is not a JSON object")
+		}
+		var env struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(b, &env); err != nil {
+			return nil, shared.Wrap(shared.EINVALID, err, "wire: frame is not valid JSON")
+		}
+		typ = env.Type
 	}
-	var env struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, shared.Wrap(shared.EINVALID, err, "wire: frame is not valid JSON")
-	}
-	if env.Type == "" {
+	if typ == "" {
 		return nil, invalid("frame has no type")
 	}
-	f := newFrame(env.Type)
+	f := newFrame(typ)
 	if f == nil {
-		return nil, invalid("unknown frame type %.64q", env.Type)
+		return nil, invalid("unknown frame type %.64q", typ)
 	}
 	if err := json.Unmarshal(b, f); err != nil {
-		return nil, shared.Wrap(shared.EINVALID, err, "wire: %s frame does not decode", env.Type)
+		if _, syntax := err.(*json.SyntaxError); syntax {
+			return nil, invalid("frame is not a JSON object")
+		}
+		return nil, shared.Wrap(shared.EINVALID, err, "wire: %s frame does not decode", typ)
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
@@ -528,9 +539,32 @@ func Decode(b []byte) (Frame, error) {
 	return f, nil
 }
 
+// leadingType returns the type of a frame that begins {"type":"NAME", as
+// Encode writes it, NAME holding no escape.
+func leadingType(b []byte) (string, bool) {
+	const prefix = `{"type":"`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return "", false
+	}
+	rest := b[len(prefix):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
+}
+
 func isObject(b []byte) bool {
+	return startsObject(b) && json.Valid(b)
+}
+
+// startsObject reports whether b begins as a JSON object does. It is how
+// a change's data is checked: encoding/json has checked the data of a
+// decoded frame as part of the frame, and checks the data of a frame it
+// encodes, so a second full pass over every record would only cost time.
+func startsObject(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
-	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+	return len(b) > 0 && b[0] == '{'
 }
 
 func invalid(format string, args ...any) *shared.Error {

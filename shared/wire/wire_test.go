@@ -111,6 +111,23 @@ func checkGolden(t *testing.T, name string, samples func() []wire.Frame) {
 	}
 }
 
+// Frames that do not begin as Encode writes them decode too: with space
+// before the type, the type elsewhere, or the type escaped.
+func TestDecodeReadsTheTypeWhereverItIs(t *testing.T) {
+	want := &wire.Ack{Applied: 7}
+	for _, in := range []string{
+		` {"type":"ack","applied":7}`,
+		`{"applied":7,"type":"ack"}`,
+		`{"type":"\u0061ck","applied":7}`,
+		`{ "type" : "ack" , "applied" : 7 }`,
+	} {
+		f, err := wire.Decode([]byte(in))
+		if err != nil || !reflect.DeepEqual(f, want) {
+			t.Errorf("Decode(%s) = %#v, %v; want %#v", in, f, err, want)
+		}
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	for _, tt := range []struct {
 		name, in, want string
@@ -140,6 +157,9 @@ func TestDecodeRejects(t *testing.T) {
 		{"ChangeNegativeRevision", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":-2,"data":{}}]}`, "revision -2 is negative"},
 		{"ChangeWithoutData", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1}]}`, "has no record data"},
 		{"ChangeWithNullData", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1,"data":null}]}`, "has no record data"},
+		{"ChangeWithBrokenData", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1,"data":{"a":}}]}`, "not a JSON object"},
+		{"ChangeWithDataNotAnObject", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1,"data":[1]}]}`, "has no record data"},
+		{"TrailingGarbage", `{"type":"ack","applied":1} {}`, "not a JSON object"},
 		{"TombstoneWithData", `{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1,"deleted":true,"data":{}}]}`, "carries data"},
 		{"SnapshotTombstone", `{"type":"snapshot","revision":1,"records":[{"kind":"user","id":"u","revision":1,"deleted":true}]}`, "record 0 is a tombstone"},
 		{"SnapshotEndNegativeCount", `{"type":"snapshot_end","revision":1,"count":-1}`, "count -1 is negative"},
