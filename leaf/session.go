@@ -312,10 +312,35 @@ func (s *session) close(err error) {
 	s.conn.Close(code, wire.CloseReason(reason))
 }
 
-// read handles the origin's frames until the link ends.
+// read handles the origin's frames until the link ends. The next frame is
+// read and decoded while the one before it is handled, so that a leaf
+// catching up decodes one frame of changes while it applies another.
 func (s *session) read(ctx context.Context) error {
-	for {
-		f, err := s.readFrame(ctx)
+	type decoded struct {
+		f   wire.Frame
+		err error
+	}
+	next := make(chan decoded, 1)
+	done := make(chan struct{})
+	defer close(done)
+	// The decoder ends when it has passed on an error, or when read has
+	// returned: run then closes the connection, which ends its Read.
+	go func() {
+		defer close(next)
+		for {
+			f, err := s.readFrame(ctx)
+			select {
+			case next <- decoded{f, err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for d := range next {
+		f, err := d.f, d.err
 		if err != nil {
 			return err
 		}
@@ -349,6 +374,7 @@ func (s *session) read(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil // not reached: the decoder passes on an error before it ends
 }
 
 // command runs one of the origin's commands and answers it.
