@@ -117,9 +117,9 @@ type Manager struct {
 
 	mu    sync.Mutex
 	locks map[string]*spaceLock // guarded by mu
-	// exitedSince is when the reconciler first saw the workload of a
-	// running space exited, for the spaces where that lasts.
-	exitedSince map[string]time.Time // guarded by mu
+	// exits follows the workloads of running spaces seen exited or
+	// restarted, until they are seen to stay up.
+	exits map[string]*exitWatch // guarded by mu
 }
 
 // NewManager returns a Manager; it starts nothing (see Run).
@@ -147,7 +147,7 @@ func NewManager(opts Options) (*Manager, error) {
 		now:        opts.Now,
 		locks:      map[string]*spaceLock{},
 
-		exitedSince: map[string]time.Time{},
+		exits: map[string]*exitWatch{},
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -811,7 +811,8 @@ func (m *Manager) Run(ctx context.Context) error {
 // Reconcile makes one pass over this location's spaces, skipping those
 // with an operation in progress:
 //   - a running space whose workload vanished outside knot, or stayed
-//     exited for SettleTime, becomes stopped (exit code 0) or failed with
+//     exited for SettleTime (in a crash loop, with only its engine's
+//     restarts between), becomes stopped (exit code 0) or failed with
 //     the reason, and what is left of the workload is removed; one whose
 //     workload restarted gets its new start time; while its runtime cannot
 //     be reached it stays running with the reason;
@@ -947,14 +948,14 @@ func (m *Manager) reconcileSpace(ctx context.Context, id string, observed func(R
 	switch s.State {
 	case shared.SpaceRunning:
 		if st.State == StateRunning {
-			m.settled(id)
+			m.seenRunning(id, st.StartedAt)
 			m.checkRunning(ctx, rt, s, st)
 			return
 		}
 		if st, ok := live(); ok {
 			switch {
 			case st.State == StateRunning:
-				m.settled(id)
+				m.seenRunning(id, st.StartedAt)
 				m.checkRunning(ctx, rt, s, st)
 			case st.State == StateExited && !m.exitedLongEnough(id):
 				// Wait: it may be restarting.
@@ -996,25 +997,68 @@ func (m *Manager) reconcileSpace(ctx context.Context, id string, observed func(R
 	}
 }
 
+// crashLoop is how many restarts of a running space's workload, each seen
+// before it was seen to stay up, make the exits count together: the
+// workload is in a crash loop, such as one whose engine restarts it at once
+// every time (Podman's restart policy does), and the reconciler would
+// otherwise always find it just exited or just restarted.
+const crashLoop = 3
+
+// exitWatch is what the reconciler saw of the workload of a running space
+// since it was last seen to stay up.
+type exitWatch struct {
+	since     time.Time // when it was seen exited; zero when seen running since
+	restarts  int       // restarts seen
+	lastStart time.Time // the start time it was last seen running with
+}
+
 // exitedLongEnough notes that the workload of a running space is seen
 // exited and reports whether that has lasted SettleTime.
 func (m *Manager) exitedLongEnough(id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	since, ok := m.exitedSince[id]
-	if !ok {
-		m.exitedSince[id] = now
+	w := m.exits[id]
+	if w == nil {
+		w = &exitWatch{}
+		m.exits[id] = w
+	}
+	if w.since.IsZero() {
+		w.since = now
 		return false
 	}
-	return now.Sub(since) >= m.settle
+	return now.Sub(w.since) >= m.settle
 }
 
-// settled forgets that the workload of a space was seen exited.
+// seenRunning notes that the workload of a running space is seen running,
+// started at started. Seen twice with one start time, it stays up, and
+// what was seen before is forgotten. A restart ends the exit that came
+// before it, unless it is the crashLoop-th restart seen without the
+// workload staying up in between.
+func (m *Manager) seenRunning(id string, started time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.exits[id]
+	switch {
+	case w == nil:
+	case w.restarts > 0 && started.Equal(w.lastStart):
+		delete(m.exits, id)
+	default:
+		if !started.Equal(w.lastStart) {
+			w.restarts++
+			w.lastStart = started
+		}
+		if w.restarts < crashLoop {
+			w.since = time.Time{}
+		}
+	}
+}
+
+// settled forgets what was seen of the workload of a space.
 func (m *Manager) settled(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.exitedSince, id)
+	delete(m.exits, id)
 }
 
 // checkRunning updates a running space whose workload runs: a restart

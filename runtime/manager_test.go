@@ -273,6 +273,75 @@ func TestExitedWorkloadIsRecordedAfterSettleTime(t *testing.T) {
 	}
 }
 
+// A workload that its engine restarts at once every time it exits (as
+// Podman does) is found exited or just restarted at every look; after a
+// few restarts its exits count together, and the space fails. One that
+// restarts and then stays up does not.
+func TestCrashLoopFailsTheSpace(t *testing.T) {
+	recs := runtimetest.NewRecords()
+	f := runtimetest.NewFake("podman", "here", runtimetest.TestImage)
+	var mu sync.Mutex
+	clock := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	m := newManager(t, runtime.Options{Records: recs, Container: f, SettleTime: 2 * time.Second,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	tmpl := recs.PutTemplate(&shared.Template{Name: "t", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"})
+	user := recs.AddUser("ann")
+	ctx := context.Background()
+	start := func(name string) *shared.Space {
+		s := recs.AddSpace(user, tmpl, name)
+		if err := m.Start(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	reconcile := func(s *shared.Space) *shared.Space {
+		t.Helper()
+		if err := m.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return recs.Space(s.ID)
+	}
+
+	looping := start("loop")
+	for i := range 10 {
+		f.Kill(looping.ID, 3)
+		got := reconcile(looping)
+		if got.State == shared.SpaceFailed {
+			if i < 3 {
+				t.Fatalf("failed after %d restarts; a restart ends the exit before it until the third", i)
+			}
+			if got.Reason != "the container exited with code 3 outside knot" {
+				t.Fatalf("reason %q; want the exit code", got.Reason)
+			}
+			break
+		}
+		if got.State != shared.SpaceRunning {
+			t.Fatalf("state %q in the loop; want running until it fails", got.State)
+		}
+		if i == 9 {
+			t.Fatal("a workload that restarts at every look never failed")
+		}
+		advance(time.Second)
+		f.Restart(looping.ID)
+		reconcile(looping)
+	}
+
+	// Restarted more often than that, but staying up after each restart.
+	steady := start("steady")
+	for range 6 {
+		f.Kill(steady.ID, 3)
+		reconcile(steady)
+		advance(time.Second)
+		f.Restart(steady.ID)
+		reconcile(steady)
+		advance(time.Second)
+		if got := reconcile(steady); got.State != shared.SpaceRunning {
+			t.Fatalf("state %q reason %q for a workload that restarted and stayed up; want running", got.State, got.Reason)
+		}
+	}
+}
+
 func TestCancelledCallerDoesNotAbortStart(t *testing.T) {
 	e, f := newFakeEnv(t)
 	s := e.Space(nil, "dev")
