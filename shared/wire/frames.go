@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -528,7 +529,7 @@ func Decode(b []byte) (Frame, error) {
 		return nil, invalid("unknown frame type %.64q", typ)
 	}
 	if err := json.Unmarshal(b, f); err != nil {
-		if _, syntax := err.(*json.SyntaxError); syntax {
+		if syntax := new(json.SyntaxError); errors.As(err, &syntax) {
 			return nil, invalid("frame is not a JSON object")
 		}
 		return nil, shared.Wrap(shared.EINVALID, err, "wire: %s frame does not decode", typ)
