@@ -63,3 +63,50 @@ func TestProbeDropsTheLinkOfAnOriginThatDoesNotAnswer(t *testing.T) {
 		}
 	}
 }
+
+// An origin that sends nothing for half the idle timeout is pinged: one
+// that hangs is dropped then, for not answering, rather than at the idle
+// timeout; one that answers the ping but goes on sending nothing is
+// dropped at the idle timeout.
+func TestSilenceFromTheOriginIsProbed(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		answers bool
+		want    string
+	}{
+		{"Hung", false, "did not answer a ping within 100ms"},
+		{"AnswersButSendsNothing", true, "sent nothing for 2s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			defer close(release)
+			f := newFakeOrigin(t, func(n int, c *conn) {
+				c.snapshot()
+				if n > 1 || tt.answers {
+					c.idle()
+					return
+				}
+				<-release // reads nothing more, so answers no ping
+			})
+			u, _, _ := runLeaf(t, memory.New(), leaf.Options{
+				OriginURL: f.srv.URL, ProbeTimeout: 100 * time.Millisecond, IdleTimeout: 2 * time.Second,
+				MinBackoff: time.Hour, MaxBackoff: time.Hour,
+			})
+			eventually(t, 10*time.Second, func() string {
+				if st := u.Status(); !st.Connected || st.Applied != 5 {
+					return "the link is not up and current: " + st.Reason
+				}
+				return ""
+			})
+			eventually(t, 10*time.Second, func() string {
+				if u.Status().Connected {
+					return "the link to the silent origin is still up"
+				}
+				return ""
+			})
+			if st := u.Status(); !strings.Contains(st.Reason, tt.want) {
+				t.Fatalf("the link went down saying %q; want %q", st.Reason, tt.want)
+			}
+		})
+	}
+}

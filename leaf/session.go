@@ -325,10 +325,21 @@ func (s *session) read(ctx context.Context) error {
 	defer close(done)
 	// The decoder ends when it has passed on an error, or when read has
 	// returned: run then closes the connection, which ends its Read.
+	//
+	// After half the idle timeout spent waiting for a frame, it has the
+	// origin pinged: an origin that hangs keeps its connection open and is
+	// otherwise noticed only at the idle timeout, or when a request to it
+	// gets no answer. (While the decoder waits for the reader, nothing
+	// reads the answer, so the clock runs only while it waits for a frame.)
+	quiet := s.u.opts.IdleTimeout / 2
+	ping := time.AfterFunc(time.Hour, s.u.Probe)
+	ping.Stop()
 	go func() {
 		defer close(next)
 		for {
+			ping.Reset(quiet)
 			f, err := s.readFrame(ctx)
+			ping.Stop()
 			select {
 			case next <- decoded{f, err}:
 			case <-done:

@@ -111,7 +111,9 @@ type Options struct {
 	// common protocol) waits MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 	// IdleTimeout ends a link on which the origin sent nothing for so long
-	// (it sends keep-alives); 0 means 60s.
+	// (it sends keep-alives, every 15s); 0 means 60s. After half of it
+	// without a frame the leaf pings the origin, as Probe does, so that an
+	// origin that hangs is noticed then.
 	IdleTimeout time.Duration
 	// ProbeTimeout is how long the origin has to answer the ping that Probe
 	// asks for before the link is dropped; 0 means 5s.
