@@ -226,16 +226,34 @@ func TestReconcilerSettlesInterruptedOperations(t *testing.T) {
 	}
 }
 
-func TestExitedWorkloadIsRecordedAfterSettleTime(t *testing.T) {
+// settling is a manager on a fake runtime named name, with a settle time
+// of 2s and a clock that moves only by advance, and a container template.
+type settling struct {
+	recs    *runtimetest.Records
+	fake    *runtimetest.Fake
+	m       *runtime.Manager
+	advance func(time.Duration)
+	tmpl    *shared.Template
+}
+
+func newSettling(t *testing.T, name string) *settling {
 	recs := runtimetest.NewRecords()
-	f := runtimetest.NewFake("docker", "here", runtimetest.TestImage)
+	f := runtimetest.NewFake(name, "here", runtimetest.TestImage)
 	var mu sync.Mutex
 	clock := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
 	m := newManager(t, runtime.Options{Records: recs, Container: f, SettleTime: 2 * time.Second,
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
-	tmpl := recs.PutTemplate(&shared.Template{Name: "t", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"})
-	s := recs.AddSpace(recs.AddUser("ann"), tmpl, "dev")
+	return &settling{
+		recs: recs, fake: f, m: m,
+		advance: func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() },
+		tmpl:    recs.PutTemplate(&shared.Template{Name: "t", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"}),
+	}
+}
+
+func TestExitedWorkloadIsRecordedAfterSettleTime(t *testing.T) {
+	e := newSettling(t, "docker")
+	recs, f, m, advance := e.recs, e.fake, e.m, e.advance
+	s := recs.AddSpace(recs.AddUser("ann"), e.tmpl, "dev")
 	ctx := context.Background()
 	if err := m.Start(ctx, s.ID); err != nil {
 		t.Fatal(err)
@@ -278,14 +296,8 @@ func TestExitedWorkloadIsRecordedAfterSettleTime(t *testing.T) {
 // few restarts its exits count together, and the space fails. One that
 // restarts and then stays up does not.
 func TestCrashLoopFailsTheSpace(t *testing.T) {
-	recs := runtimetest.NewRecords()
-	f := runtimetest.NewFake("podman", "here", runtimetest.TestImage)
-	var mu sync.Mutex
-	clock := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
-	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
-	m := newManager(t, runtime.Options{Records: recs, Container: f, SettleTime: 2 * time.Second,
-		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
-	tmpl := recs.PutTemplate(&shared.Template{Name: "t", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"})
+	e := newSettling(t, "podman")
+	recs, f, m, advance, tmpl := e.recs, e.fake, e.m, e.advance, e.tmpl
 	user := recs.AddUser("ann")
 	ctx := context.Background()
 	start := func(name string) *shared.Space {
