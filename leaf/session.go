@@ -332,12 +332,10 @@ func (s *session) read(ctx context.Context) error {
 	// gets no answer. (While the decoder waits for the reader, nothing
 	// reads the answer, so the clock runs only while it waits for a frame.)
 	quiet := s.u.opts.IdleTimeout / 2
-	ping := time.AfterFunc(time.Hour, s.u.Probe)
-	ping.Stop()
+	ping := time.AfterFunc(quiet, s.u.Probe)
 	go func() {
 		defer close(next)
 		for {
-			ping.Reset(quiet)
 			f, err := s.readFrame(ctx)
 			ping.Stop()
 			select {
@@ -348,6 +346,7 @@ func (s *session) read(ctx context.Context) error {
 			if err != nil {
 				return
 			}
+			ping.Reset(quiet)
 		}
 	}()
 	for d := range next {
