@@ -22,7 +22,7 @@ type serverProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	log  *bytes.Buffer
+	log  *syncBuffer // what the process wrote to stderr
 	done chan error
 }
 
@@ -45,13 +45,13 @@ func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &serverProc{t: t, cmd: cmd, log: new(bytes.Buffer), done: make(chan error, 1)}
+	s := &serverProc{t: t, cmd: cmd, log: new(syncBuffer), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			line := sc.Text()
-			s.log.WriteString(line + "\n")
+			fmt.Fprintln(s.log, line)
 			if m := listenRe.FindStringSubmatch(line); m != nil {
 				addr <- m[1]
 			}
