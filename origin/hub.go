@@ -118,7 +118,7 @@ type Hub struct {
 	pages   pages                // the shared pages of the trusted view
 	snaps   snapshots            // the shared snapshots of the trusted view
 	audits  map[auditKey]int64   // guarded by mu: highest leaf audit id stored, by location and leaf store
-	conns   sync.WaitGroup       // Accept calls in flight
+	conns   sync.WaitGroup       // links being opened or served
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.
@@ -242,18 +242,20 @@ func (h *Hub) refresh(ctx context.Context) {
 	}
 }
 
-// Accept serves one leaf on conn, authenticated as cred (by Authenticate),
-// until the link ends, the leaf goes away, ctx ends or Run stops. It waits
-// for Run to start.
-// It always closes conn: with a refusal frame and a reason when the hello
-// is refused, with a close reason when the link fails. The returned error
-// says why the link ended; it is nil for an orderly end.
+// Accept serves one leaf on conn, authenticated as cred (by Authenticate).
+// It answers the leaf's hello within ctx and returns once the link is up
+// or refused; the link then goes on in goroutines of its own until it
+// ends, the leaf goes away or Run stops. Accept waits for Run to start.
+// It closes conn when the hello is refused, with a refusal frame and a
+// reason, and the link closes it with a close reason when it ends. The
+// returned error says why the handshake failed; it is nil once the link is
+// up.
 func (h *Hub) Accept(ctx context.Context, conn *websocket.Conn, cred Credential) error {
 	select {
 	case <-h.started:
 	case <-ctx.Done():
 		conn.CloseNow()
-		return nil
+		return ctx.Err()
 	}
 	h.mu.Lock()
 	if h.stopped {
@@ -264,14 +266,16 @@ func (h *Hub) Accept(ctx context.Context, conn *websocket.Conn, cred Credential)
 	h.conns.Add(1)
 	runCtx := h.runCtx
 	h.mu.Unlock()
-	defer h.conns.Done()
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(runCtx, cancel)
-	defer stop()
 	l := &link{hub: h, conn: conn, cred: cred, pending: map[string]chan wire.CommandResult{}}
-	return l.run(ctx)
+	if err := l.open(ctx, runCtx); err != nil {
+		h.conns.Done()
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	go l.serve()
+	return nil
 }
 
 // ackRate is the most acks a second the origin asks of all its leaves. A

@@ -22,9 +22,9 @@ const (
 	frameBytes = 1 << 20
 )
 
-// link is one leaf connection. run owns its goroutines: the reader (in
-// place), the streamer while there is something to send, and the pinger
-// while a ping is under way. Writes go straight to the websocket, which
+// link is one leaf connection, with its goroutines: the reader (serve),
+// the streamer while there is something to send, and the pinger while a
+// ping is under way. Writes go straight to the websocket, which
 // allows concurrent writers.
 type link struct {
 	hub  *Hub
@@ -48,14 +48,15 @@ type link struct {
 	stuck    *time.Timer // closes the connection when a change frame write hangs
 	seen     int64       // the store's head revision as the link last read it
 
-	// Set by run before the goroutines start.
-	end  func(error)     // ends the link with the first error it is given
-	err  error           // the error that ended the link, set by end
-	sctx context.Context // the streamer's context, which does not end
+	// Set by open before the goroutines start.
+	end     func(error)     // ends the link with the first error it is given
+	err     error           // the error that ended the link, set by end
+	sctx    context.Context // the streamer's and reader's context, which does not end
+	unwatch func() bool     // stops ending the link when its context ends
 
 	smu       sync.Mutex
 	work      work           // guarded by smu: what the streamer is asked to do
-	streaming bool           // guarded by smu: a streamer runs, or run has not started one yet
+	streaming bool           // guarded by smu: a streamer runs, or open has not started one yet
 	ended     bool           // guarded by smu: no streamer starts anymore
 	streamers sync.WaitGroup // streamer goroutines
 	kaDue     time.Time      // guarded by hub.mu: when the next keep-alive is due
@@ -148,26 +149,38 @@ func (l *link) streamer() {
 	}
 }
 
-func (l *link) run(ctx context.Context) error {
+// open answers the leaf's hello within ctx and, once the link is up,
+// starts the streamer; serve then reads. The link's context comes from
+// runCtx, Run's: the link outlives ctx, which may be a request's.
+//
+// open runs in the goroutine of Accept, and serve in one of its own. A
+// goroutine keeps the stack it grew for as long as it waits, and the
+// handshake grows a deep one (decoding, the store, logging); the reader
+// waits for as long as the leaf stays connected, and starts afresh.
+func (l *link) open(ctx, runCtx context.Context) error {
 	l.conn.SetReadLimit(wire.MaxFrameSize)
-	l.streaming = true // until run starts the streamer: a kick only adds work
-	ctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
+	l.streaming = true // until open starts the streamer: a kick only adds work
+	lctx, stop := context.WithCancelCause(runCtx)
 	l.stop = stop
-	defer l.hub.unregister(l) // if the handshake registered it
-	hello, err := l.readHello(ctx)
+	hctx, cancel := context.WithCancel(ctx)
+	unwatch := context.AfterFunc(lctx, cancel)
+	hello, err := l.readHello(hctx)
 	if err == nil {
-		err = l.handshake(ctx, hello)
+		err = l.handshake(hctx, hello)
 	}
+	unwatch()
+	cancel()
 	if err != nil {
+		l.hub.unregister(l) // if the handshake registered it
+		stop(nil)
 		l.close(err)
 		return err
 	}
 	l.hub.log.Info("origin: leaf connected", "node", l.node, "location", l.location, "version", hello.Version, "restricted", l.cred.Restricted())
 
-	// The link holds one goroutine while it is idle: this one, which
-	// reads. The streamer writes, and runs only while there is something to
-	// send (kick): the hub wakes it when the store's head moves and when a
+	// The link holds one goroutine while it is idle: serve's, which reads.
+	// The streamer writes, and runs only while there is something to send
+	// (kick): the hub wakes it when the store's head moves and when a
 	// keep-alive is due. Pings run in a goroutine of their own while they
 	// wait for the answer. The first error ends the link: end closes the
 	// websocket with its code and reason, which ends the reader. The
@@ -182,27 +195,38 @@ func (l *link) run(ctx context.Context) error {
 			l.close(err)
 		})
 	}
-	l.sctx = context.WithoutCancel(ctx)
-	stopWatch := context.AfterFunc(ctx, func() { l.end(context.Cause(ctx)) })
+	l.sctx = context.WithoutCancel(lctx)
+	l.unwatch = context.AfterFunc(lctx, func() { l.end(context.Cause(lctx)) })
 	l.smu.Lock()
 	l.work |= workStart | workPump
 	l.smu.Unlock()
 	l.streamers.Add(1)
-	go l.streamer() // streaming has been true since run began
-	l.end(l.read(context.WithoutCancel(ctx)))
-	stopWatch()
+	go l.streamer() // streaming has been true since open began
+	return nil
+}
+
+// serve reads the leaf's frames until the link ends, and then finishes it.
+// It is kept small: its frame is part of every idle link's stack.
+func (l *link) serve() {
+	l.end(l.read(l.sctx))
+	l.finish()
+}
+
+// finish waits for the link's other goroutines once the reader ended,
+// fails the commands still waiting for the leaf, and says why the link
+// ended.
+func (l *link) finish() {
+	defer l.hub.conns.Done()
+	defer l.stop(nil)
+	defer l.hub.unregister(l)
+	l.unwatch()
 	l.smu.Lock()
 	l.ended = true
 	l.smu.Unlock()
 	l.streamers.Wait()
 	l.pings.Wait()
-	err = l.err
 	l.failCommands()
-	l.hub.log.Info("origin: leaf disconnected", "node", l.node, "location", l.location, "reason", err)
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	l.hub.log.Info("origin: leaf disconnected", "node", l.node, "location", l.location, "reason", l.err)
 }
 
 // close closes the websocket with the code and reason err calls for.

@@ -72,7 +72,7 @@ func offers(r *http.Request, p string) bool {
 // handleLeafServer serves GET /api/leaf-server, the link of a leaf: it
 // authenticates the leaf's bearer credential (401 with the reason when it
 // is refused), upgrades to a websocket with the subprotocol knot-leaf.v1,
-// and hands the connection to the hub until the link ends.
+// and hands the connection to the hub.
 func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	if s.hub == nil {
 		s.writeError(w, r, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to"))
@@ -94,16 +94,11 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the response
 	}
-	// The link lives in a goroutine of its own, and the handler returns: the
-	// connection is hijacked, and a leaf stays connected for days, which the
-	// handler's deep stack and the request need not. The hub ends the link
-	// when it stops.
-	remote := r.RemoteAddr
-	go func() {
-		if err := s.hub.Accept(context.Background(), conn, cred); err != nil {
-			s.log.Debug("leaf link ended", "remote", remote, "err", err)
-		}
-	}()
+	// Accept answers the leaf's hello and returns: the link goes on in
+	// goroutines of its own, and the hub ends it when it stops.
+	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
+		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
+	}
 }
 
 // LeafInfo is one leaf node as GET /api/leaves shows it; the CLI decodes
