@@ -69,14 +69,17 @@ func TestOpenFinishesACompleteJournal(t *testing.T) {
 	if err := s.writeJournal(b); err != nil {
 		t.Fatal(err)
 	}
-	// Half of it replayed, as a crash during the replay leaves it.
-	half := storage.Batch{Epoch: "E0", Applied: 1500, Changes: b.Changes[:1500]}
-	keys, err := driver.CheckBatch(half.Changes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.applyOnce(half, keys); err != nil {
-		t.Fatal(err)
+	// Half of it replayed, as a crash during the replay leaves it: in
+	// pieces that each fit a transaction.
+	for i := 0; i < 1500; i += 250 {
+		part := storage.Batch{Epoch: "E0", Applied: 1500, Changes: b.Changes[i : i+250]}
+		keys, err := driver.CheckBatch(part.Changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.applyOnce(part, keys); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 

@@ -60,8 +60,32 @@ func TestMain(m *testing.M) {
 		fmt.Println("ready")
 		syscall.Kill(os.Getpid(), syscall.SIGKILL) // no Close, no flush
 		select {}
+	case "crash-big-memtable":
+		// What a store opened with 32 MiB memtables, as knot's were, holds
+		// after a crash: a memtable log of more than the memtables it now
+		// opens with.
+		db, err := bdb.Open(bdb.DefaultOptions(os.Getenv(helperDir)).WithSyncWrites(true).WithLogger(nil).WithMemTableSize(32 << 20))
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		value := make([]byte, 40<<10)
+		for i := range bigMemtableKeys {
+			err := db.Update(func(txn *bdb.Txn) error { return txn.Set(fmt.Appendf(nil, "old/%04d", i), value) })
+			if err != nil {
+				fmt.Println("error:", err)
+				os.Exit(1)
+			}
+		}
+		fmt.Println("ready")
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
 	}
 }
+
+// bigMemtableKeys values of 40 KiB are 20 MiB, all in one memtable of 32
+// MiB.
+const bigMemtableKeys = 500
 
 // helper starts the test binary in mode on dir and waits until it prints
 // "ready".
@@ -175,6 +199,40 @@ func TestWritesSurviveACrash(t *testing.T) {
 		if err != nil || u.ID != fmt.Sprintf("u%d", i) {
 			t.Fatalf("user %d after crash: %v, %v", i, u, err)
 		}
+	}
+}
+
+// A store whose memtable log was written with bigger memtables than Open
+// now uses opens, and keeps what the log holds.
+func TestOpenReplaysTheLogOfABiggerMemtable(t *testing.T) {
+	dir := t.TempDir()
+	cmd, _ := helper(t, "crash-big-memtable", dir)
+	cmd.Wait()
+	// A replay that overflows a memtable ends the process: open in another.
+	cmd, stdin := helper(t, "hold", dir)
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the process that opened the store: %v", err)
+	}
+	db, err := bdb.Open(bdb.DefaultOptions(dir).WithLogger(nil).WithReadOnly(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(txn *bdb.Txn) error {
+		for i := range bigMemtableKeys {
+			item, err := txn.Get(fmt.Appendf(nil, "old/%04d", i))
+			if err != nil {
+				return fmt.Errorf("old/%04d: %w", i, err)
+			}
+			if item.ValueSize() != 40<<10 {
+				return fmt.Errorf("old/%04d holds %d bytes", i, item.ValueSize())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after the replay: %v", err)
 	}
 }
 
