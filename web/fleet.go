@@ -1,11 +1,7 @@
 package web
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -94,7 +90,7 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, invalid("the leaf link is a websocket with the subprotocol %s", wire.Subprotocol))
 		return
 	}
-	conn, err := websocket.Accept(smallReads{w}, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+	conn, err := websocket.Accept(linkBuffers{w}, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
 	if err != nil {
 		return // Accept wrote the response
 	}
@@ -103,37 +99,6 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
 		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
 	}
-}
-
-// linkReadBuffer is the read buffer of a leaf's link at the origin. What a
-// leaf sends is mostly acks of a hundred bytes; a bigger frame is read
-// through it, or straight into the message when the buffer is empty.
-const linkReadBuffer = 512
-
-// smallReads hands the websocket library the hijacked connection with a
-// read buffer of linkReadBuffer bytes instead of net/http's 4 KiB one: a
-// link lasts as long as its leaf stays connected, and an origin holds one
-// per leaf. Bytes the client sent after its request are kept.
-type smallReads struct{ http.ResponseWriter }
-
-func (w smallReads) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w smallReads) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	n := rw.Reader.Buffered()
-	early, _ := rw.Reader.Peek(n)
-	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), max(linkReadBuffer, n))
-	if n > 0 {
-		// Into br's buffer, where the websocket library looks for them.
-		if _, err := br.Peek(n); err != nil {
-			conn.Close()
-			return nil, nil, err
-		}
-	}
-	return conn, bufio.NewReadWriter(br, rw.Writer), nil
 }
 
 // LeafInfo is one leaf node as GET /api/leaves shows it; the CLI decodes
