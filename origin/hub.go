@@ -15,7 +15,8 @@
 //     it the owner's username), refuses a second live connection for the
 //     location from another node, and answers with a welcome: "resume" when
 //     the leaf's epoch is the store's and its applied revision is at or above
-//     the tombstone horizon, else "snapshot".
+//     the tombstone horizon, else "snapshot". It then returns; the link goes
+//     on in goroutines of its own.
 //  3. The link then streams, per page of storage.Changes after the leaf's
 //     revision, one wire.Changes frame holding the records of the leaf's view
 //     and tombstones for records deleted or gone out of it. The feed is pulled
@@ -28,8 +29,9 @@
 //  4. The link keeps-alive, pings for the round trip, checks that its
 //     credential still holds, and handles acks, space reports, command
 //     results and (protocol 2) audit reports from the leaf. An idle link
-//     holds one goroutine, its reader: its streamer runs only while Run has
-//     woken it for a change or a keep-alive that is due.
+//     holds one goroutine, its reader, started after the handshake so that
+//     its stack stays small: its streamer runs only while Run has woken it
+//     for a change or a keep-alive that is due.
 //
 // Views. A trusted leaf (the shared token or a per-leaf token) sees every
 // origin-owned record except local template variables, password hashes
@@ -91,9 +93,8 @@ type Options struct {
 	HelloTimeout time.Duration
 }
 
-// Hub serves leaves. Create it with New and run it with Run; Accept and
-// ServeHTTP serve one leaf each while Run runs. Its methods are safe for
-// concurrent use.
+// Hub serves leaves. Create it with New and run it with Run; Accept serves
+// one leaf while Run runs. Its methods are safe for concurrent use.
 type Hub struct {
 	store        storage.Store
 	log          *slog.Logger
