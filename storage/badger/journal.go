@@ -13,9 +13,9 @@ import (
 )
 
 // Big batches. Badger holds one transaction in memory and refuses one over
-// 15% of a memtable (about 4.8 MB here): a leaf's snapshot of an origin
-// with 10,000 users and 1,000 templates is 8.5 MB. Apply writes such a
-// batch in two steps, each in as many transactions as it takes:
+// 15% of a memtable (about 1.2 MB here, see memTable): a leaf's snapshot of
+// an origin with 10,000 users and 1,000 templates is 8.5 MB. Apply writes
+// such a batch in two steps, each in as many transactions as it takes:
 //
 //  1. the journal: the batch's changes under journal/, then its head (the
 //     replica state it ends in, and how many changes it holds) at
