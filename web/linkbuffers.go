@@ -63,8 +63,6 @@ type frameWriter struct {
 	hdr  [14]byte // the header of the frame under way: at most 14 bytes
 	n    int      // bytes of hdr held
 	need int64    // payload bytes of the frame under way still to come, once its header is whole
-	bufs net.Buffers
-	iov  [2][]byte
 }
 
 // maxCoalesced is the biggest frame frameWriter copies to write it in one
@@ -119,10 +117,8 @@ func (f *frameWriter) flush(payload []byte) error {
 	hdr := f.hdr[:f.n]
 	f.n = 0
 	if len(hdr)+len(payload) > maxCoalesced {
-		f.iov = [2][]byte{hdr, payload}
-		f.bufs = f.iov[:]
-		_, err := f.bufs.WriteTo(f.conn)
-		f.iov = [2][]byte{}
+		bufs := net.Buffers{hdr, payload}
+		_, err := bufs.WriteTo(f.conn)
 		return err
 	}
 	bp := coalesced.Get().(*[]byte)
