@@ -266,7 +266,11 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request, p *pri
 	now := s.now().UTC()
 	role := &shared.Role{Meta: shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now}, Name: *req.Name, Permissions: []shared.Permission{}}
 	setIf(&role.Permissions, req.Permissions)
-	err := s.store.Put(context.WithoutCancel(r.Context()), role)
+	ctx := context.WithoutCancel(r.Context())
+	if err := s.mayChange(ctx, p, change{roleAfter: role}); err != nil {
+		return err
+	}
+	err := s.store.Put(ctx, role)
 	if isCode(err, shared.ECONFLICT) {
 		return nameTaken("role", role.Name)
 	}
@@ -311,10 +315,11 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	role, err = update(ctx, s, func() (*shared.Role, error) { return s.getRole(ctx, id) }, func(role *shared.Role) error {
+		before := *role
 		setIf(&role.Name, req.Name)
 		setIf(&role.Permissions, req.Permissions)
 		role.UpdatedAt = s.now().UTC()
-		return nil
+		return s.mayChange(ctx, p, change{roleBefore: &before, roleAfter: role})
 	})
 	if isCode(err, shared.ECONFLICT) && req.Name != nil {
 		return nameTaken("role", *req.Name)

@@ -4,7 +4,10 @@
 // and login, and the operational endpoints /health, /ready and /metrics.
 //
 // web is the only package that knows HTTP status codes: it maps the codes of
-// shared.Error to statuses in one place (errors.go). Spaces are started,
+// shared.Error to statuses in one place (errors.go). Beyond each route's
+// permission, whether an actor may grant a role, put permissions into a role
+// or change another user's account is decided in one place too (grants.go):
+// nobody grants what they do not hold. Spaces are started,
 // stopped and deleted through a SpaceController, which the runtime provides.
 //
 // A server plays the role its options give it (DESIGN.md, "Roles"):

@@ -217,6 +217,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
+	if err := s.mayChange(ctx, p, change{userAfter: u}); err != nil {
+		return err
+	}
 	if err := s.putNewUser(ctx, u); err != nil {
 		return err
 	}
@@ -505,6 +508,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 	}
 
 	u, err := update(ctx, s, func() (*shared.User, error) { return s.getUser(ctx, cur.ID) }, func(u *shared.User) error {
+		before := *u
 		setIf(&u.Email, req.Email)
 		if hash != "" {
 			u.PasswordHash = hash
@@ -521,6 +525,9 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 		setIf(&u.PreferredShell, req.PreferredShell)
 		setIf(&u.Timezone, req.Timezone)
 		u.UpdatedAt = s.now().UTC()
+		if err := s.mayChange(ctx, p, change{userBefore: &before, userAfter: u}); err != nil {
+			return err
+		}
 		return s.checkUserUnique(ctx, u)
 	})
 	if err != nil {
@@ -588,6 +595,9 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	ctx := context.WithoutCancel(r.Context())
+	if err := s.mayChange(ctx, p, change{userBefore: u}); err != nil {
+		return err
+	}
 	spaces, err := storage.ListWhere(ctx, s.store, func(sp *shared.Space) bool { return sp.UserID == u.ID })
 	if err != nil {
 		return err
