@@ -17,7 +17,7 @@ type actor struct {
 }
 
 func actorOf(p *principal) actor {
-	return actor{userID: p.user.ID, perms: p.perms, admin: slices.Contains(p.user.Roles, shared.AdminRoleID)}
+	return actor{userID: p.user.ID, perms: p.perms, admin: isAdmin(p)}
 }
 
 // change is one change the grant rules judge: a user (before nil: created;

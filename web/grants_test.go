@@ -1,11 +1,15 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -171,6 +175,71 @@ func TestGrantingAndManagingNeedWhatTheyConfer(t *testing.T) {
 	e.must(http.StatusOK, "PUT", "/api/users/"+ann.ID, admin, map[string]any{"roles": []string{shared.AdminRoleID}})
 	e.must(http.StatusOK, "PUT", "/api/users/"+tess.ID, admin, map[string]any{"password": "an-admin-set-password"})
 	e.must(http.StatusOK, "PUT", "/api/roles/"+tr, admin, map[string]any{"permissions": shared.AllPermissions()})
+}
+
+// The reported escalation, end to end: a helpdesk user logs in over a real
+// listener with a real client and cannot make themself Admin nor take over
+// the admin's account.
+func TestHelpdeskCannotEscalateOverHTTP(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.admin()
+	helpdesk, _ := e.user("helpdesk", e.role("helpdesk", shared.PermManageUsers))
+	ts := httptest.NewServer(e.h)
+	defer ts.Close()
+	call := func(method, path, token string, body any) (int, string) {
+		t.Helper()
+		data, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequest(method, ts.URL+path, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	login := func(email, password string) (int, string) {
+		code, body := call("POST", "/api/auth", "", map[string]string{"email": email, "password": password})
+		var out struct {
+			Token string `json:"token"`
+		}
+		json.Unmarshal([]byte(body), &out)
+		return code, out.Token
+	}
+
+	code, token := login("helpdesk@example.com", testPassword)
+	if code != http.StatusOK || token == "" {
+		t.Fatalf("helpdesk login = %d", code)
+	}
+	for _, c := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/api/users/" + helpdesk.ID, map[string]any{"roles": []string{shared.AdminRoleID}}},
+		{"/api/users/" + admin.ID, map[string]any{"email": "helpdesk+admin@example.com", "password": "taken-over-password"}},
+	} {
+		if code, body := call("PUT", c.path, token, c.body); code != http.StatusForbidden || !strings.Contains(body, "Admin role") {
+			t.Fatalf("PUT %s %v = %d %s, want 403 naming the Admin role", c.path, c.body, code, body)
+		}
+	}
+	if code, _ := login("helpdesk+admin@example.com", "taken-over-password"); code != http.StatusUnauthorized {
+		t.Fatalf("login with the taken-over credentials = %d, want 401", code)
+	}
+	if code, _ := login("admin@example.com", testPassword); code != http.StatusOK {
+		t.Fatalf("the admin's own login = %d, want 200", code)
+	}
 }
 
 var (
