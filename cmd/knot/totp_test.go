@@ -1,10 +1,17 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +19,8 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage/badger"
+	"github.com/knot-dev/knot/storage/memory"
+	"github.com/knot-dev/knot/web"
 )
 
 const totpKey = "VF9hmdXZyzNF3rcP6M0PVF9hmdXZyzNF"
@@ -83,4 +92,123 @@ func TestAdminResetTOTPMakesTheUserEnrolAgain(t *testing.T) {
 		t.Fatalf("login after the reset = %d %v, want 401 with a new secret", status, out)
 	}
 	s.stop()
+}
+
+// serveTOTP runs a web server with TOTP on over a memory store holding one
+// user, admin, who has no secret yet, and returns its URL.
+func serveTOTP(t *testing.T) string {
+	t.Helper()
+	sealer, err := crypt.NewSealer(totpKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	hash, err := crypt.HashPassword(adminPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(context.Background(), &shared.User{Meta: shared.Meta{ID: "u-admin"}, Username: "admin", Email: adminEmail,
+		PasswordHash: hash, Roles: []string{shared.AdminRoleID}, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Options{Store: st, Location: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sealer: sealer, TOTP: &web.TOTPOptions{Window: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("web server: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// knot connect sets up two-factor login as a person at a terminal would:
+// no code at first, then the code of the secret it shows; the next connect
+// takes a code at once.
+func TestConnectSetsUpTOTP(t *testing.T) {
+	base := serveTOTP(t)
+	env := clientEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, knotBin, "connect", "--email", adminEmail, base)
+	cmd.Dir = t.TempDir()
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "KNOT_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, adminPassword+"\n\n") // the password, and no code yet
+	secretRe := regexp.MustCompile(`(?m)^  ([A-Z2-7]{32})$`)
+	var shown strings.Builder
+	sc := bufio.NewScanner(stderr)
+	secret := ""
+	for secret == "" && sc.Scan() {
+		shown.WriteString(sc.Text() + "\n")
+		if m := secretRe.FindStringSubmatch(sc.Text()); m != nil {
+			secret = m[1]
+		}
+	}
+	if secret == "" {
+		t.Fatalf("knot connect showed no secret:\n%s", shown.String())
+	}
+	code, err := crypt.TOTPCode(secret, crypt.TOTPStep(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, code+"\n")
+	stdin.Close()
+	var rest strings.Builder
+	for sc.Scan() {
+		rest.WriteString(sc.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("knot connect: %v\nstderr:\n%s%s", err, shown.String(), rest.String())
+	}
+	if !strings.Contains(stdout.String(), "Connected to "+base+" as admin") {
+		t.Fatalf("stdout: %s", stdout.String())
+	}
+	if !strings.Contains(rest.String(), "otpauth://totp/") {
+		t.Errorf("the otpauth URI was not shown:\n%s%s", shown.String(), rest.String())
+	}
+
+	// Next time the code of the next step logs in at once.
+	next, err := crypt.TOTPCode(secret, crypt.TOTPStep(time.Now())+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := knot(t, clientEnv(t), adminPassword+"\n"+next+"\n", "connect", "--email", adminEmail, base)
+	mustSucceed(t, r)
+	if strings.Contains(r.stderr, "otpauth") {
+		t.Errorf("a second secret was shown:\n%s", r.stderr)
+	}
+	r = knot(t, clientEnv(t), adminPassword+"\n"+next+"\n", "connect", "--email", adminEmail, base)
+	if r.code != 1 || !strings.Contains(r.stderr, "used already") {
+		t.Errorf("connect with a used code: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 }
