@@ -212,3 +212,64 @@ func TestConnectSetsUpTOTP(t *testing.T) {
 		t.Errorf("connect with a used code: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// An origin and a trusted leaf as processes, both with TOTP: the admin sets
+// up two-factor login at the origin, and with the origin killed the leaf
+// checks the admin's codes on its own, each once.
+func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
+	totpArgs := []string{"--totp-enabled", "--encrypt", totpKey}
+	o := runKnotServer(t, t.TempDir(), append([]string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}, totpArgs...)...)
+	l := runKnotServer(t, t.TempDir(), append([]string{"--listen", "127.0.0.1:0", "--location", "branch", "--shared-token", fleetSharedToken, "--origin-server", o.base}, totpArgs...)...)
+	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+
+	status, out := totpLogin(o, "")
+	secret, _ := out["totp_secret"].(string)
+	if status != http.StatusUnauthorized || secret == "" {
+		t.Fatalf("first login at the origin = %d %v, want 401 with a secret", status, out)
+	}
+	code := func() string {
+		c, err := crypt.TOTPCode(secret, crypt.TOTPStep(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	status, out = totpLogin(o, code())
+	session, _ := out["token"].(string)
+	if status != http.StatusOK || session == "" {
+		t.Fatalf("login with a code at the origin = %d %v", status, out)
+	}
+	// A token made after the secret reaches the leaf after it.
+	var tok struct{ Token string }
+	o.call("POST", "/api/tokens", session, map[string]any{"name": "probe"}, 201, &tok)
+	waitUntil(t, 30*time.Second, func() string {
+		if status, body := l.fetch("GET", "/api/users/whoami", tok.Token, nil); status != http.StatusOK {
+			return "the leaf does not know the token yet: " + string(body)
+		}
+		return ""
+	})
+
+	o.kill()
+	waitUntil(t, 30*time.Second, func() string {
+		var st struct {
+			OriginReachable bool `json:"origin_reachable"`
+		}
+		status, body := l.fetch("GET", "/api/leaf/status", tok.Token, nil)
+		if status != http.StatusOK || json.Unmarshal(body, &st) != nil || st.OriginReachable {
+			return "the leaf still counts the origin up: " + string(body)
+		}
+		return ""
+	})
+	if status, out := totpLogin(l, ""); status != http.StatusUnauthorized || !strings.Contains(out["error"].(string), "two-factor code is required") {
+		t.Fatalf("login at the leaf without a code = %d %v", status, out)
+	}
+	c := code()
+	status, out = totpLogin(l, c)
+	if status != http.StatusOK || out["token"] == nil {
+		t.Fatalf("login at the leaf with a code, the origin down = %d %v", status, out)
+	}
+	if status, out := totpLogin(l, c); status != http.StatusUnauthorized {
+		t.Fatalf("the same code again at the leaf = %d %v", status, out)
+	}
+	l.stop()
+}
