@@ -105,7 +105,7 @@ func (s *Server) secondFactor(r *http.Request, u *shared.User, code string) (rea
 	}
 	secret, err := s.sealer.Open(u.TOTPSecret)
 	if err != nil {
-		return "", shared.Wrap(shared.EINTERNAL, err, "open the TOTP secret of user %s: is server.encrypt the same as the origin's?", u.ID)
+		return "", shared.Wrap(shared.EINTERNAL, err, "open the TOTP secret of user %s: is server.encrypt the same as the origin's? (knot admin reset-totp makes the user set up a new one)", u.ID)
 	}
 	ok, err := s.useCode(ctx, u.ID, u.TOTPSecret, secret, code)
 	if err != nil {
