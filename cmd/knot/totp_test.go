@@ -2,9 +2,11 @@ package main_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +32,24 @@ func TestServerWithTOTPNeedsEncrypt(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "server.totp.enabled is true but server.encrypt is not set") {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
+}
+
+// rawFiles returns the bytes of every file under dir.
+func rawFiles(t *testing.T, dir string) []byte {
+	t.Helper()
+	var all []byte
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		all = append(all, b...)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
 }
 
 // totpLogin logs in with a code (none when code is "") and returns the
@@ -69,6 +89,11 @@ func TestAdminResetTOTPMakesTheUserEnrolAgain(t *testing.T) {
 	s.stop()
 
 	store := filepath.Join(dir, "data", "badger")
+	// The store's files hold the user (the email is there to be found)
+	// but not the secret in plain text.
+	if raw := rawFiles(t, store); !bytes.Contains(raw, []byte("admin@example.com")) || bytes.Contains(raw, []byte(secret)) {
+		t.Fatalf("the store's files hold the email: %v, the plain secret: %v", bytes.Contains(raw, []byte("admin@example.com")), bytes.Contains(raw, []byte(secret)))
+	}
 	r := knot(t, nil, "", "admin", "reset-totp", "--badgerdb-path", store, "admin@example.com")
 	if r.code != 0 {
 		t.Fatalf("reset-totp: exit %d: %s", r.code, r.stderr)
