@@ -20,10 +20,11 @@ const (
 	KindSpace       Kind = "space"
 	KindSession     Kind = "session"
 	KindLeafToken   Kind = "leaftoken"
+	KindTOTP        Kind = "totp"
 )
 
 // Kinds lists every kind in a fixed order.
-var Kinds = []Kind{KindUser, KindGroup, KindRole, KindToken, KindTemplate, KindTemplateVar, KindSpace, KindSession, KindLeafToken}
+var Kinds = []Kind{KindUser, KindGroup, KindRole, KindToken, KindTemplate, KindTemplateVar, KindSpace, KindSession, KindLeafToken, KindTOTP}
 
 // OriginOwned reports whether records of kind k are owned by the origin and
 // replicated to leaves.
@@ -106,6 +107,8 @@ func NewRecord(k Kind) Record {
 		return new(Session)
 	case KindLeafToken:
 		return new(LeafToken)
+	case KindTOTP:
+		return new(TOTPState)
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func clientIP(r *http.Request) string {
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
-	TOTPCode string `json:"totp_code"` // accepted and ignored: TOTP is not enabled
+	TOTPCode string `json:"totp_code"` // needed when TOTP is on (totp.go)
 }
 
 type loginResponse struct {
@@ -245,7 +245,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		secret, err := s.login(w, r)
 		if err != nil {
-			s.writeError(w, r, err)
+			s.writeLoginError(w, r, err)
 			return
 		}
 		resp := loginResponse{Status: true, Token: secret}
@@ -310,6 +310,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	if !u.Active {
 		return fail("this account is not active", "account not active")
 	}
+	if reason, err := s.secondFactor(r, u, req.TOTPCode); reason != "" {
+		return fail(shared.ErrorMessage(err), reason)
+	} else if err != nil {
+		return "", err
+	}
 	s.limits.succeed(account)
 
 	secret := crypt.NewToken()
@@ -329,7 +334,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", err
 	}
 	if s.leaf != nil {
-		s.originLogin(ctx, se.ID, req.Email, req.Password)
+		s.originLogin(ctx, se.ID, req.Email, req.Password, req.TOTPCode)
 	}
 	s.auditAs(r, u.Username, u.ID, "Login Success", "logged in as "+u.Username, nil)
 	return secret, nil

@@ -99,6 +99,13 @@ type fleet struct {
 
 	keepAlive time.Duration // the hub's; 100 ms unless a test sets it before startOrigin
 
+	// Set by newFleetWithOptions before anything starts: more options of
+	// the hub and of each web server, and the leaf's credential (nil and ""
+	// mean none and the shared token).
+	hubOpts              func(*origin.Options)
+	originOpts, leafOpts func(*web.Options)
+	leafToken            string
+
 	leafStore *memory.Store
 	leafSrv   *httptest.Server
 	uplink    *leaf.Uplink
@@ -110,7 +117,14 @@ func newFleet(t *testing.T) *fleet { return newFleetWith(t, 100*time.Millisecond
 
 // newFleetWith is newFleet with the hub's keep-alive interval.
 func newFleetWith(t *testing.T, keepAlive time.Duration) *fleet {
-	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: keepAlive}
+	return newFleetWithOptions(t, func(f *fleet) { f.keepAlive = keepAlive })
+}
+
+// newFleetWithOptions is newFleet after set has changed the fleet's options
+// (and perhaps written records into its stores).
+func newFleetWithOptions(t *testing.T, set func(*fleet)) *fleet {
+	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: 100 * time.Millisecond}
+	set(f)
 	f.originSW = newSwitchable(t)
 	f.startOrigin()
 	f.startLeaf()
@@ -122,13 +136,21 @@ func newFleetWith(t *testing.T, keepAlive time.Duration) *fleet {
 // only when the web server notifies the hub.
 func (f *fleet) startOrigin() {
 	t := f.t
-	hub, err := origin.New(origin.Options{Store: f.originStore, Logger: quietLog(), SharedTokenHash: crypt.HashToken(fleetToken),
-		PollInterval: time.Hour, KeepAlive: f.keepAlive})
+	ho := origin.Options{Store: f.originStore, Logger: quietLog(), SharedTokenHash: crypt.HashToken(fleetToken),
+		PollInterval: time.Hour, KeepAlive: f.keepAlive}
+	if f.hubOpts != nil {
+		f.hubOpts(&ho)
+	}
+	hub, err := origin.New(ho)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: f.originStore, Logger: quietLog(), Location: "home", Hub: hub,
-		ValidateTemplate: func(*shared.Template) error { return nil }})
+	wo := web.Options{Store: f.originStore, Logger: quietLog(), Location: "home", Hub: hub,
+		ValidateTemplate: func(*shared.Template) error { return nil }}
+	if f.originOpts != nil {
+		f.originOpts(&wo)
+	}
+	srv, err := web.New(wo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +169,22 @@ func (f *fleet) stopOrigin() {
 func (f *fleet) startLeaf() {
 	t := f.t
 	spaces := &lateSpaces{}
-	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: fleetToken, Location: "away",
+	token := fleetToken
+	if f.leafToken != "" {
+		token = f.leafToken
+	}
+	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: "away",
 		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Spaces: spaces, Logger: quietLog(),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: f.leafStore, Logger: quietLog(), Location: "away",
-		Leaf: &web.LeafOptions{Uplink: up, OriginURL: f.originSW.srv.URL, Token: fleetToken}})
+	wo := web.Options{Store: f.leafStore, Logger: quietLog(), Location: "away",
+		Leaf: &web.LeafOptions{Uplink: up, OriginURL: f.originSW.srv.URL, Token: token}}
+	if f.leafOpts != nil {
+		f.leafOpts(&wo)
+	}
+	srv, err := web.New(wo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -419,10 +419,11 @@ func (o *originSessions) drop(id string) (string, bool) {
 }
 
 // originLogin logs in at the origin with the credentials that opened the
-// session id here, when the origin is reachable, and keeps the origin's
-// session for the writes this session makes. A failure only means those
-// writes get 409; the login here stands.
-func (s *Server) originLogin(ctx context.Context, id, email, password string) {
+// session id here (the TOTP code too, which the origin checks for itself),
+// when the origin is reachable, and keeps the origin's session for the
+// writes this session makes. A failure only means those writes get 409; the
+// login here stands.
+func (s *Server) originLogin(ctx context.Context, id, email, password, totpCode string) {
 	if s.originDown() != nil {
 		return
 	}
@@ -430,7 +431,7 @@ func (s *Server) originLogin(ctx context.Context, id, email, password string) {
 	if err != nil {
 		return
 	}
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "totp_code": totpCode})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth", bytes.NewReader(body))

@@ -74,9 +74,7 @@ func (s *Server) routes() chi.Router {
 	r.Post("/api/auth", s.handleLogin(false))
 	r.Post("/api/auth/web", s.handleLogin(true))
 	r.Post("/api/auth/logout", s.api(s.handleLogout))
-	r.Get("/api/auth/using-totp", func(w http.ResponseWriter, req *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"using_totp": false})
-	})
+	r.Get("/api/auth/using-totp", s.handleUsingTOTP)
 
 	const (
 		manageUsers     = shared.PermManageUsers

@@ -87,6 +87,9 @@ type Options struct {
 	// Sealer encrypts protected template variables (server.encrypt); nil means
 	// protected variables cannot be created and such requests fail with 400.
 	Sealer *crypt.Sealer
+	// TOTP makes password logins need a TOTP code (totp.go); it needs
+	// Sealer, which seals the secrets. nil means a password alone logs in.
+	TOTP *TOTPOptions
 	// Spaces starts, stops and deletes spaces; nil means a built-in
 	// controller that handles manual templates only and answers 503 for
 	// container and Nomad templates.
@@ -148,6 +151,7 @@ type Server struct {
 	location string
 	url      string
 	sealer   *crypt.Sealer
+	totp     *TOTPOptions // nil: no two-factor login
 	spaces   SpaceController
 	logs     SpaceLogs
 	streams  streams // the open log streams, closed by Run
@@ -186,6 +190,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Hub != nil && opts.Leaf != nil {
 		return nil, errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Leaf), not both")
 	}
+	if opts.TOTP != nil && opts.Sealer == nil {
+		return nil, errors.New("web: Options.TOTP needs Options.Sealer, which seals the TOTP secrets")
+	}
 	if l := opts.Leaf; l != nil {
 		if l.Uplink == nil || l.OriginURL == "" {
 			return nil, errors.New("web: Options.Leaf needs the Uplink and the OriginURL")
@@ -202,6 +209,7 @@ func New(opts Options) (*Server, error) {
 		location: opts.Location,
 		url:      opts.URL,
 		sealer:   opts.Sealer,
+		totp:     opts.TOTP,
 		spaces:   opts.Spaces,
 		logs:     opts.Logs,
 		validate: opts.ValidateTemplate,

@@ -273,16 +273,20 @@ func (b *tab) screenshot(dir, name string) {
 }
 
 // startUIServer runs a standalone server with an empty memory store on a
-// loopback port and returns its URL.
-func startUIServer(t *testing.T) string {
+// loopback port and returns its URL; opts may change its options.
+func startUIServer(t *testing.T, opts ...func(*web.Options)) string {
 	t.Helper()
-	srv, err := web.New(web.Options{
+	o := web.Options{
 		Store:           memory.New(),
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version:         "test",
 		Location:        "home",
 		ShutdownTimeout: 5 * time.Second,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := web.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

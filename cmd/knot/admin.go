@@ -55,11 +55,15 @@ func adminCommand(s streams) *cli.Command {
 				Name:      "reset-totp",
 				Usage:     "Clear a user's TOTP secret, so that a new one is issued at the next login",
 				ArgsUsage: "EMAIL",
-				Flags:     flags,
+				Description: "For a user who lost their authenticator: the secret, any enrolment in progress and the\n" +
+					"codes used are forgotten, and the next password login at the origin issues a new secret.\n" +
+					"Leaves forget the secret when they hear of the change; each forgets the codes used there\n" +
+					"once a new secret arrives.",
+				Flags: flags,
 				Action: func(c *cli.Context) error {
 					return changeUser(c, "user.totp_reset", func() (func(*shared.User), error) {
 						return func(u *shared.User) { u.TOTPSecret = "" }, nil
-					}, "TOTP of %s reset; a new secret is issued at the next login.\n")
+					}, "TOTP of %s reset; a new secret is issued at the next login.\n", forgetTOTPState)
 				},
 			},
 		},
@@ -68,9 +72,10 @@ func adminCommand(s streams) *cli.Command {
 
 // changeUser loads the configuration, opens the store and finds the user
 // named by the one argument. It then calls prepare, which returns the change
-// to make, applies it and writes the user back, recording event in the audit
-// log.
-func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User), error), done string) error {
+// to make, applies it and writes the user back, then runs each of also,
+// recording event in the audit log.
+func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User), error), done string,
+	also ...func(context.Context, storage.Store, *shared.User) error) error {
 	switch c.NArg() {
 	case 0:
 		return usagef(c, "missing EMAIL")
@@ -118,6 +123,11 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 	if err != nil {
 		return fmt.Errorf("write user %s: %w", email, err)
 	}
+	for _, f := range also {
+		if err := f(ctx, st, u); err != nil {
+			return err
+		}
+	}
 	ev := &shared.AuditEvent{
 		At: time.Now().UTC(), Actor: "knot admin", ActorType: "cli", Event: event,
 		Details:  fmt.Sprintf("%s of %s from the command line", strings.ReplaceAll(strings.TrimPrefix(event, "user."), "_", " "), u.Email),
@@ -128,6 +138,15 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 	}
 	_, err = fmt.Fprintf(c.App.Writer, done, u.Email)
 	return err
+}
+
+// forgetTOTPState deletes what the server keeps of u's TOTP logins: an
+// enrolment in progress and the last code used.
+func forgetTOTPState(ctx context.Context, st storage.Store, u *shared.User) error {
+	if _, err := st.Delete(ctx, shared.KindTOTP, u.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
+		return fmt.Errorf("forget the TOTP state of %s: %w", u.Email, err)
+	}
+	return nil
 }
 
 func findUser(ctx context.Context, st storage.Store, email string) (*shared.User, error) {

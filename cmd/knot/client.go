@@ -44,6 +44,7 @@ func newAPIClient(base, token string) *apiClient {
 type apiError struct {
 	Status  int
 	Message string
+	Body    []byte // the whole answer
 }
 
 func (e *apiError) Error() string {
@@ -57,7 +58,7 @@ func errorFromResponse(status int, body []byte) *apiError {
 		Error string `json:"error"`
 	}
 	if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-		return &apiError{Status: status, Message: eb.Error}
+		return &apiError{Status: status, Message: eb.Error, Body: body}
 	}
 	msg := "the server answered " + http.StatusText(status)
 	if msg == "the server answered " {
@@ -69,7 +70,7 @@ func errorFromResponse(status int, body []byte) *apiError {
 		}
 		msg += ": " + strings.Join(strings.Fields(text), " ")
 	}
-	return &apiError{Status: status, Message: msg}
+	return &apiError{Status: status, Message: msg, Body: body}
 }
 
 // do sends a request with in (nil for none) as its JSON body and decodes a
@@ -158,6 +159,7 @@ func escape(s string) string { return url.PathEscape(s) }
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	TOTPCode string `json:"totp_code,omitempty"`
 }
 
 type loginResponse struct {

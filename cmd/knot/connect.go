@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,10 @@ func connectCommand(s streams) *cli.Command {
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\", and writes client.server and\n" +
 			"client.token to the client configuration file, keeping its other keys. The file is readable\n" +
-			"by you only. URL is the server's address, such as https://knot.example.com.",
+			"by you only. URL is the server's address, such as https://knot.example.com.\n\n" +
+			"When the server uses two-factor login, knot then asks for the code of your authenticator app\n" +
+			"(the next line of standard input). Without one for this server yet, give none: knot shows\n" +
+			"the new secret to add to the app, then asks for its code.",
 		Flags: []cli.Flag{
 			clientConfigFlag,
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
@@ -80,7 +84,13 @@ func connectCommand(s streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return connect(c.Context, c.App.Writer, server, email, password, file)
+			askCode := func(hint string) (string, error) {
+				if _, tty := stdinTerminal(s); tty && hint != "" {
+					fmt.Fprintln(s.stderr, hint)
+				}
+				return promptLine(s, in, "Two-factor code: ")
+			}
+			return connect(c.Context, c.App.Writer, s.stderr, server, email, password, file, askCode)
 		},
 	}
 }
@@ -104,11 +114,13 @@ func serverURL(arg string) (string, error) {
 }
 
 // connect logs in, creates an API token, checks it, and writes it with the
-// server to file. The login session is ended afterwards.
-func connect(ctx context.Context, out io.Writer, server, email, password, file string) error {
+// server to file. The login session is ended afterwards. When the server
+// uses TOTP, askCode reads the code (hint, if any, is shown first on a
+// terminal), and a new secret the login gives is shown on notes.
+func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string, askCode func(hint string) (string, error)) error {
 	anon := newAPIClient(server, "")
-	var login loginResponse
-	if err := anon.do(ctx, http.MethodPost, "/api/auth", loginRequest{Email: email, Password: password}, &login); err != nil {
+	login, err := logIn(ctx, anon, notes, email, password, askCode)
+	if err != nil {
 		return err
 	}
 	if login.Token == "" {
@@ -147,6 +159,39 @@ func connect(ctx context.Context, out io.Writer, server, email, password, file s
 	}
 	_, err = fmt.Fprintf(out, "Connected to %s as %s; the API token is saved in %s.\n", server, who, file)
 	return err
+}
+
+// logIn logs in with the password and, when the server uses TOTP, a code;
+// a login that sets up two-factor login shows the new secret and asks for
+// a code of it.
+func logIn(ctx context.Context, anon *apiClient, notes io.Writer, email, password string, askCode func(string) (string, error)) (loginResponse, error) {
+	var login loginResponse
+	var using struct {
+		UsingTOTP bool `json:"using_totp"`
+	}
+	req := loginRequest{Email: email, Password: password}
+	if err := anon.do(ctx, http.MethodGet, "/api/auth/using-totp", nil, &using); err == nil && using.UsingTOTP {
+		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet.")
+		if err != nil {
+			return login, err
+		}
+		req.TOTPCode = code
+	}
+	err := anon.do(ctx, http.MethodPost, "/api/auth", req, &login)
+	var ae *apiError
+	var enrol struct {
+		Secret string `json:"totp_secret"`
+		URL    string `json:"totp_url"`
+	}
+	if !errors.As(err, &ae) || json.Unmarshal(ae.Body, &enrol) != nil || enrol.Secret == "" {
+		return login, err
+	}
+	fmt.Fprintf(notes, "Two-factor login is new for %s: add this secret to an authenticator app\n  %s\nor its URI\n  %s\n", email, enrol.Secret, enrol.URL)
+	if req.TOTPCode, err = askCode(""); err != nil {
+		return login, err
+	}
+	err = anon.do(ctx, http.MethodPost, "/api/auth", req, &login)
+	return login, err
 }
 
 // stdinTerminal returns the file descriptor of standard input when it is a

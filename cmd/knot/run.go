@@ -48,6 +48,13 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		}
 		sealer = s
 	}
+	var totp *web.TOTPOptions
+	if cfg.Server.TOTP.Enabled {
+		if sealer == nil {
+			return errors.New("server.totp.enabled is true but server.encrypt is not set: TOTP secrets are stored sealed with it; set it (make a key with knot genkey, the same on every server) or turn TOTP off")
+		}
+		totp = &web.TOTPOptions{Window: cfg.Server.TOTP.Window, Issuer: cfg.Server.TOTP.Issuer}
+	}
 
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
@@ -151,6 +158,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Location:         cfg.Server.Location,
 		URL:              cfg.Server.URL,
 		Sealer:           sealer,
+		TOTP:             totp,
 		Spaces:           manager,
 		Logs:             manager,
 		ValidateTemplate: runtime.ValidateTemplate,

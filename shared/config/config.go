@@ -48,6 +48,8 @@ type Server struct {
 	DisableProxy bool
 	// Terminal holds server.terminal.*.
 	Terminal Terminal
+	// TOTP holds server.totp.*.
+	TOTP TOTP
 	// Encrypt is the 32-character key that seals protected template
 	// variables, empty for none (server.encrypt).
 	Encrypt string
@@ -76,6 +78,18 @@ type Server struct {
 type Terminal struct {
 	// WebGL lets the web terminal render with WebGL (server.terminal.webgl).
 	WebGL bool
+}
+
+// TOTP holds server.totp.*: two-factor login.
+type TOTP struct {
+	// Enabled makes password logins need a TOTP code; it needs
+	// Server.Encrypt (server.totp.enabled).
+	Enabled bool
+	// Window is how many 30-second steps before and after the current one
+	// a code may be from, 0 to 10 (server.totp.window).
+	Window int
+	// Issuer names the service in authenticator apps (server.totp.issuer).
+	Issuer string
 }
 
 // MySQL holds server.mysql.*. Host may be srv+name.

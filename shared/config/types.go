@@ -112,6 +112,9 @@ var (
 	tBool   = &valueType{kind: ValueBool, name: "bool"}
 	tPort   = &valueType{kind: ValueInt, name: "port", min: 1, max: 65535}
 	tDBNum  = &valueType{kind: ValueInt, name: "int", min: 0, max: 1 << 20}
+	// tTOTPWindow bounds the TOTP window: each step more lets one more
+	// code in for as long.
+	tTOTPWindow = &valueType{kind: ValueInt, name: "steps", min: 0, max: 10}
 
 	tListen     = &valueType{kind: ValueString, name: "host:port", check: checkListen}
 	tEndpoint   = &valueType{kind: ValueString, name: "host:port or srv+name", check: checkEndpoint}

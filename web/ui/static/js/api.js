@@ -2,12 +2,14 @@
 // something carry the X-CSRF-Token header with the value of the __KNOT_CSRF
 // cookie, as the server requires of cookie-authenticated requests.
 
-// ApiError is a refused or failed request; message is the server's own.
+// ApiError is a refused or failed request; message is the server's own and
+// data the whole answer, if it was JSON.
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -65,7 +67,7 @@ export async function api(method, path, body, options = {}) {
   if (res.status === 401 && document.body.dataset.page !== 'login') {
     location.assign(loginURL());
   }
-  throw new ApiError(res.status, message);
+  throw new ApiError(res.status, message, data);
 }
 
 // path builds an API path from parts, escaping each.

@@ -10,8 +10,8 @@ function proceed(form) {
   location.assign(form.dataset.redirect || '/');
 }
 
-async function login(email, password) {
-  await api('POST', '/api/auth/web', { email, password });
+async function login(email, password, totpCode = '') {
+  await api('POST', '/api/auth/web', { email, password, totp_code: totpCode });
 }
 
 function handle(form, fn) {
@@ -31,13 +31,37 @@ function handle(form, fn) {
   });
 }
 
+// showTOTP asks for the two-factor code.
+function showTOTP() {
+  $('#totp-code').hidden = false;
+}
+
+// showEnrolment shows the secret of a new two-factor enrolment (a QR code
+// may come later) and asks for the code of the app it was added to.
+function showEnrolment(data) {
+  $('#totp-secret').textContent = data.totp_secret;
+  $('#totp-url').textContent = data.totp_url || '';
+  $('#totp-enrol').hidden = false;
+  showTOTP();
+  field(loginForm, 'totp_code').value = '';
+  field(loginForm, 'totp_code').focus();
+}
+
 const loginForm = $('#login-form');
 if (loginForm) {
+  api('GET', '/api/auth/using-totp').then((r) => r && r.using_totp && showTOTP(), () => {});
   handle(loginForm, async () => {
+    const code = field(loginForm, 'totp_code').value.trim();
     try {
-      await login(field(loginForm, 'email').value.trim(), field(loginForm, 'password').value);
+      await login(field(loginForm, 'email').value.trim(), field(loginForm, 'password').value, code);
     } catch (err) {
-      field(loginForm, 'password').select();
+      if (err.data && err.data.totp_secret) {
+        showEnrolment(err.data);
+      } else if (code !== '') {
+        field(loginForm, 'totp_code').select();
+      } else {
+        field(loginForm, 'password').select();
+      }
       throw err;
     }
   });
@@ -54,7 +78,14 @@ if (setupForm) {
     }
     // The first user needs no credentials; a stale cookie would be refused.
     await api('POST', '/api/users', { username, email, password }, { credentials: 'omit' });
-    await login(email, password);
+    try {
+      await login(email, password);
+    } catch (err) {
+      if (!(err.data && err.data.totp_secret)) throw err;
+      // Two-factor login is on: the login form sets it up and logs in.
+      location.reload();
+      await new Promise(() => {});
+    }
   });
 }
 
