@@ -168,3 +168,7 @@ func clip(s string, n int) string {
 	}
 	return s[:cut] + "..."
 }
+
+// CloseRateLimited is the close code of a link on which the leaf sent more
+// than the origin takes from one link (see the bounds of origin's links).
+const CloseRateLimited = 4007
