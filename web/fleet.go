@@ -81,7 +81,7 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
 	if err != nil {
 		if isCode(err, shared.EUNAUTHORIZED) {
-			s.log.WarnContext(r.Context(), "leaf credential refused", "remote", r.RemoteAddr, "reason", shared.ErrorMessage(err))
+			s.refusedLeaf(r, shared.ErrorMessage(err))
 		}
 		s.writeError(w, r, err)
 		return
