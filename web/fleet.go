@@ -124,8 +124,9 @@ type LeafList struct {
 	Leaves []LeafInfo `json:"leaves"`
 }
 
-// handleListLeaves serves GET /api/leaves: every leaf node the origin saw
-// since it started. A server that is not an origin has none.
+// handleListLeaves serves GET /api/leaves: every leaf node connected to the
+// origin, or disconnected for less than server.leaf_forget_after. A server
+// that is not an origin has none.
 func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if !isAdmin(p) {
 		return errNeedsAdmin
