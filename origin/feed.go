@@ -281,7 +281,7 @@ func (l *link) read(ctx context.Context) error {
 			return closeWith(wire.CloseMalformed, "expected a text frame")
 		}
 		now := h.now()
-		if err := l.admitFrame(now); err != nil {
+		if err := l.admitFrame(now, len(b)); err != nil {
 			return err
 		}
 		applied, isAck := quickAck(b)

@@ -15,10 +15,13 @@ import (
 // share of the origin's time:
 //
 //   - Every frame after the hello takes a token of the link's frame bucket
-//     (frameRate a second, up to frameBurst). A frame that finds the bucket
-//     empty closes the link (wire.CloseRateLimited); the leaf reconnects
-//     with backoff and sends again what was not acknowledged. Nothing is
-//     queued: the link reads the next frame only once it handled one.
+//     (frameRate a second, up to frameBurst) and a token per byte of its
+//     byte bucket (byteRate a second, up to byteBurst: a frame may be as
+//     large as wire.MaxFrameSize, and decoding one costs the origin time in
+//     proportion). A frame that finds either bucket short closes the link
+//     (wire.CloseRateLimited); the leaf reconnects with backoff and sends
+//     again what was not acknowledged. Nothing is queued: the link reads
+//     the next frame only once it handled one.
 //   - Every audit event takes a token of the link's event bucket
 //     (eventRate a second, up to eventBurst). A report that finds too few
 //     is refused with an audit ack that says so and holds nothing new; the
@@ -29,6 +32,8 @@ import (
 const (
 	frameRate          = 100
 	frameBurst         = 2000
+	byteRate           = 1 << 20
+	byteBurst          = 2*wire.MaxFrameSize + 1<<20
 	eventRate          = 1000
 	eventBurst         = 20 * wire.MaxAuditEvents
 	maxLinkAuditStores = 4
@@ -63,17 +68,22 @@ func (b *bucket) take(now time.Time, n, rate, burst float64) bool {
 // Only the reader uses it.
 type linkLimits struct {
 	frames bucket
+	bytes  bucket
 	events bucket
 	stores map[string]bool // the leaf stores the link reported audit events under
 }
 
 // admitFrame returns the error that closes the link when the leaf sent
-// more frames than its bucket holds.
-func (l *link) admitFrame(now time.Time) error {
-	if l.limits.frames.take(now, 1, frameRate, frameBurst) {
-		return nil
+// more frames, or more bytes with a frame of size bytes, than its buckets
+// hold.
+func (l *link) admitFrame(now time.Time, size int) error {
+	if !l.limits.frames.take(now, 1, frameRate, frameBurst) {
+		return closeWith(wire.CloseRateLimited, "the leaf sent more than %d frames at once or %d a second: slow down", frameBurst, frameRate)
 	}
-	return closeWith(wire.CloseRateLimited, "the leaf sent more than %d frames at once or %d a second: slow down", frameBurst, frameRate)
+	if !l.limits.bytes.take(now, float64(size), byteRate, byteBurst) {
+		return closeWith(wire.CloseRateLimited, "the leaf sent more than %d MiB at once or %d MiB a second: slow down", byteBurst>>20, byteRate>>20)
+	}
+	return nil
 }
 
 // admitStore returns the error that closes the link when store is one

@@ -256,3 +256,37 @@ func TestAuditEventsOverTheRateAreRefusedInTheAck(t *testing.T) {
 		t.Fatalf("a second later: %+v, want the report taken", ack)
 	}
 }
+
+func TestALinkIsClosedWhenItSendsMoreBytesThanItsBucketHolds(t *testing.T) {
+	clk := newClock()
+	o := startOrigin(t, seededStore(t), origin.Options{Now: clk.Now})
+	r := mustDialRaw(t, o, sharedToken)
+	r.welcome(hello("node-eu", "eu", "", 0))
+	closed := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := r.next(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	// Acks padded with a field the origin ignores, 7 MiB each.
+	big := []byte(`{"type":"ack","applied":0,"pad":"` + strings.Repeat("x", 7<<20) + `"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sent := 0
+	for ; sent < 10; sent++ {
+		if err := r.c.Write(ctx, websocket.MessageText, big); err != nil {
+			break
+		}
+	}
+	err := <-closed
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != wire.CloseRateLimited || !strings.Contains(ce.Reason, "MiB at once") {
+		t.Fatalf("after %d frames of 7 MiB the link ended with %v, want close code %d and a reason", sent, err, wire.CloseRateLimited)
+	}
+	if sent < 2 {
+		t.Errorf("the link closed after %d frames of 7 MiB, before the burst was used", sent)
+	}
+}
