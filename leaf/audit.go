@@ -116,10 +116,13 @@ func (s *session) auditAfter(ctx context.Context, after int64) ([]wire.AuditEven
 	return out, nil
 }
 
+// toWire returns e as an audit report carries it, clipped to the bounds
+// of wire.AuditEvent: an event over them would keep the origin from taking
+// the ones after it.
 func toWire(e shared.AuditEvent) wire.AuditEvent {
 	ev := wire.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event, Details: e.Details, Properties: e.Properties}
 	if ev.Event == "" {
 		ev.Event = "unnamed"
 	}
-	return ev
+	return ev.Clipped()
 }

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/knot-dev/knot/shared"
@@ -17,25 +18,43 @@ const (
 	PropLeafNode    = "leaf_node"
 )
 
-// auditScanLimit bounds how many of the origin's newest audit events are
-// read to find the last event stored from a leaf store the hub has not
-// seen since it started. An older one is not found, and the leaf's events
-// after it may then be stored twice (at least once still holds).
+// auditScanLimit bounds how many of the origin's newest audit events the
+// audit index reads, once, to learn how far it holds the events of each
+// leaf store (auditindex.go). An older one is not found, and the leaf's
+// events after it may then be stored twice (at least once still holds).
 const auditScanLimit = 50000
 
 type auditKey struct{ location, store string }
 
 // audit stores the events of a leaf's audit report that the origin does not
-// hold yet, with the link's location, and returns the acknowledgement.
-func (l *link) audit(ctx context.Context, r *wire.AuditReport) *wire.AuditAck {
+// hold yet, with the link's location, and returns the acknowledgement. It
+// returns an error, which ends the link, when the report is of one leaf
+// store more than a link may report under; a report with more events than
+// the link may send now is refused in the ack (limits.go).
+func (l *link) audit(ctx context.Context, r *wire.AuditReport) (*wire.AuditAck, error) {
 	h := l.hub
+	if err := l.admitStore(r.Store); err != nil {
+		return nil, err
+	}
 	key := auditKey{l.location, r.Store}
 	ack := &wire.AuditAck{Store: r.Store}
-	upto, err := h.auditUpto(ctx, key)
-	if err != nil {
+	if err := h.audits.load(ctx, h.store); err != nil {
 		ack.Code, ack.Message = shared.ErrorCode(err), shared.ErrorMessage(err)
 		h.log.Warn("origin: read the audit log", "err", err)
-		return ack
+		return ack, nil
+	}
+	upto := h.audits.get(key)
+	ack.Upto = upto
+	fresh := 0
+	for _, e := range r.Events {
+		if e.ID > upto {
+			fresh++
+		}
+	}
+	if fresh > 0 && !l.admitEvents(h.now(), fresh) {
+		ack.Code = shared.EUNAVAILABLE
+		ack.Message = fmt.Sprintf("this leaf sent more than %d audit events at once or %d a second; the origin takes them later", eventBurst, eventRate)
+		return ack, nil
 	}
 	for _, e := range r.Events {
 		if e.ID <= upto {
@@ -56,46 +75,8 @@ func (l *link) audit(ctx context.Context, r *wire.AuditReport) *wire.AuditAck {
 			break
 		}
 		upto = e.ID
-		h.mu.Lock()
-		h.audits[key] = upto
-		h.mu.Unlock()
+		h.audits.set(key, upto)
 	}
 	ack.Upto = upto
-	return ack
-}
-
-// auditUpto returns the highest id of the leaf store's events the origin
-// holds: from memory, or else from the newest matching event of the audit
-// log.
-func (h *Hub) auditUpto(ctx context.Context, key auditKey) (int64, error) {
-	h.mu.Lock()
-	upto, ok := h.audits[key]
-	h.mu.Unlock()
-	if ok {
-		return upto, nil
-	}
-	const page = 1000
-scan:
-	for off := 0; off < auditScanLimit; off += page {
-		evs, _, err := h.store.ListAudit(ctx, off, page)
-		if err != nil {
-			return 0, err
-		}
-		for _, e := range evs {
-			if e.Location == key.location && e.Properties[PropLeafStore] == key.store {
-				upto, _ = strconv.ParseInt(e.Properties[PropLeafEventID], 10, 64)
-				break scan
-			}
-		}
-		if len(evs) < page {
-			break
-		}
-	}
-	h.mu.Lock()
-	if cur, ok := h.audits[key]; ok {
-		upto = max(upto, cur)
-	}
-	h.audits[key] = upto
-	h.mu.Unlock()
-	return upto, nil
+	return ack, nil
 }

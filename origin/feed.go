@@ -281,6 +281,9 @@ func (l *link) read(ctx context.Context) error {
 			return closeWith(wire.CloseMalformed, "expected a text frame")
 		}
 		now := h.now()
+		if err := l.admitFrame(now, len(b)); err != nil {
+			return err
+		}
 		applied, isAck := quickAck(b)
 		var f wire.Frame
 		if !isAck {
@@ -310,7 +313,11 @@ func (l *link) read(ctx context.Context) error {
 			if l.proto < 2 {
 				return closeWith(wire.CloseMalformed, "audit reports need protocol 2, and this link speaks %d", l.proto)
 			}
-			if err := l.send(ctx, l.audit(ctx, f)); err != nil {
+			ack, err := l.audit(ctx, f)
+			if err != nil {
+				return err
+			}
+			if err := l.send(ctx, ack); err != nil {
 				return err
 			}
 		default:

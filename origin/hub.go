@@ -48,6 +48,15 @@
 // that location straight from its store: it keeps no replica of itself and
 // serves no link to itself. Its spaces reach the leaves through the feed
 // like every other space.
+//
+// Bounds. Any leaf credential, a user's API token included, may connect,
+// so nothing a leaf sends grows what the origin holds or does without a
+// bound: wire bounds every field of its frames; the fleet registry forgets
+// a disconnected node after Options.ForgetAfter and keeps a few per
+// location (fleet.go); the audit positions of leaf stores are an index
+// read from the audit log once and bounded per location (auditindex.go);
+// and each link has token buckets for its frames and audit events
+// (limits.go).
 package origin
 
 import (
@@ -91,6 +100,9 @@ type Options struct {
 	KeepAlive time.Duration
 	// HelloTimeout bounds the wait for a leaf's hello; 0 means 10s.
 	HelloTimeout time.Duration
+	// ForgetAfter is how long the fleet view keeps a disconnected leaf
+	// node; 0 means 24h.
+	ForgetAfter time.Duration
 }
 
 // Hub serves leaves. Create it with New and run it with Run; Accept serves
@@ -105,21 +117,22 @@ type Hub struct {
 	pollInterval time.Duration
 	keepAlive    time.Duration
 	helloTimeout time.Duration
+	forgetAfter  time.Duration
 
 	notify  chan struct{} // buffered 1: the store changed
 	started chan struct{} // closed when Run starts
 
 	mu      sync.Mutex
-	runCtx  context.Context      // guarded by mu: Run's context
-	running bool                 // guarded by mu
-	stopped bool                 // guarded by mu: Run has returned or is returning
-	links   map[string]*link     // guarded by mu: by location
-	fleet   map[string]*LeafInfo // guarded by mu: by node id
-	head    storage.Head         // guarded by mu: as last seen by Run
-	pages   pages                // the shared pages of the trusted view
-	snaps   snapshots            // the shared snapshots of the trusted view
-	audits  map[auditKey]int64   // guarded by mu: highest leaf audit id stored, by location and leaf store
-	conns   sync.WaitGroup       // links being opened or served
+	runCtx  context.Context  // guarded by mu: Run's context
+	running bool             // guarded by mu
+	stopped bool             // guarded by mu: Run has returned or is returning
+	links   map[string]*link // guarded by mu: by location
+	fleet   fleetTable       // guarded by mu: by node id
+	head    storage.Head     // guarded by mu: as last seen by Run
+	pages   pages            // the shared pages of the trusted view
+	snaps   snapshots        // the shared snapshots of the trusted view
+	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
+	conns   sync.WaitGroup   // links being opened or served
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.
@@ -143,11 +156,11 @@ func New(opts Options) (*Hub, error) {
 		pollInterval: opts.PollInterval,
 		keepAlive:    opts.KeepAlive,
 		helloTimeout: opts.HelloTimeout,
+		forgetAfter:  opts.ForgetAfter,
 		notify:       make(chan struct{}, 1),
 		started:      make(chan struct{}),
 		links:        map[string]*link{},
-		fleet:        map[string]*LeafInfo{},
-		audits:       map[auditKey]int64{},
+		fleet:        newFleetTable(),
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -166,6 +179,9 @@ func New(opts Options) (*Hub, error) {
 	}
 	if h.helloTimeout <= 0 {
 		h.helloTimeout = 10 * time.Second
+	}
+	if h.forgetAfter <= 0 {
+		h.forgetAfter = 24 * time.Hour
 	}
 	return h, nil
 }
@@ -194,6 +210,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		select {
 		case now := <-ka.C:
 			h.keepAlives(now)
+			h.forgetGone()
 		case <-ctx.Done():
 			h.mu.Lock()
 			h.stopped = true
@@ -329,13 +346,16 @@ type LeafInfo struct {
 	Lag     int64
 }
 
-// Leaves returns every leaf node seen since the hub started, connected or
-// not, ordered by location and node id.
+// Leaves returns every leaf node connected, or disconnected for less than
+// Options.ForgetAfter (see fleet.go for the bounds), ordered by location
+// and node id.
 func (h *Hub) Leaves() []LeafInfo {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]LeafInfo, 0, len(h.fleet))
-	for _, in := range h.fleet {
+	h.fleet.expire(h.now().Add(-h.forgetAfter))
+	out := make([]LeafInfo, 0, len(h.fleet.nodes))
+	for _, n := range h.fleet.nodes {
+		in := &n.info
 		c := *in
 		c.Runtimes = append([]string(nil), in.Runtimes...)
 		c.Lag = max(h.head.Revision-c.Applied, 0)
@@ -354,7 +374,14 @@ func (h *Hub) Leaves() []LeafInfo {
 func (h *Hub) seen(node string, f func(*LeafInfo)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if in := h.fleet[node]; in != nil {
+	if in := h.fleet.get(node); in != nil {
 		f(in)
 	}
+}
+
+// forgetGone forgets the leaf nodes disconnected for Options.ForgetAfter.
+func (h *Hub) forgetGone() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fleet.expire(h.now().Add(-h.forgetAfter))
 }

@@ -69,7 +69,8 @@ type link struct {
 	mu      sync.Mutex
 	pending map[string]chan wire.CommandResult // guarded by mu: commands awaiting results
 
-	lastReport int64 // reader only: leaf revision of the last space report handled
+	lastReport int64      // reader only: leaf revision of the last space report handled
+	limits     linkLimits // reader only: what the leaf may still send (limits.go)
 }
 
 // closeError ends a link with a websocket close code and a reason.
@@ -387,11 +388,11 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	now := h.now()
 	h.links[l.location] = l
 	l.kaDue = time.Now().Add(h.keepAlive)
-	h.fleet[l.node] = &LeafInfo{
+	h.fleet.connect(LeafInfo{
 		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
 		Runtimes: append([]string(nil), hello.Runtimes...), Restricted: l.cred.Restricted(),
 		Connected: true, ConnectedSince: now, LastSeen: now, Applied: hello.AppliedRevision,
-	}
+	})
 	h.mu.Unlock()
 	if old != nil {
 		old.stop(closeWith(wire.CloseReplaced, "replaced by a newer connection of the same leaf node"))
@@ -406,9 +407,7 @@ func (h *Hub) unregister(l *link) {
 		return // replaced
 	}
 	delete(h.links, l.location)
-	if in := h.fleet[l.node]; in != nil && in.Location == l.location {
-		in.Connected, in.LastSeen = false, h.now()
-	}
+	h.fleet.disconnect(l.node, l.location, h.now())
 }
 
 // dropLinks stops every link whose credential matches.

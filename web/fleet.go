@@ -81,7 +81,7 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
 	if err != nil {
 		if isCode(err, shared.EUNAUTHORIZED) {
-			s.log.WarnContext(r.Context(), "leaf credential refused", "remote", r.RemoteAddr, "reason", shared.ErrorMessage(err))
+			s.refusedLeaf(r, shared.ErrorMessage(err))
 		}
 		s.writeError(w, r, err)
 		return
@@ -124,8 +124,9 @@ type LeafList struct {
 	Leaves []LeafInfo `json:"leaves"`
 }
 
-// handleListLeaves serves GET /api/leaves: every leaf node the origin saw
-// since it started. A server that is not an origin has none.
+// handleListLeaves serves GET /api/leaves: every leaf node connected to the
+// origin, or disconnected for less than server.leaf_forget_after. A server
+// that is not an origin has none.
 func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if !isAdmin(p) {
 		return errNeedsAdmin

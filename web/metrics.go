@@ -146,6 +146,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 
 // handleMetrics writes the metrics in the Prometheus text format.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if !s.metricsAllowed(w, r) {
+		return
+	}
 	var b strings.Builder
 	m := s.metrics
 
@@ -229,7 +232,7 @@ func (s *Server) writeFleetMetrics(b *strings.Builder) {
 		for _, sr := range series {
 			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", sr.name, sr.help, sr.name)
 			for _, in := range leaves {
-				fmt.Fprintf(b, "%s{location=%s,node=%s} %s\n", sr.name, label(in.Location), label(in.NodeID), sr.value(in))
+				fmt.Fprintf(b, "%s{location=%s,node=%s} %s\n", sr.name, label(leafLocationLabel(in)), label(in.NodeID), sr.value(in))
 			}
 		}
 	}

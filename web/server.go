@@ -119,6 +119,9 @@ type Options struct {
 	// "podman", "nomad"), for placing spaces of location "auto"; nil means
 	// only manual templates run here.
 	Runtimes []string
+	// MetricsToken is the bearer token GET /metrics requires; "" means
+	// /metrics is open (see metricsauth.go).
+	MetricsToken string
 }
 
 // LeafOptions configures a leaf server.
@@ -172,6 +175,9 @@ type Server struct {
 
 	ownerLocks keyedMutex // serializes space creation per owner (quota)
 
+	metricsHash string     // the hash of Options.MetricsToken, "" for none
+	refusals    refusalLog // the throttle of the log of refused leaf credentials
+
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
 	runtimes []string
@@ -221,6 +227,7 @@ func New(opts Options) (*Server, error) {
 		runtimes: opts.Runtimes,
 	}
 	s.store = &countingStore{Store: opts.Store, m: s.metrics, wrote: s.wrote}
+	s.metricsHash = metricsHash(opts.MetricsToken)
 	if s.log == nil {
 		s.log = slog.Default()
 	}

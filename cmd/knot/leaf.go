@@ -43,7 +43,7 @@ func leafCommand() *cli.Command {
 			{
 				Name:      "list",
 				Aliases:   []string{"ls"},
-				Usage:     "List the leaves the origin has seen since it started",
+				Usage:     "List the leaves of the origin: connected, or gone for less than server.leaf_forget_after",
 				UsageText: "knot leaf list [options]",
 				Flags:     clientFlags(),
 				Action: func(c *cli.Context) error {

@@ -96,6 +96,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			SharedTokenHash:     crypt.HashToken(cfg.Server.SharedToken),
 			EnableLeafAPITokens: cfg.Server.EnableLeafAPITokens,
 			Version:             version,
+			ForgetAfter:         cfg.Server.LeafForgetAfterDuration(),
 		})
 		if err != nil {
 			return err
@@ -165,6 +166,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Hub:              hub,
 		Leaf:             leafOpts,
 		Runtimes:         runtimes,
+		MetricsToken:     cfg.Server.MetricsToken,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ package config
 
 import (
 	"log/slog"
+	"time"
 )
 
 // Config is knot's configuration after loading. Values are validated and
@@ -61,6 +62,13 @@ type Server struct {
 	// EnableLeafAPITokens lets leaves connect with a user API token in place
 	// of the shared token (server.enable_leaf_api_tokens).
 	EnableLeafAPITokens bool
+	// LeafForgetAfter is how long an origin lists a disconnected leaf node,
+	// a duration that time.ParseDuration reads (server.leaf_forget_after);
+	// see LeafForgetAfterDuration.
+	LeafForgetAfter string
+	// MetricsToken is the bearer token GET /metrics requires, "" for none
+	// (server.metrics_token).
+	MetricsToken string
 	// OriginServer is the origin's URL, http(s)://... or srv+http(s)://...,
 	// not resolved at load; set on leaves only (server.origin_server).
 	OriginServer string
@@ -244,6 +252,13 @@ func (c *Config) Storage() StoreKind {
 		return StoreMemory
 	}
 	return StoreBadger
+}
+
+// LeafForgetAfterDuration returns server.leaf_forget_after as a duration,
+// 0 when it is not set.
+func (s Server) LeafForgetAfterDuration() time.Duration {
+	d, _ := time.ParseDuration(s.LeafForgetAfter)
+	return d
 }
 
 // AgentEndpointOrListen returns server.agent_endpoint, or server.listen_agent

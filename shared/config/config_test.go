@@ -101,6 +101,7 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 		},
 		Log: config.Log{Level: "info"},
 	}
+	want.Server.LeafForgetAfter = "24h"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -139,6 +140,8 @@ var samples = map[string]sample{
 	"server.location":               {"eu-west_2", "eu-west_2", "eu-west_2", nil, func(c *config.Config) any { return c.Server.Location }},
 	"server.shared_token":           {"s3cret", "s3cret", "s3cret", nil, func(c *config.Config) any { return c.Server.SharedToken }},
 	"server.enable_leaf_api_tokens": {"true", "1", true, nil, func(c *config.Config) any { return c.Server.EnableLeafAPITokens }},
+	"server.leaf_forget_after":      {"90m", "90m", "90m", nil, func(c *config.Config) any { return c.Server.LeafForgetAfter }},
+	"server.metrics_token":          {"m3trics", "m3trics", "m3trics", nil, func(c *config.Config) any { return c.Server.MetricsToken }},
 	"server.origin_server":          {"srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", map[string]string{"KNOT_SHARED_TOKEN": "s3cret"}, func(c *config.Config) any { return c.Server.OriginServer }},
 	"server.mysql.enabled":          {"true", "true", true, nil, func(c *config.Config) any { return c.Server.MySQL.Enabled }},
 	"server.mysql.host":             {"srv+mysql.service.consul", "srv+mysql.service.consul", "srv+mysql.service.consul", nil, func(c *config.Config) any { return c.Server.MySQL.Host }},
@@ -377,6 +380,8 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "AgentEndpointSRVWithPort", file: "server:\n  agent_endpoint: srv+agents.consul:3010\n", key: "server.agent_endpoint", source: "FILE:2", problem: "without a port"},
 		{name: "WildcardNotADomain", file: "server:\n  wildcard_domain: '*'\n", key: "server.wildcard_domain", source: "FILE:2", problem: "must be a domain"},
 		{name: "EncryptTooShort", file: "server:\n  encrypt: abcde\n", key: "server.encrypt", source: "FILE:2", problem: "must be 32 characters, not 5"},
+		{name: "ForgetAfterNotADuration", file: "server:\n  leaf_forget_after: a day\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
+		{name: "ForgetAfterZero", file: "server:\n  leaf_forget_after: 0s\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
 		{name: "LocationWithSpace", file: "server:\n  location: my place\n", key: "server.location", source: "FILE:2", problem: "letters, digits"},
 		{name: "LevelUnknown", file: "log:\n  level: loud\n", key: "log.level", source: "FILE:2", problem: "one of debug, info, warn, error"},
 		{name: "DockerHostPlainPath", file: "server:\n  docker:\n    host: /var/run/docker.sock\n", key: "server.docker.host", source: "FILE:3", problem: "unix:///path"},

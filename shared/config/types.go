@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ValueKind is the shape of a key's value.
@@ -128,6 +129,7 @@ var (
 	tPath       = &valueType{kind: ValueString, name: "path"}
 	tEngineHost = &valueType{kind: ValueString, name: "unix:///path or tcp://host:port", check: checkEngineHost}
 	tLevel      = &valueType{kind: ValueString, name: "debug|info|warn|error", check: checkLevel}
+	tDuration   = &valueType{kind: ValueString, name: "duration", check: checkDuration}
 	tRedisHosts = &valueType{kind: ValueList, name: "list of host:port or srv+name", check: checkEndpoint}
 	tConsul     = &valueType{kind: ValueList, name: "list of host[:port]", check: portDefault("8600")}
 	tNameserver = &valueType{kind: ValueList, name: "list of host[:port]", check: portDefault("53")}
@@ -346,4 +348,16 @@ func portDefault(port string) func(string) (string, error) {
 		}
 		return net.JoinHostPort(h, port), nil
 	}
+}
+
+// maxDuration bounds a duration key.
+const maxDuration = 10 * 365 * 24 * time.Hour
+
+// checkDuration accepts a positive Go duration such as 24h or 90m.
+func checkDuration(s string) (string, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 || d > maxDuration {
+		return "", errors.New("must be a duration above 0 and at most 87600h, such as 24h or 90m")
+	}
+	return strings.TrimSpace(s), nil
 }

@@ -122,7 +122,7 @@ func (f *Hello) Validate() error {
 	case f.Epoch == "" && f.AppliedRevision != 0:
 		return invalid("hello: applied_revision %d without an epoch", f.AppliedRevision)
 	}
-	return nil
+	return f.checkBounds()
 }
 
 // Welcome accepts a leaf. Location is the location the leaf serves: its own
@@ -299,6 +299,8 @@ func (f *SpaceReport) Validate() error {
 		return invalid("space_report: space_id is longer than %d bytes", maxIDLength)
 	case f.Deleted && len(f.Space) > 0:
 		return invalid("space_report: deleted space %s carries data", f.SpaceID)
+	case len(f.Space) > MaxSpaceSize:
+		return invalid("space_report: space is %d bytes, longer than %d", len(f.Space), MaxSpaceSize)
 	case !f.Deleted && !isObject(f.Space):
 		return invalid("space_report: space %s has no data (a JSON object)", f.SpaceID)
 	}
@@ -366,7 +368,11 @@ func (f *CommandResult) Validate() error {
 	if f.ID == "" {
 		return invalid("command_result: id is missing")
 	}
-	return nil
+	return firstErr(
+		checkLen("command_result", "id", f.ID, maxIDLength),
+		checkLen("command_result", "code", f.Code, MaxCodeLength),
+		checkLen("command_result", "message", f.Message, MaxMessageLength),
+	)
 }
 
 // MaxAuditEvents is the largest number of events one AuditReport holds.
@@ -398,8 +404,8 @@ func (f *AuditReport) Validate() error {
 	switch {
 	case f.Store == "":
 		return invalid("audit_report: store is missing")
-	case len(f.Store) > maxIDLength:
-		return invalid("audit_report: store is longer than %d bytes", maxIDLength)
+	case len(f.Store) > MaxEpochLength:
+		return invalid("audit_report: store is %d bytes, longer than %d", len(f.Store), MaxEpochLength)
 	case len(f.Events) > MaxAuditEvents:
 		return invalid("audit_report: %d events, more than %d", len(f.Events), MaxAuditEvents)
 	}
@@ -410,6 +416,9 @@ func (f *AuditReport) Validate() error {
 			return invalid("audit_report: event %d has id %d, not above %d", i, e.ID, prev)
 		case e.Event == "":
 			return invalid("audit_report: event %d has no event name", i)
+		}
+		if err := e.checkBounds(i); err != nil {
+			return err
 		}
 		prev = e.ID
 	}

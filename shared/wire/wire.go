@@ -59,7 +59,8 @@
 //     after the ack of the one before.
 //   - Either side closes the link with a websocket close code and a reason
 //     when a frame is malformed, too large, out of order or unexpected;
-//     nothing of such a frame is applied.
+//     nothing of such a frame is applied. Every field of a frame a leaf
+//     sends is bounded (limits.go): a frame over a bound does not decode.
 //
 // Records travel as Change{kind, id, revision, deleted, data}, where data is
 // the JSON encoding of the shared record type (its json tags). The JSON names

@@ -257,6 +257,9 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"type":"changes","prev":0,"revision":1,"changes":[{"kind":"user","id":"u","revision":1,"data":{"a":[1,{"b":null}]}}]}`))
 	f.Add([]byte(`{"type":"hello"}`))
+	f.Add([]byte(`{"type":"hello","node_id":"n","version":"1","protocol_min":1,"protocol_max":4,"runtimes":["docker","podman","nomad","a","b","c","d","e","f"]}`))
+	f.Add([]byte(`{"type":"audit_report","store":"e","events":[{"id":1,"event":"a","details":"\u00e9","properties":{"k":"v"}}]}`))
+	f.Add([]byte(`{"type":"command_result","id":"c","code":"internal","message":"m"}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		f1, err := wire.Decode(in)
