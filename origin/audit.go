@@ -67,8 +67,7 @@ func (l *link) audit(ctx context.Context, r *wire.AuditReport) (*wire.AuditAck, 
 		props[PropLeafStore] = r.Store
 		props[PropLeafEventID] = strconv.FormatInt(e.ID, 10)
 		props[PropLeafNode] = l.node
-		ev := &shared.AuditEvent{At: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
-			Details: e.Details, Location: l.location, Properties: props}
+		ev := l.auditEvent(e, props)
 		if err := h.store.AppendAudit(ctx, ev); err != nil {
 			ack.Code, ack.Message = shared.ErrorCode(err), shared.ErrorMessage(err)
 			h.log.Warn("origin: store a leaf's audit event", "location", l.location, "err", err)

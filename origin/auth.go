@@ -23,7 +23,8 @@ const (
 	// location.
 	CredentialLeafToken CredentialKind = "leaf_token"
 	// CredentialAPIToken is a user's API token: a restricted leaf whose
-	// location is the owner's username and whose view is the owner's.
+	// location is the owner's restricted location ("user:" and the
+	// username) and whose view is the owner's.
 	CredentialAPIToken CredentialKind = "api_token"
 )
 
@@ -35,8 +36,8 @@ type Credential struct {
 	// shared token.
 	TokenID string
 	// Location is the location the credential binds: a per-leaf token's
-	// location or an API token owner's username; "" for the shared token,
-	// which lets the leaf name its own.
+	// location or an API token owner's restricted location; "" for the
+	// shared token, which lets the leaf name its own.
 	Location string
 	// UserID is the owner of an API token.
 	UserID string
@@ -94,7 +95,7 @@ func (h *Hub) checkAPIToken(ctx context.Context, id string) (Credential, error) 
 	if !owner.Active {
 		return Credential{}, shared.Errorf(shared.EUNAUTHORIZED, "the owner of API token %q, %s, is inactive", tok.Name, owner.Username)
 	}
-	return Credential{Kind: CredentialAPIToken, TokenID: tok.ID, Location: owner.Username, UserID: owner.ID}, nil
+	return Credential{Kind: CredentialAPIToken, TokenID: tok.ID, Location: shared.RestrictedLocation(owner.Username), UserID: owner.ID}, nil
 }
 
 // recheck returns EUNAUTHORIZED when cred no longer holds: its token was
@@ -136,9 +137,10 @@ func checkLocation(s string) error {
 
 // CreateLeafToken issues a token for the leaf of location and returns its
 // secret, which is shown once and stored only as its hash. EINVALID for a
-// bad location or name.
+// bad location or name, and for a location no trusted leaf may serve: a
+// restricted one, or the origin's own.
 func (h *Hub) CreateLeafToken(ctx context.Context, location, name string) (string, *shared.LeafToken, error) {
-	if err := checkLocation(location); err != nil {
+	if err := h.checkTrustedLocation(location); err != nil {
 		return "", nil, err
 	}
 	if len(name) > 128 {

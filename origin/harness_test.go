@@ -1,6 +1,7 @@
 package origin_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,8 @@ type testOrigin struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	checkSpace origin.SpaceCheck // given to the hub at its start
 }
 
 // clock is a settable clock for token expiry.
@@ -129,6 +132,10 @@ func (o *testOrigin) start(st storage.Store) {
 	if err != nil {
 		o.t.Fatalf("origin.New: %v", err)
 	}
+	// The origin's own location is "origin"; restricted leaves' space
+	// reports are checked by o.checkSpace, nil (refuse them all) unless a
+	// test sets one.
+	h.SetHome("origin", o.checkSpace)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -278,6 +285,9 @@ type viewer struct {
 	restricted bool
 	owner      string // user id
 	location   string // the leaf's location, whose spaces it keeps itself
+	// scope is the location a restricted leaf's variables are scoped to
+	// (or unscoped); "" means location.
+	scope string
 }
 
 // expectedView is the oracle: the records a leaf with credential v must hold,
@@ -311,7 +321,9 @@ func expectedView(t testing.TB, st storage.Store, v viewer) map[string]string {
 			keep := true
 			switch r := rec.(type) {
 			case *shared.TemplateVar:
-				keep = !r.Local && !(v.restricted && (r.Protected || r.Restricted))
+				// A restricted leaf gets no other location's variables.
+				scope := cmp.Or(v.scope, v.location)
+				keep = !r.Local && !(v.restricted && (r.Protected || r.Restricted || r.Location != "" && !strings.EqualFold(r.Location, scope)))
 			case *shared.User:
 				if v.restricted {
 					keep = r.ID == owner.ID

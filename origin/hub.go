@@ -12,11 +12,11 @@
 //     knot-leaf.v1, and calls Accept. This package knows no HTTP handlers.
 //  2. Accept reads the leaf's hello, picks the highest common protocol,
 //     settles the location (a per-leaf token binds it, a user API token makes
-//     it the owner's username), refuses a second live connection for the
-//     location from another node, and answers with a welcome: "resume" when
-//     the leaf's epoch is the store's and its applied revision is at or above
-//     the tombstone horizon, else "snapshot". It then returns; the link goes
-//     on in goroutines of its own.
+//     it the owner's restricted location), refuses a second live connection
+//     for the location from another node, and answers with a welcome:
+//     "resume" when the leaf's epoch is the store's and its applied revision
+//     is at or above the tombstone horizon, else "snapshot". It then
+//     returns; the link goes on in goroutines of its own.
 //  3. The link then streams, per page of storage.Changes after the leaf's
 //     revision, one wire.Changes frame holding the records of the leaf's view
 //     and tombstones for records deleted or gone out of it. The feed is pulled
@@ -38,8 +38,9 @@
 // included. A restricted leaf (a user's API token, with EnableLeafAPITokens)
 // sees its owner's user record without secrets, the owner's groups, roles
 // and API tokens, the templates the owner may use, and the variables that
-// are neither protected, restricted nor local. When the owner's record
-// changes, the link re-evaluates the whole view in the same frame. On
+// are neither protected, restricted nor local and are unscoped or scoped to
+// its own location. When the owner's record changes, the link re-evaluates
+// the whole view in the same frame. On
 // protocol 3 both views also hold spaces: every location's for a trusted
 // leaf, the owner's for a restricted one, never their agent token hash.
 //
@@ -47,7 +48,23 @@
 // location's spaces and of everything the feed carries, so the origin runs
 // that location straight from its store: it keeps no replica of itself and
 // serves no link to itself. Its spaces reach the leaves through the feed
-// like every other space.
+// like every other space. The web layer tells the hub that location
+// (SetHome), and the hub refuses every link and every leaf token for it.
+//
+// Two namespaces of locations. A trusted leaf serves a trusted location, a
+// plain name (shared.ValidTrustedLocation); a restricted leaf serves its
+// owner's restricted location, "user:" and the owner's username
+// (shared.RestrictedLocation). A trusted location holds no colon, so the
+// two can never be confused: no username names a trusted leaf's location,
+// the shared token and leaf tokens cannot claim a restricted location, and
+// a link replaces another of its location only when it is the same node on
+// a credential of the same holder (both trusted, or both the same owner's).
+// A refusal never names the node that holds a location. A restricted leaf
+// speaks for its owner alone: it is sent commands only about its owner's
+// spaces (the web layer refuses other users' spaces at such a location with
+// 403), its space reports pass the checks of POST /api/spaces (SpaceCheck,
+// which the web layer gives), and its audit events are stored with its
+// owner as the actor and the time the origin received them.
 //
 // Bounds. Any leaf credential, a user's API token included, may connect,
 // so nothing a leaf sends grows what the origin holds or does without a
@@ -133,6 +150,10 @@ type Hub struct {
 	snaps   snapshots        // the shared snapshots of the trusted view
 	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
 	conns   sync.WaitGroup   // links being opened or served
+
+	// Set by SetHome, guarded by mu.
+	home       string     // the origin's own location
+	checkSpace SpaceCheck // checks the space reports of restricted leaves
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.

@@ -335,6 +335,9 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 		}
 		l.location = hello.Location
 	}
+	if reason := h.checkLinkLocation(l.cred, l.location); reason != "" {
+		return l.refuse(ctx, false, "%s", reason)
+	}
 	if err := h.recheck(ctx, l.cred); err != nil {
 		if shared.ErrorCode(err) == shared.EUNAUTHORIZED {
 			return closeWith(wire.CloseRevoked, "%s", shared.ErrorMessage(err))
@@ -357,15 +360,15 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 		if err != nil {
 			return err
 		}
-		l.view.restricted, l.view.owner = true, owner
+		l.view.restricted, l.view.owner, l.view.location = true, owner, l.location
 		l.ownerRev = owner.Revision
 		// A resuming leaf holds the view of the owner as of its revision;
 		// if the owner changed since, the first frame re-evaluates it.
 		l.reeval = l.mode == wire.ModeResume && owner.Revision > hello.AppliedRevision
 	}
 	l.proto = proto
-	if other := h.register(l, hello, proto); other != "" {
-		return l.refuse(ctx, true, "location %q is already served by leaf node %s", l.location, other)
+	if reason := h.register(l, hello, proto); reason != "" {
+		return l.refuse(ctx, true, "%s", reason)
 	}
 	l.sent.Store(l.rev)
 	l.seen = head.Revision
@@ -375,15 +378,15 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 	})
 }
 
-// register makes l the link of its location. It returns the node id of
-// another node that holds the location, and then registers nothing. A link
-// of the same node is replaced.
+// register makes l the link of its location. It returns why it may not
+// (mayRegister), and then registers nothing. A link of the same node and
+// holder is replaced.
 func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	h.mu.Lock()
 	old := h.links[l.location]
-	if old != nil && old.node != l.node {
+	if reason := h.mayRegister(l); reason != "" {
 		h.mu.Unlock()
-		return old.node
+		return reason
 	}
 	now := h.now()
 	h.links[l.location] = l

@@ -68,7 +68,7 @@ func TestAuthenticate(t *testing.T) {
 	}{
 		{"SharedTokenIsTrusted", sharedToken, origin.Credential{Kind: origin.CredentialShared}, ""},
 		{"LeafTokenBindsItsLocation", f.leafToken, origin.Credential{Kind: origin.CredentialLeafToken, TokenID: f.leafID, Location: "us"}, ""},
-		{"APITokenIsRestrictedToItsOwner", apiSecret, origin.Credential{Kind: origin.CredentialAPIToken, TokenID: crypt.HashToken(apiSecret), Location: "ann", UserID: "ann"}, ""},
+		{"APITokenIsRestrictedToItsOwner", apiSecret, origin.Credential{Kind: origin.CredentialAPIToken, TokenID: crypt.HashToken(apiSecret), Location: "user:ann", UserID: "ann"}, ""},
 		{"NoBearerIsRefused", "", origin.Credential{}, "no leaf credential"},
 		{"WrongTokenIsRefused", "not-a-token", origin.Credential{}, "not a valid token"},
 		{"SharedTokenHashIsNotTheToken", crypt.HashToken(sharedToken), origin.Credential{}, "not a valid token"},
@@ -176,19 +176,19 @@ func TestRevokedLeafTokenClosesTheLinkAndIsRefused(t *testing.T) {
 func TestRestrictedLeafServesItsOwnersLocationOnly(t *testing.T) {
 	f := newFixture(t, origin.Options{EnableLeafAPITokens: true})
 	r := mustDialRaw(t, f.o, apiSecret)
-	r.expectRefusal(hello("n-ann", "eu", "", 0), false, `set server.location to "ann" (the API token's owner), not "eu"`)
+	r.expectRefusal(hello("n-ann", "eu", "", 0), false, `set server.location to "user:ann" (the API token's owner), not "eu"`)
 	r = mustDialRaw(t, f.o, apiSecret)
-	if w := r.welcome(hello("n-ann", "", "", 0)); !w.Restricted || w.Location != "ann" {
-		t.Fatalf("welcome %+v to a leaf that names no location, want restricted at location ann", w)
+	if w := r.welcome(hello("n-ann", "", "", 0)); !w.Restricted || w.Location != "user:ann" {
+		t.Fatalf("welcome %+v to a leaf that names no location, want restricted at location user:ann", w)
 	}
 }
 
 func TestRevokedAPITokenClosesTheRestrictedLink(t *testing.T) {
 	f := newFixture(t, origin.Options{EnableLeafAPITokens: true})
 	r := mustDialRaw(t, f.o, apiSecret)
-	w := r.welcome(hello("n-ann", "ann", "", 0))
-	if !w.Restricted || w.Location != "ann" {
-		t.Fatalf("welcome %+v, want restricted at location ann", w)
+	w := r.welcome(hello("n-ann", "user:ann", "", 0))
+	if !w.Restricted || w.Location != "user:ann" {
+		t.Fatalf("welcome %+v, want restricted at location user:ann", w)
 	}
 	r.readSnapshot()
 	if _, err := f.o.Store().Delete(context.Background(), shared.KindToken, crypt.HashToken(apiSecret)); err != nil {
@@ -217,7 +217,7 @@ func TestSecondNodeForALocationIsRefused(t *testing.T) {
 	a.readSnapshot()
 
 	b := mustDialRaw(t, f.o, f.leafToken)
-	b.expectRefusal(hello("node-b", "us", "", 0), true, `location "us" is already served by leaf node node-a`)
+	b.expectRefusal(hello("node-b", "us", "", 0), true, `location "us" is already served by another leaf node`)
 
 	// The same node reconnecting takes over from its stale connection.
 	a2 := mustDialRaw(t, f.o, f.leafToken)

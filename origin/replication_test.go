@@ -68,9 +68,10 @@ func TestReplicationConverges(t *testing.T) {
 }
 
 const (
-	ownerID     = "owner"
-	ownerSecret = "api-token-secret-of-the-owner"
-	leafSecret  = "leaf-token-secret-for-us"
+	ownerID       = "owner"
+	ownerLocation = "user:owner" // the owner's restricted location
+	ownerSecret   = "api-token-secret-of-the-owner"
+	leafSecret    = "leaf-token-secret-for-us"
 )
 
 type workload struct {
@@ -108,7 +109,7 @@ func newWorkload(t *testing.T, seed uint64) *workload {
 		return cur
 	}
 	w.addLeaf(open(), open, leaf.Options{Token: leafSecret, Location: "us", NodeID: "node-us"}, viewer{})
-	w.addLeaf(memory.New(), nil, leaf.Options{Token: ownerSecret, Location: "owner", NodeID: "node-owner"}, viewer{restricted: true, owner: ownerID})
+	w.addLeaf(memory.New(), nil, leaf.Options{Token: ownerSecret, Location: ownerLocation, NodeID: "node-owner"}, viewer{restricted: true, owner: ownerID})
 	return w
 }
 
@@ -240,9 +241,12 @@ func (w *workload) write(st storage.Store) {
 			w.logf("delete var %s", id)
 			w.remove(st, shared.KindTemplateVar, id)
 		} else {
+			// Some are scoped: to the owner's location (in either case), to
+			// a trusted leaf's, to the origin's, or to another user's.
+			scopes := []string{"", "", "", ownerLocation, "USER:Owner", "eu", "us", "origin", "owner", "user:u1"}
 			v := &shared.TemplateVar{Meta: shared.Meta{ID: id}, Name: "var_" + id, Value: fmt.Sprint(w.rng.IntN(100)),
-				Local: w.rng.IntN(4) == 0, Protected: w.rng.IntN(3) == 0, Restricted: w.rng.IntN(3) == 0}
-			w.logf("put var %s local=%v protected=%v restricted=%v", id, v.Local, v.Protected, v.Restricted)
+				Local: w.rng.IntN(4) == 0, Protected: w.rng.IntN(3) == 0, Restricted: w.rng.IntN(3) == 0, Location: scopes[w.rng.IntN(len(scopes))]}
+			w.logf("put var %s local=%v protected=%v restricted=%v location=%q", id, v.Local, v.Protected, v.Restricted, v.Location)
 			w.upsert(st, v)
 		}
 	case r < 80:
@@ -274,7 +278,7 @@ func (w *workload) write(st storage.Store) {
 			user = ownerID
 		}
 		if n == 6 {
-			location = "owner"
+			location = ownerLocation
 		}
 		w.logf("put space %s of %s at %s", id, user, location)
 		w.upsert(st, &shared.Space{Meta: shared.Meta{ID: id}, UserID: user, Name: "space-" + id, Location: location, State: shared.SpaceStopped,

@@ -64,6 +64,7 @@ func leak(c wire.Change, owner string) string {
 		Local          bool   `json:"local"`
 		Protected      bool   `json:"protected"`
 		Restricted     bool   `json:"restricted"`
+		Location       string `json:"location"`
 	}
 	if err := json.Unmarshal(c.Data, &r); err != nil {
 		return err.Error()
@@ -90,6 +91,9 @@ func leak(c wire.Change, owner string) string {
 	case shared.KindTemplateVar:
 		if r.Local || r.Protected || r.Restricted {
 			return fmt.Sprintf("variable %s (local=%v protected=%v restricted=%v)", r.ID, r.Local, r.Protected, r.Restricted)
+		}
+		if r.Location != "" && !strings.EqualFold(r.Location, ownerLocation) {
+			return fmt.Sprintf("variable %s of location %s", r.ID, r.Location)
 		}
 	}
 	return ""
@@ -128,7 +132,8 @@ func (m *model) inconsistent(owner string) string {
 // TestRestrictedLeafNeverReceivesOtherUsersData is a property test: under a
 // seeded random workload, with the link cut and resumed now and then, every
 // record a restricted leaf receives is its owner's or open to its owner,
-// never a protected, restricted or local variable, never a login secret;
+// never a protected, restricted or local variable nor one scoped to another
+// location, never a login secret;
 // after every frame the replica is the view of the owner record it holds;
 // and at the end it equals the origin's view.
 func TestRestrictedLeafNeverReceivesOtherUsersData(t *testing.T) {
@@ -147,10 +152,10 @@ func TestRestrictedLeafNeverReceivesOtherUsersData(t *testing.T) {
 			connect := func() (*rawLeaf, chan string) {
 				r := mustDialRaw(t, o, ownerSecret)
 				m.mu.Lock()
-				h := hello("node-owner", "owner", m.epoch, m.applied)
+				h := hello("node-owner", ownerLocation, m.epoch, m.applied)
 				m.mu.Unlock()
 				wel := r.welcome(h)
-				if !wel.Restricted || wel.Location != "owner" {
+				if !wel.Restricted || wel.Location != ownerLocation {
 					t.Fatalf("welcome %+v", wel)
 				}
 				done := make(chan string, 1)
@@ -192,7 +197,7 @@ func TestRestrictedLeafNeverReceivesOtherUsersData(t *testing.T) {
 				if msg := <-done; msg != "closed" && !strings.Contains(msg, "reconnect for a snapshot") {
 					t.Fatalf("round %d: %s\nsteps: %v", round, msg, w.steps)
 				}
-				if d := diff(expectedView(t, st, viewer{restricted: true, owner: ownerID}), m.asReplica(t)); d != "" {
+				if d := diff(expectedView(t, st, viewer{restricted: true, owner: ownerID, scope: ownerLocation}), m.asReplica(t)); d != "" {
 					t.Fatalf("round %d: the replica differs from the origin's view: %s\nsteps: %v", round, d, w.steps)
 				}
 			}

@@ -66,6 +66,9 @@ func (l *link) storeReport(ctx context.Context, r *wire.SpaceReport) error {
 		if err := l.owns(sp); err != nil {
 			return err
 		}
+		if err := l.checkReport(ctx, old, sp); err != nil {
+			return err
+		}
 		sp.Revision = 0
 		if old != nil {
 			if sameSpace(old, sp) {
@@ -120,6 +123,9 @@ func (h *Hub) Command(ctx context.Context, location string, cmd wire.Command) er
 	h.mu.Unlock()
 	if l == nil {
 		return shared.Errorf(shared.EUNAVAILABLE, "no leaf of location %q is connected", location)
+	}
+	if err := l.checkCommand(ctx, &cmd); err != nil {
+		return err
 	}
 	if cmd.Action == wire.ActionCreate && l.proto < 2 {
 		return shared.Errorf(shared.EUNAVAILABLE, "the leaf of location %q speaks protocol %d, too old to create spaces: upgrade it", location, l.proto)

@@ -173,7 +173,7 @@ func TestRestrictedLeafReportsOnlyItsOwnersSpaces(t *testing.T) {
 	r := mustDialRaw(t, f.o, apiSecret)
 	r.welcome(hello("n-ann", "", "", 0))
 	r.readSnapshot()
-	r.send(&wire.SpaceReport{LeafRevision: 1, SpaceID: "s1", Space: []byte(`{"id":"s1","user_id":"bob","name":"dev","location":"ann"}`)})
+	r.send(&wire.SpaceReport{LeafRevision: 1, SpaceID: "s1", Space: []byte(`{"id":"s1","user_id":"bob","name":"dev","location":"user:ann"}`)})
 	for {
 		if ack, ok := r.nextSkipping().(*wire.SpaceAck); ok {
 			if ack.Code != shared.EFORBIDDEN {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/wire"
@@ -32,6 +33,7 @@ type view struct {
 	restricted bool
 	spaces     bool
 	owner      *shared.User // restricted: the owner the leaf's view follows
+	location   string       // restricted: the leaf's location
 }
 
 // carries reports whether records of kind k are in the view at all.
@@ -52,7 +54,7 @@ func (v *view) show(c shared.Change) (wire.Change, bool, error) {
 		return wire.Change{}, false, shared.Wrap(shared.EINTERNAL, err, "origin: decode %s %s", c.Kind, c.ID)
 	}
 	if tv, ok := rec.(*shared.TemplateVar); ok {
-		if tv.Local || v.restricted && (tv.Protected || tv.Restricted) {
+		if tv.Local || v.restricted && (tv.Protected || tv.Restricted || !v.scoped(tv)) {
 			return wire.Change{}, false, nil
 		}
 		return wire.FromShared(c), true, nil
@@ -95,6 +97,14 @@ func (v *view) show(c shared.Change) (wire.Change, bool, error) {
 		return wire.FromShared(c), r.UsableBy(o.Groups), nil
 	}
 	return wire.Change{}, false, nil
+}
+
+// scoped reports whether variable tv applies at the view's location: it is
+// unscoped, or scoped to that location. A restricted view holds no other
+// location's variables; a trusted view holds them all, since trusted
+// leaves share one view.
+func (v *view) scoped(tv *shared.TemplateVar) bool {
+	return tv.Location == "" || strings.EqualFold(tv.Location, v.location)
 }
 
 // filter returns what the leaf gets for one change of the feed: the record,

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -69,5 +70,36 @@ func TestReevaluateDropsWhatWasDeletedAfterItsPage(t *testing.T) {
 	var ce *closeError
 	if !errors.As(err, &ce) || int(ce.code) != wire.CloseStartOver {
 		t.Fatalf("re-evaluation after the compaction: %v, want a close with %d", err, wire.CloseStartOver)
+	}
+}
+
+// TestRestrictedViewHoldsOnlyItsLocationsVariables: a restricted leaf gets
+// the variables that are unscoped or scoped to its own location (in any
+// case), and a tombstone for one scoped elsewhere, which it may hold from
+// before the variable moved; a trusted view holds them all.
+func TestRestrictedViewHoldsOnlyItsLocationsVariables(t *testing.T) {
+	owner := &shared.User{Meta: shared.Meta{ID: "owner"}, Username: "owner", Active: true}
+	restricted := &view{restricted: true, owner: owner, location: "user:owner"}
+	trusted := &view{}
+	for _, tt := range []struct {
+		location string
+		in       bool
+	}{
+		{"", true},
+		{"user:owner", true},
+		{"USER:Owner", true},
+		{"owner", false},
+		{"user:other", false},
+		{"eu", false},
+	} {
+		data, _ := json.Marshal(&shared.TemplateVar{Meta: shared.Meta{ID: "v"}, Name: "v", Value: "x", Location: tt.location})
+		c := shared.Change{Kind: shared.KindTemplateVar, ID: "v", Revision: 3, Data: data}
+		w, ok, err := restricted.filter(c)
+		if err != nil || !ok || w.Deleted == tt.in {
+			t.Errorf("variable of location %q: restricted view gives %+v, %v, %v; want it in the view: %v", tt.location, w, ok, err, tt.in)
+		}
+		if w, ok, err := trusted.filter(c); err != nil || !ok || w.Deleted {
+			t.Errorf("variable of location %q: trusted view gives %+v, %v, %v", tt.location, w, ok, err)
+		}
 	}
 }

@@ -66,3 +66,12 @@ type AuditEvent struct {
 	Location   string            `json:"location"`
 	Properties map[string]string `json:"properties,omitempty"`
 }
+
+// Valid reports whether s is one of the states of a space.
+func (s SpaceState) Valid() bool {
+	switch s {
+	case SpacePending, SpaceStarting, SpaceRunning, SpaceStopping, SpaceStopped, SpaceDeleting, SpaceFailed:
+		return true
+	}
+	return false
+}

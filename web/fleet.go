@@ -221,7 +221,7 @@ func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p
 	if req.Location == "" {
 		return invalid("location is required: the location of the leaf that will use the token")
 	}
-	if err := checkLocation("location", req.Location); err != nil {
+	if err := checkTrustedLocation("location", req.Location); err != nil {
 		return err
 	}
 	if err := checkText("name", req.Name, 128); err != nil {

@@ -21,7 +21,11 @@
 //     to that location's leaf (503 when it is not connected). A space created
 //     with location "auto" goes to the location, its own or a connected
 //     leaf's, that runs the template's kind and has the fewest running
-//     spaces.
+//     spaces. A restricted location (user:NAME, see package origin) holds
+//     only NAME's spaces (403 for anyone else's), and the hub checks what a
+//     restricted leaf reports with the checks of POST /api/spaces
+//     (spacecheck.go). The origin's location is a trusted one, which it
+//     tells the hub so that no leaf claims it.
 //   - Leaf (Options.Leaf): it serves from its replica whether or not the
 //     origin is reachable. Users log in here with the password hashes the
 //     origin replicated (a restricted leaf holds none: its users are told to
@@ -243,6 +247,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if !validLocation(s.location) {
 		return nil, errors.New("web: Options.Location " + quote(s.location) + " is not a valid location")
+	}
+	if err := s.checkOwnLocation(); err != nil {
+		return nil, err
 	}
 	if s.now == nil {
 		s.now = time.Now

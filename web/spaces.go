@@ -1,10 +1,9 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -115,17 +114,12 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkName("name", req.Name); err != nil {
-		return err
-	}
-	if err := checkText("description", req.Description, 4096); err != nil {
+	// The fields first, as they will be: no shell means the owner's.
+	if err := checkSpaceFields(&shared.Space{Name: req.Name, Description: req.Description, Shell: cmp.Or(req.Shell, "bash"), State: shared.SpaceStopped}); err != nil {
 		return err
 	}
 	if req.TemplateID == "" {
 		return invalid("template_id is required")
-	}
-	if req.Shell != "" && !shared.ValidShell(req.Shell) {
-		return invalid("shell %s is not one of bash, zsh, fish, sh", quote(req.Shell))
 	}
 	if req.Location != "" {
 		if err := checkLocation("location", req.Location); err != nil {
@@ -150,21 +144,12 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if !owner.Active {
 		return invalid("user_id: user %s is not active", quote(owner.Username))
 	}
-	t, err := s.getTemplate(ctx, req.TemplateID)
-	if isCode(err, shared.ENOTFOUND) {
-		return invalid("template_id: template %s does not exist", quote(req.TemplateID))
-	}
+	t, err := s.spaceTemplate(ctx, owner, req.TemplateID)
 	if err != nil {
 		return err
 	}
-	if !t.UsableBy(owner.Groups) {
-		return forbidden("template %s is not available to the groups of user %s", quote(t.Name), quote(owner.Username))
-	}
 	if req.Location, err = s.spaceLocation(ctx, req.Location, t); err != nil {
 		return err
-	}
-	if len(t.Locations) > 0 && !slices.Contains(t.Locations, req.Location) {
-		return invalid("location: template %s cannot run in location %s (it runs in %s)", quote(t.Name), quote(req.Location), strings.Join(t.Locations, ", "))
 	}
 	shell := req.Shell
 	if shell == "" {
@@ -177,13 +162,6 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	// One owner's creations are serialized so that the quota holds.
 	unlock := s.ownerLocks.lock("spaces/" + owner.ID)
 	defer unlock()
-	q, err := s.quota(ctx, owner)
-	if err != nil {
-		return err
-	}
-	if q.MaxSpaces > 0 && q.NumberSpaces >= q.MaxSpaces {
-		return shared.Errorf(shared.EQUOTA, "space quota exceeded: user %s may have %d spaces", quote(owner.Username), q.MaxSpaces)
-	}
 	secret := crypt.NewToken()
 	now := s.now().UTC()
 	sp := &shared.Space{
@@ -197,6 +175,9 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		State:          shared.SpaceStopped,
 		TemplateHash:   t.Hash,
 		AgentTokenHash: crypt.HashToken(secret),
+	}
+	if err := s.checkSpacePlace(ctx, owner, nil, sp); err != nil {
+		return err
 	}
 	if s.remote(sp) {
 		err = s.createRemote(ctx, sp)

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"hash/fnv"
-	"regexp"
 	"strconv"
 	"sync"
 	"unicode"
@@ -25,14 +24,24 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-var locationRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`)
-
-// validLocation reports whether s is a valid location name: letters, digits,
-// dots, dashes and underscores, starting with a letter or digit, at most 64.
-func validLocation(s string) bool { return locationRe.MatchString(s) }
+// validLocation reports whether s is a valid location of either namespace
+// (see shared.RestrictedLocationPrefix).
+func validLocation(s string) bool { return shared.ValidLocation(s) }
 
 func checkLocation(field, s string) error {
 	if !validLocation(s) {
+		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores, or be %s followed by a username (a restricted leaf's)", field, quote(s), shared.RestrictedLocationPrefix)
+	}
+	return nil
+}
+
+// checkTrustedLocation is checkLocation for the location of a trusted leaf
+// or of this server, which is never a restricted one.
+func checkTrustedLocation(field, s string) error {
+	if _, ok := shared.LocationOwner(s); ok {
+		return invalid("%s %s is a restricted location, the one a leaf on that user's API token serves: a trusted leaf's location is a plain name", field, quote(s))
+	}
+	if !shared.ValidTrustedLocation(s) {
 		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", field, quote(s))
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -210,7 +211,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		opts.File = file
 	}
 	for _, k := range config.Keys() {
-		if !c.IsSet(k.Flag) {
+		if !c.IsSet(k.Flag) || ownFlag(c, k) {
 			continue
 		}
 		switch k.Kind {
@@ -230,6 +231,24 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
+}
+
+// ownFlag reports whether the flag named like key k on c's command is one
+// of the command's own, not the key's (knot leaf token create --location
+// names the leaf's location, not server.location): keyFlags gives a key's
+// flag the key's section as its category.
+func ownFlag(c *cli.Context, k config.Key) bool {
+	if c.Command == nil {
+		return false
+	}
+	for _, f := range c.Command.Flags {
+		if !slices.Contains(f.Names(), k.Flag) {
+			continue
+		}
+		cf, ok := f.(cli.CategorizableFlag)
+		return !ok || cf.GetCategory() != k.Path[:strings.LastIndexByte(k.Path, '.')]
+	}
+	return false
 }
 
 // newLogger returns a text logger on w at the configured level.

@@ -301,6 +301,13 @@ func TestLeafTokenCommands(t *testing.T) {
 	if r := knot(t, client, "", "leaf", "token", "create"); r.code != 2 || !strings.Contains(r.stderr, "--location is required") {
 		t.Fatalf("create without --location: exit %d: %s", r.code, r.stderr)
 	}
+	// No token for the origin's own location, nor for a user's restricted
+	// one.
+	for loc, want := range map[string]string{"hq": "this origin's own location", "HQ": "this origin's own location", "user:admin": "restricted location"} {
+		if r := knot(t, client, "", "leaf", "token", "create", "--location", loc); r.code != 1 || !strings.Contains(r.stderr, want) {
+			t.Fatalf("create --location %s: exit %d: %s, want exit 1 and %q", loc, r.code, r.stderr, want)
+		}
+	}
 	r := knot(t, client, "", "leaf", "token", "create", "--location", "branch", "--name", "first")
 	mustSucceed(t, r)
 	secret := strings.TrimSpace(r.stdout)

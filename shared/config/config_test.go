@@ -308,6 +308,15 @@ func TestRoleFollowsTokenAndOrigin(t *testing.T) {
 	}
 }
 
+// A leaf on a user's API token serves that user's restricted location, and
+// only a leaf may.
+func TestLeafMayServeARestrictedLocation(t *testing.T) {
+	c := mustLoad(t, config.Options{Env: envOf(map[string]string{"KNOT_SHARED_TOKEN": "api-token", "KNOT_ORIGIN_SERVER": "https://origin.example.com", "KNOT_LOCATION": "user:ann"})})
+	if c.Server.Location != "user:ann" || c.Role() != config.RoleLeaf {
+		t.Fatalf("location %q role %s", c.Server.Location, c.Role())
+	}
+}
+
 func TestStorageIsTheEnabledDriver(t *testing.T) {
 	tests := []struct {
 		name string
@@ -383,6 +392,8 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "ForgetAfterNotADuration", file: "server:\n  leaf_forget_after: a day\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
 		{name: "ForgetAfterZero", file: "server:\n  leaf_forget_after: 0s\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
 		{name: "LocationWithSpace", file: "server:\n  location: my place\n", key: "server.location", source: "FILE:2", problem: "letters, digits"},
+		{name: "RestrictedLocationOfAnOrigin", file: "server:\n  shared_token: x\n  location: user:ann\n", key: "server.location", source: "FILE:3", problem: "is a restricted location"},
+		{name: "RestrictedLocationOfABadUsername", file: "server:\n  shared_token: x\n  origin_server: https://o\n  location: user:9\n", key: "server.location", source: "FILE:4", problem: "not a valid username"},
 		{name: "LevelUnknown", file: "log:\n  level: loud\n", key: "log.level", source: "FILE:2", problem: "one of debug, info, warn, error"},
 		{name: "DockerHostPlainPath", file: "server:\n  docker:\n    host: /var/run/docker.sock\n", key: "server.docker.host", source: "FILE:3", problem: "unix:///path"},
 		{name: "TwoStores", file: "server:\n  mysql:\n    enabled: true\n  redis:\n    enabled: true\n", key: "server.redis.enabled", source: "FILE:5", problem: "server.mysql.enabled (FILE:3)"},

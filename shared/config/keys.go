@@ -87,7 +87,7 @@ var keys = []key{
 		doc:   "Name of this service in authenticator apps.",
 		field: func(c *Config) any { return &c.Server.TOTP.Issuer }},
 	{path: "server.location", typ: tLocation, defFunc: defaultLocation, required: true,
-		doc:     "Name of this server's location; defaults to the short host name. Every origin and leaf needs its own.",
+		doc:     "Name of this server's location; defaults to the short host name. Every origin and leaf needs its own; a leaf on a user's API token serves user:USERNAME.",
 		example: "myservers", commented: true,
 		field: func(c *Config) any { return &c.Server.Location }},
 	{path: "server.shared_token", typ: tString, secret: true, commented: true,

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // Options says where Load finds values.
@@ -521,6 +523,10 @@ func (l *loader) crossCheck(c *Config, srcs map[string]Source) {
 	if c.Server.OriginServer != "" && c.Server.SharedToken == "" {
 		p := "server.origin_server"
 		l.fail(p, srcs[p], "is set but server.shared_token is not: a leaf needs the origin's shared token (or a leaf or API token) to connect")
+	}
+	if _, ok := shared.LocationOwner(c.Server.Location); ok && c.Server.OriginServer == "" {
+		p := "server.location"
+		l.fail(p, srcs[p], "is a restricted location, which only a leaf on that user's API token serves: a standalone server or an origin needs a plain name")
 	}
 	if c.Server.Redis.Enabled && len(c.Server.Redis.Hosts) == 0 {
 		p := "server.redis.hosts"

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // ValueKind is the shape of a key's value.
@@ -281,9 +283,17 @@ func checkEncrypt(s string) (string, error) {
 
 var locationRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
+// checkLocation accepts a trusted location, or a restricted one ("user:"
+// and a username): the location of a leaf on that user's API token.
 func checkLocation(s string) (string, error) {
+	if owner, ok := shared.LocationOwner(s); ok {
+		if !shared.ValidName(owner) {
+			return "", fmt.Errorf("names the restricted location of %q, which is not a valid username", owner)
+		}
+		return s, nil
+	}
 	if !locationRe.MatchString(s) {
-		return "", errors.New("must start with a letter or digit and hold up to 64 letters, digits, dashes or underscores")
+		return "", errors.New("must start with a letter or digit and hold up to 64 letters, digits, dashes or underscores (or be user: and a username, on a leaf on that user's API token)")
 	}
 	return s, nil
 }
