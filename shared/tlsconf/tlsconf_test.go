@@ -1,8 +1,14 @@
 package tlsconf_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -235,5 +241,69 @@ func TestClientOptionErrors(t *testing.T) {
 				t.Fatalf("error %v, want ~%q", err, tt.want)
 			}
 		})
+	}
+}
+
+// caSigned returns a server certificate for 127.0.0.1 signed by a new CA,
+// served with its chain (the CA included), and the CA.
+func caSigned(t *testing.T) (*tlsconf.ServerCert, *x509.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "server"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, chain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := tlsconf.LoadServer(tlsconf.ServerOptions{CertFile: certFile, KeyFile: keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc, ca
+}
+
+func TestPinNamesTheServersCertificateNotItsCA(t *testing.T) {
+	sc, ca := caSigned(t)
+	if sc.Created || sc.Fingerprint != tlsconf.Fingerprint(sc.Certificate.Raw) || sc.Certificate.Subject.CommonName != "server" {
+		t.Fatalf("loaded %+v", sc)
+	}
+	url := serveTLS(t, sc)
+	if err := get(t, url, tlsconf.ClientOptions{Fingerprint: sc.Fingerprint}); err != nil {
+		t.Fatalf("pinned to the server's certificate: %v", err)
+	}
+	caPin := tlsconf.Fingerprint(ca.Raw)
+	var fe *tlsconf.FingerprintError
+	if err := get(t, url, tlsconf.ClientOptions{Fingerprint: caPin}); !errors.As(err, &fe) || fe.Got != sc.Fingerprint {
+		t.Fatalf("pinned to the CA of the chain: %v, want a refusal naming the server's certificate", err)
 	}
 }
