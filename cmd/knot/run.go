@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			return fmt.Errorf("server.encrypt: %w", err)
 		}
 		sealer = s
+	}
+
+	cert, err := webTLS(cfg)
+	if err != nil {
+		return err
 	}
 
 	store, err := openStore(ctx, cfg, logger)
@@ -102,7 +108,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		if err != nil {
 			return err
 		}
-		uplink, err = leaf.New(leaf.Options{
+		toOrigin, err := originTransport(cfg)
+		if err != nil {
+			return err
+		}
+		uplink, err = leaf.New(overOriginTLS(toOrigin, leaf.Options{
 			Store:     store,
 			OriginURL: cfg.Server.OriginServer,
 			Token:     cfg.Server.SharedToken,
@@ -113,11 +123,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Spaces:    commands,
 			Logger:    logger,
 			Resolve:   resolve,
-		})
+		}))
 		if err != nil {
 			return fmt.Errorf("server.origin_server: %w", err)
 		}
-		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve}
+		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve,
+			HTTPClient: &http.Client{Transport: toOrigin, Timeout: 30 * time.Second}}
 	}
 
 	rec := web.SpaceRecords{Store: store}
@@ -157,6 +168,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Hub:              hub,
 		Leaf:             leafOpts,
 		Runtimes:         runtimes,
+		TLS:              tlsConfigOf(cert),
 	})
 	if err != nil {
 		return err
@@ -167,7 +179,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	attrs := []any{"role", cfg.Role(), "listen", "http://" + ln.Addr().String(),
+	scheme := "http://"
+	if cert != nil {
+		scheme = "https://"
+		logWebTLS(logger, cert)
+	}
+	attrs := []any{"role", cfg.Role(), "listen", scheme + ln.Addr().String(),
 		"location", cfg.Server.Location, "store", cfg.Storage(), "version", version}
 	if uplink != nil {
 		attrs = append(attrs, "origin", cfg.Server.OriginServer)

@@ -522,6 +522,7 @@ func (l *loader) crossCheck(c *Config, srcs map[string]Source) {
 		p := "server.origin_server"
 		l.fail(p, srcs[p], "is set but server.shared_token is not: a leaf needs the origin's shared token (or a leaf or API token) to connect")
 	}
+	l.crossCheckTLS(c, srcs)
 	if c.Server.Redis.Enabled && len(c.Server.Redis.Hosts) == 0 {
 		p := "server.redis.hosts"
 		l.fail(p, srcs[p], "is empty but server.redis.enabled is true")
