@@ -45,11 +45,13 @@ func connectCommand(s streams) *cli.Command {
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\", and writes client.server and\n" +
 			"client.token to the client configuration file, keeping its other keys. The file is readable\n" +
-			"by you only. URL is the server's address, such as https://knot.example.com.",
-		Flags: []cli.Flag{
+			"by you only. URL is the server's address, such as https://knot.example.com.\n" +
+			"The server's certificate is verified as --tls-ca-file, --tls-fingerprint or --tls-skip-verify\n" +
+			"say, else by the system's roots; that choice is saved with the server (client.tls_*).",
+		Flags: append([]cli.Flag{
 			clientConfigFlag,
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
-		},
+		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
 			case 0:
@@ -63,6 +65,10 @@ func connectCommand(s streams) *cli.Command {
 				return usagef(c, "%v", err)
 			}
 			file, _, err := clientConfigFile(c)
+			if err != nil {
+				return err
+			}
+			ct, err := readConnectTLS(c)
 			if err != nil {
 				return err
 			}
@@ -80,7 +86,7 @@ func connectCommand(s streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return connect(c.Context, c.App.Writer, server, email, password, file)
+			return connect(c.Context, c.App.Writer, server, email, password, file, ct)
 		},
 	}
 }
@@ -104,9 +110,10 @@ func serverURL(arg string) (string, error) {
 }
 
 // connect logs in, creates an API token, checks it, and writes it with the
-// server to file. The login session is ended afterwards.
-func connect(ctx context.Context, out io.Writer, server, email, password, file string) error {
-	anon := newAPIClient(server, "")
+// server to file, with the TLS settings it verified the server by. The login
+// session is ended afterwards.
+func connect(ctx context.Context, out io.Writer, server, email, password, file string, ct *connectTLS) error {
+	anon := newAPIClient(server, "").withTLS(ct.config)
 	var login loginResponse
 	if err := anon.do(ctx, http.MethodPost, "/api/auth", loginRequest{Email: email, Password: password}, &login); err != nil {
 		return err
@@ -114,7 +121,7 @@ func connect(ctx context.Context, out io.Writer, server, email, password, file s
 	if login.Token == "" {
 		return fmt.Errorf("%s answered the login without a session token (is this a knot server?)", server)
 	}
-	session := newAPIClient(server, login.Token)
+	session := newAPIClient(server, login.Token).withTLS(ct.config)
 	defer func() {
 		// End the session; the API token stays. A failure here changes
 		// nothing for the user.
@@ -135,10 +142,10 @@ func connect(ctx context.Context, out io.Writer, server, email, password, file s
 		return fmt.Errorf("%s answered without the new token", server)
 	}
 	var me whoAmI
-	if err := newAPIClient(server, tok.Token).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
+	if err := newAPIClient(server, tok.Token).withTLS(ct.config).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
 		return fmt.Errorf("check the new API token: %w", err)
 	}
-	if err := writeClientConfig(file, server, tok.Token); err != nil {
+	if err := writeClientConfig(file, server, tok.Token, ct.keys...); err != nil {
 		return err
 	}
 	who := me.Username

@@ -299,3 +299,100 @@ func TestLeafVerifiesTheOrigin(t *testing.T) {
 		refused(t, leaf(t), "certificate signed by unknown authority", "server.tls.origin_ca_file")
 	})
 }
+
+func TestClientVerifiesTheServer(t *testing.T) {
+	o, fp, certFile := originTLS(t)
+	var auth struct{ Token string }
+	o.call("POST", "/api/auth", "", map[string]string{"email": "admin@example.com", "password": "a-long-password"}, 200, &auth)
+	var tok struct{ Token string }
+	o.call("POST", "/api/tokens", auth.Token, map[string]any{"name": "cli"}, 201, &tok)
+	wrong := strings.Repeat("ab", 32)
+	env := func(kv ...string) map[string]string {
+		return clientEnv(t, append([]string{"KNOT_SERVER", o.base, "KNOT_TOKEN", tok.Token}, kv...)...)
+	}
+
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		stderr []string // "" means success
+	}{
+		{name: "SystemRootsRefuse", env: env(), stderr: []string{"certificate signed by unknown authority", "--tls-ca-file", "--tls-fingerprint", "--tls-skip-verify"}},
+		{name: "PinnedFingerprint", env: env(), args: []string{"--tls-fingerprint", fp}},
+		{name: "PinnedByVariable", env: env("KNOT_TLS_FINGERPRINT", fp)},
+		{name: "WrongFingerprint", env: env(), args: []string{"--tls-fingerprint", wrong}, stderr: []string{fp, strings.ToUpper(wrong[:2]) + ":" + strings.ToUpper(wrong[2:4]), "knot server --print-fingerprint"}},
+		{name: "CAFile", env: env(), args: []string{"--tls-ca-file", certFile}},
+		{name: "SkipVerify", env: env(), args: []string{"--tls-skip-verify"}},
+		{name: "SkipVerifyAndPin", env: env(), args: []string{"--tls-skip-verify", "--tls-fingerprint", fp}, stderr: []string{"client.tls_skip_verify", "not both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := knot(t, tt.env, "", append([]string{"template", "list"}, tt.args...)...)
+			if tt.stderr == nil {
+				mustSucceed(t, r)
+				return
+			}
+			if r.code == 0 {
+				t.Fatalf("succeeded:\n%s", r.stdout)
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestConnectSavesHowItVerifiedTheServer(t *testing.T) {
+	o, fp, certFile := originTLS(t)
+	env := clientEnv(t)
+	file := filepath.Join(env["XDG_CONFIG_HOME"], "knot", "knot.yaml")
+	connect := func(args ...string) result {
+		return knot(t, env, "a-long-password\n", append([]string{"connect", "--email", "admin@example.com", o.base}, args...)...)
+	}
+	saved := func() string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	// Without a way to verify the server, connect refuses it and writes
+	// nothing.
+	r := connect()
+	if r.code != 1 || !strings.Contains(r.stderr, "unknown authority") || !strings.Contains(r.stderr, "--tls-skip-verify") {
+		t.Fatalf("connect without verification: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused connect wrote the file: %v", err)
+	}
+
+	mustSucceed(t, connect("--tls-skip-verify"))
+	if text := saved(); !strings.Contains(text, "tls_skip_verify: true") {
+		t.Fatalf("--tls-skip-verify is not saved:\n%s", text)
+	}
+	mustSucceed(t, knot(t, env, "", "template", "list"))
+
+	// Connecting again with a pin replaces the skip.
+	mustSucceed(t, connect("--tls-fingerprint", fp))
+	text := saved()
+	if !strings.Contains(text, "tls_fingerprint: "+fp) || strings.Contains(text, "tls_skip_verify") {
+		t.Fatalf("after connect --tls-fingerprint:\n%s", text)
+	}
+	mustSucceed(t, knot(t, env, "", "template", "list"))
+
+	// A CA file is saved as an absolute path, so it works from anywhere.
+	rel, err := filepath.Rel(filepath.Dir(certFile), certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = knotIn(t, filepath.Dir(certFile), env, "a-long-password\n", "connect", "--email", "admin@example.com", "--tls-ca-file", rel, o.base)
+	mustSucceed(t, r)
+	text = saved()
+	if !strings.Contains(text, "tls_ca_file: "+certFile) || strings.Contains(text, "tls_fingerprint") {
+		t.Fatalf("after connect --tls-ca-file:\n%s", text)
+	}
+	mustSucceed(t, knot(t, env, "", "template", "list"))
+}

@@ -190,6 +190,17 @@ type Client struct {
 	Server string
 	// Token is an API token.
 	Token string
+	// TLSSkipVerify accepts any certificate of the server
+	// (client.tls_skip_verify). A loaded Config never has it with
+	// TLSCAFile or TLSFingerprint.
+	TLSSkipVerify bool
+	// TLSCAFile names the PEM CA certificates that verify the server, in
+	// place of the system's roots (client.tls_ca_file).
+	TLSCAFile string
+	// TLSFingerprint pins the SHA-256 fingerprint of the server's
+	// certificate, as tlsconf.Fingerprint writes it
+	// (client.tls_fingerprint).
+	TLSFingerprint string
 }
 
 // Agent holds agent.*, read by knot agent inside a space.

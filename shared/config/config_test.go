@@ -166,6 +166,9 @@ var samples = map[string]sample{
 	"log.level":                     {"DEBUG", "DEBUG", "debug", nil, func(c *config.Config) any { return c.Log.Level }},
 	"client.server":                 {"https://knot.example.com:8443", "https://knot.example.com:8443", "https://knot.example.com:8443", nil, func(c *config.Config) any { return c.Client.Server }},
 	"client.token":                  {"tok", "tok", "tok", nil, func(c *config.Config) any { return c.Client.Token }},
+	"client.tls_skip_verify":        {"true", "true", true, nil, func(c *config.Config) any { return c.Client.TLSSkipVerify }},
+	"client.tls_ca_file":            {"ca.pem", "ca.pem", "ca.pem", nil, func(c *config.Config) any { return c.Client.TLSCAFile }},
+	"client.tls_fingerprint":        {strings.Repeat("0f", 32), strings.Repeat("0F", 32), strings.Repeat("0F:", 31) + "0F", nil, func(c *config.Config) any { return c.Client.TLSFingerprint }},
 	"agent.endpoint":                {"knot-leaf:3010", "knot-leaf:3010", "knot-leaf:3010", nil, func(c *config.Config) any { return c.Agent.Endpoint }},
 	"agent.space_id":                {"0198c1d2-space", "0198c1d2-space", "0198c1d2-space", nil, func(c *config.Config) any { return c.Agent.SpaceID }},
 	"agent.token":                   {"tok", "tok", "tok", nil, func(c *config.Config) any { return c.Agent.Token }},
@@ -401,6 +404,8 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "CertFileWithoutKey", file: "server:\n  tls:\n    cert_file: cert.pem\n", key: "server.tls.cert_file", source: "FILE:3", problem: "server.tls.key_file is not"},
 		{name: "KeyFileWithoutCert", flags: map[string]string{"key-file": "key.pem"}, key: "server.tls.key_file", source: "flag --key-file", problem: "server.tls.cert_file is not"},
 		{name: "FingerprintTooShort", file: "server:\n  tls:\n    origin_fingerprint: 'AB:CD'\n", key: "server.tls.origin_fingerprint", source: "FILE:3", problem: "must be a SHA-256 fingerprint"},
+		{name: "FingerprintNotHex", env: map[string]string{"KNOT_TLS_FINGERPRINT": strings.Repeat("zz", 32)}, key: "client.tls_fingerprint", source: "env KNOT_TLS_FINGERPRINT", problem: "must be a SHA-256 fingerprint"},
+		{name: "SkipVerifyWithFingerprint", file: "client:\n  tls_skip_verify: true\n", flags: map[string]string{"tls-fingerprint": strings.Repeat("ab", 32)}, key: "client.tls_skip_verify", source: "FILE:2", problem: "client.tls_fingerprint (flag --tls-fingerprint) is set"},
 		{name: "OriginPinWithoutOrigin", flags: map[string]string{"tls-origin-fingerprint": strings.Repeat("ab", 32)}, key: "server.tls.origin_fingerprint", source: "flag --tls-origin-fingerprint", problem: "server.origin_server is not"},
 		{name: "OriginCAOverHTTP", file: "server:\n  shared_token: t\n  origin_server: http://origin.example.com\n  tls:\n    origin_ca_file: ca.pem\n", key: "server.tls.origin_ca_file", source: "FILE:5", problem: "is not https://"},
 		{name: "MergeKeyIsUnknown", file: "base: &b\n  level: info\nlog:\n  <<: *b\n", key: "base", source: "FILE:1", problem: "unknown key"},
@@ -505,15 +510,18 @@ func TestAliasesResolve(t *testing.T) {
 // KNOT_AGENT_ENDPOINT is agent.endpoint's, the client and agent take the
 // short names that spaces and shells are given, and the TLS keys of the web
 // listener keep the predecessor's flags (--cert-file, --key-file,
-// --use-tls).
+// --use-tls, and the client's --tls-skip-verify).
 var envExceptions = map[string]string{
-	"server.agent_endpoint": "KNOT_SERVER_AGENT_ENDPOINT",
-	"server.tls.cert_file":  "KNOT_CERT_FILE",
-	"server.tls.key_file":   "KNOT_KEY_FILE",
-	"server.tls.use_tls":    "KNOT_USE_TLS",
-	"client.server":         "KNOT_SERVER",
-	"client.token":          "KNOT_TOKEN",
-	"agent.space_id":        "KNOT_SPACE_ID",
+	"server.agent_endpoint":  "KNOT_SERVER_AGENT_ENDPOINT",
+	"server.tls.cert_file":   "KNOT_CERT_FILE",
+	"server.tls.key_file":    "KNOT_KEY_FILE",
+	"server.tls.use_tls":     "KNOT_USE_TLS",
+	"client.server":          "KNOT_SERVER",
+	"client.token":           "KNOT_TOKEN",
+	"client.tls_skip_verify": "KNOT_TLS_SKIP_VERIFY",
+	"client.tls_ca_file":     "KNOT_TLS_CA_FILE",
+	"client.tls_fingerprint": "KNOT_TLS_FINGERPRINT",
+	"agent.space_id":         "KNOT_SPACE_ID",
 }
 
 func TestNamesAreUniqueAndDerived(t *testing.T) {

@@ -192,6 +192,15 @@ var keys = []key{
 	{path: "client.token", typ: tString, secret: true, env: "KNOT_TOKEN",
 		doc:   "API token for the server (create one in the web interface).",
 		field: func(c *Config) any { return &c.Client.Token }},
+	{path: "client.tls_skip_verify", typ: tBool, def: "false", env: "KNOT_TLS_SKIP_VERIFY",
+		doc:   "Accept any certificate of the server, so that whoever answers in its place gets the token: prefer client.tls_ca_file or client.tls_fingerprint.",
+		field: func(c *Config) any { return &c.Client.TLSSkipVerify }},
+	{path: "client.tls_ca_file", typ: tPath, env: "KNOT_TLS_CA_FILE",
+		doc:   "PEM file of the CA certificates that verify the server's certificate, in place of the system's roots.",
+		field: func(c *Config) any { return &c.Client.TLSCAFile }},
+	{path: "client.tls_fingerprint", typ: tFingerprint, env: "KNOT_TLS_FINGERPRINT",
+		doc:   "SHA-256 fingerprint of the server's certificate (knot server --print-fingerprint shows it): only that certificate is accepted.",
+		field: func(c *Config) any { return &c.Client.TLSFingerprint }},
 
 	// agent
 	{path: "agent.endpoint", typ: tEndpoint,

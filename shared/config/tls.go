@@ -11,8 +11,9 @@ import (
 var tFingerprint = &valueType{kind: ValueString, name: "SHA-256 fingerprint", check: tlsconf.ParseFingerprint}
 
 // crossCheckTLS checks the TLS keys that depend on each other: a
-// certificate file needs its key file and the other way round, and only a
-// leaf of an https origin verifies it.
+// certificate file needs its key file and the other way round, only a leaf
+// of an https origin verifies it, and a client
+// that skips verification has nothing to verify with.
 func (l *loader) crossCheckTLS(c *Config, srcs map[string]Source) {
 	t := c.Server.TLS
 	switch {
@@ -38,5 +39,14 @@ func (l *loader) crossCheckTLS(c *Config, srcs map[string]Source) {
 		case !strings.HasPrefix(origin, "https://"):
 			l.fail(p, srcs[p], "is set but server.origin_server %q is not https://: there is no certificate to verify", c.Server.OriginServer)
 		}
+	}
+	cl := c.Client
+	if cl.TLSSkipVerify && (cl.TLSCAFile != "" || cl.TLSFingerprint != "") {
+		p := "client.tls_skip_verify"
+		other := "client.tls_ca_file"
+		if cl.TLSFingerprint != "" {
+			other = "client.tls_fingerprint"
+		}
+		l.fail(p, srcs[p], "is true but %s (%s) is set: skip verification, or verify with a CA file or fingerprint, not both", other, srcs[other])
 	}
 }
