@@ -100,7 +100,7 @@ var keys = []key{
 		doc:   "PEM private key of server.tls.cert_file.",
 		field: func(c *Config) any { return &c.Server.TLS.KeyFile }},
 	{path: "server.tls.use_tls", typ: tBool, def: "false", env: "KNOT_USE_TLS",
-		doc:   "Serve the web listener over TLS. Without server.tls.cert_file the certificate is self-signed, for the host of server.url, localhost, 127.0.0.1 and ::1, and kept in the directory that holds server.badgerdb.path.",
+		doc:   "Serve the web listener over TLS. Without server.tls.cert_file the certificate is self-signed, for the host of server.url, localhost, 127.0.0.1, ::1 and server.wildcard_domain, and kept in the directory that holds server.badgerdb.path.",
 		field: func(c *Config) any { return &c.Server.TLS.UseTLS }},
 	{path: "server.tls.origin_ca_file", typ: tPath, commented: true, example: "/etc/knot/origin-ca.pem",
 		doc:   "On a leaf, PEM file of the CA certificates that verify the origin's certificate, in place of the system's roots.",
