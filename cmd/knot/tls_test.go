@@ -165,7 +165,7 @@ func TestPlainHTTPServerSendsNoHSTS(t *testing.T) {
 
 func TestSelfSignedCertificateIsKeptAndPrinted(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"--use-tls", "--url", "https://knot.example.com:3443"}
+	args := []string{"--use-tls", "--url", "https://knot.example.com:3443", "--wildcard-domain", "*.spaces.example.com"}
 
 	// --print-fingerprint makes the certificate before the first start.
 	r := knotIn(t, dir, nil, "", append([]string{"server", "--print-fingerprint"}, args...)...)
@@ -185,7 +185,7 @@ func TestSelfSignedCertificateIsKeptAndPrinted(t *testing.T) {
 	if got := fingerprint(c.Raw); got != printed {
 		t.Errorf("served %s, --print-fingerprint printed %s", got, printed)
 	}
-	for _, h := range []string{"knot.example.com", "localhost", "127.0.0.1", "::1"} {
+	for _, h := range []string{"knot.example.com", "localhost", "127.0.0.1", "::1", "dev.spaces.example.com"} {
 		if err := c.VerifyHostname(h); err != nil {
 			t.Errorf("the self-signed certificate is not for %s: %v", h, err)
 		}
