@@ -70,11 +70,10 @@ func selfSignedHosts(cfg *config.Config) []string {
 // logWebTLS logs the certificate the web listener serves, with its
 // fingerprint for clients that pin it.
 func logWebTLS(logger *slog.Logger, sc *tlsconf.ServerCert) {
-	self := sc.Certificate.Issuer.String() == sc.Certificate.Subject.String()
 	if sc.Created {
 		logger.Info("made a self-signed TLS certificate", "file", sc.File)
 	}
-	logger.Info("TLS certificate", "file", sc.File, "self_signed", self,
+	logger.Info("TLS certificate", "file", sc.File, "self_signed", sc.SelfSigned,
 		"sha256", sc.Fingerprint, "expires", sc.Certificate.NotAfter.UTC().Format("2006-01-02"))
 }
 

@@ -112,6 +112,9 @@ func TestServerServesTLSWithCertAndKeyFiles(t *testing.T) {
 	if !strings.HasPrefix(s.base, "https://127.0.0.1:") {
 		t.Fatalf("the server announces %s, want https://", s.base)
 	}
+	if !strings.Contains(s.log.String(), "file="+certFile+" self_signed=false") {
+		t.Errorf("the certificate is not logged:\n%s", s.log)
+	}
 
 	// Go's client, trusting the CA.
 	resp, err := trusting(t, caFile).Get(s.base + "/health")
@@ -190,7 +193,7 @@ func TestSelfSignedCertificateIsKeptAndPrinted(t *testing.T) {
 			t.Errorf("the self-signed certificate is not for %s: %v", h, err)
 		}
 	}
-	if !strings.Contains(s.log.String(), "sha256="+printed) {
+	if !strings.Contains(s.log.String(), "self_signed=true sha256="+printed) {
 		t.Errorf("the fingerprint is not logged at start:\n%s", s.log)
 	}
 	// The kept file verifies the server as a CA file does (curl --cacert).

@@ -59,6 +59,9 @@ type ServerCert struct {
 	Fingerprint string
 	// File is the PEM file the certificate was read from or kept in.
 	File string
+	// SelfSigned is true for the certificate kept in
+	// ServerOptions.SelfSignedDir, false for ServerOptions.CertFile's.
+	SelfSigned bool
 	// Created is true when a new self-signed certificate was made.
 	Created bool
 }
@@ -76,7 +79,7 @@ func LoadServer(opts ServerOptions) (*ServerCert, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load the certificate %s and key %s: %w", opts.CertFile, opts.KeyFile, err)
 		}
-		return serverCert(pair, opts.CertFile, false)
+		return serverCert(pair, opts.CertFile, false, false)
 	case opts.CertFile != "" || opts.KeyFile != "":
 		return nil, errors.New("a certificate file needs its key file, and a key file its certificate file")
 	case opts.SelfSignedDir == "":
@@ -87,7 +90,7 @@ func LoadServer(opts ServerOptions) (*ServerCert, error) {
 	// A missing, damaged or unfit pair is replaced; a directory that
 	// cannot be written fails below with the cause.
 	if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && fits(pair.Leaf, opts) {
-		return serverCert(pair, certFile, false)
+		return serverCert(pair, certFile, true, false)
 	}
 	certPEM, keyPEM, err := selfSigned(opts.Hosts, opts.Now())
 	if err != nil {
@@ -106,10 +109,10 @@ func LoadServer(opts ServerOptions) (*ServerCert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("self-signed certificate: %w", err)
 	}
-	return serverCert(pair, certFile, true)
+	return serverCert(pair, certFile, true, true)
 }
 
-func serverCert(pair tls.Certificate, file string, created bool) (*ServerCert, error) {
+func serverCert(pair tls.Certificate, file string, selfSigned, created bool) (*ServerCert, error) {
 	leaf := pair.Leaf
 	if leaf == nil {
 		var err error
@@ -125,6 +128,7 @@ func serverCert(pair tls.Certificate, file string, created bool) (*ServerCert, e
 		Certificate: leaf,
 		Fingerprint: Fingerprint(leaf.Raw),
 		File:        file,
+		SelfSigned:  selfSigned,
 		Created:     created,
 	}, nil
 }

@@ -65,7 +65,7 @@ func TestSelfSignedIsKeptAndCoversItsHosts(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	hosts := []string{"knot.example.com", "localhost", "127.0.0.1", "::1"}
 	first := mustSelfSigned(t, dir, hosts...)
-	if !first.Created || first.File != filepath.Join(dir, tlsconf.SelfSignedCertFile) {
+	if !first.Created || !first.SelfSigned || first.File != filepath.Join(dir, tlsconf.SelfSignedCertFile) {
 		t.Fatalf("first load: created %v, file %s", first.Created, first.File)
 	}
 	c := first.Certificate
@@ -294,7 +294,7 @@ func caSigned(t *testing.T) (*tlsconf.ServerCert, *x509.Certificate) {
 
 func TestPinNamesTheServersCertificateNotItsCA(t *testing.T) {
 	sc, ca := caSigned(t)
-	if sc.Created || sc.Fingerprint != tlsconf.Fingerprint(sc.Certificate.Raw) || sc.Certificate.Subject.CommonName != "server" {
+	if sc.Created || sc.SelfSigned || sc.Fingerprint != tlsconf.Fingerprint(sc.Certificate.Raw) || sc.Certificate.Subject.CommonName != "server" {
 		t.Fatalf("loaded %+v", sc)
 	}
 	url := serveTLS(t, sc)
