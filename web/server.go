@@ -48,6 +48,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -112,6 +113,10 @@ type Options struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
 	// its context ends; 0 means 30 seconds.
 	ShutdownTimeout time.Duration
+	// TLS makes Run serve HTTPS (HTTP/2 and HTTP/1.1) with this
+	// configuration; nil means plain HTTP. Every answer over TLS carries
+	// Strict-Transport-Security (see tls.go).
+	TLS *tls.Config
 
 	// Hub makes the server an origin (see the package documentation); nil
 	// means no leaf can connect. The caller runs it.
@@ -165,6 +170,7 @@ type Server struct {
 	validate func(*shared.Template) error
 	now      func() time.Time
 	shutdown time.Duration
+	tls      *tls.Config
 
 	router  chi.Router
 	metrics *metrics
@@ -225,6 +231,7 @@ func New(opts Options) (*Server, error) {
 		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
+		tls:      opts.TLS,
 		metrics:  newMetrics(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
@@ -276,10 +283,11 @@ func (s *Server) Handler() http.Handler { return s.router }
 // Run serves HTTP on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections and waits (up to Options.ShutdownTimeout) for
 // in-flight requests to complete. It returns nil after a clean stop and the
-// error otherwise. Run closes ln.
+// error otherwise. Run closes ln. With Options.TLS it serves HTTPS on ln.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.router,
+		Handler:           withHSTS(s.router),
+		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -299,7 +307,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}()
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- s.serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return err

@@ -129,7 +129,7 @@ func (c *apiClient) transportError(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s did not answer in time", c.base)
 	}
-	return fmt.Errorf("cannot reach %s: %w", c.base, c.unwrapURLError(err))
+	return fmt.Errorf("cannot reach %s: %w%s", c.base, c.unwrapURLError(err), tlsHint(err))
 }
 
 // unwrapURLError drops the "Get "http://...":" prefix of a *url.Error,

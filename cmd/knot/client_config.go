@@ -85,7 +85,11 @@ func newClientFromConfig(c *cli.Context) (*apiClient, error) {
 	if cfg.Client.Token == "" {
 		return nil, fmt.Errorf("no API token is configured for %s%s: give --token, set KNOT_TOKEN, or run 'knot connect %s' once", cfg.Client.Server, read, cfg.Client.Server)
 	}
-	return newAPIClient(cfg.Client.Server, cfg.Client.Token), nil
+	tc, err := clientTLSConfig(cfg.Client)
+	if err != nil {
+		return nil, err
+	}
+	return newAPIClient(cfg.Client.Server, cfg.Client.Token).withTLS(tc), nil
 }
 
 // withClient runs fn with a client for the configured server. An
@@ -103,10 +107,16 @@ func withClient(c *cli.Context, fn func(*apiClient) error) error {
 	return err
 }
 
+// clientKey is a client.* key that writeClientConfig sets to Value (a YAML
+// scalar of Tag, "" meaning a string), or removes when Value is "".
+type clientKey struct {
+	Name, Value, Tag string
+}
+
 // setClientKeys returns the configuration file data with client.server and
-// client.token set to server and token. Everything else in data, comments
-// included, is kept.
-func setClientKeys(name string, data []byte, server, token string) ([]byte, error) {
+// client.token set to server and token, and the extra keys set or removed.
+// Everything else in data, comments included, is kept.
+func setClientKeys(name string, data []byte, server, token string, extra ...clientKey) ([]byte, error) {
 	var doc yaml.Node
 	if len(bytes.TrimSpace(data)) > 0 {
 		if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -137,6 +147,17 @@ func setClientKeys(name string, data []byte, server, token string) ([]byte, erro
 	}
 	setMappingValue(client, "server", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: server})
 	setMappingValue(client, "token", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: token})
+	for _, k := range extra {
+		if k.Value == "" {
+			removeMappingValue(client, k.Name)
+			continue
+		}
+		tag := k.Tag
+		if tag == "" {
+			tag = "!!str"
+		}
+		setMappingValue(client, k.Name, &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: k.Value})
+	}
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -175,10 +196,11 @@ func setMappingValue(m *yaml.Node, key string, v *yaml.Node) {
 }
 
 // writeClientConfig sets client.server and client.token in the file name,
-// creating it (and its directory) when needed, and keeping its other keys.
-// The result must load as a configuration; the file is replaced atomically
-// and left readable by its owner only.
-func writeClientConfig(name, server, token string) error {
+// and sets or removes the extra keys, creating it (and its directory) when
+// needed, and keeping its other keys. The result must load as a
+// configuration; the file is replaced atomically and left readable by its
+// owner only.
+func writeClientConfig(name, server, token string, extra ...clientKey) error {
 	if resolved, err := filepath.EvalSymlinks(name); err == nil {
 		name = resolved
 	}
@@ -191,7 +213,7 @@ func writeClientConfig(name, server, token string) error {
 			return fmt.Errorf("%s has problems; fix them or give another file with --config:\n%w", name, err)
 		}
 	}
-	out, err := setClientKeys(name, data, server, token)
+	out, err := setClientKeys(name, data, server, token, extra...)
 	if err != nil {
 		return err
 	}

@@ -46,14 +46,16 @@ func connectCommand(s streams) *cli.Command {
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\", and writes client.server and\n" +
 			"client.token to the client configuration file, keeping its other keys. The file is readable\n" +
-			"by you only. URL is the server's address, such as https://knot.example.com.\n\n" +
+			"by you only. URL is the server's address, such as https://knot.example.com.\n" +
+			"The server's certificate is verified as --tls-ca-file, --tls-fingerprint or --tls-skip-verify\n" +
+			"say, else by the system's roots; that choice is saved with the server (client.tls_*).\n\n" +
 			"When the server uses two-factor login, knot then asks for the code of your authenticator app\n" +
 			"(the next line of standard input). Without one for this server yet, give none: knot shows\n" +
 			"the new secret to add to the app, then asks for its code.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			clientConfigFlag,
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
-		},
+		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
 			case 0:
@@ -67,6 +69,10 @@ func connectCommand(s streams) *cli.Command {
 				return usagef(c, "%v", err)
 			}
 			file, _, err := clientConfigFile(c)
+			if err != nil {
+				return err
+			}
+			ct, err := readConnectTLS(c)
 			if err != nil {
 				return err
 			}
@@ -90,7 +96,7 @@ func connectCommand(s streams) *cli.Command {
 				}
 				return promptLine(s, in, "Two-factor code: ")
 			}
-			return connect(c.Context, c.App.Writer, s.stderr, server, email, password, file, askCode)
+			return connect(c.Context, c.App.Writer, s.stderr, server, email, password, file, askCode, ct)
 		},
 	}
 }
@@ -114,11 +120,12 @@ func serverURL(arg string) (string, error) {
 }
 
 // connect logs in, creates an API token, checks it, and writes it with the
-// server to file. The login session is ended afterwards. When the server
-// uses TOTP, askCode reads the code (hint, if any, is shown first on a
-// terminal), and a new secret the login gives is shown on notes.
-func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string, askCode func(hint string) (string, error)) error {
-	anon := newAPIClient(server, "")
+// server to file, with the TLS settings it verified the server by. The
+// login session is ended afterwards. When the server uses TOTP, askCode
+// reads the code (hint, if any, is shown first on a terminal), and a new
+// secret the login gives is shown on notes.
+func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string, askCode func(hint string) (string, error), ct *connectTLS) error {
+	anon := newAPIClient(server, "").withTLS(ct.config)
 	login, err := logIn(ctx, anon, notes, email, password, askCode)
 	if err != nil {
 		return err
@@ -126,7 +133,7 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 	if login.Token == "" {
 		return fmt.Errorf("%s answered the login without a session token (is this a knot server?)", server)
 	}
-	session := newAPIClient(server, login.Token)
+	session := newAPIClient(server, login.Token).withTLS(ct.config)
 	defer func() {
 		// End the session; the API token stays. A failure here changes
 		// nothing for the user.
@@ -147,10 +154,10 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 		return fmt.Errorf("%s answered without the new token", server)
 	}
 	var me whoAmI
-	if err := newAPIClient(server, tok.Token).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
+	if err := newAPIClient(server, tok.Token).withTLS(ct.config).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
 		return fmt.Errorf("check the new API token: %w", err)
 	}
-	if err := writeClientConfig(file, server, tok.Token); err != nil {
+	if err := writeClientConfig(file, server, tok.Token, ct.keys...); err != nil {
 		return err
 	}
 	who := me.Username

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			return errors.New("server.totp.enabled is true but server.encrypt is not set: TOTP secrets are stored sealed with it; set it (make a key with knot genkey, the same on every server) or turn TOTP off")
 		}
 		totp = &web.TOTPOptions{Window: cfg.Server.TOTP.Window, Issuer: cfg.Server.TOTP.Issuer}
+	}
+
+	cert, err := webTLS(cfg)
+	if err != nil {
+		return err
 	}
 
 	store, err := openStore(ctx, cfg, logger)
@@ -110,7 +116,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		if err != nil {
 			return err
 		}
-		uplink, err = leaf.New(leaf.Options{
+		toOrigin, err := originTransport(cfg)
+		if err != nil {
+			return err
+		}
+		uplink, err = leaf.New(overOriginTLS(toOrigin, leaf.Options{
 			Store:     store,
 			OriginURL: cfg.Server.OriginServer,
 			Token:     cfg.Server.SharedToken,
@@ -121,11 +131,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Spaces:    commands,
 			Logger:    logger,
 			Resolve:   resolve,
-		})
+		}))
 		if err != nil {
 			return fmt.Errorf("server.origin_server: %w", err)
 		}
-		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve}
+		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve,
+			HTTPClient: &http.Client{Transport: toOrigin, Timeout: 30 * time.Second}}
 	}
 
 	rec := web.SpaceRecords{Store: store}
@@ -167,6 +178,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Leaf:             leafOpts,
 		Runtimes:         runtimes,
 		MetricsToken:     cfg.Server.MetricsToken,
+		TLS:              tlsConfigOf(cert),
 	})
 	if err != nil {
 		return err
@@ -177,7 +189,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	attrs := []any{"role", cfg.Role(), "listen", "http://" + ln.Addr().String(),
+	scheme := "http://"
+	if cert != nil {
+		scheme = "https://"
+		logWebTLS(logger, cert)
+	}
+	attrs := []any{"role", cfg.Role(), "listen", scheme + ln.Addr().String(),
 		"location", cfg.Server.Location, "store", cfg.Storage(), "version", version}
 	if uplink != nil {
 		attrs = append(attrs, "origin", cfg.Server.OriginServer)

@@ -11,8 +11,9 @@ func serverCommand() *cli.Command {
 		Description: "Reads knot.yaml (or the file named by --config or $KNOT_CONFIG), then $KNOT_* variables,\n" +
 			"then the flags below, each overriding the one before. With no shared_token the server is\n" +
 			"standalone; with shared_token it is an origin; with origin_server as well, it is a leaf.\n" +
-			"It stops cleanly on SIGINT or SIGTERM.",
-		Flags: keyFlags("server.", "resolver.", "log."),
+			"It stops cleanly on SIGINT or SIGTERM. With --print-fingerprint it prints the SHA-256\n" +
+			"fingerprint of the TLS certificate it would serve (making the self-signed one if need be) and exits.",
+		Flags: append(keyFlags("server.", "resolver.", "log."), printFingerprintFlag),
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -20,6 +21,9 @@ func serverCommand() *cli.Command {
 			cfg, err := loadConfig(c)
 			if err != nil {
 				return err
+			}
+			if c.Bool(printFingerprintFlag.Name) {
+				return printFingerprint(c.App.Writer, cfg)
 			}
 			return runServer(c.Context, cfg, newLogger(c.App.ErrWriter, cfg))
 		},

@@ -24,9 +24,11 @@ type serverProc struct {
 	base string
 	log  *syncBuffer // what the process wrote to stderr
 	done chan error
+	// client sends fetch's requests; nil means http.DefaultClient.
+	client *http.Client
 }
 
-var listenRe = regexp.MustCompile(`listen=(http://127\.0\.0\.1:\d+)`)
+var listenRe = regexp.MustCompile(`listen=(https?://127\.0\.0\.1:\d+)`)
 
 // runKnotServer runs `knot server args...` in dir and waits until it serves.
 func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
@@ -101,7 +103,11 @@ func (s *serverProc) fetch(method, path, token string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	cl := s.client
+	if cl == nil {
+		cl = http.DefaultClient
+	}
+	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}

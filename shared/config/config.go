@@ -51,6 +51,8 @@ type Server struct {
 	Terminal Terminal
 	// TOTP holds server.totp.*.
 	TOTP TOTP
+	// TLS holds server.tls.*.
+	TLS TLS
 	// Encrypt is the 32-character key that seals protected template
 	// variables, empty for none (server.encrypt).
 	Encrypt string
@@ -99,6 +101,29 @@ type TOTP struct {
 	// Issuer names the service in authenticator apps (server.totp.issuer).
 	Issuer string
 }
+
+// TLS holds server.tls.*: the TLS of the web listener, and how a leaf
+// verifies its origin.
+type TLS struct {
+	// CertFile and KeyFile name the PEM certificate and key the web
+	// listener serves; set, they turn TLS on (server.tls.cert_file,
+	// server.tls.key_file). A loaded Config has both or neither.
+	CertFile, KeyFile string
+	// UseTLS serves the web listener over TLS, with a self-signed
+	// certificate when no CertFile is given (server.tls.use_tls).
+	UseTLS bool
+	// OriginCAFile names the PEM CA certificates that verify the origin,
+	// in place of the system's roots (server.tls.origin_ca_file).
+	OriginCAFile string
+	// OriginFingerprint pins the SHA-256 fingerprint of the origin's
+	// certificate, as tlsconf.Fingerprint writes it
+	// (server.tls.origin_fingerprint).
+	OriginFingerprint string
+}
+
+// Enabled reports whether the web listener serves TLS: a certificate file
+// is given or use_tls is set.
+func (t TLS) Enabled() bool { return t.UseTLS || t.CertFile != "" }
 
 // MySQL holds server.mysql.*. Host may be srv+name.
 type MySQL struct {
@@ -187,6 +212,17 @@ type Client struct {
 	Server string
 	// Token is an API token.
 	Token string
+	// TLSSkipVerify accepts any certificate of the server
+	// (client.tls_skip_verify). A loaded Config never has it with
+	// TLSCAFile or TLSFingerprint.
+	TLSSkipVerify bool
+	// TLSCAFile names the PEM CA certificates that verify the server, in
+	// place of the system's roots (client.tls_ca_file).
+	TLSCAFile string
+	// TLSFingerprint pins the SHA-256 fingerprint of the server's
+	// certificate, as tlsconf.Fingerprint writes it
+	// (client.tls_fingerprint).
+	TLSFingerprint string
 }
 
 // Agent holds agent.*, read by knot agent inside a space.

@@ -125,6 +125,9 @@ type sample struct {
 	get        func(*config.Config) any
 }
 
+// originEnv makes a leaf of an https origin, for the keys that need one.
+var originEnv = map[string]string{"KNOT_SHARED_TOKEN": "s3cret", "KNOT_ORIGIN_SERVER": "https://origin.example.com"}
+
 var samples = map[string]sample{
 	"server.listen":                 {"http://0.0.0.0:8080/", "http://0.0.0.0:8080/", "0.0.0.0:8080", nil, func(c *config.Config) any { return c.Server.Listen }},
 	"server.listen_agent":           {"'[::1]:4000'", "[::1]:4000", "[::1]:4000", nil, func(c *config.Config) any { return c.Server.ListenAgent }},
@@ -143,6 +146,11 @@ var samples = map[string]sample{
 	"server.leaf_forget_after":      {"90m", "90m", "90m", nil, func(c *config.Config) any { return c.Server.LeafForgetAfter }},
 	"server.metrics_token":          {"m3trics", "m3trics", "m3trics", nil, func(c *config.Config) any { return c.Server.MetricsToken }},
 	"server.origin_server":          {"srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", map[string]string{"KNOT_SHARED_TOKEN": "s3cret"}, func(c *config.Config) any { return c.Server.OriginServer }},
+	"server.tls.cert_file":          {"/etc/knot/cert.pem", "/etc/knot/cert.pem", "/etc/knot/cert.pem", map[string]string{"KNOT_KEY_FILE": "/etc/knot/key.pem"}, func(c *config.Config) any { return c.Server.TLS.CertFile }},
+	"server.tls.key_file":           {"/etc/knot/key.pem", "/etc/knot/key.pem", "/etc/knot/key.pem", map[string]string{"KNOT_CERT_FILE": "/etc/knot/cert.pem"}, func(c *config.Config) any { return c.Server.TLS.KeyFile }},
+	"server.tls.use_tls":            {"true", "1", true, nil, func(c *config.Config) any { return c.Server.TLS.UseTLS }},
+	"server.tls.origin_ca_file":     {"/etc/knot/ca.pem", "/etc/knot/ca.pem", "/etc/knot/ca.pem", originEnv, func(c *config.Config) any { return c.Server.TLS.OriginCAFile }},
+	"server.tls.origin_fingerprint": {strings.Repeat("ab", 32), strings.Repeat("AB:", 31) + "ab", strings.Repeat("AB:", 31) + "AB", originEnv, func(c *config.Config) any { return c.Server.TLS.OriginFingerprint }},
 	"server.mysql.enabled":          {"true", "true", true, nil, func(c *config.Config) any { return c.Server.MySQL.Enabled }},
 	"server.mysql.host":             {"srv+mysql.service.consul", "srv+mysql.service.consul", "srv+mysql.service.consul", nil, func(c *config.Config) any { return c.Server.MySQL.Host }},
 	"server.mysql.port":             {"3307", "3307", 3307, nil, func(c *config.Config) any { return c.Server.MySQL.Port }},
@@ -165,6 +173,9 @@ var samples = map[string]sample{
 	"log.level":                     {"DEBUG", "DEBUG", "debug", nil, func(c *config.Config) any { return c.Log.Level }},
 	"client.server":                 {"https://knot.example.com:8443", "https://knot.example.com:8443", "https://knot.example.com:8443", nil, func(c *config.Config) any { return c.Client.Server }},
 	"client.token":                  {"tok", "tok", "tok", nil, func(c *config.Config) any { return c.Client.Token }},
+	"client.tls_skip_verify":        {"true", "true", true, nil, func(c *config.Config) any { return c.Client.TLSSkipVerify }},
+	"client.tls_ca_file":            {"ca.pem", "ca.pem", "ca.pem", nil, func(c *config.Config) any { return c.Client.TLSCAFile }},
+	"client.tls_fingerprint":        {strings.Repeat("0f", 32), strings.Repeat("0F", 32), strings.Repeat("0F:", 31) + "0F", nil, func(c *config.Config) any { return c.Client.TLSFingerprint }},
 	"agent.endpoint":                {"knot-leaf:3010", "knot-leaf:3010", "knot-leaf:3010", nil, func(c *config.Config) any { return c.Agent.Endpoint }},
 	"agent.space_id":                {"0198c1d2-space", "0198c1d2-space", "0198c1d2-space", nil, func(c *config.Config) any { return c.Agent.SpaceID }},
 	"agent.token":                   {"tok", "tok", "tok", nil, func(c *config.Config) any { return c.Agent.Token }},
@@ -359,7 +370,7 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		problem string
 	}{
 		{name: "ListenWithoutPort", file: "server:\n  listen: localhost\n", key: "server.listen", source: "FILE:2", problem: "must be host:port"},
-		{name: "ListenHTTPS", file: "server:\n  listen: https://0.0.0.0:3000\n", key: "server.listen", source: "FILE:2", problem: "plain HTTP"},
+		{name: "ListenHTTPS", file: "server:\n  listen: https://0.0.0.0:3000\n", key: "server.listen", source: "FILE:2", problem: "server.tls.* turns TLS on"},
 		{name: "ListenBadPort", file: "server:\n  listen: 127.0.0.1:99999\n", key: "server.listen", source: "FILE:2", problem: "invalid port"},
 		{name: "ListenEmpty", file: "server:\n  listen: ''\n", key: "server.listen", source: "FILE:2", problem: "must not be empty"},
 		{name: "ListenAsList", file: "server:\n  listen:\n    - a\n", key: "server.listen", source: "FILE:3", problem: "must be a single value, not a list"},
@@ -411,6 +422,13 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "TabIndent", file: "server:\n\tlisten: x\n", key: "", source: "FILE:2", problem: "not valid YAML"},
 		{name: "TwoDocuments", file: "log:\n  level: info\n---\nlog:\n  level: debug\n", key: "", source: "FILE:3", problem: "more than one YAML document"},
 		{name: "RootIsList", file: "- server\n", key: "", source: "FILE:1", problem: "must be a mapping of sections"},
+		{name: "CertFileWithoutKey", file: "server:\n  tls:\n    cert_file: cert.pem\n", key: "server.tls.cert_file", source: "FILE:3", problem: "server.tls.key_file is not"},
+		{name: "KeyFileWithoutCert", flags: map[string]string{"key-file": "key.pem"}, key: "server.tls.key_file", source: "flag --key-file", problem: "server.tls.cert_file is not"},
+		{name: "FingerprintTooShort", file: "server:\n  tls:\n    origin_fingerprint: 'AB:CD'\n", key: "server.tls.origin_fingerprint", source: "FILE:3", problem: "must be a SHA-256 fingerprint"},
+		{name: "FingerprintNotHex", env: map[string]string{"KNOT_TLS_FINGERPRINT": strings.Repeat("zz", 32)}, key: "client.tls_fingerprint", source: "env KNOT_TLS_FINGERPRINT", problem: "must be a SHA-256 fingerprint"},
+		{name: "SkipVerifyWithFingerprint", file: "client:\n  tls_skip_verify: true\n", flags: map[string]string{"tls-fingerprint": strings.Repeat("ab", 32)}, key: "client.tls_skip_verify", source: "FILE:2", problem: "client.tls_fingerprint (flag --tls-fingerprint) is set"},
+		{name: "OriginPinWithoutOrigin", flags: map[string]string{"tls-origin-fingerprint": strings.Repeat("ab", 32)}, key: "server.tls.origin_fingerprint", source: "flag --tls-origin-fingerprint", problem: "server.origin_server is not"},
+		{name: "OriginCAOverHTTP", file: "server:\n  shared_token: t\n  origin_server: http://origin.example.com\n  tls:\n    origin_ca_file: ca.pem\n", key: "server.tls.origin_ca_file", source: "FILE:5", problem: "is not https://"},
 		{name: "MergeKeyIsUnknown", file: "base: &b\n  level: info\nlog:\n  <<: *b\n", key: "base", source: "FILE:1", problem: "unknown key"},
 	}
 	for _, tt := range tests {
@@ -510,13 +528,21 @@ func TestAliasesResolve(t *testing.T) {
 }
 
 // envExceptions are the keys whose variables do not follow the rule:
-// KNOT_AGENT_ENDPOINT is agent.endpoint's, and the client and agent take the
-// short names that spaces and shells are given.
+// KNOT_AGENT_ENDPOINT is agent.endpoint's, the client and agent take the
+// short names that spaces and shells are given, and the TLS keys of the web
+// listener keep the predecessor's flags (--cert-file, --key-file,
+// --use-tls, and the client's --tls-skip-verify).
 var envExceptions = map[string]string{
-	"server.agent_endpoint": "KNOT_SERVER_AGENT_ENDPOINT",
-	"client.server":         "KNOT_SERVER",
-	"client.token":          "KNOT_TOKEN",
-	"agent.space_id":        "KNOT_SPACE_ID",
+	"server.agent_endpoint":  "KNOT_SERVER_AGENT_ENDPOINT",
+	"server.tls.cert_file":   "KNOT_CERT_FILE",
+	"server.tls.key_file":    "KNOT_KEY_FILE",
+	"server.tls.use_tls":     "KNOT_USE_TLS",
+	"client.server":          "KNOT_SERVER",
+	"client.token":           "KNOT_TOKEN",
+	"client.tls_skip_verify": "KNOT_TLS_SKIP_VERIFY",
+	"client.tls_ca_file":     "KNOT_TLS_CA_FILE",
+	"client.tls_fingerprint": "KNOT_TLS_FINGERPRINT",
+	"agent.space_id":         "KNOT_SPACE_ID",
 }
 
 func TestNamesAreUniqueAndDerived(t *testing.T) {

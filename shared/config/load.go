@@ -528,6 +528,7 @@ func (l *loader) crossCheck(c *Config, srcs map[string]Source) {
 		p := "server.location"
 		l.fail(p, srcs[p], "is a restricted location, which only a leaf on that user's API token serves: a standalone server or an origin needs a plain name")
 	}
+	l.crossCheckTLS(c, srcs)
 	if c.Server.Redis.Enabled && len(c.Server.Redis.Hosts) == 0 {
 		p := "server.redis.hosts"
 		l.fail(p, srcs[p], "is empty but server.redis.enabled is true")

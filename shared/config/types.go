@@ -182,7 +182,7 @@ func checkListen(s string) (string, error) {
 	if rest, ok := strings.CutPrefix(s, "http://"); ok {
 		s = strings.TrimSuffix(rest, "/")
 	} else if strings.Contains(s, "://") {
-		return "", errors.New("must be host:port or http://host:port (knot serves plain HTTP; terminate TLS in front of it)")
+		return "", errors.New("must be host:port or http://host:port (server.tls.* turns TLS on)")
 	}
 	host, port, err := splitHostPort(s, true, 0)
 	if err != nil {
