@@ -276,23 +276,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", shared.Errorf(shared.EUNAUTHORIZED, "invalid email or password")
 	}
 	ctx := context.WithoutCancel(r.Context())
-	account := strings.ToLower(req.Email)
-	addr := clientIP(r)
-	if ok, wait := s.limits.check(account, addr); !ok {
-		s.auditAs(r, req.Email, "", "Login Rate Limited", "too many failed logins for "+req.Email+" or from "+addr, nil)
-		return "", &retryError{
-			err:   shared.Errorf(shared.ERATELIMIT, "too many failed logins: try again in %d seconds", int(wait.Seconds()+0.999)),
-			after: wait,
-		}
+	attempt, err := s.beginPasswordCheck(r, req.Email)
+	if err != nil {
+		return "", err
 	}
+	defer attempt.end()
 	fail := func(msg, reason string) (string, error) {
-		s.limits.fail(account, addr)
 		s.auditAs(r, req.Email, "", "Login Failed", reason, nil)
 		return "", shared.Errorf(shared.EUNAUTHORIZED, "%s", msg)
 	}
-	u, err := storage.Lookup[shared.User](ctx, s.store, "email:"+account)
+	u, err := storage.Lookup[shared.User](ctx, s.store, "email:"+strings.ToLower(req.Email))
 	if isCode(err, shared.ENOTFOUND) {
-		crypt.BurnPasswordCheck(req.Password)
+		attempt.check("", req.Password)
 		return fail("invalid email or password", "unknown email")
 	}
 	if err != nil {
@@ -300,17 +295,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	}
 	if u.PasswordHash == "" && s.leaf != nil {
 		// A restricted leaf holds no password hashes (DESIGN.md).
-		crypt.BurnPasswordCheck(req.Password)
+		attempt.check("", req.Password)
 		return fail(fmt.Sprintf("this leaf holds no password for %s (the origin shares none with a leaf connected by a user's API token): log in at the origin %s, or use an API token here", req.Email, s.leaf.OriginURL),
 			"no password at this leaf")
 	}
-	if u.PasswordHash == "" || !crypt.CheckPassword(u.PasswordHash, req.Password) {
+	if !attempt.check(u.PasswordHash, req.Password) {
 		return fail("invalid email or password", "wrong password")
 	}
 	if !u.Active {
 		return fail("this account is not active", "account not active")
 	}
-	s.limits.succeed(account)
+	attempt.succeed()
 
 	secret := crypt.NewToken()
 	now := s.now()
@@ -321,7 +316,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	se := &shared.Session{
 		Meta:      shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
 		UserID:    u.ID,
-		IP:        addr,
+		IP:        clientIP(r),
 		UserAgent: ua,
 		ExpiresAt: now.Add(sessionTTL),
 	}

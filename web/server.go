@@ -152,10 +152,11 @@ type Server struct {
 	now      func() time.Time
 	shutdown time.Duration
 
-	router  chi.Router
-	metrics *metrics
-	limits  *loginLimiter
-	lists   *listCache
+	router    chi.Router
+	metrics   *metrics
+	limits    *loginLimiter
+	passwords *passwordChecks
+	lists     *listCache
 
 	authSessions decodeCache[shared.Session, *shared.Session]
 	authUsers    decodeCache[shared.User, *shared.User]
@@ -239,6 +240,7 @@ func New(opts Options) (*Server, error) {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.limits = newLoginLimiter(s.now)
+	s.passwords = newPasswordChecks()
 	s.lists = newListCache()
 	s.router = s.routes()
 	return s, nil
