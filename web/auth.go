@@ -173,13 +173,13 @@ func (s *Server) liveSession(ctx context.Context, id string) (*shared.Session, e
 		return nil, err
 	}
 	now := s.now()
-	if !now.Before(se.ExpiresAt) {
+	if s.sessionOver(se, now) {
 		if _, err := s.store.Delete(context.WithoutCancel(ctx), shared.KindSession, id); err != nil && !isCode(err, shared.ENOTFOUND) {
 			s.log.ErrorContext(ctx, "delete expired session", "err", err)
 		}
 		return nil, notFound("session expired")
 	}
-	if next := now.Add(sessionTTL); next.Sub(se.ExpiresAt) >= sessionSlide {
+	if next := s.sessionExpiry(se.CreatedAt, now); next.Sub(se.ExpiresAt) >= sessionSlide {
 		slid := *se
 		slid.ExpiresAt, slid.UpdatedAt = next, now
 		// A concurrent request may have slid it already; that is as good.
@@ -250,7 +250,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 		}
 		resp := loginResponse{Status: true, Token: secret}
 		if web {
-			secure := r.TLS != nil
+			secure := s.secureCookies(r)
 			resp.CSRFToken = csrfToken(secret)
 			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: resp.CSRFToken, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode})
@@ -318,9 +318,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 		UserID:    u.ID,
 		IP:        clientIP(r),
 		UserAgent: ua,
-		ExpiresAt: now.Add(sessionTTL),
+		ExpiresAt: s.sessionExpiry(now, now),
 	}
 	if err := s.store.Put(ctx, se); err != nil {
+		return "", err
+	}
+	if err := s.capSessions(ctx, u.ID); err != nil {
 		return "", err
 	}
 	if s.leaf != nil {
@@ -342,7 +345,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 		s.originLogout(r.Context(), p.sessionID)
 	}
 	if p.viaCookie {
-		secure := r.TLS != nil
+		secure := s.secureCookies(r)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}

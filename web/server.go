@@ -97,6 +97,9 @@ type Options struct {
 	// kind is valid, container and nomad templates have a spec, and a
 	// container spec is a YAML mapping.
 	ValidateTemplate func(*shared.Template) error
+	// SessionMaxAge is how long a login session lasts at most, however
+	// often it is used (server.session_max_age); 0 means 7 days.
+	SessionMaxAge time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
@@ -152,11 +155,14 @@ type Server struct {
 	now      func() time.Time
 	shutdown time.Duration
 
-	router    chi.Router
-	metrics   *metrics
-	limits    *loginLimiter
-	passwords *passwordChecks
-	lists     *listCache
+	sessionMaxAge time.Duration
+
+	router  chi.Router
+	metrics *metrics
+	limits  *loginLimiter
+	lists   *listCache
+
+	passwords *passwordChecks // bounds password hashing
 
 	authSessions decodeCache[shared.Session, *shared.Session]
 	authUsers    decodeCache[shared.User, *shared.User]
@@ -229,6 +235,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.sessionMaxAge = opts.SessionMaxAge; s.sessionMaxAge <= 0 {
+		s.sessionMaxAge = defaultSessionMaxAge
 	}
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
@@ -309,7 +318,7 @@ func (s *Server) sweepSessions(ctx context.Context) {
 		}
 		now := s.now()
 		for _, se := range sessions {
-			if now.After(se.ExpiresAt) {
+			if s.sessionOver(se, now) {
 				if _, err := s.store.Delete(ctx, shared.KindSession, se.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
 					s.log.Error("delete expired session", "err", err)
 				}
