@@ -22,3 +22,6 @@ func SetPasswordCheck(s *Server, slots int, wait time.Duration, check func(hash,
 
 // CheckPasswordOrBurn is the password check servers use.
 func CheckPasswordOrBurn(hash, password string) bool { return checkOrBurn(hash, password) }
+
+// SetAuditPruneEvery sets how often s prunes the audit log while it runs.
+func SetAuditPruneEvery(s *Server, d time.Duration) { s.auditPruneEvery = d }

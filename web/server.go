@@ -100,6 +100,10 @@ type Options struct {
 	// SessionMaxAge is how long a login session lasts at most, however
 	// often it is used (server.session_max_age); 0 means 7 days.
 	SessionMaxAge time.Duration
+	// AuditRetention is how long audit events are kept; older ones are
+	// deleted when Run starts and every hour (server.audit_retention). 0
+	// keeps them forever.
+	AuditRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
@@ -156,6 +160,9 @@ type Server struct {
 	shutdown time.Duration
 
 	sessionMaxAge time.Duration
+
+	auditRetention  time.Duration
+	auditPruneEvery time.Duration
 
 	router  chi.Router
 	metrics *metrics
@@ -250,6 +257,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.limits = newLoginLimiter(s.now)
 	s.passwords = newPasswordChecks()
+	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
 	return s, nil
@@ -274,11 +282,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.sweepSessions(jctx)
-	}()
+	wg.Go(func() { s.sweepSessions(jctx) })
+	wg.Go(func() { s.pruneAudit(jctx) })
 	defer func() {
 		stopJanitor()
 		wg.Wait()

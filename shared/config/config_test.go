@@ -97,6 +97,9 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 			BadgerDB:    config.BadgerDB{Path: "./data/badger"},
 			Redis:       config.Redis{Hosts: []string{"localhost:6379"}},
 			Nomad:       config.Nomad{Addr: "http://127.0.0.1:4646"},
+
+			AuditRetention: 90,
+			SessionMaxAge:  "168h0m0s",
 		},
 		Log: config.Log{Level: "info"},
 	}
@@ -132,6 +135,8 @@ var samples = map[string]sample{
 	"server.disable_proxy":          {"true", "true", true, nil, func(c *config.Config) any { return c.Server.DisableProxy }},
 	"server.terminal.webgl":         {"false", "false", false, nil, func(c *config.Config) any { return c.Server.Terminal.WebGL }},
 	"server.encrypt":                {"VF9hmdXZyzNF3rcP6M0PVF9hmdXZyzNF", "VF9hmdXZyzNF3rcP6M0PVF9hmdXZyzNF", "VF9hmdXZyzNF3rcP6M0PVF9hmdXZyzNF", nil, func(c *config.Config) any { return c.Server.Encrypt }},
+	"server.audit_retention":        {"30", "30", 30, nil, func(c *config.Config) any { return c.Server.AuditRetention }},
+	"server.session_max_age":        {"12h30m", "12h30m", "12h30m0s", nil, func(c *config.Config) any { return c.Server.SessionMaxAge }},
 	"server.location":               {"eu-west_2", "eu-west_2", "eu-west_2", nil, func(c *config.Config) any { return c.Server.Location }},
 	"server.shared_token":           {"s3cret", "s3cret", "s3cret", nil, func(c *config.Config) any { return c.Server.SharedToken }},
 	"server.enable_leaf_api_tokens": {"true", "1", true, nil, func(c *config.Config) any { return c.Server.EnableLeafAPITokens }},
@@ -373,6 +378,8 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "WildcardNotADomain", file: "server:\n  wildcard_domain: '*'\n", key: "server.wildcard_domain", source: "FILE:2", problem: "must be a domain"},
 		{name: "EncryptTooShort", file: "server:\n  encrypt: abcde\n", key: "server.encrypt", source: "FILE:2", problem: "must be 32 characters, not 5"},
 		{name: "LocationWithSpace", file: "server:\n  location: my place\n", key: "server.location", source: "FILE:2", problem: "letters, digits"},
+		{name: "SessionMaxAgeNotADuration", file: "server:\n  session_max_age: 7d\n", key: "server.session_max_age", source: "FILE:2", problem: "must be a duration"},
+		{name: "AuditRetentionNegative", file: "server:\n  audit_retention: -1\n", key: "server.audit_retention", source: "FILE:2", problem: "0"},
 		{name: "LevelUnknown", file: "log:\n  level: loud\n", key: "log.level", source: "FILE:2", problem: "one of debug, info, warn, error"},
 		{name: "DockerHostPlainPath", file: "server:\n  docker:\n    host: /var/run/docker.sock\n", key: "server.docker.host", source: "FILE:3", problem: "unix:///path"},
 		{name: "TwoStores", file: "server:\n  mysql:\n    enabled: true\n  redis:\n    enabled: true\n", key: "server.redis.enabled", source: "FILE:5", problem: "server.mysql.enabled (FILE:3)"},

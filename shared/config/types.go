@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ValueKind is the shape of a key's value.
@@ -112,6 +113,7 @@ var (
 	tBool   = &valueType{kind: ValueBool, name: "bool"}
 	tPort   = &valueType{kind: ValueInt, name: "port", min: 1, max: 65535}
 	tDBNum  = &valueType{kind: ValueInt, name: "int", min: 0, max: 1 << 20}
+	tDays   = &valueType{kind: ValueInt, name: "days", min: 0, max: 36500}
 
 	tListen     = &valueType{kind: ValueString, name: "host:port", check: checkListen}
 	tEndpoint   = &valueType{kind: ValueString, name: "host:port or srv+name", check: checkEndpoint}
@@ -125,6 +127,7 @@ var (
 	tPath       = &valueType{kind: ValueString, name: "path"}
 	tEngineHost = &valueType{kind: ValueString, name: "unix:///path or tcp://host:port", check: checkEngineHost}
 	tLevel      = &valueType{kind: ValueString, name: "debug|info|warn|error", check: checkLevel}
+	tDuration   = &valueType{kind: ValueString, name: "duration", check: checkDuration}
 	tRedisHosts = &valueType{kind: ValueList, name: "list of host:port or srv+name", check: checkEndpoint}
 	tConsul     = &valueType{kind: ValueList, name: "list of host[:port]", check: portDefault("8600")}
 	tNameserver = &valueType{kind: ValueList, name: "list of host[:port]", check: portDefault("53")}
@@ -324,6 +327,16 @@ func checkLevel(s string) (string, error) {
 		return l, nil
 	}
 	return "", errors.New("must be one of debug, info, warn, error")
+}
+
+// checkDuration accepts a Go duration from a minute to a year and
+// normalises it (168h0m0s).
+func checkDuration(s string) (string, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < time.Minute || d > 366*24*time.Hour {
+		return "", errors.New("must be a duration from 1m to 8784h, such as 168h or 12h30m")
+	}
+	return d.String(), nil
 }
 
 // portDefault returns a check that accepts host or host:port and adds port
