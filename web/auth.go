@@ -125,10 +125,13 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 			p.sessionID, userID = se.ID, se.UserID
 		case isCode(err, shared.ENOTFOUND):
 			tok, err := storage.Get[shared.Token](ctx, s.store, id)
-			if isCode(err, shared.ENOTFOUND) || (err == nil && !tok.ExpiresAt.IsZero() && s.now().After(tok.ExpiresAt)) {
+			if isCode(err, shared.ENOTFOUND) {
 				return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
 			}
 			if err != nil {
+				return nil, err
+			}
+			if err := s.checkTokenExpiry(tok); err != nil {
 				return nil, err
 			}
 			p.tokenID, userID = tok.ID, tok.UserID
