@@ -3,6 +3,18 @@
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
 //
+// Logins are bounded before they cost anything (ratelimit.go,
+// passwordcheck.go): an attempt is counted as failed before its password is
+// hashed, under limits per account and address, per account (higher, so its
+// owner can log in elsewhere while one address guesses) and per address, and
+// at most about one password hash per core runs at once; beyond either,
+// 429 with Retry-After. A session ends after two idle hours and at most
+// Options.SessionMaxAge after its login, and a user holds at most 20. A new
+// password ends the user's other sessions and deletes their API tokens
+// unless asked not to; changing one's own password or email needs the
+// current one. Request bodies must be declared application/json (415
+// otherwise), which closes cross-site form posts and login CSRF.
+//
 // web is the only package that knows HTTP status codes: it maps the codes of
 // shared.Error to statuses in one place (errors.go). Spaces are started,
 // stopped and deleted through a SpaceController, which the runtime provides.
