@@ -55,5 +55,15 @@ func TestTokenExpiry(t *testing.T) {
 			t.Fatalf("error for an expired token = %q, want it to say that token ci expired", msg)
 		}
 		e.must(http.StatusOK, "GET", "/api/users/whoami", never.Token, nil)
+		var list []struct {
+			Name    string `json:"name"`
+			Expired bool   `json:"expired"`
+		}
+		e.must(http.StatusOK, "GET", "/api/tokens", never.Token, nil).decode(t, &list)
+		for _, tk := range list {
+			if tk.Expired != (tk.Name == "ci") {
+				t.Fatalf("token list %+v, want only ci expired", list)
+			}
+		}
 	})
 }

@@ -19,6 +19,7 @@ type tokenInfo struct {
 	ID        string     `json:"token_id"`
 	Name      string     `json:"name"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Expired   bool       `json:"expired"`
 	CreatedAt time.Time  `json:"created_at"`
 }
 
@@ -45,7 +46,8 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	out := make([]tokenInfo, 0, len(tokens))
 	for _, t := range tokens {
-		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt})
+		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
+			Expired: s.checkTokenExpiry(t) != nil})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
