@@ -15,6 +15,7 @@ const (
 	ELOCKED       = "locked"       // the record is in a state that forbids the change
 	EQUOTA        = "quota"        // a quota would be exceeded
 	ETOOLARGE     = "too_large"    // the body or a value is over its size limit
+	EMEDIATYPE    = "media_type"   // the body is not of a type the endpoint accepts
 	ERATELIMIT    = "rate_limited" // too many attempts; try later
 	EUNAVAILABLE  = "unavailable"  // a dependency (origin, runtime, store) cannot be reached
 	EINTERNAL     = "internal"     // anything else; the message is not shown to clients

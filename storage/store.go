@@ -7,6 +7,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/knot-dev/knot/shared"
 )
@@ -82,6 +83,13 @@ type Store interface {
 	// ListAudit returns events newest first, skipping offset and returning at
 	// most limit (0 or less: no limit), and the total number of events.
 	ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error)
+
+	// PruneAudit deletes the oldest events, in id order, up to the first one
+	// at or after before, and returns how many it deleted. Later events keep
+	// their ids, new ones get higher ids, and ListAudit's total counts the
+	// events left. Deleting in id order keeps the log without gaps even where
+	// clocks of several servers disagree a little.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error

@@ -125,10 +125,13 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 			p.sessionID, userID = se.ID, se.UserID
 		case isCode(err, shared.ENOTFOUND):
 			tok, err := storage.Get[shared.Token](ctx, s.store, id)
-			if isCode(err, shared.ENOTFOUND) || (err == nil && !tok.ExpiresAt.IsZero() && s.now().After(tok.ExpiresAt)) {
+			if isCode(err, shared.ENOTFOUND) {
 				return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
 			}
 			if err != nil {
+				return nil, err
+			}
+			if err := s.checkTokenExpiry(tok); err != nil {
 				return nil, err
 			}
 			p.tokenID, userID = tok.ID, tok.UserID
@@ -173,13 +176,13 @@ func (s *Server) liveSession(ctx context.Context, id string) (*shared.Session, e
 		return nil, err
 	}
 	now := s.now()
-	if !now.Before(se.ExpiresAt) {
+	if s.sessionOver(se, now) {
 		if _, err := s.store.Delete(context.WithoutCancel(ctx), shared.KindSession, id); err != nil && !isCode(err, shared.ENOTFOUND) {
 			s.log.ErrorContext(ctx, "delete expired session", "err", err)
 		}
 		return nil, notFound("session expired")
 	}
-	if next := now.Add(sessionTTL); next.Sub(se.ExpiresAt) >= sessionSlide {
+	if next := s.sessionExpiry(se.CreatedAt, now); next.Sub(se.ExpiresAt) >= sessionSlide {
 		slid := *se
 		slid.ExpiresAt, slid.UpdatedAt = next, now
 		// A concurrent request may have slid it already; that is as good.
@@ -250,7 +253,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 		}
 		resp := loginResponse{Status: true, Token: secret}
 		if web {
-			secure := r.TLS != nil
+			secure := s.secureCookies(r)
 			resp.CSRFToken = csrfToken(secret)
 			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: resp.CSRFToken, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode})
@@ -276,23 +279,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", shared.Errorf(shared.EUNAUTHORIZED, "invalid email or password")
 	}
 	ctx := context.WithoutCancel(r.Context())
-	account := strings.ToLower(req.Email)
-	addr := clientIP(r)
-	if ok, wait := s.limits.check(account, addr); !ok {
-		s.auditAs(r, req.Email, "", "Login Rate Limited", "too many failed logins for "+req.Email+" or from "+addr, nil)
-		return "", &retryError{
-			err:   shared.Errorf(shared.ERATELIMIT, "too many failed logins: try again in %d seconds", int(wait.Seconds()+0.999)),
-			after: wait,
-		}
+	attempt, err := s.beginPasswordCheck(r, req.Email)
+	if err != nil {
+		return "", err
 	}
+	defer attempt.end()
 	fail := func(msg, reason string) (string, error) {
-		s.limits.fail(account, addr)
 		s.auditAs(r, req.Email, "", "Login Failed", reason, nil)
 		return "", shared.Errorf(shared.EUNAUTHORIZED, "%s", msg)
 	}
-	u, err := storage.Lookup[shared.User](ctx, s.store, "email:"+account)
+	u, err := storage.Lookup[shared.User](ctx, s.store, "email:"+strings.ToLower(req.Email))
 	if isCode(err, shared.ENOTFOUND) {
-		crypt.BurnPasswordCheck(req.Password)
+		attempt.check("", req.Password)
 		return fail("invalid email or password", "unknown email")
 	}
 	if err != nil {
@@ -300,11 +298,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	}
 	if u.PasswordHash == "" && s.leaf != nil {
 		// A restricted leaf holds no password hashes (DESIGN.md).
-		crypt.BurnPasswordCheck(req.Password)
+		attempt.check("", req.Password)
 		return fail(fmt.Sprintf("this leaf holds no password for %s (the origin shares none with a leaf connected by a user's API token): log in at the origin %s, or use an API token here", req.Email, s.leaf.OriginURL),
 			"no password at this leaf")
 	}
-	if u.PasswordHash == "" || !crypt.CheckPassword(u.PasswordHash, req.Password) {
+	if !attempt.check(u.PasswordHash, req.Password) {
 		return fail("invalid email or password", "wrong password")
 	}
 	if !u.Active {
@@ -315,7 +313,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	} else if err != nil {
 		return "", err
 	}
-	s.limits.succeed(account)
+	attempt.succeed()
 
 	secret := crypt.NewToken()
 	now := s.now()
@@ -326,11 +324,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
 	se := &shared.Session{
 		Meta:      shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
 		UserID:    u.ID,
-		IP:        addr,
+		IP:        clientIP(r),
 		UserAgent: ua,
-		ExpiresAt: now.Add(sessionTTL),
+		ExpiresAt: s.sessionExpiry(now, now),
 	}
 	if err := s.store.Put(ctx, se); err != nil {
+		return "", err
+	}
+	if err := s.capSessions(ctx, u.ID); err != nil {
 		return "", err
 	}
 	if s.leaf != nil {
@@ -352,7 +353,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 		s.originLogout(r.Context(), p.sessionID)
 	}
 	if p.viaCookie {
-		secure := r.TLS != nil
+		secure := s.secureCookies(r)
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}

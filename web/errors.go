@@ -20,6 +20,7 @@ var statusOf = map[string]int{
 	shared.ENOTFOUND:     http.StatusNotFound,
 	shared.ECONFLICT:     http.StatusConflict,
 	shared.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	shared.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	shared.ELOCKED:       http.StatusLocked,
 	shared.ERATELIMIT:    http.StatusTooManyRequests,
 	shared.EUNAVAILABLE:  http.StatusServiceUnavailable,

@@ -251,6 +251,9 @@ func call(t *testing.T, base, method, path, token string, body any) answer {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -417,6 +420,7 @@ func TestFleet(t *testing.T) {
 		resp.Body.Close()
 		send := func(csrf bool) int {
 			req, _ := http.NewRequest("POST", lb+"/api/templates", strings.NewReader(`{"name":"t-cookie","kind":"manual"}`))
+			req.Header.Set("Content-Type", "application/json")
 			for _, c := range resp.Cookies() {
 				req.AddCookie(c)
 				if csrf && c.Name == "__KNOT_CSRF" {

@@ -156,6 +156,9 @@ func (e *env) send(q req) *resp {
 		rd = bytes.NewReader(data)
 	}
 	r := httptest.NewRequest(q.method, q.path, rd)
+	if rd != nil {
+		r.Header.Set("Content-Type", "application/json") // q.header may change it
+	}
 	if q.token != "" {
 		r.Header.Set("Authorization", "Bearer "+q.token)
 	}

@@ -5,11 +5,22 @@ import (
 	"time"
 )
 
-// Login limits: failed attempts allowed per window, per account (email) and
-// per client address. Successful logins are not counted.
+// Login limits: failed attempts allowed per window. An attempt counts as a
+// failure from before its password is checked (see loginLimiter.reserve), and
+// a success gives it back.
+//
+// The limit of one account from one address is low, so a guesser at one
+// address gets few tries. The limit of one account from any address is higher
+// and its window longer, so that a guesser at one address never reaches it
+// (30 an hour at most) and its owner can still log in from elsewhere, while
+// guessers spread over many addresses are still stopped. The limit of one
+// address over all accounts stops one address from trying many accounts.
 const (
-	loginWindow          = time.Minute
-	loginFailsPerAccount = 5
+	loginPairWindow      = 10 * time.Minute
+	loginFailsPerPair    = 5
+	loginAccountWindow   = time.Hour
+	loginFailsPerAccount = 50
+	loginAddressWindow   = time.Minute
 	loginFailsPerAddress = 20
 	// limiterCap bounds the number of keys each limiter tracks.
 	limiterCap = 10000
@@ -17,8 +28,9 @@ const (
 
 // failWindow counts failures of one key in a fixed window.
 type failWindow struct {
-	start time.Time
-	count int
+	start    time.Time
+	count    int
+	reported bool // a refusal in this window was recorded in the audit log
 }
 
 // failLimiter counts failures per key in fixed windows. Its memory is
@@ -54,20 +66,22 @@ func (l *failLimiter) blocked(key string) (bool, time.Duration) {
 	return fw.count >= l.limit, left
 }
 
-// fail counts one failure of key.
-func (l *failLimiter) fail(key string) {
+// fail counts one failure of key and returns the start of the window it
+// counted in.
+func (l *failLimiter) fail(key string) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	fw := l.keys[key]
 	if fw != nil && now.Sub(fw.start) < l.window {
 		fw.count++
-		return
+		return fw.start
 	}
 	if fw == nil && len(l.keys) >= limiterCap {
 		l.shrink(now)
 	}
 	l.keys[key] = &failWindow{start: now, count: 1}
+	return now
 }
 
 // reset forgets key.
@@ -99,37 +113,102 @@ func (l *failLimiter) size() int {
 	return len(l.keys)
 }
 
-// loginLimiter limits failed logins per account and per client address.
+// giveBack takes back a failure that take counted in the window that began
+// at start; nothing when that window has ended.
+func (l *failLimiter) giveBack(key string, start time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if fw := l.keys[key]; fw != nil && fw.start.Equal(start) && fw.count > 0 {
+		fw.count--
+	}
+}
+
+// firstRefusal reports whether this is the first refusal of key in its
+// current window, and marks it.
+func (l *failLimiter) firstRefusal(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fw := l.keys[key]
+	if fw == nil || fw.reported {
+		return false
+	}
+	fw.reported = true
+	return true
+}
+
+// loginLimiter limits failed logins per account and address, per account,
+// and per address (see the constants above). Accounts are lower-case emails.
 type loginLimiter struct {
-	accounts, addresses *failLimiter
+	// mu makes a reservation over the three limiters one step, so that
+	// concurrent attempts cannot all pass a check before any is counted.
+	mu                         sync.Mutex
+	pairs, accounts, addresses *failLimiter
 }
 
 func newLoginLimiter(now func() time.Time) *loginLimiter {
 	return &loginLimiter{
-		accounts:  newFailLimiter(loginFailsPerAccount, loginWindow, now),
-		addresses: newFailLimiter(loginFailsPerAddress, loginWindow, now),
+		pairs:     newFailLimiter(loginFailsPerPair, loginPairWindow, now),
+		accounts:  newFailLimiter(loginFailsPerAccount, loginAccountWindow, now),
+		addresses: newFailLimiter(loginFailsPerAddress, loginAddressWindow, now),
 	}
 }
 
-// check reports whether a login for account from addr may be tried now and,
-// if not, when to retry.
-func (l *loginLimiter) check(account, addr string) (bool, time.Duration) {
-	b1, w1 := l.accounts.blocked(account)
-	b2, w2 := l.addresses.blocked(addr)
-	switch {
-	case b1 && b2:
-		return false, max(w1, w2)
-	case b1:
-		return false, w1
-	case b2:
-		return false, w2
+// loginRefusal says which limit refused an attempt.
+type loginRefusal struct {
+	limit string        // "account_address", "account" or "address"
+	key   string        // the key of that limit
+	wait  time.Duration // until its window ends
+	first bool          // the first refusal of key in this window
+	fl    *failLimiter
+}
+
+// loginReservation is an attempt counted as a failure before its password
+// is checked; succeed gives it back.
+type loginReservation struct {
+	l                     *loginLimiter
+	pair, account, addr   string
+	pairAt, accAt, addrAt time.Time
+}
+
+// reserve counts an attempt for account from addr as a failure, or refuses
+// it when one of the limits is used up. Counting first means that of many
+// concurrent attempts no more than the limit get their password checked.
+func (l *loginLimiter) reserve(account, addr string) (*loginReservation, *loginRefusal) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pair := account + "\x00" + addr
+	var refusal *loginRefusal
+	for _, c := range []struct {
+		limit, key string
+		fl         *failLimiter
+	}{{"account_address", pair, l.pairs}, {"account", account, l.accounts}, {"address", addr, l.addresses}} {
+		if blocked, wait := c.fl.blocked(c.key); blocked && (refusal == nil || wait > refusal.wait) {
+			refusal = &loginRefusal{limit: c.limit, key: c.key, wait: wait, fl: c.fl}
+		}
 	}
-	return true, 0
+	if refusal != nil {
+		refusal.first = refusal.fl.firstRefusal(refusal.key)
+		return nil, refusal
+	}
+	res := &loginReservation{l: l, pair: pair, account: account, addr: addr}
+	res.pairAt = l.pairs.fail(pair)
+	res.accAt = l.accounts.fail(account)
+	res.addrAt = l.addresses.fail(addr)
+	return res, nil
 }
 
-func (l *loginLimiter) fail(account, addr string) {
-	l.accounts.fail(account)
-	l.addresses.fail(addr)
+// succeed gives the attempt back and forgets the failures of its account
+// at its address.
+func (r *loginReservation) succeed() {
+	r.cancel()
+	r.l.pairs.reset(r.pair)
 }
 
-func (l *loginLimiter) succeed(account string) { l.accounts.reset(account) }
+// cancel gives the attempt back: its password was not checked.
+func (r *loginReservation) cancel() {
+	r.l.mu.Lock()
+	defer r.l.mu.Unlock()
+	r.l.pairs.giveBack(r.pair, r.pairAt)
+	r.l.accounts.giveBack(r.account, r.accAt)
+	r.l.addresses.giveBack(r.addr, r.addrAt)
+}

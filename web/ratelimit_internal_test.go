@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -55,5 +56,43 @@ func TestFailLimiterMemoryIsBounded(t *testing.T) {
 	}
 	if l.size() > limiterCap {
 		t.Fatalf("%d keys tracked", l.size())
+	}
+}
+
+func TestLoginReservationsAreAtomic(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(func() time.Time { return now })
+	var mu sync.Mutex
+	granted, firsts := 0, 0
+	var wg sync.WaitGroup
+	for range 500 {
+		wg.Go(func() {
+			res, refusal := l.reserve("ann@example.com", "10.0.0.1")
+			mu.Lock()
+			defer mu.Unlock()
+			if res != nil {
+				granted++
+			} else if refusal.first {
+				firsts++
+			}
+		})
+	}
+	wg.Wait()
+	if granted != loginFailsPerPair || firsts != 1 {
+		t.Fatalf("500 concurrent reservations: %d granted, %d first refusals; want %d and 1", granted, firsts, loginFailsPerPair)
+	}
+	// A cancelled reservation is given back; a success clears the pair.
+	l2 := newLoginLimiter(func() time.Time { return now })
+	for range 10 {
+		res, _ := l2.reserve("bob@example.com", "10.0.0.2")
+		res.cancel()
+	}
+	res, refusal := l2.reserve("bob@example.com", "10.0.0.2")
+	if refusal != nil {
+		t.Fatal("cancelled reservations used up the limit")
+	}
+	res.succeed()
+	if n := l2.pairs.size() + l2.accounts.keys["bob@example.com"].count + l2.addresses.keys["10.0.0.2"].count; n != 0 {
+		t.Fatalf("a success left %d counted failures", n)
 	}
 }

@@ -3,6 +3,18 @@
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
 //
+// Logins are bounded before they cost anything (ratelimit.go,
+// passwordcheck.go): an attempt is counted as failed before its password is
+// hashed, under limits per account and address, per account (higher, so its
+// owner can log in elsewhere while one address guesses) and per address, and
+// at most about one password hash per core runs at once; beyond either,
+// 429 with Retry-After. A session ends after two idle hours and at most
+// Options.SessionMaxAge after its login, and a user holds at most 20. A new
+// password ends the user's other sessions and deletes their API tokens
+// unless asked not to; changing one's own password or email needs the
+// current one. Request bodies must be declared application/json (415
+// otherwise), which closes cross-site form posts and login CSRF.
+//
 // web is the only package that knows HTTP status codes: it maps the codes of
 // shared.Error to statuses in one place (errors.go). Beyond each route's
 // permission, whether an actor may grant a role, put permissions into a role
@@ -108,6 +120,13 @@ type Options struct {
 	// kind is valid, container and nomad templates have a spec, and a
 	// container spec is a YAML mapping.
 	ValidateTemplate func(*shared.Template) error
+	// SessionMaxAge is how long a login session lasts at most, however
+	// often it is used (server.session_max_age); 0 means 7 days.
+	SessionMaxAge time.Duration
+	// AuditRetention is how long audit events are kept; older ones are
+	// deleted when Run starts and every hour (server.audit_retention). 0
+	// keeps them forever.
+	AuditRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
@@ -172,10 +191,17 @@ type Server struct {
 	shutdown time.Duration
 	tls      *tls.Config
 
+	sessionMaxAge time.Duration
+
+	auditRetention  time.Duration
+	auditPruneEvery time.Duration
+
 	router  chi.Router
 	metrics *metrics
 	limits  *loginLimiter
 	lists   *listCache
+
+	passwords *passwordChecks // bounds password hashing
 
 	authSessions decodeCache[shared.Session, *shared.Session]
 	authUsers    decodeCache[shared.User, *shared.User]
@@ -261,6 +287,9 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.sessionMaxAge = opts.SessionMaxAge; s.sessionMaxAge <= 0 {
+		s.sessionMaxAge = defaultSessionMaxAge
+	}
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
 	}
@@ -271,6 +300,8 @@ func New(opts Options) (*Server, error) {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.limits = newLoginLimiter(s.now)
+	s.passwords = newPasswordChecks()
+	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
 	return s, nil
@@ -296,11 +327,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	jctx, stopJanitor := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.sweepSessions(jctx)
-	}()
+	wg.Go(func() { s.sweepSessions(jctx) })
+	wg.Go(func() { s.pruneAudit(jctx) })
 	defer func() {
 		stopJanitor()
 		wg.Wait()
@@ -340,7 +368,7 @@ func (s *Server) sweepSessions(ctx context.Context) {
 		}
 		now := s.now()
 		for _, se := range sessions {
-			if now.After(se.ExpiresAt) {
+			if s.sessionOver(se, now) {
 				if _, err := s.store.Delete(ctx, shared.KindSession, se.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
 					s.log.Error("delete expired session", "err", err)
 				}

@@ -19,11 +19,13 @@ type tokenInfo struct {
 	ID        string     `json:"token_id"`
 	Name      string     `json:"name"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Expired   bool       `json:"expired"`
 	CreatedAt time.Time  `json:"created_at"`
 }
 
 type tokenRequest struct {
-	Name string `json:"name"`
+	Name      string `json:"name"`
+	ExpiresAt string `json:"expires_at"` // RFC 3339; "": never
 }
 
 type tokenCreated struct {
@@ -44,7 +46,8 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 	}
 	out := make([]tokenInfo, 0, len(tokens))
 	for _, t := range tokens {
-		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt})
+		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
+			Expired: s.checkTokenExpiry(t) != nil})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -63,6 +66,10 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err := checkText("name", req.Name, 255); err != nil {
 		return err
 	}
+	expires, err := s.tokenExpiry(req.ExpiresAt)
+	if err != nil {
+		return err
+	}
 	ctx := context.WithoutCancel(r.Context())
 	unlock := s.ownerLocks.lock("tokens/" + p.user.ID)
 	defer unlock()
@@ -76,9 +83,10 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	secret := crypt.NewToken()
 	now := s.now().UTC()
 	t := &shared.Token{
-		Meta:   shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
-		UserID: p.user.ID,
-		Name:   req.Name,
+		Meta:      shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
+		UserID:    p.user.ID,
+		Name:      req.Name,
+		ExpiresAt: expires,
 	}
 	if err := s.store.Put(ctx, t); err != nil {
 		return err
@@ -105,5 +113,32 @@ func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	s.audit(r, p, "Token Delete", "API token "+quote(t.Name)+" deleted", map[string]string{"token_id": t.ID})
 	writeJSON(w, http.StatusOK, okResp)
+	return nil
+}
+
+// tokenExpiry parses the expires_at of a new token: "" for none, else an
+// RFC 3339 time in the future.
+func (s *Server) tokenExpiry(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		if len(v) > 64 {
+			v = v[:64]
+		}
+		return time.Time{}, invalid("expires_at must be an RFC 3339 time such as 2030-01-02T15:04:05Z, not %s", quote(v))
+	}
+	if !t.After(s.now()) {
+		return time.Time{}, invalid("expires_at %s is not in the future", v)
+	}
+	return t.UTC(), nil
+}
+
+// checkTokenExpiry fails with EUNAUTHORIZED when tok has expired.
+func (s *Server) checkTokenExpiry(tok *shared.Token) error {
+	if !tok.ExpiresAt.IsZero() && !s.now().Before(tok.ExpiresAt) {
+		return shared.Errorf(shared.EUNAUTHORIZED, "API token %s expired at %s: create a new one", quote(tok.Name), tok.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	return nil
 }

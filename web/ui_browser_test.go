@@ -510,6 +510,23 @@ func TestUIInBrowser(t *testing.T) {
 				t.Errorf("users page refusal says %q", msg)
 			}
 		}},
+		{"OwnPasswordChangeAsksForTheCurrentOne", func(t *testing.T) {
+			b.open("/users")
+			b.click(`#users tr[data-name="admin"] button[data-action="edit"]`)
+			b.visible("#current-password")
+			b.typeIn("#editor input[name=password]", "another-long-password")
+			b.click("#editor button[type=submit]")
+			if msg := b.text("#editor .error"); !strings.Contains(msg, "current_password") {
+				t.Fatalf("error shown without the current password: %q", msg)
+			}
+			b.typeIn("#editor input[name=current_password]", password)
+			b.click("#editor button[type=submit]")
+			b.do("wait for the editor to close", chromedp.WaitNotVisible(chromedp.CSS("#editor")))
+			login := map[string]string{"email": "admin@example.com", "password": "another-long-password"}
+			if r := b.fetch("POST", "/api/auth", login, false); r.Status != http.StatusOK {
+				t.Fatalf("login with the new password = %d %s", r.Status, r.Body)
+			}
+		}},
 	}
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {

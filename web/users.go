@@ -416,6 +416,11 @@ type userUpdateRequest struct {
 	SSHPublicKey    *string   `json:"ssh_public_key"`
 	PreferredShell  *string   `json:"preferred_shell"`
 	Timezone        *string   `json:"timezone"`
+	// CurrentPassword is required to change one's own password or email.
+	CurrentPassword *string `json:"current_password"`
+	// KeepTokens keeps the user's API tokens on a password change, which
+	// otherwise deletes them.
+	KeepTokens *bool `json:"keep_tokens"`
 }
 
 // handleUpdateUser serves PUT /api/users/{user_id}. Fields left out keep
@@ -501,6 +506,9 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 	if err := checkProfile(deref(req.SSHPublicKey), deref(req.PreferredShell), deref(req.Timezone)); err != nil {
 		return err
 	}
+	if err := s.checkCurrentPassword(r, p, cur, &req); err != nil {
+		return err
+	}
 	if req.Password != nil {
 		if hash, err = crypt.HashPassword(*req.Password); err != nil {
 			return invalid("password: %v", err)
@@ -540,6 +548,11 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 			keep = p.sessionID
 		}
 		if err := s.deleteSessions(ctx, u.ID, keep); err != nil {
+			return err
+		}
+	}
+	if hash != "" && !deref(req.KeepTokens) {
+		if _, err := s.deleteTokens(ctx, u.ID); err != nil {
 			return err
 		}
 	}

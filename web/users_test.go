@@ -194,7 +194,7 @@ func TestPasswordChangeEndsOtherSessions(t *testing.T) {
 	e := newEnv(t)
 	ann, current := e.user("ann")
 	other := e.session(ann.ID)
-	e.must(http.StatusOK, "PUT", "/api/users/"+ann.ID, current, map[string]any{"password": "a-new-password"})
+	e.must(http.StatusOK, "PUT", "/api/users/"+ann.ID, current, map[string]any{"password": "a-new-password", "current_password": testPassword})
 	e.must(http.StatusOK, "GET", "/api/users/whoami", current, nil)
 	e.must(http.StatusUnauthorized, "GET", "/api/users/whoami", other, nil)
 	if r := login(e, "ann@example.com", "a-new-password"); r.code != http.StatusOK {

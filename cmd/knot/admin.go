@@ -35,8 +35,9 @@ func adminCommand(s streams) *cli.Command {
 				Usage:     "Set a user's password, read from standard input",
 				ArgsUsage: "EMAIL",
 				Description: fmt.Sprintf("On a terminal, asks for the new password twice without echoing it; otherwise reads one line.\n"+
-					"The password needs at least %d characters.", shared.MinPasswordLength),
-				Flags: flags,
+					"The password needs at least %d characters. The user's sessions end, and their API tokens are\n"+
+					"deleted unless --keep-tokens is given.", shared.MinPasswordLength),
+				Flags: append(flags, &cli.BoolFlag{Name: "keep-tokens", Usage: "keep the user's API tokens (they are deleted otherwise)"}),
 				Action: func(c *cli.Context) error {
 					return changeUser(c, "user.password_set", func() (func(*shared.User), error) {
 						pw, err := readPassword(s)
@@ -48,7 +49,9 @@ func adminCommand(s streams) *cli.Command {
 							return nil, err
 						}
 						return func(u *shared.User) { u.PasswordHash = hash }, nil
-					}, "Password of %s set.\n")
+					}, "Password of %s set.\n", func(ctx context.Context, st storage.Store, u *shared.User) (string, error) {
+						return revokeCredentials(ctx, st, u.ID, c.Bool("keep-tokens"))
+					})
 				},
 			},
 			{
@@ -72,10 +75,11 @@ func adminCommand(s streams) *cli.Command {
 
 // changeUser loads the configuration, opens the store and finds the user
 // named by the one argument. It then calls prepare, which returns the change
-// to make, applies it and writes the user back, then runs each of also,
-// recording event in the audit log.
+// to make, applies it and writes the user back, recording event in the audit
+// log. Then after, when set, does what follows from the change and says what
+// it did.
 func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User), error), done string,
-	also ...func(context.Context, storage.Store, *shared.User) error) error {
+	after func(context.Context, storage.Store, *shared.User) (string, error)) error {
 	switch c.NArg() {
 	case 0:
 		return usagef(c, "missing EMAIL")
@@ -123,11 +127,6 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 	if err != nil {
 		return fmt.Errorf("write user %s: %w", email, err)
 	}
-	for _, f := range also {
-		if err := f(ctx, st, u); err != nil {
-			return err
-		}
-	}
 	ev := &shared.AuditEvent{
 		At: time.Now().UTC(), Actor: "knot admin", ActorType: "cli", Event: event,
 		Details:  fmt.Sprintf("%s of %s from the command line", strings.ReplaceAll(strings.TrimPrefix(event, "user."), "_", " "), u.Email),
@@ -136,17 +135,62 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 	if err := st.AppendAudit(ctx, ev); err != nil {
 		logger.Warn("audit event not written", "event", event, "error", err)
 	}
-	_, err = fmt.Fprintf(c.App.Writer, done, u.Email)
+	if _, err := fmt.Fprintf(c.App.Writer, done, u.Email); err != nil {
+		return err
+	}
+	if after == nil {
+		return nil
+	}
+	msg, err := after(ctx, st, u)
+	if err != nil || msg == "" {
+		return err
+	}
+	_, err = fmt.Fprintln(c.App.Writer, msg)
 	return err
 }
 
 // forgetTOTPState deletes what the server keeps of u's TOTP logins: an
-// enrolment in progress and the last code used.
-func forgetTOTPState(ctx context.Context, st storage.Store, u *shared.User) error {
+// enrolment in progress and the last code used. It has nothing to say.
+func forgetTOTPState(ctx context.Context, st storage.Store, u *shared.User) (string, error) {
 	if _, err := st.Delete(ctx, shared.KindTOTP, u.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
-		return fmt.Errorf("forget the TOTP state of %s: %w", u.Email, err)
+		return "", fmt.Errorf("forget the TOTP state of %s: %w", u.Email, err)
 	}
-	return nil
+	return "", nil
+}
+
+// revokeCredentials deletes the sessions of the user with id and, unless
+// keepTokens, their API tokens, and says how many it deleted.
+func revokeCredentials(ctx context.Context, st storage.Store, id string, keepTokens bool) (string, error) {
+	sessions, err := deleteOf[shared.Session](ctx, st, func(se *shared.Session) bool { return se.UserID == id })
+	if err != nil {
+		return "", fmt.Errorf("end the user's sessions: %w", err)
+	}
+	msg := fmt.Sprintf("%d sessions ended", sessions)
+	if keepTokens {
+		return msg + "; API tokens kept.", nil
+	}
+	tokens, err := deleteOf[shared.Token](ctx, st, func(t *shared.Token) bool { return t.UserID == id })
+	if err != nil {
+		return "", fmt.Errorf("delete the user's API tokens: %w", err)
+	}
+	return fmt.Sprintf("%s, %d API tokens deleted.", msg, tokens), nil
+}
+
+// deleteOf deletes the records of a kind that match and returns how
+// many it deleted.
+func deleteOf[T any, P storage.RecordPtr[T]](ctx context.Context, st storage.Store, match func(P) bool) (int, error) {
+	recs, err := storage.ListWhere(ctx, st, match)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if _, err := st.Delete(ctx, r.RecordKind(), r.RecordID()); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 func findUser(ctx context.Context, st storage.Store, email string) (*shared.User, error) {

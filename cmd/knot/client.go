@@ -167,7 +167,14 @@ type loginResponse struct {
 }
 
 type tokenRequest struct {
-	Name string `json:"name"`
+	Name      string `json:"name"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+}
+
+type tokenInfo struct {
+	ID        string     `json:"token_id"`
+	Name      string     `json:"name"`
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 type tokenResponse struct {

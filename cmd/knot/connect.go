@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/knot-dev/knot/shared/config"
+	"github.com/knot-dev/knot/shared/crypt"
 )
 
 // clientConfigFlag names the client configuration file.
@@ -44,9 +45,12 @@ func connectCommand(s streams) *cli.Command {
 		UsageText: "knot connect [--email EMAIL] [--config FILE] URL",
 		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
-			"creates an API token named \"knot client <host name>\", and writes client.server and\n" +
-			"client.token to the client configuration file, keeping its other keys. The file is readable\n" +
-			"by you only. URL is the server's address, such as https://knot.example.com.\n" +
+			"creates an API token named \"knot client <host name>\" that expires after --token-lifetime,\n" +
+			"and writes client.server and client.token to the client configuration file, keeping its other\n" +
+			"keys. The file is readable by you only. When the file already holds a token of yours for the\n" +
+			"server that has more than a week (or half the lifetime) to live, that token is kept; otherwise\n" +
+			"the new token replaces it and the old one is deleted, so connecting again leaves one token.\n" +
+			"URL is the server's address, such as https://knot.example.com.\n" +
 			"The server's certificate is verified as --tls-ca-file, --tls-fingerprint or --tls-skip-verify\n" +
 			"say, else by the system's roots; that choice is saved with the server (client.tls_*).\n\n" +
 			"When the server uses two-factor login, knot then asks for the code of your authenticator app\n" +
@@ -55,6 +59,7 @@ func connectCommand(s streams) *cli.Command {
 		Flags: append([]cli.Flag{
 			clientConfigFlag,
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
+			&cli.DurationFlag{Name: "token-lifetime", Value: defaultTokenLifetime, Usage: "how long the new API token works; 0 means it never expires"},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
@@ -90,13 +95,17 @@ func connectCommand(s streams) *cli.Command {
 			if err != nil {
 				return err
 			}
+			lifetime := c.Duration("token-lifetime")
+			if lifetime < 0 {
+				return usagef(c, "--token-lifetime must not be negative")
+			}
 			askCode := func(hint string) (string, error) {
 				if _, tty := stdinTerminal(s); tty && hint != "" {
 					fmt.Fprintln(s.stderr, hint)
 				}
 				return promptLine(s, in, "Two-factor code: ")
 			}
-			return connect(c.Context, c.App.Writer, s.stderr, server, email, password, file, askCode, ct)
+			return connect(c.Context, c.App.Writer, s.stderr, server, email, password, file, askCode, lifetime, ct)
 		},
 	}
 }
@@ -119,12 +128,18 @@ func serverURL(arg string) (string, error) {
 	return cfg.Client.Server, nil
 }
 
-// connect logs in, creates an API token, checks it, and writes it with the
-// server to file, with the TLS settings it verified the server by. The
-// login session is ended afterwards. When the server uses TOTP, askCode
-// reads the code (hint, if any, is shown first on a terminal), and a new
-// secret the login gives is shown on notes.
-func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string, askCode func(hint string) (string, error), ct *connectTLS) error {
+// defaultTokenLifetime is how long the API token of knot connect works.
+const defaultTokenLifetime = 90 * 24 * time.Hour
+
+// connect logs in, keeps the API token saved in file for server when it is
+// the user's and has long enough to live, or else creates one that expires
+// after lifetime (0: never), checks it, writes it with the server and the
+// TLS settings it verified the server by to file, and deletes the token it
+// replaces. The login session is ended afterwards. When the server uses
+// TOTP, askCode reads the code (hint, if any, is shown first on a
+// terminal), and a new secret the login gives is shown on notes.
+func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string,
+	askCode func(hint string) (string, error), lifetime time.Duration, ct *connectTLS) error {
 	anon := newAPIClient(server, "").withTLS(ct.config)
 	login, err := logIn(ctx, anon, notes, email, password, askCode)
 	if err != nil {
@@ -142,29 +157,57 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 		_ = session.do(lctx, http.MethodPost, "/api/auth/logout", nil, nil)
 	}()
 
+	var mine []tokenInfo
+	if err := session.do(ctx, http.MethodGet, "/api/tokens", nil, &mine); err != nil {
+		return fmt.Errorf("list your API tokens: %w", err)
+	}
+	saved := savedToken(file, server, mine)
+	if saved != nil && saved.lastsBeyond(time.Now(), min(7*24*time.Hour, lifetime/2)) {
+		return finishConnect(ctx, out, server, email, file, saved.secret, "kept the API token saved in", ct)
+	}
+
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "unknown host"
 	}
+	req := tokenRequest{Name: "knot client " + host}
+	if lifetime > 0 {
+		req.ExpiresAt = time.Now().Add(lifetime).UTC().Format(time.RFC3339)
+	}
 	var tok tokenResponse
-	if err := session.do(ctx, http.MethodPost, "/api/tokens", tokenRequest{Name: "knot client " + host}, &tok); err != nil {
+	if err := session.do(ctx, http.MethodPost, "/api/tokens", req, &tok); err != nil {
 		return fmt.Errorf("create an API token: %w", err)
 	}
 	if tok.Token == "" {
 		return fmt.Errorf("%s answered without the new token", server)
 	}
-	var me whoAmI
-	if err := newAPIClient(server, tok.Token).withTLS(ct.config).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
-		return fmt.Errorf("check the new API token: %w", err)
+	if err := finishConnect(ctx, out, server, email, file, tok.Token, "the API token is saved in", ct); err != nil {
+		return err
 	}
-	if err := writeClientConfig(file, server, tok.Token, ct.keys...); err != nil {
+	if saved != nil {
+		// The file no longer holds it; nothing else should.
+		if err := session.do(ctx, http.MethodDelete, "/api/tokens/"+escape(saved.ID), nil, nil); err != nil {
+			fmt.Fprintf(out, "The API token it replaces, %q, could not be deleted: %v\n", saved.Name, err)
+		}
+	}
+	return nil
+}
+
+// finishConnect checks token, writes it with server and the TLS settings
+// to file and says so.
+func finishConnect(ctx context.Context, out io.Writer, server, email, file, token, what string, ct *connectTLS) error {
+	var me whoAmI
+	if err := newAPIClient(server, token).withTLS(ct.config).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
+		return fmt.Errorf("check the API token: %w", err)
+	}
+	if err := writeClientConfig(file, server, token, ct.keys...); err != nil {
 		return err
 	}
 	who := me.Username
 	if who == "" {
 		who = email
 	}
-	_, err = fmt.Fprintf(out, "Connected to %s as %s; the API token is saved in %s.\n", server, who, file)
+	_, err := fmt.Fprintf(out, "Connected to %s as %s; %s %s.\n", server, who, what, file)
 	return err
 }
 
@@ -199,6 +242,39 @@ func logIn(ctx context.Context, anon *apiClient, notes io.Writer, email, passwor
 	}
 	err = anon.do(ctx, http.MethodPost, "/api/auth", req, &login)
 	return login, err
+}
+
+// savedTokenInfo is the token a client configuration file holds, as the
+// server lists it.
+type savedTokenInfo struct {
+	tokenInfo
+	secret string
+}
+
+// lastsBeyond reports whether the token still works d after now.
+func (t *savedTokenInfo) lastsBeyond(now time.Time, d time.Duration) bool {
+	return t.ExpiresAt == nil || t.ExpiresAt.After(now.Add(d))
+}
+
+// savedToken returns the token that file holds for server when it is among
+// mine (the user's tokens, whose ids are the hashes of their secrets), else
+// nil.
+func savedToken(file, server string, mine []tokenInfo) *savedTokenInfo {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	cfg, err := config.Parse(file, data)
+	if err != nil || cfg.Client.Server != server || cfg.Client.Token == "" {
+		return nil
+	}
+	id := crypt.HashToken(cfg.Client.Token)
+	for _, t := range mine {
+		if t.ID == id {
+			return &savedTokenInfo{tokenInfo: t, secret: cfg.Client.Token}
+		}
+	}
+	return nil
 }
 
 // stdinTerminal returns the file descriptor of standard input when it is a

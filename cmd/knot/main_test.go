@@ -226,16 +226,22 @@ func TestKnotYamlExampleIsTheServerScaffold(t *testing.T) {
 	}
 }
 
-// seedUser writes a user into a new badger store in dir.
-func seedUser(t *testing.T, dir string, u *shared.User) {
+// seedUser writes a user (unless nil) and other records into the badger
+// store in dir.
+func seedUser(t *testing.T, dir string, u *shared.User, more ...shared.Record) {
 	t.Helper()
 	st, err := badger.Open(badger.Options{Path: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Put(context.Background(), u); err != nil {
-		t.Fatal(err)
+	if u != nil {
+		more = append([]shared.Record{u}, more...)
+	}
+	for _, rec := range more {
+		if err := st.Put(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -349,5 +355,71 @@ func TestAdminRefusesAStoreInUse(t *testing.T) {
 	r := knot(t, nil, "", "admin", "reset-totp", "--badgerdb-path", dir, "ann@example.com")
 	if r.code != 1 || !strings.Contains(r.stderr, "in use") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestAdminSetPasswordRevokesSessionsAndTokens(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("KeepTokens=%v", keep), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "badger")
+			seedUser(t, dir, newUser())
+			bob := newUser()
+			bob.ID, bob.Email, bob.Username = "u-bob", "bob@example.com", "bob"
+			seedUser(t, dir, bob)
+			now := time.Now().UTC()
+			for _, owner := range []string{"u-ann", "u-bob"} {
+				for i := range 2 {
+					id := fmt.Sprintf("%s-%d", owner, i)
+					seedUser(t, dir, nil,
+						&shared.Session{Meta: shared.Meta{ID: "s-" + id, CreatedAt: now}, UserID: owner, ExpiresAt: now.Add(time.Hour)},
+						&shared.Token{Meta: shared.Meta{ID: "t-" + id, CreatedAt: now}, UserID: owner, Name: id})
+				}
+			}
+			args := []string{"admin", "set-password", "--badgerdb-path", dir, "ann@example.com"}
+			if keep {
+				args = []string{"admin", "set-password", "--badgerdb-path", dir, "--keep-tokens", "ann@example.com"}
+			}
+			r := knot(t, nil, "correct horse\n", args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			st, err := badger.Open(badger.Options{Path: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			ctx := context.Background()
+			sessions, _ := storage.List[shared.Session](ctx, st)
+			tokens, _ := storage.List[shared.Token](ctx, st)
+			count := func(owner string, ids []string) int {
+				n := 0
+				for _, id := range ids {
+					if strings.Contains(id, owner) {
+						n++
+					}
+				}
+				return n
+			}
+			var sids, tids []string
+			for _, se := range sessions {
+				sids = append(sids, se.ID)
+			}
+			for _, tk := range tokens {
+				tids = append(tids, tk.ID)
+			}
+			wantTokens := 0
+			if keep {
+				wantTokens = 2
+			}
+			if count("u-ann", sids) != 0 || count("u-ann", tids) != wantTokens {
+				t.Fatalf("ann keeps sessions %v and tokens %v, want none and %d tokens", sids, tids, wantTokens)
+			}
+			if count("u-bob", sids) != 2 || count("u-bob", tids) != 2 {
+				t.Fatalf("bob's sessions %v or tokens %v were touched", sids, tids)
+			}
+			if !strings.Contains(r.stdout, "2 sessions ended") {
+				t.Errorf("stdout %q does not say what ended", r.stdout)
+			}
+		})
 	}
 }

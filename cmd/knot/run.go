@@ -174,6 +174,8 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Spaces:           manager,
 		Logs:             manager,
 		ValidateTemplate: runtime.ValidateTemplate,
+		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
+		AuditRetention:   time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,
 		Hub:              hub,
 		Leaf:             leafOpts,
 		Runtimes:         runtimes,

@@ -103,6 +103,9 @@ func (s *serverProc) fetch(method, path, token string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	cl := s.client
 	if cl == nil {
 		cl = http.DefaultClient

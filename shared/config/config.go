@@ -74,6 +74,12 @@ type Server struct {
 	// OriginServer is the origin's URL, http(s)://... or srv+http(s)://...,
 	// not resolved at load; set on leaves only (server.origin_server).
 	OriginServer string
+	// AuditRetention is how many days audit events are kept, 0 for ever
+	// (server.audit_retention).
+	AuditRetention int
+	// SessionMaxAge is the longest a login session lasts, a Go duration
+	// checked at load (server.session_max_age); see SessionMaxAgeDuration.
+	SessionMaxAge string
 
 	MySQL    MySQL
 	BadgerDB BadgerDB
@@ -304,4 +310,11 @@ func (s Server) AgentEndpointOrListen() string {
 		return s.AgentEndpoint
 	}
 	return s.ListenAgent
+}
+
+// SessionMaxAgeDuration returns server.session_max_age as a duration; 0 when
+// it is empty.
+func (s *Server) SessionMaxAgeDuration() time.Duration {
+	d, _ := time.ParseDuration(s.SessionMaxAge)
+	return d
 }

@@ -98,10 +98,13 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 			BadgerDB:    config.BadgerDB{Path: "./data/badger"},
 			Redis:       config.Redis{Hosts: []string{"localhost:6379"}},
 			Nomad:       config.Nomad{Addr: "http://127.0.0.1:4646"},
+
+			AuditRetention: 90,
+			SessionMaxAge:  "168h0m0s",
 		},
 		Log: config.Log{Level: "info"},
 	}
-	want.Server.LeafForgetAfter = "24h"
+	want.Server.LeafForgetAfter = "24h0m0s"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -140,10 +143,12 @@ var samples = map[string]sample{
 	"server.totp.enabled":           {"true", "true", true, nil, func(c *config.Config) any { return c.Server.TOTP.Enabled }},
 	"server.totp.window":            {"2", "2", 2, nil, func(c *config.Config) any { return c.Server.TOTP.Window }},
 	"server.totp.issuer":            {"Knot at Example", "Knot at Example", "Knot at Example", nil, func(c *config.Config) any { return c.Server.TOTP.Issuer }},
+	"server.audit_retention":        {"30", "30", 30, nil, func(c *config.Config) any { return c.Server.AuditRetention }},
+	"server.session_max_age":        {"12h30m", "12h30m", "12h30m0s", nil, func(c *config.Config) any { return c.Server.SessionMaxAge }},
 	"server.location":               {"eu-west_2", "eu-west_2", "eu-west_2", nil, func(c *config.Config) any { return c.Server.Location }},
 	"server.shared_token":           {"s3cret", "s3cret", "s3cret", nil, func(c *config.Config) any { return c.Server.SharedToken }},
 	"server.enable_leaf_api_tokens": {"true", "1", true, nil, func(c *config.Config) any { return c.Server.EnableLeafAPITokens }},
-	"server.leaf_forget_after":      {"90m", "90m", "90m", nil, func(c *config.Config) any { return c.Server.LeafForgetAfter }},
+	"server.leaf_forget_after":      {"90m", "90m", "1h30m0s", nil, func(c *config.Config) any { return c.Server.LeafForgetAfter }},
 	"server.metrics_token":          {"m3trics", "m3trics", "m3trics", nil, func(c *config.Config) any { return c.Server.MetricsToken }},
 	"server.origin_server":          {"srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", "srv+https://knot-origin.service.consul", map[string]string{"KNOT_SHARED_TOKEN": "s3cret"}, func(c *config.Config) any { return c.Server.OriginServer }},
 	"server.tls.cert_file":          {"/etc/knot/cert.pem", "/etc/knot/cert.pem", "/etc/knot/cert.pem", map[string]string{"KNOT_KEY_FILE": "/etc/knot/key.pem"}, func(c *config.Config) any { return c.Server.TLS.CertFile }},
@@ -400,11 +405,13 @@ func TestBadValueIsRefusedNamingKeyAndSource(t *testing.T) {
 		{name: "AgentEndpointSRVWithPort", file: "server:\n  agent_endpoint: srv+agents.consul:3010\n", key: "server.agent_endpoint", source: "FILE:2", problem: "without a port"},
 		{name: "WildcardNotADomain", file: "server:\n  wildcard_domain: '*'\n", key: "server.wildcard_domain", source: "FILE:2", problem: "must be a domain"},
 		{name: "EncryptTooShort", file: "server:\n  encrypt: abcde\n", key: "server.encrypt", source: "FILE:2", problem: "must be 32 characters, not 5"},
-		{name: "ForgetAfterNotADuration", file: "server:\n  leaf_forget_after: a day\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
-		{name: "ForgetAfterZero", file: "server:\n  leaf_forget_after: 0s\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration above 0"},
+		{name: "ForgetAfterNotADuration", file: "server:\n  leaf_forget_after: a day\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration from 1m"},
+		{name: "ForgetAfterZero", file: "server:\n  leaf_forget_after: 0s\n", key: "server.leaf_forget_after", source: "FILE:2", problem: "must be a duration from 1m"},
 		{name: "LocationWithSpace", file: "server:\n  location: my place\n", key: "server.location", source: "FILE:2", problem: "letters, digits"},
 		{name: "RestrictedLocationOfAnOrigin", file: "server:\n  shared_token: x\n  location: user:ann\n", key: "server.location", source: "FILE:3", problem: "is a restricted location"},
 		{name: "RestrictedLocationOfABadUsername", file: "server:\n  shared_token: x\n  origin_server: https://o\n  location: user:9\n", key: "server.location", source: "FILE:4", problem: "not a valid username"},
+		{name: "SessionMaxAgeNotADuration", file: "server:\n  session_max_age: 7d\n", key: "server.session_max_age", source: "FILE:2", problem: "must be a duration"},
+		{name: "AuditRetentionNegative", file: "server:\n  audit_retention: -1\n", key: "server.audit_retention", source: "FILE:2", problem: "0"},
 		{name: "LevelUnknown", file: "log:\n  level: loud\n", key: "log.level", source: "FILE:2", problem: "one of debug, info, warn, error"},
 		{name: "DockerHostPlainPath", file: "server:\n  docker:\n    host: /var/run/docker.sock\n", key: "server.docker.host", source: "FILE:3", problem: "unix:///path"},
 		{name: "TwoStores", file: "server:\n  mysql:\n    enabled: true\n  redis:\n    enabled: true\n", key: "server.redis.enabled", source: "FILE:5", problem: "server.mysql.enabled (FILE:3)"},

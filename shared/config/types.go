@@ -118,6 +118,7 @@ var (
 	// tTOTPWindow bounds the TOTP window: each step more lets one more
 	// code in for as long.
 	tTOTPWindow = &valueType{kind: ValueInt, name: "steps", min: 0, max: 10}
+	tDays       = &valueType{kind: ValueInt, name: "days", min: 0, max: 36500}
 
 	tListen     = &valueType{kind: ValueString, name: "host:port", check: checkListen}
 	tEndpoint   = &valueType{kind: ValueString, name: "host:port or srv+name", check: checkEndpoint}
@@ -363,11 +364,12 @@ func portDefault(port string) func(string) (string, error) {
 // maxDuration bounds a duration key.
 const maxDuration = 10 * 365 * 24 * time.Hour
 
-// checkDuration accepts a positive Go duration such as 24h or 90m.
+// checkDuration accepts a Go duration from a minute to ten years, such as
+// 24h or 12h30m, and normalises it (24h0m0s).
 func checkDuration(s string) (string, error) {
 	d, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil || d <= 0 || d > maxDuration {
-		return "", errors.New("must be a duration above 0 and at most 87600h, such as 24h or 90m")
+	if err != nil || d < time.Minute || d > maxDuration {
+		return "", errors.New("must be a duration from 1m to 87600h, such as 24h or 12h30m")
 	}
-	return strings.TrimSpace(s), nil
+	return d.String(), nil
 }

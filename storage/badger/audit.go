@@ -42,9 +42,10 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 	return nil
 }
 
-// ListAudit returns events newest first; see storage.Store. Events are never
-// removed, so the total is the latest id, and a page starts at the event
-// whose id is the total minus offset.
+// ListAudit returns events newest first; see storage.Store. Ids have no
+// gaps and PruneAudit deletes the oldest, so the events left are those from
+// meta/audit_pruned + 1 to the latest id, and a page starts at the event
+// whose id is the latest minus offset.
 func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
 	if err := s.life.Enter(""); err != nil {
 		return nil, 0, err
@@ -53,12 +54,17 @@ func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.Audi
 	var out []shared.AuditEvent
 	var total int64
 	err := s.db.View(func(txn *bdb.Txn) error {
-		var err error
-		if total, err = getInt(txn, keyAuditSeq); err != nil {
+		latest, err := getInt(txn, keyAuditSeq)
+		if err != nil {
 			return err
 		}
-		start := total - int64(max(offset, 0))
-		if start <= 0 {
+		pruned, err := getInt(txn, keyAuditPruned)
+		if err != nil {
+			return err
+		}
+		total = latest - pruned
+		start := latest - int64(max(offset, 0))
+		if start <= pruned {
 			return nil
 		}
 		it := txn.NewIterator(bdb.IteratorOptions{PrefetchValues: true, PrefetchSize: 100, Reverse: true, Prefix: prefixAudit})

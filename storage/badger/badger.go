@@ -20,6 +20,7 @@
 //	meta/horizon        the highest revision whose tombstones were compacted
 //	meta/replica        applied revision, then the epoch last recorded by Apply
 //	meta/audit          the latest audit event id
+//	meta/audit_pruned   the id of the last audit event PruneAudit deleted
 //	rec/KIND/ID         a record: see below
 //	uniq/KIND/KEY       the id of the record of KIND that holds unique key KEY
 //	feed/REV            the store's own feed: "r" or "t" (tombstone), the

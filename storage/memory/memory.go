@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,6 +38,7 @@ type Store struct {
 	repEpoch string                                   // guarded by mu
 	applied  int64                                    // guarded by mu
 	audit    []shared.AuditEvent                      // guarded by mu
+	auditID  int64                                    // guarded by mu: the latest audit id
 	closed   bool                                     // guarded by mu
 }
 
@@ -296,7 +298,8 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 	if err := s.check(shared.KindUser); err != nil {
 		return err
 	}
-	ev.ID = int64(len(s.audit)) + 1
+	s.auditID++
+	ev.ID = s.auditID
 	e := *ev
 	e.Properties = cloneMap(ev.Properties)
 	s.audit = append(s.audit, e)
@@ -317,6 +320,22 @@ func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.Audi
 		out = append(out, e)
 	}
 	return out, n, nil
+}
+
+// PruneAudit deletes the oldest events up to the first at or after before;
+// see storage.Store.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(shared.KindUser); err != nil {
+		return 0, err
+	}
+	n := 0
+	for n < len(s.audit) && s.audit[n].At.Before(before) {
+		n++
+	}
+	s.audit = slices.Clone(s.audit[n:])
+	return n, nil
 }
 
 // clone returns c with its own copy of Data, so callers cannot change what

@@ -11,8 +11,9 @@ import (
 )
 
 // AppendAudit stores ev and sets its ID; see storage.Store. RPUSH returns
-// the new length of the list, which is the event's id; the JSON in the list
-// leaves the id out.
+// the new length of the list, which with the count of pruned events (read
+// in the same MULTI) is the event's id; the JSON in the list leaves the id
+// out.
 func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 	if err := s.life.Enter(""); err != nil {
 		return err
@@ -22,11 +23,17 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.rdb.RPush(ctx, s.k.audit, data).Result()
-	if err != nil {
+	var length *goredis.IntCmd
+	var pruned *goredis.StringCmd
+	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		length = p.RPush(ctx, s.k.audit, data)
+		pruned = p.HGet(ctx, s.k.meta, auditPrunedField)
+		return nil
+	})
+	if err != nil && err != goredis.Nil {
 		return s.fail(err, "append an audit event")
 	}
-	ev.ID = id
+	ev.ID = auditPruned(pruned) + length.Val()
 	return nil
 }
 
@@ -45,19 +52,21 @@ func (s *Store) ListAudit(ctx context.Context, offset, limit int) ([]shared.Audi
 	}
 	var length *goredis.IntCmd
 	var page *goredis.StringSliceCmd
+	var pruned *goredis.StringCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		length = p.LLen(ctx, s.k.audit)
 		page = p.LRange(ctx, s.k.audit, start, -int64(offset)-1)
+		pruned = p.HGet(ctx, s.k.meta, auditPrunedField)
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != goredis.Nil {
 		return nil, 0, s.fail(err, "list the audit log")
 	}
 	total := int(length.Val())
 	items := page.Val()
-	// The newest event has id total, and the page ends offset events
-	// before it.
-	first := total - offset - len(items) + 1
+	// The newest event has id pruned + total, and the page ends offset
+	// events before it.
+	first := int(auditPruned(pruned)) + total - offset - len(items) + 1
 	out := make([]shared.AuditEvent, 0, len(items))
 	for i := len(items) - 1; i >= 0; i-- {
 		var ev shared.AuditEvent

@@ -79,6 +79,54 @@ func auditTests() []test {
 				}
 			}
 		}},
+		{"PruneDeletesTheOldestEvents", func(t *testing.T, s storage.Store) {
+			evs := appendEvents(t, s, 1200) // more than one batch of a driver
+			cut := evs[1100].At
+			n, err := s.PruneAudit(ctx, cut)
+			if err != nil || n != 1100 {
+				t.Fatalf("prune before event 1100 deleted %d, %v; want 1100", n, err)
+			}
+			got, total, err := s.ListAudit(ctx, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := auditIDs(evs[1100:])
+			slices.Reverse(want)
+			if total != 100 || !slices.Equal(auditIDs(got), want) {
+				t.Fatalf("after the prune, list audit gave %d events (total %d), want ids %v..%v (total 100)", len(got), total, want[0], want[len(want)-1])
+			}
+			if page, _, err := s.ListAudit(ctx, 99, 5); err != nil || len(page) != 1 || page[0].ID != evs[1100].ID || page[0].Event != evs[1100].Event {
+				t.Fatalf("last page after the prune = %+v, %v; want event %d", page, err, evs[1100].ID)
+			}
+			if n, err := s.PruneAudit(ctx, cut); err != nil || n != 0 {
+				t.Fatalf("second prune deleted %d, %v; want 0", n, err)
+			}
+			more := appendEvents(t, s, 2)
+			if more[0].ID <= evs[len(evs)-1].ID || more[1].ID != more[0].ID+1 {
+				t.Fatalf("ids after a prune: %v after %d", auditIDs(more), evs[len(evs)-1].ID)
+			}
+			if got, total, err := s.ListAudit(ctx, 0, 1); err != nil || total != 102 || got[0].ID != more[1].ID {
+				t.Fatalf("newest after the prune = %v (total %d), %v", auditIDs(got), total, err)
+			}
+			// Everything goes; then an event older than the cut that comes
+			// after a newer one stays, as the newer one stops the prune.
+			if n, err := s.PruneAudit(ctx, cut.Add(time.Hour)); err != nil || n != 102 {
+				t.Fatalf("prune of every event deleted %d, %v; want 102", n, err)
+			}
+			newer := &shared.AuditEvent{At: cut.Add(2 * time.Hour), Event: "newer"}
+			older := &shared.AuditEvent{At: cut, Event: "older"}
+			for _, ev := range []*shared.AuditEvent{newer, older} {
+				if err := s.AppendAudit(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n, err := s.PruneAudit(ctx, cut.Add(time.Hour)); err != nil || n != 0 {
+				t.Fatalf("prune behind a newer event deleted %d, %v; want 0", n, err)
+			}
+			if got, total, err := s.ListAudit(ctx, 0, 0); err != nil || total != 2 || len(got) != 2 || got[0].ID != older.ID {
+				t.Fatalf("after the last prune: %v (total %d), %v", auditIDs(got), total, err)
+			}
+		}},
 		{"KeepsEveryField", func(t *testing.T, s storage.Store) {
 			at := time.Date(2025, 6, 7, 8, 9, 10, 123456789, time.UTC)
 			ev := &shared.AuditEvent{

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/testenv"
@@ -100,6 +101,7 @@ func lostServer(t *testing.T, srv Server) {
 		{"Changes", func() error { _, err := s.Changes(ctx, 0, 0); return err }},
 		{"AppendAudit", func() error { return s.AppendAudit(ctx, &shared.AuditEvent{Event: "x"}) }},
 		{"ListAudit", func() error { _, _, err := s.ListAudit(ctx, 0, 0); return err }},
+		{"PruneAudit", func() error { _, err := s.PruneAudit(ctx, time.Now()); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	} {
 		wantUnavailable(t, op.name+" while the server is away", op.call(), addr)

@@ -27,7 +27,7 @@ function row(t) {
   return h('tr', { dataset: { name: t.name } },
     h('td', { class: 'name', text: t.name }),
     h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
-    h('td', { class: 'nowrap', text: t.expires_at ? fmtTime(t.expires_at) : 'never' }),
+    h('td', { class: 'nowrap', text: t.expires_at ? (t.expired ? 'expired ' : '') + fmtTime(t.expires_at) : 'never' }),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(t) })));
 }

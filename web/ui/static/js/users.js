@@ -42,7 +42,12 @@ function row(u) {
       !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(u) })));
 }
 
+// self is the user being edited when that is the one logged in.
+let self = null;
+
 function openEditor(title, values, id) {
+  self = values.current ? values : null;
+  $('#current-password').hidden = self === null;
   checkboxes($('#user-roles'), 'roles', roles.map((r) => ({ value: r.role_id, label: r.name })), values.roles);
   checkboxes($('#user-groups'), 'groups', groups.map((g) => ({ value: g.group_id, label: g.name })), values.groups);
   editor.open(title, values, id);
@@ -51,7 +56,7 @@ function openEditor(title, values, id) {
 }
 
 function edit(u) {
-  openEditor(`Edit user ${u.username}`, { ...u, password: '' }, u.user_id);
+  openEditor(`Edit user ${u.username}`, { ...u, password: '', current_password: '' }, u.user_id);
 }
 
 async function remove(u) {
@@ -84,6 +89,7 @@ editor.onSave(async (e) => {
   const password = e.raw('password');
   if (e.editing) {
     if (password !== '') body.password = password;
+    if (self && (password !== '' || body.email !== self.email)) body.current_password = e.raw('current_password');
     await api('PUT', path('users', e.editing), body);
   } else {
     body.username = e.text('username');

@@ -1,0 +1,58 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+// checkCurrentPassword requires, when p changes their own password or
+// email, their current password in the request's current_password. It is
+// checked as a login is, under the same limits, so that a stolen session
+// cannot take the account over nor guess its password quickly. A missing
+// password is EINVALID, a wrong one EFORBIDDEN (not EUNAUTHORIZED: the
+// session itself is fine).
+func (s *Server) checkCurrentPassword(r *http.Request, p *principal, cur *shared.User, req *userUpdateRequest) error {
+	if cur.ID != p.user.ID {
+		return nil
+	}
+	changesEmail := req.Email != nil && *req.Email != cur.Email
+	if req.Password == nil && !changesEmail {
+		return nil
+	}
+	if req.CurrentPassword == nil || *req.CurrentPassword == "" {
+		return invalid("current_password is required to change your own password or email")
+	}
+	if cur.PasswordHash == "" {
+		return forbidden("your account has no password here: change it at the origin")
+	}
+	attempt, err := s.beginPasswordCheck(r, cur.Email)
+	if err != nil {
+		return err
+	}
+	defer attempt.end()
+	if len(*req.CurrentPassword) > 1024 || !attempt.check(cur.PasswordHash, *req.CurrentPassword) {
+		s.audit(r, p, "User Update Refused", "wrong current password for a change of "+cur.Username+"'s password or email", map[string]string{"updated_user_id": cur.ID})
+		return forbidden("current_password is not your password")
+	}
+	attempt.succeed()
+	return nil
+}
+
+// deleteTokens deletes every API token of a user and returns how many.
+func (s *Server) deleteTokens(ctx context.Context, userID string) (int, error) {
+	tokens, err := storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == userID })
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tokens {
+		if _, err := s.store.Delete(ctx, shared.KindToken, t.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
