@@ -8,6 +8,26 @@
 // revision until their transaction commits, so revisions are unique and
 // committed in order.
 //
+// # A store is never silently reset
+//
+// Badger takes a directory without a MANIFEST, or with one that lists no
+// table, for a new database and deletes the table files it finds there; a
+// table file cut short makes it panic in a goroutine of its own. On such a
+// directory knot would start with a new epoch and no users, and an origin
+// would then empty every leaf's replica. So Open checks the directory
+// first (preflight.go), under the lock Badger takes, and refuses, deleting
+// nothing, one that holds a store's files but a MANIFEST that is missing,
+// cannot be read, lists no table or lists a table that is missing, and one
+// with a table file that Badger cannot open. The one directory with tables
+// and a MANIFEST that lists none that is not refused is the one a crash
+// during the store's very first flush leaves: its memtable log still holds
+// the store's first write (meta/format), so the table is a copy. Open keeps
+// a hard link to every table file the MANIFEST does not list (a crash in a
+// flush or compaction leaves them) in unlisted-tables/ before Badger
+// deletes it. Once a store has its epoch, Open writes the file KNOT into
+// the directory; a directory with it whose store opens without a format is
+// refused too.
+//
 // # Key layout
 //
 // Keys are ASCII prefixes followed by names; numbers in keys are decimal,
@@ -130,6 +150,10 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
 		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot create the store directory %q", opts.Path)
 	}
+	marked, err := preflight(opts.Path, log)
+	if err != nil {
+		return nil, err
+	}
 	bo := bdb.DefaultOptions(opts.Path).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
@@ -151,9 +175,13 @@ func Open(opts Options) (*Store, error) {
 	if s.gcInt <= 0 {
 		s.gcInt = 10 * time.Minute
 	}
-	if err := s.init(); err != nil {
+	if err := s.init(marked); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := writeMarker(opts.Path, s.epoch); err != nil {
+		db.Close()
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot write knot's marker into the store %q", opts.Path)
 	}
 	if err := s.recover(); err != nil {
 		db.Close()
@@ -163,11 +191,15 @@ func Open(opts Options) (*Store, error) {
 }
 
 // init writes the format and epoch of a new store, or checks those of an
-// existing one.
-func (s *Store) init() error {
+// existing one. A directory with knot's marker (marked) holds a store that
+// had its format and epoch: finding none there, init refuses to make a new
+// one.
+func (s *Store) init(marked bool) error {
 	err := s.db.Update(func(txn *bdb.Txn) error {
 		f, err := getBytes(txn, keyFormat)
 		switch {
+		case errors.Is(err, bdb.ErrKeyNotFound) && marked:
+			return damaged("the store %q opens empty, but knot's marker %s says it held a store: its data is gone", s.path, markerName)
 		case errors.Is(err, bdb.ErrKeyNotFound):
 			if _, err := getBytes(txn, keyEpoch); !errors.Is(err, bdb.ErrKeyNotFound) {
 				return shared.Errorf(shared.EINTERNAL, "badger: the store %q has an epoch but no format", s.path)
