@@ -17,6 +17,7 @@ const (
 	ETOOLARGE     = "too_large"    // the body or a value is over its size limit
 	ERATELIMIT    = "rate_limited" // too many attempts; try later
 	EUNAVAILABLE  = "unavailable"  // a dependency (origin, runtime, store) cannot be reached
+	ENOSPACE      = "no_space"     // the store's disk is (nearly) full: writes are refused
 	EINTERNAL     = "internal"     // anything else; the message is not shown to clients
 )
 

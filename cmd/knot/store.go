@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/srv"
 	"github.com/knot-dev/knot/storage"
@@ -24,7 +25,15 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (st
 	case config.StoreMemory:
 		return memory.New(), nil
 	case config.StoreBadger:
-		s, err := badger.Open(badger.Options{Path: cfg.Server.BadgerDB.Path, Logger: logger})
+		b := cfg.Server.BadgerDB
+		minFree := b.MinFreeBytes()
+		if minFree == 0 {
+			minFree = -1 // 0 turns the check off
+		}
+		s, err := badger.Open(badger.Options{Path: b.Path, Logger: logger, MinFree: minFree})
+		if shared.ErrorCode(err) == shared.ENOSPACE {
+			return nil, fmt.Errorf("%w (server.badgerdb.min_free is %s)", err, b.MinFree)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -28,6 +28,14 @@
 // the directory; a directory with it whose store opens without a format is
 // refused too.
 //
+// # A full disk is an error, not a crash
+//
+// Badger writes its logs and tables through memory mappings, and a full
+// disk then kills the process with SIGBUS. The store keeps Options.MinFree
+// (server.badgerdb.min_free) free on its disk: below it Open fails, writes
+// fail with ENOSPACE before they begin and Ping fails, while reads go on
+// (space.go).
+//
 // # Key layout
 //
 // Keys are ASCII prefixes followed by names; numbers in keys are decimal,
@@ -66,6 +74,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bdb "github.com/dgraph-io/badger/v4"
@@ -89,6 +99,10 @@ type Options struct {
 	// GCInterval is how often Run collects garbage in the value log. 0 means
 	// 10 minutes.
 	GCInterval time.Duration
+	// MinFree is the free space, in bytes, the store keeps on its disk:
+	// below it Open fails and writes fail with ENOSPACE (space.go). 0 means
+	// DefaultMinFree; a negative value turns the check off.
+	MinFree int64
 }
 
 // Store is a storage.Store kept in a Badger database. Open it with Open.
@@ -99,6 +113,9 @@ type Store struct {
 	epoch string
 	gcInt time.Duration
 	done  chan struct{} // closed by Close
+
+	minFree int64       // the free space writes need; 0: no check
+	low     atomic.Bool // the disk was below minFree when last checked
 
 	life driver.Life // fails every method after Close
 
@@ -150,6 +167,13 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
 		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot create the store directory %q", opts.Path)
 	}
+	minFree := opts.MinFree
+	if minFree == 0 {
+		minFree = DefaultMinFree
+	}
+	if err := checkStartSpace(opts.Path, minFree); err != nil {
+		return nil, err
+	}
 	marked, err := preflight(opts.Path, log)
 	if err != nil {
 		return nil, err
@@ -171,7 +195,7 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot open the store %q", opts.Path)
 	}
-	s := &Store{db: db, log: log, path: opts.Path, gcInt: opts.GCInterval, done: make(chan struct{})}
+	s := &Store{db: db, log: log, path: opts.Path, gcInt: opts.GCInterval, done: make(chan struct{}), minFree: max(minFree, 0)}
 	if s.gcInt <= 0 {
 		s.gcInt = 10 * time.Minute
 	}
@@ -224,11 +248,14 @@ func (s *Store) init(marked bool) error {
 	return s.fail(err, "open the store %q", s.path)
 }
 
-// Run collects garbage in the value log every Options.GCInterval until ctx
+// Run collects garbage in the value log every Options.GCInterval, and
+// checks the free space of the store's disk every spaceInterval, until ctx
 // ends or the store is closed. It returns nil then.
 func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.gcInt)
 	defer t.Stop()
+	space := time.NewTicker(spaceInterval)
+	defer space.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -237,6 +264,8 @@ func (s *Store) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.collect()
+		case <-space.C:
+			s.room()
 		}
 	}
 }
@@ -247,6 +276,9 @@ func (s *Store) collect() {
 		return
 	}
 	defer s.life.Exit()
+	if s.room() != nil {
+		return // a rewrite needs space before it frees any
+	}
 	for range 16 {
 		err := s.db.RunValueLogGC(0.5)
 		if err == nil {
@@ -277,13 +309,14 @@ func (s *Store) view(fn func(txn *bdb.Txn) error) error {
 	return s.db.View(fn)
 }
 
-// Ping reports whether the store is open.
+// Ping reports whether the store is open and takes writes: ENOSPACE when
+// its disk is below the free space it keeps.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	s.life.Exit()
-	return nil
+	defer s.life.Exit()
+	return s.room()
 }
 
 // fail turns err into a *shared.Error: coded errors pass through, Badger's
@@ -299,6 +332,8 @@ func classify(err error, what string) error {
 		return shared.Wrap(shared.ETOOLARGE, err, "badger: %s: too much for one transaction", what)
 	case errors.Is(err, bdb.ErrDBClosed):
 		return shared.Wrap(shared.EUNAVAILABLE, err, "badger: %s: the store is closed", what)
+	case errors.Is(err, syscall.ENOSPC):
+		return shared.Wrap(shared.ENOSPACE, err, "badger: %s: the server's disk is full", what)
 	}
 	return shared.Wrap(shared.EINTERNAL, err, "badger: %s", what)
 }

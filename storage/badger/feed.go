@@ -107,6 +107,9 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 		return err
 	}
 	defer s.life.Exit()
+	if err := s.room(); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 
@@ -195,6 +198,9 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 	defer s.life.Exit()
 	keys, err := driver.CheckBatch(b.Changes)
 	if err != nil {
+		return err
+	}
+	if err := s.room(); err != nil {
 		return err
 	}
 
