@@ -123,6 +123,10 @@ type Options struct {
 	ReportInterval time.Duration
 	// Now is the clock of the status; nil means time.Now.
 	Now func() time.Time
+	// BackupDir is where the leaf writes a copy of its replica before a
+	// snapshot of a new epoch replaces it (see ReplicaBackup); "" means
+	// os.TempDir().
+	BackupDir string
 }
 
 // Uplink keeps the leaf's link to its origin. Create it with New and run
@@ -162,6 +166,12 @@ type Status struct {
 	Lag     int64
 	// PendingReports counts space changes not yet acknowledged by the origin.
 	PendingReports int
+	// PreviousEpoch is the epoch of the replica that the last snapshot of a
+	// new epoch replaced since the uplink started, EpochChangedAt when,
+	// and ReplicaBackup the file that holds a copy of that replica.
+	PreviousEpoch  string
+	EpochChangedAt time.Time
+	ReplicaBackup  string
 }
 
 // New checks opts and returns an uplink. It starts nothing.

@@ -115,6 +115,7 @@ type Hub struct {
 	stopped bool                 // guarded by mu: Run has returned or is returning
 	links   map[string]*link     // guarded by mu: by location
 	fleet   map[string]*LeafInfo // guarded by mu: by node id
+	epochs  map[string]epochNote // guarded by mu: by node id
 	head    storage.Head         // guarded by mu: as last seen by Run
 	pages   pages                // the shared pages of the trusted view
 	snaps   snapshots            // the shared snapshots of the trusted view
@@ -147,6 +148,7 @@ func New(opts Options) (*Hub, error) {
 		started:      make(chan struct{}),
 		links:        map[string]*link{},
 		fleet:        map[string]*LeafInfo{},
+		epochs:       map[string]epochNote{},
 		audits:       map[auditKey]int64{},
 	}
 	if h.log == nil {
@@ -327,6 +329,13 @@ type LeafInfo struct {
 	// leaves), so both may be that stale.
 	Applied int64
 	Lag     int64
+	// EpochChanges counts the snapshots of a new epoch the hub sent the
+	// node since it started: the node came with a replica of another
+	// epoch, which the snapshot replaced. PreviousEpoch is that replica's
+	// epoch the last time, EpochChangedAt when it was.
+	EpochChanges   int
+	PreviousEpoch  string
+	EpochChangedAt time.Time
 }
 
 // Leaves returns every leaf node seen since the hub started, connected or
@@ -339,6 +348,9 @@ func (h *Hub) Leaves() []LeafInfo {
 		c := *in
 		c.Runtimes = append([]string(nil), in.Runtimes...)
 		c.Lag = max(h.head.Revision-c.Applied, 0)
+		if ec, ok := h.epochs[c.NodeID]; ok {
+			c.EpochChanges, c.PreviousEpoch, c.EpochChangedAt = ec.count, ec.previous, ec.at
+		}
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool {

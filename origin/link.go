@@ -366,6 +366,7 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 	if other := h.register(l, hello, proto); other != "" {
 		return l.refuse(ctx, true, "location %q is already served by leaf node %s", l.location, other)
 	}
+	h.noteEpoch(l, hello.Epoch)
 	l.sent.Store(l.rev)
 	l.seen = head.Revision
 	return l.send(ctx, &wire.Welcome{

@@ -100,6 +100,7 @@ type fleet struct {
 	keepAlive time.Duration // the hub's; 100 ms unless a test sets it before startOrigin
 
 	leafStore *memory.Store
+	backups   string // the leaf's BackupDir
 	leafSrv   *httptest.Server
 	uplink    *leaf.Uplink
 	leaf      *web.Server
@@ -110,7 +111,7 @@ func newFleet(t *testing.T) *fleet { return newFleetWith(t, 100*time.Millisecond
 
 // newFleetWith is newFleet with the hub's keep-alive interval.
 func newFleetWith(t *testing.T, keepAlive time.Duration) *fleet {
-	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: keepAlive}
+	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: keepAlive, backups: t.TempDir()}
 	f.originSW = newSwitchable(t)
 	f.startOrigin()
 	f.startLeaf()
@@ -149,7 +150,7 @@ func (f *fleet) startLeaf() {
 	spaces := &lateSpaces{}
 	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: fleetToken, Location: "away",
 		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Spaces: spaces, Logger: quietLog(),
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour})
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
 	if err != nil {
 		t.Fatal(err)
 	}

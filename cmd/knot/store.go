@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -66,6 +67,13 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (st
 	default:
 		return nil, fmt.Errorf("unknown store %q", kind)
 	}
+}
+
+// backupDir is where a leaf keeps a copy of its replica before a snapshot
+// of a new epoch replaces it: the directory that holds
+// server.badgerdb.path (./data by default), whatever the store.
+func backupDir(cfg *config.Config) string {
+	return filepath.Dir(filepath.Clean(cfg.Server.BadgerDB.Path))
 }
 
 // storeResolver returns the resolver of the srv+ hosts among hosts, nil
