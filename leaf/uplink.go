@@ -13,7 +13,9 @@
 //     a "snapshot" welcome it collects the snapshot and applies it in one
 //     Store.Apply that also deletes every replicated record the snapshot did
 //     not hold (local template variables stay). A link that breaks
-//     mid-snapshot changes nothing.
+//     mid-snapshot changes nothing. A snapshot of another epoch than the
+//     replica's is applied only once the replica is written to a file in
+//     Options.BackupDir (epoch.go).
 //  3. Each change frame is applied in one Store.Apply together with its
 //     revision, strictly in order: a frame already applied is ignored, a
 //     frame that does not follow the applied revision closes the link. The

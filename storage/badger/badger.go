@@ -223,7 +223,7 @@ func (s *Store) init(marked bool) error {
 		f, err := getBytes(txn, keyFormat)
 		switch {
 		case errors.Is(err, bdb.ErrKeyNotFound) && marked:
-			return damaged("the store %q opens empty, but knot's marker %s says it held a store: its data is gone", s.path, markerName)
+			return damaged("the store %q opens empty, but knot's marker %s says it held a store: its data is gone (a table file Badger dropped is linked in %s)", s.path, markerName, keptDir)
 		case errors.Is(err, bdb.ErrKeyNotFound):
 			if _, err := getBytes(txn, keyEpoch); !errors.Is(err, bdb.ErrKeyNotFound) {
 				return shared.Errorf(shared.EINTERNAL, "badger: the store %q has an epoch but no format", s.path)

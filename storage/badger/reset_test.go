@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	bdb "github.com/dgraph-io/badger/v4"
+
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/badger"
@@ -221,5 +223,34 @@ func TestOpenAfterACrashInTheFirstFlush(t *testing.T) {
 	kept, _ := filepath.Glob(filepath.Join(dir, "unlisted-tables", "*-000001.sst"))
 	if len(kept) != 1 {
 		t.Fatalf("no link to the unlisted table was kept: %v", listing(t, dir))
+	}
+}
+
+// A directory with knot's marker whose Badger database opens without
+// knot's data (its files were replaced by an empty database) is refused,
+// not given a new epoch.
+func TestOpenRefusesAMarkedDirectoryThatOpensEmpty(t *testing.T) {
+	dir, _ := storeWithTables(t)
+	marker, err := os.ReadFile(filepath.Join(dir, "KNOT"))
+	if err != nil {
+		t.Fatalf("the store has no marker: %v", err)
+	}
+	empty := t.TempDir()
+	db, err := bdb.Open(bdb.DefaultOptions(empty).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := os.WriteFile(filepath.Join(empty, "KNOT"), marker, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := badger.Open(badger.Options{Path: empty})
+	if err == nil {
+		h, _ := s.Head(context.Background())
+		s.Close()
+		t.Fatalf("open of a marked directory that opens empty succeeded, with epoch %s", h.Epoch)
+	}
+	if !strings.Contains(err.Error(), "opens empty") || !strings.Contains(err.Error(), "marker") || !strings.Contains(err.Error(), empty) {
+		t.Fatalf("refusal %q does not say that the marked store %s opens empty", err, empty)
 	}
 }
