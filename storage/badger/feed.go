@@ -200,7 +200,7 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 	if err != nil {
 		return err
 	}
-	if err := s.room(); err != nil {
+	if err := s.roomFor(3 * batchBytes(b)); err != nil {
 		return err
 	}
 
@@ -215,6 +215,15 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 		err = s.applyJournaled(b, keys)
 	}
 	return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+}
+
+// batchBytes is about what the changes of b hold.
+func batchBytes(b storage.Batch) int64 {
+	var n int64
+	for _, c := range b.Changes {
+		n += int64(len(c.Data) + len(c.ID) + len(c.Kind) + 16)
+	}
+	return n
 }
 
 // applyOnce writes a batch in one transaction.

@@ -37,7 +37,12 @@ func freeSpace(dir string) (int64, error) {
 // room fails with ENOSPACE when the store's disk has less than the
 // watermark free. An error of statfs is not the disk's fault, and lets the
 // write go on.
-func (s *Store) room() error {
+func (s *Store) room() error { return s.roomFor(0) }
+
+// roomFor is room for a write of about need bytes, which must leave the
+// watermark free: a big batch from an origin is written twice (journal.go),
+// and more so in Badger's logs and tables.
+func (s *Store) roomFor(need int64) error {
 	if s.minFree <= 0 {
 		return nil
 	}
@@ -49,8 +54,11 @@ func (s *Store) room() error {
 	if s.low.Swap(low) != low {
 		s.logSpace(low, free)
 	}
-	if low {
+	switch {
+	case low:
 		return shared.Errorf(shared.ENOSPACE, "the server's disk is nearly full: the store keeps %s free and %s is left; writes are refused until space is freed, reads go on", bytesText(s.minFree), bytesText(free))
+	case free-need < s.minFree:
+		return shared.Errorf(shared.ENOSPACE, "the server's disk has %s free: a write of about %s would leave less than the %s the store keeps free", bytesText(free), bytesText(need), bytesText(s.minFree))
 	}
 	return nil
 }
