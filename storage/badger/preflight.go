@@ -146,7 +146,7 @@ func preflight(dir string, log *slog.Logger) (marked bool, err error) {
 		}
 		return false, nil
 	}
-	mf, size, err := readManifest(dir)
+	mf, size, err := readManifest(dir, log)
 	if err != nil {
 		return false, damaged("the %s of the store %q (%d bytes) cannot be read: %v", bdb.ManifestFilename, dir, size, err)
 	}
@@ -206,7 +206,7 @@ func lockDir(dir string) (func(), error) {
 
 // readManifest reads the MANIFEST of dir as Badger does, without changing
 // it, and returns it with its size.
-func readManifest(dir string) (bdb.Manifest, int64, error) {
+func readManifest(dir string, log *slog.Logger) (bdb.Manifest, int64, error) {
 	fp, err := os.Open(filepath.Join(dir, bdb.ManifestFilename))
 	if err != nil {
 		return bdb.Manifest{}, 0, err
@@ -216,7 +216,7 @@ func readManifest(dir string) (bdb.Manifest, int64, error) {
 	if fi, err := fp.Stat(); err == nil {
 		size = fi.Size()
 	}
-	mf, _, err := bdb.ReplayManifestFile(fp, 0, bdb.DefaultOptions(dir))
+	mf, _, err := bdb.ReplayManifestFile(fp, 0, bdb.DefaultOptions(dir).WithLogger(badgerLogger{log}))
 	return mf, size, err
 }
 
