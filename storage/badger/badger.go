@@ -24,7 +24,9 @@
 // the store's first write (meta/format), so the table is a copy. Open keeps
 // a hard link to every table file the MANIFEST does not list (a crash in a
 // flush or compaction leaves them) in unlisted-tables/ before Badger
-// deletes it. Once a store has its epoch, Open writes the file KNOT into
+// deletes it; they may be removed once the store is known to be whole.
+// Open reads every table's index once more for this check, as Badger
+// does when it opens the table. Once a store has its epoch, Open writes the file KNOT into
 // the directory; a directory with it whose store opens without a format is
 // refused too.
 //
@@ -33,8 +35,9 @@
 // Badger writes its logs and tables through memory mappings, and a full
 // disk then kills the process with SIGBUS. The store keeps Options.MinFree
 // (server.badgerdb.min_free) free on its disk: below it Open fails, writes
-// fail with ENOSPACE before they begin and Ping fails, while reads go on
-// (space.go).
+// fail with ENOSPACE before they begin and Ping fails, while reads go on;
+// a batch from an origin must leave the watermark free after it is
+// written three times over (space.go).
 //
 // # Key layout
 //
