@@ -18,10 +18,11 @@ type key struct {
 
 // snapshot collects the frames of a snapshot until its end.
 type snapshot struct {
-	epoch   string
-	rev     int64 // -1 until the first frame
-	records []shared.Change
-	seen    map[key]bool
+	epoch    string
+	replaces string // the epoch of the replica it replaces, when another one
+	rev      int64  // -1 until the first frame
+	records  []shared.Change
+	seen     map[key]bool
 }
 
 func (s *session) snapshotPart(f *wire.Snapshot) error {
@@ -131,9 +132,24 @@ func (s *session) snapshotEnd(ctx context.Context, f *wire.SnapshotEnd) error {
 		}
 	}
 	batch = append(batch, sn.records...)
+	var backup string
+	if sn.replaces != "" {
+		path, err := s.backupReplica(ctx, sn.epoch)
+		if err != nil {
+			s.u.log.Error("leaf: keep a copy of the replica that the origin's snapshot of a new epoch replaces; the snapshot is not applied", "epoch", s.epoch, "new_epoch", sn.epoch, "err", err)
+			return closeWith(wire.CloseInternal, "the leaf could not keep a copy of its replica of epoch %s, which the snapshot of epoch %s would replace: %v", s.epoch, sn.epoch, err)
+		}
+		backup = path
+	}
 	if err := st.Apply(ctx, storage.Batch{Epoch: sn.epoch, Changes: batch, Applied: f.Revision}); err != nil {
 		s.u.log.Error("leaf: apply the origin's snapshot", "err", err)
 		return closeWith(wire.CloseInternal, "the leaf could not apply the snapshot: %s", shared.ErrorMessage(err))
+	}
+	if backup != "" {
+		s.u.log.Warn("leaf: the origin's store has a new epoch: its snapshot replaced the replica, of which a copy is kept",
+			"epoch", sn.epoch, "previous_epoch", sn.replaces, "previous_applied", s.applied, "dropped", len(batch)-len(sn.records), "backup", backup)
+		now := s.u.now()
+		s.u.update(func(us *Status) { us.PreviousEpoch, us.EpochChangedAt, us.ReplicaBackup = sn.replaces, now, backup })
 	}
 	s.epoch, s.applied, s.snap = sn.epoch, f.Revision, nil
 	s.u.log.Info("leaf: applied the origin's snapshot", "revision", f.Revision, "records", len(sn.records), "dropped", len(batch)-len(sn.records))

@@ -279,6 +279,9 @@ func (s *session) welcome(ctx context.Context) (*wire.Welcome, error) {
 		switch {
 		case f.Mode == wire.ModeSnapshot:
 			s.snap = &snapshot{epoch: f.Epoch, rev: -1, seen: map[key]bool{}}
+			if s.epoch != "" && s.epoch != f.Epoch {
+				s.snap.replaces = s.epoch
+			}
 		case f.Epoch != s.epoch:
 			return nil, closeWith(wire.CloseMalformed, "the origin resumes epoch %s, but the replica is of epoch %q", f.Epoch, s.epoch)
 		}

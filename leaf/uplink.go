@@ -13,7 +13,9 @@
 //     a "snapshot" welcome it collects the snapshot and applies it in one
 //     Store.Apply that also deletes every replicated record the snapshot did
 //     not hold (local template variables stay). A link that breaks
-//     mid-snapshot changes nothing.
+//     mid-snapshot changes nothing. A snapshot of another epoch than the
+//     replica's is applied only once the replica is written to a file in
+//     Options.BackupDir (epoch.go).
 //  3. Each change frame is applied in one Store.Apply together with its
 //     revision, strictly in order: a frame already applied is ignored, a
 //     frame that does not follow the applied revision closes the link. The
@@ -123,6 +125,10 @@ type Options struct {
 	ReportInterval time.Duration
 	// Now is the clock of the status; nil means time.Now.
 	Now func() time.Time
+	// BackupDir is where the leaf writes a copy of its replica before a
+	// snapshot of a new epoch replaces it (see ReplicaBackup); "" means
+	// os.TempDir().
+	BackupDir string
 }
 
 // Uplink keeps the leaf's link to its origin. Create it with New and run
@@ -162,6 +168,12 @@ type Status struct {
 	Lag     int64
 	// PendingReports counts space changes not yet acknowledged by the origin.
 	PendingReports int
+	// PreviousEpoch is the epoch of the replica that the last snapshot of a
+	// new epoch replaced since the uplink started, EpochChangedAt when,
+	// and ReplicaBackup the file that holds a copy of that replica.
+	PreviousEpoch  string
+	EpochChangedAt time.Time
+	ReplicaBackup  string
 }
 
 // New checks opts and returns an uplink. It starts nothing.

@@ -44,10 +44,12 @@ func (t *fleetTable) get(node string) *LeafInfo {
 	return nil
 }
 
-// connect makes in the entry of its node, connected.
+// connect makes in the entry of its node, connected. The epoch changes
+// the node's entry counted stay with it.
 func (t *fleetTable) connect(in LeafInfo) {
 	if old := t.nodes[in.NodeID]; old != nil {
 		t.unlinkGone(old)
+		in.EpochChanges, in.PreviousEpoch, in.EpochChangedAt = old.info.EpochChanges, old.info.PreviousEpoch, old.info.EpochChangedAt
 	}
 	t.nodes[in.NodeID] = &fleetNode{info: in}
 }

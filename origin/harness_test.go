@@ -124,7 +124,9 @@ func (o *testOrigin) start(st storage.Store) {
 	o.t.Helper()
 	opts := o.opts
 	opts.Store = st
-	opts.Logger = quiet()
+	if opts.Logger == nil {
+		opts.Logger = quiet()
+	}
 	if opts.SharedTokenHash == "" {
 		opts.SharedTokenHash = crypt.HashToken(sharedToken)
 	}
@@ -191,7 +193,9 @@ func startLeaf(t *testing.T, o *testOrigin, st storage.Store, opts leaf.Options)
 	t.Helper()
 	opts.Store = st
 	opts.OriginURL = o.srv.URL
-	opts.Logger = quiet()
+	if opts.Logger == nil {
+		opts.Logger = quiet()
+	}
 	if opts.Version == "" {
 		opts.Version = "test"
 	}

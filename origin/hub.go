@@ -365,6 +365,13 @@ type LeafInfo struct {
 	// leaves), so both may be that stale.
 	Applied int64
 	Lag     int64
+	// EpochChanges counts the snapshots of a new epoch the hub sent the
+	// node since it started: the node came with a replica of another
+	// epoch, which the snapshot replaced. PreviousEpoch is that replica's
+	// epoch the last time, EpochChangedAt when it was.
+	EpochChanges   int
+	PreviousEpoch  string
+	EpochChangedAt time.Time
 }
 
 // Leaves returns every leaf node connected, or disconnected for less than

@@ -370,6 +370,7 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 	if reason := h.register(l, hello, proto); reason != "" {
 		return l.refuse(ctx, true, "%s", reason)
 	}
+	h.noteEpoch(l, hello.Epoch)
 	l.sent.Store(l.rev)
 	l.seen = head.Revision
 	return l.send(ctx, &wire.Welcome{

@@ -18,6 +18,7 @@ const (
 	EMEDIATYPE    = "media_type"   // the body is not of a type the endpoint accepts
 	ERATELIMIT    = "rate_limited" // too many attempts; try later
 	EUNAVAILABLE  = "unavailable"  // a dependency (origin, runtime, store) cannot be reached
+	ENOSPACE      = "no_space"     // the store's disk is (nearly) full: writes are refused
 	EINTERNAL     = "internal"     // anything else; the message is not shown to clients
 )
 

@@ -25,6 +25,7 @@ var statusOf = map[string]int{
 	shared.ERATELIMIT:    http.StatusTooManyRequests,
 	shared.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	shared.EQUOTA:        http.StatusInsufficientStorage,
+	shared.ENOSPACE:      http.StatusInsufficientStorage,
 	shared.EINTERNAL:     http.StatusInternalServerError,
 }
 

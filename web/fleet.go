@@ -116,6 +116,12 @@ type LeafInfo struct {
 	RoundTripMillis float64    `json:"round_trip_ms"`
 	AppliedRevision int64      `json:"applied_revision"`
 	Lag             int64      `json:"lag"`
+	// EpochChanges counts the snapshots of a new epoch the origin sent the
+	// node since it started, each replacing a replica of another epoch;
+	// PreviousEpoch and EpochChangedAt are those of the last.
+	EpochChanges   int        `json:"epoch_changes"`
+	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
+	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
 }
 
 // LeafList is the body of GET /api/leaves.
@@ -139,6 +145,7 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 				Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
 				ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
 				RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
+				EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt),
 			})
 		}
 	}

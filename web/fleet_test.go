@@ -107,6 +107,7 @@ type fleet struct {
 	leafToken            string
 
 	leafStore *memory.Store
+	backups   string // the leaf's BackupDir
 	leafSrv   *httptest.Server
 	uplink    *leaf.Uplink
 	leaf      *web.Server
@@ -123,7 +124,7 @@ func newFleetWith(t *testing.T, keepAlive time.Duration) *fleet {
 // newFleetWithOptions is newFleet after set has changed the fleet's options
 // (and perhaps written records into its stores).
 func newFleetWithOptions(t *testing.T, set func(*fleet)) *fleet {
-	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: 100 * time.Millisecond}
+	f := &fleet{t: t, originStore: memory.New(), leafStore: memory.New(), keepAlive: 100 * time.Millisecond, backups: t.TempDir()}
 	set(f)
 	f.originSW = newSwitchable(t)
 	f.startOrigin()
@@ -175,7 +176,7 @@ func (f *fleet) startLeaf() {
 	}
 	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: "away",
 		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Spaces: spaces, Logger: quietLog(),
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour})
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
 	if err != nil {
 		t.Fatal(err)
 	}

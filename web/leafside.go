@@ -301,6 +301,12 @@ type leafStatus struct {
 	HeadRevision    int64      `json:"head_revision"`
 	Lag             int64      `json:"lag"`
 	PendingReports  int        `json:"pending_reports"`
+	// PreviousEpoch is the epoch of the replica that the origin's last
+	// snapshot of a new epoch replaced, EpochChangedAt when, and
+	// ReplicaBackup the file that keeps a copy of it.
+	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
+	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
+	ReplicaBackup  string     `json:"replica_backup,omitempty"`
 }
 
 // handleLeafStatus serves GET /api/leaf/status on a leaf.
@@ -323,6 +329,7 @@ func (s *Server) handleLeafStatus(w http.ResponseWriter, r *http.Request, p *pri
 		Location: loc, OriginServer: s.leaf.OriginURL, OriginReachable: st.Connected, Reason: st.Reason,
 		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: max(st.Head, st.Applied), Lag: st.Lag, PendingReports: st.PendingReports,
+		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup,
 	})
 	return nil
 }

@@ -227,6 +227,7 @@ func (s *Server) writeFleetMetrics(b *strings.Builder) {
 			{"knot_leaf_lag", "Revisions the leaf node is behind this origin's store.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Lag, 10) }},
 			{"knot_leaf_applied_revision", "The origin revision the leaf node last acknowledged.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Applied, 10) }},
 			{"knot_leaf_rtt_seconds", "Round trip of the last ping the leaf node answered.", func(in origin.LeafInfo) string { return strconv.FormatFloat(in.RTT.Seconds(), 'g', -1, 64) }},
+			{"knot_leaf_epoch_changes", "Snapshots of a new epoch this origin sent the leaf node since it started, each replacing a replica of another epoch.", func(in origin.LeafInfo) string { return strconv.Itoa(in.EpochChanges) }},
 			{"knot_leaf_last_seen_seconds", "When the leaf node last sent a frame or answered a ping, since the Unix epoch.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.LastSeen.Unix(), 10) }},
 		}
 		for _, sr := range series {

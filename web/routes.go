@@ -161,12 +161,18 @@ func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal
 	return nil
 }
 
-// handleReady serves GET /ready: 200 when the store answers, else 503.
+// handleReady serves GET /ready: 200 when the store answers and takes
+// writes, else 503; a store whose disk is below the free space it keeps
+// says so.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready: store does not answer", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "store is not available"})
+		msg := "store is not available"
+		if isCode(err, shared.ENOSPACE) {
+			msg = shared.ErrorMessage(err)
+		}
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": true})

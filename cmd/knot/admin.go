@@ -24,8 +24,8 @@ func adminCommand(s streams) *cli.Command {
 	flags := keyFlags("server.mysql.", "server.badgerdb.", "server.redis.", "server.memorydb.", "log.")
 	return &cli.Command{
 		Name:      "admin",
-		UsageText: "knot admin COMMAND [options] EMAIL",
-		Usage:     "Change users directly in a server's store, with the server stopped",
+		UsageText: "knot admin COMMAND [options] EMAIL|FILE",
+		Usage:     "Change users, or restore a leaf's replica backup, directly in a server's store, with the server stopped",
 		Description: "These commands open the store that the configuration selects (the same file, variables and\n" +
 			"storage flags as knot server) while no server holds it. Run them on a standalone or origin server.",
 		Action: unknownCommand,
@@ -69,6 +69,7 @@ func adminCommand(s streams) *cli.Command {
 					}, "TOTP of %s reset; a new secret is issued at the next login.\n", forgetTOTPState)
 				},
 			},
+			restoreReplicaCommand(flags),
 		},
 	}
 }

@@ -247,6 +247,9 @@ func listLeaves(c *cli.Context, cl *apiClient) error {
 		if n.Restricted {
 			state += " (restricted)"
 		}
+		if n.EpochChanges > 0 {
+			state += fmt.Sprintf(" (new epoch since %s, was %s)", when(n.EpochChangedAt), n.PreviousEpoch)
+		}
 		runtimes := strings.Join(n.Runtimes, ",")
 		if runtimes == "" {
 			runtimes = "-"

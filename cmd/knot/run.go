@@ -131,6 +131,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Spaces:    commands,
 			Logger:    logger,
 			Resolve:   resolve,
+			BackupDir: backupDir(cfg),
 		}))
 		if err != nil {
 			return fmt.Errorf("server.origin_server: %w", err)

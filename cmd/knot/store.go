@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/srv"
 	"github.com/knot-dev/knot/storage"
@@ -24,7 +26,15 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (st
 	case config.StoreMemory:
 		return memory.New(), nil
 	case config.StoreBadger:
-		s, err := badger.Open(badger.Options{Path: cfg.Server.BadgerDB.Path, Logger: logger})
+		b := cfg.Server.BadgerDB
+		minFree := b.MinFreeBytes()
+		if minFree == 0 {
+			minFree = -1 // 0 turns the check off
+		}
+		s, err := badger.Open(badger.Options{Path: b.Path, Logger: logger, MinFree: minFree})
+		if shared.ErrorCode(err) == shared.ENOSPACE {
+			return nil, fmt.Errorf("%w (server.badgerdb.min_free is %s)", err, b.MinFree)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +67,13 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (st
 	default:
 		return nil, fmt.Errorf("unknown store %q", kind)
 	}
+}
+
+// backupDir is where a leaf keeps a copy of its replica before a snapshot
+// of a new epoch replaces it: the directory that holds
+// server.badgerdb.path (./data by default), whatever the store.
+func backupDir(cfg *config.Config) string {
+	return filepath.Dir(filepath.Clean(cfg.Server.BadgerDB.Path))
 }
 
 // storeResolver returns the resolver of the srv+ hosts among hosts, nil

@@ -146,6 +146,9 @@ type BadgerDB struct {
 	Enabled bool
 	// Path is the directory of the database.
 	Path string
+	// MinFree is the free space the store keeps on its disk, a size
+	// (MinFreeBytes).
+	MinFree string
 }
 
 // Redis holds server.redis.*. Each host is host:port or srv+name.

@@ -157,6 +157,9 @@ var keys = []key{
 	{path: "server.badgerdb.path", typ: tPath, def: "./data/badger", required: true,
 		doc:   "Directory of the BadgerDB database.",
 		field: func(c *Config) any { return &c.Server.BadgerDB.Path }},
+	{path: "server.badgerdb.min_free", typ: tSize, def: "256MiB", required: true,
+		doc:   "Free space the database keeps on its disk: below it, writes fail with 507 Insufficient Storage, /ready fails, and the server does not start; 0 turns the check off.",
+		field: func(c *Config) any { return &c.Server.BadgerDB.MinFree }},
 
 	{path: "server.redis.enabled", typ: tBool, def: "false",
 		doc:   "Store data in Redis.",

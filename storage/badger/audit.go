@@ -15,6 +15,9 @@ func (s *Store) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
 		return err
 	}
 	defer s.life.Exit()
+	if err := s.room(); err != nil {
+		return err
+	}
 	s.amu.Lock()
 	defer s.amu.Unlock()
 	var id int64

@@ -8,6 +8,37 @@
 // revision until their transaction commits, so revisions are unique and
 // committed in order.
 //
+// # A store is never silently reset
+//
+// Badger takes a directory without a MANIFEST, or with one that lists no
+// table, for a new database and deletes the table files it finds there; a
+// table file cut short makes it panic in a goroutine of its own. On such a
+// directory knot would start with a new epoch and no users, and an origin
+// would then empty every leaf's replica. So Open checks the directory
+// first (preflight.go), under the lock Badger takes, and refuses, deleting
+// nothing, one that holds a store's files but a MANIFEST that is missing,
+// cannot be read, lists no table or lists a table that is missing, and one
+// with a table file that Badger cannot open. The one directory with tables
+// and a MANIFEST that lists none that is not refused is the one a crash
+// during the store's very first flush leaves: its memtable log still holds
+// the store's first write (meta/format), so the table is a copy. Open keeps
+// a hard link to every table file the MANIFEST does not list (a crash in a
+// flush or compaction leaves them) in unlisted-tables/ before Badger
+// deletes it; they may be removed once the store is known to be whole.
+// Open reads every table's index once more for this check, as Badger
+// does when it opens the table. Once a store has its epoch, Open writes the file KNOT into
+// the directory; a directory with it whose store opens without a format is
+// refused too.
+//
+// # A full disk is an error, not a crash
+//
+// Badger writes its logs and tables through memory mappings, and a full
+// disk then kills the process with SIGBUS. The store keeps Options.MinFree
+// (server.badgerdb.min_free) free on its disk: below it Open fails, writes
+// fail with ENOSPACE before they begin and Ping fails, while reads go on;
+// a batch from an origin must leave the watermark free after it is
+// written three times over (space.go).
+//
 // # Key layout
 //
 // Keys are ASCII prefixes followed by names; numbers in keys are decimal,
@@ -47,6 +78,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bdb "github.com/dgraph-io/badger/v4"
@@ -70,6 +103,10 @@ type Options struct {
 	// GCInterval is how often Run collects garbage in the value log. 0 means
 	// 10 minutes.
 	GCInterval time.Duration
+	// MinFree is the free space, in bytes, the store keeps on its disk:
+	// below it Open fails and writes fail with ENOSPACE (space.go). 0 means
+	// DefaultMinFree; a negative value turns the check off.
+	MinFree int64
 }
 
 // Store is a storage.Store kept in a Badger database. Open it with Open.
@@ -80,6 +117,9 @@ type Store struct {
 	epoch string
 	gcInt time.Duration
 	done  chan struct{} // closed by Close
+
+	minFree int64       // the free space writes need; 0: no check
+	low     atomic.Bool // the disk was below minFree when last checked
 
 	life driver.Life // fails every method after Close
 
@@ -131,6 +171,17 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
 		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot create the store directory %q", opts.Path)
 	}
+	minFree := opts.MinFree
+	if minFree == 0 {
+		minFree = DefaultMinFree
+	}
+	if err := checkStartSpace(opts.Path, minFree); err != nil {
+		return nil, err
+	}
+	marked, err := preflight(opts.Path, log)
+	if err != nil {
+		return nil, err
+	}
 	bo := bdb.DefaultOptions(opts.Path).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{log}).
@@ -148,13 +199,17 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot open the store %q", opts.Path)
 	}
-	s := &Store{db: db, log: log, path: opts.Path, gcInt: opts.GCInterval, done: make(chan struct{})}
+	s := &Store{db: db, log: log, path: opts.Path, gcInt: opts.GCInterval, done: make(chan struct{}), minFree: max(minFree, 0)}
 	if s.gcInt <= 0 {
 		s.gcInt = 10 * time.Minute
 	}
-	if err := s.init(); err != nil {
+	if err := s.init(marked); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := writeMarker(opts.Path, s.epoch); err != nil {
+		db.Close()
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "badger: cannot write knot's marker into the store %q", opts.Path)
 	}
 	if err := s.recover(); err != nil {
 		db.Close()
@@ -164,11 +219,15 @@ func Open(opts Options) (*Store, error) {
 }
 
 // init writes the format and epoch of a new store, or checks those of an
-// existing one.
-func (s *Store) init() error {
+// existing one. A directory with knot's marker (marked) holds a store that
+// had its format and epoch: finding none there, init refuses to make a new
+// one.
+func (s *Store) init(marked bool) error {
 	err := s.db.Update(func(txn *bdb.Txn) error {
 		f, err := getBytes(txn, keyFormat)
 		switch {
+		case errors.Is(err, bdb.ErrKeyNotFound) && marked:
+			return damaged("the store %q opens empty, but knot's marker %s says it held a store: its data is gone (a table file Badger dropped is linked in %s)", s.path, markerName, keptDir)
 		case errors.Is(err, bdb.ErrKeyNotFound):
 			if _, err := getBytes(txn, keyEpoch); !errors.Is(err, bdb.ErrKeyNotFound) {
 				return shared.Errorf(shared.EINTERNAL, "badger: the store %q has an epoch but no format", s.path)
@@ -193,11 +252,14 @@ func (s *Store) init() error {
 	return s.fail(err, "open the store %q", s.path)
 }
 
-// Run collects garbage in the value log every Options.GCInterval until ctx
+// Run collects garbage in the value log every Options.GCInterval, and
+// checks the free space of the store's disk every spaceInterval, until ctx
 // ends or the store is closed. It returns nil then.
 func (s *Store) Run(ctx context.Context) error {
 	t := time.NewTicker(s.gcInt)
 	defer t.Stop()
+	space := time.NewTicker(spaceInterval)
+	defer space.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -206,6 +268,8 @@ func (s *Store) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.collect()
+		case <-space.C:
+			s.room()
 		}
 	}
 }
@@ -216,6 +280,9 @@ func (s *Store) collect() {
 		return
 	}
 	defer s.life.Exit()
+	if s.room() != nil {
+		return // a rewrite needs space before it frees any
+	}
 	for range 16 {
 		err := s.db.RunValueLogGC(0.5)
 		if err == nil {
@@ -246,13 +313,14 @@ func (s *Store) view(fn func(txn *bdb.Txn) error) error {
 	return s.db.View(fn)
 }
 
-// Ping reports whether the store is open.
+// Ping reports whether the store is open and takes writes: ENOSPACE when
+// its disk is below the free space it keeps.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.life.Enter(""); err != nil {
 		return err
 	}
-	s.life.Exit()
-	return nil
+	defer s.life.Exit()
+	return s.room()
 }
 
 // fail turns err into a *shared.Error: coded errors pass through, Badger's
@@ -268,6 +336,8 @@ func classify(err error, what string) error {
 		return shared.Wrap(shared.ETOOLARGE, err, "badger: %s: too much for one transaction", what)
 	case errors.Is(err, bdb.ErrDBClosed):
 		return shared.Wrap(shared.EUNAVAILABLE, err, "badger: %s: the store is closed", what)
+	case errors.Is(err, syscall.ENOSPC):
+		return shared.Wrap(shared.ENOSPACE, err, "badger: %s: the server's disk is full", what)
 	}
 	return shared.Wrap(shared.EINTERNAL, err, "badger: %s", what)
 }

@@ -107,6 +107,9 @@ func (s *Store) Compact(ctx context.Context, upTo int64) error {
 		return err
 	}
 	defer s.life.Exit()
+	if err := s.room(); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 
@@ -197,6 +200,9 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 	if err != nil {
 		return err
 	}
+	if err := s.roomFor(3 * batchBytes(b)); err != nil {
+		return err
+	}
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -209,6 +215,15 @@ func (s *Store) Apply(ctx context.Context, b storage.Batch) error {
 		err = s.applyJournaled(b, keys)
 	}
 	return s.fail(err, "apply a batch of %d changes", len(b.Changes))
+}
+
+// batchBytes is about what the changes of b hold.
+func batchBytes(b storage.Batch) int64 {
+	var n int64
+	for _, c := range b.Changes {
+		n += int64(len(c.Data) + len(c.ID) + len(c.Kind) + 16)
+	}
+	return n
 }
 
 // applyOnce writes a batch in one transaction.

@@ -22,6 +22,9 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
 	}
 	keys := rec.UniqueKeys()
+	if err := s.room(); err != nil {
+		return err
+	}
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -139,6 +142,9 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 		return 0, err
 	}
 	defer s.life.Exit()
+	if err := s.room(); err != nil {
+		return 0, err
+	}
 
 	s.wmu.Lock()
 	defer s.wmu.Unlock()

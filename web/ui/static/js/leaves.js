@@ -51,7 +51,12 @@ function row(l) {
     h('td', {},
       h('code', { text: l.node_id }), ' ',
       h('span', { class: `badge ${l.connected ? 'state-running' : 'state-stopped'}`, text: l.connected ? 'connected' : 'disconnected' }),
-      l.restricted && h('span', { class: 'badge muted', text: 'restricted' })),
+      l.restricted && h('span', { class: 'badge muted', text: 'restricted' }),
+      l.epoch_changes > 0 && h('span', {
+        class: 'badge state-failed',
+        text: 'new epoch',
+        title: `its replica of epoch ${l.previous_epoch} was replaced at ${fmtTime(l.epoch_changed_at)} (${l.epoch_changes} times since this origin started); the leaf keeps a copy`,
+      })),
     h('td', { text: l.location }),
     h('td', { text: l.version || '—' }),
     h('td', { class: 'num', text: String(l.protocol || '—') }),
@@ -75,6 +80,7 @@ async function leafStatus() {
       ['Location', s.location],
       ['Protocol', s.protocol ? String(s.protocol) : ''],
       ['Applied revision', `${s.applied_revision} of ${s.head_revision} (lag ${s.lag})`],
+      ['Epoch', s.previous_epoch ? `${s.epoch}, new since ${fmtTime(s.epoch_changed_at)}: it replaced the replica of epoch ${s.previous_epoch}, a copy of which is in ${s.replica_backup}` : s.epoch],
       ['Reports waiting', String(s.pending_reports)],
       ['Restricted', s.restricted ? 'yes: the origin shares no password hashes and no restricted variables' : 'no'],
     ].filter(([, v]) => v);

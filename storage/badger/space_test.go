@@ -1,0 +1,69 @@
+package badger_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/storage/badger"
+)
+
+// smallDisk mounts a tmpfs of 64 MiB in a new directory and unmounts it
+// when t ends; it skips t when this process may not mount one.
+func smallDisk(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("this test mounts a tmpfs of 64 MiB, which needs root: run it as root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs of 64 MiB on %s: %v: %s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("umount", dir).Run(); err != nil {
+			exec.Command("umount", "-l", dir).Run()
+		}
+	})
+	return dir
+}
+
+// A batch from an origin that would take the disk below the free space the
+// store keeps is refused whole with ENOSPACE, though the disk is above it;
+// smaller writes go on.
+func TestABatchThatWouldFillTheDiskIsRefused(t *testing.T) {
+	dir := smallDisk(t)
+	s, err := badger.Open(badger.Options{Path: dir, MinFree: 24 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	spec := strings.Repeat("x", 1<<20)
+	b := storage.Batch{Epoch: "E1", Applied: 15}
+	for i := range 15 {
+		tpl := &shared.Template{Meta: shared.Meta{ID: fmt.Sprintf("big-%d", i), Revision: int64(i + 1)}, Name: fmt.Sprintf("big-%d", i), Kind: shared.TemplateContainer, Spec: spec}
+		data, _ := json.Marshal(tpl)
+		b.Changes = append(b.Changes, shared.Change{Kind: shared.KindTemplate, ID: tpl.ID, Revision: tpl.Revision, Data: data})
+	}
+	err = s.Apply(ctx, b)
+	if shared.ErrorCode(err) != shared.ENOSPACE || !strings.Contains(shared.ErrorMessage(err), "24.0 MiB") {
+		t.Fatalf("a batch of 15 MiB on a disk of 64 MiB that keeps 24 MiB free: %v; want ENOSPACE naming the 24 MiB", err)
+	}
+	if epoch, applied, _ := s.Replica(ctx); epoch != "" || applied != 0 {
+		t.Fatalf("the refused batch left the replica at %s/%d", epoch, applied)
+	}
+	if err := s.Put(ctx, &shared.Group{Meta: shared.Meta{ID: "g"}, Name: "g"}); err != nil {
+		t.Fatalf("a small write after the refused batch: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("ping while the disk is above the watermark: %v", err)
+	}
+}
