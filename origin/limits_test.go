@@ -34,7 +34,7 @@ func TestHelloOverItsBoundsIsRefusedWithTheReason(t *testing.T) {
 		runtimes[i] = fmt.Sprintf("runtime-%d", i)
 	}
 	rt, _ := json.Marshal(runtimes)
-	base := `{"type":"hello","node_id":"n","location":"owner","version":"1","protocol_min":1,"protocol_max":4`
+	base := `{"type":"hello","node_id":"n","location":"user:owner","version":"1","protocol_min":1,"protocol_max":4`
 	for _, tt := range []struct{ name, hello, want string }{
 		{"MegabytesOfRuntimes", base + `,"runtimes":` + string(rt) + `}`, "hello: runtimes has 100000 entries, more than 8"},
 		{"LongVersion", strings.Replace(base, `"version":"1"`, `"version":"`+strings.Repeat("v", 1<<20)+`"`, 1) + `}`, "hello: version is 1048576 bytes, longer than 64"},
@@ -70,7 +70,7 @@ func TestReconnectsUnderFreshNodeIDsDoNotGrowTheFleet(t *testing.T) {
 	for i := range 25 {
 		node := fmt.Sprintf("fresh-node-%d", i)
 		r := mustDialRaw(t, o, ownerSecret)
-		h := hello(node, "owner", "", 0)
+		h := hello(node, "user:owner", "", 0)
 		h.Runtimes = []string{"docker", "podman"}
 		r.welcome(h)
 		r.c.CloseNow()
@@ -148,7 +148,7 @@ func TestAuditReportsUnderFreshStoresAreBounded(t *testing.T) {
 	for link := range 3 {
 		node := fmt.Sprint("node-", link)
 		r := mustDialRaw(t, o, ownerSecret)
-		r.welcome(hello(node, "owner", "", 0))
+		r.welcome(hello(node, "user:owner", "", 0))
 		for s := range 4 {
 			store := fmt.Sprintf("store-%d-%d", link, s)
 			if ack := r.auditAck(&wire.AuditReport{Store: store}); ack.Upto != 0 || ack.Code != "" {
@@ -168,7 +168,7 @@ func TestAuditReportsUnderFreshStoresAreBounded(t *testing.T) {
 	}
 	// The position of a store reported on an earlier link is kept.
 	r := mustDialRaw(t, o, ownerSecret)
-	r.welcome(hello("node-again", "owner", "", 0))
+	r.welcome(hello("node-again", "user:owner", "", 0))
 	if ack := r.auditAck(&wire.AuditReport{Store: "store-2-3"}); ack.Upto != 1 {
 		t.Errorf("the probe of a store the origin holds an event of: %+v, want upto 1", ack)
 	}
@@ -178,7 +178,7 @@ func TestAuditPositionsSurviveARestartOfTheOrigin(t *testing.T) {
 	st := seededStore(t)
 	o := startOrigin(t, st, origin.Options{EnableLeafAPITokens: true})
 	r := mustDialRaw(t, o, ownerSecret)
-	r.welcome(hello("node-owner", "owner", "", 0))
+	r.welcome(hello("node-owner", "user:owner", "", 0))
 	evs := []wire.AuditEvent{{ID: 4, At: time.Now().UTC(), Event: "Login"}, {ID: 9, At: time.Now().UTC(), Event: "Logout"}}
 	if ack := r.auditAck(&wire.AuditReport{Store: "leaf-store", Events: evs}); ack.Upto != 9 {
 		t.Fatalf("ack %+v", ack)
@@ -186,7 +186,7 @@ func TestAuditPositionsSurviveARestartOfTheOrigin(t *testing.T) {
 	r.c.CloseNow()
 	o.restart(st)
 	r = mustDialRaw(t, o, ownerSecret)
-	r.welcome(hello("node-owner", "owner", "", 0))
+	r.welcome(hello("node-owner", "user:owner", "", 0))
 	if ack := r.auditAck(&wire.AuditReport{Store: "leaf-store"}); ack.Upto != 9 {
 		t.Fatalf("after a restart the origin answers %+v, want upto 9", ack)
 	}
@@ -230,7 +230,7 @@ func TestAuditEventsOverTheRateAreRefusedInTheAck(t *testing.T) {
 	clk := newClock()
 	o := startOrigin(t, seededStore(t), origin.Options{Now: clk.Now, EnableLeafAPITokens: true})
 	r := mustDialRaw(t, o, ownerSecret)
-	r.welcome(hello("node-owner", "owner", "", 0))
+	r.welcome(hello("node-owner", "user:owner", "", 0))
 	id := int64(0)
 	report := func() *wire.AuditReport {
 		evs := make([]wire.AuditEvent, wire.MaxAuditEvents)

@@ -105,6 +105,7 @@ type fleet struct {
 	hubOpts              func(*origin.Options)
 	originOpts, leafOpts func(*web.Options)
 	leafToken            string
+	leafLocation         string // "away" unless set
 
 	leafStore *memory.Store
 	backups   string // the leaf's BackupDir
@@ -174,13 +175,17 @@ func (f *fleet) startLeaf() {
 	if f.leafToken != "" {
 		token = f.leafToken
 	}
-	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: "away",
+	location := "away"
+	if f.leafLocation != "" {
+		location = f.leafLocation
+	}
+	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: location,
 		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Spaces: spaces, Logger: quietLog(),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := web.Options{Store: f.leafStore, Logger: quietLog(), Location: "away",
+	wo := web.Options{Store: f.leafStore, Logger: quietLog(), Location: location,
 		Leaf: &web.LeafOptions{Uplink: up, OriginURL: f.originSW.srv.URL, Token: token}}
 	if f.leafOpts != nil {
 		f.leafOpts(&wo)

@@ -372,8 +372,9 @@ func TestTOTPSecretNeverReachesARestrictedLeaf(t *testing.T) {
 	f := newFleetWithOptions(t, func(f *fleet) {
 		f.hubOpts = func(o *origin.Options) { o.EnableLeafAPITokens = true }
 		f.originOpts, f.leafOpts, f.leafToken = opts, opts, apiToken
+		f.leafLocation = "user:away"
 		ctx := context.Background()
-		// A restricted leaf serves the location named after its owner.
+		// A restricted leaf serves its owner's location, user:away.
 		ann = &shared.User{Meta: shared.Meta{ID: newUUID(t)}, Username: "away", Email: "ann@example.com",
 			PasswordHash: passwordHash(t), Roles: []string{shared.UserRoleID}, Active: true}
 		if err := f.originStore.Put(ctx, ann); err != nil {
