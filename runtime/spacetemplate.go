@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/knot-dev/knot/shared"
@@ -74,19 +75,11 @@ func explainSealed(err error, sealed map[string]error) error {
 	if len(sealed) == 0 {
 		return err
 	}
-	if name, ok := missingVarName(err); ok {
-		if e, ok := sealed[name]; ok {
+	var missing *MissingVarError
+	if errors.As(err, &missing) {
+		if e, ok := sealed[missing.Name]; ok {
 			return e
 		}
 	}
 	return err
-}
-
-func missingVarName(err error) (string, bool) {
-	msg := shared.ErrorMessage(err)
-	i := strings.Index(msg, ".var.")
-	if i < 0 || !strings.HasSuffix(msg, " is not defined") {
-		return "", false
-	}
-	return strings.TrimSuffix(msg[i+len(".var."):], " is not defined"), true
 }
