@@ -2,8 +2,6 @@ package runtime
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -69,30 +67,9 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		m.logInfo(id, "the space's %s is %s; starting it again", noun(rt), st.State)
 	}
 
-	cctx, cancel := m.call(ctx)
-	user, err := m.records.GetUser(cctx, s.UserID)
-	cancel()
-	if err != nil {
-		if shared.ErrorCode(err) == shared.ENOTFOUND {
-			err = shared.Errorf(shared.EINVALID, "the owner of space %q does not exist", s.Name)
-		}
-		return m.fail(ctx, id, err, "")
-	}
-	vars, sealed, err := m.templateVars(ctx)
+	user, spec, volumes, err := m.renderSpace(ctx, s, tmpl)
 	if err != nil {
 		return m.fail(ctx, id, err, "")
-	}
-	data := &RenderData{Space: s, User: user, Template: tmpl, Server: m.server, Nomad: m.nomadInfo, Vars: vars}
-	label := fmt.Sprintf("template %q", tmpl.Name)
-	spec, err := Render(label, tmpl.Spec, data)
-	if err != nil {
-		return m.fail(ctx, id, explainSealed(err, sealed), "")
-	}
-	var volumes string
-	if strings.TrimSpace(tmpl.Volumes) != "" {
-		if volumes, err = Render(label+" volumes", tmpl.Volumes, data); err != nil {
-			return m.fail(ctx, id, explainSealed(err, sealed), "")
-		}
 	}
 	token, err := m.agentToken(ctx, s)
 	if err != nil {
@@ -122,7 +99,7 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		},
 		Logf: func(format string, args ...any) { m.logInfo(id, format, args...) },
 	}
-	cctx, cancel = m.call(ctx)
+	cctx, cancel := m.call(ctx)
 	err = rt.EnsureVolumes(cctx, w)
 	cancel()
 	if err != nil {

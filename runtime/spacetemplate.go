@@ -3,11 +3,43 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 )
+
+// renderSpace renders the spec and the volume definition of tmpl for s:
+// with its owner, this server and this location's variables. A protected
+// variable that did not open fails with the reason it did not.
+func (m *Manager) renderSpace(ctx context.Context, s *shared.Space, tmpl *shared.Template) (user *shared.User, spec, volumes string, err error) {
+	cctx, cancel := m.call(ctx)
+	user, err = m.records.GetUser(cctx, s.UserID)
+	cancel()
+	if err != nil {
+		if shared.ErrorCode(err) == shared.ENOTFOUND {
+			err = shared.Errorf(shared.EINVALID, "the owner of space %q does not exist", s.Name)
+		}
+		return nil, "", "", err
+	}
+	vars, sealed, err := m.templateVars(ctx)
+	if err != nil {
+		return nil, "", "", err
+	}
+	data := &RenderData{Space: s, User: user, Template: tmpl, Server: m.server, Nomad: m.nomadInfo, Vars: vars}
+	label := fmt.Sprintf("template %q", tmpl.Name)
+	spec, err = Render(label, tmpl.Spec, data)
+	if err != nil {
+		return nil, "", "", explainSealed(err, sealed)
+	}
+	if strings.TrimSpace(tmpl.Volumes) != "" {
+		if volumes, err = Render(label+" volumes", tmpl.Volumes, data); err != nil {
+			return nil, "", "", explainSealed(err, sealed)
+		}
+	}
+	return user, spec, volumes, nil
+}
 
 // templateVars returns the variables for this location, protected ones
 // opened, and the errors of the protected ones that did not open.
