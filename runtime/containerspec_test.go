@@ -161,6 +161,8 @@ func TestValidateTemplate(t *testing.T) {
 	}{
 		{"ContainerWithAnyVariableIsAccepted", &shared.Template{Name: "dev", Kind: shared.TemplateContainer,
 			Spec: "image: ${{ .var.registry }}/dev:${{ .var.tag }}\nports: [\"${{ .var.port }}:80\"]\nmemory: ${{ .var.mem }}g\nenvironment:\n  - X=${{ index .var \"other\" }}\n  - Y=${{ $.var.third }}\n"}, ""},
+		{"ContainerVariableThroughAVariableIsAccepted", &shared.Template{Name: "dev", Kind: shared.TemplateContainer,
+			Spec: "image: x\nenvironment:\n  - X=${{ $v := .var }}${{ index $v \"other\" }}\n"}, ""},
 		{"ContainerUsingEveryFieldIsAccepted", &shared.Template{Name: "dev", Kind: shared.TemplateContainer,
 			Spec: "image: x\nenvironment:\n  - A=${{ .space.id }}${{ .space.name }}${{ .user.id }}${{ .user.username }}${{ .user.email }}${{ .user.timezone }}${{ .user.service_password }}\n  - B=${{ .template.id }}${{ .template.name }}${{ .server.url }}${{ .server.agent_endpoint }}${{ .server.wildcard_domain }}${{ .server.location }}${{ .server.timezone }}${{ .nomad.dc }}${{ .nomad.region }}\n"}, ""},
 		{"ManualNeedsNothing", &shared.Template{Name: "byo", Kind: shared.TemplateManual}, ""},

@@ -5,6 +5,12 @@
 // record in an explicit state, and reconciles the records with what the
 // runtimes report.
 //
+// Errors are coded *shared.Error values. Where a caller needs more than the
+// code, the error has a type of its own (an undefined template variable is
+// a *MissingVarError), matched with errors.As: no caller reads error text.
+// The one place that reads text is where text/template's errors, which
+// carry their line and node only in their text, become ours.
+//
 // Drivers live in subpackages (runtime/docker serves Docker and Podman) and
 // never import each other; runtime/runtimetest holds test helpers: real
 // engines for integration tests, an in-memory fake Runtime, in-memory records

@@ -488,6 +488,24 @@ func TestProtectedVariables(t *testing.T) {
 	}
 }
 
+// TestProtectedVariableByIndexFailsNamingIt checks that a protected
+// variable that did not open is named as such however the template refers
+// to it, index .var "NAME" too.
+func TestProtectedVariableByIndexFailsNamingIt(t *testing.T) {
+	recs := runtimetest.NewRecords()
+	f := runtimetest.NewFake("docker", "here", runtimetest.TestImage)
+	m := newManager(t, runtime.Options{Records: recs, Container: f})
+	recs.AddVar(&shared.TemplateVar{Name: "api-token", Value: "sealed:v1:garbage", Protected: true})
+	spec := "image: " + runtimetest.TestImage + "\nnetwork: host\nenvironment:\n  - TOKEN=${{ index .var \"api-token\" }}\n"
+	tmpl := recs.PutTemplate(&shared.Template{Name: "t", Kind: shared.TemplateContainer, Spec: spec})
+	s := recs.AddSpace(recs.AddUser("ann"), tmpl, "dev")
+	err := m.Start(context.Background(), s.ID)
+	want := "variable api-token is protected and this server has no encryption key (server.encrypt)"
+	if got := recs.Space(s.ID); shared.ErrorCode(err) != shared.EINVALID || got.Reason != want {
+		t.Fatalf("Start = %v, reason %q; want EINVALID %q", err, got.Reason, want)
+	}
+}
+
 func TestFilterVarsPrecedence(t *testing.T) {
 	vars, failed := runtime.FilterVars([]*shared.TemplateVar{
 		{Name: "a", Value: "global"},

@@ -69,7 +69,7 @@ func (d *RenderData) values() map[string]any {
 	if d.Nomad != nil {
 		m["nomad"] = map[string]string{"dc": d.Nomad.DC, "region": d.Nomad.Region}
 	}
-	vars := make(map[string]string, len(d.Vars))
+	vars := make(varMap, len(d.Vars))
 	for k, v := range d.Vars {
 		vars[k] = v
 	}
@@ -84,7 +84,8 @@ func (d *RenderData) values() map[string]any {
 // A reference to anything that is not defined (.var.FOO, .user.nickname,
 // index .var "FOO") is an EINVALID error that names it and its line, such as
 // `template "dev" line 3: .var.FOO is not defined`; Render never produces
-// "<no value>". Syntax errors are EINVALID errors with their line too.
+// "<no value>". For an undefined template variable the error is a
+// *MissingVarError. Syntax errors are EINVALID errors with their line too.
 func Render(label, src string, d *RenderData) (string, error) {
 	if d == nil {
 		d = &RenderData{}
@@ -132,16 +133,39 @@ func render(label, src string, vals map[string]any, dryVars map[string]bool) (st
 		if err == nil {
 			return b.String(), nil
 		}
-		if dryVars != nil && attempt < 1000 {
-			if key, ok := missingVar(err); ok && !dryVars[key] {
-				dryVars[key] = true
-				vals["var"].(map[string]string)[key] = varPlaceholder
-				continue
-			}
+		terr := templateError(label, err)
+		var missing *MissingVarError
+		if dryVars != nil && attempt < 1000 && errors.As(terr, &missing) && !dryVars[missing.Name] {
+			dryVars[missing.Name] = true
+			vals["var"].(varMap)[missing.Name] = varPlaceholder
+			continue
 		}
-		return "", templateError(label, err)
+		return "", terr
 	}
 }
+
+// varMap is what templates see as .var. Its own type lets strictIndex tell
+// a missing variable from any other missing key.
+type varMap map[string]string
+
+// MissingVarError is the error of Render for a reference to a template
+// variable that is not defined: .var.NAME, $.var.NAME or index .var "NAME".
+// It unwraps to the EINVALID *shared.Error whose message names the
+// template, the line and the reference, so its text is unchanged; callers
+// that need the variable match it with errors.As and read Name.
+type MissingVarError struct {
+	Name string // the variable's name
+	err  *shared.Error
+}
+
+func (e *MissingVarError) Error() string { return e.err.Error() }
+
+func (e *MissingVarError) Unwrap() error { return e.err }
+
+// undefinedVarError is strictIndex's error for a key that .var lacks.
+type undefinedVarError struct{ name string }
+
+func (e *undefinedVarError) Error() string { return fmt.Sprintf("key %q is not defined", e.name) }
 
 var (
 	// "template: t:3:12: executing \"t\" at <.var.FOO>: map has no entry for key \"FOO\""
@@ -150,32 +174,14 @@ var (
 	missingKeyRe = regexp.MustCompile(`^map has no entry for key "(.*)"$`)
 	strictKeyRe  = regexp.MustCompile(`^error calling index: (.*)$`)
 	innerPosRe   = regexp.MustCompile(`(^|[^\w.])t:(\d+)(?::\d+)?`)
-	varPathRe    = regexp.MustCompile(`^\$?\.var\.([A-Za-z0-9_]+)$|^index \$?\.var "([^"]*)"$`)
+	varFieldRe   = regexp.MustCompile(`^\$?\.var\.([A-Za-z0-9_]+)$`)
 )
 
-// missingVar reports the variable name when err is a reference to an
-// undefined .var.NAME.
-func missingVar(err error) (string, bool) {
-	m := errLineRe.FindStringSubmatch(err.Error())
-	if m == nil {
-		return "", false
-	}
-	at := execAtRe.FindStringSubmatch(m[2])
-	if at == nil {
-		return "", false
-	}
-	v := varPathRe.FindStringSubmatch(at[1])
-	if v == nil {
-		return "", false
-	}
-	if v[1] != "" {
-		return v[1], true
-	}
-	return v[2], true
-}
-
 // templateError turns a text/template error into an EINVALID error that
-// names the template and the line.
+// names the template and the line, a *MissingVarError when the error is an
+// undefined variable. text/template's errors carry their position and node
+// only in their text (and a missing map key has no type of its own), so
+// this is the one place that reads it.
 func templateError(label string, err error) error {
 	msg := err.Error()
 	m := errLineRe.FindStringSubmatch(msg)
@@ -183,19 +189,31 @@ func templateError(label string, err error) error {
 		return shared.Errorf(shared.EINVALID, "%s: %s", label, strings.TrimPrefix(msg, "template: "))
 	}
 	line, rest := m[1], m[2]
+	variable := ""
 	if at := execAtRe.FindStringSubmatch(rest); at != nil {
 		node, why := at[1], at[2]
 		switch {
 		case missingKeyRe.MatchString(why):
 			rest = node + " is not defined"
+			if v := varFieldRe.FindStringSubmatch(node); v != nil {
+				variable = v[1]
+			}
 		case strictKeyRe.MatchString(why):
 			rest = node + ": " + strictKeyRe.FindStringSubmatch(why)[1]
 		default:
 			rest = node + ": " + why
 		}
 	}
+	var undefined *undefinedVarError
+	if errors.As(err, &undefined) {
+		variable = undefined.name
+	}
 	rest = innerPosRe.ReplaceAllString(rest, "${1}line ${2}")
-	return shared.Errorf(shared.EINVALID, "%s line %s: %s", label, line, rest)
+	e := shared.Errorf(shared.EINVALID, "%s line %s: %s", label, line, rest)
+	if variable != "" {
+		return &MissingVarError{Name: variable, err: e}
+	}
+	return e
 }
 
 // strictIndex replaces text/template's index for the maps templates see: a
@@ -212,6 +230,9 @@ func strictIndex(item any, keys ...any) (any, error) {
 			}
 			e := rv.MapIndex(kv)
 			if !e.IsValid() {
+				if _, ok := v.(varMap); ok {
+					return nil, &undefinedVarError{name: fmt.Sprint(k)}
+				}
 				return nil, fmt.Errorf("key %q is not defined", fmt.Sprint(k))
 			}
 			v = e.Interface()

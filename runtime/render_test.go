@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -80,6 +81,40 @@ func TestRenderGolden(t *testing.T) {
 			}
 			if got != string(want) {
 				t.Errorf("got:\n%s\nwant (%s):\n%s", got, golden, want)
+			}
+		})
+	}
+}
+
+// TestMissingVarErrorNamesTheVariable checks that a reference to an
+// undefined variable, in each form a template may write it, is a
+// *runtime.MissingVarError with the variable's name, and still the EINVALID
+// error with the message users see.
+func TestMissingVarErrorNamesTheVariable(t *testing.T) {
+	for _, tt := range []struct {
+		name, src, wantVar, wantMsg string
+	}{
+		{"Field", "a: ${{ .var.FOO }}", "FOO", `template "dev" line 1: .var.FOO is not defined`},
+		{"FieldFromRoot", "a: 1\nb: ${{ with .space }}${{ $.var.FOO }}${{ end }}", "FOO", `template "dev" line 2: $.var.FOO is not defined`},
+		{"Index", "a: ${{ index .var \"FOO\" }}", "FOO", `template "dev" line 1: index .var "FOO": key "FOO" is not defined`},
+		{"IndexOfAVariable", "a: ${{ $v := .var }}${{ index $v \"my-var\" }}", "my-var", `template "dev" line 1: index $v "my-var": key "my-var" is not defined`},
+		{"NotAVariable", "a: ${{ .user.nickname }}", "", `template "dev" line 1: .user.nickname is not defined`},
+		{"InsideAVariable", "a: ${{ .var.registry.host }}", "", `template "dev" line 1: .var.registry.host: can't evaluate field host in type string`},
+		{"IndexNotAVariable", "a: ${{ index .user \"FOO\" }}", "", `template "dev" line 1: index .user "FOO": key "FOO" is not defined`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := runtime.Render(`template "dev"`, tt.src, renderData(false))
+			if shared.ErrorCode(err) != shared.EINVALID || err.Error() != tt.wantMsg {
+				t.Fatalf("error %v (%s); want EINVALID %q", err, shared.ErrorCode(err), tt.wantMsg)
+			}
+			var missing *runtime.MissingVarError
+			switch ok := errors.As(err, &missing); {
+			case tt.wantVar == "" && ok:
+				t.Fatalf("a MissingVarError for %q; want none", missing.Name)
+			case tt.wantVar != "" && !ok:
+				t.Fatalf("%T is not a MissingVarError", err)
+			case ok && missing.Name != tt.wantVar:
+				t.Fatalf("MissingVarError names %q; want %q", missing.Name, tt.wantVar)
 			}
 		})
 	}

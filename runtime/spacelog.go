@@ -139,3 +139,31 @@ func (l *spaceLogs) drop(spaceID string) {
 	}
 	delete(l.followers, spaceID)
 }
+
+// Logs returns the log of a space, oldest line first: state changes,
+// runtime errors and image pull progress since this server started, at most
+// Options.LogLines of them. The log of a deleted space is dropped.
+func (m *Manager) Logs(spaceID string) []LogEntry { return m.logs.lines(spaceID) }
+
+// Follow returns the log of a space as Logs does and a channel that
+// receives every later line of it, in order, until cancel is called or the
+// space is deleted; the channel is then closed. The Manager never waits for
+// a follower: one that falls more than 256 lines behind loses the lines
+// that do not fit, and gets a line saying how many were lost once it has
+// caught up. cancel may be called more than once. Following a space that
+// has no log yet is fine: its lines arrive as they are written.
+func (m *Manager) Follow(spaceID string) (lines []LogEntry, next <-chan LogEntry, cancel func()) {
+	return m.logs.follow(spaceID)
+}
+
+func (m *Manager) logInfo(spaceID, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "info", Text: msg})
+	m.log.Info(msg, "space", spaceID)
+}
+
+func (m *Manager) logError(spaceID, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "error", Text: msg})
+	m.log.Warn(msg, "space", spaceID)
+}
