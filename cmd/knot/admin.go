@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -89,15 +90,7 @@ func changeUser(c *cli.Context, event string, prepare func() (func(*shared.User)
 		return usagef(c, "unexpected argument %q", c.Args().Get(1))
 	}
 	email := c.Args().First()
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	if cfg.Role() == config.RoleLeaf {
-		return errors.New("this server is a leaf: users belong to the origin, so run this command there")
-	}
-	logger := newLogger(c.App.ErrWriter, cfg)
-	st, err := openStore(c.Context, cfg, logger)
+	cfg, logger, st, err := openOriginStore(c, "users belong to the origin, so run this command there")
 	if err != nil {
 		return err
 	}
@@ -192,6 +185,24 @@ func deleteOf[T any, P storage.RecordPtr[T]](ctx context.Context, st storage.Sto
 		n++
 	}
 	return n, nil
+}
+
+// openOriginStore loads the configuration and opens the store of a
+// standalone or origin server; on a leaf it fails, saying why (leafWhy).
+func openOriginStore(c *cli.Context, leafWhy string) (*config.Config, *slog.Logger, storage.Store, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.Role() == config.RoleLeaf {
+		return nil, nil, nil, errors.New("this server is a leaf: " + leafWhy)
+	}
+	logger := newLogger(c.App.ErrWriter, cfg)
+	st, err := openStore(c.Context, cfg, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, logger, st, nil
 }
 
 func findUser(ctx context.Context, st storage.Store, email string) (*shared.User, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/config"
 )
 
 // maxBackupBytes bounds the replica backup restore-replica reads.
@@ -45,15 +43,7 @@ func restoreReplica(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return err
-	}
-	if cfg.Role() == config.RoleLeaf {
-		return errors.New("this server is a leaf: restore the replica on its origin, whose store the leaves replicate")
-	}
-	logger := newLogger(c.App.ErrWriter, cfg)
-	st, err := openStore(c.Context, cfg, logger)
+	cfg, logger, st, err := openOriginStore(c, "restore the replica on its origin, whose store the leaves replicate")
 	if err != nil {
 		return err
 	}
