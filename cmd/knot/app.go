@@ -223,6 +223,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 			opts.Flags[k.Flag] = c.String(k.Flag)
 		}
 	}
+	setLegacyFlags(c, opts.Flags)
 	cfg, err := config.Load(opts)
 	if err != nil {
 		if config.FromFlag(err) {
@@ -230,6 +231,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	logWarnings(c.App.ErrWriter, cfg)
 	return cfg, nil
 }
 

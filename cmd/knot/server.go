@@ -13,7 +13,7 @@ func serverCommand() *cli.Command {
 			"standalone; with shared_token it is an origin; with origin_server as well, it is a leaf.\n" +
 			"It stops cleanly on SIGINT or SIGTERM. With --print-fingerprint it prints the SHA-256\n" +
 			"fingerprint of the TLS certificate it would serve (making the self-signed one if need be) and exits.",
-		Flags: append(keyFlags("server.", "resolver.", "log."), printFingerprintFlag),
+		Flags: append(append(keyFlags("server.", "resolver.", "log."), legacyFlags("server.", "resolver.", "log.")...), printFingerprintFlag),
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err

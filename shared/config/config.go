@@ -8,6 +8,13 @@
 // the environment variable names, the flag names, the generated reference
 // (keys.md) and the scaffold files (knot scaffold) are all derived from that
 // table, so they cannot disagree.
+//
+// The names of knot's predecessor (paularlott/knot v0.17) are a second table
+// (legacy.go), so that its knot.yaml, variables and flags start knot: a name
+// for a key knot has sets that key through its checks, a key knot does not
+// have is ignored, and each gives one Warning in Config.Warnings that the
+// commands log. Nothing is mapped to a key whose meaning differs; every
+// other unknown key stays an error.
 package config
 
 import (
@@ -27,6 +34,10 @@ type Config struct {
 
 	// File is the configuration file that was read, "" when none was.
 	File string
+	// Warnings are the names of knot's predecessor that were accepted, in
+	// the order found: each says what to use instead, or why it has no
+	// effect. The commands log each once at start-up.
+	Warnings []Warning
 }
 
 // Server holds the server.* keys, read by knot server and knot admin.

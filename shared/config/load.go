@@ -77,6 +77,8 @@ type setting struct {
 type loader struct {
 	opts *Options
 	errs Errors
+	// warns are the names of the predecessor's that were accepted.
+	warns []Warning
 	// values set by each source, by key path
 	file, env, flag map[string]setting
 }
@@ -252,7 +254,7 @@ func (l *loader) decodeSection(name, prefix string, m *yaml.Node, seen map[strin
 			l.fail(path, at(kn), "has an alias that does not resolve")
 			continue
 		}
-		if isSection(path) {
+		if isSection(path) || isLegacySection(path) {
 			switch {
 			case isNull(vn):
 			case vn.Kind == yaml.MappingNode:
@@ -263,6 +265,10 @@ func (l *loader) decodeSection(name, prefix string, m *yaml.Node, seen map[strin
 			continue
 		}
 		k := findKey(path)
+		if k == nil && findLegacy(path) != nil {
+			l.noEffect(findLegacy(path), path, at(kn))
+			continue
+		}
 		if k == nil {
 			l.fail(path, at(kn), "unknown key%s", suggest(path))
 			continue
@@ -417,6 +423,7 @@ func (l *loader) readEnv() {
 			l.parseText(k, Source{Kind: SourceEnv, Name: name}, text, l.env)
 		}
 	}
+	l.readLegacyEnv()
 }
 
 func (l *loader) readFlags() {
@@ -424,11 +431,14 @@ func (l *loader) readFlags() {
 	for i := range keys {
 		byFlag[keys[i].flagName()] = &keys[i]
 	}
-	for name, text := range l.opts.Flags {
+	for _, name := range sortedFlags(l.opts.Flags) {
+		text := l.opts.Flags[name]
 		src := Source{Kind: SourceFlag, Name: name}
 		k := byFlag[name]
 		if k == nil {
-			l.fail("", src, "unknown flag")
+			if !l.legacyFlag(name, text) {
+				l.fail("", src, "unknown flag")
+			}
 			continue
 		}
 		l.parseText(k, src, text, l.flag)
@@ -441,7 +451,7 @@ func (l *loader) finish(file string) (*Config, error) {
 	l.readEnv()
 	l.readFlags()
 
-	c := &Config{File: file}
+	c := &Config{File: file, Warnings: l.warns}
 	srcs := make(map[string]Source, len(keys))
 	for i := range keys {
 		k := &keys[i]

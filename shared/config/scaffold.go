@@ -222,5 +222,6 @@ func Reference() string {
 		fmt.Fprintf(&b, "| `%s` | `%s` | `--%s` | %s | %s | %s |\n",
 			k.Path, k.Env, k.Flag, mdEscape.Replace(k.Type), def, mdEscape.Replace(k.Doc))
 	}
+	writeLegacyReference(&b)
 	return b.String()
 }
