@@ -19,8 +19,10 @@ import (
 // does not commit. Update then runs fn again with a new Tx, at most TxTries
 // times in all, and fails with ECONFLICT after that. fn must therefore do
 // nothing outside tx that may not be done twice, and decide only on what it
-// reads through tx. (How each driver detects such a change is written in
-// its package doc.)
+// reads through tx. It must not call the Store itself: a driver may hold
+// the store's write lock while fn runs, and such a call would wait for it.
+// (How each driver keeps a transaction serializable is written in its
+// package doc.)
 //
 // A Put or Delete that fails writes nothing itself, and fn may go on; it
 // usually returns the error, which rolls back the writes it made before.
