@@ -82,11 +82,14 @@ type tx struct {
 	broken  error // a failure of the server in a write, which fails the commit
 }
 
-// fail classifies err; a failure of the server in a write also keeps the
-// transaction from committing.
+// fail classifies err. A write refused by its checks (ECONFLICT,
+// ENOTFOUND) wrote nothing; any other failure of a write may leave half of
+// it, so it also keeps the transaction from committing.
 func (t *tx) fail(err error, write bool, format string, args ...any) error {
-	var se *shared.Error
-	if write && !errors.As(err, &se) && t.broken == nil {
+	switch code := shared.ErrorCode(err); {
+	case !write || t.broken != nil:
+	case code == shared.ECONFLICT || code == shared.ENOTFOUND:
+	default:
 		t.broken = err
 	}
 	return t.s.fail(err, format, args...)
