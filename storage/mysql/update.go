@@ -18,6 +18,8 @@ import (
 // fn reads (a record, a unique key, a count of a kind's records) cannot
 // change under it, and its writes take revisions one after the other. Its
 // reads come after the lock, so they see every write committed before it.
+// Each write runs after a savepoint and rolls back to it when it fails, so
+// a write that fails halfway (past its checks) leaves nothing behind.
 // fn runs again only when InnoDB picks the transaction as a deadlock's
 // victim, which takes a writer from outside knot.
 func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
@@ -58,8 +60,6 @@ func (s *Store) updateOnce(ctx context.Context, fn func(tx storage.Tx) error) (t
 	first := t.rev
 	fnErr = fn(t)
 	if t.broken != nil {
-		// A statement failed halfway through a write; the server may have
-		// rolled back the whole transaction (a deadlock does).
 		return nil, nil, t.broken
 	}
 	if fnErr != nil {
@@ -79,20 +79,32 @@ type tx struct {
 	tx      *sql.Tx
 	rev     int64 // the revision of the transaction's latest write
 	written driver.Written
-	broken  error // a failure of the server in a write, which fails the commit
+	broken  error // a failure that undid more than its write, which fails the commit
 }
 
-// fail classifies err. A write refused by its checks (ECONFLICT,
-// ENOTFOUND) wrote nothing; any other failure of a write may leave half of
-// it, so it also keeps the transaction from committing.
-func (t *tx) fail(err error, write bool, format string, args ...any) error {
-	switch code := shared.ErrorCode(err); {
-	case !write || t.broken != nil:
-	case code == shared.ECONFLICT || code == shared.ENOTFOUND:
-	default:
+// fail classifies err.
+func (t *tx) fail(err error, format string, args ...any) error {
+	return t.s.fail(err, format, args...)
+}
+
+// write runs one write of the transaction after a savepoint, and on error
+// rolls back to it, so that a write that fails halfway leaves nothing
+// behind and fn may go on. When the savepoint is gone, as after a deadlock,
+// which rolls back the whole transaction, the error keeps the transaction
+// from committing.
+func (t *tx) write(ctx context.Context, fn func() error) error {
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT one_write"); err != nil {
+		t.broken = err
+		return err
+	}
+	err := fn()
+	if err == nil {
+		return nil
+	}
+	if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT one_write"); rerr != nil && t.broken == nil {
 		t.broken = err
 	}
-	return t.s.fail(err, format, args...)
+	return err
 }
 
 func (t *tx) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
@@ -106,7 +118,7 @@ func (t *tx) Get(ctx context.Context, kind shared.Kind, id string) (shared.Chang
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
 	}
 	if err != nil {
-		return shared.Change{}, t.fail(err, false, "get %s %s", kind, id)
+		return shared.Change{}, t.fail(err, "get %s %s", kind, id)
 	}
 	c.Data = data
 	return c, nil
@@ -125,7 +137,7 @@ func (t *tx) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.C
 		return shared.Change{}, shared.Errorf(shared.ENOTFOUND, "no %s with %s", kind, key)
 	}
 	if err != nil {
-		return shared.Change{}, t.fail(err, false, "lookup %s %s", kind, key)
+		return shared.Change{}, t.fail(err, "lookup %s %s", kind, key)
 	}
 	c.Data = data
 	return c, nil
@@ -137,7 +149,7 @@ func (t *tx) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error
 	}
 	rows, err := t.tx.QueryContext(ctx, "SELECT id, revision, data FROM records WHERE kind = ? ORDER BY id", kind)
 	if err != nil {
-		return nil, t.fail(err, false, "list %s", kind)
+		return nil, t.fail(err, "list %s", kind)
 	}
 	defer rows.Close()
 	out := []shared.Change{}
@@ -145,13 +157,13 @@ func (t *tx) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error
 		c := shared.Change{Kind: kind}
 		var data []byte
 		if err := rows.Scan(&c.ID, &c.Revision, &data); err != nil {
-			return nil, t.fail(err, false, "list %s", kind)
+			return nil, t.fail(err, "list %s", kind)
 		}
 		c.Data = data
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, t.fail(err, false, "list %s", kind)
+		return nil, t.fail(err, "list %s", kind)
 	}
 	return out, nil
 }
@@ -173,8 +185,8 @@ func (t *tx) Put(ctx context.Context, rec shared.Record) error {
 		return err
 	}
 	rev := t.rev + 1
-	if err := putRow(ctx, t.tx, rec, keys, rev); err != nil {
-		return t.fail(err, true, "put %s %s", kind, id)
+	if err := t.write(ctx, func() error { return putRow(ctx, t.tx, rec, keys, rev) }); err != nil {
+		return t.fail(err, "put %s %s", kind, id)
 	}
 	t.rev = rev
 	t.written.Add(kind, id, rec, rev)
@@ -191,8 +203,8 @@ func (t *tx) Delete(ctx context.Context, kind shared.Kind, id string) error {
 		return err
 	}
 	rev := t.rev + 1
-	if err := deleteRow(ctx, t.tx, kind, id, rev); err != nil {
-		return t.fail(err, true, "delete %s %s", kind, id)
+	if err := t.write(ctx, func() error { return deleteRow(ctx, t.tx, kind, id, rev) }); err != nil {
+		return t.fail(err, "delete %s %s", kind, id)
 	}
 	t.rev = rev
 	t.written.Add(kind, id, nil, rev)

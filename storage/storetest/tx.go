@@ -24,6 +24,7 @@ func updateTests() []test {
 		{"AnErrorOfFnWritesNothingAndIsReturned", txFnError},
 		{"AFailingPutRollsBackTheWritesBeforeIt", txFailingPut},
 		{"AFailedWriteThatFnIgnoresWritesNothingItself", txIgnoredFailure},
+		{"AWriteThatFailsAfterItsChecksWritesNothingItself", txHalfDone},
 		{"ReadsSeeTheTransactionsOwnWrites", txOwnWrites},
 		{"UniqueKeysHoldInsideATransaction", txUniqueInside},
 		{"UniqueKeysHoldAgainstCommittedRecords", txUniqueAcross},
@@ -169,6 +170,36 @@ func txIgnoredFailure(t *testing.T, s storage.Store) {
 	cs := mustChanges(t, s, base, 0)
 	if len(cs) != 1 || cs[0].ID != "b" || cs[0].Revision != base+1 {
 		t.Fatalf("changes after %d: %v, want user b at %d alone", base, cs, base+1)
+	}
+}
+
+// unencodable is a user whose JSON cannot be made: a Put of it passes its
+// checks and fails when it encodes the record, after a driver may have
+// claimed its unique keys.
+type unencodable struct{ *shared.User }
+
+func (unencodable) MarshalJSON() ([]byte, error) { return nil, errors.New("no JSON today") }
+
+func txHalfDone(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	base := mustHead(t, s).Revision
+	update(t, s, func(tx storage.Tx) error {
+		txMust(t, tx.Put(ctx, newUser("a", "alice")), "put a")
+		bad := unencodable{newUser("bad", "ann")}
+		if err := tx.Put(ctx, bad); err == nil {
+			t.Fatal("put of a user without JSON succeeded")
+		}
+		return tx.Put(ctx, newUser("b", "bob"))
+	})
+	cs := mustChanges(t, s, base, 0)
+	if len(cs) != 2 || cs[0].ID != "a" || cs[1].ID != "b" || cs[1].Revision != base+2 {
+		t.Fatalf("changes after %d: %v, want users a and b at %d and %d", base, cs, base+1, base+2)
+	}
+	if id := lookupID(t, s, shared.KindUser, "username:ann"); id != "" {
+		t.Fatalf("the name of the user that failed to encode is held by %q", id)
+	}
+	if err := s.Put(ctx, newUser("ann", "ann")); err != nil {
+		t.Fatalf("the name of the user that failed to encode cannot be claimed: %v", err)
 	}
 }
 
