@@ -26,6 +26,8 @@ import (
 //
 // A Put or Delete that fails writes nothing itself, and fn may go on; it
 // usually returns the error, which rolls back the writes it made before.
+// (A failure of the backend itself, or a transaction grown too large for
+// it, ETOOLARGE, may still fail the whole transaction when fn returns.)
 // Each record is written at most once per transaction: a second Put or
 // Delete of it fails with EINVALID. A record given to Put gets its new
 // revision when Update returns nil and keeps its old one otherwise; inside
