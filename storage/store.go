@@ -91,6 +91,10 @@ type Store interface {
 	// clocks of several servers disagree a little.
 	PruneAudit(ctx context.Context, before time.Time) (int, error)
 
+	// Update runs fn in a transaction: see Tx. It returns what fn returned,
+	// or the error that kept the transaction from committing.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
 	// Ping checks that the backend answers.
 	Ping(ctx context.Context) error
 
@@ -150,7 +154,7 @@ func Encode(rec shared.Record) (shared.Change, error) {
 func kindOf[T any, P RecordPtr[T]]() shared.Kind { return P(new(T)).RecordKind() }
 
 // Get returns the record of type T with id.
-func Get[T any, P RecordPtr[T]](ctx context.Context, s Store, id string) (P, error) {
+func Get[T any, P RecordPtr[T]](ctx context.Context, s Reader, id string) (P, error) {
 	c, err := s.Get(ctx, kindOf[T, P](), id)
 	if err != nil {
 		return nil, err
@@ -159,7 +163,7 @@ func Get[T any, P RecordPtr[T]](ctx context.Context, s Store, id string) (P, err
 }
 
 // Lookup returns the record of type T that holds the unique key.
-func Lookup[T any, P RecordPtr[T]](ctx context.Context, s Store, key string) (P, error) {
+func Lookup[T any, P RecordPtr[T]](ctx context.Context, s Reader, key string) (P, error) {
 	c, err := s.Lookup(ctx, kindOf[T, P](), key)
 	if err != nil {
 		return nil, err
@@ -168,7 +172,7 @@ func Lookup[T any, P RecordPtr[T]](ctx context.Context, s Store, key string) (P,
 }
 
 // List returns every record of type T, ordered by id.
-func List[T any, P RecordPtr[T]](ctx context.Context, s Store) ([]P, error) {
+func List[T any, P RecordPtr[T]](ctx context.Context, s Reader) ([]P, error) {
 	cs, err := s.List(ctx, kindOf[T, P]())
 	if err != nil {
 		return nil, err
@@ -185,7 +189,7 @@ func List[T any, P RecordPtr[T]](ctx context.Context, s Store) ([]P, error) {
 }
 
 // ListWhere returns the records of type T for which keep returns true.
-func ListWhere[T any, P RecordPtr[T]](ctx context.Context, s Store, keep func(P) bool) ([]P, error) {
+func ListWhere[T any, P RecordPtr[T]](ctx context.Context, s Reader, keep func(P) bool) ([]P, error) {
 	all, err := List[T, P](ctx, s)
 	if err != nil {
 		return nil, err

@@ -597,7 +597,9 @@ func (s *Server) deleteSessions(ctx context.Context, userID, keep string) error 
 }
 
 // handleDeleteUser serves DELETE /api/users/{user_id}: it deletes the user's
-// spaces (through the space controller), tokens and sessions, then the user.
+// spaces (through the space controller, which frees what they hold in their
+// runtime), then the user with their tokens and sessions in one
+// transaction.
 func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := chi.URLParam(r, "user_id")
 	if id == p.user.ID {
@@ -621,19 +623,7 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 		}
 		s.audit(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
 	}
-	tokens, err := storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == u.ID })
-	if err != nil {
-		return err
-	}
-	for _, t := range tokens {
-		if _, err := s.store.Delete(ctx, shared.KindToken, t.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
-			return err
-		}
-	}
-	if err := s.deleteSessions(ctx, u.ID, ""); err != nil {
-		return err
-	}
-	if _, err := s.store.Delete(ctx, shared.KindUser, u.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
+	if err := s.deleteUserRecords(ctx, u.ID); err != nil {
 		return err
 	}
 	s.audit(r, p, "User Delete", "user "+u.Username+" deleted", map[string]string{"deleted_user_id": u.ID})

@@ -6,7 +6,9 @@
 // writes, so a write that returned survives a crash. Writes that take a
 // revision hold a mutex of the process from the moment they read the current
 // revision until their transaction commits, so revisions are unique and
-// committed in order.
+// committed in order. A transaction of Update (tx.go) holds that mutex from
+// before its first read until it commits, which makes it serializable: no
+// other write can come between its reads and its writes.
 //
 // # A store is never silently reset
 //

@@ -1,5 +1,8 @@
 // Package memory provides an in-memory storage.Store for tests and for
 // throw-away servers. Nothing survives Close.
+//
+// One mutex guards everything. A transaction (Update) holds it from its
+// first read to its commit, so it is serializable and never runs twice.
 package memory
 
 import (

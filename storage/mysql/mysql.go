@@ -30,6 +30,12 @@
 // comes after the lock is granted, so a writer sees every write committed
 // before it (READ COMMITTED would do as well). Readers take no locks; each
 // read is one statement, or a read-only transaction where it needs two.
+//
+// A transaction of Update takes the same lock first and reads after it, so
+// it is serializable against every writer of the database: a count of a
+// kind's records or the lookup of a unique name cannot change before it
+// commits. Its writes take revisions one after the other, and it sets the
+// revision row to the last one when it commits.
 package mysql
 
 import (

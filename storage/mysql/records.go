@@ -25,41 +25,48 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	if err := checkKeys(kind, keys); err != nil {
 		return err
 	}
-	want := rec.GetRevision()
 	rev, err := s.write(ctx, fmt.Sprintf("put %s %s", kind, id), true, func(tx *sql.Tx, rev int64) error {
-		var cur int64
-		err := tx.QueryRowContext(ctx, "SELECT revision FROM records WHERE kind = ? AND id = ?", kind, id).Scan(&cur)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := driver.CheckRevision(kind, id, want, cur, exists); err != nil {
-			return err
-		}
-		if err := claimKeys(ctx, tx, kind, id, keys); err != nil {
-			return err
-		}
-		rec.SetRevision(rev)
-		data, err := json.Marshal(rec)
-		rec.SetRevision(want)
-		if err != nil {
-			return shared.Wrap(shared.EINTERNAL, err, "encode %s %s", kind, id)
-		}
-		if exists {
-			_, err = tx.ExecContext(ctx, "UPDATE records SET revision = ?, data = ? WHERE kind = ? AND id = ?", rev, data, kind, id)
-		} else {
-			_, err = tx.ExecContext(ctx, "INSERT INTO records (kind, id, revision, data) VALUES (?, ?, ?, ?)", kind, id, rev, data)
-		}
-		if err != nil {
-			return err
-		}
-		return putFeed(ctx, tx, rev, kind, id, false)
+		return putRow(ctx, tx, rec, keys, rev)
 	})
 	if err != nil {
 		return err
 	}
 	rec.SetRevision(rev)
 	return nil
+}
+
+// putRow writes rec, which claims keys, at revision rev in tx, after the
+// checks of Put; it fails before it writes anything when they fail. rec
+// keeps its revision.
+func putRow(ctx context.Context, tx *sql.Tx, rec shared.Record, keys []string, rev int64) error {
+	kind, id, want := rec.RecordKind(), rec.RecordID(), rec.GetRevision()
+	var cur int64
+	err := tx.QueryRowContext(ctx, "SELECT revision FROM records WHERE kind = ? AND id = ?", kind, id).Scan(&cur)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if err := driver.CheckRevision(kind, id, want, cur, exists); err != nil {
+		return err
+	}
+	if err := claimKeys(ctx, tx, kind, id, keys); err != nil {
+		return err
+	}
+	rec.SetRevision(rev)
+	data, err := json.Marshal(rec)
+	rec.SetRevision(want)
+	if err != nil {
+		return shared.Wrap(shared.EINTERNAL, err, "encode %s %s", kind, id)
+	}
+	if exists {
+		_, err = tx.ExecContext(ctx, "UPDATE records SET revision = ?, data = ? WHERE kind = ? AND id = ?", rev, data, kind, id)
+	} else {
+		_, err = tx.ExecContext(ctx, "INSERT INTO records (kind, id, revision, data) VALUES (?, ?, ?, ?)", kind, id, rev, data)
+	}
+	if err != nil {
+		return err
+	}
+	return putFeed(ctx, tx, rev, kind, id, false)
 }
 
 // claimKeys makes id the holder of exactly keys among the records of kind:
@@ -139,22 +146,29 @@ func (s *Store) Delete(ctx context.Context, kind shared.Kind, id string) (int64,
 	}
 	defer s.life.Exit()
 	return s.write(ctx, fmt.Sprintf("delete %s %s", kind, id), true, func(tx *sql.Tx, rev int64) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM records WHERE kind = ? AND id = ?", kind, id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
-		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM unique_keys WHERE kind = ? AND id = ?", kind, id); err != nil {
-			return err
-		}
-		return putFeed(ctx, tx, rev, kind, id, true)
+		return deleteRow(ctx, tx, kind, id, rev)
 	})
+}
+
+// deleteRow removes the record of kind and id and leaves its tombstone at
+// revision rev in tx. ENOTFOUND, with nothing written, if there is no such
+// record.
+func deleteRow(ctx context.Context, tx *sql.Tx, kind shared.Kind, id string, rev int64) error {
+	res, err := tx.ExecContext(ctx, "DELETE FROM records WHERE kind = ? AND id = ?", kind, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return shared.Errorf(shared.ENOTFOUND, "%s %s not found", kind, id)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM unique_keys WHERE kind = ? AND id = ?", kind, id); err != nil {
+		return err
+	}
+	return putFeed(ctx, tx, rev, kind, id, true)
 }
 
 // Get returns a record; see storage.Store.

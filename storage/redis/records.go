@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // Put writes rec at the next revision; see storage.Store.
@@ -24,7 +24,7 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 	if id == "" {
 		return shared.Errorf(shared.EINVALID, "%s has no id", kind)
 	}
-	head, tail, err := splitJSON(rec)
+	head, tail, err := driver.SplitJSON(rec)
 	if err != nil {
 		return err
 	}
@@ -56,33 +56,6 @@ func (s *Store) Put(ctx context.Context, rec shared.Record) error {
 		return shared.Errorf(shared.ECONFLICT, "another %s already has %s", kind, res[1])
 	}
 	return shared.Errorf(shared.EINTERNAL, "redis: put %s %s: unexpected answer %q", kind, id, res[:2])
-}
-
-// splitJSON returns rec's JSON cut where its revision goes, for the script
-// that takes the revision to join the halves around it. It encodes rec at
-// revisions 1 and 2 and cuts at the one byte in which the two differ; rec
-// keeps its revision.
-func splitJSON(rec shared.Record) (head, tail []byte, err error) {
-	kind, id, prev := rec.RecordKind(), rec.RecordID(), rec.GetRevision()
-	defer rec.SetRevision(prev)
-	rec.SetRevision(1)
-	one, err := json.Marshal(rec)
-	if err != nil {
-		return nil, nil, shared.Wrap(shared.EINTERNAL, err, "encode %s %s", kind, id)
-	}
-	rec.SetRevision(2)
-	two, err := json.Marshal(rec)
-	if err != nil {
-		return nil, nil, shared.Wrap(shared.EINTERNAL, err, "encode %s %s", kind, id)
-	}
-	i := 0
-	for i < len(one) && i < len(two) && one[i] == two[i] {
-		i++
-	}
-	if len(one) != len(two) || i == len(one) || one[i] != '1' || !bytes.Equal(one[i+1:], two[i+1:]) {
-		return nil, nil, shared.Errorf(shared.EINTERNAL, "redis: %s %s does not write its revision once in its JSON", kind, id)
-	}
-	return one[:i], one[i+1:], nil
 }
 
 // Delete removes a record and leaves a tombstone; see storage.Store.

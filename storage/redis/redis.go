@@ -17,6 +17,13 @@
 // own revision, which only the script knows: Put sends the JSON cut in two
 // where the revision goes, and the script joins the halves around it.
 //
+// A transaction of Update is optimistic: it WATCHes each hash before it
+// reads it (a kind's records, or its unique keys), keeps its writes aside,
+// and writes them with one script inside MULTI/EXEC. A write of any
+// process to a hash it read makes Redis refuse the EXEC, and Update runs
+// the transaction again (see update.go). A count of a kind's records is
+// safe as any new record of the kind changes its hash.
+//
 // Writes are as durable as the server makes them: use appendonly yes (with
 // appendfsync everysec or always) for a store that must survive a restart
 // of Redis.
@@ -38,6 +45,8 @@
 //	{P}:uniq:KIND   hash: unique key → the id of the record holding it
 //	{P}:audit       list: audit events as JSON; an event's id is its
 //	                position plus one, as RPUSH returns it
+//	{P}:tx          never written: the first key a transaction WATCHes,
+//	                which picks the node of a Redis Cluster
 //
 // Kinds never contain "/", so a feed member splits at its first slash.
 package redis

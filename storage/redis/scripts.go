@@ -181,3 +181,44 @@ end
 redis.call('HSET', meta, 'replica_epoch', ARGV[1], 'replica_applied', ARGV[2])
 return 1
 `)
+
+// txScript writes the writes of a transaction (see Update) in order, each
+// at the next revision, and returns their revisions. It checks nothing:
+// Update checked the writes against what it read, and the EXEC around the
+// script runs only if none of that changed. KEYS: meta, feed, tombs, then
+// the rec, keys and uniq hashes of each kind. ARGV: the number of kinds n,
+// the n kinds in the order of KEYS, then per write: kind, id, "1" for a
+// delete or "0", the JSON before the revision, the JSON after it, the
+// number of unique keys m, the m keys.
+var txScript = goredis.NewScript(`#!lua
+` + release + `
+local meta, feed, tombs = KEYS[1], KEYS[2], KEYS[3]
+local n = tonumber(ARGV[1])
+local first = {}
+for i = 1, n do first[ARGV[1 + i]] = 3 * i + 1 end
+local revs = {}
+local a = 2 + n
+while a <= #ARGV do
+  local kind, id, deleted, head, tail = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local m = tonumber(ARGV[a + 5])
+  local k = first[kind]
+  local rec, claimed, uniq = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local member = kind .. '/' .. id
+  release(claimed, uniq, id)
+  local rev = string.format('%d', redis.call('HINCRBY', meta, 'revision', 1))
+  redis.call('ZADD', feed, rev, member)
+  if deleted == '1' then
+    redis.call('HDEL', rec, id)
+    redis.call('ZADD', tombs, rev, member)
+  else
+    redis.call('HSET', rec, id, rev .. ' ' .. head .. rev .. tail)
+    local ks = {}
+    for j = 1, m do ks[j] = ARGV[a + 5 + j] end
+    claim(claimed, uniq, id, ks)
+    redis.call('ZREM', tombs, member)
+  end
+  revs[#revs + 1] = rev
+  a = a + 6 + m
+end
+return revs
+`)

@@ -37,6 +37,8 @@ func RunShared(t *testing.T, open func(t *testing.T) (storage.Store, storage.Sto
 		{"CompareAndSetLosesNoUpdate", both(compareAndSet)},
 		{"ParallelClaimsOfOneKeyHaveOneWinner", both(parallelClaims)},
 		{"FeedReaderNeverSeesAGap", both(feedReader)},
+		{"ConcurrentQuotaChecksNeverExceedTheLimit", both(txQuota)},
+		{"ConcurrentTransactionsClaimingOneNameHaveOneWinner", both(txClaims)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := open(t)

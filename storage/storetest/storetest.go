@@ -53,6 +53,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"Apply", applyTests()},
 		{"Audit", auditTests()},
 		{"Concurrency", concurrencyTests()},
+		{"Update", updateTests()},
 		{"Close", closeTests()},
 	}
 	for _, g := range groups {
