@@ -67,3 +67,45 @@ func TestABatchThatWouldFillTheDiskIsRefused(t *testing.T) {
 		t.Fatalf("ping while the disk is above the watermark: %v", err)
 	}
 }
+
+// A transaction's writes are refused with ENOSPACE below the watermark, and
+// nothing of them is written; one that only reads goes on.
+func TestATransactionBelowTheWatermarkIsRefused(t *testing.T) {
+	dir := smallDisk(t)
+	s, err := badger.Open(badger.Options{Path: dir, MinFree: 24 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if err := s.Put(ctx, &shared.Group{Meta: shared.Meta{ID: "g"}, Name: "g"}); err != nil {
+		t.Fatal(err)
+	}
+	// Leave less than 24 MiB of the 64 MiB free.
+	if err := os.WriteFile(dir+"/filler", make([]byte, 48<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		return tx.Put(ctx, &shared.Group{Meta: shared.Meta{ID: "h"}, Name: "h"})
+	})
+	if shared.ErrorCode(err) != shared.ENOSPACE {
+		t.Fatalf("a transaction below the watermark: %v; want ENOSPACE", err)
+	}
+	if after, _ := s.Head(ctx); after.Revision != head.Revision {
+		t.Fatalf("the refused transaction moved the revision from %d to %d", head.Revision, after.Revision)
+	}
+	if _, err := s.Get(ctx, shared.KindGroup, "h"); shared.ErrorCode(err) != shared.ENOTFOUND {
+		t.Fatalf("the refused transaction's group: %v; want ENOTFOUND", err)
+	}
+	err = s.Update(ctx, func(tx storage.Tx) error {
+		_, err := tx.Get(ctx, shared.KindGroup, "g")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a transaction that only reads, below the watermark: %v", err)
+	}
+}

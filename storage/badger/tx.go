@@ -45,6 +45,11 @@ func (s *Store) Update(ctx context.Context, fn func(tx storage.Tx) error) error 
 	if t.rev == rev {
 		return nil
 	}
+	// The writes wait in txn until the commit: refuse them there below the
+	// watermark (space.go), as every other write is refused.
+	if err := s.room(); err != nil {
+		return err
+	}
 	err = txn.Set(keyRevision, encodeInt(t.rev))
 	if err == nil {
 		err = txn.Commit()
