@@ -16,6 +16,7 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -240,8 +241,8 @@ func transportReason(err error) string {
 
 // originUsage asks the origin what the spaces of user at every other
 // location use. It fails at once when the origin is not reachable.
-func (s *Server) originUsage(ctx context.Context, userID string) (spaceUsage, error) {
-	var u spaceUsage
+func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
+	var u api.LeafUsage
 	if s.leaf.Token == "" {
 		return u, shared.Errorf(shared.EUNAVAILABLE, "this leaf has no credential to ask the origin")
 	}
@@ -278,35 +279,11 @@ func (s *Server) originUsage(ctx context.Context, userID string) (spaceUsage, er
 	return u, nil
 }
 
-func (u *spaceUsage) add(o spaceUsage) {
+func addUsage(u *api.LeafUsage, o api.LeafUsage) {
 	u.NumberSpaces += o.NumberSpaces
 	u.NumberSpacesDeployed += o.NumberSpacesDeployed
 	u.UsedComputeUnits += o.UsedComputeUnits
 	u.UsedStorageUnits += o.UsedStorageUnits
-}
-
-// leafStatus is a leaf's view of its origin, as GET /api/leaf/status
-// shows it.
-type leafStatus struct {
-	Location        string     `json:"location"`
-	OriginServer    string     `json:"origin_server"`
-	OriginReachable bool       `json:"origin_reachable"`
-	Reason          string     `json:"reason,omitempty"`
-	Since           *time.Time `json:"since,omitempty"`
-	NextAttempt     *time.Time `json:"next_attempt,omitempty"`
-	Protocol        int        `json:"protocol"`
-	Restricted      bool       `json:"restricted"`
-	Epoch           string     `json:"epoch"`
-	AppliedRevision int64      `json:"applied_revision"`
-	HeadRevision    int64      `json:"head_revision"`
-	Lag             int64      `json:"lag"`
-	PendingReports  int        `json:"pending_reports"`
-	// PreviousEpoch is the epoch of the replica that the origin's last
-	// snapshot of a new epoch replaced, EpochChangedAt when, and
-	// ReplicaBackup the file that keeps a copy of it.
-	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
-	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
-	ReplicaBackup  string     `json:"replica_backup,omitempty"`
 }
 
 // handleLeafStatus serves GET /api/leaf/status on a leaf.
@@ -325,7 +302,7 @@ func (s *Server) handleLeafStatus(w http.ResponseWriter, r *http.Request, p *pri
 			st.Epoch, st.Applied = e, a
 		}
 	}
-	writeJSON(w, http.StatusOK, leafStatus{
+	writeJSON(w, http.StatusOK, api.LeafStatus{
 		Location: loc, OriginServer: s.leaf.OriginURL, OriginReachable: st.Connected, Reason: st.Reason,
 		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: max(st.Head, st.Applied), Lag: st.Lag, PendingReports: st.PendingReports,

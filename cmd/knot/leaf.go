@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/knot-dev/knot/web"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // The API's shapes of the fleet, as far as the client reads them.
@@ -229,7 +229,7 @@ func findLeafToken(c *cli.Context, cl *apiClient, id string) (*leafTokenInfo, er
 }
 
 func listLeaves(c *cli.Context, cl *apiClient) error {
-	var l web.LeafList
+	var l api.LeafList
 	if err := cl.do(c.Context, http.MethodGet, "/api/leaves", nil, &l); err != nil {
 		return err
 	}
