@@ -17,6 +17,7 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -239,6 +240,42 @@ func transportReason(err error) string {
 	return err.Error()
 }
 
+// originClient returns a client of the origin's REST API that sends token
+// ("" for none) and header. Like originDo, a request that gets no answer,
+// other than one its caller gave up on, makes the uplink probe its link.
+func (s *Server) originClient(ctx context.Context, token string, header http.Header) (*client.Client, error) {
+	base, err := s.originBase(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hc := *s.leaf.HTTPClient
+	hc.Transport = probing{next: hc.Transport, probe: s.leaf.Uplink.Probe}
+	c, err := client.New(client.Config{Address: base, Token: token, HTTPClient: &hc, UserAgent: "knot/" + s.version, Header: header})
+	if err != nil {
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "the origin URL %s is not usable", quote(base))
+	}
+	return c, nil
+}
+
+// probing is a RoundTripper that calls probe when a request gets no answer
+// and its caller did not give up on it.
+type probing struct {
+	next  http.RoundTripper // nil: http.DefaultTransport
+	probe func()
+}
+
+func (p probing) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := p.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(req)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		p.probe()
+	}
+	return resp, err
+}
+
 // originUsage asks the origin what the spaces of user at every other
 // location use. It fails at once when the origin is not reachable.
 func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
@@ -249,34 +286,24 @@ func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage,
 	if err := s.originDown(); err != nil {
 		return u, err
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, s.leaf.Token, nil)
 	if err != nil {
 		return u, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	q := url.Values{"user_id": {userID}, "location": {s.location}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/leaf/usage?"+q.Encode(), nil)
-	if err != nil {
-		return u, shared.Wrap(shared.EINTERNAL, err, "build the usage request")
-	}
-	req.Header.Set("Authorization", "Bearer "+s.leaf.Token)
-	resp, err := s.originDo(req)
-	if err != nil {
-		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin's answer broke off")
-	}
-	if resp.StatusCode != http.StatusOK {
-		return u, shared.Errorf(shared.EUNAVAILABLE, "the origin answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
-	}
-	if err := json.Unmarshal(data, &u); err != nil {
+	got, err := c.Leaves().Usage(ctx, userID, s.location)
+	var re *client.ResponseError
+	var te *client.TransportError
+	switch {
+	case errors.As(err, &re):
+		return u, shared.Errorf(shared.EUNAVAILABLE, "the origin answered %d %s: %s", re.StatusCode, http.StatusText(re.StatusCode), strings.TrimSpace(string(re.Body)))
+	case errors.As(err, &te):
+		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(te.Err))
+	case err != nil:
 		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin's answer does not decode")
 	}
-	return u, nil
+	return *got, nil
 }
 
 func addUsage(u *api.LeafUsage, o api.LeafUsage) {
@@ -411,33 +438,23 @@ func (s *Server) originLogin(ctx context.Context, id, email, password, totpCode 
 	if s.originDown() != nil {
 		return
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, "", http.Header{"X-Knot-Leaf": {s.location}})
 	if err != nil {
 		return
 	}
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "totp_code": totpCode})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth", bytes.NewReader(body))
-	if err != nil {
+	login, err := c.Auth().Login(ctx, api.LoginRequest{Email: email, Password: password, TOTPCode: totpCode})
+	var te *client.TransportError
+	switch {
+	case errors.As(err, &te):
+		s.log.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(te.Err))
+		return
+	case err != nil || login.Token == "":
+		s.log.InfoContext(ctx, "no session at the origin for a login here", "status", client.StatusOf(err))
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Knot-Leaf", s.location)
-	resp, err := s.originDo(req)
-	if err != nil {
-		s.log.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(err))
-		return
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out) != nil || out.Token == "" {
-		s.log.InfoContext(ctx, "no session at the origin for a login here", "status", resp.Status)
-		return
-	}
-	s.originSessions.put(id, out.Token)
+	s.originSessions.put(id, login.Token)
 }
 
 // originLogout ends the origin session kept for the session id, if any.
@@ -446,18 +463,11 @@ func (s *Server) originLogout(ctx context.Context, id string) {
 	if !ok || s.originDown() != nil {
 		return
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, secret, nil)
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth/logout", nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+secret)
-	if resp, err := s.originDo(req); err == nil {
-		resp.Body.Close()
-	}
+	_ = c.Auth().Logout(ctx)
 }
