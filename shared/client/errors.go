@@ -48,16 +48,22 @@ type ResponseError struct {
 	Err        *shared.Error
 }
 
-func newResponseError(resp *http.Response, body []byte) *ResponseError {
-	code, ok := codeOf[resp.StatusCode]
-	if !ok {
-		code = shared.EINTERNAL
-		if resp.StatusCode < 500 {
-			code = shared.EINVALID
-		}
+// CodeOf returns the error code of an answer with status: the code web
+// answers status for, EINVALID for another 4xx and EINTERNAL for another
+// 5xx.
+func CodeOf(status int) string {
+	if code, ok := codeOf[status]; ok {
+		return code
 	}
+	if status < 500 {
+		return shared.EINVALID
+	}
+	return shared.EINTERNAL
+}
+
+func newResponseError(resp *http.Response, body []byte) *ResponseError {
 	e := &ResponseError{StatusCode: resp.StatusCode, Header: resp.Header, Body: body,
-		Err: &shared.Error{Code: code, Message: errorMessage(resp.StatusCode, body)}}
+		Err: &shared.Error{Code: CodeOf(resp.StatusCode), Message: errorMessage(resp.StatusCode, body)}}
 	if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs >= 0 {
 		e.RetryAfter = time.Duration(secs) * time.Second
 	}
