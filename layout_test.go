@@ -2,8 +2,15 @@ package knot_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -129,4 +136,61 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// apiIDKeys are the JSON keys the REST API names its records' ids by; a
+// stored record names its own id "id".
+var apiIDKeys = []string{"user_id", "space_id", "template_id", "templatevar_id", "group_id", "role_id",
+	"token_id", "leaf_token_id", "audit_log_id"}
+
+// bodyShapesAllowed are the files outside shared/api that may still read
+// API answers with shapes of their own: the replication benchmark, which
+// decodes only the ids and names it needs from the origin's lists.
+var bodyShapesAllowed = []string{"cmd/knot/bench.go"}
+
+// The REST API's bodies are declared once, in shared/api: web encodes and
+// decodes them, shared/client sends and reads them, and nothing else
+// re-declares them. A struct elsewhere whose ID field is tagged with a key
+// the API names ids by, or that has an "error" key, is such a
+// re-declaration (a runtime driver reads the error bodies of Docker and
+// Nomad, which are not knot's).
+func TestAPIBodiesAreDeclaredOnce(t *testing.T) {
+	for _, p := range listPackages(t) {
+		dir := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if dir == "shared/api" {
+			continue
+		}
+		for _, name := range p.GoFiles {
+			file := path.Join(dir, name)
+			if contains(bodyShapesAllowed, file) {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), filepath.FromSlash(path.Join(".", file)), nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				st, ok := n.(*ast.StructType)
+				if !ok {
+					return true
+				}
+				keys := map[string]bool{}
+				for _, fld := range st.Fields.List {
+					if fld.Tag == nil || len(fld.Names) == 0 {
+						continue
+					}
+					tag, _ := strconv.Unquote(fld.Tag.Value)
+					key, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
+					keys[key] = true
+					if fld.Names[0].Name == "ID" && contains(apiIDKeys, key) {
+						t.Errorf("%s: a struct with the field ID `json:%q` re-declares an API body: use the type in shared/api", file, key)
+					}
+				}
+				if keys["error"] && top(p.ImportPath) != "runtime" { // runtimes read Docker's and Nomad's errors
+					t.Errorf("%s: a struct with the key \"error\" re-declares the API's error body: use shared/api or shared/client's errors", file)
+				}
+				return true
+			})
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
@@ -112,9 +113,7 @@ func dialError(resp *http.Response, err error) error {
 	msg := resp.Status
 	if resp.Body != nil {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-		var body struct {
-			Error string `json:"error"`
-		}
+		var body api.ErrorBody
 		if json.Unmarshal(b, &body) == nil && body.Error != "" {
 			msg = body.Error
 		} else if t := strings.TrimSpace(string(b)); t != "" {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // audit records an event done by p.
@@ -54,22 +54,6 @@ func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, 
 	}
 }
 
-type auditEntry struct {
-	ID         int64             `json:"audit_log_id"`
-	When       time.Time         `json:"when"`
-	Actor      string            `json:"actor"`
-	ActorType  string            `json:"actor_type"`
-	Event      string            `json:"event"`
-	Details    string            `json:"details"`
-	Location   string            `json:"location"`
-	Properties map[string]string `json:"properties"`
-}
-
-type auditList struct {
-	Count int          `json:"count"`
-	Items []auditEntry `json:"items"`
-}
-
 const maxAuditItems = 1000
 
 // handleAuditLogs serves GET /api/audit-logs?start=&max_items=: events
@@ -92,9 +76,9 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	out := auditList{Count: total, Items: make([]auditEntry, 0, len(evs))}
+	out := api.AuditList{Count: total, Items: make([]api.AuditEntry, 0, len(evs))}
 	for _, e := range evs {
-		out.Items = append(out.Items, auditEntry{
+		out.Items = append(out.Items, api.AuditEntry{
 			ID: e.ID, When: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
 			Details: e.Details, Location: e.Location, Properties: e.Properties,
 		})

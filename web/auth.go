@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -231,18 +232,6 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	TOTPCode string `json:"totp_code"` // needed when TOTP is on (totp.go)
-}
-
-type loginResponse struct {
-	Status    bool   `json:"status"`
-	Token     string `json:"token"`
-	CSRFToken string `json:"csrf_token,omitempty"`
-}
-
 // handleLogin serves POST /api/auth and, with web set, POST /api/auth/web.
 func (s *Server) handleLogin(web bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +240,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 			s.writeLoginError(w, r, err)
 			return
 		}
-		resp := loginResponse{Status: true, Token: secret}
+		resp := api.Login{Status: true, Token: secret}
 		if web {
 			secure := s.secureCookies(r)
 			resp.CSRFToken = csrfToken(secret)
@@ -265,7 +254,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 // login checks the credentials in r and creates a session. It returns the
 // session secret.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) (string, error) {
-	var req loginRequest
+	var req api.LoginRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -14,7 +15,7 @@ import (
 // cannot take the account over nor guess its password quickly. A missing
 // password is EINVALID, a wrong one EFORBIDDEN (not EUNAUTHORIZED: the
 // session itself is fine).
-func (s *Server) checkCurrentPassword(r *http.Request, p *principal, cur *shared.User, req *userUpdateRequest) error {
+func (s *Server) checkCurrentPassword(r *http.Request, p *principal, cur *shared.User, req *api.UserUpdateRequest) error {
 	if cur.ID != p.user.ID {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // statusOf maps error codes to HTTP statuses. This is the only place in knot
@@ -39,10 +40,6 @@ func (e *retryError) Error() string             { return e.err.Error() }
 func (e *retryError) Unwrap() error             { return e.err }
 func (e *retryError) RetryAfter() time.Duration { return e.after }
 
-type errorBody struct {
-	Error string `json:"error"`
-}
-
 // writeError writes err as {"error": message} with the status of its code.
 // Internal errors are logged with their cause and shown as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -67,7 +64,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeJSON(w, status, errorBody{Error: msg})
+	writeJSON(w, status, api.ErrorBody{Error: msg})
 }
 
 // writeJSON writes v as a JSON response with status.
@@ -92,12 +89,7 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
-// okBody is the body of a successful update, delete or action.
-type okBody struct {
-	Status bool `json:"status"`
-}
-
-var okResp = okBody{Status: true}
+var okResp = api.OK{Status: true}
 
 func invalid(format string, args ...any) error {
 	return shared.Errorf(shared.EINVALID, format, args...)

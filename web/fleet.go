@@ -11,6 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
@@ -101,35 +102,6 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// LeafInfo is one leaf node as GET /api/leaves shows it; the CLI decodes
-// the same type.
-type LeafInfo struct {
-	NodeID          string     `json:"node_id"`
-	Location        string     `json:"location"`
-	Version         string     `json:"version"`
-	Protocol        int        `json:"protocol"`
-	Runtimes        []string   `json:"runtimes"`
-	Restricted      bool       `json:"restricted"`
-	Connected       bool       `json:"connected"`
-	ConnectedSince  *time.Time `json:"connected_since,omitempty"`
-	LastSeen        *time.Time `json:"last_seen,omitempty"`
-	RoundTripMillis float64    `json:"round_trip_ms"`
-	AppliedRevision int64      `json:"applied_revision"`
-	Lag             int64      `json:"lag"`
-	// EpochChanges counts the snapshots of a new epoch the origin sent the
-	// node since it started, each replacing a replica of another epoch;
-	// PreviousEpoch and EpochChangedAt are those of the last.
-	EpochChanges   int        `json:"epoch_changes"`
-	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
-	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
-}
-
-// LeafList is the body of GET /api/leaves.
-type LeafList struct {
-	Count  int        `json:"count"`
-	Leaves []LeafInfo `json:"leaves"`
-}
-
 // handleListLeaves serves GET /api/leaves: every leaf node connected to the
 // origin, or disconnected for less than server.leaf_forget_after. A server
 // that is not an origin has none.
@@ -137,10 +109,10 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 	if !isAdmin(p) {
 		return errNeedsAdmin
 	}
-	out := LeafList{Leaves: []LeafInfo{}}
+	out := api.LeafList{Leaves: []api.Leaf{}}
 	if s.hub != nil {
 		for _, in := range s.hub.Leaves() {
-			out.Leaves = append(out.Leaves, LeafInfo{
+			out.Leaves = append(out.Leaves, api.Leaf{
 				NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
 				Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
 				ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
@@ -154,32 +126,9 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-// leafTokenInfo is a leaf token as the API shows it: never its secret.
-type leafTokenInfo struct {
-	ID        string     `json:"leaf_token_id"`
-	Location  string     `json:"location"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Expired   bool       `json:"expired"`
-}
-
-func (s *Server) newLeafTokenInfo(t *shared.LeafToken) leafTokenInfo {
-	return leafTokenInfo{ID: t.ID, Location: t.Location, Name: t.Name, CreatedAt: t.CreatedAt,
+func (s *Server) newLeafTokenInfo(t *shared.LeafToken) api.LeafToken {
+	return api.LeafToken{ID: t.ID, Location: t.Location, Name: t.Name, CreatedAt: t.CreatedAt,
 		ExpiresAt: timePtr(t.ExpiresAt), Expired: t.Expired(s.now())}
-}
-
-type leafTokenList struct {
-	Count  int             `json:"count"`
-	Tokens []leafTokenInfo `json:"leaf_tokens"`
-}
-
-// leafTokenCreated answers the creation or rotation of a leaf token: the
-// secret is shown this once.
-type leafTokenCreated struct {
-	Status bool `json:"status"`
-	leafTokenInfo
-	Token string `json:"token"`
 }
 
 // adminAtOrigin returns an error unless p may manage the fleet of this
@@ -203,7 +152,7 @@ func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	out := leafTokenList{Count: len(all), Tokens: make([]leafTokenInfo, 0, len(all))}
+	out := api.LeafTokenList{Count: len(all), Tokens: make([]api.LeafToken, 0, len(all))}
 	for _, t := range all {
 		out.Tokens = append(out.Tokens, s.newLeafTokenInfo(t))
 	}
@@ -211,17 +160,12 @@ func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-type leafTokenRequest struct {
-	Location string `json:"location"`
-	Name     string `json:"name"`
-}
-
 // handleCreateLeafToken serves POST /api/leaf-tokens.
 func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if err := s.adminAtOrigin(p); err != nil {
 		return err
 	}
-	var req leafTokenRequest
+	var req api.LeafTokenRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -239,7 +183,7 @@ func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	s.audit(r, p, "Leaf Token Create", "leaf token for location "+t.Location+" created", map[string]string{"leaf_token_id": t.ID})
-	writeJSON(w, http.StatusCreated, leafTokenCreated{Status: true, leafTokenInfo: s.newLeafTokenInfo(t), Token: secret})
+	writeJSON(w, http.StatusCreated, api.LeafTokenCreated{Status: true, LeafToken: s.newLeafTokenInfo(t), Token: secret})
 	return nil
 }
 
@@ -262,12 +206,6 @@ func (s *Server) handleDeleteLeafToken(w http.ResponseWriter, r *http.Request, p
 	return nil
 }
 
-type leafTokenRotateRequest struct {
-	// Overlap is how long the old token keeps working, as a Go duration
-	// ("24h", "90m", "0s"); "" means 24 hours.
-	Overlap string `json:"overlap"`
-}
-
 // maxOverlap bounds the overlap of a rotation.
 const maxOverlap = 90 * 24 * time.Hour
 
@@ -277,7 +215,7 @@ func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p
 	if err := s.adminAtOrigin(p); err != nil {
 		return err
 	}
-	var req leafTokenRotateRequest
+	var req api.LeafTokenRotateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -299,21 +237,13 @@ func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p
 	}
 	s.audit(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap.String(),
 		map[string]string{"leaf_token_id": t.ID, "old_leaf_token_id": id})
-	writeJSON(w, http.StatusCreated, leafTokenCreated{Status: true, leafTokenInfo: s.newLeafTokenInfo(t), Token: secret})
+	writeJSON(w, http.StatusCreated, api.LeafTokenCreated{Status: true, LeafToken: s.newLeafTokenInfo(t), Token: secret})
 	return nil
 }
 
-// spaceUsage is what a user's spaces use.
-type spaceUsage struct {
-	NumberSpaces         int `json:"number_spaces"`
-	NumberSpacesDeployed int `json:"number_spaces_deployed"`
-	UsedComputeUnits     int `json:"used_compute_units"`
-	UsedStorageUnits     int `json:"used_storage_units"`
-}
-
 // usage counts the spaces of user in the store for which keep is true.
-func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (spaceUsage, error) {
-	var u spaceUsage
+func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
+	var u api.LeafUsage
 	v, err := s.lists.get(ctx, s.store)
 	if err != nil {
 		return u, err

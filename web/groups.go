@@ -5,45 +5,22 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
-type groupInfo struct {
-	ID           string    `json:"group_id"`
-	Name         string    `json:"name"`
-	MaxSpaces    int       `json:"max_spaces"`
-	ComputeUnits int       `json:"compute_units"`
-	StorageUnits int       `json:"storage_units"`
-	MaxTunnels   int       `json:"max_tunnels"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
-}
-
-func newGroupInfo(g *shared.Group) groupInfo {
-	return groupInfo{ID: g.ID, Name: g.Name, MaxSpaces: g.MaxSpaces, ComputeUnits: g.ComputeUnits,
+func newGroupInfo(g *shared.Group) api.Group {
+	return api.Group{ID: g.ID, Name: g.Name, MaxSpaces: g.MaxSpaces, ComputeUnits: g.ComputeUnits,
 		StorageUnits: g.StorageUnits, MaxTunnels: g.MaxTunnels, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
 }
 
-type groupList struct {
-	Count  int         `json:"count"`
-	Groups []groupInfo `json:"groups"`
-}
-
-type groupRequest struct {
-	Name         *string `json:"name"`
-	MaxSpaces    *int    `json:"max_spaces"`
-	ComputeUnits *int    `json:"compute_units"`
-	StorageUnits *int    `json:"storage_units"`
-	MaxTunnels   *int    `json:"max_tunnels"`
-}
-
-// check validates the fields present; on create the name is required.
-func (req *groupRequest) check(create bool) error {
+// checkGroupRequest validates the fields present; on create the name is
+// required.
+func checkGroupRequest(req *api.GroupRequest, create bool) error {
 	if req.Name == nil && create {
 		return invalid("name is required")
 	}
@@ -55,7 +32,7 @@ func (req *groupRequest) check(create bool) error {
 	return checkQuotas(deref(req.MaxSpaces), deref(req.ComputeUnits), deref(req.StorageUnits), deref(req.MaxTunnels))
 }
 
-func (req *groupRequest) apply(g *shared.Group) {
+func applyGroupRequest(req *api.GroupRequest, g *shared.Group) {
 	setIf(&g.Name, req.Name)
 	setIf(&g.MaxSpaces, req.MaxSpaces)
 	setIf(&g.ComputeUnits, req.ComputeUnits)
@@ -81,7 +58,7 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	out := groupList{Count: len(groups), Groups: make([]groupInfo, 0, len(groups))}
+	out := api.GroupList{Count: len(groups), Groups: make([]api.Group, 0, len(groups))}
 	for _, g := range groups {
 		out.Groups = append(out.Groups, newGroupInfo(g))
 	}
@@ -91,16 +68,16 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *pri
 
 // handleCreateGroup serves POST /api/groups.
 func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req groupRequest
+	var req api.GroupRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(true); err != nil {
+	if err := checkGroupRequest(&req, true); err != nil {
 		return err
 	}
 	now := s.now().UTC()
 	g := &shared.Group{Meta: shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now}}
-	req.apply(g)
+	applyGroupRequest(&req, g)
 	err := s.store.Put(context.WithoutCancel(r.Context()), g)
 	if isCode(err, shared.ECONFLICT) {
 		return nameTaken("group", g.Name)
@@ -109,7 +86,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	s.audit(r, p, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
-	writeJSON(w, http.StatusCreated, created("group_id", g.ID))
+	writeJSON(w, http.StatusCreated, api.GroupCreated{GroupID: g.ID, Status: true})
 	return nil
 }
 
@@ -130,15 +107,15 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, p *pr
 	if _, err := s.getGroup(ctx, id); err != nil {
 		return err
 	}
-	var req groupRequest
+	var req api.GroupRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(false); err != nil {
+	if err := checkGroupRequest(&req, false); err != nil {
 		return err
 	}
 	g, err := update(ctx, s, func() (*shared.Group, error) { return s.getGroup(ctx, id) }, func(g *shared.Group) error {
-		req.apply(g)
+		applyGroupRequest(&req, g)
 		g.UpdatedAt = s.now().UTC()
 		return nil
 	})
@@ -180,31 +157,12 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-type roleDetails struct {
-	ID          string              `json:"role_id"`
-	Name        string              `json:"name"`
-	Permissions []shared.Permission `json:"permissions"`
-	Builtin     bool                `json:"builtin"`
-	CreatedAt   time.Time           `json:"created_at"`
-	UpdatedAt   time.Time           `json:"updated_at"`
-}
-
-func newRoleDetails(r *shared.Role) roleDetails {
-	return roleDetails{ID: r.ID, Name: r.Name, Permissions: nonNil(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
+func newRoleDetails(r *shared.Role) api.Role {
+	return api.Role{ID: r.ID, Name: r.Name, Permissions: nonNil(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
-type roleList struct {
-	Count int           `json:"count"`
-	Roles []roleDetails `json:"roles"`
-}
-
-type roleRequest struct {
-	Name        *string              `json:"name"`
-	Permissions *[]shared.Permission `json:"permissions"`
-}
-
-func (req *roleRequest) check(create bool) error {
+func checkRoleRequest(req *api.RoleRequest, create bool) error {
 	if req.Name == nil && create {
 		return invalid("name is required")
 	}
@@ -242,7 +200,7 @@ func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	out := roleList{Roles: []roleDetails{}}
+	out := api.RoleList{Roles: []api.Role{}}
 	for _, b := range shared.BuiltinRoles() {
 		out.Roles = append(out.Roles, newRoleDetails(b))
 	}
@@ -256,11 +214,11 @@ func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request, p *prin
 
 // handleCreateRole serves POST /api/roles.
 func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req roleRequest
+	var req api.RoleRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(true); err != nil {
+	if err := checkRoleRequest(&req, true); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -278,7 +236,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	s.audit(r, p, "Role Create", "role "+role.Name+" created", map[string]string{"role_id": role.ID})
-	writeJSON(w, http.StatusCreated, created("role_id", role.ID))
+	writeJSON(w, http.StatusCreated, api.RoleCreated{RoleID: role.ID, Status: true})
 	return nil
 }
 
@@ -307,11 +265,11 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request, p *pri
 	if shared.IsBuiltinRole(id) {
 		return builtinLocked(role)
 	}
-	var req roleRequest
+	var req api.RoleRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := req.check(false); err != nil {
+	if err := checkRoleRequest(&req, false); err != nil {
 		return err
 	}
 	role, err = update(ctx, s, func() (*shared.Role, error) { return s.getRole(ctx, id) }, func(role *shared.Role) error {
@@ -359,22 +317,12 @@ func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-type permissionInfo struct {
-	ID   shared.Permission `json:"id"`
-	Name string            `json:"name"`
-}
-
-type permissionList struct {
-	Count       int              `json:"count"`
-	Permissions []permissionInfo `json:"permissions"`
-}
-
 // handlePermissions serves GET /api/permissions.
 func (s *Server) handlePermissions(w http.ResponseWriter, r *http.Request, p *principal) error {
 	all := shared.AllPermissions()
-	out := permissionList{Count: len(all), Permissions: make([]permissionInfo, len(all))}
+	out := api.PermissionList{Count: len(all), Permissions: make([]api.Permission, len(all))}
 	for i, perm := range all {
-		out.Permissions[i] = permissionInfo{ID: perm, Name: perm.String()}
+		out.Permissions[i] = api.Permission{ID: perm, Name: perm.String()}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -238,75 +240,77 @@ func transportReason(err error) string {
 	return err.Error()
 }
 
+// originClient returns a client of the origin's REST API that sends token
+// ("" for none) and header. Like originDo, a request that gets no answer,
+// other than one its caller gave up on, makes the uplink probe its link.
+func (s *Server) originClient(ctx context.Context, token string, header http.Header) (*client.Client, error) {
+	base, err := s.originBase(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hc := *s.leaf.HTTPClient
+	hc.Transport = probing{next: hc.Transport, probe: s.leaf.Uplink.Probe}
+	c, err := client.New(client.Config{Address: base, Token: token, HTTPClient: &hc, UserAgent: "knot/" + s.version, Header: header})
+	if err != nil {
+		return nil, shared.Wrap(shared.EUNAVAILABLE, err, "the origin URL %s is not usable", quote(base))
+	}
+	return c, nil
+}
+
+// probing is a RoundTripper that calls probe when a request gets no answer
+// and its caller did not give up on it.
+type probing struct {
+	next  http.RoundTripper // nil: http.DefaultTransport
+	probe func()
+}
+
+func (p probing) RoundTrip(req *http.Request) (*http.Response, error) {
+	next := p.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	resp, err := next.RoundTrip(req)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		p.probe()
+	}
+	return resp, err
+}
+
 // originUsage asks the origin what the spaces of user at every other
 // location use. It fails at once when the origin is not reachable.
-func (s *Server) originUsage(ctx context.Context, userID string) (spaceUsage, error) {
-	var u spaceUsage
+func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
+	var u api.LeafUsage
 	if s.leaf.Token == "" {
 		return u, shared.Errorf(shared.EUNAVAILABLE, "this leaf has no credential to ask the origin")
 	}
 	if err := s.originDown(); err != nil {
 		return u, err
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, s.leaf.Token, nil)
 	if err != nil {
 		return u, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	q := url.Values{"user_id": {userID}, "location": {s.location}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/leaf/usage?"+q.Encode(), nil)
-	if err != nil {
-		return u, shared.Wrap(shared.EINTERNAL, err, "build the usage request")
-	}
-	req.Header.Set("Authorization", "Bearer "+s.leaf.Token)
-	resp, err := s.originDo(req)
-	if err != nil {
-		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(err))
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin's answer broke off")
-	}
-	if resp.StatusCode != http.StatusOK {
-		return u, shared.Errorf(shared.EUNAVAILABLE, "the origin answered %s: %s", resp.Status, strings.TrimSpace(string(data)))
-	}
-	if err := json.Unmarshal(data, &u); err != nil {
+	got, err := c.Leaves().Usage(ctx, userID, s.location)
+	var re *client.ResponseError
+	var te *client.TransportError
+	switch {
+	case errors.As(err, &re):
+		return u, shared.Errorf(shared.EUNAVAILABLE, "the origin answered %d %s: %s", re.StatusCode, http.StatusText(re.StatusCode), strings.TrimSpace(string(re.Body)))
+	case errors.As(err, &te):
+		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(te.Err))
+	case err != nil:
 		return u, shared.Wrap(shared.EUNAVAILABLE, err, "the origin's answer does not decode")
 	}
-	return u, nil
+	return *got, nil
 }
 
-func (u *spaceUsage) add(o spaceUsage) {
+func addUsage(u *api.LeafUsage, o api.LeafUsage) {
 	u.NumberSpaces += o.NumberSpaces
 	u.NumberSpacesDeployed += o.NumberSpacesDeployed
 	u.UsedComputeUnits += o.UsedComputeUnits
 	u.UsedStorageUnits += o.UsedStorageUnits
-}
-
-// leafStatus is a leaf's view of its origin, as GET /api/leaf/status
-// shows it.
-type leafStatus struct {
-	Location        string     `json:"location"`
-	OriginServer    string     `json:"origin_server"`
-	OriginReachable bool       `json:"origin_reachable"`
-	Reason          string     `json:"reason,omitempty"`
-	Since           *time.Time `json:"since,omitempty"`
-	NextAttempt     *time.Time `json:"next_attempt,omitempty"`
-	Protocol        int        `json:"protocol"`
-	Restricted      bool       `json:"restricted"`
-	Epoch           string     `json:"epoch"`
-	AppliedRevision int64      `json:"applied_revision"`
-	HeadRevision    int64      `json:"head_revision"`
-	Lag             int64      `json:"lag"`
-	PendingReports  int        `json:"pending_reports"`
-	// PreviousEpoch is the epoch of the replica that the origin's last
-	// snapshot of a new epoch replaced, EpochChangedAt when, and
-	// ReplicaBackup the file that keeps a copy of it.
-	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
-	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
-	ReplicaBackup  string     `json:"replica_backup,omitempty"`
 }
 
 // handleLeafStatus serves GET /api/leaf/status on a leaf.
@@ -325,7 +329,7 @@ func (s *Server) handleLeafStatus(w http.ResponseWriter, r *http.Request, p *pri
 			st.Epoch, st.Applied = e, a
 		}
 	}
-	writeJSON(w, http.StatusOK, leafStatus{
+	writeJSON(w, http.StatusOK, api.LeafStatus{
 		Location: loc, OriginServer: s.leaf.OriginURL, OriginReachable: st.Connected, Reason: st.Reason,
 		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: max(st.Head, st.Applied), Lag: st.Lag, PendingReports: st.PendingReports,
@@ -434,33 +438,23 @@ func (s *Server) originLogin(ctx context.Context, id, email, password, totpCode 
 	if s.originDown() != nil {
 		return
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, "", http.Header{"X-Knot-Leaf": {s.location}})
 	if err != nil {
 		return
 	}
-	body, _ := json.Marshal(map[string]string{"email": email, "password": password, "totp_code": totpCode})
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth", bytes.NewReader(body))
-	if err != nil {
+	login, err := c.Auth().Login(ctx, api.LoginRequest{Email: email, Password: password, TOTPCode: totpCode})
+	var te *client.TransportError
+	switch {
+	case errors.As(err, &te):
+		s.log.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(te.Err))
+		return
+	case err != nil || login.Token == "":
+		s.log.InfoContext(ctx, "no session at the origin for a login here", "status", client.StatusOf(err))
 		return
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Knot-Leaf", s.location)
-	resp, err := s.originDo(req)
-	if err != nil {
-		s.log.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(err))
-		return
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out) != nil || out.Token == "" {
-		s.log.InfoContext(ctx, "no session at the origin for a login here", "status", resp.Status)
-		return
-	}
-	s.originSessions.put(id, out.Token)
+	s.originSessions.put(id, login.Token)
 }
 
 // originLogout ends the origin session kept for the session id, if any.
@@ -469,18 +463,11 @@ func (s *Server) originLogout(ctx context.Context, id string) {
 	if !ok || s.originDown() != nil {
 		return
 	}
-	base, err := s.originBase(ctx)
+	c, err := s.originClient(ctx, secret, nil)
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/auth/logout", nil)
-	if err != nil {
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+secret)
-	if resp, err := s.originDo(req); err == nil {
-		resp.Body.Close()
-	}
+	_ = c.Auth().Logout(ctx)
 }

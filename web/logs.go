@@ -12,6 +12,7 @@ import (
 
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // SpaceLogs keeps the logs of the spaces this server runs; *runtime.Manager
@@ -28,25 +29,9 @@ type SpaceLogs interface {
 
 var _ SpaceLogs = (*runtime.Manager)(nil)
 
-// logLine is one line of a space's log on the wire.
-type logLine struct {
-	At    time.Time `json:"at"`
-	Level string    `json:"level"` // "info" or "error"
-	Text  string    `json:"text"`
-	// Line is At, Level and Text on one line, for clients that print it.
-	Line string `json:"line"`
-}
-
-func newLogLine(e runtime.LogEntry) logLine {
+func newLogLine(e runtime.LogEntry) api.LogLine {
 	at := e.At.UTC()
-	return logLine{At: at, Level: e.Level, Text: e.Text, Line: at.Format(time.RFC3339) + " " + e.Level + " " + e.Text}
-}
-
-// spaceLogsResponse is the answer of GET /api/spaces/{space_id}/logs: the
-// printable lines, and the same lines with their parts.
-type spaceLogsResponse struct {
-	Lines   []string  `json:"lines"`
-	Entries []logLine `json:"entries"`
+	return api.LogLine{At: at, Level: e.Level, Text: e.Text, Line: at.Format(time.RFC3339) + " " + e.Level + " " + e.Text}
 }
 
 // spaceWithLogs returns the space named by {space_id}, to those who may see
@@ -72,7 +57,7 @@ func (s *Server) handleSpaceLogs(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	res := spaceLogsResponse{Lines: []string{}, Entries: []logLine{}}
+	res := api.SpaceLogs{Lines: []string{}, Entries: []api.LogLine{}}
 	for _, e := range s.logs.Logs(sp.ID) {
 		l := newLogLine(e)
 		res.Lines = append(res.Lines, l.Line)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				buf = buf[:goruntime.Stack(buf, false)]
 				s.log.ErrorContext(r.Context(), "panic while serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(buf))
 				if sw.status == 0 {
-					writeJSON(sw, http.StatusInternalServerError, errorBody{Error: "internal error"})
+					writeJSON(sw, http.StatusInternalServerError, api.ErrorBody{Error: "internal error"})
 				}
 			}
 			status := sw.status

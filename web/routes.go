@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
@@ -60,7 +61,7 @@ func (s *Server) routes() chi.Router {
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 		}
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
+		writeJSON(w, http.StatusMethodNotAllowed, api.ErrorBody{Error: "method " + req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allowed, ", ")})
 	})
 
 	r.Get("/health", func(w http.ResponseWriter, req *http.Request) {
@@ -151,13 +152,8 @@ func (s *Server) routes() chi.Router {
 	return r
 }
 
-type pingResponse struct {
-	Status  bool   `json:"status"`
-	Version string `json:"version"`
-}
-
 func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal) error {
-	writeJSON(w, http.StatusOK, pingResponse{Status: true, Version: s.version})
+	writeJSON(w, http.StatusOK, api.Ping{Status: true, Version: s.version})
 	return nil
 }
 
@@ -172,7 +168,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		if isCode(err, shared.ENOSPACE) {
 			msg = shared.ErrorMessage(err)
 		}
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: msg})
+		writeJSON(w, http.StatusServiceUnavailable, api.ErrorBody{Error: msg})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": true})

@@ -4,39 +4,19 @@ import (
 	"cmp"
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
-// spaceInfo is a space as the API shows it.
-type spaceInfo struct {
-	ID              string            `json:"space_id"`
-	Name            string            `json:"name"`
-	Description     string            `json:"description"`
-	UserID          string            `json:"user_id"`
-	Username        string            `json:"username"`
-	TemplateID      string            `json:"template_id"`
-	TemplateName    string            `json:"template_name"`
-	Location        string            `json:"location"`
-	Shell           string            `json:"shell"`
-	State           shared.SpaceState `json:"state"`
-	Reason          string            `json:"reason"`
-	IsDeployed      bool              `json:"is_deployed"`
-	UpdateAvailable bool              `json:"update_available"`
-	StartedAt       *time.Time        `json:"started_at,omitempty"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
-}
-
 // newSpaceInfo describes sp; u and t (its owner and template) may be nil.
-func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) spaceInfo {
-	info := spaceInfo{
+func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
+	info := api.Space{
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
@@ -91,26 +71,9 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-type spaceCreateRequest struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	TemplateID  string `json:"template_id"`
-	Shell       string `json:"shell"`    // "": the owner's preferred shell, else bash
-	UserID      string `json:"user_id"`  // "": the caller
-	Location    string `json:"location"` // "": this server's location
-}
-
-type spaceCreated struct {
-	Status  bool   `json:"status"`
-	SpaceID string `json:"space_id"`
-	// AgentToken is the space's agent credential, shown once; the store
-	// keeps only its hash.
-	AgentToken string `json:"agent_token"`
-}
-
 // handleCreateSpace serves POST /api/spaces.
 func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req spaceCreateRequest
+	var req api.SpaceCreateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -192,7 +155,7 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	s.audit(r, p, "Space Create", "space "+sp.Name+" created for "+owner.Username+" at location "+sp.Location,
 		map[string]string{"space_id": sp.ID, "template_id": t.ID, "space_location": sp.Location})
-	writeJSON(w, http.StatusCreated, spaceCreated{Status: true, SpaceID: sp.ID, AgentToken: secret})
+	writeJSON(w, http.StatusCreated, api.SpaceCreated{Status: true, SpaceID: sp.ID, AgentToken: secret})
 	return nil
 }
 
@@ -208,14 +171,14 @@ func (s *Server) accessSpace(ctx context.Context, r *http.Request, p *principal)
 }
 
 // spaceInfoOf looks up the owner and template of sp and describes it.
-func (s *Server) spaceInfoOf(ctx context.Context, sp *shared.Space) (spaceInfo, error) {
+func (s *Server) spaceInfoOf(ctx context.Context, sp *shared.Space) (api.Space, error) {
 	u, err := storage.Get[shared.User](ctx, s.store, sp.UserID)
 	if err != nil && !isCode(err, shared.ENOTFOUND) {
-		return spaceInfo{}, err
+		return api.Space{}, err
 	}
 	t, err := storage.Get[shared.Template](ctx, s.store, sp.TemplateID)
 	if err != nil && !isCode(err, shared.ENOTFOUND) {
-		return spaceInfo{}, err
+		return api.Space{}, err
 	}
 	return newSpaceInfo(sp, u, t), nil
 }
@@ -234,12 +197,6 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	return nil
 }
 
-type spaceUpdateRequest struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
-	Shell       *string `json:"shell"`
-}
-
 // handleUpdateSpace serves PUT /api/spaces/{space_id}: name, description
 // and shell. A deployed space cannot be renamed (423).
 func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -248,7 +205,7 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	var req spaceUpdateRequest
+	var req api.SpaceUpdateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -308,12 +265,6 @@ func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-type spaceActionResponse struct {
-	Status bool              `json:"status"`
-	State  shared.SpaceState `json:"state"`
-	Reason string            `json:"reason"`
-}
-
 // handleStartSpace serves POST /api/spaces/{space_id}/start. Starting a
 // space that is not deployed counts its template's compute units against
 // the owner's quota (0: unlimited).
@@ -352,7 +303,7 @@ func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	s.audit(r, p, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})
-	resp := spaceActionResponse{Status: true}
+	resp := api.SpaceAction{Status: true}
 	if cur, err := storage.Get[shared.Space](ctx, s.store, sp.ID); err == nil {
 		resp.State, resp.Reason = cur.State, cur.Reason
 	} else if !isCode(err, shared.ENOTFOUND) {

@@ -5,49 +5,20 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"gopkg.in/yaml.v3"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
 // maxSpec is the largest template spec or volumes definition accepted.
 const maxSpec = 1 << 20
 
-type templateInfo struct {
-	ID           string              `json:"template_id"`
-	Name         string              `json:"name"`
-	Description  string              `json:"description"`
-	Kind         shared.TemplateKind `json:"kind"`
-	Groups       []string            `json:"groups"`
-	Locations    []string            `json:"locations"`
-	ComputeUnits int                 `json:"compute_units"`
-	StorageUnits int                 `json:"storage_units"`
-	WithTerminal bool                `json:"with_terminal"`
-	WithSSH      bool                `json:"with_ssh"`
-	Hash         string              `json:"hash"`
-	Usage        int                 `json:"usage"`
-	Deployed     int                 `json:"deployed"`
-	CreatedAt    time.Time           `json:"created_at"`
-	UpdatedAt    time.Time           `json:"updated_at"`
-}
-
-type templateDetails struct {
-	templateInfo
-	Spec    string `json:"spec"`
-	Volumes string `json:"volumes"`
-}
-
-type templateList struct {
-	Count     int            `json:"count"`
-	Templates []templateInfo `json:"templates"`
-}
-
-func newTemplateInfo(t *shared.Template, v *spaceView) templateInfo {
-	info := templateInfo{
+func newTemplateInfo(t *shared.Template, v *spaceView) api.Template {
+	info := api.Template{
 		ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
 		Groups: nonNil(t.Groups), Locations: nonNil(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
@@ -65,22 +36,8 @@ func newTemplateInfo(t *shared.Template, v *spaceView) templateInfo {
 	return info
 }
 
-type templateRequest struct {
-	Name         *string              `json:"name"`
-	Description  *string              `json:"description"`
-	Kind         *shared.TemplateKind `json:"kind"`
-	Spec         *string              `json:"spec"`
-	Volumes      *string              `json:"volumes"`
-	Groups       *[]string            `json:"groups"`
-	Locations    *[]string            `json:"locations"`
-	ComputeUnits *int                 `json:"compute_units"`
-	StorageUnits *int                 `json:"storage_units"`
-	WithTerminal *bool                `json:"with_terminal"`
-	WithSSH      *bool                `json:"with_ssh"`
-}
-
 // check validates the fields present; on create name and kind are required.
-func (s *Server) checkTemplateRequest(ctx context.Context, req *templateRequest, create bool) error {
+func (s *Server) checkTemplateRequest(ctx context.Context, req *api.TemplateRequest, create bool) error {
 	if create && req.Name == nil {
 		return invalid("name is required")
 	}
@@ -141,7 +98,7 @@ func (s *Server) checkTemplateRequest(ctx context.Context, req *templateRequest,
 	return nil
 }
 
-func (req *templateRequest) apply(t *shared.Template) {
+func applyTemplateRequest(req *api.TemplateRequest, t *shared.Template) {
 	setIf(&t.Name, req.Name)
 	setIf(&t.Description, req.Description)
 	setIf(&t.Kind, req.Kind)
@@ -215,7 +172,7 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *
 		return err
 	}
 	all := p.can(shared.PermManageTemplates)
-	out := templateList{Templates: []templateInfo{}}
+	out := api.TemplateList{Templates: []api.Template{}}
 	ids := make([]string, 0, len(v.templates))
 	for id := range v.templates {
 		ids = append(ids, id)
@@ -234,7 +191,7 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *
 
 // handleCreateTemplate serves POST /api/templates.
 func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req templateRequest
+	var req api.TemplateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -244,7 +201,7 @@ func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p 
 	}
 	now := s.now().UTC()
 	t := &shared.Template{Meta: shared.Meta{ID: newID(), CreatedAt: now, UpdatedAt: now}, Groups: []string{}, Locations: []string{}}
-	req.apply(t)
+	applyTemplateRequest(&req, t)
 	if err := s.validateTemplate(t); err != nil {
 		return err
 	}
@@ -256,7 +213,7 @@ func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	s.audit(r, p, "Template Create", "template "+t.Name+" created", map[string]string{"template_id": t.ID})
-	writeJSON(w, http.StatusCreated, created("template_id", t.ID))
+	writeJSON(w, http.StatusCreated, api.TemplateCreated{Status: true, TemplateID: t.ID})
 	return nil
 }
 
@@ -270,7 +227,7 @@ func (s *Server) handleGetTemplate(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, templateDetails{templateInfo: newTemplateInfo(t, v), Spec: t.Spec, Volumes: t.Volumes})
+	writeJSON(w, http.StatusOK, api.TemplateDetails{Template: newTemplateInfo(t, v), Spec: t.Spec, Volumes: t.Volumes})
 	return nil
 }
 
@@ -282,7 +239,7 @@ func (s *Server) handleUpdateTemplate(w http.ResponseWriter, r *http.Request, p 
 	if _, err := s.getTemplate(ctx, id); err != nil {
 		return err
 	}
-	var req templateRequest
+	var req api.TemplateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -290,7 +247,7 @@ func (s *Server) handleUpdateTemplate(w http.ResponseWriter, r *http.Request, p 
 		return err
 	}
 	t, err := update(ctx, s, func() (*shared.Template, error) { return s.getTemplate(ctx, id) }, func(t *shared.Template) error {
-		req.apply(t)
+		applyTemplateRequest(&req, t)
 		t.UpdatedAt = s.now().UTC()
 		return s.validateTemplate(t)
 	})

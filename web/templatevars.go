@@ -3,64 +3,31 @@ package web
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
 // maxVarValue is the largest template variable value accepted.
 const maxVarValue = 512 << 10
 
-// varInfo is a template variable in a list: no value.
-type varInfo struct {
-	ID         string    `json:"templatevar_id"`
-	Name       string    `json:"name"`
-	Location   string    `json:"location"`
-	Protected  bool      `json:"protected"`
-	Local      bool      `json:"local"`
-	Restricted bool      `json:"restricted"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-}
-
-// varValue is one template variable: the value of a protected variable is
-// always "", never its plaintext or ciphertext.
-type varValue struct {
-	varInfo
-	Value string `json:"value"`
-}
-
-type varList struct {
-	Count     int       `json:"count"`
-	Variables []varInfo `json:"variables"`
-}
-
-func newVarInfo(v *shared.TemplateVar) varInfo {
-	return varInfo{ID: v.ID, Name: v.Name, Location: v.Location, Protected: v.Protected, Local: v.Local,
+func newVarInfo(v *shared.TemplateVar) api.TemplateVar {
+	return api.TemplateVar{ID: v.ID, Name: v.Name, Location: v.Location, Protected: v.Protected, Local: v.Local,
 		Restricted: v.Restricted, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 }
 
-func newVarValue(v *shared.TemplateVar) varValue {
-	out := varValue{varInfo: newVarInfo(v)}
+func newVarValue(v *shared.TemplateVar) api.TemplateVarValue {
+	out := api.TemplateVarValue{TemplateVar: newVarInfo(v)}
 	if !v.Protected {
 		out.Value = v.Value
 	}
 	return out
 }
 
-type varRequest struct {
-	Name       *string `json:"name"`
-	Location   *string `json:"location"`
-	Value      *string `json:"value"`
-	Protected  *bool   `json:"protected"`
-	Local      *bool   `json:"local"`
-	Restricted *bool   `json:"restricted"`
-}
-
-func (s *Server) checkVarRequest(req *varRequest, create bool) error {
+func (s *Server) checkVarRequest(req *api.TemplateVarRequest, create bool) error {
 	if create && req.Name == nil {
 		return invalid("name is required")
 	}
@@ -108,7 +75,7 @@ func (s *Server) handleListVars(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	out := varList{Count: len(vars), Variables: make([]varInfo, 0, len(vars))}
+	out := api.TemplateVarList{Count: len(vars), Variables: make([]api.TemplateVar, 0, len(vars))}
 	for _, v := range vars {
 		out.Variables = append(out.Variables, newVarInfo(v))
 	}
@@ -119,7 +86,7 @@ func (s *Server) handleListVars(w http.ResponseWriter, r *http.Request, p *princ
 // handleCreateVar serves POST /api/templatevars. A protected value is sealed
 // before it is stored.
 func (s *Server) handleCreateVar(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req varRequest
+	var req api.TemplateVarRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -143,7 +110,7 @@ func (s *Server) handleCreateVar(w http.ResponseWriter, r *http.Request, p *prin
 		return err
 	}
 	s.audit(r, p, "Variable Create", "variable "+v.Name+" created", map[string]string{"templatevar_id": v.ID})
-	writeJSON(w, http.StatusCreated, created("templatevar_id", v.ID))
+	writeJSON(w, http.StatusCreated, api.TemplateVarCreated{Status: true, TemplateVarID: v.ID})
 	return nil
 }
 
@@ -166,7 +133,7 @@ func (s *Server) handleUpdateVar(w http.ResponseWriter, r *http.Request, p *prin
 	if _, err := s.getVar(ctx, id); err != nil {
 		return err
 	}
-	var req varRequest
+	var req api.TemplateVarRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}

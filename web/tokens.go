@@ -8,31 +8,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
 
 // maxTokensPerUser bounds the API tokens one user may hold.
 const maxTokensPerUser = 100
-
-type tokenInfo struct {
-	ID        string     `json:"token_id"`
-	Name      string     `json:"name"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Expired   bool       `json:"expired"`
-	CreatedAt time.Time  `json:"created_at"`
-}
-
-type tokenRequest struct {
-	Name      string `json:"name"`
-	ExpiresAt string `json:"expires_at"` // RFC 3339; "": never
-}
-
-type tokenCreated struct {
-	Status  bool   `json:"status"`
-	TokenID string `json:"token_id"`
-	Token   string `json:"token"`
-}
 
 func (s *Server) ownTokens(ctx context.Context, userID string) ([]*shared.Token, error) {
 	return storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == userID })
@@ -44,9 +26,9 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	out := make([]tokenInfo, 0, len(tokens))
+	out := make([]api.Token, 0, len(tokens))
 	for _, t := range tokens {
-		out = append(out, tokenInfo{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
+		out = append(out, api.Token{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
 			Expired: s.checkTokenExpiry(t) != nil})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -56,7 +38,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 // handleCreateToken serves POST /api/tokens. The secret is returned once;
 // the store keeps only its hash, which is the token's id.
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req tokenRequest
+	var req api.TokenCreateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -92,7 +74,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	s.audit(r, p, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})
-	writeJSON(w, http.StatusCreated, tokenCreated{Status: true, TokenID: t.ID, Token: secret})
+	writeJSON(w, http.StatusCreated, api.TokenCreated{Status: true, TokenID: t.ID, Token: secret})
 	return nil
 }
 

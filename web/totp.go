@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -58,18 +59,12 @@ func (e *totpEnrolment) Unwrap() error {
 	return shared.Errorf(shared.EUNAUTHORIZED, "%s", enrolMessage)
 }
 
-type enrolmentBody struct {
-	Error      string `json:"error"`
-	TOTPSecret string `json:"totp_secret"`
-	TOTPURL    string `json:"totp_url"`
-}
-
 // writeLoginError writes the error of a login: the secret of a new
 // enrolment with its message, or any other error as writeError does.
 func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err error) {
 	var en *totpEnrolment
 	if errors.As(err, &en) {
-		writeJSON(w, http.StatusUnauthorized, enrolmentBody{Error: enrolMessage, TOTPSecret: en.secret, TOTPURL: en.uri})
+		writeJSON(w, http.StatusUnauthorized, api.EnrolmentBody{Error: enrolMessage, TOTPSecret: en.secret, TOTPURL: en.uri})
 		return
 	}
 	s.writeError(w, r, err)
@@ -78,7 +73,7 @@ func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err err
 // handleUsingTOTP serves GET /api/auth/using-totp: whether logins here need
 // a code, so that a login form knows to ask for one.
 func (s *Server) handleUsingTOTP(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]bool{"using_totp": s.totp != nil})
+	writeJSON(w, http.StatusOK, api.UsingTOTP{UsingTOTP: s.totp != nil})
 }
 
 // secondFactor checks the TOTP code of the login of u, whose password was

@@ -11,36 +11,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
-// userResponse is a user as the API shows it: never the password hash or
-// the TOTP secret, and the service password only to the user themself.
-type userResponse struct {
-	ID              string              `json:"user_id"`
-	Username        string              `json:"username"`
-	Email           string              `json:"email"`
-	ServicePassword string              `json:"service_password,omitempty"`
-	SSHPublicKey    string              `json:"ssh_public_key"`
-	PreferredShell  string              `json:"preferred_shell"`
-	Timezone        string              `json:"timezone"`
-	Roles           []string            `json:"roles"`
-	Groups          []string            `json:"groups"`
-	Active          bool                `json:"active"`
-	MaxSpaces       int                 `json:"max_spaces"`
-	ComputeUnits    int                 `json:"compute_units"`
-	StorageUnits    int                 `json:"storage_units"`
-	MaxTunnels      int                 `json:"max_tunnels"`
-	Current         bool                `json:"current"`
-	Permissions     []shared.Permission `json:"permissions,omitempty"`
-	CreatedAt       time.Time           `json:"created_at"`
-	UpdatedAt       time.Time           `json:"updated_at"`
-}
-
-func newUserResponse(u *shared.User, p *principal) userResponse {
-	r := userResponse{
+func newUserResponse(u *shared.User, p *principal) api.User {
+	r := api.User{
 		ID: u.ID, Username: u.Username, Email: u.Email, SSHPublicKey: u.SSHPublicKey,
 		PreferredShell: u.PreferredShell, Timezone: u.Timezone,
 		Roles: nonNil(u.Roles), Groups: nonNil(u.Groups), Active: u.Active,
@@ -58,23 +36,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-type userInfo struct {
-	userResponse
-	NumberSpaces         int `json:"number_spaces"`
-	NumberSpacesDeployed int `json:"number_spaces_deployed"`
-}
-
-type userList struct {
-	Count int        `json:"count"`
-	Users []userInfo `json:"users"`
-}
-
-type createdResponse map[string]any
-
-func created(idField, id string) createdResponse {
-	return createdResponse{"status": true, idField: id}
 }
 
 // handleWhoAmI serves GET /api/users/whoami.
@@ -109,33 +70,16 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	out := userList{Users: []userInfo{}}
+	out := api.UserList{Users: []api.UserListItem{}}
 	for _, u := range users {
 		if (state == "active" && !u.Active) || (state == "inactive" && u.Active) {
 			continue
 		}
-		out.Users = append(out.Users, userInfo{userResponse: newUserResponse(u, p), NumberSpaces: count[u.ID], NumberSpacesDeployed: deployed[u.ID]})
+		out.Users = append(out.Users, api.UserListItem{User: newUserResponse(u, p), NumberSpaces: count[u.ID], NumberSpacesDeployed: deployed[u.ID]})
 	}
 	out.Count = len(out.Users)
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-type userCreateRequest struct {
-	Username        string    `json:"username"`
-	Email           string    `json:"email"`
-	Password        string    `json:"password"`
-	ServicePassword string    `json:"service_password"`
-	Roles           *[]string `json:"roles"`  // nil: the built-in user role
-	Groups          []string  `json:"groups"` // nil: none
-	Active          *bool     `json:"active"` // nil: true
-	MaxSpaces       int       `json:"max_spaces"`
-	ComputeUnits    int       `json:"compute_units"`
-	StorageUnits    int       `json:"storage_units"`
-	MaxTunnels      int       `json:"max_tunnels"`
-	SSHPublicKey    string    `json:"ssh_public_key"`
-	PreferredShell  string    `json:"preferred_shell"`
-	Timezone        string    `json:"timezone"`
 }
 
 // handleCreateUser serves POST /api/users. While no user exists it needs no
@@ -177,7 +121,7 @@ func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	if s.setupDone {
 		return errNotAuthenticated
 	}
-	var req userCreateRequest
+	var req api.UserCreateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -203,12 +147,12 @@ func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setupDone = true
 	s.auditAs(r, u.Username, u.ID, "User Create", "first user "+u.Username+" created as admin", map[string]string{"created_user_id": u.ID})
-	writeJSON(w, http.StatusCreated, created("user_id", u.ID))
+	writeJSON(w, http.StatusCreated, api.UserCreated{Status: true, UserID: u.ID})
 	return nil
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req userCreateRequest
+	var req api.UserCreateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -224,12 +168,12 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 		return err
 	}
 	s.audit(r, p, "User Create", "user "+u.Username+" created", map[string]string{"created_user_id": u.ID})
-	writeJSON(w, http.StatusCreated, created("user_id", u.ID))
+	writeJSON(w, http.StatusCreated, api.UserCreated{Status: true, UserID: u.ID})
 	return nil
 }
 
 // newUser validates req and returns the user it describes.
-func (s *Server) newUser(ctx context.Context, req *userCreateRequest) (*shared.User, error) {
+func (s *Server) newUser(ctx context.Context, req *api.UserCreateRequest) (*shared.User, error) {
 	if err := checkName("username", req.Username); err != nil {
 		return nil, err
 	}
@@ -401,28 +345,6 @@ func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p *princi
 	return nil
 }
 
-type userUpdateRequest struct {
-	Username        *string   `json:"username"` // must equal the current username
-	Email           *string   `json:"email"`
-	Password        *string   `json:"password"`
-	ServicePassword *string   `json:"service_password"`
-	Roles           *[]string `json:"roles"`
-	Groups          *[]string `json:"groups"`
-	Active          *bool     `json:"active"`
-	MaxSpaces       *int      `json:"max_spaces"`
-	ComputeUnits    *int      `json:"compute_units"`
-	StorageUnits    *int      `json:"storage_units"`
-	MaxTunnels      *int      `json:"max_tunnels"`
-	SSHPublicKey    *string   `json:"ssh_public_key"`
-	PreferredShell  *string   `json:"preferred_shell"`
-	Timezone        *string   `json:"timezone"`
-	// CurrentPassword is required to change one's own password or email.
-	CurrentPassword *string `json:"current_password"`
-	// KeepTokens keeps the user's API tokens on a password change, which
-	// otherwise deletes them.
-	KeepTokens *bool `json:"keep_tokens"`
-}
-
 // handleUpdateUser serves PUT /api/users/{user_id}. Fields left out keep
 // their values. Roles, groups, active and quotas need Manage Users.
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -430,7 +352,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	var req userUpdateRequest
+	var req api.UserUpdateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
@@ -631,20 +553,9 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-type quotaResponse struct {
-	MaxSpaces            int `json:"max_spaces"`
-	ComputeUnits         int `json:"compute_units"`
-	StorageUnits         int `json:"storage_units"`
-	MaxTunnels           int `json:"max_tunnels"`
-	NumberSpaces         int `json:"number_spaces"`
-	NumberSpacesDeployed int `json:"number_spaces_deployed"`
-	UsedComputeUnits     int `json:"used_compute_units"`
-	UsedStorageUnits     int `json:"used_storage_units"`
-}
-
 // quota returns the limits of u (their own plus their groups') and usage.
-func (s *Server) quota(ctx context.Context, u *shared.User) (quotaResponse, error) {
-	q := quotaResponse{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels}
+func (s *Server) quota(ctx context.Context, u *shared.User) (api.Quota, error) {
+	q := api.Quota{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels}
 	for _, gid := range u.Groups {
 		g, err := storage.Get[shared.Group](ctx, s.store, gid)
 		if isCode(err, shared.ENOTFOUND) {
@@ -671,7 +582,7 @@ func (s *Server) quota(ctx context.Context, u *shared.User) (quotaResponse, erro
 			if used, err = s.usage(ctx, u.ID, func(sp *shared.Space) bool { return !s.remote(sp) }); err != nil {
 				return q, err
 			}
-			used.add(far)
+			addUsage(&used, far)
 		} else {
 			s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user", u.Username, "reason", shared.ErrorMessage(err))
 		}

@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ec.ExitCode()
 	}
-	for _, line := range strings.Split(err.Error(), "\n") {
+	for _, line := range strings.Split(err.Error()+tlsHint(err), "\n") {
 		fmt.Fprintf(stderr, "knot: %s\n", line)
 	}
 	return exitError

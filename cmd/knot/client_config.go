@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/config"
 )
 
@@ -70,7 +72,7 @@ func loadClientConfig(c *cli.Context) (*config.Config, error) {
 
 // newClientFromConfig returns a client for the server and token of the
 // configuration, or an error saying how to give them.
-func newClientFromConfig(c *cli.Context) (*apiClient, error) {
+func newClientFromConfig(c *cli.Context) (*client.Client, error) {
 	cfg, err := loadClientConfig(c)
 	if err != nil {
 		return nil, err
@@ -89,20 +91,19 @@ func newClientFromConfig(c *cli.Context) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAPIClient(cfg.Client.Server, cfg.Client.Token).withTLS(tc), nil
+	return newClient(cfg.Client.Server, cfg.Client.Token, tc)
 }
 
 // withClient runs fn with a client for the configured server. An
 // authentication failure gets a hint to connect again.
-func withClient(c *cli.Context, fn func(*apiClient) error) error {
+func withClient(c *cli.Context, fn func(*client.Client) error) error {
 	cl, err := newClientFromConfig(c)
 	if err != nil {
 		return err
 	}
 	err = fn(cl)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.Status == 401 {
-		return fmt.Errorf("%w\nThe server refused the token: run 'knot connect %s' for a new one.", err, cl.base)
+	if client.StatusOf(err) == http.StatusUnauthorized {
+		return fmt.Errorf("%w\nThe server refused the token: run 'knot connect %s' for a new one.", err, cl.Address())
 	}
 	return err
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/tlsconf"
 )
@@ -30,17 +30,13 @@ func clientTLSConfig(cl config.Client) (*tls.Config, error) {
 	return tc, nil
 }
 
-// withTLS makes c verify its server with tc, and returns c.
-func (c *apiClient) withTLS(tc *tls.Config) *apiClient {
-	if tr, ok := c.http.Transport.(*http.Transport); ok {
-		tr.TLSClientConfig = tc
-	}
-	return c
-}
-
 // tlsHint says what to do about a request that failed because the server's
 // certificate was refused; "" for any other failure.
 func tlsHint(err error) string {
+	var te *client.TransportError
+	if !errors.As(err, &te) {
+		return ""
+	}
 	var fe *tlsconf.FingerprintError
 	switch {
 	case errors.As(err, &fe):

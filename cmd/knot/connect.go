@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
 )
@@ -140,7 +140,10 @@ const defaultTokenLifetime = 90 * 24 * time.Hour
 // terminal), and a new secret the login gives is shown on notes.
 func connect(ctx context.Context, out, notes io.Writer, server, email, password, file string,
 	askCode func(hint string) (string, error), lifetime time.Duration, ct *connectTLS) error {
-	anon := newAPIClient(server, "").withTLS(ct.config)
+	anon, err := newClient(server, "", ct.config)
+	if err != nil {
+		return err
+	}
 	login, err := logIn(ctx, anon, notes, email, password, askCode)
 	if err != nil {
 		return err
@@ -148,17 +151,17 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 	if login.Token == "" {
 		return fmt.Errorf("%s answered the login without a session token (is this a knot server?)", server)
 	}
-	session := newAPIClient(server, login.Token).withTLS(ct.config)
+	session := anon.WithToken(login.Token)
 	defer func() {
 		// End the session; the API token stays. A failure here changes
 		// nothing for the user.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = session.do(lctx, http.MethodPost, "/api/auth/logout", nil, nil)
+		_ = session.Auth().Logout(lctx)
 	}()
 
-	var mine []tokenInfo
-	if err := session.do(ctx, http.MethodGet, "/api/tokens", nil, &mine); err != nil {
+	mine, err := session.Tokens().List(ctx)
+	if err != nil {
 		return fmt.Errorf("list your API tokens: %w", err)
 	}
 	saved := savedToken(file, server, mine)
@@ -170,12 +173,12 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 	if err != nil || host == "" {
 		host = "unknown host"
 	}
-	req := tokenRequest{Name: "knot client " + host}
+	req := api.TokenCreateRequest{Name: "knot client " + host}
 	if lifetime > 0 {
 		req.ExpiresAt = time.Now().Add(lifetime).UTC().Format(time.RFC3339)
 	}
-	var tok tokenResponse
-	if err := session.do(ctx, http.MethodPost, "/api/tokens", req, &tok); err != nil {
+	tok, err := session.Tokens().Create(ctx, req)
+	if err != nil {
 		return fmt.Errorf("create an API token: %w", err)
 	}
 	if tok.Token == "" {
@@ -186,7 +189,7 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 	}
 	if saved != nil {
 		// The file no longer holds it; nothing else should.
-		if err := session.do(ctx, http.MethodDelete, "/api/tokens/"+escape(saved.ID), nil, nil); err != nil {
+		if err := session.Tokens().Delete(ctx, saved.ID); err != nil {
 			fmt.Fprintf(out, "The API token it replaces, %q, could not be deleted: %v\n", saved.Name, err)
 		}
 	}
@@ -196,8 +199,12 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 // finishConnect checks token, writes it with server and the TLS settings
 // to file and says so.
 func finishConnect(ctx context.Context, out io.Writer, server, email, file, token, what string, ct *connectTLS) error {
-	var me whoAmI
-	if err := newAPIClient(server, token).withTLS(ct.config).do(ctx, http.MethodGet, "/api/users/whoami", nil, &me); err != nil {
+	cl, err := newClient(server, token, ct.config)
+	if err != nil {
+		return err
+	}
+	me, err := cl.Users().WhoAmI(ctx)
+	if err != nil {
 		return fmt.Errorf("check the API token: %w", err)
 	}
 	if err := writeClientConfig(file, server, token, ct.keys...); err != nil {
@@ -207,47 +214,38 @@ func finishConnect(ctx context.Context, out io.Writer, server, email, file, toke
 	if who == "" {
 		who = email
 	}
-	_, err := fmt.Fprintf(out, "Connected to %s as %s; %s %s.\n", server, who, what, file)
+	_, err = fmt.Fprintf(out, "Connected to %s as %s; %s %s.\n", server, who, what, file)
 	return err
 }
 
 // logIn logs in with the password and, when the server uses TOTP, a code;
 // a login that sets up two-factor login shows the new secret and asks for
 // a code of it.
-func logIn(ctx context.Context, anon *apiClient, notes io.Writer, email, password string, askCode func(string) (string, error)) (loginResponse, error) {
-	var login loginResponse
-	var using struct {
-		UsingTOTP bool `json:"using_totp"`
-	}
-	req := loginRequest{Email: email, Password: password}
-	if err := anon.do(ctx, http.MethodGet, "/api/auth/using-totp", nil, &using); err == nil && using.UsingTOTP {
+func logIn(ctx context.Context, anon *client.Client, notes io.Writer, email, password string, askCode func(string) (string, error)) (*api.Login, error) {
+	req := api.LoginRequest{Email: email, Password: password}
+	if using, err := anon.Auth().UsingTOTP(ctx); err == nil && using {
 		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet.")
 		if err != nil {
-			return login, err
+			return nil, err
 		}
 		req.TOTPCode = code
 	}
-	err := anon.do(ctx, http.MethodPost, "/api/auth", req, &login)
-	var ae *apiError
-	var enrol struct {
-		Secret string `json:"totp_secret"`
-		URL    string `json:"totp_url"`
-	}
-	if !errors.As(err, &ae) || json.Unmarshal(ae.Body, &enrol) != nil || enrol.Secret == "" {
+	login, err := anon.Auth().Login(ctx, req)
+	enrol, ok := client.Enrolment(err)
+	if !ok {
 		return login, err
 	}
-	fmt.Fprintf(notes, "Two-factor login is new for %s: add this secret to an authenticator app\n  %s\nor its URI\n  %s\n", email, enrol.Secret, enrol.URL)
+	fmt.Fprintf(notes, "Two-factor login is new for %s: add this secret to an authenticator app\n  %s\nor its URI\n  %s\n", email, enrol.TOTPSecret, enrol.TOTPURL)
 	if req.TOTPCode, err = askCode(""); err != nil {
-		return login, err
+		return nil, err
 	}
-	err = anon.do(ctx, http.MethodPost, "/api/auth", req, &login)
-	return login, err
+	return anon.Auth().Login(ctx, req)
 }
 
 // savedTokenInfo is the token a client configuration file holds, as the
 // server lists it.
 type savedTokenInfo struct {
-	tokenInfo
+	api.Token
 	secret string
 }
 
@@ -259,7 +257,7 @@ func (t *savedTokenInfo) lastsBeyond(now time.Time, d time.Duration) bool {
 // savedToken returns the token that file holds for server when it is among
 // mine (the user's tokens, whose ids are the hashes of their secrets), else
 // nil.
-func savedToken(file, server string, mine []tokenInfo) *savedTokenInfo {
+func savedToken(file, server string, mine []api.Token) *savedTokenInfo {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil
@@ -271,7 +269,7 @@ func savedToken(file, server string, mine []tokenInfo) *savedTokenInfo {
 	id := crypt.HashToken(cfg.Client.Token)
 	for _, t := range mine {
 		if t.ID == id {
-			return &savedTokenInfo{tokenInfo: t, secret: cfg.Client.Token}
+			return &savedTokenInfo{Token: t, secret: cfg.Client.Token}
 		}
 	}
 	return nil

@@ -2,31 +2,15 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/knot-dev/knot/web"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 )
-
-// The API's shapes of the fleet, as far as the client reads them.
-
-type leafTokenInfo struct {
-	ID        string     `json:"leaf_token_id"`
-	Location  string     `json:"location"`
-	Name      string     `json:"name"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	Expired   bool       `json:"expired"`
-	Token     string     `json:"token"`
-}
-
-type leafTokenList struct {
-	Tokens []leafTokenInfo `json:"leaf_tokens"`
-}
 
 // shortID is how lists show a leaf token id (the hash of its secret).
 const shortID = 12
@@ -50,7 +34,7 @@ func leafCommand() *cli.Command {
 					if err := noArgs(c); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error { return listLeaves(c, cl) })
+					return withClient(c, func(cl *client.Client) error { return listLeaves(c, cl) })
 				},
 			},
 			leafTokenCommand(),
@@ -84,9 +68,9 @@ func leafTokenCommand() *cli.Command {
 					if loc == "" {
 						return usagef(c, "--location is required: the location of the leaf that will use the token")
 					}
-					return withClient(c, func(cl *apiClient) error {
-						var t leafTokenInfo
-						if err := cl.do(c.Context, http.MethodPost, "/api/leaf-tokens", map[string]string{"location": loc, "name": c.String("name")}, &t); err != nil {
+					return withClient(c, func(cl *client.Client) error {
+						t, err := cl.Leaves().CreateToken(c.Context, api.LeafTokenRequest{Location: loc, Name: c.String("name")})
+						if err != nil {
 							return err
 						}
 						return printNewLeafToken(c, t, "")
@@ -103,7 +87,7 @@ func leafTokenCommand() *cli.Command {
 					if err := noArgs(c); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error { return listLeafTokens(c, cl) })
+					return withClient(c, func(cl *client.Client) error { return listLeafTokens(c, cl) })
 				},
 			},
 			{
@@ -118,12 +102,12 @@ func leafTokenCommand() *cli.Command {
 					if err := wantArgs(c, "ID"); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error {
+					return withClient(c, func(cl *client.Client) error {
 						t, err := findLeafToken(c, cl, c.Args().First())
 						if err != nil {
 							return err
 						}
-						if err := cl.do(c.Context, http.MethodDelete, "/api/leaf-tokens/"+escape(t.ID), nil, nil); err != nil {
+						if err := cl.Leaves().DeleteToken(c.Context, t.ID); err != nil {
 							return err
 						}
 						_, err = fmt.Fprintf(c.App.Writer, "Revoked the leaf token %s of location %s.\n", short(t.ID), t.Location)
@@ -148,13 +132,13 @@ func leafTokenCommand() *cli.Command {
 					if overlap < 0 {
 						return usagef(c, "--overlap %s is negative", overlap)
 					}
-					return withClient(c, func(cl *apiClient) error {
+					return withClient(c, func(cl *client.Client) error {
 						old, err := findLeafToken(c, cl, c.Args().First())
 						if err != nil {
 							return err
 						}
-						var t leafTokenInfo
-						if err := cl.do(c.Context, http.MethodPost, "/api/leaf-tokens/"+escape(old.ID)+"/rotate", map[string]string{"overlap": overlap.String()}, &t); err != nil {
+						t, err := cl.Leaves().RotateToken(c.Context, old.ID, api.LeafTokenRotateRequest{Overlap: overlap.String()})
+						if err != nil {
 							return err
 						}
 						return printNewLeafToken(c, t, fmt.Sprintf("The old token %s works for %s more.", short(old.ID), overlap))
@@ -167,7 +151,7 @@ func leafTokenCommand() *cli.Command {
 
 // printNewLeafToken prints the secret alone on standard output, so that a
 // script can take it, and what it is on standard error.
-func printNewLeafToken(c *cli.Context, t leafTokenInfo, note string) error {
+func printNewLeafToken(c *cli.Context, t *api.LeafTokenCreated, note string) error {
 	if _, err := fmt.Fprintln(c.App.Writer, t.Token); err != nil {
 		return err
 	}
@@ -179,18 +163,18 @@ func printNewLeafToken(c *cli.Context, t leafTokenInfo, note string) error {
 	return err
 }
 
-func listLeafTokens(c *cli.Context, cl *apiClient) error {
-	var l leafTokenList
-	if err := cl.do(c.Context, http.MethodGet, "/api/leaf-tokens", nil, &l); err != nil {
+func listLeafTokens(c *cli.Context, cl *client.Client) error {
+	tokens, err := cl.Leaves().Tokens(c.Context)
+	if err != nil {
 		return err
 	}
-	if len(l.Tokens) == 0 {
+	if len(tokens) == 0 {
 		_, err := fmt.Fprintln(c.App.Writer, "There are no leaf tokens; knot leaf token create --location LOCATION makes one.")
 		return err
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tLOCATION\tNAME\tCREATED\tEXPIRES")
-	for _, t := range l.Tokens {
+	for _, t := range tokens {
 		expires := "never"
 		if t.ExpiresAt != nil {
 			expires = t.ExpiresAt.Local().Format(time.DateTime)
@@ -204,19 +188,19 @@ func listLeafTokens(c *cli.Context, cl *apiClient) error {
 }
 
 // findLeafToken returns the leaf token whose id is id or starts with it.
-func findLeafToken(c *cli.Context, cl *apiClient, id string) (*leafTokenInfo, error) {
+func findLeafToken(c *cli.Context, cl *client.Client, id string) (*api.LeafToken, error) {
 	id = strings.ToLower(strings.TrimSpace(id))
 	if len(id) < 6 {
 		return nil, usagef(c, "ID %q is too short: give at least 6 characters of it", id)
 	}
-	var l leafTokenList
-	if err := cl.do(c.Context, http.MethodGet, "/api/leaf-tokens", nil, &l); err != nil {
+	tokens, err := cl.Leaves().Tokens(c.Context)
+	if err != nil {
 		return nil, err
 	}
-	var found []*leafTokenInfo
-	for i := range l.Tokens {
-		if strings.HasPrefix(l.Tokens[i].ID, id) {
-			found = append(found, &l.Tokens[i])
+	var found []*api.LeafToken
+	for i := range tokens {
+		if strings.HasPrefix(tokens[i].ID, id) {
+			found = append(found, &tokens[i])
 		}
 	}
 	switch len(found) {
@@ -228,18 +212,18 @@ func findLeafToken(c *cli.Context, cl *apiClient, id string) (*leafTokenInfo, er
 	return nil, fmt.Errorf("%s is the start of %d leaf tokens: give more of the id", id, len(found))
 }
 
-func listLeaves(c *cli.Context, cl *apiClient) error {
-	var l web.LeafList
-	if err := cl.do(c.Context, http.MethodGet, "/api/leaves", nil, &l); err != nil {
+func listLeaves(c *cli.Context, cl *client.Client) error {
+	leaves, err := cl.Leaves().List(c.Context)
+	if err != nil {
 		return err
 	}
-	if len(l.Leaves) == 0 {
+	if len(leaves) == 0 {
 		_, err := fmt.Fprintln(c.App.Writer, "No leaf has connected since the origin started.")
 		return err
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOCATION\tNODE\tSTATE\tVERSION\tPROTOCOL\tRUNTIMES\tSINCE\tLAST SEEN\tROUND TRIP\tAPPLIED\tLAG")
-	for _, n := range l.Leaves {
+	for _, n := range leaves {
 		state := "disconnected"
 		if n.Connected {
 			state = "connected"

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 )
 
 func spaceCommand() *cli.Command {
@@ -36,7 +36,7 @@ func spaceCommand() *cli.Command {
 					if err := noArgs(c); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error { return listSpaces(c, cl) })
+					return withClient(c, func(cl *client.Client) error { return listSpaces(c, cl) })
 				},
 			},
 			{
@@ -57,7 +57,7 @@ func spaceCommand() *cli.Command {
 					if shell != "" && !shared.ValidShell(shell) {
 						return usagef(c, "--shell %q is not one of bash, zsh, fish, sh", shell)
 					}
-					return withClient(c, func(cl *apiClient) error {
+					return withClient(c, func(cl *client.Client) error {
 						return createSpace(c, cl, c.Args().Get(0), c.Args().Get(1), c.String("description"), shell)
 					})
 				},
@@ -74,12 +74,12 @@ func spaceCommand() *cli.Command {
 					if err := wantArgs(c, "NAME"); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error {
-						sp, err := cl.findSpace(c.Context, c.Args().First())
+					return withClient(c, func(cl *client.Client) error {
+						sp, err := findSpace(c.Context, cl, c.Args().First())
 						if err != nil {
 							return err
 						}
-						if err := cl.do(c.Context, http.MethodDelete, "/api/spaces/"+escape(sp.ID), nil, nil); err != nil {
+						if err := cl.Spaces().Delete(c.Context, sp.ID); err != nil {
 							return err
 						}
 						_, err = fmt.Fprintf(c.App.Writer, "Space %s deleted.\n", sp.Name)
@@ -100,16 +100,16 @@ func spaceCommand() *cli.Command {
 					if err := wantArgs(c, "NAME"); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error {
-						sp, err := cl.findSpace(c.Context, c.Args().First())
+					return withClient(c, func(cl *client.Client) error {
+						sp, err := findSpace(c.Context, cl, c.Args().First())
 						if err != nil {
 							return err
 						}
 						if c.Bool("follow") {
 							return followLogs(c.Context, cl, sp.ID, c.App.Writer, c.App.ErrWriter)
 						}
-						var l logLines
-						if err := cl.do(c.Context, http.MethodGet, "/api/spaces/"+escape(sp.ID)+"/logs", nil, &l); err != nil {
+						l, err := cl.Spaces().Logs(c.Context, sp.ID)
+						if err != nil {
 							return err
 						}
 						return printLines(c.App.Writer, l.Lines)
@@ -136,20 +136,20 @@ func wantArgs(c *cli.Context, names ...string) error {
 	return nil
 }
 
-func listSpaces(c *cli.Context, cl *apiClient) error {
-	var l spaceList
-	if err := cl.do(c.Context, http.MethodGet, "/api/spaces", nil, &l); err != nil {
+func listSpaces(c *cli.Context, cl *client.Client) error {
+	spaces, err := cl.Spaces().List(c.Context, client.SpaceListOptions{})
+	if err != nil {
 		return err
 	}
-	if len(l.Spaces) == 0 {
+	if len(spaces) == 0 {
 		_, err := fmt.Fprintln(c.App.Writer, "You have no spaces; knot space create NAME TEMPLATE makes one.")
 		return err
 	}
-	slices.SortFunc(l.Spaces, func(a, b spaceInfo) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(spaces, func(a, b api.Space) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE")
-	for _, sp := range l.Spaces {
-		state := sp.State
+	for _, sp := range spaces {
+		state := string(sp.State)
 		if sp.Reason != "" {
 			state += ": " + oneLine(sp.Reason, 60)
 		}
@@ -162,8 +162,8 @@ func listSpaces(c *cli.Context, cl *apiClient) error {
 	return tw.Flush()
 }
 
-func createSpace(c *cli.Context, cl *apiClient, name, templateName, description, shell string) error {
-	ts, err := cl.templates(c.Context)
+func createSpace(c *cli.Context, cl *client.Client, name, templateName, description, shell string) error {
+	ts, err := cl.Templates().List(c.Context)
 	if err != nil {
 		return err
 	}
@@ -171,14 +171,14 @@ func createSpace(c *cli.Context, cl *apiClient, name, templateName, description,
 	if t == nil {
 		return fmt.Errorf("there is no template named %q that you may use (knot template list shows them)", templateName)
 	}
-	var res spaceCreated
-	req := spaceCreateRequest{Name: name, Description: description, TemplateID: t.ID, Shell: shell}
-	if err := cl.do(c.Context, http.MethodPost, "/api/spaces", req, &res); err != nil {
+	req := api.SpaceCreateRequest{Name: name, Description: description, TemplateID: t.ID, Shell: shell}
+	res, err := cl.Spaces().Create(c.Context, req)
+	if err != nil {
 		return err
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "Space %s created from template %s.\n", name, t.Name)
-	if t.Kind == string(shared.TemplateManual) && res.AgentToken != "" {
+	if t.Kind == shared.TemplateManual && res.AgentToken != "" {
 		// The agent of a manual space is run by the user, who needs its
 		// credential; the server shows it only now.
 		fmt.Fprintf(w, "Its agent token (shown only now; give it to knot agent as KNOT_AGENT_TOKEN, with KNOT_SPACE_ID=%s):\n%s\n", res.SpaceID, res.AgentToken)
@@ -197,16 +197,20 @@ func spaceAction(name, usage, verb string) *cli.Command {
 			if err := wantArgs(c, "NAME"); err != nil {
 				return err
 			}
-			return withClient(c, func(cl *apiClient) error {
-				sp, err := cl.findSpace(c.Context, c.Args().First())
+			return withClient(c, func(cl *client.Client) error {
+				sp, err := findSpace(c.Context, cl, c.Args().First())
 				if err != nil {
 					return err
 				}
-				var res spaceActionResponse
-				if err := cl.do(c.Context, http.MethodPost, "/api/spaces/"+escape(sp.ID)+"/"+verb, nil, &res); err != nil {
+				act := cl.Spaces().Start
+				if verb == "stop" {
+					act = cl.Spaces().Stop
+				}
+				res, err := act(c.Context, sp.ID)
+				if err != nil {
 					return err
 				}
-				state := res.State
+				state := string(res.State)
 				if state == "" {
 					state = "requested"
 				}
@@ -243,47 +247,27 @@ func printLines(w io.Writer, lines []string) error {
 	return nil
 }
 
-// maxLogMessage is the largest websocket message of the log stream read.
-const maxLogMessage = 1 << 20
-
-// followLogs prints the log lines the server streams over a websocket at
+// followLogs prints the log lines the server streams at
 // /api/spaces/{id}/logs/stream until ctx ends (Ctrl-C) or the server closes
 // the stream, which the server does when the log ends (the space was
 // deleted) or when it shuts down; the reason it gives is written to errw.
-// The server sends the recent lines first. A message is a JSON object
-// {"line": "..."} (or {"lines": [...]}), or lines of plain text.
-func followLogs(ctx context.Context, cl *apiClient, spaceID string, w, errw io.Writer) error {
-	hdr := http.Header{}
-	hdr.Set("Authorization", "Bearer "+cl.token)
-	hdr.Set("User-Agent", "knot/"+version)
-	dialClient := *cl.http
-	dialClient.Timeout = 0
+// The server sends the recent lines first.
+func followLogs(ctx context.Context, cl *client.Client, spaceID string, w, errw io.Writer) error {
 	dctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	conn, resp, err := websocket.Dial(dctx, cl.base+"/api/spaces/"+escape(spaceID)+"/logs/stream", &websocket.DialOptions{
-		HTTPClient: &dialClient,
-		HTTPHeader: hdr,
-	})
+	stream, err := cl.Spaces().LogStream(dctx, spaceID)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if resp != nil && resp.StatusCode >= 400 {
-			var body []byte
-			if resp.Body != nil {
-				body, _ = io.ReadAll(resp.Body)
-			}
-			return errorFromResponse(resp.StatusCode, body)
-		}
-		return fmt.Errorf("cannot open the log stream of %s: %w", cl.base, cl.unwrapURLError(err))
+		return err
 	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(maxLogMessage)
+	defer stream.CloseNow()
 	for {
-		_, data, err := conn.Read(ctx)
+		lines, err := stream.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				conn.Close(websocket.StatusNormalClosure, "")
+				stream.Close()
 				return nil
 			}
 			switch websocket.CloseStatus(err) {
@@ -302,28 +286,8 @@ func followLogs(ctx context.Context, cl *apiClient, spaceID string, w, errw io.W
 			}
 			return fmt.Errorf("the server ended the log stream: %w", err)
 		}
-		if err := printLines(w, messageLines(data)); err != nil {
+		if err := printLines(w, lines); err != nil {
 			return err
 		}
 	}
-}
-
-// messageLines returns the lines of one log stream message.
-func messageLines(data []byte) []string {
-	if len(data) > 0 && data[0] == '{' {
-		var m struct {
-			Line  *string  `json:"line"`
-			Lines []string `json:"lines"`
-		}
-		if json.Unmarshal(data, &m) == nil && (m.Line != nil || m.Lines != nil) {
-			if m.Line != nil {
-				return append([]string{*m.Line}, m.Lines...)
-			}
-			return m.Lines
-		}
-	}
-	if len(data) == 0 {
-		return nil
-	}
-	return []string{string(data)}
 }

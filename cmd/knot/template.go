@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 )
 
 // maxTemplateFile is the largest template file knot template import reads.
@@ -53,7 +56,7 @@ func templateCommand(s streams) *cli.Command {
 					if err := noArgs(c); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error { return listTemplates(c, cl) })
+					return withClient(c, func(cl *client.Client) error { return listTemplates(c, cl) })
 				},
 			},
 			{
@@ -70,7 +73,7 @@ func templateCommand(s streams) *cli.Command {
 					if err := wantArgs(c, "NAME"); err != nil {
 						return err
 					}
-					return withClient(c, func(cl *apiClient) error { return exportTemplate(c, cl, c.Args().First(), c.String("output")) })
+					return withClient(c, func(cl *client.Client) error { return exportTemplate(c, cl, c.Args().First(), c.String("output")) })
 				},
 			},
 			{
@@ -92,8 +95,8 @@ func templateCommand(s streams) *cli.Command {
 	}
 }
 
-func listTemplates(c *cli.Context, cl *apiClient) error {
-	ts, err := cl.templates(c.Context)
+func listTemplates(c *cli.Context, cl *client.Client) error {
+	ts, err := cl.Templates().List(c.Context)
 	if err != nil {
 		return err
 	}
@@ -101,7 +104,7 @@ func listTemplates(c *cli.Context, cl *apiClient) error {
 		_, err := fmt.Fprintln(c.App.Writer, "There are no templates that you may use.")
 		return err
 	}
-	slices.SortFunc(ts, func(a, b templateInfo) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(ts, func(a, b api.Template) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tKIND\tSPACES\tDESCRIPTION")
 	for _, t := range ts {
@@ -110,8 +113,8 @@ func listTemplates(c *cli.Context, cl *apiClient) error {
 	return tw.Flush()
 }
 
-func exportTemplate(c *cli.Context, cl *apiClient, name, output string) error {
-	ts, err := cl.templates(c.Context)
+func exportTemplate(c *cli.Context, cl *client.Client, name, output string) error {
+	ts, err := cl.Templates().List(c.Context)
 	if err != nil {
 		return err
 	}
@@ -119,13 +122,13 @@ func exportTemplate(c *cli.Context, cl *apiClient, name, output string) error {
 	if found == nil {
 		return fmt.Errorf("there is no template named %q (knot template list shows them)", name)
 	}
-	var t templateInfo
-	if err := cl.do(c.Context, http.MethodGet, "/api/templates/"+escape(found.ID), nil, &t); err != nil {
+	t, err := cl.Templates().Get(c.Context, found.ID)
+	if err != nil {
 		return err
 	}
 	groups := []string{}
 	if len(t.Groups) > 0 {
-		all, err := cl.groups(c.Context)
+		all, err := cl.Groups().List(c.Context)
 		if err != nil {
 			return err
 		}
@@ -141,7 +144,7 @@ func exportTemplate(c *cli.Context, cl *apiClient, name, output string) error {
 		}
 	}
 	tf := templateFile{
-		Name: t.Name, Description: t.Description, Kind: t.Kind, Spec: t.Spec, Volumes: t.Volumes,
+		Name: t.Name, Description: t.Description, Kind: string(t.Kind), Spec: t.Spec, Volumes: t.Volumes,
 		Groups: groups, Locations: nonNilStrings(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
 		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH,
@@ -244,38 +247,39 @@ func importTemplate(c *cli.Context, s streams, file string) error {
 	if err != nil {
 		return err
 	}
-	return withClient(c, func(cl *apiClient) error {
-		req := templateRequest{
-			Name: tf.Name, Description: tf.Description, Kind: tf.Kind, Spec: tf.Spec, Volumes: tf.Volumes,
-			Groups: []string{}, Locations: nonNilStrings(tf.Locations),
-			ComputeUnits: tf.ComputeUnits, StorageUnits: tf.StorageUnits,
-			WithTerminal: tf.WithTerminal, WithSSH: tf.WithSSH,
+	return withClient(c, func(cl *client.Client) error {
+		groups := []string{}
+		req := api.TemplateRequest{
+			Name: &tf.Name, Description: &tf.Description, Kind: ptr(shared.TemplateKind(tf.Kind)), Spec: &tf.Spec, Volumes: &tf.Volumes,
+			Groups: &groups, Locations: ptr(nonNilStrings(tf.Locations)),
+			ComputeUnits: &tf.ComputeUnits, StorageUnits: &tf.StorageUnits,
+			WithTerminal: &tf.WithTerminal, WithSSH: &tf.WithSSH,
 		}
 		if len(tf.Groups) > 0 {
-			all, err := cl.groups(c.Context)
+			all, err := cl.Groups().List(c.Context)
 			if err != nil {
 				return err
 			}
 			for _, g := range tf.Groups {
 				id, ok := groupID(all, g)
 				if !ok {
-					return fmt.Errorf("groups: there is no group named %q on %s", g, cl.base)
+					return fmt.Errorf("groups: there is no group named %q on %s", g, cl.Address())
 				}
-				req.Groups = append(req.Groups, id)
+				groups = append(groups, id)
 			}
 		}
-		ts, err := cl.templates(c.Context)
+		ts, err := cl.Templates().List(c.Context)
 		if err != nil {
 			return err
 		}
 		if cur := findTemplate(ts, tf.Name); cur != nil {
-			if err := cl.do(c.Context, http.MethodPut, "/api/templates/"+escape(cur.ID), req, nil); err != nil {
+			if err := cl.Templates().Update(c.Context, cur.ID, req); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(c.App.Writer, "Template %s updated.\n", tf.Name)
 			return err
 		}
-		if err := cl.do(c.Context, http.MethodPost, "/api/templates", req, nil); err != nil {
+		if _, err := cl.Templates().Create(c.Context, req); err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(c.App.Writer, "Template %s created.\n", tf.Name)
@@ -284,7 +288,7 @@ func importTemplate(c *cli.Context, s streams, file string) error {
 }
 
 // groupID finds a group by name (ignoring case) or id.
-func groupID(groups []groupInfo, nameOrID string) (string, bool) {
+func groupID(groups []api.Group, nameOrID string) (string, bool) {
 	for _, g := range groups {
 		if g.ID == nameOrID || strings.EqualFold(g.Name, nameOrID) {
 			return g.ID, true

@@ -1,0 +1,102 @@
+package api
+
+import "time"
+
+// Leaf is a leaf node as GET /api/leaves shows it on the origin.
+type Leaf struct {
+	NodeID          string     `json:"node_id"`
+	Location        string     `json:"location"`
+	Version         string     `json:"version"`
+	Protocol        int        `json:"protocol"`
+	Runtimes        []string   `json:"runtimes"`
+	Restricted      bool       `json:"restricted"`
+	Connected       bool       `json:"connected"`
+	ConnectedSince  *time.Time `json:"connected_since,omitempty"`
+	LastSeen        *time.Time `json:"last_seen,omitempty"`
+	RoundTripMillis float64    `json:"round_trip_ms"`
+	AppliedRevision int64      `json:"applied_revision"`
+	Lag             int64      `json:"lag"`
+	// EpochChanges counts the snapshots of a new epoch the origin sent the
+	// node since it started, each replacing a replica of another epoch;
+	// PreviousEpoch and EpochChangedAt are those of the last.
+	EpochChanges   int        `json:"epoch_changes"`
+	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
+	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
+}
+
+// LeafList is the answer of GET /api/leaves.
+type LeafList struct {
+	Count  int    `json:"count"`
+	Leaves []Leaf `json:"leaves"`
+}
+
+// LeafToken is a leaf token as the API shows it: never its secret.
+type LeafToken struct {
+	ID        string     `json:"leaf_token_id"`
+	Location  string     `json:"location"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Expired   bool       `json:"expired"`
+}
+
+// LeafTokenList is the answer of GET /api/leaf-tokens.
+type LeafTokenList struct {
+	Count  int         `json:"count"`
+	Tokens []LeafToken `json:"leaf_tokens"`
+}
+
+// LeafTokenCreated answers the creation or rotation of a leaf token: the
+// secret is shown this once.
+type LeafTokenCreated struct {
+	Status bool `json:"status"`
+	LeafToken
+	Token string `json:"token"`
+}
+
+// LeafTokenRequest is the body of POST /api/leaf-tokens.
+type LeafTokenRequest struct {
+	Location string `json:"location"`
+	Name     string `json:"name"`
+}
+
+// LeafTokenRotateRequest is the body of POST
+// /api/leaf-tokens/{leaf_token_id}/rotate.
+type LeafTokenRotateRequest struct {
+	// Overlap is how long the old token keeps working, as a Go duration
+	// ("24h", "90m", "0s"); "" means 24 hours.
+	Overlap string `json:"overlap"`
+}
+
+// LeafUsage is the answer of GET /api/leaf/usage: what a user's spaces at
+// every location other than the asking leaf's use.
+type LeafUsage struct {
+	NumberSpaces         int `json:"number_spaces"`
+	NumberSpacesDeployed int `json:"number_spaces_deployed"`
+	UsedComputeUnits     int `json:"used_compute_units"`
+	UsedStorageUnits     int `json:"used_storage_units"`
+}
+
+// LeafStatus is a leaf's view of its origin, as GET /api/leaf/status shows
+// it.
+type LeafStatus struct {
+	Location        string     `json:"location"`
+	OriginServer    string     `json:"origin_server"`
+	OriginReachable bool       `json:"origin_reachable"`
+	Reason          string     `json:"reason,omitempty"`
+	Since           *time.Time `json:"since,omitempty"`
+	NextAttempt     *time.Time `json:"next_attempt,omitempty"`
+	Protocol        int        `json:"protocol"`
+	Restricted      bool       `json:"restricted"`
+	Epoch           string     `json:"epoch"`
+	AppliedRevision int64      `json:"applied_revision"`
+	HeadRevision    int64      `json:"head_revision"`
+	Lag             int64      `json:"lag"`
+	PendingReports  int        `json:"pending_reports"`
+	// PreviousEpoch is the epoch of the replica that the origin's last
+	// snapshot of a new epoch replaced, EpochChangedAt when, and
+	// ReplicaBackup the file that keeps a copy of it.
+	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
+	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
+	ReplicaBackup  string     `json:"replica_backup,omitempty"`
+}

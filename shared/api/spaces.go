@@ -1,0 +1,83 @@
+package api
+
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// Space is a space as the API shows it.
+type Space struct {
+	ID              string            `json:"space_id"`
+	Name            string            `json:"name"`
+	Description     string            `json:"description"`
+	UserID          string            `json:"user_id"`
+	Username        string            `json:"username"`
+	TemplateID      string            `json:"template_id"`
+	TemplateName    string            `json:"template_name"`
+	Location        string            `json:"location"`
+	Shell           string            `json:"shell"`
+	State           shared.SpaceState `json:"state"`
+	Reason          string            `json:"reason"`
+	IsDeployed      bool              `json:"is_deployed"`
+	UpdateAvailable bool              `json:"update_available"`
+	StartedAt       *time.Time        `json:"started_at,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// SpaceList is the answer of GET /api/spaces.
+type SpaceList struct {
+	Count  int     `json:"count"`
+	Spaces []Space `json:"spaces"`
+}
+
+// SpaceCreateRequest is the body of POST /api/spaces.
+type SpaceCreateRequest struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	TemplateID  string `json:"template_id"`
+	Shell       string `json:"shell"`    // "": the owner's preferred shell, else bash
+	UserID      string `json:"user_id"`  // "": the caller
+	Location    string `json:"location"` // "": this server's location
+}
+
+// SpaceCreated is the answer of POST /api/spaces.
+type SpaceCreated struct {
+	Status  bool   `json:"status"`
+	SpaceID string `json:"space_id"`
+	// AgentToken is the space's agent credential, shown once; the store
+	// keeps only its hash.
+	AgentToken string `json:"agent_token"`
+}
+
+// SpaceUpdateRequest is the body of PUT /api/spaces/{space_id}: nil fields
+// stay as they are.
+type SpaceUpdateRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Shell       *string `json:"shell"`
+}
+
+// SpaceAction is the answer of POST /api/spaces/{space_id}/start and
+// /stop: the space's state after the action.
+type SpaceAction struct {
+	Status bool              `json:"status"`
+	State  shared.SpaceState `json:"state"`
+	Reason string            `json:"reason"`
+}
+
+// LogLine is one line of a space's log.
+type LogLine struct {
+	At    time.Time `json:"at"`
+	Level string    `json:"level"` // "info" or "error"
+	Text  string    `json:"text"`
+	// Line is At, Level and Text on one line, for clients that print it.
+	Line string `json:"line"`
+}
+
+// SpaceLogs is the answer of GET /api/spaces/{space_id}/logs, oldest first.
+type SpaceLogs struct {
+	Lines   []string  `json:"lines"`
+	Entries []LogLine `json:"entries"`
+}
