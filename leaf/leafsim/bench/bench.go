@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/leaf/leafsim"
+	"github.com/knot-dev/knot/shared/client"
 )
 
 // Scenarios are the scenarios Run knows.
@@ -64,7 +64,7 @@ const (
 type bench struct {
 	opts   Options
 	out    io.Writer
-	api    *api
+	api    *client.Client
 	nonce  string
 	logger *slog.Logger
 
@@ -83,16 +83,19 @@ func Run(ctx context.Context, opts Options, stdout, stderr io.Writer) error {
 	if !slices.Contains(Scenarios, opts.Scenario) {
 		return fmt.Errorf("scenario %q is not one of %s", opts.Scenario, strings.Join(Scenarios, ", "))
 	}
+	c, err := newAPI(opts.Origin, opts.AdminToken, opts.Version)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	b := &bench{
-		opts: opts, out: stdout, api: newAPI(opts.Origin, opts.AdminToken, opts.Version),
+		opts: opts, out: stdout, api: c,
 		nonce:  strconv.FormatInt(time.Now().UnixNano(), 36),
 		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	defer b.cleanup()
 	fmt.Fprintf(b.out, "knot bench replication: scenario %s, %d leaves, origin %s\n", opts.Scenario, opts.Leaves, opts.Origin)
-	var err error
 	switch opts.Scenario {
 	case "fanout":
 		err = b.fanout(ctx)
@@ -164,7 +167,7 @@ func (b *bench) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	err := b.parallel(ctx, len(ids), func(ctx context.Context, i int) error {
-		return b.api.do(ctx, "DELETE", "/api/templates/"+url.PathEscape(ids[i]), nil, nil)
+		return b.api.Templates().Delete(ctx, ids[i])
 	})
 	if err != nil {
 		fmt.Fprintf(b.out, "could not delete every template made (%d): %v\n", len(ids), err)

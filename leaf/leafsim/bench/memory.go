@@ -167,7 +167,7 @@ func (b *bench) metrics(ctx context.Context) (map[string]float64, error) {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+b.opts.AdminToken)
-	resp, err := b.api.http.Do(req)
+	resp, err := b.api.HTTPClient().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("read the origin's /metrics: %w", rootCause(err))
 	}

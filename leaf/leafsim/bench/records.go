@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/knot-dev/knot/leaf/leafsim"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/wire"
 )
@@ -20,29 +20,27 @@ func (b *bench) templateName(i int) string {
 // createTemplate makes a container template with a spec of --spec-size
 // bytes and returns its id.
 func (b *bench) createTemplate(ctx context.Context, name string) (string, error) {
-	var resp struct {
-		ID string `json:"template_id"`
-	}
-	req := map[string]any{
-		"name": name, "kind": "container", "description": "made by knot bench replication",
-		"spec": leafsim.ContainerSpec(b.opts.SpecSize, name), "groups": []string{}, "locations": []string{},
-	}
-	if err := b.api.do(ctx, "POST", "/api/templates", req, &resp); err != nil {
+	kind, desc, spec := shared.TemplateContainer, "made by knot bench replication", leafsim.ContainerSpec(b.opts.SpecSize, name)
+	none := []string{}
+	id, err := b.api.Templates().Create(ctx, api.TemplateRequest{
+		Name: &name, Kind: &kind, Description: &desc, Spec: &spec, Groups: &none, Locations: &none,
+	})
+	if err != nil {
 		return "", fmt.Errorf("create template %s: %w", name, err)
 	}
-	if resp.ID == "" {
+	if id == "" {
 		return "", fmt.Errorf("create template %s: the origin answered no template_id", name)
 	}
 	b.mu.Lock()
-	b.created = append(b.created, resp.ID)
+	b.created = append(b.created, id)
 	b.mu.Unlock()
-	return resp.ID, nil
+	return id, nil
 }
 
 // updateSpec gives template id a new spec that names mark.
 func (b *bench) updateSpec(ctx context.Context, id, mark string) error {
-	req := map[string]any{"spec": leafsim.ContainerSpec(b.opts.SpecSize, mark)}
-	if err := b.api.do(ctx, "PUT", "/api/templates/"+url.PathEscape(id), req, nil); err != nil {
+	spec := leafsim.ContainerSpec(b.opts.SpecSize, mark)
+	if err := b.api.Templates().Update(ctx, id, api.TemplateRequest{Spec: &spec}); err != nil {
 		return fmt.Errorf("update template %s: %w", id, err)
 	}
 	return nil
@@ -72,16 +70,12 @@ func (b *bench) revisionOf(ctx context.Context, id, mark string) (int64, error) 
 func (b *bench) seed(ctx context.Context) error {
 	o := b.opts
 	if o.SeedUsers > 0 {
-		var list struct {
-			Users []struct {
-				Username string `json:"username"`
-			} `json:"users"`
-		}
-		if err := b.api.do(ctx, "GET", "/api/users", nil, &list); err != nil {
+		users, err := b.api.Users().List(ctx, "")
+		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
 		have := map[string]bool{}
-		for _, u := range list.Users {
+		for _, u := range users {
 			have[u.Username] = true
 		}
 		var missing []string
@@ -91,9 +85,9 @@ func (b *bench) seed(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintf(b.out, "seeding %d users (%d there already)\n", len(missing), o.SeedUsers-len(missing))
-		err := b.parallel(ctx, len(missing), func(ctx context.Context, i int) error {
-			req := map[string]any{"username": missing[i], "email": missing[i] + "@bench.invalid", "password": crypt.NewToken()[:40]}
-			if err := b.api.do(ctx, "POST", "/api/users", req, nil); err != nil {
+		err = b.parallel(ctx, len(missing), func(ctx context.Context, i int) error {
+			req := api.UserCreateRequest{Username: missing[i], Email: missing[i] + "@bench.invalid", Password: crypt.NewToken()[:40]}
+			if _, err := b.api.Users().Create(ctx, req); err != nil {
 				return fmt.Errorf("create user %s: %w", missing[i], err)
 			}
 			return nil
@@ -115,17 +109,12 @@ func (b *bench) seed(ctx context.Context) error {
 // bytes, and returns their ids in order. They are kept for the next run:
 // deleting thousands of templates takes an origin long.
 func (b *bench) seedTemplates(ctx context.Context, kind string, n int) ([]string, error) {
-	var list struct {
-		Templates []struct {
-			ID   string `json:"template_id"`
-			Name string `json:"name"`
-		} `json:"templates"`
-	}
-	if err := b.api.do(ctx, "GET", "/api/templates", nil, &list); err != nil {
+	templates, err := b.api.Templates().List(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
 	have := map[string]string{}
-	for _, t := range list.Templates {
+	for _, t := range templates {
 		have[t.Name] = t.ID
 	}
 	ids := make([]string, n)
@@ -136,7 +125,7 @@ func (b *bench) seedTemplates(ctx context.Context, kind string, n int) ([]string
 		}
 	}
 	fmt.Fprintf(b.out, "seeding %d templates with %d-byte specs (%d there already)\n", len(missing), b.opts.SpecSize, n-len(missing))
-	err := b.parallel(ctx, len(missing), func(ctx context.Context, j int) error {
+	err = b.parallel(ctx, len(missing), func(ctx context.Context, j int) error {
 		i := missing[j]
 		id, err := b.createTemplate(ctx, fmt.Sprintf("%s-%s-%d", b.opts.Prefix, kind, i))
 		ids[i] = id
