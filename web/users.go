@@ -644,19 +644,10 @@ type quotaResponse struct {
 
 // quota returns the limits of u (their own plus their groups') and usage.
 func (s *Server) quota(ctx context.Context, u *shared.User) (quotaResponse, error) {
-	q := quotaResponse{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels}
-	for _, gid := range u.Groups {
-		g, err := storage.Get[shared.Group](ctx, s.store, gid)
-		if isCode(err, shared.ENOTFOUND) {
-			continue
-		}
-		if err != nil {
-			return q, err
-		}
-		q.MaxSpaces += g.MaxSpaces
-		q.ComputeUnits += g.ComputeUnits
-		q.StorageUnits += g.StorageUnits
-		q.MaxTunnels += g.MaxTunnels
+	l, err := limitsOf(ctx, s.store, u)
+	q := quotaResponse{MaxSpaces: l.MaxSpaces, ComputeUnits: l.ComputeUnits, StorageUnits: l.StorageUnits, MaxTunnels: l.MaxTunnels}
+	if err != nil {
+		return q, err
 	}
 	all := func(*shared.Space) bool { return true }
 	used, err := s.usage(ctx, u.ID, all)
