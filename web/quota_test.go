@@ -317,6 +317,26 @@ func testQuotasAcrossServers(t *testing.T, fresh func(t *testing.T) func() stora
 			t.Errorf("answers %v; want one 201 and %d × 409", got, 2*perServer-1)
 		}
 	})
+
+	t.Run("FirstUser", func(t *testing.T) {
+		p := newPair(t, fresh(t))
+		var calls []burstCall
+		for i := range 2 * perServer {
+			name := fmt.Sprintf("first%d", i)
+			calls = append(calls, burstCall{i % 2, "/api/users", map[string]any{"username": name, "email": name + "@example.com", "password": testPassword}})
+		}
+		got := p.burst("", calls)
+		if got[http.StatusCreated] != 1 || got[http.StatusCreated]+got[http.StatusConflict]+got[http.StatusUnauthorized] != 2*perServer {
+			t.Errorf("answers %v; want one 201, and 409 or 401 for the others", got)
+		}
+		users, err := p.store.List(context.Background(), shared.KindUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(users) != 1 {
+			t.Errorf("%d users after concurrent setups; want 1", len(users))
+		}
+	})
 }
 
 // A start that its controller fails without recording anything gives the

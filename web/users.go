@@ -161,8 +161,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // createFirstUser creates the first user, an active admin, while no user
-// exists. The mutex keeps two requests of this server from both succeeding;
-// the check after the write does the same for servers sharing one store.
+// exists. The store's transaction keeps two requests, of this server or of
+// servers sharing one store, from both succeeding; the mutex guards
+// setupDone.
 func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
@@ -187,19 +188,9 @@ func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u.Roles = []string{shared.AdminRoleID}
 	u.Active = true
-	if err := s.putNewUser(ctx, u); err != nil {
+	if err := putFirstUser(ctx, s.store, u); err != nil {
+		s.setupDone = err == errFirstUserTaken
 		return err
-	}
-	users, err := s.store.List(ctx, shared.KindUser)
-	if err != nil {
-		return err
-	}
-	if len(users) > 1 {
-		if _, err := s.store.Delete(ctx, shared.KindUser, u.ID); err != nil {
-			return err
-		}
-		s.setupDone = true
-		return shared.Errorf(shared.ECONFLICT, "another first user was created at the same time: log in as that user instead")
 	}
 	s.setupDone = true
 	s.auditAs(r, u.Username, u.ID, "User Create", "first user "+u.Username+" created as admin", map[string]string{"created_user_id": u.ID})
