@@ -51,9 +51,9 @@ func (s *Server) spaceTemplate(ctx context.Context, owner *shared.User, id strin
 // checkSpacePlace checks that sp, a space of owner (old is its stored copy,
 // nil for a new space), may be where it is: a restricted location holds
 // only its owner's spaces; a new space, or one that changed its template or
-// location, needs a template owner may use that runs at the location; and a
-// new space must fit in owner's space quota. POST /api/spaces holds owner's
-// lock of space creations around it and the write.
+// location, needs a template owner may use that runs at the location. The
+// space quota of a new space is checked where it is written (quota.go), or
+// by checkSpaceQuota where another server writes it.
 func (s *Server) checkSpacePlace(ctx context.Context, owner *shared.User, old, sp *shared.Space) error {
 	if name, ok := shared.LocationOwner(sp.Location); ok && !strings.EqualFold(name, owner.Username) {
 		return forbidden("location %s is the restricted leaf of user %s, which runs only that user's spaces: choose another location for a space of %s",
@@ -68,15 +68,19 @@ func (s *Server) checkSpacePlace(ctx context.Context, owner *shared.User, old, s
 			return invalid("location: template %s cannot run in location %s (it runs in %s)", quote(t.Name), quote(sp.Location), strings.Join(t.Locations, ", "))
 		}
 	}
-	if old != nil {
-		return nil
-	}
+	return nil
+}
+
+// checkSpaceQuota fails with EQUOTA when owner may have no further space,
+// for a new space that another server writes: a leaf of another location,
+// or the hub for a space that a restricted leaf reports.
+func (s *Server) checkSpaceQuota(ctx context.Context, owner *shared.User) error {
 	q, err := s.quota(ctx, owner)
 	if err != nil {
 		return err
 	}
 	if q.MaxSpaces > 0 && q.NumberSpaces >= q.MaxSpaces {
-		return shared.Errorf(shared.EQUOTA, "space quota exceeded: user %s may have %d spaces", quote(owner.Username), q.MaxSpaces)
+		return spaceQuotaExceeded(owner, q.MaxSpaces)
 	}
 	return nil
 }
@@ -92,7 +96,10 @@ func (s *Server) checkReportedSpace(ctx context.Context, owner *shared.User, old
 	}
 	// No lock of the owner's creations: the hub checks reports in the
 	// link's reader, which a creation at that leaf waits for.
-	return s.checkSpacePlace(ctx, owner, old, sp)
+	if err := s.checkSpacePlace(ctx, owner, old, sp); err != nil || old != nil {
+		return err
+	}
+	return s.checkSpaceQuota(ctx, owner)
 }
 
 // checkOwnLocation checks this server's location, and on an origin tells

@@ -122,7 +122,8 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		shell = "bash"
 	}
 
-	// One owner's creations are serialized so that the quota holds.
+	// The quota holds in the store's transaction (quota.go); the lock keeps
+	// this server's creations for one owner from conflicting there.
 	unlock := s.ownerLocks.lock("spaces/" + owner.ID)
 	defer unlock()
 	secret := crypt.NewToken()
@@ -143,12 +144,14 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	if s.remote(sp) {
-		err = s.createRemote(ctx, sp)
+		if err = s.checkSpaceQuota(ctx, owner); err == nil {
+			err = s.createRemote(ctx, sp)
+		}
+		if isCode(err, shared.ECONFLICT) {
+			err = spaceNameTaken(owner, sp)
+		}
 	} else {
-		err = s.store.Put(ctx, sp)
-	}
-	if isCode(err, shared.ECONFLICT) {
-		return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s at location %s", quote(owner.Username), quote(sp.Name), quote(sp.Location))
+		err = createSpace(ctx, s.store, sp, s.spaceScope(ctx, owner.ID))
 	}
 	if err != nil {
 		return err
@@ -277,12 +280,30 @@ func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *pri
 	if done, err := s.viaOrigin(w, r, sp); done {
 		return err
 	}
-	if !sp.Deployed() {
-		if err := s.checkComputeQuota(ctx, sp); err != nil {
-			return err
+	if s.remote(sp) {
+		// Its leaf writes its record: the quota is checked before the
+		// command.
+		if !sp.Deployed() {
+			if err := s.checkComputeQuota(ctx, sp); err != nil {
+				return err
+			}
+		}
+		return s.spaceAction(w, r, p, sp, "Space Start", "started", wire.ActionStart)
+	}
+	scope := s.spaceScope(ctx, sp.UserID)
+	unlock := s.ownerLocks.lock("spaces/" + sp.UserID)
+	before, claimed, err := claimStart(ctx, s.store, sp.ID, s.now, scope)
+	unlock()
+	if err != nil {
+		return err
+	}
+	err = s.spaceAction(w, r, p, sp, "Space Start", "started", wire.ActionStart)
+	if err != nil && claimed != nil {
+		if rerr := releaseStart(ctx, s.store, before, claimed); rerr != nil {
+			s.log.ErrorContext(ctx, "giving back the compute units of a failed start failed", "space", sp.ID, "err", rerr)
 		}
 	}
-	return s.spaceAction(w, r, p, sp, "Space Start", "started", wire.ActionStart)
+	return err
 }
 
 // handleStopSpace serves POST /api/spaces/{space_id}/stop.

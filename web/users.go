@@ -105,8 +105,9 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // createFirstUser creates the first user, an active admin, while no user
-// exists. The mutex keeps two requests of this server from both succeeding;
-// the check after the write does the same for servers sharing one store.
+// exists. The store's transaction keeps two requests, of this server or of
+// servers sharing one store, from both succeeding; the mutex guards
+// setupDone.
 func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
@@ -131,19 +132,9 @@ func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u.Roles = []string{shared.AdminRoleID}
 	u.Active = true
-	if err := s.putNewUser(ctx, u); err != nil {
+	if err := putFirstUser(ctx, s.store, u); err != nil {
+		s.setupDone = err == errFirstUserTaken
 		return err
-	}
-	users, err := s.store.List(ctx, shared.KindUser)
-	if err != nil {
-		return err
-	}
-	if len(users) > 1 {
-		if _, err := s.store.Delete(ctx, shared.KindUser, u.ID); err != nil {
-			return err
-		}
-		s.setupDone = true
-		return shared.Errorf(shared.ECONFLICT, "another first user was created at the same time: log in as that user instead")
 	}
 	s.setupDone = true
 	s.auditAs(r, u.Username, u.ID, "User Create", "first user "+u.Username+" created as admin", map[string]string{"created_user_id": u.ID})
@@ -555,19 +546,10 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 
 // quota returns the limits of u (their own plus their groups') and usage.
 func (s *Server) quota(ctx context.Context, u *shared.User) (api.Quota, error) {
-	q := api.Quota{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels}
-	for _, gid := range u.Groups {
-		g, err := storage.Get[shared.Group](ctx, s.store, gid)
-		if isCode(err, shared.ENOTFOUND) {
-			continue
-		}
-		if err != nil {
-			return q, err
-		}
-		q.MaxSpaces += g.MaxSpaces
-		q.ComputeUnits += g.ComputeUnits
-		q.StorageUnits += g.StorageUnits
-		q.MaxTunnels += g.MaxTunnels
+	l, err := limitsOf(ctx, s.store, u)
+	q := api.Quota{MaxSpaces: l.MaxSpaces, ComputeUnits: l.ComputeUnits, StorageUnits: l.StorageUnits, MaxTunnels: l.MaxTunnels}
+	if err != nil {
+		return q, err
 	}
 	all := func(*shared.Space) bool { return true }
 	used, err := s.usage(ctx, u.ID, all)
