@@ -460,11 +460,13 @@ func shellCommands(body string) []commandLine {
 
 // checkCommandLine walks app along args: each word before the first
 // argument must name a subcommand of the command so far, until one without
-// subcommands, and each flag must be one of the command it follows (or of
-// the last command named, since knot moves flags before arguments).
+// subcommands; each flag must be one of the command it follows (or of the
+// last command named, since knot moves flags before arguments); and the
+// arguments must be as many as the command's usage names.
 func checkCommandLine(app *cli.App, args []string) error {
 	cmds, flags := app.Commands, app.Flags
 	var cmd *cli.Command
+	positional := 0
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -495,7 +497,7 @@ func checkCommandLine(app *cli.App, args []string) error {
 			cmd, cmds, flags = next, next.Subcommands, next.Flags
 			continue
 		}
-		// An argument of a command without subcommands.
+		positional++
 	}
 	switch {
 	case cmd == nil:
@@ -505,7 +507,37 @@ func checkCommandLine(app *cli.App, args []string) error {
 	case cmd.Action == nil:
 		return fmt.Errorf("%s does nothing", commandPath(cmd))
 	}
+	if want := usageArgs(cmd); positional != len(want) {
+		return fmt.Errorf("%s takes %d arguments (%s), not %d", commandPath(cmd), len(want), strings.Join(want, " "), positional)
+	}
 	return nil
+}
+
+var usageArgRe = regexp.MustCompile(`^[A-Z][A-Z|]*$`)
+
+// usageArgs returns the arguments a command's usage text names: the words
+// in capitals that are neither in brackets nor the value of a flag, such as
+// NAME and TEMPLATE of "knot space create [options] NAME TEMPLATE".
+func usageArgs(cmd *cli.Command) []string {
+	text := cmd.UsageText
+	if text == "" {
+		text = cmd.ArgsUsage
+	}
+	var args []string
+	depth := 0
+	prevFlag := false
+	for _, w := range strings.Fields(text) {
+		open := strings.HasPrefix(w, "[")
+		if depth == 0 && !open && !prevFlag && usageArgRe.MatchString(w) {
+			args = append(args, w)
+		}
+		depth += strings.Count(w, "[") - strings.Count(w, "]")
+		prevFlag = strings.HasPrefix(w, "-") && depth == 0
+		if w == ">" {
+			break
+		}
+	}
+	return args
 }
 
 func docsFlag(flags []cli.Flag, name string) cli.Flag {
