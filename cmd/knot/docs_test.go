@@ -9,7 +9,7 @@ package main
 //	```yaml  # container spec           a container template's spec
 //	```yaml  # container spec: refused  a spec knot refuses; the next block (```text) is the error
 //	```yaml  # container volumes        a container template's volume definition
-//	```yaml  # nomad volumes            a Nomad template's volume definition
+//	```yaml  # nomad volumes            a Nomad template's volume definition (parsed by runtime/nomad's tests)
 //	```yaml  # template file            a file of knot template import
 //	```hcl   # nomad job                a Nomad template's spec
 //	```sh                               command lines; every knot command in them is checked
@@ -29,7 +29,6 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
@@ -287,43 +286,8 @@ func checkRenders(t *testing.T, b docBlock, tmpl *shared.Template) {
 		if strings.Contains(spec, "${{") || strings.Count(spec, "{") != strings.Count(spec, "}") {
 			t.Errorf("%s: the rendered job is not whole:\n%s", b.where(), spec)
 		}
-		if vols != "" {
-			checkNomadVolumes(t, b, vols)
-		}
-	}
-}
-
-// nomadVolume holds the keys of a Nomad volume definition that
-// runtime/nomad reads (see EnsureVolumes there); an unknown key fails.
-type nomadVolume struct {
-	ID           string            `yaml:"id"`
-	Name         string            `yaml:"name"`
-	Namespace    string            `yaml:"namespace"`
-	PluginID     string            `yaml:"plugin_id"`
-	Type         string            `yaml:"type"`
-	CapacityMin  string            `yaml:"capacity_min"`
-	CapacityMax  string            `yaml:"capacity_max"`
-	MountOptions map[string]any    `yaml:"mount_options"`
-	Capabilities []map[string]any  `yaml:"capabilities"`
-	Secrets      map[string]string `yaml:"secrets"`
-	Parameters   map[string]string `yaml:"parameters"`
-}
-
-func checkNomadVolumes(t *testing.T, b docBlock, src string) {
-	t.Helper()
-	var def struct {
-		Volumes []nomadVolume `yaml:"volumes"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(src))
-	dec.KnownFields(true)
-	if err := dec.Decode(&def); err != nil {
-		t.Errorf("%s: the Nomad volume definition does not decode: %v", b.where(), err)
-		return
-	}
-	for _, v := range def.Volumes {
-		if v.ID == "" || v.PluginID == "" || len(v.Capabilities) == 0 {
-			t.Errorf("%s: a Nomad volume needs id, plugin_id and a capability: %+v", b.where(), v)
-		}
+		// runtime/nomad's TestManualVolumeDefinitionsParse reads the
+		// volume definitions as the driver does.
 	}
 }
 
