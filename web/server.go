@@ -158,10 +158,11 @@ type Options struct {
 
 	// Groups and Roles serve the group and role routes; nil means the
 	// origin's services (package origin) over Store as the server wraps it,
-	// which counts its writes and tells the hub of them. On a leaf they
-	// read the replica; the leaf's writes to them are forwarded to the
-	// origin before they reach a service (see leafside.go). A service given
-	// here must itself keep the hub told of its writes.
+	// which counts its writes and tells the hub of them, and on a leaf the
+	// leaf's (package leaf), which read the replica. On a leaf the writes
+	// of these routes are forwarded to the origin before they reach a
+	// service (see leafside.go). A service given here must itself keep the
+	// hub told of its writes.
 	Groups shared.GroupService
 	Roles  shared.RoleService
 }
@@ -317,13 +318,7 @@ func New(opts Options) (*Server, error) {
 	if s.spaces == nil {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
-	svc := origin.ServiceOptions{Now: s.now}
-	if s.groups == nil {
-		s.groups = origin.NewGroupService(s.store, svc)
-	}
-	if s.roles == nil {
-		s.roles = origin.NewRoleService(s.store, svc)
-	}
+	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.limits = newLoginLimiter(s.now)
 	s.passwords = newPasswordChecks()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
