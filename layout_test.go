@@ -186,3 +186,83 @@ func TestAPIBodiesAreDeclaredOnce(t *testing.T) {
 		}
 	}
 }
+
+// maxHandlerLines is how long a handler in web may be (DESIGN.md, "The
+// application layer"): decode, one service call, encode.
+const maxHandlerLines = 40
+
+// longHandlers are the handlers of web that are longer than
+// maxHandlerLines because their rules still live in them. The list may only
+// shrink: a handler not on it may not grow past the limit, and one that has
+// shrunk below it must leave the list.
+var longHandlers = []string{
+	"handleSpaceLogStream", // logs.go
+	"handleMetrics",        // metrics.go
+	"handleCreateSpace",    // spaces.go
+	"handleUpdateSpace",    // spaces.go
+	"handleUpdateVar",      // templatevars.go
+	"handleUpdateUser",     // users.go
+}
+
+// servedByServices are the files of web whose handlers call a service
+// (shared.GroupService, …) and never the store. The list may only grow.
+var servedByServices = []string{"groups.go", "roles.go"}
+
+// TestHandlersAreShort fails on a handler of web (a function named handle*)
+// longer than maxHandlerLines, from its signature to its closing brace,
+// unless it is on longHandlers, and on a file of servedByServices that
+// reads or writes the store.
+func TestHandlersAreShort(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("web", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no web sources: %v", err)
+	}
+	fset := token.NewFileSet()
+	long := map[string]int{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || !strings.HasPrefix(fd.Name.Name, "handle") {
+				continue
+			}
+			if n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1; n > maxHandlerLines {
+				long[fd.Name.Name] = n
+				if !contains(longHandlers, fd.Name.Name) {
+					t.Errorf("%s: %s is %d lines long, over %d: move its rules into a service (see package origin)", file, fd.Name.Name, n, maxHandlerLines)
+				}
+			}
+		}
+		if contains(servedByServices, filepath.Base(file)) {
+			checkServedByServices(t, fset, file, f)
+		}
+	}
+	for _, name := range longHandlers {
+		if _, ok := long[name]; !ok {
+			t.Errorf("%s is on longHandlers but is no longer over %d lines (or is gone): take it off the list", name, maxHandlerLines)
+		}
+	}
+}
+
+// checkServedByServices fails when f imports storage or uses a field or
+// method named store.
+func checkServedByServices(t *testing.T, fset *token.FileSet, file string, f *ast.File) {
+	t.Helper()
+	for _, imp := range f.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == module+"/storage" {
+			t.Errorf("%s imports storage: its handlers call a service, never the store", file)
+		}
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && sel.Sel.Name == "store" {
+			t.Errorf("%s uses the store: the handlers of %s call a service", fset.Position(sel.Pos()), file)
+		}
+		return true
+	})
+}

@@ -36,6 +36,14 @@
 // writes (its spaces). The origin's revisions live only in the replica state
 // that Apply records. The leaf serves from its store whether or not the
 // origin is reachable; nothing here blocks its start-up.
+//
+// The origin-owned services of a leaf (GroupService, RoleService;
+// services.go) read the replica with the origin's permission checks and
+// send writes to the origin through shared/client with the caller's own
+// credential, failing at once with EUNAVAILABLE while it is down. web's
+// HTTP writes of groups and roles on a leaf do not go through them yet: web
+// forwards those requests to the origin before they reach a handler, as it
+// does for every origin-owned route (see web/leafside.go).
 package leaf
 
 import (

@@ -74,6 +74,38 @@
 // read from the audit log once and bounded per location (auditindex.go);
 // and each link has token buckets for its frames and audit events
 // (limits.go).
+//
+// Services. origin also holds the services of origin-owned data (DESIGN.md,
+// "The application layer"); groups.go and roles.go are the pattern the
+// others follow:
+//
+//   - shared declares the interface (shared.GroupService) with domain types
+//     and a small update struct of pointers (shared.GroupUpdate), and each
+//     method's doc names the coded errors it returns.
+//   - The implementation takes the actor from the context
+//     (shared.ActorRequired: EUNAUTHORIZED without one) and checks the
+//     permission the call needs (Actor.Needs: EFORBIDDEN) before anything
+//     else, so no caller can forget it. It then validates (EINVALID), and
+//     makes every change that reads before it writes, or writes more than
+//     one record, in one store.Update transaction: a record's
+//     read-check-write, and a delete with the check that nothing refers to
+//     the record (ELOCKED). Writes run with context.WithoutCancel, so a
+//     caller that hangs up does not cut them short.
+//   - The rules of who may grant what are JudgeChange (grants.go), the one
+//     copy: the role service applies them, and web's user handlers call
+//     them until users have their service.
+//   - Every write goes through the storage.Store the service was given.
+//     web gives its own, which tells the hub of every committed write, so
+//     the leaves hear of it at once; whoever wires a service over another
+//     store must do the same.
+//   - A leaf implements the same interface in package leaf: it reads the
+//     replica and sends writes to the origin through shared/client.
+//   - web's handler decodes the body (shared/api), maps it to the domain
+//     type, makes one service call with the request's context, audits and
+//     encodes: at most about 40 lines (layout_test.go holds it).
+//   - Tests are black-box (package origin_test) over storage/memory, named
+//     for the outcome, and assert on codes (services_test.go); web's tests
+//     keep every route, status and field.
 package origin
 
 import (

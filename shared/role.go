@@ -1,6 +1,9 @@
 package shared
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // Permission is one thing a role allows. The numbering is the predecessor's.
 type Permission uint16
@@ -75,3 +78,49 @@ func BuiltinRoles() []*Role {
 
 // IsBuiltinRole reports whether id names a built-in role.
 func IsBuiltinRole(id string) bool { return id == AdminRoleID || id == UserRoleID }
+
+// RoleService manages roles. Every method acts for the actor in ctx
+// (ActorFrom) and fails with EUNAUTHORIZED when there is none. Nobody grants
+// what they do not hold: putting permissions into a role needs each of
+// them. An origin implements it over its store; a leaf reads its replica and
+// leaves writes to the origin.
+type RoleService interface {
+	// List returns the built-in roles, then the stored ones ordered by
+	// id. Any actor may list them.
+	List(ctx context.Context) ([]*Role, error)
+
+	// Get returns the built-in or stored role with id. EFORBIDDEN without
+	// Manage Roles; ENOTFOUND if there is none.
+	Get(ctx context.Context, id string) (*Role, error)
+
+	// Create stores r as a new role and sets its id and timestamps; its
+	// permissions are sorted and deduplicated. EFORBIDDEN without Manage
+	// Roles, or when it puts in a permission the actor lacks; EINVALID when
+	// the name is missing or invalid or a permission unknown; ECONFLICT when
+	// another role, built-in ones included, has the name (case-insensitive);
+	// EUNAVAILABLE when the write cannot reach the origin.
+	Create(ctx context.Context, r *Role) error
+
+	// Update changes the fields of the role with id that upd sets and
+	// returns the role as stored. ENOTFOUND if there is none; ELOCKED for a
+	// built-in role; EFORBIDDEN, EINVALID, ECONFLICT and EUNAVAILABLE as
+	// Create (only the permissions added are judged).
+	Update(ctx context.Context, id string, upd RoleUpdate) (*Role, error)
+
+	// Delete deletes the role with id and returns it as it was.
+	// EFORBIDDEN without Manage Roles; ENOTFOUND if there is none; ELOCKED
+	// for a built-in role and while a user holds it (nothing is deleted: the
+	// check and the delete are one transaction); EUNAVAILABLE when the write
+	// cannot reach the origin.
+	Delete(ctx context.Context, id string) (*Role, error)
+
+	// Permissions lists every permission. Any actor may list them.
+	Permissions(ctx context.Context) ([]Permission, error)
+}
+
+// RoleUpdate holds the fields of a role an update sets; nil leaves a field
+// as it is.
+type RoleUpdate struct {
+	Name        *string
+	Permissions *[]Permission
+}

@@ -2,228 +2,27 @@ package web
 
 import (
 	"context"
-	"reflect"
-	"slices"
-	"strings"
 
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 )
 
-// actor is who makes a change, as the grant rules see them.
-type actor struct {
-	userID string
-	perms  uint32 // bit p set: permission p
-	admin  bool   // holds the built-in Admin role
+// actorOf returns the actor p is, as the services and the grant rules see
+// them.
+func actorOf(p *principal) *shared.Actor {
+	return &shared.Actor{User: p.user, Permissions: shared.PermissionSet(p.perms), Admin: isAdmin(p)}
 }
 
-func actorOf(p *principal) actor {
-	return actor{userID: p.user.ID, perms: p.perms, admin: isAdmin(p)}
-}
-
-// change is one change the grant rules judge: a user (before nil: created;
-// after nil: deleted) or a role (before nil: created).
+// change is one change of a user the grant rules judge (before nil:
+// created; after nil: deleted).
 type change struct {
 	userBefore, userAfter *shared.User
-	roleBefore, roleAfter *shared.Role
 }
-
-// roleFunc returns the role with id, ENOTFOUND when there is none.
-type roleFunc func(ctx context.Context, id string) (*shared.Role, error)
 
 // mayChange reports why p may not make c (an EFORBIDDEN error naming what p
-// lacks), or nil when p may.
+// lacks), or nil when p may. The rules are origin.JudgeChange, which the
+// role service applies too; the user handlers call them here until users
+// have their service.
 func (s *Server) mayChange(ctx context.Context, p *principal, c change) error {
-	return judgeChange(ctx, actorOf(p), c, s.role)
-}
-
-// judgeChange decides whether a may make c: nil, or an EFORBIDDEN error that
-// names the permission or role a lacks. Nobody grants what they do not hold.
-//
-// Every change to who holds what (a user created, updated or deleted, a role
-// created or updated) is judged here and nowhere else, through mayChange,
-// after the route's own permission check (Manage Users, Manage Roles):
-//
-//   - Granting a role (creating a user with it, or adding it to a user's
-//     roles) needs every permission of the role; granting the built-in Admin
-//     role needs the Admin role.
-//   - Putting permissions into a role (creating it with them, or adding them)
-//     needs each of those permissions. So a role editor cannot raise a role
-//     they hold above their own permissions, nor give the other holders of a
-//     role anything the editor lacks.
-//   - Changing another user's account (credentials such as email, password,
-//     service password, SSH key and TOTP, or roles, groups, the active flag,
-//     or deleting the user) needs every permission that user holds, and the
-//     Admin role when they hold it: whoever could set another's password
-//     could act as them. Their quotas, shell and time zone are free to
-//     change. A user's own account is judged only by the grant rule.
-//
-// Groups carry quotas and template access, not roles, so joining or leaving
-// a group grants no permission. Removing permissions or roles grants none
-// either; the first user, created as admin while no user exists, is made by
-// no actor and is not judged. The rules use nothing of HTTP: they take an
-// actor and a change and resolve roles through a function, so they can move
-// into a service layer as they are.
-func judgeChange(ctx context.Context, a actor, c change, role roleFunc) error {
-	if c.roleAfter != nil {
-		return judgeRole(a, c.roleBefore, c.roleAfter)
-	}
-	if c.userBefore == nil && c.userAfter == nil {
-		return nil
-	}
-	if err := judgeAccount(ctx, a, c.userBefore, c.userAfter, role); err != nil {
-		return err
-	}
-	if c.userAfter == nil {
-		return nil
-	}
-	var had []string
-	if c.userBefore != nil {
-		had = c.userBefore.Roles
-	}
-	for _, id := range c.userAfter.Roles {
-		if slices.Contains(had, id) {
-			continue
-		}
-		if err := judgeGrant(ctx, a, id, role); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// judgeGrant checks that a may grant the role with id.
-func judgeGrant(ctx context.Context, a actor, id string, role roleFunc) error {
-	r, err := role(ctx, id)
-	if isCode(err, shared.ENOTFOUND) {
-		return invalid("roles: role %s does not exist", quote(id))
-	}
-	if err != nil {
-		return err
-	}
-	if id == shared.AdminRoleID && !a.admin {
-		return forbidden("granting the Admin role needs the Admin role, which you do not hold")
-	}
-	if missing := permBits(r.Permissions) &^ a.perms; missing != 0 {
-		return forbidden("granting the role %s needs the %s, which you do not hold", quote(r.Name), permNames(missing))
-	}
-	return nil
-}
-
-// judgeRole checks that a holds every permission put into a role.
-func judgeRole(a actor, before, after *shared.Role) error {
-	var had uint32
-	if before != nil {
-		had = permBits(before.Permissions)
-	}
-	if missing := permBits(after.Permissions) &^ had &^ a.perms; missing != 0 {
-		return forbidden("putting the %s into the role %s needs you to hold them, and you do not", permNames(missing), quote(after.Name))
-	}
-	return nil
-}
-
-// judgeAccount checks that a may change (after nil: delete) the account of
-// another user: a must hold all their permissions, and the Admin role when
-// they hold it. Quotas, shell and time zone are free.
-func judgeAccount(ctx context.Context, a actor, before, after *shared.User, role roleFunc) error {
-	if before == nil || before.ID == a.userID {
-		return nil
-	}
-	what := "delete"
-	if after != nil {
-		changed := accountChanges(before, after)
-		if len(changed) == 0 {
-			return nil
-		}
-		what = "change the " + strings.Join(changed, ", ") + " of"
-	}
-	if slices.Contains(before.Roles, shared.AdminRoleID) && !a.admin {
-		return forbidden("%s is an Admin: only an Admin may %s them, and you do not hold the Admin role", quote(before.Username), what)
-	}
-	var held uint32
-	for _, id := range before.Roles {
-		r, err := role(ctx, id)
-		if isCode(err, shared.ENOTFOUND) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		held |= permBits(r.Permissions)
-	}
-	if missing := held &^ a.perms; missing != 0 {
-		return forbidden("to %s %s you need the %s that they hold, and you do not", what, quote(before.Username), permNames(missing))
-	}
-	return nil
-}
-
-// accountChanges names the guarded parts of a user's account that differ
-// between before and after. Any field not named here and not free (quotas,
-// shell, time zone, timestamps) counts as "account", so that a field added
-// to shared.User later is guarded until it is named.
-func accountChanges(before, after *shared.User) []string {
-	guarded := []struct {
-		name string
-		same bool
-	}{
-		{"username", before.Username == after.Username},
-		{"email", before.Email == after.Email},
-		{"password", before.PasswordHash == after.PasswordHash},
-		{"TOTP", before.TOTPSecret == after.TOTPSecret},
-		{"service password", before.ServicePassword == after.ServicePassword},
-		{"SSH public key", before.SSHPublicKey == after.SSHPublicKey},
-		{"roles", sameSet(before.Roles, after.Roles)},
-		{"groups", sameSet(before.Groups, after.Groups)},
-		{"active flag", before.Active == after.Active},
-	}
-	var out []string
-	for _, g := range guarded {
-		if !g.same {
-			out = append(out, g.name)
-		}
-	}
-	if !reflect.DeepEqual(unguarded(before), unguarded(after)) {
-		out = append(out, "account")
-	}
-	return out
-}
-
-// unguarded returns u with the named and the free fields cleared.
-func unguarded(u *shared.User) shared.User {
-	c := *u
-	c.Meta = shared.Meta{ID: u.ID}
-	c.Username, c.Email, c.PasswordHash, c.TOTPSecret, c.ServicePassword, c.SSHPublicKey = "", "", "", "", "", ""
-	c.Roles, c.Groups, c.Active = nil, nil, false
-	c.MaxSpaces, c.ComputeUnits, c.StorageUnits, c.MaxTunnels = 0, 0, 0, 0
-	c.PreferredShell, c.Timezone = "", ""
-	return c
-}
-
-func permBits(perms []shared.Permission) uint32 {
-	var bits uint32
-	for _, p := range perms {
-		if p.Valid() {
-			bits |= 1 << p
-		}
-	}
-	return bits
-}
-
-// permNames names the permissions in bits: "Manage Users permission" or
-// "Manage Users and Manage Roles permissions".
-func permNames(bits uint32) string {
-	var names []string
-	for _, p := range shared.AllPermissions() {
-		if bits&(1<<p) != 0 {
-			names = append(names, p.String())
-		}
-	}
-	switch len(names) {
-	case 0:
-		return "no permission"
-	case 1:
-		return names[0] + " permission"
-	case 2:
-		return names[0] + " and " + names[1] + " permissions"
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " permissions"
+	return origin.JudgeChange(ctx, actorOf(p), origin.Change{UserBefore: c.userBefore, UserAfter: c.userAfter}, s.role)
 }

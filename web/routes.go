@@ -29,7 +29,7 @@ func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
 			s.writeError(w, r, needs(perms...))
 			return
 		}
-		r = r.WithContext(shared.NewContextWithUser(r.Context(), p.user))
+		r = r.WithContext(shared.NewContextWithActor(r.Context(), actorOf(p)))
 		if err := fn(w, r, p); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -18,8 +18,13 @@
 // web is the only package that knows HTTP status codes: it maps the codes of
 // shared.Error to statuses in one place (errors.go). Beyond each route's
 // permission, whether an actor may grant a role, put permissions into a role
-// or change another user's account is decided in one place too (grants.go):
-// nobody grants what they do not hold. Spaces are started,
+// or change another user's account is decided in one place too
+// (origin.JudgeChange, which the role service applies and the user handlers
+// call through grants.go): nobody grants what they do not hold. The group
+// and role handlers are HTTP only: they decode, call Options.Groups or
+// Options.Roles with the actor in the context (shared.NewContextWithActor,
+// set for every authenticated request), audit and encode; the service
+// checks permissions, validates and writes (see package origin). Spaces are started,
 // stopped and deleted through a SpaceController, which the runtime provides.
 //
 // A server plays the role its options give it (DESIGN.md, "Roles"):
@@ -150,6 +155,16 @@ type Options struct {
 	// MetricsToken is the bearer token GET /metrics requires; "" means
 	// /metrics is open (see metricsauth.go).
 	MetricsToken string
+
+	// Groups and Roles serve the group and role routes; nil means the
+	// origin's services (package origin) over Store as the server wraps it,
+	// which counts its writes and tells the hub of them, and on a leaf the
+	// leaf's (package leaf), which read the replica. On a leaf the writes
+	// of these routes are forwarded to the origin before they reach a
+	// service (see leafside.go). A service given here must itself keep the
+	// hub told of its writes.
+	Groups shared.GroupService
+	Roles  shared.RoleService
 }
 
 // LeafOptions configures a leaf server.
@@ -214,6 +229,9 @@ type Server struct {
 	metricsHash string     // the hash of Options.MetricsToken, "" for none
 	refusals    refusalLog // the throttle of the log of refused leaf credentials
 
+	groups shared.GroupService
+	roles  shared.RoleService
+
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
 	runtimes []string
@@ -265,6 +283,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.store = &countingStore{Store: opts.Store, m: s.metrics, wrote: s.wrote}
 	s.metricsHash = metricsHash(opts.MetricsToken)
+	s.groups, s.roles = opts.Groups, opts.Roles
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -299,6 +318,7 @@ func New(opts Options) (*Server, error) {
 	if s.spaces == nil {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
+	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.limits = newLoginLimiter(s.now)
 	s.passwords = newPasswordChecks()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery

@@ -24,6 +24,10 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
+func nameTaken(kind, name string) error {
+	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
+}
+
 // validLocation reports whether s is a valid location of either namespace
 // (see shared.RestrictedLocationPrefix).
 func validLocation(s string) bool { return shared.ValidLocation(s) }

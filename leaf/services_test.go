@@ -1,0 +1,147 @@
+package leaf_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
+	"github.com/knot-dev/knot/storage/memory"
+	"github.com/knot-dev/knot/web"
+)
+
+func actorCtx(perms ...shared.Permission) context.Context {
+	u := &shared.User{Meta: shared.Meta{ID: "actor"}, Username: "actor"}
+	return shared.NewContextWithActor(context.Background(), shared.NewActor(u, shared.PermissionsOf(perms)))
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := shared.ErrorCode(err); got != code {
+		t.Fatalf("error = %v (code %q), want code %q", err, got, code)
+	}
+}
+
+// A leaf's group and role services read the replica with the origin's
+// permission checks.
+func TestLeafServicesReadTheReplica(t *testing.T) {
+	replica := memory.New()
+	ctx := context.Background()
+	if err := replica.Put(ctx, &shared.Group{Meta: shared.Meta{ID: "g1"}, Name: "devs"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Put(ctx, &shared.Role{Meta: shared.Meta{ID: "r1"}, Name: "auditor"}); err != nil {
+		t.Fatal(err)
+	}
+	groups := leaf.NewGroupService(leaf.ServiceOptions{Store: replica})
+	roles := leaf.NewRoleService(leaf.ServiceOptions{Store: replica})
+	manager := actorCtx(shared.PermManageGroups, shared.PermManageRoles)
+	plain := actorCtx(shared.PermUseSpaces)
+
+	if gs, err := groups.List(plain); err != nil || len(gs) != 1 || gs[0].Name != "devs" {
+		t.Fatalf("List = %v, %v", gs, err)
+	}
+	if g, err := groups.Get(manager, "g1"); err != nil || g.Name != "devs" {
+		t.Fatalf("Get = %v, %v", g, err)
+	}
+	_, err := groups.Get(plain, "g1")
+	wantCode(t, err, shared.EFORBIDDEN)
+	_, err = groups.Get(manager, "nope")
+	wantCode(t, err, shared.ENOTFOUND)
+	_, err = groups.List(ctx)
+	wantCode(t, err, shared.EUNAUTHORIZED)
+
+	if rs, err := roles.List(plain); err != nil || len(rs) != 3 || rs[2].Name != "auditor" {
+		t.Fatalf("roles List = %v, %v", rs, err)
+	}
+	if r, err := roles.Get(manager, shared.AdminRoleID); err != nil || r.Name != "Admin" {
+		t.Fatalf("roles Get = %v, %v", r, err)
+	}
+	_, err = roles.Get(plain, "r1")
+	wantCode(t, err, shared.EFORBIDDEN)
+}
+
+// While the origin is down a write fails at once with the origin's
+// EUNAVAILABLE, without asking for a client.
+func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
+	down := func() error { return shared.Errorf(shared.EUNAVAILABLE, "the origin is not reachable") }
+	asked := false
+	opts := leaf.ServiceOptions{Store: memory.New(), Up: down, Origin: func(context.Context) (*client.Client, error) {
+		asked = true
+		return nil, nil
+	}}
+	ctx := actorCtx(shared.AllPermissions()...)
+	wantCode(t, leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"}), shared.EUNAVAILABLE)
+	_, err := leaf.NewRoleService(opts).Delete(ctx, "r1")
+	wantCode(t, err, shared.EUNAVAILABLE)
+	if asked {
+		t.Fatal("a write asked for the origin's client while the origin was down")
+	}
+	_, err = leaf.NewGroupService(leaf.ServiceOptions{Store: memory.New()}).Update(ctx, "g1", shared.GroupUpdate{})
+	wantCode(t, err, shared.EUNAVAILABLE)
+}
+
+// A write goes to a real origin with the caller's credential, and the
+// origin's refusals come back as its coded errors.
+func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
+	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	anon, err := client.New(client.Config{Address: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
+		t.Fatal(err)
+	}
+	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
+	groups, roles := leaf.NewGroupService(opts), leaf.NewRoleService(opts)
+	actor := actorCtx(shared.AllPermissions()...)
+
+	g := &shared.Group{Name: "devs", MaxSpaces: 2}
+	if err := groups.Create(actor, g); err != nil {
+		t.Fatal(err)
+	}
+	if g.ID == "" || g.CreatedAt.IsZero() {
+		t.Fatalf("created group = %+v", g)
+	}
+	name := "developers"
+	if got, err := groups.Update(actor, g.ID, shared.GroupUpdate{Name: &name}); err != nil || got.Name != name || got.MaxSpaces != 2 {
+		t.Fatalf("Update = %+v, %v", got, err)
+	}
+	if at, err := admin.Groups().Get(ctx, g.ID); err != nil || at.Name != name {
+		t.Fatalf("the origin holds %+v, %v", at, err)
+	}
+	wantCode(t, groups.Create(actor, &shared.Group{Name: "DEVELOPERS"}), shared.ECONFLICT)
+	wantCode(t, groups.Create(actor, &shared.Group{Name: "a--b"}), shared.EINVALID)
+	if _, err := groups.Delete(actor, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.Groups().Get(ctx, g.ID)
+	wantCode(t, err, shared.ENOTFOUND)
+
+	r := &shared.Role{Name: "auditor", Permissions: []shared.Permission{shared.PermViewAuditLogs}}
+	if err := roles.Create(actor, r); err != nil {
+		t.Fatal(err)
+	}
+	_, err = roles.Update(actor, shared.AdminRoleID, shared.RoleUpdate{Name: &name})
+	wantCode(t, err, shared.ELOCKED)
+	if got, err := roles.Delete(actor, r.ID); err != nil || got.Name != "auditor" {
+		t.Fatalf("Delete = %+v, %v", got, err)
+	}
+}
