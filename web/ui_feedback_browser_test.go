@@ -177,7 +177,9 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 		}},
 		{"FieldNamesReadAsTheFormSaysThem", func(t *testing.T) {
 			b.open("/users")
+			b.visible(`#users tr[data-name="ann"]`) // the roles are loaded
 			b.click("#new-user")
+			b.visible(`#user-roles input[name=roles]`)
 			b.visible("#editor")
 			got := value(b, "humanize", chromedp.Evaluate[[]string](`import('/ui/static/js/feedback.js').then(m => {
 				const f = document.getElementById('editor-form');

@@ -4,7 +4,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, Editor, fmtTime, byName, ready } from './dom.js';
-import { runAction, rowLabel } from './feedback.js';
+import { runAction, rowLabel, rowButton, announce } from './feedback.js';
 
 const table = $('#variables');
 const tbody = $('tbody', table);
@@ -50,7 +50,7 @@ async function edit(v) {
   try {
     openEditor(`Edit variable ${v.name}`, await api('GET', path('templatevars', v.templatevar_id)), v.templatevar_id);
   } catch (err) {
-    showError(pageError, err);
+    announce('error', `Could not open ${v.name}: ${err.message}`, () => rowButton(tbody, v.templatevar_id, 'edit'));
   }
 }
 
