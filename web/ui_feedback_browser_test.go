@@ -121,6 +121,21 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 				t.Errorf("after dismissing, the focus is on %q, want the button Start dev", got)
 			}
 		}},
+		{"SuccessIsAnnouncedAndClearsItself", func(t *testing.T) {
+			if r := b.fetch("POST", "/api/tokens", map[string]string{"name": "old CLI"}, true); r.Status != http.StatusCreated {
+				t.Fatalf("create token = %d %s", r.Status, r.Body)
+			}
+			b.open("/tokens")
+			b.click(`#tokens tr[data-name="old CLI"] button[data-action="delete"]`)
+			b.click("#confirm-ok")
+			b.gone(`#tokens tr[data-name="old CLI"]`)
+			if msg := b.text(`#alerts [role="status"] p`); msg != "API token old CLI deleted." {
+				t.Errorf("status says %q", msg)
+			}
+			// The row is gone, so the focus is on the message.
+			b.do("focus on the message", chromedp.Poll[chromedp.Void](`!!document.activeElement.closest('#alerts')`, chromedp.WithPollingTimeout(stepTimeout)))
+			b.gone(`#alerts [role="status"]`)
+		}},
 		{"RowButtonsNameTheirRow", func(t *testing.T) {
 			b.open("/spaces")
 			b.visible(`#spaces tr[data-name="dev"] button`)
