@@ -48,9 +48,7 @@ func needs(perms ...shared.Permission) error {
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.instrument)
-	r.NotFound(func(w http.ResponseWriter, req *http.Request) {
-		s.writeError(w, req, notFound("no route for %s %s", req.Method, quote(req.URL.Path)))
-	})
+	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		var allowed []string
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {

@@ -88,8 +88,9 @@ type uiData struct {
 	Setup    bool   // no user exists yet: offer to create the admin
 
 	// The refusal page.
-	Status  int
-	Message string
+	Status   int
+	Message  string
+	NotFound bool // the page asked for does not exist
 }
 
 // uiTemplates holds one parsed template set per page, each the layout plus
@@ -183,11 +184,8 @@ func (s *Server) handleUIRoot(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleUILogin(w http.ResponseWriter, r *http.Request) {
 	target := safeRedirect(r.URL.Query().Get("redirect"))
 	if hasCredentials(r) {
-		if _, err := s.authenticate(r); err == nil {
-			if target == "" {
-				target = "/"
-			}
-			uiRedirect(w, r, target)
+		if p, err := s.authenticate(r); err == nil {
+			uiRedirect(w, r, uiLanding(p, target))
 			return
 		}
 	}

@@ -359,7 +359,7 @@ func TestUIInBrowser(t *testing.T) {
 			b.typeIn("#editor input[name=name]", "dev-box")
 			b.setValue("#editor select[name=kind]", "container")
 			b.click("#editor button[type=submit]")
-			if msg := b.text("#editor .error"); msg != "spec is required for container templates" {
+			if msg := b.text("#editor .field-error"); msg != "Spec is required for container templates" {
 				t.Fatalf("error shown: %q", msg)
 			}
 			b.setValue("#editor textarea[name=spec]", "image: debian:bookworm\nenvironment:\n  - EDITOR=vim\n")
@@ -438,7 +438,7 @@ func TestUIInBrowser(t *testing.T) {
 			b.typeIn("#editor input[name=email]", "ann@example.com")
 			b.typeIn("#editor input[name=password]", "short")
 			b.click("#editor button[type=submit]")
-			if msg := b.text("#editor .error"); !strings.Contains(msg, "password") {
+			if msg := b.text("#editor .field-error"); !strings.HasPrefix(msg, "Password ") {
 				t.Fatalf("error shown for a short password: %q", msg)
 			}
 			b.typeIn("#editor input[name=password]", password)
@@ -516,7 +516,7 @@ func TestUIInBrowser(t *testing.T) {
 			b.visible("#current-password")
 			b.typeIn("#editor input[name=password]", "another-long-password")
 			b.click("#editor button[type=submit]")
-			if msg := b.text("#editor .error"); !strings.Contains(msg, "current_password") {
+			if msg := b.text("#editor .field-error"); !strings.HasPrefix(msg, "Current password is required") {
 				t.Fatalf("error shown without the current password: %q", msg)
 			}
 			b.typeIn("#editor input[name=current_password]", password)

@@ -296,14 +296,53 @@ func TestUIPageRefusedWithoutPermission(t *testing.T) {
 }
 
 // TestUIDoesNotShadowAPI checks that the pages leave the API alone: an
-// unknown path is still a JSON 404.
+// unknown API path is still a JSON 404, as is a request other than GET to
+// an unknown path; a browser's GET of an unknown page is the UI's HTML 404.
 func TestUIDoesNotShadowAPI(t *testing.T) {
 	e := newEnv(t)
-	for _, p := range []string{"/api/nope", "/api/spaces/x/y/z", "/nope"} {
+	for _, p := range []string{"/api/nope", "/api/spaces/x/y/z", "/api"} {
 		r := e.page(p, nil)
 		if r.code != http.StatusNotFound {
 			t.Fatalf("%s = %d, want 404", p, r.code)
 		}
 		r.errMsg(t)
+	}
+	r := e.do("POST", "/nope", "", nil)
+	if r.code != http.StatusNotFound {
+		t.Fatalf("POST /nope = %d, want 404", r.code)
+	}
+	r.errMsg(t)
+	r = e.page("/nope", nil)
+	if r.code != http.StatusNotFound || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(r.body), `<a href="/">`) {
+		t.Fatalf("GET /nope = %d %s:\n%s", r.code, r.header.Get("Content-Type"), r.body)
+	}
+}
+
+// TestUILoginLandsOnAPageTheUserMaySee checks where the login page sends a
+// user who has a session: to the page they came for when they may see it,
+// and to their start page instead of a refusal when they may not.
+func TestUILoginLandsOnAPageTheUserMaySee(t *testing.T) {
+	e := newEnv(t)
+	ann, _ := e.user("ann")
+	annCookies := e.cookieSession(ann.ID)
+	admin, _ := e.admin()
+	adminCookies := e.cookieSession(admin.ID)
+	for _, tt := range []struct {
+		who     string
+		cookies []*http.Cookie
+		target  string
+		want    string
+	}{
+		{"ann", annCookies, "/users", "/"},
+		{"ann", annCookies, "/leaves", "/"},
+		{"ann", annCookies, "/templates?x=1", "/templates?x=1"},
+		{"ann", annCookies, "", "/"},
+		{"admin", adminCookies, "/users", "/users"},
+	} {
+		r := e.page("/login?redirect="+url.QueryEscape(tt.target), tt.cookies)
+		if r.code != http.StatusSeeOther || r.header.Get("Location") != tt.want {
+			t.Errorf("%s at /login?redirect=%s = %d Location %q, want %s", tt.who, tt.target, r.code, r.header.Get("Location"), tt.want)
+		}
 	}
 }

@@ -1,5 +1,6 @@
 // dom.js builds and updates pages without HTML strings: text always goes in
 // as text, so nothing the server returns is parsed as markup.
+import { showFormError, clearFieldErrors } from './feedback.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
@@ -148,6 +149,7 @@ export class Editor {
     this.form.reset();
     this.fill(values);
     hideError(this.error);
+    clearFieldErrors(this.form);
     this.dialog.showModal();
     const first = $('input:not([type="checkbox"]):not([readonly]), select, textarea', this.form);
     if (first) first.focus();
@@ -189,17 +191,19 @@ export class Editor {
   }
 
   // onSave runs fn(editor) when the form is submitted; the dialog closes
-  // when it succeeds and shows the error when it throws.
+  // when it succeeds and shows the error when it throws, next to the field
+  // it names, keeping what was typed.
   onSave(fn) {
     this.form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       hideError(this.error);
+      clearFieldErrors(this.form);
       this.submit.disabled = true;
       try {
         await fn(this);
         this.dialog.close();
       } catch (err) {
-        showError(this.error, err);
+        showFormError(this.form, this.error, err);
       } finally {
         this.submit.disabled = false;
       }

@@ -2,6 +2,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, Editor, byName, ready } from './dom.js';
+import { runAction, rowLabel } from './feedback.js';
 
 const table = $('#groups');
 const tbody = $('tbody', table);
@@ -26,19 +27,21 @@ function row(g) {
     h('td', { class: 'name', text: g.name }),
     ...quotas.map((q) => h('td', { class: 'num', text: String(g[q]) })),
     h('td', { class: 'actions-col' },
-      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => editor.open(`Edit group ${g.name}`, g, g.group_id) }),
-      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(g) })));
+      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', g.name), onclick: () => editor.open(`Edit group ${g.name}`, g, g.group_id) }),
+      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', g.name), onclick: () => remove(g) })));
 }
 
 async function remove(g) {
   if (!await confirmAction(`Delete the group ${g.name}?`)) return;
-  try {
-    await api('DELETE', path('groups', g.group_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${g.name}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: g.group_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('groups', g.group_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${g.name}: ${err.message}`,
+    success: `Group ${g.name} deleted.`,
+  });
 }
 
 $('#new-group').addEventListener('click', () =>

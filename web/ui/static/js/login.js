@@ -6,8 +6,12 @@ function field(form, name) {
   return form.elements.namedItem(name);
 }
 
+// proceed goes on after logging in. The login page, now with a session,
+// sends the user to the page they came for if they may see it, and to the
+// first page they may see otherwise.
 function proceed(form) {
-  location.assign(form.dataset.redirect || '/');
+  const target = form.dataset.redirect;
+  location.assign(target ? '/login?redirect=' + encodeURIComponent(target) : '/');
 }
 
 async function login(email, password, totpCode = '') {

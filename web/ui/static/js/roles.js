@@ -3,6 +3,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, ready } from './dom.js';
+import { runAction, rowLabel } from './feedback.js';
 
 const tbody = $('#roles tbody');
 const pageError = $('#page-error');
@@ -31,8 +32,8 @@ function row(r) {
     h('td', {}, h('span', { class: 'name', text: r.name }), ' ', r.builtin && h('span', { class: 'badge muted', text: 'built in' })),
     h('td', { text: all ? 'every permission' : (r.permissions.map(permName).join(', ') || 'none') }),
     h('td', { class: 'actions-col' },
-      !r.builtin && h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => openEditor(`Edit role ${r.name}`, r, r.role_id) }),
-      !r.builtin && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(r) })));
+      !r.builtin && h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', r.name), onclick: () => openEditor(`Edit role ${r.name}`, r, r.role_id) }),
+      !r.builtin && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', r.name), onclick: () => remove(r) })));
 }
 
 function openEditor(title, r, id) {
@@ -43,13 +44,15 @@ function openEditor(title, r, id) {
 
 async function remove(r) {
   if (!await confirmAction(`Delete the role ${r.name}?`)) return;
-  try {
-    await api('DELETE', path('roles', r.role_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${r.name}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: r.role_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('roles', r.role_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${r.name}: ${err.message}`,
+    success: `Role ${r.name} deleted.`,
+  });
 }
 
 $('#new-role').addEventListener('click', () => openEditor('New role', {}, null));

@@ -5,6 +5,7 @@ import { api, path } from './api.js';
 import {
   $, $$, h, PERM, perms, showError, hideError, confirmAction, poll, setRows, Editor, secretNotice, ready,
 } from './dom.js';
+import { runAction, rowLabel, announce } from './feedback.js';
 
 const can = perms();
 const table = $('#spaces');
@@ -50,6 +51,7 @@ function row(s) {
   const busy = pending.has(s.space_id) || moving.has(s.state);
   const button = (label, verb, cls) => h('button', {
     type: 'button', class: `small ${cls || ''}`, text: label, disabled: busy, dataset: { action: verb },
+    'aria-label': rowLabel(label, s.name),
     onclick: () => act(s, verb),
   });
   return h('tr', { dataset: { name: s.name, state: s.state } },
@@ -77,26 +79,27 @@ async function act(s, verb) {
   }
   pending.add(s.space_id);
   render();
-  try {
-    if (verb === 'delete') {
-      await api('DELETE', path('spaces', s.space_id));
-    } else {
-      await api('POST', path('spaces', s.space_id, verb));
-    }
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not ${verb} ${s.name}: ${err.message}`);
-  } finally {
-    pending.delete(s.space_id);
-    await load();
-  }
+  await runAction({
+    tbody,
+    key: s.space_id,
+    verb,
+    fn: () => (verb === 'delete'
+      ? api('DELETE', path('spaces', s.space_id))
+      : api('POST', path('spaces', s.space_id, verb))),
+    refresh: () => {
+      pending.delete(s.space_id);
+      return load();
+    },
+    failure: (err) => `Could not ${verb} ${s.name}: ${err.message}`,
+    success: verb === 'delete' ? `Space ${s.name} deleted.` : null,
+  });
 }
 
 $('#new-space').addEventListener('click', async () => {
   try {
     templates = (await api('GET', '/api/templates')).templates.sort((a, b) => a.name.localeCompare(b.name));
   } catch (err) {
-    showError(pageError, err);
+    announce('error', `Could not list the templates: ${err.message}`, () => $('#new-space'));
     return;
   }
   const select = editor.el('template_id');

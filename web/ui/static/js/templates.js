@@ -5,6 +5,7 @@ import { api, path } from './api.js';
 import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
+import { runAction, rowLabel } from './feedback.js';
 
 const manage = perms().has(PERM.ManageTemplates);
 const table = $('#templates');
@@ -50,8 +51,8 @@ function row(t) {
       h('div', { text: t.groups.length ? t.groups.map(groupName).join(', ') : 'everyone' }),
       h('div', { class: 'sub', text: t.locations.length ? `at ${t.locations.join(', ')}` : 'at every location' })),
     h('td', { class: 'actions-col' },
-      manage && h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => edit(t) }),
-      manage && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(t) })));
+      manage && h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', t.name), onclick: () => edit(t) }),
+      manage && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', t.name), onclick: () => remove(t) })));
 }
 
 function showSpecHint() {
@@ -75,13 +76,15 @@ async function edit(t) {
 
 async function remove(t) {
   if (!await confirmAction(`Delete the template ${t.name}?`)) return;
-  try {
-    await api('DELETE', path('templates', t.template_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${t.name}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: t.template_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('templates', t.template_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${t.name}: ${err.message}`,
+    success: `Template ${t.name} deleted.`,
+  });
 }
 
 if (manage) {

@@ -3,6 +3,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, fmtTime, secretNotice, ready } from './dom.js';
+import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 
 const table = $('#tokens');
 const tbody = $('tbody', table);
@@ -29,23 +30,26 @@ function row(t) {
     h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
     h('td', { class: 'nowrap', text: t.expires_at ? (t.expired ? 'expired ' : '') + fmtTime(t.expires_at) : 'never' }),
     h('td', { class: 'actions-col' },
-      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(t) })));
+      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', t.name), onclick: () => remove(t) })));
 }
 
 async function remove(t) {
   if (!await confirmAction(`Delete the API token ${t.name}? Whatever uses it stops working.`)) return;
-  try {
-    await api('DELETE', path('tokens', t.token_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${t.name}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: t.token_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('tokens', t.token_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${t.name}: ${err.message}`,
+    success: `API token ${t.name} deleted.`,
+  });
 }
 
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   hideError(formError);
+  clearFieldErrors(form);
   const name = form.elements.namedItem('name').value.trim();
   const button = $('button[type="submit"]', form);
   button.disabled = true;
@@ -55,7 +59,7 @@ form.addEventListener('submit', async (ev) => {
     form.reset();
     await load();
   } catch (err) {
-    showError(formError, err);
+    showFormError(form, formError, err);
   } finally {
     button.disabled = false;
   }

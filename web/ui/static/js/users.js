@@ -4,6 +4,7 @@ import { api, path } from './api.js';
 import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
+import { runAction, rowLabel } from './feedback.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
@@ -38,8 +39,8 @@ function row(u) {
     h('td', { class: 'num' }, String(u.number_spaces), u.number_spaces_deployed > 0 && h('div', { class: 'sub', text: `${u.number_spaces_deployed} deployed` })),
     h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
     h('td', { class: 'actions-col' },
-      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => edit(u) }),
-      !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(u) })));
+      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', u.username), onclick: () => edit(u) }),
+      !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', u.username), onclick: () => remove(u) })));
 }
 
 // self is the user being edited when that is the one logged in.
@@ -61,13 +62,15 @@ function edit(u) {
 
 async function remove(u) {
   if (!await confirmAction(`Delete the user ${u.username}? Their spaces and API tokens are deleted too.`)) return;
-  try {
-    await api('DELETE', path('users', u.user_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${u.username}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: u.user_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('users', u.user_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${u.username}: ${err.message}`,
+    success: `User ${u.username} deleted.`,
+  });
 }
 
 $('#new-user').addEventListener('click', () =>

@@ -4,6 +4,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, Editor, fmtTime, byName, ready } from './dom.js';
+import { runAction, rowLabel, rowButton, announce } from './feedback.js';
 
 const table = $('#variables');
 const tbody = $('tbody', table);
@@ -34,8 +35,8 @@ function row(v) {
       v.local && h('span', { class: 'badge muted', text: 'local' })),
     h('td', { class: 'nowrap', text: fmtTime(v.updated_at) }),
     h('td', { class: 'actions-col' },
-      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, onclick: () => edit(v) }),
-      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, onclick: () => remove(v) })));
+      h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', v.name), onclick: () => edit(v) }),
+      h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', v.name), onclick: () => remove(v) })));
 }
 
 function openEditor(title, v, id) {
@@ -49,19 +50,21 @@ async function edit(v) {
   try {
     openEditor(`Edit variable ${v.name}`, await api('GET', path('templatevars', v.templatevar_id)), v.templatevar_id);
   } catch (err) {
-    showError(pageError, err);
+    announce('error', `Could not open ${v.name}: ${err.message}`, () => rowButton(tbody, v.templatevar_id, 'edit'));
   }
 }
 
 async function remove(v) {
   if (!await confirmAction(`Delete the variable ${v.name}?`)) return;
-  try {
-    await api('DELETE', path('templatevars', v.templatevar_id));
-    hideError(pageError);
-  } catch (err) {
-    showError(pageError, `Could not delete ${v.name}: ${err.message}`);
-  }
-  await load();
+  await runAction({
+    tbody,
+    key: v.templatevar_id,
+    verb: 'delete',
+    fn: () => api('DELETE', path('templatevars', v.templatevar_id)),
+    refresh: load,
+    failure: (err) => `Could not delete ${v.name}: ${err.message}`,
+    success: `Variable ${v.name} deleted.`,
+  });
 }
 
 $('#new-variable').addEventListener('click', () => openEditor('New variable', {}, null));
