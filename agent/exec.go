@@ -11,7 +11,7 @@ import (
 	"github.com/knot-dev/knot/shared/agentwire"
 )
 
-// serveExec runs t.Command without a terminal: its standard output and
+// serveExec runs t.Command (or the shell) without a terminal: its standard output and
 // error go to the stream as data, data frames from the stream go to its
 // standard input, and CtlEOF closes that input. It ends with CtlExit, or
 // kills the program when the stream ends first.
@@ -20,7 +20,16 @@ func (ss *sessions) serveExec(rw io.ReadWriteCloser, t *agentwire.Terminal) {
 	if err != nil || home == "" {
 		home = "/"
 	}
-	cmd := exec.Command(t.Command[0], t.Command[1:]...)
+	args := t.Command
+	if len(args) == 0 {
+		shell, err := pickShell(t.Shell)
+		if err != nil {
+			agentwire.WriteJSON(rw, agentwire.Opened{Error: err.Error()})
+			return
+		}
+		args = []string{shell, "-l"}
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = home
 	cmd.Env = append(append([]string{}, ss.env...), "HOME="+home)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -36,7 +45,7 @@ func (ss *sessions) serveExec(rw io.ReadWriteCloser, t *agentwire.Terminal) {
 		return
 	}
 	if err := cmd.Start(); err != nil {
-		out.Write([]byte("knot: cannot start " + t.Command[0] + ": " + err.Error() + "\n"))
+		out.Write([]byte("knot: cannot start " + args[0] + ": " + err.Error() + "\n"))
 		out.json(agentwire.Control{Type: agentwire.CtlExit, Code: 127})
 		return
 	}

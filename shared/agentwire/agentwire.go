@@ -219,7 +219,8 @@ type Terminal struct {
 	// Command runs this program instead of a login shell. Such a session
 	// ends with the program and is not kept for reattaching.
 	Command []string `json:"command,omitempty"`
-	// NoPTY runs Command with pipes, not a terminal, for scripts.
+	// NoPTY runs Command (or the shell, reading commands from its input)
+	// with pipes, not a terminal, for scripts. Such a session is not kept.
 	NoPTY bool   `json:"no_pty,omitempty"`
 	Cols  uint16 `json:"cols,omitempty"`
 	Rows  uint16 `json:"rows,omitempty"`
@@ -237,8 +238,8 @@ func (t *Terminal) Validate() error {
 		return errors.New("terminal: shell must be at most 256 printable characters")
 	case t.Attach != "" && len(t.Command) > 0:
 		return errors.New("terminal: attach and command exclude each other")
-	case t.NoPTY && len(t.Command) == 0:
-		return errors.New("terminal: no_pty needs a command")
+	case t.NoPTY && t.Attach != "":
+		return errors.New("terminal: attach and no_pty exclude each other")
 	case len(t.Command) > 256:
 		return errors.New("terminal: a command has at most 256 arguments")
 	case t.Cols > MaxSize || t.Rows > MaxSize:
