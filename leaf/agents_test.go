@@ -29,7 +29,7 @@ type agentBed struct {
 	agents *leaf.Agents
 	addr   string
 	fp     string
-	log    *bytes.Buffer
+	log    *syncBuf
 
 	mu     sync.Mutex
 	spaces map[string]*shared.Space
@@ -52,8 +52,8 @@ func newAgentBed(t *testing.T) *agentBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &agentBed{t: t, fp: cert.Fingerprint, spaces: map[string]*shared.Space{}, log: &bytes.Buffer{}}
-	sb := &syncBuf{b: b.log}
+	b := &agentBed{t: t, fp: cert.Fingerprint, spaces: map[string]*shared.Space{}, log: &syncBuf{b: &bytes.Buffer{}}}
+	sb := b.log
 	b.agents, err = leaf.NewAgents(leaf.AgentsOptions{
 		Space: func(_ context.Context, id string) (*shared.Space, error) {
 			b.mu.Lock()
@@ -92,9 +92,9 @@ func newAgentBed(t *testing.T) *agentBed {
 }
 
 func (b *agentBed) logged() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.log.String()
+	b.log.mu.Lock()
+	defer b.log.mu.Unlock()
+	return b.log.b.String()
 }
 
 // space adds a space of this location with a new token and returns it.
