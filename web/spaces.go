@@ -32,6 +32,9 @@ type spaceInfo struct {
 	StartedAt       *time.Time        `json:"started_at,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
+	// Agent is set by GET /api/spaces/{space_id} for a space of this
+	// location (see terminal.go); lists leave it out.
+	Agent *spaceAgent `json:"agent,omitempty"`
 }
 
 // newSpaceInfo describes sp; u and t (its owner and template) may be nil.
@@ -230,6 +233,7 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
+	info.Agent = s.agentOf(sp)
 	writeJSON(w, http.StatusOK, info)
 	return nil
 }

@@ -44,6 +44,27 @@ import (
 // Every open and close is audited with who, from where, how long it lasted
 // and why it ended.
 
+// spaceAgent is what the API says of a space's agent.
+type spaceAgent struct {
+	Connected bool       `json:"connected"`
+	Version   string     `json:"version,omitempty"`
+	LastSeen  *time.Time `json:"last_seen,omitempty"`
+}
+
+// agentOf describes the agent of sp, nil when this server does not hold
+// its link (sp is at another location, or there is no agent endpoint).
+func (s *Server) agentOf(sp *shared.Space) *spaceAgent {
+	if s.agents == nil || s.remote(sp) {
+		return nil
+	}
+	st := s.agents.Status(sp.ID)
+	a := &spaceAgent{Connected: st.Connected, Version: st.Version}
+	if !st.LastSeen.IsZero() {
+		a.LastSeen = &st.LastSeen
+	}
+	return a
+}
+
 // terminalWriteTimeout bounds the sending of one message to a viewer.
 const terminalWriteTimeout = 30 * time.Second
 

@@ -217,6 +217,17 @@ func (w *wsTerm) waitEnd() int {
 
 func TestTerminalThroughTheWebServer(t *testing.T) {
 	b := startTerminalBed(t)
+	var sp struct {
+		Agent *struct {
+			Connected bool
+			Version   string
+			LastSeen  *time.Time `json:"last_seen"`
+		}
+	}
+	b.mustCall(t, "GET", "/api/spaces/"+b.spaceID, b.adminToken, nil, &sp)
+	if sp.Agent == nil || !sp.Agent.Connected || sp.Agent.Version == "" || sp.Agent.LastSeen == nil {
+		t.Fatalf("the space's agent is %+v, want connected with its version and last_seen", sp.Agent)
+	}
 	w, _, err := b.open(t, b.adminToken, "cols=80&rows=24")
 	if err != nil {
 		t.Fatal(err)
