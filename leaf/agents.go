@@ -45,7 +45,7 @@ type AgentsOptions struct {
 	// Version is told to agents.
 	Version string
 	// Heartbeat is how often agents report; 0 means 10 seconds. An agent
-	// silent for three heartbeats is cut.
+	// silent for three heartbeats (and at least 5 seconds) is cut.
 	Heartbeat time.Duration
 	// Changed, if set, is called with a space id after its agent linked or
 	// went away.
@@ -232,7 +232,8 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { readDone <- a.readStates(ac, states, &wg) })
-	silence := 3 * a.opts.Heartbeat
+	// Three heartbeats, and never less than 5s: a busy host delays them.
+	silence := max(3*a.opts.Heartbeat, 5*time.Second)
 	t := time.NewTimer(silence)
 	defer t.Stop()
 	for {

@@ -3,6 +3,7 @@ package leaf_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,45 @@ func TestAgentInARealContainer(t *testing.T) {
 	tm.send("exit 6\n")
 	if c := tm.waitExit(); c.Code != 6 {
 		t.Fatalf("exit %d, want 6", c.Code)
+	}
+
+	// A template that knows nothing of knot: the driver starts the agent
+	// in the container; started twice, the second steps aside.
+	tok2 := b.space("s-plain")
+	w2 := &runtime.Workload{
+		SpaceID: "s-plain", SpaceName: "plain", UserName: "ann", Hash: "h",
+		Spec: "image: " + e.Image + "\nnetwork: host\n",
+		Env: map[string]string{
+			runtime.EnvAgentEndpoint: b.addr,
+			runtime.EnvSpaceID:       "s-plain",
+			runtime.EnvAgentToken:    tok2,
+			"KNOT_AGENT_FINGERPRINT": b.fp,
+		},
+	}
+	if err := d.EnsureVolumes(ctx, w2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Start(ctx, w2); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Stop(context.Background(), "s-plain", time.Second)
+		d.Remove(context.Background(), "s-plain")
+		d.RemoveVolumes(context.Background(), "s-plain")
+	})
+	if err := d.StartAgent(ctx, "s-plain"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the started agent to link", func() bool { return b.agents.Status("s-plain").Connected })
+	since := b.agents.Status("s-plain").Since
+	// A second agent in the same container exits at once, saying why.
+	xctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, code, err := d.Exec(xctx, "s-plain", []string{docker.AgentPath, "agent"})
+	if err != nil || code != 0 || !strings.Contains(out, "another agent of this space runs here") {
+		t.Fatalf("a second agent: exit %d, %v, output %q; want it to step aside", code, err, out)
+	}
+	if st := b.agents.Status("s-plain"); !st.Connected || st.Since != since {
+		t.Fatalf("the first agent's link changed: %+v\n%s", st, b.logged())
 	}
 }

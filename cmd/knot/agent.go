@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/knot-dev/knot/agent"
@@ -32,6 +34,17 @@ func agentCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			logger := newLogger(c.App.ErrWriter, cfg)
+			release, err := agent.Lock("", cfg.Agent.SpaceID)
+			switch {
+			case errors.Is(err, agent.ErrRunning):
+				logger.Info("another agent of this space runs here; this one stops", "space_id", cfg.Agent.SpaceID)
+				return nil
+			case err != nil:
+				logger.Warn("cannot take the agent's lock file; running anyway", "err", err)
+			default:
+				defer release()
+			}
 			a, err := agent.New(agent.Options{
 				Endpoint:     cfg.Agent.Endpoint,
 				SpaceID:      cfg.Agent.SpaceID,
@@ -40,7 +53,7 @@ func agentCommand() *cli.Command {
 				Nameservers:  cfg.Agent.Nameservers,
 				Version:      version,
 				KeepSessions: cfg.Agent.TerminalKeepDuration(),
-				Logger:       newLogger(c.App.ErrWriter, cfg),
+				Logger:       logger,
 			})
 			if err != nil {
 				return err

@@ -78,5 +78,20 @@ func (a *agentEnv) Start(ctx context.Context, w *runtime.Workload) (*runtime.Sta
 	env[envAgentFingerprint] = a.fingerprint
 	c := *w
 	c.Env = env
-	return a.Runtime.Start(ctx, &c)
+	st, err := a.Runtime.Start(ctx, &c)
+	if err != nil {
+		return st, err
+	}
+	if s, ok := a.Runtime.(agentStarter); ok {
+		if err := s.StartAgent(ctx, w.SpaceID); err != nil {
+			w.Log("the agent could not be started in the space: %v", err)
+		}
+	}
+	return st, nil
+}
+
+// agentStarter is a runtime that starts knot agent in a space's workload
+// itself (the Docker and Podman driver, with the binary injected).
+type agentStarter interface {
+	StartAgent(ctx context.Context, spaceID string) error
 }
