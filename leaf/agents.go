@@ -40,6 +40,10 @@ type AgentsOptions struct {
 	// Location is this server's location: agents of other locations'
 	// spaces are refused.
 	Location string
+	// Endpoint and Fingerprint are what an agent is given to reach and
+	// verify this endpoint (server.agent_endpoint and the certificate's
+	// SHA-256 fingerprint); see Contact.
+	Endpoint, Fingerprint string
 	// TLS is the listener's configuration (its certificate). Required.
 	TLS *tls.Config
 	// Version is told to agents.
@@ -351,6 +355,11 @@ func (a *Agents) open(ctx context.Context, ac *agentConn, o agentwire.Open) (*ya
 		return nil, err
 	}
 	return st, nil
+}
+
+// Contact returns the endpoint and fingerprint agents are given.
+func (a *Agents) Contact() (endpoint, fingerprint string) {
+	return a.opts.Endpoint, a.opts.Fingerprint
 }
 
 // Status returns what the leaf knows of the agent of a space.

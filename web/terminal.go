@@ -17,6 +17,7 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -63,6 +64,55 @@ func (s *Server) agentOf(sp *shared.Space) *spaceAgent {
 		a.LastSeen = &st.LastSeen
 	}
 	return a
+}
+
+// agentTokenResponse answers POST /api/spaces/{space_id}/agent-token.
+type agentTokenResponse struct {
+	SpaceID string `json:"space_id"`
+	Token   string `json:"token"`
+	// Env is the agent's environment: knot agent reads it.
+	Env map[string]string `json:"env"`
+}
+
+// handleAgentToken serves POST /api/spaces/{space_id}/agent-token: a new
+// agent credential for a manual space, whose owner runs the agent, shown
+// once. The space keeps only its hash, and an agent linked with the one
+// before is cut at its next heartbeat. Container and Nomad spaces get
+// theirs from knot at every start.
+func (s *Server) handleAgentToken(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := context.WithoutCancel(r.Context())
+	cur, err := s.accessSpace(ctx, r, p)
+	if err != nil {
+		return err
+	}
+	if s.remote(cur) {
+		return shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+	}
+	if s.agents == nil {
+		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+	}
+	t, err := storage.Get[shared.Template](ctx, s.store, cur.TemplateID)
+	if err != nil && !isCode(err, shared.ENOTFOUND) {
+		return err
+	}
+	if t != nil && t.Kind != shared.TemplateManual {
+		return invalid("space %s runs from a %s template: knot gives its agent a new token at every start; only a manual space's agent token is made here", quote(cur.Name), t.Kind)
+	}
+	token := crypt.NewToken()
+	sp, err := update(ctx, s, func() (*shared.Space, error) { return s.accessSpace(ctx, r, p) }, func(sp *shared.Space) error {
+		sp.AgentTokenHash = crypt.HashToken(token)
+		sp.UpdatedAt = s.now().UTC()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Space Agent Token", "agent token of space "+sp.Name+" made", map[string]string{"space_id": sp.ID})
+	endpoint, fingerprint := s.agents.Contact()
+	writeJSON(w, http.StatusOK, agentTokenResponse{SpaceID: sp.ID, Token: token, Env: map[string]string{
+		"KNOT_AGENT_ENDPOINT": endpoint, "KNOT_SPACE_ID": sp.ID, "KNOT_AGENT_TOKEN": token, "KNOT_AGENT_FINGERPRINT": fingerprint,
+	}})
+	return nil
 }
 
 // terminalWriteTimeout bounds the sending of one message to a viewer.

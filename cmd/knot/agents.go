@@ -39,10 +39,12 @@ func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCe
 		Space: func(ctx context.Context, id string) (*shared.Space, error) {
 			return storage.Get[shared.Space](ctx, store, id)
 		},
-		Location: cfg.Server.Location,
-		TLS:      cert.Config,
-		Version:  version,
-		Logger:   logger,
+		Location:    cfg.Server.Location,
+		Endpoint:    cfg.Server.AgentEndpointOrListen(),
+		Fingerprint: cert.Fingerprint,
+		TLS:         cert.Config,
+		Version:     version,
+		Logger:      logger,
 	})
 	if err != nil {
 		return nil, nil, err

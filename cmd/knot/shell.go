@@ -21,7 +21,7 @@ import (
 
 // withShell adds knot space shell and knot space exec to the space command.
 func withShell(c *cli.Command) *cli.Command {
-	c.Subcommands = append(c.Subcommands, shellCommand(), execCommand())
+	c.Subcommands = append(c.Subcommands, shellCommand(), execCommand(), agentEnvCommand())
 	return c
 }
 
@@ -91,6 +91,39 @@ func execCommand() *cli.Command {
 					q.Set("pty", "0")
 				}
 				return runTerminal(c, cl, sp.ID, q, c.Bool("tty"))
+			})
+		},
+	}
+}
+
+func agentEnvCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "agent-env",
+		Usage:     "Make a new agent token for a manual space and print the agent's environment",
+		UsageText: "knot space agent-env [options] NAME",
+		Description: "Prints KNOT_AGENT_ENDPOINT, KNOT_SPACE_ID, KNOT_AGENT_TOKEN and KNOT_AGENT_FINGERPRINT\n" +
+			"for the manual space NAME, one NAME=VALUE a line, with a new token: an agent linked with\n" +
+			"the one before is cut. On the machine of the space: env $(cat agent.env) knot agent.",
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			if err := wantArgs(c, "NAME"); err != nil {
+				return err
+			}
+			return withClient(c, func(cl *apiClient) error {
+				sp, err := cl.findSpace(c.Context, c.Args().First())
+				if err != nil {
+					return err
+				}
+				var res struct {
+					Env map[string]string `json:"env"`
+				}
+				if err := cl.do(c.Context, http.MethodPost, "/api/spaces/"+escape(sp.ID)+"/agent-token", nil, &res); err != nil {
+					return err
+				}
+				for _, k := range []string{"KNOT_AGENT_ENDPOINT", "KNOT_SPACE_ID", "KNOT_AGENT_TOKEN", "KNOT_AGENT_FINGERPRINT"} {
+					fmt.Fprintf(c.App.Writer, "%s=%s\n", k, res.Env[k])
+				}
+				return nil
 			})
 		},
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
@@ -47,16 +46,17 @@ func startTerminalBed(t *testing.T) *terminalBed {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	agents, err := leaf.NewAgents(leaf.AgentsOptions{
 		Space: func(ctx context.Context, id string) (*shared.Space, error) {
 			return storage.Get[shared.Space](ctx, st, id)
 		},
 		Location: "test", TLS: cert.Config, Version: "test", Logger: quiet,
+		Endpoint: ln.Addr().String(), Fingerprint: cert.Fingerprint,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,24 +72,18 @@ func startTerminalBed(t *testing.T) *terminalBed {
 	mustSucceed(t, knot(t, env, "", "space", "start", "dev"))
 	sp := ts.spaces(t, ts.adminToken)[0]
 
-	// The space's agent credential, as the owner of a manual space holds it.
-	token := crypt.NewToken()
-	rec, err := storage.Get[shared.Space](context.Background(), st, sp.ID)
-	if err != nil {
-		t.Fatal(err)
+	// The agent's environment, as the owner of a manual space gets it.
+	r := knot(t, env, "", "space", "agent-env", "dev")
+	mustSucceed(t, r)
+	agentEnv := map[string]string{"HOME": t.TempDir()}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		agentEnv[k] = v
 	}
-	rec.AgentTokenHash = crypt.HashToken(token)
-	if err := (web.SpaceRecords{Store: st}).PutSpace(context.Background(), rec); err != nil {
-		t.Fatal(err)
+	if agentEnv["KNOT_AGENT_ENDPOINT"] != ln.Addr().String() || agentEnv["KNOT_SPACE_ID"] != sp.ID || agentEnv["KNOT_AGENT_FINGERPRINT"] != cert.Fingerprint || agentEnv["KNOT_AGENT_TOKEN"] == "" {
+		t.Fatalf("knot space agent-env printed %q", r.stdout)
 	}
-	startKnot(t, map[string]string{
-		"KNOT_AGENT_ENDPOINT":    ln.Addr().String(),
-		"KNOT_SPACE_ID":          sp.ID,
-		"KNOT_AGENT_TOKEN":       token,
-		"KNOT_AGENT_FINGERPRINT": cert.Fingerprint,
-		"HOME":                   t.TempDir(),
-		"SHELL":                  "/bin/sh",
-	}, "agent")
+	startKnot(t, agentEnv, "agent")
 	deadline := time.Now().Add(20 * time.Second)
 	for !agents.Status(sp.ID).Connected {
 		if time.Now().After(deadline) {
@@ -350,5 +344,23 @@ func TestSpaceShellAndExecFromTheCLI(t *testing.T) {
 	r = knot(t, env, "echo eof-ends-it\n", "space", "shell", "dev")
 	if r.code != 0 || !strings.Contains(r.stdout, "eof-ends-it") {
 		t.Fatalf("shell to EOF: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestSpaceAgentEnvIsForTheOwnerOfAManualSpace(t *testing.T) {
+	b := startTerminalBed(t)
+	other := b.addUser(t, "mallory")
+	if r := knot(t, b.as(t, other), "", "space", "agent-env", "dev"); r.code == 0 {
+		t.Fatalf("another user got the agent's environment: %s", r.stdout)
+	}
+	if status := b.call(t, "POST", "/api/spaces/"+b.spaceID+"/agent-token", other, nil, nil); status != http.StatusNotFound {
+		t.Fatalf("another user's agent-token: HTTP %d, want 404", status)
+	}
+	env := b.as(t, b.adminToken)
+	mustSucceed(t, knot(t, env, "name: box\nkind: container\nspec: |\n  image: busybox\n", "template", "import", "-"))
+	mustSucceed(t, knot(t, env, "", "space", "create", "boxed", "box"))
+	r := knot(t, env, "", "space", "agent-env", "boxed")
+	if r.code == 0 || !strings.Contains(r.stderr, "only a manual space's agent token is made here") {
+		t.Fatalf("agent-env of a container space: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
