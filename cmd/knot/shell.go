@@ -170,9 +170,9 @@ func runTerminal(c *cli.Context, cl *apiClient, spaceID string, q url.Values, tt
 	var raw *term.State
 	inFile, isFile := in.(*os.File)
 	if tty && isFile && term.IsTerminal(int(inFile.Fd())) {
-		if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
-			q.Set("cols", strconv.Itoa(w))
-			q.Set("rows", strconv.Itoa(h))
+		if w, h, err := term.GetSize(int(inFile.Fd())); err == nil && w > 0 && h > 0 {
+			q.Set("cols", strconv.Itoa(min(w, 1000)))
+			q.Set("rows", strconv.Itoa(min(h, 1000)))
 		}
 		st, err := term.MakeRaw(int(inFile.Fd()))
 		if err != nil {
@@ -220,8 +220,8 @@ func runTerminal(c *cli.Context, cl *apiClient, spaceID string, q url.Values, tt
 				case <-ctx.Done():
 					return
 				case <-winch:
-					if w, h, err := term.GetSize(int(inFile.Fd())); err == nil {
-						send(termMessage{Type: "resize", Cols: w, Rows: h})
+					if w, h, err := term.GetSize(int(inFile.Fd())); err == nil && w > 0 && h > 0 {
+						send(termMessage{Type: "resize", Cols: min(w, 1000), Rows: min(h, 1000)})
 					}
 				}
 			}
