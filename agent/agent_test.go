@@ -399,3 +399,39 @@ func TestAgentEndsASessionKeptTooLongWithoutViewers(t *testing.T) {
 	}
 	waitFor(t, "the session to end", func() bool { return len(sessionsOf(t, l.linked())) == 0 })
 }
+
+// A viewer that takes no output is dropped; the others see all of it.
+func TestAgentDropsAViewerThatTakesNoOutput(t *testing.T) {
+	noLeaks(t)
+	defer agent.SetViewerTimeout(200 * time.Millisecond)()
+	l := startFakeLeaf(t)
+	runAgent(t, agent.Options{Endpoint: l.addr, SpaceID: "s", Token: "t", Fingerprint: l.fp})
+	waitFor(t, "the link", func() bool { return l.linked() != nil })
+	mux := l.linked()
+	fast := openTerminal(t, mux, agentwire.Terminal{Shell: "sh"})
+
+	// The stuck viewer reads its Opened answer and nothing after.
+	st, err := mux.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	agentwire.WriteJSON(st, agentwire.Open{Type: agentwire.OpenTerminal, Terminal: &agentwire.Terminal{Attach: fast.id}})
+	var o agentwire.Opened
+	if err := agentwire.ReadJSON(st, &o); err != nil || o.ID != fast.id {
+		t.Fatalf("attach: %v %+v", err, o)
+	}
+
+	fast.send(t, "i=0; while [ $i -lt 40000 ]; do echo line-of-output-to-fill-the-windows; i=$((i+1)); done; echo END-$((2+2))\n")
+	fast.wait(t, "END-4")
+	fast.mu.Lock()
+	n := strings.Count(fast.out.String(), "line-of-output-to-fill-the-windows\r\n")
+	fast.mu.Unlock()
+	if n != 40000 {
+		t.Fatalf("the reading viewer got %d of 40000 lines", n)
+	}
+	waitFor(t, "the stuck viewer dropped", func() bool {
+		s := sessionsOf(t, mux)
+		return len(s) == 1 && s[0].Viewers == 1
+	})
+}

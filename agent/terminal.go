@@ -20,7 +20,7 @@ import (
 
 // viewerTimeout is how long a session waits for one viewer to take a chunk
 // of output before it drops that viewer (who may reattach and replay).
-const viewerTimeout = 10 * time.Second
+var viewerTimeout = 10 * time.Second
 
 // session is one terminal: a program under a PTY, its replay buffer and
 // its viewers. Its output goroutine (pump) owns reading the PTY; it ends
@@ -29,10 +29,12 @@ type session struct {
 	id      string
 	shell   string
 	created time.Time
-	keep    bool // kept after the last viewer leaves; false for commands
+	keep    bool          // kept after the last viewer leaves; false for commands
+	keepFor time.Duration // how long it is kept without viewers
 	cmd     *exec.Cmd
 	pty     *os.File
-	done    chan struct{} // closed when the program has ended and is reaped
+	done    chan struct{}   // closed when the program has ended and is reaped
+	bg      *sync.WaitGroup // the agent's session goroutines, for kill's
 
 	mu      sync.Mutex
 	replay  []byte               // the last bytes of output; guarded by mu
@@ -44,14 +46,17 @@ type session struct {
 	reason  string               // why it ended, if not its own exit; guarded by mu
 }
 
-// viewer is one stream watching a session. out carries output; it is
-// closed when the session drops the viewer or ends.
+// viewer is one stream watching a session. out carries output; only the
+// session's pump sends on it, and closes it when the session has ended.
+// gone is closed when the viewer is detached (it left, or was dropped for
+// not taking output).
 type viewer struct {
 	out  chan []byte
+	gone chan struct{}
 	once sync.Once
 }
 
-func (v *viewer) close() { v.once.Do(func() { close(v.out) }) }
+func (v *viewer) leave() { v.once.Do(func() { close(v.gone) }) }
 
 // sessions is the agent's set of terminal sessions.
 type sessions struct {
@@ -113,8 +118,8 @@ func (ss *sessions) start(t *agentwire.Terminal) (*session, error) {
 		return nil, fmt.Errorf("cannot start %s: %v", filepath.Base(cmd.Path), err)
 	}
 	s := &session{
-		id: crypt.NewToken()[:16], shell: shell, created: time.Now(), keep: len(t.Command) == 0,
-		cmd: cmd, pty: f, done: make(chan struct{}), max: ss.replay, viewers: map[*viewer]struct{}{},
+		id: crypt.NewToken()[:16], shell: shell, created: time.Now(), keep: len(t.Command) == 0, keepFor: ss.keepFor,
+		cmd: cmd, pty: f, done: make(chan struct{}), bg: &ss.wg, max: ss.replay, viewers: map[*viewer]struct{}{},
 	}
 	ss.mu.Lock()
 	ss.all[s.id] = s
@@ -206,22 +211,23 @@ func (ss *sessions) pump(s *session) {
 		s.expiry.Stop()
 	}
 	for v := range s.viewers {
-		v.close()
+		close(v.out)
 	}
 	s.viewers = map[*viewer]struct{}{}
 	s.mu.Unlock()
 	close(s.done)
 }
 
-// deliver hands chunk to v, or drops v when it does not take it in time.
+// deliver hands chunk to v, or drops v when it does not take it in time
+// (it may reattach and replay). Only pump calls it.
 func (s *session) deliver(v *viewer, chunk []byte) {
 	t := time.NewTimer(viewerTimeout)
 	defer t.Stop()
-	defer func() { recover() }() // v.out closed by a concurrent detach
 	select {
 	case v.out <- chunk:
+	case <-v.gone:
 	case <-t.C:
-		s.detach(v, 0)
+		s.detach(v)
 	}
 }
 
@@ -235,7 +241,7 @@ func (s *session) attach() (*viewer, []byte, bool) {
 		return nil, nil, false
 	default:
 	}
-	v := &viewer{out: make(chan []byte, 16)}
+	v := &viewer{out: make(chan []byte, 16), gone: make(chan struct{})}
 	s.viewers[v] = struct{}{}
 	s.idle = time.Time{}
 	if s.expiry != nil {
@@ -247,14 +253,15 @@ func (s *session) attach() (*viewer, []byte, bool) {
 
 // detach removes v. When it was the last viewer, a kept session is ended
 // after keepFor unless someone attaches; any other session is ended now.
-func (s *session) detach(v *viewer, keepFor time.Duration) {
+func (s *session) detach(v *viewer) {
+	keepFor := s.keepFor
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.viewers[v]; !ok {
 		return
 	}
 	delete(s.viewers, v)
-	v.close()
+	v.leave()
 	if len(s.viewers) > 0 {
 		return
 	}
@@ -289,13 +296,13 @@ func (s *session) kill(reason string) {
 	}
 	pid := s.cmd.Process.Pid
 	_ = syscall.Kill(-pid, syscall.SIGHUP)
-	go func() {
+	s.bg.Go(func() {
 		select {
 		case <-s.done:
 		case <-time.After(3 * time.Second):
 			_ = syscall.Kill(-pid, syscall.SIGKILL)
 		}
-	}()
+	})
 }
 
 // write sends input to the program.
@@ -368,7 +375,7 @@ func (ss *sessions) serveTerminal(rw io.ReadWriteCloser, t *agentwire.Terminal) 
 		s.resize(t.Cols, t.Rows)
 	}
 	if err := agentwire.WriteJSON(rw, agentwire.Opened{ID: s.id}); err != nil {
-		s.detach(v, ss.keepFor)
+		s.detach(v)
 		return
 	}
 	// The input side: until the stream ends or breaks the protocol.
@@ -376,42 +383,48 @@ func (ss *sessions) serveTerminal(rw io.ReadWriteCloser, t *agentwire.Terminal) 
 	ss.wg.Go(func() {
 		defer close(inDone)
 		ss.input(rw, s)
-		s.detach(v, ss.keepFor)
+		s.detach(v)
 	})
-	if sendOutput(rw, v, replay) == nil {
-		// v was closed: the session ended, or the viewer left.
-		select {
-		case <-s.done:
-			code, reason := s.ended()
-			agentwire.WriteJSON(rw, agentwire.Control{Type: agentwire.CtlExit, Code: code, Reason: reason})
-		case <-inDone:
-		}
+	if sendOutput(rw, v, replay) {
+		<-s.done
+		code, reason := s.ended()
+		agentwire.WriteJSON(rw, agentwire.Control{Type: agentwire.CtlExit, Code: code, Reason: reason})
 	}
-	s.detach(v, ss.keepFor)
+	s.detach(v)
 	rw.Close()
 	<-inDone
 }
 
-// sendOutput writes the replay and then v's output until v is closed (nil)
-// or the stream fails.
-func sendOutput(w io.Writer, v *viewer, replay []byte) error {
-	for len(replay) > 0 {
-		n := min(len(replay), agentwire.MaxFrame)
-		if err := agentwire.WriteFrame(w, agentwire.KindData, replay[:n]); err != nil {
-			return err
-		}
-		replay = replay[n:]
-	}
-	for chunk := range v.out {
-		for len(chunk) > 0 {
-			n := min(len(chunk), agentwire.MaxFrame)
-			if err := agentwire.WriteFrame(w, agentwire.KindData, chunk[:n]); err != nil {
-				return err
+// sendOutput writes the replay and then v's output. It returns true when
+// the session has ended (all its output sent), false when the viewer left,
+// was dropped, or the stream failed.
+func sendOutput(w io.Writer, v *viewer, replay []byte) bool {
+	write := func(p []byte) bool {
+		for len(p) > 0 {
+			n := min(len(p), agentwire.MaxFrame)
+			if agentwire.WriteFrame(w, agentwire.KindData, p[:n]) != nil {
+				return false
 			}
-			chunk = chunk[n:]
+			p = p[n:]
+		}
+		return true
+	}
+	if !write(replay) {
+		return false
+	}
+	for {
+		select {
+		case chunk, ok := <-v.out:
+			if !ok {
+				return true
+			}
+			if !write(chunk) {
+				return false
+			}
+		case <-v.gone:
+			return false
 		}
 	}
-	return nil
 }
 
 // input passes a viewer's frames to the session until the stream ends.
