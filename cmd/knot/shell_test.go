@@ -101,6 +101,7 @@ type wsTerm struct {
 	id   string
 	out  chan []byte
 	exit chan int
+	err  error // why reading ended; set before out is closed
 }
 
 func (b *terminalBed) open(t *testing.T, token, query string) (*wsTerm, *http.Response, error) {
@@ -130,6 +131,7 @@ func (b *terminalBed) open(t *testing.T, token, query string) (*wsTerm, *http.Re
 		for {
 			typ, data, err := conn.Read(context.Background())
 			if err != nil {
+				w.err = err
 				return
 			}
 			if typ == websocket.MessageBinary {
@@ -362,5 +364,64 @@ func TestSpaceAgentEnvIsForTheOwnerOfAManualSpace(t *testing.T) {
 	r := knot(t, env, "", "space", "agent-env", "boxed")
 	if r.code == 0 || !strings.Contains(r.stderr, "only a manual space's agent token is made here") {
 		t.Fatalf("agent-env of a container space: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
+	b := startTerminalBed(t)
+	for query, want := range map[string]string{
+		"cols=abc":  "query parameter cols must be a number from 1 to 1000",
+		"rows=5000": "query parameter rows must be a number from 1 to 1000",
+		"pty=maybe": "query parameter pty must be 0 or 1",
+	} {
+		_, resp, err := b.open(t, b.adminToken, query)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %v %+v; want 400", query, err, resp)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), want) {
+			t.Errorf("%s: %s; want %q", query, body, want)
+		}
+	}
+	if _, resp, err := b.open(t, b.adminToken, "attach=no-such-session"); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("attach to an unknown session: %v %+v; want 404", err, resp)
+	}
+
+	// A text message that is not a control message closes the websocket
+	// with the reason, and the audit log says so.
+	w, _, err := b.open(t, b.adminToken, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.control(map[string]any{"type": "explode"})
+	deadline := time.After(20 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-w.out:
+		case <-deadline:
+			t.Fatal("the websocket stayed open after a bad message")
+		}
+	}
+	if websocket.CloseStatus(w.err) != websocket.StatusPolicyViolation || !strings.Contains(w.err.Error(), "unknown control message type") {
+		t.Fatalf("after a bad message: %v; want a policy violation close with the reason", w.err)
+	}
+
+	// A space of another location: a clear conflict.
+	rec, err := storage.Get[shared.Space](context.Background(), b.store, b.spaceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Location = "elsewhere"
+	if err := b.store.Put(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := b.open(t, b.adminToken, "")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("a space elsewhere: %v %+v; want 409", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), "open its terminal at that location's server") {
+		t.Fatalf("a space elsewhere: %s", body)
 	}
 }
