@@ -3,15 +3,20 @@ package main_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/creack/pty"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
@@ -425,3 +430,74 @@ func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
 		t.Fatalf("a space elsewhere: %s", body)
 	}
 }
+
+// knot space shell on a terminal: raw mode (the remote shell echoes),
+// the terminal's size at the start and after SIGWINCH, the exit status.
+func TestSpaceShellOnATerminalFollowsItsSize(t *testing.T) {
+	b := startTerminalBed(t)
+	cmd := exec.Command(knotBin, "space", "shell", "dev")
+	cmd.Env = testEnv(b.as(t, b.adminToken))
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 91, Rows: 31})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	var mu sync.Mutex
+	var out strings.Builder
+	go io.Copy(writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) }), f)
+	waitOut := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			got := out.String()
+			mu.Unlock()
+			if strings.Contains(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q within 20s; got %q", want, tail(got))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	f.Write([]byte("stty size; echo A-$((1+1))\r"))
+	waitOut("31 91")
+	waitOut("A-2")
+	if err := pty.Setsize(f, &pty.Winsize{Cols: 77, Rows: 22}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGWINCH)
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; ; i++ {
+		f.Write([]byte("stty size\r"))
+		mu.Lock()
+		got := strings.Contains(out.String(), "22 77")
+		mu.Unlock()
+		if got {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the remote terminal did not follow the resize")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.Write([]byte("exit 7\r"))
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+			t.Fatalf("knot space shell ended with %v; want exit status 7", err)
+		}
+		done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("knot space shell did not end")
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
