@@ -337,6 +337,12 @@ func TestSpaceShellAndExecFromTheCLI(t *testing.T) {
 	if r.code != 0 || r.stdout != "piped input\n" {
 		t.Fatalf("exec cat: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
+	// Programs in the space get the agent's environment, but not its
+	// credential.
+	r = knot(t, env, "", "space", "exec", "dev", "--", "env")
+	if r.code != 0 || !strings.Contains(r.stdout, "KNOT_SPACE_ID="+b.spaceID+"\n") || strings.Contains(r.stdout, "KNOT_AGENT_TOKEN") {
+		t.Fatalf("env in the space: exit %d, stdout %q; want KNOT_SPACE_ID and no KNOT_AGENT_TOKEN", r.code, r.stdout)
+	}
 	r = knot(t, env, "", "space", "exec", "dev", "--", "no-such-program-knot")
 	if r.code != 127 {
 		t.Fatalf("exec of a missing program: exit %d, stderr %q; want 127", r.code, r.stderr)
