@@ -120,6 +120,9 @@ type Options struct {
 	// /api/spaces/{space_id}/logs and its websocket; nil means both answer
 	// 404 "this server keeps no space logs".
 	Logs SpaceLogs
+	// Agents is the endpoint of this location's agents, for terminals
+	// (terminal.go); nil means terminals answer 503.
+	Agents *leaf.Agents
 	// ValidateTemplate checks a template before it is stored; a returned
 	// *shared.Error is shown to the client. nil means basic checks only: the
 	// kind is valid, container and nomad templates have a spec, and a
@@ -200,7 +203,8 @@ type Server struct {
 	totp     *TOTPOptions // nil: no two-factor login
 	spaces   SpaceController
 	logs     SpaceLogs
-	streams  streams // the open log streams, closed by Run
+	agents   *leaf.Agents // nil: no terminals
+	streams  streams      // the open log and terminal streams, closed by Run
 	validate func(*shared.Template) error
 	now      func() time.Time
 	shutdown time.Duration
@@ -272,6 +276,7 @@ func New(opts Options) (*Server, error) {
 		totp:     opts.TOTP,
 		spaces:   opts.Spaces,
 		logs:     opts.Logs,
+		agents:   opts.Agents,
 		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,

@@ -196,6 +196,7 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
+	info.Agent = s.agentOf(sp)
 	writeJSON(w, http.StatusOK, info)
 	return nil
 }

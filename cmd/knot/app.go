@@ -66,7 +66,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var ue *usageError
 	var ec cli.ExitCoder
+	var es *exitStatus
 	switch {
+	case errors.As(err, &es):
+		return es.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "%s: %v\n", ue.cmd, ue.err)
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", ue.cmd)
@@ -104,7 +107,8 @@ func newApp(s streams) *cli.App {
 			serverCommand(),
 			adminCommand(s),
 			connectCommand(s),
-			spaceCommand(),
+			withShell(spaceCommand()),
+			agentCommand(),
 			templateCommand(s),
 			benchCommand(s),
 			leafCommand(),

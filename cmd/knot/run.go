@@ -72,10 +72,21 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		}
 	}()
 
+	agentCert, err := agentTLS(cfg, cert)
+	if err != nil {
+		return err
+	}
+	agents, agentLn, err := startAgents(cfg, store, agentCert, logger)
+	if err != nil {
+		return err
+	}
+	defer agentLn.Close()
+
 	container, err := containerRuntime(cfg, logger)
 	if err != nil {
 		return err
 	}
+	container = withAgentEnv(container, agentCert.Fingerprint)
 	var runtimes []string
 	if container != nil {
 		runtimes = append(runtimes, container.Name())
@@ -86,6 +97,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	if nomadRT != nil {
 		runtimes = append(runtimes, nomadRT.Name())
+		nomadRT = withAgentEnv(nomadRT, agentCert.Fingerprint)
 	}
 
 	var (
@@ -174,6 +186,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		TOTP:             totp,
 		Spaces:           manager,
 		Logs:             manager,
+		Agents:           agents,
 		ValidateTemplate: runtime.ValidateTemplate,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
 		AuditRetention:   time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,
@@ -207,6 +220,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return server.Run(gctx, ln) })
 	g.Go(func() error { return manager.Run(gctx) })
+	g.Go(func() error { return agents.Serve(gctx, agentLn) })
 	if hub != nil {
 		g.Go(func() error { return hub.Run(gctx) })
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +34,10 @@ var listenRe = regexp.MustCompile(`listen=(https?://127\.0\.0\.1:\d+)`)
 // runKnotServer runs `knot server args...` in dir and waits until it serves.
 func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
 	t.Helper()
+	if !slices.Contains(args, "--listen-agent") {
+		// Servers of parallel tests must not share the agent port.
+		args = append(args, "--listen-agent", "127.0.0.1:0")
+	}
 	cmd := exec.Command(knotBin, append([]string{"server"}, args...)...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {

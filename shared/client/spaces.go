@@ -95,7 +95,19 @@ func (s *Spaces) Logs(ctx context.Context, id string) (*api.SpaceLogs, error) {
 // first, then new ones as the space writes them. The caller reads it with
 // Next and closes it.
 func (s *Spaces) LogStream(ctx context.Context, id string) (*LogStream, error) {
-	c := s.c
+	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/logs/stream", "cannot open the log stream of")
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(maxLogMessage)
+	return &LogStream{conn: conn}, nil
+}
+
+// dial opens the websocket at path, sending the client's token and
+// headers. ctx bounds the dial only. A refusal is a *ResponseError as for
+// any other call; no answer is a *TransportError that says what (e.g.
+// "cannot open the log stream of") could not be done.
+func (c *Client) dial(ctx context.Context, path, what string) (*websocket.Conn, error) {
 	hdr := http.Header{}
 	for k, v := range c.header {
 		hdr[k] = append([]string(nil), v...)
@@ -106,7 +118,7 @@ func (s *Spaces) LogStream(ctx context.Context, id string) (*LogStream, error) {
 	}
 	dial := *c.http
 	dial.Timeout = 0 // the stream lasts; ctx bounds the dial
-	conn, resp, err := websocket.Dial(ctx, c.base+"/api/spaces/"+esc(id)+"/logs/stream", &websocket.DialOptions{HTTPClient: &dial, HTTPHeader: hdr})
+	conn, resp, err := websocket.Dial(ctx, c.base+path, &websocket.DialOptions{HTTPClient: &dial, HTTPHeader: hdr})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -118,10 +130,9 @@ func (s *Spaces) LogStream(ctx context.Context, id string) (*LogStream, error) {
 			}
 			return nil, newResponseError(resp, body)
 		}
-		return nil, &TransportError{Address: c.base, Err: err, what: "cannot open the log stream of"}
+		return nil, &TransportError{Address: c.base, Err: err, what: what}
 	}
-	conn.SetReadLimit(maxLogMessage)
-	return &LogStream{conn: conn}, nil
+	return conn, nil
 }
 
 // maxLogMessage is the largest message of a log stream read.

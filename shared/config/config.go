@@ -255,6 +255,11 @@ type Agent struct {
 	Token string
 	// Nameservers lists the host:port of DNS servers for srv+ lookups.
 	Nameservers []string
+	// Fingerprint pins the SHA-256 fingerprint of the leaf's certificate.
+	Fingerprint string
+	// TerminalKeep is how long a terminal session outlives its last viewer,
+	// a duration checked at load (agent.terminal_keep).
+	TerminalKeep string
 }
 
 // Role is what a server is, decided by its configuration.
@@ -324,6 +329,13 @@ func (s Server) AgentEndpointOrListen() string {
 		return s.AgentEndpoint
 	}
 	return s.ListenAgent
+}
+
+// TerminalKeepDuration returns agent.terminal_keep as a duration; 0 when
+// it is empty.
+func (a *Agent) TerminalKeepDuration() time.Duration {
+	d, _ := time.ParseDuration(a.TerminalKeep)
+	return d
 }
 
 // SessionMaxAgeDuration returns server.session_max_age as a duration; 0 when

@@ -105,6 +105,7 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 		Log: config.Log{Level: "info"},
 	}
 	want.Server.LeafForgetAfter = "24h0m0s"
+	want.Agent.TerminalKeep = "10m0s"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -185,6 +186,8 @@ var samples = map[string]sample{
 	"agent.endpoint":                {"knot-leaf:3010", "knot-leaf:3010", "knot-leaf:3010", nil, func(c *config.Config) any { return c.Agent.Endpoint }},
 	"agent.space_id":                {"0198c1d2-space", "0198c1d2-space", "0198c1d2-space", nil, func(c *config.Config) any { return c.Agent.SpaceID }},
 	"agent.token":                   {"tok", "tok", "tok", nil, func(c *config.Config) any { return c.Agent.Token }},
+	"agent.fingerprint":             {strings.Repeat("0f", 32), strings.Repeat("0F", 32), strings.Repeat("0F:", 31) + "0F", nil, func(c *config.Config) any { return c.Agent.Fingerprint }},
+	"agent.terminal_keep":           {"30m", "30m", "30m0s", nil, func(c *config.Config) any { return c.Agent.TerminalKeep }},
 	"agent.nameservers":             {"[127.0.0.53]", "127.0.0.53", []string{"127.0.0.53:53"}, nil, func(c *config.Config) any { return c.Agent.Nameservers }},
 }
 

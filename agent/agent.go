@@ -1,0 +1,352 @@
+// Package agent is knot's agent inside a space: it finds its leaf, proves
+// which space it serves, keeps one multiplexed link to the leaf, reports
+// its state, and serves terminals over that link.
+//
+// Decisions:
+//
+//   - The endpoint is host:port or srv+name. A srv+ name is resolved again
+//     before every dial (shared/srv caches answers for their TTL), and the
+//     targets are tried in the order the SRV records give.
+//   - The link is TLS, and the leaf is verified by the pinned SHA-256
+//     fingerprint of its certificate (or a CA file); an agent given neither
+//     refuses to start rather than trust any server.
+//   - The agent speaks first (agentwire.Hello with its space id and token);
+//     a refusal is logged with the leaf's reason and retried with backoff,
+//     as a leaf may not yet know a space it has just started.
+//   - After the Welcome both sides run yamux over the connection, the agent
+//     as client (hashicorp/yamux: streams with flow control and keepalives,
+//     so one slow terminal does not stall the others). The agent opens one
+//     state stream and sends its State at once and at every heartbeat the
+//     leaf asked for; the leaf opens ping, sessions and terminal streams.
+//   - Reconnects wait a random time between 0 and a backoff that doubles
+//     from MinBackoff up to MaxBackoff (full jitter), and start again from
+//     MinBackoff once a link was up.
+//   - Terminal sessions belong to the agent, not to a link: a link that
+//     breaks detaches its viewers, and each session is kept KeepSessions
+//     after its last viewer left, with a replay buffer of ReplayBytes, so a
+//     viewer can reattach through a new link.
+//   - Shells and commands get the agent's environment without
+//     KNOT_AGENT_TOKEN: the credential stays with the agent.
+//
+// Goroutines: Run owns the link loop; each link owns its state sender and
+// stream handlers and waits for them before Run dials again; the terminal
+// sessions' goroutines are waited for when Run returns.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/srv"
+	"github.com/knot-dev/knot/shared/tlsconf"
+)
+
+// Defaults of Options.
+const (
+	DefaultKeepSessions = 10 * time.Minute
+	DefaultReplayBytes  = 256 << 10
+	MinReplayBytes      = 64 << 10
+	DefaultHeartbeat    = 10 * time.Second
+	DefaultMinBackoff   = 500 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+)
+
+// Options configure an Agent.
+type Options struct {
+	// Endpoint is the leaf's agent listener: host:port or srv+name.
+	Endpoint string
+	// SpaceID and Token say which space the agent serves and prove it.
+	SpaceID, Token string
+	// Fingerprint pins the SHA-256 fingerprint of the leaf's certificate;
+	// CAFile names the CA that signs it. One of them is required.
+	Fingerprint, CAFile string
+	// Nameservers answer srv+ lookups; empty uses the system resolver.
+	Nameservers []string
+	// Version is reported to the leaf.
+	Version string
+	// KeepSessions is how long a terminal session lives after its last
+	// viewer left; 0 means DefaultKeepSessions.
+	KeepSessions time.Duration
+	// ReplayBytes is the size of each session's replay buffer; 0 means
+	// DefaultReplayBytes, and less than MinReplayBytes is raised to it.
+	ReplayBytes int
+	// MinBackoff and MaxBackoff bound the wait between dials; 0 means the
+	// defaults.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Agent is the agent of one space. Run it.
+type Agent struct {
+	opts     Options
+	tls      *tls.Config
+	resolver *srv.Resolver
+	log      *slog.Logger
+	sessions *sessions
+
+	mu    sync.Mutex
+	state string // guarded by mu; "" until the first link
+}
+
+// New checks opts and returns an Agent. Errors name the option.
+func New(opts Options) (*Agent, error) {
+	switch {
+	case opts.Endpoint == "":
+		return nil, errors.New("agent endpoint: none given (KNOT_AGENT_ENDPOINT)")
+	case opts.SpaceID == "":
+		return nil, errors.New("agent space id: none given (KNOT_SPACE_ID)")
+	case opts.Token == "":
+		return nil, errors.New("agent token: none given (KNOT_AGENT_TOKEN)")
+	case opts.Fingerprint == "" && opts.CAFile == "":
+		return nil, errors.New("agent fingerprint: none given (KNOT_AGENT_FINGERPRINT): the agent verifies its leaf by the fingerprint of its certificate or by a CA file")
+	}
+	if !strings.HasPrefix(opts.Endpoint, srv.Prefix) {
+		if _, _, err := net.SplitHostPort(opts.Endpoint); err != nil {
+			return nil, fmt.Errorf("agent endpoint %q: must be host:port or srv+name: %v", opts.Endpoint, err)
+		}
+	}
+	tc, err := tlsconf.Client(tlsconf.ClientOptions{Fingerprint: opts.Fingerprint, CAFile: opts.CAFile})
+	if err != nil {
+		return nil, fmt.Errorf("agent TLS: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	r, err := srv.New(srv.Options{Nameservers: opts.Nameservers, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("agent nameservers: %w", err)
+	}
+	if opts.KeepSessions <= 0 {
+		opts.KeepSessions = DefaultKeepSessions
+	}
+	if opts.ReplayBytes == 0 {
+		opts.ReplayBytes = DefaultReplayBytes
+	}
+	opts.ReplayBytes = max(opts.ReplayBytes, MinReplayBytes)
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
+	}
+	return &Agent{
+		opts: opts, tls: tc, resolver: r, log: opts.Logger.With("space_id", opts.SpaceID),
+		sessions: newSessions(opts.KeepSessions, opts.ReplayBytes, shellEnv(os.Environ())),
+	}, nil
+}
+
+// shellEnv returns env without the agent's credential.
+func shellEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "KNOT_AGENT_TOKEN=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// Run keeps the link to the leaf until ctx ends, then ends the terminal
+// sessions and returns nil.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.sessions.close()
+	backoff := a.opts.MinBackoff
+	for {
+		up, err := a.linkOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if up {
+			backoff = a.opts.MinBackoff
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
+		a.log.Warn("agent link down; dialling again", "err", err, "in", wait.Round(time.Millisecond))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, a.opts.MaxBackoff)
+	}
+}
+
+// targets returns the addresses to dial, best first.
+func (a *Agent) targets(ctx context.Context) ([]string, error) {
+	name, ok := strings.CutPrefix(a.opts.Endpoint, srv.Prefix)
+	if !ok {
+		return []string{a.opts.Endpoint}, nil
+	}
+	ts, err := a.resolver.LookupSRV(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.String()
+	}
+	return out, nil
+}
+
+// dial resolves the endpoint and returns the first connection that
+// completes TLS.
+func (a *Agent) dial(ctx context.Context) (*tls.Conn, error) {
+	addrs, err := a.targets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, addr := range addrs {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: a.tls}
+		c, err := d.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			return c.(*tls.Conn), nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+// linkOnce dials, registers and serves one link until it ends. It reports
+// whether the leaf accepted the agent.
+func (a *Agent) linkOnce(ctx context.Context) (bool, error) {
+	conn, err := a.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	if err := agentwire.WriteJSON(conn, agentwire.Hello{SpaceID: a.opts.SpaceID, Token: a.opts.Token, Version: a.opts.Version}); err != nil {
+		conn.Close()
+		return false, err
+	}
+	var w agentwire.Welcome
+	if err := agentwire.ReadJSON(conn, &w); err != nil {
+		conn.Close()
+		return false, fmt.Errorf("reading the leaf's answer: %w", err)
+	}
+	if !w.OK {
+		conn.Close()
+		return false, fmt.Errorf("the leaf refused the agent: %s", w.Error)
+	}
+	conn.SetDeadline(time.Time{})
+	mux, err := yamux.Client(conn, muxConfig())
+	if err != nil {
+		conn.Close()
+		return false, err
+	}
+	a.setState("ready")
+	a.log.Info("agent linked to its leaf", "leaf", conn.RemoteAddr().String(), "leaf_version", w.Version)
+	err = a.serve(ctx, mux, w.Heartbeat(DefaultHeartbeat))
+	return true, err
+}
+
+// muxConfig is the yamux configuration of both sides.
+func muxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.KeepAliveInterval = 15 * time.Second
+	c.ConnectionWriteTimeout = 10 * time.Second
+	c.StreamOpenTimeout = 10 * time.Second
+	c.StreamCloseTimeout = time.Minute
+	c.LogOutput = io.Discard
+	return c
+}
+
+func (a *Agent) setState(s string) {
+	a.mu.Lock()
+	a.state = s
+	a.mu.Unlock()
+}
+
+func (a *Agent) currentState() agentwire.State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count()}
+}
+
+// serve runs a link: the state stream and the streams the leaf opens.
+func (a *Agent) serve(ctx context.Context, mux *yamux.Session, heartbeat time.Duration) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer mux.Close()
+	wg.Go(func() {
+		if err := a.report(ctx, mux, heartbeat); err != nil && !mux.IsClosed() {
+			a.log.Warn("agent state stream ended", "err", err)
+		}
+		mux.Close()
+	})
+	for {
+		st, err := mux.AcceptStream()
+		if err != nil {
+			return err
+		}
+		wg.Go(func() { a.handle(st) })
+	}
+}
+
+// report sends the agent's state at once and at every heartbeat.
+func (a *Agent) report(ctx context.Context, mux *yamux.Session, every time.Duration) error {
+	st, err := mux.OpenStream()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := agentwire.WriteJSON(st, agentwire.Open{Type: agentwire.OpenState}); err != nil {
+		return err
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := agentwire.WriteJSON(st, a.currentState()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-mux.CloseChan():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// handle serves one stream the leaf opened.
+func (a *Agent) handle(st *yamux.Stream) {
+	defer st.Close()
+	st.SetReadDeadline(time.Now().Add(15 * time.Second))
+	var o agentwire.Open
+	if err := agentwire.ReadJSON(st, &o); err != nil {
+		a.log.Warn("agent: the leaf opened a stream with a bad first frame; closing it", "err", err)
+		return
+	}
+	st.SetReadDeadline(time.Time{})
+	switch o.Type {
+	case agentwire.OpenPing:
+		agentwire.WriteJSON(st, agentwire.Pong{OK: true})
+	case agentwire.OpenSessions:
+		agentwire.WriteJSON(st, agentwire.SessionList{Sessions: a.sessions.list()})
+	case agentwire.OpenTerminal:
+		a.sessions.serveTerminal(st, o.Terminal)
+	default:
+		a.log.Warn("agent: the leaf opened a stream the agent does not serve", "type", o.Type)
+	}
+}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/knot-dev/knot/agent"
+)
+
+// agentCommand is knot agent, run inside a space.
+func agentCommand() *cli.Command {
+	flags := append(keyFlags("agent.", "log."), legacyFlags("agent.", "log.")...)
+	return &cli.Command{
+		Name:  "agent",
+		Usage: "Run the agent of a space: link it to its leaf and serve its terminals",
+		Description: "Runs inside a space. It finds the leaf at $KNOT_AGENT_ENDPOINT (host:port, or srv+name\n" +
+			"for a DNS SRV lookup, made again before every dial), verifies the leaf's certificate by its\n" +
+			"SHA-256 fingerprint ($KNOT_AGENT_FINGERPRINT), presents the space's token ($KNOT_AGENT_TOKEN)\n" +
+			"for the space $KNOT_SPACE_ID, and keeps the link up, dialling again with backoff when it\n" +
+			"breaks. Terminal sessions outlive a broken link for agent.terminal_keep. It stops on\n" +
+			"SIGINT or SIGTERM.",
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			cfg, err := loadConfig(c)
+			if err != nil {
+				return err
+			}
+			logger := newLogger(c.App.ErrWriter, cfg)
+			release, err := agent.Lock("", cfg.Agent.SpaceID)
+			switch {
+			case errors.Is(err, agent.ErrRunning):
+				logger.Info("another agent of this space runs here; this one stops", "space_id", cfg.Agent.SpaceID)
+				return nil
+			case err != nil:
+				logger.Warn("cannot take the agent's lock file; running anyway", "err", err)
+			default:
+				defer release()
+			}
+			a, err := agent.New(agent.Options{
+				Endpoint:     cfg.Agent.Endpoint,
+				SpaceID:      cfg.Agent.SpaceID,
+				Token:        cfg.Agent.Token,
+				Fingerprint:  cfg.Agent.Fingerprint,
+				Nameservers:  cfg.Agent.Nameservers,
+				Version:      version,
+				KeepSessions: cfg.Agent.TerminalKeepDuration(),
+				Logger:       logger,
+			})
+			if err != nil {
+				return err
+			}
+			return a.Run(c.Context)
+		},
+	}
+}

@@ -1,0 +1,452 @@
+package leaf
+
+// The agent endpoint: the listener on server.listen_agent that the agents
+// of this location's spaces dial, and the registry of those connected.
+//
+// An agent speaks first (agentwire.Hello). It is accepted only when the
+// space is of this location and the SHA-256 of its token equals the
+// space's AgentTokenHash (compared in constant time); a space whose token
+// was replaced (the space restarted) or removed refuses the old token, and
+// a linked agent whose token stops matching is cut at its next heartbeat.
+// A second agent for a space replaces the first only when the first does
+// not answer a ping. Every refusal is logged with the remote address.
+//
+// Goroutines: Serve owns the accept loop and one goroutine per connection,
+// and returns after they have all ended.
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/crypt"
+)
+
+// AgentsOptions configure Agents.
+type AgentsOptions struct {
+	// Space returns a space by id (ENOTFOUND when there is none). Required.
+	Space func(ctx context.Context, id string) (*shared.Space, error)
+	// Location is this server's location: agents of other locations'
+	// spaces are refused.
+	Location string
+	// Endpoint and Fingerprint are what an agent is given to reach and
+	// verify this endpoint (server.agent_endpoint and the certificate's
+	// SHA-256 fingerprint); see Contact.
+	Endpoint, Fingerprint string
+	// TLS is the listener's configuration (its certificate). Required.
+	TLS *tls.Config
+	// Version is told to agents.
+	Version string
+	// Heartbeat is how often agents report; 0 means 10 seconds. An agent
+	// silent for three heartbeats (and at least 5 seconds) is cut.
+	Heartbeat time.Duration
+	// Changed, if set, is called with a space id after its agent linked or
+	// went away.
+	Changed func(spaceID string)
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Agents accepts and keeps the agents of this location's spaces.
+type Agents struct {
+	opts AgentsOptions
+	log  *slog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*agentConn // by space id; guarded by mu
+}
+
+// AgentStatus is what the leaf knows of a space's agent.
+type AgentStatus struct {
+	Connected bool      `json:"connected"`
+	Version   string    `json:"version,omitempty"`
+	State     string    `json:"state,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+}
+
+type agentConn struct {
+	spaceID   string
+	tokenHash string
+	remote    string
+	mux       *yamux.Session
+	since     time.Time
+
+	mu       sync.Mutex
+	version  string    // guarded by mu
+	state    string    // guarded by mu
+	lastSeen time.Time // guarded by mu
+}
+
+// NewAgents returns the agent endpoint; Serve runs it.
+func NewAgents(opts AgentsOptions) (*Agents, error) {
+	if opts.Space == nil || opts.TLS == nil {
+		return nil, errors.New("leaf agents: Space and TLS are required")
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Agents{opts: opts, log: opts.Logger.With("component", "agents"), conns: map[string]*agentConn{}}, nil
+}
+
+// Serve accepts agents on ln (TLS is added here) until ctx ends, then
+// closes every link and returns when their goroutines have ended.
+func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
+	tln := tls.NewListener(ln, a.opts.TLS)
+	stop := context.AfterFunc(ctx, func() { tln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer a.closeAll()
+	for {
+		c, err := tln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("server.listen_agent: %w", err)
+		}
+		wg.Go(func() { a.serveConn(ctx, c) })
+	}
+}
+
+func (a *Agents) closeAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, c := range a.conns {
+		c.mux.Close()
+	}
+}
+
+// refuse answers a refused Hello and logs why.
+func (a *Agents) refuse(c net.Conn, spaceID, reason string) {
+	a.log.Warn("agent refused", "remote", c.RemoteAddr().String(), "space_id", spaceID, "reason", reason)
+	agentwire.WriteJSON(c, agentwire.Welcome{OK: false, Error: reason})
+	c.Close()
+}
+
+// serveConn registers one agent and serves its link until it ends.
+func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	var h agentwire.Hello
+	if err := agentwire.ReadJSON(c, &h); err != nil {
+		a.log.Warn("agent refused", "remote", c.RemoteAddr().String(), "reason", err.Error())
+		var fe *agentwire.FrameError
+		if errors.As(err, &fe) {
+			agentwire.WriteJSON(c, agentwire.Welcome{Error: fe.Error()})
+		}
+		c.Close()
+		return
+	}
+	sp, err := a.opts.Space(ctx, h.SpaceID)
+	switch {
+	case shared.ErrorCode(err) == shared.ENOTFOUND:
+		a.refuse(c, h.SpaceID, "the token is not valid for this space")
+		return
+	case err != nil:
+		a.refuse(c, h.SpaceID, "the leaf cannot read the space now; try again")
+		return
+	case !tokenMatches(h.Token, sp.AgentTokenHash):
+		a.refuse(c, h.SpaceID, "the token is not valid for this space")
+		return
+	case a.opts.Location != "" && sp.Location != a.opts.Location:
+		a.refuse(c, h.SpaceID, fmt.Sprintf("the space belongs to location %q, not to this leaf's %q", sp.Location, a.opts.Location))
+		return
+	}
+	if old := a.get(h.SpaceID); old != nil {
+		if a.answers(old) {
+			a.refuse(c, h.SpaceID, "another agent of this space is connected and answers")
+			return
+		}
+		a.log.Info("agent replaces one that no longer answers", "space_id", h.SpaceID, "old", old.remote)
+		old.mux.Close()
+	}
+	if err := agentwire.WriteJSON(c, agentwire.Welcome{OK: true, Version: a.opts.Version, HeartbeatMS: a.opts.Heartbeat.Milliseconds()}); err != nil {
+		c.Close()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	mux, err := yamux.Server(c, muxConfig())
+	if err != nil {
+		c.Close()
+		return
+	}
+	ac := &agentConn{spaceID: h.SpaceID, tokenHash: sp.AgentTokenHash, remote: c.RemoteAddr().String(), mux: mux,
+		since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
+	a.mu.Lock()
+	if prev := a.conns[h.SpaceID]; prev != nil {
+		prev.mux.Close()
+	}
+	a.conns[h.SpaceID] = ac
+	a.mu.Unlock()
+	a.log.Info("agent linked", "space_id", h.SpaceID, "remote", ac.remote, "version", h.Version)
+	a.changed(h.SpaceID)
+
+	reason := a.runLink(ctx, ac)
+
+	mux.Close()
+	a.mu.Lock()
+	if a.conns[h.SpaceID] == ac {
+		delete(a.conns, h.SpaceID)
+	}
+	a.mu.Unlock()
+	a.log.Info("agent link ended", "space_id", h.SpaceID, "remote", ac.remote, "reason", reason)
+	a.changed(h.SpaceID)
+}
+
+func (a *Agents) changed(id string) {
+	if a.opts.Changed != nil {
+		a.opts.Changed(id)
+	}
+}
+
+// tokenMatches compares the hash of token with want in constant time; an
+// empty want matches nothing.
+func tokenMatches(token, want string) bool {
+	if want == "" {
+		return false
+	}
+	got := crypt.HashToken(token)
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// runLink reads the agent's state stream, and checks at every heartbeat
+// that the token still holds, until the link ends. It returns why.
+func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
+	states := make(chan agentwire.State)
+	readDone := make(chan string, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { readDone <- a.readStates(ac, states, &wg) })
+	// Three heartbeats, and never less than 5s: a busy host delays them.
+	silence := max(3*a.opts.Heartbeat, 5*time.Second)
+	t := time.NewTimer(silence)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			ac.mux.Close()
+			return "the leaf is stopping"
+		case r := <-readDone:
+			ac.mux.Close()
+			return r
+		case st := <-states:
+			ac.mu.Lock()
+			ac.version, ac.state, ac.lastSeen = st.Version, st.State, time.Now().UTC()
+			ac.mu.Unlock()
+			if reason := a.stillValid(ctx, ac); reason != "" {
+				ac.mux.Close()
+				<-readDone
+				return reason
+			}
+			t.Reset(silence)
+		case <-t.C:
+			ac.mux.Close()
+			<-readDone
+			return "no heartbeat for " + silence.String()
+		}
+	}
+}
+
+// stillValid returns why the agent's token no longer holds, or "".
+func (a *Agents) stillValid(ctx context.Context, ac *agentConn) string {
+	sp, err := a.opts.Space(ctx, ac.spaceID)
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return "the space was deleted"
+	}
+	if err != nil {
+		return "" // the store will answer again
+	}
+	if subtle.ConstantTimeCompare([]byte(sp.AgentTokenHash), []byte(ac.tokenHash)) != 1 {
+		a.log.Warn("agent refused", "remote", ac.remote, "space_id", ac.spaceID, "reason", "its token was revoked")
+		return "the token was revoked"
+	}
+	return ""
+}
+
+// readStates accepts the agent's state stream and passes each State on;
+// it returns why it ended. Streams other than one state stream are closed.
+func (a *Agents) readStates(ac *agentConn, out chan<- agentwire.State, wg *sync.WaitGroup) string {
+	st, err := ac.mux.AcceptStream()
+	if err != nil {
+		return "the link closed"
+	}
+	defer st.Close()
+	var o agentwire.Open
+	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
+		return "the agent's first stream is not its state"
+	}
+	wg.Go(func() {
+		// Any further stream from the agent is not served (yet).
+		for {
+			s, err := ac.mux.AcceptStream()
+			if err != nil {
+				return
+			}
+			s.Close()
+		}
+	})
+	for {
+		var s agentwire.State
+		if err := agentwire.ReadJSON(st, &s); err != nil {
+			var fe *agentwire.FrameError
+			if errors.As(err, &fe) {
+				return fe.Error()
+			}
+			return "the link closed"
+		}
+		select {
+		case out <- s:
+		case <-ac.mux.CloseChan():
+			return "the link closed"
+		}
+	}
+}
+
+func (a *Agents) get(id string) *agentConn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.conns[id]
+}
+
+// answers pings an agent and reports whether it answered in time.
+func (a *Agents) answers(ac *agentConn) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	st, err := a.open(ctx, ac, agentwire.Open{Type: agentwire.OpenPing})
+	if err != nil {
+		return false
+	}
+	defer st.Close()
+	var p agentwire.Pong
+	return agentwire.ReadJSON(st, &p) == nil && p.OK
+}
+
+// open opens a stream to an agent and sends o; the stream's deadline
+// follows ctx until it returns.
+func (a *Agents) open(ctx context.Context, ac *agentConn, o agentwire.Open) (*yamux.Stream, error) {
+	st, err := ac.mux.OpenStream()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		st.SetDeadline(d)
+	}
+	if err := agentwire.WriteJSON(st, o); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Contact returns the endpoint and fingerprint agents are given.
+func (a *Agents) Contact() (endpoint, fingerprint string) {
+	return a.opts.Endpoint, a.opts.Fingerprint
+}
+
+// Status returns what the leaf knows of the agent of a space.
+func (a *Agents) Status(spaceID string) AgentStatus {
+	ac := a.get(spaceID)
+	if ac == nil {
+		return AgentStatus{}
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// notLinked is the error for a space without a linked agent.
+func notLinked(spaceID string) error {
+	return shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s is not connected", spaceID)
+}
+
+// Sessions lists the terminal sessions the agent of a space keeps.
+func (a *Agents) Sessions(ctx context.Context, spaceID string) ([]agentwire.SessionInfo, error) {
+	ac := a.get(spaceID)
+	if ac == nil {
+		return nil, notLinked(spaceID)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := a.open(ctx, ac, agentwire.Open{Type: agentwire.OpenSessions})
+	if err != nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
+	}
+	defer st.Close()
+	var l agentwire.SessionList
+	if err := agentwire.ReadJSON(st, &l); err != nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
+	}
+	return l.Sessions, nil
+}
+
+// TerminalStream is an open terminal of a space: data frames carry the
+// terminal's bytes both ways, Control frames the rest (see agentwire).
+type TerminalStream struct {
+	// ID is the session's id, for reattaching.
+	ID string
+	io.ReadWriteCloser
+}
+
+// OpenTerminal opens a terminal in a space: a new session, or t.Attach.
+// It fails with EUNAVAILABLE when the agent is not linked or does not
+// answer, and EINVALID (with the agent's reason) when it refuses.
+func (a *Agents) OpenTerminal(ctx context.Context, spaceID string, t agentwire.Terminal) (*TerminalStream, error) {
+	if err := t.Validate(); err != nil {
+		return nil, shared.Errorf(shared.EINVALID, "%v", err)
+	}
+	ac := a.get(spaceID)
+	if ac == nil {
+		return nil, notLinked(spaceID)
+	}
+	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenTerminal, Terminal: &t})
+	if err != nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
+	}
+	var o agentwire.Opened
+	if err := agentwire.ReadJSON(st, &o); err != nil {
+		st.Close()
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
+	}
+	if o.Error != "" {
+		st.Close()
+		if t.Attach != "" {
+			return nil, shared.Errorf(shared.ENOTFOUND, "%s", o.Error)
+		}
+		return nil, shared.Errorf(shared.EINVALID, "the agent cannot open a terminal: %s", o.Error)
+	}
+	st.SetDeadline(time.Time{})
+	return &TerminalStream{ID: o.ID, ReadWriteCloser: st}, nil
+}
+
+// muxConfig is the yamux configuration of the agent link, the same on
+// both sides.
+func muxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.KeepAliveInterval = 15 * time.Second
+	c.ConnectionWriteTimeout = 10 * time.Second
+	c.StreamOpenTimeout = 10 * time.Second
+	c.StreamCloseTimeout = time.Minute
+	c.LogOutput = io.Discard
+	return c
+}

@@ -1,0 +1,41 @@
+package docker
+
+import (
+	"context"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// StartAgent starts knot agent, from the binary injected at AgentPath, in
+// the space's running container, detached: it gets the container's
+// environment (the agent's endpoint, space id and token) and runs as the
+// container's user. It returns EINVALID when the driver injects no binary
+// and ENOTFOUND when the space has no running container. A second agent
+// started in the same container steps aside for the first (see package
+// agent), so a template that runs the agent itself loses nothing.
+func (d *Driver) StartAgent(ctx context.Context, spaceID string) error {
+	if d.agent == "" {
+		return shared.Errorf(shared.EINVALID, "%s: no agent binary is injected into containers", d.name)
+	}
+	if err := d.ready(ctx); err != nil {
+		return err
+	}
+	list, err := d.containers(ctx, spaceID)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 || list[0].State != "running" {
+		return shared.Errorf(shared.ENOTFOUND, "%s: space %s has no running container", d.name, spaceID)
+	}
+	id := list[0].ID
+	ex, err := d.cli.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: []string{AgentPath, "agent"}, Detach: true})
+	if err != nil {
+		return d.errorf(err, "start the agent in container %s", short(id))
+	}
+	if err := d.cli.ContainerExecStart(ctx, ex.ID, container.ExecStartOptions{Detach: true}); err != nil {
+		return d.errorf(err, "start the agent in container %s", short(id))
+	}
+	return nil
+}

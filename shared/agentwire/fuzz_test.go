@@ -1,0 +1,77 @@
+package agentwire_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/knot-dev/knot/shared/agentwire"
+)
+
+// FuzzReadFrame feeds arbitrary bytes to the frame decoder and the message
+// decoders: each input is a frame, a clean end, or a *FrameError / short
+// read; never a panic, and never a payload over the bounds.
+func FuzzReadFrame(f *testing.F) {
+	var b bytes.Buffer
+	agentwire.WriteJSON(&b, agentwire.Hello{SpaceID: "s", Token: "t"})
+	f.Add(b.Bytes())
+	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.Open{Type: "terminal", Terminal: &agentwire.Terminal{Cols: 80, Rows: 24}})
+	f.Add(b.Bytes())
+	b.Reset()
+	agentwire.WriteFrame(&b, agentwire.KindData, []byte("ls\r"))
+	f.Add(b.Bytes())
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'j'})
+	f.Add([]byte{0, 0, 0, 2, 'x', 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		for {
+			kind, p, err := agentwire.ReadFrame(r)
+			if err != nil {
+				var fe *agentwire.FrameError
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.As(err, &fe) {
+					t.Fatalf("unexpected error type %T: %v", err, err)
+				}
+				return
+			}
+			if len(p) > agentwire.MaxFrame || (kind == agentwire.KindJSON && len(p) > agentwire.MaxControl) {
+				t.Fatalf("payload of %d bytes passed the bounds", len(p))
+			}
+			if kind == agentwire.KindJSON {
+				agentwire.DecodeJSON(p, &agentwire.Hello{})
+				agentwire.DecodeJSON(p, &agentwire.Open{})
+				agentwire.DecodeJSON(p, &agentwire.Control{})
+				agentwire.DecodeJSON(p, &agentwire.State{})
+				agentwire.DecodeJSON(p, &agentwire.Welcome{})
+				agentwire.DecodeJSON(p, &agentwire.SessionList{})
+			}
+		}
+	})
+}
+
+func TestFrameRefusals(t *testing.T) {
+	for name, in := range map[string][]byte{
+		"empty":        {0, 0, 0, 0},
+		"too long":     {0, 0x10, 0, 0, 'd'},
+		"unknown kind": {0, 0, 0, 2, 'x', 1},
+		"long control": append([]byte{0, 0, 0x40, 2, 'j'}, make([]byte, 0x4001)...),
+	} {
+		_, _, err := agentwire.ReadFrame(bytes.NewReader(in))
+		var fe *agentwire.FrameError
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: got %v, want a FrameError", name, err)
+		}
+	}
+	var b bytes.Buffer
+	agentwire.WriteJSON(&b, agentwire.Open{Type: "terminal"})
+	if err := agentwire.ReadJSON(&b, &agentwire.Open{}); err == nil {
+		t.Error("a terminal open without a terminal was accepted")
+	}
+	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.Control{Type: "resize", Cols: 0, Rows: 5})
+	if err := agentwire.ReadJSON(&b, &agentwire.Control{}); err == nil {
+		t.Error("a resize to 0 columns was accepted")
+	}
+}
