@@ -104,6 +104,7 @@ func newApp(s streams) *cli.App {
 			serverCommand(),
 			adminCommand(s),
 			connectCommand(s),
+			pingCommand(),
 			spaceCommand(),
 			templateCommand(s),
 			benchCommand(s),

@@ -32,7 +32,7 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 	flags := []cli.Flag{clientConfigFlag}
 	for _, f := range keyFlags("client.") {
 		if f != configFlag {
-			flags = append(flags, f)
+			flags = append(flags, withShortName(f))
 		}
 	}
 	return append(flags, extra...)
