@@ -100,6 +100,7 @@ func newApp(s streams) *cli.App {
 		// Errors are printed and turned into exit statuses by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action:         unknownCommand,
+		Flags:          []cli.Flag{logLevelFlag},
 		Commands: []*cli.Command{
 			serverCommand(),
 			adminCommand(s),
@@ -225,6 +226,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		}
 	}
 	setLegacyFlags(c, opts.Flags)
+	setGlobalLogLevel(c, opts.Flags)
 	cfg, err := config.Load(opts)
 	if err != nil {
 		if config.FromFlag(err) {

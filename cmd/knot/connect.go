@@ -27,10 +27,10 @@ var clientConfigFlag = &cli.StringFlag{
 }
 
 // clientFlags are the flags of every command that talks to a server:
-// --config, --server and --token.
+// --config, --server, --token, the TLS flags and --log-level.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	flags := []cli.Flag{clientConfigFlag}
-	for _, f := range keyFlags("client.") {
+	for _, f := range keyFlags("client.", "log.") {
 		if f != configFlag {
 			flags = append(flags, withShortName(f))
 		}

@@ -42,7 +42,7 @@ func pingCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cl, err := newClient(cfg.Client.Server, cfg.Client.Token, tc)
+			cl, err := newConfiguredClient(c, cfg, cfg.Client.Token, tc)
 			if err != nil {
 				return err
 			}
