@@ -139,6 +139,9 @@ func setUsageErrors(cmds []*cli.Command) {
 // unknown one.
 func unknownCommand(c *cli.Context) error {
 	if c.NArg() > 0 {
+		if advice := predecessorAdvice(c, c.Args().First()); advice != "" {
+			return usagef(c, "%s", advice)
+		}
 		return usagef(c, "unknown command %q", c.Args().First())
 	}
 	_ = cli.ShowSubcommandHelp(c)
