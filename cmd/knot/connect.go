@@ -42,7 +42,7 @@ func connectCommand(s streams) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "Log in to a knot server and save an API token for the other client commands",
-		UsageText: "knot connect [--email EMAIL] [--config FILE] URL\n   knot connect --use-web-auth [--config FILE] URL",
+		UsageText: "knot connect [--email EMAIL | --use-web-auth] [--config FILE] URL",
 		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\" that expires after --token-lifetime,\n" +

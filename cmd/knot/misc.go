@@ -17,7 +17,7 @@ func scaffoldCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "scaffold",
 		Usage:     "Print a commented configuration file",
-		UsageText: "knot scaffold --server|--agent|--client > knot.yaml\n   knot scaffold --nomad > knot.nomad.hcl\n   knot scaffold --nomad-template > nomad-dev.yaml",
+		UsageText: "knot scaffold --server|--agent|--client|--nomad|--nomad-template",
 		Description: "--nomad prints a Nomad job that runs a knot server; --nomad-template prints a template file\n" +
 			"(knot template import reads it) whose spaces are Nomad jobs.",
 		Flags: append(flags,

@@ -42,8 +42,9 @@ func spaceCommand() *cli.Command {
 			{
 				Name:      "create",
 				Usage:     "Create a space from a template",
-				UsageText: "knot space create [options] NAME TEMPLATE\n   knot space create [options] --template TEMPLATE NAME",
-				Description: "Creates the space NAME from the template named TEMPLATE (knot template list shows them).\n" +
+				UsageText: "knot space create [options] NAME TEMPLATE",
+				Description: "Creates the space NAME from the template named TEMPLATE (knot template list shows them;\n" +
+					"--template TEMPLATE may name it instead of the second argument).\n" +
 					"The space is stopped until knot space start.\n\n" + locationHelp,
 				Flags: clientFlags(
 					&cli.StringFlag{Name: "description", Aliases: []string{"d"}, Usage: "description of the space"},
