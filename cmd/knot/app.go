@@ -103,10 +103,12 @@ func newApp(s streams) *cli.App {
 		// Errors are printed and turned into exit statuses by run.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Action:         unknownCommand,
+		Flags:          []cli.Flag{logLevelFlag},
 		Commands: []*cli.Command{
 			serverCommand(),
 			adminCommand(s),
 			connectCommand(s),
+			pingCommand(),
 			withShell(spaceCommand()),
 			agentCommand(),
 			templateCommand(s),
@@ -141,6 +143,9 @@ func setUsageErrors(cmds []*cli.Command) {
 // unknown one.
 func unknownCommand(c *cli.Context) error {
 	if c.NArg() > 0 {
+		if advice := predecessorAdvice(c, c.Args().First()); advice != "" {
+			return usagef(c, "%s", advice)
+		}
 		return usagef(c, "unknown command %q", c.Args().First())
 	}
 	_ = cli.ShowSubcommandHelp(c)
@@ -228,6 +233,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		}
 	}
 	setLegacyFlags(c, opts.Flags)
+	setGlobalLogLevel(c, opts.Flags)
 	cfg, err := config.Load(opts)
 	if err != nil {
 		if config.FromFlag(err) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -19,6 +20,10 @@ func flagsFirst(app *cli.App, args []string) []string {
 	var cmd *cli.Command
 	i := 1
 	for ; i < len(args); i++ {
+		if n := globalFlagArgs(app, args[i]); n > 0 && cmd == nil {
+			i += n - 1
+			continue
+		}
 		next := findCommand(cmds, args[i])
 		if next == nil {
 			break
@@ -83,4 +88,24 @@ func takesValue(cmd *cli.Command, name string) bool {
 		}
 	}
 	return false
+}
+
+// globalFlagArgs returns how many arguments the app's own flag a takes up
+// before the command name (knot --log-level debug space list): 2 for
+// "--log-level debug", 1 for "--log-level=debug", 0 for anything else.
+func globalFlagArgs(app *cli.App, a string) int {
+	name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	if !strings.HasPrefix(a, "-") {
+		return 0
+	}
+	for _, f := range app.Flags {
+		if !slices.Contains(f.Names(), name) {
+			continue
+		}
+		if _, isBool := f.(*cli.BoolFlag); isBool || hasValue {
+			return 1
+		}
+		return 2
+	}
+	return 0
 }

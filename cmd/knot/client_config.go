@@ -91,7 +91,7 @@ func newClientFromConfig(c *cli.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newClient(cfg.Client.Server, cfg.Client.Token, tc)
+	return newConfiguredClient(c, cfg, cfg.Client.Token, tc)
 }
 
 // withClient runs fn with a client for the configured server. An

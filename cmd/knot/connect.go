@@ -27,12 +27,12 @@ var clientConfigFlag = &cli.StringFlag{
 }
 
 // clientFlags are the flags of every command that talks to a server:
-// --config, --server and --token.
+// --config, --server, --token, the TLS flags and --log-level.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
 	flags := []cli.Flag{clientConfigFlag}
-	for _, f := range keyFlags("client.") {
+	for _, f := range keyFlags("client.", "log.") {
 		if f != configFlag {
-			flags = append(flags, f)
+			flags = append(flags, withShortName(f))
 		}
 	}
 	return append(flags, extra...)
@@ -42,7 +42,7 @@ func connectCommand(s streams) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "Log in to a knot server and save an API token for the other client commands",
-		UsageText: "knot connect [--email EMAIL] [--config FILE] URL",
+		UsageText: "knot connect [--email EMAIL | --use-web-auth] [--config FILE] URL",
 		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\" that expires after --token-lifetime,\n" +
@@ -55,11 +55,12 @@ func connectCommand(s streams) *cli.Command {
 			"say, else by the system's roots; that choice is saved with the server (client.tls_*).\n\n" +
 			"When the server uses two-factor login, knot then asks for the code of your authenticator app\n" +
 			"(the next line of standard input). Without one for this server yet, give none: knot shows\n" +
-			"the new secret to add to the app, then asks for its code.",
+			"the new secret to add to the app, then asks for its code.\n\n" + useWebAuthHelp,
 		Flags: append([]cli.Flag{
 			clientConfigFlag,
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
 			&cli.DurationFlag{Name: "token-lifetime", Value: defaultTokenLifetime, Usage: "how long the new API token works; 0 means it never expires"},
+			useWebAuthFlag,
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
@@ -80,6 +81,9 @@ func connectCommand(s streams) *cli.Command {
 			ct, err := readConnectTLS(c)
 			if err != nil {
 				return err
+			}
+			if c.Bool(useWebAuthFlag.Name) {
+				return connectWebAuth(c, s, server, file, ct)
 			}
 			in := bufio.NewReader(s.stdin)
 			email := strings.TrimSpace(c.String("email"))

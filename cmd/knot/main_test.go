@@ -118,7 +118,7 @@ func TestExitStatus(t *testing.T) {
 		{name: "ExtraArgumentIsUsage", args: []string{"admin", "reset-totp", "a@example.com", "b"}, code: 2, stderr: `unexpected argument "b"`},
 		{name: "ServerArgumentIsUsage", args: []string{"server", "now"}, code: 2, stderr: `unexpected argument "now"`},
 		{name: "GenkeyArgumentIsUsage", args: []string{"genkey", "x"}, code: 2, stderr: "unexpected argument"},
-		{name: "ScaffoldWithoutKindIsUsage", args: []string{"scaffold"}, code: 2, stderr: "--server, --agent or --client"},
+		{name: "ScaffoldWithoutKindIsUsage", args: []string{"scaffold"}, code: 2, stderr: "--server, --agent, --client, --nomad or --nomad-template"},
 		{name: "ScaffoldTwoKindsIsUsage", args: []string{"scaffold", "--server", "--client"}, code: 2, stderr: "only one"},
 		{name: "BadBoolFlagIsUsage", args: []string{"server", "--disable-proxy=maybe"}, code: 2, stderr: "disable-proxy"},
 		{name: "BadListenFlagIsUsage", args: []string{"server", "--listen", "nowhere"}, code: 2, stderr: "flag --listen: server.listen"},

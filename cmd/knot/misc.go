@@ -5,7 +5,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
 )
 
@@ -18,26 +17,31 @@ func scaffoldCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "scaffold",
 		Usage:     "Print a commented configuration file",
-		UsageText: "knot scaffold --server|--agent|--client > knot.yaml",
-		Flags:     flags,
+		UsageText: "knot scaffold --server|--agent|--client|--nomad|--nomad-template",
+		Description: "--nomad prints a Nomad job that runs a knot server; --nomad-template prints a template file\n" +
+			"(knot template import reads it) whose spaces are Nomad jobs.",
+		Flags: append(flags,
+			&cli.BoolFlag{Name: "nomad", Usage: "print a Nomad job that runs a knot server"},
+			&cli.BoolFlag{Name: "nomad-template", Usage: "print a template file whose spaces are Nomad jobs"},
+		),
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
 			}
 			var chosen []string
-			for _, k := range kinds {
+			for _, k := range append(kinds, "nomad", "nomad-template") {
 				if c.Bool(k) {
 					chosen = append(chosen, k)
 				}
 			}
 			switch len(chosen) {
 			case 0:
-				return usagef(c, "say what to scaffold: --server, --agent or --client")
+				return usagef(c, "say what to scaffold: --server, --agent, --client, --nomad or --nomad-template")
 			case 1:
 			default:
-				return usagef(c, "give only one of --server, --agent and --client")
+				return usagef(c, "give only one of --server, --agent, --client, --nomad and --nomad-template")
 			}
-			text, err := config.Scaffold(chosen[0])
+			text, err := scaffoldText(chosen[0])
 			if err != nil {
 				return err
 			}

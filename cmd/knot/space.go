@@ -43,14 +43,21 @@ func spaceCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "Create a space from a template",
 				UsageText: "knot space create [options] NAME TEMPLATE",
-				Description: "Creates the space NAME from the template named TEMPLATE (knot template list shows them).\n" +
-					"The space is stopped until knot space start.",
+				Description: "Creates the space NAME from the template named TEMPLATE (knot template list shows them;\n" +
+					"--template TEMPLATE may name it instead of the second argument).\n" +
+					"The space is stopped until knot space start.\n\n" + locationHelp,
 				Flags: clientFlags(
 					&cli.StringFlag{Name: "description", Aliases: []string{"d"}, Usage: "description of the space"},
 					&cli.StringFlag{Name: "shell", Usage: "shell of the web terminal: bash, zsh, fish or sh (default: your preferred shell)"},
+					templateFlag, locationFlag,
 				),
 				Action: func(c *cli.Context) error {
-					if err := wantArgs(c, "NAME", "TEMPLATE"); err != nil {
+					args, err := spaceCreateArgs(c)
+					if err != nil {
+						return err
+					}
+					location, err := spaceLocationArg(c)
+					if err != nil {
 						return err
 					}
 					shell := c.String("shell")
@@ -58,10 +65,11 @@ func spaceCommand() *cli.Command {
 						return usagef(c, "--shell %q is not one of bash, zsh, fish, sh", shell)
 					}
 					return withClient(c, func(cl *client.Client) error {
-						return createSpace(c, cl, c.Args().Get(0), c.Args().Get(1), c.String("description"), shell)
+						return createSpace(c, cl, args[0], args[1], c.String("description"), shell, location)
 					})
 				},
 			},
+			spaceGetCommand(),
 			spaceAction("start", "Start a space", "start"),
 			spaceAction("stop", "Stop a space", "stop"),
 			{
@@ -162,7 +170,7 @@ func listSpaces(c *cli.Context, cl *client.Client) error {
 	return tw.Flush()
 }
 
-func createSpace(c *cli.Context, cl *client.Client, name, templateName, description, shell string) error {
+func createSpace(c *cli.Context, cl *client.Client, name, templateName, description, shell, location string) error {
 	ts, err := cl.Templates().List(c.Context)
 	if err != nil {
 		return err
@@ -171,13 +179,13 @@ func createSpace(c *cli.Context, cl *client.Client, name, templateName, descript
 	if t == nil {
 		return fmt.Errorf("there is no template named %q that you may use (knot template list shows them)", templateName)
 	}
-	req := api.SpaceCreateRequest{Name: name, Description: description, TemplateID: t.ID, Shell: shell}
+	req := api.SpaceCreateRequest{Name: name, Description: description, TemplateID: t.ID, Shell: shell, Location: location}
 	res, err := cl.Spaces().Create(c.Context, req)
 	if err != nil {
 		return err
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "Space %s created from template %s.\n", name, t.Name)
+	fmt.Fprintf(w, "Space %s created from template %s%s.\n", name, t.Name, createdAt(c.Context, cl, res.SpaceID, location))
 	if t.Kind == shared.TemplateManual && res.AgentToken != "" {
 		// The agent of a manual space is run by the user, who needs its
 		// credential; the server shows it only now.

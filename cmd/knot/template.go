@@ -91,6 +91,7 @@ func templateCommand(s streams) *cli.Command {
 					return importTemplate(c, s, c.Args().First())
 				},
 			},
+			templateDeleteCommand(),
 		},
 	}
 }

@@ -1,0 +1,43 @@
+package main_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// A command of knot's predecessor that knot does not have says what to
+// use instead; one that knot has under another name runs.
+func TestPredecessorCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ssh-config", "update"}, "knot ssh-config was a command of knot's predecessor: knot does not write ~/.ssh/config"},
+		{[]string{"forward", "ssh", "dev"}, "knot forward was a command of knot's predecessor: knot forwards no ports"},
+		{[]string{"proxy", "lookup", "x"}, "knot has no port proxy"},
+		{[]string{"direct", "ssh", "x"}, "knot makes no DNS SRV lookups"},
+		{[]string{"tunnel", "http", "8080", "web"}, "knot has no tunnel server"},
+		{[]string{"legal"}, "go version -m"},
+		{[]string{"admin", "rename-location", "a", "b"}, "knot admin rename-location was a command of knot's predecessor"},
+	} {
+		r := knot(t, nil, "", tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, r.code, r.stderr)
+		}
+	}
+	// Other unknown commands stay unknown.
+	r := knot(t, nil, "", "frobnicate")
+	if r.code != 2 || !strings.Contains(r.stderr, `unknown command "frobnicate"`) {
+		t.Errorf("frobnicate: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// The predecessor's plural names run knot's commands.
+	ts := startServer(t)
+	env := ts.as(t, ts.adminToken)
+	mustSucceed(t, knot(t, env, "name: byo\nkind: manual\n", "templates", "import", "-"))
+	mustSucceed(t, knot(t, env, "", "spaces", "create", "dev", "byo"))
+	r = knot(t, env, "", "spaces", "list")
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "dev") {
+		t.Errorf("spaces list: %q", r.stdout)
+	}
+}
