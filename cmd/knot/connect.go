@@ -29,10 +29,16 @@ var clientConfigFlag = &cli.StringFlag{
 // clientFlags are the flags of every command that talks to a server:
 // --config, --server, --token, the TLS flags and --log-level.
 func clientFlags(extra ...cli.Flag) []cli.Flag {
+	own := map[string]bool{}
+	for _, f := range extra {
+		for _, n := range f.Names() {
+			own[n] = true
+		}
+	}
 	flags := []cli.Flag{clientConfigFlag}
 	for _, f := range keyFlags("client.", "log.") {
 		if f != configFlag {
-			flags = append(flags, withShortName(f))
+			flags = append(flags, withShortName(f, own))
 		}
 	}
 	return append(flags, extra...)

@@ -263,10 +263,13 @@ func createdAt(ctx context.Context, cl *client.Client, id, asked string) string 
 // had them: -s for --server, -t for --token.
 var shortNames = map[string]string{"server": "s", "token": "t"}
 
-// withShortName gives the client flag f its one-letter name, if it has one.
-func withShortName(f cli.Flag) cli.Flag {
+// withShortName gives the client flag f its one-letter name, if it has one
+// and the command's own flags (own) do not use that letter: knot space exec
+// keeps -t for a terminal, as ssh and docker exec have it, and takes the
+// token as --token.
+func withShortName(f cli.Flag, own map[string]bool) cli.Flag {
 	sf, ok := f.(*cli.StringFlag)
-	if !ok || shortNames[sf.Name] == "" {
+	if !ok || shortNames[sf.Name] == "" || own[shortNames[sf.Name]] {
 		return f
 	}
 	sf.Aliases = append(sf.Aliases, shortNames[sf.Name])
