@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // TestJSONEndpointsRefuseOtherTypes sends JSON bodies labelled as something
@@ -76,7 +77,7 @@ func TestJSONEndpointsRefuseOtherTypes(t *testing.T) {
 	// curl, as the README shows it, with and without the header.
 	curl, err := exec.LookPath("curl")
 	if err != nil {
-		t.Skipf("curl not found: %v", err)
+		testenv.Missing(t, "curl", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // smallDisk mounts a tmpfs of 64 MiB in a new directory and unmounts it
@@ -16,11 +18,11 @@ import (
 func smallDisk(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("the disk-full test mounts a tmpfs of 64 MiB, which needs root: run it as root")
+		testenv.Missing(t, "root (the disk-full test mounts a tmpfs of 64 MiB)", "not running as root")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs of 64 MiB on %s (the disk-full test needs one): %v: %s", dir, err, out)
+		testenv.Missing(t, "a tmpfs of 64 MiB", fmt.Sprintf("mount on %s: %v: %s", dir, err, out))
 	}
 	t.Cleanup(func() {
 		if err := exec.Command("umount", dir).Run(); err != nil {

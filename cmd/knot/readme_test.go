@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // readmeSection returns the ```sh blocks of the README's section that
@@ -63,7 +65,7 @@ func bash(t *testing.T, dir, script, stdin string, env ...string) string {
 // are put in.
 func TestReadmeFirstSteps(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		testenv.Missing(t, "curl", err)
 	}
 	blocks := readmeSection(t, "First steps")
 	if len(blocks) != 2 {

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // fingerprint writes a certificate's SHA-256 as openssl does: upper-case
@@ -137,8 +139,7 @@ func TestServerServesTLSWithCertAndKeyFiles(t *testing.T) {
 	// curl, trusting the CA.
 	curl, err := exec.LookPath("curl")
 	if err != nil {
-		t.Logf("curl not found (%v): checked with Go's client only", err)
-		return
+		testenv.Missing(t, "curl", err)
 	}
 	out, err := exec.Command(curl, "-sS", "--max-time", "20", "--noproxy", "*", "--cacert", caFile, "-D", "-", "-o", "/dev/null", s.base+"/health").CombinedOutput()
 	if err != nil {

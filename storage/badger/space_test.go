@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/badger"
 )
@@ -21,11 +22,11 @@ import (
 func smallDisk(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("this test mounts a tmpfs of 64 MiB, which needs root: run it as root")
+		testenv.Missing(t, "root (to mount a tmpfs of 64 MiB)", "not running as root")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs of 64 MiB on %s: %v: %s", dir, err, out)
+		testenv.Missing(t, "a tmpfs of 64 MiB", fmt.Sprintf("mount on %s: %v: %s", dir, err, out))
 	}
 	t.Cleanup(func() {
 		if err := exec.Command("umount", dir).Run(); err != nil {
