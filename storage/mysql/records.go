@@ -217,9 +217,23 @@ func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, er
 		return nil, err
 	}
 	defer s.life.Exit()
-	rows, err := s.db.QueryContext(ctx, "SELECT id, revision, data FROM records WHERE kind = ? ORDER BY id", kind)
+	out, err := listRecords(ctx, s.db, kind)
 	if err != nil {
 		return nil, s.fail(err, "list %s", kind)
+	}
+	return out, nil
+}
+
+// queryer is what listRecords reads through: the pool, or a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// listRecords returns every record of kind, ordered by id.
+func listRecords(ctx context.Context, q queryer, kind shared.Kind) ([]shared.Change, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id, revision, data FROM records WHERE kind = ? ORDER BY id", kind)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	out := []shared.Change{}
@@ -227,15 +241,12 @@ func (s *Store) List(ctx context.Context, kind shared.Kind) ([]shared.Change, er
 		c := shared.Change{Kind: kind}
 		var data []byte
 		if err := rows.Scan(&c.ID, &c.Revision, &data); err != nil {
-			return nil, s.fail(err, "list %s", kind)
+			return nil, err
 		}
 		c.Data = data
 		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail(err, "list %s", kind)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // checkID refuses a missing id and one too long for the tables.

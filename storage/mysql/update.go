@@ -147,22 +147,8 @@ func (t *tx) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error
 	if !kind.Valid() {
 		return nil, shared.Errorf(shared.EINVALID, "unknown record kind %q", kind)
 	}
-	rows, err := t.tx.QueryContext(ctx, "SELECT id, revision, data FROM records WHERE kind = ? ORDER BY id", kind)
+	out, err := listRecords(ctx, t.tx, kind)
 	if err != nil {
-		return nil, t.fail(err, "list %s", kind)
-	}
-	defer rows.Close()
-	out := []shared.Change{}
-	for rows.Next() {
-		c := shared.Change{Kind: kind}
-		var data []byte
-		if err := rows.Scan(&c.ID, &c.Revision, &data); err != nil {
-			return nil, t.fail(err, "list %s", kind)
-		}
-		c.Data = data
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, t.fail(err, "list %s", kind)
 	}
 	return out, nil
