@@ -66,6 +66,7 @@ func (s *Server) routes() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]any{"status": true})
 	})
 	r.Get("/ready", s.handleReady)
+	r.Get("/agent/{name}", s.handleAgentBinary) // the agent's binary (agentbinary.go)
 	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", handleOpenAPI)
 
