@@ -135,6 +135,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
+	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 
 	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
 

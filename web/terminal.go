@@ -53,7 +53,7 @@ func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent {
 		return nil
 	}
 	st := s.agents.Status(sp.ID)
-	a := &api.SpaceAgent{Connected: st.Connected, Version: st.Version}
+	a := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != s.version}
 	if !st.LastSeen.IsZero() {
 		a.LastSeen = &st.LastSeen
 	}
