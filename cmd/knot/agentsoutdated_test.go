@@ -2,6 +2,9 @@ package main_test
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +110,44 @@ func TestAgentOfTheServersVersionIsNotOutdated(t *testing.T) {
 		t.Fatalf("outdated agents: %+v, want none", l)
 	}
 	s.stop()
+}
+
+// The space list carries each space's agent, and knot space list shows it.
+func TestSpaceListShowsTheAgent(t *testing.T) {
+	b := startTerminalBed(t)
+	admin := b.as(t, b.adminToken)
+	mustSucceed(t, knot(t, admin, "", "space", "create", "idle", "byo"))
+
+	var l struct {
+		Spaces []struct {
+			Name string `json:"name"`
+			spaceAgent
+		} `json:"spaces"`
+	}
+	b.mustCall(t, "GET", "/api/spaces", b.adminToken, nil, &l)
+	agents := map[string]string{}
+	for _, sp := range l.Spaces {
+		if sp.Agent == nil {
+			t.Fatalf("space %s is listed without its agent", sp.Name)
+		}
+		agents[sp.Name] = fmt.Sprintf("%v %s %v", sp.Agent.Connected, sp.Agent.Version, sp.Agent.Outdated)
+	}
+	if agents["dev"] != "true "+testVersion+" true" || agents["idle"] != "false  false" {
+		t.Fatalf("listed agents %v", agents)
+	}
+
+	r := knot(t, admin, "", "space", "list")
+	mustSucceed(t, r)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if !regexp.MustCompile(`^NAME\s+STATE\s+LOCATION\s+TEMPLATE\s+UPDATE AVAILABLE\s+AGENT$`).MatchString(lines[0]) {
+		t.Fatalf("header %q", lines[0])
+	}
+	rows := map[string]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		rows[f[0]] = strings.Join(f, " ")
+	}
+	if rows["dev"] != "dev running test byo no "+testVersion+" (outdated)" || rows["idle"] != "idle stopped test byo no no" {
+		t.Fatalf("knot space list:\n%s", r.stdout)
+	}
 }
