@@ -66,6 +66,7 @@ func (s *Server) routes() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]any{"status": true})
 	})
 	r.Get("/ready", s.handleReady)
+	r.Get("/agent/{name}", s.handleAgentBinary) // the agent's binary (agentbinary.go)
 	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", handleOpenAPI)
 
@@ -133,6 +134,8 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/logs/stream", s.api(s.handleSpaceLogStream, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
+	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 
 	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
 

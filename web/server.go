@@ -123,6 +123,10 @@ type Options struct {
 	// Agents is the endpoint of this location's agents, for terminals
 	// (terminal.go); nil means terminals answer 503.
 	Agents *leaf.Agents
+	// AgentBinary is the path of this server's own knot binary, served
+	// without authentication at /agent/knot-GOOS-GOARCH (agentbinary.go)
+	// for agents of manual spaces; "" means that route answers 404.
+	AgentBinary string
 	// ValidateTemplate checks a template before it is stored; a returned
 	// *shared.Error is shown to the client. nil means basic checks only: the
 	// kind is valid, container and nomad templates have a spec, and a
@@ -204,6 +208,7 @@ type Server struct {
 	spaces   SpaceController
 	logs     SpaceLogs
 	agents   *leaf.Agents // nil: no terminals
+	agentBin string       // "": no binary to download
 	streams  streams      // the open log and terminal streams, closed by Run
 	validate func(*shared.Template) error
 	now      func() time.Time
@@ -277,6 +282,7 @@ func New(opts Options) (*Server, error) {
 		spaces:   opts.Spaces,
 		logs:     opts.Logs,
 		agents:   opts.Agents,
+		agentBin: opts.AgentBinary,
 		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,

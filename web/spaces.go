@@ -52,7 +52,7 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 		if !p.can(shared.PermManageSpaces) {
 			return needs(shared.PermManageSpaces)
 		}
-		body = v.body("*", func(*shared.Space) bool { return true })
+		body = s.listBody(v, "*", func(*shared.Space) bool { return true })
 	default:
 		if userID == "" {
 			userID = p.user.ID
@@ -65,7 +65,7 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 				return notFound("user %s not found", quote(userID))
 			}
 		}
-		body = v.body("user:"+userID, func(sp *shared.Space) bool { return sp.UserID == userID })
+		body = s.listBody(v, "user:"+userID, func(sp *shared.Space) bool { return sp.UserID == userID })
 	}
 	writeRaw(w, http.StatusOK, body)
 	return nil

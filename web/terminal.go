@@ -53,7 +53,7 @@ func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent {
 		return nil
 	}
 	st := s.agents.Status(sp.ID)
-	a := &api.SpaceAgent{Connected: st.Connected, Version: st.Version}
+	a := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != s.version}
 	if !st.LastSeen.IsZero() {
 		a.LastSeen = &st.LastSeen
 	}
@@ -71,18 +71,29 @@ func (s *Server) handleAgentToken(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
+	sp, token, env, err := s.mintAgentToken(ctx, r, p, cur)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.AgentToken{SpaceID: sp.ID, Token: token, Env: env})
+	return nil
+}
+
+// mintAgentToken gives the manual space cur a new agent token, audited,
+// and returns the space as stored, the token and the agent's environment.
+func (s *Server) mintAgentToken(ctx context.Context, r *http.Request, p *principal, cur *shared.Space) (*shared.Space, string, map[string]string, error) {
 	if s.remote(cur) {
-		return shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
 	}
 	if s.agents == nil {
-		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
 	}
 	t, err := storage.Get[shared.Template](ctx, s.store, cur.TemplateID)
 	if err != nil && !isCode(err, shared.ENOTFOUND) {
-		return err
+		return nil, "", nil, err
 	}
 	if t != nil && t.Kind != shared.TemplateManual {
-		return invalid("space %s runs from a %s template: knot gives its agent a new token at every start; only a manual space's agent token is made here", quote(cur.Name), t.Kind)
+		return nil, "", nil, invalid("space %s runs from a %s template: knot gives its agent a new token at every start; only a manual space's agent token is made here", quote(cur.Name), t.Kind)
 	}
 	token := crypt.NewToken()
 	sp, err := update(ctx, s, func() (*shared.Space, error) { return s.accessSpace(ctx, r, p) }, func(sp *shared.Space) error {
@@ -91,14 +102,13 @@ func (s *Server) handleAgentToken(w http.ResponseWriter, r *http.Request, p *pri
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, "", nil, err
 	}
 	s.audit(r, p, "Space Agent Token", "agent token of space "+sp.Name+" made", map[string]string{"space_id": sp.ID})
 	endpoint, fingerprint := s.agents.Contact()
-	writeJSON(w, http.StatusOK, api.AgentToken{SpaceID: sp.ID, Token: token, Env: map[string]string{
+	return sp, token, map[string]string{
 		"KNOT_AGENT_ENDPOINT": endpoint, "KNOT_SPACE_ID": sp.ID, "KNOT_AGENT_TOKEN": token, "KNOT_AGENT_FINGERPRINT": fingerprint,
-	}})
-	return nil
+	}, nil
 }
 
 // terminalWriteTimeout bounds the sending of one message to a viewer.

@@ -34,7 +34,17 @@ func agentTLS(cfg *config.Config, web *tlsconf.ServerCert) (*tlsconf.ServerCert,
 
 // startAgents makes the agent endpoint of this server's location and its
 // listener on server.listen_agent; the caller runs Serve.
+//
+// With no server.agent_endpoint and a listen_agent on port 0, agents are
+// given the port the listener got, not ":0", which no agent can dial.
 func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCert, logger *slog.Logger) (*leaf.Agents, net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Server.ListenAgent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server.listen_agent: %w", err)
+	}
+	if _, port, _ := net.SplitHostPort(cfg.Server.ListenAgent); cfg.Server.AgentEndpoint == "" && port == "0" {
+		cfg.Server.AgentEndpoint = ln.Addr().String()
+	}
 	agents, err := leaf.NewAgents(leaf.AgentsOptions{
 		Space: func(ctx context.Context, id string) (*shared.Space, error) {
 			return storage.Get[shared.Space](ctx, store, id)
@@ -47,11 +57,8 @@ func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCe
 		Logger:      logger,
 	})
 	if err != nil {
+		ln.Close()
 		return nil, nil, err
-	}
-	ln, err := net.Listen("tcp", cfg.Server.ListenAgent)
-	if err != nil {
-		return nil, nil, fmt.Errorf("server.listen_agent: %w", err)
 	}
 	logger.Info("agents connect here", "listen_agent", ln.Addr().String(), "sha256", cert.Fingerprint)
 	return agents, ln, nil

@@ -187,6 +187,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Spaces:           manager,
 		Logs:             manager,
 		Agents:           agents,
+		AgentBinary:      ownBinary(),
 		ValidateTemplate: runtime.ValidateTemplate,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
 		AuditRetention:   time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,

@@ -155,7 +155,12 @@ func listSpaces(c *cli.Context, cl *client.Client) error {
 	}
 	slices.SortFunc(spaces, func(a, b api.Space) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE")
+	withAgents := slices.ContainsFunc(spaces, func(sp api.Space) bool { return sp.Agent != nil })
+	if withAgents {
+		fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE\tAGENT")
+	} else {
+		fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE")
+	}
 	for _, sp := range spaces {
 		state := string(sp.State)
 		if sp.Reason != "" {
@@ -164,6 +169,10 @@ func listSpaces(c *cli.Context, cl *client.Client) error {
 		update := "no"
 		if sp.UpdateAvailable {
 			update = "yes"
+		}
+		if withAgents {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sp.Name, state, sp.Location, sp.TemplateName, update, agentColumn(sp.Agent))
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sp.Name, state, sp.Location, sp.TemplateName, update)
 	}

@@ -7,6 +7,27 @@ type SpaceAgent struct {
 	Connected bool       `json:"connected"`
 	Version   string     `json:"version,omitempty"`
 	LastSeen  *time.Time `json:"last_seen,omitempty"`
+	// Outdated is true when the connected agent's version differs from
+	// the server's.
+	Outdated bool `json:"outdated"`
+}
+
+// OutdatedAgent is a space whose connected agent runs another version than
+// its server.
+type OutdatedAgent struct {
+	SpaceID       string `json:"space_id"`
+	Name          string `json:"name"`
+	UserID        string `json:"user_id"`
+	Username      string `json:"username"`
+	Location      string `json:"location"`
+	AgentVersion  string `json:"agent_version"`
+	ServerVersion string `json:"server_version"`
+}
+
+// OutdatedAgents is the answer of GET /api/agents/outdated.
+type OutdatedAgents struct {
+	Count  int             `json:"count"`
+	Agents []OutdatedAgent `json:"agents"`
 }
 
 // AgentToken is the answer of POST /api/spaces/{space_id}/agent-token: a

@@ -28,6 +28,14 @@ func (s *Spaces) AgentToken(ctx context.Context, id string) (*api.AgentToken, er
 	return &out, s.c.Do(ctx, http.MethodPost, "/api/spaces/"+esc(id)+"/agent-token", nil, &out)
 }
 
+// OutdatedAgents lists the spaces of the server's location whose connected
+// agent runs another version than the server (GET /api/agents/outdated):
+// every space for a user with Manage Spaces, else the caller's own.
+func (c *Client) OutdatedAgents(ctx context.Context) (*api.OutdatedAgents, error) {
+	var out api.OutdatedAgents
+	return &out, c.Do(ctx, http.MethodGet, "/api/agents/outdated", nil, &out)
+}
+
 // MaxTerminalMessage is the largest message of a terminal websocket read.
 const MaxTerminalMessage = 1 << 20
 

@@ -1,0 +1,59 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// listBody returns the space list response of the spaces keep selects. On
+// a server with an agent endpoint every space of its location carries its
+// agent's state (api.SpaceAgent), read from the in-memory registry of
+// linked agents on each request; the rest of each entry is the cached
+// encoding, so the list costs one pass and no store reads more. Without
+// an agent endpoint it is the cached response, made once per view and key.
+func (s *Server) listBody(v *spaceView, key string, keep func(*shared.Space) bool) []byte {
+	if s.agents == nil {
+		return v.body(key, keep)
+	}
+	n, size := 0, 0
+	for _, sp := range v.spaces {
+		if keep(sp) {
+			n++
+			size += len(v.frags[sp.ID]) + 96
+		}
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+64))
+	buf.WriteString(`{"count":`)
+	buf.WriteString(strconv.Itoa(n))
+	buf.WriteString(`,"spaces":[`)
+	first := true
+	for _, sp := range v.spaces {
+		if !keep(sp) {
+			continue
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		frag := v.frags[sp.ID]
+		a := s.agentOf(sp)
+		if a == nil || len(frag) < 2 || frag[len(frag)-1] != '}' {
+			buf.Write(frag)
+			continue
+		}
+		ab, err := json.Marshal(a)
+		if err != nil {
+			buf.Write(frag)
+			continue
+		}
+		buf.Write(frag[:len(frag)-1])
+		buf.WriteString(`,"agent":`)
+		buf.Write(ab)
+		buf.WriteByte('}')
+	}
+	buf.WriteString("]}\n")
+	return buf.Bytes()
+}
