@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
 )
@@ -18,6 +20,21 @@ const requestTimeout = client.DefaultTimeout
 // ("" for none) and verifies the server with tc (nil: the system's roots).
 func newClient(base, token string, tc *tls.Config) (*client.Client, error) {
 	return client.New(client.Config{Address: base, Token: token, TLSConfig: tc, UserAgent: "knot/" + version})
+}
+
+// withNamedSpace checks that the command has one argument, NAME, and runs
+// fn with a client and the caller's space of that name (see findSpace).
+func withNamedSpace(c *cli.Context, fn func(*client.Client, *api.Space) error) error {
+	if err := wantArgs(c, "NAME"); err != nil {
+		return err
+	}
+	return withClient(c, func(cl *client.Client) error {
+		sp, err := findSpace(c.Context, cl, c.Args().First())
+		if err != nil {
+			return err
+		}
+		return fn(cl, sp)
+	})
 }
 
 // findSpace returns the caller's space named name: an exact match, else the

@@ -105,14 +105,7 @@ func spaceGetCommand() *cli.Command {
 			"origin's own location) that runs it.",
 		Flags: clientFlags(),
 		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, "NAME"); err != nil {
-				return err
-			}
-			return withClient(c, func(cl *client.Client) error {
-				sp, err := findSpace(c.Context, cl, c.Args().First())
-				if err != nil {
-					return err
-				}
+			return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 				full, err := cl.Spaces().Get(c.Context, sp.ID)
 				if err != nil {
 					return err

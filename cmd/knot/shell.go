@@ -43,14 +43,7 @@ func shellCommand() *cli.Command {
 			&cli.BoolFlag{Name: "list", Usage: "list the kept terminal sessions"},
 		),
 		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, "NAME"); err != nil {
-				return err
-			}
-			return withClient(c, func(cl *client.Client) error {
-				sp, err := findSpace(c.Context, cl, c.Args().First())
-				if err != nil {
-					return err
-				}
+			return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 				if c.Bool("list") {
 					return listTerminals(c, cl, sp.ID)
 				}
@@ -108,14 +101,7 @@ func agentEnvCommand() *cli.Command {
 			"the one before is cut. On the machine of the space: env $(cat agent.env) knot agent.",
 		Flags: clientFlags(),
 		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, "NAME"); err != nil {
-				return err
-			}
-			return withClient(c, func(cl *client.Client) error {
-				sp, err := findSpace(c.Context, cl, c.Args().First())
-				if err != nil {
-					return err
-				}
+			return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 				res, err := cl.Spaces().AgentToken(c.Context, sp.ID)
 				if err != nil {
 					return err

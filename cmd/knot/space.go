@@ -79,18 +79,11 @@ func spaceCommand() *cli.Command {
 				UsageText: "knot space delete [options] NAME",
 				Flags:     clientFlags(),
 				Action: func(c *cli.Context) error {
-					if err := wantArgs(c, "NAME"); err != nil {
-						return err
-					}
-					return withClient(c, func(cl *client.Client) error {
-						sp, err := findSpace(c.Context, cl, c.Args().First())
-						if err != nil {
-							return err
-						}
+					return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 						if err := cl.Spaces().Delete(c.Context, sp.ID); err != nil {
 							return err
 						}
-						_, err = fmt.Fprintf(c.App.Writer, "Space %s deleted.\n", sp.Name)
+						_, err := fmt.Fprintf(c.App.Writer, "Space %s deleted.\n", sp.Name)
 						return err
 					})
 				},
@@ -105,14 +98,7 @@ func spaceCommand() *cli.Command {
 					&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines"},
 				),
 				Action: func(c *cli.Context) error {
-					if err := wantArgs(c, "NAME"); err != nil {
-						return err
-					}
-					return withClient(c, func(cl *client.Client) error {
-						sp, err := findSpace(c.Context, cl, c.Args().First())
-						if err != nil {
-							return err
-						}
+					return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 						if c.Bool("follow") {
 							return followLogs(c.Context, cl, sp.ID, c.App.Writer, c.App.ErrWriter)
 						}
@@ -211,14 +197,7 @@ func spaceAction(name, usage, verb string) *cli.Command {
 		UsageText: "knot space " + name + " [options] NAME",
 		Flags:     clientFlags(),
 		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, "NAME"); err != nil {
-				return err
-			}
-			return withClient(c, func(cl *client.Client) error {
-				sp, err := findSpace(c.Context, cl, c.Args().First())
-				if err != nil {
-					return err
-				}
+			return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 				act := cl.Spaces().Start
 				if verb == "stop" {
 					act = cl.Spaces().Stop
