@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,13 +67,34 @@ func legacyFlagOf(c *cli.Context, name string) bool {
 }
 
 // logWarnings logs each name of the predecessor's that the configuration
-// used, once, with where it was given.
-func logWarnings(w io.Writer, cfg *config.Config) {
-	if len(cfg.Warnings) == 0 {
-		return
-	}
-	logger := newLogger(w, cfg)
+// used, once, with where it was given. A variable only the predecessor's
+// agent read is the agent's business: other commands (a server started
+// in an agent's environment) do not warn about it.
+func logWarnings(w io.Writer, cfg *config.Config, agent bool) {
+	var logger *slog.Logger
 	for _, warn := range cfg.Warnings {
+		if !agent && warn.ForAgent() && warn.Source.Kind == config.SourceEnv {
+			continue
+		}
+		if logger == nil {
+			logger = newLogger(w, cfg)
+		}
 		logger.Warn(warn.Message, "key", warn.Key, "source", warn.Source.String())
 	}
+}
+
+// warnAgentEndpoint warns once when a server is given $KNOT_AGENT_ENDPOINT
+// and not $KNOT_SERVER_AGENT_ENDPOINT: for the predecessor's server it set
+// the endpoint agents are given, for knot it is the agent's agent.endpoint
+// and the server does not read it.
+func warnAgentEndpoint(w io.Writer, cfg *config.Config, lookup func(string) (string, bool)) {
+	if v, ok := lookup("KNOT_AGENT_ENDPOINT"); !ok || v == "" {
+		return
+	}
+	if _, ok := lookup("KNOT_SERVER_AGENT_ENDPOINT"); ok {
+		return
+	}
+	newLogger(w, cfg).Warn("KNOT_AGENT_ENDPOINT is the agent's setting (agent.endpoint), not the server's, and the server ignores it;"+
+		" the predecessor's server read it as its agent endpoint: use KNOT_SERVER_AGENT_ENDPOINT (server.agent_endpoint)",
+		"key", "server.agent_endpoint", "source", "env KNOT_AGENT_ENDPOINT")
 }

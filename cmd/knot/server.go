@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,6 +24,7 @@ func serverCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			warnAgentEndpoint(c.App.ErrWriter, cfg, os.LookupEnv)
 			if c.Bool(printFingerprintFlag.Name) {
 				return printFingerprint(c.App.Writer, cfg)
 			}
