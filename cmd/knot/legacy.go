@@ -83,18 +83,25 @@ func logWarnings(w io.Writer, cfg *config.Config, agent bool) {
 	}
 }
 
+// serverAgentEndpointFlag is the predecessor's server's --agent-endpoint,
+// which knot's server accepts only to say it is not its flag.
+var serverAgentEndpointFlag = &cli.StringFlag{Name: "agent-endpoint", Hidden: true}
+
 // warnAgentEndpoint warns once when a server is given $KNOT_AGENT_ENDPOINT
-// and not $KNOT_SERVER_AGENT_ENDPOINT: for the predecessor's server it set
-// the endpoint agents are given, for knot it is the agent's agent.endpoint
-// and the server does not read it.
-func warnAgentEndpoint(w io.Writer, cfg *config.Config, lookup func(string) (string, bool)) {
-	if v, ok := lookup("KNOT_AGENT_ENDPOINT"); !ok || v == "" {
-		return
+// and not $KNOT_SERVER_AGENT_ENDPOINT, or --agent-endpoint and not
+// --server-agent-endpoint: for the predecessor's server they set the
+// endpoint agents are given; in knot they are the agent's agent.endpoint
+// and the server does not read them.
+func warnAgentEndpoint(c *cli.Context, cfg *config.Config, lookup func(string) (string, bool)) {
+	name, use, source := "--agent-endpoint", "--server-agent-endpoint", "flag --agent-endpoint"
+	if !c.IsSet(serverAgentEndpointFlag.Name) || c.IsSet("server-agent-endpoint") {
+		v, ok := lookup("KNOT_AGENT_ENDPOINT")
+		if _, set := lookup("KNOT_SERVER_AGENT_ENDPOINT"); !ok || v == "" || set {
+			return
+		}
+		name, use, source = "KNOT_AGENT_ENDPOINT", "KNOT_SERVER_AGENT_ENDPOINT", "env KNOT_AGENT_ENDPOINT"
 	}
-	if _, ok := lookup("KNOT_SERVER_AGENT_ENDPOINT"); ok {
-		return
-	}
-	newLogger(w, cfg).Warn("KNOT_AGENT_ENDPOINT is the agent's setting (agent.endpoint), not the server's, and the server ignores it;"+
-		" the predecessor's server read it as its agent endpoint: use KNOT_SERVER_AGENT_ENDPOINT (server.agent_endpoint)",
-		"key", "server.agent_endpoint", "source", "env KNOT_AGENT_ENDPOINT")
+	newLogger(c.App.ErrWriter, cfg).Warn(name+" is the agent's setting (agent.endpoint), not the server's, and the server ignores it;"+
+		" the predecessor's server read it as its agent endpoint: use "+use+" (server.agent_endpoint)",
+		"key", "server.agent_endpoint", "source", source)
 }

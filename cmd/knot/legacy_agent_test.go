@@ -90,3 +90,16 @@ func TestServerWarnsOnceAboutTheAgentsEndpointVariable(t *testing.T) {
 		t.Errorf("WARN lines with KNOT_SERVER_AGENT_ENDPOINT set: %q", got)
 	}
 }
+
+// knot server --agent-endpoint, the predecessor's server's flag, starts the
+// server with one WARN that names --server-agent-endpoint.
+func TestServerWarnsOnceAboutTheAgentEndpointFlag(t *testing.T) {
+	s := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0", "--agent-endpoint", "127.0.0.1:3010")
+	s.call("GET", "/health", "", nil, 200, nil)
+	s.stop()
+	got := predecessorWarns(s.log.String(), "agent-endpoint")
+	if len(got) != 1 || !strings.Contains(got[0], `source="flag --agent-endpoint"`) ||
+		!strings.Contains(got[0], "use --server-agent-endpoint (server.agent_endpoint)") {
+		t.Errorf("WARN lines about --agent-endpoint: %q\n%s", got, s.log)
+	}
+}
