@@ -10,7 +10,9 @@ import (
 
 // agentCommand is knot agent, run inside a space.
 func agentCommand() *cli.Command {
-	flags := append(keyFlags("agent.", "log."), legacyFlags("agent.", "log.")...)
+	// The predecessor's agent read dns.* and --dns-listen, which the
+	// table holds as server.dns.listen, the server's flag of that name.
+	flags := append(keyFlags("agent.", "log."), legacyFlags("agent.", "log.", "dns.", "server.dns.listen")...)
 	return &cli.Command{
 		Name:  "agent",
 		Usage: "Run the agent of a space: link it to its leaf and serve its terminals",

@@ -241,7 +241,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		}
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	logWarnings(c.App.ErrWriter, cfg)
+	logWarnings(c.App.ErrWriter, cfg, commandName(c) == "knot agent")
 	return cfg, nil
 }
 

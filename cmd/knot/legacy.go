@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,13 +67,41 @@ func legacyFlagOf(c *cli.Context, name string) bool {
 }
 
 // logWarnings logs each name of the predecessor's that the configuration
-// used, once, with where it was given.
-func logWarnings(w io.Writer, cfg *config.Config) {
-	if len(cfg.Warnings) == 0 {
-		return
-	}
-	logger := newLogger(w, cfg)
+// used, once, with where it was given. A variable only the predecessor's
+// agent read is the agent's business: other commands (a server started
+// in an agent's environment) do not warn about it.
+func logWarnings(w io.Writer, cfg *config.Config, agent bool) {
+	var logger *slog.Logger
 	for _, warn := range cfg.Warnings {
+		if !agent && warn.ForAgent() && warn.Source.Kind == config.SourceEnv {
+			continue
+		}
+		if logger == nil {
+			logger = newLogger(w, cfg)
+		}
 		logger.Warn(warn.Message, "key", warn.Key, "source", warn.Source.String())
 	}
+}
+
+// serverAgentEndpointFlag is the predecessor's server's --agent-endpoint,
+// which knot's server accepts only to say it is not its flag.
+var serverAgentEndpointFlag = &cli.StringFlag{Name: "agent-endpoint", Hidden: true}
+
+// warnAgentEndpoint warns once when a server is given $KNOT_AGENT_ENDPOINT
+// and not $KNOT_SERVER_AGENT_ENDPOINT, or --agent-endpoint and not
+// --server-agent-endpoint: for the predecessor's server they set the
+// endpoint agents are given; in knot they are the agent's agent.endpoint
+// and the server does not read them.
+func warnAgentEndpoint(c *cli.Context, cfg *config.Config, lookup func(string) (string, bool)) {
+	name, use, source := "--agent-endpoint", "--server-agent-endpoint", "flag --agent-endpoint"
+	if !c.IsSet(serverAgentEndpointFlag.Name) || c.IsSet("server-agent-endpoint") {
+		v, ok := lookup("KNOT_AGENT_ENDPOINT")
+		if _, set := lookup("KNOT_SERVER_AGENT_ENDPOINT"); !ok || v == "" || set {
+			return
+		}
+		name, use, source = "KNOT_AGENT_ENDPOINT", "KNOT_SERVER_AGENT_ENDPOINT", "env KNOT_AGENT_ENDPOINT"
+	}
+	newLogger(c.App.ErrWriter, cfg).Warn(name+" is the agent's setting (agent.endpoint), not the server's, and the server ignores it;"+
+		" the predecessor's server read it as its agent endpoint: use "+use+" (server.agent_endpoint)",
+		"key", "server.agent_endpoint", "source", source)
 }

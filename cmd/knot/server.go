@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -13,7 +15,7 @@ func serverCommand() *cli.Command {
 			"standalone; with shared_token it is an origin; with origin_server as well, it is a leaf.\n" +
 			"It stops cleanly on SIGINT or SIGTERM. With --print-fingerprint it prints the SHA-256\n" +
 			"fingerprint of the TLS certificate it would serve (making the self-signed one if need be) and exits.",
-		Flags: append(append(keyFlags("server.", "resolver.", "log."), legacyFlags("server.", "resolver.", "log.")...), printFingerprintFlag),
+		Flags: append(append(keyFlags("server.", "resolver.", "log."), legacyFlags("server.", "resolver.", "log.")...), printFingerprintFlag, serverAgentEndpointFlag),
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -22,6 +24,7 @@ func serverCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			warnAgentEndpoint(c, cfg, os.LookupEnv)
 			if c.Bool(printFingerprintFlag.Name) {
 				return printFingerprint(c.App.Writer, cfg)
 			}

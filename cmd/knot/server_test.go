@@ -34,6 +34,12 @@ var listenRe = regexp.MustCompile(`listen=(https?://127\.0\.0\.1:\d+)`)
 // runKnotServer runs `knot server args...` in dir and waits until it serves.
 func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
 	t.Helper()
+	return runKnotServerEnv(t, dir, nil, args...)
+}
+
+// runKnotServerEnv is runKnotServer with the KNOT_* variables of env.
+func runKnotServerEnv(t *testing.T, dir string, env map[string]string, args ...string) *serverProc {
+	t.Helper()
 	if !slices.Contains(args, "--listen-agent") {
 		// Servers of parallel tests must not share the agent port.
 		args = append(args, "--listen-agent", "127.0.0.1:0")
@@ -44,6 +50,9 @@ func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
 		if !strings.HasPrefix(kv, "KNOT_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
+	}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -74,7 +74,8 @@ var legacyKeys = []legacyKey{
 		why: "knot's web interface has no such option"},
 	{path: "server.dns.enabled", env: "KNOT_ENABLE_DNS", flag: "enable-dns", kind: ValueBool,
 		why: "knot has no DNS server"},
-	{path: "server.dns.listen", kind: ValueString, why: "knot has no DNS server"},
+	{path: "server.dns.listen", kind: ValueString,
+		why: "knot has no DNS server, and its agent runs no DNS proxy"},
 	{path: "server.dns.domain", kind: ValueString, why: "knot has no DNS server"},
 	{path: "server.dns.ttl", kind: ValueInt, why: "knot has no DNS server"},
 	{path: "server.tls.agent_use_tls", env: "KNOT_AGENT_USE_TLS", kind: ValueBool,
@@ -93,6 +94,46 @@ var legacyKeys = []legacyKey{
 		why: "knot keeps its keys under its own prefix {knot}: in server.redis.db"},
 	{path: "resolver.domains", kind: ValueList,
 		why: "knot has no nameservers per domain; resolver.consul answers *.consul names and resolver.nameservers every other"},
+
+	// The agent's, for features knot's agent does not have (its names
+	// under agent., and dns.; KNOT_USER was read by the images' start
+	// script). Only knot agent warns about their variables.
+	{path: "agent.port.ssh", env: "KNOT_SSH_PORT", flag: "ssh-port", kind: ValueInt,
+		why: "knot's agent serves no SSH yet; open a shell with knot space shell or run a command with knot space exec (docs/getting-into-a-space.md)"},
+	{path: "agent.update_authorized_keys", env: "KNOT_UPDATE_AUTHORIZED_KEYS", flag: "update-authorized-keys", kind: ValueBool,
+		why: "knot's agent serves no SSH yet and writes no authorized_keys; open a shell with knot space shell (docs/getting-into-a-space.md)"},
+	{path: "agent.port.code_server", env: "KNOT_CODE_SERVER_PORT", flag: "code-server-port", kind: ValueInt,
+		why: "knot does not proxy code-server; a container template's ports publish its port on the host that runs the space (docs/templates.md)"},
+	{path: "agent.port.tcp_port", env: "KNOT_TCP_PORT", flag: "tcp-port", kind: ValueList,
+		why: "knot forwards no ports through the agent; a container template's ports publish the space's ports on the host that runs it (docs/templates.md)"},
+	{path: "agent.port.http_port", env: "KNOT_HTTP_PORT", flag: "http-port", kind: ValueList,
+		why: "knot does not proxy web ports (server.wildcard_domain); a container template's ports publish them on the host that runs the space (docs/templates.md)"},
+	{path: "agent.port.https_port", env: "KNOT_HTTPS_PORT", flag: "https-port", kind: ValueList,
+		why: "knot does not proxy web ports (server.wildcard_domain); a container template's ports publish them on the host that runs the space (docs/templates.md)"},
+	{path: "agent.port.vnc_http", env: "KNOT_VNC_HTTP_PORT", flag: "vnc-http-port", kind: ValueInt,
+		why: "knot does not proxy VNC; a container template's ports publish the VNC port on the host that runs the space (docs/templates.md)"},
+	{path: "agent.service_password", env: "KNOT_SERVICE_PASSWORD", flag: "service-password", kind: ValueString,
+		why: "knot proxies no web services of a space, so none is given this password"},
+	{path: "agent.vscode_tunnel", env: "KNOT_VSCODE_TUNNEL", flag: "vscode-tunnel", kind: ValueString,
+		why: "knot's agent does not watch a VS Code tunnel; start code tunnel in the space yourself (knot space shell)"},
+	{path: "agent.advertise_addr", env: "KNOT_ADVERTISE_ADDR", flag: "advertise-addr", kind: ValueString,
+		why: "knot's agent advertises no address: it dials the leaf at agent.endpoint, and everything reaches it over that link"},
+	{path: "agent.syslog_port", env: "KNOT_SYSLOG_PORT", flag: "syslog-port", kind: ValueInt,
+		why: "knot's agent collects no syslog; knot space logs shows what knot did for the space"},
+	{path: "agent.api_port", env: "KNOT_LOGS_PORT", flag: "api-port", kind: ValueInt,
+		why: "knot's agent serves no local API or log port; knot space logs shows what knot did for the space"},
+	{path: "agent.user", env: "KNOT_USER", kind: ValueString,
+		why: "knot runs the agent as whoever starts it: a container space's process user (the image's USER), or the owner of a manual space"},
+	{path: "dns.listen", kind: ValueString,
+		why: "knot's agent runs no DNS proxy; agent.nameservers names the DNS servers for its own srv+ lookups"},
+	{path: "dns.refresh_max_age", env: "KNOT_MAX_AGE", flag: "dns-refresh-max-age", kind: ValueInt,
+		why: "knot's agent runs no DNS proxy; agent.nameservers names the DNS servers for its own srv+ lookups"},
+}
+
+// ForAgent reports whether w is about a name that only the predecessor's
+// agent read (its key is under agent. or dns.).
+func (w Warning) ForAgent() bool {
+	return strings.HasPrefix(w.Key, "agent.") || strings.HasPrefix(w.Key, "dns.")
 }
 
 // envName returns the predecessor's variable of a key with no effect: its

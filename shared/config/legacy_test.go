@@ -224,3 +224,67 @@ func TestPredecessorNamesDoNotClash(t *testing.T) {
 		}
 	}
 }
+
+// The predecessor's agent variables and flags for features knot's agent
+// does not have are accepted, each with one warning that names it and says
+// what knot does instead, and they set nothing.
+func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
+	names := []struct{ key, env, flag, value, says string }{
+		{"agent.port.ssh", "KNOT_SSH_PORT", "ssh-port", "22", "no SSH"},
+		{"agent.update_authorized_keys", "KNOT_UPDATE_AUTHORIZED_KEYS", "update-authorized-keys", "true", "no SSH"},
+		{"agent.port.code_server", "KNOT_CODE_SERVER_PORT", "code-server-port", "49374", "ports publish"},
+		{"agent.port.tcp_port", "KNOT_TCP_PORT", "tcp-port", "8080=App,9000", "ports publish"},
+		{"agent.port.http_port", "KNOT_HTTP_PORT", "http-port", "80=Site", "ports publish"},
+		{"agent.port.https_port", "KNOT_HTTPS_PORT", "https-port", "443", "ports publish"},
+		{"agent.port.vnc_http", "KNOT_VNC_HTTP_PORT", "vnc-http-port", "5680", "ports publish"},
+		{"agent.service_password", "KNOT_SERVICE_PASSWORD", "service-password", "s3cret", "no web services"},
+		{"agent.vscode_tunnel", "KNOT_VSCODE_TUNNEL", "vscode-tunnel", "vscodetunnel", "code tunnel"},
+		{"agent.advertise_addr", "KNOT_ADVERTISE_ADDR", "advertise-addr", "10.0.0.2", "agent.endpoint"},
+		{"agent.syslog_port", "KNOT_SYSLOG_PORT", "syslog-port", "514", "knot space logs"},
+		{"agent.api_port", "KNOT_LOGS_PORT", "api-port", "12201", "knot space logs"},
+		{"agent.user", "KNOT_USER", "", "alice", "whoever starts it"},
+		{"dns.refresh_max_age", "KNOT_MAX_AGE", "dns-refresh-max-age", "180", "no DNS proxy"},
+		{"server.dns.listen", "KNOT_DNS_LISTEN", "dns-listen", ":53", "no DNS proxy"},
+	}
+	env, flags := map[string]string{}, map[string]string{}
+	for _, n := range names {
+		env[n.env] = n.value
+		if n.flag != "" {
+			flags[n.flag] = n.value
+		}
+	}
+	for _, opts := range []config.Options{{Env: envOf(env)}, {Env: envOf(nil), Flags: flags}} {
+		c := mustLoad(t, opts)
+		for _, n := range names {
+			name, src := n.env, "env "+n.env
+			if opts.Flags != nil {
+				if n.flag == "" {
+					continue
+				}
+				name, src = "--"+n.flag, "flag --"+n.flag
+			}
+			var got []config.Warning
+			for _, w := range c.Warnings {
+				if w.Source.String() == src {
+					got = append(got, w)
+				}
+			}
+			if len(got) != 1 || got[0].Key != n.key || got[0].ForAgent() != (n.key != "server.dns.listen") ||
+				!strings.HasPrefix(got[0].Message, name+" is the predecessor's and has no effect: knot") ||
+				!strings.Contains(got[0].Message, n.says) {
+				t.Errorf("%s: warnings %+v, want one for %s saying %q", src, got, n.key, n.says)
+			}
+		}
+		if c.Agent.Endpoint != "" || c.Agent.SpaceID != "" || len(c.Agent.Nameservers) != 0 {
+			t.Errorf("agent names changed the agent's keys: %+v", c.Agent)
+		}
+	}
+
+	// In the file, too, under the predecessor's agent sections.
+	file := writeFile(t, "agent:\n  port:\n    ssh: 22\n  syslog_port: 514\ndns:\n  refresh_max_age: 180\n")
+	c := mustLoad(t, config.Options{File: file})
+	want := []string{"agent.port.ssh @ " + file + ":3", "agent.syslog_port @ " + file + ":4", "dns.refresh_max_age @ " + file + ":6"}
+	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
+		t.Errorf("file warnings %v, want %v", got, want)
+	}
+}
