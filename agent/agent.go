@@ -18,6 +18,11 @@
 //     so one slow terminal does not stall the others). The agent opens one
 //     state stream and sends its State at once and at every heartbeat the
 //     leaf asked for; the leaf opens ping, sessions and terminal streams.
+//   - When HTTPS_PROXY or https_proxy names a proxy for the leaf's address
+//     (NO_PROXY and no_proxy as net/http reads them), the agent opens an
+//     HTTP CONNECT tunnel through it and does TLS with the leaf inside, so
+//     the pinned fingerprint still holds. A refusal names the proxy and its
+//     status and is retried with backoff like any failed dial.
 //   - Reconnects wait a random time between 0 and a backoff that doubles
 //     from MinBackoff up to MaxBackoff (full jitter), and start again from
 //     MinBackoff once a link was up.
@@ -42,6 +47,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -86,6 +92,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between dials; 0 means the
 	// defaults.
 	MinBackoff, MaxBackoff time.Duration
+	// Proxy names the HTTP proxy to tunnel to a leaf address through
+	// (CONNECT), or nil to dial directly; nil means ProxyFromEnvironment.
+	Proxy func(addr string) (*url.URL, error)
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -129,6 +138,9 @@ func New(opts Options) (*Agent, error) {
 	r, err := srv.New(srv.Options{Nameservers: opts.Nameservers, Logger: opts.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("agent nameservers: %w", err)
+	}
+	if opts.Proxy == nil {
+		opts.Proxy = ProxyFromEnvironment()
 	}
 	if opts.KeepSessions <= 0 {
 		opts.KeepSessions = DefaultKeepSessions
@@ -214,11 +226,10 @@ func (a *Agent) dial(ctx context.Context) (*tls.Conn, error) {
 	var errs []error
 	for _, addr := range addrs {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: a.tls}
-		c, err := d.DialContext(dctx, "tcp", addr)
+		c, err := a.dialTLS(dctx, addr)
 		cancel()
 		if err == nil {
-			return c.(*tls.Conn), nil
+			return c, nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 	}

@@ -43,8 +43,12 @@ func (m *Manager) start(ctx context.Context, id string) error {
 		if s.State == shared.SpaceRunning {
 			return nil
 		}
+		state, reason := m.manualState(id)
+		if s.State == state {
+			return nil
+		}
 		now := m.now()
-		_, err := m.setState(ctx, id, shared.SpaceRunning, "", func(s *shared.Space) {
+		_, err := m.setState(ctx, id, state, reason, func(s *shared.Space) {
 			s.TemplateHash = hash
 			s.StartedAt = &now
 			s.ContainerID = ""

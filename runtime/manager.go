@@ -58,6 +58,11 @@ type Options struct {
 	// its hash is stored in s.AgentTokenHash. Nil makes a new random token
 	// at every start.
 	AgentToken func(ctx context.Context, s *shared.Space) (string, error)
+	// AgentConnected reports whether the agent of a space is linked to
+	// this location now. A started manual space is starting ("waiting for
+	// its agent") until it is, then running; see AgentChanged. Nil (no
+	// agent registry) runs a manual space as soon as it is started.
+	AgentConnected func(spaceID string) bool
 
 	// ReconcileInterval is the time between two reconciliations in Run;
 	// 0 means 5 seconds.
@@ -105,6 +110,7 @@ type Manager struct {
 	nomadInfo  *NomadInfo
 	sealer     *crypt.Sealer
 	agentToken func(context.Context, *shared.Space) (string, error)
+	agentUp    func(spaceID string) bool
 	interval   time.Duration
 	settle     time.Duration
 	callTO     time.Duration
@@ -137,6 +143,7 @@ func NewManager(opts Options) (*Manager, error) {
 		nomadInfo:  opts.NomadInfo,
 		sealer:     opts.Sealer,
 		agentToken: opts.AgentToken,
+		agentUp:    opts.AgentConnected,
 		interval:   orDefault(opts.ReconcileInterval, 5*time.Second),
 		settle:     orDefault(opts.SettleTime, 2*time.Second),
 		callTO:     orDefault(opts.CallTimeout, 30*time.Second),

@@ -119,7 +119,9 @@ func (m *Manager) reconcileSpace(ctx context.Context, id string, observed func(R
 	if tmpl != nil && tmpl.Kind == shared.TemplateManual {
 		switch s.State {
 		case shared.SpaceStarting:
-			m.setState(ctx, id, shared.SpaceRunning, "", nil)
+			if state, _ := m.manualState(id); state == shared.SpaceRunning {
+				m.setState(ctx, id, shared.SpaceRunning, "", nil)
+			}
 		case shared.SpaceStopping:
 			m.setState(ctx, id, shared.SpaceStopped, "", nil)
 		}

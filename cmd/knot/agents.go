@@ -33,11 +33,12 @@ func agentTLS(cfg *config.Config, web *tlsconf.ServerCert) (*tlsconf.ServerCert,
 }
 
 // startAgents makes the agent endpoint of this server's location and its
-// listener on server.listen_agent; the caller runs Serve.
+// listener on server.listen_agent; the caller runs Serve. changed hears of
+// every agent that links or goes away.
 //
 // With no server.agent_endpoint and a listen_agent on port 0, agents are
 // given the port the listener got, not ":0", which no agent can dial.
-func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCert, logger *slog.Logger) (*leaf.Agents, net.Listener, error) {
+func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCert, logger *slog.Logger, changed func(spaceID string)) (*leaf.Agents, net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Server.ListenAgent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("server.listen_agent: %w", err)
@@ -54,6 +55,7 @@ func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCe
 		Fingerprint: cert.Fingerprint,
 		TLS:         cert.Config,
 		Version:     version,
+		Changed:     changed,
 		Logger:      logger,
 	})
 	if err != nil {

@@ -159,7 +159,7 @@ func TestOriginAndLeafProcesses(t *testing.T) {
 	l.stop()
 	l = runKnotServer(t, leafDir, leafArgs...)
 	leafSession = l.login()
-	if sps := spacesAt(l, leafSession, ""); len(sps) != 1 || sps[0].ID != kept.ID || sps[0].State != "running" {
+	if sps := spacesAt(l, leafSession, ""); len(sps) != 1 || sps[0].ID != kept.ID || sps[0].State != "starting" {
 		t.Fatalf("after the restart the leaf has %+v", sps)
 	}
 	var status struct {
@@ -177,7 +177,7 @@ func TestOriginAndLeafProcesses(t *testing.T) {
 	originSession = o.login()
 	waitUntil(t, 60*time.Second, func() string {
 		for _, sp := range spacesAt(o, originSession, "?all=true") {
-			if sp.ID == kept.ID && sp.Location == "branch" && sp.State == "running" {
+			if sp.ID == kept.ID && sp.Location == "branch" && sp.State == "starting" {
 				return ""
 			}
 		}

@@ -104,7 +104,7 @@ func TestReadmeFirstSteps(t *testing.T) {
 	for _, want := range []string{
 		"Connected to " + s.base + " as admin",
 		"Space dev created from template byo.",
-		"Space dev: running.",
+		"Space dev: starting (waiting for its agent).",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the CLI lines did not print %q:\n%s", want, out)
@@ -113,7 +113,7 @@ func TestReadmeFirstSteps(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^byo\s+manual\s`).MatchString(out) {
 		t.Errorf("knot template list did not list byo:\n%s", out)
 	}
-	if !regexp.MustCompile(`(?m)^dev\s+running\s`).MatchString(out) {
-		t.Errorf("knot space list did not list dev running:\n%s", out)
+	if !regexp.MustCompile(`(?m)^dev\s+starting: waiting for its agent\s`).MatchString(out) {
+		t.Errorf("knot space list did not list dev waiting for its agent:\n%s", out)
 	}
 }

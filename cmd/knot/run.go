@@ -76,7 +76,14 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	agents, agentLn, err := startAgents(cfg, store, agentCert, logger)
+	// The manager, made below, hears of agents that link or leave; agents
+	// are served only once it is set.
+	var agentChanged func(spaceID string)
+	agents, agentLn, err := startAgents(cfg, store, agentCert, logger, func(id string) {
+		if agentChanged != nil {
+			agentChanged(id)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -170,11 +177,17 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Location:       cfg.Server.Location,
 			Timezone:       time.Local.String(),
 		},
-		Sealer: sealer,
-		Logger: logger,
+		Sealer:         sealer,
+		AgentConnected: func(id string) bool { return agents.Status(id).Connected },
+		Logger:         logger,
 	})
 	if err != nil {
 		return err
+	}
+	agentChanged = func(id string) {
+		if err := manager.AgentChanged(ctx, id); err != nil {
+			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
+		}
 	}
 	server, err := web.New(web.Options{
 		Store:            store,
