@@ -698,3 +698,21 @@ func headingAnchors(text string) []string {
 	}
 	return out
 }
+
+// DocsFirstContainerTemplate returns the manual's first complete container
+// template, the one a new user copies: the first template file of kind
+// container, looked for in getting-started.md and then in templates.md, the
+// order in which a reader meets them. where says where it is.
+func DocsFirstContainerTemplate(t *testing.T) (where, body string) {
+	t.Helper()
+	pages := docPages(t)
+	for _, page := range []string{"getting-started.md", "templates.md"} {
+		for _, b := range parseBlocks(page, pages[page]) {
+			if b.info == "yaml" && b.marker == "template file" && regexp.MustCompile(`(?m)^kind: container$`).MatchString(b.body) {
+				return b.where(), b.body
+			}
+		}
+	}
+	t.Fatal("the manual has no complete container template (a ```yaml block marked # template file of kind container)")
+	return "", ""
+}
