@@ -220,7 +220,7 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 		opts.File = file
 	}
 	for _, k := range config.Keys() {
-		if !c.IsSet(k.Flag) || ownFlag(c, k) {
+		if !c.IsSet(k.Flag) || ownFlag(c, k) || legacyFlagOf(c, k.Flag) {
 			continue
 		}
 		switch k.Kind {
@@ -232,7 +232,8 @@ func loadConfigFile(c *cli.Context, file string) (*config.Config, error) {
 			opts.Flags[k.Flag] = c.String(k.Flag)
 		}
 	}
-	setLegacyFlags(c, opts.Flags)
+	opts.LegacyFlags = map[string]string{}
+	setLegacyFlags(c, opts.LegacyFlags)
 	setGlobalLogLevel(c, opts.Flags)
 	cfg, err := config.Load(opts)
 	if err != nil {

@@ -103,3 +103,42 @@ func TestServerWarnsOnceAboutTheAgentEndpointFlag(t *testing.T) {
 		t.Errorf("WARN lines about --agent-endpoint: %q\n%s", got, s.log)
 	}
 }
+
+// knot agent started with the predecessor agent's flags for its own
+// listener's TLS, and its KNOT_USE_TLS, runs and logs one WARN for each
+// saying that knot's agent serves no listener and verifies its leaf by
+// agent.fingerprint.
+func TestAgentWarnsOnceAboutThePredecessorsAgentTLSNames(t *testing.T) {
+	env := map[string]string{
+		"HOME": t.TempDir(), "TMPDIR": t.TempDir(),
+		"KNOT_AGENT_ENDPOINT":    "127.0.0.1:1",
+		"KNOT_SPACE_ID":          "0196a3c2-0000-7000-8000-000000000001",
+		"KNOT_AGENT_TOKEN":       "token",
+		"KNOT_AGENT_FINGERPRINT": strings.Repeat("ab", 32),
+		"KNOT_USE_TLS":           "true",
+	}
+	a := startKnot(t, env, "agent", "--use-tls", "--tls-skip-verify", "--cert-file", "/etc/agent/cert.pem", "--key-file", "/etc/agent/key.pem")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(a.stderr.String(), "agent link down") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not try its endpoint within 20s:\n%s", a.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := a.stderr.String()
+	for _, w := range []struct{ source, says string }{
+		{`source="flag --use-tls"`, "knot's agent serves no listener"},
+		{`source="flag --cert-file"`, "knot's agent serves no listener"},
+		{`source="flag --key-file"`, "knot's agent serves no listener"},
+		{`source="flag --tls-skip-verify"`, "verifies the leaf by agent.fingerprint and never skips verification"},
+		{`source="env KNOT_USE_TLS"`, "knot's agent serves no listener"},
+	} {
+		if got := predecessorWarns(log, w.source); len(got) != 1 || !strings.Contains(got[0], "is the predecessor's and has no effect") ||
+			!strings.Contains(got[0], w.says) {
+			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
+		}
+	}
+	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
+		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)
+	}
+}

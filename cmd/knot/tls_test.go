@@ -400,3 +400,21 @@ func TestConnectSavesHowItVerifiedTheServer(t *testing.T) {
 	}
 	mustSucceed(t, knot(t, env, "", "template", "list"))
 }
+
+// KNOT_USE_TLS, the predecessor's variable and knot's, makes knot server
+// serve TLS with a self-signed certificate; it is the agent's no-effect name
+// only on knot agent, so the server warns about nothing.
+func TestServerServesTLSWithKnotUseTLS(t *testing.T) {
+	dir := t.TempDir()
+	s := runKnotServerEnv(t, dir, map[string]string{"KNOT_USE_TLS": "true"}, "--listen", "127.0.0.1:0", "--memorydb-enabled")
+	if !strings.HasPrefix(s.base, "https://127.0.0.1:") {
+		t.Fatalf("the server announces %s, want https://", s.base)
+	}
+	if !strings.Contains(s.log.String(), "self_signed=true") {
+		t.Errorf("no self-signed certificate is logged:\n%s", s.log)
+	}
+	servedCertificate(t, s.base)
+	if strings.Contains(s.log.String(), "level=WARN") {
+		t.Errorf("the server warns:\n%s", s.log)
+	}
+}

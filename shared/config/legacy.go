@@ -124,6 +124,17 @@ var legacyKeys = []legacyKey{
 		why: "knot's agent serves no local API or log port; knot space logs shows what knot did for the space"},
 	{path: "agent.user", env: "KNOT_USER", kind: ValueString,
 		why: "knot runs the agent as whoever starts it: a container space's process user (the image's USER), or the owner of a manual space"},
+	// The predecessor's agent served a listener of its own, with these
+	// flags; their variables are knot's names of the server's keys, so
+	// they are the predecessor's only on knot agent (Options.LegacyFlags).
+	{path: "agent.use_tls", env: "KNOT_USE_TLS", flag: "use-tls", kind: ValueBool,
+		why: "knot's agent serves no listener, so there is nothing to serve over TLS; it always dials its leaf at agent.endpoint over TLS, verified by agent.fingerprint"},
+	{path: "agent.cert_file", env: "KNOT_CERT_FILE", flag: "cert-file", kind: ValueString,
+		why: "knot's agent serves no listener, so it has no certificate; it dials its leaf over TLS and verifies the leaf by agent.fingerprint"},
+	{path: "agent.key_file", env: "KNOT_KEY_FILE", flag: "key-file", kind: ValueString,
+		why: "knot's agent serves no listener, so it has no private key; it dials its leaf over TLS and verifies the leaf by agent.fingerprint"},
+	{path: "agent.tls_skip_verify", flag: "tls-skip-verify", kind: ValueBool,
+		why: "knot's agent verifies the leaf by agent.fingerprint and never skips verification"},
 	{path: "dns.listen", kind: ValueString,
 		why: "knot's agent runs no DNS proxy; agent.nameservers names the DNS servers for its own srv+ lookups"},
 	{path: "dns.refresh_max_age", env: "KNOT_MAX_AGE", flag: "dns-refresh-max-age", kind: ValueInt,
@@ -310,7 +321,10 @@ func writeLegacyReference(b *strings.Builder) {
 	b.WriteString("knot starts with a `knot.yaml`, variables and flags of its predecessor (paularlott/knot v0.17).\n")
 	b.WriteString("Each name below is accepted with one WARN line at start-up: a name of the predecessor's for a key\n")
 	b.WriteString("that knot has sets that key, through its checks, and the line names knot's name to use instead;\n")
-	b.WriteString("a key that knot does not have is ignored, and the line says why. Any other unknown key is an error.\n\n")
+	b.WriteString("a key that knot does not have is ignored, and the line says why. Any other unknown key is an error.\n")
+	b.WriteString("The predecessor's agent TLS names (`agent.use_tls`, `agent.cert_file`, `agent.key_file`,\n")
+	b.WriteString("`agent.tls_skip_verify`) share their variables and flags with knot's keys of other commands: they are\n")
+	b.WriteString("the predecessor's, and warn, only on `knot agent`; elsewhere they are knot's.\n\n")
 	b.WriteString("| Predecessor key | Variable | Flag | In knot |\n")
 	b.WriteString("|---|---|---|---|\n")
 	code := func(prefix, s string) string {

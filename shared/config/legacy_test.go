@@ -193,11 +193,18 @@ func TestPredecessorFlags(t *testing.T) {
 
 // The table of the predecessor's names agrees with knot's: an alias names
 // a knot key of the same path, a key with no effect is not knot's and says
-// why, and no name is one of knot's.
+// why, and no name is one of knot's, except that a name of the
+// predecessor's agent may be knot's name of a key knot agent does not read.
 func TestPredecessorNamesDoNotClash(t *testing.T) {
 	envs, flags, paths := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	knotEnv, knotFlag := map[string]string{}, map[string]string{}
 	for _, k := range config.Keys() {
 		envs[k.Env], flags[k.Flag], paths[k.Path] = true, true, true
+		knotEnv[k.Env], knotFlag[k.Flag] = k.Path, k.Path
+	}
+	agentOnly := func(lk config.LegacyKey, knotPath string) bool {
+		return lk.Use == "" && strings.HasPrefix(lk.Path, "agent.") && knotPath != "" &&
+			!strings.HasPrefix(knotPath, "agent.") && !strings.HasPrefix(knotPath, "log.")
 	}
 	ref := config.Reference()
 	for _, lk := range config.LegacyKeys() {
@@ -207,10 +214,10 @@ func TestPredecessorNamesDoNotClash(t *testing.T) {
 		if lk.Use == "" && (paths[lk.Path] || lk.Why == "") {
 			t.Errorf("%s: no effect, but knot has it or no reason is given", lk.Path)
 		}
-		if lk.Env != "" && (envs[lk.Env] || !strings.HasPrefix(lk.Env, "KNOT_")) {
+		if lk.Env != "" && ((envs[lk.Env] && !agentOnly(lk, knotEnv[lk.Env])) || !strings.HasPrefix(lk.Env, "KNOT_")) {
 			t.Errorf("%s: variable %s", lk.Path, lk.Env)
 		}
-		if lk.Flag != "" && flags[lk.Flag] {
+		if lk.Flag != "" && flags[lk.Flag] && !agentOnly(lk, knotFlag[lk.Flag]) {
 			t.Errorf("%s: flag --%s is knot's", lk.Path, lk.Flag)
 		}
 		if lk.Env != "" {
@@ -286,5 +293,41 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	want := []string{"agent.port.ssh @ " + file + ":3", "agent.syslog_port @ " + file + ":4", "dns.refresh_max_age @ " + file + ":6"}
 	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("file warnings %v, want %v", got, want)
+	}
+}
+
+// The predecessor's agent flags for its own listener's TLS are knot's
+// names of other keys: declared as the predecessor's (knot agent), each
+// warns once and sets nothing; as knot's flags, they set knot's keys. Their
+// variables set knot's keys and warn for the agent only.
+func TestPredecessorAgentTLSNames(t *testing.T) {
+	legacy := map[string]string{"use-tls": "true", "cert-file": "/etc/agent/cert.pem", "key-file": "/etc/agent/key.pem", "tls-skip-verify": "true"}
+	c := mustLoad(t, config.Options{Env: envOf(nil), LegacyFlags: legacy})
+	want := []string{
+		"agent.cert_file @ flag --cert-file", "agent.key_file @ flag --key-file",
+		"agent.tls_skip_verify @ flag --tls-skip-verify", "agent.use_tls @ flag --use-tls",
+	}
+	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %v, want %v", got, want)
+	}
+	for _, w := range c.Warnings {
+		if !w.ForAgent() || !strings.Contains(w.Message, "is the predecessor's and has no effect: knot's agent") ||
+			!strings.Contains(w.Message, "agent.fingerprint") {
+			t.Errorf("warning %s: %q", w.Source, w.Message)
+		}
+	}
+	if c.Server.TLS.Enabled() || c.Server.TLS.KeyFile != "" || c.Client.TLSSkipVerify {
+		t.Errorf("the agent's names changed knot's keys: %+v, skip verify %v", c.Server.TLS, c.Client.TLSSkipVerify)
+	}
+
+	c = mustLoad(t, config.Options{Env: envOf(nil), Flags: map[string]string{"use-tls": "true", "tls-skip-verify": "true"}})
+	if !c.Server.TLS.UseTLS || !c.Client.TLSSkipVerify || len(c.Warnings) != 0 {
+		t.Errorf("knot's flags: tls %+v, skip verify %v, warnings %v", c.Server.TLS, c.Client.TLSSkipVerify, warningsOf(c))
+	}
+
+	c = mustLoad(t, config.Options{Env: envOf(map[string]string{"KNOT_USE_TLS": "true"})})
+	if !c.Server.TLS.UseTLS || len(c.Warnings) != 1 || c.Warnings[0].Key != "agent.use_tls" || !c.Warnings[0].ForAgent() ||
+		!strings.HasPrefix(c.Warnings[0].Message, "KNOT_USE_TLS is the predecessor's and has no effect: knot's agent serves no listener") {
+		t.Errorf("KNOT_USE_TLS: use_tls %v, warnings %+v", c.Server.TLS.UseTLS, c.Warnings)
 	}
 }

@@ -25,6 +25,12 @@ type Options struct {
 	// Flags holds the flags set on the command line, by flag name (Key.Flag)
 	// without dashes. List values are comma-separated.
 	Flags map[string]string
+	// LegacyFlags holds flags of knot's predecessor that the command
+	// declares as the predecessor's, by name without dashes: they are read
+	// through the table of its names even where knot has a flag of that
+	// name (knot agent --use-tls is the predecessor agent's, not
+	// server.tls.use_tls).
+	LegacyFlags map[string]string
 	// Env looks up an environment variable; nil means os.LookupEnv.
 	Env func(name string) (string, bool)
 	// Hostname returns the host name for the default location; nil means
@@ -442,6 +448,11 @@ func (l *loader) readFlags() {
 			continue
 		}
 		l.parseText(k, src, text, l.flag)
+	}
+	for _, name := range sortedFlags(l.opts.LegacyFlags) {
+		if !l.legacyFlag(name, l.opts.LegacyFlags[name]) {
+			l.fail("", Source{Kind: SourceFlag, Name: name}, "unknown flag")
+		}
 	}
 }
 
