@@ -49,11 +49,8 @@ func TestDocsFirstContainerTemplateRuns(t *testing.T) {
 	spec = substituteLine(t, where, spec, `(?m)^  hostname: .*$`, "  network: host")
 
 	static := e.Knot(t) // the server's own binary is the agent: it must be static
-	old := knotBin
-	knotBin = static
-	s := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:"+loopbackPort(t),
+	s := runKnotServerOf(t, static, t.TempDir(), nil, "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:"+loopbackPort(t),
 		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host)
-	knotBin = old
 	t.Cleanup(s.stop)
 	s.fetch("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"})
 	token := tryLogin(s)

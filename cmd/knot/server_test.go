@@ -40,11 +40,18 @@ func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
 // runKnotServerEnv is runKnotServer with the KNOT_* variables of env.
 func runKnotServerEnv(t *testing.T, dir string, env map[string]string, args ...string) *serverProc {
 	t.Helper()
+	return runKnotServerOf(t, knotBin, dir, env, args...)
+}
+
+// runKnotServerOf is runKnotServerEnv with the knot binary bin, such as the
+// static one a container runs as its agent.
+func runKnotServerOf(t *testing.T, bin, dir string, env map[string]string, args ...string) *serverProc {
+	t.Helper()
 	if !slices.Contains(args, "--listen-agent") {
 		// Servers of parallel tests must not share the agent port.
 		args = append(args, "--listen-agent", "127.0.0.1:0")
 	}
-	cmd := exec.Command(knotBin, append([]string{"server"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"server"}, args...)...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "KNOT_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {

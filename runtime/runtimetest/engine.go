@@ -299,23 +299,30 @@ var knot struct {
 
 // Knot returns the host path of knot's own static binary (CGO_ENABLED=0),
 // to be injected into spaces as the agent. It is built from this tree once
-// per test binary, into the directory of the first engine that asks (the
-// engines of a test binary live until its end). When the tree does not
+// per test binary, into a temporary directory of its own that outlives
+// every engine (engines are closed as their tests end, and a binary kept in
+// the first one's directory went with it). When the tree does not
 // build, t fails with the compiler's output: that is a fault to fix, not a
 // component to skip.
 func (e *Engine) Knot(t testing.TB) string {
 	t.Helper()
-	knot.once.Do(func() { knot.path, knot.err = buildKnot(e.Dir) })
+	knot.once.Do(func() { knot.path, knot.err = buildKnot() })
 	if knot.err != nil {
 		t.Fatal(knot.err)
 	}
 	return knot.path
 }
 
-func buildKnot(dir string) (string, error) {
+func buildKnot() (string, error) {
 	_, file, _, ok := goruntime.Caller(0)
 	if !ok {
 		return "", errors.New("cannot find the knot sources")
+	}
+	// Built once per test process and shared by its engines, so it lives in
+	// a directory of its own, not in the first engine's, which goes with it.
+	dir, err := os.MkdirTemp("", "knot-static-")
+	if err != nil {
+		return "", err
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
