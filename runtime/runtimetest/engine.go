@@ -34,7 +34,10 @@ const TestImage = "knot-test:latest"
 var ServeCommand = []string{"sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait; done"}
 
 // MissingImage names an image that no engine here has and none can pull.
-const MissingImage = "registry.invalid/knot/missing:1"
+// Its registry is 127.0.0.1:1, where nothing listens: the pull fails at once
+// with "connection refused" and the engine never asks the machine's
+// resolver for a registry's name (a name such as registry.invalid would).
+const MissingImage = "127.0.0.1:1/knot/missing:1"
 
 // Engine is a private Docker or Podman daemon started for a test package:
 // its own socket, data and state in a temporary directory, no bridge, no
