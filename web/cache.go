@@ -54,23 +54,15 @@ type spaceView struct {
 	bodies map[string][]byte // guarded by mu: list responses by filter
 }
 
-// maxBodies bounds the number of list responses a view keeps.
-const maxBodies = 256
-
-// body returns the encoded list response of the spaces keep selects, made
-// once per view and key.
-func (v *spaceView) body(key string, keep func(*shared.Space) bool) []byte {
-	v.mu.Lock()
-	b, ok := v.bodies[key]
-	v.mu.Unlock()
-	if ok {
-		return b
-	}
+// encode writes the list response of the spaces keep selects: the count,
+// then each space as entry writes it (its cached fragment, and up to extra
+// bytes more).
+func (v *spaceView) encode(keep func(*shared.Space) bool, extra int, entry func(*bytes.Buffer, *shared.Space)) []byte {
 	n, size := 0, 0
 	for _, sp := range v.spaces {
 		if keep(sp) {
 			n++
-			size += len(v.frags[sp.ID]) + 1
+			size += len(v.frags[sp.ID]) + 1 + extra
 		}
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size+64))
@@ -86,10 +78,25 @@ func (v *spaceView) body(key string, keep func(*shared.Space) bool) []byte {
 			buf.WriteByte(',')
 		}
 		first = false
-		buf.Write(v.frags[sp.ID])
+		entry(buf, sp)
 	}
 	buf.WriteString("]}\n")
-	b = buf.Bytes()
+	return buf.Bytes()
+}
+
+// maxBodies bounds the number of list responses a view keeps.
+const maxBodies = 256
+
+// body returns the encoded list response of the spaces keep selects, made
+// once per view and key.
+func (v *spaceView) body(key string, keep func(*shared.Space) bool) []byte {
+	v.mu.Lock()
+	b, ok := v.bodies[key]
+	v.mu.Unlock()
+	if ok {
+		return b
+	}
+	b = v.encode(keep, 0, func(buf *bytes.Buffer, sp *shared.Space) { buf.Write(v.frags[sp.ID]) })
 	v.mu.Lock()
 	if len(v.bodies) < maxBodies {
 		v.bodies[key] = b

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 
 	"github.com/knot-dev/knot/shared"
 )
@@ -18,42 +17,21 @@ func (s *Server) listBody(v *spaceView, key string, keep func(*shared.Space) boo
 	if s.agents == nil {
 		return v.body(key, keep)
 	}
-	n, size := 0, 0
-	for _, sp := range v.spaces {
-		if keep(sp) {
-			n++
-			size += len(v.frags[sp.ID]) + 96
-		}
-	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+64))
-	buf.WriteString(`{"count":`)
-	buf.WriteString(strconv.Itoa(n))
-	buf.WriteString(`,"spaces":[`)
-	first := true
-	for _, sp := range v.spaces {
-		if !keep(sp) {
-			continue
-		}
-		if !first {
-			buf.WriteByte(',')
-		}
-		first = false
+	return v.encode(keep, 96, func(buf *bytes.Buffer, sp *shared.Space) {
 		frag := v.frags[sp.ID]
 		a := s.agentOf(sp)
 		if a == nil || len(frag) < 2 || frag[len(frag)-1] != '}' {
 			buf.Write(frag)
-			continue
+			return
 		}
 		ab, err := json.Marshal(a)
 		if err != nil {
 			buf.Write(frag)
-			continue
+			return
 		}
 		buf.Write(frag[:len(frag)-1])
 		buf.WriteString(`,"agent":`)
 		buf.Write(ab)
 		buf.WriteByte('}')
-	}
-	buf.WriteString("]}\n")
-	return buf.Bytes()
+	})
 }
