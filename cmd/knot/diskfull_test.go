@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,25 +11,6 @@ import (
 
 	"github.com/knot-dev/knot/shared/testenv"
 )
-
-// smallDisk mounts a tmpfs of 64 MiB in a new directory and unmounts it
-// when t ends; it skips t when this process may not mount one.
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "root (the disk-full test mounts a tmpfs of 64 MiB)", "not running as root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
-		testenv.Missing(t, "a tmpfs of 64 MiB", fmt.Sprintf("mount on %s: %v: %s", dir, err, out))
-	}
-	t.Cleanup(func() {
-		if err := exec.Command("umount", dir).Run(); err != nil {
-			exec.Command("umount", "-l", dir).Run()
-		}
-	})
-	return dir
-}
 
 // freeBytes returns the free space of dir's file system.
 func freeBytes(t *testing.T, dir string) int64 {
@@ -85,7 +65,7 @@ func fillUp(t *testing.T, path string) {
 // space is freed writes go on, and everything written before is there,
 // also after a restart.
 func TestServerOnAFullDiskRefusesWritesAndKeepsReading(t *testing.T) {
-	disk := smallDisk(t)
+	disk := testenv.SmallDisk(t)
 	store := filepath.Join(disk, "badger")
 	args := []string{"--listen", "127.0.0.1:0", "--badgerdb-path", store, "--badgerdb-min-free", "24MiB"}
 	s := runKnotServer(t, t.TempDir(), args...)
@@ -160,7 +140,7 @@ func TestServerOnAFullDiskRefusesWritesAndKeepsReading(t *testing.T) {
 // A server whose store's disk is below the free space it keeps does not
 // start, and says where, how much is free and which key sets the limit.
 func TestServerRefusesToStartOnAFullDisk(t *testing.T) {
-	disk := smallDisk(t)
+	disk := testenv.SmallDisk(t)
 	store := filepath.Join(disk, "badger")
 	// The default keeps 256 MiB free, more than the 64 MiB disk holds.
 	r := knot(t, nil, "", "server", "--listen", "127.0.0.1:0", "--badgerdb-path", store)

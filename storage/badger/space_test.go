@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -17,30 +16,11 @@ import (
 	"github.com/knot-dev/knot/storage/badger"
 )
 
-// smallDisk mounts a tmpfs of 64 MiB in a new directory and unmounts it
-// when t ends; it skips t when this process may not mount one.
-func smallDisk(t *testing.T) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "root (to mount a tmpfs of 64 MiB)", "not running as root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", dir).CombinedOutput(); err != nil {
-		testenv.Missing(t, "a tmpfs of 64 MiB", fmt.Sprintf("mount on %s: %v: %s", dir, err, out))
-	}
-	t.Cleanup(func() {
-		if err := exec.Command("umount", dir).Run(); err != nil {
-			exec.Command("umount", "-l", dir).Run()
-		}
-	})
-	return dir
-}
-
 // A batch from an origin that would take the disk below the free space the
 // store keeps is refused whole with ENOSPACE, though the disk is above it;
 // smaller writes go on.
 func TestABatchThatWouldFillTheDiskIsRefused(t *testing.T) {
-	dir := smallDisk(t)
+	dir := testenv.SmallDisk(t)
 	s, err := badger.Open(badger.Options{Path: dir, MinFree: 24 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +52,7 @@ func TestABatchThatWouldFillTheDiskIsRefused(t *testing.T) {
 // A transaction's writes are refused with ENOSPACE below the watermark, and
 // nothing of them is written; one that only reads goes on.
 func TestATransactionBelowTheWatermarkIsRefused(t *testing.T) {
-	dir := smallDisk(t)
+	dir := testenv.SmallDisk(t)
 	s, err := badger.Open(badger.Options{Path: dir, MinFree: 24 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
