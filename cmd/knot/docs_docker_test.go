@@ -1,18 +1,13 @@
 package main_test
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	knotmain "github.com/knot-dev/knot/cmd/knot"
-	"github.com/knot-dev/knot/runtime/runtimetest"
-	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // TestDocsFirstContainerTemplateRuns follows the manual as a new user does:
@@ -22,20 +17,13 @@ import (
 // dockerd. The space must reach running, and knot space exec must find in
 // it what the example sets up: its environment and its home volume.
 func TestDocsFirstContainerTemplateRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a container engine")
-	}
 	where, file := knotmain.DocsFirstContainerTemplate(t)
 	name := regexp.MustCompile(`(?m)^name: (\S+)$`).FindStringSubmatch(file)
 	if name == nil {
 		t.Fatalf("%s: the template file has no name:\n%s", where, file)
 	}
 
-	e, err := runtimetest.StartDocker(context.Background())
-	if err != nil {
-		testenv.Missing(t, "docker", err)
-	}
-	t.Cleanup(func() { e.Close() })
+	e, s, token, env := dockerServer(t)
 
 	// Two lines of the example are replaced, for reasons of this machine
 	// alone; everything else runs as written:
@@ -48,17 +36,6 @@ func TestDocsFirstContainerTemplateRuns(t *testing.T) {
 	spec := substituteLine(t, where, file, `(?m)^  image: .*$`, "  image: "+e.Image)
 	spec = substituteLine(t, where, spec, `(?m)^  hostname: .*$`, "  network: host")
 
-	static := e.Knot(t) // the server's own binary is the agent: it must be static
-	s := runKnotServerOf(t, static, t.TempDir(), nil, "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:"+loopbackPort(t),
-		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host)
-	t.Cleanup(s.stop)
-	s.fetch("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"})
-	token := tryLogin(s)
-	if token == "" {
-		t.Fatalf("no login:\n%s", s.log)
-	}
-	env := clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", token)
-
 	// The manual's lines: knot template import dev.yaml, then knot space
 	// create NAME TEMPLATE and knot space start NAME.
 	dir := t.TempDir()
@@ -69,25 +46,8 @@ func TestDocsFirstContainerTemplateRuns(t *testing.T) {
 	mustSucceed(t, knot(t, env, "", "space", "create", "dev", name[1]))
 	mustSucceed(t, knot(t, env, "", "space", "start", "dev"))
 
-	var id string
-	for _, sp := range spacesAt(s, token, "") {
-		id = sp.ID
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, body := s.fetch("GET", "/api/spaces/"+id, token, nil)
-		var sp struct {
-			State string
-			Agent *struct{ Connected bool }
-		}
-		json.Unmarshal(body, &sp)
-		if sp.State == "running" && sp.Agent != nil && sp.Agent.Connected {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: the space of the example is not running with its agent within 60s: %s\n%s", where, body, s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if body, ok := waitOnlySpace(s, token, func(state string, agent bool) bool { return state == "running" && agent }); !ok {
+		t.Fatalf("%s: the space of the example is not running with its agent within 60s: %s\n%s", where, body, s.log)
 	}
 
 	// The example sets GIT_AUTHOR_NAME to the user's name and mounts the
