@@ -8,6 +8,7 @@ import (
 	bdb "github.com/dgraph-io/badger/v4"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // keyAuditPruned holds the id of the last audit event PruneAudit deleted;
@@ -28,20 +29,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 	defer s.life.Exit()
 	s.amu.Lock()
 	defer s.amu.Unlock()
-	total := 0
-	for {
-		n, more, err := s.pruneAuditBatch(before)
-		total += n
-		if err != nil {
-			return total, s.fail(err, "prune the audit log")
-		}
-		if !more {
-			return total, ctx.Err()
-		}
-		if ctx.Err() != nil {
-			return total, ctx.Err()
-		}
+	total, err := driver.PruneInBatches(ctx, func() (int, bool, error) { return s.pruneAuditBatch(before) })
+	if err != nil {
+		return total, s.fail(err, "prune the audit log")
 	}
+	return total, ctx.Err()
 }
 
 // pruneAuditBatch deletes up to pruneBatch of the oldest events before

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // pruneBatch is how many audit events PruneAudit reads and deletes at a time.
@@ -19,17 +20,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 		return 0, err
 	}
 	defer s.life.Exit()
-	total := 0
-	for {
-		n, more, err := s.pruneAuditBatch(ctx, before)
-		total += n
-		if err != nil {
-			return total, s.fail(err, "prune the audit log")
-		}
-		if !more {
-			return total, nil
-		}
+	total, err := driver.PruneInBatches(ctx, func() (int, bool, error) { return s.pruneAuditBatch(ctx, before) })
+	if err != nil {
+		return total, s.fail(err, "prune the audit log")
 	}
+	return total, nil
 }
 
 func (s *Store) pruneAuditBatch(ctx context.Context, before time.Time) (int, bool, error) {

@@ -8,6 +8,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage/internal/driver"
 )
 
 // The audit log is a list, newest at the tail; the id of an event is its
@@ -38,17 +39,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 		return 0, err
 	}
 	defer s.life.Exit()
-	total := 0
-	for {
-		n, more, err := s.pruneAuditBatch(ctx, before)
-		total += n
-		if err != nil {
-			return total, s.fail(err, "prune the audit log")
-		}
-		if !more {
-			return total, nil
-		}
+	total, err := driver.PruneInBatches(ctx, func() (int, bool, error) { return s.pruneAuditBatch(ctx, before) })
+	if err != nil {
+		return total, s.fail(err, "prune the audit log")
 	}
+	return total, nil
 }
 
 // pruneAuditBatch trims up to pruneBatch of the oldest events before

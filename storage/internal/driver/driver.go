@@ -168,3 +168,22 @@ func Unresolved(prefix, host string, err error) error {
 	}
 	return shared.Errorf(shared.EUNAVAILABLE, "%s: cannot resolve %s: %s", prefix, host, reason)
 }
+
+// PruneInBatches runs batch, which deletes some of the oldest audit events
+// and reports how many and whether there may be more, until there are no
+// more, ctx ends or batch fails; it returns how many were deleted in all.
+// The error of a failed batch is returned as it is, for the driver to
+// classify.
+func PruneInBatches(ctx context.Context, batch func() (n int, more bool, err error)) (int, error) {
+	total := 0
+	for {
+		n, more, err := batch()
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
