@@ -357,6 +357,8 @@ func (a *Agent) handle(st *yamux.Stream) {
 		agentwire.WriteJSON(st, agentwire.SessionList{Sessions: a.sessions.list()})
 	case agentwire.OpenTerminal:
 		a.sessions.serveTerminal(st, o.Terminal)
+	case agentwire.OpenSSH:
+		a.serveSSH(st, o.SSH)
 	default:
 		a.log.Warn("agent: the leaf opened a stream the agent does not serve", "type", o.Type)
 	}

@@ -195,6 +195,7 @@ const (
 type Open struct {
 	Type     string    `json:"type"`
 	Terminal *Terminal `json:"terminal,omitempty"`
+	SSH      *SSH      `json:"ssh,omitempty"`
 }
 
 // Validate checks that o names a known purpose with what it needs.
@@ -207,6 +208,11 @@ func (o *Open) Validate() error {
 			return errors.New("open: a terminal stream needs a terminal")
 		}
 		return o.Terminal.Validate()
+	case OpenSSH:
+		if o.SSH == nil {
+			return errors.New("open: an ssh stream needs ssh")
+		}
+		return o.SSH.Validate()
 	}
 	return fmt.Errorf("open: unknown stream type %q", truncate(o.Type, 32))
 }
