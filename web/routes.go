@@ -93,6 +93,9 @@ func (s *Server) routes() chi.Router {
 	r.Put("/api/users/{user_id}", s.atOrigin(s.api(s.handleUpdateUser)))
 	r.Delete("/api/users/{user_id}", s.atOrigin(s.api(s.handleDeleteUser)))
 	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
+	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
+	r.Post("/api/users/{user_id}/ssh-keys", s.atOrigin(s.api(s.handleAddSSHKey)))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.atOrigin(s.api(s.handleRemoveSSHKey)))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
 	r.Post("/api/groups", s.atOrigin(s.api(s.handleCreateGroup, manageGroups)))
@@ -133,6 +136,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/logs", s.api(s.handleSpaceLogs, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/logs/stream", s.api(s.handleSpaceLogStream, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/ssh", s.api(s.handleSSH, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
 	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))

@@ -20,6 +20,7 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
+		SSHHostKey: sp.SSHHostPublic,
 	}
 	if u != nil {
 		info.Username = u.Username
@@ -140,6 +141,7 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		TemplateHash:   t.Hash,
 		AgentTokenHash: crypt.HashToken(secret),
 	}
+	sp.SSHHostKey, sp.SSHHostPublic = newHostKey()
 	if err := s.checkSpacePlace(ctx, owner, nil, sp); err != nil {
 		return err
 	}
