@@ -571,12 +571,14 @@ func (s *sshSession) sftp() {
 		s.exitStatus(err)
 		return
 	}
+	// The server closes the channel when it is closed: the exit status
+	// goes first.
 	err = srv.Serve()
-	srv.Close()
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	s.exitStatus(err)
+	srv.Close()
 }
 
 // forwardAgent listens on a Unix socket in a private directory and opens

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +334,88 @@ func TestSSHBoundsChannels(t *testing.T) {
 	_, _, err = cl.OpenChannel("x11", nil)
 	if err == nil {
 		t.Fatal("an unknown channel type was accepted")
+	}
+}
+
+// listenSSH serves the link's SSH on a loopback port, as knot's relay
+// does, for OpenSSH's clients; the profile holds keys.
+func (sl *sshLink) listenSSH(t *testing.T, keys ...ssh.PublicKey) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	o := agentwire.SSH{HostKey: sl.hostPEM, User: "alice"}
+	for _, k := range keys {
+		o.Keys = append(o.Keys, ssh.FingerprintSHA256(k))
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			st, err := sl.mux.OpenStream()
+			if err != nil {
+				c.Close()
+				return
+			}
+			agentwire.WriteJSON(st, agentwire.Open{Type: agentwire.OpenSSH, SSH: &o})
+			var op agentwire.Opened
+			if agentwire.ReadJSON(st, &op) != nil {
+				c.Close()
+				st.Close()
+				continue
+			}
+			go func() { io.Copy(st, c); st.Close() }()
+			go func() { io.Copy(c, st); c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestSSHServesOpenSSHScp copies a file both ways with OpenSSH's scp
+// (which speaks SFTP): scp fails when the sftp session ends without an
+// exit status.
+func TestSSHServesOpenSSHScp(t *testing.T) {
+	if _, err := exec.LookPath("scp"); err != nil {
+		if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
+			t.Fatal("scp is not installed (openssh-client)")
+		}
+		t.Skip("scp is not installed (openssh-client)")
+	}
+	noLeaks(t)
+	t.Setenv("HOME", t.TempDir())
+	sl := startSSHLink(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	pubb, _ := os.ReadFile(key + ".pub")
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(pubb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(sl.listenSSH(t, pub))
+	kh := filepath.Join(dir, "known_hosts")
+	os.WriteFile(kh, append([]byte("[127.0.0.1]:"+port+" "), ssh.MarshalAuthorizedKey(sl.host.PublicKey())...), 0o600)
+	data := make([]byte, 3<<20)
+	rand.Read(data)
+	src, there, back := filepath.Join(dir, "src"), filepath.Join(dir, "there"), filepath.Join(dir, "back")
+	os.WriteFile(src, data, 0o600)
+	scp := func(from, to string) {
+		t.Helper()
+		out, err := exec.Command("scp", "-F", "/dev/null", "-i", key, "-o", "UserKnownHostsFile="+kh, "-o", "BatchMode=yes",
+			"-P", port, from, to).CombinedOutput()
+		if err != nil {
+			t.Fatalf("scp %s %s: %v %s", from, to, err, out)
+		}
+	}
+	scp(src, host+":"+there)
+	scp(host+":"+there, back)
+	if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
+		t.Fatalf("copied back %d bytes that differ from the %d sent", len(got), len(data))
 	}
 }
