@@ -339,7 +339,7 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 	})
 
 	t.Run("audit", func(t *testing.T) {
-		_, body := s.fetch("GET", "/api/audit-logs?limit=1000", token, nil)
+		_, body := s.fetch("GET", "/api/audit-logs?max_items=1000", token, nil)
 		var logs struct {
 			Items []struct {
 				Event      string            `json:"event"`
@@ -349,7 +349,7 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		if err := json.Unmarshal(body, &logs); err != nil {
 			t.Fatalf("audit: %v %s", err, body)
 		}
-		var most int64
+		var most, mostOut int64
 		opened, refused := 0, 0
 		for _, ev := range logs.Items {
 			switch ev.Event {
@@ -359,14 +359,15 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 				refused++
 			case "ssh closed":
 				in, _ := strconv.ParseInt(ev.Properties["bytes_in"], 10, 64)
-				most = max(most, in)
+				out, _ := strconv.ParseInt(ev.Properties["bytes_out"], 10, 64)
+				most, mostOut = max(most, in), max(mostOut, out)
 				if ev.Properties["duration"] == "" || ev.Properties["ip"] == "" {
 					t.Errorf("an ssh closed event without duration or ip: %v", ev.Properties)
 				}
 			}
 		}
-		if opened == 0 || refused == 0 || most < 10<<20 {
-			t.Fatalf("audit: %d opened, %d refused, the most bytes in one connection %d\n%s", opened, refused, most, body)
+		if opened == 0 || refused == 0 || most < 10<<20 || mostOut < 10<<20 {
+			t.Fatalf("audit: %d opened, %d refused, the most bytes in and out of one connection %d, %d\n%s", opened, refused, most, mostOut, body)
 		}
 	})
 }
