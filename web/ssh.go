@@ -47,18 +47,28 @@ func newHostKey() (string, string) {
 
 // handleSSH serves GET /api/spaces/{space_id}/ssh.
 func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.agentSpace(r, p, "SSH")
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		sp, err := s.agentSpace(r, p, "SSH")
+		if err != nil {
+			return err
+		}
+		if sp, err = s.spaceHostKey(r.Context(), sp); err != nil {
+			return err
+		}
+		return s.serveSSH(w, r, p, sp)
+	}
+	sp, err := s.accessSpace(r.Context(), r, p)
 	if err != nil {
 		return err
+	}
+	if sp.SSHHostKey == "" && s.remote(sp) {
+		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s and has no SSH host key yet: ask that location's server", quote(sp.Name), quote(sp.Location))
 	}
 	if sp, err = s.spaceHostKey(r.Context(), sp); err != nil {
 		return err
 	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		writeJSON(w, http.StatusOK, api.SpaceSSH{SpaceID: sp.ID, Host: "knot." + sp.Name, HostKey: sp.SSHHostPublic})
-		return nil
-	}
-	return s.serveSSH(w, r, p, sp)
+	writeJSON(w, http.StatusOK, api.SpaceSSH{SpaceID: sp.ID, Host: "knot." + sp.Name, HostKey: sp.SSHHostPublic})
+	return nil
 }
 
 // spaceHostKey returns sp with its host key, making and storing one when

@@ -343,7 +343,10 @@ func writeSSHBlock(file, block string) error {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	rest := spliceSSHBlock(string(data), block)
+	rest, err := spliceSSHBlock(string(data), block)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
@@ -351,26 +354,24 @@ func writeSSHBlock(file, block string) error {
 }
 
 // spliceSSHBlock returns config with its knot block replaced by block.
-func spliceSSHBlock(config, block string) string {
+func spliceSSHBlock(config, block string) (string, error) {
 	lines := strings.SplitAfter(config, "\n")
 	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == sshConfigStart })
 	if start < 0 {
 		if block == "" {
-			return config
+			return config, nil
 		}
-		return block + "\n" + config
+		return block + "\n" + config, nil
 	}
-	end := start
-	for end < len(lines) && strings.TrimSpace(lines[end]) != sshConfigEnd {
-		end++
+	n := slices.IndexFunc(lines[start:], func(l string) bool { return strings.TrimSpace(l) == sshConfigEnd })
+	if n < 0 {
+		return "", fmt.Errorf("line %d starts knot's block (%s) but no line ends it (%s): mend the file by hand", start+1, sshConfigStart, sshConfigEnd)
 	}
-	if end < len(lines) {
-		end++
-	}
+	end := start + n + 1
 	if block == "" && end < len(lines) && strings.TrimSpace(lines[end]) == "" {
 		end++ // the blank line update put after the block
 	}
-	return strings.Join(lines[:start], "") + block + strings.Join(lines[end:], "")
+	return strings.Join(lines[:start], "") + block + strings.Join(lines[end:], ""), nil
 }
 
 // writeFileAtomic writes data to name through a temporary file and a
