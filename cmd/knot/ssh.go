@@ -53,10 +53,10 @@ func sshKeyCommand() *cli.Command {
 			{
 				Name:      "add",
 				Usage:     "Add a public key (a .pub file, or - for standard input)",
-				UsageText: "knot ssh-key add [options] FILE.pub",
+				UsageText: "knot ssh-key add [options] FILE",
 				Flags:     clientFlags(sshUserFlag(), &cli.StringFlag{Name: "name", Usage: "the key's `NAME` (default: its comment)"}),
 				Action: func(c *cli.Context) error {
-					if err := wantArgs(c, "FILE.pub"); err != nil {
+					if err := wantArgs(c, "FILE"); err != nil {
 						return err
 					}
 					var data []byte
