@@ -40,7 +40,7 @@ func TestContainerSpaceGetsAnAgentAndATerminal(t *testing.T) {
 // knot binary on it (the server's own binary is the agent, so it must be
 // static), makes the admin, and returns the engine, the server, the
 // admin's token and the environment of client commands.
-func dockerServer(t *testing.T) (*runtimetest.Engine, *serverProc, string, map[string]string) {
+func dockerServer(t testing.TB) (*runtimetest.Engine, *serverProc, string, map[string]string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a container engine")

@@ -19,12 +19,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/runtime/runtimetest"
 )
 
 // sshClient runs Debian's OpenSSH clients with the configuration knot
 // ssh-config update wrote into a temporary home.
 type sshClient struct {
-	t      *testing.T
+	t      testing.TB
 	home   string
 	key    string            // the private key file
 	env    map[string]string // the knot client environment
@@ -94,7 +96,7 @@ func (c *sshClient) environ() []string {
 }
 
 // poll calls cond until it holds, for up to 60 s.
-func poll(t *testing.T, what string, cond func() (bool, string)) {
+func poll(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -118,7 +120,7 @@ func (c *sshClient) must(prog string, args ...string) string {
 	return out
 }
 
-func keygen(t *testing.T, file string) {
+func keygen(t testing.TB, file string) {
 	t.Helper()
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", filepath.Base(file), "-f", file).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v %s", err, out)
@@ -157,12 +159,20 @@ func oneShotServer(t *testing.T, msg string) string {
 	return ln.Addr().String()
 }
 
-// TestSSHIntoAContainerSpace: on a private Docker daemon, a busybox space
-// reached with OpenSSH's ssh, scp and sftp through the configuration knot
-// ssh-config update wrote, host keys checked: commands and exit codes, a
-// PTY, files both ways, -L, -R and -A, and refusals of a wrong key and of
-// a user who does not own the space. Every connection is in the audit log.
-func TestSSHIntoAContainerSpace(t *testing.T) {
+// sshSpace is a busybox space on a private Docker daemon, with the
+// admin's key in their profile and ssh-config's block written.
+type sshSpace struct {
+	e       *runtimetest.Engine
+	s       *serverProc
+	token   string
+	env     map[string]string
+	spaceID string
+	c       *sshClient
+	key     string
+}
+
+func startSSHSpace(t testing.TB) *sshSpace {
+	t.Helper()
 	for _, prog := range []string{"ssh", "scp", "sftp", "ssh-keygen", "ssh-agent", "ssh-add"} {
 		if _, err := exec.LookPath(prog); err != nil {
 			if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
@@ -198,6 +208,18 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		strings.Contains(strings.ToLower(string(cfg)), "stricthostkeychecking") {
 		t.Fatalf("ssh config:\n%s\nknown hosts:\n%s", cfg, known)
 	}
+
+	return &sshSpace{e: e, s: s, token: token, env: env, spaceID: spaceID, c: c, key: key}
+}
+
+// TestSSHIntoAContainerSpace: on a private Docker daemon, a busybox space
+// reached with OpenSSH's ssh, scp and sftp through the configuration knot
+// ssh-config update wrote, host keys checked: commands and exit codes, a
+// PTY, files both ways, -L, -R and -A, and refusals of a wrong key and of
+// a user who does not own the space. Every connection is in the audit log.
+func TestSSHIntoAContainerSpace(t *testing.T) {
+	sp := startSSHSpace(t)
+	s, token, env, spaceID, c, key := sp.s, sp.token, sp.env, sp.spaceID, sp.c, sp.key
 
 	t.Run("exec", func(t *testing.T) {
 		c.t = t
