@@ -419,3 +419,32 @@ func TestSSHServesOpenSSHScp(t *testing.T) {
 		t.Fatalf("copied back %d bytes that differ from the %d sent", len(got), len(data))
 	}
 }
+
+// TestSSHRefusesABadClient: bytes that are not SSH end the connection,
+// and the agent goes on serving. (Lines before a version line are
+// allowed by the protocol: such a client is cut by the handshake's
+// deadline.)
+func TestSSHRefusesABadClient(t *testing.T) {
+	noLeaks(t)
+	sl := startSSHLink(t)
+	for _, junk := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + strings.Repeat("x", 300), "SSH-2.0-x\r\n" + strings.Repeat("\xff", 70000), strings.Repeat("A", 100000)} {
+		st, err := sl.mux.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		agentwire.WriteJSON(st, agentwire.Open{Type: agentwire.OpenSSH, SSH: &agentwire.SSH{HostKey: sl.hostPEM}})
+		var op agentwire.Opened
+		if err := agentwire.ReadJSON(st, &op); err != nil || op.Error != "" {
+			t.Fatalf("open: %v %+v", err, op)
+		}
+		go st.Write([]byte(junk))
+		st.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.ReadAll(st); err != nil {
+			t.Fatalf("the agent did not close a connection of junk: %v", err)
+		}
+		st.Close()
+	}
+	if out, _ := run(t, sl.client(t), "echo still", nil); out != "still\n" {
+		t.Fatalf("after junk: %q", out)
+	}
+}
