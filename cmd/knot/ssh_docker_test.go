@@ -38,12 +38,19 @@ type sshClient struct {
 // user's key and batch mode, and returns its exit code and output.
 func (c *sshClient) run(prog string, args ...string) (int, string, string) {
 	c.t.Helper()
+	return c.runInput("", prog, args...)
+}
+
+// runInput is run with input as the standard input.
+func (c *sshClient) runInput(input, prog string, args ...string) (int, string, string) {
+	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	base := []string{"-F", c.config, "-i", c.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"}
 	cmd := exec.CommandContext(ctx, prog, append(base, args...)...)
 	cmd.Dir = c.home
 	cmd.Env = c.environ()
+	cmd.Stdin = strings.NewReader(input)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -233,6 +240,12 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "in-pty-42") {
 			t.Fatalf("pty: %q", out)
 		}
+		// An interactive login shell: what is typed runs, and its exit
+		// status is ssh's.
+		code, out, errs := c.runInput("echo typed-$((6*7)) $TERM\nexit 5\n", "ssh", "-tt", "knot.dev")
+		if code != 5 || !strings.Contains(out, "typed-42 ") {
+			t.Fatalf("interactive: exit %d, %q %s", code, out, errs)
+		}
 	})
 
 	t.Run("scp and sftp", func(t *testing.T) {
@@ -353,6 +366,19 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		}
 		if code, body := s.fetch("GET", "/api/spaces/"+spaceID+"/ssh", bob.Token, nil); code != http.StatusNotFound {
 			t.Fatalf("bob asked for the space's SSH: %d %s", code, body)
+		}
+		req, _ := http.NewRequest("GET", s.base+"/api/spaces/"+spaceID+"/ssh", nil)
+		for k, v := range map[string]string{"Authorization": "Bearer " + bob.Token, "Upgrade": "websocket", "Connection": "Upgrade",
+			"Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="} {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("bob's SSH websocket: %d", res.StatusCode)
 		}
 		bobEnv := clientEnv(t, "KNOT_SERVER", env["KNOT_SERVER"], "KNOT_TOKEN", bob.Token)
 		if r := knot(t, bobEnv, "", "forward", "ssh", "knot.dev"); r.code == 0 || !strings.Contains(r.stderr, "no space named") {
