@@ -151,19 +151,23 @@ func (c *sshConn) open(nc ssh.NewChannel) {
 			return
 		}
 		addr := net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port)))
-		d := net.Dialer{Timeout: 10 * time.Second}
-		tc, err := d.Dial("tcp", addr)
-		if err != nil {
-			nc.Reject(ssh.ConnectionFailed, fmt.Sprintf("knot: cannot connect to %s in the space: %v", addr, err))
-			return
-		}
-		ch, reqs, err := nc.Accept()
-		if err != nil {
-			tc.Close()
-			return
-		}
-		go ssh.DiscardRequests(reqs)
-		c.run(func() { pipe(ch, tc) })
+		// Dialled aside, so that a slow address does not hold up the
+		// connection's other channel opens.
+		c.run(func() {
+			d := net.Dialer{Timeout: 10 * time.Second}
+			tc, err := d.Dial("tcp", addr)
+			if err != nil {
+				nc.Reject(ssh.ConnectionFailed, fmt.Sprintf("knot: cannot connect to %s in the space: %v", addr, err))
+				return
+			}
+			ch, reqs, err := nc.Accept()
+			if err != nil {
+				tc.Close()
+				return
+			}
+			go ssh.DiscardRequests(reqs)
+			pipe(ch, tc)
+		})
 	default:
 		nc.Reject(ssh.UnknownChannelType, fmt.Sprintf("knot: channel type %q is not served", nc.ChannelType()))
 	}
