@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -40,7 +41,11 @@ func TestSSHKeysOfAProfile(t *testing.T) {
 	if added.Fingerprint != fp || added.Name != "ann@laptop" || added.ID == "" || !strings.HasPrefix(added.Key, "ssh-ed25519 ") {
 		t.Fatalf("added %+v, want fingerprint %s named by its comment", added, fp)
 	}
+	// A fingerprint with a /, which the client escapes in the path.
 	line2, fp2 := pubKey(t, "")
+	for !strings.Contains(fp2, "/") {
+		line2, fp2 = pubKey(t, "")
+	}
 	e.must(http.StatusCreated, "POST", keys, adminToken, api.SSHKeyAddRequest{Name: "desktop", Key: line2})
 	var list api.SSHKeyList
 	e.must(http.StatusOK, "GET", keys, annToken, nil).decode(t, &list)
@@ -74,7 +79,7 @@ func TestSSHKeysOfAProfile(t *testing.T) {
 	e.must(http.StatusForbidden, "DELETE", keys+"/"+added.ID, bobToken, nil)
 
 	e.must(http.StatusOK, "DELETE", keys+"/"+added.ID, annToken, nil)
-	e.must(http.StatusOK, "DELETE", keys+"/"+fp2, annToken, nil)
+	e.must(http.StatusOK, "DELETE", keys+"/"+url.PathEscape(fp2), annToken, nil)
 	if r := e.do("DELETE", keys+"/"+added.ID, annToken, nil); r.code != http.StatusNotFound {
 		t.Fatalf("a removed key removed again: %d %s", r.code, r.body)
 	}

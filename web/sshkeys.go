@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -83,7 +84,11 @@ func (s *Server) handleRemoveSSHKey(w http.ResponseWriter, r *http.Request, p *p
 	if err != nil {
 		return err
 	}
-	id := chi.URLParam(r, "key_id")
+	// A fingerprint holds / and +, which a client escapes.
+	id, err := url.PathUnescape(chi.URLParam(r, "key_id"))
+	if err != nil {
+		return invalid("key_id %s is not a valid path segment", quote(chi.URLParam(r, "key_id")))
+	}
 	var gone shared.SSHKey
 	u, err := s.changeSSHKeys(r, p, cur.ID, func(u *shared.User) error {
 		for i, k := range u.SSHKeys {

@@ -386,6 +386,26 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		}
 	})
 
+	t.Run("remove", func(t *testing.T) {
+		c.t = t
+		fp, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSucceed(t, knot(t, env, "", "ssh-key", "remove", strings.Fields(string(fp))[1]))
+		if code, _, errs := c.run("ssh", "knot.dev", "true"); code != 255 || !strings.Contains(errs, "no SSH public key") {
+			t.Fatalf("after the key was removed: exit %d, %s", code, errs)
+		}
+		mustSucceed(t, knot(t, env, "", "ssh-config", "remove"))
+		cfg, _ := os.ReadFile(c.config)
+		if strings.Contains(string(cfg), "KNOT-START") || strings.Contains(string(cfg), "knot.dev") {
+			t.Fatalf("after ssh-config remove:\n%s", cfg)
+		}
+		if _, err := os.Stat(filepath.Join(env["HOME"], ".ssh", "knot_known_hosts")); !os.IsNotExist(err) {
+			t.Fatalf("knot_known_hosts after ssh-config remove: %v", err)
+		}
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		_, body := s.fetch("GET", "/api/audit-logs?max_items=1000", token, nil)
 		var logs struct {
