@@ -386,6 +386,19 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		}
 	})
 
+	t.Run("host key after a restart", func(t *testing.T) {
+		c.t = t
+		mustSucceed(t, knot(t, env, "", "space", "stop", "dev"))
+		mustSucceed(t, knot(t, env, "", "space", "start", "dev"))
+		if body, ok := waitOnlySpace(s, token, func(state string, agent bool) bool { return state == "running" && agent }); !ok {
+			t.Fatalf("the space's agent did not come back within 60s: %s", body)
+		}
+		// The same known_hosts file, written before the restart.
+		if out := c.must("ssh", "knot.dev", "echo same-host"); out != "same-host\n" {
+			t.Fatalf("after a restart: %q", out)
+		}
+	})
+
 	t.Run("remove", func(t *testing.T) {
 		c.t = t
 		fp, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", key+".pub").Output()
