@@ -93,7 +93,15 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-func newID() string { return uuid.NewString() }
+// newID returns a new record id: a UUIDv7, so that ids order records by
+// their creation, as the lists of the API show them.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
 
 // get returns the record of type T with id, or the ENOTFOUND error what
 // gives.
