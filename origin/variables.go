@@ -119,17 +119,12 @@ func (s *VariableService) Delete(ctx context.Context, id string) (*shared.Templa
 		return nil, err
 	}
 	ctx = writeContext(ctx)
-	var out *shared.TemplateVar
-	err := s.store.Update(ctx, func(tx storage.Tx) error {
-		v, err := get[shared.TemplateVar](ctx, tx, id, varNotFound(id))
-		if err != nil {
-			return err
-		}
-		out = v
-		return tx.Delete(ctx, shared.KindTemplateVar, id)
-	})
+	v, err := get[shared.TemplateVar](ctx, s.store, id, varNotFound(id))
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if _, err := s.store.Delete(ctx, shared.KindTemplateVar, id); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
