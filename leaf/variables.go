@@ -5,8 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -87,7 +85,7 @@ func (s *VariableService) Create(ctx context.Context, v *shared.TemplateVar) err
 		return err
 	}
 	now := s.opts.Now().UTC()
-	c := &shared.TemplateVar{Meta: shared.Meta{ID: newVarID(), CreatedAt: now, UpdatedAt: now}}
+	c := &shared.TemplateVar{Meta: shared.Meta{ID: shared.NewID(), CreatedAt: now, UpdatedAt: now}}
 	if err := upd.Apply(c, s.seal); err != nil {
 		return err
 	}
@@ -209,14 +207,4 @@ func varRequest(u shared.TemplateVarUpdate) api.TemplateVarRequest {
 func varOf(v *api.TemplateVarValue) *shared.TemplateVar {
 	return &shared.TemplateVar{Meta: shared.Meta{ID: v.ID, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}, Name: v.Name,
 		Location: v.Location, Value: v.Value, Protected: v.Protected, Local: v.Local, Restricted: v.Restricted}
-}
-
-// newVarID returns the id of a new local variable: a UUIDv7, as the
-// origin's ids are, so that ids order records by their creation.
-func newVarID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
 }

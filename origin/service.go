@@ -7,8 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
 )
@@ -93,15 +91,7 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-// newID returns a new record id: a UUIDv7, so that ids order records by
-// their creation, as the lists of the API show them.
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
+func newID() string { return shared.NewID() }
 
 // get returns the record of type T with id, or the ENOTFOUND error what
 // gives.

@@ -226,7 +226,7 @@ func checkTemplate(ctx context.Context, r storage.Reader, upd *shared.TemplateUp
 		}
 	}
 	if upd.Groups != nil {
-		groups := distinct(*upd.Groups)
+		groups := shared.Distinct(*upd.Groups)
 		upd.Groups = &groups
 		for _, id := range groups {
 			if _, err := r.Get(ctx, shared.KindGroup, id); isCode(err, shared.ENOTFOUND) {
@@ -237,7 +237,7 @@ func checkTemplate(ctx context.Context, r storage.Reader, upd *shared.TemplateUp
 		}
 	}
 	if upd.Locations != nil {
-		locs := distinct(*upd.Locations)
+		locs := shared.Distinct(*upd.Locations)
 		upd.Locations = &locs
 		for _, l := range locs {
 			if err := shared.CheckLocation("locations: location", l); err != nil {
@@ -312,17 +312,4 @@ func basicTemplateCheck(t *shared.Template) (err error) {
 		}
 	}
 	return nil
-}
-
-// distinct returns ids without repeats, in their first order.
-func distinct(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

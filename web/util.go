@@ -69,18 +69,8 @@ func (k *keyedMutex) lock(key string) func() {
 	return m.Unlock
 }
 
-// dedupe returns ids without repeats, in their first order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
+// dedupe is shared.Distinct.
+func dedupe(ids []string) []string { return shared.Distinct(ids) }
 
 // update reads a record with get, changes it with change and writes it with
 // compare-and-set, retrying when the record changed meanwhile. change may
