@@ -104,28 +104,8 @@ func TestLeafLocalVariableIsSealed(t *testing.T) {
 // Writes of templates and shared variables go to a real origin, whose
 // refusals come back as its coded errors.
 func TestLeafTemplateServicesWriteAtTheOrigin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	admin := originAdmin(t)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
 	templates := leaf.NewTemplateService(opts, nil)
 	actor := actorCtx(shared.AllPermissions()...)
@@ -145,7 +125,7 @@ func TestLeafTemplateServicesWriteAtTheOrigin(t *testing.T) {
 	if got, err := templates.Delete(actor, tpl.ID); err != nil || got.Name != "debian" {
 		t.Fatalf("Delete = %+v, %v", got, err)
 	}
-	_, err = admin.Templates().Get(ctx, tpl.ID)
+	_, err := admin.Templates().Get(ctx, tpl.ID)
 	wantCode(t, err, shared.ENOTFOUND)
 
 	// A shared variable is written at the origin; the leaf's replica holds
@@ -172,3 +152,32 @@ func TestLeafTemplateServicesWriteAtTheOrigin(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// originAdmin starts an origin with its first user and returns a client
+// acting for that user there.
+func originAdmin(t *testing.T) *client.Client {
+	t.Helper()
+	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	anon, err := client.New(client.Config{Address: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
+		t.Fatal(err)
+	}
+	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin
+}
