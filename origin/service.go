@@ -7,8 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
 )
@@ -93,7 +91,7 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-func newID() string { return uuid.NewString() }
+func newID() string { return shared.NewID() }
 
 // get returns the record of type T with id, or the ENOTFOUND error what
 // gives.

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -351,11 +349,5 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	return nil
 }
 
-// newID returns a new record id (UUIDv7, ordered by creation time).
-func newID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
+// newID is shared.NewID.
+func newID() string { return shared.NewID() }

@@ -210,7 +210,6 @@ type Server struct {
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
 	streams  streams      // the open log and terminal streams, closed by Run
-	validate func(*shared.Template) error
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
@@ -240,6 +239,10 @@ type Server struct {
 
 	groups shared.GroupService
 	roles  shared.RoleService
+
+	templates shared.TemplateService
+	variables shared.VariableService
+	audits    shared.AuditService
 
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
@@ -283,7 +286,6 @@ func New(opts Options) (*Server, error) {
 		logs:     opts.Logs,
 		agents:   opts.Agents,
 		agentBin: opts.AgentBinary,
-		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
@@ -323,13 +325,11 @@ func New(opts Options) (*Server, error) {
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
 	}
-	if s.validate == nil {
-		s.validate = basicTemplateCheck
-	}
 	if s.spaces == nil {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
+	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
 	s.limits = newLoginLimiter(s.now)
 	s.passwords = newPasswordChecks()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery

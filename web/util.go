@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"strconv"
 	"sync"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
@@ -32,12 +31,7 @@ func nameTaken(kind, name string) error {
 // (see shared.RestrictedLocationPrefix).
 func validLocation(s string) bool { return shared.ValidLocation(s) }
 
-func checkLocation(field, s string) error {
-	if !validLocation(s) {
-		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores, or be %s followed by a username (a restricted leaf's)", field, quote(s), shared.RestrictedLocationPrefix)
-	}
-	return nil
-}
+func checkLocation(field, s string) error { return shared.CheckLocation(field, s) }
 
 // checkTrustedLocation is checkLocation for the location of a trusted leaf
 // or of this server, which is never a restricted one.
@@ -51,22 +45,8 @@ func checkTrustedLocation(field, s string) error {
 	return nil
 }
 
-// checkText checks a free-text field: at most max bytes of valid UTF-8
-// without control characters other than newlines and tabs.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return invalid("%s holds a control character", field)
-		}
-	}
-	return nil
-}
+// checkText is shared.CheckText.
+func checkText(field, s string, max int) error { return shared.CheckText(field, s, max) }
 
 // checkName is shared.CheckName with the value shortened in the message.
 func checkName(field, s string) error {
@@ -89,18 +69,8 @@ func (k *keyedMutex) lock(key string) func() {
 	return m.Unlock
 }
 
-// dedupe returns ids without repeats, in their first order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
-}
+// dedupe is shared.Distinct.
+func dedupe(ids []string) []string { return shared.Distinct(ids) }
 
 // update reads a record with get, changes it with change and writes it with
 // compare-and-set, retrying when the record changed meanwhile. change may
