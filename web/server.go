@@ -108,7 +108,7 @@ type Options struct {
 	// Sealer encrypts protected template variables (server.encrypt); nil means
 	// protected variables cannot be created and such requests fail with 400.
 	Sealer *crypt.Sealer
-	// TOTP makes password logins need a TOTP code (totp.go); it needs
+	// TOTP makes password logins need a TOTP code (origin/totp.go); it needs
 	// Sealer, which seals the secrets. nil means a password alone logs in.
 	TOTP *TOTPOptions
 	// Spaces starts, stops and deletes spaces; nil means a built-in
