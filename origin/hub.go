@@ -106,6 +106,12 @@
 //   - Tests are black-box (package origin_test) over storage/memory, named
 //     for the outcome, and assert on codes (services_test.go); web's tests
 //     keep every route, status and field.
+//   - The auth service (sessions.go, loginlimit.go, totp.go) differs where
+//     a login must: it acts for no actor (it makes one), records its own
+//     audit events (AuthOptions.Audit), since only it knows why a login
+//     failed, and a leaf runs it over its replica too: sessions are each
+//     server's own, and leaf.AuthService adds the leaf's session at the
+//     origin around it.
 package origin
 
 import (

@@ -3,8 +3,7 @@
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
 //
-// Logins are bounded before they cost anything (ratelimit.go,
-// passwordcheck.go): an attempt is counted as failed before its password is
+// Logins are bounded before they cost anything (origin.Logins): an attempt is counted as failed before its password is
 // hashed, under limits per account and address, per account (higher, so its
 // owner can log in elsewhere while one address guesses) and per address, and
 // at most about one password hash per core runs at once; beyond either,
@@ -109,7 +108,7 @@ type Options struct {
 	// Sealer encrypts protected template variables (server.encrypt); nil means
 	// protected variables cannot be created and such requests fail with 400.
 	Sealer *crypt.Sealer
-	// TOTP makes password logins need a TOTP code (totp.go); it needs
+	// TOTP makes password logins need a TOTP code (origin/totp.go); it needs
 	// Sealer, which seals the secrets. nil means a password alone logs in.
 	TOTP *TOTPOptions
 	// Spaces starts, stops and deletes spaces; nil means a built-in
@@ -221,13 +220,10 @@ type Server struct {
 
 	router  chi.Router
 	metrics *metrics
-	limits  *loginLimiter
 	lists   *listCache
 
-	passwords *passwordChecks // bounds password hashing
-
-	authSessions decodeCache[shared.Session, *shared.Session]
-	authUsers    decodeCache[shared.User, *shared.User]
+	logins *origin.Logins     // the login limits and hashing slots
+	auth   shared.AuthService // logins and sessions
 
 	setupMu   sync.Mutex // serializes first-user setup
 	setupDone bool       // guarded by setupMu: a user exists
@@ -319,9 +315,7 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.sessionMaxAge = opts.SessionMaxAge; s.sessionMaxAge <= 0 {
-		s.sessionMaxAge = defaultSessionMaxAge
-	}
+	s.sessionMaxAge = opts.SessionMaxAge
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
 	}
@@ -330,8 +324,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
-	s.limits = newLoginLimiter(s.now)
-	s.passwords = newPasswordChecks()
+	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
+	s.auth = s.authService()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
@@ -392,18 +386,8 @@ func (s *Server) sweepSessions(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		sessions, err := storage.List[shared.Session](ctx, s.store)
-		if err != nil {
-			s.log.Error("list sessions for expiry", "err", err)
-			continue
-		}
-		now := s.now()
-		for _, se := range sessions {
-			if s.sessionOver(se, now) {
-				if _, err := s.store.Delete(ctx, shared.KindSession, se.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
-					s.log.Error("delete expired session", "err", err)
-				}
-			}
+		if err := s.auth.SweepSessions(ctx); err != nil {
+			s.log.Error("sweep sessions", "err", err)
 		}
 	}
 }
