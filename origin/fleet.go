@@ -3,6 +3,8 @@ package origin
 import (
 	"container/list"
 	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // The bounds of the fleet registry. A connected node holds its location
@@ -26,7 +28,7 @@ type fleetTable struct {
 }
 
 type fleetNode struct {
-	info    LeafInfo
+	info    shared.LeafNode
 	goneAt  time.Time     // when it disconnected
 	inGone  *list.Element // in fleetTable.gone while disconnected
 	inByLoc *list.Element // in fleetTable.byLoc[info.Location] while disconnected
@@ -37,7 +39,7 @@ func newFleetTable() fleetTable {
 }
 
 // get returns the node's entry, nil if there is none.
-func (t *fleetTable) get(node string) *LeafInfo {
+func (t *fleetTable) get(node string) *shared.LeafNode {
 	if n := t.nodes[node]; n != nil {
 		return &n.info
 	}
@@ -46,7 +48,7 @@ func (t *fleetTable) get(node string) *LeafInfo {
 
 // connect makes in the entry of its node, connected. The epoch changes
 // the node's entry counted stay with it.
-func (t *fleetTable) connect(in LeafInfo) {
+func (t *fleetTable) connect(in shared.LeafNode) {
 	if old := t.nodes[in.NodeID]; old != nil {
 		t.unlinkGone(old)
 		in.EpochChanges, in.PreviousEpoch, in.EpochChangedAt = old.info.EpochChanges, old.info.PreviousEpoch, old.info.EpochChangedAt
