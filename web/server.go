@@ -166,10 +166,9 @@ type Options struct {
 	// Groups and Roles serve the group and role routes; nil means the
 	// origin's services (package origin) over Store as the server wraps it,
 	// which counts its writes and tells the hub of them, and on a leaf the
-	// leaf's (package leaf), which read the replica. On a leaf the writes
-	// of these routes are forwarded to the origin before they reach a
-	// service (see leafside.go). A service given here must itself keep the
-	// hub told of its writes.
+	// leaf's (package leaf), which read the replica and forward writes to
+	// the origin. A service given here must itself keep the hub told of
+	// its writes.
 	Groups shared.GroupService
 	Roles  shared.RoleService
 }
@@ -244,10 +243,10 @@ type Server struct {
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
 	runtimes []string
-	// originSessions maps, on a leaf, the id of a session opened here to
-	// the secret of the session the leaf opened at the origin with the same
-	// login, for forwarding writes made with the leaf's session.
-	originSessions originSessions
+	// origin is, on a leaf, its way to the origin's REST API, through
+	// which the leaf's services forward writes; nil elsewhere.
+	origin *leaf.Origin
+	fleet  shared.FleetService
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
