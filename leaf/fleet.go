@@ -85,9 +85,7 @@ func (s *FleetService) DeleteLeafToken(ctx context.Context, id string) error {
 	return err
 }
 
-// Status implements shared.FleetService: the uplink's status, with the
-// replica's state from the store while the uplink has not connected since
-// it started.
+// Status implements shared.FleetService: the uplink's ReplicaStatus.
 func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {
 		return nil, err
@@ -95,20 +93,28 @@ func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 	o := s.opts.Origin
 	var st Status
 	if o.opts.Uplink != nil {
-		st = o.opts.Uplink.Status()
+		st = o.opts.Uplink.ReplicaStatus(ctx)
 	}
 	if st.Location == "" {
 		st.Location = o.opts.Location
-	}
-	if st.Epoch == "" && s.opts.Store != nil {
-		if e, a, err := s.opts.Store.Replica(ctx); err == nil {
-			st.Epoch, st.Applied = e, a
-		}
 	}
 	return &shared.LeafStatus{Location: st.Location, OriginServer: o.opts.URL, Connected: st.Connected, Reason: st.Reason,
 		Since: st.Since, NextAttempt: st.NextAttempt, Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, Applied: st.Applied, Head: max(st.Head, st.Applied), Lag: st.Lag, PendingReports: st.PendingReports,
 		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: st.EpochChangedAt, ReplicaBackup: st.ReplicaBackup}, nil
+}
+
+// ReplicaStatus returns Status, with the replica's epoch and applied
+// revision read from the store while the uplink has not connected since it
+// started.
+func (u *Uplink) ReplicaStatus(ctx context.Context) Status {
+	st := u.Status()
+	if st.Epoch == "" {
+		if e, a, err := u.opts.Store.Replica(ctx); err == nil {
+			st.Epoch, st.Applied = e, a
+		}
+	}
+	return st
 }
 
 // LeafUsage implements shared.FleetService: a leaf answers no leaf.

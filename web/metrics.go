@@ -238,15 +238,9 @@ func (s *Server) writeFleetMetrics(b *strings.Builder) {
 		}
 	}
 	if s.leaf != nil {
-		st := s.leaf.Uplink.Status()
-		applied := st.Applied
-		if st.Epoch == "" {
-			if _, a, err := s.store.Replica(context.Background()); err == nil {
-				applied = a
-			}
-		}
+		st := s.leaf.Uplink.ReplicaStatus(context.Background())
 		fmt.Fprintf(b, "# HELP knot_origin_reachable 1 while this leaf's link to its origin is up, else 0.\n# TYPE knot_origin_reachable gauge\nknot_origin_reachable %s\n", boolGauge(st.Connected))
-		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", applied)
+		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", st.Applied)
 		fmt.Fprintf(b, "# HELP knot_replica_lag Revisions this leaf's replica is behind the origin, as last heard.\n# TYPE knot_replica_lag gauge\nknot_replica_lag %d\n", st.Lag)
 		fmt.Fprintf(b, "# HELP knot_leaf_pending_reports Space changes the origin has not acknowledged yet.\n# TYPE knot_leaf_pending_reports gauge\nknot_leaf_pending_reports %d\n", st.PendingReports)
 	}
