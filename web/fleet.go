@@ -2,7 +2,6 @@ package web
 
 import (
 	"cmp"
-	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -201,15 +200,6 @@ func (s *Server) handleLeafStatus(w http.ResponseWriter, r *http.Request, p *pri
 		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup,
 	})
 	return nil
-}
-
-// usage counts the spaces of user in the store for which keep is true.
-func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
-	v, err := s.lists.get(ctx, s.store)
-	if err != nil {
-		return api.LeafUsage{}, err
-	}
-	return api.LeafUsage(shared.CountUsage(v.spaces, v.templates, userID, keep)), nil
 }
 
 // handleLeafUsage serves GET /api/leaf/usage?user_id=&location= to leaves,

@@ -6,6 +6,7 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // services returns the group and role services of the server: groups and
@@ -39,4 +40,13 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 		roles = origin.NewRoleService(s.store, origin.ServiceOptions{Now: s.now})
 	}
 	return groups, roles
+}
+
+// usage counts the spaces of user in the store for which keep is true.
+func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
+	v, err := s.lists.get(ctx, s.store)
+	if err != nil {
+		return api.LeafUsage{}, err
+	}
+	return api.LeafUsage(shared.CountUsage(v.spaces, v.templates, userID, keep)), nil
 }
