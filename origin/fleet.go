@@ -217,21 +217,14 @@ func (s *FleetService) CreateLeafToken(ctx context.Context, location, name strin
 	return t, secret, nil
 }
 
-// maxOverlap bounds the overlap of a rotation.
-const maxOverlap = 90 * 24 * time.Hour
-
 // RotateLeafToken implements shared.FleetService.
 func (s *FleetService) RotateLeafToken(ctx context.Context, id, overlap string) (*shared.LeafToken, string, error) {
 	if err := s.atOrigin(ctx); err != nil {
 		return nil, "", err
 	}
-	d := 24 * time.Hour
-	if overlap != "" {
-		var err error
-		d, err = time.ParseDuration(overlap)
-		if err != nil || d < 0 || d > maxOverlap {
-			return nil, "", invalid("overlap %s must be a duration from 0s to %s, such as 24h or 30m", quote(overlap), maxOverlap)
-		}
+	d, err := shared.LeafTokenOverlap(overlap)
+	if err != nil {
+		return nil, "", err
 	}
 	secret, t, err := s.hub.RotateLeafToken(writeContext(ctx), id, d)
 	if isCode(err, shared.ENOTFOUND) {

@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -100,6 +101,26 @@ func CountUsage(spaces []*Space, templates map[string]*Template, userID string, 
 	return u
 }
 
+// MaxLeafTokenOverlap bounds the overlap of a leaf token's rotation.
+const MaxLeafTokenOverlap = 90 * 24 * time.Hour
+
+// LeafTokenOverlap returns the overlap s of a leaf token's rotation: a Go
+// duration from 0s to MaxLeafTokenOverlap, "" meaning 24 hours. EINVALID
+// for anything else.
+func LeafTokenOverlap(s string) (time.Duration, error) {
+	if s == "" {
+		return 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 || d > MaxLeafTokenOverlap {
+		if len(s) > 80 {
+			s = s[:80]
+		}
+		return 0, Errorf(EINVALID, "overlap %s must be a duration from 0s to %s, such as 24h or 30m", strconv.Quote(s), MaxLeafTokenOverlap)
+	}
+	return d, nil
+}
+
 // FleetService is the fleet of leaves: the origin's view of its leaf nodes
 // and the tokens it issues them, a leaf's view of its origin, and what a
 // leaf asks the origin. The methods but LeafUsage act for the actor in ctx
@@ -128,10 +149,9 @@ type FleetService interface {
 	CreateLeafToken(ctx context.Context, location, name string) (*LeafToken, string, error)
 
 	// RotateLeafToken issues a new token for the location of the token id,
-	// whose old one keeps working for overlap, a Go duration from 0s to
-	// 90 days ("" means 24 hours), and returns the new one with its secret.
-	// EFORBIDDEN and ECONFLICT as LeafTokens; EINVALID for another
-	// overlap; ENOTFOUND when there is no token id; EUNAVAILABLE as
+	// whose old one keeps working for overlap (see LeafTokenOverlap), and
+	// returns the new one with its secret. EFORBIDDEN and ECONFLICT as
+	// LeafTokens; EINVALID for a bad overlap; ENOTFOUND when there is no token id; EUNAVAILABLE as
 	// LeafTokens.
 	RotateLeafToken(ctx context.Context, id, overlap string) (*LeafToken, string, error)
 

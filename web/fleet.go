@@ -1,11 +1,9 @@
 package web
 
 import (
-	"cmp"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
@@ -177,11 +175,8 @@ func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return err
 	}
-	overlap := cmp.Or(req.Overlap, "24h") // the service took it
-	if d, err := time.ParseDuration(overlap); err == nil {
-		overlap = d.String()
-	}
-	s.auditWrite(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap,
+	overlap, _ := shared.LeafTokenOverlap(req.Overlap) // the service took it
+	s.auditWrite(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap.String(),
 		map[string]string{"leaf_token_id": t.ID, "old_leaf_token_id": id})
 	writeJSON(w, http.StatusCreated, api.LeafTokenCreated{Status: true, LeafToken: s.newLeafTokenInfo(t), Token: secret})
 	return nil
