@@ -37,13 +37,17 @@
 // that Apply records. The leaf serves from its store whether or not the
 // origin is reachable; nothing here blocks its start-up.
 //
-// The origin-owned services of a leaf (GroupService, RoleService;
-// services.go) read the replica with the origin's permission checks and
-// send writes to the origin through shared/client with the caller's own
-// credential, failing at once with EUNAVAILABLE while it is down. web's
-// HTTP writes of groups and roles on a leaf do not go through them yet: web
-// forwards those requests to the origin before they reach a handler, as it
-// does for every origin-owned route (see web/leafside.go).
+// The origin-owned services of a leaf (GroupService, RoleService,
+// FleetService; services.go) read the replica with the origin's permission
+// checks and make their writes at the origin with Forward (origin.go):
+// through shared/client, acting for the caller with the credential they
+// presented here (shared.Credential: an API token, or the session the
+// leaf's Origin opened at the origin at their login), failing at once with
+// EUNAVAILABLE while the uplink is down, and returning the origin's
+// refusal as its shared.Error. A service makes one Forward call per write.
+// The routes of web whose services do not forward yet (users, tokens,
+// templates, variables) are relayed to the origin by web itself, through
+// Origin.Do.
 package leaf
 
 import (

@@ -88,11 +88,11 @@ func (s *Server) atOriginUnlessLocalVar(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // forward sends a request for a write of origin-owned data, made at this
-// leaf, to the origin and relays the origin's answer. The request goes
-// with the caller's own Authorization header (an API token, which the
-// origin knows) or none; a session opened at this leaf is refused with 409,
-// since the origin does not know it. With the origin unreachable it fails
-// at once with 503. Nothing is queued.
+// leaf, to the origin and relays the origin's answer, for the routes whose
+// services do not forward through leaf.Forward yet. The request goes with
+// the caller's own API token, or with the origin session of the login that
+// opened their session here (409 when there is none). With the origin
+// unreachable it fails at once with 503. Nothing is queued.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 	if err := s.forwardTo(w, r); err != nil {
 		s.writeError(w, r, err)

@@ -49,8 +49,11 @@
 //     log in at the origin or use an API token). Spaces of its location are
 //     created, started, stopped and deleted here, and the uplink reports
 //     them. A write of origin-owned data (users, groups, roles, API tokens,
-//     templates, variables that are not local, leaf tokens) is forwarded to
-//     the origin and answered with the origin's answer; while the origin is
+//     templates, variables that are not local, leaf tokens) is made at the
+//     origin and answered with the origin's answer: the leaf's services
+//     make it through leaf.Forward as the caller (api puts the caller's
+//     shared.Credential into the context), and the routes whose services
+//     do not yet are relayed (leafside.go). While the origin is
 //     unreachable it fails at once with 503 saying so, and nothing is
 //     queued. A request with an API token goes with that token, which the
 //     origin knows. The origin does not know the sessions opened at a leaf:
