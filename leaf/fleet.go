@@ -1,6 +1,7 @@
 package leaf
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"time"
@@ -91,23 +92,19 @@ func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 		return nil, err
 	}
 	o := s.opts.Origin
-	var st Status
+	st := shared.LeafStatus{Location: o.opts.Location, OriginServer: o.opts.URL}
 	if o.opts.Uplink != nil {
 		st = o.opts.Uplink.ReplicaStatus(ctx)
 	}
-	if st.Location == "" {
-		st.Location = o.opts.Location
-	}
-	return &shared.LeafStatus{Location: st.Location, OriginServer: o.opts.URL, Connected: st.Connected, Reason: st.Reason,
-		Since: st.Since, NextAttempt: st.NextAttempt, Protocol: st.Protocol, Restricted: st.Restricted,
-		Epoch: st.Epoch, Applied: st.Applied, Head: max(st.Head, st.Applied), Lag: st.Lag, PendingReports: st.PendingReports,
-		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: st.EpochChangedAt, ReplicaBackup: st.ReplicaBackup}, nil
+	st.Location = cmp.Or(st.Location, o.opts.Location)
+	st.Head = max(st.Head, st.Applied)
+	return &st, nil
 }
 
 // ReplicaStatus returns Status, with the replica's epoch and applied
 // revision read from the store while the uplink has not connected since it
 // started.
-func (u *Uplink) ReplicaStatus(ctx context.Context) Status {
+func (u *Uplink) ReplicaStatus(ctx context.Context) shared.LeafStatus {
 	st := u.Status()
 	if st.Epoch == "" {
 		if e, a, err := u.opts.Store.Replica(ctx); err == nil {

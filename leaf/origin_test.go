@@ -14,6 +14,28 @@ import (
 	"github.com/knot-dev/knot/web"
 )
 
+// startOrigin starts a standalone server, the origin of the tests, with
+// the user admin@example.com, and returns it with a client that sends no
+// credential.
+func startOrigin(t *testing.T) (*httptest.Server, *client.Client) {
+	t.Helper()
+	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	anon, err := client.New(client.Config{Address: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}
+	if _, err := anon.Users().Create(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	return ts, anon
+}
+
 func wantMessage(t *testing.T, err error, code, part string) {
 	t.Helper()
 	wantCode(t, err, code)
@@ -27,20 +49,8 @@ func wantMessage(t *testing.T, err error, code, part string) {
 // conflict that says to log in again, and an origin that does not answer
 // is unavailable.
 func TestForwardActsWithTheOriginSessionOfTheLogin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts, anon := startOrigin(t)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
 	o := leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Location: "away"})
 	groups := leaf.NewGroupService(leaf.ServiceOptions{Store: memory.New(), Origin: o})
 	actor := actorCtx(shared.AllPermissions()...)

@@ -13,7 +13,6 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage/memory"
-	"github.com/knot-dev/knot/web"
 )
 
 func actorCtx(perms ...shared.Permission) context.Context {
@@ -97,20 +96,8 @@ func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
 // A write goes to a real origin with the caller's credential, and the
 // origin's refusals come back as its coded errors.
 func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts, anon := startOrigin(t)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
 	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
 	if err != nil {
 		t.Fatal(err)
