@@ -232,10 +232,13 @@ func Forward[T any](ctx context.Context, o *Origin, call func(ctx context.Contex
 		return zero, err
 	}
 	got, err := call(ctx, c)
+	var re *client.ResponseError
+	if cred.Answered != nil && (err == nil || errors.As(err, &re)) {
+		cred.Answered()
+	}
 	if err == nil {
 		return got, nil
 	}
-	var re *client.ResponseError
 	var te *client.TransportError
 	switch {
 	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized && cred.Token == "":

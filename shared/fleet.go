@@ -191,6 +191,10 @@ type Credential struct {
 	ForwardedFor string
 	// UserAgent is the caller's user agent.
 	UserAgent string
+	// Answered, when set, is called once the origin has answered a call
+	// made there for the caller, with success or a refusal; the web layer
+	// marks its response as the origin's with it.
+	Answered func()
 }
 
 // credentialKey is the context key of a Credential.

@@ -25,9 +25,11 @@ import (
 const maxForwardedAnswer = 16 << 20
 
 // credentialOf returns what the request r of p presented, for the leaf's
-// services to present at the origin when they act for p there.
-func credentialOf(r *http.Request, p *principal) shared.Credential {
-	c := shared.Credential{SessionID: p.sessionID, ForwardedFor: clientIP(r), UserAgent: r.UserAgent()}
+// services to present at the origin when they act for p there; an answer
+// of the origin marks w as the origin's (X-Knot-Forwarded-To).
+func credentialOf(w http.ResponseWriter, r *http.Request, p *principal) shared.Credential {
+	c := shared.Credential{SessionID: p.sessionID, ForwardedFor: clientIP(r), UserAgent: r.UserAgent(),
+		Answered: func() { w.Header().Set("X-Knot-Forwarded-To", "origin") }}
 	if p.tokenID != "" {
 		c.Token = bearer(r)
 	}

@@ -30,7 +30,7 @@ func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
 			return
 		}
 		ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
-		r = r.WithContext(shared.NewContextWithCredential(ctx, credentialOf(r, p)))
+		r = r.WithContext(shared.NewContextWithCredential(ctx, credentialOf(w, r, p)))
 		if err := fn(w, r, p); err != nil {
 			s.writeError(w, r, err)
 		}

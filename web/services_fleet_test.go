@@ -95,14 +95,17 @@ func TestLeafServicesWriteAtTheOriginAsTheCaller(t *testing.T) {
 	var g struct {
 		ID string `json:"group_id"`
 	}
-	mustCall(t, http.StatusCreated, lb, "POST", "/api/groups", leafSession, map[string]any{"name": "devs"}, &g)
+	a := mustCall(t, http.StatusCreated, lb, "POST", "/api/groups", leafSession, map[string]any{"name": "devs"}, &g)
+	if a.header.Get("X-Knot-Forwarded-To") != "origin" {
+		t.Fatalf("the answer is not marked as the origin's: %v", a.header)
+	}
 	if _, err := f.originStore.Get(ctx, shared.KindGroup, g.ID); err != nil {
 		t.Fatalf("the group made at the leaf is not at the origin: %v", err)
 	}
 	waitRecord(t, f.leafStore, shared.KindGroup, g.ID, false)
 	atLeaf := mustCall(t, http.StatusConflict, lb, "POST", "/api/groups", leafSession, map[string]any{"name": "DEVS"}, nil)
 	atOrigin := mustCall(t, http.StatusConflict, ob, "POST", "/api/groups", session, map[string]any{"name": "DEVS"}, nil)
-	if atLeaf.errMsg(t) != atOrigin.errMsg(t) {
+	if atLeaf.errMsg(t) != atOrigin.errMsg(t) || atLeaf.header.Get("X-Knot-Forwarded-To") != "origin" {
 		t.Fatalf("the leaf answered %q, the origin %q", atLeaf.errMsg(t), atOrigin.errMsg(t))
 	}
 
@@ -143,7 +146,7 @@ func TestLeafServicesWriteAtTheOriginAsTheCaller(t *testing.T) {
 	if _, err := f.originStore.Get(ctx, shared.KindLeafToken, lt.ID); err != nil || lt.ID != crypt.HashToken(lt.Token) {
 		t.Fatalf("the leaf token made at the leaf is not at the origin: %v", err)
 	}
-	a := mustCall(t, http.StatusBadRequest, lb, "POST", "/api/leaf-tokens/"+lt.ID+"/rotate", leafSession, map[string]string{"overlap": "soon"}, nil)
+	a = mustCall(t, http.StatusBadRequest, lb, "POST", "/api/leaf-tokens/"+lt.ID+"/rotate", leafSession, map[string]string{"overlap": "soon"}, nil)
 	if !strings.Contains(a.errMsg(t), "overlap") {
 		t.Fatalf("message %q", a.errMsg(t))
 	}
