@@ -2,11 +2,14 @@ package leaf_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage/memory"
 )
 
@@ -62,20 +65,27 @@ func TestLeafServicesReadTheReplica(t *testing.T) {
 }
 
 // While the origin is down a write fails at once with the origin's
-// EUNAVAILABLE, without asking for a client.
+// EUNAVAILABLE, without sending anything.
 func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
-	down := func() error { return shared.Errorf(shared.EUNAVAILABLE, "the origin is not reachable") }
-	asked := false
-	opts := leaf.ServiceOptions{Store: memory.New(), Up: down, Origin: func(context.Context) (*client.Client, error) {
-		asked = true
-		return nil, nil
-	}}
-	ctx := actorCtx(shared.AllPermissions()...)
-	wantCode(t, leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"}), shared.EUNAVAILABLE)
-	_, err := leaf.NewRoleService(opts).Delete(ctx, "r1")
+	var asked atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
+	t.Cleanup(ts.Close)
+	replica := memory.New()
+	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := leaf.ServiceOptions{Store: replica, Origin: leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up})}
+	ctx := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
+	err = leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"})
 	wantCode(t, err, shared.EUNAVAILABLE)
-	if asked {
-		t.Fatal("a write asked for the origin's client while the origin was down")
+	if !strings.Contains(shared.ErrorMessage(err), "is not reachable") {
+		t.Fatalf("message %q does not say the origin is not reachable", shared.ErrorMessage(err))
+	}
+	_, err = leaf.NewRoleService(opts).Delete(ctx, "r1")
+	wantCode(t, err, shared.EUNAVAILABLE)
+	if asked.Load() {
+		t.Fatal("a write reached the origin while the uplink was down")
 	}
 	_, err = leaf.NewGroupService(leaf.ServiceOptions{Store: memory.New()}).Update(ctx, "g1", shared.GroupUpdate{})
 	wantCode(t, err, shared.EUNAVAILABLE)
@@ -84,11 +94,11 @@ func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
 // A write goes to a real origin with the caller's credential, and the
 // origin's refusals come back as its coded errors.
 func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
-	admin := originAdmin(t)
+	admin, o, token := originAdmin(t)
 	ctx := context.Background()
-	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
+	opts := leaf.ServiceOptions{Store: memory.New(), Origin: o}
 	groups, roles := leaf.NewGroupService(opts), leaf.NewRoleService(opts)
-	actor := actorCtx(shared.AllPermissions()...)
+	actor := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: token})
 
 	g := &shared.Group{Name: "devs", MaxSpaces: 2}
 	if err := groups.Create(actor, g); err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -61,17 +62,16 @@ func (s *TemplateService) Get(ctx context.Context, id string) (*shared.TemplateU
 
 // Create implements shared.TemplateService at the origin.
 func (s *TemplateService) Create(ctx context.Context, t *shared.Template) error {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := c.Templates().Create(ctx, templateRequest(shared.TemplateUpdate{Name: &t.Name, Description: &t.Description,
+	req := templateRequest(shared.TemplateUpdate{Name: &t.Name, Description: &t.Description,
 		Kind: &t.Kind, Spec: &t.Spec, Volumes: &t.Volumes, Groups: &t.Groups, Locations: &t.Locations,
-		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH}))
-	if err != nil {
-		return err
-	}
-	got, err := c.Templates().Get(ctx, id)
+		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH})
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateDetails, error) {
+		id, err := c.Templates().Create(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return c.Templates().Get(ctx, id)
+	})
 	if err != nil {
 		return err
 	}
@@ -81,14 +81,12 @@ func (s *TemplateService) Create(ctx context.Context, t *shared.Template) error 
 
 // Update implements shared.TemplateService at the origin.
 func (s *TemplateService) Update(ctx context.Context, id string, upd shared.TemplateUpdate) (*shared.Template, error) {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Templates().Update(ctx, id, templateRequest(upd)); err != nil {
-		return nil, err
-	}
-	got, err := c.Templates().Get(ctx, id)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateDetails, error) {
+		if err := c.Templates().Update(ctx, id, templateRequest(upd)); err != nil {
+			return nil, err
+		}
+		return c.Templates().Get(ctx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -97,15 +95,14 @@ func (s *TemplateService) Update(ctx context.Context, id string, upd shared.Temp
 
 // Delete implements shared.TemplateService at the origin.
 func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Template, error) {
-	c, err := s.opts.origin(ctx)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateDetails, error) {
+		got, err := c.Templates().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return got, c.Templates().Delete(ctx, id)
+	})
 	if err != nil {
-		return nil, err
-	}
-	got, err := c.Templates().Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Templates().Delete(ctx, id); err != nil {
 		return nil, err
 	}
 	return templateOf(got), nil

@@ -2,8 +2,10 @@ package leaf_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
@@ -12,7 +14,6 @@ import (
 	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage/memory"
-	"github.com/knot-dev/knot/web"
 )
 
 // A leaf's template service reads the replica with the origin's
@@ -50,10 +51,16 @@ func TestLeafTemplateServiceReadsTheReplica(t *testing.T) {
 // While the origin is down a write of a template or of a shared variable
 // fails at once with EUNAVAILABLE; a local variable is the leaf's own.
 func TestLeafTemplateWritesWhileTheOriginIsDown(t *testing.T) {
-	down := func() error { return shared.Errorf(shared.EUNAVAILABLE, "the origin is not reachable") }
+	var asked atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
+	t.Cleanup(ts.Close)
 	replica := memory.New()
-	opts := leaf.ServiceOptions{Store: replica, Up: down}
-	all := actorCtx(shared.AllPermissions()...)
+	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := leaf.ServiceOptions{Store: replica, Origin: leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up})}
+	all := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
 	wantCode(t, leaf.NewTemplateService(opts, nil).Create(all, &shared.Template{Name: "t1", Kind: shared.TemplateManual}), shared.EUNAVAILABLE)
 	vars := leaf.NewVariableService(leaf.VariableOptions{ServiceOptions: opts, OriginURL: "https://origin.example"})
 	wantCode(t, vars.Create(all, &shared.TemplateVar{Name: "region", Value: "eu"}), shared.EUNAVAILABLE)
@@ -68,7 +75,7 @@ func TestLeafTemplateWritesWhileTheOriginIsDown(t *testing.T) {
 	if got, err := vars.Update(all, local.ID, shared.TemplateVarUpdate{Value: ptr("us")}); err != nil || got.Value != "us" {
 		t.Fatalf("Update = %+v, %v", got, err)
 	}
-	_, err := vars.Update(all, local.ID, shared.TemplateVarUpdate{Local: ptr(false)})
+	_, err = vars.Update(all, local.ID, shared.TemplateVarUpdate{Local: ptr(false)})
 	wantCode(t, err, shared.EINVALID)
 	if !strings.Contains(shared.ErrorMessage(err), "https://origin.example") {
 		t.Fatalf("message %q does not name the origin", shared.ErrorMessage(err))
@@ -82,6 +89,9 @@ func TestLeafTemplateWritesWhileTheOriginIsDown(t *testing.T) {
 	}
 	_, err = vars.Get(all, local.ID)
 	wantCode(t, err, shared.ENOTFOUND)
+	if asked.Load() {
+		t.Fatal("a write reached the origin while the uplink was down")
+	}
 }
 
 // A local variable's protected value is sealed with the leaf's key.
@@ -104,11 +114,11 @@ func TestLeafLocalVariableIsSealed(t *testing.T) {
 // Writes of templates and shared variables go to a real origin, whose
 // refusals come back as its coded errors.
 func TestLeafTemplateServicesWriteAtTheOrigin(t *testing.T) {
-	admin := originAdmin(t)
+	admin, o, token := originAdmin(t)
 	ctx := context.Background()
-	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
+	opts := leaf.ServiceOptions{Store: memory.New(), Origin: o}
 	templates := leaf.NewTemplateService(opts, nil)
-	actor := actorCtx(shared.AllPermissions()...)
+	actor := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: token})
 
 	tpl := &shared.Template{Name: "debian", Kind: shared.TemplateContainer, Spec: "image: debian:12\n"}
 	if err := templates.Create(actor, tpl); err != nil {
@@ -153,25 +163,13 @@ func TestLeafTemplateServicesWriteAtTheOrigin(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// originAdmin starts an origin with its first user and returns a client
-// acting for that user there.
-func originAdmin(t *testing.T) *client.Client {
+// originAdmin starts an origin and logs its first user in there. It
+// returns a client acting for that user, a leaf's way to that origin, and
+// the token the leaf's services present there for the user.
+func originAdmin(t *testing.T) (*client.Client, *leaf.Origin, string) {
 	t.Helper()
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
+	ts, anon := startOrigin(t)
+	login, err := anon.Auth().Login(context.Background(), api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,5 +177,5 @@ func originAdmin(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return admin
+	return admin, leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Location: "away"}), login.Token
 }

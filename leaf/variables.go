@@ -7,6 +7,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -101,15 +102,13 @@ func (s *VariableService) Create(ctx context.Context, v *shared.TemplateVar) err
 }
 
 func (s *VariableService) createAtOrigin(ctx context.Context, v *shared.TemplateVar) error {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := c.TemplateVars().Create(ctx, varRequest(shared.VarFields(v)))
-	if err != nil {
-		return err
-	}
-	got, err := c.TemplateVars().Get(ctx, id)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateVarValue, error) {
+		id, err := c.TemplateVars().Create(ctx, varRequest(shared.VarFields(v)))
+		if err != nil {
+			return nil, err
+		}
+		return c.TemplateVars().Get(ctx, id)
+	})
 	if err != nil {
 		return err
 	}
@@ -160,14 +159,12 @@ func (s *VariableService) Update(ctx context.Context, id string, upd shared.Temp
 }
 
 func (s *VariableService) updateAtOrigin(ctx context.Context, id string, upd shared.TemplateVarUpdate) (*shared.TemplateVar, error) {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.TemplateVars().Update(ctx, id, varRequest(upd)); err != nil {
-		return nil, err
-	}
-	got, err := c.TemplateVars().Get(ctx, id)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateVarValue, error) {
+		if err := c.TemplateVars().Update(ctx, id, varRequest(upd)); err != nil {
+			return nil, err
+		}
+		return c.TemplateVars().Get(ctx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +182,10 @@ func (s *VariableService) Delete(ctx context.Context, id string) (*shared.Templa
 		return nil, err
 	}
 	if !v.Local {
-		c, err := s.opts.origin(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return v, c.TemplateVars().Delete(ctx, id)
+		_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
+			return struct{}{}, c.TemplateVars().Delete(ctx, id)
+		})
+		return v, err
 	}
 	if _, err := s.opts.Store.Delete(context.WithoutCancel(ctx), shared.KindTemplateVar, id); err != nil {
 		return nil, err

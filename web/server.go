@@ -48,8 +48,11 @@
 //     log in at the origin or use an API token). Spaces of its location are
 //     created, started, stopped and deleted here, and the uplink reports
 //     them. A write of origin-owned data (users, groups, roles, API tokens,
-//     templates, variables that are not local, leaf tokens) is forwarded to
-//     the origin and answered with the origin's answer; while the origin is
+//     templates, variables that are not local, leaf tokens) is made at the
+//     origin and answered with the origin's answer: the leaf's services
+//     make it through leaf.Forward as the caller (api puts the caller's
+//     shared.Credential into the context), and the routes whose services
+//     do not yet are relayed (leafside.go). While the origin is
 //     unreachable it fails at once with 503 saying so, and nothing is
 //     queued. A request with an API token goes with that token, which the
 //     origin knows. The origin does not know the sessions opened at a leaf:
@@ -165,10 +168,9 @@ type Options struct {
 	// Groups and Roles serve the group and role routes; nil means the
 	// origin's services (package origin) over Store as the server wraps it,
 	// which counts its writes and tells the hub of them, and on a leaf the
-	// leaf's (package leaf), which read the replica. On a leaf the writes
-	// of these routes are forwarded to the origin before they reach a
-	// service (see leafside.go). A service given here must itself keep the
-	// hub told of its writes.
+	// leaf's (package leaf), which read the replica and forward writes to
+	// the origin. A service given here must itself keep the hub told of
+	// its writes.
 	Groups shared.GroupService
 	Roles  shared.RoleService
 }
@@ -243,10 +245,10 @@ type Server struct {
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
 	runtimes []string
-	// originSessions maps, on a leaf, the id of a session opened here to
-	// the secret of the session the leaf opened at the origin with the same
-	// login, for forwarding writes made with the leaf's session.
-	originSessions originSessions
+	// origin is, on a leaf, its way to the origin's REST API, through
+	// which the leaf's services forward writes; nil elsewhere.
+	origin *leaf.Origin
+	fleet  shared.FleetService
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or

@@ -33,18 +33,6 @@ func validLocation(s string) bool { return shared.ValidLocation(s) }
 
 func checkLocation(field, s string) error { return shared.CheckLocation(field, s) }
 
-// checkTrustedLocation is checkLocation for the location of a trusted leaf
-// or of this server, which is never a restricted one.
-func checkTrustedLocation(field, s string) error {
-	if _, ok := shared.LocationOwner(s); ok {
-		return invalid("%s %s is a restricted location, the one a leaf on that user's API token serves: a trusted leaf's location is a plain name", field, quote(s))
-	}
-	if !shared.ValidTrustedLocation(s) {
-		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", field, quote(s))
-	}
-	return nil
-}
-
 // checkText is shared.CheckText.
 func checkText(field, s string, max int) error { return shared.CheckText(field, s, max) }
 
