@@ -258,6 +258,13 @@ func TestSpacePageInBrowser(t *testing.T) {
 		b.until("the terminal opens a session", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
 		b.typeInTerminal("echo ui-$((6*7))-done")
 		b.until("the command's output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
+		// xterm styles the terminal through <style> elements, which the
+		// page's Content-Security-Policy does not apply: the page gives
+		// their rules to the browser another way, and the theme's colour
+		// shows.
+		if color := eval[string](b, "text colour", `getComputedStyle(document.querySelector('#terminal .xterm-rows')).color`); color != "rgb(228, 231, 236)" {
+			t.Errorf("the terminal's text is %s, not the theme's rgb(228, 231, 236)", color)
+		}
 		b.screenshots(shots, "space")
 	})
 

@@ -36,8 +36,11 @@ func TestUISpacePageFollowsTheAPIsAccess(t *testing.T) {
 			if r.code != tt.want || !strings.Contains(string(r.body), tt.says) {
 				t.Fatalf("= %d, want %d saying %q:\n%s", r.code, tt.want, tt.says, r.body)
 			}
-			if r.header.Get("Content-Security-Policy") == "" || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
-				t.Errorf("headers %v", r.header)
+			if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || !strings.Contains(csp, "style-src 'self';") || strings.Contains(csp, "unsafe") {
+				t.Errorf("Content-Security-Policy %q is not the strict one", csp)
+			}
+			if r.header.Get("Content-Type") != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type %q", r.header.Get("Content-Type"))
 			}
 			if tt.want == http.StatusOK && strings.Contains(string(r.body), "bob") {
 				t.Errorf("the page names another user")
