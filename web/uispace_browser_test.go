@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/knot-dev/knot/runtime/runtimetest"
 	"github.com/knot-dev/knot/shared/testenv"
@@ -130,22 +131,26 @@ func (b *tab) until(what, cond string, d time.Duration) {
 }
 
 // typeInTerminal types line and Enter into the page's terminal as a
-// keyboard does: the text arrives as input, Enter as a key press.
-// (chromedp's SendKeys sends each character both as a key and as text,
+// keyboard does: a key down that carries the character's text, then its
+// key up. (chromedp's SendKeys adds a separate char event to each key,
 // which a terminal reads twice.)
 func (b *tab) typeInTerminal(line string) {
 	b.t.Helper()
-	enter := input.DispatchKeyEventParams{Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13}
-	down, up := enter, enter
-	down.Type, down.Text = input.DispatchKeyEventTypeKeyDown, "\r"
-	up.Type = input.DispatchKeyEventTypeKeyUp
+	var keys []input.DispatchKeyEventParams
+	press := func(k input.DispatchKeyEventParams) {
+		down, up := k, k
+		down.Type, up.Type = input.DispatchKeyEventTypeKeyDown, input.DispatchKeyEventTypeKeyUp
+		up.Text, up.UnmodifiedText = "", ""
+		keys = append(keys, down, up)
+	}
+	for _, r := range line {
+		press(input.DispatchKeyEventParams{Key: string(r), Text: string(r), UnmodifiedText: string(r)})
+	}
+	press(input.DispatchKeyEventParams{Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, Text: "\r", UnmodifiedText: "\r"})
 	b.do("type "+line+" in the terminal",
 		chromedp.Focus(chromedp.CSS("#terminal .xterm-helper-textarea")),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			if _, err := cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: line}); err != nil {
-				return err
-			}
-			for _, k := range []input.DispatchKeyEventParams{down, up} {
+			for _, k := range keys {
 				if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, k); err != nil {
 					return err
 				}
@@ -280,6 +285,23 @@ func TestSpacePageInBrowser(t *testing.T) {
 		b.until("its output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('again-5')`, 20*time.Second)
 	})
 
+	step("ExitEndsTheSessionAndANewOneOpens", func(t *testing.T) {
+		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
+		b.typeInTerminal("exit")
+		b.until("the page says the session ended", `document.querySelector('#terminal-status').textContent === 'The session ended with exit code 0.'`, 20*time.Second)
+		b.click("#terminal-new")
+		b.until("a new session opens", fmt.Sprintf(`(document.querySelector('#terminal').dataset.session || %q) !== %q && document.querySelector('#terminal-status').textContent.startsWith('Session ')`, before, before), 20*time.Second)
+	})
+
+	step("EscapeAndTabLeaveTheTerminal", func(t *testing.T) {
+		b.do("press Escape and Tab in the terminal",
+			chromedp.Focus(chromedp.CSS("#terminal .xterm-helper-textarea")),
+			chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent("\t"))
+		if inside := eval[bool](b, "focus", `document.querySelector('#terminal').contains(document.activeElement)`); inside {
+			t.Fatal("the focus stayed in the terminal")
+		}
+	})
+
 	step("LogsFollowTheSpace", func(t *testing.T) {
 		var logs struct{ Entries []struct{ Text string } }
 		mustJSON(b.fetch("GET", "/api/spaces/"+sp.ID+"/logs", nil, false), http.StatusOK, &logs)
@@ -296,6 +318,23 @@ func TestSpacePageInBrowser(t *testing.T) {
 		b.typeIn("#editor textarea[name=description]", "my busybox")
 		b.click("#editor button[type=submit]")
 		b.until("the description shows", `document.querySelector('#space-description').textContent === 'my busybox'`, stepTimeout)
+	})
+
+	step("RestartDeploysTheChangedTemplate", func(t *testing.T) {
+		spec := "image: " + e.Image + "\nnetwork: host\nenvironment:\n  - GREETING=hello\n"
+		mustJSON(b.fetch("PUT", "/api/templates/"+tpl.ID, map[string]string{"spec": spec}, true), http.StatusOK, nil)
+		b.until("the page offers the update", `!document.querySelector('#update-badge').hidden`, stepTimeout)
+		if got := b.text("#update-badge"); !strings.Contains(got, "restart to update") {
+			t.Errorf("the update is shown as %q", got)
+		}
+		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
+		b.click(`#space-actions button[data-action="restart"]`)
+		b.until("the space runs the new template with its agent", fmt.Sprintf(`document.querySelector('#space').dataset.state === 'running' &&
+			document.querySelector('#update-badge').hidden &&
+			document.querySelector('#space-agent').textContent.startsWith('Connected') &&
+			(document.querySelector('#terminal').dataset.session || %q) !== %q`, before, before), 90*time.Second)
+		b.typeInTerminal("echo $GREETING-there")
+		b.until("the new environment shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('hello-there')`, 20*time.Second)
 	})
 
 	step("AnotherUserIsRefused", func(t *testing.T) {

@@ -74,6 +74,20 @@ export class SpaceTerminal {
     this.term.onData((d) => this.send(this.encoder.encode(d)));
     this.term.onBinary((d) => this.send(Uint8Array.from(d, (c) => c.charCodeAt(0) & 255)));
     this.term.onResize(({ cols, rows }) => this.send(JSON.stringify({ type: 'resize', cols, rows })));
+    // The terminal takes Tab for the shell; Escape and then Tab (or
+    // Shift+Tab) leaves it, as the keyboard leaves any other field. The
+    // Escape still reaches the shell.
+    let escapeAt = 0;
+    this.term.attachCustomKeyEventHandler((ev) => {
+      if (ev.type !== 'keydown') return true;
+      if (ev.key === 'Escape') {
+        escapeAt = Date.now();
+        return true;
+      }
+      const leave = ev.key === 'Tab' && Date.now() - escapeAt < 1500;
+      escapeAt = 0;
+      return !leave; // false: xterm leaves the key to the browser
+    });
     new ResizeObserver(() => this.refit()).observe(el);
     reconnect.addEventListener('click', () => this.connect(false));
     fresh.addEventListener('click', () => this.connect(true));
