@@ -112,9 +112,9 @@ func startDockerKnot(t *testing.T) (*runtimetest.Engine, *knotProc) {
 	return e, k
 }
 
-// until polls the script cond in the page every 100 ms until it is true,
+// pollUntil polls the script cond in the page every 100 ms until it is true,
 // for up to d.
-func (b *tab) until(what, cond string, d time.Duration) {
+func (b *tab) pollUntil(what, cond string, d time.Duration) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, d+stepTimeout)
 	defer cancel()
@@ -229,7 +229,7 @@ func TestSpacePageInBrowser(t *testing.T) {
 
 	step("StartShowsStateAndAgent", func(t *testing.T) {
 		b.click(`#space-actions button[data-action="start"]`)
-		b.until("the space runs with its agent", `document.querySelector('#space').dataset.state === 'running' &&
+		b.pollUntil("the space runs with its agent", `document.querySelector('#space').dataset.state === 'running' &&
 			document.querySelector('#space-agent').textContent.startsWith('Connected')`, 90*time.Second)
 		var api struct {
 			State string
@@ -260,9 +260,9 @@ func TestSpacePageInBrowser(t *testing.T) {
 	})
 
 	step("TerminalRunsACommand", func(t *testing.T) {
-		b.until("the terminal opens a session", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
+		b.pollUntil("the terminal opens a session", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
 		b.typeInTerminal("echo ui-$((6*7))-done")
-		b.until("the command's output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
+		b.pollUntil("the command's output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
 		// xterm styles the terminal through <style> elements, which the
 		// page's Content-Security-Policy does not apply: the page gives
 		// their rules to the browser another way, and the theme's colour
@@ -276,21 +276,21 @@ func TestSpacePageInBrowser(t *testing.T) {
 	step("ReloadReattachesWithTheOutput", func(t *testing.T) {
 		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
 		b.open(page)
-		b.until("the page reattaches", `document.querySelector('#terminal-status').textContent.startsWith('Reattached')`, 30*time.Second)
+		b.pollUntil("the page reattaches", `document.querySelector('#terminal-status').textContent.startsWith('Reattached')`, 30*time.Second)
 		if after := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`); after != before {
 			t.Fatalf("reattached to session %q, not %q", after, before)
 		}
-		b.until("the earlier output is replayed", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
+		b.pollUntil("the earlier output is replayed", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
 		b.typeInTerminal("echo again-$((2+3))")
-		b.until("its output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('again-5')`, 20*time.Second)
+		b.pollUntil("its output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('again-5')`, 20*time.Second)
 	})
 
 	step("ExitEndsTheSessionAndANewOneOpens", func(t *testing.T) {
 		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
 		b.typeInTerminal("exit")
-		b.until("the page says the session ended", `document.querySelector('#terminal-status').textContent === 'The session ended with exit code 0.'`, 20*time.Second)
+		b.pollUntil("the page says the session ended", `document.querySelector('#terminal-status').textContent === 'The session ended with exit code 0.'`, 20*time.Second)
 		b.click("#terminal-new")
-		b.until("a new session opens", fmt.Sprintf(`(document.querySelector('#terminal').dataset.session || %q) !== %q && document.querySelector('#terminal-status').textContent.startsWith('Session ')`, before, before), 20*time.Second)
+		b.pollUntil("a new session opens", fmt.Sprintf(`(document.querySelector('#terminal').dataset.session || %q) !== %q && document.querySelector('#terminal-status').textContent.startsWith('Session ')`, before, before), 20*time.Second)
 	})
 
 	step("EscapeAndTabLeaveTheTerminal", func(t *testing.T) {
@@ -309,32 +309,32 @@ func TestSpacePageInBrowser(t *testing.T) {
 			t.Fatal("the space has no log")
 		}
 		last := logs.Entries[len(logs.Entries)-1].Text
-		b.until("the log shows its last line", fmt.Sprintf(`document.querySelector('#logs').textContent.includes(%q)`, last), 15*time.Second)
-		b.until("the log is followed", `document.querySelector('#logs-status').textContent === 'Following the log.'`, 15*time.Second)
+		b.pollUntil("the log shows its last line", fmt.Sprintf(`document.querySelector('#logs').textContent.includes(%q)`, last), 15*time.Second)
+		b.pollUntil("the log is followed", `document.querySelector('#logs-status').textContent === 'Following the log.'`, 15*time.Second)
 	})
 
 	step("EditChangesTheDescription", func(t *testing.T) {
 		b.click(`#space-actions button[data-action="edit"]`)
 		b.typeIn("#editor textarea[name=description]", "my busybox")
 		b.click("#editor button[type=submit]")
-		b.until("the description shows", `document.querySelector('#space-description').textContent === 'my busybox'`, stepTimeout)
+		b.pollUntil("the description shows", `document.querySelector('#space-description').textContent === 'my busybox'`, stepTimeout)
 	})
 
 	step("RestartDeploysTheChangedTemplate", func(t *testing.T) {
 		spec := "image: " + e.Image + "\nnetwork: host\nenvironment:\n  - GREETING=hello\n"
 		mustJSON(b.fetch("PUT", "/api/templates/"+tpl.ID, map[string]string{"spec": spec}, true), http.StatusOK, nil)
-		b.until("the page offers the update", `!document.querySelector('#update-badge').hidden`, stepTimeout)
+		b.pollUntil("the page offers the update", `!document.querySelector('#update-badge').hidden`, stepTimeout)
 		if got := b.text("#update-badge"); !strings.Contains(got, "restart to update") {
 			t.Errorf("the update is shown as %q", got)
 		}
 		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
 		b.click(`#space-actions button[data-action="restart"]`)
-		b.until("the space runs the new template with its agent", fmt.Sprintf(`document.querySelector('#space').dataset.state === 'running' &&
+		b.pollUntil("the space runs the new template with its agent", fmt.Sprintf(`document.querySelector('#space').dataset.state === 'running' &&
 			document.querySelector('#update-badge').hidden &&
 			document.querySelector('#space-agent').textContent.startsWith('Connected') &&
 			(document.querySelector('#terminal').dataset.session || %q) !== %q`, before, before), 90*time.Second)
 		b.typeInTerminal("echo $GREETING-there")
-		b.until("the new environment shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('hello-there')`, 20*time.Second)
+		b.pollUntil("the new environment shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('hello-there')`, 20*time.Second)
 	})
 
 	step("AnotherUserIsRefused", func(t *testing.T) {
@@ -359,7 +359,7 @@ func TestSpacePageInBrowser(t *testing.T) {
 
 	step("StopClosesTheTerminal", func(t *testing.T) {
 		b.click(`#space-actions button[data-action="stop"]`)
-		b.until("the space stops", `document.querySelector('#space').dataset.state === 'stopped'`, 60*time.Second)
+		b.pollUntil("the space stops", `document.querySelector('#space').dataset.state === 'stopped'`, 60*time.Second)
 		if got := b.text("#terminal-off"); got != "The terminal opens when the space runs." {
 			t.Errorf("the terminal says %q", got)
 		}
@@ -368,13 +368,13 @@ func TestSpacePageInBrowser(t *testing.T) {
 	step("FailureReasonInFull", func(t *testing.T) {
 		b.open("/spaces/" + bad.ID)
 		b.click(`#space-actions button[data-action="start"]`)
-		b.until("the space fails", `document.querySelector('#space').dataset.state === 'failed'`, 60*time.Second)
+		b.pollUntil("the space fails", `document.querySelector('#space').dataset.state === 'failed'`, 60*time.Second)
 		var api struct{ Reason string }
 		mustJSON(b.fetch("GET", "/api/spaces/"+bad.ID, nil, false), http.StatusOK, &api)
 		if api.Reason == "" {
 			t.Fatal("the API gives no reason")
 		}
-		b.until("the reason shows in full", fmt.Sprintf(`document.querySelector('#reason-text').textContent === %q`, api.Reason), stepTimeout)
+		b.pollUntil("the reason shows in full", fmt.Sprintf(`document.querySelector('#reason-text').textContent === %q`, api.Reason), stepTimeout)
 		if h := b.text("#space-reason h3"); h != "Why it failed" {
 			t.Errorf("the reason is headed %q", h)
 		}

@@ -16,6 +16,7 @@ const editor = new Editor('#editor');
 const moving = new Set(['pending', 'starting', 'stopping', 'deleting']);
 const canStart = new Set(['stopped', 'failed']);
 const canStop = new Set(['running', 'starting']);
+const doing = { start: 'starting', stop: 'stopping', restart: 'restarting', delete: 'deleting' };
 let space = null;
 let busy = ''; // the action under way, if any
 let step = ''; // the latest line of the log: the progress of a start or stop
@@ -63,7 +64,7 @@ function render() {
   badge.textContent = s.state;
   const inMotion = moving.has(s.state) || busy !== '';
   $('#state-progress').hidden = !inMotion;
-  text('#state-step', step || (busy ? `${busy}…` : `${s.state}…`));
+  text('#state-step', step || `${doing[busy] || s.state}…`);
 
   text('#space-location', s.location + (s.location === here ? ' (this server)' : ''));
   text('#template-name', s.template_name || '—');
