@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,6 +229,14 @@ func TestSpacePageInBrowser(t *testing.T) {
 	})
 
 	step("StartShowsStateAndAgent", func(t *testing.T) {
+		// What the state shows while the space starts, as it changes.
+		eval[bool](b, "watch the progress", `(() => {
+			window.progressShown = [];
+			const p = document.querySelector('#state-progress');
+			new MutationObserver(() => { if (!p.hidden) window.progressShown.push(p.textContent); })
+				.observe(document.querySelector('#space-state'), { subtree: true, attributes: true, childList: true, characterData: true });
+			return true;
+		})()`)
 		b.click(`#space-actions button[data-action="start"]`)
 		b.pollUntil("the space runs with its agent", `document.querySelector('#space').dataset.state === 'running' &&
 			document.querySelector('#space-agent').textContent.startsWith('Connected')`, 90*time.Second)
@@ -247,6 +256,12 @@ func TestSpacePageInBrowser(t *testing.T) {
 		}
 		if got := b.text("#state-badge"); got != api.State || got != "running" {
 			t.Errorf("state shown as %q, the API says %q", got, api.State)
+		}
+		if shown := eval[[]string](b, "progress", `window.progressShown`); len(shown) == 0 || !slices.Contains(shown, "starting…") {
+			t.Errorf("while starting, the page showed %q, not starting…", shown)
+		}
+		if !eval[bool](b, "progress gone", `document.querySelector('#state-progress').hidden`) {
+			t.Error("a running space still shows progress")
 		}
 		if got := b.text("#template-name"); got != "box" {
 			t.Errorf("template shown as %q", got)
