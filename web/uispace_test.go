@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -56,6 +57,28 @@ func TestUISpacePageFollowsTheAPIsAccess(t *testing.T) {
 		r := e.page(page, nil)
 		if want := "/login?redirect=" + url.QueryEscape(page); r.code != http.StatusSeeOther || r.header.Get("Location") != want {
 			t.Fatalf("= %d Location %q, want 303 to %s", r.code, r.header.Get("Location"), want)
+		}
+	})
+	t.Run("OnlyEmbeddedFiles", func(t *testing.T) {
+		body := string(e.page(page, e.cookieSession(ann.ID)).body)
+		if m := inlineStyle.FindString(body); m != "" {
+			t.Errorf("the page holds an inline handler or style: %q", m)
+		}
+		if n, m := len(scriptTag.FindAllString(body, -1)), len(emptyScript.FindAllString(body, -1)); n != 1 || m != 1 {
+			t.Errorf("the page has %d script tags, %d of them empty; want the one module", n, m)
+		}
+		refs := assetRef.FindAllStringSubmatch(body, -1)
+		var names []string
+		for _, m := range refs {
+			names = append(names, m[1])
+			if r := e.page(m[1], nil); r.code != http.StatusOK || len(r.body) == 0 {
+				t.Errorf("%s = %d", m[1], r.code)
+			}
+		}
+		for _, want := range []string{"/ui/static/js/space.js", "/ui/static/vendor/xterm/xterm.css"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("the page does not load %s: %q", want, names)
+			}
 		}
 	})
 	t.Run("NavigationShowsSpaces", func(t *testing.T) {
