@@ -3,6 +3,7 @@ package shared
 import (
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -31,13 +32,12 @@ func ValidEmail(s string) bool {
 	return err == nil && a.Address == s && a.Name == ""
 }
 
+// Shells are the shells the terminal can start.
+var Shells = []string{"bash", "zsh", "fish", "sh"}
+
 // ValidShell reports whether s is a shell the terminal can start.
 func ValidShell(s string) bool {
-	switch s {
-	case "bash", "zsh", "fish", "sh":
-		return true
-	}
-	return false
+	return slices.Contains(Shells, s)
 }
 
 // MinPasswordLength is the shortest password accepted.

@@ -91,12 +91,16 @@ type uiData struct {
 	Status   int
 	Message  string
 	NotFound bool // the page asked for does not exist
+
+	// The space page.
+	SpaceID, SpaceName string
+	Shells             []string // the shells a space may have
 }
 
 // uiTemplates holds one parsed template set per page, each the layout plus
 // the page's content.
 var uiTemplates = func() map[string]*template.Template {
-	names := []string{"login", "error"}
+	names := []string{"login", "error", uiSpacePage}
 	for _, p := range uiPages {
 		names = append(names, p.name)
 	}
@@ -161,6 +165,7 @@ func (s *Server) mountUI(r chi.Router) {
 	for _, p := range uiPages {
 		r.Get(p.path, s.handleUIPage(p))
 	}
+	r.Get("/spaces/{space_id}", s.handleUISpace)
 	r.Get(uiStaticPrefix+"*", handleUIAsset)
 }
 
