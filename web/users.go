@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // user time zones are checked against the IANA database
@@ -256,16 +255,6 @@ func checkPassword(pw string) error {
 	return nil
 }
 
-func checkQuotas(vals ...int) error {
-	names := []string{"max_spaces", "compute_units", "storage_units", "max_tunnels"}
-	for i, v := range vals {
-		if v < 0 || v > 1_000_000 {
-			return invalid("%s must be from 0 to 1000000, not %d", names[i], v)
-		}
-	}
-	return nil
-}
-
 func checkProfile(sshKey, shell, tz string) error {
 	if err := checkText("ssh_public_key", sshKey, 16<<10); err != nil {
 		return err
@@ -480,19 +469,6 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
-}
-
-func setIf[T any](dst *T, src *T) {
-	if src != nil {
-		*dst = *src
-	}
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // deleteSessions deletes the sessions of a user except keep.

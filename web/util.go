@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"hash/fnv"
-	"strconv"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -11,22 +10,17 @@ import (
 	"github.com/knot-dev/knot/shared"
 )
 
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
+// quote, nameTaken, checkName, checkQuotas, setIf and sameSet are shared's,
+// which origin uses too.
+var (
+	quote       = shared.Quote
+	nameTaken   = shared.NameTaken
+	checkName   = shared.CheckName
+	checkQuotas = shared.CheckQuotas
+	sameSet     = shared.SameSet
+)
 
-func nameTaken(kind, name string) error {
-	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
-}
+func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
 
 // validLocation reports whether s is a valid location of either namespace
 // (see shared.RestrictedLocationPrefix).
@@ -64,14 +58,6 @@ func checkText(field, s string, max int) error {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
 			return invalid("%s holds a control character", field)
 		}
-	}
-	return nil
-}
-
-// checkName is shared.CheckName with the value shortened in the message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
 	}
 	return nil
 }
