@@ -70,3 +70,12 @@ type Session struct {
 
 func (*Session) RecordKind() Kind     { return KindSession }
 func (*Session) UniqueKeys() []string { return nil }
+
+// Quota is what a user may use, their own limits plus their groups' (0 is
+// unlimited), and what their spaces use.
+type Quota struct {
+	MaxSpaces, ComputeUnits, StorageUnits, MaxTunnels int
+
+	NumberSpaces, NumberSpacesDeployed int
+	UsedComputeUnits, UsedStorageUnits int
+}

@@ -65,7 +65,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 		Name:      req.Name,
 		ExpiresAt: expires,
 	}
-	if err := createToken(ctx, s.store, t, maxTokensPerUser); err != nil {
+	if err := storage.CreateToken(ctx, s.store, t, maxTokensPerUser); err != nil {
 		return err
 	}
 	s.audit(r, p, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})

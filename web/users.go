@@ -520,36 +520,6 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-// quota returns the limits of u (their own plus their groups') and usage.
-func (s *Server) quota(ctx context.Context, u *shared.User) (api.Quota, error) {
-	l, err := limitsOf(ctx, s.store, u)
-	q := api.Quota{MaxSpaces: l.MaxSpaces, ComputeUnits: l.ComputeUnits, StorageUnits: l.StorageUnits, MaxTunnels: l.MaxTunnels}
-	if err != nil {
-		return q, err
-	}
-	all := func(*shared.Space) bool { return true }
-	used, err := s.usage(ctx, u.ID, all)
-	if err != nil {
-		return q, err
-	}
-	if s.leaf != nil {
-		// The leaf holds its own spaces and, from the feed, the last it
-		// heard of the others; the origin knows the others for sure when it
-		// can be asked.
-		if far, err := s.originUsage(ctx, u.ID); err == nil {
-			if used, err = s.usage(ctx, u.ID, func(sp *shared.Space) bool { return !s.remote(sp) }); err != nil {
-				return q, err
-			}
-			addUsage(&used, far)
-		} else {
-			s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user", u.Username, "reason", shared.ErrorMessage(err))
-		}
-	}
-	q.NumberSpaces, q.NumberSpacesDeployed = used.NumberSpaces, used.NumberSpacesDeployed
-	q.UsedComputeUnits, q.UsedStorageUnits = used.UsedComputeUnits, used.UsedStorageUnits
-	return q, nil
-}
-
 // handleUserQuota serves GET /api/users/{user_id}/quota.
 func (s *Server) handleUserQuota(w http.ResponseWriter, r *http.Request, p *principal) error {
 	u, err := s.targetUser(r, p)
