@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -106,4 +107,21 @@ func SameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// CheckText checks a free-text field: at most max bytes of valid UTF-8
+// without control characters other than newlines and tabs.
+func CheckText(field, s string, max int) error {
+	if len(s) > max {
+		return Errorf(EINVALID, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(EINVALID, "%s is not valid UTF-8", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return Errorf(EINVALID, "%s holds a control character", field)
+		}
+	}
+	return nil
 }

@@ -288,3 +288,33 @@ func CreateToken(ctx context.Context, store Store, t *shared.Token, max int) err
 	})
 }
 
+
+// ListUsers returns the users of r in state (shared.CheckUserState), each
+// with the number of their spaces and of those deployed.
+func ListUsers(ctx context.Context, r Reader, state string) ([]shared.UserListing, error) {
+	if err := shared.CheckUserState(state); err != nil {
+		return nil, err
+	}
+	spaces, err := List[shared.Space](ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	count, deployed := map[string]int{}, map[string]int{}
+	for _, sp := range spaces {
+		count[sp.UserID]++
+		if sp.Deployed() {
+			deployed[sp.UserID]++
+		}
+	}
+	users, err := List[shared.User](ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := []shared.UserListing{}
+	for _, u := range users {
+		if u.InState(state) {
+			out = append(out, shared.UserListing{User: u, NumberSpaces: count[u.ID], NumberSpacesDeployed: deployed[u.ID]})
+		}
+	}
+	return out, nil
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"hash/fnv"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
 )
@@ -18,6 +16,7 @@ var (
 	checkName   = shared.CheckName
 	checkQuotas = shared.CheckQuotas
 	sameSet     = shared.SameSet
+	checkText   = shared.CheckText
 )
 
 func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
@@ -41,23 +40,6 @@ func checkTrustedLocation(field, s string) error {
 	}
 	if !shared.ValidTrustedLocation(s) {
 		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", field, quote(s))
-	}
-	return nil
-}
-
-// checkText checks a free-text field: at most max bytes of valid UTF-8
-// without control characters other than newlines and tabs.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return invalid("%s holds a control character", field)
-		}
 	}
 	return nil
 }
