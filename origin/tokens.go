@@ -2,6 +2,8 @@ package origin
 
 import (
 	"context"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -13,6 +15,11 @@ import (
 type TokenService struct {
 	store storage.Store
 	opts  ServiceOptions
+	// creating serializes this process's creations per user, so that they
+	// do not conflict in the store's transaction, where an optimistic
+	// driver (Redis) would run them again and again; the quota itself
+	// holds in the transaction.
+	creating [16]sync.Mutex
 }
 
 var _ shared.TokenService = (*TokenService)(nil)
@@ -56,6 +63,11 @@ func (s *TokenService) Create(ctx context.Context, name string, expires time.Tim
 	if err := CheckToken(name, expires, now); err != nil {
 		return nil, "", err
 	}
+	h := fnv.New32a()
+	h.Write([]byte(a.User.ID))
+	m := &s.creating[h.Sum32()%uint32(len(s.creating))]
+	m.Lock()
+	defer m.Unlock()
 	secret := crypt.NewToken()
 	t := &shared.Token{
 		Meta:   shared.Meta{ID: crypt.HashToken(secret), CreatedAt: now, UpdatedAt: now},
