@@ -85,6 +85,11 @@ var errSetupDone = shared.Errorf(shared.EUNAUTHORIZED, "authentication required:
 func (s *UserService) NeedsSetup(ctx context.Context) (bool, error) {
 	s.setupMu.Lock()
 	defer s.setupMu.Unlock()
+	return s.needsSetup(ctx)
+}
+
+// needsSetup is NeedsSetup with setupMu held.
+func (s *UserService) needsSetup(ctx context.Context) (bool, error) {
 	if !s.setupDone {
 		users, err := s.store.List(ctx, shared.KindUser)
 		if err != nil {
@@ -96,11 +101,14 @@ func (s *UserService) NeedsSetup(ctx context.Context) (bool, error) {
 }
 
 // Setup implements shared.UserService. Whether a user exists and the write
-// are one transaction: of several setups at once, on one server or on
-// several sharing one database, exactly one writes its user.
+// are one transaction: of several setups at once, on servers sharing one
+// database, exactly one writes its user. A process runs its own setups one
+// at a time, so that those that lose here are told to log in (401).
 func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
 	ctx = writeContext(ctx)
-	if need, err := s.NeedsSetup(ctx); err != nil || !need {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if need, err := s.needsSetup(ctx); err != nil || !need {
 		if err == nil {
 			err = errSetupDone
 		}
@@ -123,9 +131,7 @@ func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.Use
 		}
 		return tx.Put(ctx, u)
 	})
-	s.setupMu.Lock()
-	s.setupDone = s.setupDone || taken || err == nil
-	s.setupMu.Unlock()
+	s.setupDone = taken || err == nil
 	if taken {
 		return nil, errFirstUserTaken
 	}

@@ -240,6 +240,8 @@ type Server struct {
 
 	groups shared.GroupService
 	roles  shared.RoleService
+	users  shared.UserService
+	tokens shared.TokenService
 
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
@@ -330,6 +332,7 @@ func New(opts Options) (*Server, error) {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
+	s.users, s.tokens = s.userServices()
 	s.limits = newLoginLimiter(s.now)
 	s.passwords = newPasswordChecks()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery

@@ -53,3 +53,25 @@ func quotaResponse(q shared.Quota) api.Quota {
 		NumberSpaces: q.NumberSpaces, NumberSpacesDeployed: q.NumberSpacesDeployed,
 		UsedComputeUnits: q.UsedComputeUnits, UsedStorageUnits: q.UsedStorageUnits}
 }
+
+// getUser returns the user with id as the store holds them, for the space
+// handlers, which act for an owner other than the actor.
+func (s *Server) getUser(ctx context.Context, id string) (*shared.User, error) {
+	u, err := storage.Get[shared.User](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, notFound("user %s not found", quote(id))
+	}
+	return u, err
+}
+
+// checkGroups fails when an id names no group, for the template handlers.
+func (s *Server) checkGroups(ctx context.Context, field string, ids []string) error {
+	for _, id := range ids {
+		if _, err := s.store.Get(ctx, shared.KindGroup, id); isCode(err, shared.ENOTFOUND) {
+			return invalid("%s: group %s does not exist", field, quote(id))
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
