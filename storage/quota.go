@@ -288,7 +288,6 @@ func CreateToken(ctx context.Context, store Store, t *shared.Token, max int) err
 	})
 }
 
-
 // ListUsers returns the users of r in state (shared.CheckUserState), each
 // with the number of their spaces and of those deployed.
 func ListUsers(ctx context.Context, r Reader, state string) ([]shared.UserListing, error) {
