@@ -38,11 +38,7 @@ func NewUserService(opts ServiceOptions, uo UserOptions) *UserService {
 
 // List implements shared.UserService from the replica.
 func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
-	a, err := shared.ActorRequired(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.NeedsAny(shared.UserListers...); err != nil {
+	if err := shared.UserListAccess(ctx); err != nil {
 		return nil, err
 	}
 	return storage.ListUsers(ctx, s.opts.Store, state)

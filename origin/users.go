@@ -48,11 +48,7 @@ func userNotFound(id string) func() error {
 
 // List implements shared.UserService.
 func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
-	a, err := shared.ActorRequired(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := a.NeedsAny(shared.UserListers...); err != nil {
+	if err := shared.UserListAccess(ctx); err != nil {
 		return nil, err
 	}
 	return storage.ListUsers(ctx, s.store, state)
@@ -185,9 +181,9 @@ func (s *UserService) newUser(ctx context.Context, r storage.Reader, nu shared.N
 	}
 	roles := []string{shared.UserRoleID}
 	if nu.Roles != nil {
-		roles = dedupe(*nu.Roles)
+		roles = shared.Dedupe(*nu.Roles)
 	}
-	groups := dedupe(nu.Groups)
+	groups := shared.Dedupe(nu.Groups)
 	if err := checkRefs(ctx, r, roles, groups); err != nil {
 		return nil, err
 	}
@@ -291,17 +287,4 @@ func checkRefs(ctx context.Context, r storage.Reader, roles, groups []string) er
 		}
 	}
 	return nil
-}
-
-// dedupe returns ids without repeats, in their first order; never nil.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }

@@ -20,11 +20,11 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 	}
 	ctx = writeContext(ctx)
 	if upd.Roles != nil {
-		roles := dedupe(*upd.Roles)
+		roles := shared.Dedupe(*upd.Roles)
 		upd.Roles = &roles
 	}
 	if upd.Groups != nil {
-		groups := dedupe(*upd.Groups)
+		groups := shared.Dedupe(*upd.Groups)
 		upd.Groups = &groups
 	}
 	cur, err := get[shared.User](ctx, s.store, id, userNotFound(id))
@@ -128,7 +128,7 @@ func checkUpdate(ctx context.Context, r storage.Reader, a *shared.Actor, cur *sh
 		name     string
 		val, cur []string
 		set      bool
-	}{{"roles", deref(upd.Roles), cur.Roles, upd.Roles != nil}, {"groups", deref(upd.Groups), cur.Groups, upd.Groups != nil}} {
+	}{{"roles", shared.Deref(upd.Roles), cur.Roles, upd.Roles != nil}, {"groups", shared.Deref(upd.Groups), cur.Groups, upd.Groups != nil}} {
 		if !f.set {
 			continue
 		}
@@ -154,7 +154,7 @@ func checkUpdate(ctx context.Context, r storage.Reader, a *shared.Actor, cur *sh
 	if err := checkQuotaChange(upd, cur, admin); err != nil {
 		return err
 	}
-	return checkProfile(deref(upd.SSHPublicKey), deref(upd.PreferredShell), deref(upd.Timezone))
+	return checkProfile(shared.Deref(upd.SSHPublicKey), shared.Deref(upd.PreferredShell), shared.Deref(upd.Timezone))
 }
 
 // checkQuotaChange checks the quotas upd sets: in range, and changed only
@@ -179,14 +179,6 @@ func checkQuotaChange(upd *shared.UserUpdate, cur *shared.User, admin bool) erro
 		}
 	}
 	return nil
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
 }
 
 // deleteOf deletes the records of type T in tx that keep accepts.

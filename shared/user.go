@@ -205,6 +205,15 @@ func UserAccess(ctx context.Context, id string) (*Actor, error) {
 // UserListers holds the permissions of which one lets an actor list users.
 var UserListers = []Permission{PermManageUsers, PermManageSpaces, PermTransferSpaces}
 
+// UserListAccess fails unless the actor in ctx holds one of UserListers.
+func UserListAccess(ctx context.Context) error {
+	a, err := ActorRequired(ctx)
+	if err != nil {
+		return err
+	}
+	return a.NeedsAny(UserListers...)
+}
+
 // NeedsAny returns the EFORBIDDEN error of an actor holding none of perms,
 // or nil when a holds one.
 func (a *Actor) NeedsAny(perms ...Permission) error {

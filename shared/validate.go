@@ -125,3 +125,25 @@ func CheckText(field, s string, max int) error {
 	}
 	return nil
 }
+
+// Dedupe returns ids without repeats, in their first order; never nil.
+func Dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Deref returns *p, or the zero value when p is nil.
+func Deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

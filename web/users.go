@@ -34,13 +34,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
+func deref[T any](p *T) T { return shared.Deref(p) }
 
 // handleWhoAmI serves GET /api/users/whoami.
 func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, p *principal) error {

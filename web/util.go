@@ -17,6 +17,7 @@ var (
 	checkQuotas = shared.CheckQuotas
 	sameSet     = shared.SameSet
 	checkText   = shared.CheckText
+	dedupe      = shared.Dedupe
 )
 
 func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
@@ -55,19 +56,6 @@ func (k *keyedMutex) lock(key string) func() {
 	m := &k.stripes[h.Sum32()%uint32(len(k.stripes))]
 	m.Lock()
 	return m.Unlock
-}
-
-// dedupe returns ids without repeats, in their first order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // update reads a record with get, changes it with change and writes it with
