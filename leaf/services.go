@@ -9,14 +9,14 @@ import (
 	"github.com/knot-dev/knot/storage"
 )
 
-// The origin-owned services of a leaf (groups.go, roles.go) read the
-// leaf's replica, with the permission checks of the origin's, and forward
-// writes to the origin through shared/client with the caller's own
+// The origin-owned services of a leaf (groups.go, roles.go, users.go,
+// tokens.go) read the leaf's replica, with the permission checks of the
+// origin's, and forward writes to the origin through shared/client with the caller's own
 // credential there; the origin checks, validates and writes them, and its
 // refusal comes back as its shared.Error. While the origin is not reachable
 // a write fails at once with EUNAVAILABLE, and nothing is queued.
 //
-// web does not send HTTP writes of groups and roles through these services
+// web does not send HTTP writes of these services' routes through them
 // yet: on a leaf it forwards the request itself before it reaches a
 // handler (web/leafside.go), which keeps the origin's answer byte for byte
 // and its audit event at the origin alone. The write methods here are the
