@@ -230,9 +230,6 @@ type Server struct {
 	authSessions decodeCache[shared.Session, *shared.Session]
 	authUsers    decodeCache[shared.User, *shared.User]
 
-	setupMu   sync.Mutex // serializes first-user setup
-	setupDone bool       // guarded by setupMu: a user exists
-
 	ownerLocks keyedMutex // serializes space creation per owner (quota)
 
 	metricsHash string     // the hash of Options.MetricsToken, "" for none
