@@ -310,3 +310,42 @@ func TestTokenService(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// lateSpace is a store that, on the next transaction, first writes a space
+// of owner, as a concurrent creation would.
+type lateSpace struct {
+	storage.Store
+	owner string
+	once  sync.Once
+}
+
+func (s *lateSpace) Update(ctx context.Context, fn func(tx storage.Tx) error) error {
+	s.once.Do(func() {
+		s.Store.Put(ctx, &shared.Space{Meta: shared.Meta{ID: "late"}, UserID: s.owner, Name: "late", Location: "home"})
+	})
+	return s.Store.Update(ctx, fn)
+}
+
+// A space created while its owner is deleted, after their spaces were
+// deleted, fails the deletion instead of outliving its owner; the next try
+// deletes it too.
+func TestUserDeleteLeavesNoSpace(t *testing.T) {
+	base, svc, _, admin := newUsers(t)
+	ann, err := svc.Create(admin, shared.NewUser{Username: "ann", Email: "ann@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &lateSpace{Store: base, owner: ann.ID}
+	svc = origin.NewUserService(store, serviceOpts(), nil)
+	_, _, err = svc.Delete(admin, ann.ID)
+	wantCode(t, err, shared.ECONFLICT)
+	if countKind(t, store, shared.KindUser) != 2 {
+		t.Fatal("the user was deleted while a space of theirs was left")
+	}
+	if _, spaces, err := svc.Delete(admin, ann.ID); err != nil || len(spaces) != 1 || spaces[0].ID != "late" {
+		t.Fatalf("second Delete = %v, %v", spaces, err)
+	}
+	if countKind(t, store, shared.KindSpace) != 0 || countKind(t, store, shared.KindUser) != 1 {
+		t.Fatal("the user or their space remains")
+	}
+}

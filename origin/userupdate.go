@@ -196,9 +196,13 @@ func deleteOf[T any, P storage.RecordPtr[T]](ctx context.Context, tx storage.Tx,
 }
 
 // Delete implements shared.UserService: the user's spaces are deleted
-// through the SpaceDeleter, then the user, their API tokens and their
-// sessions in one transaction: all of them or, on any error, none. A user
-// already gone by then is no error; their tokens and sessions still go.
+// through the SpaceDeleter (a space's runtime cannot join a store
+// transaction), then the user, their API tokens and their sessions in one
+// transaction: all of them or, on any error, none. That transaction also
+// makes sure no space of the user is left that was not deleted: a space
+// created meanwhile fails it with ECONFLICT (and a space created after it
+// finds its owner gone, see storage.CreateSpace). A user already gone by
+// then is no error; their tokens and sessions still go.
 func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*shared.Space, error) {
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
@@ -215,16 +219,13 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 	if err := JudgeChange(ctx, a, Change{UserBefore: u}, RoleOf(s.store)); err != nil {
 		return nil, nil, err
 	}
-	spaces, err := storage.ListWhere(ctx, s.store, func(sp *shared.Space) bool { return sp.UserID == u.ID })
+	deleted, err := s.deleteSpaces(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return u, deleted, err
 	}
-	var deleted []*shared.Space
-	for _, sp := range spaces {
-		if err := s.deleteSpace(ctx, sp); err != nil && !isCode(err, shared.ENOTFOUND) {
-			return u, deleted, err
-		}
-		deleted = append(deleted, sp)
+	asked := make(map[string]bool, len(deleted))
+	for _, sp := range deleted {
+		asked[sp.ID] = true
 	}
 	err = s.store.Update(ctx, func(tx storage.Tx) error {
 		if err := deleteOf(ctx, tx, func(t *shared.Token) bool { return t.UserID == id }); err != nil {
@@ -232,6 +233,13 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 		}
 		if err := deleteOf(ctx, tx, func(se *shared.Session) bool { return se.UserID == id }); err != nil {
 			return err
+		}
+		late, err := storage.ListWhere(ctx, tx, func(sp *shared.Space) bool { return sp.UserID == id && !asked[sp.ID] })
+		if err != nil {
+			return err
+		}
+		if len(late) > 0 {
+			return shared.Errorf(shared.ECONFLICT, "user %s got the space %s while being deleted: try again", quote(u.Username), quote(late[0].Name))
 		}
 		if err := tx.Delete(ctx, shared.KindUser, id); err != nil && !isCode(err, shared.ENOTFOUND) {
 			return err
@@ -242,4 +250,26 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 		return u, deleted, err
 	}
 	return u, deleted, nil
+}
+
+// deleteSpaces deletes the spaces of the user with id through the
+// SpaceDeleter and returns those it asked to delete. It looks again for
+// spaces created meanwhile, a few times.
+func (s *UserService) deleteSpaces(ctx context.Context, id string) ([]*shared.Space, error) {
+	var deleted []*shared.Space
+	asked := map[string]bool{}
+	for range 3 {
+		spaces, err := storage.ListWhere(ctx, s.store, func(sp *shared.Space) bool { return sp.UserID == id && !asked[sp.ID] })
+		if err != nil || len(spaces) == 0 {
+			return deleted, err
+		}
+		for _, sp := range spaces {
+			if err := s.deleteSpace(ctx, sp); err != nil && !isCode(err, shared.ENOTFOUND) {
+				return deleted, err
+			}
+			asked[sp.ID] = true
+			deleted = append(deleted, sp)
+		}
+	}
+	return deleted, nil
 }

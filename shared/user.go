@@ -136,8 +136,10 @@ type UserService interface {
 	// user with their API tokens and sessions in one transaction. It returns
 	// the user as they were and the spaces deleted. EFORBIDDEN for the
 	// actor's own account, without Manage Users or by the grant rules;
-	// ENOTFOUND if there is none; EUNAVAILABLE when the write cannot reach
-	// the origin, or a space's leaf is not connected.
+	// ENOTFOUND if there is none; ECONFLICT when the user got a space
+	// while being deleted (nothing of the user is deleted then, but the
+	// spaces deleted already); EUNAVAILABLE when the write cannot reach the
+	// origin, or a space's leaf is not connected.
 	Delete(ctx context.Context, id string) (*User, []*Space, error)
 
 	// Quota returns the limits of the user with id and what their spaces
