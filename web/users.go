@@ -115,11 +115,14 @@ func userUpdate(req *api.UserUpdateRequest, p *principal) shared.UserUpdate {
 // their values. A change of one's own password or email needs the current
 // password (credentials.go).
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
+	id := chi.URLParam(r, "user_id")
+	if _, err := shared.UserAccess(r.Context(), id); err != nil {
+		return err // before the body, as the service would
+	}
 	var req api.UserUpdateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	id := chi.URLParam(r, "user_id")
 	if err := s.checkCurrentPassword(r, p, id, &req); err != nil {
 		return err
 	}
