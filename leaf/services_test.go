@@ -2,15 +2,12 @@ package leaf_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage/memory"
-	"github.com/knot-dev/knot/web"
 )
 
 func actorCtx(perms ...shared.Permission) context.Context {
@@ -87,28 +84,8 @@ func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
 // A write goes to a real origin with the caller's credential, and the
 // origin's refusals come back as its coded errors.
 func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, _ := originAdmin(t)
 	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
 	groups, roles := leaf.NewGroupService(opts), leaf.NewRoleService(opts)
 	actor := actorCtx(shared.AllPermissions()...)
@@ -132,7 +109,7 @@ func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
 	if _, err := groups.Delete(actor, g.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = admin.Groups().Get(ctx, g.ID)
+	_, err := admin.Groups().Get(ctx, g.ID)
 	wantCode(t, err, shared.ENOTFOUND)
 
 	r := &shared.Role{Name: "auditor", Permissions: []shared.Permission{shared.PermViewAuditLogs}}

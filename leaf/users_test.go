@@ -80,29 +80,8 @@ func TestLeafUserServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
 // Writes of users and tokens go to a real origin, whose refusals come back
 // as its coded errors.
 func TestLeafUserServicesWriteAtTheOrigin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootID, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin, rootID := originAdmin(t)
 	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
 	users := leaf.NewUserService(opts, leaf.UserOptions{})
 	root := &shared.User{Meta: shared.Meta{ID: rootID}, Username: "admin", Roles: []string{shared.AdminRoleID}}
@@ -137,3 +116,33 @@ func TestLeafUserServicesWriteAtTheOrigin(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// originAdmin starts an origin and returns the client of its first user, an
+// Admin, and that user's id.
+func originAdmin(t *testing.T) (*client.Client, string) {
+	t.Helper()
+	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	anon, err := client.New(client.Config{Address: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return admin, id
+}
