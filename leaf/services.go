@@ -8,7 +8,8 @@ import (
 	"github.com/knot-dev/knot/storage"
 )
 
-// The origin-owned services of a leaf (groups.go, roles.go, fleet.go)
+// The origin-owned services of a leaf (groups.go, roles.go, fleet.go, users.go,
+// tokens.go, templates.go, variables.go)
 // read the leaf's replica, with the permission checks of the origin's, and
 // send writes to the origin with Forward (origin.go), acting as their
 // caller there; the origin checks, validates, writes and audits them, and

@@ -10,6 +10,7 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
 )
 
@@ -67,17 +68,11 @@ func TestLeafServicesReadTheReplica(t *testing.T) {
 // While the origin is down a write fails at once with the origin's
 // EUNAVAILABLE, without sending anything.
 func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
-	var asked atomic.Bool
-	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
-	t.Cleanup(ts.Close)
 	replica := memory.New()
-	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := leaf.ServiceOptions{Store: replica, Origin: leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up})}
+	o, asked := downOrigin(t, replica)
+	opts := leaf.ServiceOptions{Store: replica, Origin: o}
 	ctx := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
-	err = leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"})
+	err := leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"})
 	wantCode(t, err, shared.EUNAVAILABLE)
 	if !strings.Contains(shared.ErrorMessage(err), "is not reachable") {
 		t.Fatalf("message %q does not say the origin is not reachable", shared.ErrorMessage(err))
@@ -131,4 +126,18 @@ func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
 	if got, err := roles.Delete(actor, r.ID); err != nil || got.Name != "auditor" {
 		t.Fatalf("Delete = %+v, %v", got, err)
 	}
+}
+
+// downOrigin returns a leaf's way to an origin whose uplink has not
+// connected, and a flag that is set if a request reaches that origin.
+func downOrigin(t *testing.T, replica storage.Store) (*leaf.Origin, *atomic.Bool) {
+	t.Helper()
+	asked := new(atomic.Bool)
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
+	t.Cleanup(ts.Close)
+	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up}), asked
 }

@@ -2,10 +2,7 @@ package leaf_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
@@ -51,15 +48,9 @@ func TestLeafTemplateServiceReadsTheReplica(t *testing.T) {
 // While the origin is down a write of a template or of a shared variable
 // fails at once with EUNAVAILABLE; a local variable is the leaf's own.
 func TestLeafTemplateWritesWhileTheOriginIsDown(t *testing.T) {
-	var asked atomic.Bool
-	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
-	t.Cleanup(ts.Close)
 	replica := memory.New()
-	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := leaf.ServiceOptions{Store: replica, Origin: leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up})}
+	o, asked := downOrigin(t, replica)
+	opts := leaf.ServiceOptions{Store: replica, Origin: o}
 	all := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
 	wantCode(t, leaf.NewTemplateService(opts, nil).Create(all, &shared.Template{Name: "t1", Kind: shared.TemplateManual}), shared.EUNAVAILABLE)
 	vars := leaf.NewVariableService(leaf.VariableOptions{ServiceOptions: opts, OriginURL: "https://origin.example"})
@@ -75,7 +66,7 @@ func TestLeafTemplateWritesWhileTheOriginIsDown(t *testing.T) {
 	if got, err := vars.Update(all, local.ID, shared.TemplateVarUpdate{Value: ptr("us")}); err != nil || got.Value != "us" {
 		t.Fatalf("Update = %+v, %v", got, err)
 	}
-	_, err = vars.Update(all, local.ID, shared.TemplateVarUpdate{Local: ptr(false)})
+	_, err := vars.Update(all, local.ID, shared.TemplateVarUpdate{Local: ptr(false)})
 	wantCode(t, err, shared.EINVALID)
 	if !strings.Contains(shared.ErrorMessage(err), "https://origin.example") {
 		t.Fatalf("message %q does not name the origin", shared.ErrorMessage(err))

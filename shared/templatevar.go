@@ -70,7 +70,7 @@ func (u TemplateVarUpdate) Check(create, canSeal bool) error {
 		return Errorf(EINVALID, "name is required")
 	}
 	if u.Name != nil && !ValidVarName(*u.Name) {
-		return Errorf(EINVALID, "name %s is invalid: it must start with a letter or underscore and hold at most 64 letters, digits or underscores", quoteValue(*u.Name))
+		return Errorf(EINVALID, "name %s is invalid: it must start with a letter or underscore and hold at most 64 letters, digits or underscores", Quote(*u.Name))
 	}
 	if u.Location != nil && *u.Location != "" {
 		if err := CheckLocation("location", *u.Location); err != nil {
@@ -136,7 +136,7 @@ func (u TemplateVarUpdate) Apply(v *TemplateVar, seal func(string) string) error
 func VarNameTaken(v *TemplateVar) error {
 	where := "every location"
 	if v.Location != "" {
-		where = "location " + quoteValue(v.Location)
+		where = "location " + Quote(v.Location)
 	}
-	return Errorf(ECONFLICT, "a variable named %s already exists for %s", quoteValue(v.Name), where)
+	return Errorf(ECONFLICT, "a variable named %s already exists for %s", Quote(v.Name), where)
 }

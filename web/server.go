@@ -227,9 +227,6 @@ type Server struct {
 	logins *origin.Logins     // the login limits and hashing slots
 	auth   shared.AuthService // logins and sessions
 
-	setupMu   sync.Mutex // serializes first-user setup
-	setupDone bool       // guarded by setupMu: a user exists
-
 	ownerLocks keyedMutex // serializes space creation per owner (quota)
 
 	metricsHash string     // the hash of Options.MetricsToken, "" for none
@@ -237,6 +234,8 @@ type Server struct {
 
 	groups shared.GroupService
 	roles  shared.RoleService
+	users  shared.UserService
+	tokens shared.TokenService
 
 	templates shared.TemplateService
 	variables shared.VariableService
@@ -326,6 +325,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
+	s.users, s.tokens = s.userServices()
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery

@@ -76,3 +76,20 @@ func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Spa
 	}
 	return api.LeafUsage(shared.CountUsage(v.spaces, v.templates, userID, keep)), nil
 }
+
+// userServices returns the user and API token services of the server: the
+// origin's over the server's store, or on a leaf the leaf's over its
+// replica, whose quota asks the origin what the user's spaces elsewhere
+// use.
+func (s *Server) userServices() (shared.UserService, shared.TokenService) {
+	if s.leaf == nil {
+		opts := origin.ServiceOptions{Now: s.now}
+		return origin.NewUserService(s.store, opts, s.deleteUserSpace), origin.NewTokenService(s.store, opts)
+	}
+	opts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
+	logFar := func(ctx context.Context, userID string, err error) {
+		s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user_id", userID, "reason", shared.ErrorMessage(err))
+	}
+	uo := leaf.UserOptions{Location: s.location, FarUsage: s.originUsage, Log: logFar}
+	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
+}

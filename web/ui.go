@@ -213,17 +213,7 @@ func (s *Server) needsSetup(r *http.Request) (bool, error) {
 	if s.leaf != nil {
 		return false, nil
 	}
-	s.setupMu.Lock()
-	defer s.setupMu.Unlock()
-	if s.setupDone {
-		return false, nil
-	}
-	users, err := s.store.List(r.Context(), shared.KindUser)
-	if err != nil {
-		return false, err
-	}
-	s.setupDone = len(users) > 0
-	return !s.setupDone, nil
+	return s.users.NeedsSetup(r.Context())
 }
 
 // handleUIPage serves the shell of pg to a user who may see it.

@@ -3,46 +3,30 @@ package web
 import (
 	"context"
 	"hash/fnv"
-	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
 )
 
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
+// quote, nameTaken, checkName, checkQuotas, setIf and sameSet are shared's,
+// which origin uses too.
+var (
+	quote       = shared.Quote
+	nameTaken   = shared.NameTaken
+	checkName   = shared.CheckName
+	checkQuotas = shared.CheckQuotas
+	sameSet     = shared.SameSet
+	checkText   = shared.CheckText
+	dedupe      = shared.Distinct
+)
 
-func nameTaken(kind, name string) error {
-	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
-}
+func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
 
 // validLocation reports whether s is a valid location of either namespace
 // (see shared.RestrictedLocationPrefix).
 func validLocation(s string) bool { return shared.ValidLocation(s) }
 
 func checkLocation(field, s string) error { return shared.CheckLocation(field, s) }
-
-// checkText is shared.CheckText.
-func checkText(field, s string, max int) error { return shared.CheckText(field, s, max) }
-
-// checkName is shared.CheckName with the value shortened in the message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
-	}
-	return nil
-}
 
 // keyedMutex serializes work per key with a fixed set of stripes.
 type keyedMutex struct {
@@ -56,9 +40,6 @@ func (k *keyedMutex) lock(key string) func() {
 	m.Lock()
 	return m.Unlock
 }
-
-// dedupe is shared.Distinct.
-func dedupe(ids []string) []string { return shared.Distinct(ids) }
 
 // update reads a record with get, changes it with change and writes it with
 // compare-and-set, retrying when the record changed meanwhile. change may
