@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: build run test bench fuzz clean
+.PHONY: build run test bench fuzz clean vendor-ui
 
 # A static binary (no cgo), so the leaf can inject it into any container image.
 build:
@@ -26,3 +26,21 @@ bench:
 
 clean:
 	rm -rf bin
+
+# The web terminal's xterm.js and its fit addon, from npm, with their
+# licences, into web/ui/static/vendor/. The files are committed, so building
+# knot needs neither npm nor the network; run this only to change versions.
+XTERM_VERSION     ?= 6.0.0
+XTERM_FIT_VERSION ?= 0.11.0
+UI_VENDOR         := web/ui/static/vendor
+vendor-ui:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd "$$tmp" && npm pack --silent @xterm/xterm@$(XTERM_VERSION) @xterm/addon-fit@$(XTERM_FIT_VERSION) >/dev/null; \
+	mkdir x f && tar xzf xterm-xterm-$(XTERM_VERSION).tgz -C x && tar xzf xterm-addon-fit-$(XTERM_FIT_VERSION).tgz -C f; \
+	cd $(CURDIR) && rm -rf $(UI_VENDOR) && mkdir -p $(UI_VENDOR)/xterm $(UI_VENDOR)/addon-fit; \
+	sed '/^\/\/# sourceMappingURL=/d' "$$tmp/x/package/lib/xterm.mjs" > $(UI_VENDOR)/xterm/xterm.mjs; \
+	cp "$$tmp/x/package/css/xterm.css" "$$tmp/x/package/LICENSE" $(UI_VENDOR)/xterm/; \
+	sed '/^\/\/# sourceMappingURL=/d' "$$tmp/f/package/lib/addon-fit.mjs" > $(UI_VENDOR)/addon-fit/addon-fit.mjs; \
+	cp "$$tmp/f/package/LICENSE" $(UI_VENDOR)/addon-fit/; \
+	printf '%s\n' "Vendored by make vendor-ui from npm; do not edit." \
+	  "@xterm/xterm $(XTERM_VERSION) (MIT): xterm/" "@xterm/addon-fit $(XTERM_FIT_VERSION) (MIT): addon-fit/" > $(UI_VENDOR)/README

@@ -149,7 +149,9 @@ func (s *session) snapshotEnd(ctx context.Context, f *wire.SnapshotEnd) error {
 		s.u.log.Warn("leaf: the origin's store has a new epoch: its snapshot replaced the replica, of which a copy is kept",
 			"epoch", sn.epoch, "previous_epoch", sn.replaces, "previous_applied", s.applied, "dropped", len(batch)-len(sn.records), "backup", backup)
 		now := s.u.now()
-		s.u.update(func(us *Status) { us.PreviousEpoch, us.EpochChangedAt, us.ReplicaBackup = sn.replaces, now, backup })
+		s.u.update(func(us *shared.LeafStatus) {
+			us.PreviousEpoch, us.EpochChangedAt, us.ReplicaBackup = sn.replaces, now, backup
+		})
 	}
 	s.epoch, s.applied, s.snap = sn.epoch, f.Revision, nil
 	s.u.log.Info("leaf: applied the origin's snapshot", "revision", f.Revision, "records", len(sn.records), "dropped", len(batch)-len(sn.records))
@@ -194,7 +196,7 @@ func (s *session) changes(ctx context.Context, f *wire.Changes) error {
 
 // ack records the applied revision in the status and acknowledges it.
 func (s *session) ack(ctx context.Context) error {
-	s.u.update(func(st *Status) {
+	s.u.update(func(st *shared.LeafStatus) {
 		st.Epoch, st.Applied = s.epoch, s.applied
 		st.Head = max(st.Head, s.applied)
 	})
@@ -235,7 +237,7 @@ func (s *session) report(ctx context.Context) error {
 				s.sent = append(s.sent, c.Revision)
 				n := len(s.sent)
 				s.mu.Unlock()
-				u.update(func(st *Status) { st.PendingReports = n })
+				u.update(func(st *shared.LeafStatus) { st.PendingReports = n })
 				if err := s.send(ctx, r); err != nil {
 					if ctx.Err() != nil {
 						return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -34,16 +35,15 @@ func (s *GroupService) Get(ctx context.Context, id string) (*shared.Group, error
 
 // Create implements shared.GroupService at the origin.
 func (s *GroupService) Create(ctx context.Context, g *shared.Group) error {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := c.Groups().Create(ctx, api.GroupRequest{Name: &g.Name, MaxSpaces: &g.MaxSpaces,
-		ComputeUnits: &g.ComputeUnits, StorageUnits: &g.StorageUnits, MaxTunnels: &g.MaxTunnels})
-	if err != nil {
-		return err
-	}
-	got, err := c.Groups().Get(ctx, id)
+	req := api.GroupRequest{Name: &g.Name, MaxSpaces: &g.MaxSpaces, ComputeUnits: &g.ComputeUnits,
+		StorageUnits: &g.StorageUnits, MaxTunnels: &g.MaxTunnels}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Group, error) {
+		id, err := c.Groups().Create(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return c.Groups().Get(ctx, id)
+	})
 	if err != nil {
 		return err
 	}
@@ -53,16 +53,14 @@ func (s *GroupService) Create(ctx context.Context, g *shared.Group) error {
 
 // Update implements shared.GroupService at the origin.
 func (s *GroupService) Update(ctx context.Context, id string, upd shared.GroupUpdate) (*shared.Group, error) {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	req := api.GroupRequest{Name: upd.Name, MaxSpaces: upd.MaxSpaces, ComputeUnits: upd.ComputeUnits,
 		StorageUnits: upd.StorageUnits, MaxTunnels: upd.MaxTunnels}
-	if err := c.Groups().Update(ctx, id, req); err != nil {
-		return nil, err
-	}
-	got, err := c.Groups().Get(ctx, id)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Group, error) {
+		if err := c.Groups().Update(ctx, id, req); err != nil {
+			return nil, err
+		}
+		return c.Groups().Get(ctx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -71,15 +69,14 @@ func (s *GroupService) Update(ctx context.Context, id string, upd shared.GroupUp
 
 // Delete implements shared.GroupService at the origin.
 func (s *GroupService) Delete(ctx context.Context, id string) (*shared.Group, error) {
-	c, err := s.opts.origin(ctx)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Group, error) {
+		g, err := c.Groups().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return g, c.Groups().Delete(ctx, id)
+	})
 	if err != nil {
-		return nil, err
-	}
-	got, err := c.Groups().Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Groups().Delete(ctx, id); err != nil {
 		return nil, err
 	}
 	return groupOf(got), nil

@@ -2,11 +2,14 @@ package leaf_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage/memory"
 )
 
@@ -108,5 +111,50 @@ func TestSilenceFromTheOriginIsProbed(t *testing.T) {
 				t.Fatalf("the link went down saying %q; want %q", st.Reason, tt.want)
 			}
 		})
+	}
+}
+
+// A write that Forward sends to an origin that does not answer fails with
+// EUNAVAILABLE and makes the uplink probe its link, which a hung origin
+// keeps open: the link drops at once, and the next write fails at once.
+func TestForwardWithoutAnAnswerProbesTheLink(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	f := newFakeOrigin(t, func(n int, c *conn) {
+		c.snapshot()
+		<-release // reads nothing more, so answers no ping
+	})
+	u, _, _ := runLeaf(t, memory.New(), leaf.Options{
+		OriginURL: f.srv.URL, ProbeTimeout: 100 * time.Millisecond, IdleTimeout: time.Hour,
+		MinBackoff: time.Hour, MaxBackoff: time.Hour,
+	})
+	eventually(t, 10*time.Second, func() string {
+		if st := u.Status(); !st.Connected || st.Applied != 5 {
+			return "the link is not up and current: " + st.Reason
+		}
+		return ""
+	})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	o := leaf.NewOrigin(leaf.OriginOptions{URL: hung.URL, Uplink: u, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}})
+	groups := leaf.NewGroupService(leaf.ServiceOptions{Store: memory.New(), Origin: o})
+	ctx := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
+
+	wantMessage(t, groups.Create(ctx, &shared.Group{Name: "ops"}), shared.EUNAVAILABLE, "did not answer")
+	eventually(t, 10*time.Second, func() string {
+		if u.Status().Connected {
+			return "the link to the origin that answered nothing is still up"
+		}
+		return ""
+	})
+	start := time.Now()
+	wantMessage(t, groups.Create(ctx, &shared.Group{Name: "ops"}), shared.EUNAVAILABLE, "is not reachable")
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("the write after the probe took %s: it must fail at once", d)
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -43,15 +44,14 @@ func (s *RoleService) Get(ctx context.Context, id string) (*shared.Role, error) 
 
 // Create implements shared.RoleService at the origin.
 func (s *RoleService) Create(ctx context.Context, r *shared.Role) error {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := c.Roles().Create(ctx, api.RoleRequest{Name: &r.Name, Permissions: &r.Permissions})
-	if err != nil {
-		return err
-	}
-	got, err := c.Roles().Get(ctx, id)
+	req := api.RoleRequest{Name: &r.Name, Permissions: &r.Permissions}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Role, error) {
+		id, err := c.Roles().Create(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return c.Roles().Get(ctx, id)
+	})
 	if err != nil {
 		return err
 	}
@@ -61,14 +61,13 @@ func (s *RoleService) Create(ctx context.Context, r *shared.Role) error {
 
 // Update implements shared.RoleService at the origin.
 func (s *RoleService) Update(ctx context.Context, id string, upd shared.RoleUpdate) (*shared.Role, error) {
-	c, err := s.opts.origin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Roles().Update(ctx, id, api.RoleRequest{Name: upd.Name, Permissions: upd.Permissions}); err != nil {
-		return nil, err
-	}
-	got, err := c.Roles().Get(ctx, id)
+	req := api.RoleRequest{Name: upd.Name, Permissions: upd.Permissions}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Role, error) {
+		if err := c.Roles().Update(ctx, id, req); err != nil {
+			return nil, err
+		}
+		return c.Roles().Get(ctx, id)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -77,15 +76,14 @@ func (s *RoleService) Update(ctx context.Context, id string, upd shared.RoleUpda
 
 // Delete implements shared.RoleService at the origin.
 func (s *RoleService) Delete(ctx context.Context, id string) (*shared.Role, error) {
-	c, err := s.opts.origin(ctx)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.Role, error) {
+		r, err := c.Roles().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return r, c.Roles().Delete(ctx, id)
+	})
 	if err != nil {
-		return nil, err
-	}
-	got, err := c.Roles().Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Roles().Delete(ctx, id); err != nil {
 		return nil, err
 	}
 	return roleOf(got), nil

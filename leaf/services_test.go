@@ -2,15 +2,16 @@ package leaf_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/shared/client"
+	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
-	"github.com/knot-dev/knot/web"
 )
 
 func actorCtx(perms ...shared.Permission) context.Context {
@@ -65,20 +66,21 @@ func TestLeafServicesReadTheReplica(t *testing.T) {
 }
 
 // While the origin is down a write fails at once with the origin's
-// EUNAVAILABLE, without asking for a client.
+// EUNAVAILABLE, without sending anything.
 func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
-	down := func() error { return shared.Errorf(shared.EUNAVAILABLE, "the origin is not reachable") }
-	asked := false
-	opts := leaf.ServiceOptions{Store: memory.New(), Up: down, Origin: func(context.Context) (*client.Client, error) {
-		asked = true
-		return nil, nil
-	}}
-	ctx := actorCtx(shared.AllPermissions()...)
-	wantCode(t, leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"}), shared.EUNAVAILABLE)
-	_, err := leaf.NewRoleService(opts).Delete(ctx, "r1")
+	replica := memory.New()
+	o, asked := downOrigin(t, replica)
+	opts := leaf.ServiceOptions{Store: replica, Origin: o}
+	ctx := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
+	err := leaf.NewGroupService(opts).Create(ctx, &shared.Group{Name: "ops"})
 	wantCode(t, err, shared.EUNAVAILABLE)
-	if asked {
-		t.Fatal("a write asked for the origin's client while the origin was down")
+	if !strings.Contains(shared.ErrorMessage(err), "is not reachable") {
+		t.Fatalf("message %q does not say the origin is not reachable", shared.ErrorMessage(err))
+	}
+	_, err = leaf.NewRoleService(opts).Delete(ctx, "r1")
+	wantCode(t, err, shared.EUNAVAILABLE)
+	if asked.Load() {
+		t.Fatal("a write reached the origin while the uplink was down")
 	}
 	_, err = leaf.NewGroupService(leaf.ServiceOptions{Store: memory.New()}).Update(ctx, "g1", shared.GroupUpdate{})
 	wantCode(t, err, shared.EUNAVAILABLE)
@@ -87,31 +89,11 @@ func TestLeafServicesRefuseWritesWhileTheOriginIsDown(t *testing.T) {
 // A write goes to a real origin with the caller's credential, and the
 // origin's refusals come back as its coded errors.
 func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	admin, o, token := originAdmin(t)
 	ctx := context.Background()
-	anon, err := client.New(client.Config{Address: ts.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := anon.Users().Create(ctx, api.UserCreateRequest{Username: "admin", Email: "admin@example.com", Password: "a-long-password"}); err != nil {
-		t.Fatal(err)
-	}
-	login, err := anon.Auth().Login(ctx, api.LoginRequest{Email: "admin@example.com", Password: "a-long-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(client.Config{Address: ts.URL, Token: login.Token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := leaf.ServiceOptions{Store: memory.New(), Origin: func(context.Context) (*client.Client, error) { return admin, nil }}
+	opts := leaf.ServiceOptions{Store: memory.New(), Origin: o}
 	groups, roles := leaf.NewGroupService(opts), leaf.NewRoleService(opts)
-	actor := actorCtx(shared.AllPermissions()...)
+	actor := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: token})
 
 	g := &shared.Group{Name: "devs", MaxSpaces: 2}
 	if err := groups.Create(actor, g); err != nil {
@@ -132,7 +114,7 @@ func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
 	if _, err := groups.Delete(actor, g.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = admin.Groups().Get(ctx, g.ID)
+	_, err := admin.Groups().Get(ctx, g.ID)
 	wantCode(t, err, shared.ENOTFOUND)
 
 	r := &shared.Role{Name: "auditor", Permissions: []shared.Permission{shared.PermViewAuditLogs}}
@@ -144,4 +126,18 @@ func TestLeafServicesWriteAtTheOrigin(t *testing.T) {
 	if got, err := roles.Delete(actor, r.ID); err != nil || got.Name != "auditor" {
 		t.Fatalf("Delete = %+v, %v", got, err)
 	}
+}
+
+// downOrigin returns a leaf's way to an origin whose uplink has not
+// connected, and a flag that is set if a request reaches that origin.
+func downOrigin(t *testing.T, replica storage.Store) (*leaf.Origin, *atomic.Bool) {
+	t.Helper()
+	asked := new(atomic.Bool)
+	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { asked.Store(true) }))
+	t.Cleanup(ts.Close)
+	up, err := leaf.New(leaf.Options{Store: replica, OriginURL: ts.URL, Token: "t", NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Uplink: up}), asked
 }

@@ -188,7 +188,7 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		s.close(err)
 		return false, err
 	}
-	u.update(func(st *Status) {
+	u.update(func(st *shared.LeafStatus) {
 		st.Connected, st.Reason, st.Since, st.NextAttempt = true, "", u.now(), time.Time{}
 		st.Protocol, st.Location, st.Restricted = welcome.Protocol, welcome.Location, welcome.Restricted
 		st.Epoch, st.Applied, st.Head = s.epoch, s.applied, welcome.Head
@@ -364,7 +364,7 @@ func (s *session) read(ctx context.Context) error {
 		case *wire.Changes:
 			err = s.changes(ctx, f)
 		case *wire.KeepAlive:
-			s.u.update(func(st *Status) { st.Head = max(st.Head, f.Head) })
+			s.u.update(func(st *shared.LeafStatus) { st.Head = max(st.Head, f.Head) })
 			s.acks.SetInterval(f.AckIntervalMS)
 		case *wire.SpaceAck:
 			s.reportAcked(f)

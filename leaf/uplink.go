@@ -37,13 +37,17 @@
 // that Apply records. The leaf serves from its store whether or not the
 // origin is reachable; nothing here blocks its start-up.
 //
-// The origin-owned services of a leaf (GroupService, RoleService;
-// services.go) read the replica with the origin's permission checks and
-// send writes to the origin through shared/client with the caller's own
-// credential, failing at once with EUNAVAILABLE while it is down. web's
-// HTTP writes of groups and roles on a leaf do not go through them yet: web
-// forwards those requests to the origin before they reach a handler, as it
-// does for every origin-owned route (see web/leafside.go).
+// The origin-owned services of a leaf (GroupService, RoleService,
+// FleetService; services.go) read the replica with the origin's permission
+// checks and make their writes at the origin with Forward (origin.go):
+// through shared/client, acting for the caller with the credential they
+// presented here (shared.Credential: an API token, or the session the
+// leaf's Origin opened at the origin at their login), failing at once with
+// EUNAVAILABLE while the uplink is down, and returning the origin's
+// refusal as its shared.Error. A service makes one Forward call per write.
+// The routes of web whose services do not forward yet (users, tokens,
+// templates, variables) are relayed to the origin by web itself, through
+// Origin.Do.
 package leaf
 
 import (
@@ -151,37 +155,8 @@ type Uplink struct {
 	probe  chan struct{} // buffered 1: Probe was called
 
 	mu     sync.Mutex
-	status Status // guarded by mu
-	acked  int64  // guarded by mu: highest leaf revision whose report the origin acknowledged
-}
-
-// Status is what the uplink knows about its link, for the leaf's status page.
-type Status struct {
-	// Connected is true while the link is up. Reason says why it is not.
-	Connected bool
-	Reason    string
-	// Since is when the link came up or went down.
-	Since time.Time
-	// NextAttempt is when the next dial happens while disconnected.
-	NextAttempt time.Time
-	// Protocol, Location and Restricted are those of the last welcome.
-	Protocol   int
-	Location   string
-	Restricted bool
-	// Epoch and Applied are the replica state; Head is the origin's
-	// revision as last heard, Lag how far Applied is behind it.
-	Epoch   string
-	Applied int64
-	Head    int64
-	Lag     int64
-	// PendingReports counts space changes not yet acknowledged by the origin.
-	PendingReports int
-	// PreviousEpoch is the epoch of the replica that the last snapshot of a
-	// new epoch replaced since the uplink started, EpochChangedAt when,
-	// and ReplicaBackup the file that holds a copy of that replica.
-	PreviousEpoch  string
-	EpochChangedAt time.Time
-	ReplicaBackup  string
+	status shared.LeafStatus // guarded by mu
+	acked  int64             // guarded by mu: highest leaf revision whose report the origin acknowledged
 }
 
 // New checks opts and returns an uplink. It starts nothing.
@@ -228,7 +203,7 @@ func New(opts Options) (*Uplink, error) {
 	if u.opts.ReportInterval <= 0 {
 		u.opts.ReportInterval = 2 * time.Second
 	}
-	u.status = Status{Reason: "not started", Location: opts.Location}
+	u.status = shared.LeafStatus{Reason: "not started", Location: opts.Location, OriginServer: opts.OriginURL}
 	return u, nil
 }
 
@@ -291,7 +266,7 @@ func (u *Uplink) Probe() {
 }
 
 // Status returns the state of the link.
-func (u *Uplink) Status() Status {
+func (u *Uplink) Status() shared.LeafStatus {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	s := u.status
@@ -299,14 +274,14 @@ func (u *Uplink) Status() Status {
 	return s
 }
 
-func (u *Uplink) update(f func(*Status)) {
+func (u *Uplink) update(f func(*shared.LeafStatus)) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	f(&u.status)
 }
 
 func (u *Uplink) down(reason string, next time.Time) {
-	u.update(func(s *Status) {
+	u.update(func(s *shared.LeafStatus) {
 		if s.Connected || s.Reason != reason {
 			s.Since = u.now()
 		}

@@ -298,10 +298,10 @@ func (l *link) read(ctx context.Context) error {
 			if sent := l.sent.Load(); applied > sent {
 				return closeWith(wire.CloseMalformed, "ack of revision %d, but only %d was sent", applied, sent)
 			}
-			h.seen(l.node, func(in *LeafInfo) { in.LastSeen, in.Applied = now, applied })
+			h.seen(l.node, func(in *shared.LeafNode) { in.LastSeen, in.Applied = now, applied })
 			continue
 		}
-		h.seen(l.node, func(in *LeafInfo) { in.LastSeen = now })
+		h.seen(l.node, func(in *shared.LeafNode) { in.LastSeen = now })
 		switch f := f.(type) {
 		case *wire.SpaceReport:
 			if err := l.send(ctx, l.report(ctx, f)); err != nil {
@@ -383,7 +383,7 @@ func (l *link) ping(ctx context.Context) {
 			l.end(err)
 		default:
 			rtt := time.Since(start)
-			h.seen(l.node, func(in *LeafInfo) { in.RTT, in.LastSeen = rtt, h.now() })
+			h.seen(l.node, func(in *shared.LeafNode) { in.RTT, in.LastSeen = rtt, h.now() })
 		}
 	}()
 }

@@ -2,7 +2,14 @@ package origin
 
 import (
 	"container/list"
+	"context"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
 )
 
 // The bounds of the fleet registry. A connected node holds its location
@@ -26,7 +33,7 @@ type fleetTable struct {
 }
 
 type fleetNode struct {
-	info    LeafInfo
+	info    shared.LeafNode
 	goneAt  time.Time     // when it disconnected
 	inGone  *list.Element // in fleetTable.gone while disconnected
 	inByLoc *list.Element // in fleetTable.byLoc[info.Location] while disconnected
@@ -37,7 +44,7 @@ func newFleetTable() fleetTable {
 }
 
 // get returns the node's entry, nil if there is none.
-func (t *fleetTable) get(node string) *LeafInfo {
+func (t *fleetTable) get(node string) *shared.LeafNode {
 	if n := t.nodes[node]; n != nil {
 		return &n.info
 	}
@@ -46,7 +53,7 @@ func (t *fleetTable) get(node string) *LeafInfo {
 
 // connect makes in the entry of its node, connected. The epoch changes
 // the node's entry counted stay with it.
-func (t *fleetTable) connect(in LeafInfo) {
+func (t *fleetTable) connect(in shared.LeafNode) {
 	if old := t.nodes[in.NodeID]; old != nil {
 		t.unlinkGone(old)
 		in.EpochChanges, in.PreviousEpoch, in.EpochChangedAt = old.info.EpochChanges, old.info.PreviousEpoch, old.info.EpochChangedAt
@@ -108,4 +115,191 @@ func (t *fleetTable) unlinkGone(n *fleetNode) {
 		}
 	}
 	n.inGone, n.inByLoc = nil, nil
+}
+
+// FleetService is the origin's shared.FleetService over its hub; with a
+// nil hub it is a standalone server's, which has no leaves, issues no leaf
+// tokens and answers no leaf.
+type FleetService struct {
+	hub  *Hub
+	opts FleetOptions
+}
+
+var _ shared.FleetService = (*FleetService)(nil)
+
+// FleetOptions configures a FleetService.
+type FleetOptions struct {
+	// Usage counts what the spaces of userID for which keep is true use;
+	// nil means counting over the hub's store.
+	Usage func(ctx context.Context, userID string, keep func(*shared.Space) bool) (shared.Usage, error)
+}
+
+// NewFleetService returns the fleet service of an origin with hub, or of a
+// standalone server when hub is nil.
+func NewFleetService(hub *Hub, opts FleetOptions) *FleetService {
+	return &FleetService{hub: hub, opts: opts}
+}
+
+var (
+	errNotOrigin  = shared.Errorf(shared.ECONFLICT, "this server is not an origin: leaves connect to a server with server.shared_token set")
+	errNeedsAdmin = forbidden("this needs the Admin role")
+)
+
+// admin returns an error unless the actor of ctx holds the Admin role.
+func admin(ctx context.Context) error {
+	a, err := shared.ActorRequired(ctx)
+	if err != nil {
+		return err
+	}
+	if !a.Admin {
+		return errNeedsAdmin
+	}
+	return nil
+}
+
+// atOrigin returns an error unless the actor of ctx may manage the fleet
+// of this origin.
+func (s *FleetService) atOrigin(ctx context.Context) error {
+	if err := admin(ctx); err != nil {
+		return err
+	}
+	if s.hub == nil {
+		return errNotOrigin
+	}
+	return nil
+}
+
+// Leaves implements shared.FleetService.
+func (s *FleetService) Leaves(ctx context.Context) ([]shared.LeafNode, error) {
+	if err := admin(ctx); err != nil {
+		return nil, err
+	}
+	if s.hub == nil {
+		return nil, nil
+	}
+	return s.hub.Leaves(), nil
+}
+
+// LeafTokens implements shared.FleetService.
+func (s *FleetService) LeafTokens(ctx context.Context) ([]*shared.LeafToken, error) {
+	if err := s.atOrigin(ctx); err != nil {
+		return nil, err
+	}
+	return s.hub.LeafTokens(ctx)
+}
+
+// CreateLeafToken implements shared.FleetService.
+func (s *FleetService) CreateLeafToken(ctx context.Context, location, name string) (*shared.LeafToken, string, error) {
+	if err := s.atOrigin(ctx); err != nil {
+		return nil, "", err
+	}
+	if location == "" {
+		return nil, "", invalid("location is required: the location of the leaf that will use the token")
+	}
+	if _, ok := shared.LocationOwner(location); ok {
+		return nil, "", invalid("location %s is a restricted location, the one a leaf on that user's API token serves: a trusted leaf's location is a plain name", quote(location))
+	}
+	if !shared.ValidTrustedLocation(location) {
+		return nil, "", invalid("location %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", quote(location))
+	}
+	switch {
+	case len(name) > 128:
+		return nil, "", invalid("name is longer than 128 bytes")
+	case !utf8.ValidString(name):
+		return nil, "", invalid("name is not valid UTF-8")
+	case strings.ContainsFunc(name, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' }):
+		return nil, "", invalid("name holds a control character")
+	}
+	secret, t, err := s.hub.CreateLeafToken(writeContext(ctx), location, name)
+	if err != nil {
+		return nil, "", err
+	}
+	return t, secret, nil
+}
+
+// RotateLeafToken implements shared.FleetService.
+func (s *FleetService) RotateLeafToken(ctx context.Context, id, overlap string) (*shared.LeafToken, string, error) {
+	if err := s.atOrigin(ctx); err != nil {
+		return nil, "", err
+	}
+	d, err := shared.LeafTokenOverlap(overlap)
+	if err != nil {
+		return nil, "", err
+	}
+	secret, t, err := s.hub.RotateLeafToken(writeContext(ctx), id, d)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, "", leafTokenNotFound(id)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return t, secret, nil
+}
+
+// DeleteLeafToken implements shared.FleetService.
+func (s *FleetService) DeleteLeafToken(ctx context.Context, id string) error {
+	if err := s.atOrigin(ctx); err != nil {
+		return err
+	}
+	err := s.hub.RevokeLeafToken(writeContext(ctx), id)
+	if isCode(err, shared.ENOTFOUND) {
+		return leafTokenNotFound(id)
+	}
+	return err
+}
+
+func leafTokenNotFound(id string) error {
+	return shared.Errorf(shared.ENOTFOUND, "leaf token %s not found", quote(id))
+}
+
+// Status implements shared.FleetService: an origin or a standalone server
+// is no leaf.
+func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
+	if _, err := shared.ActorRequired(ctx); err != nil {
+		return nil, err
+	}
+	role := "origin"
+	if s.hub == nil {
+		role = "standalone"
+	}
+	return nil, shared.Errorf(shared.ENOTFOUND, "this server is not a leaf: it has no origin (it is %s)", role)
+}
+
+// LeafUsage implements shared.FleetService.
+func (s *FleetService) LeafUsage(ctx context.Context, credential, userID, location string) (shared.Usage, error) {
+	if s.hub == nil {
+		return shared.Usage{}, errNotOrigin
+	}
+	cred, err := s.hub.Authenticate(ctx, credential)
+	if err != nil {
+		return shared.Usage{}, err
+	}
+	if cred.Location != "" {
+		location = cred.Location
+	}
+	switch {
+	case userID == "":
+		return shared.Usage{}, invalid("query parameter user_id is required")
+	case location == "":
+		return shared.Usage{}, invalid("query parameter location is required: the leaf's location")
+	case cred.Restricted() && userID != cred.UserID:
+		return shared.Usage{}, forbidden("a leaf connected with an API token may ask only about its owner")
+	}
+	elsewhere := func(sp *shared.Space) bool { return sp.Location != location }
+	if s.opts.Usage != nil {
+		return s.opts.Usage(ctx, userID, elsewhere)
+	}
+	spaces, err := storage.List[shared.Space](ctx, s.hub.store)
+	if err != nil {
+		return shared.Usage{}, err
+	}
+	templates, err := storage.List[shared.Template](ctx, s.hub.store)
+	if err != nil {
+		return shared.Usage{}, err
+	}
+	byID := make(map[string]*shared.Template, len(templates))
+	for _, t := range templates {
+		byID[t.ID] = t
+	}
+	return shared.CountUsage(spaces, byID, userID, elsewhere), nil
 }

@@ -23,7 +23,7 @@ type RoleFunc func(ctx context.Context, id string) (*shared.Role, error)
 // names the permission or role a lacks. Nobody grants what they do not hold.
 //
 // Every change to who holds what (a user created, updated or deleted, a role
-// created or updated) is judged here and nowhere else (by RoleService, and by web for users),
+// created or updated) is judged here and nowhere else (by RoleService and UserService),
 // after the permission the call needs itself (Manage Users, Manage Roles):
 //
 //   - Granting a role (creating a user with it, or adding it to a user's

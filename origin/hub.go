@@ -106,6 +106,12 @@
 //   - Tests are black-box (package origin_test) over storage/memory, named
 //     for the outcome, and assert on codes (services_test.go); web's tests
 //     keep every route, status and field.
+//   - The auth service (sessions.go, loginlimit.go, totp.go) differs where
+//     a login must: it acts for no actor (it makes one), records its own
+//     audit events (AuthOptions.Audit), since only it knows why a login
+//     failed, and a leaf runs it over its replica too: sessions are each
+//     server's own, and leaf.AuthService adds the leaf's session at the
+//     origin around it.
 package origin
 
 import (
@@ -376,44 +382,14 @@ func (h *Hub) ackIntervalNow(proto int) int64 {
 	return ackInterval(n)
 }
 
-// LeafInfo is what the origin knows about one leaf node.
-type LeafInfo struct {
-	NodeID     string
-	Location   string
-	Version    string
-	Protocol   int
-	Runtimes   []string
-	Restricted bool
-	// Connected is true while the node has a live link.
-	Connected      bool
-	ConnectedSince time.Time
-	// LastSeen is when the node last sent a frame or answered a ping.
-	LastSeen time.Time
-	// RTT is the round trip of the last answered ping.
-	RTT time.Duration
-	// Applied is the origin revision the leaf last acknowledged, and Lag
-	// how far it is behind the origin's head. A leaf acks at most once per
-	// ack interval (wire.AckInterval, longer in a fleet of over ackRate
-	// leaves), so both may be that stale.
-	Applied int64
-	Lag     int64
-	// EpochChanges counts the snapshots of a new epoch the hub sent the
-	// node since it started: the node came with a replica of another
-	// epoch, which the snapshot replaced. PreviousEpoch is that replica's
-	// epoch the last time, EpochChangedAt when it was.
-	EpochChanges   int
-	PreviousEpoch  string
-	EpochChangedAt time.Time
-}
-
 // Leaves returns every leaf node connected, or disconnected for less than
 // Options.ForgetAfter (see fleet.go for the bounds), ordered by location
 // and node id.
-func (h *Hub) Leaves() []LeafInfo {
+func (h *Hub) Leaves() []shared.LeafNode {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.fleet.expire(h.now().Add(-h.forgetAfter))
-	out := make([]LeafInfo, 0, len(h.fleet.nodes))
+	out := make([]shared.LeafNode, 0, len(h.fleet.nodes))
 	for _, n := range h.fleet.nodes {
 		in := &n.info
 		c := *in
@@ -431,7 +407,7 @@ func (h *Hub) Leaves() []LeafInfo {
 }
 
 // seen updates the registry entry of node with f, under mu.
-func (h *Hub) seen(node string, f func(*LeafInfo)) {
+func (h *Hub) seen(node string, f func(*shared.LeafNode)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if in := h.fleet.get(node); in != nil {

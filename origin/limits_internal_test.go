@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 func TestFleetTableKeepsItsBounds(t *testing.T) {
@@ -11,7 +13,7 @@ func TestFleetTableKeepsItsBounds(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 1000 {
 		node := fmt.Sprint("n", i)
-		ft.connect(LeafInfo{NodeID: node, Location: "owner", Connected: true})
+		ft.connect(shared.LeafNode{NodeID: node, Location: "owner", Connected: true})
 		ft.disconnect(node, "owner", now)
 	}
 	if len(ft.nodes) != maxGonePerLocation || ft.get("n999") == nil || ft.get("n995") != nil {
@@ -19,7 +21,7 @@ func TestFleetTableKeepsItsBounds(t *testing.T) {
 	}
 	for i := range maxGoneNodes + 100 {
 		node, loc := fmt.Sprint("m", i), fmt.Sprint("loc", i)
-		ft.connect(LeafInfo{NodeID: node, Location: loc, Connected: true})
+		ft.connect(shared.LeafNode{NodeID: node, Location: loc, Connected: true})
 		ft.disconnect(node, loc, now.Add(time.Duration(i)))
 	}
 	if len(ft.nodes) != maxGoneNodes || ft.gone.Len() != maxGoneNodes || len(ft.byLoc) != maxGoneNodes {
@@ -34,9 +36,9 @@ func TestFleetTableKeepsItsBounds(t *testing.T) {
 func TestFleetTableReconnectKeepsTheNode(t *testing.T) {
 	ft := newFleetTable()
 	now := time.Now()
-	ft.connect(LeafInfo{NodeID: "a", Location: "eu", Connected: true})
+	ft.connect(shared.LeafNode{NodeID: "a", Location: "eu", Connected: true})
 	ft.disconnect("a", "eu", now)
-	ft.connect(LeafInfo{NodeID: "a", Location: "eu", Connected: true})
+	ft.connect(shared.LeafNode{NodeID: "a", Location: "eu", Connected: true})
 	ft.expire(now.Add(time.Hour))
 	if in := ft.get("a"); in == nil || !in.Connected || ft.gone.Len() != 0 {
 		t.Fatalf("a reconnected node: %+v, %d gone", in, ft.gone.Len())

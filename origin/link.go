@@ -392,7 +392,7 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	now := h.now()
 	h.links[l.location] = l
 	l.kaDue = time.Now().Add(h.keepAlive)
-	h.fleet.connect(LeafInfo{
+	h.fleet.connect(shared.LeafNode{
 		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
 		Runtimes: append([]string(nil), hello.Runtimes...), Restricted: l.cred.Restricted(),
 		Connected: true, ConnectedSince: now, LastSeen: now, Applied: hello.AppliedRevision,

@@ -389,7 +389,7 @@ func (w *workload) checkFleet(round int) {
 		w.t.Fatal(err)
 	}
 	eventually(w.t, 10*time.Second, func() string {
-		got := map[string]origin.LeafInfo{}
+		got := map[string]shared.LeafNode{}
 		for _, in := range w.o.hub().Leaves() {
 			got[in.NodeID] = in
 		}

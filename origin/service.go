@@ -2,12 +2,7 @@ package origin
 
 import (
 	"context"
-	"slices"
-	"strconv"
 	"time"
-	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
@@ -32,18 +27,17 @@ func (o ServiceOptions) now() time.Time {
 // its values.
 func writeContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
+// quote, nameTaken, checkName, checkQuotas, setIf and sameSet are shared's,
+// which web uses too.
+var (
+	quote       = shared.Quote
+	nameTaken   = shared.NameTaken
+	checkName   = shared.CheckName
+	checkQuotas = shared.CheckQuotas
+	sameSet     = shared.SameSet
+)
+
+func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
 
 func invalid(format string, args ...any) error {
 	return shared.Errorf(shared.EINVALID, format, args...)
@@ -55,45 +49,7 @@ func forbidden(format string, args ...any) error {
 
 func isCode(err error, code string) bool { return err != nil && shared.ErrorCode(err) == code }
 
-func nameTaken(kind, name string) error {
-	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
-}
-
-// checkName checks a group or role name, shortening the value in the
-// message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
-	}
-	return nil
-}
-
-// checkQuotas checks max_spaces, compute_units, storage_units and
-// max_tunnels, in that order.
-func checkQuotas(vals ...int) error {
-	names := []string{"max_spaces", "compute_units", "storage_units", "max_tunnels"}
-	for i, v := range vals {
-		if v < 0 || v > 1_000_000 {
-			return invalid("%s must be from 0 to 1000000, not %d", names[i], v)
-		}
-	}
-	return nil
-}
-
-func setIf[T any](dst *T, src *T) {
-	if src != nil {
-		*dst = *src
-	}
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b))
-}
-
-func newID() string { return uuid.NewString() }
+func newID() string { return shared.NewID() }
 
 // get returns the record of type T with id, or the ENOTFOUND error what
 // gives.

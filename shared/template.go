@@ -1,8 +1,10 @@
 package shared
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 )
 
@@ -93,4 +95,99 @@ func (*TemplateVar) RecordKind() Kind { return KindTemplateVar }
 
 func (v *TemplateVar) UniqueKeys() []string {
 	return []string{"name:" + v.Name + "@" + strings.ToLower(v.Location)}
+}
+
+// TemplateService manages templates. Every method acts for the actor in ctx
+// (ActorFrom) and fails with EUNAUTHORIZED when there is none. An origin
+// implements it over its store; a leaf reads its replica and leaves writes
+// to the origin.
+type TemplateService interface {
+	// List returns the templates the actor may use (UsableBy their groups),
+	// or every one with Manage Templates, ordered by id, each with the
+	// number of spaces made from it.
+	List(ctx context.Context) ([]*TemplateUsage, error)
+
+	// Get returns the template with id and its usage. EFORBIDDEN without
+	// Manage Templates; ENOTFOUND if there is none.
+	Get(ctx context.Context, id string) (*TemplateUsage, error)
+
+	// Create stores t as a new template and sets its id, hash and
+	// timestamps. EFORBIDDEN without Manage Templates; EINVALID when the
+	// name or kind is missing or a field is invalid (a group that does not
+	// exist, a location, a quota out of range, a spec the runtime refuses);
+	// ETOOLARGE when the spec or volumes are over 1 MiB; ECONFLICT when
+	// another template has the name (case-insensitive); EUNAVAILABLE when
+	// the write cannot reach the origin.
+	Create(ctx context.Context, t *Template) error
+
+	// Update changes the fields of the template with id that upd sets, and
+	// its hash, and returns the template as stored. EFORBIDDEN without
+	// Manage Templates; ENOTFOUND if there is none; EINVALID, ETOOLARGE and
+	// ECONFLICT as Create; EUNAVAILABLE when the write cannot reach the
+	// origin.
+	Update(ctx context.Context, id string, upd TemplateUpdate) (*Template, error)
+
+	// Delete deletes the template with id and returns it as it was.
+	// EFORBIDDEN without Manage Templates; ENOTFOUND if there is none;
+	// ELOCKED while spaces use it (the check and the delete are one
+	// transaction); EUNAVAILABLE when the write cannot reach the origin.
+	Delete(ctx context.Context, id string) (*Template, error)
+}
+
+// TemplateUpdate holds the fields of a template an update sets; nil leaves
+// a field as it is.
+type TemplateUpdate struct {
+	Name         *string
+	Description  *string
+	Kind         *TemplateKind
+	Spec         *string
+	Volumes      *string
+	Groups       *[]string
+	Locations    *[]string
+	ComputeUnits *int
+	StorageUnits *int
+	WithTerminal *bool
+	WithSSH      *bool
+}
+
+// TemplateUsage is a template with the number of spaces made from it and
+// how many of those are deployed.
+type TemplateUsage struct {
+	*Template
+	Spaces   int
+	Deployed int
+}
+
+// UsageOf returns t with the number of spaces among spaces made from it.
+func UsageOf(t *Template, spaces []*Space) *TemplateUsage {
+	u := &TemplateUsage{Template: t}
+	for _, sp := range spaces {
+		if sp.TemplateID == t.ID {
+			u.Spaces++
+			if sp.Deployed() {
+				u.Deployed++
+			}
+		}
+	}
+	return u
+}
+
+// TemplatesFor returns the templates of ts that a may list (UsableBy their
+// groups, or all with Manage Templates), ordered by id, with their usage
+// among spaces.
+func TemplatesFor(a *Actor, ts []*Template, spaces []*Space) []*TemplateUsage {
+	ts = slices.Clone(ts)
+	slices.SortFunc(ts, func(x, y *Template) int { return strings.Compare(x.ID, y.ID) })
+	all := a.Can(PermManageTemplates)
+	byTemplate := map[string][]*Space{}
+	for _, sp := range spaces {
+		byTemplate[sp.TemplateID] = append(byTemplate[sp.TemplateID], sp)
+	}
+	out := make([]*TemplateUsage, 0, len(ts))
+	for _, t := range ts {
+		if all || t.UsableBy(a.User.Groups) {
+			out = append(out, UsageOf(t, byTemplate[t.ID]))
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -81,3 +82,175 @@ type Session struct {
 
 func (*Session) RecordKind() Kind     { return KindSession }
 func (*Session) UniqueKeys() []string { return nil }
+
+// Quota is what a user may use, their own limits plus their groups' (0 is
+// unlimited), and what their spaces use.
+type Quota struct {
+	MaxSpaces, ComputeUnits, StorageUnits, MaxTunnels int
+
+	NumberSpaces, NumberSpacesDeployed int
+	UsedComputeUnits, UsedStorageUnits int
+}
+
+// UserService manages users. Every method but NeedsSetup and Setup acts for the actor in
+// ctx (ActorFrom) and fails with EUNAUTHORIZED when there is none. Who may
+// grant what, and change whose account, is decided by one set of rules (an
+// origin's grant rules): nobody grants a role whose permissions they lack,
+// nor changes the account of someone holding more than they do. An origin
+// implements it over its store; a leaf reads its replica and leaves writes
+// to the origin.
+type UserService interface {
+	// List returns the users in state "", "all", "active" or "inactive",
+	// ordered by id, each with the number of their spaces. EFORBIDDEN
+	// without Manage Users, Manage Spaces or Transfer Spaces; EINVALID for
+	// another state.
+	List(ctx context.Context, state string) ([]UserListing, error)
+
+	// Get returns the user with id. EFORBIDDEN unless it is the actor or
+	// the actor holds Manage Users; ENOTFOUND if there is none.
+	Get(ctx context.Context, id string) (*User, error)
+
+	// NeedsSetup reports whether no user exists yet, so that Setup may
+	// create the first; it needs no actor.
+	NeedsSetup(ctx context.Context) (bool, error)
+
+	// Setup creates the first user, an active Admin, while no user exists;
+	// it needs no actor. EUNAUTHORIZED once a user exists; ECONFLICT when
+	// another setup, of this server or of one sharing its database, wrote
+	// its user first; EINVALID as Create; EUNAVAILABLE when the write
+	// cannot reach the origin.
+	Setup(ctx context.Context, nu NewUser) (*User, error)
+
+	// Create creates the user nu describes and returns them as stored.
+	// EFORBIDDEN without Manage Users or when it grants a role the actor
+	// may not grant; EINVALID when a field is missing or invalid, or a role
+	// or group does not exist; ECONFLICT when another user has the email or
+	// username (case-insensitive); EUNAVAILABLE when the write cannot reach
+	// the origin.
+	Create(ctx context.Context, nu NewUser) (*User, error)
+
+	// Update changes the fields of the user with id that upd sets and
+	// returns the user as stored, in one transaction with the deletion of
+	// their other sessions (on a new password or deactivation) and of their
+	// API tokens (on a new password, unless KeepTokens). Anyone may change
+	// their own email, password, service password, SSH key, shell and time
+	// zone; roles, groups, the active flag and quotas need Manage Users.
+	// EFORBIDDEN and ENOTFOUND as Get, and EFORBIDDEN without Manage Users
+	// for those fields, or by the grant rules; EINVALID when a field is
+	// invalid, the username differs or the actor deactivates themself;
+	// ECONFLICT as Create; EUNAVAILABLE when the write cannot reach the
+	// origin.
+	Update(ctx context.Context, id string, upd UserUpdate) (*User, error)
+
+	// Delete deletes the user with id: their spaces first (each through the
+	// space service of its location, which frees what it holds), then the
+	// user with their API tokens and sessions in one transaction. It returns
+	// the user as they were and the spaces deleted. EFORBIDDEN for the
+	// actor's own account, without Manage Users or by the grant rules;
+	// ENOTFOUND if there is none; ECONFLICT when the user got a space
+	// while being deleted (nothing of the user is deleted then, but the
+	// spaces deleted already); EUNAVAILABLE when the write cannot reach the
+	// origin, or a space's leaf is not connected.
+	Delete(ctx context.Context, id string) (*User, []*Space, error)
+
+	// Quota returns the limits of the user with id and what their spaces
+	// use; a leaf counts the spaces of other locations as the origin
+	// reports them when it can ask. EFORBIDDEN and ENOTFOUND as Get.
+	Quota(ctx context.Context, id string) (Quota, error)
+}
+
+// UserListing is a user as UserService.List returns them, with the number
+// of their spaces and of those deployed.
+type UserListing struct {
+	User                 *User
+	NumberSpaces         int
+	NumberSpacesDeployed int
+}
+
+// NewUser describes a user to create. Nil Roles means the built-in user
+// role, nil Active means active; an empty ServicePassword is generated.
+type NewUser struct {
+	Username, Email, Password, ServicePassword string
+
+	Roles  *[]string
+	Groups []string
+	Active *bool
+
+	MaxSpaces, ComputeUnits, StorageUnits, MaxTunnels int
+
+	SSHPublicKey, PreferredShell, Timezone string
+}
+
+// UserUpdate holds the fields of a user an update sets; nil leaves a field
+// as it is.
+type UserUpdate struct {
+	Username, Email, Password, ServicePassword *string
+
+	Roles, Groups *[]string
+	Active        *bool
+
+	MaxSpaces, ComputeUnits, StorageUnits, MaxTunnels *int
+
+	SSHPublicKey, PreferredShell, Timezone *string
+
+	// KeepTokens keeps the user's API tokens on a password change.
+	KeepTokens bool
+	// KeepSession is the session the change is made with, which a new
+	// password or a deactivation of the actor's own account leaves open.
+	KeepSession string
+}
+
+// UserAccess returns the actor in ctx if they may see and change the user
+// with id: themself, or anyone holding Manage Users (EFORBIDDEN otherwise).
+func UserAccess(ctx context.Context, id string) (*Actor, error) {
+	a, err := ActorRequired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if id != a.User.ID {
+		if err := a.Needs(PermManageUsers); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// UserListers holds the permissions of which one lets an actor list users.
+var UserListers = []Permission{PermManageUsers, PermManageSpaces, PermTransferSpaces}
+
+// UserListAccess fails unless the actor in ctx holds one of UserListers.
+func UserListAccess(ctx context.Context) error {
+	a, err := ActorRequired(ctx)
+	if err != nil {
+		return err
+	}
+	return a.NeedsAny(UserListers...)
+}
+
+// NeedsAny returns the EFORBIDDEN error of an actor holding none of perms,
+// or nil when a holds one.
+func (a *Actor) NeedsAny(perms ...Permission) error {
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		if a.Can(p) {
+			return nil
+		}
+		names[i] = p.String()
+	}
+	return Errorf(EFORBIDDEN, "this needs the %s permission", strings.Join(names, " or "))
+}
+
+// CheckUserState checks the state a user listing filters by: "", "all",
+// "active" or "inactive".
+func CheckUserState(state string) error {
+	switch state {
+	case "", "all", "active", "inactive":
+		return nil
+	}
+	return Errorf(EINVALID, "query parameter state must be all, active or inactive, not %s", Quote(state))
+}
+
+// InState reports whether u is listed under state (see CheckUserState).
+func (u *User) InState(state string) bool {
+	return !(state == "active" && !u.Active) && !(state == "inactive" && u.Active)
+}

@@ -1,7 +1,10 @@
 // Package storage defines the Store interface that every storage driver
 // implements (badger, memory, and later mysql and redis), with typed helpers
 // over it. The conformance suite in storage/storetest checks every driver
-// against the contract written here.
+// against the contract written here. quota.go holds the transactions that
+// keep quotas across servers sharing one database (a space, a start, an
+// API token counted and written together), which the origin's services and
+// a leaf's both use: origin and leaf meet only below them.
 package storage
 
 import (

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
@@ -37,24 +36,11 @@ func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, 
 	if userID != "" {
 		props["user_id"] = userID
 	}
-	if len(actor) > 256 {
-		actor = actor[:256]
-	}
-	ev := &shared.AuditEvent{
-		At:         s.now().UTC(),
-		Actor:      actor,
-		ActorType:  "user",
-		Event:      event,
-		Details:    details,
-		Location:   s.location,
-		Properties: props,
-	}
-	if err := s.store.AppendAudit(context.WithoutCancel(r.Context()), ev); err != nil {
+	ev := &shared.AuditEvent{Actor: actor, Event: event, Details: details, Properties: props}
+	if err := s.audits.Record(r.Context(), ev); err != nil {
 		s.log.ErrorContext(r.Context(), "append audit event", "event", event, "err", err)
 	}
 }
-
-const maxAuditItems = 1000
 
 // handleAuditLogs serves GET /api/audit-logs?start=&max_items=: events
 // newest first; count is the total number of events.
@@ -68,11 +54,11 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *prin
 	if maxVal == "" && q.Get("max-items") != "" {
 		maxName, maxVal = "max-items", q.Get("max-items")
 	}
-	limit, err := intParam(maxVal, maxName, 10, 1, maxAuditItems)
+	limit, err := intParam(maxVal, maxName, 10, 1, shared.MaxAuditPage)
 	if err != nil {
 		return err
 	}
-	evs, total, err := s.store.ListAudit(r.Context(), start, limit)
+	evs, total, err := s.audits.List(r.Context(), start, limit)
 	if err != nil {
 		return err
 	}

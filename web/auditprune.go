@@ -9,9 +9,9 @@ import (
 // deleted.
 const defaultAuditPruneEvery = time.Hour
 
-// pruneAudit deletes the audit events older than the retention, at once and
-// then every s.auditPruneEvery, until ctx ends. It does nothing when the
-// retention is 0 (keep forever).
+// pruneAudit has the audit service delete the events older than the
+// retention, at once and then every s.auditPruneEvery, until ctx ends. It
+// does nothing when the retention is 0 (keep forever).
 func (s *Server) pruneAudit(ctx context.Context) {
 	if s.auditRetention <= 0 {
 		return
@@ -20,7 +20,7 @@ func (s *Server) pruneAudit(ctx context.Context) {
 	defer t.Stop()
 	for {
 		cut := s.now().Add(-s.auditRetention)
-		n, err := s.store.PruneAudit(ctx, cut)
+		n, err := s.audits.Prune(ctx, cut)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Error("prune the audit log", "before", cut, "err", err)

@@ -1,22 +1,21 @@
 package web
 
 import (
-	"context"
 	"net/http"
 
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/storage"
 )
 
 // checkCurrentPassword requires, when p changes their own password or
-// email, their current password in the request's current_password. It is
-// checked as a login is, under the same limits, so that a stolen session
-// cannot take the account over nor guess its password quickly. A missing
-// password is EINVALID, a wrong one EFORBIDDEN (not EUNAUTHORIZED: the
-// session itself is fine).
-func (s *Server) checkCurrentPassword(r *http.Request, p *principal, cur *shared.User, req *api.UserUpdateRequest) error {
-	if cur.ID != p.user.ID {
+// email (the user with id), their current password in the request's
+// current_password. It is checked as a login is, under the same limits
+// (the address of the request counts), so that a stolen session cannot take
+// the account over nor guess its password quickly. A missing password is
+// EINVALID, a wrong one EFORBIDDEN (not EUNAUTHORIZED: the session itself
+// is fine).
+func (s *Server) checkCurrentPassword(r *http.Request, p *principal, id string, req *api.UserUpdateRequest) error {
+	cur := p.user
+	if id != cur.ID {
 		return nil
 	}
 	changesEmail := req.Email != nil && *req.Email != cur.Email
@@ -40,20 +39,4 @@ func (s *Server) checkCurrentPassword(r *http.Request, p *principal, cur *shared
 	}
 	attempt.succeed()
 	return nil
-}
-
-// deleteTokens deletes every API token of a user and returns how many.
-func (s *Server) deleteTokens(ctx context.Context, userID string) (int, error) {
-	tokens, err := storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == userID })
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, t := range tokens {
-		if _, err := s.store.Delete(ctx, shared.KindToken, t.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }

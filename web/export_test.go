@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/knot-dev/knot/origin"
 )
 
 // DecodeJSON runs the request body decoder on body, with the body limit of
@@ -17,11 +19,14 @@ func DecodeJSON(body []byte, v any) error {
 // waiting up to wait for a free one, with check (given an empty hash for an
 // unknown account). For tests that count checks or hold them.
 func SetPasswordCheck(s *Server, slots int, wait time.Duration, check func(hash, password string) bool) {
-	s.passwords = &passwordChecks{slots: make(chan struct{}, slots), wait: wait, check: check}
+	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now, Slots: slots, Wait: wait, Check: check})
+	s.auth = s.authService()
 }
 
 // CheckPasswordOrBurn is the password check servers use.
-func CheckPasswordOrBurn(hash, password string) bool { return checkOrBurn(hash, password) }
+func CheckPasswordOrBurn(hash, password string) bool {
+	return origin.CheckPasswordOrBurn(hash, password)
+}
 
 // SetAuditPruneEvery sets how often s prunes the audit log while it runs.
 func SetAuditPruneEvery(s *Server, d time.Duration) { s.auditPruneEvery = d }

@@ -1,32 +1,32 @@
 package web
 
 import (
-	"context"
+	"net/http"
 
-	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/shared/api"
 )
 
-// errFirstUserTaken answers a setup that another one beat.
-var errFirstUserTaken = shared.Errorf(shared.ECONFLICT, "another first user was created at the same time: log in as that user instead")
-
-// putFirstUser writes u if store holds no user yet, in one transaction:
-// of several setups at once, on one server or on several sharing one
-// database, exactly one writes its user; the others fail with ECONFLICT.
-func putFirstUser(ctx context.Context, store storage.Store, u *shared.User) error {
-	var taken bool
-	err := store.Update(ctx, func(tx storage.Tx) error {
-		users, err := tx.List(ctx, shared.KindUser)
-		if err != nil {
-			return err
-		}
-		if taken = len(users) > 0; taken {
-			return errFirstUserTaken
-		}
-		return tx.Put(ctx, u)
-	})
-	if taken {
-		return errFirstUserTaken
+// createFirstUser creates the first user, an active admin, while no user
+// exists; the user service keeps two setups, of this server or of servers
+// sharing one store, from both succeeding. Once a user exists it answers
+// 401 before it reads the body.
+func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
+	need, err := s.users.NeedsSetup(r.Context())
+	if err != nil {
+		return err
 	}
-	return err
+	if !need {
+		return errNotAuthenticated
+	}
+	var req api.UserCreateRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	u, err := s.users.Setup(r.Context(), newUser(&req))
+	if err != nil {
+		return err
+	}
+	s.auditAs(r, u.Username, u.ID, "User Create", "first user "+u.Username+" created as admin", map[string]string{"created_user_id": u.ID})
+	writeJSON(w, http.StatusCreated, api.UserCreated{Status: true, UserID: u.ID})
+	return nil
 }

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
@@ -42,12 +40,8 @@ func (s *Server) roleName() string {
 	return "standalone"
 }
 
-var errNotOrigin = shared.Errorf(shared.ECONFLICT, "this server is not an origin: leaves connect to a server with server.shared_token set")
-
 // isAdmin reports whether p holds the built-in Admin role.
 func isAdmin(p *principal) bool { return slices.Contains(p.user.Roles, shared.AdminRoleID) }
-
-var errNeedsAdmin = forbidden("this needs the Admin role")
 
 // bearer returns the bearer credential of r, "" when there is none.
 func bearer(r *http.Request) string {
@@ -103,25 +97,22 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleListLeaves serves GET /api/leaves: every leaf node connected to the
-// origin, or disconnected for less than server.leaf_forget_after. A server
-// that is not an origin has none.
+// origin, or disconnected for less than server.leaf_forget_after.
 func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if !isAdmin(p) {
-		return errNeedsAdmin
+	nodes, err := s.fleet.Leaves(r.Context())
+	if err != nil {
+		return err
 	}
-	out := api.LeafList{Leaves: []api.Leaf{}}
-	if s.hub != nil {
-		for _, in := range s.hub.Leaves() {
-			out.Leaves = append(out.Leaves, api.Leaf{
-				NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
-				Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
-				ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
-				RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
-				EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt),
-			})
-		}
+	out := api.LeafList{Count: len(nodes), Leaves: make([]api.Leaf, 0, len(nodes))}
+	for _, in := range nodes {
+		out.Leaves = append(out.Leaves, api.Leaf{
+			NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
+			Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
+			ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
+			RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
+			EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt),
+		})
 	}
-	out.Count = len(out.Leaves)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -131,24 +122,9 @@ func (s *Server) newLeafTokenInfo(t *shared.LeafToken) api.LeafToken {
 		ExpiresAt: timePtr(t.ExpiresAt), Expired: t.Expired(s.now())}
 }
 
-// adminAtOrigin returns an error unless p may manage the fleet of this
-// origin.
-func (s *Server) adminAtOrigin(p *principal) error {
-	if !isAdmin(p) {
-		return errNeedsAdmin
-	}
-	if s.hub == nil {
-		return errNotOrigin
-	}
-	return nil
-}
-
 // handleListLeafTokens serves GET /api/leaf-tokens.
 func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.adminAtOrigin(p); err != nil {
-		return err
-	}
-	all, err := s.hub.LeafTokens(r.Context())
+	all, err := s.fleet.LeafTokens(r.Context())
 	if err != nil {
 		return err
 	}
@@ -162,27 +138,15 @@ func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p 
 
 // handleCreateLeafToken serves POST /api/leaf-tokens.
 func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.adminAtOrigin(p); err != nil {
-		return err
-	}
 	var req api.LeafTokenRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if req.Location == "" {
-		return invalid("location is required: the location of the leaf that will use the token")
-	}
-	if err := checkTrustedLocation("location", req.Location); err != nil {
-		return err
-	}
-	if err := checkText("name", req.Name, 128); err != nil {
-		return err
-	}
-	secret, t, err := s.hub.CreateLeafToken(context.WithoutCancel(r.Context()), req.Location, req.Name)
+	t, secret, err := s.fleet.CreateLeafToken(r.Context(), req.Location, req.Name)
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Leaf Token Create", "leaf token for location "+t.Location+" created", map[string]string{"leaf_token_id": t.ID})
+	s.auditWrite(r, p, "Leaf Token Create", "leaf token for location "+t.Location+" created", map[string]string{"leaf_token_id": t.ID})
 	writeJSON(w, http.StatusCreated, api.LeafTokenCreated{Status: true, LeafToken: s.newLeafTokenInfo(t), Token: secret})
 	return nil
 }
@@ -190,117 +154,58 @@ func (s *Server) handleCreateLeafToken(w http.ResponseWriter, r *http.Request, p
 // handleDeleteLeafToken serves DELETE /api/leaf-tokens/{leaf_token_id}:
 // the token stops working and the leaves using it are disconnected.
 func (s *Server) handleDeleteLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.adminAtOrigin(p); err != nil {
-		return err
-	}
 	id := chi.URLParam(r, "leaf_token_id")
-	err := s.hub.RevokeLeafToken(context.WithoutCancel(r.Context()), id)
-	if isCode(err, shared.ENOTFOUND) {
-		return notFound("leaf token %s not found", quote(id))
-	}
-	if err != nil {
+	if err := s.fleet.DeleteLeafToken(r.Context(), id); err != nil {
 		return err
 	}
-	s.audit(r, p, "Leaf Token Revoke", "leaf token revoked", map[string]string{"leaf_token_id": id})
+	s.auditWrite(r, p, "Leaf Token Revoke", "leaf token revoked", map[string]string{"leaf_token_id": id})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
 
-// maxOverlap bounds the overlap of a rotation.
-const maxOverlap = 90 * 24 * time.Hour
-
 // handleRotateLeafToken serves POST /api/leaf-tokens/{leaf_token_id}/rotate:
 // a new token for the same location; the old one works for the overlap.
 func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := s.adminAtOrigin(p); err != nil {
-		return err
-	}
 	var req api.LeafTokenRotateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	overlap := 24 * time.Hour
-	if req.Overlap != "" {
-		d, err := time.ParseDuration(req.Overlap)
-		if err != nil || d < 0 || d > maxOverlap {
-			return invalid("overlap %s must be a duration from 0s to %s, such as 24h or 30m", quote(req.Overlap), maxOverlap)
-		}
-		overlap = d
-	}
 	id := chi.URLParam(r, "leaf_token_id")
-	secret, t, err := s.hub.RotateLeafToken(context.WithoutCancel(r.Context()), id, overlap)
-	if isCode(err, shared.ENOTFOUND) {
-		return notFound("leaf token %s not found", quote(id))
-	}
+	t, secret, err := s.fleet.RotateLeafToken(r.Context(), id, req.Overlap)
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap.String(),
+	overlap, _ := shared.LeafTokenOverlap(req.Overlap) // the service took it
+	s.auditWrite(r, p, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+overlap.String(),
 		map[string]string{"leaf_token_id": t.ID, "old_leaf_token_id": id})
 	writeJSON(w, http.StatusCreated, api.LeafTokenCreated{Status: true, LeafToken: s.newLeafTokenInfo(t), Token: secret})
 	return nil
 }
 
-// usage counts the spaces of user in the store for which keep is true.
-func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
-	var u api.LeafUsage
-	v, err := s.lists.get(ctx, s.store)
+// handleLeafStatus serves GET /api/leaf/status on a leaf.
+func (s *Server) handleLeafStatus(w http.ResponseWriter, r *http.Request, p *principal) error {
+	st, err := s.fleet.Status(r.Context())
 	if err != nil {
-		return u, err
+		return err
 	}
-	for _, sp := range v.spaces {
-		if sp.UserID != userID || !keep(sp) {
-			continue
-		}
-		u.NumberSpaces++
-		t := v.templates[sp.TemplateID]
-		if t != nil {
-			u.UsedStorageUnits += t.StorageUnits
-		}
-		if sp.Deployed() {
-			u.NumberSpacesDeployed++
-			if t != nil {
-				u.UsedComputeUnits += t.ComputeUnits
-			}
-		}
-	}
-	return u, nil
+	writeJSON(w, http.StatusOK, api.LeafStatus{
+		Location: st.Location, OriginServer: st.OriginServer, OriginReachable: st.Connected, Reason: st.Reason,
+		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
+		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: st.Head, Lag: st.Lag, PendingReports: st.PendingReports,
+		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup,
+	})
+	return nil
 }
 
 // handleLeafUsage serves GET /api/leaf/usage?user_id=&location= to leaves,
 // authenticated by their own credential: what the user's spaces at every
-// other location than the leaf's use, for the leaf's quota checks. A leaf
-// token or an API token binds the location; the shared token names it.
+// other location than the leaf's use, for the leaf's quota checks.
 func (s *Server) handleLeafUsage(w http.ResponseWriter, r *http.Request) {
-	err := func() error {
-		if s.hub == nil {
-			return errNotOrigin
-		}
-		cred, err := s.hub.Authenticate(r.Context(), bearer(r))
-		if err != nil {
-			return err
-		}
-		q := r.URL.Query()
-		userID, location := q.Get("user_id"), q.Get("location")
-		if cred.Location != "" {
-			location = cred.Location
-		}
-		switch {
-		case userID == "":
-			return invalid("query parameter user_id is required")
-		case location == "":
-			return invalid("query parameter location is required: the leaf's location")
-		case cred.Restricted() && userID != cred.UserID:
-			return forbidden("a leaf connected with an API token may ask only about its owner")
-		}
-		u, err := s.usage(r.Context(), userID, func(sp *shared.Space) bool { return sp.Location != location })
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, u)
-		return nil
-	}()
+	q := r.URL.Query()
+	u, err := s.fleet.LeafUsage(r.Context(), bearer(r), q.Get("user_id"), q.Get("location"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
 	}
+	writeJSON(w, http.StatusOK, api.LeafUsage(u))
 }

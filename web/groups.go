@@ -48,7 +48,7 @@ func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *pr
 	if err := s.groups.Create(r.Context(), g); err != nil {
 		return err
 	}
-	s.audit(r, p, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
+	s.auditWrite(r, p, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
 	writeJSON(w, http.StatusCreated, api.GroupCreated{GroupID: g.ID, Status: true})
 	return nil
 }
@@ -73,7 +73,7 @@ func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Group Update", "group "+g.Name+" updated", map[string]string{"group_id": g.ID})
+	s.auditWrite(r, p, "Group Update", "group "+g.Name+" updated", map[string]string{"group_id": g.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -85,7 +85,7 @@ func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Group Delete", "group "+g.Name+" deleted", map[string]string{"group_id": g.ID})
+	s.auditWrite(r, p, "Group Delete", "group "+g.Name+" deleted", map[string]string{"group_id": g.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }

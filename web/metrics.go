@@ -17,7 +17,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
@@ -222,14 +221,14 @@ func (s *Server) writeFleetMetrics(b *strings.Builder) {
 		fmt.Fprintf(b, "# HELP knot_leaves_connected Leaf nodes connected to this origin.\n# TYPE knot_leaves_connected gauge\nknot_leaves_connected %d\n", connected)
 		series := []struct {
 			name, help string
-			value      func(in origin.LeafInfo) string
+			value      func(in shared.LeafNode) string
 		}{
-			{"knot_leaf_connected", "1 while the leaf node is connected, else 0.", func(in origin.LeafInfo) string { return boolGauge(in.Connected) }},
-			{"knot_leaf_lag", "Revisions the leaf node is behind this origin's store.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Lag, 10) }},
-			{"knot_leaf_applied_revision", "The origin revision the leaf node last acknowledged.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.Applied, 10) }},
-			{"knot_leaf_rtt_seconds", "Round trip of the last ping the leaf node answered.", func(in origin.LeafInfo) string { return strconv.FormatFloat(in.RTT.Seconds(), 'g', -1, 64) }},
-			{"knot_leaf_epoch_changes", "Snapshots of a new epoch this origin sent the leaf node since it started, each replacing a replica of another epoch.", func(in origin.LeafInfo) string { return strconv.Itoa(in.EpochChanges) }},
-			{"knot_leaf_last_seen_seconds", "When the leaf node last sent a frame or answered a ping, since the Unix epoch.", func(in origin.LeafInfo) string { return strconv.FormatInt(in.LastSeen.Unix(), 10) }},
+			{"knot_leaf_connected", "1 while the leaf node is connected, else 0.", func(in shared.LeafNode) string { return boolGauge(in.Connected) }},
+			{"knot_leaf_lag", "Revisions the leaf node is behind this origin's store.", func(in shared.LeafNode) string { return strconv.FormatInt(in.Lag, 10) }},
+			{"knot_leaf_applied_revision", "The origin revision the leaf node last acknowledged.", func(in shared.LeafNode) string { return strconv.FormatInt(in.Applied, 10) }},
+			{"knot_leaf_rtt_seconds", "Round trip of the last ping the leaf node answered.", func(in shared.LeafNode) string { return strconv.FormatFloat(in.RTT.Seconds(), 'g', -1, 64) }},
+			{"knot_leaf_epoch_changes", "Snapshots of a new epoch this origin sent the leaf node since it started, each replacing a replica of another epoch.", func(in shared.LeafNode) string { return strconv.Itoa(in.EpochChanges) }},
+			{"knot_leaf_last_seen_seconds", "When the leaf node last sent a frame or answered a ping, since the Unix epoch.", func(in shared.LeafNode) string { return strconv.FormatInt(in.LastSeen.Unix(), 10) }},
 		}
 		for _, sr := range series {
 			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", sr.name, sr.help, sr.name)
@@ -239,15 +238,9 @@ func (s *Server) writeFleetMetrics(b *strings.Builder) {
 		}
 	}
 	if s.leaf != nil {
-		st := s.leaf.Uplink.Status()
-		applied := st.Applied
-		if st.Epoch == "" {
-			if _, a, err := s.store.Replica(context.Background()); err == nil {
-				applied = a
-			}
-		}
+		st := s.leaf.Uplink.ReplicaStatus(context.Background())
 		fmt.Fprintf(b, "# HELP knot_origin_reachable 1 while this leaf's link to its origin is up, else 0.\n# TYPE knot_origin_reachable gauge\nknot_origin_reachable %s\n", boolGauge(st.Connected))
-		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", applied)
+		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", st.Applied)
 		fmt.Fprintf(b, "# HELP knot_replica_lag Revisions this leaf's replica is behind the origin, as last heard.\n# TYPE knot_replica_lag gauge\nknot_replica_lag %d\n", st.Lag)
 		fmt.Fprintf(b, "# HELP knot_leaf_pending_reports Space changes the origin has not acknowledged yet.\n# TYPE knot_leaf_pending_reports gauge\nknot_leaf_pending_reports %d\n", st.PendingReports)
 	}

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 )
@@ -39,7 +38,7 @@ func (s *Server) metricsAllowed(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // leafLocationLabel returns the location label of a leaf's series.
-func leafLocationLabel(in origin.LeafInfo) string {
+func leafLocationLabel(in shared.LeafNode) string {
 	if in.Restricted {
 		return restrictedLocation
 	}

@@ -38,7 +38,7 @@ func (s *Server) handleCreateRole(w http.ResponseWriter, r *http.Request, p *pri
 	if err := s.roles.Create(r.Context(), role); err != nil {
 		return err
 	}
-	s.audit(r, p, "Role Create", "role "+role.Name+" created", map[string]string{"role_id": role.ID})
+	s.auditWrite(r, p, "Role Create", "role "+role.Name+" created", map[string]string{"role_id": role.ID})
 	writeJSON(w, http.StatusCreated, api.RoleCreated{RoleID: role.ID, Status: true})
 	return nil
 }
@@ -64,7 +64,7 @@ func (s *Server) handleUpdateRole(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Role Update", "role "+role.Name+" updated", map[string]string{"role_id": role.ID})
+	s.auditWrite(r, p, "Role Update", "role "+role.Name+" updated", map[string]string{"role_id": role.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -76,7 +76,7 @@ func (s *Server) handleDeleteRole(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Role Delete", "role "+role.Name+" deleted", map[string]string{"role_id": role.ID})
+	s.auditWrite(r, p, "Role Delete", "role "+role.Name+" deleted", map[string]string{"role_id": role.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }

@@ -29,7 +29,8 @@ func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
 			s.writeError(w, r, needs(perms...))
 			return
 		}
-		r = r.WithContext(shared.NewContextWithActor(r.Context(), actorOf(p)))
+		ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+		r = r.WithContext(shared.NewContextWithCredential(ctx, credentialOf(w, r, p)))
 		if err := fn(w, r, p); err != nil {
 			s.writeError(w, r, err)
 		}
@@ -98,16 +99,16 @@ func (s *Server) routes() chi.Router {
 	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.atOrigin(s.api(s.handleRemoveSSHKey)))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
-	r.Post("/api/groups", s.atOrigin(s.api(s.handleCreateGroup, manageGroups)))
+	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
 	r.Get("/api/groups/{group_id}", s.api(s.handleGetGroup, manageGroups))
-	r.Put("/api/groups/{group_id}", s.atOrigin(s.api(s.handleUpdateGroup, manageGroups)))
-	r.Delete("/api/groups/{group_id}", s.atOrigin(s.api(s.handleDeleteGroup, manageGroups)))
+	r.Put("/api/groups/{group_id}", s.api(s.handleUpdateGroup, manageGroups))
+	r.Delete("/api/groups/{group_id}", s.api(s.handleDeleteGroup, manageGroups))
 
 	r.Get("/api/roles", s.api(s.handleListRoles))
-	r.Post("/api/roles", s.atOrigin(s.api(s.handleCreateRole, manageRoles)))
+	r.Post("/api/roles", s.api(s.handleCreateRole, manageRoles))
 	r.Get("/api/roles/{role_id}", s.api(s.handleGetRole, manageRoles))
-	r.Put("/api/roles/{role_id}", s.atOrigin(s.api(s.handleUpdateRole, manageRoles)))
-	r.Delete("/api/roles/{role_id}", s.atOrigin(s.api(s.handleDeleteRole, manageRoles)))
+	r.Put("/api/roles/{role_id}", s.api(s.handleUpdateRole, manageRoles))
+	r.Delete("/api/roles/{role_id}", s.api(s.handleDeleteRole, manageRoles))
 	r.Get("/api/permissions", s.api(s.handlePermissions))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
@@ -144,15 +145,15 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
 
 	// The fleet: the leaf link, what leaves ask the origin, and the views
-	// and leaf tokens of an admin (forwarded to the origin on a leaf).
+	// and leaf tokens of an admin (asked at the origin on a leaf).
 	r.Get(wire.Path, s.handleLeafServer)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
 	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
-	r.Get("/api/leaves", s.atOrigin(s.api(s.handleListLeaves)))
-	r.Get("/api/leaf-tokens", s.atOrigin(s.api(s.handleListLeafTokens)))
-	r.Post("/api/leaf-tokens", s.atOrigin(s.api(s.handleCreateLeafToken)))
-	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.atOrigin(s.api(s.handleDeleteLeafToken)))
-	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.atOrigin(s.api(s.handleRotateLeafToken)))
+	r.Get("/api/leaves", s.api(s.handleListLeaves))
+	r.Get("/api/leaf-tokens", s.api(s.handleListLeafTokens))
+	r.Post("/api/leaf-tokens", s.api(s.handleCreateLeafToken))
+	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(s.handleDeleteLeafToken))
+	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(s.handleRotateLeafToken))
 
 	// The web UI: its pages and their assets (ui.go).
 	s.mountUI(r)

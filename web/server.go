@@ -3,8 +3,7 @@
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
 //
-// Logins are bounded before they cost anything (ratelimit.go,
-// passwordcheck.go): an attempt is counted as failed before its password is
+// Logins are bounded before they cost anything (origin.Logins): an attempt is counted as failed before its password is
 // hashed, under limits per account and address, per account (higher, so its
 // owner can log in elsewhere while one address guesses) and per address, and
 // at most about one password hash per core runs at once; beyond either,
@@ -49,8 +48,11 @@
 //     log in at the origin or use an API token). Spaces of its location are
 //     created, started, stopped and deleted here, and the uplink reports
 //     them. A write of origin-owned data (users, groups, roles, API tokens,
-//     templates, variables that are not local, leaf tokens) is forwarded to
-//     the origin and answered with the origin's answer; while the origin is
+//     templates, variables that are not local, leaf tokens) is made at the
+//     origin and answered with the origin's answer: the leaf's services
+//     make it through leaf.Forward as the caller (api puts the caller's
+//     shared.Credential into the context), and the routes whose services
+//     do not yet are relayed (leafside.go). While the origin is
 //     unreachable it fails at once with 503 saying so, and nothing is
 //     queued. A request with an API token goes with that token, which the
 //     origin knows. The origin does not know the sessions opened at a leaf:
@@ -109,7 +111,7 @@ type Options struct {
 	// Sealer encrypts protected template variables (server.encrypt); nil means
 	// protected variables cannot be created and such requests fail with 400.
 	Sealer *crypt.Sealer
-	// TOTP makes password logins need a TOTP code (totp.go); it needs
+	// TOTP makes password logins need a TOTP code (origin/totp.go); it needs
 	// Sealer, which seals the secrets. nil means a password alone logs in.
 	TOTP *TOTPOptions
 	// Spaces starts, stops and deletes spaces; nil means a built-in
@@ -166,10 +168,9 @@ type Options struct {
 	// Groups and Roles serve the group and role routes; nil means the
 	// origin's services (package origin) over Store as the server wraps it,
 	// which counts its writes and tells the hub of them, and on a leaf the
-	// leaf's (package leaf), which read the replica. On a leaf the writes
-	// of these routes are forwarded to the origin before they reach a
-	// service (see leafside.go). A service given here must itself keep the
-	// hub told of its writes.
+	// leaf's (package leaf), which read the replica and forward writes to
+	// the origin. A service given here must itself keep the hub told of
+	// its writes.
 	Groups shared.GroupService
 	Roles  shared.RoleService
 }
@@ -210,7 +211,6 @@ type Server struct {
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
 	streams  streams      // the open log and terminal streams, closed by Run
-	validate func(*shared.Template) error
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
@@ -222,16 +222,10 @@ type Server struct {
 
 	router  chi.Router
 	metrics *metrics
-	limits  *loginLimiter
 	lists   *listCache
 
-	passwords *passwordChecks // bounds password hashing
-
-	authSessions decodeCache[shared.Session, *shared.Session]
-	authUsers    decodeCache[shared.User, *shared.User]
-
-	setupMu   sync.Mutex // serializes first-user setup
-	setupDone bool       // guarded by setupMu: a user exists
+	logins *origin.Logins     // the login limits and hashing slots
+	auth   shared.AuthService // logins and sessions
 
 	ownerLocks keyedMutex // serializes space creation per owner (quota)
 
@@ -240,14 +234,20 @@ type Server struct {
 
 	groups shared.GroupService
 	roles  shared.RoleService
+	users  shared.UserService
+	tokens shared.TokenService
+
+	templates shared.TemplateService
+	variables shared.VariableService
+	audits    shared.AuditService
 
 	hub      *origin.Hub
 	leaf     *LeafOptions // nil unless a leaf
 	runtimes []string
-	// originSessions maps, on a leaf, the id of a session opened here to
-	// the secret of the session the leaf opened at the origin with the same
-	// login, for forwarding writes made with the leaf's session.
-	originSessions originSessions
+	// origin is, on a leaf, its way to the origin's REST API, through
+	// which the leaf's services forward writes; nil elsewhere.
+	origin *leaf.Origin
+	fleet  shared.FleetService
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
@@ -283,7 +283,6 @@ func New(opts Options) (*Server, error) {
 		logs:     opts.Logs,
 		agents:   opts.Agents,
 		agentBin: opts.AgentBinary,
-		validate: opts.ValidateTemplate,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
@@ -317,21 +316,18 @@ func New(opts Options) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.sessionMaxAge = opts.SessionMaxAge; s.sessionMaxAge <= 0 {
-		s.sessionMaxAge = defaultSessionMaxAge
-	}
+	s.sessionMaxAge = opts.SessionMaxAge
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
-	}
-	if s.validate == nil {
-		s.validate = basicTemplateCheck
 	}
 	if s.spaces == nil {
 		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
-	s.limits = newLoginLimiter(s.now)
-	s.passwords = newPasswordChecks()
+	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
+	s.users, s.tokens = s.userServices()
+	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
+	s.auth = s.authService()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
@@ -392,18 +388,8 @@ func (s *Server) sweepSessions(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		sessions, err := storage.List[shared.Session](ctx, s.store)
-		if err != nil {
-			s.log.Error("list sessions for expiry", "err", err)
-			continue
-		}
-		now := s.now()
-		for _, se := range sessions {
-			if s.sessionOver(se, now) {
-				if _, err := s.store.Delete(ctx, shared.KindSession, se.ID); err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
-					s.log.Error("delete expired session", "err", err)
-				}
-			}
+		if err := s.auth.SweepSessions(ctx); err != nil {
+			s.log.Error("sweep sessions", "err", err)
 		}
 	}
 }

@@ -1,30 +1,95 @@
 package web
 
 import (
+	"context"
+
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // services returns the group and role services of the server: groups and
 // roles when given, else the origin's over the server's store (which counts
 // the writes and tells the hub of them) or, on a leaf, the leaf's over its
-// replica. The leaf's services get no way to the origin for writes: the
-// writes of their routes are forwarded before they reach a handler.
+// replica, which forward writes to the origin acting for the caller (the
+// credential that api puts into the context). It sets the fleet service,
+// and on a leaf the way to the origin, likewise.
 func (s *Server) services(groups shared.GroupService, roles shared.RoleService) (shared.GroupService, shared.RoleService) {
-	if groups == nil {
-		if s.leaf != nil {
-			groups = leaf.NewGroupService(leaf.ServiceOptions{Store: s.store, Up: s.originDown})
-		} else {
-			groups = origin.NewGroupService(s.store, origin.ServiceOptions{Now: s.now})
+	if l := s.leaf; l != nil {
+		s.origin = leaf.NewOrigin(leaf.OriginOptions{URL: l.OriginURL, Resolve: l.Resolve, HTTPClient: l.HTTPClient,
+			Uplink: l.Uplink, Location: s.location, Token: l.Token, Version: s.version, Logger: s.log})
+		opts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
+		s.fleet = leaf.NewFleetService(opts)
+		if groups == nil {
+			groups = leaf.NewGroupService(opts)
 		}
+		if roles == nil {
+			roles = leaf.NewRoleService(opts)
+		}
+		return groups, roles
+	}
+	s.fleet = origin.NewFleetService(s.hub, origin.FleetOptions{Usage: func(ctx context.Context, userID string, keep func(*shared.Space) bool) (shared.Usage, error) {
+		u, err := s.usage(ctx, userID, keep)
+		return shared.Usage(u), err
+	}})
+	if groups == nil {
+		groups = origin.NewGroupService(s.store, origin.ServiceOptions{Now: s.now})
 	}
 	if roles == nil {
-		if s.leaf != nil {
-			roles = leaf.NewRoleService(leaf.ServiceOptions{Store: s.store, Up: s.originDown})
-		} else {
-			roles = origin.NewRoleService(s.store, origin.ServiceOptions{Now: s.now})
-		}
+		roles = origin.NewRoleService(s.store, origin.ServiceOptions{Now: s.now})
 	}
 	return groups, roles
+}
+
+// templateServices returns the template, variable and audit services of
+// the server: the origin's over its store or, on a leaf, the leaf's over
+// its replica (local variables are written there; the other writes of
+// these routes are forwarded before they reach a handler). Both count a
+// template's spaces from the list cache; the audit log is the store's on
+// every server.
+func (s *Server) templateServices(validate func(*shared.Template) error) (shared.TemplateService, shared.VariableService, shared.AuditService) {
+	spaces := func(ctx context.Context) ([]*shared.Space, error) {
+		v, err := s.lists.get(ctx, s.store)
+		if err != nil {
+			return nil, err
+		}
+		return v.spaces, nil
+	}
+	opts := origin.ServiceOptions{Now: s.now}
+	audits := origin.NewAuditService(s.store, s.location, opts)
+	if s.leaf != nil {
+		lopts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
+		return leaf.NewTemplateService(lopts, spaces),
+			leaf.NewVariableService(leaf.VariableOptions{ServiceOptions: lopts, Sealer: s.sealer, OriginURL: s.leaf.OriginURL, Now: s.now}),
+			audits
+	}
+	return origin.NewTemplateService(s.store, origin.TemplateOptions{ServiceOptions: opts, Validate: validate, Spaces: spaces}),
+		origin.NewVariableService(s.store, s.sealer, opts), audits
+}
+
+// usage counts the spaces of user in the store for which keep is true.
+func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
+	v, err := s.lists.get(ctx, s.store)
+	if err != nil {
+		return api.LeafUsage{}, err
+	}
+	return api.LeafUsage(shared.CountUsage(v.spaces, v.templates, userID, keep)), nil
+}
+
+// userServices returns the user and API token services of the server: the
+// origin's over the server's store, or on a leaf the leaf's over its
+// replica, whose quota asks the origin what the user's spaces elsewhere
+// use.
+func (s *Server) userServices() (shared.UserService, shared.TokenService) {
+	if s.leaf == nil {
+		opts := origin.ServiceOptions{Now: s.now}
+		return origin.NewUserService(s.store, opts, s.deleteUserSpace), origin.NewTokenService(s.store, opts)
+	}
+	opts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
+	logFar := func(ctx context.Context, userID string, err error) {
+		s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user_id", userID, "reason", shared.ErrorMessage(err))
+	}
+	uo := leaf.UserOptions{Location: s.location, FarUsage: s.originUsage, Log: logFar}
+	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
 }

@@ -3,10 +3,12 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -74,4 +76,102 @@ func adminID(t *testing.T, base, session string) string {
 	}
 	mustCall(t, http.StatusOK, base, "GET", "/api/users/whoami", session, nil, &who)
 	return who.ID
+}
+
+// A leaf's group, role and fleet services make their writes at the origin
+// as the caller, with the origin session of a login at the leaf or with an
+// API token: the answer is the origin's, its refusals included, and the
+// audit event of a write is the origin's alone.
+func TestLeafServicesWriteAtTheOriginAsTheCaller(t *testing.T) {
+	f := newFleet(t)
+	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
+	f.waitConnected(true)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	waitRecord(t, f.leafStore, shared.KindUser, adminID(t, ob, session), false)
+	leafSession := f.login(lb)
+	ctx := context.Background()
+
+	var g struct {
+		ID string `json:"group_id"`
+	}
+	a := mustCall(t, http.StatusCreated, lb, "POST", "/api/groups", leafSession, map[string]any{"name": "devs"}, &g)
+	if a.header.Get("X-Knot-Forwarded-To") != "origin" {
+		t.Fatalf("the answer is not marked as the origin's: %v", a.header)
+	}
+	if _, err := f.originStore.Get(ctx, shared.KindGroup, g.ID); err != nil {
+		t.Fatalf("the group made at the leaf is not at the origin: %v", err)
+	}
+	waitRecord(t, f.leafStore, shared.KindGroup, g.ID, false)
+	atLeaf := mustCall(t, http.StatusConflict, lb, "POST", "/api/groups", leafSession, map[string]any{"name": "DEVS"}, nil)
+	atOrigin := mustCall(t, http.StatusConflict, ob, "POST", "/api/groups", session, map[string]any{"name": "DEVS"}, nil)
+	if atLeaf.errMsg(t) != atOrigin.errMsg(t) || atLeaf.header.Get("X-Knot-Forwarded-To") != "origin" {
+		t.Fatalf("the leaf answered %q, the origin %q", atLeaf.errMsg(t), atOrigin.errMsg(t))
+	}
+
+	var tok struct{ Token string }
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "cli"}, &tok)
+	waitRecord(t, f.leafStore, shared.KindToken, crypt.HashToken(tok.Token), false)
+	var r struct {
+		ID string `json:"role_id"`
+	}
+	mustCall(t, http.StatusCreated, lb, "POST", "/api/roles", tok.Token, map[string]any{"name": "auditor", "permissions": []int{int(shared.PermViewAuditLogs)}}, &r)
+	mustCall(t, http.StatusOK, lb, "PUT", "/api/roles/"+r.ID, tok.Token, map[string]any{"name": "auditors"}, nil)
+	if role, err := storage.Get[shared.Role](ctx, f.originStore, r.ID); err != nil || role.Name != "auditors" {
+		t.Fatalf("the origin holds role %+v, %v", role, err)
+	}
+	mustCall(t, http.StatusLocked, lb, "DELETE", "/api/roles/"+shared.AdminRoleID, tok.Token, nil, nil)
+	mustCall(t, http.StatusOK, lb, "DELETE", "/api/groups/"+g.ID, leafSession, nil, nil)
+	if _, err := f.originStore.Get(ctx, shared.KindGroup, g.ID); shared.ErrorCode(err) != shared.ENOTFOUND {
+		t.Fatalf("the group deleted at the leaf is at the origin: %v", err)
+	}
+
+	var leaves struct {
+		Count  int
+		Leaves []struct {
+			NodeID    string `json:"node_id"`
+			Location  string `json:"location"`
+			Connected bool   `json:"connected"`
+		}
+	}
+	mustCall(t, http.StatusOK, lb, "GET", "/api/leaves", leafSession, nil, &leaves)
+	if leaves.Count != 1 || leaves.Leaves[0].NodeID != "node-away" || leaves.Leaves[0].Location != "away" || !leaves.Leaves[0].Connected {
+		t.Fatalf("the leaf lists the leaves %s", jsonOf(leaves))
+	}
+	var lt struct {
+		ID    string `json:"leaf_token_id"`
+		Token string `json:"token"`
+	}
+	mustCall(t, http.StatusCreated, lb, "POST", "/api/leaf-tokens", leafSession, map[string]string{"location": "eu", "name": "eu-1"}, &lt)
+	if _, err := f.originStore.Get(ctx, shared.KindLeafToken, lt.ID); err != nil || lt.ID != crypt.HashToken(lt.Token) {
+		t.Fatalf("the leaf token made at the leaf is not at the origin: %v", err)
+	}
+	a = mustCall(t, http.StatusBadRequest, lb, "POST", "/api/leaf-tokens/"+lt.ID+"/rotate", leafSession, map[string]string{"overlap": "soon"}, nil)
+	if !strings.Contains(a.errMsg(t), "overlap") {
+		t.Fatalf("message %q", a.errMsg(t))
+	}
+	mustCall(t, http.StatusOK, lb, "DELETE", "/api/leaf-tokens/"+lt.ID, tok.Token, nil, nil)
+	mustCall(t, http.StatusNotFound, lb, "DELETE", "/api/leaf-tokens/"+lt.ID, tok.Token, nil, nil)
+
+	count := func(st storage.Store, event string) int {
+		evs, _, err := st.ListAudit(ctx, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Event == event {
+				n++
+			}
+		}
+		return n
+	}
+	for _, ev := range []string{"Group Create", "Group Delete", "Role Create", "Role Update", "Leaf Token Create", "Leaf Token Revoke"} {
+		if n := count(f.leafStore, ev); n != 0 {
+			t.Errorf("the leaf recorded %d %q events of writes the origin made", n, ev)
+		}
+		if n := count(f.originStore, ev); n != 1 {
+			t.Errorf("the origin recorded %d %q events, want 1", n, ev)
+		}
+	}
 }

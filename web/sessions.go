@@ -3,58 +3,49 @@ package web
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/storage"
 )
 
-// Session lifetimes. A session ends sessionTTL after its last use (the
-// sliding expiry) and at the latest Options.SessionMaxAge after the login
-// (the absolute one), however busy it is.
-const (
-	// defaultSessionMaxAge is the absolute lifetime when Options leaves it 0.
-	defaultSessionMaxAge = 7 * 24 * time.Hour
-	// maxSessionsPerUser bounds the sessions one user holds; a login beyond
-	// it ends that user's oldest sessions.
-	maxSessionsPerUser = 20
-)
-
-// sessionExpiry is when a session made at created ends if it is not used
-// after now: sessionTTL from now, but never past its absolute end.
-func (s *Server) sessionExpiry(created, now time.Time) time.Time {
-	next := now.Add(sessionTTL)
-	if end := created.Add(s.sessionMaxAge); end.Before(next) {
-		return end
+// authService returns the auth service of the server: the origin's over
+// its store or, on a leaf, the leaf's, which checks logins over the replica
+// and opens a session at the origin too (leafside.go). Sessions last as
+// Options.SessionMaxAge says (package origin).
+func (s *Server) authService() shared.AuthService {
+	opts := origin.AuthOptions{Now: s.now, Logins: s.logins, SessionMaxAge: s.sessionMaxAge, Sealer: s.sealer,
+		TOTP: s.totp, Audit: s.auditEvent, Logger: s.log}
+	if s.leaf == nil {
+		return origin.NewAuthService(s.store, opts)
 	}
-	return next
-}
-
-// sessionOver reports whether se has ended at now.
-func (s *Server) sessionOver(se *shared.Session, now time.Time) bool {
-	return !now.Before(se.ExpiresAt) || !now.Before(se.CreatedAt.Add(s.sessionMaxAge))
-}
-
-// capSessions ends the oldest sessions of userID beyond maxSessionsPerUser.
-func (s *Server) capSessions(ctx context.Context, userID string) error {
-	sessions, err := storage.ListWhere(ctx, s.store, func(se *shared.Session) bool { return se.UserID == userID })
-	if err != nil || len(sessions) <= maxSessionsPerUser {
-		return err
-	}
-	slices.SortFunc(sessions, func(a, b *shared.Session) int {
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(b.ID, a.ID)
+	opts.OriginURL = s.leaf.OriginURL
+	return leaf.NewAuthService(leaf.AuthOptions{
+		Local: origin.NewAuthService(s.store, opts),
+		OriginLogin: func(ctx context.Context, id string, req shared.LoginRequest) {
+			s.originLogin(ctx, id, req.Email, req.Password, req.TOTPCode)
+		},
+		OriginLogout: s.originLogout,
 	})
-	for _, se := range sessions[maxSessionsPerUser:] {
-		if _, err := s.store.Delete(ctx, shared.KindSession, se.ID); err != nil && !isCode(err, shared.ENOTFOUND) {
-			return err
-		}
+}
+
+type auditRequestKey struct{}
+
+// withRequest returns the context of r, which carries r for the audit
+// events the call records (auditEvent).
+func withRequest(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), auditRequestKey{}, r)
+}
+
+// auditEvent records ev, made by a service, with the client of the request
+// in ctx (withRequest).
+func (s *Server) auditEvent(ctx context.Context, ev *shared.AuditEvent) {
+	r, _ := ctx.Value(auditRequestKey{}).(*http.Request)
+	if r == nil {
+		r = (&http.Request{Header: http.Header{}}).WithContext(ctx)
 	}
-	return nil
+	s.auditAs(r, ev.Actor, "", ev.Event, ev.Details, ev.Properties)
 }
 
 // secureCookies reports whether session cookies are marked Secure: when the

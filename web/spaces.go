@@ -355,3 +355,13 @@ func (s *Server) checkComputeQuota(ctx context.Context, sp *shared.Space) error 
 	}
 	return nil
 }
+
+// getTemplate returns the template with id from the store, for the checks
+// of a space, which need no permission to manage templates.
+func (s *Server) getTemplate(ctx context.Context, id string) (*shared.Template, error) {
+	t, err := storage.Get[shared.Template](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, notFound("template %s not found", quote(id))
+	}
+	return t, err
+}

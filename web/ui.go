@@ -91,12 +91,16 @@ type uiData struct {
 	Status   int
 	Message  string
 	NotFound bool // the page asked for does not exist
+
+	// The space page.
+	SpaceID, SpaceName string
+	Shells             []string // the shells a space may have
 }
 
 // uiTemplates holds one parsed template set per page, each the layout plus
 // the page's content.
 var uiTemplates = func() map[string]*template.Template {
-	names := []string{"login", "error"}
+	names := []string{"login", "error", uiSpacePage}
 	for _, p := range uiPages {
 		names = append(names, p.name)
 	}
@@ -161,6 +165,7 @@ func (s *Server) mountUI(r chi.Router) {
 	for _, p := range uiPages {
 		r.Get(p.path, s.handleUIPage(p))
 	}
+	r.Get("/spaces/{space_id}", s.handleUISpace)
 	r.Get(uiStaticPrefix+"*", handleUIAsset)
 }
 
@@ -208,17 +213,7 @@ func (s *Server) needsSetup(r *http.Request) (bool, error) {
 	if s.leaf != nil {
 		return false, nil
 	}
-	s.setupMu.Lock()
-	defer s.setupMu.Unlock()
-	if s.setupDone {
-		return false, nil
-	}
-	users, err := s.store.List(r.Context(), shared.KindUser)
-	if err != nil {
-		return false, err
-	}
-	s.setupDone = len(users) > 0
-	return !s.setupDone, nil
+	return s.users.NeedsSetup(r.Context())
 }
 
 // handleUIPage serves the shell of pg to a user who may see it.

@@ -212,7 +212,7 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 			b.click("#editor button.cancel")
 		}},
 		{"UnknownPageIsHTMLWithALinkHome", func(t *testing.T) {
-			for _, p := range []string{"/no/such/page", "/spaces/nope"} {
+			for _, p := range []string{"/no/such/page", "/spaces/nope/more"} {
 				res, err := http.Get(base + p)
 				if err != nil {
 					t.Fatal(err)

@@ -4,35 +4,12 @@ import (
 	"context"
 
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
-// deleteUserRecords deletes the user with id, their API tokens and their
-// sessions in one store transaction: all of them or, on any error, none.
-// A user already gone is no error; their tokens and sessions still go.
-func (s *Server) deleteUserRecords(ctx context.Context, id string) error {
-	return s.store.Update(ctx, func(tx storage.Tx) error {
-		tokens, err := storage.ListWhere(ctx, tx, func(t *shared.Token) bool { return t.UserID == id })
-		if err != nil {
-			return err
-		}
-		for _, t := range tokens {
-			if err := tx.Delete(ctx, shared.KindToken, t.ID); err != nil {
-				return err
-			}
-		}
-		sessions, err := storage.ListWhere(ctx, tx, func(se *shared.Session) bool { return se.UserID == id })
-		if err != nil {
-			return err
-		}
-		for _, se := range sessions {
-			if err := tx.Delete(ctx, shared.KindSession, se.ID); err != nil {
-				return err
-			}
-		}
-		if err := tx.Delete(ctx, shared.KindUser, id); err != nil && !isCode(err, shared.ENOTFOUND) {
-			return err
-		}
-		return nil
-	})
+// deleteUserSpace is the origin user service's SpaceDeleter: it deletes a
+// space of a user being deleted through the space controller of its
+// location, which frees what the space holds in its runtime.
+func (s *Server) deleteUserSpace(ctx context.Context, sp *shared.Space) error {
+	return s.act(ctx, sp, wire.ActionDelete)
 }

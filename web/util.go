@@ -3,78 +3,30 @@ package web
 import (
 	"context"
 	"hash/fnv"
-	"strconv"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
 )
 
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
+// quote, nameTaken, checkName, checkQuotas, setIf and sameSet are shared's,
+// which origin uses too.
+var (
+	quote       = shared.Quote
+	nameTaken   = shared.NameTaken
+	checkName   = shared.CheckName
+	checkQuotas = shared.CheckQuotas
+	sameSet     = shared.SameSet
+	checkText   = shared.CheckText
+	dedupe      = shared.Distinct
+)
 
-func nameTaken(kind, name string) error {
-	return shared.Errorf(shared.ECONFLICT, "a %s named %s already exists", kind, quote(name))
-}
+func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
 
 // validLocation reports whether s is a valid location of either namespace
 // (see shared.RestrictedLocationPrefix).
 func validLocation(s string) bool { return shared.ValidLocation(s) }
 
-func checkLocation(field, s string) error {
-	if !validLocation(s) {
-		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores, or be %s followed by a username (a restricted leaf's)", field, quote(s), shared.RestrictedLocationPrefix)
-	}
-	return nil
-}
-
-// checkTrustedLocation is checkLocation for the location of a trusted leaf
-// or of this server, which is never a restricted one.
-func checkTrustedLocation(field, s string) error {
-	if _, ok := shared.LocationOwner(s); ok {
-		return invalid("%s %s is a restricted location, the one a leaf on that user's API token serves: a trusted leaf's location is a plain name", field, quote(s))
-	}
-	if !shared.ValidTrustedLocation(s) {
-		return invalid("%s %s is invalid: it must start with a letter or digit and hold at most 64 letters, digits, dots, dashes or underscores", field, quote(s))
-	}
-	return nil
-}
-
-// checkText checks a free-text field: at most max bytes of valid UTF-8
-// without control characters other than newlines and tabs.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return invalid("%s holds a control character", field)
-		}
-	}
-	return nil
-}
-
-// checkName is shared.CheckName with the value shortened in the message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
-	}
-	return nil
-}
+func checkLocation(field, s string) error { return shared.CheckLocation(field, s) }
 
 // keyedMutex serializes work per key with a fixed set of stripes.
 type keyedMutex struct {
@@ -87,19 +39,6 @@ func (k *keyedMutex) lock(key string) func() {
 	m := &k.stripes[h.Sum32()%uint32(len(k.stripes))]
 	m.Lock()
 	return m.Unlock
-}
-
-// dedupe returns ids without repeats, in their first order.
-func dedupe(ids []string) []string {
-	seen := make(map[string]bool, len(ids))
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // update reads a record with get, changes it with change and writes it with

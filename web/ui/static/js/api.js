@@ -74,3 +74,8 @@ export async function api(method, path, body, options = {}) {
 export function path(...parts) {
   return '/api/' + parts.map((p) => encodeURIComponent(p)).join('/');
 }
+
+// wsURL returns the websocket URL of the API path p on this server.
+export function wsURL(p) {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${p}`;
+}

@@ -56,7 +56,7 @@ function row(s) {
   });
   return h('tr', { dataset: { name: s.name, state: s.state } },
     h('td', {},
-      h('div', { class: 'name', text: s.name }),
+      h('div', { class: 'name' }, h('a', { href: `/spaces/${encodeURIComponent(s.space_id)}`, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description })),
     h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
     h('td', { text: s.template_name || '—' }),

@@ -1,0 +1,67 @@
+package leaf
+
+import (
+	"context"
+
+	"github.com/knot-dev/knot/shared"
+)
+
+// AuthService is a leaf's shared.AuthService. Users log in here with what
+// the origin replicated (the password hashes and sealed TOTP secrets a
+// trusted leaf holds), whether or not the origin is reachable: Local checks
+// them over the replica and keeps the sessions, which are the leaf's own
+// (the origin does not know them). When a login here succeeds, the leaf
+// logs in at the origin too, while it is reachable, and keeps that session
+// for the writes it forwards for this one; a logout here ends both.
+//
+// The local checks are the origin's own (origin.AuthService over the
+// replica, told the origin's URL): a login is the same check of the same
+// records on both, and origin and leaf share no code but shared.
+type AuthService struct {
+	shared.AuthService
+	opts AuthOptions
+}
+
+var _ shared.AuthService = (*AuthService)(nil)
+
+// AuthOptions configures a leaf's AuthService.
+type AuthOptions struct {
+	// Local logs in over the leaf's replica. Required.
+	Local shared.AuthService
+	// OriginLogin opens, when the origin is reachable, a session there with
+	// the credentials of req for the writes of the leaf's session with id;
+	// a failure only means those writes are refused. nil opens none.
+	OriginLogin func(ctx context.Context, id string, req shared.LoginRequest)
+	// OriginLogout ends the origin session kept for the leaf's session with
+	// id, if any. nil ends none.
+	OriginLogout func(ctx context.Context, id string)
+}
+
+// NewAuthService returns the auth service of a leaf.
+func NewAuthService(opts AuthOptions) *AuthService {
+	return &AuthService{AuthService: opts.Local, opts: opts}
+}
+
+// Login implements shared.AuthService: over the replica, then at the
+// origin.
+func (s *AuthService) Login(ctx context.Context, req shared.LoginRequest) (*shared.LoginResult, error) {
+	out, err := s.AuthService.Login(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.OriginLogin != nil {
+		s.opts.OriginLogin(context.WithoutCancel(ctx), out.Session.ID, req)
+	}
+	return out, nil
+}
+
+// Logout implements shared.AuthService: here, then at the origin.
+func (s *AuthService) Logout(ctx context.Context, sessionID string) error {
+	if err := s.AuthService.Logout(ctx, sessionID); err != nil {
+		return err
+	}
+	if s.opts.OriginLogout != nil {
+		s.opts.OriginLogout(ctx, sessionID)
+	}
+	return nil
+}

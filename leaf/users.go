@@ -1,0 +1,148 @@
+package leaf
+
+import (
+	"context"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
+	"github.com/knot-dev/knot/storage"
+)
+
+// UserOptions configures what a leaf's user service needs beyond
+// ServiceOptions: the quota of a user counts the spaces of the leaf's own
+// location in its replica and the others as the origin reports them.
+type UserOptions struct {
+	// Location is the leaf's location.
+	Location string
+	// FarUsage returns what the spaces of a user at other locations use,
+	// as the origin reports it; nil, or an error, counts every space of
+	// the replica instead.
+	FarUsage func(ctx context.Context, userID string) (api.LeafUsage, error)
+	// Log, when set, is told why the quota counts the replica alone.
+	Log func(ctx context.Context, userID string, err error)
+}
+
+// UserService is a leaf's shared.UserService (see services.go).
+type UserService struct {
+	opts ServiceOptions
+	uo   UserOptions
+}
+
+var _ shared.UserService = (*UserService)(nil)
+
+// NewUserService returns the user service of a leaf.
+func NewUserService(opts ServiceOptions, uo UserOptions) *UserService {
+	return &UserService{opts: opts, uo: uo}
+}
+
+// List implements shared.UserService from the replica.
+func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
+	if err := shared.UserListAccess(ctx); err != nil {
+		return nil, err
+	}
+	return storage.ListUsers(ctx, s.opts.Store, state)
+}
+
+// Get implements shared.UserService from the replica.
+func (s *UserService) Get(ctx context.Context, id string) (*shared.User, error) {
+	if _, err := shared.UserAccess(ctx, id); err != nil {
+		return nil, err
+	}
+	return get[shared.User](ctx, s.opts.Store, id)
+}
+
+// Quota implements shared.UserService: the spaces of this location from
+// the replica, the others' as the origin reports them while it can be
+// asked, else every space of the replica.
+func (s *UserService) Quota(ctx context.Context, id string) (shared.Quota, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return shared.Quota{}, err
+	}
+	var scope storage.QuotaScope
+	if s.uo.FarUsage != nil {
+		far, err := s.uo.FarUsage(ctx, u.ID)
+		if err == nil {
+			scope = storage.QuotaScope{Keep: func(sp *shared.Space) bool { return sp.Location == s.uo.Location }, Far: far}
+		} else if s.uo.Log != nil {
+			s.uo.Log(ctx, u.ID, err)
+		}
+	}
+	return storage.QuotaOf(ctx, s.opts.Store, u, scope)
+}
+
+// NeedsSetup implements shared.UserService from the replica.
+func (s *UserService) NeedsSetup(ctx context.Context) (bool, error) {
+	users, err := s.opts.Store.List(ctx, shared.KindUser)
+	return len(users) == 0, err
+}
+
+// Setup implements shared.UserService: the first user is created at the
+// origin, which a leaf without users is not connected to yet.
+func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
+	return nil, shared.Errorf(shared.EUNAVAILABLE, "the first user is created at the origin: set up knot there")
+}
+
+// Create implements shared.UserService at the origin.
+func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
+	req := api.UserCreateRequest{Username: nu.Username, Email: nu.Email, Password: nu.Password,
+		ServicePassword: nu.ServicePassword, Roles: nu.Roles, Groups: nu.Groups, Active: nu.Active,
+		MaxSpaces: nu.MaxSpaces, ComputeUnits: nu.ComputeUnits, StorageUnits: nu.StorageUnits, MaxTunnels: nu.MaxTunnels,
+		SSHPublicKey: nu.SSHPublicKey, PreferredShell: nu.PreferredShell, Timezone: nu.Timezone}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
+		id, err := c.Users().Create(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return c.Users().Get(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return userOf(got), nil
+}
+
+// Update implements shared.UserService at the origin. The origin keeps the
+// session of the leaf's own login at the origin, not KeepSession, which
+// names a session of the leaf.
+func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpdate) (*shared.User, error) {
+	req := api.UserUpdateRequest{Username: upd.Username, Email: upd.Email, Password: upd.Password,
+		ServicePassword: upd.ServicePassword, Roles: upd.Roles, Groups: upd.Groups, Active: upd.Active,
+		MaxSpaces: upd.MaxSpaces, ComputeUnits: upd.ComputeUnits, StorageUnits: upd.StorageUnits, MaxTunnels: upd.MaxTunnels,
+		SSHPublicKey: upd.SSHPublicKey, PreferredShell: upd.PreferredShell, Timezone: upd.Timezone, KeepTokens: &upd.KeepTokens}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
+		if err := c.Users().Update(ctx, id, req); err != nil {
+			return nil, err
+		}
+		return c.Users().Get(ctx, id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return userOf(got), nil
+}
+
+// Delete implements shared.UserService at the origin, which deletes the
+// user's spaces through their leaves.
+func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*shared.Space, error) {
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
+		got, err := c.Users().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return got, c.Users().Delete(ctx, id)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return userOf(got), nil, nil
+}
+
+func userOf(u *api.User) *shared.User {
+	return &shared.User{Meta: shared.Meta{ID: u.ID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
+		Username: u.Username, Email: u.Email, ServicePassword: u.ServicePassword, SSHPublicKey: u.SSHPublicKey,
+		Roles: u.Roles, Groups: u.Groups, Active: u.Active,
+		MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels,
+		PreferredShell: u.PreferredShell, Timezone: u.Timezone}
+}

@@ -1,0 +1,180 @@
+// space.js is the page of one space: its state (with the progress of a
+// start or stop, and the reason of a failure in full), where it runs, its
+// template and agent, its actions, its terminal and its log.
+import './shell.js';
+import { api, path } from './api.js';
+import { $, $$, showError, hideError, confirmAction, poll, Editor, fmtTime, ago, ready } from './dom.js';
+import { announce, rowLabel } from './feedback.js';
+import { SpaceTerminal } from './terminal.js';
+import { followLogs } from './logs.js';
+
+const root = $('#space');
+const id = root.dataset.spaceId;
+const here = document.body.dataset.location;
+const pageError = $('#page-error');
+const editor = new Editor('#editor');
+const moving = new Set(['pending', 'starting', 'stopping', 'deleting']);
+const canStart = new Set(['stopped', 'failed']);
+const canStop = new Set(['running', 'starting']);
+const doing = { start: 'starting', stop: 'stopping', restart: 'restarting', delete: 'deleting' };
+let space = null;
+let busy = ''; // the action under way, if any
+let step = ''; // the latest line of the log: the progress of a start or stop
+
+const terminal = new SpaceTerminal({
+  el: $('#terminal'), status: $('#terminal-status'), reconnect: $('#terminal-connect'), fresh: $('#terminal-new'),
+  off: $('#terminal-off'), spaceId: id,
+});
+
+async function load() {
+  try {
+    space = await api('GET', path('spaces', id));
+    hideError(pageError);
+    render();
+  } catch (err) {
+    showError(pageError, err.status === 404 ? `This space no longer exists (${err.message}).` : err);
+  }
+}
+
+// refresh loads the space unless a load is under way.
+let loading = null;
+function refresh() {
+  if (!loading) loading = load().finally(() => { loading = null; });
+  return loading;
+}
+
+function text(sel, value) {
+  $(sel).textContent = value;
+}
+
+function render() {
+  const s = space;
+  root.dataset.state = s.state;
+  document.title = `${s.name} · knot`;
+  text('#space-name', s.name);
+  text('#crumb-name', s.name);
+  text('#ssh-command', `ssh knot.${s.name}`);
+  text('#ssh-host', `knot.${s.name}`);
+  const desc = $('#space-description');
+  desc.textContent = s.description || '';
+  desc.hidden = !s.description;
+
+  const badge = $('#state-badge');
+  badge.className = `badge state state-${s.state}`;
+  badge.textContent = s.state;
+  const inMotion = moving.has(s.state) || busy !== '';
+  $('#state-progress').hidden = !inMotion;
+  text('#state-step', step || `${doing[busy] || s.state}…`);
+
+  text('#space-location', s.location + (s.location === here ? ' (this server)' : ''));
+  text('#template-name', s.template_name || '—');
+  $('#update-badge').hidden = !s.update_available;
+  text('#space-shell', s.shell || '—');
+  text('#space-owner', s.username || '—');
+  text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
+  text('#space-agent', agentText(s));
+
+  const failure = $('#space-reason');
+  failure.hidden = !s.reason;
+  text('#space-reason h3', s.state === 'failed' ? 'Why it failed' : 'Last message');
+  text('#reason-text', s.reason || '');
+
+  const show = { start: canStart.has(s.state), stop: canStop.has(s.state), restart: s.state === 'running' };
+  for (const b of $$('#space-actions button')) {
+    const verb = b.dataset.action;
+    if (verb in show) b.hidden = !show[verb];
+    b.disabled = inMotion && verb !== 'edit';
+    b.setAttribute('aria-label', rowLabel(b.textContent, s.name));
+  }
+
+  const linked = s.agent && s.agent.connected;
+  let why = '';
+  if (s.state !== 'running') why = 'The terminal opens when the space runs.';
+  else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
+  else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
+  terminal.setAvailable(s.state === 'running' && Boolean(linked), why);
+}
+
+function agentText(s) {
+  const a = s.agent;
+  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : '—';
+  if (a.connected) {
+    return `Connected, version ${a.version || 'unknown'}${a.outdated ? ` (outdated: this server runs ${document.body.dataset.version || 'another'})` : ''}`;
+  }
+  return a.last_seen ? `Not connected (last seen ${ago(a.last_seen)})` : 'Not connected';
+}
+
+// waitSettled polls the space until it is no longer moving, for up to
+// two minutes.
+async function waitSettled() {
+  const deadline = Date.now() + 120000;
+  while (Date.now() < deadline) {
+    await load();
+    if (space && !moving.has(space.state)) return;
+    await new Promise((r) => { setTimeout(r, 500); });
+  }
+  throw new Error(`the space is still ${space ? space.state : 'busy'} after two minutes`);
+}
+
+// focusAfter puts the focus on the button of verb if it is still offered,
+// else on the first action that is.
+function focusAfter(verb) {
+  const visible = $$('#space-actions button').filter((b) => !b.hidden && !b.disabled);
+  (visible.find((b) => b.dataset.action === verb) || visible[0])?.focus();
+}
+
+async function act(verb) {
+  if (verb === 'edit') {
+    editor.open(`Edit ${space.name}`, { name: space.name, description: space.description, shell: space.shell || 'bash' });
+    return;
+  }
+  if (verb === 'delete' && !await confirmAction(`Delete the space ${space.name}? Its runtime resources are removed too.`)) {
+    return;
+  }
+  busy = verb;
+  step = '';
+  render();
+  let failed = null;
+  try {
+    if (verb === 'delete') {
+      await api('DELETE', path('spaces', id));
+      location.assign('/spaces');
+      return;
+    }
+    if (verb === 'restart') {
+      await api('POST', path('spaces', id, 'stop'));
+      await waitSettled();
+      await api('POST', path('spaces', id, 'start'));
+    } else {
+      await api('POST', path('spaces', id, verb));
+    }
+  } catch (err) {
+    failed = announce('error', `Could not ${verb} ${space.name}: ${err.message}`, () => $(`#space-actions button[data-action="${verb}"]`));
+  }
+  busy = '';
+  await load();
+  if (failed) failed.focus();
+  else focusAfter(verb);
+}
+
+for (const b of $$('#space-actions button')) b.addEventListener('click', () => act(b.dataset.action));
+
+editor.onSave(async (e) => {
+  const body = { name: e.text('name'), description: e.text('description'), shell: e.raw('shell') };
+  await api('PUT', path('spaces', id), body);
+  announce('success', `Space ${body.name} saved.`);
+  await load();
+});
+
+followLogs({
+  el: $('#logs'), status: $('#logs-status'), spaceId: id,
+  onLine: (l) => {
+    step = l.text;
+    if (space && moving.has(space.state)) render();
+    // A line often means the state moved: look now, not at the next poll.
+    if (space && (moving.has(space.state) || busy)) refresh();
+  },
+});
+
+load().then(ready);
+poll(load, 2000);
