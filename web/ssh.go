@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
@@ -48,7 +49,7 @@ func newHostKey() (string, string) {
 // handleSSH serves GET /api/spaces/{space_id}/ssh.
 func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		sp, err := s.agentSpace(r, p, "SSH")
+		sp, err := s.sshSpace(r, p)
 		if err != nil {
 			return err
 		}
@@ -69,6 +70,27 @@ func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	writeJSON(w, http.StatusOK, api.SpaceSSH{SpaceID: sp.ID, Host: "knot." + sp.Name, HostKey: sp.SSHHostPublic})
 	return nil
+}
+
+// sshSpace returns the space r asks to reach, when p may (else 404, and
+// the refusal is audited) and this server holds its agent's link.
+func (s *Server) sshSpace(r *http.Request, p *principal) (*shared.Space, error) {
+	id := chi.URLParam(r, "space_id")
+	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
+	switch {
+	case isCode(err, shared.ENOTFOUND):
+		return nil, notFound("space %s not found", quote(id))
+	case err != nil:
+		return nil, err
+	case sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces):
+		s.audit(r, p, "ssh refused", fmt.Sprintf("SSH to space %s refused: not its owner", sp.Name), map[string]string{"space_id": sp.ID})
+		return nil, notFound("space %s not found", quote(id))
+	case s.remote(sp):
+		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach it through that location's server", quote(sp.Name), quote(sp.Location))
+	case s.agents == nil:
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no SSH")
+	}
+	return sp, nil
 }
 
 // spaceHostKey returns sp with its host key, making and storing one when

@@ -8,9 +8,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/sshkey"
+	"github.com/knot-dev/knot/storage"
 )
 
 // SSH keys of a user's profile: GET and POST /api/users/{user_id}/ssh-keys
@@ -30,7 +32,7 @@ func sshKeyList(u *shared.User) api.SSHKeyList {
 
 // handleListSSHKeys serves GET /api/users/{user_id}/ssh-keys.
 func (s *Server) handleListSSHKeys(w http.ResponseWriter, r *http.Request, p *principal) error {
-	u, err := s.targetUser(r, p)
+	u, err := s.users.Get(r.Context(), chi.URLParam(r, "user_id"))
 	if err != nil {
 		return err
 	}
@@ -40,7 +42,7 @@ func (s *Server) handleListSSHKeys(w http.ResponseWriter, r *http.Request, p *pr
 
 // handleAddSSHKey serves POST /api/users/{user_id}/ssh-keys.
 func (s *Server) handleAddSSHKey(w http.ResponseWriter, r *http.Request, p *principal) error {
-	cur, err := s.targetUser(r, p)
+	cur, err := s.users.Get(r.Context(), chi.URLParam(r, "user_id"))
 	if err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func (s *Server) handleAddSSHKey(w http.ResponseWriter, r *http.Request, p *prin
 
 // handleRemoveSSHKey serves DELETE /api/users/{user_id}/ssh-keys/{key_id}.
 func (s *Server) handleRemoveSSHKey(w http.ResponseWriter, r *http.Request, p *principal) error {
-	cur, err := s.targetUser(r, p)
+	cur, err := s.users.Get(r.Context(), chi.URLParam(r, "user_id"))
 	if err != nil {
 		return err
 	}
@@ -109,17 +111,26 @@ func (s *Server) handleRemoveSSHKey(w http.ResponseWriter, r *http.Request, p *p
 	return nil
 }
 
-// changeSSHKeys applies change to the keys of user id, as p may.
+// changeSSHKeys applies edit to the keys of user id, as the grant rules
+// let p (who may change the account of a user holding no more than they
+// do). The routes are served by the origin.
 func (s *Server) changeSSHKeys(r *http.Request, p *principal, id string, edit func(*shared.User) error) (*shared.User, error) {
 	ctx := context.WithoutCancel(r.Context())
-	return update(ctx, s, func() (*shared.User, error) { return s.getUser(ctx, id) }, func(u *shared.User) error {
+	get := func() (*shared.User, error) {
+		u, err := storage.Get[shared.User](ctx, s.store, id)
+		if isCode(err, shared.ENOTFOUND) {
+			return nil, notFound("user %s not found", quote(id))
+		}
+		return u, err
+	}
+	return update(ctx, s, get, func(u *shared.User) error {
 		before := *u
 		before.SSHKeys = append([]shared.SSHKey(nil), u.SSHKeys...)
 		if err := edit(u); err != nil {
 			return err
 		}
 		u.UpdatedAt = s.now().UTC()
-		return s.mayChange(ctx, p, change{userBefore: &before, userAfter: u})
+		return origin.JudgeChange(ctx, actorOf(p), origin.Change{UserBefore: &before, UserAfter: u}, s.role)
 	})
 }
 

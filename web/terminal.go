@@ -116,7 +116,7 @@ const terminalWriteTimeout = 30 * time.Second
 
 // handleTerminal serves GET /api/spaces/{space_id}/terminal.
 func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.agentSpace(r, p, "terminal")
+	sp, err := s.terminalSpace(r, p)
 	if err != nil {
 		return err
 	}
@@ -131,9 +131,9 @@ func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *princ
 	return s.serveTerminal(w, r, p, sp)
 }
 
-// agentSpace returns the space whose terminals (or SSH: what) r asks for,
-// when p may open them and this server holds its agent's link.
-func (s *Server) agentSpace(r *http.Request, p *principal, what string) (*shared.Space, error) {
+// terminalSpace returns the space whose terminals r asks for, when p may
+// open them and this server holds its agent's link.
+func (s *Server) terminalSpace(r *http.Request, p *principal) (*shared.Space, error) {
 	id := chi.URLParam(r, "space_id")
 	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
 	if isCode(err, shared.ENOTFOUND) {
@@ -142,14 +142,14 @@ func (s *Server) agentSpace(r *http.Request, p *principal, what string) (*shared
 		return nil, err
 	}
 	if sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces) {
-		s.audit(r, p, strings.ToLower(what)+" refused", fmt.Sprintf("%s of space %s refused: not its owner", what, sp.Name), map[string]string{"space_id": sp.ID})
+		s.audit(r, p, "terminal refused", fmt.Sprintf("terminal of space %s refused: not its owner", sp.Name), map[string]string{"space_id": sp.ID})
 		return nil, notFound("space %s not found", quote(id))
 	}
 	if s.remote(sp) {
-		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: open its %s at that location's server", quote(sp.Name), quote(sp.Location), what)
+		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: open its terminal at that location's server", quote(sp.Name), quote(sp.Location))
 	}
 	if s.agents == nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no %s", what)
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no terminals")
 	}
 	return sp, nil
 }
