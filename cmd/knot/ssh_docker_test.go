@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/runtime/runtimetest"
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // sshClient runs Debian's OpenSSH clients with the configuration knot
@@ -451,4 +452,79 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 			t.Fatalf("audit: %d opened, %d refused, the most bytes in and out of one connection %d, %d\n%s", opened, refused, most, mostOut, body)
 		}
 	})
+}
+
+// TestSSHAtALeafWhileItsOriginIsDown: the key added at the origin reaches
+// the leaf with the user record, and ssh into the leaf's space works with
+// the origin killed.
+func TestSSHAtALeafWhileItsOriginIsDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a container engine")
+	}
+	if _, err := exec.LookPath("ssh"); err != nil {
+		if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
+			t.Fatalf("ssh is not installed (openssh-client): %v", err)
+		}
+		t.Skip("ssh is not installed (openssh-client)")
+	}
+	e, err := runtimetest.StartDocker(context.Background())
+	if err != nil {
+		testenv.Missing(t, "docker", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	o := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:"+loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken)
+	originUp := true
+	t.Cleanup(func() {
+		if originUp {
+			o.stop()
+		}
+	})
+	l := runKnotServerOf(t, e.Knot(t), t.TempDir(), nil, "--listen", "127.0.0.1:0", "--location", "branch", "--shared-token", fleetSharedToken,
+		"--origin-server", o.base, "--listen-agent", "127.0.0.1:"+loopbackPort(t), "--docker-host", e.Host)
+	t.Cleanup(l.stop)
+	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	originEnv := clientEnv(t, "KNOT_SERVER", o.base, "KNOT_TOKEN", o.login())
+	mustSucceed(t, knot(t, originEnv, "name: box\nkind: container\nspec: |\n  image: "+e.Image+"\n  network: host\n", "template", "import", "-"))
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	keygen(t, key)
+	mustSucceed(t, knot(t, originEnv, "", "ssh-key", "add", key+".pub"))
+
+	var leafToken string
+	waitUntil(t, 60*time.Second, func() string {
+		if leafToken = tryLogin(l); leafToken == "" {
+			return "the admin cannot log in at the leaf yet"
+		}
+		if _, body := l.fetch("GET", "/api/users/whoami", leafToken, nil); !strings.Contains(string(body), `"admin"`) {
+			return "whoami at the leaf: " + string(body)
+		}
+		var me struct {
+			ID string `json:"user_id"`
+		}
+		_, body := l.fetch("GET", "/api/users/whoami", leafToken, nil)
+		json.Unmarshal(body, &me)
+		if _, body := l.fetch("GET", "/api/users/"+me.ID+"/ssh-keys", leafToken, nil); !strings.Contains(string(body), "SHA256:") {
+			return "the leaf has no key of the admin yet: " + string(body)
+		}
+		return ""
+	})
+	env := clientEnv(t, "KNOT_SERVER", l.base, "KNOT_TOKEN", leafToken)
+	waitUntil(t, 60*time.Second, func() string {
+		if r := knot(t, env, "", "space", "create", "dev", "box"); r.code != 0 {
+			return "space create at the leaf: " + r.stderr
+		}
+		return ""
+	})
+	mustSucceed(t, knot(t, env, "", "space", "start", "dev"))
+	if body, ok := waitOnlySpace(l, leafToken, func(state string, agent bool) bool { return agent }); !ok {
+		t.Fatalf("the space's agent did not connect within 60s: %s\n%s", body, l.log)
+	}
+
+	o.kill()
+	originUp = false
+	home := env["HOME"]
+	mustSucceed(t, knot(t, env, "", "ssh-config", "update"))
+	c := &sshClient{t: t, home: home, key: key, env: env, config: filepath.Join(home, ".ssh", "config")}
+	if out := c.must("ssh", "knot.dev", "echo", "at-the-leaf"); out != "at-the-leaf\n" {
+		t.Fatalf("ssh with the origin down: %q", out)
+	}
 }
