@@ -102,8 +102,9 @@ type Options struct {
 	// Runtimes lists the runtimes the leaf drives, for the origin's fleet
 	// view.
 	Runtimes []string
-	// Spaces carries out the origin's commands; nil answers every command
-	// with EUNAVAILABLE.
+	// Spaces carries out the origin's commands; nil means the commands of
+	// the SpaceService made with this uplink, and without one every command
+	// is answered with EUNAVAILABLE.
 	Spaces SpaceController
 	// Logger receives the uplink's log; nil means slog.Default().
 	Logger *slog.Logger
@@ -151,8 +152,9 @@ type Uplink struct {
 	probe  chan struct{} // buffered 1: Probe was called
 
 	mu     sync.Mutex
-	status Status // guarded by mu
-	acked  int64  // guarded by mu: highest leaf revision whose report the origin acknowledged
+	status Status          // guarded by mu
+	spaces SpaceController // guarded by mu: Options.Spaces, or the space service's commands
+	acked  int64           // guarded by mu: highest leaf revision whose report the origin acknowledged
 }
 
 // Status is what the uplink knows about its link, for the leaf's status page.
@@ -262,6 +264,27 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 		delay = min(delay*2, u.opts.MaxBackoff)
 	}
+}
+
+// serveSpaces makes sc carry out the origin's commands unless
+// Options.Spaces does.
+func (u *Uplink) serveSpaces(sc SpaceController) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.opts.Spaces == nil {
+		u.spaces = sc
+	}
+}
+
+// spaceController returns what carries out the origin's commands, nil for
+// nothing.
+func (u *Uplink) spaceController() SpaceController {
+	if u.opts.Spaces != nil {
+		return u.opts.Spaces
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.spaces
 }
 
 // Notify tells the uplink that the leaf's store was written (a space

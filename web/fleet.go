@@ -244,7 +244,7 @@ func (s *Server) handleRotateLeafToken(w http.ResponseWriter, r *http.Request, p
 // usage counts the spaces of user in the store for which keep is true.
 func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
 	var u api.LeafUsage
-	v, err := s.lists.get(ctx, s.store)
+	v, err := s.lists.get(ctx, s.spaces)
 	if err != nil {
 		return u, err
 	}

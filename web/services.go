@@ -1,9 +1,12 @@
 package web
 
 import (
+	"context"
+
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // services returns the group and role services of the server: groups and
@@ -27,4 +30,35 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 		}
 	}
 	return groups, roles
+}
+
+// newSpaces makes the server's space service over its store.
+func (s *Server) newSpaces(opts Options) error {
+	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
+		Runtimes: opts.Runtimes, Quota: spaceQuota, Logger: s.log, Now: s.now}
+	if s.hub != nil {
+		so.Fleet = hubFleet{s.hub}
+	}
+	if s.leaf != nil {
+		so.Uplink, so.Far = s.leaf.Uplink, s.originUsage
+	}
+	svc, err := leaf.NewSpaceService(so)
+	s.spaces = svc
+	return err
+}
+
+// hubFleet is an origin's hub as the space service's leaf.Fleet.
+type hubFleet struct{ hub *origin.Hub }
+
+func (f hubFleet) Leaves() []leaf.FleetLeaf {
+	var out []leaf.FleetLeaf
+	for _, in := range f.hub.Leaves() {
+		out = append(out, leaf.FleetLeaf{Location: in.Location, Connected: in.Connected, Restricted: in.Restricted,
+			Protocol: in.Protocol, Runtimes: in.Runtimes})
+	}
+	return out
+}
+
+func (f hubFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
+	return f.hub.Command(ctx, location, cmd)
 }

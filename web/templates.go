@@ -167,7 +167,7 @@ func (s *Server) getTemplate(ctx context.Context, id string) (*shared.Template, 
 // handleListTemplates serves GET /api/templates: the templates the caller's
 // groups may use, or all with Manage Templates.
 func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *principal) error {
-	v, err := s.lists.get(r.Context(), s.store)
+	v, err := s.lists.get(r.Context(), s.spaces)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (s *Server) handleGetTemplate(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	v, err := s.lists.get(r.Context(), s.store)
+	v, err := s.lists.get(r.Context(), s.spaces)
 	if err != nil {
 		return err
 	}

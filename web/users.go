@@ -13,7 +13,6 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
-	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -54,7 +53,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p *prin
 	default:
 		return invalid("query parameter state must be all, active or inactive, not %s", quote(state))
 	}
-	v, err := s.lists.get(r.Context(), s.store)
+	v, err := s.lists.get(r.Context(), s.spaces)
 	if err != nil {
 		return err
 	}
@@ -531,7 +530,7 @@ func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	for _, sp := range spaces {
-		if err := s.act(ctx, sp, wire.ActionDelete); err != nil && !isCode(err, shared.ENOTFOUND) {
+		if err := s.spaces.Purge(ctx, sp); err != nil && !isCode(err, shared.ENOTFOUND) {
 			return err
 		}
 		s.audit(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})

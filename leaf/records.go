@@ -1,4 +1,4 @@
-package web
+package leaf
 
 import (
 	"context"
@@ -8,10 +8,9 @@ import (
 	"github.com/knot-dev/knot/storage"
 )
 
-// SpaceRecords gives a runtime.Manager the part of a server's store it
-// uses. Wrote, when set, is called after every write of a space, so that a
-// leaf's uplink reports it at once, or an origin's hub sends it to the
-// leaves.
+// SpaceRecords gives a runtime.Manager the part of a store it uses. Wrote,
+// when set, is called after every write of a space, so that a leaf's uplink
+// reports it at once, or an origin's hub sends it to the leaves.
 type SpaceRecords struct {
 	Store storage.Store
 	Wrote func()
