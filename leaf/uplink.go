@@ -25,7 +25,8 @@
 //     store's own feed after the last acknowledged leaf revision, at once
 //     after Notify and every ReportInterval) are sent as space reports until
 //     the origin acknowledges them. Commands of the origin go to the
-//     SpaceController. With protocol 2, the audit events of the leaf's
+//     SpaceController: Options.Spaces, or the SpaceService made with the
+//     uplink. With protocol 2, the audit events of the leaf's
 //     store go to the origin the same way (see reportAudit).
 //  5. When the link ends, for whatever reason, Run waits with capped
 //     exponential backoff (reset after a welcome) and dials again. It never
@@ -44,6 +45,15 @@
 // HTTP writes of groups and roles on a leaf do not go through them yet: web
 // forwards those requests to the origin before they reach a handler, as it
 // does for every origin-owned route (see web/leafside.go).
+//
+// The SpaceService (spaces.go) is the space service of a location, a
+// leaf's and an origin's own alike: the checks of a space, placement, the
+// quotas decided in the store's transaction (spacequota.go) and the
+// lifecycle through a runtime.Manager. On a leaf, web forwards a start,
+// stop or delete of another location's space to the origin before it
+// reaches the service, as it forwards writes of origin-owned data; on an
+// origin the service commands that location's leaf through the hub (a
+// Fleet, since origin and leaf do not import each other).
 package leaf
 
 import (
