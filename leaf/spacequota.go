@@ -12,7 +12,7 @@ import (
 // Quotas hold in the store, not in this process: a new space and a start
 // are each decided and written in one store transaction (Store.Update),
 // which counts what the owner holds, reads their limits and their groups'
-// (SpaceOptions.Quota), and writes the record only if it fits. Servers that
+// (SpaceOptions.Quotas), and writes the record only if it fits. Servers that
 // share one MySQL or Redis database therefore keep one quota between them:
 // of two concurrent creations, the transaction that commits second has read
 // a count that changed, runs again and sees the other's record.
@@ -51,22 +51,27 @@ func (s *SpaceService) scope(ctx context.Context, userID string) quotaScope {
 	return quotaScope{keep: func(sp *shared.Space) bool { return !s.remote(sp) }, far: far}
 }
 
-// quota returns the quota of owner as r holds it, within scope.
-func (s *SpaceService) quota(ctx context.Context, r storage.Reader, owner *shared.User, scope quotaScope) (api.Quota, error) {
-	q, err := s.opts.Quota(ctx, r, owner, scope.keep)
-	q.NumberSpaces += scope.far.NumberSpaces
-	q.NumberSpacesDeployed += scope.far.NumberSpacesDeployed
-	q.UsedComputeUnits += scope.far.UsedComputeUnits
-	q.UsedStorageUnits += scope.far.UsedStorageUnits
-	return q, err
+// usage returns what the spaces of owner in r within scope use.
+func (s *SpaceService) usage(ctx context.Context, r storage.Reader, owner *shared.User, scope quotaScope) (api.LeafUsage, error) {
+	u, err := s.opts.Quotas.Usage(ctx, r, owner.ID, scope.keep)
+	u.NumberSpaces += scope.far.NumberSpaces
+	u.NumberSpacesDeployed += scope.far.NumberSpacesDeployed
+	u.UsedComputeUnits += scope.far.UsedComputeUnits
+	u.UsedStorageUnits += scope.far.UsedStorageUnits
+	return u, err
 }
 
 func spaceQuotaExceeded(owner *shared.User, limit int) error {
 	return shared.Errorf(shared.EQUOTA, "space quota exceeded: user %s may have %d spaces", quote(owner.Username), limit)
 }
 
-func computeQuotaExceeded(q api.Quota, sp *shared.Space, t *shared.Template) error {
-	return shared.Errorf(shared.EQUOTA, "compute unit quota exceeded: %d of %d in use, and space %s needs %d", q.UsedComputeUnits, q.ComputeUnits, quote(sp.Name), t.ComputeUnits)
+// checkUnits fails with EQUOTA when starting sp, whose template is t,
+// would take what used holds past limit compute units (0: unlimited).
+func checkUnits(used api.LeafUsage, limit int, sp *shared.Space, t *shared.Template) error {
+	if limit == 0 || used.UsedComputeUnits+t.ComputeUnits <= limit {
+		return nil
+	}
+	return shared.Errorf(shared.EQUOTA, "compute unit quota exceeded: %d of %d in use, and space %s needs %d", used.UsedComputeUnits, limit, quote(sp.Name), t.ComputeUnits)
 }
 
 // spaceNameTaken is the error of a new or renamed space whose name its
@@ -78,12 +83,16 @@ func spaceNameTaken(owner *shared.User, sp *shared.Space) error {
 // checkSpaceCount fails with EQUOTA when owner, whose spaces in r within
 // scope are counted, may have no further space.
 func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, owner *shared.User, scope quotaScope) error {
-	q, err := s.quota(ctx, r, owner, scope)
+	l, err := s.opts.Quotas.Limits(ctx, r, owner)
+	if err != nil || l.MaxSpaces == 0 {
+		return err
+	}
+	used, err := s.usage(ctx, r, owner, scope)
 	if err != nil {
 		return err
 	}
-	if q.MaxSpaces > 0 && q.NumberSpaces >= q.MaxSpaces {
-		return spaceQuotaExceeded(owner, q.MaxSpaces)
+	if used.NumberSpaces >= l.MaxSpaces {
+		return spaceQuotaExceeded(owner, l.MaxSpaces)
 	}
 	return nil
 }
@@ -106,14 +115,15 @@ func (s *SpaceService) checkComputeQuota(ctx context.Context, sp *shared.Space) 
 	if err != nil {
 		return notFoundAs(err, "template", sp.TemplateID)
 	}
-	q, err := s.quota(ctx, s.opts.Store, owner, quotaScope{})
+	l, err := s.opts.Quotas.Limits(ctx, s.opts.Store, owner)
 	if err != nil {
 		return err
 	}
-	if q.ComputeUnits > 0 && q.UsedComputeUnits+t.ComputeUnits > q.ComputeUnits {
-		return computeQuotaExceeded(q, sp, t)
+	used, err := s.usage(ctx, s.opts.Store, owner, quotaScope{})
+	if err != nil {
+		return err
 	}
-	return nil
+	return checkUnits(used, l.ComputeUnits, sp, t)
 }
 
 // notFoundAs turns a store's ENOTFOUND into "<kind> <id> not found".
@@ -202,8 +212,8 @@ func (s *SpaceService) claimStart(ctx context.Context, id string, scope quotaSco
 // the start takes units that a limit counts, which the start must then
 // claim.
 func (s *SpaceService) checkComputeUnits(ctx context.Context, r storage.Reader, owner *shared.User, sp *shared.Space, scope quotaScope) (bool, error) {
-	q, err := s.quota(ctx, r, owner, scope)
-	if err != nil || q.ComputeUnits == 0 {
+	l, err := s.opts.Quotas.Limits(ctx, r, owner)
+	if err != nil || l.ComputeUnits == 0 {
 		return false, err
 	}
 	t, err := storage.Get[shared.Template](ctx, r, sp.TemplateID)
@@ -213,8 +223,12 @@ func (s *SpaceService) checkComputeUnits(ctx context.Context, r storage.Reader, 
 	if err != nil {
 		return false, err
 	}
-	if q.UsedComputeUnits+t.ComputeUnits > q.ComputeUnits {
-		return false, computeQuotaExceeded(q, sp, t)
+	used, err := s.usage(ctx, r, owner, scope)
+	if err != nil {
+		return false, err
+	}
+	if err := checkUnits(used, l.ComputeUnits, sp, t); err != nil {
+		return false, err
 	}
 	return t.ComputeUnits > 0, nil
 }

@@ -50,10 +50,15 @@ type SpaceLogs interface {
 
 var _ SpaceLogs = (*runtime.Manager)(nil)
 
-// QuotaFunc returns the quota of u as r holds it: their limits (their own
-// plus their groups') and what their spaces in r for which keep is true
-// (nil: all) use.
-type QuotaFunc func(ctx context.Context, r storage.Reader, u *shared.User, keep func(*shared.Space) bool) (api.Quota, error)
+// Quotas computes the quotas of users.
+type Quotas interface {
+	// Limits returns u's limits as r holds them, their own plus their
+	// groups' (0 is unlimited), in the limit fields of an api.Quota.
+	Limits(ctx context.Context, r storage.Reader, u *shared.User) (api.Quota, error)
+	// Usage returns what the spaces of userID in r for which keep is true
+	// (nil: all) use.
+	Usage(ctx context.Context, r storage.Reader, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error)
+}
 
 // SpaceOptions configures a SpaceService.
 type SpaceOptions struct {
@@ -72,8 +77,8 @@ type SpaceOptions struct {
 	// Runtimes names the runtimes Runner drives, for placing spaces of
 	// location "auto".
 	Runtimes []string
-	// Quota computes a user's quota. Required.
-	Quota QuotaFunc
+	// Quotas computes the quotas of users. Required.
+	Quotas Quotas
 	// Fleet makes this the space service of an origin, which acts on the
 	// spaces of its leaves' locations through it; nil means there are none.
 	Fleet Fleet
@@ -94,8 +99,8 @@ type SpaceOptions struct {
 // NewSpaceService returns the space service opts describe. With
 // opts.Uplink it carries out the uplink's commands.
 func NewSpaceService(opts SpaceOptions) (*SpaceService, error) {
-	if opts.Store == nil || opts.Location == "" || opts.Quota == nil {
-		return nil, errors.New("leaf: SpaceOptions.Store, Location and Quota are required")
+	if opts.Store == nil || opts.Location == "" || opts.Quotas == nil {
+		return nil, errors.New("leaf: SpaceOptions.Store, Location and Quotas are required")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -161,7 +166,7 @@ func (s *SpaceService) List(ctx context.Context, f shared.SpaceFilter) (*shared.
 	if all {
 		return v, nil
 	}
-	if v.Users[userID] == nil {
+	if userID != a.User.ID && v.Users[userID] == nil {
 		return nil, shared.Errorf(shared.ENOTFOUND, "user %s not found", quote(userID))
 	}
 	out := *v

@@ -17,18 +17,24 @@ import (
 	"github.com/knot-dev/knot/storage/memory"
 )
 
-// userQuota is a leaf.QuotaFunc: the user's own limits, and the spaces of
+// userQuotas are leaf.Quotas: the user's own limits, and the spaces of
 // the store with the compute units of the deployed ones.
-func userQuota(ctx context.Context, r storage.Reader, u *shared.User, keep func(*shared.Space) bool) (api.Quota, error) {
-	q := api.Quota{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits}
-	spaces, err := storage.ListWhere(ctx, r, func(sp *shared.Space) bool { return sp.UserID == u.ID && (keep == nil || keep(sp)) })
+type userQuotas struct{}
+
+func (userQuotas) Limits(ctx context.Context, r storage.Reader, u *shared.User) (api.Quota, error) {
+	return api.Quota{MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits}, nil
+}
+
+func (userQuotas) Usage(ctx context.Context, r storage.Reader, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
+	var used api.LeafUsage
+	spaces, err := storage.ListWhere(ctx, r, func(sp *shared.Space) bool { return sp.UserID == userID && (keep == nil || keep(sp)) })
 	for _, sp := range spaces {
-		q.NumberSpaces++
+		used.NumberSpaces++
 		if t, err := storage.Get[shared.Template](ctx, r, sp.TemplateID); err == nil && sp.Deployed() {
-			q.UsedComputeUnits += t.ComputeUnits
+			used.UsedComputeUnits += t.ComputeUnits
 		}
 	}
-	return q, err
+	return used, err
 }
 
 // spaceBed is a space service over a memory store holding users and
@@ -42,7 +48,7 @@ type spaceBed struct {
 func newSpaceBed(t *testing.T, opts leaf.SpaceOptions) *spaceBed {
 	t.Helper()
 	b := &spaceBed{t: t, store: memory.New()}
-	opts.Store, opts.Quota = b.store, userQuota
+	opts.Store, opts.Quotas = b.store, userQuotas{}
 	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if opts.Location == "" {
 		opts.Location = "home"

@@ -115,16 +115,14 @@ func createToken(ctx context.Context, store storage.Store, t *shared.Token, max 
 	})
 }
 
-// spaceQuota is the space service's leaf.QuotaFunc: u's limits and what
-// their spaces in r for which keep is true (nil: all) use.
-func spaceQuota(ctx context.Context, r storage.Reader, u *shared.User, keep func(*shared.Space) bool) (api.Quota, error) {
+// spaceQuotas are the space service's leaf.Quotas: limitsOf and usageIn.
+type spaceQuotas struct{}
+
+func (spaceQuotas) Limits(ctx context.Context, r storage.Reader, u *shared.User) (api.Quota, error) {
 	l, err := limitsOf(ctx, r, u)
-	q := api.Quota{MaxSpaces: l.MaxSpaces, ComputeUnits: l.ComputeUnits, StorageUnits: l.StorageUnits, MaxTunnels: l.MaxTunnels}
-	if err != nil {
-		return q, err
-	}
-	used, err := usageIn(ctx, r, u.ID, quotaScope{keep: keep})
-	q.NumberSpaces, q.NumberSpacesDeployed = used.NumberSpaces, used.NumberSpacesDeployed
-	q.UsedComputeUnits, q.UsedStorageUnits = used.UsedComputeUnits, used.UsedStorageUnits
-	return q, err
+	return api.Quota{MaxSpaces: l.MaxSpaces, ComputeUnits: l.ComputeUnits, StorageUnits: l.StorageUnits, MaxTunnels: l.MaxTunnels}, err
+}
+
+func (spaceQuotas) Usage(ctx context.Context, r storage.Reader, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
+	return usageIn(ctx, r, userID, quotaScope{keep: keep})
 }

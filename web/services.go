@@ -35,7 +35,7 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 // newSpaces makes the server's space service over its store.
 func (s *Server) newSpaces(opts Options) error {
 	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
-		Runtimes: opts.Runtimes, Quota: spaceQuota, Logger: s.log, Now: s.now}
+		Runtimes: opts.Runtimes, Quotas: spaceQuotas{}, Logger: s.log, Now: s.now}
 	if s.hub != nil {
 		so.Fleet = hubFleet{s.hub}
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-		"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
 )
