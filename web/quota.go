@@ -8,27 +8,16 @@ import (
 	"github.com/knot-dev/knot/storage"
 )
 
-// Quotas hold in the store, not in this process: a new space, a start and
-// a new API token are each decided and written in one store transaction
-// (Store.Update), which counts what the owner holds, reads their limits and
-// their groups', and writes the record only if it fits. Servers that share
-// one MySQL or Redis database therefore keep one quota between them: of two
-// concurrent creations, the transaction that commits second has read a
-// count that changed, runs again and sees the other's record.
-//
-// A start claims its compute units by moving the space to starting in the
-// transaction, before the SpaceController runs it; when the controller
-// fails without recording anything itself, the claim is given back.
+// Quotas hold in the store, not in this process: a new API token is
+// decided and written in one store transaction (Store.Update), which counts
+// what the owner holds and writes the record only if it fits; so are a new
+// space and a start, by the space service (package leaf, spacequota.go),
+// which reads the limits and usage with spaceQuotas. Servers that share one
+// MySQL or Redis database therefore keep one quota between them.
 //
 // The per-owner locks of a server (Server.ownerLocks) remain only to keep
 // one server's own requests from conflicting with each other in the store,
 // where an optimistic driver (Redis) would run them again and again.
-//
-// Two cases stay a check before the write: a space that an origin asks
-// another location's leaf to create (the leaf writes its record), and a
-// space a restricted leaf reports (the hub writes it). On a leaf the
-// spaces of other locations are counted from the origin's answer, taken
-// before the transaction.
 //
 // Storage units and tunnels are limits that knot shows but does not
 // enforce.

@@ -43,7 +43,7 @@
 //     spaces. A restricted location (user:NAME, see package origin) holds
 //     only NAME's spaces (403 for anyone else's), and the hub checks what a
 //     restricted leaf reports with the checks of POST /api/spaces
-//     (spacecheck.go). The origin's location is a trusted one, which it
+//     (leaf.SpaceService.CheckReport). The origin's location is a trusted one, which it
 //     tells the hub so that no leaf claims it.
 //   - Leaf (Options.Leaf): it serves from its replica whether or not the
 //     origin is reachable. Users log in here with the password hashes the
@@ -234,7 +234,7 @@ type Server struct {
 	setupMu   sync.Mutex // serializes first-user setup
 	setupDone bool       // guarded by setupMu: a user exists
 
-	ownerLocks keyedMutex // serializes space creation per owner (quota)
+	ownerLocks keyedMutex // serializes token creation per owner (quota)
 
 	metricsHash string     // the hash of Options.MetricsToken, "" for none
 	refusals    refusalLog // the throttle of the log of refused leaf credentials
