@@ -6,11 +6,8 @@ import (
 	"errors"
 	"hash/fnv"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -449,54 +446,6 @@ func (s *SpaceService) Logs(ctx context.Context, id string, follow bool) ([]shar
 	return lines, next, cancel, nil
 }
 
-// manualRunner is the Runner of a server without runtimes: a
-// runtime.Manager runs the spaces of manual templates (whose agent the user
-// starts), and the others are refused with EUNAVAILABLE, their state left
-// as it is.
-type manualRunner struct {
-	m     *runtime.Manager
-	store storage.Store
-}
-
-func (r manualRunner) manual(ctx context.Context, id string) error {
-	sp, err := storage.Get[shared.Space](ctx, r.store, id)
-	if err != nil {
-		return err
-	}
-	t, err := storage.Get[shared.Template](ctx, r.store, sp.TemplateID)
-	if shared.ErrorCode(err) == shared.ENOTFOUND {
-		return shared.Errorf(shared.EUNAVAILABLE, "template %s of space %s is gone, and no runtime is configured on this server", quote(sp.TemplateID), quote(sp.Name))
-	}
-	if err != nil {
-		return err
-	}
-	if t.Kind != shared.TemplateManual {
-		return shared.Errorf(shared.EUNAVAILABLE, "no runtime is configured for %s templates on this server", t.Kind)
-	}
-	return nil
-}
-
-func (r manualRunner) Start(ctx context.Context, id string) error {
-	if err := r.manual(ctx, id); err != nil {
-		return err
-	}
-	return r.m.Start(ctx, id)
-}
-
-func (r manualRunner) Stop(ctx context.Context, id string) error {
-	if err := r.manual(ctx, id); err != nil {
-		return err
-	}
-	return r.m.Stop(ctx, id)
-}
-
-func (r manualRunner) Delete(ctx context.Context, id string) error {
-	if err := r.manual(ctx, id); err != nil {
-		return err
-	}
-	return r.m.Delete(ctx, id)
-}
-
 // keyedMutex serializes work per key with a fixed set of stripes.
 type keyedMutex struct {
 	stripes [64]sync.Mutex
@@ -508,56 +457,4 @@ func (k *keyedMutex) lock(key string) func() {
 	m := &k.stripes[h.Sum32()%uint32(len(k.stripes))]
 	m.Lock()
 	return m.Unlock
-}
-
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
-
-func invalid(format string, args ...any) error {
-	return shared.Errorf(shared.EINVALID, format, args...)
-}
-
-func forbidden(format string, args ...any) error {
-	return shared.Errorf(shared.EFORBIDDEN, format, args...)
-}
-
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-// checkName is shared.CheckName with the value shortened in the message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
-	}
-	return nil
-}
-
-// checkText checks a free-text field: at most max bytes of valid UTF-8
-// without control characters other than newlines and tabs.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return invalid("%s holds a control character", field)
-		}
-	}
-	return nil
 }
