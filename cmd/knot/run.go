@@ -185,6 +185,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
 		}
 	}
+	// The web server's space service runs this location's spaces through
+	// the manager and, on a leaf, carries out the origin's commands that
+	// come down the uplink.
 	server, err := web.New(web.Options{
 		Store:            store,
 		Logger:           logger,
