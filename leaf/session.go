@@ -407,7 +407,7 @@ func (s *session) command(f *wire.Command) {
 }
 
 func (u *Uplink) runCommand(ctx context.Context, f *wire.Command) error {
-	sc := u.opts.Spaces
+	sc := u.spaceController()
 	if sc == nil {
 		return shared.Errorf(shared.EUNAVAILABLE, "this leaf does not run spaces")
 	}

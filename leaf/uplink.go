@@ -25,7 +25,8 @@
 //     store's own feed after the last acknowledged leaf revision, at once
 //     after Notify and every ReportInterval) are sent as space reports until
 //     the origin acknowledges them. Commands of the origin go to the
-//     SpaceController. With protocol 2, the audit events of the leaf's
+//     SpaceController: Options.Spaces, or the SpaceService made with the
+//     uplink. With protocol 2, the audit events of the leaf's
 //     store go to the origin the same way (see reportAudit).
 //  5. When the link ends, for whatever reason, Run waits with capped
 //     exponential backoff (reset after a welcome) and dials again. It never
@@ -45,9 +46,15 @@
 // leaf's Origin opened at the origin at their login), failing at once with
 // EUNAVAILABLE while the uplink is down, and returning the origin's
 // refusal as its shared.Error. A service makes one Forward call per write.
-// The routes of web whose services do not forward yet (users, tokens,
-// templates, variables) are relayed to the origin by web itself, through
-// Origin.Do.
+//
+// The SpaceService (spaces.go) is the space service of a location, a
+// leaf's and an origin's own alike: the checks of a space, placement, the
+// quotas decided in the store's transaction (spacequota.go) and the
+// lifecycle through a runtime.Manager. On a leaf, web forwards a start,
+// stop or delete of another location's space to the origin before it
+// reaches the service, as it forwards writes of origin-owned data; on an
+// origin the service commands that location's leaf through the hub (a
+// Fleet, since origin and leaf do not import each other).
 package leaf
 
 import (
@@ -106,8 +113,9 @@ type Options struct {
 	// Runtimes lists the runtimes the leaf drives, for the origin's fleet
 	// view.
 	Runtimes []string
-	// Spaces carries out the origin's commands; nil answers every command
-	// with EUNAVAILABLE.
+	// Spaces carries out the origin's commands; nil means the commands of
+	// the SpaceService made with this uplink, and without one every command
+	// is answered with EUNAVAILABLE.
 	Spaces SpaceController
 	// Logger receives the uplink's log; nil means slog.Default().
 	Logger *slog.Logger
@@ -156,6 +164,7 @@ type Uplink struct {
 
 	mu     sync.Mutex
 	status shared.LeafStatus // guarded by mu
+	spaces SpaceController   // guarded by mu: Options.Spaces, or the space service's commands
 	acked  int64             // guarded by mu: highest leaf revision whose report the origin acknowledged
 }
 
@@ -237,6 +246,27 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 		delay = min(delay*2, u.opts.MaxBackoff)
 	}
+}
+
+// serveSpaces makes sc carry out the origin's commands unless
+// Options.Spaces does.
+func (u *Uplink) serveSpaces(sc SpaceController) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.opts.Spaces == nil {
+		u.spaces = sc
+	}
+}
+
+// spaceController returns what carries out the origin's commands, nil for
+// nothing.
+func (u *Uplink) spaceController() SpaceController {
+	if u.opts.Spaces != nil {
+		return u.opts.Spaces
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.spaces
 }
 
 // Notify tells the uplink that the leaf's store was written (a space

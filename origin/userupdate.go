@@ -201,7 +201,7 @@ func deleteOf[T any, P storage.RecordPtr[T]](ctx context.Context, tx storage.Tx,
 // transaction: all of them or, on any error, none. That transaction also
 // makes sure no space of the user is left that was not deleted: a space
 // created meanwhile fails it with ECONFLICT (and a space created after it
-// finds its owner gone, see storage.CreateSpace). A user already gone by
+// finds its owner gone, see the space service in package leaf). A user already gone by
 // then is no error; their tokens and sessions still go.
 func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*shared.Space, error) {
 	a, err := shared.ActorRequired(ctx)

@@ -3,16 +3,13 @@ package runtime
 import (
 	"fmt"
 	"sync"
-	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // LogEntry is one line of a space's log: a state change, a runtime error or
 // progress such as an image pull.
-type LogEntry struct {
-	At    time.Time `json:"at"`
-	Level string    `json:"level"` // "info" or "error"
-	Text  string    `json:"text"`
-}
+type LogEntry = shared.SpaceLogEntry
 
 // followBuffer is how many lines a follower may fall behind before it loses
 // lines.

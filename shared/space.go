@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -79,4 +80,135 @@ func (s SpaceState) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// SpaceService manages spaces: their records, their lifecycle on the
+// runtimes of their location, and their logs. Every method acts for the
+// actor in ctx (ActorFrom) and fails with EUNAUTHORIZED when there is none.
+// A space is visible to its owner and to holders of Manage Spaces; to
+// anyone else it does not exist (ENOTFOUND). A leaf implements it over its
+// runtimes for its own location; an origin runs its own location's spaces
+// with the same implementation and asks the leaf of another location to
+// act on that location's spaces with a command.
+type SpaceService interface {
+	// List returns the spaces f selects with their owners and templates.
+	// EFORBIDDEN without Manage Spaces for All or another user's spaces;
+	// ENOTFOUND when f.UserID names no user.
+	List(ctx context.Context, f SpaceFilter) (*SpaceList, error)
+
+	// Get returns the space with id. ENOTFOUND if there is none, or the
+	// actor may not see it.
+	Get(ctx context.Context, id string) (*Space, error)
+
+	// Create creates the space n describes, stopped, and returns it with
+	// its owner and the secret of its agent token (shown once). EINVALID when a field is
+	// missing or invalid, the owner is unknown or inactive, the template
+	// unknown, or the location one the template or this server cannot
+	// serve; EFORBIDDEN for another user's space without Manage Spaces, a
+	// template the owner's groups may not use, or another user's
+	// restricted location; EQUOTA past the owner's space quota (decided in
+	// one store transaction with the write); ECONFLICT when the owner has a
+	// space of that name at the location; EUNAVAILABLE when no location can
+	// run the template ("auto") or the location's leaf is not connected.
+	Create(ctx context.Context, n NewSpace) (*CreatedSpace, error)
+
+	// Update changes the fields of the space with id that upd sets and
+	// returns it as stored. ENOTFOUND as Get; EINVALID for an invalid
+	// field; ELOCKED when renaming a deployed space; ECONFLICT when the
+	// owner has a space of the new name at the location, or the space
+	// belongs to another location, whose leaf owns its record.
+	Update(ctx context.Context, id string, upd SpaceUpdate) (*Space, error)
+
+	// Delete stops the space with id if needed, removes what its runtime
+	// holds of it and its record, and returns it as it was. ENOTFOUND as
+	// Get; ECONFLICT for a space of another location this server cannot
+	// command; EUNAVAILABLE when its runtime or its location's leaf cannot
+	// be reached (the space is then left deleting, with the reason).
+	Delete(ctx context.Context, id string) (*Space, error)
+
+	// Start starts the space with id and returns it as it is afterwards
+	// (running, starting, or failed with a reason). A space that is not
+	// deployed counts its template's compute units against the owner's
+	// quota: EQUOTA past it (decided in one store transaction that claims
+	// the units). ENOTFOUND as Get; ELOCKED while it is being deleted;
+	// ECONFLICT and EUNAVAILABLE as Delete; a runtime's error otherwise.
+	Start(ctx context.Context, id string) (*Space, error)
+
+	// Stop stops the space with id and returns it as it is afterwards.
+	// ENOTFOUND as Get; ELOCKED while it is being deleted; ECONFLICT and
+	// EUNAVAILABLE as Delete.
+	Stop(ctx context.Context, id string) (*Space, error)
+
+	// Logs returns the log of the space with id, oldest line first, and
+	// with follow also a channel of the lines that follow and the cancel
+	// that ends it (the channel is closed then, or when the space is
+	// deleted). ENOTFOUND as Get, or when this server keeps no space logs;
+	// ECONFLICT for a space of another location, which keeps its logs.
+	Logs(ctx context.Context, id string, follow bool) ([]SpaceLogEntry, <-chan SpaceLogEntry, func(), error)
+}
+
+// SpaceFilter selects the spaces SpaceService.List returns.
+type SpaceFilter struct {
+	// UserID selects the spaces of this user; "" means the actor's own.
+	UserID string
+	// All selects every user's spaces (Manage Spaces).
+	All bool
+	// Visible selects every space the actor may see: everyone's with
+	// Manage Spaces, else their own. It overrides UserID and All.
+	Visible bool
+}
+
+// SpaceList is a consistent snapshot of spaces with the records their
+// descriptions show. Its values are shared with a cache: callers must not
+// modify them.
+type SpaceList struct {
+	// Version names the snapshot: two lists of one service with the same
+	// version hold the same records.
+	Version string
+	// Spaces are the selected spaces, ordered by id.
+	Spaces []*Space
+	// Users and Templates hold every user and template by id.
+	Users     map[string]*User
+	Templates map[string]*Template
+}
+
+// NewSpace is what SpaceService.Create makes a space of.
+type NewSpace struct {
+	// UserID is the owner; "" means the actor.
+	UserID     string
+	TemplateID string
+	Name       string
+	// Description is free text of at most 4096 bytes.
+	Description string
+	// Location is where the space runs: "" means the server's own, "auto"
+	// the location that runs the template's kind with the fewest running
+	// spaces.
+	Location string
+	// Shell is one of bash, zsh, fish, sh; "" means the owner's preferred
+	// shell, else bash.
+	Shell string
+}
+
+// CreatedSpace is what SpaceService.Create made.
+type CreatedSpace struct {
+	Space *Space
+	Owner *User
+	// AgentToken is the secret of the space's agent token, shown once.
+	AgentToken string
+}
+
+// SpaceUpdate holds the fields of a space an update sets; nil leaves a
+// field as it is.
+type SpaceUpdate struct {
+	Name        *string
+	Description *string
+	Shell       *string
+}
+
+// SpaceLogEntry is one line of a space's log: a state change, a runtime
+// error or progress such as an image pull.
+type SpaceLogEntry struct {
+	At    time.Time `json:"at"`
+	Level string    `json:"level"` // "info" or "error"
+	Text  string    `json:"text"`
 }

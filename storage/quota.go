@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
-	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
@@ -16,12 +14,8 @@ import (
 // one MySQL or Redis database therefore keep one quota between them: of two
 // concurrent creations, the transaction that commits second has read a
 // count that changed, runs again and sees the other's record. The origin's
-// services and a leaf's both decide with the functions here.
-//
-// A start claims its compute units by moving the space to starting in the
-// transaction (ClaimStart), before the runtime runs it; when the runtime
-// fails without recording anything itself, ReleaseStart gives the claim
-// back.
+// services and a leaf's count with the functions here; the space service
+// (package leaf, spacequota.go) decides a new space and a start with them.
 //
 // Storage units and tunnels are limits that knot shows but does not
 // enforce.
@@ -109,168 +103,6 @@ func QuotaOf(ctx context.Context, r Reader, u *shared.User, scope QuotaScope) (s
 	q.NumberSpaces, q.NumberSpacesDeployed = used.NumberSpaces, used.NumberSpacesDeployed
 	q.UsedComputeUnits, q.UsedStorageUnits = used.UsedComputeUnits, used.UsedStorageUnits
 	return q, nil
-}
-
-// ownerIn returns the user id as r holds them: EINVALID when they are
-// gone, so that no space is written for a deleted user.
-func ownerIn(ctx context.Context, r Reader, id string) (*shared.User, error) {
-	u, err := Get[shared.User](ctx, r, id)
-	if notFound(err) {
-		return nil, shared.Errorf(shared.EINVALID, "user_id: user %s does not exist", shared.Quote(id))
-	}
-	return u, err
-}
-
-// SpaceQuotaExceeded is the EQUOTA error of owner, who may have limit
-// spaces, asking for one more.
-func SpaceQuotaExceeded(owner *shared.User, limit int) error {
-	return shared.Errorf(shared.EQUOTA, "space quota exceeded: user %s may have %d spaces", shared.Quote(owner.Username), limit)
-}
-
-// CheckSpaceCount fails with EQUOTA when owner, whose spaces in r within
-// scope are counted, may have no further space.
-func CheckSpaceCount(ctx context.Context, r Reader, owner *shared.User, scope QuotaScope) error {
-	l, err := LimitsOf(ctx, r, owner)
-	if err != nil || l.MaxSpaces == 0 {
-		return err
-	}
-	used, err := UsageOf(ctx, r, owner.ID, scope)
-	if err != nil {
-		return err
-	}
-	if used.NumberSpaces >= l.MaxSpaces {
-		return SpaceQuotaExceeded(owner, l.MaxSpaces)
-	}
-	return nil
-}
-
-// SpaceNameTaken is the error of a new or renamed space whose name its
-// owner already uses at its location.
-func SpaceNameTaken(owner *shared.User, sp *shared.Space) error {
-	return shared.Errorf(shared.ECONFLICT, "user %s already has a space named %s at location %s", shared.Quote(owner.Username), shared.Quote(sp.Name), shared.Quote(sp.Location))
-}
-
-// CreateSpace writes the new space sp if its owner's space quota allows it,
-// in one transaction of store: EQUOTA when it does not, ECONFLICT when the
-// owner already has a space of that name at its location, EINVALID when
-// the owner is gone. Only the spaces within scope are counted.
-func CreateSpace(ctx context.Context, store Store, sp *shared.Space, scope QuotaScope) error {
-	var taken error
-	err := store.Update(ctx, func(tx Tx) error {
-		taken = nil
-		owner, err := ownerIn(ctx, tx, sp.UserID)
-		if err != nil {
-			return err
-		}
-		if err := CheckSpaceCount(ctx, tx, owner, scope); err != nil {
-			return err
-		}
-		err = tx.Put(ctx, sp)
-		if shared.ErrorCode(err) == shared.ECONFLICT {
-			taken = SpaceNameTaken(owner, sp)
-			return taken
-		}
-		return err
-	})
-	if taken != nil && errors.Is(err, taken) {
-		return taken
-	}
-	return err
-}
-
-// ClaimStart moves the space id to starting if its owner's compute units
-// allow its template's, in one transaction of store, and returns the space
-// as it was and as claimed. A space that is deployed already, or being
-// deleted, is returned unchanged with claimed nil: it uses no further
-// units, and its runtime says what a start does to it; so is a space whose
-// start no limit counts (no compute units, or none needed), which is left
-// to the runtime alone so that its log tells the start from the state
-// before. EQUOTA when the units do not suffice, ENOTFOUND when the space is
-// gone.
-func ClaimStart(ctx context.Context, store Store, id string, now func() time.Time, scope QuotaScope) (before, claimed *shared.Space, err error) {
-	err = store.Update(ctx, func(tx Tx) error {
-		before, claimed = nil, nil
-		sp, err := Get[shared.Space](ctx, tx, id)
-		if notFound(err) {
-			return shared.Errorf(shared.ENOTFOUND, "space %s not found", shared.Quote(id))
-		}
-		if err != nil {
-			return err
-		}
-		before = sp
-		if sp.Deployed() || sp.State == shared.SpaceDeleting {
-			return nil
-		}
-		owner, err := Get[shared.User](ctx, tx, sp.UserID)
-		if notFound(err) {
-			return shared.Errorf(shared.ENOTFOUND, "user %s not found", shared.Quote(sp.UserID))
-		}
-		if err != nil {
-			return err
-		}
-		units, err := CheckComputeUnits(ctx, tx, owner, sp, scope)
-		if err != nil || !units {
-			return err
-		}
-		c := *sp
-		c.State, c.Reason, c.UpdatedAt = shared.SpaceStarting, "", now().UTC()
-		if err := tx.Put(ctx, &c); err != nil {
-			return err
-		}
-		claimed = &c
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return before, claimed, nil
-}
-
-// CheckComputeUnits fails with EQUOTA when starting sp, which is not
-// deployed, would take owner past their compute units. It reports whether
-// the start takes units that a limit counts, which the start must then
-// claim.
-func CheckComputeUnits(ctx context.Context, r Reader, owner *shared.User, sp *shared.Space, scope QuotaScope) (bool, error) {
-	l, err := LimitsOf(ctx, r, owner)
-	if err != nil || l.ComputeUnits == 0 {
-		return false, err
-	}
-	t, err := Get[shared.Template](ctx, r, sp.TemplateID)
-	if notFound(err) {
-		return false, nil // the runtime fails the start, which uses nothing
-	}
-	if err != nil {
-		return false, err
-	}
-	used, err := UsageOf(ctx, r, owner.ID, scope)
-	if err != nil {
-		return false, err
-	}
-	if used.UsedComputeUnits+t.ComputeUnits > l.ComputeUnits {
-		return false, shared.Errorf(shared.EQUOTA, "compute unit quota exceeded: %d of %d in use, and space %s needs %d", used.UsedComputeUnits, l.ComputeUnits, shared.Quote(sp.Name), t.ComputeUnits)
-	}
-	return t.ComputeUnits > 0, nil
-}
-
-// ReleaseStart gives back the claim of a start that the runtime failed
-// without recording anything: if the space is still as ClaimStart wrote
-// it, it returns to its state before.
-func ReleaseStart(ctx context.Context, store Store, before, claimed *shared.Space) error {
-	return store.Update(ctx, func(tx Tx) error {
-		cur, err := Get[shared.Space](ctx, tx, claimed.ID)
-		if notFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if cur.GetRevision() != claimed.GetRevision() {
-			return nil // the runtime, or someone else, moved it on
-		}
-		back := *before
-		back.SetRevision(cur.GetRevision())
-		return tx.Put(ctx, &back)
-	})
 }
 
 // CreateToken writes the new API token t unless its user holds max tokens

@@ -14,23 +14,19 @@ import (
 // else their own. The registry of linked agents is in memory, so this
 // costs one pass over the cached space list.
 func (s *Server) handleOutdatedAgents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	v, err := s.lists.get(r.Context(), s.store)
+	l, err := s.spaces.List(r.Context(), shared.SpaceFilter{Visible: true})
 	if err != nil {
 		return err
 	}
-	all := p.can(shared.PermManageSpaces)
 	out := api.OutdatedAgents{Agents: []api.OutdatedAgent{}}
-	for _, sp := range v.spaces {
-		if !all && sp.UserID != p.user.ID {
-			continue
-		}
+	for _, sp := range l.Spaces {
 		a := s.agentOf(sp)
 		if a == nil || !a.Outdated {
 			continue
 		}
 		o := api.OutdatedAgent{SpaceID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location,
 			AgentVersion: a.Version, ServerVersion: s.version}
-		if u := v.users[sp.UserID]; u != nil {
+		if u := l.Users[sp.UserID]; u != nil {
 			o.Username = u.Username
 		}
 		out.Agents = append(out.Agents, o)

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -170,7 +169,6 @@ func (f *fleet) stopOrigin() {
 
 func (f *fleet) startLeaf() {
 	t := f.t
-	spaces := &lateSpaces{}
 	token := fleetToken
 	if f.leafToken != "" {
 		token = f.leafToken
@@ -180,7 +178,7 @@ func (f *fleet) startLeaf() {
 		location = f.leafLocation
 	}
 	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: location,
-		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Spaces: spaces, Logger: quietLog(),
+		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Logger: quietLog(),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
 	if err != nil {
 		t.Fatal(err)
@@ -194,31 +192,10 @@ func (f *fleet) startLeaf() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spaces.set(srv.LeafSpaces())
 	f.uplink, f.leaf = up, srv
 	f.leafSrv = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.leafSrv.Close)
 	f.uplinkRun = run(t, up.Run)
-}
-
-// lateSpaces hands the uplink's commands to the leaf's web server, which
-// is made after the uplink.
-type lateSpaces struct {
-	mu sync.Mutex
-	sc leaf.SpaceController
-}
-
-func (l *lateSpaces) set(sc leaf.SpaceController) { l.mu.Lock(); l.sc = sc; l.mu.Unlock() }
-func (l *lateSpaces) get() leaf.SpaceController {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.sc
-}
-func (l *lateSpaces) Start(ctx context.Context, id string) error  { return l.get().Start(ctx, id) }
-func (l *lateSpaces) Stop(ctx context.Context, id string) error   { return l.get().Stop(ctx, id) }
-func (l *lateSpaces) Delete(ctx context.Context, id string) error { return l.get().Delete(ctx, id) }
-func (l *lateSpaces) Create(ctx context.Context, sp *shared.Space) error {
-	return l.get().(leaf.SpaceCreator).Create(ctx, sp)
 }
 
 // answer is an HTTP answer.

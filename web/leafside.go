@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -200,64 +199,6 @@ func addUsage(u *api.LeafUsage, o api.LeafUsage) {
 	u.UsedStorageUnits += o.UsedStorageUnits
 }
 
-// LeafSpaces returns the controller that carries out the origin's commands
-// on this leaf's spaces, for leaf.Options.Spaces: start, stop and delete go
-// to the server's SpaceController, and create stores the space the origin
-// placed here.
-func (s *Server) LeafSpaces() leaf.SpaceController { return leafCommands{s} }
-
-type leafCommands struct{ s *Server }
-
-var _ leaf.SpaceCreator = leafCommands{}
-
-func (c leafCommands) Start(ctx context.Context, id string) error { return c.s.spaces.Start(ctx, id) }
-func (c leafCommands) Stop(ctx context.Context, id string) error  { return c.s.spaces.Stop(ctx, id) }
-func (c leafCommands) Delete(ctx context.Context, id string) error {
-	return c.s.spaces.Delete(ctx, id)
-}
-
-// Create stores a space the origin placed at this leaf, stopped. Creating
-// it again does nothing.
-func (c leafCommands) Create(ctx context.Context, sp *shared.Space) error {
-	s := c.s
-	if sp.Location != s.location {
-		return invalid("space %s is for location %s, and this leaf serves %s", quote(sp.Name), quote(sp.Location), quote(s.location))
-	}
-	if err := checkName("name", sp.Name); err != nil {
-		return err
-	}
-	if _, err := storage.Get[shared.Space](ctx, s.store, sp.ID); err == nil {
-		return nil
-	} else if !isCode(err, shared.ENOTFOUND) {
-		return err
-	}
-	for kind, id := range map[shared.Kind]string{shared.KindUser: sp.UserID, shared.KindTemplate: sp.TemplateID} {
-		if _, err := s.store.Get(ctx, kind, id); isCode(err, shared.ENOTFOUND) {
-			return shared.Errorf(shared.EUNAVAILABLE, "%s %s has not reached this leaf yet: try again in a moment", kind, quote(id))
-		} else if err != nil {
-			return err
-		}
-	}
-	now := s.now().UTC()
-	n := *sp
-	n.Revision, n.State, n.Reason, n.ContainerID, n.StartedAt = 0, shared.SpaceStopped, "", "", nil
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = now
-	}
-	n.UpdatedAt = now
-	err := s.store.Put(context.WithoutCancel(ctx), &n)
-	if isCode(err, shared.ECONFLICT) {
-		return shared.Errorf(shared.ECONFLICT, "the owner already has a space named %s at location %s", quote(n.Name), quote(s.location))
-	}
-	if err != nil {
-		return err
-	}
-	s.log.InfoContext(ctx, "space created for the origin", "space", n.ID, "name", n.Name)
-	return nil
-}
-
-// originLogin opens a session at the origin for the login that opened
-// the session id here (see leaf.Origin.Login).
 func (s *Server) originLogin(ctx context.Context, id, email, password, totpCode string) {
 	s.origin.Login(ctx, id, email, password, totpCode)
 }

@@ -9,56 +9,31 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/runtime"
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// SpaceLogs keeps the logs of the spaces this server runs; *runtime.Manager
-// is one.
-type SpaceLogs interface {
-	// Logs returns the log of the space, oldest line first.
-	Logs(spaceID string) []runtime.LogEntry
-	// Follow returns the log of the space as Logs does and a channel of the
-	// lines that follow, in order. The channel is closed after cancel is
-	// called, or when the log ends (the space was deleted). Follow never
-	// makes the log wait for a slow reader.
-	Follow(spaceID string) (lines []runtime.LogEntry, next <-chan runtime.LogEntry, cancel func())
-}
+// SpaceLogs keeps the logs of the spaces this server runs;
+// *runtime.Manager is one.
+type SpaceLogs = leaf.SpaceLogs
 
-var _ SpaceLogs = (*runtime.Manager)(nil)
-
-func newLogLine(e runtime.LogEntry) api.LogLine {
+func newLogLine(e shared.SpaceLogEntry) api.LogLine {
 	at := e.At.UTC()
 	return api.LogLine{At: at, Level: e.Level, Text: e.Text, Line: at.Format(time.RFC3339) + " " + e.Level + " " + e.Text}
-}
-
-// spaceWithLogs returns the space named by {space_id}, to those who may see
-// it (see accessSpace), on a server that keeps logs.
-func (s *Server) spaceWithLogs(r *http.Request, p *principal) (*shared.Space, error) {
-	sp, err := s.accessSpace(r.Context(), r, p)
-	if err != nil {
-		return nil, err
-	}
-	if s.remote(sp) {
-		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s, which keeps its logs: read them at that location's server", quote(sp.Name), quote(sp.Location))
-	}
-	if s.logs == nil {
-		return nil, notFound("this server keeps no space logs")
-	}
-	return sp, nil
 }
 
 // handleSpaceLogs serves GET /api/spaces/{space_id}/logs: the recent lines
 // of the space's log, oldest first.
 func (s *Server) handleSpaceLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.spaceWithLogs(r, p)
+	lines, _, _, err := s.spaces.Logs(r.Context(), chi.URLParam(r, "space_id"), false)
 	if err != nil {
 		return err
 	}
 	res := api.SpaceLogs{Lines: []string{}, Entries: []api.LogLine{}}
-	for _, e := range s.logs.Logs(sp.ID) {
+	for _, e := range lines {
 		l := newLogLine(e)
 		res.Lines = append(res.Lines, l.Line)
 		res.Entries = append(res.Entries, l)
@@ -78,10 +53,11 @@ const logWriteTimeout = 10 * time.Second
 // take a line within logWriteTimeout. Browsers authenticate with the
 // session cookie: the upgrade is refused to a page of another origin.
 func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.spaceWithLogs(r, p)
+	lines, next, cancel, err := s.spaces.Logs(r.Context(), chi.URLParam(r, "space_id"), true)
 	if err != nil {
 		return err
 	}
+	defer cancel()
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return invalid("GET %s is a websocket; GET %s answers the recent lines", r.URL.Path, strings.TrimSuffix(r.URL.Path, "/stream"))
 	}
@@ -95,18 +71,24 @@ func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p 
 		return nil // Accept wrote the response
 	}
 	defer conn.CloseNow()
-	lines, next, cancel := s.logs.Follow(sp.ID)
-	defer cancel()
 	// The client sends nothing; gone ends when it closes or goes away.
 	gone := conn.CloseRead(context.WithoutCancel(r.Context()))
-	send := func(e runtime.LogEntry) bool {
+	sendLog(gone, conn, lines, next, stop)
+	return nil
+}
+
+// sendLog sends lines and then every line of next to conn until next is
+// closed (1000), stop is (1001), or gone ends or a line is not taken in
+// time (no close message).
+func sendLog(gone context.Context, conn *websocket.Conn, lines []shared.SpaceLogEntry, next <-chan shared.SpaceLogEntry, stop <-chan struct{}) {
+	send := func(e shared.SpaceLogEntry) bool {
 		ctx, cancel := context.WithTimeout(gone, logWriteTimeout)
 		defer cancel()
 		return wsjson.Write(ctx, conn, newLogLine(e)) == nil
 	}
 	for _, e := range lines {
 		if !send(e) {
-			return nil
+			return
 		}
 	}
 	for {
@@ -114,16 +96,16 @@ func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p 
 		case e, ok := <-next:
 			if !ok {
 				conn.Close(websocket.StatusNormalClosure, "the log has ended")
-				return nil
+				return
 			}
 			if !send(e) {
-				return nil
+				return
 			}
 		case <-gone.Done():
-			return nil
+			return
 		case <-stop:
 			conn.Close(websocket.StatusGoingAway, "the server is shutting down")
-			return nil
+			return
 		}
 	}
 }

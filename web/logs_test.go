@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/web"
 )
@@ -23,7 +24,7 @@ func newLogsEnv(t *testing.T) *env {
 	var m *runtime.Manager
 	e := newEnv(t, func(o *web.Options) {
 		var err error
-		m, err = runtime.NewManager(runtime.Options{Records: web.SpaceRecords{Store: o.Store}, Server: runtime.ServerInfo{Location: o.Location}, Logger: slog.New(slog.DiscardHandler)})
+		m, err = runtime.NewManager(runtime.Options{Records: leaf.SpaceRecords{Store: o.Store}, Server: runtime.ServerInfo{Location: o.Location}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,8 +23,10 @@
 // and role handlers are HTTP only: they decode, call Options.Groups or
 // Options.Roles with the actor in the context (shared.NewContextWithActor,
 // set for every authenticated request), audit and encode; the service
-// checks permissions, validates and writes (see package origin). Spaces are started,
-// stopped and deleted through a SpaceController, which the runtime provides.
+// checks permissions, validates and writes (see package origin). The space
+// handlers are HTTP only too: they call the space service of package leaf,
+// which an origin runs for its own location as a leaf does (Options.Spaces
+// is its runner).
 //
 // A server plays the role its options give it (DESIGN.md, "Roles"):
 //
@@ -40,7 +42,7 @@
 //     spaces. A restricted location (user:NAME, see package origin) holds
 //     only NAME's spaces (403 for anyone else's), and the hub checks what a
 //     restricted leaf reports with the checks of POST /api/spaces
-//     (spacecheck.go). The origin's location is a trusted one, which it
+//     (leaf.SpaceService.CheckReport). The origin's location is a trusted one, which it
 //     tells the hub so that no leaf claims it.
 //   - Leaf (Options.Leaf): it serves from its replica whether or not the
 //     origin is reachable. Users log in here with the password hashes the
@@ -85,12 +87,11 @@ import (
 	"github.com/knot-dev/knot/storage"
 )
 
-// SpaceController runs spaces. Implementations serialize requests per space and are idempotent.
-type SpaceController interface {
-	Start(ctx context.Context, spaceID string) error  // moves the space to running (or failed with a reason)
-	Stop(ctx context.Context, spaceID string) error   // moves it to stopped
-	Delete(ctx context.Context, spaceID string) error // stops it if needed, removes runtime resources, then the record
-}
+// SpaceController runs spaces. Implementations serialize requests per space
+// and are idempotent: Start moves a space to running (or failed with a
+// reason), Stop to stopped, and Delete stops it if needed, removes its
+// runtime resources, then its record.
+type SpaceController = leaf.SpaceController
 
 // Options configures a Server. Only Store is required.
 type Options struct {
@@ -114,9 +115,10 @@ type Options struct {
 	// TOTP makes password logins need a TOTP code (origin/totp.go); it needs
 	// Sealer, which seals the secrets. nil means a password alone logs in.
 	TOTP *TOTPOptions
-	// Spaces starts, stops and deletes spaces; nil means a built-in
-	// controller that handles manual templates only and answers 503 for
-	// container and Nomad templates.
+	// Spaces starts, stops and deletes the spaces of Location for the space
+	// service (leaf.SpaceOptions.Runner); nil means a runtime.Manager
+	// without runtimes, which runs manual templates only and answers 503
+	// for container and Nomad templates.
 	Spaces SpaceController
 	// Logs keeps the logs of the spaces this server runs, for GET
 	// /api/spaces/{space_id}/logs and its websocket; nil means both answer
@@ -206,8 +208,7 @@ type Server struct {
 	url      string
 	sealer   *crypt.Sealer
 	totp     *TOTPOptions // nil: no two-factor login
-	spaces   SpaceController
-	logs     SpaceLogs
+	spaces   *leaf.SpaceService
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
 	streams  streams      // the open log and terminal streams, closed by Run
@@ -227,7 +228,7 @@ type Server struct {
 	logins *origin.Logins     // the login limits and hashing slots
 	auth   shared.AuthService // logins and sessions
 
-	ownerLocks keyedMutex // serializes space creation per owner (quota)
+	ownerLocks keyedMutex // serializes token creation per owner (quota)
 
 	metricsHash string     // the hash of Options.MetricsToken, "" for none
 	refusals    refusalLog // the throttle of the log of refused leaf credentials
@@ -279,8 +280,6 @@ func New(opts Options) (*Server, error) {
 		url:      opts.URL,
 		sealer:   opts.Sealer,
 		totp:     opts.TOTP,
-		spaces:   opts.Spaces,
-		logs:     opts.Logs,
 		agents:   opts.Agents,
 		agentBin: opts.AgentBinary,
 		now:      opts.Now,
@@ -310,18 +309,18 @@ func New(opts Options) (*Server, error) {
 	if !validLocation(s.location) {
 		return nil, errors.New("web: Options.Location " + quote(s.location) + " is not a valid location")
 	}
-	if err := s.checkOwnLocation(); err != nil {
-		return nil, err
-	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if err := s.newSpaces(opts); err != nil {
+		return nil, err
+	}
+	if err := s.checkOwnLocation(); err != nil {
+		return nil, err
 	}
 	s.sessionMaxAge = opts.SessionMaxAge
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
-	}
-	if s.spaces == nil {
-		s.spaces = &manualOnly{store: s.store, now: s.now}
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)

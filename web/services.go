@@ -7,6 +7,7 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // services returns the group and role services of the server: groups and
@@ -50,7 +51,7 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 // every server.
 func (s *Server) templateServices(validate func(*shared.Template) error) (shared.TemplateService, shared.VariableService, shared.AuditService) {
 	spaces := func(ctx context.Context) ([]*shared.Space, error) {
-		v, err := s.lists.get(ctx, s.store)
+		v, err := s.lists.get(ctx, s.spaces)
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +71,7 @@ func (s *Server) templateServices(validate func(*shared.Template) error) (shared
 
 // usage counts the spaces of user in the store for which keep is true.
 func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
-	v, err := s.lists.get(ctx, s.store)
+	v, err := s.lists.get(ctx, s.spaces)
 	if err != nil {
 		return api.LeafUsage{}, err
 	}
@@ -92,4 +93,35 @@ func (s *Server) userServices() (shared.UserService, shared.TokenService) {
 	}
 	uo := leaf.UserOptions{Location: s.location, FarUsage: s.originUsage, Log: logFar}
 	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
+}
+
+// newSpaces makes the server's space service over its store.
+func (s *Server) newSpaces(opts Options) error {
+	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
+		Runtimes: opts.Runtimes, Logger: s.log, Now: s.now}
+	if s.hub != nil {
+		so.Fleet = hubFleet{s.hub}
+	}
+	if s.leaf != nil {
+		so.Uplink, so.Far = s.leaf.Uplink, s.originUsage
+	}
+	svc, err := leaf.NewSpaceService(so)
+	s.spaces = svc
+	return err
+}
+
+// hubFleet is an origin's hub as the space service's leaf.Fleet.
+type hubFleet struct{ hub *origin.Hub }
+
+func (f hubFleet) Leaves() []leaf.FleetLeaf {
+	var out []leaf.FleetLeaf
+	for _, in := range f.hub.Leaves() {
+		out = append(out, leaf.FleetLeaf{Location: in.Location, Connected: in.Connected, Restricted: in.Restricted,
+			Protocol: in.Protocol, Runtimes: in.Runtimes})
+	}
+	return out
+}
+
+func (f hubFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
+	return f.hub.Command(ctx, location, cmd)
 }

@@ -7,17 +7,17 @@ import (
 	"github.com/knot-dev/knot/shared"
 )
 
-// listBody returns the space list response of the spaces keep selects. On
-// a server with an agent endpoint every space of its location carries its
-// agent's state (api.SpaceAgent), read from the in-memory registry of
-// linked agents on each request; the rest of each entry is the cached
-// encoding, so the list costs one pass and no store reads more. Without
-// an agent endpoint it is the cached response, made once per view and key.
-func (s *Server) listBody(v *spaceView, key string, keep func(*shared.Space) bool) []byte {
+// listBody returns the space list response of v. On a server with an
+// agent endpoint every space of its location carries its agent's state
+// (api.SpaceAgent), read from the in-memory registry of linked agents on
+// each request; the rest of each entry is the cached encoding, so the list
+// costs one pass and no store reads more. Without an agent endpoint it is
+// the cached response, made once per view.
+func (s *Server) listBody(v *spaceView) []byte {
 	if s.agents == nil {
-		return v.body(key, keep)
+		return v.body()
 	}
-	return v.encode(keep, 96, func(buf *bytes.Buffer, sp *shared.Space) {
+	return v.encode(96, func(buf *bytes.Buffer, sp *shared.Space) {
 		frag := v.frags[sp.ID]
 		a := s.agentOf(sp)
 		if a == nil || len(frag) < 2 || frag[len(frag)-1] != '}' {

@@ -117,7 +117,7 @@ func (s *Server) serveSSH(w http.ResponseWriter, r *http.Request, p *principal, 
 		return invalid("user %s has no SSH public key in their profile: add one with knot ssh-key add FILE.pub", quote(p.user.Username))
 	}
 	shell := sp.Shell
-	if u, err := s.getUser(r.Context(), sp.UserID); err == nil && u.PreferredShell != "" {
+	if u, err := storage.Get[shared.User](r.Context(), s.store, sp.UserID); err == nil && u.PreferredShell != "" {
 		shell = u.PreferredShell
 	}
 	stop, done, ok := s.streams.open()

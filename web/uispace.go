@@ -27,7 +27,8 @@ func (s *Server) handleUISpace(w http.ResponseWriter, r *http.Request) {
 		s.uiError(w, r, p, forbidden("the space page needs %s, which you do not have", spaces.needs))
 		return
 	}
-	sp, err := s.accessSpace(r.Context(), r, p)
+	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+	sp, err := s.accessSpace(ctx, r, p)
 	if err != nil {
 		s.uiError(w, r, p, err)
 		return

@@ -159,3 +159,9 @@ func (s *Server) handleUserQuota(w http.ResponseWriter, r *http.Request, p *prin
 	writeJSON(w, http.StatusOK, quotaResponse(q))
 	return nil
 }
+
+func quotaResponse(q shared.Quota) api.Quota {
+	return api.Quota{MaxSpaces: q.MaxSpaces, ComputeUnits: q.ComputeUnits, StorageUnits: q.StorageUnits, MaxTunnels: q.MaxTunnels,
+		NumberSpaces: q.NumberSpaces, NumberSpacesDeployed: q.NumberSpacesDeployed,
+		UsedComputeUnits: q.UsedComputeUnits, UsedStorageUnits: q.UsedStorageUnits}
+}

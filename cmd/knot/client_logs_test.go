@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
@@ -29,7 +30,7 @@ func startServerWithManager(t *testing.T) *testServer {
 	st := memory.New()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mgr, err := runtime.NewManager(runtime.Options{
-		Records: web.SpaceRecords{Store: st},
+		Records: leaf.SpaceRecords{Store: st},
 		Server:  runtime.ServerInfo{URL: "http://127.0.0.1", Location: "test"},
 		Logger:  quiet,
 	})

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,7 +22,6 @@ import (
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/runtime/docker"
 	"github.com/knot-dev/knot/runtime/nomad"
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/srv"
@@ -111,7 +109,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		hub      *origin.Hub
 		uplink   *leaf.Uplink
 		leafOpts *web.LeafOptions
-		commands = &lateSpaces{}
 	)
 	switch cfg.Role() {
 	case config.RoleOrigin:
@@ -147,7 +144,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			NodeID:    node,
 			Version:   version,
 			Runtimes:  runtimes,
-			Spaces:    commands,
 			Logger:    logger,
 			Resolve:   resolve,
 			BackupDir: backupDir(cfg),
@@ -159,7 +155,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			HTTPClient: &http.Client{Transport: toOrigin, Timeout: 30 * time.Second}}
 	}
 
-	rec := web.SpaceRecords{Store: store}
+	rec := leaf.SpaceRecords{Store: store}
 	switch {
 	case uplink != nil:
 		rec.Wrote = uplink.Notify
@@ -189,6 +185,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
 		}
 	}
+	// The web server's space service runs this location's spaces through
+	// the manager and, on a leaf, carries out the origin's commands that
+	// come down the uplink.
 	server, err := web.New(web.Options{
 		Store:            store,
 		Logger:           logger,
@@ -213,7 +212,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	commands.set(server.LeafSpaces())
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -247,67 +245,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	err = g.Wait()
 	logger.Info("knot stopped")
 	return err
-}
-
-// lateSpaces hands the origin's commands to the web server's controller,
-// which is made after the uplink that receives them. The uplink runs only
-// once both exist.
-type lateSpaces struct {
-	mu sync.Mutex
-	sc leaf.SpaceController // guarded by mu
-}
-
-var _ leaf.SpaceCreator = (*lateSpaces)(nil)
-
-func (l *lateSpaces) set(sc leaf.SpaceController) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sc = sc
-}
-
-func (l *lateSpaces) get() (leaf.SpaceController, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.sc == nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the leaf is still starting")
-	}
-	return l.sc, nil
-}
-
-func (l *lateSpaces) Start(ctx context.Context, id string) error {
-	sc, err := l.get()
-	if err != nil {
-		return err
-	}
-	return sc.Start(ctx, id)
-}
-
-func (l *lateSpaces) Stop(ctx context.Context, id string) error {
-	sc, err := l.get()
-	if err != nil {
-		return err
-	}
-	return sc.Stop(ctx, id)
-}
-
-func (l *lateSpaces) Delete(ctx context.Context, id string) error {
-	sc, err := l.get()
-	if err != nil {
-		return err
-	}
-	return sc.Delete(ctx, id)
-}
-
-func (l *lateSpaces) Create(ctx context.Context, sp *shared.Space) error {
-	sc, err := l.get()
-	if err != nil {
-		return err
-	}
-	cr, ok := sc.(leaf.SpaceCreator)
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "this leaf does not create spaces for the origin")
-	}
-	return cr.Create(ctx, sp)
 }
 
 // originResolver returns the resolver of a srv+ origin_server, nil when it

@@ -40,7 +40,7 @@ func startTerminalBed(t *testing.T) *terminalBed {
 	st := memory.New()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mgr, err := runtime.NewManager(runtime.Options{
-		Records: web.SpaceRecords{Store: st},
+		Records: leaf.SpaceRecords{Store: st},
 		Server:  runtime.ServerInfo{URL: "http://127.0.0.1", Location: "test"},
 		Logger:  quiet,
 	})

@@ -1,10 +1,9 @@
-package web
+package leaf
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +23,27 @@ const (
 	commandTimeout = 2 * time.Minute
 	remoteWait     = 5 * time.Second
 )
+
+// Fleet is an origin's view of its leaves, through which its space service
+// places spaces at them and acts on their spaces (origin.Hub behind an
+// adapter: origin and leaf do not import each other).
+type Fleet interface {
+	// Leaves lists the leaf nodes the origin knows.
+	Leaves() []FleetLeaf
+	// Command asks the leaf of location to carry out cmd and returns its
+	// answer: EUNAVAILABLE when it is not connected or goes away, the
+	// leaf's own error otherwise.
+	Command(ctx context.Context, location string, cmd wire.Command) error
+}
+
+// FleetLeaf is a leaf node as the origin sees it.
+type FleetLeaf struct {
+	Location   string
+	Connected  bool
+	Restricted bool
+	Protocol   int
+	Runtimes   []string
+}
 
 // runtimesFor returns the runtimes that run templates of kind; nil for a
 // manual template, which needs none.
@@ -51,23 +71,24 @@ func runs(runtimes []string, kind shared.TemplateKind) bool {
 	return false
 }
 
-// spaceLocation settles the location of a new space of template t from the
+// location settles the location of a new space of template t from the
 // requested one: "" is this server's location, "auto" (on an origin) the
 // location that runs t's kind with the fewest running spaces.
-func (s *Server) spaceLocation(ctx context.Context, requested string, t *shared.Template) (string, error) {
+func (s *SpaceService) location(ctx context.Context, requested string, t *shared.Template) (string, error) {
+	own := s.opts.Location
 	switch {
 	case requested == "":
-		return s.location, nil
-	case s.leaf != nil:
-		if requested == locationAuto || requested == s.location {
-			return s.location, nil
+		return own, nil
+	case s.opts.Uplink != nil:
+		if requested == locationAuto || requested == own {
+			return own, nil
 		}
 		return "", invalid("location: this leaf runs the spaces of location %s only; create spaces of %s at that location's leaf or at the origin",
-			quote(s.location), quote(requested))
+			quote(own), quote(requested))
 	case requested == locationAuto:
 		return s.place(ctx, t)
-	case requested != s.location && s.hub == nil:
-		return "", invalid("location: this server has no leaves and runs only location %s", quote(s.location))
+	case requested != own && s.opts.Fleet == nil:
+		return "", invalid("location: this server has no leaves and runs only location %s", quote(own))
 	}
 	return requested, nil
 }
@@ -77,21 +98,18 @@ func (s *Server) spaceLocation(ctx context.Context, requested string, t *shared.
 // t's kind, speak a protocol that creates spaces, and are allowed by t's
 // locations, the one with the fewest running spaces (this server's own
 // first on a tie, then by name).
-func (s *Server) place(ctx context.Context, t *shared.Template) (string, error) {
-	type candidate struct {
-		location string
-		running  int
-	}
-	var cands []candidate
+func (s *SpaceService) place(ctx context.Context, t *shared.Template) (string, error) {
+	own := s.opts.Location
 	allowed := func(loc string) bool { return len(t.Locations) == 0 || slices.Contains(t.Locations, loc) }
-	if runs(s.runtimes, t.Kind) && allowed(s.location) {
-		cands = append(cands, candidate{location: s.location})
+	var cands []string
+	if runs(s.opts.Runtimes, t.Kind) && allowed(own) {
+		cands = append(cands, own)
 	}
-	if s.hub != nil {
-		for _, in := range s.hub.Leaves() {
-			if in.Connected && !in.Restricted && in.Protocol >= 2 && in.Location != s.location &&
+	if s.opts.Fleet != nil {
+		for _, in := range s.opts.Fleet.Leaves() {
+			if in.Connected && !in.Restricted && in.Protocol >= 2 && in.Location != own &&
 				runs(in.Runtimes, t.Kind) && allowed(in.Location) {
-				cands = append(cands, candidate{location: in.Location})
+				cands = append(cands, in.Location)
 			}
 		}
 	}
@@ -105,55 +123,35 @@ func (s *Server) place(ctx context.Context, t *shared.Template) (string, error) 
 		}
 		return "", shared.Errorf(shared.EUNAVAILABLE, "location auto: no location can run template %s now: it needs %s", quote(t.Name), need)
 	}
-	v, err := s.lists.get(ctx, s.store)
+	v, err := s.Snapshot(ctx)
 	if err != nil {
 		return "", err
 	}
 	running := map[string]int{}
-	for _, sp := range v.spaces {
+	for _, sp := range v.Spaces {
 		if sp.Deployed() {
 			running[sp.Location]++
 		}
 	}
-	for i := range cands {
-		cands[i].running = running[cands[i].location]
-	}
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
-		if a.running != b.running {
-			return a.running < b.running
+		if running[a] != running[b] {
+			return running[a] < running[b]
 		}
-		if own := a.location == s.location; own != (b.location == s.location) {
-			return own
+		if (a == own) != (b == own) {
+			return a == own
 		}
-		return a.location < b.location
+		return a < b
 	})
-	return cands[0].location, nil
-}
-
-// remote reports whether sp belongs to another location than this
-// server's: on an origin, to one of its leaves; on a leaf, to another leaf
-// or the origin, whose feed brings the space's record.
-func (s *Server) remote(sp *shared.Space) bool {
-	return sp.Location != s.location
-}
-
-// viaOrigin forwards a request to start, stop or delete sp to the origin,
-// which asks sp's leaf, when this server is a leaf and sp belongs to another
-// location. It reports whether it took the request.
-func (s *Server) viaOrigin(w http.ResponseWriter, r *http.Request, sp *shared.Space) (bool, error) {
-	if s.leaf == nil || !s.remote(sp) {
-		return false, nil
-	}
-	return true, s.forwardTo(w, r)
+	return cands[0], nil
 }
 
 // createRemote asks the leaf of sp's location to create sp, then waits a
 // little for the leaf's report of it.
-func (s *Server) createRemote(ctx context.Context, sp *shared.Space) error {
-	if _, err := s.store.Lookup(ctx, shared.KindSpace, sp.UniqueKeys()[0]); err == nil {
+func (s *SpaceService) createRemote(ctx context.Context, sp *shared.Space) error {
+	if _, err := s.opts.Store.Lookup(ctx, shared.KindSpace, sp.UniqueKeys()[0]); err == nil {
 		return shared.Errorf(shared.ECONFLICT, "this user already has a space named %s at location %s", quote(sp.Name), quote(sp.Location))
-	} else if !isCode(err, shared.ENOTFOUND) {
+	} else if shared.ErrorCode(err) != shared.ENOTFOUND {
 		return err
 	}
 	data, err := json.Marshal(sp)
@@ -167,22 +165,22 @@ func (s *Server) createRemote(ctx context.Context, sp *shared.Space) error {
 	return nil
 }
 
-// act starts, stops or deletes sp: on this server through its
-// SpaceController, or, for a space of another location on an origin, by a
-// command to that location's leaf, whose report of the result the origin
-// then awaits for a moment.
-func (s *Server) act(ctx context.Context, sp *shared.Space, action string) error {
-	if s.hub == nil && s.remote(sp) {
-		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s, not here (%s)", quote(sp.Name), quote(sp.Location), quote(s.location))
+// act starts, stops or deletes sp: on this server through the Runner, or,
+// for a space of another location on an origin, by a command to that
+// location's leaf, whose report of the result the origin then awaits for a
+// moment.
+func (s *SpaceService) act(ctx context.Context, sp *shared.Space, action string) error {
+	if s.opts.Fleet == nil && s.remote(sp) {
+		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s, not here (%s)", quote(sp.Name), quote(sp.Location), quote(s.opts.Location))
 	}
 	if !s.remote(sp) {
 		switch action {
 		case wire.ActionStart:
-			return s.spaces.Start(ctx, sp.ID)
+			return s.runner.Start(ctx, sp.ID)
 		case wire.ActionStop:
-			return s.spaces.Stop(ctx, sp.ID)
+			return s.runner.Stop(ctx, sp.ID)
 		default:
-			return s.spaces.Delete(ctx, sp.ID)
+			return s.runner.Delete(ctx, sp.ID)
 		}
 	}
 	if err := s.command(ctx, sp, wire.Command{Action: action, SpaceID: sp.ID}); err != nil {
@@ -203,9 +201,9 @@ func (s *Server) act(ctx context.Context, sp *shared.Space, action string) error
 // command sends cmd to the leaf of sp's location and returns the leaf's
 // answer: its own error as it is, EUNAVAILABLE when the leaf is not
 // connected or does not answer in time.
-func (s *Server) command(ctx context.Context, sp *shared.Space, cmd wire.Command) error {
+func (s *SpaceService) command(ctx context.Context, sp *shared.Space, cmd wire.Command) error {
 	connected := false
-	for _, in := range s.hub.Leaves() {
+	for _, in := range s.opts.Fleet.Leaves() {
 		connected = connected || (in.Connected && in.Location == sp.Location)
 	}
 	if !connected {
@@ -214,7 +212,7 @@ func (s *Server) command(ctx context.Context, sp *shared.Space, cmd wire.Command
 	}
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	err := s.hub.Command(cctx, sp.Location, cmd)
+	err := s.opts.Fleet.Command(cctx, sp.Location, cmd)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return shared.Wrap(shared.EUNAVAILABLE, err, "the leaf of location %s did not answer in %s about space %s", quote(sp.Location), commandTimeout, quote(sp.Name))
 	}
@@ -223,13 +221,13 @@ func (s *Server) command(ctx context.Context, sp *shared.Space, cmd wire.Command
 
 // awaitReport waits, at most remoteWait, until the origin's copy of space
 // id (nil when it is gone) satisfies done.
-func (s *Server) awaitReport(ctx context.Context, id string, done func(*shared.Space) bool) {
+func (s *SpaceService) awaitReport(ctx context.Context, id string, done func(*shared.Space) bool) {
 	deadline := time.Now().Add(remoteWait)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		cur, err := storage.Get[shared.Space](ctx, s.store, id)
-		if err != nil && !isCode(err, shared.ENOTFOUND) {
+		cur, err := storage.Get[shared.Space](ctx, s.opts.Store, id)
+		if err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
 			return
 		}
 		if done(cur) || time.Now().After(deadline) {

@@ -1,0 +1,110 @@
+package leaf
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/storage"
+)
+
+// spaceLists keeps the decoded spaces, users and templates for as long as
+// the store has not changed. "Not changed" is decided by a token made of
+// the store's head (epoch and revision, which every Put and Delete
+// advances) and its replica state (which every Apply of an origin's feed
+// advances), read before the records are listed. When the token moves, the
+// records are listed again, but only records whose revision or bytes differ
+// are decoded again. The zero value is ready for use.
+type spaceLists struct {
+	mu        sync.Mutex
+	list      *shared.SpaceList                           // guarded by mu
+	spaces    recCache[shared.Space, *shared.Space]       // guarded by mu
+	users     recCache[shared.User, *shared.User]         // guarded by mu
+	templates recCache[shared.Template, *shared.Template] // guarded by mu
+}
+
+func readToken(ctx context.Context, st storage.Store) (string, error) {
+	h, err := st.Head(ctx)
+	if err != nil {
+		return "", err
+	}
+	e, a, err := st.Replica(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s/%d/%s/%d", h.Epoch, h.Revision, e, a), nil
+}
+
+// get returns a list of every space of st no older than the moment of the
+// call.
+func (c *spaceLists) get(ctx context.Context, st storage.Store) (*shared.SpaceList, error) {
+	tok, err := readToken(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.list != nil && c.list.Version == tok {
+		return c.list, nil
+	}
+	spaces, err := c.spaces.load(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	users, err := c.users.load(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	templates, err := c.templates.load(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	l := &shared.SpaceList{Version: tok, Spaces: spaces,
+		Users: make(map[string]*shared.User, len(users)), Templates: make(map[string]*shared.Template, len(templates))}
+	for _, u := range users {
+		l.Users[u.ID] = u
+	}
+	for _, t := range templates {
+		l.Templates[t.ID] = t
+	}
+	c.list = l
+	return l, nil
+}
+
+type recEntry[P any] struct {
+	rev  int64
+	data []byte
+	val  P
+}
+
+// recCache keeps the decoded records of one kind by id.
+type recCache[T any, P storage.RecordPtr[T]] struct {
+	m map[string]recEntry[P]
+}
+
+// load lists the records and decodes those that changed since the last load.
+func (c *recCache[T, P]) load(ctx context.Context, st storage.Store) ([]P, error) {
+	kind := P(new(T)).RecordKind()
+	cs, err := st.List(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	next := make(map[string]recEntry[P], len(cs))
+	out := make([]P, 0, len(cs))
+	for _, ch := range cs {
+		e, ok := c.m[ch.ID]
+		if !ok || e.rev != ch.Revision || !bytes.Equal(e.data, ch.Data) {
+			v, err := storage.Decode[T, P](ch)
+			if err != nil {
+				return nil, err
+			}
+			e = recEntry[P]{rev: ch.Revision, data: ch.Data, val: v}
+		}
+		next[ch.ID] = e
+		out = append(out, e.val)
+	}
+	c.m = next
+	return out, nil
+}
