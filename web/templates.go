@@ -22,7 +22,7 @@ func newTemplateInfo(t *shared.Template, v *spaceView) api.Template {
 		ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
 		Groups: nonNil(t.Groups), Locations: nonNil(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, Hash: t.Hash,
+		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: nonNil(t.HTTPPorts), Hash: t.Hash,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 	for _, sp := range v.spaces {
@@ -78,6 +78,11 @@ func (s *Server) checkTemplateRequest(ctx context.Context, req *api.TemplateRequ
 			return err
 		}
 	}
+	if req.HTTPPorts != nil {
+		if err := shared.CheckHTTPPorts(*req.HTTPPorts); err != nil {
+			return err
+		}
+	}
 	if req.Locations != nil {
 		locs := dedupe(*req.Locations)
 		req.Locations = &locs
@@ -110,6 +115,7 @@ func applyTemplateRequest(req *api.TemplateRequest, t *shared.Template) {
 	setIf(&t.StorageUnits, req.StorageUnits)
 	setIf(&t.WithTerminal, req.WithTerminal)
 	setIf(&t.WithSSH, req.WithSSH)
+	setIf(&t.HTTPPorts, req.HTTPPorts)
 	t.Hash = t.ComputeHash()
 }
 
