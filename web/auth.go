@@ -109,7 +109,11 @@ func hasCredentials(r *http.Request) bool {
 
 // authenticate finds who r acts as: a bearer session or API token, or the
 // session cookie (which also needs the CSRF header for unsafe methods).
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
+func (s *Server) authenticate(r *http.Request) (*principal, error) { return s.authenticateCSRF(r, true) }
+
+// authenticateCSRF is authenticate, with the CSRF check of a cookie
+// session only when checkCSRF is set (the web apps check the Origin).
+func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, error) {
 	ctx := r.Context()
 	p := &principal{}
 	var userID string
@@ -147,14 +151,18 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		if err != nil {
 			return nil, err
 		}
-		if unsafeMethod(r.Method) && !csrfOK(r, c.Value) {
+		if checkCSRF && unsafeMethod(r.Method) && !csrfOK(r, c.Value) {
 			return nil, forbidden("missing or wrong %s header: send the value of the %s cookie", csrfHeader, csrfCookie)
 		}
 		p.sessionID, userID, p.viaCookie = se.ID, se.UserID, true
 	} else {
 		return nil, errNotAuthenticated
 	}
+	return s.principalFor(ctx, p, userID)
+}
 
+// principalFor completes p with the user userID and its permissions.
+func (s *Server) principalFor(ctx context.Context, p *principal, userID string) (*principal, error) {
 	u, err := s.authUsers.get(ctx, s.store, userID)
 	if isCode(err, shared.ENOTFOUND) || (err == nil && !u.Active) {
 		return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
