@@ -109,7 +109,9 @@ func hasCredentials(r *http.Request) bool {
 
 // authenticate finds who r acts as: a bearer session or API token, or the
 // session cookie (which also needs the CSRF header for unsafe methods).
-func (s *Server) authenticate(r *http.Request) (*principal, error) { return s.authenticateCSRF(r, true) }
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	return s.authenticateCSRF(r, true)
+}
 
 // authenticateCSRF is authenticate, with the CSRF check of a cookie
 // session only when checkCSRF is set (the web apps check the Origin).
