@@ -270,6 +270,7 @@ func wsEcho(t *testing.T, b *webBed, u string) {
 		t.Fatalf("websocket %s: %v", u, err)
 	}
 	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
 	for _, msg := range []string{"ping-42", strings.Repeat("x", 40<<10)} {
 		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatal(err)
@@ -333,6 +334,9 @@ func TestForwardPortOfAContainerSpace(t *testing.T) {
 	wg.Wait()
 	if got[0] != "hello from busybox httpd\n" || got[1] != got[0] {
 		t.Fatalf("two connections at once got %q", got)
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 
 	// A closed port in the space: the connection ends with the reason.

@@ -28,6 +28,7 @@ func main() {
 			return
 		}
 		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
 		ctx := context.Background()
 		for {
 			typ, p, err := c.Read(ctx)
