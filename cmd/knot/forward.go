@@ -23,6 +23,7 @@ func forwardCommand() *cli.Command {
 		Name:        "forward",
 		Usage:       "Forward a port of a space to this machine",
 		UsageText:   "knot forward COMMAND [options] [arguments]",
+		Action:      unknownCommand,
 		Subcommands: []*cli.Command{forwardPortCommand()},
 	}
 }

@@ -188,6 +188,19 @@ func TestWebAppsOfAContainerSpace(t *testing.T) {
 	if !strings.HasPrefix(out, "302 "+b.base+"/proxy/auth?to=") {
 		t.Fatalf("an anonymous request to the app host: %q, want a redirect to the server", out)
 	}
+	// A one-time code works once, and only on its own host.
+	out, _ = curl(t, "-o", "/dev/null", "-w", "%{redirect_url}", "-b", jar, b.base+"/proxy/auth?to="+"http://"+b.appHost(b.httpd)+":"+b.port+"/x")
+	codeURL := strings.Replace(out, b.appHost(b.httpd), b.appHost(b.echo), 1)
+	if o, _ := curl(t, "-o", "/dev/null", "-w", "%{http_code}", "--resolve", b.resolve(b.echo), codeURL); !strings.HasSuffix(o, "401") {
+		t.Fatalf("a code redeemed on another app host: %q, want 401", o)
+	}
+	out, _ = curl(t, "-o", "/dev/null", "-w", "%{redirect_url}", "-b", jar, b.base+"/proxy/auth?to="+"http://"+b.appHost(b.httpd)+":"+b.port+"/x")
+	for i, want := range []string{"302", "401"} {
+		if o, _ := curl(t, "-o", "/dev/null", "-w", "%{http_code}", "--resolve", b.resolve(b.httpd), out); !strings.HasSuffix(o, want) {
+			t.Fatalf("redeeming the code %s, time %d: %q, want %s", out, i+1, o, want)
+		}
+	}
+
 	// Logging out ends the app's cookie too.
 	req, _ := http.NewRequest("POST", b.base+"/api/auth/logout", nil)
 	req.Header.Set("Authorization", "Bearer "+session.Value)
