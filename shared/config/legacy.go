@@ -107,7 +107,7 @@ var legacyKeys = []legacyKey{
 	{path: "agent.port.tcp_port", env: "KNOT_TCP_PORT", flag: "tcp-port", kind: ValueList,
 		why: "knot forward port reaches any port of a space through the server; nothing needs listing (docs/getting-into-a-space.md)"},
 	{path: "agent.port.http_port", env: "KNOT_HTTP_PORT", flag: "http-port", kind: ValueList,
-		why: "a space's web ports are the http_ports of its template, not the agent's (docs/templates.md)"},
+		why: "knot serves the web ports of a space from the http_ports of its template, not from the agent (docs/templates.md)"},
 	{path: "agent.port.https_port", env: "KNOT_HTTPS_PORT", flag: "https-port", kind: ValueList,
 		why: "knot does not proxy web ports (server.wildcard_domain); a container template's ports publish them on the host that runs the space (docs/templates.md)"},
 	{path: "agent.port.vnc_http", env: "KNOT_VNC_HTTP_PORT", flag: "vnc-http-port", kind: ValueInt,
