@@ -166,7 +166,7 @@ func parseAppLabel(label string) (user, space string, port int, err error) {
 		return "", "", 0, notFound("%s is not a web app's host: USER--SPACE--PORT", quote(label))
 	}
 	port, perr := strconv.Atoi(parts[2])
-	if perr != nil || port < 1 || port > 65535 {
+	if perr != nil || port < 1 || port > 65535 || strconv.Itoa(port) != parts[2] {
 		return "", "", 0, notFound("%s is not a web app's host: its port must be from 1 to 65535", quote(label))
 	}
 	return parts[0], parts[1], port, nil
