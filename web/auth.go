@@ -131,14 +131,8 @@ func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, 
 		case err == nil:
 			p.sessionID, userID = se.ID, se.UserID
 		case isCode(err, shared.ENOTFOUND):
-			tok, err := storage.Get[shared.Token](ctx, s.store, id)
-			if isCode(err, shared.ENOTFOUND) {
-				return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
-			}
+			tok, err := s.validToken(ctx, id)
 			if err != nil {
-				return nil, err
-			}
-			if err := s.checkTokenExpiry(tok); err != nil {
 				return nil, err
 			}
 			p.tokenID, userID = tok.ID, tok.UserID
@@ -161,6 +155,21 @@ func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, 
 		return nil, errNotAuthenticated
 	}
 	return s.principalFor(ctx, p, userID)
+}
+
+// validToken returns the unexpired API token with id.
+func (s *Server) validToken(ctx context.Context, id string) (*shared.Token, error) {
+	tok, err := storage.Get[shared.Token](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkTokenExpiry(tok); err != nil {
+		return nil, err
+	}
+	return tok, nil
 }
 
 // principalFor completes p with the user userID and its permissions.

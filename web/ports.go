@@ -69,22 +69,23 @@ func (s *Server) portSpace(ctx context.Context, r *http.Request, p *principal, s
 	return nil
 }
 
-// spaceByID reads the space of the route's space_id.
-func (s *Server) spaceByID(ctx context.Context, id string) (*shared.Space, error) {
-	sp, err := storage.Get[shared.Space](ctx, s.store, id)
-	if isCode(err, shared.ENOTFOUND) {
-		return nil, notFound("space %s not found", quote(id))
+// spacePort reads the space and the port of the route.
+func (s *Server) spacePort(r *http.Request) (*shared.Space, int, error) {
+	port, err := portParam(r)
+	if err != nil {
+		return nil, 0, err
 	}
-	return sp, err
+	id := chi.URLParam(r, "space_id")
+	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, 0, notFound("space %s not found", quote(id))
+	}
+	return sp, port, err
 }
 
 // handleForwardPort serves GET /api/spaces/{space_id}/ports/{port}.
 func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *principal) error {
-	port, err := portParam(r)
-	if err != nil {
-		return err
-	}
-	sp, err := s.spaceByID(r.Context(), chi.URLParam(r, "space_id"))
+	sp, port, err := s.spacePort(r)
 	if err != nil {
 		return err
 	}

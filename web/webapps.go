@@ -48,8 +48,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -273,17 +271,8 @@ func (s *Server) grantPrincipal(ctx context.Context, g appGrant) (*principal, er
 			}
 			return nil, err
 		}
-	} else {
-		tok, err := storage.Get[shared.Token](ctx, s.store, g.tokenID)
-		if isCode(err, shared.ENOTFOUND) {
-			return nil, shared.Errorf(shared.EUNAUTHORIZED, "authentication token is not valid")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := s.checkTokenExpiry(tok); err != nil {
-			return nil, err
-		}
+	} else if _, err := s.validToken(ctx, g.tokenID); err != nil {
+		return nil, err
 	}
 	return s.principalFor(ctx, p, g.userID)
 }
@@ -375,11 +364,7 @@ func (s *Server) webAppPath(w http.ResponseWriter, r *http.Request, p *principal
 	if !p.canAny(shared.PermUseSpaces, shared.PermManageSpaces) {
 		return needs(shared.PermUseSpaces, shared.PermManageSpaces)
 	}
-	port, err := portParam(r)
-	if err != nil {
-		return err
-	}
-	sp, err := s.spaceByID(r.Context(), chi.URLParam(r, "space_id"))
+	sp, port, err := s.spacePort(r)
 	if err != nil {
 		return err
 	}
