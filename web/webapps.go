@@ -338,7 +338,10 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 	}
 	http.SetCookie(w, &http.Cookie{Name: appCookie, Value: secret, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	next := q.Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	// Only a path of this host: browsers read a backslash as a slash and
+	// drop tabs and newlines (see safeRedirect).
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 ||
+		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
 		next = "/"
 	}
 	http.Redirect(w, r, next, http.StatusFound)

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +83,32 @@ func TestStripCredentialsKeepsTheAppsOwn(t *testing.T) {
 	dropKnotCookies(rh)
 	if got := rh.Values("Set-Cookie"); len(got) != 1 || got[0] != "app=kept" {
 		t.Fatalf("Set-Cookie after dropping knot's: %q", got)
+	}
+}
+
+func TestRedeemAppCodeSendsOnlyToAPathOfTheHost(t *testing.T) {
+	s := &Server{apps: newWebApps("*.example.test"), now: time.Now}
+	const host = "a--b--80.example.test"
+	for next, want := range map[string]string{
+		"/app?x=1":             "/app?x=1",
+		"//evil.example":       "/",
+		"/\\evil.example":      "/",
+		"/\t/evil.example":     "/",
+		"https://evil.example": "/",
+		"":                     "/",
+	} {
+		code, err := s.apps.put(appGrant{host: host, userID: "u", code: true, expires: time.Now().Add(appCodeTTL)}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "http://"+host+appAuthPath+"?code="+url.QueryEscape(code)+"&next="+url.QueryEscape(next), nil)
+		if err := s.redeemAppCode(w, r, host); err != nil {
+			t.Fatal(err)
+		}
+		c := w.Result().Cookies()
+		if w.Code != http.StatusFound || w.Header().Get("Location") != want || len(c) != 1 || c[0].Name != appCookie || !c[0].HttpOnly || c[0].SameSite != http.SameSiteLaxMode {
+			t.Errorf("next %q: %d to %q, cookies %v; want 302 to %q with the app cookie", next, w.Code, w.Header().Get("Location"), c, want)
+		}
 	}
 }
