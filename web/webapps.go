@@ -336,6 +336,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 	if err != nil {
 		return err
 	}
+	w.Header().Set("Referrer-Policy", "no-referrer") // the code is in this URL
 	http.SetCookie(w, &http.Cookie{Name: appCookie, Value: secret, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	next := q.Get("next")
 	// Only a path of this host: browsers read a backslash as a slash and
