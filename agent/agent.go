@@ -17,7 +17,9 @@
 //     as client (hashicorp/yamux: streams with flow control and keepalives,
 //     so one slow terminal does not stall the others). The agent opens one
 //     state stream and sends its State at once and at every heartbeat the
-//     leaf asked for; the leaf opens ping, sessions and terminal streams.
+//     leaf asked for; the leaf opens ping, sessions, terminal and port
+//     streams. A port stream reaches 127.0.0.1:PORT in the space, any port
+//     (the leaf decides who may open one), at most MaxPortStreams at once.
 //   - When HTTPS_PROXY or https_proxy names a proxy for the leaf's address
 //     (NO_PROXY and no_proxy as net/http reads them), the agent opens an
 //     HTTP CONNECT tunnel through it and does TLS with the leaf inside, so
@@ -106,6 +108,7 @@ type Agent struct {
 	resolver *srv.Resolver
 	log      *slog.Logger
 	sessions *sessions
+	ports    ports
 
 	mu    sync.Mutex
 	state string // guarded by mu; "" until the first link
@@ -357,6 +360,8 @@ func (a *Agent) handle(st *yamux.Stream) {
 		agentwire.WriteJSON(st, agentwire.SessionList{Sessions: a.sessions.list()})
 	case agentwire.OpenTerminal:
 		a.sessions.serveTerminal(st, o.Terminal)
+	case agentwire.OpenPort:
+		a.servePort(st, o.Port)
 	default:
 		a.log.Warn("agent: the leaf opened a stream the agent does not serve", "type", o.Type)
 	}

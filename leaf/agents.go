@@ -82,6 +82,7 @@ type agentConn struct {
 	remote    string
 	mux       *yamux.Session
 	since     time.Time
+	ports     chan struct{} // a slot per open port connection (ports.go)
 
 	mu       sync.Mutex
 	version  string    // guarded by mu
@@ -190,7 +191,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	ac := &agentConn{spaceID: h.SpaceID, tokenHash: sp.AgentTokenHash, remote: c.RemoteAddr().String(), mux: mux,
-		since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
+		ports: make(chan struct{}, MaxPortConns), since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
 	a.mu.Lock()
 	if prev := a.conns[h.SpaceID]; prev != nil {
 		prev.mux.Close()

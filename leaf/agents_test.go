@@ -25,7 +25,7 @@ import (
 
 // agentBed is a leaf's agent endpoint on loopback with a table of spaces.
 type agentBed struct {
-	t      *testing.T
+	t      testing.TB
 	agents *leaf.Agents
 	addr   string
 	fp     string
@@ -46,7 +46,7 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func newAgentBed(t *testing.T) *agentBed {
+func newAgentBed(t testing.TB) *agentBed {
 	t.Helper()
 	cert, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: t.TempDir(), Hosts: []string{"127.0.0.1"}})
 	if err != nil {
@@ -133,7 +133,7 @@ func (b *agentBed) run(id, token string, opts ...func(*agent.Options)) func() {
 	return stop
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -49,6 +49,7 @@ func needs(perms ...shared.Permission) error {
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.instrument)
+	r.Use(s.appHosts) // the wildcard domain's web apps (webapps.go)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		var allowed []string
@@ -135,6 +136,10 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/logs/stream", s.api(s.handleSpaceLogStream, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/ports/{port}", s.api(s.handleForwardPort, useSpaces, manageSpaces))
+	r.Get("/proxy/auth", s.handleAppAuth)
+	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}", s.handleWebAppPath)
+	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}/*", s.handleWebAppPath)
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
 	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 

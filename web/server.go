@@ -131,6 +131,13 @@ type Options struct {
 	// without authentication at /agent/knot-GOOS-GOARCH (agentbinary.go)
 	// for agents of manual spaces; "" means that route answers 404.
 	AgentBinary string
+	// WildcardDomain serves the web ports of spaces at
+	// USER--SPACE--PORT.DOMAIN (server.wildcard_domain, "*.example.com");
+	// "" serves them under /proxy/spaces/ only (webapps.go).
+	WildcardDomain string
+	// DisableProxy turns off forwarded ports and web apps
+	// (server.disable_proxy).
+	DisableProxy bool
 	// ValidateTemplate checks a template before it is stored; a returned
 	// *shared.Error is shown to the client. nil means basic checks only: the
 	// kind is valid, container and nomad templates have a spec, and a
@@ -211,6 +218,8 @@ type Server struct {
 	spaces   *leaf.SpaceService
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
+	apps     *webApps     // the web apps of spaces (webapps.go)
+	noProxy  bool         // no forwarded ports or web apps
 	streams  streams      // the open log and terminal streams, closed by Run
 	now      func() time.Time
 	shutdown time.Duration
@@ -282,6 +291,8 @@ func New(opts Options) (*Server, error) {
 		totp:     opts.TOTP,
 		agents:   opts.Agents,
 		agentBin: opts.AgentBinary,
+		apps:     newWebApps(opts.WildcardDomain),
+		noProxy:  opts.DisableProxy,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,

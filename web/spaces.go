@@ -23,12 +23,14 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
+		HTTPPorts: []shared.HTTPPort{},
 	}
 	if u != nil {
 		info.Username = u.Username
 	}
 	if t != nil {
 		info.TemplateName = t.Name
+		info.HTTPPorts = nonNil(t.HTTPPorts)
 		info.UpdateAvailable = t.Hash != sp.TemplateHash
 	}
 	return info

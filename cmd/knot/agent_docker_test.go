@@ -39,8 +39,9 @@ func TestContainerSpaceGetsAnAgentAndATerminal(t *testing.T) {
 // dockerServer starts a private dockerd and a knot server of the static
 // knot binary on it (the server's own binary is the agent, so it must be
 // static), makes the admin, and returns the engine, the server, the
-// admin's token and the environment of client commands.
-func dockerServer(t *testing.T) (*runtimetest.Engine, *serverProc, string, map[string]string) {
+// admin's token and the environment of client commands. extra are more
+// flags of knot server; a later flag wins.
+func dockerServer(t *testing.T, extra ...string) (*runtimetest.Engine, *serverProc, string, map[string]string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a container engine")
@@ -50,8 +51,9 @@ func dockerServer(t *testing.T) (*runtimetest.Engine, *serverProc, string, map[s
 		testenv.Missing(t, "docker", err)
 	}
 	t.Cleanup(func() { e.Close() })
-	s := runKnotServerOf(t, e.Knot(t), t.TempDir(), nil, "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:"+loopbackPort(t),
-		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host)
+	args := []string{"--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:" + loopbackPort(t),
+		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host}
+	s := runKnotServerOf(t, e.Knot(t), t.TempDir(), nil, append(args, extra...)...)
 	t.Cleanup(s.stop)
 	s.fetch("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"})
 	token := tryLogin(s)

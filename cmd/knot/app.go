@@ -110,6 +110,7 @@ func newApp(s streams) *cli.App {
 			connectCommand(s),
 			pingCommand(),
 			withShell(spaceCommand()),
+			forwardCommand(),
 			agentCommand(),
 			templateCommand(s),
 			benchCommand(s),

@@ -471,13 +471,28 @@ func checkCommandLine(app *cli.App, args []string) error {
 	case cmd.Action == nil:
 		return fmt.Errorf("%s does nothing", commandPath(cmd))
 	}
-	if want := usageArgs(cmd); positional != len(want) {
+	if want := usageArgs(cmd); positional < len(want) || positional > len(want)+optionalArgs(cmd) {
 		return fmt.Errorf("%s takes %d arguments (%s), not %d", commandPath(cmd), len(want), strings.Join(want, " "), positional)
 	}
 	return nil
 }
 
-var usageArgRe = regexp.MustCompile(`^[A-Z][A-Z|]*$`)
+var (
+	usageArgRe    = regexp.MustCompile(`^[A-Z][A-Z_|]*$`)
+	optionalArgRe = regexp.MustCompile(`^\[[A-Z][A-Z_:|]*\]$`)
+)
+
+// optionalArgs counts the optional arguments a command's usage text names,
+// such as [LOCAL_ADDR:PORT].
+func optionalArgs(cmd *cli.Command) int {
+	n := 0
+	for _, w := range strings.Fields(cmd.UsageText) {
+		if optionalArgRe.MatchString(w) {
+			n++
+		}
+	}
+	return n
+}
 
 // usageArgs returns the arguments a command's usage text names: the words
 // in capitals that are neither in brackets nor the value of a flag, such as

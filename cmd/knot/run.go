@@ -199,6 +199,8 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Spaces:           manager,
 		Logs:             manager,
 		Agents:           agents,
+		WildcardDomain:   cfg.Server.WildcardDomain,
+		DisableProxy:     cfg.Server.DisableProxy,
 		AgentBinary:      ownBinary(),
 		ValidateTemplate: runtime.ValidateTemplate,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),

@@ -20,6 +20,9 @@ func FuzzReadFrame(f *testing.F) {
 	agentwire.WriteJSON(&b, agentwire.Open{Type: "terminal", Terminal: &agentwire.Terminal{Cols: 80, Rows: 24}})
 	f.Add(b.Bytes())
 	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.Open{Type: "port", Port: 8080})
+	f.Add(b.Bytes())
+	b.Reset()
 	agentwire.WriteFrame(&b, agentwire.KindData, []byte("ls\r"))
 	f.Add(b.Bytes())
 	f.Add([]byte{0, 0, 0, 0})
@@ -41,7 +44,10 @@ func FuzzReadFrame(f *testing.F) {
 			}
 			if kind == agentwire.KindJSON {
 				agentwire.DecodeJSON(p, &agentwire.Hello{})
-				agentwire.DecodeJSON(p, &agentwire.Open{})
+				var o agentwire.Open
+				if agentwire.DecodeJSON(p, &o) == nil && o.Type == agentwire.OpenPort && (o.Port < 1 || o.Port > 65535) {
+					t.Fatalf("a port open with port %d passed", o.Port)
+				}
 				agentwire.DecodeJSON(p, &agentwire.Control{})
 				agentwire.DecodeJSON(p, &agentwire.State{})
 				agentwire.DecodeJSON(p, &agentwire.Welcome{})
