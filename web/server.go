@@ -85,6 +85,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/web/ui"
 )
 
 // SpaceController runs spaces. Implementations serialize requests per space
@@ -249,6 +250,8 @@ type Server struct {
 	// which the leaf's services forward writes; nil elsewhere.
 	origin *leaf.Origin
 	fleet  shared.FleetService
+
+	pages *ui.UI // the web UI, mounted by routes
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
