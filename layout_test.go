@@ -119,7 +119,7 @@ func TestLayersStayInTheirLane(t *testing.T) {
 // UI").
 const uiPackage = module + "/web/ui"
 
-// The web UI imports of knot only shared and itself: never storage, origin,
+// Of knot's packages, the web UI imports only shared and itself: never storage, origin,
 // leaf or runtime, nor the rest of web.
 func TestUIImportsOnlyShared(t *testing.T) {
 	found := false
