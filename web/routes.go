@@ -156,7 +156,7 @@ func (s *Server) routes() chi.Router {
 	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(s.handleDeleteLeafToken))
 	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(s.handleRotateLeafToken))
 
-	// The web UI: its pages and their assets (ui.go).
+	// The web UI: its pages and their assets (package ui, mounted in ui.go).
 	s.mountUI(r)
 	return r
 }

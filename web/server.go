@@ -2,6 +2,8 @@
 // {"error": "..."}), authentication by session cookie, session token or API
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
+// It mounts the web UI of package ui (ui.go), handing it the authenticated
+// actor of a request and the services its pages read.
 //
 // Logins are bounded before they cost anything (origin.Logins): an attempt is counted as failed before its password is
 // hashed, under limits per account and address, per account (higher, so its
@@ -85,6 +87,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/web/ui"
 )
 
 // SpaceController runs spaces. Implementations serialize requests per space
@@ -258,6 +261,8 @@ type Server struct {
 	// which the leaf's services forward writes; nil elsewhere.
 	origin *leaf.Origin
 	fleet  shared.FleetService
+
+	pages *ui.UI // the web UI, mounted by routes
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or

@@ -52,6 +52,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/web/ui"
 )
 
 const (
@@ -275,7 +276,7 @@ func (s *Server) grantPrincipal(ctx context.Context, g appGrant) (*principal, er
 func (s *Server) handleAppAuth(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
 	if isCode(err, shared.EUNAUTHORIZED) && wantsHTML(r) {
-		uiRedirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
+		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
 		return
 	}
 	if err == nil {
@@ -346,7 +347,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 func (s *Server) handleWebAppPath(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticateCSRF(r, false)
 	if isCode(err, shared.EUNAUTHORIZED) && r.Method == http.MethodGet && wantsHTML(r) {
-		uiRedirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
+		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
 		return
 	}
 	if err == nil {

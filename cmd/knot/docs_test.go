@@ -627,15 +627,15 @@ func histogramPart(name string) (string, bool) {
 }
 
 // TestDocsListEveryUIPage checks that getting-started.md names every page
-// of the web UI (web/ui.go).
+// of the web UI (web/ui/pages.go).
 func TestDocsListEveryUIPage(t *testing.T) {
-	src, err := os.ReadFile("../../web/ui.go")
+	src, err := os.ReadFile("../../web/ui/pages.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pages := regexp.MustCompile(`\{path: "(/[a-z-]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(pages) < 5 {
-		t.Fatalf("found only %d pages in web/ui.go", len(pages))
+		t.Fatalf("found only %d pages in web/ui/pages.go", len(pages))
 	}
 	gs := docPages(t)["getting-started.md"]
 	for _, p := range pages {
