@@ -153,6 +153,9 @@ type Uplink struct {
 	mu     sync.Mutex
 	status Status // guarded by mu
 	acked  int64  // guarded by mu: highest leaf revision whose report the origin acknowledged
+
+	streams *AgentStreams // guarded by mu: serves relayed streams (relay.go); nil keeps no relay channel
+	relay   relayState    // guarded by mu
 }
 
 // Status is what the uplink knows about its link, for the leaf's status page.

@@ -187,7 +187,8 @@ type Hub struct {
 	pages   pages            // the shared pages of the trusted view
 	snaps   snapshots        // the shared snapshots of the trusted view
 	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
-	conns   sync.WaitGroup   // links being opened or served
+	conns   sync.WaitGroup   // links being opened or served, and relay channels
+	relays  relayTable       // the relay channels of the leaves (relay.go)
 
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location

@@ -197,21 +197,22 @@ type LeafOptions struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	store    *countingStore
-	log      *slog.Logger
-	version  string
-	location string
-	url      string
-	sealer   *crypt.Sealer
-	totp     *TOTPOptions // nil: no two-factor login
-	spaces   SpaceController
-	logs     SpaceLogs
-	agents   *leaf.Agents // nil: no terminals
-	agentBin string       // "": no binary to download
-	streams  streams      // the open log and terminal streams, closed by Run
-	now      func() time.Time
-	shutdown time.Duration
-	tls      *tls.Config
+	store        *countingStore
+	log          *slog.Logger
+	version      string
+	location     string
+	url          string
+	sealer       *crypt.Sealer
+	totp         *TOTPOptions // nil: no two-factor login
+	spaces       SpaceController
+	logs         SpaceLogs
+	agents       *leaf.Agents       // nil: no terminals
+	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
+	agentBin     string             // "": no binary to download
+	streams      streams            // the open log and terminal streams, closed by Run
+	now          func() time.Time
+	shutdown     time.Duration
+	tls          *tls.Config
 
 	sessionMaxAge time.Duration
 
@@ -326,6 +327,7 @@ func New(opts Options) (*Server, error) {
 	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
+	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
