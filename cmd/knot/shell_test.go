@@ -111,11 +111,17 @@ type wsTerm struct {
 
 func (b *terminalBed) open(t *testing.T, token, query string) (*wsTerm, *http.Response, error) {
 	t.Helper()
+	return openTerminal(t, b.URL, token, b.spaceID, query)
+}
+
+// openTerminal opens the terminal websocket of a space at the server base.
+func openTerminal(t *testing.T, base, token, spaceID, query string) (*wsTerm, *http.Response, error) {
+	t.Helper()
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+token)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, strings.Replace(b.URL, "http://", "ws://", 1)+"/api/spaces/"+b.spaceID+"/terminal?"+query, &websocket.DialOptions{HTTPHeader: hdr})
+	conn, resp, err := websocket.Dial(ctx, strings.Replace(base, "http://", "ws://", 1)+"/api/spaces/"+spaceID+"/terminal?"+query, &websocket.DialOptions{HTTPHeader: hdr})
 	if err != nil {
 		return nil, resp, err
 	}
