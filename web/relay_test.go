@@ -10,9 +10,12 @@ import (
 	"github.com/coder/websocket"
 	"github.com/hashicorp/yamux"
 
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage"
 )
 
 // dialRelay opens a relay channel to the fleet's origin as the leaf node
@@ -136,4 +139,55 @@ func fakeLink(t *testing.T, f *fleet, node, location string) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); conn.CloseNow(); <-done })
+}
+
+// A restricted leaf (on its owner's API token) is sent streams of its
+// owner's spaces alone, and may open streams only for its owner.
+func TestRestrictedLeafRelaysItsOwnersStreamsAlone(t *testing.T) {
+	apiToken := crypt.NewToken()
+	var ann, bob *shared.User
+	f := newFleetWithOptions(t, func(f *fleet) {
+		f.hubOpts = func(o *origin.Options) { o.EnableLeafAPITokens = true }
+		f.leafToken, f.leafLocation = apiToken, "user:away"
+		ctx := context.Background()
+		ann = &shared.User{Meta: shared.Meta{ID: newUUID(t)}, Username: "away", Email: "ann@example.com", Roles: []string{shared.UserRoleID}, Active: true}
+		bob = &shared.User{Meta: shared.Meta{ID: newUUID(t)}, Username: "bob", Email: "bob@example.com", Roles: []string{shared.AdminRoleID}, Active: true}
+		for _, r := range []shared.Record{ann, bob,
+			&shared.Token{Meta: shared.Meta{ID: crypt.HashToken(apiToken)}, UserID: ann.ID, Name: "leaf"},
+			&shared.Space{Meta: shared.Meta{ID: "bobs"}, Name: "bobs", UserID: bob.ID, Location: "user:away"},
+			&shared.Space{Meta: shared.Meta{ID: "home1"}, Name: "home1", UserID: bob.ID, Location: "home"},
+		} {
+			if err := f.originStore.Put(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Ann's space, at her leaf, which reports it to the origin.
+		for _, st := range []storage.Store{f.leafStore, f.originStore} {
+			if err := st.Put(ctx, &shared.Space{Meta: shared.Meta{ID: "anns"}, Name: "anns", UserID: ann.ID, Location: "user:away"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	f.waitConnected(true)
+	ctx := context.Background()
+	sessions := func(space, user string) *wire.RelayOpen {
+		return &wire.RelayOpen{SpaceID: space, UserID: user, Open: agentwire.Open{Type: agentwire.OpenSessions}}
+	}
+	// Ann's space reaches the leaf, which has no agents: its answer says so.
+	eventually(t, 5*time.Second, func() string {
+		_, err := f.hub.OpenRelay(ctx, "user:away", sessions("anns", ann.ID))
+		if !strings.Contains(shared.ErrorMessage(err), "no agent endpoint") {
+			return "ann's space: " + shared.ErrorMessage(err)
+		}
+		return ""
+	})
+	if _, err := f.hub.OpenRelay(ctx, "user:away", sessions("bobs", bob.ID)); shared.ErrorCode(err) != shared.EFORBIDDEN {
+		t.Fatalf("bob's space at ann's leaf: %v, want forbidden", err)
+	}
+	if _, err := f.uplink.OpenRelay(ctx, "home", sessions("home1", bob.ID)); shared.ErrorCode(err) != shared.EFORBIDDEN || !strings.Contains(shared.ErrorMessage(err), "owner alone") {
+		t.Fatalf("ann's leaf opening a stream for bob: %v, want forbidden", err)
+	}
+	if _, err := f.uplink.OpenRelay(ctx, "home", sessions("home1", ann.ID)); shared.ErrorCode(err) != shared.ENOTFOUND {
+		t.Fatalf("ann's leaf opening a stream to bob's space for ann: %v, want not found", err)
+	}
 }
