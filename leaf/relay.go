@@ -52,6 +52,9 @@ func (u *Uplink) OpenRelay(ctx context.Context, location string, h *wire.RelayOp
 		if reason == "" {
 			reason = u.Status().Reason
 		}
+		if reason == "" {
+			reason = "the relay channel is not up yet"
+		}
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "location %s is reached through the origin, which this server cannot reach now: %s", location, reason)
 	}
 	if sess.NumStreams() >= wire.MaxRelayStreams {

@@ -146,6 +146,20 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 			strings.Contains(e.Properties["reason"], "exited with code 7") && e.Properties["ip"] != ""
 	})
 	f.useTerminal(t, f.annex)
+	// The kept sessions are listed through the relay too.
+	w, _, err := openTerminal(t, f.origin.base, f.admin, f.spaceID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*serverProc{f.origin, f.annex} {
+		var list struct{ Sessions []struct{ ID string } }
+		s.call("GET", "/api/spaces/"+f.spaceID+"/terminal", f.admin, nil, 200, &list)
+		if len(list.Sessions) != 1 || list.Sessions[0].ID != w.id {
+			t.Fatalf("sessions listed at %s: %+v, want %s", s.base, list.Sessions, w.id)
+		}
+	}
+	w.send("exit\n")
+	w.waitEnd()
 	audited(t, f.branch, f.admin, "the relayed terminal from the other leaf", func(e auditItem) bool {
 		return e.Event == "terminal opened" && e.Properties["via"] == "leaf annex via origin hq"
 	})
