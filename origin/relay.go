@@ -141,15 +141,21 @@ func (h *Hub) AcceptRelay(conn *websocket.Conn, cred Credential, node, location 
 func (h *Hub) dropRelay(l *link) {
 	h.relays.mu.Lock()
 	rc := h.relays.m[l.location]
+	h.relays.mu.Unlock()
 	if rc != nil && rc.l == l {
-		delete(h.relays.m, l.location)
-	} else {
-		rc = nil
+		h.dropRelayConn(rc)
+	}
+}
+
+// dropRelayConn closes rc and forgets it, unless another channel took its
+// place.
+func (h *Hub) dropRelayConn(rc *relayConn) {
+	h.relays.mu.Lock()
+	if h.relays.m[rc.l.location] == rc {
+		delete(h.relays.m, rc.l.location)
 	}
 	h.relays.mu.Unlock()
-	if rc != nil {
-		rc.close()
-	}
+	rc.close()
 }
 
 // serveRelay takes the streams the leaf opens until the channel ends.
@@ -168,8 +174,7 @@ func (h *Hub) serveRelay(rc *relayConn) {
 		}
 		wg.Go(func() { h.leafStream(rc, st) })
 	}
-	h.dropRelay(rc.l)
-	rc.close()
+	h.dropRelayConn(rc)
 	wg.Wait()
 }
 

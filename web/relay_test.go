@@ -107,6 +107,27 @@ func TestLeafRelayStreamsWithBadHeadersAreRefusedWithTheReason(t *testing.T) {
 			t.Errorf("%s: %v; want %s saying %q", c.name, err, c.code, c.says)
 		}
 	}
+
+	// The node dials its channel again: the new one replaces the old,
+	// which closes, and stays.
+	conn2, _, err := dialRelay(t, f, fleetToken, "node-raw", "raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.CloseNow()
+	select {
+	case <-sess.CloseChan():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the replaced relay channel is still open")
+	}
+	sess, err = yamux.Server(websocket.NetConn(context.Background(), conn2, websocket.MessageBinary), wire.RelayMux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := refusal(cases[len(cases)-1].write); shared.ErrorCode(err) != shared.ENOTFOUND {
+		t.Fatalf("on the new channel: %v, want not found", err)
+	}
 }
 
 // fakeLink opens a leaf link of node at location by hand, and reads (and
