@@ -15,6 +15,42 @@ type relayFleet struct {
 	origin, branch, annex *serverProc
 	admin, mallory        string // API tokens, made at the origin
 	spaceID               string
+	tmplID                string // a manual template
+}
+
+// startManualSpace creates and starts a manual space at s, runs its agent
+// as another process, and returns the space's id.
+func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) string {
+	t.Helper()
+	var sp struct {
+		ID string `json:"space_id"`
+	}
+	s.call("POST", "/api/spaces", token, map[string]any{"name": name, "template_id": tmplID}, 201, &sp)
+	s.call("POST", "/api/spaces/"+sp.ID+"/start", token, nil, 200, nil)
+	status, body := s.fetch("GET", "/api/spaces/"+sp.ID+"/agent-env", token, nil)
+	if status != 200 {
+		t.Fatalf("agent-env: %d %s", status, body)
+	}
+	env := map[string]string{"HOME": t.TempDir(), "TMPDIR": t.TempDir()}
+	for _, line := range strings.Fields(string(body)) {
+		k, v, _ := strings.Cut(line, "=")
+		env[k] = v
+	}
+	startKnot(t, env, "agent")
+	return sp.ID
+}
+
+// waitRunningAt waits until s shows the space id running at location.
+func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, func() string {
+		var got struct{ State, Location string }
+		code, body := s.fetch("GET", "/api/spaces/"+id, token, nil)
+		if code != 200 || json.Unmarshal(body, &got) != nil || got.State != "running" || got.Location != location {
+			return s.base + " does not show the space running at " + location + ": " + string(body)
+		}
+		return ""
+	})
 }
 
 func startRelayFleet(t *testing.T) *relayFleet {
@@ -52,44 +88,26 @@ func startRelayFleet(t *testing.T) *relayFleet {
 			return ""
 		})
 	}
-	var sp struct {
-		ID string `json:"space_id"`
-	}
-	f.branch.call("POST", "/api/spaces", f.admin, map[string]any{"name": "dev", "template_id": tmpl.ID}, 201, &sp)
-	f.spaceID = sp.ID
-	f.branch.call("POST", "/api/spaces/"+sp.ID+"/start", f.admin, nil, 200, nil)
-	status, body := f.branch.fetch("GET", "/api/spaces/"+sp.ID+"/agent-env", f.admin, nil)
-	if status != 200 {
-		t.Fatalf("agent-env: %d %s", status, body)
-	}
-	env := map[string]string{"HOME": t.TempDir(), "TMPDIR": t.TempDir()}
-	for _, line := range strings.Fields(string(body)) {
-		k, v, _ := strings.Cut(line, "=")
-		env[k] = v
-	}
-	startKnot(t, env, "agent")
+	f.spaceID = startManualSpace(t, f.branch, f.admin, tmpl.ID, "dev")
+	f.tmplID = tmpl.ID
 	// The space runs at its leaf, and the origin and the other leaf know it.
 	for _, s := range []*serverProc{f.branch, o, f.annex} {
-		waitUntil(t, 30*time.Second, func() string {
-			var got struct {
-				State    string
-				Location string
-			}
-			code, body := s.fetch("GET", "/api/spaces/"+sp.ID, f.admin, nil)
-			if code != 200 || json.Unmarshal(body, &got) != nil || got.State != "running" || got.Location != "branch" {
-				return "the space is not seen running at branch: " + string(body)
-			}
-			return ""
-		})
+		waitRunningAt(t, s, f.admin, f.spaceID, "branch")
 	}
 	return f
 }
 
-// useTerminal opens the terminal of the fleet's space at s and checks
-// prompt, echo, resize and the exit code.
+// useTerminal is useTerminal of the fleet's space.
 func (f *relayFleet) useTerminal(t *testing.T, s *serverProc) {
 	t.Helper()
-	w, resp, err := openTerminal(t, s.base, f.admin, f.spaceID, "cols=80&rows=24")
+	useTerminal(t, s, f.admin, f.spaceID)
+}
+
+// useTerminal opens the terminal of a space at s and checks prompt, echo,
+// resize and the exit code.
+func useTerminal(t *testing.T, s *serverProc, token, spaceID string) {
+	t.Helper()
+	w, resp, err := openTerminal(t, s.base, token, spaceID, "cols=80&rows=24")
 	if err != nil {
 		t.Fatalf("terminal at %s: %v %+v", s.base, err, resp)
 	}
@@ -234,5 +252,18 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 			t.Fatalf("503 after %s, want at once", took)
 		}
 		return ""
+	})
+}
+
+// A space of the origin's own location is reached from a leaf: the origin
+// serves the relayed stream itself, and audits it with the leaf it came
+// from.
+func TestTerminalOfTheOriginsSpaceFromALeaf(t *testing.T) {
+	f := startRelayFleet(t)
+	id := startManualSpace(t, f.origin, f.admin, f.tmplID, "home")
+	waitRunningAt(t, f.annex, f.admin, id, "hq")
+	useTerminal(t, f.annex, f.admin, id)
+	audited(t, f.origin, f.admin, "the relayed terminal from the leaf", func(e auditItem) bool {
+		return e.Event == "terminal closed" && e.Properties["via"] == "leaf annex via origin hq" && strings.Contains(e.Properties["reason"], "exited with code 7")
 	})
 }
