@@ -30,7 +30,10 @@ package leaf
 // who may: the space must be its own, and the user must exist in its
 // replica, be active, and own the space or hold Manage Spaces. It audits
 // the terminal as a local one, with "via" naming the servers it came
-// through.
+// through. A stream of another kind is carried unchanged after the same
+// checks; a kind that the space's leaf must audit itself (as every SSH or
+// forwarded-port connection) gets its record in ServeRelayed, as the
+// terminal has.
 
 import (
 	"context"
