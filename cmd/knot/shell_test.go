@@ -424,7 +424,8 @@ func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
 		t.Fatalf("after a bad message: %v; want a policy violation close with the reason", w.err)
 	}
 
-	// A space of another location: a clear conflict.
+	// A space of another location, at a server with no other locations (a
+	// standalone one): 503 at once, saying why.
 	rec, err := storage.Get[shared.Space](context.Background(), b.store, b.spaceID)
 	if err != nil {
 		t.Fatal(err)
@@ -434,11 +435,11 @@ func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, resp, err := b.open(t, b.adminToken, "")
-	if err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
-		t.Fatalf("a space elsewhere: %v %+v; want 409", err, resp)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a space elsewhere: %v %+v; want 503", err, resp)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), "open its terminal at that location's server") {
+	if !strings.Contains(string(body), "runs at location elsewhere, and this server has no way to other locations") {
 		t.Fatalf("a space elsewhere: %s", body)
 	}
 }
