@@ -128,6 +128,20 @@ func TestLeafRelayStreamsWithBadHeadersAreRefusedWithTheReason(t *testing.T) {
 	if err := refusal(cases[len(cases)-1].write); shared.ErrorCode(err) != shared.ENOTFOUND {
 		t.Fatalf("on the new channel: %v, want not found", err)
 	}
+
+	// Streams are bounded: past wire.MaxRelayStreams open at once, the
+	// next is refused with the reason.
+	for range wire.MaxRelayStreams {
+		st, err := sess.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+	}
+	err = refusal(func(*yamux.Stream) error { return nil })
+	if shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(shared.ErrorMessage(err), "too many relayed streams") {
+		t.Fatalf("a stream past the bound: %v", err)
+	}
 }
 
 // fakeLink opens a leaf link of node at location by hand, and reads (and
