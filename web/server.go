@@ -197,22 +197,23 @@ type LeafOptions struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	store        *countingStore
-	log          *slog.Logger
-	version      string
-	location     string
-	url          string
-	sealer       *crypt.Sealer
-	totp         *TOTPOptions // nil: no two-factor login
-	spaces       SpaceController
-	logs         SpaceLogs
-	agents       *leaf.Agents       // nil: no terminals
+	store    *countingStore
+	log      *slog.Logger
+	version  string
+	location string
+	url      string
+	sealer   *crypt.Sealer
+	totp     *TOTPOptions // nil: no two-factor login
+	spaces   SpaceController
+	logs     SpaceLogs
+	agents   *leaf.Agents // nil: no terminals
+	agentBin string       // "": no binary to download
+	streams  streams      // the open log and terminal streams, closed by Run
+	now      func() time.Time
+	shutdown time.Duration
+	tls      *tls.Config
+
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
-	agentBin     string             // "": no binary to download
-	streams      streams            // the open log and terminal streams, closed by Run
-	now          func() time.Time
-	shutdown     time.Duration
-	tls          *tls.Config
 
 	sessionMaxAge time.Duration
 
