@@ -16,6 +16,8 @@ type relayFleet struct {
 	admin, mallory        string // API tokens, made at the origin
 	spaceID               string
 	tmplID                string // a manual template
+	originDir             string
+	originArgs            []string
 }
 
 // startManualSpace creates and starts a manual space at s, runs its agent
@@ -55,11 +57,12 @@ func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
 
 func startRelayFleet(t *testing.T) *relayFleet {
 	t.Helper()
-	o := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:"+loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken)
+	originDir, originArgs := t.TempDir(), []string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}
+	o := runKnotServer(t, originDir, originArgs...)
 	leafArgs := func(loc string) []string {
 		return []string{"--listen", "127.0.0.1:0", "--location", loc, "--shared-token", fleetSharedToken, "--origin-server", o.base}
 	}
-	f := &relayFleet{origin: o, branch: runKnotServer(t, t.TempDir(), leafArgs("branch")...), annex: runKnotServer(t, t.TempDir(), leafArgs("annex")...)}
+	f := &relayFleet{originDir: originDir, originArgs: originArgs, origin: o, branch: runKnotServer(t, t.TempDir(), leafArgs("branch")...), annex: runKnotServer(t, t.TempDir(), leafArgs("annex")...)}
 
 	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
 	session := o.login()
@@ -257,7 +260,7 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 
 // A space of the origin's own location is reached from a leaf: the origin
 // serves the relayed stream itself, and audits it with the leaf it came
-// from.
+// from. After a restart of the origin the leaves' relay channels are back.
 func TestTerminalOfTheOriginsSpaceFromALeaf(t *testing.T) {
 	f := startRelayFleet(t)
 	id := startManualSpace(t, f.origin, f.admin, f.tmplID, "home")
@@ -266,4 +269,23 @@ func TestTerminalOfTheOriginsSpaceFromALeaf(t *testing.T) {
 	audited(t, f.origin, f.admin, "the relayed terminal from the leaf", func(e auditItem) bool {
 		return e.Event == "terminal closed" && e.Properties["via"] == "leaf annex via origin hq" && strings.Contains(e.Properties["reason"], "exited with code 7")
 	})
+
+	// The origin restarts: the leaves link again, with their relay
+	// channels, and terminals between them go through as before. (The
+	// origin's own agent endpoint moves to another port, so its space's
+	// agent stays away.)
+	f.origin.kill()
+	f.origin = runKnotServer(t, f.originDir, f.originArgs...)
+	waitUntil(t, 60*time.Second, func() string {
+		code, body := f.origin.fetch("GET", "/api/spaces/"+f.spaceID+"/terminal", f.admin, nil)
+		if code != 200 {
+			return "the branch's space is not reachable from the restarted origin: " + string(body)
+		}
+		code, body = f.annex.fetch("GET", "/api/spaces/"+f.spaceID+"/terminal", f.admin, nil)
+		if code != 200 {
+			return "the branch's space is not reachable from the annex: " + string(body)
+		}
+		return ""
+	})
+	f.useTerminal(t, f.annex)
 }
