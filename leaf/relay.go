@@ -49,8 +49,8 @@ func (u *Uplink) OpenRelay(ctx context.Context, location string, h *wire.RelayOp
 	sess, reason := u.relay.sess, u.relay.reason
 	u.mu.Unlock()
 	if sess == nil {
-		if reason == "" {
-			reason = u.Status().Reason
+		if st := u.Status(); !st.Connected && st.Reason != "" {
+			reason = st.Reason
 		}
 		if reason == "" {
 			reason = "the relay channel is not up yet"
@@ -94,7 +94,7 @@ func (s *session) keepRelay(ctx context.Context) error {
 		began := time.Now()
 		err := s.relayOnce(ctx)
 		if ctx.Err() != nil {
-			u.setRelay(nil, "the origin link is down")
+			u.setRelay(nil, "the link to the origin is down")
 			return nil
 		}
 		reason := "the relay channel to the origin closed"
@@ -147,14 +147,16 @@ func (s *session) relayOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
 	u.mu.Lock()
 	streams := u.streams
 	u.mu.Unlock()
 	u.setRelay(sess, "")
 	u.log.Info("leaf: relay channel to the origin up")
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		sess.Close() // which ends the streams
+		wg.Wait()
+	}()
 	stop := context.AfterFunc(ctx, func() { sess.Close() })
 	defer stop()
 	for {
