@@ -381,22 +381,7 @@ func notLinked(spaceID string) error {
 
 // Sessions lists the terminal sessions the agent of a space keeps.
 func (a *Agents) Sessions(ctx context.Context, spaceID string) ([]agentwire.SessionInfo, error) {
-	ac := a.get(spaceID)
-	if ac == nil {
-		return nil, notLinked(spaceID)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	st, err := a.open(ctx, ac, agentwire.Open{Type: agentwire.OpenSessions})
-	if err != nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	defer st.Close()
-	var l agentwire.SessionList
-	if err := agentwire.ReadJSON(st, &l); err != nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	return l.Sessions, nil
+	return sessionsOn(ctx, spaceID, a.OpenStream)
 }
 
 // TerminalStream is an open terminal of a space: data frames carry the
@@ -411,33 +396,27 @@ type TerminalStream struct {
 // It fails with EUNAVAILABLE when the agent is not linked or does not
 // answer, and EINVALID (with the agent's reason) when it refuses.
 func (a *Agents) OpenTerminal(ctx context.Context, spaceID string, t agentwire.Terminal) (*TerminalStream, error) {
-	if err := t.Validate(); err != nil {
+	return terminalOn(ctx, spaceID, t, a.OpenStream)
+}
+
+// OpenStream opens a stream to the agent of a space and sends o, for any
+// kind of stream: the caller reads the agent's answer. The stream's
+// deadline is ctx's; the caller clears it once the stream is set up.
+// EINVALID for an o that is not valid, EUNAVAILABLE when the agent is not
+// linked or the stream cannot be opened.
+func (a *Agents) OpenStream(ctx context.Context, spaceID string, o agentwire.Open) (net.Conn, error) {
+	if err := o.Validate(); err != nil {
 		return nil, shared.Errorf(shared.EINVALID, "%v", err)
 	}
 	ac := a.get(spaceID)
 	if ac == nil {
 		return nil, notLinked(spaceID)
 	}
-	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenTerminal, Terminal: &t})
+	st, err := a.open(ctx, ac, o)
 	if err != nil {
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
-	var o agentwire.Opened
-	if err := agentwire.ReadJSON(st, &o); err != nil {
-		st.Close()
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	if o.Error != "" {
-		st.Close()
-		if t.Attach != "" {
-			return nil, shared.Errorf(shared.ENOTFOUND, "%s", o.Error)
-		}
-		return nil, shared.Errorf(shared.EINVALID, "the agent cannot open a terminal: %s", o.Error)
-	}
-	st.SetDeadline(time.Time{})
-	return &TerminalStream{ID: o.ID, ReadWriteCloser: st}, nil
+	return st, nil
 }
 
 // muxConfig is the yamux configuration of the agent link, the same on

@@ -66,6 +66,12 @@
 // which the web layer gives), and its audit events are stored with its
 // owner as the actor and the time the origin received them.
 //
+// Relays. A leaf also keeps a relay channel to the origin, beside its link
+// and on its credential (relay.go): the origin relays on it the streams
+// (terminals, and the other kinds of agent streams) opened at the origin or
+// at another leaf to the spaces of that leaf's location, and answers 503
+// at once while the leaf is not connected.
+//
 // Bounds. Any leaf credential, a user's API token included, may connect,
 // so nothing a leaf sends grows what the origin holds or does without a
 // bound: wire bounds every field of its frames; the fleet registry forgets
@@ -187,7 +193,8 @@ type Hub struct {
 	pages   pages            // the shared pages of the trusted view
 	snaps   snapshots        // the shared snapshots of the trusted view
 	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
-	conns   sync.WaitGroup   // links being opened or served
+	conns   sync.WaitGroup   // links being opened or served, and relay channels
+	relays  relayTable       // the relay channels of the leaves (relay.go)
 
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location

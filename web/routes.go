@@ -148,6 +148,7 @@ func (s *Server) routes() chi.Router {
 	// The fleet: the leaf link, what leaves ask the origin, and the views
 	// and leaf tokens of an admin (asked at the origin on a leaf).
 	r.Get(wire.Path, s.handleLeafServer)
+	r.Get(wire.RelayPath, s.handleLeafRelay)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
 	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
 	r.Get("/api/leaves", s.api(s.handleListLeaves))

@@ -228,6 +228,8 @@ type Server struct {
 	shutdown time.Duration
 	tls      *tls.Config
 
+	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
+
 	sessionMaxAge time.Duration
 
 	auditRetention  time.Duration
@@ -343,6 +345,7 @@ func New(opts Options) (*Server, error) {
 	s.users, s.tokens = s.userServices()
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
+	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
