@@ -54,6 +54,11 @@ type AgentsOptions struct {
 	// Changed, if set, is called with a space id after its agent linked or
 	// went away.
 	Changed func(spaceID string)
+	// Lines, if set, takes the log lines agents forward (see
+	// agentlogs.go), validated and held to LogRate a second per agent.
+	Lines func(spaceID string, l agentwire.LogLine)
+	// LogRate bounds the lines a second one agent forwards; 0 means 200.
+	LogRate int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -294,16 +299,7 @@ func (a *Agents) readStates(ac *agentConn, out chan<- agentwire.State, wg *sync.
 	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
 		return "the agent's first stream is not its state"
 	}
-	wg.Go(func() {
-		// Any further stream from the agent is not served (yet).
-		for {
-			s, err := ac.mux.AcceptStream()
-			if err != nil {
-				return
-			}
-			s.Close()
-		}
-	})
+	wg.Go(func() { a.acceptStreams(ac, wg) })
 	for {
 		var s agentwire.State
 		if err := agentwire.ReadJSON(st, &s); err != nil {

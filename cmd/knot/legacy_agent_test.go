@@ -51,15 +51,14 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 		{`source="env KNOT_HTTP_PORT"`, "ports publish"},
 		{`source="env KNOT_USER"`, "knot runs the agent as whoever starts it"},
 		{`source="flag --vscode-tunnel"`, "does not watch a VS Code tunnel"},
-		{`source="flag --syslog-port"`, "knot space logs"},
 	} {
 		if got := predecessorWarns(log, w.source); len(got) != 1 || !strings.Contains(got[0], "is the predecessor's and has no effect") ||
 			!strings.Contains(got[0], w.says) {
 			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
 		}
 	}
-	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
-		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)
+	if n := len(predecessorWarns(log, "the predecessor's")); n != 4 {
+		t.Errorf("%d WARN lines about the predecessor's names, want 4:\n%s", n, log)
 	}
 }
 
@@ -138,7 +137,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentTLSNames(t *testing.T) {
 			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
 		}
 	}
-	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
-		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)
+	if n := len(predecessorWarns(log, "the predecessor's")); n != 4 {
+		t.Errorf("%d WARN lines about the predecessor's names, want 4:\n%s", n, log)
 	}
 }

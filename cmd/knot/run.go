@@ -24,6 +24,7 @@ import (
 	"github.com/knot-dev/knot/runtime/docker"
 	"github.com/knot-dev/knot/runtime/nomad"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/srv"
@@ -76,13 +77,18 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	// The manager, made below, hears of agents that link or leave; agents
-	// are served only once it is set.
-	var agentChanged func(spaceID string)
+	// The manager, made below, hears of agents that link or leave, and
+	// keeps the lines they forward; agents are served only once it is set.
+	var (
+		agentChanged func(spaceID string)
+		manager      *runtime.Manager
+	)
 	agents, agentLn, err := startAgents(cfg, store, agentCert, logger, func(id string) {
 		if agentChanged != nil {
 			agentChanged(id)
 		}
+	}, func(id string, l agentwire.LogLine) {
+		manager.Append(id, runtime.LogEntry{At: l.At, Level: l.Level, Text: l.Service + ": " + l.Text})
 	})
 	if err != nil {
 		return err
@@ -166,7 +172,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	case hub != nil:
 		rec.Wrote = hub.Notify
 	}
-	manager, err := runtime.NewManager(runtime.Options{
+	manager, err = runtime.NewManager(runtime.Options{
 		Records:   rec,
 		Container: container,
 		Nomad:     nomadRT,
