@@ -109,3 +109,17 @@ func (a *agentEnv) Start(ctx context.Context, w *runtime.Workload) (*runtime.Sta
 type agentStarter interface {
 	StartAgent(ctx context.Context, spaceID string) error
 }
+
+// agentWatcher is a runtime that keeps knot agent running in its spaces'
+// workloads when the engine restarts them (the Docker and Podman driver).
+type agentWatcher interface {
+	WatchAgents(ctx context.Context) error
+}
+
+// WatchAgents runs the wrapped runtime's WatchAgents, if it has one.
+func (a *agentEnv) WatchAgents(ctx context.Context) error {
+	if w, ok := a.Runtime.(agentWatcher); ok {
+		return w.WatchAgents(ctx)
+	}
+	return nil
+}

@@ -241,6 +241,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	g.Go(func() error { return server.Run(gctx, ln) })
 	g.Go(func() error { return manager.Run(gctx) })
 	g.Go(func() error { return agents.Serve(gctx, agentLn) })
+	if w, ok := container.(agentWatcher); ok {
+		g.Go(func() error { return w.WatchAgents(gctx) })
+	}
 	if hub != nil {
 		g.Go(func() error { return hub.Run(gctx) })
 	}
