@@ -189,7 +189,12 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	mux, err := yamux.Server(c, muxConfig())
+	// The leaf sends no keepalives of its own: an agent that stops
+	// reporting is cut after three heartbeats (runLink), and a goroutine
+	// and a timer less per agent count with thousands of them.
+	cfg := muxConfig()
+	cfg.EnableKeepAlive = false
+	mux, err := yamux.Server(c, cfg)
 	if err != nil {
 		c.Close()
 		return
