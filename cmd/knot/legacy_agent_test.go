@@ -37,7 +37,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 		"KNOT_HTTP_PORT":         "80=Site",
 		"KNOT_USER":              "alice",
 	}
-	a := startKnot(t, env, "agent", "--vscode-tunnel", "vscodetunnel", "--syslog-port", "514")
+	a := startKnot(t, env, "agent", "--vscode-tunnel", "vscodetunnel", "--syslog-port", "0", "--api-port", "0")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(a.stderr.String(), "agent link down") {
 		if time.Now().After(deadline) {
@@ -57,8 +57,13 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
 		}
 	}
-	if n := len(predecessorWarns(log, "the predecessor's")); n != 4 {
-		t.Errorf("%d WARN lines about the predecessor's names, want 4:\n%s", n, log)
+	// --syslog-port is knot's name too; --api-port sets agent.api_port
+	// under the predecessor's name.
+	if got := predecessorWarns(log, `source="flag --api-port"`); len(got) != 1 || !strings.Contains(got[0], "use --logs-port (agent.api_port)") {
+		t.Errorf("WARN lines for --api-port: %q, want one naming --logs-port", got)
+	}
+	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
+		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)
 	}
 }
 
@@ -137,7 +142,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentTLSNames(t *testing.T) {
 			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
 		}
 	}
-	if n := len(predecessorWarns(log, "the predecessor's")); n != 4 {
-		t.Errorf("%d WARN lines about the predecessor's names, want 4:\n%s", n, log)
+	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
+		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)
 	}
 }
