@@ -18,17 +18,28 @@ import (
 // When the engine restarts a space's container (docker restart here; the
 // restart policy after a crash or a daemon restart alike), the agent the
 // driver started in it dies with it, and the driver's agent watch starts
-// it again: it links within seconds and serves a terminal.
+// it again: it links within seconds and serves a terminal. On Docker and
+// on Podman (its Docker API's events).
 func TestAgentComesBackAfterTheContainerRestarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a container engine")
 	}
-	ctx := context.Background()
-	e, err := runtimetest.StartDocker(ctx)
-	if err != nil {
-		testenv.Missing(t, "docker", err)
+	for name, start := range map[string]func(context.Context) (*runtimetest.Engine, error){
+		"docker": runtimetest.StartDocker, "podman": runtimetest.StartPodman,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, err := start(context.Background())
+			if err != nil {
+				testenv.Missing(t, name, err)
+			}
+			t.Cleanup(func() { e.Close() })
+			agentComesBackAfterRestart(t, e)
+		})
 	}
-	t.Cleanup(func() { e.Close() })
+}
+
+func agentComesBackAfterRestart(t *testing.T, e *runtimetest.Engine) {
+	ctx := context.Background()
 	d, err := docker.New(docker.Options{Host: e.Host, Name: e.Name, Location: "here", AgentBinary: e.Knot(t), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +109,8 @@ func TestAgentComesBackAfterTheContainerRestarts(t *testing.T) {
 	if err := cli.ContainerRestart(ctx, st.ID, container.StopOptions{Timeout: &timeout}); err != nil {
 		t.Fatal(err)
 	}
-	waitLinked("after docker restart", first)
-	t.Logf("the agent linked again %v after docker restart began", time.Since(restarted).Round(time.Millisecond))
+	waitLinked("after the restart", first)
+	t.Logf("the agent linked again %v after the restart began", time.Since(restarted).Round(time.Millisecond))
 	tm := openTerm(t, b, "s-restart", agentwire.Terminal{Cols: 80, Rows: 24})
 	tm.send("echo back-$((6*7)); exit 4\n")
 	tm.waitOutput("back-42")
