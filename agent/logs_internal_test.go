@@ -2,6 +2,8 @@ package agent
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +73,37 @@ func FuzzParseSyslog(f *testing.F) {
 				t.Fatalf("bad text %q", l.Text)
 			}
 			q.pop(note)
+		}
+	})
+}
+
+// FuzzIntake: any body posted to the HTTP intake is taken (202) or
+// refused with a 4xx, and what it queues are lines the leaf accepts.
+func FuzzIntake(f *testing.F) {
+	f.Add("/logs", `{"service":"app","level":"warn","message":"a\nb"}`)
+	f.Add("/gelf", `{"short_message":"x","level":3,"_service":"svc"}`)
+	f.Add("/logs", `{"message":"\u0000\u001b[1m\ud800"}`)
+	f.Add("/gelf", `{"level":-1}`)
+	f.Fuzz(func(t *testing.T, path, body string) {
+		if path != "/gelf" {
+			path = "/logs"
+		}
+		a := &Agent{opts: Options{LogRate: 1 << 20}, logs: newLogQueue(1000)}
+		h := a.intakeHandler(newLimiter(1 << 20))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
+		if w.Code != http.StatusAccepted && (w.Code < 400 || w.Code > 499) {
+			t.Fatalf("%s %q: status %d", path, body, w.Code)
+		}
+		for {
+			l, note, ok := a.logs.peek()
+			if !ok {
+				break
+			}
+			if err := l.Validate(); err != nil {
+				t.Fatalf("%s %q queued an invalid line %+v: %v", path, body, l, err)
+			}
+			a.logs.pop(note)
 		}
 	})
 }
