@@ -20,8 +20,8 @@ import (
 // and then knot space exec and knot space shell reach the container
 // through the agent the server started in it.
 //
-// The agent forwards lines posted to its HTTP intake, and its own log,
-// into the space's log (GET /api/spaces/{id}/logs); and after docker
+// The agent forwards lines posted to its HTTP intake, syslog(3) on the
+// container's /dev/log, and its own log, into the space's log (GET /api/spaces/{id}/logs); and after docker
 // restart of the space's container the server starts the agent in it
 // again.
 func TestContainerSpaceGetsAnAgentAndATerminal(t *testing.T) {
@@ -80,6 +80,13 @@ func TestContainerSpaceGetsAnAgentAndATerminal(t *testing.T) {
 		}
 	}
 	waitLog("error app: hello from the space", "info agent: agent linked to its leaf")
+	// busybox logger writes to /dev/log, where the agent listens in a
+	// container.
+	r = knot(t, env, "", "space", "exec", "dev", "--", "logger", "-t", "myapp", "hello from syslog")
+	if r.code != 0 {
+		t.Fatalf("logger: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	waitLog("info myapp: hello from syslog")
 
 	// docker restart kills the agent with the container's processes; the
 	// server starts it again.
