@@ -67,7 +67,10 @@ const (
 	MinReplayBytes      = 64 << 10
 	DefaultHeartbeat    = 10 * time.Second
 	DefaultMinBackoff   = 500 * time.Millisecond
-	DefaultMaxBackoff   = 30 * time.Second
+	// DefaultMaxBackoff caps the wait so that the agents of a leaf that
+	// was down for a while are back within seconds of its return (a dial
+	// is cheap: 1,000 agents at this cap dial about 500 times a second).
+	DefaultMaxBackoff = 4 * time.Second
 )
 
 // Options configure an Agent.
