@@ -93,4 +93,3 @@ func waitForDNS(addr string, exited <-chan struct{}) error {
 		}
 	}
 }
-
