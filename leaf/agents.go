@@ -54,6 +54,11 @@ type AgentsOptions struct {
 	// Changed, if set, is called with a space id after its agent linked or
 	// went away.
 	Changed func(spaceID string)
+	// Lines, if set, takes the log lines agents forward (see
+	// agentlogs.go), validated and held to LogRate a second per agent.
+	Lines func(spaceID string, l agentwire.LogLine)
+	// LogRate bounds the lines a second one agent forwards; 0 means 200.
+	LogRate int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -185,7 +190,12 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	mux, err := yamux.Server(c, muxConfig())
+	// The leaf sends no keepalives of its own: an agent that stops
+	// reporting is cut after three heartbeats (runLink), and a goroutine
+	// and a timer less per agent count with thousands of them.
+	cfg := muxConfig()
+	cfg.EnableKeepAlive = false
+	mux, err := yamux.Server(c, cfg)
 	if err != nil {
 		c.Close()
 		return
@@ -230,41 +240,59 @@ func tokenMatches(token, want string) bool {
 }
 
 // runLink reads the agent's state stream, and checks at every heartbeat
-// that the token still holds, until the link ends. It returns why.
+// that the token still holds, until the link ends. It returns why. The
+// state stream is read in the link's own goroutine (a read deadline of
+// three heartbeats, and never less than 5s, as a busy host delays them,
+// cuts a silent agent); the other streams the agent opens are accepted
+// by acceptStreams.
 func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
-	states := make(chan agentwire.State)
-	readDone := make(chan string, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { readDone <- a.readStates(ac, states, &wg) })
-	// Three heartbeats, and never less than 5s: a busy host delays them.
+	defer ac.mux.Close()
+	stop := context.AfterFunc(ctx, func() { ac.mux.Close() })
+	defer stop()
 	silence := max(3*a.opts.Heartbeat, 5*time.Second)
-	t := time.NewTimer(silence)
-	defer t.Stop()
+	actx, cancel := context.WithTimeout(ctx, silence)
+	st, err := ac.mux.AcceptStreamWithContext(actx)
+	cancel()
+	if err != nil {
+		return a.linkEnded(ctx, err, silence)
+	}
+	defer st.Close()
+	st.SetReadDeadline(time.Now().Add(silence))
+	var o agentwire.Open
+	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
+		return "the agent's first stream is not its state"
+	}
+	wg.Go(func() { a.acceptStreams(ac, &wg) })
 	for {
-		select {
-		case <-ctx.Done():
-			ac.mux.Close()
-			return "the leaf is stopping"
-		case r := <-readDone:
-			ac.mux.Close()
-			return r
-		case st := <-states:
-			ac.mu.Lock()
-			ac.version, ac.state, ac.lastSeen = st.Version, st.State, time.Now().UTC()
-			ac.mu.Unlock()
-			if reason := a.stillValid(ctx, ac); reason != "" {
-				ac.mux.Close()
-				<-readDone
-				return reason
-			}
-			t.Reset(silence)
-		case <-t.C:
-			ac.mux.Close()
-			<-readDone
-			return "no heartbeat for " + silence.String()
+		st.SetReadDeadline(time.Now().Add(silence))
+		var s agentwire.State
+		if err := agentwire.ReadJSON(st, &s); err != nil {
+			return a.linkEnded(ctx, err, silence)
+		}
+		ac.mu.Lock()
+		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
+		ac.mu.Unlock()
+		if reason := a.stillValid(ctx, ac); reason != "" {
+			return reason
 		}
 	}
+}
+
+// linkEnded says why reading the state stream failed with err.
+func (a *Agents) linkEnded(ctx context.Context, err error, silence time.Duration) string {
+	var fe *agentwire.FrameError
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return "the leaf is stopping"
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no heartbeat for " + silence.String()
+	}
+	return "the link closed"
 }
 
 // stillValid returns why the agent's token no longer holds, or "".
@@ -281,45 +309,6 @@ func (a *Agents) stillValid(ctx context.Context, ac *agentConn) string {
 		return "the token was revoked"
 	}
 	return ""
-}
-
-// readStates accepts the agent's state stream and passes each State on;
-// it returns why it ended. Streams other than one state stream are closed.
-func (a *Agents) readStates(ac *agentConn, out chan<- agentwire.State, wg *sync.WaitGroup) string {
-	st, err := ac.mux.AcceptStream()
-	if err != nil {
-		return "the link closed"
-	}
-	defer st.Close()
-	var o agentwire.Open
-	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
-		return "the agent's first stream is not its state"
-	}
-	wg.Go(func() {
-		// Any further stream from the agent is not served (yet).
-		for {
-			s, err := ac.mux.AcceptStream()
-			if err != nil {
-				return
-			}
-			s.Close()
-		}
-	})
-	for {
-		var s agentwire.State
-		if err := agentwire.ReadJSON(st, &s); err != nil {
-			var fe *agentwire.FrameError
-			if errors.As(err, &fe) {
-				return fe.Error()
-			}
-			return "the link closed"
-		}
-		select {
-		case out <- s:
-		case <-ac.mux.CloseChan():
-			return "the link closed"
-		}
-	}
 }
 
 func (a *Agents) get(id string) *agentConn {

@@ -33,6 +33,7 @@ type agentBed struct {
 
 	mu     sync.Mutex
 	spaces map[string]*shared.Space
+	lines  []string // "space level service: text" of the lines agents forwarded
 }
 
 type syncBuf struct {
@@ -65,6 +66,12 @@ func newAgentBed(t testing.TB) *agentBed {
 			c := *sp
 			return &c, nil
 		},
+		Lines: func(id string, l agentwire.LogLine) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.lines = append(b.lines, id+" "+l.Level+" "+l.Service+": "+l.Text)
+		},
+		LogRate:   50,
 		Location:  "here",
 		TLS:       cert.Config,
 		Version:   "test",

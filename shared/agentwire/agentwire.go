@@ -206,7 +206,7 @@ type Open struct {
 // Validate checks that o names a known purpose with what it needs.
 func (o *Open) Validate() error {
 	switch o.Type {
-	case OpenState, OpenPing, OpenSessions:
+	case OpenState, OpenPing, OpenSessions, OpenLogs:
 		return nil
 	case OpenTerminal:
 		if o.Terminal == nil {

@@ -248,6 +248,16 @@ var keys = []key{
 		doc:     "DNS servers for srv+ lookups: host[:port], port 53 when none is given. Empty uses the system resolver.",
 		example: "127.0.0.1:53", commented: true,
 		field: func(c *Config) any { return &c.Agent.Nameservers }},
+	{path: "agent.syslog_port", typ: tPortOrOff, def: "514", env: "KNOT_SYSLOG_PORT",
+		doc:   "UDP port on 127.0.0.1 where the agent takes syslog messages (rsyslog forwarding) into the space's log; 0 turns it off.",
+		field: func(c *Config) any { return &c.Agent.SyslogPort }},
+	{path: "agent.syslog_socket", typ: tPath,
+		doc:     "Path of a unixgram socket where the agent takes syslog messages (/dev/log, where syslog(3) and logger write) into the space's log. Empty: none.",
+		example: "/dev/log", commented: true,
+		field: func(c *Config) any { return &c.Agent.SyslogSocket }},
+	{path: "agent.api_port", typ: tPortOrOff, def: "12201", env: "KNOT_LOGS_PORT",
+		doc:   "TCP port on 127.0.0.1 of the agent's HTTP log intake (POST /logs, POST /gelf), whose lines go into the space's log; 0 turns it off.",
+		field: func(c *Config) any { return &c.Agent.APIPort }},
 }
 
 // envName returns the environment variable of k: KNOT_ and the key path,

@@ -48,6 +48,7 @@ var legacyKeys = []legacyKey{
 	{path: "agent.space_id", env: "KNOT_SPACEID", use: "agent.space_id"},
 	{path: "agent.endpoint", flag: "endpoint", use: "agent.endpoint"},
 	{path: "agent.nameservers", flag: "nameservers", use: "agent.nameservers"},
+	{path: "agent.api_port", flag: "api-port", use: "agent.api_port"},
 
 	// Accepted with no effect.
 	{path: "server.enable_proxy", kind: ValueBool,
@@ -118,10 +119,6 @@ var legacyKeys = []legacyKey{
 		why: "knot's agent does not watch a VS Code tunnel; start code tunnel in the space yourself (knot space shell)"},
 	{path: "agent.advertise_addr", env: "KNOT_ADVERTISE_ADDR", flag: "advertise-addr", kind: ValueString,
 		why: "knot's agent advertises no address: it dials the leaf at agent.endpoint, and everything reaches it over that link"},
-	{path: "agent.syslog_port", env: "KNOT_SYSLOG_PORT", flag: "syslog-port", kind: ValueInt,
-		why: "knot's agent collects no syslog; knot space logs shows what knot did for the space"},
-	{path: "agent.api_port", env: "KNOT_LOGS_PORT", flag: "api-port", kind: ValueInt,
-		why: "knot's agent serves no local API or log port; knot space logs shows what knot did for the space"},
 	{path: "agent.user", env: "KNOT_USER", kind: ValueString,
 		why: "knot runs the agent as whoever starts it: a container space's process user (the image's USER), or the owner of a manual space"},
 	// The predecessor's agent served a listener of its own, with these

@@ -247,8 +247,6 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 		{"agent.service_password", "KNOT_SERVICE_PASSWORD", "service-password", "s3cret", "no web services"},
 		{"agent.vscode_tunnel", "KNOT_VSCODE_TUNNEL", "vscode-tunnel", "vscodetunnel", "code tunnel"},
 		{"agent.advertise_addr", "KNOT_ADVERTISE_ADDR", "advertise-addr", "10.0.0.2", "agent.endpoint"},
-		{"agent.syslog_port", "KNOT_SYSLOG_PORT", "syslog-port", "514", "knot space logs"},
-		{"agent.api_port", "KNOT_LOGS_PORT", "api-port", "12201", "knot space logs"},
 		{"agent.user", "KNOT_USER", "", "alice", "whoever starts it"},
 		{"dns.refresh_max_age", "KNOT_MAX_AGE", "dns-refresh-max-age", "180", "no DNS proxy"},
 		{"server.dns.listen", "KNOT_DNS_LISTEN", "dns-listen", ":53", "no DNS proxy"},
@@ -290,7 +288,7 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	// In the file, too, under the predecessor's agent sections.
 	file := writeFile(t, "agent:\n  port:\n    ssh: 22\n  syslog_port: 514\ndns:\n  refresh_max_age: 180\n")
 	c := mustLoad(t, config.Options{File: file})
-	want := []string{"agent.port.ssh @ " + file + ":3", "agent.syslog_port @ " + file + ":4", "dns.refresh_max_age @ " + file + ":6"}
+	want := []string{"agent.port.ssh @ " + file + ":3", "dns.refresh_max_age @ " + file + ":6"}
 	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("file warnings %v, want %v", got, want)
 	}
