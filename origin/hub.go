@@ -192,6 +192,8 @@ type Hub struct {
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location
 	checkSpace SpaceCheck // checks the space reports of restricted leaves
+
+	refusals refusalLog // the throttle of the log of refused credentials
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.
