@@ -8,7 +8,7 @@
 //
 //  1. The web layer serves GET /api/leaf-server: it calls Authenticate with
 //     the bearer credential (a refused one gets 401 with the reason, before
-//     the upgrade), upgrades to a websocket with the subprotocol
+//     the upgrade, and Refused logs it, throttled per source), upgrades to a websocket with the subprotocol
 //     knot-leaf.v1, and calls Accept. This package knows no HTTP handlers.
 //  2. Accept reads the leaf's hello, picks the highest common protocol,
 //     settles the location (a per-leaf token binds it, a user API token makes
