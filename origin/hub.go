@@ -8,7 +8,7 @@
 //
 //  1. The web layer serves GET /api/leaf-server: it calls Authenticate with
 //     the bearer credential (a refused one gets 401 with the reason, before
-//     the upgrade), upgrades to a websocket with the subprotocol
+//     the upgrade, and Refused logs it, throttled per source), upgrades to a websocket with the subprotocol
 //     knot-leaf.v1, and calls Accept. This package knows no HTTP handlers.
 //  2. Accept reads the leaf's hello, picks the highest common protocol,
 //     settles the location (a per-leaf token binds it, a user API token makes
@@ -199,6 +199,8 @@ type Hub struct {
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location
 	checkSpace SpaceCheck // checks the space reports of restricted leaves
+
+	refusals refusalLog // the throttle of the log of refused credentials
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.

@@ -36,7 +36,9 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	agents, err := leaf.NewAgents(leaf.AgentsOptions{
-		Space:    func(ctx context.Context, id string) (*shared.Space, error) { return storage.Get[shared.Space](ctx, st, id) },
+		Space: func(ctx context.Context, id string) (*shared.Space, error) {
+			return storage.Get[shared.Space](ctx, st, id)
+		},
 		Location: "home", TLS: cert.Config, Version: "test", Logger: quiet,
 	})
 	if err != nil {

@@ -211,7 +211,7 @@ type LeafOptions struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	store    *countingStore
+	store    *storage.Observed
 	log      *slog.Logger
 	version  string
 	location string
@@ -236,7 +236,7 @@ type Server struct {
 	auditPruneEvery time.Duration
 
 	router  chi.Router
-	metrics *metrics
+	metrics *httpMetrics
 	lists   *listCache
 
 	logins *origin.Logins     // the login limits and hashing slots
@@ -244,8 +244,7 @@ type Server struct {
 
 	ownerLocks keyedMutex // serializes token creation per owner (quota)
 
-	metricsHash string     // the hash of Options.MetricsToken, "" for none
-	refusals    refusalLog // the throttle of the log of refused leaf credentials
+	metricsHash string // the hash of Options.MetricsToken, "" for none
 
 	groups shared.GroupService
 	roles  shared.RoleService
@@ -303,12 +302,12 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
-		metrics:  newMetrics(),
+		metrics:  newHTTPMetrics(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
 		runtimes: opts.Runtimes,
 	}
-	s.store = &countingStore{Store: opts.Store, m: s.metrics, wrote: s.wrote}
+	s.store = storage.Observe(opts.Store, s.wrote)
 	s.metricsHash = metricsHash(opts.MetricsToken)
 	s.groups, s.roles = opts.Groups, opts.Roles
 	if s.log == nil {
