@@ -31,6 +31,7 @@ type fakeLeaf struct {
 	mu     sync.Mutex
 	hellos []agentwire.Hello
 	states []agentwire.State
+	lines  []agentwire.LogLine
 	mux    *yamux.Session // the current link
 	conn   net.Conn
 }
@@ -98,6 +99,7 @@ func (l *fakeLeaf) serve(c net.Conn) {
 		l.t.Errorf("the agent's first stream is %+v, want its state", o)
 		return
 	}
+	go l.acceptLogs(mux)
 	for {
 		var s agentwire.State
 		if agentwire.ReadJSON(st, &s) != nil {

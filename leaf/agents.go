@@ -54,6 +54,11 @@ type AgentsOptions struct {
 	// Changed, if set, is called with a space id after its agent linked or
 	// went away.
 	Changed func(spaceID string)
+	// Lines, if set, takes the log lines agents forward (see
+	// agentlogs.go), validated and held to LogRate a second per agent.
+	Lines func(spaceID string, l agentwire.LogLine)
+	// LogRate bounds the lines a second one agent forwards; 0 means 200.
+	LogRate int
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -82,6 +87,7 @@ type agentConn struct {
 	remote    string
 	mux       *yamux.Session
 	since     time.Time
+	ports     chan struct{} // a slot per open port connection (ports.go)
 
 	mu       sync.Mutex
 	version  string    // guarded by mu
@@ -184,13 +190,18 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	mux, err := yamux.Server(c, muxConfig())
+	// The leaf sends no keepalives of its own: an agent that stops
+	// reporting is cut after three heartbeats (runLink), and a goroutine
+	// and a timer less per agent count with thousands of them.
+	cfg := muxConfig()
+	cfg.EnableKeepAlive = false
+	mux, err := yamux.Server(c, cfg)
 	if err != nil {
 		c.Close()
 		return
 	}
 	ac := &agentConn{spaceID: h.SpaceID, tokenHash: sp.AgentTokenHash, remote: c.RemoteAddr().String(), mux: mux,
-		since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
+		ports: make(chan struct{}, MaxPortConns), since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
 	a.mu.Lock()
 	if prev := a.conns[h.SpaceID]; prev != nil {
 		prev.mux.Close()
@@ -229,41 +240,59 @@ func tokenMatches(token, want string) bool {
 }
 
 // runLink reads the agent's state stream, and checks at every heartbeat
-// that the token still holds, until the link ends. It returns why.
+// that the token still holds, until the link ends. It returns why. The
+// state stream is read in the link's own goroutine (a read deadline of
+// three heartbeats, and never less than 5s, as a busy host delays them,
+// cuts a silent agent); the other streams the agent opens are accepted
+// by acceptStreams.
 func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
-	states := make(chan agentwire.State)
-	readDone := make(chan string, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { readDone <- a.readStates(ac, states, &wg) })
-	// Three heartbeats, and never less than 5s: a busy host delays them.
+	defer ac.mux.Close()
+	stop := context.AfterFunc(ctx, func() { ac.mux.Close() })
+	defer stop()
 	silence := max(3*a.opts.Heartbeat, 5*time.Second)
-	t := time.NewTimer(silence)
-	defer t.Stop()
+	actx, cancel := context.WithTimeout(ctx, silence)
+	st, err := ac.mux.AcceptStreamWithContext(actx)
+	cancel()
+	if err != nil {
+		return a.linkEnded(ctx, err, silence)
+	}
+	defer st.Close()
+	st.SetReadDeadline(time.Now().Add(silence))
+	var o agentwire.Open
+	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
+		return "the agent's first stream is not its state"
+	}
+	wg.Go(func() { a.acceptStreams(ac, &wg) })
 	for {
-		select {
-		case <-ctx.Done():
-			ac.mux.Close()
-			return "the leaf is stopping"
-		case r := <-readDone:
-			ac.mux.Close()
-			return r
-		case st := <-states:
-			ac.mu.Lock()
-			ac.version, ac.state, ac.lastSeen = st.Version, st.State, time.Now().UTC()
-			ac.mu.Unlock()
-			if reason := a.stillValid(ctx, ac); reason != "" {
-				ac.mux.Close()
-				<-readDone
-				return reason
-			}
-			t.Reset(silence)
-		case <-t.C:
-			ac.mux.Close()
-			<-readDone
-			return "no heartbeat for " + silence.String()
+		st.SetReadDeadline(time.Now().Add(silence))
+		var s agentwire.State
+		if err := agentwire.ReadJSON(st, &s); err != nil {
+			return a.linkEnded(ctx, err, silence)
+		}
+		ac.mu.Lock()
+		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
+		ac.mu.Unlock()
+		if reason := a.stillValid(ctx, ac); reason != "" {
+			return reason
 		}
 	}
+}
+
+// linkEnded says why reading the state stream failed with err.
+func (a *Agents) linkEnded(ctx context.Context, err error, silence time.Duration) string {
+	var fe *agentwire.FrameError
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return "the leaf is stopping"
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "no heartbeat for " + silence.String()
+	}
+	return "the link closed"
 }
 
 // stillValid returns why the agent's token no longer holds, or "".
@@ -280,45 +309,6 @@ func (a *Agents) stillValid(ctx context.Context, ac *agentConn) string {
 		return "the token was revoked"
 	}
 	return ""
-}
-
-// readStates accepts the agent's state stream and passes each State on;
-// it returns why it ended. Streams other than one state stream are closed.
-func (a *Agents) readStates(ac *agentConn, out chan<- agentwire.State, wg *sync.WaitGroup) string {
-	st, err := ac.mux.AcceptStream()
-	if err != nil {
-		return "the link closed"
-	}
-	defer st.Close()
-	var o agentwire.Open
-	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
-		return "the agent's first stream is not its state"
-	}
-	wg.Go(func() {
-		// Any further stream from the agent is not served (yet).
-		for {
-			s, err := ac.mux.AcceptStream()
-			if err != nil {
-				return
-			}
-			s.Close()
-		}
-	})
-	for {
-		var s agentwire.State
-		if err := agentwire.ReadJSON(st, &s); err != nil {
-			var fe *agentwire.FrameError
-			if errors.As(err, &fe) {
-				return fe.Error()
-			}
-			return "the link closed"
-		}
-		select {
-		case out <- s:
-		case <-ac.mux.CloseChan():
-			return "the link closed"
-		}
-	}
 }
 
 func (a *Agents) get(id string) *agentConn {
@@ -380,22 +370,7 @@ func notLinked(spaceID string) error {
 
 // Sessions lists the terminal sessions the agent of a space keeps.
 func (a *Agents) Sessions(ctx context.Context, spaceID string) ([]agentwire.SessionInfo, error) {
-	ac := a.get(spaceID)
-	if ac == nil {
-		return nil, notLinked(spaceID)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	st, err := a.open(ctx, ac, agentwire.Open{Type: agentwire.OpenSessions})
-	if err != nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	defer st.Close()
-	var l agentwire.SessionList
-	if err := agentwire.ReadJSON(st, &l); err != nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	return l.Sessions, nil
+	return sessionsOn(ctx, spaceID, a.OpenStream)
 }
 
 // TerminalStream is an open terminal of a space: data frames carry the
@@ -410,33 +385,27 @@ type TerminalStream struct {
 // It fails with EUNAVAILABLE when the agent is not linked or does not
 // answer, and EINVALID (with the agent's reason) when it refuses.
 func (a *Agents) OpenTerminal(ctx context.Context, spaceID string, t agentwire.Terminal) (*TerminalStream, error) {
-	if err := t.Validate(); err != nil {
+	return terminalOn(ctx, spaceID, t, a.OpenStream)
+}
+
+// OpenStream opens a stream to the agent of a space and sends o, for any
+// kind of stream: the caller reads the agent's answer. The stream's
+// deadline is ctx's; the caller clears it once the stream is set up.
+// EINVALID for an o that is not valid, EUNAVAILABLE when the agent is not
+// linked or the stream cannot be opened.
+func (a *Agents) OpenStream(ctx context.Context, spaceID string, o agentwire.Open) (net.Conn, error) {
+	if err := o.Validate(); err != nil {
 		return nil, shared.Errorf(shared.EINVALID, "%v", err)
 	}
 	ac := a.get(spaceID)
 	if ac == nil {
 		return nil, notLinked(spaceID)
 	}
-	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenTerminal, Terminal: &t})
+	st, err := a.open(ctx, ac, o)
 	if err != nil {
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
-	var o agentwire.Opened
-	if err := agentwire.ReadJSON(st, &o); err != nil {
-		st.Close()
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	if o.Error != "" {
-		st.Close()
-		if t.Attach != "" {
-			return nil, shared.Errorf(shared.ENOTFOUND, "%s", o.Error)
-		}
-		return nil, shared.Errorf(shared.EINVALID, "the agent cannot open a terminal: %s", o.Error)
-	}
-	st.SetDeadline(time.Time{})
-	return &TerminalStream{ID: o.ID, ReadWriteCloser: st}, nil
+	return st, nil
 }
 
 // muxConfig is the yamux configuration of the agent link, the same on

@@ -25,7 +25,7 @@ import (
 
 // agentBed is a leaf's agent endpoint on loopback with a table of spaces.
 type agentBed struct {
-	t      *testing.T
+	t      testing.TB
 	agents *leaf.Agents
 	addr   string
 	fp     string
@@ -33,6 +33,7 @@ type agentBed struct {
 
 	mu     sync.Mutex
 	spaces map[string]*shared.Space
+	lines  []string // "space level service: text" of the lines agents forwarded
 }
 
 type syncBuf struct {
@@ -46,7 +47,7 @@ func (s *syncBuf) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
-func newAgentBed(t *testing.T) *agentBed {
+func newAgentBed(t testing.TB) *agentBed {
 	t.Helper()
 	cert, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: t.TempDir(), Hosts: []string{"127.0.0.1"}})
 	if err != nil {
@@ -65,6 +66,12 @@ func newAgentBed(t *testing.T) *agentBed {
 			c := *sp
 			return &c, nil
 		},
+		Lines: func(id string, l agentwire.LogLine) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.lines = append(b.lines, id+" "+l.Level+" "+l.Service+": "+l.Text)
+		},
+		LogRate:   50,
 		Location:  "here",
 		TLS:       cert.Config,
 		Version:   "test",
@@ -133,7 +140,7 @@ func (b *agentBed) run(id, token string, opts ...func(*agent.Options)) func() {
 	return stop
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -217,6 +217,13 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		go func() { errc <- s.reportAudit(gctx) }()
 		n++
 	}
+	u.mu.Lock()
+	relays := u.streams != nil
+	u.mu.Unlock()
+	if relays {
+		go func() { errc <- s.keepRelay(gctx) }()
+		n++
+	}
 	select {
 	case err = <-errc:
 		n--

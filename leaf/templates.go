@@ -64,7 +64,7 @@ func (s *TemplateService) Get(ctx context.Context, id string) (*shared.TemplateU
 func (s *TemplateService) Create(ctx context.Context, t *shared.Template) error {
 	req := templateRequest(shared.TemplateUpdate{Name: &t.Name, Description: &t.Description,
 		Kind: &t.Kind, Spec: &t.Spec, Volumes: &t.Volumes, Groups: &t.Groups, Locations: &t.Locations,
-		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH})
+		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH, HTTPPorts: &t.HTTPPorts})
 	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateDetails, error) {
 		id, err := c.Templates().Create(ctx, req)
 		if err != nil {
@@ -111,12 +111,12 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 func templateRequest(u shared.TemplateUpdate) api.TemplateRequest {
 	return api.TemplateRequest{Name: u.Name, Description: u.Description, Kind: u.Kind, Spec: u.Spec, Volumes: u.Volumes,
 		Groups: u.Groups, Locations: u.Locations, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits,
-		WithTerminal: u.WithTerminal, WithSSH: u.WithSSH}
+		WithTerminal: u.WithTerminal, WithSSH: u.WithSSH, HTTPPorts: u.HTTPPorts}
 }
 
 func templateOf(t *api.TemplateDetails) *shared.Template {
 	return &shared.Template{Meta: shared.Meta{ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}, Name: t.Name,
 		Description: t.Description, Kind: t.Kind, Spec: t.Spec, Volumes: t.Volumes, Groups: t.Groups,
 		Locations: t.Locations, ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, Hash: t.Hash}
+		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: t.HTTPPorts, Hash: t.Hash}
 }

@@ -33,6 +33,13 @@
 //     returns because of the origin: a refused credential, no common protocol
 //     or an origin that is down are logged and shown by Status.
 //
+// Streams to agents from any server (streams.go, relay.go): AgentStreams
+// opens a terminal, or any other kind of agent stream, to a space of any
+// location. knot relays rather than redirects, since it cannot know that a
+// user's client reaches the space's leaf, while every leaf reaches the
+// origin: a leaf keeps a relay channel to the origin beside its link, and
+// the space's leaf checks and audits every stream itself.
+//
 // On a leaf the store's own revisions are local: they order the leaf's own
 // writes (its spaces). The origin's revisions live only in the replica state
 // that Apply records. The leaf serves from its store whether or not the
@@ -166,6 +173,9 @@ type Uplink struct {
 	status shared.LeafStatus // guarded by mu
 	spaces SpaceController   // guarded by mu: Options.Spaces, or the space service's commands
 	acked  int64             // guarded by mu: highest leaf revision whose report the origin acknowledged
+
+	streams *AgentStreams // guarded by mu: serves relayed streams (relay.go); nil keeps no relay channel
+	relay   relayState    // guarded by mu
 }
 
 // New checks opts and returns an uplink. It starts nothing.

@@ -8,7 +8,7 @@
 //
 //  1. The web layer serves GET /api/leaf-server: it calls Authenticate with
 //     the bearer credential (a refused one gets 401 with the reason, before
-//     the upgrade), upgrades to a websocket with the subprotocol
+//     the upgrade, and Refused logs it, throttled per source), upgrades to a websocket with the subprotocol
 //     knot-leaf.v1, and calls Accept. This package knows no HTTP handlers.
 //  2. Accept reads the leaf's hello, picks the highest common protocol,
 //     settles the location (a per-leaf token binds it, a user API token makes
@@ -65,6 +65,12 @@
 // 403), its space reports pass the checks of POST /api/spaces (SpaceCheck,
 // which the web layer gives), and its audit events are stored with its
 // owner as the actor and the time the origin received them.
+//
+// Relays. A leaf also keeps a relay channel to the origin, beside its link
+// and on its credential (relay.go): the origin relays on it the streams
+// (terminals, and the other kinds of agent streams) opened at the origin or
+// at another leaf to the spaces of that leaf's location, and answers 503
+// at once while the leaf is not connected.
 //
 // Bounds. Any leaf credential, a user's API token included, may connect,
 // so nothing a leaf sends grows what the origin holds or does without a
@@ -187,11 +193,14 @@ type Hub struct {
 	pages   pages            // the shared pages of the trusted view
 	snaps   snapshots        // the shared snapshots of the trusted view
 	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
-	conns   sync.WaitGroup   // links being opened or served
+	conns   sync.WaitGroup   // links being opened or served, and relay channels
+	relays  relayTable       // the relay channels of the leaves (relay.go)
 
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location
 	checkSpace SpaceCheck // checks the space reports of restricted leaves
+
+	refusals refusalLog // the throttle of the log of refused credentials
 }
 
 // ErrClosed is returned by Accept when the hub is not running anymore.

@@ -405,6 +405,7 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 }
 
 func (h *Hub) unregister(l *link) {
+	defer h.dropRelay(l) // after the unlock
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.links[l.location] != l {

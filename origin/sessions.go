@@ -291,35 +291,52 @@ var errTokenInvalid = unauthorized("authentication token is not valid")
 // Authenticate implements shared.AuthService.
 func (s *AuthService) Authenticate(ctx context.Context, secret string, cookie bool, check func() error) (*shared.Identity, error) {
 	id := crypt.HashToken(secret)
-	out := &shared.Identity{}
 	se, err := s.Session(ctx, id)
 	switch {
 	case err == nil:
-		out.SessionID = se.ID
 	case !isCode(err, shared.ENOTFOUND):
 		return nil, err
 	case cookie:
 		return nil, unauthorized("session has expired: log in again")
 	default:
-		tok, err := storage.Get[shared.Token](ctx, s.store, id)
-		if isCode(err, shared.ENOTFOUND) {
-			return nil, errTokenInvalid
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !tok.ExpiresAt.IsZero() && !s.opts.Now().Before(tok.ExpiresAt) {
-			return nil, unauthorized("API token %s expired at %s: create a new one", quote(tok.Name), tok.ExpiresAt.UTC().Format(time.RFC3339))
-		}
-		out.TokenID = tok.ID
-		return s.identify(ctx, out, tok.UserID)
+		return s.tokenIdentity(ctx, id)
 	}
 	if check != nil {
 		if err := check(); err != nil {
 			return nil, err
 		}
 	}
-	return s.identify(ctx, out, se.UserID)
+	return s.identify(ctx, &shared.Identity{SessionID: se.ID}, se.UserID)
+}
+
+// Identify implements shared.AuthService.
+func (s *AuthService) Identify(ctx context.Context, sessionID, tokenID string) (*shared.Identity, error) {
+	if sessionID == "" {
+		return s.tokenIdentity(ctx, tokenID)
+	}
+	se, err := s.Session(ctx, sessionID)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, unauthorized("session has expired: log in again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.identify(ctx, &shared.Identity{SessionID: se.ID}, se.UserID)
+}
+
+// tokenIdentity returns who the unexpired API token with id acts as.
+func (s *AuthService) tokenIdentity(ctx context.Context, id string) (*shared.Identity, error) {
+	tok, err := storage.Get[shared.Token](ctx, s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, errTokenInvalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !tok.ExpiresAt.IsZero() && !s.opts.Now().Before(tok.ExpiresAt) {
+		return nil, unauthorized("API token %s expired at %s: create a new one", quote(tok.Name), tok.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return s.identify(ctx, &shared.Identity{TokenID: tok.ID}, tok.UserID)
 }
 
 // identify completes out with the user userID and the permissions of

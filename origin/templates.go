@@ -192,7 +192,7 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 func templateFields(t *shared.Template) shared.TemplateUpdate {
 	return shared.TemplateUpdate{Name: &t.Name, Description: &t.Description, Kind: &t.Kind, Spec: &t.Spec,
 		Volumes: &t.Volumes, Groups: &t.Groups, Locations: &t.Locations, ComputeUnits: &t.ComputeUnits,
-		StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH}
+		StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH, HTTPPorts: &t.HTTPPorts}
 }
 
 // checkTemplate validates the fields upd sets, in the order of the API's
@@ -236,6 +236,11 @@ func checkTemplate(ctx context.Context, r storage.Reader, upd *shared.TemplateUp
 			}
 		}
 	}
+	if upd.HTTPPorts != nil {
+		if err := shared.CheckHTTPPorts(*upd.HTTPPorts); err != nil {
+			return err
+		}
+	}
 	if upd.Locations != nil {
 		locs := shared.Distinct(*upd.Locations)
 		upd.Locations = &locs
@@ -271,6 +276,7 @@ func applyTemplate(upd shared.TemplateUpdate, t *shared.Template) {
 	setIf(&t.StorageUnits, upd.StorageUnits)
 	setIf(&t.WithTerminal, upd.WithTerminal)
 	setIf(&t.WithSSH, upd.WithSSH)
+	setIf(&t.HTTPPorts, upd.HTTPPorts)
 	t.Hash = t.ComputeHash()
 }
 

@@ -164,3 +164,12 @@ func (m *Manager) logError(spaceID, format string, args ...any) {
 	m.logs.add(spaceID, LogEntry{At: m.now(), Level: "error", Text: msg})
 	m.log.Warn(msg, "space", spaceID)
 }
+
+// Append adds a line the space's workload wrote (its agent forwarded it)
+// to the space's log. Level is "info" or "error"; anything else is "info".
+func (m *Manager) Append(spaceID string, e LogEntry) {
+	if e.Level != "error" {
+		e.Level = "info"
+	}
+	m.logs.add(spaceID, e)
+}

@@ -39,6 +39,12 @@ type AuthService interface {
 	// inactive.
 	Authenticate(ctx context.Context, secret string, cookie bool, check func() error) (*Identity, error)
 
+	// Identify returns who the session with sessionID, or else (sessionID
+	// "") the API token with tokenID, acts as: ids, the hashes of their
+	// secrets, that an earlier Authenticate returned. EUNAUTHORIZED as
+	// Authenticate.
+	Identify(ctx context.Context, sessionID, tokenID string) (*Identity, error)
+
 	// Session returns the unexpired session with id (the hash of its
 	// secret) and slides its expiry. ENOTFOUND when there is none or it
 	// has expired (it is then deleted).

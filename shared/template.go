@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -36,7 +37,10 @@ type Template struct {
 	StorageUnits int          `json:"storage_units"`
 	WithTerminal bool         `json:"with_terminal"`
 	WithSSH      bool         `json:"with_ssh"`
-	Hash         string       `json:"hash"`
+	// HTTPPorts are served as web apps; they are not part of Hash, as a
+	// space need not restart to be served on another port.
+	HTTPPorts []HTTPPort `json:"http_ports,omitempty"`
+	Hash      string     `json:"hash"`
 }
 
 func (*Template) RecordKind() Kind { return KindTemplate }
@@ -148,6 +152,7 @@ type TemplateUpdate struct {
 	StorageUnits *int
 	WithTerminal *bool
 	WithSSH      *bool
+	HTTPPorts    *[]HTTPPort
 }
 
 // TemplateUsage is a template with the number of spaces made from it and
@@ -190,4 +195,48 @@ func TemplatesFor(a *Actor, ts []*Template, spaces []*Space) []*TemplateUsage {
 		}
 	}
 	return out
+}
+
+// HTTPPort is a port of a template's spaces that knot serves as a web app
+// (web/webapps.go), by its number, with a name to show.
+type HTTPPort struct {
+	Port int    `json:"port"`
+	Name string `json:"name"`
+}
+
+// MaxHTTPPorts bounds the web ports of a template.
+const MaxHTTPPorts = 32
+
+var httpPortName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$`)
+
+// CheckHTTPPorts checks a template's web ports: at most MaxHTTPPorts,
+// each a port from 1 to 65535 once, with a name of 1 to 64 letters,
+// digits, spaces, '.', '_' or '-'.
+func CheckHTTPPorts(ports []HTTPPort) error {
+	if len(ports) > MaxHTTPPorts {
+		return Errorf(EINVALID, "http_ports: at most %d, not %d", MaxHTTPPorts, len(ports))
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		switch {
+		case p.Port < 1 || p.Port > 65535:
+			return Errorf(EINVALID, "http_ports: port must be from 1 to 65535, not %d", p.Port)
+		case seen[p.Port]:
+			return Errorf(EINVALID, "http_ports: port %d is given twice", p.Port)
+		case !httpPortName.MatchString(p.Name):
+			return Errorf(EINVALID, "http_ports: the name of port %d must be 1 to 64 letters, digits, spaces, '.', '_' or '-', not %q", p.Port, p.Name)
+		}
+		seen[p.Port] = true
+	}
+	return nil
+}
+
+// WebPort returns the web port of t with number port.
+func (t *Template) WebPort(port int) (HTTPPort, bool) {
+	for _, p := range t.HTTPPorts {
+		if p.Port == port {
+			return p, true
+		}
+	}
+	return HTTPPort{}, false
 }

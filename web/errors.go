@@ -30,6 +30,15 @@ var statusOf = map[string]int{
 	shared.EINTERNAL:     http.StatusInternalServerError,
 }
 
+// httpStatus returns the status of err's code; 500 for an error without a
+// known code.
+func httpStatus(err error) int {
+	if status, ok := statusOf[shared.ErrorCode(err)]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // retryError is a rate-limit error that tells the client when to retry.
 type retryError struct {
 	err   *shared.Error
@@ -43,11 +52,7 @@ func (e *retryError) RetryAfter() time.Duration { return e.after }
 // writeError writes err as {"error": message} with the status of its code.
 // Internal errors are logged with their cause and shown as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := shared.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httpStatus(err)
 	msg := shared.ErrorMessage(err)
 	switch {
 	case status == http.StatusInternalServerError:

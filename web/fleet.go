@@ -76,7 +76,7 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
 	if err != nil {
 		if isCode(err, shared.EUNAUTHORIZED) {
-			s.refusedLeaf(r, shared.ErrorMessage(err))
+			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
 		}
 		s.writeError(w, r, err)
 		return

@@ -1,25 +1,22 @@
 package web
 
 import (
-	"bufio"
-	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	goruntime "runtime"
-	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/shared/metrics"
 )
 
 // durationBuckets are the upper bounds, in seconds, of the request duration
@@ -37,25 +34,24 @@ type histogram struct {
 	count  uint64
 }
 
-// metrics holds the counters served at /metrics.
-type metrics struct {
-	start       time.Time
-	storeErrors atomic.Uint64
+// httpMetrics holds the request counts and durations served at /metrics.
+type httpMetrics struct {
+	start time.Time // when the server was made, the process's start
 
 	mu        sync.Mutex
 	requests  map[requestKey]uint64 // guarded by mu
 	durations map[string]*histogram // guarded by mu: by route
 }
 
-func newMetrics() *metrics {
-	return &metrics{
+func newHTTPMetrics() *httpMetrics {
+	return &httpMetrics{
 		start:     time.Now(),
 		requests:  map[requestKey]uint64{},
 		durations: map[string]*histogram{},
 	}
 }
 
-func (m *metrics) observe(route, method string, status int, d time.Duration) {
+func (m *httpMetrics) observe(route, method string, status int, d time.Duration) {
 	secs := d.Seconds()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -150,9 +146,24 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b strings.Builder
-	m := s.metrics
+	s.metrics.write(&b)
+	fams := s.store.Metrics()
+	if s.hub != nil {
+		fams = append(fams, s.hub.Metrics()...)
+	}
+	if s.leaf != nil {
+		fams = append(fams, s.leaf.Uplink.Metrics(r.Context())...)
+	}
+	writeFamilies(&b, append(fams, metrics.Process(s.metrics.start)...))
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	io.WriteString(w, b.String())
+}
 
+// write writes the request counts and durations.
+func (m *httpMetrics) write(b *strings.Builder) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	keys := make([]requestKey, 0, len(m.requests))
 	for k := range m.requests {
 		keys = append(keys, k)
@@ -169,7 +180,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("# HELP knot_http_requests_total HTTP requests served, by chi route pattern, method and status.\n")
 	b.WriteString("# TYPE knot_http_requests_total counter\n")
 	for _, k := range keys {
-		fmt.Fprintf(&b, "knot_http_requests_total{route=%s,method=%s,status=\"%d\"} %d\n",
+		fmt.Fprintf(b, "knot_http_requests_total{route=%s,method=%s,status=\"%d\"} %d\n",
 			label(k.route), label(k.method), k.status, m.requests[k])
 	}
 	routes := make([]string, 0, len(m.durations))
@@ -184,119 +195,41 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		var cum uint64
 		for i, le := range durationBuckets {
 			cum += h.counts[i]
-			fmt.Fprintf(&b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", label(route), strconv.FormatFloat(le, 'g', -1, 64), cum)
+			fmt.Fprintf(b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"%s\"} %d\n", label(route), strconv.FormatFloat(le, 'g', -1, 64), cum)
 		}
 		cum += h.counts[len(durationBuckets)]
-		fmt.Fprintf(&b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", label(route), cum)
-		fmt.Fprintf(&b, "knot_http_request_duration_seconds_sum{route=%s} %s\n", label(route), strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(&b, "knot_http_request_duration_seconds_count{route=%s} %d\n", label(route), h.count)
+		fmt.Fprintf(b, "knot_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", label(route), cum)
+		fmt.Fprintf(b, "knot_http_request_duration_seconds_sum{route=%s} %s\n", label(route), strconv.FormatFloat(h.sum, 'g', -1, 64))
+		fmt.Fprintf(b, "knot_http_request_duration_seconds_count{route=%s} %d\n", label(route), h.count)
 	}
-	m.mu.Unlock()
-
-	b.WriteString("# HELP knot_store_errors_total Store calls that failed for a reason other than the request itself (internal or unavailable).\n")
-	b.WriteString("# TYPE knot_store_errors_total counter\n")
-	fmt.Fprintf(&b, "knot_store_errors_total %d\n", m.storeErrors.Load())
-
-	s.writeFleetMetrics(&b)
-	writeRuntimeMetrics(&b, m.start)
-
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	bw := bufio.NewWriter(w)
-	bw.WriteString(b.String())
-	bw.Flush()
 }
 
-// writeFleetMetrics writes, on an origin, one series per leaf node it saw,
-// and on a leaf, its view of its origin.
-func (s *Server) writeFleetMetrics(b *strings.Builder) {
-	if s.hub != nil {
-		leaves := s.hub.Leaves()
-		connected := 0
-		for _, in := range leaves {
-			if in.Connected {
-				connected++
+// writeFamilies writes fams, collected outside web.
+func writeFamilies(b *strings.Builder, fams []metrics.Family) {
+	for _, f := range fams {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", f.Name, f.Help, f.Name, f.Type)
+		for _, sm := range f.Samples {
+			b.WriteString(f.Name)
+			sep := "{"
+			for _, l := range sm.Labels {
+				b.WriteString(sep + l.Name + "=" + label(l.Value))
+				sep = ","
 			}
-		}
-		fmt.Fprintf(b, "# HELP knot_leaves_connected Leaf nodes connected to this origin.\n# TYPE knot_leaves_connected gauge\nknot_leaves_connected %d\n", connected)
-		series := []struct {
-			name, help string
-			value      func(in shared.LeafNode) string
-		}{
-			{"knot_leaf_connected", "1 while the leaf node is connected, else 0.", func(in shared.LeafNode) string { return boolGauge(in.Connected) }},
-			{"knot_leaf_lag", "Revisions the leaf node is behind this origin's store.", func(in shared.LeafNode) string { return strconv.FormatInt(in.Lag, 10) }},
-			{"knot_leaf_applied_revision", "The origin revision the leaf node last acknowledged.", func(in shared.LeafNode) string { return strconv.FormatInt(in.Applied, 10) }},
-			{"knot_leaf_rtt_seconds", "Round trip of the last ping the leaf node answered.", func(in shared.LeafNode) string { return strconv.FormatFloat(in.RTT.Seconds(), 'g', -1, 64) }},
-			{"knot_leaf_epoch_changes", "Snapshots of a new epoch this origin sent the leaf node since it started, each replacing a replica of another epoch.", func(in shared.LeafNode) string { return strconv.Itoa(in.EpochChanges) }},
-			{"knot_leaf_last_seen_seconds", "When the leaf node last sent a frame or answered a ping, since the Unix epoch.", func(in shared.LeafNode) string { return strconv.FormatInt(in.LastSeen.Unix(), 10) }},
-		}
-		for _, sr := range series {
-			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", sr.name, sr.help, sr.name)
-			for _, in := range leaves {
-				fmt.Fprintf(b, "%s{location=%s,node=%s} %s\n", sr.name, label(leafLocationLabel(in)), label(in.NodeID), sr.value(in))
+			if sep == "," {
+				b.WriteString("}")
 			}
+			b.WriteString(" " + value(sm.Value) + "\n")
 		}
-	}
-	if s.leaf != nil {
-		st := s.leaf.Uplink.ReplicaStatus(context.Background())
-		fmt.Fprintf(b, "# HELP knot_origin_reachable 1 while this leaf's link to its origin is up, else 0.\n# TYPE knot_origin_reachable gauge\nknot_origin_reachable %s\n", boolGauge(st.Connected))
-		fmt.Fprintf(b, "# HELP knot_replica_applied_revision The origin revision this leaf's replica holds.\n# TYPE knot_replica_applied_revision gauge\nknot_replica_applied_revision %d\n", st.Applied)
-		fmt.Fprintf(b, "# HELP knot_replica_lag Revisions this leaf's replica is behind the origin, as last heard.\n# TYPE knot_replica_lag gauge\nknot_replica_lag %d\n", st.Lag)
-		fmt.Fprintf(b, "# HELP knot_leaf_pending_reports Space changes the origin has not acknowledged yet.\n# TYPE knot_leaf_pending_reports gauge\nknot_leaf_pending_reports %d\n", st.PendingReports)
 	}
 }
 
-func boolGauge(v bool) string {
-	if v {
-		return "1"
+// value formats a sample's value: a whole number as an integer, any other
+// in the shortest form that reads back the same.
+func value(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1<<63 {
+		return strconv.FormatInt(int64(v), 10)
 	}
-	return "0"
-}
-
-var runtimeSamples = []struct{ name, metric, help, typ string }{
-	{"/sched/goroutines:goroutines", "go_goroutines", "Number of goroutines that currently exist.", "gauge"},
-	{"/memory/classes/heap/objects:bytes", "go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", "gauge"},
-	{"/memory/classes/heap/objects:bytes+/memory/classes/heap/unused:bytes", "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", "gauge"},
-	{"/memory/classes/heap/stacks:bytes", "go_memstats_stack_inuse_bytes", "Bytes in stack spans in use, the goroutine stacks.", "gauge"},
-	{"/memory/classes/total:bytes", "go_memstats_sys_bytes", "Bytes of memory obtained from the OS.", "gauge"},
-	{"/gc/cycles/total:gc-cycles", "go_gc_cycles_total", "Completed GC cycles.", "counter"},
-	{"/gc/heap/live:bytes", "go_gc_heap_live_bytes", "Bytes of heap objects found live by the last GC cycle.", "gauge"},
-}
-
-// writeRuntimeMetrics writes the Go runtime's metrics; a sample name of
-// several runtime/metrics names joined by "+" is their sum.
-func writeRuntimeMetrics(b *strings.Builder, start time.Time) {
-	var samples []rtmetrics.Sample
-	for _, rs := range runtimeSamples {
-		for _, n := range strings.Split(rs.name, "+") {
-			samples = append(samples, rtmetrics.Sample{Name: n})
-		}
-	}
-	rtmetrics.Read(samples)
-	i := 0
-	for _, rs := range runtimeSamples {
-		var v uint64
-		ok := true
-		for range strings.Split(rs.name, "+") {
-			switch samples[i].Value.Kind() {
-			case rtmetrics.KindUint64:
-				v += samples[i].Value.Uint64()
-			case rtmetrics.KindFloat64:
-				v += uint64(samples[i].Value.Float64())
-			default:
-				ok = false
-			}
-			i++
-		}
-		if ok {
-			fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", rs.metric, rs.help, rs.metric, rs.typ, rs.metric, v)
-		}
-	}
-	if rss, ok := residentBytes(); ok {
-		fmt.Fprintf(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", rss)
-	}
-	fmt.Fprintf(b, "# HELP go_info Information about the Go environment.\n# TYPE go_info gauge\ngo_info{version=%s} 1\n", label(goruntime.Version()))
-	fmt.Fprintf(b, "# HELP process_start_time_seconds Start time of the process since the Unix epoch in seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %d\n", start.Unix())
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
 // label quotes a Prometheus label value.
@@ -306,80 +239,3 @@ func label(v string) string { return `"` + labelEscaper.Replace(v) + `"` }
 // strings.Replacer costs far more than using one, and a scrape of an origin
 // labels each of its leaves.
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-// countingStore counts the store's own failures (EINTERNAL, EUNAVAILABLE)
-// for knot_store_errors_total. Errors about the request itself (not found,
-// conflict, invalid) are not counted.
-//
-// It also calls wrote after every successful write, with the kind written
-// ("" for an audit event), so that the origin's hub and the leaf's uplink
-// hear of every write made through the server.
-type countingStore struct {
-	storage.Store
-	m     *metrics
-	wrote func(shared.Kind)
-}
-
-func (c *countingStore) count(err error) error {
-	switch shared.ErrorCode(err) {
-	case shared.EINTERNAL, shared.EUNAVAILABLE:
-		c.m.storeErrors.Add(1)
-	}
-	return err
-}
-
-func (c *countingStore) Put(ctx context.Context, rec shared.Record) error {
-	err := c.count(c.Store.Put(ctx, rec))
-	if err == nil {
-		c.wrote(rec.RecordKind())
-	}
-	return err
-}
-
-func (c *countingStore) Delete(ctx context.Context, kind shared.Kind, id string) (int64, error) {
-	rev, err := c.Store.Delete(ctx, kind, id)
-	if err == nil {
-		c.wrote(kind)
-	}
-	return rev, c.count(err)
-}
-
-func (c *countingStore) Get(ctx context.Context, kind shared.Kind, id string) (shared.Change, error) {
-	ch, err := c.Store.Get(ctx, kind, id)
-	return ch, c.count(err)
-}
-
-func (c *countingStore) Lookup(ctx context.Context, kind shared.Kind, key string) (shared.Change, error) {
-	ch, err := c.Store.Lookup(ctx, kind, key)
-	return ch, c.count(err)
-}
-
-func (c *countingStore) List(ctx context.Context, kind shared.Kind) ([]shared.Change, error) {
-	cs, err := c.Store.List(ctx, kind)
-	return cs, c.count(err)
-}
-
-func (c *countingStore) Head(ctx context.Context) (storage.Head, error) {
-	h, err := c.Store.Head(ctx)
-	return h, c.count(err)
-}
-
-func (c *countingStore) Replica(ctx context.Context) (string, int64, error) {
-	e, a, err := c.Store.Replica(ctx)
-	return e, a, c.count(err)
-}
-
-func (c *countingStore) AppendAudit(ctx context.Context, ev *shared.AuditEvent) error {
-	err := c.count(c.Store.AppendAudit(ctx, ev))
-	if err == nil {
-		c.wrote("")
-	}
-	return err
-}
-
-func (c *countingStore) ListAudit(ctx context.Context, offset, limit int) ([]shared.AuditEvent, int, error) {
-	evs, n, err := c.Store.ListAudit(ctx, offset, limit)
-	return evs, n, c.count(err)
-}
-
-func (c *countingStore) Ping(ctx context.Context) error { return c.count(c.Store.Ping(ctx)) }

@@ -7,16 +7,10 @@ import (
 	"github.com/knot-dev/knot/shared/crypt"
 )
 
-// What /metrics tells those who read it. With server.metrics_token set, it
-// answers only requests with "Authorization: Bearer <token>" (401 for the
-// others); the token is kept as its hash and compared in constant time.
-// Its labels name no user: a restricted leaf's location is its owner's
-// username, so its series are labelled with restrictedLocation and the
-// leaf's node id.
-
-// restrictedLocation is the location label of a restricted leaf's series.
-// It cannot be a location's name, which holds no parentheses.
-const restrictedLocation = "(restricted)"
+// Who reads /metrics. With server.metrics_token set, it answers only
+// requests with "Authorization: Bearer <token>" (401 for the others); the
+// token is kept as its hash and compared in constant time. Its labels name
+// no user (see origin.Hub.Metrics).
 
 // metricsHash returns the hash of a metrics token, "" for none.
 func metricsHash(token string) string {
@@ -35,12 +29,4 @@ func (s *Server) metricsAllowed(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="knot metrics"`)
 	s.writeError(w, r, shared.Errorf(shared.EUNAUTHORIZED, "GET /metrics needs Authorization: Bearer <token>, the token of server.metrics_token"))
 	return false
-}
-
-// leafLocationLabel returns the location label of a leaf's series.
-func leafLocationLabel(in shared.LeafNode) string {
-	if in.Restricted {
-		return restrictedLocation
-	}
-	return in.Location
 }

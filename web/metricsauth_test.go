@@ -75,7 +75,8 @@ func startMetricsOrigin(t *testing.T, token string) *metricsOrigin {
 		t.Fatal(err)
 	}
 	m := &metricsOrigin{clock: newClock(), log: &lockedBuffer{}}
-	hub, err := origin.New(origin.Options{Store: st, Logger: quietLog(), SharedTokenHash: crypt.HashToken(fleetToken), EnableLeafAPITokens: true})
+	hub, err := origin.New(origin.Options{Store: st, Logger: slog.New(slog.NewTextHandler(m.log, nil)), Now: m.clock.Now,
+		SharedTokenHash: crypt.HashToken(fleetToken), EnableLeafAPITokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

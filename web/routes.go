@@ -49,6 +49,7 @@ func needs(perms ...shared.Permission) error {
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.instrument)
+	r.Use(s.appHosts) // the wildcard domain's web apps (webapps.go)
 	r.NotFound(s.handleNotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
 		var allowed []string
@@ -139,6 +140,10 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/ssh", s.api(s.handleSSH, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/ports/{port}", s.api(s.handleForwardPort, useSpaces, manageSpaces))
+	r.Get("/proxy/auth", s.handleAppAuth)
+	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}", s.handleWebAppPath)
+	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}/*", s.handleWebAppPath)
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
 	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 
@@ -147,6 +152,7 @@ func (s *Server) routes() chi.Router {
 	// The fleet: the leaf link, what leaves ask the origin, and the views
 	// and leaf tokens of an admin (asked at the origin on a leaf).
 	r.Get(wire.Path, s.handleLeafServer)
+	r.Get(wire.RelayPath, s.handleLeafRelay)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
 	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
 	r.Get("/api/leaves", s.api(s.handleListLeaves))
@@ -155,7 +161,7 @@ func (s *Server) routes() chi.Router {
 	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(s.handleDeleteLeafToken))
 	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(s.handleRotateLeafToken))
 
-	// The web UI: its pages and their assets (ui.go).
+	// The web UI: its pages and their assets (package ui, mounted in ui.go).
 	s.mountUI(r)
 	return r
 }

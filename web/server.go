@@ -2,6 +2,8 @@
 // {"error": "..."}), authentication by session cookie, session token or API
 // token, the permission checks of every route, the audit log of every write
 // and login, and the operational endpoints /health, /ready and /metrics.
+// It mounts the web UI of package ui (ui.go), handing it the authenticated
+// actor of a request and the services its pages read.
 //
 // Logins are bounded before they cost anything (origin.Logins): an attempt is counted as failed before its password is
 // hashed, under limits per account and address, per account (higher, so its
@@ -85,6 +87,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/web/ui"
 )
 
 // SpaceController runs spaces. Implementations serialize requests per space
@@ -131,6 +134,13 @@ type Options struct {
 	// without authentication at /agent/knot-GOOS-GOARCH (agentbinary.go)
 	// for agents of manual spaces; "" means that route answers 404.
 	AgentBinary string
+	// WildcardDomain serves the web ports of spaces at
+	// USER--SPACE--PORT.DOMAIN (server.wildcard_domain, "*.example.com");
+	// "" serves them under /proxy/spaces/ only (webapps.go).
+	WildcardDomain string
+	// DisableProxy turns off forwarded ports and web apps
+	// (server.disable_proxy).
+	DisableProxy bool
 	// ValidateTemplate checks a template before it is stored; a returned
 	// *shared.Error is shown to the client. nil means basic checks only: the
 	// kind is valid, container and nomad templates have a spec, and a
@@ -201,7 +211,7 @@ type LeafOptions struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	store    *countingStore
+	store    *storage.Observed
 	log      *slog.Logger
 	version  string
 	location string
@@ -211,10 +221,14 @@ type Server struct {
 	spaces   *leaf.SpaceService
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
+	apps     *webApps     // the web apps of spaces (webapps.go)
+	noProxy  bool         // no forwarded ports or web apps
 	streams  streams      // the open log and terminal streams, closed by Run
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
+
+	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
 
 	sessionMaxAge time.Duration
 
@@ -222,7 +236,7 @@ type Server struct {
 	auditPruneEvery time.Duration
 
 	router  chi.Router
-	metrics *metrics
+	metrics *httpMetrics
 	lists   *listCache
 
 	logins *origin.Logins     // the login limits and hashing slots
@@ -230,8 +244,7 @@ type Server struct {
 
 	ownerLocks keyedMutex // serializes token creation per owner (quota)
 
-	metricsHash string     // the hash of Options.MetricsToken, "" for none
-	refusals    refusalLog // the throttle of the log of refused leaf credentials
+	metricsHash string // the hash of Options.MetricsToken, "" for none
 
 	groups shared.GroupService
 	roles  shared.RoleService
@@ -249,6 +262,8 @@ type Server struct {
 	// which the leaf's services forward writes; nil elsewhere.
 	origin *leaf.Origin
 	fleet  shared.FleetService
+
+	pages *ui.UI // the web UI, mounted by routes
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
@@ -282,15 +297,17 @@ func New(opts Options) (*Server, error) {
 		totp:     opts.TOTP,
 		agents:   opts.Agents,
 		agentBin: opts.AgentBinary,
+		apps:     newWebApps(opts.WildcardDomain),
+		noProxy:  opts.DisableProxy,
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
-		metrics:  newMetrics(),
+		metrics:  newHTTPMetrics(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
 		runtimes: opts.Runtimes,
 	}
-	s.store = &countingStore{Store: opts.Store, m: s.metrics, wrote: s.wrote}
+	s.store = storage.Observe(opts.Store, s.wrote)
 	s.metricsHash = metricsHash(opts.MetricsToken)
 	s.groups, s.roles = opts.Groups, opts.Roles
 	if s.log == nil {
@@ -327,6 +344,7 @@ func New(opts Options) (*Server, error) {
 	s.users, s.tokens = s.userServices()
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
+	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()

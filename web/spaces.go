@@ -24,12 +24,14 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
 		SSHHostKey: sp.SSHHostPublic,
+		HTTPPorts: []shared.HTTPPort{},
 	}
 	if u != nil {
 		info.Username = u.Username
 	}
 	if t != nil {
 		info.TemplateName = t.Name
+		info.HTTPPorts = nonNil(t.HTTPPorts)
 		info.UpdateAvailable = t.Hash != sp.TemplateHash
 	}
 	return info

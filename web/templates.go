@@ -19,7 +19,7 @@ func newTemplateInfo(u *shared.TemplateUsage) api.Template {
 		ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
 		Groups: nonNil(t.Groups), Locations: nonNil(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, Hash: t.Hash,
+		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: nonNil(t.HTTPPorts), Hash: t.Hash,
 		Usage: u.Spaces, Deployed: u.Deployed, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 }
@@ -27,7 +27,7 @@ func newTemplateInfo(u *shared.TemplateUsage) api.Template {
 func templateUpdate(req *api.TemplateRequest) shared.TemplateUpdate {
 	return shared.TemplateUpdate{Name: req.Name, Description: req.Description, Kind: req.Kind, Spec: req.Spec,
 		Volumes: req.Volumes, Groups: req.Groups, Locations: req.Locations, ComputeUnits: req.ComputeUnits,
-		StorageUnits: req.StorageUnits, WithTerminal: req.WithTerminal, WithSSH: req.WithSSH}
+		StorageUnits: req.StorageUnits, WithTerminal: req.WithTerminal, WithSSH: req.WithSSH, HTTPPorts: req.HTTPPorts}
 }
 
 // handleListTemplates serves GET /api/templates: the templates the caller's
@@ -54,7 +54,7 @@ func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p 
 	t := &shared.Template{Name: deref(req.Name), Description: deref(req.Description), Kind: deref(req.Kind),
 		Spec: deref(req.Spec), Volumes: deref(req.Volumes), Groups: deref(req.Groups), Locations: deref(req.Locations),
 		ComputeUnits: deref(req.ComputeUnits), StorageUnits: deref(req.StorageUnits),
-		WithTerminal: deref(req.WithTerminal), WithSSH: deref(req.WithSSH)}
+		WithTerminal: deref(req.WithTerminal), WithSSH: deref(req.WithSSH), HTTPPorts: deref(req.HTTPPorts)}
 	if err := s.templates.Create(r.Context(), t); err != nil {
 		return err
 	}

@@ -26,7 +26,10 @@ import (
 //
 // Without an upgrade it answers {"sessions": [...]}, the terminal sessions
 // the space's agent keeps. As a websocket it opens a terminal in the space,
-// relayed by this server to the agent over the agent link:
+// relayed by this server to the agent over the agent link, or, for a space
+// of another location, through the origin to the leaf of that location
+// (leaf.AgentStreams; 503 at once naming the location while the way there
+// is down):
 //
 //   - query: attach=ID reattaches to a kept session; cols and rows size a
 //     new one; cmd (repeated) runs that program in place of a login shell,
@@ -121,7 +124,7 @@ func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		list, err := s.agents.Sessions(r.Context(), sp.ID)
+		list, err := s.agentStreams.Sessions(r.Context(), streamRequest(r, p, sp))
 		if err != nil {
 			return err
 		}
@@ -132,7 +135,7 @@ func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 // terminalSpace returns the space whose terminals r asks for, when p may
-// open them and this server holds its agent's link.
+// open them; a space of another location is reached through the relay.
 func (s *Server) terminalSpace(r *http.Request, p *principal) (*shared.Space, error) {
 	id := chi.URLParam(r, "space_id")
 	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
@@ -144,12 +147,6 @@ func (s *Server) terminalSpace(r *http.Request, p *principal) (*shared.Space, er
 	if sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces) {
 		s.audit(r, p, "terminal refused", fmt.Sprintf("terminal of space %s refused: not its owner", sp.Name), map[string]string{"space_id": sp.ID})
 		return nil, notFound("space %s not found", quote(id))
-	}
-	if s.remote(sp) {
-		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: open its terminal at that location's server", quote(sp.Name), quote(sp.Location))
-	}
-	if s.agents == nil {
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no terminals")
 	}
 	return sp, nil
 }
@@ -171,7 +168,7 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, p *princi
 		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
 	}
 	defer done()
-	ts, err := s.agents.OpenTerminal(r.Context(), sp.ID, req)
+	ts, err := s.agentStreams.Terminal(r.Context(), streamRequest(r, p, sp), req)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -394,10 +395,19 @@ func TestUIInBrowser(t *testing.T) {
 				t.Errorf("no agent token shown for a manual space: %q", notice)
 			}
 
+			// A web port of the template is a link once the space runs.
+			if r := b.fetch("PUT", "/api/templates/"+id, map[string]any{"http_ports": []map[string]any{{"port": 8080, "name": "Site"}}}, true); r.Status != http.StatusOK {
+				t.Fatalf("setting the template's http_ports: %d %s", r.Status, r.Body)
+			}
 			b.click(`#spaces tr[data-name="work"] button[data-action="start"]`)
 			b.visible(`#spaces tr[data-name="work"][data-state="running"]`)
 			if got := b.text(`#spaces tr[data-name="work"] .state`); got != "running" {
 				t.Errorf("state shown %q", got)
+			}
+			link := value(b, "web port link", chromedp.Evaluate[string](
+				`(() => { const a = document.querySelector('#spaces tr[data-name="work"] .web-ports a'); return a ? a.textContent + ' ' + a.getAttribute('href') : ''; })()`))
+			if !regexp.MustCompile(`^Site \(8080\) /proxy/spaces/[0-9a-f-]+/ports/8080/$`).MatchString(link) {
+				t.Errorf("web port link %q", link)
 			}
 			b.screenshot(shots, "spaces.png")
 

@@ -2,11 +2,21 @@ package main
 
 import (
 	"errors"
+	"net"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/knot-dev/knot/agent"
 )
+
+// loopbackPort returns 127.0.0.1:port, or "" for port 0.
+func loopbackPort(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+}
 
 // agentCommand is knot agent, run inside a space.
 func agentCommand() *cli.Command {
@@ -20,8 +30,10 @@ func agentCommand() *cli.Command {
 			"for a DNS SRV lookup, made again before every dial), verifies the leaf's certificate by its\n" +
 			"SHA-256 fingerprint ($KNOT_AGENT_FINGERPRINT), presents the space's token ($KNOT_AGENT_TOKEN)\n" +
 			"for the space $KNOT_SPACE_ID, and keeps the link up, dialling again with backoff when it\n" +
-			"breaks. Terminal sessions outlive a broken link for agent.terminal_keep. It stops on\n" +
-			"SIGINT or SIGTERM.",
+			"breaks. Terminal sessions outlive a broken link for agent.terminal_keep. Its own log, the\n" +
+			"syslog messages it takes on 127.0.0.1:agent.syslog_port (UDP) and agent.syslog_socket, and\n" +
+			"the lines posted to http://127.0.0.1:agent.api_port/logs go to the space's log (knot space\n" +
+			"logs). It stops on SIGINT or SIGTERM.",
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -50,6 +62,9 @@ func agentCommand() *cli.Command {
 				Nameservers:  cfg.Agent.Nameservers,
 				Version:      version,
 				KeepSessions: cfg.Agent.TerminalKeepDuration(),
+				SyslogAddr:   loopbackPort(cfg.Agent.SyslogPort),
+				SyslogSocket: cfg.Agent.SyslogSocket,
+				IntakeAddr:   loopbackPort(cfg.Agent.APIPort),
 				Logger:       logger,
 			})
 			if err != nil {

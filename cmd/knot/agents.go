@@ -9,6 +9,7 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/storage"
@@ -34,11 +35,12 @@ func agentTLS(cfg *config.Config, web *tlsconf.ServerCert) (*tlsconf.ServerCert,
 
 // startAgents makes the agent endpoint of this server's location and its
 // listener on server.listen_agent; the caller runs Serve. changed hears of
-// every agent that links or goes away.
+// every agent that links or goes away; lines takes the log lines agents
+// forward.
 //
 // With no server.agent_endpoint and a listen_agent on port 0, agents are
 // given the port the listener got, not ":0", which no agent can dial.
-func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCert, logger *slog.Logger, changed func(spaceID string)) (*leaf.Agents, net.Listener, error) {
+func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCert, logger *slog.Logger, changed func(spaceID string), lines func(spaceID string, l agentwire.LogLine)) (*leaf.Agents, net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.Server.ListenAgent)
 	if err != nil {
 		return nil, nil, fmt.Errorf("server.listen_agent: %w", err)
@@ -56,6 +58,7 @@ func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCe
 		TLS:         cert.Config,
 		Version:     version,
 		Changed:     changed,
+		Lines:       lines,
 		Logger:      logger,
 	})
 	if err != nil {
@@ -105,4 +108,18 @@ func (a *agentEnv) Start(ctx context.Context, w *runtime.Workload) (*runtime.Sta
 // itself (the Docker and Podman driver, with the binary injected).
 type agentStarter interface {
 	StartAgent(ctx context.Context, spaceID string) error
+}
+
+// agentWatcher is a runtime that keeps knot agent running in its spaces'
+// workloads when the engine restarts them (the Docker and Podman driver).
+type agentWatcher interface {
+	WatchAgents(ctx context.Context) error
+}
+
+// WatchAgents runs the wrapped runtime's WatchAgents, if it has one.
+func (a *agentEnv) WatchAgents(ctx context.Context) error {
+	if w, ok := a.Runtime.(agentWatcher); ok {
+		return w.WatchAgents(ctx)
+	}
+	return nil
 }

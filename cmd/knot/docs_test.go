@@ -471,13 +471,28 @@ func checkCommandLine(app *cli.App, args []string) error {
 	case cmd.Action == nil:
 		return fmt.Errorf("%s does nothing", commandPath(cmd))
 	}
-	if want := usageArgs(cmd); positional != len(want) {
+	if want := usageArgs(cmd); positional < len(want) || positional > len(want)+optionalArgs(cmd) {
 		return fmt.Errorf("%s takes %d arguments (%s), not %d", commandPath(cmd), len(want), strings.Join(want, " "), positional)
 	}
 	return nil
 }
 
-var usageArgRe = regexp.MustCompile(`^[A-Z][A-Z|]*$`)
+var (
+	usageArgRe    = regexp.MustCompile(`^[A-Z][A-Z_|]*$`)
+	optionalArgRe = regexp.MustCompile(`^\[[A-Z][A-Z_:|]*\]$`)
+)
+
+// optionalArgs counts the optional arguments a command's usage text names,
+// such as [LOCAL_ADDR:PORT].
+func optionalArgs(cmd *cli.Command) int {
+	n := 0
+	for _, w := range strings.Fields(cmd.UsageText) {
+		if optionalArgRe.MatchString(w) {
+			n++
+		}
+	}
+	return n
+}
 
 // usageArgs returns the arguments a command's usage text names: the words
 // in capitals that are neither in brackets nor the value of a flag, such as
@@ -570,12 +585,20 @@ func TestDocsNameRealKeys(t *testing.T) {
 	}
 }
 
+// metricSources are the files that name the series /metrics serves: web
+// writes its own and those collected where they arise.
+var metricSources = []string{"web/metrics.go", "storage/observe.go", "origin/metrics.go", "leaf/metrics.go", "shared/metrics/process.go"}
+
 // TestDocsListEveryMetric checks that operations.md lists every series
-// web/metrics.go serves, and no other.
+// metricSources serve, and no other.
 func TestDocsListEveryMetric(t *testing.T) {
-	src, err := os.ReadFile("../../web/metrics.go")
-	if err != nil {
-		t.Fatal(err)
+	var src []byte
+	for _, f := range metricSources {
+		b, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	served := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?:# HELP |")((?:knot|go|process)_[a-z_]+)`).FindAllStringSubmatch(string(src), -1) {
@@ -585,7 +608,7 @@ func TestDocsListEveryMetric(t *testing.T) {
 		served[m[1]] = true
 	}
 	if len(served) < 20 {
-		t.Fatalf("found only %d series in web/metrics.go", len(served))
+		t.Fatalf("found only %d series in %v", len(served), metricSources)
 	}
 	ops := docPages(t)["operations.md"]
 	for name := range served {
@@ -612,15 +635,15 @@ func histogramPart(name string) (string, bool) {
 }
 
 // TestDocsListEveryUIPage checks that getting-started.md names every page
-// of the web UI (web/ui.go).
+// of the web UI (web/ui/pages.go).
 func TestDocsListEveryUIPage(t *testing.T) {
-	src, err := os.ReadFile("../../web/ui.go")
+	src, err := os.ReadFile("../../web/ui/pages.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pages := regexp.MustCompile(`\{path: "(/[a-z-]+)"`).FindAllStringSubmatch(string(src), -1)
 	if len(pages) < 5 {
-		t.Fatalf("found only %d pages in web/ui.go", len(pages))
+		t.Fatalf("found only %d pages in web/ui/pages.go", len(pages))
 	}
 	gs := docPages(t)["getting-started.md"]
 	for _, p := range pages {

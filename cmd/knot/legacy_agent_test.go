@@ -37,7 +37,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 		"KNOT_HTTP_PORT":         "80=Site",
 		"KNOT_USER":              "alice",
 	}
-	a := startKnot(t, env, "agent", "--vscode-tunnel", "vscodetunnel", "--syslog-port", "514")
+	a := startKnot(t, env, "agent", "--vscode-tunnel", "vscodetunnel", "--syslog-port", "0", "--api-port", "0")
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(a.stderr.String(), "agent link down") {
 		if time.Now().After(deadline) {
@@ -51,12 +51,16 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 		{`source="env KNOT_HTTP_PORT"`, "ports publish"},
 		{`source="env KNOT_USER"`, "knot runs the agent as whoever starts it"},
 		{`source="flag --vscode-tunnel"`, "does not watch a VS Code tunnel"},
-		{`source="flag --syslog-port"`, "knot space logs"},
 	} {
 		if got := predecessorWarns(log, w.source); len(got) != 1 || !strings.Contains(got[0], "is the predecessor's and has no effect") ||
 			!strings.Contains(got[0], w.says) {
 			t.Errorf("WARN lines for %s: %q, want one saying %q", w.source, got, w.says)
 		}
+	}
+	// --syslog-port is knot's name too; --api-port sets agent.api_port
+	// under the predecessor's name.
+	if got := predecessorWarns(log, `source="flag --api-port"`); len(got) != 1 || !strings.Contains(got[0], "use --logs-port (agent.api_port)") {
+		t.Errorf("WARN lines for --api-port: %q, want one naming --logs-port", got)
 	}
 	if n := len(predecessorWarns(log, "the predecessor's")); n != 5 {
 		t.Errorf("%d WARN lines about the predecessor's names, want 5:\n%s", n, log)

@@ -22,6 +22,7 @@ import (
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/runtime/docker"
 	"github.com/knot-dev/knot/runtime/nomad"
+	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/srv"
@@ -74,13 +75,18 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	// The manager, made below, hears of agents that link or leave; agents
-	// are served only once it is set.
-	var agentChanged func(spaceID string)
+	// The manager, made below, hears of agents that link or leave, and
+	// keeps the lines they forward; agents are served only once it is set.
+	var (
+		agentChanged func(spaceID string)
+		manager      *runtime.Manager
+	)
 	agents, agentLn, err := startAgents(cfg, store, agentCert, logger, func(id string) {
 		if agentChanged != nil {
 			agentChanged(id)
 		}
+	}, func(id string, l agentwire.LogLine) {
+		manager.Append(id, runtime.LogEntry{At: l.At, Level: l.Level, Text: l.Service + ": " + l.Text})
 	})
 	if err != nil {
 		return err
@@ -162,7 +168,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	case hub != nil:
 		rec.Wrote = hub.Notify
 	}
-	manager, err := runtime.NewManager(runtime.Options{
+	manager, err = runtime.NewManager(runtime.Options{
 		Records:   rec,
 		Container: container,
 		Nomad:     nomadRT,
@@ -199,6 +205,8 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Spaces:           manager,
 		Logs:             manager,
 		Agents:           agents,
+		WildcardDomain:   cfg.Server.WildcardDomain,
+		DisableProxy:     cfg.Server.DisableProxy,
 		AgentBinary:      ownBinary(),
 		ValidateTemplate: runtime.ValidateTemplate,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
@@ -233,6 +241,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	g.Go(func() error { return server.Run(gctx, ln) })
 	g.Go(func() error { return manager.Run(gctx) })
 	g.Go(func() error { return agents.Serve(gctx, agentLn) })
+	if w, ok := container.(agentWatcher); ok {
+		g.Go(func() error { return w.WatchAgents(gctx) })
+	}
 	if hub != nil {
 		g.Go(func() error { return hub.Run(gctx) })
 	}

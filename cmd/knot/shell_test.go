@@ -111,11 +111,17 @@ type wsTerm struct {
 
 func (b *terminalBed) open(t *testing.T, token, query string) (*wsTerm, *http.Response, error) {
 	t.Helper()
+	return openTerminal(t, b.URL, token, b.spaceID, query)
+}
+
+// openTerminal opens the terminal websocket of a space at the server base.
+func openTerminal(t *testing.T, base, token, spaceID, query string) (*wsTerm, *http.Response, error) {
+	t.Helper()
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Bearer "+token)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, strings.Replace(b.URL, "http://", "ws://", 1)+"/api/spaces/"+b.spaceID+"/terminal?"+query, &websocket.DialOptions{HTTPHeader: hdr})
+	conn, resp, err := websocket.Dial(ctx, strings.Replace(base, "http://", "ws://", 1)+"/api/spaces/"+spaceID+"/terminal?"+query, &websocket.DialOptions{HTTPHeader: hdr})
 	if err != nil {
 		return nil, resp, err
 	}
@@ -418,7 +424,8 @@ func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
 		t.Fatalf("after a bad message: %v; want a policy violation close with the reason", w.err)
 	}
 
-	// A space of another location: a clear conflict.
+	// A space of another location, at a server with no other locations (a
+	// standalone one): 503 at once, saying why.
 	rec, err := storage.Get[shared.Space](context.Background(), b.store, b.spaceID)
 	if err != nil {
 		t.Fatal(err)
@@ -428,11 +435,11 @@ func TestTerminalBadRequestsGetClearAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, resp, err := b.open(t, b.adminToken, "")
-	if err == nil || resp == nil || resp.StatusCode != http.StatusConflict {
-		t.Fatalf("a space elsewhere: %v %+v; want 409", err, resp)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a space elsewhere: %v %+v; want 503", err, resp)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(body), "open its terminal at that location's server") {
+	if !strings.Contains(string(body), "runs at location elsewhere, and this server has no way to other locations") {
 		t.Fatalf("a space elsewhere: %s", body)
 	}
 }

@@ -142,11 +142,15 @@ func listSpaces(c *cli.Context, cl *client.Client) error {
 	slices.SortFunc(spaces, func(a, b api.Space) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	withAgents := slices.ContainsFunc(spaces, func(sp api.Space) bool { return sp.Agent != nil })
+	withPorts := slices.ContainsFunc(spaces, func(sp api.Space) bool { return len(sp.HTTPPorts) > 0 })
+	head := []string{"NAME", "STATE", "LOCATION", "TEMPLATE", "UPDATE AVAILABLE"}
 	if withAgents {
-		fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE\tAGENT")
-	} else {
-		fmt.Fprintln(tw, "NAME\tSTATE\tLOCATION\tTEMPLATE\tUPDATE AVAILABLE")
+		head = append(head, "AGENT")
 	}
+	if withPorts {
+		head = append(head, "WEB PORTS")
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, sp := range spaces {
 		state := string(sp.State)
 		if sp.Reason != "" {
@@ -156,11 +160,14 @@ func listSpaces(c *cli.Context, cl *client.Client) error {
 		if sp.UpdateAvailable {
 			update = "yes"
 		}
+		row := []string{sp.Name, state, sp.Location, sp.TemplateName, update}
 		if withAgents {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sp.Name, state, sp.Location, sp.TemplateName, update, agentColumn(sp.Agent))
-			continue
+			row = append(row, agentColumn(sp.Agent))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", sp.Name, state, sp.Location, sp.TemplateName, update)
+		if withPorts {
+			row = append(row, portsColumn(sp.HTTPPorts))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
 }
@@ -286,4 +293,16 @@ func followLogs(ctx context.Context, cl *client.Client, spaceID string, w, errw 
 			return err
 		}
 	}
+}
+
+// portsColumn shows a space's web ports: "8080 (Site), 3000 (Dev)".
+func portsColumn(ports []shared.HTTPPort) string {
+	if len(ports) == 0 {
+		return "-"
+	}
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = fmt.Sprintf("%d (%s)", p.Port, p.Name)
+	}
+	return strings.Join(out, ", ")
 }

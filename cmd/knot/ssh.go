@@ -117,31 +117,28 @@ func withSSHUser(c *cli.Context, fn func(*client.Client, string) error) error {
 	})
 }
 
-func forwardCommand() *cli.Command {
+// forwardSSHCommand is knot forward ssh.
+func forwardSSHCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "forward",
-		Usage: "Carry a connection to a space through your knot server",
-		Subcommands: []*cli.Command{{
-			Name:      "ssh",
-			Usage:     "Speak SSH to a space on standard input and output (an OpenSSH ProxyCommand)",
-			UsageText: "knot forward ssh [options] SPACE",
-			Description: "Connects standard input and output to the SSH server of the space SPACE (or knot.SPACE,\n" +
-				"as ssh passes %n), through your knot server. knot ssh-config update writes it into\n" +
-				"~/.ssh/config as each space's ProxyCommand.",
-			Flags: clientFlags(),
-			Action: func(c *cli.Context) error {
-				if err := wantArgs(c, "SPACE"); err != nil {
+		Name:      "ssh",
+		Usage:     "Speak SSH to a space on standard input and output (an OpenSSH ProxyCommand)",
+		UsageText: "knot forward ssh [options] SPACE",
+		Description: "Connects standard input and output to the SSH server of the space SPACE (or knot.SPACE,\n" +
+			"as ssh passes %n), through your knot server. knot ssh-config update writes it into\n" +
+			"~/.ssh/config as each space's ProxyCommand.",
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			if err := wantArgs(c, "SPACE"); err != nil {
+				return err
+			}
+			return withClient(c, func(cl *client.Client) error {
+				sp, err := sshSpace(c.Context, cl, c.Args().First())
+				if err != nil {
 					return err
 				}
-				return withClient(c, func(cl *client.Client) error {
-					sp, err := sshSpace(c.Context, cl, c.Args().First())
-					if err != nil {
-						return err
-					}
-					return forwardSSH(c, cl, sp.ID)
-				})
-			},
-		}},
+				return forwardSSH(c, cl, sp.ID)
+			})
+		},
 	}
 }
 

@@ -35,6 +35,8 @@ type templateFile struct {
 	StorageUnits int      `yaml:"storage_units"`
 	WithTerminal bool     `yaml:"with_terminal"`
 	WithSSH      bool     `yaml:"with_ssh"`
+	// HTTPPorts are the ports served as web apps: [{port: 8080, name: Site}].
+	HTTPPorts []shared.HTTPPort `yaml:"http_ports,omitempty"`
 }
 
 func templateCommand(s streams) *cli.Command {
@@ -148,7 +150,7 @@ func exportTemplate(c *cli.Context, cl *client.Client, name, output string) erro
 		Name: t.Name, Description: t.Description, Kind: string(t.Kind), Spec: t.Spec, Volumes: t.Volumes,
 		Groups: groups, Locations: nonNilStrings(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH,
+		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: t.HTTPPorts,
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -170,9 +172,11 @@ func exportTemplate(c *cli.Context, cl *client.Client, name, output string) erro
 	return err
 }
 
-func nonNilStrings(s []string) []string {
+func nonNilStrings(s []string) []string { return nonNil(s) }
+
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
@@ -254,7 +258,7 @@ func importTemplate(c *cli.Context, s streams, file string) error {
 			Name: &tf.Name, Description: &tf.Description, Kind: ptr(shared.TemplateKind(tf.Kind)), Spec: &tf.Spec, Volumes: &tf.Volumes,
 			Groups: &groups, Locations: ptr(nonNilStrings(tf.Locations)),
 			ComputeUnits: &tf.ComputeUnits, StorageUnits: &tf.StorageUnits,
-			WithTerminal: &tf.WithTerminal, WithSSH: &tf.WithSSH,
+			WithTerminal: &tf.WithTerminal, WithSSH: &tf.WithSSH, HTTPPorts: ptr(nonNil(tf.HTTPPorts)),
 		}
 		if len(tf.Groups) > 0 {
 			all, err := cl.Groups().List(c.Context)

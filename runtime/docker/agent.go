@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"strings"
 
 	"github.com/docker/docker/api/types/container"
 
@@ -38,4 +39,22 @@ func (d *Driver) StartAgent(ctx context.Context, spaceID string) error {
 		return d.errorf(err, "start the agent in container %s", short(id))
 	}
 	return nil
+}
+
+// EnvAgentSyslogSocket is agent.syslog_socket's variable. The agent knot
+// starts in a container takes syslog(3) messages on the container's own
+// /dev/log (a /dev of its own), so that logger and programs that log to
+// syslog reach the space's log in any image; a template's environment may
+// set another path, or none.
+const EnvAgentSyslogSocket = "KNOT_AGENT_SYSLOG_SOCKET"
+
+// withAgentSyslog adds EnvAgentSyslogSocket=/dev/log to env unless env
+// sets it.
+func withAgentSyslog(env []string) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, EnvAgentSyslogSocket+"=") {
+			return env
+		}
+	}
+	return append(env, EnvAgentSyslogSocket+"=/dev/log")
 }

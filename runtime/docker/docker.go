@@ -415,6 +415,7 @@ func (d *Driver) containerConfig(spec *runtime.ContainerSpec, w *runtime.Workloa
 	}
 	if d.agent != "" {
 		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: d.agent, Target: AgentPath, ReadOnly: true})
+		cfg.Env = withAgentSyslog(cfg.Env)
 	}
 	return cfg, hc, name
 }

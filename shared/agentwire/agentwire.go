@@ -189,6 +189,11 @@ const (
 	OpenPing     = "ping"     // leaf → agent: the agent answers one Pong
 	OpenTerminal = "terminal" // leaf → agent: a terminal (Terminal in Open)
 	OpenSessions = "sessions" // leaf → agent: the agent answers one SessionList
+	// OpenPort is leaf → agent: the agent dials 127.0.0.1:Port in the
+	// space and answers one Opened (Error says why not); after an Opened
+	// without Error the stream carries the connection's bytes both ways,
+	// unframed, and closing one side's writing closes the other's.
+	OpenPort = "port"
 )
 
 // Open is the first frame on every stream.
@@ -196,12 +201,13 @@ type Open struct {
 	Type     string    `json:"type"`
 	Terminal *Terminal `json:"terminal,omitempty"`
 	SSH      *SSH      `json:"ssh,omitempty"`
+	Port     int       `json:"port,omitempty"` // for OpenPort: 1 to 65535
 }
 
 // Validate checks that o names a known purpose with what it needs.
 func (o *Open) Validate() error {
 	switch o.Type {
-	case OpenState, OpenPing, OpenSessions:
+	case OpenState, OpenPing, OpenSessions, OpenLogs:
 		return nil
 	case OpenTerminal:
 		if o.Terminal == nil {
@@ -213,6 +219,11 @@ func (o *Open) Validate() error {
 			return errors.New("open: an ssh stream needs ssh")
 		}
 		return o.SSH.Validate()
+	case OpenPort:
+		if o.Port < 1 || o.Port > 65535 {
+			return fmt.Errorf("open: a port stream needs a port from 1 to 65535, not %d", o.Port)
+		}
+		return nil
 	}
 	return fmt.Errorf("open: unknown stream type %q", truncate(o.Type, 32))
 }
@@ -267,8 +278,9 @@ func (t *Terminal) Validate() error {
 	return nil
 }
 
-// Opened is the agent's answer to a terminal Open: the session id, or
-// Error when it could not open one (and the stream is closed).
+// Opened is the agent's answer to a terminal or port Open: the session id
+// (for a port, "port"), or Error when it could not open one (and the
+// stream is closed).
 type Opened struct {
 	ID    string `json:"id,omitempty"`
 	Error string `json:"error,omitempty"`

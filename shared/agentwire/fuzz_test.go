@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/shared/agentwire"
 )
@@ -23,7 +25,13 @@ func FuzzReadFrame(f *testing.F) {
 	agentwire.WriteJSON(&b, agentwire.Open{Type: "ssh", SSH: &agentwire.SSH{HostKey: "k", Keys: []string{"SHA256:x"}}})
 	f.Add(b.Bytes())
 	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.Open{Type: "port", Port: 8080})
+	f.Add(b.Bytes())
+	b.Reset()
 	agentwire.WriteFrame(&b, agentwire.KindData, []byte("ls\r"))
+	f.Add(b.Bytes())
+	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.LogLine{At: time.Now(), Level: "info", Service: "app", Text: "hello"})
 	f.Add(b.Bytes())
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'j'})
@@ -44,11 +52,18 @@ func FuzzReadFrame(f *testing.F) {
 			}
 			if kind == agentwire.KindJSON {
 				agentwire.DecodeJSON(p, &agentwire.Hello{})
-				agentwire.DecodeJSON(p, &agentwire.Open{})
+				var o agentwire.Open
+				if agentwire.DecodeJSON(p, &o) == nil && o.Type == agentwire.OpenPort && (o.Port < 1 || o.Port > 65535) {
+					t.Fatalf("a port open with port %d passed", o.Port)
+				}
 				agentwire.DecodeJSON(p, &agentwire.Control{})
 				agentwire.DecodeJSON(p, &agentwire.State{})
 				agentwire.DecodeJSON(p, &agentwire.Welcome{})
 				agentwire.DecodeJSON(p, &agentwire.SessionList{})
+				var l agentwire.LogLine
+				if agentwire.DecodeJSON(p, &l) == nil && (len(l.Text) > agentwire.MaxLogText || strings.ContainsAny(l.Text, "\r\n")) {
+					t.Fatalf("a log line of %d bytes or with a line break passed", len(l.Text))
+				}
 			}
 		}
 	})
@@ -77,4 +92,21 @@ func TestFrameRefusals(t *testing.T) {
 	if err := agentwire.ReadJSON(&b, &agentwire.Control{}); err == nil {
 		t.Error("a resize to 0 columns was accepted")
 	}
+}
+
+// FuzzCleanLogText: whatever a program in a space writes, the cleaned text
+// is a valid line, or empty.
+func FuzzCleanLogText(f *testing.F) {
+	f.Add("plain")
+	f.Add("bad \xff utf8\x00 \x1b[31mred")
+	f.Add(strings.Repeat("é", agentwire.MaxLogText))
+	f.Fuzz(func(t *testing.T, s string) {
+		c := agentwire.CleanLogText(s)
+		l := agentwire.LogLine{At: time.Now(), Level: "info", Service: agentwire.CleanLogService(s, "x"), Text: c}
+		if c != "" && !strings.ContainsAny(s, "\r\n") {
+			if err := l.Validate(); err != nil {
+				t.Fatalf("cleaned %q to an invalid line: %v", s, err)
+			}
+		}
+	})
 }

@@ -24,6 +24,9 @@ type Space struct {
 	StartedAt       *time.Time        `json:"started_at,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
+	// HTTPPorts are the web ports of the space's template, served at
+	// /proxy/spaces/{space_id}/ports/{port}/ and on the wildcard domain.
+	HTTPPorts []shared.HTTPPort `json:"http_ports"`
 	// Agent is set by GET /api/spaces/{space_id} for a space of this
 	// location; lists leave it out.
 	Agent *SpaceAgent `json:"agent,omitempty"`

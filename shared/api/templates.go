@@ -18,6 +18,7 @@ type Template struct {
 	StorageUnits int                 `json:"storage_units"`
 	WithTerminal bool                `json:"with_terminal"`
 	WithSSH      bool                `json:"with_ssh"`
+	HTTPPorts    []shared.HTTPPort   `json:"http_ports"`
 	Hash         string              `json:"hash"`
 	Usage        int                 `json:"usage"`
 	Deployed     int                 `json:"deployed"`
@@ -53,6 +54,7 @@ type TemplateRequest struct {
 	StorageUnits *int                 `json:"storage_units"`
 	WithTerminal *bool                `json:"with_terminal"`
 	WithSSH      *bool                `json:"with_ssh"`
+	HTTPPorts    *[]shared.HTTPPort   `json:"http_ports"`
 }
 
 // TemplateCreated is the answer of POST /api/templates.

@@ -260,6 +260,14 @@ type Agent struct {
 	// TerminalKeep is how long a terminal session outlives its last viewer,
 	// a duration checked at load (agent.terminal_keep).
 	TerminalKeep string
+	// SyslogPort is the UDP port of the agent's syslog on 127.0.0.1, 0
+	// for none; SyslogSocket the path of its unixgram socket, "" for
+	// none.
+	SyslogPort   int
+	SyslogSocket string
+	// APIPort is the TCP port of the agent's HTTP log intake on
+	// 127.0.0.1, 0 for none.
+	APIPort int
 }
 
 // Role is what a server is, decided by its configuration.

@@ -106,6 +106,7 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 	}
 	want.Server.LeafForgetAfter = "24h0m0s"
 	want.Agent.TerminalKeep = "10m0s"
+	want.Agent.SyslogPort, want.Agent.APIPort = 514, 12201
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -189,6 +190,9 @@ var samples = map[string]sample{
 	"agent.fingerprint":             {strings.Repeat("0f", 32), strings.Repeat("0F", 32), strings.Repeat("0F:", 31) + "0F", nil, func(c *config.Config) any { return c.Agent.Fingerprint }},
 	"agent.terminal_keep":           {"30m", "30m", "30m0s", nil, func(c *config.Config) any { return c.Agent.TerminalKeep }},
 	"agent.nameservers":             {"[127.0.0.53]", "127.0.0.53", []string{"127.0.0.53:53"}, nil, func(c *config.Config) any { return c.Agent.Nameservers }},
+	"agent.syslog_port":             {"1514", "1514", 1514, nil, func(c *config.Config) any { return c.Agent.SyslogPort }},
+	"agent.syslog_socket":           {"/dev/log", "/dev/log", "/dev/log", nil, func(c *config.Config) any { return c.Agent.SyslogSocket }},
+	"agent.api_port":                {"12202", "12202", 12202, nil, func(c *config.Config) any { return c.Agent.APIPort }},
 }
 
 func TestEveryKeyLoadsFromEverySource(t *testing.T) {
@@ -555,6 +559,9 @@ var envExceptions = map[string]string{
 	"client.tls_ca_file":     "KNOT_TLS_CA_FILE",
 	"client.tls_fingerprint": "KNOT_TLS_FINGERPRINT",
 	"agent.space_id":         "KNOT_SPACE_ID",
+	// The predecessor's images route rsyslog to $KNOT_SYSLOG_PORT.
+	"agent.syslog_port": "KNOT_SYSLOG_PORT",
+	"agent.api_port":    "KNOT_LOGS_PORT",
 }
 
 func TestNamesAreUniqueAndDerived(t *testing.T) {

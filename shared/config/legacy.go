@@ -48,6 +48,7 @@ var legacyKeys = []legacyKey{
 	{path: "agent.space_id", env: "KNOT_SPACEID", use: "agent.space_id"},
 	{path: "agent.endpoint", flag: "endpoint", use: "agent.endpoint"},
 	{path: "agent.nameservers", flag: "nameservers", use: "agent.nameservers"},
+	{path: "agent.api_port", flag: "api-port", use: "agent.api_port"},
 
 	// Accepted with no effect.
 	{path: "server.enable_proxy", kind: ValueBool,
@@ -105,9 +106,9 @@ var legacyKeys = []legacyKey{
 	{path: "agent.port.code_server", env: "KNOT_CODE_SERVER_PORT", flag: "code-server-port", kind: ValueInt,
 		why: "knot does not proxy code-server; a container template's ports publish its port on the host that runs the space (docs/templates.md)"},
 	{path: "agent.port.tcp_port", env: "KNOT_TCP_PORT", flag: "tcp-port", kind: ValueList,
-		why: "knot forwards no ports through the agent; a container template's ports publish the space's ports on the host that runs it (docs/templates.md)"},
+		why: "knot forward port reaches any port of a space through the server; nothing needs listing (docs/getting-into-a-space.md)"},
 	{path: "agent.port.http_port", env: "KNOT_HTTP_PORT", flag: "http-port", kind: ValueList,
-		why: "knot does not proxy web ports (server.wildcard_domain); a container template's ports publish them on the host that runs the space (docs/templates.md)"},
+		why: "knot serves the web ports of a space from the http_ports of its template, not from the agent (docs/templates.md)"},
 	{path: "agent.port.https_port", env: "KNOT_HTTPS_PORT", flag: "https-port", kind: ValueList,
 		why: "knot does not proxy web ports (server.wildcard_domain); a container template's ports publish them on the host that runs the space (docs/templates.md)"},
 	{path: "agent.port.vnc_http", env: "KNOT_VNC_HTTP_PORT", flag: "vnc-http-port", kind: ValueInt,
@@ -118,10 +119,6 @@ var legacyKeys = []legacyKey{
 		why: "knot's agent does not watch a VS Code tunnel; start code tunnel in the space yourself (knot space shell)"},
 	{path: "agent.advertise_addr", env: "KNOT_ADVERTISE_ADDR", flag: "advertise-addr", kind: ValueString,
 		why: "knot's agent advertises no address: it dials the leaf at agent.endpoint, and everything reaches it over that link"},
-	{path: "agent.syslog_port", env: "KNOT_SYSLOG_PORT", flag: "syslog-port", kind: ValueInt,
-		why: "knot's agent collects no syslog; knot space logs shows what knot did for the space"},
-	{path: "agent.api_port", env: "KNOT_LOGS_PORT", flag: "api-port", kind: ValueInt,
-		why: "knot's agent serves no local API or log port; knot space logs shows what knot did for the space"},
 	{path: "agent.user", env: "KNOT_USER", kind: ValueString,
 		why: "knot runs the agent as whoever starts it: a container space's process user (the image's USER), or the owner of a manual space"},
 	// The predecessor's agent served a listener of its own, with these

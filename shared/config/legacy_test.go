@@ -240,15 +240,13 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 		{"agent.port.ssh", "KNOT_SSH_PORT", "ssh-port", "22", "no SSH"},
 		{"agent.update_authorized_keys", "KNOT_UPDATE_AUTHORIZED_KEYS", "update-authorized-keys", "true", "no SSH"},
 		{"agent.port.code_server", "KNOT_CODE_SERVER_PORT", "code-server-port", "49374", "ports publish"},
-		{"agent.port.tcp_port", "KNOT_TCP_PORT", "tcp-port", "8080=App,9000", "ports publish"},
-		{"agent.port.http_port", "KNOT_HTTP_PORT", "http-port", "80=Site", "ports publish"},
+		{"agent.port.tcp_port", "KNOT_TCP_PORT", "tcp-port", "8080=App,9000", "knot forward port"},
+		{"agent.port.http_port", "KNOT_HTTP_PORT", "http-port", "80=Site", "http_ports of its template"},
 		{"agent.port.https_port", "KNOT_HTTPS_PORT", "https-port", "443", "ports publish"},
 		{"agent.port.vnc_http", "KNOT_VNC_HTTP_PORT", "vnc-http-port", "5680", "ports publish"},
 		{"agent.service_password", "KNOT_SERVICE_PASSWORD", "service-password", "s3cret", "no web services"},
 		{"agent.vscode_tunnel", "KNOT_VSCODE_TUNNEL", "vscode-tunnel", "vscodetunnel", "code tunnel"},
 		{"agent.advertise_addr", "KNOT_ADVERTISE_ADDR", "advertise-addr", "10.0.0.2", "agent.endpoint"},
-		{"agent.syslog_port", "KNOT_SYSLOG_PORT", "syslog-port", "514", "knot space logs"},
-		{"agent.api_port", "KNOT_LOGS_PORT", "api-port", "12201", "knot space logs"},
 		{"agent.user", "KNOT_USER", "", "alice", "whoever starts it"},
 		{"dns.refresh_max_age", "KNOT_MAX_AGE", "dns-refresh-max-age", "180", "no DNS proxy"},
 		{"server.dns.listen", "KNOT_DNS_LISTEN", "dns-listen", ":53", "no DNS proxy"},
@@ -290,7 +288,7 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	// In the file, too, under the predecessor's agent sections.
 	file := writeFile(t, "agent:\n  port:\n    ssh: 22\n  syslog_port: 514\ndns:\n  refresh_max_age: 180\n")
 	c := mustLoad(t, config.Options{File: file})
-	want := []string{"agent.port.ssh @ " + file + ":3", "agent.syslog_port @ " + file + ":4", "dns.refresh_max_age @ " + file + ":6"}
+	want := []string{"agent.port.ssh @ " + file + ":3", "dns.refresh_max_age @ " + file + ":6"}
 	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("file warnings %v, want %v", got, want)
 	}

@@ -114,7 +114,9 @@ var (
 	tString = &valueType{kind: ValueString, name: "string"}
 	tBool   = &valueType{kind: ValueBool, name: "bool"}
 	tPort   = &valueType{kind: ValueInt, name: "port", min: 1, max: 65535}
-	tDBNum  = &valueType{kind: ValueInt, name: "int", min: 0, max: 1 << 20}
+	// tPortOrOff is a port, or 0 for none.
+	tPortOrOff = &valueType{kind: ValueInt, name: "port", min: 0, max: 65535}
+	tDBNum     = &valueType{kind: ValueInt, name: "int", min: 0, max: 1 << 20}
 	// tTOTPWindow bounds the TOTP window: each step more lets one more
 	// code in for as long.
 	tTOTPWindow = &valueType{kind: ValueInt, name: "steps", min: 0, max: 10}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package web
+package metrics
 
 // residentBytes is not known on this system.
 func residentBytes() (uint64, bool) { return 0, false }

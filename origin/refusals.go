@@ -1,8 +1,8 @@
-package web
+package origin
 
 import (
+	"context"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -34,21 +34,22 @@ type refusalSource struct {
 	suppressed int       // refusals since then that were not logged
 }
 
-// refusedLeaf logs, or counts, a leaf credential refused for reason.
-func (s *Server) refusedLeaf(r *http.Request, reason string) {
-	src := r.RemoteAddr
+// Refused logs, or counts, a leaf credential that Authenticate refused
+// for reason, offered from remote (an address with or without its port).
+func (h *Hub) Refused(ctx context.Context, remote, reason string) {
+	src := remote
 	if host, _, err := net.SplitHostPort(src); err == nil {
 		src = host
 	}
-	if n, ok := s.refusals.admit(src, s.now()); ok {
+	if n, ok := h.refusals.admit(src, h.now()); ok {
 		attrs := []any{"remote", src, "reason", reason}
 		if n > 0 {
 			attrs = append(attrs, "suppressed", n)
 		}
-		s.log.WarnContext(r.Context(), "leaf credential refused", attrs...)
+		h.log.WarnContext(ctx, "leaf credential refused", attrs...)
 	}
-	if n := s.refusals.takeDropped(); n > 0 {
-		s.log.WarnContext(r.Context(), "leaf credential refusals not logged", "remote", "(sources gone quiet)", "suppressed", n)
+	if n := h.refusals.takeDropped(); n > 0 {
+		h.log.WarnContext(ctx, "leaf credential refusals not logged", "remote", "(sources gone quiet)", "suppressed", n)
 	}
 }
 

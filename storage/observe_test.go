@@ -1,4 +1,4 @@
-package web
+package storage_test
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 
 // The hub and the uplink hear of the writes of a transaction once it has
 // committed, and of none when it failed.
-func TestCountingStoreTellsOfTransactionWrites(t *testing.T) {
+func TestObservedTellsOfTransactionWrites(t *testing.T) {
 	ctx := context.Background()
 	var kinds []shared.Kind
-	c := &countingStore{Store: memory.New(), m: &metrics{}, wrote: func(k shared.Kind) { kinds = append(kinds, k) }}
+	c := storage.Observe(memory.New(), func(k shared.Kind) { kinds = append(kinds, k) })
 	if err := c.Put(ctx, &shared.Token{Meta: shared.Meta{ID: "t"}, UserID: "u"}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,230 @@
+package web
+
+// Forwarded ports: GET /api/spaces/{space_id}/ports/{port}, a websocket
+// that carries one TCP connection to 127.0.0.1:PORT inside the space,
+// relayed by this server over the agent link (knot forward port opens one
+// per local connection).
+//
+//   - Binary messages carry the connection's bytes both ways. A text
+//     message {"type":"eof"} says the sender's side will write no more
+//     (a TCP half-close); the connection ends when both sides said so, or
+//     at once when either closes the websocket or the space's program
+//     closes its connection.
+//   - The owner of the space, or a user with Manage Spaces, may forward
+//     any port; anyone else gets 404 as for the space, audited. Nothing
+//     listening on the port is 400 with the agent's reason, before the
+//     upgrade. server.disable_proxy turns forwarding off (403).
+//   - Every connection is audited when it ends: who, from where, the
+//     port, how long it lasted, the bytes each way and why it ended.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/storage"
+)
+
+// maxForwardMessage bounds a message of a forwarded-port websocket.
+const maxForwardMessage = 64 << 10
+
+// portParam reads the port of a route, 1 to 65535.
+func portParam(r *http.Request) (int, error) {
+	v := chi.URLParam(r, "port")
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != v {
+		return 0, invalid("port must be a number from 1 to 65535, not %s", quote(v))
+	}
+	return n, nil
+}
+
+// portSpace returns the space with id when p may reach its ports and this
+// server holds its agent's link; what names the use in the audit log of
+// a refusal ("port forward", "web app").
+func (s *Server) portSpace(ctx context.Context, r *http.Request, p *principal, sp *shared.Space, what string, port int) error {
+	if s.noProxy {
+		return forbidden("this server does not forward the ports of spaces (server.disable_proxy)")
+	}
+	if sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces) {
+		s.audit(r, p, what+" refused", fmt.Sprintf("%s of space %s port %d refused: not its owner", what, sp.Name, port),
+			map[string]string{"space_id": sp.ID, "port": strconv.Itoa(port)})
+		return notFound("space %s not found", quote(sp.ID))
+	}
+	if s.remote(sp) {
+		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach its ports at that location's server", quote(sp.Name), quote(sp.Location))
+	}
+	if s.agents == nil {
+		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no ports of spaces")
+	}
+	return nil
+}
+
+// spacePort reads the space and the port of the route.
+func (s *Server) spacePort(r *http.Request) (*shared.Space, int, error) {
+	port, err := portParam(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	id := chi.URLParam(r, "space_id")
+	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
+	if isCode(err, shared.ENOTFOUND) {
+		return nil, 0, notFound("space %s not found", quote(id))
+	}
+	return sp, port, err
+}
+
+// handleForwardPort serves GET /api/spaces/{space_id}/ports/{port}.
+func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *principal) error {
+	sp, port, err := s.spacePort(r)
+	if err != nil {
+		return err
+	}
+	if err := s.portSpace(r.Context(), r, p, sp, "port forward", port); err != nil {
+		return err
+	}
+	stop, done, ok := s.streams.open()
+	if !ok {
+		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
+	}
+	defer done()
+	pc, err := s.agents.DialPort(r.Context(), sp.ID, port)
+	if err != nil {
+		return err
+	}
+	defer pc.Close()
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept wrote the response
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(maxForwardMessage)
+	began := s.now()
+	reason := relayPort(r.Context(), conn, pc, stop)
+	s.auditPortConn(r, p, "port forward", sp, port, began, pc, reason)
+	return nil
+}
+
+// auditPortConn records the end of a connection to a port of sp.
+func (s *Server) auditPortConn(r *http.Request, p *principal, what string, sp *shared.Space, port int, began time.Time, pc *leaf.PortConn, reason string) {
+	in, out := pc.Bytes()
+	s.audit(r, p, what+" closed", fmt.Sprintf("%s to port %d of space %s closed: %s", what, port, sp.Name, reason), map[string]string{
+		"space_id": sp.ID, "port": strconv.Itoa(port), "duration": s.now().Sub(began).Round(time.Millisecond).String(),
+		"bytes_to_space": strconv.FormatInt(in, 10), "bytes_from_space": strconv.FormatInt(out, 10), "reason": reason,
+	})
+}
+
+// relayPort copies between the websocket and the port connection until
+// both directions ended or either broke, and returns why it ended. It
+// owns its two goroutines and returns after both.
+func relayPort(ctx context.Context, conn *websocket.Conn, pc *leaf.PortConn, stop <-chan struct{}) string {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		reason string
+		eofs   int // sides that wrote their last byte
+	)
+	end := func(why string, cut bool) {
+		mu.Lock()
+		if reason == "" {
+			reason = why
+		}
+		mu.Unlock()
+		if cut {
+			cancel()
+			pc.Close()
+		}
+	}
+	// halfClosed notes that one side wrote its last byte; after both, the
+	// connection ended well.
+	halfClosed := func() {
+		mu.Lock()
+		eofs++
+		both := eofs == 2
+		mu.Unlock()
+		if both {
+			conn.Close(websocket.StatusNormalClosure, "")
+			end("the connection ended", true)
+		}
+	}
+	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
+	var wg sync.WaitGroup
+	wg.Go(func() { // space → client
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := pc.Read(buf)
+			if n > 0 {
+				wctx, wcancel := context.WithTimeout(ctx, terminalWriteTimeout)
+				werr := conn.Write(wctx, websocket.MessageBinary, buf[:n])
+				wcancel()
+				if werr != nil {
+					end("the client went away", true)
+					return
+				}
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if conn.Write(ctx, websocket.MessageText, eof) != nil {
+					end("the client went away", true)
+					return
+				}
+				halfClosed()
+				return
+			}
+		}
+	})
+	wg.Go(func() { // client → space
+		for {
+			typ, p, err := conn.Read(ctx)
+			if err != nil {
+				switch {
+				case ctx.Err() != nil:
+				case websocket.CloseStatus(err) == websocket.StatusNormalClosure:
+					end("the client closed it", true)
+				case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
+					end("the client sent a message over 64 KiB", true)
+				default:
+					end("the client went away", true)
+				}
+				return
+			}
+			if typ == websocket.MessageBinary {
+				if _, err := pc.Write(p); err != nil {
+					end("the space's program closed the connection", true)
+					return
+				}
+				continue
+			}
+			var m api.TerminalMessage
+			if json.Unmarshal(p, &m) != nil || m.Type != "eof" {
+				conn.Close(websocket.StatusPolicyViolation, `a text message must be {"type":"eof"}`)
+				end("the client sent a bad message", true)
+				return
+			}
+			pc.CloseWrite()
+			halfClosed()
+		}
+	})
+	select {
+	case <-ctx.Done():
+	case <-stop:
+		conn.Close(websocket.StatusGoingAway, "the server is shutting down")
+		end("the server is shutting down", true)
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return reason
+}

@@ -1,0 +1,151 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/agent"
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/tlsconf"
+	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/web"
+)
+
+// BenchmarkForwardedPortThroughput sends 8 MiB to an echo server and reads
+// it back, alternately over plain loopback TCP and through the whole path
+// of knot forward port: a websocket to the server, the agent link, and the
+// agent's connection to the port. It reports both rates and their ratio.
+func BenchmarkForwardedPortThroughput(b *testing.B) {
+	var st storage.Store
+	cert, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: b.TempDir(), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	agents, err := leaf.NewAgents(leaf.AgentsOptions{
+		Space: func(ctx context.Context, id string) (*shared.Space, error) {
+			return storage.Get[shared.Space](ctx, st, id)
+		},
+		Location: "home", TLS: cert.Config, Version: "test", Logger: quiet,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := newEnv(b, func(o *web.Options) { o.Agents = agents })
+	st = e.store
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { agents.Serve(ctx, ln) })
+
+	owner, token := e.user("alice")
+	sp := e.space(owner, e.template("byo"), "dev")
+	agentToken := crypt.NewToken()
+	sp.AgentTokenHash = crypt.HashToken(agentToken)
+	if err := e.store.Put(context.Background(), sp); err != nil {
+		b.Fatal(err)
+	}
+	a, err := agent.New(agent.Options{Endpoint: ln.Addr().String(), SpaceID: sp.ID, Token: agentToken, Fingerprint: cert.Fingerprint, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wg.Go(func() { a.Run(ctx) })
+	for deadline := time.Now().Add(10 * time.Second); !agents.Status(sp.ID).Connected; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("the agent did not link")
+		}
+	}
+	srv := httptest.NewServer(e.srv.Handler())
+	defer srv.Close()
+
+	echo, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer echo.Close()
+	wg.Go(func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				io.Copy(c, c)
+				c.Close()
+			})
+		}
+	})
+	port := strconv.Itoa(echo.Addr().(*net.TCPAddr).Port)
+	wsURL := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/spaces/" + sp.ID + "/ports/" + port
+
+	const size = 8 << 20
+	chunk := make([]byte, 32<<10)
+	var plain, forwarded time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for sent := 0; sent < size; sent += len(chunk) {
+				c.Write(chunk)
+			}
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		if n, err := io.Copy(io.Discard, c); n != size || err != nil {
+			b.Fatalf("loopback: %d bytes back, %v", n, err)
+		}
+		c.Close()
+
+		t1 := time.Now()
+		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for sent := 0; sent < size; sent += len(chunk) {
+				ws.Write(ctx, websocket.MessageBinary, chunk)
+			}
+			ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
+		}()
+		n := 0
+		for {
+			typ, p, err := ws.Read(ctx)
+			if err != nil {
+				b.Fatalf("forwarded: %v after %d bytes", err, n)
+			}
+			if typ == websocket.MessageText {
+				break
+			}
+			n += len(p)
+		}
+		if n != size {
+			b.Fatalf("forwarded: %d bytes back", n)
+		}
+		ws.Close(websocket.StatusNormalClosure, "")
+		plain, forwarded = plain+t1.Sub(t0), forwarded+time.Since(t1)
+	}
+	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
+	b.ReportMetric(mbs(plain), "loopback-MB/s")
+	b.ReportMetric(mbs(forwarded), "forwarded-MB/s")
+	b.ReportMetric(plain.Seconds()/forwarded.Seconds(), "ratio")
+}

@@ -1,0 +1,70 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/wire"
+)
+
+// Streams to the agents of spaces at any location (see package leaf,
+// streams.go, for relay against redirect): the terminal handler, and any
+// handler of another kind of agent stream, asks s.agentStreams for a stream
+// to a space whether it runs here or elsewhere.
+
+// setupStreams makes the server's agent streams and their way to other
+// locations: the hub on an origin, the uplink's relay channel on a leaf.
+func (s *Server) setupStreams() {
+	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Logger: s.log})
+	switch {
+	case s.hub != nil:
+		s.agentStreams.SetRemote(s.hub)
+		s.hub.SetRelayLocal(s.agentStreams.ServeRelayed)
+	case s.leaf != nil:
+		s.leaf.Uplink.SetStreams(s.agentStreams)
+	}
+}
+
+// streamRequest is the request for a stream to sp's agent for p.
+func streamRequest(r *http.Request, p *principal, sp *shared.Space) leaf.StreamRequest {
+	return leaf.StreamRequest{Space: sp, UserID: p.user.ID, From: clientIP(r)}
+}
+
+// handleLeafRelay serves GET /api/leaf-relay, the relay channel of a leaf
+// (wire.RelayPath): authenticated as the leaf link (401 with the reason),
+// it must belong to a live link of the same node (409), and is handed to
+// the hub after the upgrade to a websocket with the subprotocol
+// knot-relay.v1.
+func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
+	if s.hub == nil {
+		s.writeError(w, r, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to"))
+		return
+	}
+	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+	if err != nil {
+		if isCode(err, shared.EUNAUTHORIZED) {
+			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if !offers(r, wire.RelaySubprotocol) {
+		s.writeError(w, r, invalid("the relay channel is a websocket with the subprotocol %s", wire.RelaySubprotocol))
+		return
+	}
+	node, location := r.URL.Query().Get("node"), r.URL.Query().Get("location")
+	if err := s.hub.CheckRelay(cred, node, location); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.RelaySubprotocol}})
+	if err != nil {
+		return // Accept wrote the response
+	}
+	if err := s.hub.AcceptRelay(conn, cred, node, location); err != nil {
+		s.log.Debug("leaf relay channel refused", "remote", r.RemoteAddr, "err", err)
+	}
+}
