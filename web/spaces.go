@@ -24,7 +24,7 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
 		SSHHostKey: sp.SSHHostPublic,
-		HTTPPorts: []shared.HTTPPort{},
+		HTTPPorts:  []shared.HTTPPort{},
 	}
 	if u != nil {
 		info.Username = u.Username
