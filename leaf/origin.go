@@ -245,7 +245,7 @@ func Forward[T any](ctx context.Context, o *Origin, call func(ctx context.Contex
 		return zero, o.SessionEnded(cred.SessionID)
 	case errors.As(err, &re):
 		if re.RetryAfter > 0 {
-			return zero, &retryError{re.Err, re.RetryAfter}
+			return zero, &shared.RetryError{Err: re.Err, After: re.RetryAfter}
 		}
 		return zero, re.Err
 	case ctx.Err() != nil || errors.As(err, &te):
@@ -265,16 +265,6 @@ func (o *Origin) noAnswer(ctx context.Context, err error) error {
 	return shared.Wrap(shared.EUNAVAILABLE, err,
 		"the origin %s did not answer (%s): the change may not have been made; try again when it is reachable", o.opts.URL, transportReason(err))
 }
-
-// retryError is an error of the origin that says when to try again.
-type retryError struct {
-	err   *shared.Error
-	after time.Duration
-}
-
-func (e *retryError) Error() string             { return e.err.Error() }
-func (e *retryError) Unwrap() error             { return e.err }
-func (e *retryError) RetryAfter() time.Duration { return e.after }
 
 // transportReason shortens a failed request's error to its cause.
 func transportReason(err error) string {

@@ -3,10 +3,7 @@ package leaf
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/storage"
@@ -91,18 +88,15 @@ func (s *SpaceService) CheckReport(ctx context.Context, owner *shared.User, old,
 	return s.checkSpaceQuota(ctx, owner)
 }
 
-// quote returns s quoted for a message, shortened when long.
-func quote(s string) string {
-	const max = 80
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
+// quote, setIf, checkName and checkText are shared's, which origin and
+// web use too.
+var (
+	quote     = shared.Quote
+	checkName = shared.CheckName
+	checkText = shared.CheckText
+)
+
+func setIf[T any](dst, src *T) { shared.SetIf(dst, src) }
 
 func invalid(format string, args ...any) error {
 	return shared.Errorf(shared.EINVALID, format, args...)
@@ -110,35 +104,4 @@ func invalid(format string, args ...any) error {
 
 func forbidden(format string, args ...any) error {
 	return shared.Errorf(shared.EFORBIDDEN, format, args...)
-}
-
-func setIf[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
-	}
-}
-
-// checkName is shared.CheckName with the value shortened in the message.
-func checkName(field, s string) error {
-	if !shared.ValidName(s) {
-		return invalid("%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, quote(s))
-	}
-	return nil
-}
-
-// checkText checks a free-text field: at most max bytes of valid UTF-8
-// without control characters other than newlines and tabs.
-func checkText(field, s string, max int) error {
-	if len(s) > max {
-		return invalid("%s is longer than %d bytes", field, max)
-	}
-	if !utf8.ValidString(s) {
-		return invalid("%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return invalid("%s holds a control character", field)
-		}
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package shared
 
 import (
 	"context"
-	"time"
 )
 
 // AuthService logs users in and out and tells who a session secret or an
@@ -96,13 +95,3 @@ const EnrolMessage = "two-factor login is required and this account has no authe
 
 func (e *TOTPEnrolment) Error() string { return EnrolMessage }
 func (e *TOTPEnrolment) Unwrap() error { return Errorf(EUNAUTHORIZED, "%s", EnrolMessage) }
-
-// RetryError is an ERATELIMIT error that says when to try again.
-type RetryError struct {
-	Err   error
-	After time.Duration
-}
-
-func (e *RetryError) Error() string             { return e.Err.Error() }
-func (e *RetryError) Unwrap() error             { return e.Err }
-func (e *RetryError) RetryAfter() time.Duration { return e.After }

@@ -3,6 +3,7 @@ package shared
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Only the web layer maps them to HTTP statuses.
@@ -74,3 +75,15 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// RetryError is an error that says when to try again, which HTTP sends as
+// Retry-After: a login limit's ERATELIMIT, or a refusal of the origin
+// that a leaf passes on.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string             { return e.Err.Error() }
+func (e *RetryError) Unwrap() error             { return e.Err }
+func (e *RetryError) RetryAfter() time.Duration { return e.After }

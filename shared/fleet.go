@@ -77,6 +77,12 @@ type Usage struct {
 	UsedStorageUnits     int
 }
 
+// Plus returns u with what o uses added.
+func (u Usage) Plus(o Usage) Usage {
+	return Usage{NumberSpaces: u.NumberSpaces + o.NumberSpaces, NumberSpacesDeployed: u.NumberSpacesDeployed + o.NumberSpacesDeployed,
+		UsedComputeUnits: u.UsedComputeUnits + o.UsedComputeUnits, UsedStorageUnits: u.UsedStorageUnits + o.UsedStorageUnits}
+}
+
 // CountUsage counts the spaces of userID among spaces for which keep is
 // true: each uses the storage units of its template (in templates, by id),
 // and a deployed one its compute units too.

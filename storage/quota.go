@@ -58,35 +58,25 @@ type QuotaScope struct {
 
 // UsageOf counts what the spaces of userID in r, within scope, use.
 func UsageOf(ctx context.Context, r Reader, userID string, scope QuotaScope) (api.LeafUsage, error) {
-	u := scope.Far
 	spaces, err := ListWhere(ctx, r, func(sp *shared.Space) bool {
 		return sp.UserID == userID && (scope.Keep == nil || scope.Keep(sp))
 	})
 	if err != nil {
-		return u, err
+		return scope.Far, err
 	}
 	templates := map[string]*shared.Template{}
 	for _, sp := range spaces {
-		t, seen := templates[sp.TemplateID]
-		if !seen {
-			t, err = Get[shared.Template](ctx, r, sp.TemplateID)
-			if err != nil && !notFound(err) {
-				return u, err
-			}
-			templates[sp.TemplateID] = t
+		if _, seen := templates[sp.TemplateID]; seen {
+			continue
 		}
-		u.NumberSpaces++
-		if t != nil {
-			u.UsedStorageUnits += t.StorageUnits
+		t, err := Get[shared.Template](ctx, r, sp.TemplateID)
+		if err != nil && !notFound(err) {
+			return scope.Far, err
 		}
-		if sp.Deployed() {
-			u.NumberSpacesDeployed++
-			if t != nil {
-				u.UsedComputeUnits += t.ComputeUnits
-			}
-		}
+		templates[sp.TemplateID] = t
 	}
-	return u, nil
+	u := shared.CountUsage(spaces, templates, userID, func(*shared.Space) bool { return true })
+	return api.LeafUsage(u.Plus(shared.Usage(scope.Far))), nil
 }
 
 // QuotaOf returns u's limits and what their spaces in r within scope use.

@@ -39,16 +39,6 @@ func httpStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// retryError is a rate-limit error that tells the client when to retry.
-type retryError struct {
-	err   *shared.Error
-	after time.Duration
-}
-
-func (e *retryError) Error() string             { return e.err.Error() }
-func (e *retryError) Unwrap() error             { return e.err }
-func (e *retryError) RetryAfter() time.Duration { return e.after }
-
 // writeError writes err as {"error": message} with the status of its code.
 // Internal errors are logged with their cause and shown as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
