@@ -393,6 +393,8 @@ func (a *Agent) handle(st *yamux.Stream) {
 		agentwire.WriteJSON(st, agentwire.SessionList{Sessions: a.sessions.list()})
 	case agentwire.OpenTerminal:
 		a.sessions.serveTerminal(st, o.Terminal)
+	case agentwire.OpenSSH:
+		a.serveSSH(st, o.SSH)
 	case agentwire.OpenPort:
 		a.servePort(st, o.Port)
 	default:

@@ -15,6 +15,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/sshkey"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
@@ -205,6 +206,9 @@ func (s *SpaceService) Create(ctx context.Context, n shared.NewSpace) (*shared.C
 		UserID: owner.ID, TemplateID: t.ID, Name: n.Name, Description: n.Description, Location: n.Location,
 		Shell: cmp.Or(n.Shell, owner.PreferredShell, "bash"), State: shared.SpaceStopped,
 		TemplateHash: t.Hash, AgentTokenHash: crypt.HashToken(secret),
+	}
+	if sp.SSHHostKey, sp.SSHHostPublic, err = sshkey.NewHostKey(); err != nil {
+		return nil, err
 	}
 	if err := s.checkPlace(ctx, owner, nil, sp); err != nil {
 		return nil, err

@@ -35,6 +35,11 @@ type Space struct {
 	ContainerID    string     `json:"container_id,omitempty"`
 	AgentTokenHash string     `json:"agent_token_hash,omitempty"`
 	StartedAt      *time.Time `json:"started_at,omitempty"`
+	// SSHHostKey is the space's SSH host key (OpenSSH PEM) and
+	// SSHHostPublic its public key, in authorized_keys form; knot makes
+	// them once.
+	SSHHostKey    string `json:"ssh_host_key,omitempty"`
+	SSHHostPublic string `json:"ssh_host_public,omitempty"`
 }
 
 func (*Space) RecordKind() Kind { return KindSpace }

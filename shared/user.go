@@ -25,6 +25,17 @@ type User struct {
 	MaxTunnels      int      `json:"max_tunnels"`
 	PreferredShell  string   `json:"preferred_shell"`
 	Timezone        string   `json:"timezone"`
+	// SSHKeys are the public keys the user signs in to spaces' SSH with.
+	SSHKeys []SSHKey `json:"ssh_keys,omitempty"`
+}
+
+// SSHKey is one public key of a user's profile.
+type SSHKey struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Key         string    `json:"key"`         // authorized_keys form: type and base64
+	Fingerprint string    `json:"fingerprint"` // SHA256:…
+	AddedAt     time.Time `json:"added_at"`
 }
 
 func (*User) RecordKind() Kind { return KindUser }

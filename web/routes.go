@@ -95,6 +95,9 @@ func (s *Server) routes() chi.Router {
 	r.Put("/api/users/{user_id}", s.atOrigin(s.api(s.handleUpdateUser)))
 	r.Delete("/api/users/{user_id}", s.atOrigin(s.api(s.handleDeleteUser)))
 	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
+	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
+	r.Post("/api/users/{user_id}/ssh-keys", s.atOrigin(s.api(s.handleAddSSHKey)))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.atOrigin(s.api(s.handleRemoveSSHKey)))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
 	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
@@ -135,6 +138,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/logs", s.api(s.handleSpaceLogs, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/logs/stream", s.api(s.handleSpaceLogStream, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/terminal", s.api(s.handleTerminal, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}/ssh", s.api(s.handleSSH, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/agent-token", s.api(s.handleAgentToken, useSpaces, manageSpaces))
 	r.Get("/api/spaces/{space_id}/ports/{port}", s.api(s.handleForwardPort, useSpaces, manageSpaces))
 	r.Get("/proxy/auth", s.handleAppAuth)

@@ -23,7 +23,8 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
-		HTTPPorts: []shared.HTTPPort{},
+		SSHHostKey: sp.SSHHostPublic,
+		HTTPPorts:  []shared.HTTPPort{},
 	}
 	if u != nil {
 		info.Username = u.Username

@@ -120,7 +120,7 @@ func TestContainerSpaceGetsAnAgentAndATerminal(t *testing.T) {
 // static), makes the admin, and returns the engine, the server, the
 // admin's token and the environment of client commands. extra are more
 // flags of knot server; a later flag wins.
-func dockerServer(t *testing.T, extra ...string) (*runtimetest.Engine, *serverProc, string, map[string]string) {
+func dockerServer(t testing.TB, extra ...string) (*runtimetest.Engine, *serverProc, string, map[string]string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a container engine")

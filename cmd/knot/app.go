@@ -110,7 +110,7 @@ func newApp(s streams) *cli.App {
 			connectCommand(s),
 			pingCommand(),
 			withShell(spaceCommand()),
-			forwardCommand(),
+			forwardCommand(), sshConfigCommand(), sshKeyCommand(),
 			agentCommand(),
 			templateCommand(s),
 			benchCommand(s),

@@ -186,7 +186,7 @@ func (ts *testServer) templates(t *testing.T) []apiTemplate {
 
 // clientEnv returns the environment of a client command: a fresh, empty
 // configuration directory and home, plus kv (name, value pairs).
-func clientEnv(t *testing.T, kv ...string) map[string]string {
+func clientEnv(t testing.TB, kv ...string) map[string]string {
 	t.Helper()
 	env := map[string]string{"XDG_CONFIG_HOME": t.TempDir(), "HOME": t.TempDir()}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -211,7 +211,7 @@ func writeFile(t *testing.T, path, text string) string {
 	return path
 }
 
-func mustSucceed(t *testing.T, r result) {
+func mustSucceed(t testing.TB, r result) {
 	t.Helper()
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)

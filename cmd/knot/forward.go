@@ -21,10 +21,10 @@ import (
 func forwardCommand() *cli.Command {
 	return &cli.Command{
 		Name:        "forward",
-		Usage:       "Forward a port of a space to this machine",
+		Usage:       "Forward a port of a space to this machine, or carry SSH to it",
 		UsageText:   "knot forward COMMAND [options] [arguments]",
 		Action:      unknownCommand,
-		Subcommands: []*cli.Command{forwardPortCommand()},
+		Subcommands: []*cli.Command{forwardPortCommand(), forwardSSHCommand()},
 	}
 }
 

@@ -52,7 +52,7 @@ func waitUntil(t *testing.T, within time.Duration, cond func() string) {
 }
 
 // loopbackPort returns a port that is free on 127.0.0.1 now.
-func loopbackPort(t *testing.T) string {
+func loopbackPort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

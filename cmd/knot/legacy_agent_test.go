@@ -47,8 +47,8 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 	}
 	log := a.stderr.String()
 	for _, w := range []struct{ source, says string }{
-		{`source="env KNOT_SSH_PORT"`, "knot's agent serves no SSH yet"},
-		{`source="env KNOT_HTTP_PORT"`, "from the http_ports of its template"},
+		{`source="env KNOT_SSH_PORT"`, "knot's agent serves SSH itself"},
+		{`source="env KNOT_HTTP_PORT"`, "http_ports of its template"},
 		{`source="env KNOT_USER"`, "knot runs the agent as whoever starts it"},
 		{`source="flag --vscode-tunnel"`, "does not watch a VS Code tunnel"},
 	} {

@@ -51,12 +51,12 @@ type result struct {
 
 // knot runs the binary in a fresh directory with no KNOT_* variables but
 // those in env, and stdin as its input.
-func knot(t *testing.T, env map[string]string, stdin string, args ...string) result {
+func knot(t testing.TB, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	return knotIn(t, t.TempDir(), env, stdin, args...)
 }
 
-func knotIn(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+func knotIn(t testing.TB, dir string, env map[string]string, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -11,10 +11,6 @@ import (
 // knot's (knot spaces and knot templates are aliases of knot space and
 // knot template).
 var predecessorCommands = map[string]string{
-	"ssh-config": "knot does not write ~/.ssh/config: it has no SSH gateway into spaces; " +
-		"docs/getting-into-a-space.md says how to reach a space",
-	"forward ssh": "knot has no SSH gateway into spaces yet: knot space shell opens a shell, knot forward port " +
-		"reaches a port of the space, and docs/getting-into-a-space.md says how to reach a space",
 	"proxy": "knot has no port proxy (server.enable_proxy is ignored): publish the space's ports in its template " +
 		"(docs/templates.md) and reach them on the host that runs it",
 	"direct": "knot makes no DNS SRV lookups for clients: look the service up with a resolver (dig SRV NAME) " +

@@ -12,8 +12,6 @@ func TestPredecessorCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"ssh-config", "update"}, "knot ssh-config was a command of knot's predecessor: knot does not write ~/.ssh/config"},
-		{[]string{"forward", "ssh", "dev"}, "knot forward ssh was a command of knot's predecessor: knot has no SSH gateway"},
 		{[]string{"proxy", "lookup", "x"}, "knot has no port proxy"},
 		{[]string{"direct", "ssh", "x"}, "knot makes no DNS SRV lookups"},
 		{[]string{"tunnel", "http", "8080", "web"}, "knot has no tunnel server"},

@@ -20,7 +20,7 @@ import (
 
 // serverProc is a knot server process started by a test.
 type serverProc struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	base string
 	log  *syncBuffer // what the process wrote to stderr
@@ -32,20 +32,20 @@ type serverProc struct {
 var listenRe = regexp.MustCompile(`listen=(https?://127\.0\.0\.1:\d+)`)
 
 // runKnotServer runs `knot server args...` in dir and waits until it serves.
-func runKnotServer(t *testing.T, dir string, args ...string) *serverProc {
+func runKnotServer(t testing.TB, dir string, args ...string) *serverProc {
 	t.Helper()
 	return runKnotServerEnv(t, dir, nil, args...)
 }
 
 // runKnotServerEnv is runKnotServer with the KNOT_* variables of env.
-func runKnotServerEnv(t *testing.T, dir string, env map[string]string, args ...string) *serverProc {
+func runKnotServerEnv(t testing.TB, dir string, env map[string]string, args ...string) *serverProc {
 	t.Helper()
 	return runKnotServerOf(t, knotBin, dir, env, args...)
 }
 
 // runKnotServerOf is runKnotServerEnv with the knot binary bin, such as the
 // static one a container runs as its agent.
-func runKnotServerOf(t *testing.T, bin, dir string, env map[string]string, args ...string) *serverProc {
+func runKnotServerOf(t testing.TB, bin, dir string, env map[string]string, args ...string) *serverProc {
 	t.Helper()
 	if !slices.Contains(args, "--listen-agent") {
 		// Servers of parallel tests must not share the agent port.

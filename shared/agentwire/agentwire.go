@@ -200,6 +200,7 @@ const (
 type Open struct {
 	Type     string    `json:"type"`
 	Terminal *Terminal `json:"terminal,omitempty"`
+	SSH      *SSH      `json:"ssh,omitempty"`
 	Port     int       `json:"port,omitempty"` // for OpenPort: 1 to 65535
 }
 
@@ -213,6 +214,11 @@ func (o *Open) Validate() error {
 			return errors.New("open: a terminal stream needs a terminal")
 		}
 		return o.Terminal.Validate()
+	case OpenSSH:
+		if o.SSH == nil {
+			return errors.New("open: an ssh stream needs ssh")
+		}
+		return o.SSH.Validate()
 	case OpenPort:
 		if o.Port < 1 || o.Port > 65535 {
 			return fmt.Errorf("open: a port stream needs a port from 1 to 65535, not %d", o.Port)

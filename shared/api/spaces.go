@@ -30,6 +30,9 @@ type Space struct {
 	// Agent is set by GET /api/spaces/{space_id} for a space of this
 	// location; lists leave it out.
 	Agent *SpaceAgent `json:"agent,omitempty"`
+	// SSHHostKey is the space's SSH host key in authorized_keys form,
+	// for known_hosts.
+	SSHHostKey string `json:"ssh_host_key,omitempty"`
 }
 
 // SpaceList is the answer of GET /api/spaces.

@@ -237,8 +237,8 @@ func TestPredecessorNamesDoNotClash(t *testing.T) {
 // what knot does instead, and they set nothing.
 func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	names := []struct{ key, env, flag, value, says string }{
-		{"agent.port.ssh", "KNOT_SSH_PORT", "ssh-port", "22", "no SSH"},
-		{"agent.update_authorized_keys", "KNOT_UPDATE_AUTHORIZED_KEYS", "update-authorized-keys", "true", "no SSH"},
+		{"agent.port.ssh", "KNOT_SSH_PORT", "ssh-port", "22", "serves SSH itself"},
+		{"agent.update_authorized_keys", "KNOT_UPDATE_AUTHORIZED_KEYS", "update-authorized-keys", "true", "writes no authorized_keys"},
 		{"agent.port.code_server", "KNOT_CODE_SERVER_PORT", "code-server-port", "49374", "ports publish"},
 		{"agent.port.tcp_port", "KNOT_TCP_PORT", "tcp-port", "8080=App,9000", "knot forward port"},
 		{"agent.port.http_port", "KNOT_HTTP_PORT", "http-port", "80=Site", "http_ports of its template"},

@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/urfave/cli/v2"
+
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
+)
+
+// The markers of the block knot ssh-config manages in ~/.ssh/config.
+const (
+	sshConfigStart = "#===KNOT-START==="
+	sshConfigEnd   = "#===KNOT-END==="
+	sshHostPrefix  = "knot."
+)
+
+func sshKeyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ssh-key",
+		Usage: "List, add and remove the SSH public keys of your profile",
+		Description: "The keys of your profile sign you in to the SSH of your spaces (knot ssh-config, knot\n" +
+			"forward ssh). --user names another user, for a user with Manage Users.",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "List your SSH public keys",
+				UsageText: "knot ssh-key list [options]",
+				Flags:     clientFlags(sshUserFlag()),
+				Action: func(c *cli.Context) error {
+					return withSSHUser(c, func(cl *client.Client, id string) error {
+						keys, err := cl.Users().SSHKeys(c.Context, id)
+						if err != nil {
+							return err
+						}
+						for _, k := range keys {
+							fmt.Fprintf(c.App.Writer, "%s  %s  %s\n", k.ID, k.Fingerprint, k.Name)
+						}
+						return nil
+					})
+				},
+			},
+			{
+				Name:      "add",
+				Usage:     "Add a public key (a .pub file, or - for standard input)",
+				UsageText: "knot ssh-key add [options] FILE",
+				Flags:     clientFlags(sshUserFlag(), &cli.StringFlag{Name: "name", Usage: "the key's `NAME` (default: its comment)"}),
+				Action: func(c *cli.Context) error {
+					if err := wantArgs(c, "FILE"); err != nil {
+						return err
+					}
+					var data []byte
+					var err error
+					if f := c.Args().First(); f == "-" {
+						data, err = io.ReadAll(io.LimitReader(c.App.Reader, 64<<10))
+					} else {
+						data, err = os.ReadFile(f)
+					}
+					if err != nil {
+						return err
+					}
+					return withSSHUser(c, func(cl *client.Client, id string) error {
+						k, err := cl.Users().AddSSHKey(c.Context, id, api.SSHKeyAddRequest{Name: c.String("name"), Key: string(data)})
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "added %s  %s  %s\n", k.ID, k.Fingerprint, k.Name)
+						return nil
+					})
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "Remove a key, by its id or fingerprint",
+				UsageText: "knot ssh-key remove [options] ID|FINGERPRINT",
+				Flags:     clientFlags(sshUserFlag()),
+				Action: func(c *cli.Context) error {
+					if err := wantArgs(c, "ID|FINGERPRINT"); err != nil {
+						return err
+					}
+					return withSSHUser(c, func(cl *client.Client, id string) error {
+						return cl.Users().RemoveSSHKey(c.Context, id, c.Args().First())
+					})
+				},
+			},
+		},
+	}
+}
+
+func sshUserFlag() cli.Flag {
+	return &cli.StringFlag{Name: "user", Usage: "the `USER_ID` whose keys to manage (default: yours)"}
+}
+
+// withSSHUser runs fn with a client and the id of the user whose keys the
+// command manages.
+func withSSHUser(c *cli.Context, fn func(*client.Client, string) error) error {
+	return withClient(c, func(cl *client.Client) error {
+		id := c.String("user")
+		if id == "" {
+			me, err := cl.Users().WhoAmI(c.Context)
+			if err != nil {
+				return err
+			}
+			id = me.ID
+		}
+		return fn(cl, id)
+	})
+}
+
+// forwardSSHCommand is knot forward ssh.
+func forwardSSHCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ssh",
+		Usage:     "Speak SSH to a space on standard input and output (an OpenSSH ProxyCommand)",
+		UsageText: "knot forward ssh [options] SPACE",
+		Description: "Connects standard input and output to the SSH server of the space SPACE (or knot.SPACE,\n" +
+			"as ssh passes %n), through your knot server. knot ssh-config update writes it into\n" +
+			"~/.ssh/config as each space's ProxyCommand.",
+		Flags: clientFlags(),
+		Action: func(c *cli.Context) error {
+			if err := wantArgs(c, "SPACE"); err != nil {
+				return err
+			}
+			return withClient(c, func(cl *client.Client) error {
+				sp, err := sshSpace(c.Context, cl, c.Args().First())
+				if err != nil {
+					return err
+				}
+				return forwardSSH(c, cl, sp.ID)
+			})
+		},
+	}
+}
+
+// sshSpace finds the space a Host name of ssh-config names: knot.NAME, or
+// knot.NAME.LOCATION for a name held at several locations.
+func sshSpace(ctx context.Context, cl *client.Client, host string) (*api.Space, error) {
+	name := strings.TrimPrefix(host, sshHostPrefix)
+	sp, err := findSpace(ctx, cl, name)
+	if err != nil {
+		if i := strings.LastIndexByte(name, '.'); i > 0 {
+			if sp2, err2 := findSpace(ctx, cl, name[:i]+"@"+name[i+1:]); err2 == nil {
+				return sp2, nil
+			}
+		}
+	}
+	return sp, err
+}
+
+// forwardSSH relays standard input and output to the space's SSH
+// connection until either ends.
+func forwardSSH(c *cli.Context, cl *client.Client, spaceID string) error {
+	dctx, cancel := context.WithTimeout(c.Context, requestTimeout)
+	conn, err := cl.Spaces().SSH(dctx, spaceID)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer conn.CloseNow()
+	ctx, stop := context.WithCancel(c.Context)
+	defer stop()
+	nc := websocket.NetConn(ctx, conn, websocket.MessageBinary)
+	var once sync.Once
+	end := func() { once.Do(func() { nc.Close() }) }
+	go func() {
+		io.Copy(nc, c.App.Reader)
+		end()
+	}()
+	_, err = io.Copy(c.App.Writer, nc)
+	end()
+	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil && websocket.CloseStatus(err) == -1 {
+		return fmt.Errorf("the SSH connection broke: %w", err)
+	}
+	return nil
+}
+
+func sshConfigCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ssh-config",
+		Usage: "Manage the knot block of ~/.ssh/config: a Host knot.SPACE for each of your spaces",
+		Description: "update writes, between " + sshConfigStart + " and " + sshConfigEnd + " in ~/.ssh/config,\n" +
+			"a Host knot.SPACE for each space you own, reached with knot forward ssh as ProxyCommand,\n" +
+			"and the spaces' host keys into ~/.ssh/knot_known_hosts, which the block names as\n" +
+			"UserKnownHostsFile, so ssh, scp, sftp, rsync and IDEs check them. remove takes both out.\n" +
+			"Then: ssh knot.SPACE. Add your public key first: knot ssh-key add ~/.ssh/id_ed25519.pub.",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "update",
+				Usage:     "Write a Host for each of your spaces and their host keys",
+				UsageText: "knot ssh-config update [options]",
+				Flags:     clientFlags(),
+				Action: func(c *cli.Context) error {
+					return withClient(c, func(cl *client.Client) error { return updateSSHConfig(c, cl) })
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "Take the knot block out of ~/.ssh/config",
+				UsageText: "knot ssh-config remove",
+				Action: func(c *cli.Context) error {
+					cfgFile, known, err := sshFiles()
+					if err != nil {
+						return err
+					}
+					if err := writeSSHBlock(cfgFile, ""); err != nil {
+						return err
+					}
+					if err := os.Remove(known); err != nil && !errors.Is(err, os.ErrNotExist) {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "removed the knot block from %s\n", cfgFile)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// sshFiles returns ~/.ssh/config and the known_hosts file knot manages.
+func sshFiles() (config, known string, err error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", "", fmt.Errorf("cannot find your home directory: %w", err)
+	}
+	dir := filepath.Join(home, ".ssh")
+	return filepath.Join(dir, "config"), filepath.Join(dir, "knot_known_hosts"), nil
+}
+
+// updateSSHConfig writes the block and the known_hosts file for the
+// caller's spaces.
+func updateSSHConfig(c *cli.Context, cl *client.Client) error {
+	cfgFile, known, err := sshFiles()
+	if err != nil {
+		return err
+	}
+	me, err := cl.Users().WhoAmI(c.Context)
+	if err != nil {
+		return err
+	}
+	spaces, err := cl.Spaces().List(c.Context, client.SpaceListOptions{})
+	if err != nil {
+		return err
+	}
+	proxy, err := proxyCommand(c)
+	if err != nil {
+		return err
+	}
+	names := map[string]int{}
+	for _, sp := range spaces {
+		names[strings.ToLower(sp.Name)]++
+	}
+	var block, hosts strings.Builder
+	block.WriteString(sshConfigStart + "\n# Written by knot ssh-config update; knot ssh-config remove takes it out.\n")
+	n := 0
+	for _, sp := range spaces {
+		if sp.UserID != me.ID {
+			continue
+		}
+		host := sshHostPrefix + sp.Name
+		if names[strings.ToLower(sp.Name)] > 1 {
+			host += "." + sp.Location
+		}
+		key := sp.SSHHostKey
+		if key == "" {
+			if info, err := cl.Spaces().SSHInfo(c.Context, sp.ID); err == nil {
+				key = info.HostKey
+			} else {
+				fmt.Fprintf(c.App.ErrWriter, "knot: space %s has no host key yet (%v): ssh will ask about it\n", sp.Name, err)
+			}
+		}
+		if key != "" {
+			fmt.Fprintf(&hosts, "%s %s\n", host, key)
+		}
+		fmt.Fprintf(&block, "Host %s\n  HostName %s\n  ProxyCommand %s %%n\n  UserKnownHostsFile %s\n",
+			host, host, proxy, sshQuote(known))
+		n++
+	}
+	block.WriteString(sshConfigEnd + "\n")
+	if err := os.MkdirAll(filepath.Dir(known), 0o700); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(known, []byte(hosts.String()), 0o600); err != nil {
+		return err
+	}
+	if err := writeSSHBlock(cfgFile, block.String()); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %d space(s) to %s and their host keys to %s\n", n, cfgFile, known)
+	return nil
+}
+
+// proxyCommand is the ProxyCommand of the block, without %n: this knot
+// binary, with the configuration file it read.
+func proxyCommand(c *cli.Context) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("cannot find the knot binary: %w", err)
+	}
+	cmd := sshQuote(self) + " forward ssh"
+	cfg, err := loadClientConfig(c)
+	if err != nil {
+		return "", err
+	}
+	if cfg.File != "" {
+		abs, err := filepath.Abs(cfg.File)
+		if err != nil {
+			return "", err
+		}
+		cmd += " --config " + sshQuote(abs)
+	}
+	return cmd, nil
+}
+
+// sshQuote quotes s for ssh_config (and the shell that runs ProxyCommand)
+// when it holds anything but plain path characters.
+func sshQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '+' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// writeSSHBlock replaces the knot block of the ssh config file with block
+// ("" removes it), or puts it first when the file has none: ssh takes the
+// first value it finds for each option.
+func writeSSHBlock(file, block string) error {
+	data, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	rest, err := spliceSSHBlock(string(data), block)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	return writeFileAtomic(file, []byte(rest), 0o600)
+}
+
+// spliceSSHBlock returns config with its knot block replaced by block.
+func spliceSSHBlock(config, block string) (string, error) {
+	lines := strings.SplitAfter(config, "\n")
+	start := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == sshConfigStart })
+	if start < 0 {
+		if block == "" {
+			return config, nil
+		}
+		return block + "\n" + config, nil
+	}
+	n := slices.IndexFunc(lines[start:], func(l string) bool { return strings.TrimSpace(l) == sshConfigEnd })
+	if n < 0 {
+		return "", fmt.Errorf("line %d starts knot's block (%s) but no line ends it (%s): mend the file by hand", start+1, sshConfigStart, sshConfigEnd)
+	}
+	end := start + n + 1
+	if block == "" && end < len(lines) && strings.TrimSpace(lines[end]) == "" {
+		end++ // the blank line update put after the block
+	}
+	return strings.Join(lines[:start], "") + block + strings.Join(lines[end:], ""), nil
+}
+
+// writeFileAtomic writes data to name through a temporary file and a
+// rename, with mode perm.
+func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}

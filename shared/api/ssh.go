@@ -1,0 +1,35 @@
+package api
+
+import "time"
+
+// SSHKey is one public key of a user's profile, in GET and POST
+// /api/users/{user_id}/ssh-keys.
+type SSHKey struct {
+	ID          string    `json:"key_id"`
+	Name        string    `json:"name"`
+	Key         string    `json:"key"`
+	Fingerprint string    `json:"fingerprint"`
+	AddedAt     time.Time `json:"added_at"`
+}
+
+// SSHKeyList is the answer of GET /api/users/{user_id}/ssh-keys.
+type SSHKeyList struct {
+	Keys []SSHKey `json:"keys"`
+}
+
+// SSHKeyAddRequest is the body of POST /api/users/{user_id}/ssh-keys: a
+// line of a .pub file, and a name (the key's comment when left out).
+type SSHKeyAddRequest struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+// SpaceSSH is the answer of a plain GET /api/spaces/{space_id}/ssh: how
+// to reach the space with OpenSSH.
+type SpaceSSH struct {
+	SpaceID string `json:"space_id"`
+	// Host is the name ssh-config gives the space: knot.NAME.
+	Host string `json:"host"`
+	// HostKey is the space's host key in authorized_keys form.
+	HostKey string `json:"host_key"`
+}
