@@ -14,6 +14,7 @@ import (
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
@@ -71,6 +72,10 @@ type SpaceOptions struct {
 	// commands the origin sends down the uplink, and the spaces of other
 	// locations are the origin's to act on.
 	Uplink *Uplink
+	// Origin is, on a leaf, the way to the origin, at which a start, stop
+	// or delete of a space of another location is made (the origin asks
+	// that location's leaf); nil means such a space cannot be acted on.
+	Origin *Origin
 	// Far returns, on a leaf, what a user's spaces at every other location
 	// use, as the origin answers; nil, or an error, counts the spaces the
 	// store holds.
@@ -343,6 +348,9 @@ func (s *SpaceService) update(ctx context.Context, id string, change func(*share
 
 // Delete implements shared.SpaceService.
 func (s *SpaceService) Delete(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionDelete); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -359,6 +367,9 @@ func (s *SpaceService) Purge(ctx context.Context, sp *shared.Space) error {
 
 // Start implements shared.SpaceService.
 func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionStart); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -392,6 +403,9 @@ func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, err
 
 // Stop implements shared.SpaceService.
 func (s *SpaceService) Stop(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionStop); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -413,6 +427,34 @@ func (s *SpaceService) after(ctx context.Context, sp *shared.Space, err error) (
 		return &gone, nil
 	}
 	return cur, err
+}
+
+// viaOrigin makes action on the space id at the origin, which asks the
+// leaf of the space's location, when this is a leaf (SpaceOptions.Origin)
+// and the space belongs to another location; it reports whether it did.
+// The space comes back with the state the origin answered with.
+func (s *SpaceService) viaOrigin(ctx context.Context, id, action string) (*shared.Space, bool, error) {
+	if s.opts.Origin == nil {
+		return nil, false, nil
+	}
+	sp, err := s.Get(ctx, id)
+	if err != nil || !s.remote(sp) {
+		return nil, err != nil, err
+	}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.SpaceAction, error) {
+		switch action {
+		case wire.ActionStart:
+			return c.Spaces().Start(ctx, sp.ID)
+		case wire.ActionStop:
+			return c.Spaces().Stop(ctx, sp.ID)
+		}
+		return &api.SpaceAction{}, c.Spaces().Delete(ctx, sp.ID)
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	sp.State, sp.Reason = got.State, got.Reason
+	return sp, true, nil
 }
 
 // Logs implements shared.SpaceService.

@@ -78,18 +78,28 @@ func (s *UserService) NeedsSetup(ctx context.Context) (bool, error) {
 	return len(users) == 0, err
 }
 
-// Setup implements shared.UserService: the first user is created at the
-// origin, which a leaf without users is not connected to yet.
+// Setup implements shared.UserService at the origin, which creates the
+// first user while it has none and answers EUNAUTHORIZED once it has one.
+// It presents no credential there.
 func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
-	return nil, shared.Errorf(shared.EUNAVAILABLE, "the first user is created at the origin: set up knot there")
+	if s.opts.Origin == nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the first user is created at the origin: set up knot there")
+	}
+	if err := s.opts.Origin.Down(); err != nil {
+		return nil, err
+	}
+	id, err := send(ctx, s.opts.Origin, "", func(ctx context.Context, c *client.Client) (string, error) {
+		return c.Users().Create(ctx, createRequest(nu))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &shared.User{Meta: shared.Meta{ID: id}, Username: nu.Username, Email: nu.Email, Active: true}, nil
 }
 
 // Create implements shared.UserService at the origin.
 func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
-	req := api.UserCreateRequest{Username: nu.Username, Email: nu.Email, Password: nu.Password,
-		ServicePassword: nu.ServicePassword, Roles: nu.Roles, Groups: nu.Groups, Active: nu.Active,
-		MaxSpaces: nu.MaxSpaces, ComputeUnits: nu.ComputeUnits, StorageUnits: nu.StorageUnits, MaxTunnels: nu.MaxTunnels,
-		SSHPublicKey: nu.SSHPublicKey, PreferredShell: nu.PreferredShell, Timezone: nu.Timezone}
+	req := createRequest(nu)
 	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
 		id, err := c.Users().Create(ctx, req)
 		if err != nil {
@@ -103,7 +113,15 @@ func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.Us
 	return userOf(got), nil
 }
 
-// Update implements shared.UserService at the origin. The origin keeps the
+func createRequest(nu shared.NewUser) api.UserCreateRequest {
+	return api.UserCreateRequest{Username: nu.Username, Email: nu.Email, Password: nu.Password,
+		ServicePassword: nu.ServicePassword, Roles: nu.Roles, Groups: nu.Groups, Active: nu.Active,
+		MaxSpaces: nu.MaxSpaces, ComputeUnits: nu.ComputeUnits, StorageUnits: nu.StorageUnits, MaxTunnels: nu.MaxTunnels,
+		SSHPublicKey: nu.SSHPublicKey, PreferredShell: nu.PreferredShell, Timezone: nu.Timezone}
+}
+
+// Update implements shared.UserService at the origin, and returns the user
+// as the replica holds them (see known). The origin keeps the
 // session of the leaf's own login at the origin, not KeepSession, which
 // names a session of the leaf.
 func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpdate) (*shared.User, error) {
@@ -111,32 +129,41 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 		ServicePassword: upd.ServicePassword, Roles: upd.Roles, Groups: upd.Groups, Active: upd.Active,
 		MaxSpaces: upd.MaxSpaces, ComputeUnits: upd.ComputeUnits, StorageUnits: upd.StorageUnits, MaxTunnels: upd.MaxTunnels,
 		SSHPublicKey: upd.SSHPublicKey, PreferredShell: upd.PreferredShell, Timezone: upd.Timezone, KeepTokens: &upd.KeepTokens}
-	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
-		if err := c.Users().Update(ctx, id, req); err != nil {
-			return nil, err
-		}
-		return c.Users().Get(ctx, id)
+	if upd.CurrentPassword != "" {
+		req.CurrentPassword = &upd.CurrentPassword
+	}
+	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
+		return struct{}{}, c.Users().Update(ctx, id, req)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return userOf(got), nil
+	return s.known(ctx, id), nil
 }
 
 // Delete implements shared.UserService at the origin, which deletes the
 // user's spaces through their leaves.
 func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*shared.Space, error) {
-	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
-		got, err := c.Users().Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return got, c.Users().Delete(ctx, id)
+	u := s.known(ctx, id)
+	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
+		return struct{}{}, c.Users().Delete(ctx, id)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return userOf(got), nil, nil
+	return u, nil, nil
+}
+
+// known returns the user with id as the replica holds them, or with their
+// id alone. A write at the origin answers with no user, and asking for them
+// afterwards may fail where the write did not (a new password ends the API
+// token the write was made with).
+func (s *UserService) known(ctx context.Context, id string) *shared.User {
+	u, err := storage.Get[shared.User](ctx, s.opts.Store, id)
+	if err != nil {
+		return &shared.User{Meta: shared.Meta{ID: id}}
+	}
+	return u
 }
 
 func userOf(u *api.User) *shared.User {

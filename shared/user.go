@@ -187,6 +187,11 @@ type UserUpdate struct {
 	// KeepSession is the session the change is made with, which a new
 	// password or a deactivation of the actor's own account leaves open.
 	KeepSession string
+	// CurrentPassword is the actor's current password, which a change of
+	// their own password or email needs: an origin's web layer checks it
+	// before the call, and a leaf passes it on to the origin with the
+	// change.
+	CurrentPassword string
 }
 
 // UserAccess returns the actor in ctx if they may see and change the user

@@ -89,10 +89,10 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
 	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
-	r.Post("/api/users", s.atOrigin(s.handleCreateUser))
+	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
-	r.Put("/api/users/{user_id}", s.atOrigin(s.api(s.handleUpdateUser)))
-	r.Delete("/api/users/{user_id}", s.atOrigin(s.api(s.handleDeleteUser)))
+	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
+	r.Delete("/api/users/{user_id}", s.api(s.handleDeleteUser))
 	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
@@ -109,20 +109,20 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/permissions", s.api(s.handlePermissions))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.atOrigin(s.api(s.handleCreateToken)))
-	r.Delete("/api/tokens/{token_id}", s.atOrigin(s.api(s.handleDeleteToken)))
+	r.Post("/api/tokens", s.api(s.handleCreateToken))
+	r.Delete("/api/tokens/{token_id}", s.api(s.handleDeleteToken))
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
-	r.Post("/api/templates", s.atOrigin(s.api(s.handleCreateTemplate, manageTemplates)))
+	r.Post("/api/templates", s.api(s.handleCreateTemplate, manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
-	r.Put("/api/templates/{template_id}", s.atOrigin(s.api(s.handleUpdateTemplate, manageTemplates)))
-	r.Delete("/api/templates/{template_id}", s.atOrigin(s.api(s.handleDeleteTemplate, manageTemplates)))
+	r.Put("/api/templates/{template_id}", s.api(s.handleUpdateTemplate, manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.api(s.handleDeleteTemplate, manageTemplates))
 
 	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
-	r.Post("/api/templatevars", s.atOriginUnlessLocalVar(s.api(s.handleCreateVar, manageVariables)))
+	r.Post("/api/templatevars", s.api(s.handleCreateVar, manageVariables))
 	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleUpdateVar, manageVariables)))
-	r.Delete("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleDeleteVar, manageVariables)))
+	r.Put("/api/templatevars/{templatevar_id}", s.api(s.handleUpdateVar, manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.api(s.handleDeleteVar, manageVariables))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
