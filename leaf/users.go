@@ -121,7 +121,10 @@ func createRequest(nu shared.NewUser) api.UserCreateRequest {
 }
 
 // Update implements shared.UserService at the origin, and returns the user
-// as the replica holds them (see known). The origin keeps the
+// as the origin answers after the change, or as the replica holds them
+// when it does not (a new password ends the API tokens of the user, unless
+// KeepTokens, the one the change was made with among them). The origin
+// keeps the
 // session of the leaf's own login at the origin, not KeepSession, which
 // names a session of the leaf.
 func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpdate) (*shared.User, error) {
@@ -132,32 +135,43 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 	if upd.CurrentPassword != "" {
 		req.CurrentPassword = &upd.CurrentPassword
 	}
-	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
-		return struct{}{}, c.Users().Update(ctx, id, req)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
+		if err := c.Users().Update(ctx, id, req); err != nil {
+			return nil, err
+		}
+		got, err := c.Users().Get(ctx, id)
+		if err != nil {
+			return nil, nil // made: a new password may have ended the token it was made with
+		}
+		return got, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.known(ctx, id), nil
+	if got == nil {
+		return s.known(ctx, id), nil
+	}
+	return userOf(got), nil
 }
 
 // Delete implements shared.UserService at the origin, which deletes the
 // user's spaces through their leaves.
 func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*shared.Space, error) {
-	u := s.known(ctx, id)
-	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
-		return struct{}{}, c.Users().Delete(ctx, id)
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
+		got, err := c.Users().Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return got, c.Users().Delete(ctx, id)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return u, nil, nil
+	return userOf(got), nil, nil
 }
 
 // known returns the user with id as the replica holds them, or with their
-// id alone. A write at the origin answers with no user, and asking for them
-// afterwards may fail where the write did not (a new password ends the API
-// token the write was made with).
+// id alone.
 func (s *UserService) known(ctx context.Context, id string) *shared.User {
 	u, err := storage.Get[shared.User](ctx, s.opts.Store, id)
 	if err != nil {
