@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/api"
 )
 
 // This file holds a leaf's side of HTTP: the credential its services
@@ -35,24 +33,3 @@ func (s *Server) auditWrite(r *http.Request, p *principal, event, details string
 		s.audit(r, p, event, details, props)
 	}
 }
-
-// originUsage asks the origin what the spaces of user at every other
-// location use. It fails at once when the origin is not reachable.
-func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
-	u, err := s.origin.Usage(ctx, userID)
-	return api.LeafUsage(u), err
-}
-
-func addUsage(u *api.LeafUsage, o api.LeafUsage) {
-	u.NumberSpaces += o.NumberSpaces
-	u.NumberSpacesDeployed += o.NumberSpacesDeployed
-	u.UsedComputeUnits += o.UsedComputeUnits
-	u.UsedStorageUnits += o.UsedStorageUnits
-}
-
-func (s *Server) originLogin(ctx context.Context, id, email, password, totpCode string) {
-	s.origin.Login(ctx, id, email, password, totpCode)
-}
-
-// originLogout ends the origin session kept for the session id, if any.
-func (s *Server) originLogout(ctx context.Context, id string) { s.origin.Logout(ctx, id) }

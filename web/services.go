@@ -93,6 +93,13 @@ func (s *Server) userServices() (shared.UserService, shared.TokenService) {
 	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
 }
 
+// originUsage asks the origin what the spaces of user at every other
+// location use. It fails at once when the origin is not reachable.
+func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
+	u, err := s.origin.Usage(ctx, userID)
+	return api.LeafUsage(u), err
+}
+
 // newSpaces makes the server's space service over its store and, on a
 // leaf, the way to the origin first.
 func (s *Server) newSpaces(opts Options) error {
