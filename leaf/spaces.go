@@ -25,9 +25,9 @@ import (
 // origin (SpaceOptions.Fleet) it also places spaces at its leaves and acts
 // on the spaces of their locations by a command to their leaf, whose report
 // of the result it awaits for a moment (placement.go); on a leaf
-// (SpaceOptions.Origin) it asks the origin to act on them (viaOrigin).
-// Quotas are decided in
-// one store transaction with the write they allow (spacequota.go).
+// (SpaceOptions.Origin) it asks the origin to act on the spaces of other
+// locations (viaOrigin). Quotas are decided in one store transaction with
+// the write they allow (spacequota.go).
 type SpaceService struct {
 	opts   SpaceOptions
 	runner SpaceController
