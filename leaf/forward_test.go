@@ -2,10 +2,16 @@ package leaf_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
 )
@@ -46,5 +52,30 @@ func TestLeafWritesForTheOriginWhileItIsDown(t *testing.T) {
 	wantCode(t, err, shared.EUNAVAILABLE)
 	if asked.Load() {
 		t.Fatal("a write reached the origin while the uplink was down")
+	}
+}
+
+// An origin's refusal comes back through Forward with its code, its
+// message and the wait its Retry-After asked for, as a relayed answer did.
+func TestForwardKeepsTheOriginsRetryAfter(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write([]byte(`{"error":"too many changes: try again in 7 seconds"}` + "\n"))
+	}))
+	t.Cleanup(ts.Close)
+	o := leaf.NewOrigin(leaf.OriginOptions{URL: ts.URL, Location: "away"})
+	ctx := shared.NewContextWithCredential(actorCtx(shared.AllPermissions()...), shared.Credential{Token: "secret"})
+	_, err := leaf.Forward(ctx, o, func(ctx context.Context, c *client.Client) (string, error) {
+		return c.Groups().Create(ctx, api.GroupRequest{})
+	})
+	wantCode(t, err, shared.ERATELIMIT)
+	if msg := shared.ErrorMessage(err); msg != "too many changes: try again in 7 seconds" {
+		t.Fatalf("message %q", msg)
+	}
+	var ra interface{ RetryAfter() time.Duration }
+	if !errors.As(err, &ra) || ra.RetryAfter() != 7*time.Second {
+		t.Fatalf("the error %v does not keep the origin's Retry-After", err)
 	}
 }
