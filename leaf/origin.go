@@ -256,6 +256,30 @@ func send[T any](ctx context.Context, o *Origin, token string, call func(ctx con
 	return zero, shared.Wrap(shared.EUNAVAILABLE, err, "the answer of the origin %s is not one this leaf understands: the change may have been made", o.opts.URL)
 }
 
+// Identify asks the origin whose API token secret is, for a write made at
+// the leaf with a token its replica does not hold yet (one just created at
+// the origin). It returns the user and their permissions as the origin
+// answers; EUNAVAILABLE at once while the origin is down, and the origin's
+// refusal as its error.
+func (o *Origin) Identify(ctx context.Context, secret string) (*shared.User, []shared.Permission, error) {
+	if err := o.Down(); err != nil {
+		return nil, nil, err
+	}
+	c, err := o.Client(ctx, secret, "", http.Header{"X-Knot-Leaf": {o.opts.Location}})
+	if err != nil {
+		return nil, nil, err
+	}
+	me, err := c.Users().WhoAmI(ctx)
+	var re *client.ResponseError
+	switch {
+	case errors.As(err, &re):
+		return nil, nil, re.Err
+	case err != nil:
+		return nil, nil, o.noAnswer(ctx, err)
+	}
+	return userOf(me), me.Permissions, nil
+}
+
 // noAnswer returns the EUNAVAILABLE error of a request that got no answer
 // with err.
 func (o *Origin) noAnswer(ctx context.Context, err error) error {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
 )
 
 // This file holds a leaf's side of HTTP: the credential its services
@@ -32,4 +33,25 @@ func (s *Server) auditWrite(r *http.Request, p *principal, event, details string
 	if s.origin == nil {
 		s.audit(r, p, event, details, props)
 	}
+}
+
+// write is api for the routes of writes that a leaf makes at the origin:
+// there, an API token that the leaf's replica does not hold yet (one just
+// created at the origin) is checked at the origin (leaf.Origin.Identify),
+// as when the leaf relayed these requests.
+func (s *Server) write(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
+	return s.apiWith(s.authenticateAtOrigin, fn, perms)
+}
+
+func (s *Server) authenticateAtOrigin(r *http.Request) (*principal, error) {
+	p, err := s.authenticate(r)
+	secret := bearer(r)
+	if err == nil || s.origin == nil || secret == "" || !isCode(err, shared.EUNAUTHORIZED) {
+		return p, err
+	}
+	u, perms, err := s.origin.Identify(r.Context(), secret)
+	if err != nil {
+		return nil, err
+	}
+	return &principal{user: u, perms: uint32(shared.PermissionsOf(perms)), tokenID: crypt.HashToken(secret)}, nil
 }

@@ -77,7 +77,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.api(s.createUser, shared.PermManageUsers)(w, r)
+	s.write(s.createUser, shared.PermManageUsers)(w, r)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
