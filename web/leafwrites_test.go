@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -49,4 +50,28 @@ func TestLeafUserWritesAtTheOrigin(t *testing.T) {
 	originOnly(t, f, "User Create", 1)
 	originOnly(t, f, "User Update Refused", 2)
 	originOnly(t, f, "User Update", 1)
+}
+
+// A write at a leaf with an API token that its replica does not hold yet
+// (just created at the origin) is made at the origin, which knows the
+// token; a read there still needs the replica's.
+func TestLeafWriteWithATokenNotReplicatedYet(t *testing.T) {
+	f := newFleet(t)
+	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
+	f.waitConnected(true)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	var tok struct{ Token string }
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "cli"}, &tok)
+	hash := crypt.HashToken(tok.Token)
+	waitRecord(t, f.leafStore, shared.KindToken, hash, false)
+	if _, err := f.leafStore.Delete(context.Background(), shared.KindToken, hash); err != nil {
+		t.Fatal(err)
+	}
+	a := mustCall(t, http.StatusCreated, lb, "POST", "/api/templates", tok.Token, map[string]any{"name": "t1", "kind": "manual"}, nil)
+	if a.header.Get("X-Knot-Forwarded-To") != "origin" {
+		t.Fatalf("the answer is not marked as the origin's: %v", a.header)
+	}
+	mustCall(t, http.StatusUnauthorized, lb, "GET", "/api/templates", tok.Token, nil, nil)
+	mustCall(t, http.StatusUnauthorized, lb, "POST", "/api/templates", "not-a-token", map[string]any{"name": "t2", "kind": "manual"}, nil)
 }
