@@ -95,9 +95,9 @@ func (o *Origin) Down() error {
 		o.opts.URL, reason)
 }
 
-// Base returns the origin's base URL for REST requests, without a trailing
+// base returns the origin's base URL for REST requests, without a trailing
 // slash, resolving a srv+ name.
-func (o *Origin) Base(ctx context.Context) (string, error) {
+func (o *Origin) base(ctx context.Context) (string, error) {
 	raw := o.opts.URL
 	if isSRV(raw) {
 		if o.opts.Resolve == nil {
@@ -123,20 +123,11 @@ func (o *Origin) Base(ctx context.Context) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-// Do sends req, made for Base, to the origin; a request that gets no
-// answer is EUNAVAILABLE, saying that the change may have been made. Like
-// every request to the origin, one that gets no answer, other than one its
-// caller gave up on, makes the uplink probe its link at once: a hung or
-// cut-off origin keeps the websocket open, and the next request should
-// fail at once rather than wait as this one did.
-func (o *Origin) Do(req *http.Request) (*http.Response, error) {
-	resp, err := o.httpClient().Do(req)
-	if err != nil {
-		return nil, o.noAnswer(req.Context(), err)
-	}
-	return resp, nil
-}
-
+// httpClient returns the client of every request to the origin: one that
+// gets no answer, other than one its caller gave up on, makes the uplink
+// probe its link at once. A hung or cut-off origin keeps the websocket
+// open, and the next request should fail at once rather than wait as this
+// one did.
 func (o *Origin) httpClient() *http.Client {
 	hc := *o.opts.HTTPClient
 	if o.opts.Uplink != nil {
@@ -146,9 +137,10 @@ func (o *Origin) httpClient() *http.Client {
 }
 
 // Client returns a client of the origin that sends token ("" for none),
-// userAgent ("" for the leaf's own) and header, and probes like Do.
+// userAgent ("" for the leaf's own) and header, and probes as httpClient
+// says.
 func (o *Origin) Client(ctx context.Context, token, userAgent string, header http.Header) (*client.Client, error) {
-	base, err := o.Base(ctx)
+	base, err := o.base(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +215,14 @@ func Forward[T any](ctx context.Context, o *Origin, call func(ctx context.Contex
 	if token == "" {
 		return zero, shared.Errorf(shared.EUNAUTHORIZED, "this change is made at the origin %s, and the call carries no credential of its caller to present there", o.opts.URL)
 	}
+	return send(ctx, o, token, call)
+}
+
+// send makes call at the origin o with token ("" for none) and the rest of
+// the credential of ctx, as Forward describes, once the origin is up.
+func send[T any](ctx context.Context, o *Origin, token string, call func(ctx context.Context, c *client.Client) (T, error)) (T, error) {
+	var zero T
+	cred, _ := shared.CredentialFrom(ctx)
 	header := http.Header{"X-Knot-Leaf": {o.opts.Location}}
 	if cred.ForwardedFor != "" {
 		header.Set("X-Forwarded-For", cred.ForwardedFor)
@@ -241,7 +241,7 @@ func Forward[T any](ctx context.Context, o *Origin, call func(ctx context.Contex
 	}
 	var te *client.TransportError
 	switch {
-	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized && cred.Token == "":
+	case errors.As(err, &re) && re.StatusCode == http.StatusUnauthorized && cred.Token == "" && cred.SessionID != "":
 		return zero, o.SessionEnded(cred.SessionID)
 	case errors.As(err, &re):
 		if re.RetryAfter > 0 {
@@ -254,6 +254,30 @@ func Forward[T any](ctx context.Context, o *Origin, call func(ctx context.Contex
 		return zero, err
 	}
 	return zero, shared.Wrap(shared.EUNAVAILABLE, err, "the answer of the origin %s is not one this leaf understands: the change may have been made", o.opts.URL)
+}
+
+// Identify asks the origin whose API token secret is, for a write made at
+// the leaf with a token its replica does not hold yet (one just created at
+// the origin). It returns the user and their permissions as the origin
+// answers; EUNAVAILABLE at once while the origin is down, and the origin's
+// refusal as its error.
+func (o *Origin) Identify(ctx context.Context, secret string) (*shared.User, []shared.Permission, error) {
+	if err := o.Down(); err != nil {
+		return nil, nil, err
+	}
+	c, err := o.Client(ctx, secret, "", http.Header{"X-Knot-Leaf": {o.opts.Location}})
+	if err != nil {
+		return nil, nil, err
+	}
+	me, err := c.Users().WhoAmI(ctx)
+	var re *client.ResponseError
+	switch {
+	case errors.As(err, &re):
+		return nil, nil, re.Err
+	case err != nil:
+		return nil, nil, o.noAnswer(ctx, err)
+	}
+	return userOf(me), me.Permissions, nil
 }
 
 // noAnswer returns the EUNAVAILABLE error of a request that got no answer

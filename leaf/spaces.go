@@ -14,6 +14,7 @@ import (
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/sshkey"
 	"github.com/knot-dev/knot/shared/wire"
@@ -24,8 +25,10 @@ import (
 // its runtimes: a leaf's, and an origin's for its own location. On an
 // origin (SpaceOptions.Fleet) it also places spaces at its leaves and acts
 // on the spaces of their locations by a command to their leaf, whose report
-// of the result it awaits for a moment (placement.go). Quotas are decided in
-// one store transaction with the write they allow (spacequota.go).
+// of the result it awaits for a moment (placement.go); on a leaf
+// (SpaceOptions.Origin) it asks the origin to act on the spaces of other
+// locations (viaOrigin). Quotas are decided in one store transaction with
+// the write they allow (spacequota.go).
 type SpaceService struct {
 	opts   SpaceOptions
 	runner SpaceController
@@ -72,6 +75,10 @@ type SpaceOptions struct {
 	// commands the origin sends down the uplink, and the spaces of other
 	// locations are the origin's to act on.
 	Uplink *Uplink
+	// Origin is, on a leaf, the way to the origin, at which a start, stop
+	// or delete of a space of another location is made (the origin asks
+	// that location's leaf); nil means such a space cannot be acted on.
+	Origin *Origin
 	// Far returns, on a leaf, what a user's spaces at every other location
 	// use, as the origin answers; nil, or an error, counts the spaces the
 	// store holds.
@@ -347,6 +354,9 @@ func (s *SpaceService) update(ctx context.Context, id string, change func(*share
 
 // Delete implements shared.SpaceService.
 func (s *SpaceService) Delete(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionDelete); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -363,6 +373,9 @@ func (s *SpaceService) Purge(ctx context.Context, sp *shared.Space) error {
 
 // Start implements shared.SpaceService.
 func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionStart); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -396,6 +409,9 @@ func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, err
 
 // Stop implements shared.SpaceService.
 func (s *SpaceService) Stop(ctx context.Context, id string) (*shared.Space, error) {
+	if sp, ok, err := s.viaOrigin(ctx, id, wire.ActionStop); ok {
+		return sp, err
+	}
 	ctx = context.WithoutCancel(ctx)
 	sp, err := s.Get(ctx, id)
 	if err != nil {
@@ -417,6 +433,34 @@ func (s *SpaceService) after(ctx context.Context, sp *shared.Space, err error) (
 		return &gone, nil
 	}
 	return cur, err
+}
+
+// viaOrigin makes action on the space id at the origin, which asks the
+// leaf of the space's location, when this is a leaf (SpaceOptions.Origin)
+// and the space belongs to another location; it reports whether it did.
+// The space comes back with the state the origin answered with.
+func (s *SpaceService) viaOrigin(ctx context.Context, id, action string) (*shared.Space, bool, error) {
+	if s.opts.Origin == nil {
+		return nil, false, nil
+	}
+	sp, err := s.Get(ctx, id)
+	if err != nil || !s.remote(sp) {
+		return nil, err != nil, err
+	}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.SpaceAction, error) {
+		switch action {
+		case wire.ActionStart:
+			return c.Spaces().Start(ctx, sp.ID)
+		case wire.ActionStop:
+			return c.Spaces().Stop(ctx, sp.ID)
+		}
+		return &api.SpaceAction{}, c.Spaces().Delete(ctx, sp.ID)
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	sp.State, sp.Reason = got.State, got.Reason
+	return sp, true, nil
 }
 
 // Logs implements shared.SpaceService.

@@ -78,18 +78,28 @@ func (s *UserService) NeedsSetup(ctx context.Context) (bool, error) {
 	return len(users) == 0, err
 }
 
-// Setup implements shared.UserService: the first user is created at the
-// origin, which a leaf without users is not connected to yet.
+// Setup implements shared.UserService at the origin, which creates the
+// first user while it has none and answers EUNAUTHORIZED once it has one.
+// It presents no credential there.
 func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
-	return nil, shared.Errorf(shared.EUNAVAILABLE, "the first user is created at the origin: set up knot there")
+	if s.opts.Origin == nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "the first user is created at the origin: set up knot there")
+	}
+	if err := s.opts.Origin.Down(); err != nil {
+		return nil, err
+	}
+	id, err := send(ctx, s.opts.Origin, "", func(ctx context.Context, c *client.Client) (string, error) {
+		return c.Users().Create(ctx, createRequest(nu))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &shared.User{Meta: shared.Meta{ID: id}, Username: nu.Username, Email: nu.Email, Active: true}, nil
 }
 
 // Create implements shared.UserService at the origin.
 func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.User, error) {
-	req := api.UserCreateRequest{Username: nu.Username, Email: nu.Email, Password: nu.Password,
-		ServicePassword: nu.ServicePassword, Roles: nu.Roles, Groups: nu.Groups, Active: nu.Active,
-		MaxSpaces: nu.MaxSpaces, ComputeUnits: nu.ComputeUnits, StorageUnits: nu.StorageUnits, MaxTunnels: nu.MaxTunnels,
-		SSHPublicKey: nu.SSHPublicKey, PreferredShell: nu.PreferredShell, Timezone: nu.Timezone}
+	req := createRequest(nu)
 	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
 		id, err := c.Users().Create(ctx, req)
 		if err != nil {
@@ -103,7 +113,18 @@ func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.Us
 	return userOf(got), nil
 }
 
-// Update implements shared.UserService at the origin. The origin keeps the
+func createRequest(nu shared.NewUser) api.UserCreateRequest {
+	return api.UserCreateRequest{Username: nu.Username, Email: nu.Email, Password: nu.Password,
+		ServicePassword: nu.ServicePassword, Roles: nu.Roles, Groups: nu.Groups, Active: nu.Active,
+		MaxSpaces: nu.MaxSpaces, ComputeUnits: nu.ComputeUnits, StorageUnits: nu.StorageUnits, MaxTunnels: nu.MaxTunnels,
+		SSHPublicKey: nu.SSHPublicKey, PreferredShell: nu.PreferredShell, Timezone: nu.Timezone}
+}
+
+// Update implements shared.UserService at the origin, and returns the user
+// as the origin answers after the change, or as the replica holds them
+// when it does not (a new password ends the API tokens of the user, unless
+// KeepTokens, the one the change was made with among them). The origin
+// keeps the
 // session of the leaf's own login at the origin, not KeepSession, which
 // names a session of the leaf.
 func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpdate) (*shared.User, error) {
@@ -111,14 +132,24 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 		ServicePassword: upd.ServicePassword, Roles: upd.Roles, Groups: upd.Groups, Active: upd.Active,
 		MaxSpaces: upd.MaxSpaces, ComputeUnits: upd.ComputeUnits, StorageUnits: upd.StorageUnits, MaxTunnels: upd.MaxTunnels,
 		SSHPublicKey: upd.SSHPublicKey, PreferredShell: upd.PreferredShell, Timezone: upd.Timezone, KeepTokens: &upd.KeepTokens}
+	if upd.CurrentPassword != "" {
+		req.CurrentPassword = &upd.CurrentPassword
+	}
 	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.User, error) {
 		if err := c.Users().Update(ctx, id, req); err != nil {
 			return nil, err
 		}
-		return c.Users().Get(ctx, id)
+		got, err := c.Users().Get(ctx, id)
+		if err != nil {
+			return nil, nil // made: a new password may have ended the token it was made with
+		}
+		return got, nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if got == nil {
+		return s.known(ctx, id), nil
 	}
 	return userOf(got), nil
 }
@@ -139,10 +170,59 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 	return userOf(got), nil, nil
 }
 
+// known returns the user with id as the replica holds them, or with their
+// id alone.
+func (s *UserService) known(ctx context.Context, id string) *shared.User {
+	u, err := storage.Get[shared.User](ctx, s.opts.Store, id)
+	if err != nil {
+		return &shared.User{Meta: shared.Meta{ID: id}}
+	}
+	return u
+}
+
 func userOf(u *api.User) *shared.User {
 	return &shared.User{Meta: shared.Meta{ID: u.ID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt},
 		Username: u.Username, Email: u.Email, ServicePassword: u.ServicePassword, SSHPublicKey: u.SSHPublicKey,
 		Roles: u.Roles, Groups: u.Groups, Active: u.Active,
 		MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels,
 		PreferredShell: u.PreferredShell, Timezone: u.Timezone}
+}
+
+// AddSSHKey implements shared.UserService at the origin. The user returned
+// is the replica's, without the key until the feed brings it.
+func (s *UserService) AddSSHKey(ctx context.Context, id, name, key string) (*shared.User, *shared.SSHKey, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.SSHKey, error) {
+		return c.Users().AddSSHKey(ctx, id, api.SSHKeyAddRequest{Name: name, Key: key})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, &shared.SSHKey{ID: got.ID, Name: got.Name, Key: got.Key, Fingerprint: got.Fingerprint, AddedAt: got.AddedAt}, nil
+}
+
+// RemoveSSHKey implements shared.UserService at the origin; the key
+// returned is the replica's, or only its id when the replica has not got
+// it yet.
+func (s *UserService) RemoveSSHKey(ctx context.Context, id, keyID string) (*shared.User, *shared.SSHKey, error) {
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, err = Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
+		return struct{}{}, c.Users().RemoveSSHKey(ctx, id, keyID)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	gone := &shared.SSHKey{ID: keyID}
+	for _, k := range u.SSHKeys {
+		if k.ID == keyID || k.Fingerprint == keyID {
+			gone = &k
+		}
+	}
+	return u, gone, nil
 }

@@ -117,17 +117,18 @@ func (s *VariableService) createAtOrigin(ctx context.Context, v *shared.Template
 }
 
 // Update implements shared.VariableService: here for a local variable, at
-// the origin for the others. A local variable stays local.
+// the origin for the others, and for one the replica does not hold (yet).
+// A local variable stays local.
 func (s *VariableService) Update(ctx context.Context, id string, upd shared.TemplateVarUpdate) (*shared.TemplateVar, error) {
 	if err := needs(ctx, shared.PermManageVariables); err != nil {
 		return nil, err
 	}
 	cur, err := s.getVar(ctx, s.opts.Store, id)
+	if shared.ErrorCode(err) == shared.ENOTFOUND || err == nil && !cur.Local {
+		return s.updateAtOrigin(ctx, id, upd) // the origin's, if not here yet
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !cur.Local {
-		return s.updateAtOrigin(ctx, id, upd)
 	}
 	if err := upd.Check(false, s.seal != nil); err != nil {
 		return nil, err
@@ -172,12 +173,15 @@ func (s *VariableService) updateAtOrigin(ctx context.Context, id string, upd sha
 }
 
 // Delete implements shared.VariableService: here for a local variable, at
-// the origin for the others.
+// the origin for the others, and for one the replica does not hold (yet).
 func (s *VariableService) Delete(ctx context.Context, id string) (*shared.TemplateVar, error) {
 	if err := needs(ctx, shared.PermManageVariables); err != nil {
 		return nil, err
 	}
 	v, err := s.getVar(ctx, s.opts.Store, id)
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		v, err = &shared.TemplateVar{Meta: shared.Meta{ID: id}}, nil // the origin's, if not here yet
+	}
 	if err != nil {
 		return nil, err
 	}

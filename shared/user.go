@@ -157,6 +157,23 @@ type UserService interface {
 	// use; a leaf counts the spaces of other locations as the origin
 	// reports them when it can ask. EFORBIDDEN and ENOTFOUND as Get.
 	Quota(ctx context.Context, id string) (Quota, error)
+
+	// AddSSHKey adds the public key line (of a .pub file) named name ("":
+	// its comment, else its fingerprint) to the profile of the user with
+	// id, and returns the user as stored with the key added. The user
+	// themself, or an actor who may change their account (the grant
+	// rules), may. EFORBIDDEN and ENOTFOUND as Get; EINVALID for a key that
+	// does not parse, a name that is not free text, or a user holding the
+	// most keys there may be; ECONFLICT when the user has that key already;
+	// EUNAVAILABLE when the write cannot reach the origin.
+	AddSSHKey(ctx context.Context, id, name, key string) (*User, *SSHKey, error)
+
+	// RemoveSSHKey removes the key with keyID, or with that fingerprint,
+	// from the profile of the user with id, and returns the user as stored
+	// and the key removed. EFORBIDDEN as AddSSHKey; ENOTFOUND when there is
+	// no such user or key; EUNAVAILABLE when the write cannot reach the
+	// origin.
+	RemoveSSHKey(ctx context.Context, id, keyID string) (*User, *SSHKey, error)
 }
 
 // UserListing is a user as UserService.List returns them, with the number
@@ -198,6 +215,11 @@ type UserUpdate struct {
 	// KeepSession is the session the change is made with, which a new
 	// password or a deactivation of the actor's own account leaves open.
 	KeepSession string
+	// CurrentPassword is the actor's current password, which a change of
+	// their own password or email needs: an origin's web layer checks it
+	// before the call, and a leaf passes it on to the origin with the
+	// change.
+	CurrentPassword string
 }
 
 // UserAccess returns the actor in ctx if they may see and change the user

@@ -626,6 +626,16 @@ func TestFleet(t *testing.T) {
 		mustCall(t, http.StatusOK, lb, "DELETE", "/api/spaces/"+yonder.ID, leafSession, nil, nil)
 		waitRecord(t, f.originStore, shared.KindSpace, yonder.ID, true)
 		eventually(t, 5*time.Second, leafLists("[boxed away stopped][dev away stopped]"))
+		// The origin made the start and the delete, and recorded them.
+		evs, _, err := f.leafStore.ListAudit(context.Background(), 0, 0)
+		for _, e := range evs {
+			if e.Properties["space_id"] == yonder.ID {
+				t.Errorf("the leaf recorded %q of a space the origin acted on", e.Event)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("FleetViewsAndMetrics", func(t *testing.T) {

@@ -19,8 +19,13 @@ type apiFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
 // api authenticates the request, checks that the user holds at least one of
 // perms (none: any authenticated user), and runs fn.
 func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
+	return s.apiWith(s.authenticate, fn, perms)
+}
+
+// apiWith is api with the authentication auth.
+func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFunc, perms []shared.Permission) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r)
+		p, err := auth(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -90,14 +95,14 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
 	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
-	r.Post("/api/users", s.atOrigin(s.handleCreateUser))
+	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
-	r.Put("/api/users/{user_id}", s.atOrigin(s.api(s.handleUpdateUser)))
-	r.Delete("/api/users/{user_id}", s.atOrigin(s.api(s.handleDeleteUser)))
+	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
+	r.Delete("/api/users/{user_id}", s.write(s.handleDeleteUser))
 	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
 	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
-	r.Post("/api/users/{user_id}/ssh-keys", s.atOrigin(s.api(s.handleAddSSHKey)))
-	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.atOrigin(s.api(s.handleRemoveSSHKey)))
+	r.Post("/api/users/{user_id}/ssh-keys", s.write(s.handleAddSSHKey))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(s.handleRemoveSSHKey))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
 	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
@@ -113,20 +118,20 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/permissions", s.api(s.handlePermissions))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.atOrigin(s.api(s.handleCreateToken)))
-	r.Delete("/api/tokens/{token_id}", s.atOrigin(s.api(s.handleDeleteToken)))
+	r.Post("/api/tokens", s.write(s.handleCreateToken))
+	r.Delete("/api/tokens/{token_id}", s.write(s.handleDeleteToken))
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
-	r.Post("/api/templates", s.atOrigin(s.api(s.handleCreateTemplate, manageTemplates)))
+	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
-	r.Put("/api/templates/{template_id}", s.atOrigin(s.api(s.handleUpdateTemplate, manageTemplates)))
-	r.Delete("/api/templates/{template_id}", s.atOrigin(s.api(s.handleDeleteTemplate, manageTemplates)))
+	r.Put("/api/templates/{template_id}", s.write(s.handleUpdateTemplate, manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.write(s.handleDeleteTemplate, manageTemplates))
 
 	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
-	r.Post("/api/templatevars", s.atOriginUnlessLocalVar(s.api(s.handleCreateVar, manageVariables)))
+	r.Post("/api/templatevars", s.write(s.handleCreateVar, manageVariables))
 	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleUpdateVar, manageVariables)))
-	r.Delete("/api/templatevars/{templatevar_id}", s.atOriginUnlessLocalVar(s.api(s.handleDeleteVar, manageVariables)))
+	r.Put("/api/templatevars/{templatevar_id}", s.write(s.handleUpdateVar, manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.write(s.handleDeleteVar, manageVariables))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))

@@ -55,8 +55,9 @@
 //     templates, variables that are not local, leaf tokens) is made at the
 //     origin and answered with the origin's answer: the leaf's services
 //     make it through leaf.Forward as the caller (api puts the caller's
-//     shared.Credential into the context), and the routes whose services
-//     do not yet are relayed (leafside.go). While the origin is
+//     shared.Credential into the context), and so does the space service
+//     for a start, stop or delete of a space of another location. The
+//     origin records these writes; the leaf does not. While the origin is
 //     unreachable it fails at once with 503 saying so, and nothing is
 //     queued. A request with an API token goes with that token, which the
 //     origin knows. The origin does not know the sessions opened at a leaf:

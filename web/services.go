@@ -14,12 +14,10 @@ import (
 // roles when given, else the origin's over the server's store (which counts
 // the writes and tells the hub of them) or, on a leaf, the leaf's over its
 // replica, which forward writes to the origin acting for the caller (the
-// credential that api puts into the context). It sets the fleet service,
-// and on a leaf the way to the origin, likewise.
+// credential that api puts into the context). It sets the fleet service
+// likewise.
 func (s *Server) services(groups shared.GroupService, roles shared.RoleService) (shared.GroupService, shared.RoleService) {
-	if l := s.leaf; l != nil {
-		s.origin = leaf.NewOrigin(leaf.OriginOptions{URL: l.OriginURL, Resolve: l.Resolve, HTTPClient: l.HTTPClient,
-			Uplink: l.Uplink, Location: s.location, Token: l.Token, Version: s.version, Logger: s.log})
+	if s.leaf != nil {
 		opts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
 		s.fleet = leaf.NewFleetService(opts)
 		if groups == nil {
@@ -46,7 +44,7 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 // templateServices returns the template, variable and audit services of
 // the server: the origin's over its store or, on a leaf, the leaf's over
 // its replica (local variables are written there; the other writes of
-// these routes are forwarded before they reach a handler). Both count a
+// the others go to the origin). Both count a
 // template's spaces from the list cache; the audit log is the store's on
 // every server.
 func (s *Server) templateServices(validate func(*shared.Template) error) (shared.TemplateService, shared.VariableService, shared.AuditService) {
@@ -95,15 +93,27 @@ func (s *Server) userServices() (shared.UserService, shared.TokenService) {
 	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
 }
 
-// newSpaces makes the server's space service over its store.
+// originUsage asks the origin what the spaces of user at every other
+// location use. It fails at once when the origin is not reachable.
+func (s *Server) originUsage(ctx context.Context, userID string) (api.LeafUsage, error) {
+	u, err := s.origin.Usage(ctx, userID)
+	return api.LeafUsage(u), err
+}
+
+// newSpaces makes the server's space service over its store and, on a
+// leaf, the way to the origin first.
 func (s *Server) newSpaces(opts Options) error {
+	if l := s.leaf; l != nil {
+		s.origin = leaf.NewOrigin(leaf.OriginOptions{URL: l.OriginURL, Resolve: l.Resolve, HTTPClient: l.HTTPClient,
+			Uplink: l.Uplink, Location: s.location, Token: l.Token, Version: s.version, Logger: s.log})
+	}
 	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
 		Runtimes: opts.Runtimes, Logger: s.log, Now: s.now}
 	if s.hub != nil {
 		so.Fleet = hubFleet{s.hub}
 	}
 	if s.leaf != nil {
-		so.Uplink, so.Far = s.leaf.Uplink, s.originUsage
+		so.Uplink, so.Far, so.Origin = s.leaf.Uplink, s.originUsage, s.origin
 	}
 	svc, err := leaf.NewSpaceService(so)
 	s.spaces = svc

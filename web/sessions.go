@@ -12,7 +12,7 @@ import (
 
 // authService returns the auth service of the server: the origin's over
 // its store or, on a leaf, the leaf's, which checks logins over the replica
-// and opens a session at the origin too (leafside.go). Sessions last as
+// and opens a session at the origin too (leaf.Origin). Sessions last as
 // Options.SessionMaxAge says (package origin).
 func (s *Server) authService() shared.AuthService {
 	opts := origin.AuthOptions{Now: s.now, Logins: s.logins, SessionMaxAge: s.sessionMaxAge, Sealer: s.sealer,
@@ -24,9 +24,9 @@ func (s *Server) authService() shared.AuthService {
 	return leaf.NewAuthService(leaf.AuthOptions{
 		Local: origin.NewAuthService(s.store, opts),
 		OriginLogin: func(ctx context.Context, id string, req shared.LoginRequest) {
-			s.originLogin(ctx, id, req.Email, req.Password, req.TOTPCode)
+			s.origin.Login(ctx, id, req.Email, req.Password, req.TOTPCode)
 		},
-		OriginLogout: s.originLogout,
+		OriginLogout: s.origin.Logout,
 	})
 }
 

@@ -14,8 +14,9 @@ import (
 
 // The space handlers decode, make one call to the space service (package
 // leaf: the rules, the quotas, placement and the lifecycle), audit and
-// encode. On a leaf, a start, stop or delete of a space of another
-// location is forwarded to the origin, which asks that location's leaf.
+// encode. On a leaf, the service makes a start, stop or delete of a space
+// of another location at the origin, which asks that location's leaf and
+// records the event.
 
 // newSpaceInfo describes sp; u and t (its owner and template) may be nil.
 func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
@@ -134,14 +135,11 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 // handleDeleteSpace serves DELETE /api/spaces/{space_id}: the space
 // service stops the space if needed and removes it.
 func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if done, err := s.viaOrigin(w, r, p); done {
-		return err
-	}
 	sp, err := s.spaces.Delete(r.Context(), chi.URLParam(r, "space_id"))
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Space Delete", "space "+sp.Name+" deleted", map[string]string{"space_id": sp.ID})
+	s.auditSpace(r, p, sp, "Space Delete", "space "+sp.Name+" deleted", map[string]string{"space_id": sp.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -161,9 +159,6 @@ func (s *Server) handleStopSpace(w http.ResponseWriter, r *http.Request, p *prin
 // spaceAction starts or stops the space named by {space_id} and answers
 // with its state afterwards.
 func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principal, action string) error {
-	if done, err := s.viaOrigin(w, r, p); done {
-		return err
-	}
 	act, event, verb := s.spaces.Start, "Space Start", "started"
 	if action == wire.ActionStop {
 		act, event, verb = s.spaces.Stop, "Space Stop", "stopped"
@@ -172,25 +167,16 @@ func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})
+	s.auditSpace(r, p, sp, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})
 	writeJSON(w, http.StatusOK, api.SpaceAction{Status: true, State: sp.State, Reason: sp.Reason})
 	return nil
 }
 
-// viaOrigin forwards a request to start, stop or delete the space named by
-// {space_id} to the origin, which asks the space's leaf, when this server
-// is a leaf and the space belongs to another location. It reports whether
-// it took the request.
-func (s *Server) viaOrigin(w http.ResponseWriter, r *http.Request, p *principal) (bool, error) {
-	if s.leaf == nil {
-		return false, nil
+// auditSpace records the event of an action on sp, unless this is a leaf
+// and sp belongs to another location: the origin made it, and recorded it.
+func (s *Server) auditSpace(r *http.Request, p *principal, sp *shared.Space, event, details string, props map[string]string) {
+	if s.origin != nil && s.remote(sp) {
+		return
 	}
-	sp, err := s.accessSpace(r.Context(), r, p)
-	if err != nil {
-		return true, err
-	}
-	if !s.remote(sp) {
-		return false, nil
-	}
-	return true, s.forwardTo(w, r)
+	s.audit(r, p, event, details, props)
 }

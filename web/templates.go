@@ -58,7 +58,7 @@ func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p 
 	if err := s.templates.Create(r.Context(), t); err != nil {
 		return err
 	}
-	s.audit(r, p, "Template Create", "template "+t.Name+" created", map[string]string{"template_id": t.ID})
+	s.auditWrite(r, p, "Template Create", "template "+t.Name+" created", map[string]string{"template_id": t.ID})
 	writeJSON(w, http.StatusCreated, api.TemplateCreated{Status: true, TemplateID: t.ID})
 	return nil
 }
@@ -84,7 +84,7 @@ func (s *Server) handleUpdateTemplate(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Template Update", "template "+t.Name+" updated", map[string]string{"template_id": t.ID})
+	s.auditWrite(r, p, "Template Update", "template "+t.Name+" updated", map[string]string{"template_id": t.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -96,7 +96,7 @@ func (s *Server) handleDeleteTemplate(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Template Delete", "template "+t.Name+" deleted", map[string]string{"template_id": t.ID})
+	s.auditWrite(r, p, "Template Delete", "template "+t.Name+" deleted", map[string]string{"template_id": t.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }

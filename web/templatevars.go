@@ -52,7 +52,7 @@ func (s *Server) handleCreateVar(w http.ResponseWriter, r *http.Request, p *prin
 	if err := s.variables.Create(r.Context(), v); err != nil {
 		return err
 	}
-	s.audit(r, p, "Variable Create", "variable "+v.Name+" created", map[string]string{"templatevar_id": v.ID})
+	s.auditVar(r, p, v, "Variable Create", "variable "+v.Name+" created", map[string]string{"templatevar_id": v.ID})
 	writeJSON(w, http.StatusCreated, api.TemplateVarCreated{Status: true, TemplateVarID: v.ID})
 	return nil
 }
@@ -81,7 +81,7 @@ func (s *Server) handleUpdateVar(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Variable Update", "variable "+v.Name+" updated", map[string]string{"templatevar_id": v.ID})
+	s.auditVar(r, p, v, "Variable Update", "variable "+v.Name+" updated", map[string]string{"templatevar_id": v.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -92,7 +92,17 @@ func (s *Server) handleDeleteVar(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Variable Delete", "variable "+v.Name+" deleted", map[string]string{"templatevar_id": v.ID})
+	s.auditVar(r, p, v, "Variable Delete", "variable "+v.Name+" deleted", map[string]string{"templatevar_id": v.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
+}
+
+// auditVar records the event of a write of v: here for a local variable,
+// which a leaf writes itself, else as auditWrite.
+func (s *Server) auditVar(r *http.Request, p *principal, v *shared.TemplateVar, event, details string, props map[string]string) {
+	if v.Local {
+		s.audit(r, p, event, details, props)
+		return
+	}
+	s.auditWrite(r, p, event, details, props)
 }

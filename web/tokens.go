@@ -40,7 +40,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})
+	s.auditWrite(r, p, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})
 	writeJSON(w, http.StatusCreated, api.TokenCreated{Status: true, TokenID: t.ID, Token: secret})
 	return nil
 }
@@ -52,7 +52,7 @@ func (s *Server) handleDeleteToken(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "Token Delete", "API token "+quote(t.Name)+" deleted", map[string]string{"token_id": t.ID})
+	s.auditWrite(r, p, "Token Delete", "API token "+quote(t.Name)+" deleted", map[string]string{"token_id": t.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }

@@ -71,12 +71,13 @@ func newUser(req *api.UserCreateRequest) shared.NewUser {
 // needs Manage Users.
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 	if !hasCredentials(r) {
+		r = r.WithContext(shared.NewContextWithCredential(r.Context(), credentialOf(w, r, &principal{})))
 		if err := s.createFirstUser(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 		return
 	}
-	s.api(s.createUser, shared.PermManageUsers)(w, r)
+	s.write(s.createUser, shared.PermManageUsers)(w, r)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -88,7 +89,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "User Create", "user "+u.Username+" created", map[string]string{"created_user_id": u.ID})
+	s.auditWrite(r, p, "User Create", "user "+u.Username+" created", map[string]string{"created_user_id": u.ID})
 	writeJSON(w, http.StatusCreated, api.UserCreated{Status: true, UserID: u.ID})
 	return nil
 }
@@ -108,12 +109,12 @@ func userUpdate(req *api.UserUpdateRequest, p *principal) shared.UserUpdate {
 		ServicePassword: req.ServicePassword, Roles: req.Roles, Groups: req.Groups, Active: req.Active,
 		MaxSpaces: req.MaxSpaces, ComputeUnits: req.ComputeUnits, StorageUnits: req.StorageUnits, MaxTunnels: req.MaxTunnels,
 		SSHPublicKey: req.SSHPublicKey, PreferredShell: req.PreferredShell, Timezone: req.Timezone,
-		KeepTokens: deref(req.KeepTokens), KeepSession: p.sessionID}
+		KeepTokens: deref(req.KeepTokens), KeepSession: p.sessionID, CurrentPassword: deref(req.CurrentPassword)}
 }
 
 // handleUpdateUser serves PUT /api/users/{user_id}. Fields left out keep
 // their values. A change of one's own password or email needs the current
-// password (credentials.go).
+// password (credentials.go), which on a leaf the origin checks.
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := chi.URLParam(r, "user_id")
 	if _, err := shared.UserAccess(r.Context(), id); err != nil {
@@ -123,14 +124,16 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.checkCurrentPassword(r, p, id, &req); err != nil {
-		return err
+	if s.leaf == nil {
+		if err := s.checkCurrentPassword(r, p, id, &req); err != nil {
+			return err
+		}
 	}
 	u, err := s.users.Update(r.Context(), id, userUpdate(&req, p))
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "User Update", "user "+u.Username+" updated", map[string]string{"updated_user_id": u.ID})
+	s.auditWrite(r, p, "User Update", "user "+u.Username+" updated", map[string]string{"updated_user_id": u.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -140,12 +143,12 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
 	u, spaces, err := s.users.Delete(r.Context(), chi.URLParam(r, "user_id"))
 	for _, sp := range spaces {
-		s.audit(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
+		s.auditWrite(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
 	}
 	if err != nil {
 		return err
 	}
-	s.audit(r, p, "User Delete", "user "+u.Username+" deleted", map[string]string{"deleted_user_id": u.ID})
+	s.auditWrite(r, p, "User Delete", "user "+u.Username+" deleted", map[string]string{"deleted_user_id": u.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
