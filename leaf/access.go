@@ -19,8 +19,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -213,6 +215,68 @@ func (a *Access) DialPort(ctx context.Context, c Caller, sp *shared.Space, way W
 	return pc, v, nil
 }
 
+// OpenStream opens a stream of the kind o.Type (SSH, say) to the agent of
+// sp, one Enter returned for way, local or relayed, and sends o: the
+// caller reads the agent's answer. The stream's deadline is ctx's; clear
+// it once the stream is set up. The Visit records its open at Begin and
+// its close at End, with the bytes each way. Errors as AgentStreams.Open.
+func (a *Access) OpenStream(ctx context.Context, c Caller, sp *shared.Space, way Way, o agentwire.Open) (net.Conn, *Visit, error) {
+	req := a.streamRequest(ctx, c, sp)
+	req.Open = o
+	st, err := a.opts.Streams.Open(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := &countedConn{Conn: st}
+	v := a.visit(ctx, c, sp, way)
+	v.open = map[string]string{}
+	v.bytes = func() (int64, int64) { return cc.in.Load(), cc.out.Load() }
+	return cc, v, nil
+}
+
+// countedConn counts the bytes written to a space and read from it.
+type countedConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+// OutdatedAgents lists the spaces the actor may see whose agent, linked
+// to this server, runs another version than it. Errors as
+// SpaceService.List.
+func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error) {
+	out := api.OutdatedAgents{Agents: []api.OutdatedAgent{}}
+	l, err := a.opts.Spaces.List(ctx, shared.SpaceFilter{Visible: true})
+	if err != nil {
+		return out, err
+	}
+	for _, sp := range l.Spaces {
+		ag := a.AgentOf(sp)
+		if ag == nil || !ag.Outdated {
+			continue
+		}
+		o := api.OutdatedAgent{SpaceID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location,
+			AgentVersion: ag.Version, ServerVersion: a.opts.Version}
+		if u := l.Users[sp.UserID]; u != nil {
+			o.Username = u.Username
+		}
+		out.Agents = append(out.Agents, o)
+	}
+	out.Count = len(out.Agents)
+	return out, nil
+}
+
 // Visit is one use of a way into a space, for the audit log.
 type Visit struct {
 	a       *Access
@@ -223,6 +287,7 @@ type Visit struct {
 	session string
 	open    map[string]string // the open record's properties; nil: none is recorded
 	bytes   func() (toSpace, fromSpace int64)
+	in, out int64 // the bytes at Begin
 	began   time.Time
 }
 
@@ -231,8 +296,11 @@ func (a *Access) visit(ctx context.Context, c Caller, sp *shared.Space, way Way)
 }
 
 // Begin records that the way is open (for a terminal, "terminal
-// opened"), and starts its clock.
+// opened"), and starts its clock and its count of bytes.
 func (v *Visit) Begin() {
+	if v.bytes != nil {
+		v.in, v.out = v.bytes()
+	}
 	if v.open != nil {
 		props := v.props()
 		for k, val := range v.open {
@@ -253,6 +321,7 @@ func (v *Visit) End(reason string) {
 	}
 	if v.bytes != nil {
 		in, out := v.bytes()
+		in, out = in-v.in, out-v.out
 		props["bytes_to_space"], props["bytes_from_space"] = strconv.FormatInt(in, 10), strconv.FormatInt(out, 10)
 	}
 	props["reason"] = reason
