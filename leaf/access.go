@@ -13,7 +13,10 @@ package leaf
 // how long it lasted, the bytes each way and why it ended.
 //
 // The actor is the one in the context (shared.ActorFrom); the Caller says
-// from where they came.
+// from where they came. Access is a type of this package rather than a
+// service declared in shared, as SpaceService's web side is: what it hands
+// back are the agent streams of this package (TerminalStream, PortConn),
+// which only a server of a location holds.
 
 import (
 	"context"
