@@ -414,9 +414,12 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if a.opts.Audit == nil {
 		return
 	}
-	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(ctx, c, props)}
+	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(c, props)}
 	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
 		ev.Actor = act.User.Username
+		if act.User.ID != "" {
+			ev.Properties["user_id"] = act.User.ID
+		}
 	}
 	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
 		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
@@ -424,8 +427,8 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 }
 
 // CallerProps adds to props (nil: a new map) what the audit log records
-// of c and of the actor in ctx, and returns it.
-func CallerProps(ctx context.Context, c Caller, props map[string]string) map[string]string {
+// of c, and returns it.
+func CallerProps(c Caller, props map[string]string) map[string]string {
 	if props == nil {
 		props = map[string]string{}
 	}
@@ -435,9 +438,6 @@ func CallerProps(ctx context.Context, c Caller, props map[string]string) map[str
 	}
 	if c.ForwardedFor != "" {
 		props["x_forwarded_for"] = bounded(c.ForwardedFor, 256)
-	}
-	if act := shared.ActorFrom(ctx); act != nil && act.User != nil && act.User.ID != "" {
-		props["user_id"] = act.User.ID
 	}
 	return props
 }
