@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ func accessBed(t *testing.T, noProxy bool) (*leaf.Access, *auditLog) {
 	ctx := context.Background()
 	st := memory.New()
 	for _, r := range []shared.Record{
-		&shared.Space{Meta: shared.Meta{ID: "s1"}, Name: "dev", UserID: "ann", Location: "here"},
+		&shared.Template{Meta: shared.Meta{ID: "t1"}, Name: "web", Kind: shared.TemplateManual, HTTPPorts: []shared.HTTPPort{{Port: 8080, Name: "app"}}},
+		&shared.Space{Meta: shared.Meta{ID: "s1"}, Name: "dev", UserID: "ann", Location: "here", TemplateID: "t1"},
 		&shared.Space{Meta: shared.Meta{ID: "s2"}, Name: "far", UserID: "ann", Location: "there"},
 		&shared.User{Meta: shared.Meta{ID: "ann"}, Username: "ann", Email: "ann@example.com", Active: true, Roles: []string{shared.UserRoleID}},
 	} {
@@ -150,5 +152,34 @@ func TestAccessVisitsAreAudited(t *testing.T) {
 	ev = audit.find("ssh closed", "ann")
 	if ev == nil || ev.Properties["bytes_to_space"] != "3" || ev.Properties["bytes_from_space"] != "3" || ev.Properties["reason"] != "done" {
 		t.Fatalf("the close is audited as %+v", ev)
+	}
+}
+
+// A web app host names a space by its owner and name at this location and
+// a port its template serves; anything else is not found, saying why.
+func TestAccessFindsWebAppsByTheirHost(t *testing.T) {
+	a, audit := accessBed(t, false)
+	ann := as("ann", shared.PermUseSpaces)
+	sp, port, err := a.AppSpace(ann, caller, "ANN--Dev--8080")
+	if err != nil || sp.ID != "s1" || port != 8080 {
+		t.Fatalf("AppSpace: %v, %d, %v; want s1 on 8080", sp, port, err)
+	}
+	for label, want := range map[string]string{
+		"ann--dev--9090":  "does not list it in http_ports",
+		"bob--dev--8080":  `space "dev" of user "bob" not found`,
+		"ann--far--8080":  `space "far" of user "ann" not found at location "here"`,
+		"ann--dev--0":     "its port must be from 1 to 65535",
+		"ann-dev--8080":   "USER--SPACE--PORT",
+		"ann--dev--08080": "its port must be from 1 to 65535",
+	} {
+		if _, _, err := a.AppSpace(ann, caller, label); shared.ErrorCode(err) != shared.ENOTFOUND || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want ENOTFOUND saying %q", label, err, want)
+		}
+	}
+	if _, _, err := a.AppSpace(as("bob", shared.PermUseSpaces), caller, "ann--dev--8080"); shared.ErrorCode(err) != shared.ENOTFOUND {
+		t.Fatalf("another user's app: %v, want ENOTFOUND", err)
+	}
+	if ev := audit.find("web app refused", "bob"); ev == nil || ev.Properties["port"] != "8080" {
+		t.Fatalf("the refusal is audited as %+v", ev)
 	}
 }

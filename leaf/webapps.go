@@ -123,27 +123,35 @@ func (a *AppGrants) Get(secret, host string, code bool, now time.Time) (AppGrant
 }
 
 // AppSpace returns the space and port of the app host label when the
-// actor may open it as a web app: the space of the user username at this
-// server's location. ENOTFOUND for a label that is not an app's, a user
-// or space that is not there, and as WebApp.
+// actor may open it as a web app. ENOTFOUND for a label that is not an
+// app's, and as SpaceNamed and WebApp.
 func (a *Access) AppSpace(ctx context.Context, c Caller, label string) (*shared.Space, int, error) {
 	username, name, port, err := ParseAppLabel(label)
 	if err != nil {
 		return nil, 0, err
 	}
-	u, err := storage.Lookup[shared.User](ctx, a.opts.Store, "username:"+strings.ToLower(username))
-	if shared.ErrorCode(err) == shared.ENOTFOUND {
-		return nil, 0, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found", quote(name), quote(username))
-	} else if err != nil {
-		return nil, 0, err
-	}
-	sp, err := storage.Lookup[shared.Space](ctx, a.opts.Store, "name:"+u.ID+"/"+strings.ToLower(a.opts.Location)+"/"+strings.ToLower(name))
-	if shared.ErrorCode(err) == shared.ENOTFOUND {
-		return nil, 0, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found at location %s", quote(name), quote(username), quote(a.opts.Location))
-	} else if err != nil {
+	sp, err := a.SpaceNamed(ctx, username, name)
+	if err != nil {
 		return nil, 0, err
 	}
 	return sp, port, a.WebApp(ctx, c, sp, port)
+}
+
+// SpaceNamed returns the space name of the user username at this server's
+// location, names in any case. ENOTFOUND when the user or the space is not
+// there; it says nothing of who may use the space.
+func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared.Space, error) {
+	u, err := storage.Lookup[shared.User](ctx, a.opts.Store, "username:"+strings.ToLower(username))
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found", quote(name), quote(username))
+	} else if err != nil {
+		return nil, err
+	}
+	sp, err := storage.Lookup[shared.Space](ctx, a.opts.Store, "name:"+u.ID+"/"+strings.ToLower(a.opts.Location)+"/"+strings.ToLower(name))
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found at location %s", quote(name), quote(username), quote(a.opts.Location))
+	}
+	return sp, err
 }
 
 // WebApp checks that the actor may open port of sp as a web app: as
