@@ -40,6 +40,12 @@
 // origin: a leaf keeps a relay channel to the origin beside its link, and
 // the space's leaf checks and audits every stream itself.
 //
+// The ways into a space (access.go, webapps.go): Access holds who may open
+// a terminal, a forwarded port, a web app or any other agent stream, the
+// audit records of every open and close, the agent token of a manual space,
+// and the web apps' one-time codes and cookies (AppGrants); web's handlers
+// only decode the request, call it and carry the bytes.
+//
 // On a leaf the store's own revisions are local: they order the leaf's own
 // writes (its spaces). The origin's revisions live only in the replica state
 // that Apply records. The leaf serves from its store whether or not the

@@ -1,11 +1,12 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // handleAgentEnv serves GET /api/spaces/{space_id}/agent-env: the
@@ -27,15 +28,7 @@ func (s *Server) handleAgentEnv(w http.ResponseWriter, r *http.Request, p *princ
 	if p.viaCookie {
 		return forbidden("the agent environment is given to bearer credentials only (\"Authorization: Bearer <token>\"), not to a browser session: each call makes a new agent token")
 	}
-	ctx := context.WithoutCancel(r.Context())
-	cur, err := s.accessSpace(ctx, r, p)
-	if err != nil {
-		return err
-	}
-	if cur.UserID != p.user.ID {
-		return notFound("space %s not found", quote(cur.ID))
-	}
-	_, _, env, err := s.mintAgentToken(ctx, r, p, cur)
+	_, _, env, err := s.access.MintAgentToken(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), true)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -17,22 +18,7 @@ func (s *Server) audit(r *http.Request, p *principal, event, details string, pro
 // a failed login). Failures to record are logged, not returned: the write the
 // event describes has already happened.
 func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, props map[string]string) {
-	if props == nil {
-		props = map[string]string{}
-	}
-	props["ip"] = clientIP(r)
-	if ua := r.UserAgent(); ua != "" {
-		if len(ua) > 256 {
-			ua = ua[:256]
-		}
-		props["user_agent"] = ua
-	}
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		if len(xff) > 256 {
-			xff = xff[:256]
-		}
-		props["x_forwarded_for"] = xff
-	}
+	props = leaf.CallerProps(callerOf(r), props)
 	if userID != "" {
 		props["user_id"] = userID
 	}

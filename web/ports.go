@@ -20,11 +20,9 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
@@ -32,7 +30,6 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/storage"
 )
 
 // maxForwardMessage bounds a message of a forwarded-port websocket.
@@ -48,48 +45,15 @@ func portParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// portSpace returns the space with id when p may reach its ports and this
-// server holds its agent's link; what names the use in the audit log of
-// a refusal ("port forward", "web app").
-func (s *Server) portSpace(ctx context.Context, r *http.Request, p *principal, sp *shared.Space, what string, port int) error {
-	if s.noProxy {
-		return forbidden("this server does not forward the ports of spaces (server.disable_proxy)")
-	}
-	if sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces) {
-		s.audit(r, p, what+" refused", fmt.Sprintf("%s of space %s port %d refused: not its owner", what, sp.Name, port),
-			map[string]string{"space_id": sp.ID, "port": strconv.Itoa(port)})
-		return notFound("space %s not found", quote(sp.ID))
-	}
-	if s.remote(sp) {
-		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach its ports at that location's server", quote(sp.Name), quote(sp.Location))
-	}
-	if s.agents == nil {
-		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no ports of spaces")
-	}
-	return nil
-}
-
-// spacePort reads the space and the port of the route.
-func (s *Server) spacePort(r *http.Request) (*shared.Space, int, error) {
-	port, err := portParam(r)
-	if err != nil {
-		return nil, 0, err
-	}
-	id := chi.URLParam(r, "space_id")
-	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
-	if isCode(err, shared.ENOTFOUND) {
-		return nil, 0, notFound("space %s not found", quote(id))
-	}
-	return sp, port, err
-}
-
 // handleForwardPort serves GET /api/spaces/{space_id}/ports/{port}.
 func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, port, err := s.spacePort(r)
+	port, err := portParam(r)
 	if err != nil {
 		return err
 	}
-	if err := s.portSpace(r.Context(), r, p, sp, "port forward", port); err != nil {
+	way := leaf.Way{Kind: "port forward", Port: port}
+	sp, err := s.access.Forward(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), way)
+	if err != nil {
 		return err
 	}
 	stop, done, ok := s.streams.open()
@@ -97,7 +61,7 @@ func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *pr
 		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
 	}
 	defer done()
-	pc, err := s.agents.DialPort(r.Context(), sp.ID, port)
+	pc, visit, err := s.access.DialPort(r.Context(), callerOf(r), sp, way)
 	if err != nil {
 		return err
 	}
@@ -108,19 +72,9 @@ func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(maxForwardMessage)
-	began := s.now()
-	reason := relayPort(r.Context(), conn, pc, stop)
-	s.auditPortConn(r, p, "port forward", sp, port, began, pc, reason)
+	visit.Begin()
+	visit.End(relayPort(r.Context(), conn, pc, stop))
 	return nil
-}
-
-// auditPortConn records the end of a connection to a port of sp.
-func (s *Server) auditPortConn(r *http.Request, p *principal, what string, sp *shared.Space, port int, began time.Time, pc *leaf.PortConn, reason string) {
-	in, out := pc.Bytes()
-	s.audit(r, p, what+" closed", fmt.Sprintf("%s to port %d of space %s closed: %s", what, port, sp.Name, reason), map[string]string{
-		"space_id": sp.ID, "port": strconv.Itoa(port), "duration": s.now().Sub(began).Round(time.Millisecond).String(),
-		"bytes_to_space": strconv.FormatInt(in, 10), "bytes_from_space": strconv.FormatInt(out, 10), "reason": reason,
-	})
 }
 
 // relayPort copies between the websocket and the port connection until

@@ -19,6 +19,8 @@ import (
 // locations: the hub on an origin, the uplink's relay channel on a leaf.
 func (s *Server) setupStreams() {
 	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Logger: s.log})
+	s.access = leaf.NewAccess(leaf.AccessOptions{Location: s.location, Store: s.store, Spaces: s.spaces, Agents: s.agents, Streams: s.agentStreams,
+		Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
 	switch {
 	case s.hub != nil:
 		s.agentStreams.SetRemote(s.hub)
@@ -28,9 +30,10 @@ func (s *Server) setupStreams() {
 	}
 }
 
-// streamRequest is the request for a stream to sp's agent for p.
-func streamRequest(r *http.Request, p *principal, sp *shared.Space) leaf.StreamRequest {
-	return leaf.StreamRequest{Space: sp, UserID: p.user.ID, From: clientIP(r)}
+// callerOf is where r came from, for the audit log of the ways into
+// spaces.
+func callerOf(r *http.Request) leaf.Caller {
+	return leaf.Caller{IP: clientIP(r), UserAgent: r.UserAgent(), ForwardedFor: r.Header.Get("X-Forwarded-For")}
 }
 
 // handleLeafRelay serves GET /api/leaf-relay, the relay channel of a leaf

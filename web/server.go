@@ -230,6 +230,7 @@ type Server struct {
 	tls      *tls.Config
 
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
+	access       *leaf.Access       // the ways into spaces: terminals, ports, web apps (relay.go)
 
 	sessionMaxAge time.Duration
 

@@ -5,7 +5,12 @@ import (
 	"encoding/json"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
+
+// agentOf describes the agent of sp, nil when this server does not hold
+// its link.
+func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent { return s.access.AgentOf(sp) }
 
 // listBody returns the space list response of v. On a server with an
 // agent endpoint every space of its location carries its agent's state

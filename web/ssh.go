@@ -100,13 +100,21 @@ func (s *Server) spaceHostKey(ctx context.Context, sp *shared.Space) (*shared.Sp
 		return sp, nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	return update(ctx, s, func() (*shared.Space, error) { return storage.Get[shared.Space](ctx, s.store, sp.ID) }, func(sp *shared.Space) error {
-		if sp.SSHHostKey == "" {
-			sp.SSHHostKey, sp.SSHHostPublic = newHostKey()
-			sp.UpdatedAt = s.now().UTC()
+	var out *shared.Space
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		cur, err := storage.Get[shared.Space](ctx, tx, sp.ID)
+		if err != nil {
+			return err
 		}
-		return nil
+		out = cur
+		if cur.SSHHostKey != "" {
+			return nil
+		}
+		cur.SSHHostKey, cur.SSHHostPublic = newHostKey()
+		cur.UpdatedAt = s.now().UTC()
+		return tx.Put(ctx, cur)
 	})
+	return out, err
 }
 
 // serveSSH relays one SSH connection to the agent of sp over the

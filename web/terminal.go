@@ -18,8 +18,6 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/shared/crypt"
-	"github.com/knot-dev/knot/storage"
 )
 
 // Terminals: GET /api/spaces/{space_id}/terminal.
@@ -49,32 +47,13 @@ import (
 // Every open and close is audited with who, from where, how long it lasted
 // and why it ended.
 
-// agentOf describes the agent of sp, nil when this server does not hold
-// its link (sp is at another location, or there is no agent endpoint).
-func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent {
-	if s.agents == nil || s.remote(sp) {
-		return nil
-	}
-	st := s.agents.Status(sp.ID)
-	a := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != s.version}
-	if !st.LastSeen.IsZero() {
-		a.LastSeen = &st.LastSeen
-	}
-	return a
-}
-
 // handleAgentToken serves POST /api/spaces/{space_id}/agent-token: a new
 // agent credential for a manual space, whose owner runs the agent, shown
 // once. The space keeps only its hash, and an agent linked with the one
 // before is cut at its next heartbeat. Container and Nomad spaces get
 // theirs from knot at every start.
 func (s *Server) handleAgentToken(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ctx := context.WithoutCancel(r.Context())
-	cur, err := s.accessSpace(ctx, r, p)
-	if err != nil {
-		return err
-	}
-	sp, token, env, err := s.mintAgentToken(ctx, r, p, cur)
+	sp, token, env, err := s.access.MintAgentToken(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), false)
 	if err != nil {
 		return err
 	}
@@ -82,93 +61,39 @@ func (s *Server) handleAgentToken(w http.ResponseWriter, r *http.Request, p *pri
 	return nil
 }
 
-// mintAgentToken gives the manual space cur a new agent token, audited,
-// and returns the space as stored, the token and the agent's environment.
-func (s *Server) mintAgentToken(ctx context.Context, r *http.Request, p *principal, cur *shared.Space) (*shared.Space, string, map[string]string, error) {
-	if s.remote(cur) {
-		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
-	}
-	if s.agents == nil {
-		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
-	}
-	t, err := storage.Get[shared.Template](ctx, s.store, cur.TemplateID)
-	if err != nil && !isCode(err, shared.ENOTFOUND) {
-		return nil, "", nil, err
-	}
-	if t != nil && t.Kind != shared.TemplateManual {
-		return nil, "", nil, invalid("space %s runs from a %s template: knot gives its agent a new token at every start; only a manual space's agent token is made here", quote(cur.Name), t.Kind)
-	}
-	token := crypt.NewToken()
-	sp, err := update(ctx, s, func() (*shared.Space, error) { return s.accessSpace(ctx, r, p) }, func(sp *shared.Space) error {
-		sp.AgentTokenHash = crypt.HashToken(token)
-		sp.UpdatedAt = s.now().UTC()
-		return nil
-	})
-	if err != nil {
-		return nil, "", nil, err
-	}
-	s.audit(r, p, "Space Agent Token", "agent token of space "+sp.Name+" made", map[string]string{"space_id": sp.ID})
-	endpoint, fingerprint := s.agents.Contact()
-	return sp, token, map[string]string{
-		"KNOT_AGENT_ENDPOINT": endpoint, "KNOT_SPACE_ID": sp.ID, "KNOT_AGENT_TOKEN": token, "KNOT_AGENT_FINGERPRINT": fingerprint,
-	}, nil
-}
-
 // terminalWriteTimeout bounds the sending of one message to a viewer.
 const terminalWriteTimeout = 30 * time.Second
 
 // handleTerminal serves GET /api/spaces/{space_id}/terminal.
 func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.terminalSpace(r, p)
+	sp, err := s.access.Enter(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), leaf.Way{Kind: "terminal"})
 	if err != nil {
 		return err
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		list, err := s.agentStreams.Sessions(r.Context(), streamRequest(r, p, sp))
+		list, err := s.access.Sessions(r.Context(), callerOf(r), sp)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, terminalSessions(list))
 		return nil
 	}
-	return s.serveTerminal(w, r, p, sp)
-}
-
-// terminalSpace returns the space whose terminals r asks for, when p may
-// open them; a space of another location is reached through the relay.
-func (s *Server) terminalSpace(r *http.Request, p *principal) (*shared.Space, error) {
-	id := chi.URLParam(r, "space_id")
-	sp, err := storage.Get[shared.Space](r.Context(), s.store, id)
-	if isCode(err, shared.ENOTFOUND) {
-		return nil, notFound("space %s not found", quote(id))
-	} else if err != nil {
-		return nil, err
-	}
-	if sp.UserID != p.user.ID && !p.can(shared.PermManageSpaces) {
-		s.audit(r, p, "terminal refused", fmt.Sprintf("terminal of space %s refused: not its owner", sp.Name), map[string]string{"space_id": sp.ID})
-		return nil, notFound("space %s not found", quote(id))
-	}
-	return sp, nil
+	return s.serveTerminal(w, r, sp)
 }
 
 // serveTerminal opens a terminal of sp over the websocket r asks for,
-// relays it until it ends, and audits its open and close.
-func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, p *principal, sp *shared.Space) error {
-	req, err := terminalRequest(r, sp)
+// and relays it until it ends.
+func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, sp *shared.Space) error {
+	req, err := terminalRequest(r)
 	if err != nil {
 		return err
-	}
-	if req.Shell == "" && len(req.Command) == 0 && req.Attach == "" {
-		if u, err := storage.Get[shared.User](r.Context(), s.store, sp.UserID); err == nil {
-			req.Shell = u.PreferredShell
-		}
 	}
 	stop, done, ok := s.streams.open()
 	if !ok {
 		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
 	}
 	defer done()
-	ts, err := s.agentStreams.Terminal(r.Context(), streamRequest(r, p, sp), req)
+	ts, visit, err := s.access.OpenTerminal(r.Context(), callerOf(r), sp, req)
 	if err != nil {
 		return err
 	}
@@ -179,20 +104,8 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(agentwire.MaxFrame + 1)
-
-	props := map[string]string{"space_id": sp.ID, "session": ts.ID}
-	if req.Attach != "" {
-		props["attach"] = "true"
-	}
-	if len(req.Command) > 0 {
-		props["command"] = oneCommand(req.Command)
-	}
-	s.audit(r, p, "terminal opened", fmt.Sprintf("terminal of space %s opened", sp.Name), props)
-	began := s.now()
-	reason := s.relayTerminal(r.Context(), conn, ts, stop)
-	closeProps := map[string]string{"space_id": sp.ID, "session": ts.ID,
-		"duration": s.now().Sub(began).Round(time.Millisecond).String(), "reason": reason}
-	s.audit(r, p, "terminal closed", fmt.Sprintf("terminal of space %s closed: %s", sp.Name, reason), closeProps)
+	visit.Begin()
+	visit.End(s.relayTerminal(r.Context(), conn, ts, stop))
 	return nil
 }
 
@@ -205,19 +118,10 @@ func terminalSessions(list []agentwire.SessionInfo) api.TerminalSessions {
 	return out
 }
 
-// oneCommand shows a command for the audit log, bounded.
-func oneCommand(args []string) string {
-	c := strings.Join(args, " ")
-	if len(c) > 256 {
-		c = c[:256] + "…"
-	}
-	return c
-}
-
 // terminalRequest reads the query of a terminal websocket.
-func terminalRequest(r *http.Request, sp *shared.Space) (agentwire.Terminal, error) {
+func terminalRequest(r *http.Request) (agentwire.Terminal, error) {
 	q := r.URL.Query()
-	t := agentwire.Terminal{Attach: q.Get("attach"), Shell: sp.Shell, Command: q["cmd"]}
+	t := agentwire.Terminal{Attach: q.Get("attach"), Command: q["cmd"]}
 	for name, dst := range map[string]*uint16{"cols": &t.Cols, "rows": &t.Rows} {
 		v := q.Get(name)
 		if v == "" {

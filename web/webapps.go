@@ -48,50 +48,29 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/crypt"
-	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web/ui"
 )
 
 const (
 	appCookie   = "__KNOT_APP"
 	appAuthPath = "/__knot_auth"
-	// appCodeTTL is how long a one-time code of /proxy/auth is valid.
-	appCodeTTL = time.Minute
-	// appGrantTTL bounds the life of an app cookie; the session it stands
-	// for usually ends it first.
-	appGrantTTL = 12 * time.Hour
-	// maxAppGrants bounds the codes and cookies kept.
-	maxAppGrants = 100_000
 )
 
 // webApps is the state of the web app proxy.
 type webApps struct {
-	domain    string // ".example.com"; "" without a wildcard domain
+	grants    *leaf.AppGrants
 	transport *http.Transport
-
-	mu     sync.Mutex
-	grants map[string]appGrant // by the SHA-256 of a code or cookie; guarded by mu
-}
-
-// appGrant is what a one-time code or an app cookie stands for.
-type appGrant struct {
-	host      string // the app host, lower case, without a port
-	sessionID string // the knot session, or
-	tokenID   string // the API token
-	userID    string
-	code      bool // a one-time code, not a cookie
-	expires   time.Time
 }
 
 // appDial is what the transport needs to dial and audit a connection;
-// it travels in the request's context.
+// it travels in the request's context, which carries the actor.
 type appDial struct {
 	s    *Server
-	r    *http.Request // a copy of the first request's address and agent
-	p    *principal
+	c    leaf.Caller
 	sp   *shared.Space
 	port int
 }
@@ -99,10 +78,7 @@ type appDial struct {
 type appDialKey struct{}
 
 func newWebApps(wildcard string) *webApps {
-	a := &webApps{grants: map[string]appGrant{}}
-	if wildcard != "" {
-		a.domain = "." + strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(wildcard, "*."), "."))
-	}
+	a := &webApps{grants: leaf.NewAppGrants(wildcard)}
 	a.transport = &http.Transport{
 		DialContext:           a.dial,
 		MaxIdleConnsPerHost:   8,
@@ -119,14 +95,12 @@ func (a *webApps) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if !ok {
 		return nil, errors.New("web app: no space to dial")
 	}
-	pc, err := d.s.agents.DialPort(ctx, d.sp.ID, d.port)
+	pc, visit, err := d.s.access.DialPort(ctx, d.c, d.sp, leaf.Way{Kind: "web app", Port: d.port})
 	if err != nil {
 		return nil, err
 	}
-	began := d.s.now()
-	return &auditedConn{PortConn: pc, closed: func() {
-		d.s.auditPortConn(d.r, d.p, "web app", d.sp, d.port, began, pc, "the connection closed")
-	}}, nil
+	visit.Begin()
+	return &auditedConn{PortConn: pc, closed: func() { visit.End("the connection closed") }}, nil
 }
 
 // auditedConn audits its connection once, when it closes.
@@ -142,73 +116,10 @@ func (c *auditedConn) Close() error {
 	return err
 }
 
-// appHost returns the first label of host when host is an app host of
-// the wildcard domain.
-func (a *webApps) appHost(host string) (string, bool) {
-	if a.domain == "" {
-		return "", false
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	label, ok := strings.CutSuffix(strings.ToLower(host), a.domain)
-	if !ok || label == "" || strings.Contains(label, ".") {
-		return "", false
-	}
-	return label, true
-}
-
-// parseAppLabel splits USER--SPACE--PORT.
-func parseAppLabel(label string) (user, space string, port int, err error) {
-	parts := strings.Split(label, "--")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
-		return "", "", 0, notFound("%s is not a web app's host: USER--SPACE--PORT", quote(label))
-	}
-	port, perr := strconv.Atoi(parts[2])
-	if perr != nil || port < 1 || port > 65535 || strconv.Itoa(port) != parts[2] {
-		return "", "", 0, notFound("%s is not a web app's host: its port must be from 1 to 65535", quote(label))
-	}
-	return parts[0], parts[1], port, nil
-}
-
-// put keeps a grant under a new secret and returns the secret.
-func (a *webApps) put(g appGrant, now time.Time) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if len(a.grants) >= maxAppGrants {
-		for k, v := range a.grants {
-			if now.After(v.expires) {
-				delete(a.grants, k)
-			}
-		}
-		if len(a.grants) >= maxAppGrants {
-			return "", shared.Errorf(shared.EUNAVAILABLE, "too many web app logins are open; try again later")
-		}
-	}
-	secret := crypt.NewToken()
-	a.grants[crypt.HashToken(secret)] = g
-	return secret, nil
-}
-
-// get returns the grant of secret for host; a code is used up.
-func (a *webApps) get(secret, host string, code bool, now time.Time) (appGrant, bool) {
-	k := crypt.HashToken(secret)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	g, ok := a.grants[k]
-	if !ok || g.code != code {
-		return appGrant{}, false
-	}
-	if code || now.After(g.expires) {
-		delete(a.grants, k)
-	}
-	return g, g.host == host && !now.After(g.expires)
-}
-
 // appHosts is the middleware that serves the wildcard domain's hosts.
 func (s *Server) appHosts(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		label, ok := s.apps.appHost(r.Host)
+		label, ok := s.apps.grants.AppHost(r.Host)
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
@@ -221,8 +132,7 @@ func (s *Server) appHosts(next http.Handler) http.Handler {
 
 // serveAppHost serves a request to an app host.
 func (s *Server) serveAppHost(w http.ResponseWriter, r *http.Request, label string) error {
-	user, name, port, err := parseAppLabel(label)
-	if err != nil {
+	if _, _, _, err := leaf.ParseAppLabel(label); err != nil {
 		return err
 	}
 	host := hostOnly(r.Host)
@@ -238,7 +148,8 @@ func (s *Server) serveAppHost(w http.ResponseWriter, r *http.Request, label stri
 	if err != nil {
 		return err
 	}
-	sp, err := s.spaceByOwnerName(r.Context(), user, name)
+	r = r.WithContext(shared.NewContextWithActor(r.Context(), actorOf(p)))
+	sp, port, err := s.access.AppSpace(r.Context(), callerOf(r), label)
 	if err != nil {
 		return err
 	}
@@ -255,7 +166,7 @@ func (s *Server) appPrincipal(r *http.Request, host string) (*principal, error) 
 	if err != nil {
 		return nil, errNotAuthenticated
 	}
-	g, ok := s.apps.get(c.Value, host, false, s.now())
+	g, ok := s.apps.grants.Get(c.Value, host, false, s.now())
 	if !ok {
 		return nil, shared.Errorf(shared.EUNAUTHORIZED, "the login of this web app has ended: open it again")
 	}
@@ -263,8 +174,8 @@ func (s *Server) appPrincipal(r *http.Request, host string) (*principal, error) 
 }
 
 // grantPrincipal checks that the session or token of g still holds.
-func (s *Server) grantPrincipal(ctx context.Context, g appGrant) (*principal, error) {
-	id, err := s.auth.Identify(ctx, g.sessionID, g.tokenID)
+func (s *Server) grantPrincipal(ctx context.Context, g leaf.AppGrant) (*principal, error) {
+	id, err := s.auth.Identify(ctx, g.SessionID, g.TokenID)
 	if err != nil {
 		return nil, err
 	}
@@ -292,23 +203,16 @@ func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) e
 	if err != nil || (to.Scheme != "http" && to.Scheme != "https") {
 		return invalid("query parameter to must be the http(s) URL of a web app")
 	}
-	label, ok := s.apps.appHost(to.Host)
+	label, ok := s.apps.grants.AppHost(to.Host)
 	if !ok {
 		return invalid("%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
 	}
-	user, name, port, err := parseAppLabel(label)
-	if err != nil {
+	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+	if _, _, err := s.access.AppSpace(ctx, callerOf(r), label); err != nil {
 		return err
 	}
-	sp, err := s.spaceByOwnerName(r.Context(), user, name)
-	if err != nil {
-		return err
-	}
-	if err := s.webAppAllowed(r.Context(), r, p, sp, port); err != nil {
-		return err
-	}
-	code, err := s.apps.put(appGrant{host: hostOnly(to.Host), sessionID: p.sessionID, tokenID: p.tokenID, userID: p.user.ID,
-		code: true, expires: s.now().Add(appCodeTTL)}, s.now())
+	code, err := s.apps.grants.Put(leaf.AppGrant{Host: hostOnly(to.Host), SessionID: p.sessionID, TokenID: p.tokenID, UserID: p.user.ID,
+		Code: true, Expires: s.now().Add(leaf.AppCodeTTL)}, s.now())
 	if err != nil {
 		return err
 	}
@@ -321,12 +225,12 @@ func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) e
 // code into the app cookie and sends the browser on.
 func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host string) error {
 	q := r.URL.Query()
-	g, ok := s.apps.get(q.Get("code"), host, true, s.now())
+	g, ok := s.apps.grants.Get(q.Get("code"), host, true, s.now())
 	if !ok {
 		return shared.Errorf(shared.EUNAUTHORIZED, "the code of this web app login is not valid or was used: open the app again")
 	}
-	g.code, g.expires = false, s.now().Add(appGrantTTL)
-	secret, err := s.apps.put(g, s.now())
+	g.Code, g.Expires = false, s.now().Add(leaf.AppGrantTTL)
+	secret, err := s.apps.grants.Put(g, s.now())
 	if err != nil {
 		return err
 	}
@@ -362,7 +266,12 @@ func (s *Server) webAppPath(w http.ResponseWriter, r *http.Request, p *principal
 	if !p.canAny(shared.PermUseSpaces, shared.PermManageSpaces) {
 		return needs(shared.PermUseSpaces, shared.PermManageSpaces)
 	}
-	sp, port, err := s.spacePort(r)
+	port, err := portParam(r)
+	if err != nil {
+		return err
+	}
+	r = r.WithContext(shared.NewContextWithActor(r.Context(), actorOf(p)))
+	sp, err := s.access.Space(r.Context(), chi.URLParam(r, "space_id"))
 	if err != nil {
 		return err
 	}
@@ -371,55 +280,22 @@ func (s *Server) webAppPath(w http.ResponseWriter, r *http.Request, p *principal
 		http.Redirect(w, r, prefix+"/", http.StatusMovedPermanently)
 		return nil
 	}
+	if err := s.access.WebApp(r.Context(), callerOf(r), sp, port); err != nil {
+		return err
+	}
 	return s.proxyWebApp(w, r, p, sp, port, prefix)
 }
 
-// spaceByOwnerName finds the space name of the user username at this
-// server's location.
-func (s *Server) spaceByOwnerName(ctx context.Context, username, name string) (*shared.Space, error) {
-	u, err := storage.Lookup[shared.User](ctx, s.store, "username:"+strings.ToLower(username))
-	if isCode(err, shared.ENOTFOUND) {
-		return nil, notFound("space %s of user %s not found", quote(name), quote(username))
-	} else if err != nil {
-		return nil, err
-	}
-	sp, err := storage.Lookup[shared.Space](ctx, s.store, "name:"+u.ID+"/"+strings.ToLower(s.location)+"/"+strings.ToLower(name))
-	if isCode(err, shared.ENOTFOUND) {
-		return nil, notFound("space %s of user %s not found at location %s", quote(name), quote(username), quote(s.location))
-	}
-	return sp, err
-}
-
-// webAppAllowed checks that p may open port of sp as a web app.
-func (s *Server) webAppAllowed(ctx context.Context, r *http.Request, p *principal, sp *shared.Space, port int) error {
-	if err := s.portSpace(ctx, r, p, sp, "web app", port); err != nil {
-		return err
-	}
-	t, err := storage.Get[shared.Template](ctx, s.store, sp.TemplateID)
-	if err != nil && !isCode(err, shared.ENOTFOUND) {
-		return err
-	}
-	if t == nil {
-		return notFound("port %d of space %s is not a web app: its template is gone", port, quote(sp.Name))
-	}
-	if _, ok := t.WebPort(port); !ok {
-		return notFound("port %d of space %s is not a web app: its template %s does not list it in http_ports (knot forward port reaches any port)", port, quote(sp.Name), quote(t.Name))
-	}
-	return nil
-}
-
-// proxyWebApp relays r to port of sp, the path without prefix.
+// proxyWebApp relays r to port of sp, the path without prefix; p may
+// open it (leaf.Access.WebApp).
 func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principal, sp *shared.Space, port int, prefix string) error {
-	if err := s.webAppAllowed(r.Context(), r, p, sp, port); err != nil {
-		return err
-	}
 	if p.viaCookie && (unsafeMethod(r.Method) || r.Header.Get("Upgrade") != "") {
 		if o := r.Header.Get("Origin"); o != "" && o != schemeOf(r)+"://"+r.Host {
 			return forbidden("a request from %s may not act with your login on %s", quote(o), quote(r.Host))
 		}
 	}
 	sandbox := sp.UserID != p.user.ID && prefix != ""
-	d := &appDial{s: s, r: auditCopy(r), p: p, sp: sp, port: port}
+	d := &appDial{s: s, c: callerOf(r), sp: sp, port: port}
 	sum := sha256.Sum256([]byte(sp.ID + "\x00" + strconv.Itoa(port) + "\x00" + p.user.ID + "\x00" + clientIP(r)))
 	pool := hex.EncodeToString(sum[:12]) + ".knot.invalid"
 	rp := &httputil.ReverseProxy{
@@ -480,17 +356,6 @@ func dropKnotCookies(h http.Header) {
 			h.Add("Set-Cookie", v)
 		}
 	}
-}
-
-// auditCopy keeps what the audit log reads of r, for after r is done.
-func auditCopy(r *http.Request) *http.Request {
-	h := http.Header{}
-	for _, k := range []string{"User-Agent", "X-Forwarded-For"} {
-		if v := r.Header.Get(k); v != "" {
-			h.Set(k, v)
-		}
-	}
-	return (&http.Request{RemoteAddr: r.RemoteAddr, Header: h}).WithContext(context.Background())
 }
 
 func hostOnly(host string) string {

@@ -1,0 +1,443 @@
+package leaf
+
+// The ways into a space: terminals, forwarded ports, web apps (and, with
+// the same calls, any other kind of agent stream such as SSH), and the
+// agent token of a manual space.
+//
+// Access holds the rules of them, so that an HTTP handler only decodes the
+// request, makes one call and carries the bytes: who may open what (the
+// space's owner, or a user with Manage Spaces; anyone else is told the
+// space does not exist, and the refusal is audited), whether this server
+// can reach the space (its agent is linked here, or a terminal is relayed
+// to its location), and the audit records of every use: who, from where,
+// how long it lasted, the bytes each way and why it ended.
+//
+// The actor is the one in the context (shared.ActorFrom); the Caller says
+// from where they came. Access is a type of this package rather than a
+// service declared in shared, as SpaceService's web side is: what it hands
+// back are the agent streams of this package (TerminalStream, PortConn),
+// which only a server of a location holds.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/storage"
+)
+
+// Caller is where a request for a way into a space came from, as the
+// audit log records it.
+type Caller struct {
+	// IP is the client's address.
+	IP string
+	// UserAgent and ForwardedFor are the request's User-Agent and
+	// X-Forwarded-For headers, if any.
+	UserAgent, ForwardedFor string
+}
+
+// Way names a way into a space in the audit log: its kind ("terminal",
+// "port forward", "web app", "ssh") and, for a port, the port.
+type Way struct {
+	Kind string
+	Port int
+}
+
+// AccessOptions configures Access.
+type AccessOptions struct {
+	// Location is this server's location. Required.
+	Location string
+	// Store holds the spaces, their owners and templates. Required.
+	Store storage.Store
+	// Spaces is this server's space service, which writes agent tokens.
+	// Required.
+	Spaces *SpaceService
+	// Agents is this location's agent endpoint; nil means none.
+	Agents *Agents
+	// Streams opens streams to the agents of every location. Required.
+	Streams *AgentStreams
+	// Audit records the uses of the ways; nil records nothing.
+	Audit shared.AuditService
+	// Version is this server's version, against which agents are outdated.
+	Version string
+	// NoProxy turns off forwarded ports and web apps
+	// (server.disable_proxy).
+	NoProxy bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the log; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Access decides and audits the ways into the spaces of a server. Its
+// methods are safe for concurrent use.
+type Access struct {
+	opts AccessOptions
+	log  *slog.Logger
+}
+
+// NewAccess returns the access rules opts describe.
+func NewAccess(opts AccessOptions) *Access {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &Access{opts: opts, log: opts.Logger}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a
+}
+
+// Space returns the space with id, of any location. ENOTFOUND when there
+// is none.
+func (a *Access) Space(ctx context.Context, id string) (*shared.Space, error) {
+	sp, err := storage.Get[shared.Space](ctx, a.opts.Store, id)
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(id))
+	}
+	return sp, err
+}
+
+// Enter returns the space with id when the actor may use way into it: its
+// owner or a user with Manage Spaces. To anyone else it does not exist
+// (ENOTFOUND), and the refusal is audited.
+func (a *Access) Enter(ctx context.Context, c Caller, id string, way Way) (*shared.Space, error) {
+	sp, err := a.Space(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sp, a.mayEnter(ctx, c, sp, way)
+}
+
+func (a *Access) mayEnter(ctx context.Context, c Caller, sp *shared.Space, way Way) error {
+	act := shared.ActorFrom(ctx)
+	if act != nil && act.User != nil && (sp.UserID == act.User.ID || act.Can(shared.PermManageSpaces)) {
+		return nil
+	}
+	props := map[string]string{"space_id": sp.ID}
+	details := fmt.Sprintf("%s of space %s refused: not its owner", way.Kind, sp.Name)
+	if way.Port != 0 {
+		props["port"] = strconv.Itoa(way.Port)
+		details = fmt.Sprintf("%s of space %s port %d refused: not its owner", way.Kind, sp.Name, way.Port)
+	}
+	a.audit(ctx, c, way.Kind+" refused", details, props)
+	return shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(sp.ID))
+}
+
+// Forward returns the space with id when the actor may reach its port as
+// way (a forwarded port, a web app) and this server holds its agent's
+// link: EFORBIDDEN with server.disable_proxy, ENOTFOUND as Enter,
+// ECONFLICT for a space of another location, EUNAVAILABLE without an
+// agent endpoint.
+func (a *Access) Forward(ctx context.Context, c Caller, id string, way Way) (*shared.Space, error) {
+	sp, err := a.Space(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return sp, a.mayForward(ctx, c, sp, way)
+}
+
+func (a *Access) mayForward(ctx context.Context, c Caller, sp *shared.Space, way Way) error {
+	if a.opts.NoProxy {
+		return forbidden("this server does not forward the ports of spaces (server.disable_proxy)")
+	}
+	if err := a.mayEnter(ctx, c, sp, way); err != nil {
+		return err
+	}
+	if sp.Location != a.opts.Location {
+		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach its ports at that location's server", quote(sp.Name), quote(sp.Location))
+	}
+	if a.opts.Agents == nil {
+		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no ports of spaces")
+	}
+	return nil
+}
+
+// Sessions lists the terminal sessions the agent of sp keeps; sp is one
+// Enter returned.
+func (a *Access) Sessions(ctx context.Context, c Caller, sp *shared.Space) ([]agentwire.SessionInfo, error) {
+	return a.opts.Streams.Sessions(ctx, a.streamRequest(ctx, c, sp))
+}
+
+func (a *Access) streamRequest(ctx context.Context, c Caller, sp *shared.Space) StreamRequest {
+	req := StreamRequest{Space: sp, From: c.IP}
+	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
+		req.UserID = act.User.ID
+	}
+	return req
+}
+
+// OpenTerminal opens the terminal t in sp (one Enter returned), local or
+// relayed: a new session without a command runs the space's shell, or
+// else its owner's preferred one. The Visit records its open and close.
+// Errors as AgentStreams.Terminal.
+func (a *Access) OpenTerminal(ctx context.Context, c Caller, sp *shared.Space, t agentwire.Terminal) (*TerminalStream, *Visit, error) {
+	if t.Shell == "" {
+		t.Shell = sp.Shell
+	}
+	if t.Shell == "" && len(t.Command) == 0 && t.Attach == "" {
+		if u, err := storage.Get[shared.User](ctx, a.opts.Store, sp.UserID); err == nil {
+			t.Shell = u.PreferredShell
+		}
+	}
+	ts, err := a.opts.Streams.Terminal(ctx, a.streamRequest(ctx, c, sp), t)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := a.visit(ctx, c, sp, Way{Kind: "terminal"})
+	v.session = ts.ID
+	v.open = map[string]string{}
+	if t.Attach != "" {
+		v.open["attach"] = "true"
+	}
+	if len(t.Command) > 0 {
+		v.open["command"] = oneCommand(t.Command)
+	}
+	return ts, v, nil
+}
+
+// DialPort connects to port of sp (one Forward returned) through its
+// agent. The Visit records the connection's close with the bytes each
+// way. Errors as Agents.DialPort.
+func (a *Access) DialPort(ctx context.Context, c Caller, sp *shared.Space, way Way) (*PortConn, *Visit, error) {
+	pc, err := a.opts.Agents.DialPort(ctx, sp.ID, way.Port)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := a.visit(ctx, c, sp, way)
+	v.bytes = pc.Bytes
+	return pc, v, nil
+}
+
+// OpenStream opens a stream of the kind o.Type (SSH, say) to the agent of
+// sp, one Enter returned for way, local or relayed, and sends o: the
+// caller reads the agent's answer. The stream's deadline is ctx's; clear
+// it once the stream is set up. The Visit records its open at Begin and
+// its close at End, with the bytes each way. Errors as AgentStreams.Open.
+func (a *Access) OpenStream(ctx context.Context, c Caller, sp *shared.Space, way Way, o agentwire.Open) (net.Conn, *Visit, error) {
+	req := a.streamRequest(ctx, c, sp)
+	req.Open = o
+	st, err := a.opts.Streams.Open(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc := &countedConn{Conn: st}
+	v := a.visit(ctx, c, sp, way)
+	v.open = map[string]string{}
+	v.bytes = func() (int64, int64) { return cc.in.Load(), cc.out.Load() }
+	return cc, v, nil
+}
+
+// countedConn counts the bytes written to a space and read from it.
+type countedConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+// OutdatedAgents lists the spaces the actor may see whose agent, linked
+// to this server, runs another version than it. Errors as
+// SpaceService.List.
+func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error) {
+	out := api.OutdatedAgents{Agents: []api.OutdatedAgent{}}
+	l, err := a.opts.Spaces.List(ctx, shared.SpaceFilter{Visible: true})
+	if err != nil {
+		return out, err
+	}
+	for _, sp := range l.Spaces {
+		ag := a.AgentOf(sp)
+		if ag == nil || !ag.Outdated {
+			continue
+		}
+		o := api.OutdatedAgent{SpaceID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location,
+			AgentVersion: ag.Version, ServerVersion: a.opts.Version}
+		if u := l.Users[sp.UserID]; u != nil {
+			o.Username = u.Username
+		}
+		out.Agents = append(out.Agents, o)
+	}
+	out.Count = len(out.Agents)
+	return out, nil
+}
+
+// Visit is one use of a way into a space, for the audit log.
+type Visit struct {
+	a       *Access
+	ctx     context.Context
+	c       Caller
+	sp      *shared.Space
+	way     Way
+	session string
+	open    map[string]string // the open record's properties; nil: none is recorded
+	bytes   func() (toSpace, fromSpace int64)
+	in, out int64 // the bytes at Begin
+	began   time.Time
+}
+
+func (a *Access) visit(ctx context.Context, c Caller, sp *shared.Space, way Way) *Visit {
+	return &Visit{a: a, ctx: context.WithoutCancel(ctx), c: c, sp: sp, way: way, began: a.opts.Now()}
+}
+
+// Begin records that the way is open (for a terminal, "terminal
+// opened"), and starts its clock and its count of bytes.
+func (v *Visit) Begin() {
+	if v.bytes != nil {
+		v.in, v.out = v.bytes()
+	}
+	if v.open != nil {
+		props := v.props()
+		for k, val := range v.open {
+			props[k] = val
+		}
+		v.a.audit(v.ctx, v.c, v.way.Kind+" opened", fmt.Sprintf("%s of space %s opened", v.way.Kind, v.sp.Name), props)
+	}
+	v.began = v.a.opts.Now()
+}
+
+// End records that the way closed, how long it was open, and why.
+func (v *Visit) End(reason string) {
+	props := v.props()
+	props["duration"] = v.a.opts.Now().Sub(v.began).Round(time.Millisecond).String()
+	details := fmt.Sprintf("%s of space %s closed: %s", v.way.Kind, v.sp.Name, reason)
+	if v.way.Port != 0 {
+		details = fmt.Sprintf("%s to port %d of space %s closed: %s", v.way.Kind, v.way.Port, v.sp.Name, reason)
+	}
+	if v.bytes != nil {
+		in, out := v.bytes()
+		in, out = in-v.in, out-v.out
+		props["bytes_to_space"], props["bytes_from_space"] = strconv.FormatInt(in, 10), strconv.FormatInt(out, 10)
+	}
+	props["reason"] = reason
+	v.a.audit(v.ctx, v.c, v.way.Kind+" closed", details, props)
+}
+
+func (v *Visit) props() map[string]string {
+	props := map[string]string{"space_id": v.sp.ID}
+	if v.session != "" {
+		props["session"] = v.session
+	}
+	if v.way.Port != 0 {
+		props["port"] = strconv.Itoa(v.way.Port)
+	}
+	return props
+}
+
+// oneCommand shows a command for the audit log, bounded.
+func oneCommand(args []string) string {
+	c := strings.Join(args, " ")
+	if len(c) > 256 {
+		c = c[:256] + "…"
+	}
+	return c
+}
+
+// MintAgentToken gives the manual space with id a new agent token,
+// audited, and returns the space as stored, the token and the agent's
+// environment. ownerOnly hides the space from anyone but its owner, even
+// with Manage Spaces (ENOTFOUND); else ENOTFOUND as SpaceService.Get.
+// ECONFLICT for a space of another location, EUNAVAILABLE without an agent
+// endpoint, EINVALID for a space of another kind of template.
+func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerOnly bool) (*shared.Space, string, map[string]string, error) {
+	ctx = context.WithoutCancel(ctx)
+	cur, err := a.opts.Spaces.Get(ctx, id)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if act := shared.ActorFrom(ctx); ownerOnly && (act == nil || act.User == nil || cur.UserID != act.User.ID) {
+		return nil, "", nil, shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(cur.ID))
+	}
+	if cur.Location != a.opts.Location {
+		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+	}
+	if a.opts.Agents == nil {
+		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+	}
+	t, err := storage.Get[shared.Template](ctx, a.opts.Store, cur.TemplateID)
+	if err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
+		return nil, "", nil, err
+	}
+	if t != nil && t.Kind != shared.TemplateManual {
+		return nil, "", nil, invalid("space %s runs from a %s template: knot gives its agent a new token at every start; only a manual space's agent token is made here", quote(cur.Name), t.Kind)
+	}
+	token := crypt.NewToken()
+	sp, err := a.opts.Spaces.update(ctx, id, func(sp *shared.Space) error {
+		sp.AgentTokenHash = crypt.HashToken(token)
+		sp.UpdatedAt = a.opts.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	a.audit(ctx, c, "Space Agent Token", "agent token of space "+sp.Name+" made", map[string]string{"space_id": sp.ID})
+	endpoint, fingerprint := a.opts.Agents.Contact()
+	return sp, token, map[string]string{
+		"KNOT_AGENT_ENDPOINT": endpoint, "KNOT_SPACE_ID": sp.ID, "KNOT_AGENT_TOKEN": token, "KNOT_AGENT_FINGERPRINT": fingerprint,
+	}, nil
+}
+
+// AgentOf describes the agent of sp, nil when this server does not hold
+// its link (sp is at another location, or there is no agent endpoint).
+func (a *Access) AgentOf(sp *shared.Space) *api.SpaceAgent {
+	if a.opts.Agents == nil || sp.Location != a.opts.Location {
+		return nil
+	}
+	st := a.opts.Agents.Status(sp.ID)
+	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != a.opts.Version}
+	if !st.LastSeen.IsZero() {
+		ag.LastSeen = &st.LastSeen
+	}
+	return ag
+}
+
+// audit records an event of the actor in ctx, from c.
+func (a *Access) audit(ctx context.Context, c Caller, event, details string, props map[string]string) {
+	if a.opts.Audit == nil {
+		return
+	}
+	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(c, props)}
+	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
+		ev.Actor = act.User.Username
+		if act.User.ID != "" {
+			ev.Properties["user_id"] = act.User.ID
+		}
+	}
+	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
+		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
+	}
+}
+
+// CallerProps adds to props (nil: a new map) what the audit log records
+// of c, and returns it.
+func CallerProps(c Caller, props map[string]string) map[string]string {
+	if props == nil {
+		props = map[string]string{}
+	}
+	props["ip"] = c.IP
+	if c.UserAgent != "" {
+		props["user_agent"] = bounded(c.UserAgent, 256)
+	}
+	if c.ForwardedFor != "" {
+		props["x_forwarded_for"] = bounded(c.ForwardedFor, 256)
+	}
+	return props
+}

@@ -1,0 +1,175 @@
+package leaf
+
+// Web apps: the ports a space's template declares in http_ports, which
+// the web layer serves at /proxy/spaces/{space_id}/ports/{port}/ and, with
+// a wildcard domain, at USER--SPACE--PORT of that domain. Here are who may
+// open one, the finding of a space by its app host, and the one-time codes
+// and cookies of the wildcard hosts (see web/webapps.go for the HTTP).
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/storage"
+)
+
+const (
+	// AppCodeTTL is how long a one-time code of a web app login is valid.
+	AppCodeTTL = time.Minute
+	// AppGrantTTL bounds the life of an app cookie; the session it stands
+	// for usually ends it first.
+	AppGrantTTL = 12 * time.Hour
+	// maxAppGrants bounds the codes and cookies kept.
+	maxAppGrants = 100_000
+)
+
+// AppGrants keeps the one-time codes and cookies of web app hosts. Its
+// methods are safe for concurrent use.
+type AppGrants struct {
+	domain string // ".example.com"; "" without a wildcard domain
+
+	mu     sync.Mutex
+	grants map[string]AppGrant // by the SHA-256 of a code or cookie; guarded by mu
+}
+
+// AppGrant is what a one-time code or an app cookie stands for.
+type AppGrant struct {
+	Host      string // the app host, lower case, without a port
+	SessionID string // the knot session, or
+	TokenID   string // the API token
+	UserID    string
+	Code      bool // a one-time code, not a cookie
+	Expires   time.Time
+}
+
+// NewAppGrants returns the grants of the web apps of wildcard
+// ("*.example.com"; "" means none).
+func NewAppGrants(wildcard string) *AppGrants {
+	a := &AppGrants{grants: map[string]AppGrant{}}
+	if wildcard != "" {
+		a.domain = "." + strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(wildcard, "*."), "."))
+	}
+	return a
+}
+
+// AppHost returns the first label of host when host is an app host of
+// the wildcard domain.
+func (a *AppGrants) AppHost(host string) (string, bool) {
+	if a.domain == "" {
+		return "", false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	label, ok := strings.CutSuffix(strings.ToLower(host), a.domain)
+	if !ok || label == "" || strings.Contains(label, ".") {
+		return "", false
+	}
+	return label, true
+}
+
+// ParseAppLabel splits USER--SPACE--PORT; ENOTFOUND when label is not one.
+func ParseAppLabel(label string) (user, space string, port int, err error) {
+	parts := strings.Split(label, "--")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return "", "", 0, shared.Errorf(shared.ENOTFOUND, "%s is not a web app's host: USER--SPACE--PORT", quote(label))
+	}
+	port, perr := strconv.Atoi(parts[2])
+	if perr != nil || port < 1 || port > 65535 || strconv.Itoa(port) != parts[2] {
+		return "", "", 0, shared.Errorf(shared.ENOTFOUND, "%s is not a web app's host: its port must be from 1 to 65535", quote(label))
+	}
+	return parts[0], parts[1], port, nil
+}
+
+// Put keeps a grant under a new secret and returns the secret.
+// EUNAVAILABLE when too many are kept.
+func (a *AppGrants) Put(g AppGrant, now time.Time) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.grants) >= maxAppGrants {
+		for k, v := range a.grants {
+			if now.After(v.Expires) {
+				delete(a.grants, k)
+			}
+		}
+		if len(a.grants) >= maxAppGrants {
+			return "", shared.Errorf(shared.EUNAVAILABLE, "too many web app logins are open; try again later")
+		}
+	}
+	secret := crypt.NewToken()
+	a.grants[crypt.HashToken(secret)] = g
+	return secret, nil
+}
+
+// Get returns the grant of secret for host; a code is used up.
+func (a *AppGrants) Get(secret, host string, code bool, now time.Time) (AppGrant, bool) {
+	k := crypt.HashToken(secret)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	g, ok := a.grants[k]
+	if !ok || g.Code != code {
+		return AppGrant{}, false
+	}
+	if code || now.After(g.Expires) {
+		delete(a.grants, k)
+	}
+	return g, g.Host == host && !now.After(g.Expires)
+}
+
+// AppSpace returns the space and port of the app host label when the
+// actor may open it as a web app. ENOTFOUND for a label that is not an
+// app's, and as SpaceNamed and WebApp.
+func (a *Access) AppSpace(ctx context.Context, c Caller, label string) (*shared.Space, int, error) {
+	username, name, port, err := ParseAppLabel(label)
+	if err != nil {
+		return nil, 0, err
+	}
+	sp, err := a.SpaceNamed(ctx, username, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return sp, port, a.WebApp(ctx, c, sp, port)
+}
+
+// SpaceNamed returns the space name of the user username at this server's
+// location, names in any case. ENOTFOUND when the user or the space is not
+// there; it says nothing of who may use the space.
+func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared.Space, error) {
+	u, err := storage.Lookup[shared.User](ctx, a.opts.Store, "username:"+strings.ToLower(username))
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found", quote(name), quote(username))
+	} else if err != nil {
+		return nil, err
+	}
+	sp, err := storage.Lookup[shared.Space](ctx, a.opts.Store, "name:"+u.ID+"/"+strings.ToLower(a.opts.Location)+"/"+strings.ToLower(name))
+	if shared.ErrorCode(err) == shared.ENOTFOUND {
+		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found at location %s", quote(name), quote(username), quote(a.opts.Location))
+	}
+	return sp, err
+}
+
+// WebApp checks that the actor may open port of sp as a web app: as
+// Forward, and the port is one of the http_ports of its template
+// (ENOTFOUND saying so).
+func (a *Access) WebApp(ctx context.Context, c Caller, sp *shared.Space, port int) error {
+	if err := a.mayForward(ctx, c, sp, Way{Kind: "web app", Port: port}); err != nil {
+		return err
+	}
+	t, err := storage.Get[shared.Template](ctx, a.opts.Store, sp.TemplateID)
+	if err != nil && shared.ErrorCode(err) != shared.ENOTFOUND {
+		return err
+	}
+	if t == nil {
+		return shared.Errorf(shared.ENOTFOUND, "port %d of space %s is not a web app: its template is gone", port, quote(sp.Name))
+	}
+	if _, ok := t.WebPort(port); !ok {
+		return shared.Errorf(shared.ENOTFOUND, "port %d of space %s is not a web app: its template %s does not list it in http_ports (knot forward port reaches any port)", port, quote(sp.Name), quote(t.Name))
+	}
+	return nil
+}
