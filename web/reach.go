@@ -1,0 +1,45 @@
+package web
+
+import (
+	"github.com/knot-dev/knot/shared"
+)
+
+// reachability returns what says why this server cannot reach the
+// location of a space now ("" when it can), for the space records it
+// serves (api.Space.Reachable); nil when every location is reachable.
+// This server's own location always is. On an origin, another location
+// is reachable while a leaf of it is connected to the hub; on a leaf,
+// while its origin is, which relays to the other locations. One call
+// serves one response: it asks the hub once per location.
+func (s *Server) reachability() func(sp *shared.Space) string {
+	switch {
+	case s.hub != nil:
+		memo := map[string]string{}
+		return func(sp *shared.Space) string {
+			if !s.remote(sp) {
+				return ""
+			}
+			why, ok := memo[sp.Location]
+			if !ok {
+				if !s.hub.Linked(sp.Location) {
+					why = "no leaf of location " + sp.Location + " is connected to this origin"
+				}
+				memo[sp.Location] = why
+			}
+			return why
+		}
+	case s.leaf != nil:
+		st := s.leaf.Uplink.Status()
+		if st.Connected {
+			return nil
+		}
+		why := "this leaf cannot reach its origin, which relays to location "
+		return func(sp *shared.Space) string {
+			if !s.remote(sp) {
+				return ""
+			}
+			return why + sp.Location
+		}
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knot-dev/knot/shared/api"
+)
+
+// A space whose location has no leaf connected to the origin is served as
+// unreachable, with the reason, in the list and on its own; while the leaf
+// is connected, and for the origin's own spaces, it is reachable.
+func TestSpacesOfADisconnectedLeafAreUnreachable(t *testing.T) {
+	e := newOriginEnv(t)
+	_, session := e.admin()
+	tpl := e.template("byo")
+	leaf, _ := e.dialLeaf(t, fleetToken, "n-far", "far")
+
+	var far, home api.SpaceCreated
+	e.must(http.StatusCreated, "POST", "/api/spaces", session, map[string]any{"name": "away", "template_id": tpl.ID, "location": "far"}).decode(t, &far)
+	e.must(http.StatusCreated, "POST", "/api/spaces", session, map[string]any{"name": "here", "template_id": tpl.ID}).decode(t, &home)
+
+	listed := func() map[string]api.Space {
+		var l api.SpaceList
+		e.must(http.StatusOK, "GET", "/api/spaces", session, nil).decode(t, &l)
+		out := map[string]api.Space{}
+		for _, sp := range l.Spaces {
+			out[sp.ID] = sp
+		}
+		return out
+	}
+	eventually(t, 5*time.Second, func() string {
+		if sp, ok := listed()[far.SpaceID]; !ok || !sp.Reachable || sp.UnreachableReason != "" {
+			return "the space of the connected leaf is not listed as reachable"
+		}
+		return ""
+	})
+
+	leaf.c.CloseNow()
+	eventually(t, 5*time.Second, func() string {
+		sp := listed()[far.SpaceID]
+		if sp.Reachable || !strings.Contains(sp.UnreachableReason, `location far`) {
+			return "listed as " + fmt.Sprintf("%+v", sp)
+		}
+		return ""
+	})
+	if sp := listed()[home.SpaceID]; !sp.Reachable || sp.UnreachableReason != "" {
+		t.Fatalf("the origin's own space is listed as %s", fmt.Sprintf("%+v", sp))
+	}
+	var one api.Space
+	e.must(http.StatusOK, "GET", "/api/spaces/"+far.SpaceID, session, nil).decode(t, &one)
+	if one.Reachable || !strings.Contains(one.UnreachableReason, "no leaf of location far is connected") {
+		t.Fatalf("GET /api/spaces/{id} = %s, want unreachable with the reason", fmt.Sprintf("%+v", one))
+	}
+	e.must(http.StatusOK, "GET", "/api/spaces/"+home.SpaceID, session, nil).decode(t, &one)
+	if !one.Reachable {
+		t.Fatalf("GET of the origin's own space = %s, want reachable", fmt.Sprintf("%+v", one))
+	}
+}
