@@ -59,10 +59,17 @@ function render() {
   desc.textContent = s.description || '';
   desc.hidden = !s.description;
 
+  // A space whose location this server cannot reach now shows its last
+  // reported state, marked unreachable, and its actions are disabled.
+  const away = s.reachable === false;
+  root.dataset.reachable = String(!away);
   const badge = $('#state-badge');
-  badge.className = `badge state state-${s.state}`;
-  badge.textContent = s.state;
-  const inMotion = moving.has(s.state) || busy !== '';
+  badge.className = away ? 'badge state unreachable' : `badge state state-${s.state}`;
+  badge.textContent = away ? 'unreachable' : s.state;
+  const unreachable = $('#space-unreachable');
+  unreachable.hidden = !away;
+  unreachable.textContent = away ? `Last reported ${s.state}. Location ${s.location} cannot be reached: ${s.unreachable_reason}. Its actions wait until it is back.` : '';
+  const inMotion = (moving.has(s.state) && !away) || busy !== '';
   $('#state-progress').hidden = !inMotion;
   text('#state-step', step || `${doing[busy] || s.state}…`);
 
@@ -83,7 +90,9 @@ function render() {
   for (const b of $$('#space-actions button')) {
     const verb = b.dataset.action;
     if (verb in show) b.hidden = !show[verb];
-    b.disabled = inMotion && verb !== 'edit';
+    b.disabled = (inMotion && verb !== 'edit') || away;
+    if (away) b.title = `Location ${s.location} cannot be reached`;
+    else b.removeAttribute('title');
     b.setAttribute('aria-label', rowLabel(b.textContent, s.name));
   }
 

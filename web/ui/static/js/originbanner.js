@@ -1,0 +1,96 @@
+// originbanner.js shows, on every page of a leaf, a banner while the leaf
+// cannot reach its origin: why, and what cannot be done meanwhile. Users,
+// groups, roles, API tokens, templates and variables change at the origin,
+// so on their pages the controls that would change them are disabled,
+// with the reason, until the origin is back. Spaces of this location keep
+// working.
+import { api } from './api.js';
+
+const banner = document.getElementById('origin-banner');
+const page = document.body.dataset.page;
+
+// originPages are the pages whose records change at the origin.
+const originPages = new Set(['users', 'groups', 'roles', 'tokens', 'templates', 'variables']);
+
+// controls are what would change a record on those pages: the New button,
+// each row's Edit and Delete, and the submit button of a form.
+const controls = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], form button[type="submit"]';
+
+const cannot = 'users, groups, roles, API tokens, templates and variables cannot be changed here: they change at the origin';
+let down = null; // the reason while the origin is unreachable
+
+function lock(root) {
+  if (!originPages.has(page)) return;
+  for (const b of root.querySelectorAll(controls)) {
+    if (b.dataset.originLocked) continue;
+    b.dataset.originLocked = b.disabled ? 'was' : 'yes';
+    if (b.title) b.dataset.originTitle = b.title;
+    b.disabled = true;
+    b.title = `The origin cannot be reached: ${cannot}.`;
+    b.setAttribute('aria-describedby', 'origin-banner');
+  }
+}
+
+function unlock() {
+  for (const b of document.querySelectorAll('[data-origin-locked]')) {
+    b.disabled = b.dataset.originLocked === 'was';
+    if (b.dataset.originTitle) b.title = b.dataset.originTitle;
+    else b.removeAttribute('title');
+    b.removeAttribute('aria-describedby');
+    delete b.dataset.originLocked;
+    delete b.dataset.originTitle;
+  }
+}
+
+// Rows and dialogs that pages build after the banner came are locked too.
+const observer = new MutationObserver(() => {
+  if (down !== null) lock(document.body);
+});
+
+function show(s) {
+  const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
+  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
+  const why = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = `The origin ${s.origin_server || ''} cannot be reached${since}`.replace('  ', ' ');
+  why.append(strong, `: ${s.reason || 'no reason given'}.${next}`);
+  const what = document.createElement('p');
+  what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces of this location keep working.`;
+  banner.replaceChildren(why, what);
+  banner.hidden = false;
+  document.body.dataset.originReachable = 'false';
+  lock(document.body);
+  observer.observe(document.body, { childList: true, subtree: true });
+}
+
+function hide() {
+  banner.hidden = true;
+  banner.replaceChildren();
+  document.body.dataset.originReachable = 'true';
+  observer.disconnect();
+  unlock();
+}
+
+async function check() {
+  let s;
+  try {
+    s = await api('GET', '/api/leaf/status');
+  } catch {
+    return; // this server itself did not answer: nothing new about the origin
+  }
+  if (s.origin_reachable) {
+    if (down !== null) hide();
+    down = null;
+    document.body.dataset.originReachable = 'true';
+    return;
+  }
+  const sig = JSON.stringify([s.reason, s.since, s.next_attempt]);
+  if (sig !== down) show(s);
+  down = sig;
+}
+
+if (banner) {
+  check();
+  setInterval(() => { if (!document.hidden) check(); }, 5000);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) check(); });
+}
