@@ -1,7 +1,11 @@
 package web
 
 import (
+	"context"
+	"sort"
+
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // reachability returns what says why this server cannot reach the
@@ -42,4 +46,53 @@ func (s *Server) reachability() func(sp *shared.Space) string {
 		}
 	}
 	return nil
+}
+
+// unseenLocations returns, on an origin, the locations other than its own
+// that its store knows by their spaces or unexpired leaf tokens and where
+// none of nodes (the fleet registry, which is in memory) is: after a
+// restart of the origin, the leaves that have not come back. Elsewhere it
+// returns none.
+func (s *Server) unseenLocations(ctx context.Context, nodes []shared.LeafNode) ([]api.UnseenLocation, error) {
+	out := []api.UnseenLocation{}
+	if s.hub == nil {
+		return out, nil
+	}
+	seen := map[string]bool{s.location: true}
+	for _, n := range nodes {
+		seen[n.Location] = true
+	}
+	byLoc := map[string]*api.UnseenLocation{}
+	at := func(loc string) *api.UnseenLocation {
+		u := byLoc[loc]
+		if u == nil {
+			u = &api.UnseenLocation{Location: loc}
+			byLoc[loc] = u
+		}
+		return u
+	}
+	l, err := s.spaces.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range l.Spaces {
+		if !seen[sp.Location] && sp.Location != "" {
+			at(sp.Location).Spaces++
+		}
+	}
+	tokens, err := s.fleet.LeafTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for _, t := range tokens {
+		if !seen[t.Location] && !t.Expired(now) {
+			at(t.Location).LeafTokens++
+		}
+	}
+	for _, u := range byLoc {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Location < out[j].Location })
+	return out, nil
 }

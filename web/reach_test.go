@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
@@ -58,5 +59,43 @@ func TestSpacesOfADisconnectedLeafAreUnreachable(t *testing.T) {
 	e.must(http.StatusOK, "GET", "/api/spaces/"+home.SpaceID, session, nil).decode(t, &one)
 	if !one.Reachable {
 		t.Fatalf("GET of the origin's own space = %s, want reachable", fmt.Sprintf("%+v", one))
+	}
+}
+
+// After the origin restarts, a leaf that has not come back is still shown:
+// its location is among the unseen ones, with its spaces, which are
+// unreachable; a location with only a leaf token is too.
+func TestLeavesThatDidNotComeBackAfterAnOriginRestart(t *testing.T) {
+	f := newFleet(t)
+	ob := f.originSW.srv.URL
+	f.waitConnected(true)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	var tmpl struct {
+		ID string `json:"template_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual"}, &tmpl)
+	waitRecord(t, f.leafStore, shared.KindTemplate, tmpl.ID, false)
+	var sp api.SpaceCreated
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "dev", "template_id": tmpl.ID, "location": "away"}, &sp)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/leaf-tokens", session, map[string]string{"location": "edge"}, nil)
+
+	var l api.LeafList
+	mustCall(t, http.StatusOK, ob, "GET", "/api/leaves", session, nil, &l)
+	if len(l.Leaves) != 1 || l.Leaves[0].Location != "away" || fmt.Sprint(l.Unseen) != "[{edge 0 1}]" {
+		t.Fatalf("before the restart: leaves %+v, unseen %+v; want away connected and edge unseen with its token", l.Leaves, l.Unseen)
+	}
+
+	f.uplinkRun.stop()
+	f.stopOrigin()
+	f.startOrigin()
+	mustCall(t, http.StatusOK, ob, "GET", "/api/leaves", session, nil, &l)
+	if len(l.Leaves) != 0 || fmt.Sprint(l.Unseen) != "[{away 1 0} {edge 0 1}]" {
+		t.Fatalf("after the restart: leaves %+v, unseen %+v; want away with its space and edge with its token", l.Leaves, l.Unseen)
+	}
+	var one api.Space
+	mustCall(t, http.StatusOK, ob, "GET", "/api/spaces/"+sp.SpaceID, session, nil, &one)
+	if one.Reachable || one.UnreachableReason == "" {
+		t.Fatalf("the space of the leaf that did not come back is %+v, want unreachable", one)
 	}
 }

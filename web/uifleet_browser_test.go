@@ -128,7 +128,7 @@ func TestFleetUIInBrowser(t *testing.T) {
 		for _, p := range []string{"/spaces", "/templates", "/variables", "/users", "/groups", "/roles", "/tokens", "/leaves", "/spaces/" + sp.ID} {
 			l.open(p)
 			msg := l.text("#origin-banner")
-			if !strings.Contains(msg, "cannot be reached") || !strings.Contains(msg, "they change at the origin") {
+			if !strings.Contains(msg, "has been unreachable since") || !strings.Contains(msg, "they change at the origin") {
 				t.Errorf("%s: banner %q", p, msg)
 			}
 			reason := f.uplink.Status().Reason
@@ -196,5 +196,18 @@ func TestFleetUIInBrowser(t *testing.T) {
 			t.Error("the space page's Stop is enabled for a space of an unreachable leaf")
 		}
 		o.screenshots(shots, "space-unreachable")
+
+		// The origin restarts; the leaf does not come back. Its location is
+		// still shown, with its space, which stays unreachable.
+		f.stopOrigin()
+		f.startOrigin()
+		o.open("/leaves")
+		o.visible(`#leaves tr[data-location="away"][data-connected="false"]`)
+		if got := o.text(`#leaves tr[data-location="away"] td:first-child`); !strings.Contains(got, "disconnected") || !strings.Contains(got, "1 space") {
+			t.Errorf("after a restart the leaf's location is shown as %q", got)
+		}
+		o.screenshots(shots, "leaves-after-restart")
+		o.open("/spaces")
+		o.visible(row + `[data-reachable="false"]`)
 	})
 }

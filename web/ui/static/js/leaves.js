@@ -1,5 +1,5 @@
 // leaves.js shows the fleet of an origin: every leaf it saw since it
-// started, each location that has a leaf token but no leaf seen, and the
+// started, each location its store knows where no leaf came since, and the
 // leaf tokens, which it issues, rotates and revokes. A server that is not
 // an origin has none, and says so.
 import './shell.js';
@@ -21,7 +21,6 @@ const tokenBody = $('tbody', tokenTable);
 const tokenForm = $('#leaf-token-form');
 const notice = $('#notice');
 const rotator = new Editor('#rotate-dialog');
-let tokens = [];
 
 function showNotOrigin() {
   notOrigin.hidden = false;
@@ -79,14 +78,11 @@ async function load() {
     return false;
   }
   if (role === 'origin') await loadTokens();
-  const leaves = (data.leaves || []).slice();
-  // A location with a leaf token and no leaf seen since the origin started
-  // (its registry is in memory) is shown as such: after a restart, the
-  // leaves that do not come back stay visible.
-  const seen = new Set(leaves.map((l) => l.location));
-  for (const loc of new Set(tokens.filter((t) => !t.expired).map((t) => t.location))) {
-    if (!seen.has(loc)) leaves.push({ node_id: '', location: loc, unseen: true });
-  }
+  // The locations the origin's store knows (by their spaces or leaf
+  // tokens) where no leaf connected since the origin started are shown
+  // disconnected too: after a restart, the leaves that did not come back.
+  const leaves = [...(data.leaves || []),
+    ...(data.unseen_locations || []).map((u) => ({ ...u, node_id: '', unseen: true }))];
   leaves.sort((a, b) => a.location.localeCompare(b.location) || a.node_id.localeCompare(b.node_id));
   notOrigin.hidden = true;
   $('#empty').hidden = leaves.length > 0;
@@ -95,12 +91,23 @@ async function load() {
   return true;
 }
 
+function plural(n, one) {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+// unseenText says what the origin holds of a location no leaf connected to
+// since the origin started.
+function unseenText(l) {
+  const held = [l.spaces && plural(l.spaces, 'space'), l.leaf_tokens && plural(l.leaf_tokens, 'leaf token')].filter(Boolean);
+  return `No leaf of this location has connected since this origin started${held.length ? `; it has ${held.join(' and ')}` : ''}.`;
+}
+
 function row(l) {
   if (l.unseen) {
     return h('tr', { dataset: { location: l.location, connected: 'false' } },
       h('td', {},
         h('span', { class: 'badge state-stopped', text: 'disconnected' }),
-        h('div', { class: 'sub', text: 'No leaf of this location has connected since this origin started; it has a leaf token.' })),
+        h('div', { class: 'sub', text: unseenText(l) })),
       h('td', { text: l.location }),
       ...Array.from({ length: 8 }, () => h('td', { text: '—' })));
   }
@@ -127,6 +134,7 @@ function row(l) {
 
 // loadTokens lists the leaf tokens of this origin.
 async function loadTokens() {
+  let tokens;
   try {
     tokens = (await api('GET', '/api/leaf-tokens')).leaf_tokens || [];
   } catch (err) {

@@ -52,7 +52,7 @@ function show(s) {
   const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
   const why = document.createElement('p');
   const strong = document.createElement('strong');
-  strong.textContent = `The origin ${s.origin_server || ''} cannot be reached${since}`.replace('  ', ' ');
+  strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}`;
   why.append(strong, `: ${s.reason || 'no reason given'}.${next}`);
   const what = document.createElement('p');
   what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces of this location keep working.`;
