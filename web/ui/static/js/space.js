@@ -98,10 +98,11 @@ function render() {
 
   const linked = s.agent && s.agent.connected;
   let why = '';
-  if (s.state !== 'running') why = 'The terminal opens when the space runs.';
+  if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
+  else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
   else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
-  terminal.setAvailable(s.state === 'running' && Boolean(linked), why);
+  terminal.setAvailable(!away && s.state === 'running' && Boolean(linked), why);
 }
 
 function agentText(s) {

@@ -63,7 +63,7 @@ function row(s) {
     h('td', {},
       h('div', { class: 'name' }, h('a', { href: `/spaces/${encodeURIComponent(s.space_id)}`, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description }),
-      s.state === 'running' && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
+      !away && s.state === 'running' && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
         ...s.http_ports.map((p) => h('a', {
           href: `/proxy/spaces/${encodeURIComponent(s.space_id)}/ports/${p.port}/`,
           target: '_blank', rel: 'noopener', text: `${p.name} (${p.port})`,
