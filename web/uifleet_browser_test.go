@@ -31,7 +31,13 @@ func TestFleetUIInBrowser(t *testing.T) {
 		ID string `json:"template_id"`
 	}
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual"}, &tmpl)
+	var shared1 struct {
+		ID string `json:"templatevar_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templatevars", session, map[string]any{"name": "REGISTRY", "value": "r.example"}, &shared1)
 	waitRecord(t, f.leafStore, shared.KindTemplate, tmpl.ID, false)
+	waitRecord(t, f.leafStore, shared.KindTemplateVar, shared1.ID, false)
+	mustCall(t, http.StatusCreated, lb, "POST", "/api/templatevars", f.login(lb), map[string]any{"name": "CACHE", "value": "here", "local": true}, nil)
 	var sp struct {
 		ID string `json:"space_id"`
 	}
@@ -146,6 +152,14 @@ func TestFleetUIInBrowser(t *testing.T) {
 		l.screenshots(shots, "leaf-banner-users")
 		l.open("/templates")
 		l.pollUntil("New template disabled", `document.getElementById('new-template').disabled`, 5*time.Second)
+		// A local variable is the leaf's own: it can still be changed; a
+		// shared one cannot.
+		l.open("/variables")
+		l.visible(`#variables tr[data-name="CACHE"]`)
+		l.pollUntil("Edit of the shared variable disabled", `document.querySelector('#variables tr[data-name="REGISTRY"] button[data-action="edit"]').disabled`, 5*time.Second)
+		if eval[bool](l, "local edit", `document.querySelector('#variables tr[data-name="CACHE"] button[data-action="edit"]').disabled`) {
+			t.Error("Edit of a local variable is disabled while the origin is down")
+		}
 		l.open("/spaces")
 		l.visible("#origin-banner")
 		l.screenshots(shots, "leaf-banner-spaces")

@@ -1,26 +1,29 @@
 // originbanner.js shows, on every page of a leaf, a banner while the leaf
 // cannot reach its origin: why, and what cannot be done meanwhile. Users,
-// groups, roles, API tokens, templates and variables change at the origin,
-// so on their pages the controls that would change them are disabled,
-// with the reason, until the origin is back. Spaces of this location keep
-// working.
+// groups, roles, API tokens, templates and shared variables change at the
+// origin, so on their pages the controls that would change them are
+// disabled, with the reason, until the origin is back. The spaces and local
+// variables of this location keep working.
 import { api } from './api.js';
 
 const banner = document.getElementById('origin-banner');
 const page = document.body.dataset.page;
 
-// originPages are the pages whose records change at the origin.
-const originPages = new Set(['users', 'groups', 'roles', 'tokens', 'templates', 'variables']);
+// controls are, on each page whose records change at the origin, what
+// would change one: the New button, each row's Edit and Delete, and the
+// submit button of a form. Local variables are the leaf's own: their rows
+// and the New button (a new variable may be local) stay enabled.
+const all = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], form button[type="submit"]';
+const sharedRows = 'tr:not([data-local="true"]) button[data-action="edit"], tr:not([data-local="true"]) button[data-action="delete"]';
+const controls = {
+  users: all, groups: all, roles: all, tokens: all, templates: all, variables: sharedRows,
+}[page];
 
-// controls are what would change a record on those pages: the New button,
-// each row's Edit and Delete, and the submit button of a form.
-const controls = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], form button[type="submit"]';
-
-const cannot = 'users, groups, roles, API tokens, templates and variables cannot be changed here: they change at the origin';
+const cannot = 'users, groups, roles, API tokens, templates and shared variables cannot be changed here: they change at the origin';
 let down = null; // the reason while the origin is unreachable
 
 function lock(root) {
-  if (!originPages.has(page)) return;
+  if (!controls) return;
   for (const b of root.querySelectorAll(controls)) {
     if (b.dataset.originLocked) continue;
     b.dataset.originLocked = b.disabled ? 'was' : 'yes';
@@ -55,7 +58,7 @@ function show(s) {
   strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}`;
   why.append(strong, `: ${s.reason || 'no reason given'}.${next}`);
   const what = document.createElement('p');
-  what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces of this location keep working.`;
+  what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
   banner.replaceChildren(why, what);
   banner.hidden = false;
   document.body.dataset.originReachable = 'false';
