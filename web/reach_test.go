@@ -99,3 +99,45 @@ func TestLeavesThatDidNotComeBackAfterAnOriginRestart(t *testing.T) {
 		t.Fatalf("the space of the leaf that did not come back is %+v, want unreachable", one)
 	}
 }
+
+// On a leaf whose origin is unreachable, the spaces of other locations are
+// served as unreachable, and its own are not.
+func TestLeafServesSpacesElsewhereUnreachableWhileTheOriginIsDown(t *testing.T) {
+	f := newFleet(t)
+	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
+	f.waitConnected(true)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	var tmpl struct {
+		ID string `json:"template_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual"}, &tmpl)
+	waitRecord(t, f.leafStore, shared.KindTemplate, tmpl.ID, false)
+	var home, away api.SpaceCreated
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "at-home", "template_id": tmpl.ID}, &home)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "at-away", "template_id": tmpl.ID, "location": "away"}, &away)
+	waitRecord(t, f.leafStore, shared.KindSpace, home.SpaceID, false)
+	leafSession := f.login(lb)
+
+	listed := func() map[string]api.Space {
+		var l api.SpaceList
+		mustCall(t, http.StatusOK, lb, "GET", "/api/spaces", leafSession, nil, &l)
+		out := map[string]api.Space{}
+		for _, sp := range l.Spaces {
+			out[sp.Name] = sp
+		}
+		return out
+	}
+	if got := listed(); !got["at-home"].Reachable || !got["at-away"].Reachable {
+		t.Fatalf("with the origin up the leaf lists %+v, want both reachable", got)
+	}
+	f.stopOrigin()
+	f.waitConnected(false)
+	got := listed()
+	if sp := got["at-home"]; sp.Reachable || !strings.Contains(sp.UnreachableReason, "cannot reach its origin") {
+		t.Errorf("the origin's space on the leaf is %+v, want unreachable with the reason", sp)
+	}
+	if sp := got["at-away"]; !sp.Reachable || sp.UnreachableReason != "" {
+		t.Errorf("the leaf's own space is %+v, want reachable", sp)
+	}
+}
