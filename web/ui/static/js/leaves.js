@@ -31,7 +31,7 @@ function showNotOrigin() {
 
 // compareVersions compares dotted versions ("1.4.2", "v1.10"): <0, 0 or
 // >0; null when either is not one (a "dev" build).
-export function compareVersions(a, b) {
+function compareVersions(a, b) {
   const parse = (v) => {
     const m = /^v?(\d+(?:\.\d+)*)/.exec(v || '');
     return m ? m[1].split('.').map(Number) : null;
@@ -46,11 +46,15 @@ export function compareVersions(a, b) {
   return 0;
 }
 
-// versionBadge flags a leaf whose version is not the origin's.
+// versionBadge flags a leaf whose version is not the origin's: older
+// (outdated), newer, or not comparable (a development build).
 function versionBadge(v) {
   if (!v || !originVersion || v === originVersion) return null;
   const c = compareVersions(v, originVersion);
-  if (c !== null && c > 0) {
+  if (c === null) {
+    return h('span', { class: 'badge muted', text: 'differs', title: `The origin runs ${originVersion}.` });
+  }
+  if (c > 0) {
     return h('span', { class: 'badge update', text: 'newer', title: `The origin runs ${originVersion}.` });
   }
   return h('span', { class: 'badge state-failed', text: 'outdated', title: `The origin runs ${originVersion}: upgrade this leaf.` });
