@@ -415,6 +415,14 @@ func (h *Hub) Leaves() []shared.LeafNode {
 	return out
 }
 
+// Linked reports whether a leaf of location is connected now: whether
+// the spaces of that location can be reached through the hub.
+func (h *Hub) Linked(location string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.links[location] != nil
+}
+
 // seen updates the registry entry of node with f, under mu.
 func (h *Hub) seen(node string, f func(*shared.LeafNode)) {
 	h.mu.Lock()

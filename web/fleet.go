@@ -113,6 +113,9 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 			EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt),
 		})
 	}
+	if out.Unseen, err = s.unseenLocations(r.Context(), nodes); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -105,6 +105,7 @@ type fleet struct {
 	originOpts, leafOpts func(*web.Options)
 	leafToken            string
 	leafLocation         string // "away" unless set
+	leafVersion          string // "test" unless set
 
 	leafStore *memory.Store
 	backups   string // the leaf's BackupDir
@@ -177,8 +178,12 @@ func (f *fleet) startLeaf() {
 	if f.leafLocation != "" {
 		location = f.leafLocation
 	}
+	version := "test"
+	if f.leafVersion != "" {
+		version = f.leafVersion
+	}
 	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: location,
-		NodeID: "node-away", Version: "test", Runtimes: []string{"docker"}, Logger: quietLog(),
+		NodeID: "node-away", Version: version, Runtimes: []string{"docker"}, Logger: quietLog(),
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
 	if err != nil {
 		t.Fatal(err)

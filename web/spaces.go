@@ -25,7 +25,7 @@ func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Spac
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
 		SSHHostKey: sp.SSHHostPublic,
-		HTTPPorts:  []shared.HTTPPort{},
+		HTTPPorts:  []shared.HTTPPort{}, Reachable: true,
 	}
 	if u != nil {
 		info.Username = u.Username
@@ -108,6 +108,10 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	info := newSpaceInfo(sp, v.Users[sp.UserID], v.Templates[sp.TemplateID])
 	info.Agent = s.agentOf(sp)
+	if reach := s.reachability(); reach != nil {
+		info.UnreachableReason = reach(sp)
+		info.Reachable = info.UnreachableReason == ""
+	}
 	writeJSON(w, http.StatusOK, info)
 	return nil
 }

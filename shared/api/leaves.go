@@ -28,6 +28,19 @@ type Leaf struct {
 type LeafList struct {
 	Count  int    `json:"count"`
 	Leaves []Leaf `json:"leaves"`
+	// Unseen are the locations that the origin's store knows, by their
+	// spaces or leaf tokens, and where no leaf node has connected since the
+	// origin started (the registry of nodes is in memory): after a
+	// restart, the leaves that did not come back.
+	Unseen []UnseenLocation `json:"unseen_locations"`
+}
+
+// UnseenLocation is a location of LeafList.Unseen, with how many spaces
+// and unexpired leaf tokens the origin holds of it.
+type UnseenLocation struct {
+	Location   string `json:"location"`
+	Spaces     int    `json:"spaces"`
+	LeafTokens int    `json:"leaf_tokens"`
 }
 
 // LeafToken is a leaf token as the API shows it: never its secret.

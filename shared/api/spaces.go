@@ -33,6 +33,14 @@ type Space struct {
 	// SSHHostKey is the space's SSH host key in authorized_keys form,
 	// for known_hosts.
 	SSHHostKey string `json:"ssh_host_key,omitempty"`
+	// Reachable is false when this server cannot reach the space's
+	// location now (on an origin, no leaf of that location is connected;
+	// on a leaf, the origin is unreachable), and UnreachableReason says
+	// why: the space's state is then the last one reported, and actions
+	// on it fail until the location is back. It stays last: the list
+	// encoder (web/spacelistagents.go) rewrites it in cached entries.
+	Reachable         bool   `json:"reachable"`
+	UnreachableReason string `json:"unreachable_reason,omitempty"`
 }
 
 // SpaceList is the answer of GET /api/spaces.

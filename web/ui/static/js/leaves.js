@@ -1,19 +1,63 @@
 // leaves.js shows the fleet of an origin: every leaf it saw since it
-// started. A server that is not an origin has none, and says so.
+// started, each location its store knows where no leaf came since, and the
+// leaf tokens, which it issues, rotates and revokes. A server that is not
+// an origin has none, and says so.
 import './shell.js';
-import { api } from './api.js';
-import { $, h, showError, hideError, poll, setRows, fmtTime, ago, ready } from './dom.js';
+import { api, path } from './api.js';
+import {
+  $, h, showError, hideError, poll, setRows, fmtTime, ago, ready, confirmAction, secretNotice, Editor,
+} from './dom.js';
+import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 
 const table = $('#leaves');
 const tbody = $('tbody', table);
 const pageError = $('#page-error');
 const notOrigin = $('#not-origin');
-const standalone = document.body.dataset.role === 'standalone';
+const role = document.body.dataset.role;
+const originVersion = document.body.dataset.version || '';
+const tokensSection = $('#leaf-tokens-section');
+const tokenTable = $('#leaf-tokens');
+const tokenBody = $('tbody', tokenTable);
+const tokenForm = $('#leaf-token-form');
+const notice = $('#notice');
+const rotator = new Editor('#rotate-dialog');
 
 function showNotOrigin() {
   notOrigin.hidden = false;
   table.hidden = true;
   $('#empty').hidden = true;
+  tokensSection.hidden = true;
+}
+
+// compareVersions compares dotted versions ("1.4.2", "v1.10"): <0, 0 or
+// >0; null when either is not one (a "dev" build).
+function compareVersions(a, b) {
+  const parse = (v) => {
+    const m = /^v?(\d+(?:\.\d+)*)/.exec(v || '');
+    return m ? m[1].split('.').map(Number) : null;
+  };
+  const x = parse(a);
+  const y = parse(b);
+  if (!x || !y) return null;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] || 0) - (y[i] || 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+// versionBadge flags a leaf whose version is not the origin's: older
+// (outdated), newer, or not comparable (a development build).
+function versionBadge(v) {
+  if (!v || !originVersion || v === originVersion) return null;
+  const c = compareVersions(v, originVersion);
+  if (c === null) {
+    return h('span', { class: 'badge muted', text: 'differs', title: `The origin runs ${originVersion}.` });
+  }
+  if (c > 0) {
+    return h('span', { class: 'badge update', text: 'newer', title: `The origin runs ${originVersion}.` });
+  }
+  return h('span', { class: 'badge state-failed', text: 'outdated', title: `The origin runs ${originVersion}: upgrade this leaf.` });
 }
 
 async function load() {
@@ -33,21 +77,45 @@ async function load() {
     return false;
   }
   hideError(pageError);
-  if (standalone) {
+  if (role === 'standalone') {
     showNotOrigin();
     return false;
   }
-  const leaves = (data.leaves || []).sort((a, b) =>
-    a.location.localeCompare(b.location) || a.node_id.localeCompare(b.node_id));
+  if (role === 'origin') await loadTokens();
+  // The locations the origin's store knows (by their spaces or leaf
+  // tokens) where no leaf connected since the origin started are shown
+  // disconnected too: after a restart, the leaves that did not come back.
+  const leaves = [...(data.leaves || []),
+    ...(data.unseen_locations || []).map((u) => ({ ...u, node_id: '', unseen: true }))];
+  leaves.sort((a, b) => a.location.localeCompare(b.location) || a.node_id.localeCompare(b.node_id));
   notOrigin.hidden = true;
   $('#empty').hidden = leaves.length > 0;
   table.hidden = leaves.length === 0;
-  setRows(tbody, leaves, (l) => l.node_id, row);
+  setRows(tbody, leaves, (l) => l.node_id || `location:${l.location}`, row);
   return true;
 }
 
+function plural(n, one) {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+// unseenText says what the origin holds of a location no leaf connected to
+// since the origin started.
+function unseenText(l) {
+  const held = [l.spaces && plural(l.spaces, 'space'), l.leaf_tokens && plural(l.leaf_tokens, 'leaf token')].filter(Boolean);
+  return `No leaf of this location has connected since this origin started${held.length ? `; it has ${held.join(' and ')}` : ''}.`;
+}
+
 function row(l) {
-  return h('tr', { dataset: { node: l.node_id } },
+  if (l.unseen) {
+    return h('tr', { dataset: { location: l.location, connected: 'false' } },
+      h('td', {},
+        h('span', { class: 'badge state-stopped', text: 'disconnected' }),
+        h('div', { class: 'sub', text: unseenText(l) })),
+      h('td', { text: l.location }),
+      ...Array.from({ length: 8 }, () => h('td', { text: '—' })));
+  }
+  return h('tr', { dataset: { node: l.node_id, location: l.location, connected: String(l.connected) } },
     h('td', {},
       h('code', { text: l.node_id }), ' ',
       h('span', { class: `badge ${l.connected ? 'state-running' : 'state-stopped'}`, text: l.connected ? 'connected' : 'disconnected' }),
@@ -58,15 +126,103 @@ function row(l) {
         title: `its replica of epoch ${l.previous_epoch} was replaced at ${fmtTime(l.epoch_changed_at)} (${l.epoch_changes} times since this origin started); the leaf keeps a copy`,
       })),
     h('td', { text: l.location }),
-    h('td', { text: l.version || '—' }),
+    h('td', { class: 'nowrap' }, h('span', { class: 'version', text: l.version || '—' }), ' ', versionBadge(l.version)),
     h('td', { class: 'num', text: String(l.protocol || '—') }),
     h('td', { text: (l.runtimes || []).join(', ') || 'manual only' }),
-    h('td', { class: 'nowrap', text: fmtTime(l.connected_since) }),
-    h('td', { class: 'nowrap', text: ago(l.last_seen), title: fmtTime(l.last_seen) }),
+    h('td', { class: 'nowrap', text: l.connected ? fmtTime(l.connected_since) : '—' }),
+    h('td', { class: 'nowrap', text: l.connected ? ago(l.last_seen) : `${ago(l.last_seen)} (disconnected)`, title: fmtTime(l.last_seen) }),
     h('td', { class: 'num nowrap', text: l.connected ? `${Number(l.round_trip_ms || 0).toFixed(1)} ms` : '—' }),
     h('td', { class: 'num', text: String(l.applied_revision ?? '—') }),
     h('td', { class: 'num', text: String(l.lag ?? '—') }));
 }
+
+// loadTokens lists the leaf tokens of this origin.
+async function loadTokens() {
+  let tokens;
+  try {
+    tokens = (await api('GET', '/api/leaf-tokens')).leaf_tokens || [];
+  } catch (err) {
+    showError(pageError, err);
+    return;
+  }
+  tokensSection.hidden = false;
+  $('#tokens-empty').hidden = tokens.length > 0;
+  tokenTable.hidden = tokens.length === 0;
+  setRows(tokenBody, tokens, (t) => t.leaf_token_id, tokenRow);
+}
+
+function tokenLabel(t) {
+  return t.name ? `${t.name} (${t.location})` : `the token of ${t.location}`;
+}
+
+function tokenRow(t) {
+  const label = t.name || t.location;
+  let expires = 'never';
+  if (t.expires_at) expires = `${t.expired ? 'expired' : 'expires'} ${fmtTime(t.expires_at)}`;
+  return h('tr', { dataset: { location: t.location, name: t.name, expired: String(t.expired) } },
+    h('td', { text: t.location }),
+    h('td', { class: 'name', text: t.name || '—' }),
+    h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
+    h('td', { class: `nowrap${t.expired ? ' state-failed' : ''}`, text: expires }),
+    h('td', { class: 'actions-col' },
+      !t.expired && h('button', {
+        type: 'button', class: 'small', text: 'Rotate', dataset: { action: 'rotate' },
+        'aria-label': rowLabel('Rotate', label), onclick: () => rotate(t),
+      }),
+      h('button', {
+        type: 'button', class: 'small danger', text: 'Revoke', dataset: { action: 'revoke' },
+        'aria-label': rowLabel('Revoke', label), onclick: () => revoke(t),
+      })));
+}
+
+let rotating = null;
+function rotate(t) {
+  rotating = t;
+  rotator.open(`Rotate ${tokenLabel(t)}`, { overlap: '24h' });
+  $('#rotate-what').textContent = `A new token for location ${t.location} is issued and shown once. The leaf must be given it before the old one stops.`;
+}
+
+rotator.onSave(async (e) => {
+  const t = rotating;
+  const created = await api('POST', path('leaf-tokens', t.leaf_token_id, 'rotate'), { overlap: e.raw('overlap') });
+  const overlap = e.el('overlap').selectedOptions[0].textContent;
+  secretNotice(notice, `New leaf token for location ${t.location}, shown only now (the old one keeps working for ${overlap}):`, created.token);
+  await load();
+});
+
+async function revoke(t) {
+  if (!await confirmAction(`Revoke ${tokenLabel(t)}? A leaf that uses it is disconnected at once and cannot connect with it again.`, 'Revoke')) return;
+  await runAction({
+    tbody: tokenBody,
+    key: t.leaf_token_id,
+    verb: 'revoke',
+    fn: () => api('DELETE', path('leaf-tokens', t.leaf_token_id)),
+    refresh: load,
+    failure: (err) => `Could not revoke ${tokenLabel(t)}: ${err.message}`,
+    success: `Leaf token of ${t.location} revoked.`,
+  });
+}
+
+tokenForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const formError = $('.error', tokenForm);
+  hideError(formError);
+  clearFieldErrors(tokenForm);
+  const location = tokenForm.elements.namedItem('location').value.trim();
+  const name = tokenForm.elements.namedItem('name').value.trim();
+  const button = $('button[type="submit"]', tokenForm);
+  button.disabled = true;
+  try {
+    const created = await api('POST', '/api/leaf-tokens', { location, name });
+    secretNotice(notice, `Leaf token for location ${location} issued. Its secret is shown only now:`, created.token);
+    tokenForm.reset();
+    await load();
+  } catch (err) {
+    showFormError(tokenForm, formError, err);
+  } finally {
+    button.disabled = false;
+  }
+});
 
 // leafStatus shows, on a leaf, how its link to the origin is.
 async function leafStatus() {
@@ -91,7 +247,7 @@ async function leafStatus() {
   }
 }
 
-if (document.body.dataset.role === 'leaf') {
+if (role === 'leaf') {
   leafStatus();
   poll(leafStatus, 5000);
 }

@@ -1,5 +1,6 @@
 // shell.js wires what every page behind the login has: the log-out button.
 import { api } from './api.js';
+import './originbanner.js';
 
 const logout = document.getElementById('logout');
 if (logout) {

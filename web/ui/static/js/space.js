@@ -59,10 +59,17 @@ function render() {
   desc.textContent = s.description || '';
   desc.hidden = !s.description;
 
+  // A space whose location this server cannot reach now shows its last
+  // reported state, marked unreachable, and its actions are disabled.
+  const away = s.reachable === false;
+  root.dataset.reachable = String(!away);
   const badge = $('#state-badge');
-  badge.className = `badge state state-${s.state}`;
-  badge.textContent = s.state;
-  const inMotion = moving.has(s.state) || busy !== '';
+  badge.className = away ? 'badge state unreachable' : `badge state state-${s.state}`;
+  badge.textContent = away ? 'unreachable' : s.state;
+  const unreachable = $('#space-unreachable');
+  unreachable.hidden = !away;
+  unreachable.textContent = away ? `Last reported ${s.state}. Location ${s.location} cannot be reached: ${s.unreachable_reason}. Its actions wait until it is back.` : '';
+  const inMotion = (moving.has(s.state) && !away) || busy !== '';
   $('#state-progress').hidden = !inMotion;
   text('#state-step', step || `${doing[busy] || s.state}…`);
 
@@ -83,16 +90,19 @@ function render() {
   for (const b of $$('#space-actions button')) {
     const verb = b.dataset.action;
     if (verb in show) b.hidden = !show[verb];
-    b.disabled = inMotion && verb !== 'edit';
+    b.disabled = (inMotion && verb !== 'edit') || away;
+    if (away) b.title = `Location ${s.location} cannot be reached`;
+    else b.removeAttribute('title');
     b.setAttribute('aria-label', rowLabel(b.textContent, s.name));
   }
 
   const linked = s.agent && s.agent.connected;
   let why = '';
-  if (s.state !== 'running') why = 'The terminal opens when the space runs.';
+  if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
+  else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
   else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
-  terminal.setAvailable(s.state === 'running' && Boolean(linked), why);
+  terminal.setAvailable(!away && s.state === 'running' && Boolean(linked), why);
 }
 
 function agentText(s) {

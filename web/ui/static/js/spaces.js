@@ -48,17 +48,22 @@ function render() {
 }
 
 function row(s) {
-  const busy = pending.has(s.space_id) || moving.has(s.state);
+  // A space whose location this server cannot reach now shows its last
+  // reported state, marked unreachable, and offers no action that would
+  // fail.
+  const away = s.reachable === false;
+  const busy = pending.has(s.space_id) || moving.has(s.state) || away;
   const button = (label, verb, cls) => h('button', {
     type: 'button', class: `small ${cls || ''}`, text: label, disabled: busy, dataset: { action: verb },
     'aria-label': rowLabel(label, s.name),
+    title: away ? `Location ${s.location} cannot be reached: ${s.unreachable_reason}` : null,
     onclick: () => act(s, verb),
   });
-  return h('tr', { dataset: { name: s.name, state: s.state } },
+  return h('tr', { dataset: { name: s.name, state: s.state, reachable: String(!away) } },
     h('td', {},
       h('div', { class: 'name' }, h('a', { href: `/spaces/${encodeURIComponent(s.space_id)}`, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description }),
-      s.state === 'running' && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
+      !away && s.state === 'running' && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
         ...s.http_ports.map((p) => h('a', {
           href: `/proxy/spaces/${encodeURIComponent(s.space_id)}/ports/${p.port}/`,
           target: '_blank', rel: 'noopener', text: `${p.name} (${p.port})`,
@@ -68,7 +73,10 @@ function row(s) {
     h('td', { text: s.template_name || '—' }),
     h('td', { text: s.location || '—' }),
     h('td', { class: 'state-cell' },
-      h('span', { class: `badge state state-${s.state}`, text: s.state }),
+      away
+        ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
+        : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+      away && h('div', { class: 'reason unreachable', text: `Last reported ${s.state}; ${s.unreachable_reason}.` }),
       s.update_available && h('span', {
         class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
       }),

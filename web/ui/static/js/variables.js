@@ -26,7 +26,7 @@ async function load() {
 }
 
 function row(v) {
-  return h('tr', { dataset: { name: v.name } },
+  return h('tr', { dataset: { name: v.name, local: String(Boolean(v.local)) } },
     h('td', {}, h('code', { class: 'name', text: v.name })),
     h('td', { text: v.location || 'every location' }),
     h('td', {},

@@ -1,0 +1,99 @@
+// originbanner.js shows, on every page of a leaf, a banner while the leaf
+// cannot reach its origin: why, and what cannot be done meanwhile. Users,
+// groups, roles, API tokens, templates and shared variables change at the
+// origin, so on their pages the controls that would change them are
+// disabled, with the reason, until the origin is back. The spaces and local
+// variables of this location keep working.
+import { api } from './api.js';
+
+const banner = document.getElementById('origin-banner');
+const page = document.body.dataset.page;
+
+// controls are, on each page whose records change at the origin, what
+// would change one: the New button, each row's Edit and Delete, and the
+// submit button of a form. Local variables are the leaf's own: their rows
+// and the New button (a new variable may be local) stay enabled.
+const all = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], form button[type="submit"]';
+const sharedRows = 'tr:not([data-local="true"]) button[data-action="edit"], tr:not([data-local="true"]) button[data-action="delete"]';
+const controls = {
+  users: all, groups: all, roles: all, tokens: all, templates: all, variables: sharedRows,
+}[page];
+
+const cannot = 'users, groups, roles, API tokens, templates and shared variables cannot be changed here: they change at the origin';
+let down = null; // the reason while the origin is unreachable
+
+function lock(root) {
+  if (!controls) return;
+  for (const b of root.querySelectorAll(controls)) {
+    if (b.dataset.originLocked) continue;
+    b.dataset.originLocked = b.disabled ? 'was' : 'yes';
+    if (b.title) b.dataset.originTitle = b.title;
+    b.disabled = true;
+    b.title = `The origin cannot be reached: ${cannot}.`;
+    b.setAttribute('aria-describedby', 'origin-banner');
+  }
+}
+
+function unlock() {
+  for (const b of document.querySelectorAll('[data-origin-locked]')) {
+    b.disabled = b.dataset.originLocked === 'was';
+    if (b.dataset.originTitle) b.title = b.dataset.originTitle;
+    else b.removeAttribute('title');
+    b.removeAttribute('aria-describedby');
+    delete b.dataset.originLocked;
+    delete b.dataset.originTitle;
+  }
+}
+
+// Rows and dialogs that pages build after the banner came are locked too.
+const observer = new MutationObserver(() => {
+  if (down !== null) lock(document.body);
+});
+
+function show(s) {
+  const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
+  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
+  const why = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}`;
+  why.append(strong, `: ${s.reason || 'no reason given'}.${next}`);
+  const what = document.createElement('p');
+  what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
+  banner.replaceChildren(why, what);
+  banner.hidden = false;
+  document.body.dataset.originReachable = 'false';
+  lock(document.body);
+  observer.observe(document.body, { childList: true, subtree: true });
+}
+
+function hide() {
+  banner.hidden = true;
+  banner.replaceChildren();
+  document.body.dataset.originReachable = 'true';
+  observer.disconnect();
+  unlock();
+}
+
+async function check() {
+  let s;
+  try {
+    s = await api('GET', '/api/leaf/status');
+  } catch {
+    return; // this server itself did not answer: nothing new about the origin
+  }
+  if (s.origin_reachable) {
+    if (down !== null) hide();
+    down = null;
+    document.body.dataset.originReachable = 'true';
+    return;
+  }
+  const sig = JSON.stringify([s.reason, s.since, s.next_attempt]);
+  if (sig !== down) show(s);
+  down = sig;
+}
+
+if (banner) {
+  check();
+  setInterval(() => { if (!document.hidden) check(); }, 5000);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) check(); });
+}
