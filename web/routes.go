@@ -112,6 +112,8 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/tokens", s.api(s.handleListTokens))
 	r.Post("/api/tokens", s.atOrigin(s.api(s.handleCreateToken)))
 	r.Delete("/api/tokens/{token_id}", s.atOrigin(s.api(s.handleDeleteToken)))
+	r.Get("/api/sessions", s.api(s.handleListSessions))
+	r.Delete("/api/sessions/{session_id}", s.api(s.handleDeleteSession))
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
 	r.Post("/api/templates", s.atOrigin(s.api(s.handleCreateTemplate, manageTemplates)))
