@@ -17,6 +17,10 @@ const field = (form, name) => form.elements.namedItem(name);
 function onSubmit(form, done, fn) {
   const summary = $('.error', form);
   const button = $('button[type="submit"]', form);
+  // A field's error goes once the field is changed; the summary stays.
+  form.addEventListener('input', (ev) => {
+    if (ev.target.getAttribute('aria-invalid') === 'true') clearFieldErrors(form);
+  });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     hideError(summary);
@@ -130,6 +134,12 @@ function browserOf(ua) {
   return os ? `${name[1]} on ${os[1]}` : name[1];
 }
 
+// lastUsed says when a session was last used: the server notes it to
+// within a minute.
+function lastUsed(t) {
+  return Date.now() - new Date(t).getTime() < 90 * 1000 ? 'in the last minute' : ago(t);
+}
+
 const sessionsBody = $('#sessions tbody');
 
 async function loadSessions() {
@@ -150,7 +160,7 @@ function sessionRow(s) {
       s.current && h('span', { class: 'badge state-running', text: 'this browser' })),
     h('td', { class: 'nowrap', text: s.ip || '—' }),
     h('td', { class: 'nowrap', text: fmtTime(s.created_at) }),
-    h('td', { class: 'nowrap', text: ago(s.last_used_at), title: fmtTime(s.last_used_at) }),
+    h('td', { class: 'nowrap', text: lastUsed(s.last_used_at), title: fmtTime(s.last_used_at) }),
     h('td', { class: 'actions-col' }, !s.current && h('button', {
       type: 'button', class: 'small danger', text: 'Revoke', dataset: { action: 'revoke' },
       'aria-label': rowLabel('Revoke', label), onclick: () => revoke(s, name),
