@@ -15,6 +15,8 @@ import (
 // wrong current password is said next to that field and nothing typed is
 // lost; tokens are created with an expiry and deleted; another session of
 // theirs is revoked and refused from then on; their quota in use shows;
+// email and password change with the current password, this session going
+// on;
 // and the page fits a phone.
 func TestAccountPageInBrowser(t *testing.T) {
 	base := startUIServer(t)
@@ -167,6 +169,38 @@ func TestAccountPageInBrowser(t *testing.T) {
 			}
 			if got := b.text(`#quota dd[data-quota="Compute units"]`); got != "0 of 10" {
 				t.Errorf("compute quota shows %q", got)
+			}
+		}},
+		{"ChangesEmailAndPassword", func(t *testing.T) {
+			b.open("/account")
+			loaded()
+			const newPassword = "another-long-password"
+			b.typeIn("#password-form input[name=current_password]", password)
+			b.typeIn("#password-form input[name=email]", "ann@new.example.com")
+			b.typeIn("#password-form input[name=new_password]", newPassword)
+			b.typeIn("#password-form input[name=new_password2]", "a-typo-password")
+			b.click("#password-form button[type=submit]")
+			if msg := b.text(`#password-form input[name=new_password2] ~ .field-error`); msg != "New password again must be the same as the new password above" {
+				t.Errorf("a mistyped repetition says %q", msg)
+			}
+			b.typeIn("#password-form input[name=new_password2]", newPassword)
+			b.click("#password-form button[type=submit]")
+			status("Email and password saved.")
+			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {
+				t.Errorf("after the change the page says %q", got)
+			}
+			if got := eval[string](b, "current password", `document.querySelector('#password-form [name=current_password]').value`); got != "" {
+				t.Errorf("the current password stays typed after saving")
+			}
+			// This session goes on; the new password logs in, the old one not.
+			if r := b.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
+				t.Errorf("this session after the change: %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("POST", "/api/auth", map[string]string{"email": "ann@new.example.com", "password": password}, false); r.Status != http.StatusUnauthorized {
+				t.Errorf("the old password still logs in: %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("POST", "/api/auth", map[string]string{"email": "ann@new.example.com", "password": newPassword}, false); r.Status != http.StatusOK {
+				t.Errorf("the new password does not log in: %d %s", r.Status, r.Body)
 			}
 		}},
 		{"FitsAPhone", func(t *testing.T) {
