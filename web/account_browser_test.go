@@ -16,8 +16,7 @@ import (
 // lost; tokens are created with an expiry and deleted; another session of
 // theirs is revoked and refused from then on; their quota in use shows;
 // email and password change with the current password, this session going
-// on;
-// and the page fits a phone.
+// on; and the page fits a phone.
 func TestAccountPageInBrowser(t *testing.T) {
 	base := startUIServer(t)
 	admin := newTab(t, base)
@@ -70,11 +69,16 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.typeIn("#profile-form input[name=timezone]", "Europe/Paris")
 			b.click("#profile-form button[type=submit]")
 			status("Profile saved.")
+			const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b2t0ZXN0a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5 ann@laptop"
+			b.setValue("#ssh-form textarea[name=ssh_public_key]", key)
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key saved.")
 			b.open("/account")
 			loaded()
-			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value]`)
-			if got[0] != "zsh" || got[1] != "Europe/Paris" {
-				t.Fatalf("after a reload the profile shows shell %q and time zone %q", got[0], got[1])
+			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value,
+				document.querySelector('#ssh-form textarea[name=ssh_public_key]').value]`)
+			if got[0] != "zsh" || got[1] != "Europe/Paris" || got[2] != key {
+				t.Fatalf("after a reload the profile shows shell %q, time zone %q and SSH key %q", got[0], got[1], got[2])
 			}
 		}},
 		{"UnknownTimezoneIsSaidAtItsField", func(t *testing.T) {
