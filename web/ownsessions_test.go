@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -72,4 +73,27 @@ func TestSessionsAreTheCallersOwn(t *testing.T) {
 		t.Fatalf("after revoking, ann sees %+v", list)
 	}
 	e.must(http.StatusUnauthorized, "GET", "/api/sessions", "", nil)
+}
+
+// TestSessionsListLeavesOutExpired checks that an expired session is not
+// listed: a session unused for longer than its sliding lifetime is gone.
+func TestSessionsListLeavesOutExpired(t *testing.T) {
+	e := newEnv(t)
+	_, ann := e.user("ann")
+	fastChecks(e)
+	loginToken(t, e, "ann@example.com") // never used again
+	var list []api.Session
+	e.must(http.StatusOK, "GET", "/api/sessions", ann, nil).decode(t, &list)
+	if len(list) != 2 {
+		t.Fatalf("ann sees %d sessions, want 2", len(list))
+	}
+	// ann's first session is used and slides; the unused one ends 2 h
+	// after its login.
+	e.clock.Advance(90 * time.Minute)
+	e.must(http.StatusOK, "GET", "/api/users/whoami", ann, nil)
+	e.clock.Advance(40 * time.Minute)
+	e.must(http.StatusOK, "GET", "/api/sessions", ann, nil).decode(t, &list)
+	if len(list) != 1 || !list[0].Current {
+		t.Fatalf("after the unused session expired ann sees %+v", list)
+	}
 }
