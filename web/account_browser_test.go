@@ -214,6 +214,12 @@ func TestAccountPageInBrowser(t *testing.T) {
 				wide := eval[string](b, "widest", `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`)
 				t.Errorf("at 360 px the page is %v px wider than the window: %s", w, wide)
 			}
+			for _, list := range []string{"#tokens", "#sessions"} {
+				js := fmt.Sprintf(`document.querySelector('%s').getBoundingClientRect().width - document.querySelector('%s').parentElement.clientWidth`, list, list)
+				if w := eval[float64](b, list+" width", js); w > 0 {
+					t.Errorf("at 360 px the list %s is %v px wider than its box", list, w)
+				}
+			}
 		}},
 		{"HeaderLeadsToTheAccount", func(t *testing.T) {
 			b.open("/tokens")
