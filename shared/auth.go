@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"time"
 )
 
 // AuthService logs users in and out and tells who a session secret or an
@@ -54,6 +55,28 @@ type AuthService interface {
 
 	// UsingTOTP reports whether a password login needs a TOTP code.
 	UsingTOTP() bool
+
+	// OwnSessions returns the unexpired sessions of the actor of ctx at
+	// this server, newest first. EUNAUTHORIZED without an actor.
+	OwnSessions(ctx context.Context) ([]*SessionInfo, error)
+
+	// EndOwnSession ends the session of the actor of ctx whose public id
+	// (SessionInfo.ID) is id. ENOTFOUND when the actor has no such
+	// session: another user's sessions are never found.
+	EndOwnSession(ctx context.Context, id string) error
+}
+
+// SessionInfo is a session as its user sees it. ID is a public id derived
+// from the session's id (itself the hash of its secret), so that a list of
+// sessions names none of the ids the server authenticates by.
+type SessionInfo struct {
+	ID         string
+	SessionID  string // the session's own id, for the server alone
+	IP         string
+	UserAgent  string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
 }
 
 // LoginRequest is what a login presents.

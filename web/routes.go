@@ -120,6 +120,8 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/tokens", s.api(s.handleListTokens))
 	r.Post("/api/tokens", s.write(s.handleCreateToken))
 	r.Delete("/api/tokens/{token_id}", s.write(s.handleDeleteToken))
+	r.Get("/api/sessions", s.api(s.handleListSessions))
+	r.Delete("/api/sessions/{session_id}", s.api(s.handleDeleteSession))
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
 	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))

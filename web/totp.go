@@ -20,7 +20,8 @@ type TOTPOptions = origin.TOTPOptions
 func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err error) {
 	var en *shared.TOTPEnrolment
 	if errors.As(err, &en) {
-		writeJSON(w, http.StatusUnauthorized, api.EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI})
+		writeJSON(w, http.StatusUnauthorized, api.EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI,
+			TOTPQR: qrDataURL(en.URI)})
 		return
 	}
 	s.writeError(w, r, err)

@@ -27,6 +27,12 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 	if uri := b.text("#totp-url"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
 		t.Fatalf("the page shows secret %q and URI %q", secret, uri)
 	}
+	// The QR code shows: the data: URL loads under the page's CSP.
+	b.visible("#totp-qr")
+	if w := eval[float64](b, "QR code width", `document.querySelector('#totp-qr').naturalWidth`); w != 240 {
+		t.Errorf("the QR code image is %v pixels wide, want 240 (not loaded?)", w)
+	}
+	b.screenshots(t.TempDir(), "login-totp-enrol")
 	b.typeIn("#login-form input[name=totp_code]", codeAt(t, secret, time.Now()))
 	b.click("#login-form button[type=submit]")
 	b.waitPath("/spaces")

@@ -474,7 +474,7 @@ func TestUIInBrowser(t *testing.T) {
 			}
 		}},
 		{"EveryPageLoadsWithoutError", func(t *testing.T) {
-			for _, p := range uiPages {
+			for _, p := range uiAllPages {
 				b.open(p)
 				b.waitPath(p)
 				b.visible(`main[aria-busy="false"]`)

@@ -10,8 +10,12 @@ import (
 	"github.com/knot-dev/knot/shared"
 )
 
-// uiPages are the pages behind the login.
+// uiPages are the pages behind the login, in the navigation.
 var uiPages = []string{"/spaces", "/templates", "/variables", "/users", "/groups", "/roles", "/audit-logs", "/leaves", "/tokens"}
+
+// uiAllPages are the pages behind the login: those of the navigation and
+// the account page, which the header links to.
+var uiAllPages = append(uiPages[:len(uiPages):len(uiPages)], "/account")
 
 // cookieSession returns the cookies of a browser logged in as userID.
 func (e *env) cookieSession(userID string) []*http.Cookie {
@@ -27,7 +31,7 @@ func (e *env) page(path string, cookies []*http.Cookie) *resp {
 func TestUIPagesRedirectToLoginWithoutSession(t *testing.T) {
 	e := newEnv(t)
 	e.admin()
-	for _, p := range append(uiPages, "/spaces?all=true") {
+	for _, p := range append(uiAllPages, "/spaces?all=true") {
 		t.Run(p, func(t *testing.T) {
 			r := e.page(p, nil)
 			if r.code != http.StatusSeeOther {
@@ -155,7 +159,7 @@ func TestUIPagesUseOnlyEmbeddedFiles(t *testing.T) {
 	admin, _ := e.admin()
 	cookies := e.cookieSession(admin.ID)
 	pages := map[string]*resp{"/login": e.page("/login", nil)}
-	for _, p := range uiPages {
+	for _, p := range uiAllPages {
 		pages[p] = e.page(p, cookies)
 	}
 	seen := map[string]bool{}

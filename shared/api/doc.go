@@ -21,6 +21,8 @@ type EnrolmentBody struct {
 	Error      string `json:"error"`
 	TOTPSecret string `json:"totp_secret"`
 	TOTPURL    string `json:"totp_url"`
+	// TOTPQR is TOTPURL as a QR code: a PNG in a data: URL.
+	TOTPQR string `json:"totp_qr,omitempty"`
 }
 
 // OK is the body of a successful update, delete or action.

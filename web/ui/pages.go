@@ -18,6 +18,8 @@ type page struct {
 	allowed func(a *shared.Actor) bool
 	// needs names what a user without it lacks, for the refusal.
 	needs string
+	// offNav keeps the page out of the navigation (the header links to it).
+	offNav bool
 }
 
 // can returns whether an actor holds at least one of perms.
@@ -44,6 +46,7 @@ var pages = []page{
 		allowed: can(shared.PermViewAuditLogs)},
 	{path: "/leaves", name: "leaves", title: "Leaves", needs: "the Admin role", allowed: isAdmin},
 	{path: "/tokens", name: "tokens", title: "API tokens"},
+	{path: accountPath, name: accountPage, title: "My account", offNav: true},
 }
 
 // pageNamed returns the page of pages named name.
@@ -105,7 +108,7 @@ func (u *UI) pageData(a *shared.Actor, name, title string) *data {
 	}
 	d.Perms = strings.Join(ids, ",")
 	for _, pg := range pages {
-		if pg.allowed == nil || pg.allowed(a) {
+		if !pg.offNav && (pg.allowed == nil || pg.allowed(a)) {
 			d.Nav = append(d.Nav, navItem{Href: pg.path, Label: pg.title, Current: pg.name == name})
 		}
 	}

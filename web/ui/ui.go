@@ -116,7 +116,11 @@ func (u *UI) handlePage(pg page) http.HandlerFunc {
 			u.showError(w, r, a, shared.Errorf(shared.EFORBIDDEN, "the %s page needs %s, which you do not have", pg.title, pg.needs))
 			return
 		}
-		u.render(w, r, http.StatusOK, pg.name, u.pageData(a, pg.name, pg.title))
+		d := u.pageData(a, pg.name, pg.title)
+		if pg.name == accountPage {
+			d.Shells = shared.Shells
+		}
+		u.render(w, r, http.StatusOK, pg.name, d)
 	}
 }
 

@@ -40,9 +40,17 @@ function showTOTP() {
   $('#totp-code').hidden = false;
 }
 
-// showEnrolment shows the secret of a new two-factor enrolment (a QR code
-// may come later) and asks for the code of the app it was added to.
+// showEnrolment shows the secret of a new two-factor enrolment, as text and
+// as the server's QR code, and asks for the code of the app it was added to.
 function showEnrolment(data) {
+  const qr = $('#totp-qr');
+  if (typeof data.totp_qr === 'string' && data.totp_qr.startsWith('data:image/png;base64,')) {
+    qr.src = data.totp_qr;
+    qr.hidden = false;
+  } else {
+    qr.removeAttribute('src');
+    qr.hidden = true;
+  }
   $('#totp-secret').textContent = data.totp_secret;
   $('#totp-url').textContent = data.totp_url || '';
   $('#totp-enrol').hidden = false;

@@ -1,0 +1,238 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestAccountPageInBrowser checks in Chromium that a user keeps their own
+// account on the My account page: shell and time zone survive a reload; a
+// wrong current password is said next to that field and nothing typed is
+// lost; tokens are created with an expiry and deleted; another session of
+// theirs is revoked and refused from then on; their quota in use shows;
+// email and password change with the current password, this session going
+// on; and the page fits a phone.
+func TestAccountPageInBrowser(t *testing.T) {
+	base := startUIServer(t)
+	admin := newTab(t, base)
+	shots := t.TempDir()
+	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
+		t.Logf("screenshots in %s and %s", shots, dir)
+	}
+	const password = "a-long-password"
+
+	admin.open("/login")
+	admin.typeIn("#setup-form input[name=username]", "admin")
+	admin.typeIn("#setup-form input[name=email]", "admin@example.com")
+	admin.typeIn("#setup-form input[name=password]", password)
+	admin.typeIn("#setup-form input[name=password2]", password)
+	admin.click("#setup-form button[type=submit]")
+	admin.waitPath("/spaces")
+	r := admin.fetch("POST", "/api/users", map[string]any{"username": "ann", "email": "ann@example.com", "password": password}, true)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create user = %d %s", r.Status, r.Body)
+	}
+	annID := eval[string](admin, "user id", fmt.Sprintf(`JSON.parse(%q).user_id`, r.Body))
+	if r := admin.fetch("PUT", "/api/users/"+annID, map[string]any{"max_spaces": 3, "compute_units": 10}, true); r.Status != http.StatusOK {
+		t.Fatalf("set ann's quota = %d %s", r.Status, r.Body)
+	}
+
+	b := newTab(t, base)
+	b.open("/account")
+	b.waitPath("/login?redirect=%2Faccount")
+	b.login("ann@example.com", password, "/account")
+	loaded := func() {
+		t.Helper()
+		b.do("wait for the page", chromedp.Poll[chromedp.Void](`document.querySelector('main').getAttribute('aria-busy') === 'false'`, chromedp.WithPollingTimeout(stepTimeout)))
+	}
+	loaded()
+	status := func(want string) {
+		t.Helper()
+		cond := fmt.Sprintf(`[...document.querySelectorAll('#alerts [role="status"] p')].some(p => p.textContent === %q)`, want)
+		b.do("wait for "+want, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(stepTimeout)))
+	}
+
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"ShellAndTimezoneAreKept", func(t *testing.T) {
+			if got := b.text("#account-who"); got != "ann · ann@example.com" {
+				t.Errorf("the page says it is %q's", got)
+			}
+			b.setValue("#profile-form select[name=preferred_shell]", "zsh")
+			b.typeIn("#profile-form input[name=timezone]", "Europe/Paris")
+			b.click("#profile-form button[type=submit]")
+			status("Profile saved.")
+			const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b2t0ZXN0a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5 ann@laptop"
+			b.setValue("#ssh-form textarea[name=ssh_public_key]", key)
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key saved.")
+			b.open("/account")
+			loaded()
+			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value,
+				document.querySelector('#ssh-form textarea[name=ssh_public_key]').value]`)
+			if got[0] != "zsh" || got[1] != "Europe/Paris" || got[2] != key {
+				t.Fatalf("after a reload the profile shows shell %q, time zone %q and SSH key %q", got[0], got[1], got[2])
+			}
+		}},
+		{"UnknownTimezoneIsSaidAtItsField", func(t *testing.T) {
+			b.typeIn("#profile-form input[name=timezone]", "Mars/Olympus")
+			b.click("#profile-form button[type=submit]")
+			msg := b.text(`#profile-form input[name=timezone] ~ .field-error`)
+			if !strings.HasPrefix(msg, `Time zone "Mars/Olympus" is not a known time zone`) {
+				t.Errorf("time zone error %q", msg)
+			}
+			b.typeIn("#profile-form input[name=timezone]", "Europe/Paris")
+		}},
+		{"WrongCurrentPasswordIsSaidAtItsField", func(t *testing.T) {
+			b.typeIn("#password-form input[name=current_password]", "not-my-password")
+			b.typeIn("#password-form input[name=email]", "ann@new.example.com")
+			b.typeIn("#password-form input[name=new_password]", "another-long-password")
+			b.typeIn("#password-form input[name=new_password2]", "another-long-password")
+			b.click("#password-form button[type=submit]")
+			msg := b.text(`#password-form input[name=current_password] ~ .field-error`)
+			if msg != "Current password is not your password" {
+				t.Errorf("error next to the current password: %q", msg)
+			}
+			got := eval[[]string](b, "fields", `['current_password', 'email', 'new_password', 'new_password2'].map(n => document.querySelector('#password-form [name=' + n + ']').value)
+				.concat([document.activeElement.name, document.querySelector('#password-form [name=current_password]').getAttribute('aria-invalid')])`)
+			want := []string{"not-my-password", "ann@new.example.com", "another-long-password", "another-long-password", "current_password", "true"}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("after the refusal the form holds %q, want %q (values, focused field, aria-invalid)", got, want)
+			}
+			b.screenshots(shots, "account-password-error")
+			// Nothing changed: the old password still logs in.
+			if r := b.fetch("POST", "/api/auth", map[string]string{"email": "ann@example.com", "password": password}, false); r.Status != http.StatusOK {
+				t.Errorf("the old password no longer logs in: %d %s", r.Status, r.Body)
+			}
+			b.open("/account")
+			loaded()
+		}},
+		{"CreatesAndDeletesAToken", func(t *testing.T) {
+			b.typeIn("#token-form input[name=name]", "laptop CLI")
+			b.setValue("#token-form select[name=expires_at]", "30")
+			b.click("#token-form button[type=submit]")
+			b.visible(`#tokens tr[data-name="laptop CLI"]`)
+			secret := b.text("#notice code.secret")
+			if len(secret) < 20 {
+				t.Fatalf("the new token's secret shown is %q", secret)
+			}
+			expires := b.text(`#tokens tr[data-name="laptop CLI"] td:nth-child(3)`)
+			if expires == "never" || expires == "—" {
+				t.Errorf("a token made to expire in 30 days shows expiry %q", expires)
+			}
+			b.click(`#tokens tr[data-name="laptop CLI"] button[data-action="delete"]`)
+			b.click("#confirm-ok")
+			b.gone(`#tokens tr[data-name="laptop CLI"]`)
+			status("API token laptop CLI deleted.")
+		}},
+		{"RevokesAnotherSession", func(t *testing.T) {
+			other := newTab(t, base)
+			other.open("/login")
+			other.login("ann@example.com", password, "/spaces")
+			if r := other.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
+				t.Fatalf("the other session: %d %s", r.Status, r.Body)
+			}
+			b.open("/account")
+			loaded()
+			// Ann has this session, the other tab's and the one the check
+			// of her old password opened with POST /api/auth.
+			rows := eval[[]string](b, "sessions", `[...document.querySelectorAll('#sessions tbody tr')].map(r => r.dataset.current)`)
+			if strings.Count(strings.Join(rows, ","), "true") != 1 || len(rows) != 3 {
+				t.Fatalf("sessions shown (current flags): %q, want this one and two others", rows)
+			}
+			if got := b.text(`#sessions tr[data-current="true"] .badge`); got != "this browser" {
+				t.Errorf("the current session is marked %q", got)
+			}
+			if n := eval[int](b, "revoke buttons", `document.querySelectorAll('#sessions tr[data-current="true"] button').length`); n != 0 {
+				t.Errorf("the current session has %d buttons, want no Revoke", n)
+			}
+			b.screenshots(shots, "account")
+			for left := 2; left > 0; left-- {
+				b.click(`#sessions tr[data-current="false"] button[data-action="revoke"]`)
+				b.click("#confirm-ok")
+				cond := fmt.Sprintf(`document.querySelectorAll('#sessions tr[data-current="false"]').length === %d`, left-1)
+				b.do("wait for the session to go", chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(stepTimeout)))
+			}
+			if r := other.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusUnauthorized {
+				t.Errorf("the revoked session gets %d %s, want 401", r.Status, r.Body)
+			}
+			if r := b.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
+				t.Errorf("this session after revoking the other: %d %s", r.Status, r.Body)
+			}
+		}},
+		{"ShowsQuotaInUse", func(t *testing.T) {
+			if got := b.text(`#quota dd[data-quota="Spaces"]`); got != "0 of 3" {
+				t.Errorf("spaces quota shows %q", got)
+			}
+			if got := b.text(`#quota dd[data-quota="Compute units"]`); got != "0 of 10" {
+				t.Errorf("compute quota shows %q", got)
+			}
+		}},
+		{"ChangesEmailAndPassword", func(t *testing.T) {
+			b.open("/account")
+			loaded()
+			const newPassword = "another-long-password"
+			b.typeIn("#password-form input[name=current_password]", password)
+			b.typeIn("#password-form input[name=email]", "ann@new.example.com")
+			b.typeIn("#password-form input[name=new_password]", newPassword)
+			b.typeIn("#password-form input[name=new_password2]", "a-typo-password")
+			b.click("#password-form button[type=submit]")
+			if msg := b.text(`#password-form input[name=new_password2] ~ .field-error`); msg != "New password again must be the same as the new password above" {
+				t.Errorf("a mistyped repetition says %q", msg)
+			}
+			b.typeIn("#password-form input[name=new_password2]", newPassword)
+			b.click("#password-form button[type=submit]")
+			status("Email and password saved.")
+			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {
+				t.Errorf("after the change the page says %q", got)
+			}
+			if got := eval[string](b, "current password", `document.querySelector('#password-form [name=current_password]').value`); got != "" {
+				t.Errorf("the current password stays typed after saving")
+			}
+			// This session goes on; the new password logs in, the old one not.
+			if r := b.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
+				t.Errorf("this session after the change: %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("POST", "/api/auth", map[string]string{"email": "ann@new.example.com", "password": password}, false); r.Status != http.StatusUnauthorized {
+				t.Errorf("the old password still logs in: %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("POST", "/api/auth", map[string]string{"email": "ann@new.example.com", "password": newPassword}, false); r.Status != http.StatusOK {
+				t.Errorf("the new password does not log in: %d %s", r.Status, r.Body)
+			}
+		}},
+		{"FitsAPhone", func(t *testing.T) {
+			b.do("360 px", chromedp.EmulateViewport(360, 800))
+			defer b.do("desktop width again", chromedp.EmulateViewport(1280, 900))
+			if w := eval[float64](b, "page width", `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+				wide := eval[string](b, "widest", `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`)
+				t.Errorf("at 360 px the page is %v px wider than the window: %s", w, wide)
+			}
+			for _, list := range []string{"#tokens", "#sessions"} {
+				js := fmt.Sprintf(`document.querySelector('%s').getBoundingClientRect().width - document.querySelector('%s').parentElement.clientWidth`, list, list)
+				if w := eval[float64](b, list+" width", js); w > 0 {
+					t.Errorf("at 360 px the list %s is %v px wider than its box", list, w)
+				}
+			}
+		}},
+		{"HeaderLeadsToTheAccount", func(t *testing.T) {
+			b.open("/tokens")
+			b.click("#username")
+			b.waitPath("/account")
+			if got := eval[string](b, "current", `document.querySelector('#username').getAttribute('aria-current') || ''`); got != "page" {
+				t.Errorf("the header's link to the account is not marked current: %q", got)
+			}
+		}},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.fn) {
+			t.FailNow()
+		}
+	}
+}

@@ -1,0 +1,199 @@
+// account.js is the account page: the user's own profile, email and
+// password, SSH key, quota, two-factor login, API tokens (tokenlist.js) and
+// login sessions. Every form keeps what was typed and shows a refusal next
+// to the field it concerns.
+import './shell.js';
+import { api, path } from './api.js';
+import { $, h, showError, hideError, confirmAction, setRows, fmtTime, ago, ready } from './dom.js';
+import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
+import { mountTokens } from './tokenlist.js';
+
+let me = null; // the user, as whoami answered
+
+const field = (form, name) => form.elements.namedItem(name);
+
+// onSubmit runs fn(form) when form is submitted: a thrown error shows in
+// the form, next to its field; success announces done.
+function onSubmit(form, done, fn) {
+  const summary = $('.error', form);
+  const button = $('button[type="submit"]', form);
+  // A field's error goes once the field is changed; the summary stays.
+  form.addEventListener('input', (ev) => {
+    if (ev.target.getAttribute('aria-invalid') === 'true') clearFieldErrors(form);
+  });
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    hideError(summary);
+    clearFieldErrors(form);
+    button.disabled = true;
+    try {
+      if (await fn(form) !== false) announce('success', done, () => button);
+    } catch (err) {
+      showFormError(form, summary, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+// update changes the user's own record.
+function update(body) {
+  return api('PUT', path('users', me.user_id), body);
+}
+
+async function loadMe() {
+  me = await api('GET', '/api/users/whoami');
+  $('#account-who').textContent = `${me.username} · ${me.email}`;
+  const profile = $('#profile-form');
+  field(profile, 'preferred_shell').value = me.preferred_shell || '';
+  field(profile, 'timezone').value = me.timezone || '';
+  field($('#password-form'), 'email').value = me.email;
+  field($('#ssh-form'), 'ssh_public_key').value = me.ssh_public_key || '';
+}
+
+onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
+  const body = { preferred_shell: field(form, 'preferred_shell').value, timezone: field(form, 'timezone').value.trim() };
+  await update(body);
+  Object.assign(me, body);
+});
+
+onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
+  const email = field(form, 'email').value.trim();
+  const pw = field(form, 'new_password').value;
+  const body = { current_password: field(form, 'current_password').value };
+  if (email !== me.email) body.email = email;
+  if (pw !== '' || field(form, 'new_password2').value !== '') {
+    if (pw !== field(form, 'new_password2').value) throw new Error('new_password2 must be the same as the new password above');
+    body.password = pw;
+    body.keep_tokens = field(form, 'keep_tokens').checked;
+  }
+  if (body.email === undefined && body.password === undefined) {
+    throw new Error('Nothing to save: change your email or type a new password.');
+  }
+  try {
+    await update(body);
+  } catch (err) {
+    // The API names the new password "password"; the form calls it new_password.
+    err.message = err.message.replace(/^password\b/, 'new_password');
+    throw err;
+  }
+  if (body.email) me.email = email;
+  $('#account-who').textContent = `${me.username} · ${me.email}`;
+  for (const name of ['current_password', 'new_password', 'new_password2']) field(form, name).value = '';
+  if (body.password !== undefined) loadSessions();
+});
+
+onSubmit($('#ssh-form'), 'SSH key saved.', async (form) => {
+  await update({ ssh_public_key: field(form, 'ssh_public_key').value.trim() });
+});
+
+// limit shows what is used of a limit (0: none).
+function limit(used, max) {
+  return max > 0 ? `${used} of ${max}` : `${used} (no limit)`;
+}
+
+async function loadQuota() {
+  const box = $('#quota');
+  try {
+    const q = await api('GET', path('users', me.user_id, 'quota'));
+    const rows = [
+      ['Spaces', limit(q.number_spaces, q.max_spaces)],
+      ['Running spaces', String(q.number_spaces_deployed)],
+      ['Compute units', limit(q.used_compute_units, q.compute_units)],
+      ['Storage units', limit(q.used_storage_units, q.storage_units)],
+    ];
+    box.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, dataset: { quota: k } })]));
+    box.hidden = false;
+    hideError($('#quota-error'));
+  } catch (err) {
+    showError($('#quota-error'), err);
+  }
+  $('#quota-loading').hidden = true;
+}
+
+async function loadTOTP() {
+  const el = $('#totp-state');
+  try {
+    const r = await api('GET', '/api/auth/using-totp');
+    el.textContent = r.using_totp
+      ? 'On. You log in with your password and the 6-digit code of your authenticator app, which you set up at your first login here. If you lose it, an administrator resets it (knot admin reset-totp), and your next login shows a new QR code to scan.'
+      : 'Off on this server: you log in with your password alone.';
+  } catch (err) {
+    el.textContent = `Unknown: ${err.message}`;
+  }
+}
+
+// browserOf names the browser and system of a user agent in a few words.
+function browserOf(ua) {
+  if (!ua) return 'unknown (an API client)';
+  const name = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari'], ['curl/', 'curl']]
+    .find(([k]) => ua.includes(k));
+  const os = [['Android', 'Android'], ['iPhone', 'iPhone'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']]
+    .find(([k]) => ua.includes(k));
+  if (!name) return ua.slice(0, 60);
+  return os ? `${name[1]} on ${os[1]}` : name[1];
+}
+
+// lastUsed says when a session was last used: the server notes it to
+// within a minute.
+function lastUsed(t) {
+  return Date.now() - new Date(t).getTime() < 90 * 1000 ? 'in the last minute' : ago(t);
+}
+
+const sessionsBody = $('#sessions tbody');
+
+async function loadSessions() {
+  try {
+    const sessions = await api('GET', '/api/sessions');
+    setRows(sessionsBody, sessions, (s) => s.session_id, sessionRow);
+    hideError($('#sessions-error'));
+  } catch (err) {
+    showError($('#sessions-error'), err);
+  }
+}
+
+function sessionRow(s) {
+  const name = browserOf(s.user_agent);
+  const label = `${name} from ${s.ip || 'an unknown address'}, logged in ${fmtTime(s.created_at)}`;
+  return h('tr', { dataset: { current: String(s.current) } },
+    h('td', {}, h('span', { class: 'name', text: name, title: s.user_agent || null }),
+      s.current && h('span', { class: 'badge state-running', text: 'this browser' })),
+    h('td', { class: 'nowrap', text: s.ip || '—' }),
+    h('td', { class: 'nowrap', text: fmtTime(s.created_at) }),
+    h('td', { class: 'nowrap', text: lastUsed(s.last_used_at), title: fmtTime(s.last_used_at) }),
+    h('td', { class: 'actions-col' }, !s.current && h('button', {
+      type: 'button', class: 'small danger', text: 'Revoke', dataset: { action: 'revoke' },
+      'aria-label': rowLabel('Revoke', label), onclick: () => revoke(s, name),
+    })));
+}
+
+async function revoke(s, name) {
+  if (!await confirmAction(`Log out the session of ${name} from ${s.ip || 'an unknown address'}?`, 'Revoke')) return;
+  await runAction({
+    tbody: sessionsBody,
+    key: s.session_id,
+    verb: 'revoke',
+    fn: () => api('DELETE', path('sessions', s.session_id)),
+    refresh: loadSessions,
+    failure: (err) => `Could not revoke the session of ${name}: ${err.message}`,
+    success: `The session of ${name} is logged out.`,
+  });
+}
+
+function fillTimezones() {
+  if (typeof Intl.supportedValuesOf !== 'function') return;
+  $('#timezones').replaceChildren(...Intl.supportedValuesOf('timeZone').map((z) => h('option', { value: z })));
+}
+
+async function start() {
+  fillTimezones();
+  try {
+    await loadMe();
+  } catch (err) {
+    showError($('#page-error'), err);
+    return;
+  }
+  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), mountTokens('#tokens-error')]);
+}
+
+start().then(ready);

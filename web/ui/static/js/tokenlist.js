@@ -1,0 +1,82 @@
+// tokenlist.js lists the user's own API tokens, creates them (showing the
+// secret once) and deletes them: the list of the API tokens page and of the
+// account page. The page holds #tokens, #empty, #notice and #token-form,
+// which may have an expires_at select (days from now; '' for never).
+import { api, path } from './api.js';
+import { $, h, showError, hideError, confirmAction, setRows, fmtTime, secretNotice } from './dom.js';
+import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
+
+// expiryOf returns the RFC 3339 time days days from now, or '' for none.
+export function expiryOf(days) {
+  if (!days) return '';
+  return new Date(Date.now() + Number(days) * 86400 * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+// mountTokens wires the token list; errorSelector is where an error of the
+// list shows. It resolves once the list is first shown.
+export function mountTokens(errorSelector) {
+  const table = $('#tokens');
+  const tbody = $('tbody', table);
+  const listError = $(errorSelector);
+  const form = $('#token-form');
+  const formError = $('.error', form);
+  const notice = $('#notice');
+
+  async function load() {
+    try {
+      const tokens = (await api('GET', '/api/tokens')).sort((a, b) => a.created_at.localeCompare(b.created_at));
+      $('#empty').hidden = tokens.length > 0;
+      table.hidden = tokens.length === 0;
+      setRows(tbody, tokens, (t) => t.token_id, row);
+      hideError(listError);
+    } catch (err) {
+      showError(listError, err);
+    }
+  }
+
+  function row(t) {
+    return h('tr', { dataset: { name: t.name } },
+      h('td', { class: 'name', text: t.name }),
+      h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
+      h('td', { class: 'nowrap', text: t.expires_at ? (t.expired ? 'expired ' : '') + fmtTime(t.expires_at) : 'never' }),
+      h('td', { class: 'actions-col' },
+        h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', t.name), onclick: () => remove(t) })));
+  }
+
+  async function remove(t) {
+    if (!await confirmAction(`Delete the API token ${t.name}? Whatever uses it stops working.`)) return;
+    await runAction({
+      tbody,
+      key: t.token_id,
+      verb: 'delete',
+      fn: () => api('DELETE', path('tokens', t.token_id)),
+      refresh: load,
+      failure: (err) => `Could not delete ${t.name}: ${err.message}`,
+      success: `API token ${t.name} deleted.`,
+    });
+  }
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    hideError(formError);
+    clearFieldErrors(form);
+    const name = form.elements.namedItem('name').value.trim();
+    const expires = form.elements.namedItem('expires_at');
+    const body = { name };
+    if (expires) body.expires_at = expiryOf(expires.value);
+    const button = $('button[type="submit"]', form);
+    button.disabled = true;
+    try {
+      const created = await api('POST', '/api/tokens', body);
+      secretNotice(notice, `Token ${name} created. Its secret is shown only now:`, created.token);
+      form.elements.namedItem('name').value = '';
+      await load();
+    } catch (err) {
+      showFormError(form, formError, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  return load();
+}
