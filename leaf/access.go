@@ -326,6 +326,9 @@ func (v *Visit) End(reason string) {
 		in, out := v.bytes()
 		in, out = in-v.in, out-v.out
 		props["bytes_to_space"], props["bytes_from_space"] = strconv.FormatInt(in, 10), strconv.FormatInt(out, 10)
+		if v.way.Kind == "ssh" { // the names SSH records have always had too
+			props["bytes_in"], props["bytes_out"] = props["bytes_to_space"], props["bytes_from_space"]
+		}
 	}
 	props["reason"] = reason
 	v.a.audit(v.ctx, v.c, v.way.Kind+" closed", details, props)
