@@ -36,17 +36,17 @@ func (a *Agents) OpenSSH(ctx context.Context, spaceID string, o agentwire.SSH) (
 	return st, nil
 }
 
-// SSH returns the space with id, with its host key, when the actor may
-// open an SSH connection to it (as Enter, audited as "ssh refused") and
-// this server can reach its agent: ECONFLICT for a space of another
-// location, EUNAVAILABLE without an agent endpoint.
+// SSH returns the space with id when the actor may open an SSH connection
+// to it (as Enter, audited as "ssh refused"): a space of this location
+// with its host key (EUNAVAILABLE without an agent endpoint), a space of
+// another location as it is, to be relayed.
 func (a *Access) SSH(ctx context.Context, c Caller, id string) (*shared.Space, error) {
 	sp, err := a.Enter(ctx, c, id, Way{Kind: "ssh"})
 	switch {
 	case err != nil:
 		return nil, err
 	case sp.Location != a.opts.Location:
-		return nil, shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach it through that location's server", quote(sp.Name), quote(sp.Location))
+		return sp, nil // relayed: the space's leaf holds its host key
 	case a.opts.Agents == nil:
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no SSH")
 	}
@@ -83,8 +83,8 @@ func (a *Access) HostKey(ctx context.Context, sp *shared.Space) (*shared.Space, 
 	return out, err
 }
 
-// OpenSSH opens an SSH connection to the agent of sp (one SSH returned)
-// for the actor, who authenticates with the keys of their profile
+// OpenSSH opens an SSH connection to the agent of sp (one SSH returned),
+// local or relayed, for the actor, who authenticates with the keys of their profile
 // (EINVALID when it holds none); the session runs the space's shell, or
 // its owner's preferred one. After it returns the stream carries the SSH
 // connection's bytes both ways; the Visit records its open at Begin and
@@ -105,6 +105,9 @@ func (a *Access) OpenSSH(ctx context.Context, c Caller, sp *shared.Space) (net.C
 		shell = u.PreferredShell
 	}
 	o := agentwire.SSH{HostKey: sp.SSHHostKey, Keys: keys, User: act.User.Username, Remote: c.IP, Shell: shell}
+	if sp.Location != a.opts.Location {
+		o.HostKey = "" // the space's leaf fills it, with the keys it holds
+	}
 	if err := o.Validate(); err != nil {
 		return nil, nil, shared.Errorf(shared.EINVALID, "%v", err)
 	}
