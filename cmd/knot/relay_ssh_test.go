@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,6 +109,18 @@ func TestPortsAndSSHOfALeafSpaceFromAnyServer(t *testing.T) {
 	audited(t, f.branch, f.admin, "the relayed port from the other leaf", func(e auditItem) bool {
 		return e.Event == "port forward closed" && e.Properties["via"] == "leaf annex via origin hq"
 	})
+
+	// A web app through the origin's path proxy, once the template lists
+	// its port.
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from the space at branch")
+	}))
+	defer app.Close()
+	appPort := strconv.Itoa(app.Listener.Addr().(*net.TCPAddr).Port)
+	f.origin.call("PUT", "/api/templates/"+f.tmplID, f.admin, map[string]any{"http_ports": []map[string]any{{"port": app.Listener.Addr().(*net.TCPAddr).Port, "name": "app"}}}, 200, nil)
+	if code, body := f.origin.fetch("GET", "/proxy/spaces/"+f.spaceID+"/ports/"+appPort+"/", f.admin, nil); code != 200 || string(body) != "hello from the space at branch" {
+		t.Fatalf("the web app through the origin: %d %s", code, body)
+	}
 
 	// SSH through the origin, with OpenSSH and the configuration knot
 	// ssh-config update wrote there.
