@@ -134,10 +134,9 @@ func (a *Access) mayEnter(ctx context.Context, c Caller, sp *shared.Space, way W
 }
 
 // Forward returns the space with id when the actor may reach its port as
-// way (a forwarded port, a web app) and this server holds its agent's
-// link: EFORBIDDEN with server.disable_proxy, ENOTFOUND as Enter,
-// ECONFLICT for a space of another location, EUNAVAILABLE without an
-// agent endpoint.
+// way (a forwarded port, a web app), at this location or relayed to
+// another: EFORBIDDEN with server.disable_proxy, ENOTFOUND as Enter,
+// EUNAVAILABLE for a space of this location without an agent endpoint.
 func (a *Access) Forward(ctx context.Context, c Caller, id string, way Way) (*shared.Space, error) {
 	sp, err := a.Space(ctx, id)
 	if err != nil {
@@ -153,10 +152,7 @@ func (a *Access) mayForward(ctx context.Context, c Caller, sp *shared.Space, way
 	if err := a.mayEnter(ctx, c, sp, way); err != nil {
 		return err
 	}
-	if sp.Location != a.opts.Location {
-		return shared.Errorf(shared.ECONFLICT, "space %s runs at location %s: reach its ports at that location's server", quote(sp.Name), quote(sp.Location))
-	}
-	if a.opts.Agents == nil {
+	if sp.Location == a.opts.Location && a.opts.Agents == nil {
 		return shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint, so no ports of spaces")
 	}
 	return nil
@@ -206,10 +202,11 @@ func (a *Access) OpenTerminal(ctx context.Context, c Caller, sp *shared.Space, t
 }
 
 // DialPort connects to port of sp (one Forward returned) through its
-// agent. The Visit records the connection's close with the bytes each
-// way. Errors as Agents.DialPort.
+// agent, relayed for a space of another location. The Visit records the
+// connection's close with the bytes each way. Errors as Agents.DialPort,
+// and for a relayed port as AgentStreams.Open.
 func (a *Access) DialPort(ctx context.Context, c Caller, sp *shared.Space, way Way) (*PortConn, *Visit, error) {
-	pc, err := a.opts.Agents.DialPort(ctx, sp.ID, way.Port)
+	pc, err := a.dialPort(ctx, c, sp, way.Port)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,6 +232,24 @@ func (a *Access) OpenStream(ctx context.Context, c Caller, sp *shared.Space, way
 	v.open = map[string]string{}
 	v.bytes = func() (int64, int64) { return cc.in.Load(), cc.out.Load() }
 	return cc, v, nil
+}
+
+func (a *Access) dialPort(ctx context.Context, c Caller, sp *shared.Space, port int) (*PortConn, error) {
+	if sp.Location == a.opts.Location {
+		return a.opts.Agents.DialPort(ctx, sp.ID, port)
+	}
+	req := a.streamRequest(ctx, c, sp)
+	req.Open = agentwire.Open{Type: agentwire.OpenPort, Port: port}
+	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	st, err := a.opts.Streams.Open(octx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := portAnswer(st, sp.ID); err != nil {
+		return nil, err
+	}
+	return &PortConn{Conn: st}, nil
 }
 
 // countedConn counts the bytes written to a space and read from it.
@@ -326,6 +341,9 @@ func (v *Visit) End(reason string) {
 		in, out := v.bytes()
 		in, out = in-v.in, out-v.out
 		props["bytes_to_space"], props["bytes_from_space"] = strconv.FormatInt(in, 10), strconv.FormatInt(out, 10)
+		if v.way.Kind == "ssh" { // the names SSH records have always had too
+			props["bytes_in"], props["bytes_out"] = props["bytes_to_space"], props["bytes_from_space"]
+		}
 	}
 	props["reason"] = reason
 	v.a.audit(v.ctx, v.c, v.way.Kind+" closed", details, props)

@@ -70,8 +70,14 @@ func TestAccessIsTheOwnersOrAManagersAndRefusalsAreAudited(t *testing.T) {
 	if ev := audit.find("port forward refused", "bob"); ev == nil || ev.Properties["port"] != "80" || ev.Details != "port forward of space dev port 80 refused: not its owner" {
 		t.Fatalf("the port refusal is audited as %+v", ev)
 	}
-	if _, err := a.Forward(as("ann", shared.PermUseSpaces), caller, "s2", leaf.Way{Kind: "port forward", Port: 80}); shared.ErrorCode(err) != shared.ECONFLICT {
-		t.Fatalf("a port of another location: %v, want ECONFLICT", err)
+	// A port of another location is relayed; without a way there, the
+	// dial says so.
+	far, err := a.Forward(as("ann", shared.PermUseSpaces), caller, "s2", leaf.Way{Kind: "port forward", Port: 80})
+	if err != nil {
+		t.Fatalf("a port of another location: %v", err)
+	}
+	if _, _, err := a.DialPort(as("ann", shared.PermUseSpaces), caller, far, leaf.Way{Kind: "port forward", Port: 80}); shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(err.Error(), "location there") {
+		t.Fatalf("a port of another location without a way there: %v, want EUNAVAILABLE naming it", err)
 	}
 	if _, err := a.Enter(as("ann", shared.PermUseSpaces), caller, "nope", leaf.Way{Kind: "terminal"}); shared.ErrorCode(err) != shared.ENOTFOUND {
 		t.Fatalf("a space that is not there: %v", err)

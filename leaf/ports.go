@@ -7,8 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 )
@@ -17,37 +15,41 @@ import (
 // space's agent; one more fails with EUNAVAILABLE saying so.
 const MaxPortConns = 256
 
-// PortConn is a connection to a port inside a space, over the agent link.
-// Close ends it; CloseWrite ends only this side's writing. It counts the
-// bytes each way.
+// PortConn is a connection to a port inside a space, over the agent link
+// or relayed to the space's location. Close ends it; CloseWrite ends only
+// this side's writing. It counts the bytes each way.
 type PortConn struct {
-	*yamux.Stream
-	in, out atomic.Int64 // bytes written to the space, read from it
-	slots   chan struct{}
-	once    sync.Once
+	net.Conn               // a yamux stream, whose Close ends only its writing
+	in, out  atomic.Int64  // bytes written to the space, read from it
+	slots    chan struct{} // the agent link's port slots; nil when relayed
+	once     sync.Once
 }
 
 func (c *PortConn) Read(p []byte) (int, error) {
-	n, err := c.Stream.Read(p)
+	n, err := c.Conn.Read(p)
 	c.out.Add(int64(n))
 	return n, err
 }
 
 func (c *PortConn) Write(p []byte) (int, error) {
-	n, err := c.Stream.Write(p)
+	n, err := c.Conn.Write(p)
 	c.in.Add(int64(n))
 	return n, err
 }
 
 // CloseWrite ends this side's writing; the space's program reads EOF.
-func (c *PortConn) CloseWrite() error { return c.Stream.Close() }
+func (c *PortConn) CloseWrite() error { return c.Conn.Close() }
 
 // Close ends the connection both ways: the space's program reads EOF, and
 // reads and writes here fail at once.
 func (c *PortConn) Close() error {
-	c.once.Do(func() { <-c.slots })
-	err := c.Stream.Close()
-	c.Stream.SetDeadline(time.Now())
+	c.once.Do(func() {
+		if c.slots != nil {
+			<-c.slots
+		}
+	})
+	err := c.Conn.Close()
+	c.Conn.SetDeadline(time.Now())
 	return err
 }
 
@@ -80,19 +82,27 @@ func (a *Agents) DialPort(ctx context.Context, spaceID string, port int) (*PortC
 		release()
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
+	if err := portAnswer(st, spaceID); err != nil {
+		release()
+		return nil, err
+	}
+	return &PortConn{Conn: st, slots: ac.ports}, nil
+}
+
+// portAnswer reads the agent's answer to a port open on st, and clears
+// st's deadline; on an error it closes st.
+func portAnswer(st net.Conn, spaceID string) error {
 	var op agentwire.Opened
 	if err := agentwire.ReadJSON(st, &op); err != nil {
 		st.Close()
-		release()
-		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
+		return shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
 	if op.Error != "" {
 		st.Close()
-		release()
-		return nil, shared.Errorf(shared.EINVALID, "%s", op.Error)
+		return shared.Errorf(shared.EINVALID, "%s", op.Error)
 	}
 	st.SetDeadline(time.Time{})
-	return &PortConn{Stream: st, slots: ac.ports}, nil
+	return nil
 }
 
 var _ net.Conn = (*PortConn)(nil)

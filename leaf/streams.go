@@ -42,11 +42,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/sshkey"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
@@ -216,7 +218,12 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 	}
 	octx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	agent, err := s.Open(octx, StreamRequest{Space: sp, UserID: u.ID, From: h.From, Open: h.Open})
+	var agent net.Conn
+	if h.Open.Type == agentwire.OpenPort {
+		agent, err = s.dialPort(octx, sp, h.Open.Port)
+	} else {
+		agent, err = s.Open(octx, StreamRequest{Space: sp, UserID: u.ID, From: h.From, Open: s.ownOpen(ctx, h, sp, u)})
+	}
 	if err != nil {
 		wire.WriteRelay(conn, wire.ReplyOf(err))
 		return
@@ -225,7 +232,11 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 	if err := wire.WriteRelay(conn, wire.ReplyOf(nil)); err != nil {
 		return
 	}
-	if h.Open.Type != agentwire.OpenTerminal {
+	switch h.Open.Type {
+	case agentwire.OpenSSH, agentwire.OpenPort:
+		s.serveRelayedBytes(ctx, h, sp, u, conn, agent)
+		return
+	case agentwire.OpenSessions:
 		agent.SetDeadline(time.Time{})
 		wire.Splice(conn, agent)
 		return
@@ -254,7 +265,7 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 
 // mayRelay checks h against this server's records: the space is of this
 // location, and the user exists, is active, and owns it or holds Manage
-// Spaces. A refused terminal is audited.
+// Spaces. A refused terminal, SSH connection or port is audited.
 func (s *AgentStreams) mayRelay(ctx context.Context, h *wire.RelayOpen) (*shared.Space, *shared.User, error) {
 	sp, err := storage.Get[shared.Space](ctx, s.opts.Store, h.SpaceID)
 	if shared.ErrorCode(err) == shared.ENOTFOUND || (err == nil && sp.Location != s.opts.Location) {
@@ -274,14 +285,87 @@ func (s *AgentStreams) mayRelay(ctx context.Context, h *wire.RelayOpen) (*shared
 			return nil, nil, err
 		}
 		if !perms.Has(shared.PermManageSpaces) {
-			if h.Open.Type == agentwire.OpenTerminal {
-				s.audit(ctx, u.Username, "terminal refused", fmt.Sprintf("terminal of space %s refused: not its owner (via %s)", sp.Name, h.Via),
-					map[string]string{"space_id": sp.ID, "via": h.Via, "ip": h.From, "user_id": u.ID})
+			if kind := relayedWays[h.Open.Type]; kind != "" {
+				s.audit(ctx, u.Username, kind+" refused", fmt.Sprintf("%s of space %s refused: not its owner (via %s)", kind, sp.Name, h.Via),
+					s.relayedProps(h, sp, u))
 			}
 			return nil, nil, shared.Errorf(shared.ENOTFOUND, "space %q not found", h.SpaceID)
 		}
 	}
 	return sp, u, nil
+}
+
+// relayedWays names, for the audit log, the kinds of relayed streams the
+// space's leaf audits as it would local ones.
+var relayedWays = map[string]string{agentwire.OpenTerminal: "terminal", agentwire.OpenSSH: "ssh", agentwire.OpenPort: "port forward"}
+
+// relayedProps are the properties of the audit records of the relayed
+// stream h.
+func (s *AgentStreams) relayedProps(h *wire.RelayOpen, sp *shared.Space, u *shared.User) map[string]string {
+	props := map[string]string{"space_id": sp.ID, "via": h.Via, "ip": h.From, "user_id": u.ID}
+	if h.Open.Type == agentwire.OpenPort {
+		props["port"] = strconv.Itoa(h.Open.Port)
+	}
+	return props
+}
+
+// ownOpen returns what the agent is asked for h: as it came, except that
+// an SSH connection gets the space's host key and the keys of the user's
+// profile from this server's records, whatever the header said.
+func (s *AgentStreams) ownOpen(ctx context.Context, h *wire.RelayOpen, sp *shared.Space, u *shared.User) agentwire.Open {
+	o := h.Open
+	if o.Type != agentwire.OpenSSH {
+		return o
+	}
+	shell := sp.Shell
+	if owner, err := storage.Get[shared.User](ctx, s.opts.Store, sp.UserID); err == nil && owner.PreferredShell != "" {
+		shell = owner.PreferredShell
+	}
+	o.SSH = &agentwire.SSH{HostKey: sp.SSHHostKey, Keys: sshkey.Fingerprints(u), User: u.Username, Remote: bounded(h.From, 128), Shell: shell}
+	return o
+}
+
+// dialPort connects to port of sp, one of this location, through its
+// agent, which answered already: its refusal is the relay's.
+func (s *AgentStreams) dialPort(ctx context.Context, sp *shared.Space, port int) (net.Conn, error) {
+	if s.opts.Agents == nil {
+		return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+	}
+	return s.opts.Agents.DialPort(ctx, sp.ID, port)
+}
+
+// serveRelayedBytes carries a relayed SSH connection or port (the agent's
+// answer first) and audits it as a local one, with via: an SSH
+// connection when it opens, both when they close, with the bytes each
+// way.
+func (s *AgentStreams) serveRelayedBytes(ctx context.Context, h *wire.RelayOpen, sp *shared.Space, u *shared.User, conn, agent net.Conn) {
+	var o agentwire.Opened // a port's agent answered in dialPort
+	if h.Open.Type != agentwire.OpenPort && agentwire.ReadJSON(agent, &o) != nil {
+		return
+	}
+	agent.SetDeadline(time.Time{})
+	if agentwire.WriteJSON(conn, o) != nil || o.Error != "" {
+		return
+	}
+	kind := relayedWays[h.Open.Type]
+	what := fmt.Sprintf("%s of space %s", kind, sp.Name)
+	if h.Open.Type == agentwire.OpenPort {
+		what = fmt.Sprintf("%s to port %d of space %s", kind, h.Open.Port, sp.Name)
+	}
+	if h.Open.Type == agentwire.OpenSSH {
+		s.audit(ctx, u.Username, kind+" opened", fmt.Sprintf("%s opened via %s", what, h.Via), s.relayedProps(h, sp, u))
+	}
+	cc := &countedConn{Conn: agent}
+	began := time.Now()
+	wire.Splice(conn, cc)
+	props := s.relayedProps(h, sp, u)
+	props["duration"] = time.Since(began).Round(time.Millisecond).String()
+	props["bytes_to_space"], props["bytes_from_space"] = strconv.FormatInt(cc.in.Load(), 10), strconv.FormatInt(cc.out.Load(), 10)
+	if h.Open.Type == agentwire.OpenSSH { // the names SSH records have always had too
+		props["bytes_in"], props["bytes_out"] = props["bytes_to_space"], props["bytes_from_space"]
+	}
+	props["reason"] = "the relayed stream ended"
+	s.audit(ctx, u.Username, kind+" closed", fmt.Sprintf("%s closed via %s", what, h.Via), props)
 }
 
 // PermissionsIn returns the permissions of u's roles, built-in or stored

@@ -19,7 +19,8 @@ const (
 // SSH opens an SSH connection served by the agent.
 type SSH struct {
 	// HostKey is the space's persistent host key, an OpenSSH PEM private
-	// key.
+	// key. A relayed open leaves it empty: the space's own leaf fills it
+	// (and Keys) from its records.
 	HostKey string `json:"host_key"`
 	// Keys are the SHA-256 fingerprints (as ssh-keygen -l prints them) of
 	// the public keys the client may authenticate with: those in the
@@ -36,8 +37,8 @@ type SSH struct {
 // Validate checks s's fields.
 func (s *SSH) Validate() error {
 	switch {
-	case s.HostKey == "" || len(s.HostKey) > MaxSSHHostKey:
-		return fmt.Errorf("ssh: host_key must be 1 to %d bytes", MaxSSHHostKey)
+	case len(s.HostKey) > MaxSSHHostKey:
+		return fmt.Errorf("ssh: host_key must be at most %d bytes", MaxSSHHostKey)
 	case len(s.Keys) > MaxSSHKeys:
 		return fmt.Errorf("ssh: at most %d keys", MaxSSHKeys)
 	case len(s.User) > 64 || !printable(s.User):

@@ -17,8 +17,8 @@ import (
 
 // The relay channel: streams to the agents of spaces at other locations.
 //
-// The leaf link carries the replication; streams to agents (terminals, and
-// the kinds that follow: SSH, forwarded ports) go over a second connection
+// The leaf link carries the replication; streams to agents (terminals,
+// SSH, forwarded ports and web apps) go over a second connection
 // the leaf keeps to the origin while its link is up, because the origin
 // cannot count on reaching a leaf, but every leaf reaches the origin:
 //
@@ -54,7 +54,8 @@ const (
 
 // relayKinds are the agent stream kinds (agentwire.Open.Type) a relay
 // carries; the other kinds are the agent link's own.
-var relayKinds = map[string]bool{agentwire.OpenTerminal: true, agentwire.OpenSessions: true}
+var relayKinds = map[string]bool{agentwire.OpenTerminal: true, agentwire.OpenSessions: true,
+	agentwire.OpenSSH: true, agentwire.OpenPort: true}
 
 // RelayKind reports whether streams of kind (an agentwire.Open.Type) may be
 // relayed. A new kind of agent stream is added here when it is.
