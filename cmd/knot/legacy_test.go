@@ -29,7 +29,7 @@ func TestServerStartsWithThePredecessorsConfigAndWarnsOnce(t *testing.T) {
 	var want []warning
 	for _, w := range []struct{ key, line string }{
 		{"server.listen_tunnel", "9"}, {"server.tunnel_domain", "10"}, {"server.timezone", "13"},
-		{"server.enable_proxy", "15"}, {"server.download_path", "18"}, {"server.html_path", "19"},
+		{"server.enable_proxy", "15"}, {"server.terminal.webgl", "17"}, {"server.download_path", "18"}, {"server.html_path", "19"},
 		{"server.template_path", "20"}, {"server.agent_path", "21"}, {"server.disable_space_create", "24"},
 		{"server.ui.hide_support_links", "29"}, {"server.ui.hide_api_tokens", "30"},
 		{"server.dns.enabled", "36"}, {"server.dns.listen", "37"}, {"server.dns.domain", "38"}, {"server.dns.ttl", "39"},

@@ -58,8 +58,6 @@ type Server struct {
 	WildcardDomain string
 	// DisableProxy turns off the port proxy (server.disable_proxy).
 	DisableProxy bool
-	// Terminal holds server.terminal.*.
-	Terminal Terminal
 	// TOTP holds server.totp.*.
 	TOTP TOTP
 	// TLS holds server.tls.*.
@@ -99,12 +97,6 @@ type Server struct {
 	Nomad    Nomad
 	Docker   Docker
 	Podman   Podman
-}
-
-// Terminal holds server.terminal.*.
-type Terminal struct {
-	// WebGL lets the web terminal render with WebGL (server.terminal.webgl).
-	WebGL bool
 }
 
 // TOTP holds server.totp.*: two-factor login.

@@ -41,7 +41,6 @@ type legacyKey struct {
 // printed, and the agent's variables of older images.
 var legacyKeys = []legacyKey{
 	// Honoured under the predecessor's variable or flag.
-	{path: "server.terminal.webgl", env: "KNOT_WEBGL", use: "server.terminal.webgl"},
 	{path: "server.totp.enabled", env: "KNOT_ENABLE_TOTP", flag: "enable-totp", use: "server.totp.enabled"},
 	{path: "resolver.nameservers", env: "KNOT_NAMESERVERS", flag: "nameserver", use: "resolver.nameservers"},
 	{path: "log.level", env: "KNOT_LOGLEVEL", use: "log.level"},
@@ -51,8 +50,10 @@ var legacyKeys = []legacyKey{
 	{path: "agent.api_port", flag: "api-port", use: "agent.api_port"},
 
 	// Accepted with no effect.
+	{path: "server.terminal.webgl", env: "KNOT_WEBGL", kind: ValueBool,
+		why: "knot's web terminal draws with xterm.js's DOM renderer, which needs no GPU, so there is no WebGL renderer to turn on or off"},
 	{path: "server.enable_proxy", kind: ValueBool,
-		why: "knot does not proxy ports for clients (knot proxy, /proxy/port), so there is nothing to enable"},
+		why: "knot serves the web ports of spaces and forwarded ports unless server.disable_proxy is true: set that to turn them off"},
 	{path: "server.listen_tunnel", kind: ValueString,
 		why: "knot has no tunnel server"},
 	{path: "server.tunnel_domain", kind: ValueString,

@@ -24,12 +24,12 @@ func warningsOf(c *config.Config) []string {
 func TestPredecessorScaffoldLoads(t *testing.T) {
 	file, _ := filepath.Abs("testdata/predecessor-server.yaml")
 	c := mustLoad(t, config.Options{File: file})
-	if len(c.Warnings) != 0 {
-		t.Errorf("warnings %v", warningsOf(c))
+	if len(c.Warnings) != 1 || c.Warnings[0].Key != "server.terminal.webgl" || !strings.Contains(c.Warnings[0].Message, "no effect") {
+		t.Errorf("warnings %v, want one: server.terminal.webgl has no effect", warningsOf(c))
 	}
 	s := c.Server
 	if s.Listen != "127.0.0.1:3000" || s.ListenAgent != "0.0.0.0:3010" || s.AgentEndpoint != "srv+knot-server-agent.service.consul" ||
-		!s.Terminal.WebGL || s.BadgerDB.Path != "./badgerdb/" || c.Storage() != config.StoreBadger || c.Log.Level != "info" {
+		s.BadgerDB.Path != "./badgerdb/" || c.Storage() != config.StoreBadger || c.Log.Level != "info" {
 		t.Errorf("scaffold loads as %+v", s)
 	}
 }
@@ -46,7 +46,7 @@ func TestPredecessorConfigLoadsWithAWarningPerIgnoredKey(t *testing.T) {
 		line string
 	}{
 		{"server.listen_tunnel", "9"}, {"server.tunnel_domain", "10"}, {"server.timezone", "13"},
-		{"server.enable_proxy", "15"}, {"server.download_path", "18"}, {"server.html_path", "19"},
+		{"server.enable_proxy", "15"}, {"server.terminal.webgl", "17"}, {"server.download_path", "18"}, {"server.html_path", "19"},
 		{"server.template_path", "20"}, {"server.agent_path", "21"}, {"server.disable_space_create", "24"},
 		{"server.ui.hide_support_links", "29"}, {"server.ui.hide_api_tokens", "30"},
 		{"server.dns.enabled", "36"}, {"server.dns.listen", "37"}, {"server.dns.domain", "38"}, {"server.dns.ttl", "39"},
@@ -65,13 +65,13 @@ func TestPredecessorConfigLoadsWithAWarningPerIgnoredKey(t *testing.T) {
 			t.Errorf("warning of %s says %q", w.Key, w.Message)
 		}
 	}
-	if w := c.Warnings[15]; !strings.Contains(w.Message, "no agent listener") || !strings.Contains(w.Message, "TLS") {
+	if w := c.Warnings[16]; !strings.Contains(w.Message, "no agent listener") || !strings.Contains(w.Message, "TLS") {
 		t.Errorf("agent_use_tls: %q", w.Message)
 	}
 
 	s := c.Server
 	if s.Listen != "127.0.0.1:3000" || s.ListenAgent != "0.0.0.0:3010" || s.WildcardDomain != "*.example.com" ||
-		s.Location != "myservers" || s.Terminal.WebGL || s.AuditRetention != 30 || !s.EnableLeafAPITokens ||
+		s.Location != "myservers" || s.AuditRetention != 30 || !s.EnableLeafAPITokens ||
 		s.Encrypt == "" || c.Role() != config.RoleOrigin {
 		t.Errorf("server keys did not take effect: %+v", s)
 	}
@@ -128,13 +128,13 @@ func TestPredecessorVariables(t *testing.T) {
 		"KNOT_AGENT_USE_TLS": "false",
 		"KNOT_ENABLE_PROXY":  "true",
 	})})
-	if c.Log.Level != "debug" || !c.Server.TOTP.Enabled || c.Server.Terminal.WebGL ||
+	if c.Log.Level != "debug" || !c.Server.TOTP.Enabled ||
 		!reflect.DeepEqual(c.Resolver.Nameservers, []string{"127.0.0.1:53"}) || c.Agent.SpaceID != "0196a3c2-space" {
-		t.Errorf("variables did not take effect: log %q totp %v webgl %v ns %v space %q",
-			c.Log.Level, c.Server.TOTP.Enabled, c.Server.Terminal.WebGL, c.Resolver.Nameservers, c.Agent.SpaceID)
+		t.Errorf("variables did not take effect: log %q totp %v ns %v space %q",
+			c.Log.Level, c.Server.TOTP.Enabled, c.Resolver.Nameservers, c.Agent.SpaceID)
 	}
 	want := map[string]string{
-		"env KNOT_WEBGL":         "KNOT_WEBGL is the predecessor's name; use KNOT_TERMINAL_WEBGL (server.terminal.webgl)",
+		"env KNOT_WEBGL":         "KNOT_WEBGL is the predecessor's and has no effect: knot's web terminal draws with xterm.js's DOM renderer, which needs no GPU, so there is no WebGL renderer to turn on or off",
 		"env KNOT_ENABLE_TOTP":   "KNOT_ENABLE_TOTP is the predecessor's name; use KNOT_TOTP_ENABLED (server.totp.enabled)",
 		"env KNOT_NAMESERVERS":   "KNOT_NAMESERVERS is the predecessor's name; use KNOT_RESOLVER_NAMESERVERS (resolver.nameservers)",
 		"env KNOT_LOGLEVEL":      "KNOT_LOGLEVEL is the predecessor's name; use KNOT_LOG_LEVEL (log.level)",
