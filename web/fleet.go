@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
@@ -69,20 +70,9 @@ func offers(r *http.Request, p string) bool {
 // is refused), upgrades to a websocket with the subprotocol knot-leaf.v1,
 // and hands the connection to the hub.
 func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
-	if s.hub == nil {
-		s.writeError(w, r, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to"))
-		return
-	}
-	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+	cred, err := s.leafCredential(r, wire.Subprotocol, "the leaf link")
 	if err != nil {
-		if isCode(err, shared.EUNAUTHORIZED) {
-			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
-		}
 		s.writeError(w, r, err)
-		return
-	}
-	if !offers(r, wire.Subprotocol) {
-		s.writeError(w, r, invalid("the leaf link is a websocket with the subprotocol %s", wire.Subprotocol))
 		return
 	}
 	conn, err := websocket.Accept(linkBuffers{w}, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
@@ -94,6 +84,26 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
 		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// leafCredential authenticates the bearer credential of a leaf's
+// websocket at an origin (a refusal goes to the hub's throttled log), and
+// checks that the request offers subprotocol, the one of what.
+func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (origin.Credential, error) {
+	if s.hub == nil {
+		return origin.Credential{}, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to")
+	}
+	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+	if err != nil {
+		if isCode(err, shared.EUNAUTHORIZED) {
+			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
+		}
+		return origin.Credential{}, err
+	}
+	if !offers(r, subprotocol) {
+		return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
+	}
+	return cred, nil
 }
 
 // handleListLeaves serves GET /api/leaves: every leaf node connected to the

@@ -6,7 +6,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/leaf"
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
@@ -42,20 +41,9 @@ func callerOf(r *http.Request) leaf.Caller {
 // the hub after the upgrade to a websocket with the subprotocol
 // knot-relay.v1.
 func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
-	if s.hub == nil {
-		s.writeError(w, r, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to"))
-		return
-	}
-	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
+	cred, err := s.leafCredential(r, wire.RelaySubprotocol, "the relay channel")
 	if err != nil {
-		if isCode(err, shared.EUNAUTHORIZED) {
-			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
-		}
 		s.writeError(w, r, err)
-		return
-	}
-	if !offers(r, wire.RelaySubprotocol) {
-		s.writeError(w, r, invalid("the relay channel is a websocket with the subprotocol %s", wire.RelaySubprotocol))
 		return
 	}
 	node, location := r.URL.Query().Get("node"), r.URL.Query().Get("location")

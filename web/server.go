@@ -244,8 +244,6 @@ type Server struct {
 	logins *origin.Logins     // the login limits and hashing slots
 	auth   shared.AuthService // logins and sessions
 
-	ownerLocks keyedMutex // serializes token creation per owner (quota)
-
 	metricsHash string // the hash of Options.MetricsToken, "" for none
 
 	groups shared.GroupService
@@ -320,12 +318,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.location == "" {
 		h, err := os.Hostname()
-		if err != nil || !validLocation(h) {
+		if err != nil || !shared.ValidLocation(h) {
 			h = "local"
 		}
 		s.location = h
 	}
-	if !validLocation(s.location) {
+	if !shared.ValidLocation(s.location) {
 		return nil, errors.New("web: Options.Location " + quote(s.location) + " is not a valid location")
 	}
 	if s.now == nil {
