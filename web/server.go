@@ -17,18 +17,19 @@
 // otherwise), which closes cross-site form posts and login CSRF.
 //
 // web is the only package that knows HTTP status codes: it maps the codes of
-// shared.Error to statuses in one place (errors.go). Beyond each route's
-// permission, whether an actor may grant a role, put permissions into a role
-// or change another user's account is decided in one place too
-// (origin.JudgeChange, which the role service applies and the user handlers
-// call through grants.go): nobody grants what they do not hold. The group
-// and role handlers are HTTP only: they decode, call Options.Groups or
-// Options.Roles with the actor in the context (shared.NewContextWithActor,
-// set for every authenticated request), audit and encode; the service
-// checks permissions, validates and writes (see package origin). The space
-// handlers are HTTP only too: they call the space service of package leaf,
-// which an origin runs for its own location as a leaf does (Options.Spaces
-// is its runner).
+// shared.Error to statuses in one place (errors.go). Every handler is HTTP
+// only: it decodes, makes one call to a service of package shared
+// (users, API tokens, logins and sessions, groups, roles, templates,
+// variables, audit, the fleet, spaces) with the actor in the context
+// (shared.NewContextWithActor, set for every authenticated request),
+// audits and encodes; the service checks permissions, validates and
+// writes in one store transaction (see packages origin and leaf). Whether
+// an actor may grant a role, put permissions into a role or change another
+// user's account is decided in one place (origin.JudgeChange): nobody
+// grants what they do not hold. The space service is package leaf's, which
+// an origin runs for its own location as a leaf does (Options.Spaces is its
+// runner); terminals, SSH, forwarded ports and web apps ask leaf.Access
+// who may open what and get a stream, which web pumps.
 //
 // A server plays the role its options give it (DESIGN.md, "Roles"):
 //
