@@ -17,5 +17,5 @@ if (button && menu) {
   });
   // A wider window shows the links anyway; the menu is closed when the
   // window narrows again. The width is knot.css's.
-  matchMedia('(max-width: 60rem)').addEventListener('change', () => setOpen(false));
+  matchMedia('(max-width: 72rem)').addEventListener('change', () => setOpen(false));
 }
