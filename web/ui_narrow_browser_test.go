@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -100,6 +103,13 @@ func TestUINarrowInBrowser(t *testing.T) {
 			}
 			b.fitsWidth("/tokens with the menu open")
 			b.screenshot(shots, "narrow-menu-open-360.png")
+			// The open menu takes the dark scheme's colours too.
+			b.do("dark scheme", colorScheme("dark"))
+			if got := eval[string](b, "menu colours", `getComputedStyle(document.querySelector('header.top')).backgroundColor + ' ' + getComputedStyle(document.querySelector('header nav a')).color`); got != "rgb(28, 32, 39) rgb(154, 163, 176)" {
+				t.Errorf("the open menu in the dark scheme has the colours %q", got)
+			}
+			b.screenshot(shots, "narrow-menu-open-dark-360.png")
+			b.do("light scheme", colorScheme(""))
 			b.do("tab into the menu", chromedp.KeyEvent("\t"))
 			if got := eval[string](b, "focus", `document.activeElement.textContent`); got != "Spaces" {
 				t.Errorf("Tab from the menu button goes to %q, want the first link", got)
@@ -146,4 +156,17 @@ func TestUINarrowInBrowser(t *testing.T) {
 			t.FailNow()
 		}
 	}
+}
+
+// colorScheme emulates prefers-color-scheme: scheme, or ends the emulation
+// when scheme is "".
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var p emulation.SetEmulatedMediaParams
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, p)
+		return err
+	})
 }
