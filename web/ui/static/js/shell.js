@@ -1,6 +1,8 @@
-// shell.js wires what every page behind the login has: the log-out button.
+// shell.js wires what every page behind the login has: the log-out button
+// and the header's menu.
 import { api } from './api.js';
 import './originbanner.js';
+import './navmenu.js';
 
 const logout = document.getElementById('logout');
 if (logout) {

@@ -1,0 +1,172 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// navLinksShown is a script: whether every link of the header's
+// navigation is shown.
+const navLinksShown = `(() => { const a = [...document.querySelectorAll('header nav a')]; return a.length > 0 && a.every(e => e.checkVisibility()); })()`
+
+// navLinksHidden is a script: whether no link of the navigation is shown.
+const navLinksHidden = `[...document.querySelectorAll('header nav a')].every(e => !e.checkVisibility())`
+
+// fitsWidth fails the test when the page at path scrolls sideways, naming
+// the elements that stick out.
+func (b *tab) fitsWidth(path string) {
+	b.t.Helper()
+	if w := eval[float64](b, "page width", `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+		wide := eval[string](b, "widest", `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`)
+		b.t.Errorf("%s at %v px is %v px wider than the window: %s", path, eval[float64](b, "window width", `window.innerWidth`), w, wide)
+	}
+}
+
+// TestUINarrowInBrowser checks in Chromium that the UI works on a phone:
+// at 360 px no page an administrator sees scrolls sideways (a list scrolls
+// in its own box), and the navigation folds behind a menu button that the
+// keyboard opens and Escape closes; on a desktop the links show and the
+// button does not.
+func TestUINarrowInBrowser(t *testing.T) {
+	base := startUIServer(t)
+	b := newTab(t, base)
+	shots := t.TempDir()
+	const password = "a-long-password"
+
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", password)
+	b.typeIn("#setup-form input[name=password2]", password)
+	b.click("#setup-form button[type=submit]")
+	b.waitPath("/spaces")
+	// Rows in the lists, with long names: a row is what makes a list wide.
+	r := b.fetch("POST", "/api/templates", map[string]any{"name": "debian-bookworm-with-the-usual-tools", "kind": "container", "spec": "image: debian:bookworm\n"}, true)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create template = %d %s", r.Status, r.Body)
+	}
+	tmplID := eval[string](b, "template id", fmt.Sprintf(`JSON.parse(%q).template_id`, r.Body))
+	r = b.fetch("POST", "/api/spaces", map[string]any{"name": "a-space-with-a-long-name", "template_id": tmplID}, true)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create space = %d %s", r.Status, r.Body)
+	}
+	spaceID := eval[string](b, "space id", fmt.Sprintf(`JSON.parse(%q).space_id`, r.Body))
+	if r := b.fetch("POST", "/api/tokens", map[string]string{"name": "a token for the laptop's command line"}, true); r.Status != http.StatusCreated {
+		t.Fatalf("create token = %d %s", r.Status, r.Body)
+	}
+	pages := append(uiAllPages[:len(uiAllPages):len(uiAllPages)], "/spaces/"+spaceID)
+
+	b.do("phone width", chromedp.EmulateViewport(360, 740))
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"NoPageScrollsSideways", func(t *testing.T) {
+			for _, p := range pages {
+				b.open(p)
+				b.waitPath(p)
+				b.visible(`main[aria-busy="false"]`)
+				b.visible("#nav-toggle")
+				b.fitsWidth(p)
+				if !eval[bool](b, "links hidden", navLinksHidden) {
+					t.Errorf("%s at 360 px shows the navigation's links with the menu closed", p)
+				}
+				name := strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")
+				if strings.HasPrefix(p, "/spaces/") {
+					name = "space"
+				}
+				b.screenshot(shots, "narrow-"+name+"-360.png")
+			}
+		}},
+		{"MenuOpensWithTheKeyboardAndEscapeCloses", func(t *testing.T) {
+			b.open("/tokens")
+			b.visible(`main[aria-busy="false"]`)
+			if got := eval[string](b, "controls", `(() => { const m = document.getElementById(document.getElementById('nav-toggle').getAttribute('aria-controls')); return m ? m.tagName + ' ' + document.getElementById('nav-toggle').getAttribute('aria-expanded') : ''; })()`); got != "DIV false" {
+				t.Fatalf("the menu button controls %q, want a closed DIV", got)
+			}
+			eval[bool](b, "focus the button", `(document.getElementById('nav-toggle').focus(), true)`)
+			b.do("press Enter", chromedp.KeyEvent("\r"))
+			b.do("wait for the links", chromedp.Poll[chromedp.Void](navLinksShown, chromedp.WithPollingTimeout(stepTimeout)))
+			if got := eval[string](b, "expanded", `document.getElementById('nav-toggle').getAttribute('aria-expanded')`); got != "true" {
+				t.Errorf("open menu: aria-expanded %q", got)
+			}
+			if !eval[bool](b, "username shown", `document.getElementById('username').checkVisibility() && document.getElementById('logout').checkVisibility()`) {
+				t.Error("the open menu does not show the account link and Log out")
+			}
+			b.fitsWidth("/tokens with the menu open")
+			b.screenshot(shots, "narrow-menu-open-360.png")
+			// The open menu takes the dark scheme's colours too.
+			b.do("dark scheme", colorScheme("dark"))
+			if got := eval[string](b, "menu colours", `getComputedStyle(document.querySelector('header.top')).backgroundColor + ' ' + getComputedStyle(document.querySelector('header nav a')).color`); got != "rgb(28, 32, 39) rgb(154, 163, 176)" {
+				t.Errorf("the open menu in the dark scheme has the colours %q", got)
+			}
+			b.screenshot(shots, "narrow-menu-open-dark-360.png")
+			b.do("light scheme", colorScheme(""))
+			b.do("tab into the menu", chromedp.KeyEvent("\t"))
+			if got := eval[string](b, "focus", `document.activeElement.textContent`); got != "Spaces" {
+				t.Errorf("Tab from the menu button goes to %q, want the first link", got)
+			}
+			b.do("press Escape", chromedp.KeyEvent(kb.Escape))
+			b.do("wait for the links to go", chromedp.Poll[chromedp.Void](navLinksHidden, chromedp.WithPollingTimeout(stepTimeout)))
+			if got := eval[string](b, "after Escape", `document.activeElement.id + ' ' + document.getElementById('nav-toggle').getAttribute('aria-expanded')`); got != "nav-toggle false" {
+				t.Errorf("after Escape the focus and aria-expanded are %q, want the closed menu's button", got)
+			}
+			// A click opens the menu and a second closes it.
+			b.click("#nav-toggle")
+			b.do("wait for the links", chromedp.Poll[chromedp.Void](navLinksShown, chromedp.WithPollingTimeout(stepTimeout)))
+			b.click("#nav-toggle")
+			b.do("wait for the links to go", chromedp.Poll[chromedp.Void](navLinksHidden, chromedp.WithPollingTimeout(stepTimeout)))
+		}},
+		{"DesktopShowsTheLinks", func(t *testing.T) {
+			// 1160 px is just wider than the width where the menu folds
+			// (72rem in knot.css): an administrator's links fit one row there.
+			for _, w := range []int64{1160, 1280} {
+				b.do("desktop width", chromedp.EmulateViewport(w, 900))
+				for _, p := range []string{"/spaces", "/tokens"} {
+					b.open(p)
+					b.visible(`main[aria-busy="false"]`)
+					if eval[bool](b, "button shown", `document.getElementById('nav-toggle').checkVisibility()`) {
+						t.Errorf("%s at %d px shows the menu button", p, w)
+					}
+					if !eval[bool](b, "links shown", navLinksShown) {
+						t.Errorf("%s at %d px hides the navigation's links", p, w)
+					}
+					b.fitsWidth(p)
+					if h := eval[float64](b, "header height", `document.querySelector('header.top').getBoundingClientRect().height`); h > 64 {
+						t.Errorf("%s at %d px: the header is %v px high, more than one row", p, w, h)
+					}
+				}
+				b.screenshot(shots, fmt.Sprintf("narrow-desktop-%d.png", w))
+			}
+		}},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) {
+			b.t = t
+			s.fn(t)
+		}) {
+			t.FailNow()
+		}
+	}
+}
+
+// colorScheme emulates prefers-color-scheme: scheme, or ends the emulation
+// when scheme is "".
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var p emulation.SetEmulatedMediaParams
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, p)
+		return err
+	})
+}
