@@ -16,7 +16,6 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
-	"github.com/knot-dev/knot/shared/sshkey"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
@@ -83,6 +82,9 @@ type SpaceOptions struct {
 	// use, as the origin answers; nil, or an error, counts the spaces the
 	// store holds.
 	Far func(ctx context.Context, userID string) (api.LeafUsage, error)
+	// Sealer seals the SSH host keys of new spaces (server.encrypt);
+	// nil means they are stored in clear.
+	Sealer *crypt.Sealer
 	// Logger receives the service's log; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -214,7 +216,7 @@ func (s *SpaceService) Create(ctx context.Context, n shared.NewSpace) (*shared.C
 		Shell: cmp.Or(n.Shell, owner.PreferredShell, "bash"), State: shared.SpaceStopped,
 		TemplateHash: t.Hash, AgentTokenHash: crypt.HashToken(secret),
 	}
-	if sp.SSHHostKey, sp.SSHHostPublic, err = sshkey.NewHostKey(); err != nil {
+	if sp.SSHHostKey, sp.SSHHostPublic, err = newHostKey(s.opts.Sealer); err != nil {
 		return nil, err
 	}
 	if err := s.checkPlace(ctx, owner, nil, sp); err != nil {

@@ -74,7 +74,7 @@ func (a *Access) HostKey(ctx context.Context, sp *shared.Space) (*shared.Space, 
 		if cur.SSHHostKey != "" {
 			return nil
 		}
-		if cur.SSHHostKey, cur.SSHHostPublic, err = sshkey.NewHostKey(); err != nil {
+		if cur.SSHHostKey, cur.SSHHostPublic, err = newHostKey(a.opts.Streams.opts.Sealer); err != nil {
 			return err
 		}
 		cur.UpdatedAt = a.opts.Now().UTC()
@@ -104,9 +104,12 @@ func (a *Access) OpenSSH(ctx context.Context, c Caller, sp *shared.Space) (net.C
 	if u, err := storage.Get[shared.User](ctx, a.opts.Store, sp.UserID); err == nil && u.PreferredShell != "" {
 		shell = u.PreferredShell
 	}
-	o := agentwire.SSH{HostKey: sp.SSHHostKey, Keys: keys, User: act.User.Username, Remote: c.IP, Shell: shell}
-	if sp.Location != a.opts.Location {
-		o.HostKey = "" // the space's leaf fills it, with the keys it holds
+	o := agentwire.SSH{Keys: keys, User: act.User.Username, Remote: c.IP, Shell: shell}
+	if sp.Location == a.opts.Location { // else the space's leaf fills it, with the keys it holds
+		var err error
+		if o.HostKey, err = openHostKey(a.opts.Streams.opts.Sealer, sp); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := o.Validate(); err != nil {
 		return nil, nil, shared.Errorf(shared.EINVALID, "%v", err)

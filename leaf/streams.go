@@ -48,6 +48,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/sshkey"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
@@ -73,6 +74,9 @@ type StreamsOptions struct {
 	// Audit records the relayed terminals this server serves; nil records
 	// nothing.
 	Audit shared.AuditService
+	// Sealer opens the sealed SSH host keys of this location's spaces
+	// (and seals those Access makes); nil means they are in clear.
+	Sealer *crypt.Sealer
 	// Logger receives the log; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -222,7 +226,10 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 	if h.Open.Type == agentwire.OpenPort {
 		agent, err = s.dialPort(octx, sp, h.Open.Port)
 	} else {
-		agent, err = s.Open(octx, StreamRequest{Space: sp, UserID: u.ID, From: h.From, Open: s.ownOpen(ctx, h, sp, u)})
+		var o agentwire.Open
+		if o, err = s.ownOpen(ctx, h, sp, u); err == nil {
+			agent, err = s.Open(octx, StreamRequest{Space: sp, UserID: u.ID, From: h.From, Open: o})
+		}
 	}
 	if err != nil {
 		wire.WriteRelay(conn, wire.ReplyOf(err))
@@ -312,17 +319,21 @@ func (s *AgentStreams) relayedProps(h *wire.RelayOpen, sp *shared.Space, u *shar
 // ownOpen returns what the agent is asked for h: as it came, except that
 // an SSH connection gets the space's host key and the keys of the user's
 // profile from this server's records, whatever the header said.
-func (s *AgentStreams) ownOpen(ctx context.Context, h *wire.RelayOpen, sp *shared.Space, u *shared.User) agentwire.Open {
+func (s *AgentStreams) ownOpen(ctx context.Context, h *wire.RelayOpen, sp *shared.Space, u *shared.User) (agentwire.Open, error) {
 	o := h.Open
 	if o.Type != agentwire.OpenSSH {
-		return o
+		return o, nil
+	}
+	key, err := openHostKey(s.opts.Sealer, sp)
+	if err != nil {
+		return o, err
 	}
 	shell := sp.Shell
 	if owner, err := storage.Get[shared.User](ctx, s.opts.Store, sp.UserID); err == nil && owner.PreferredShell != "" {
 		shell = owner.PreferredShell
 	}
-	o.SSH = &agentwire.SSH{HostKey: sp.SSHHostKey, Keys: sshkey.Fingerprints(u), User: u.Username, Remote: bounded(h.From, 128), Shell: shell}
-	return o
+	o.SSH = &agentwire.SSH{HostKey: key, Keys: sshkey.Fingerprints(u), User: u.Username, Remote: bounded(h.From, 128), Shell: shell}
+	return o, nil
 }
 
 // dialPort connects to port of sp, one of this location, through its

@@ -108,7 +108,7 @@ func (s *Server) newSpaces(opts Options) error {
 			Uplink: l.Uplink, Location: s.location, Token: l.Token, Version: s.version, Logger: s.log})
 	}
 	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
-		Runtimes: opts.Runtimes, Logger: s.log, Now: s.now}
+		Runtimes: opts.Runtimes, Sealer: s.sealer, Logger: s.log, Now: s.now}
 	if s.hub != nil {
 		so.Fleet = hubFleet{s.hub}
 	}

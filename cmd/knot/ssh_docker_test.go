@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/runtime/runtimetest"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/testenv"
 )
 
@@ -189,7 +190,9 @@ func startSSHSpace(t testing.TB) *sshSpace {
 			t.Skipf("%s is not installed (openssh-client)", prog)
 		}
 	}
-	e, s, token, env := dockerServer(t)
+	// With server.encrypt: the space's host key is stored sealed and
+	// opened for its agent, which OpenSSH checks against known_hosts.
+	e, s, token, env := dockerServer(t, "--encrypt", crypt.GenerateKey())
 	mustSucceed(t, knot(t, env, "name: box\nkind: container\nspec: |\n  image: "+e.Image+"\n  network: host\n", "template", "import", "-"))
 	mustSucceed(t, knot(t, env, "", "space", "create", "dev", "box"))
 	mustSucceed(t, knot(t, env, "", "space", "start", "dev"))
