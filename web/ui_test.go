@@ -350,3 +350,21 @@ func TestUILoginLandsOnAPageTheUserMaySee(t *testing.T) {
 		}
 	}
 }
+
+// The template form offers no control that does nothing: with_terminal
+// and with_ssh are stored, but nothing reads them, so neither the form nor
+// its script sets them.
+func TestUITemplateFormShowsNoDeadFlags(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := e.admin()
+	r := e.page("/templates", e.cookieSession(admin.ID))
+	js := e.page("/ui/static/js/templates.js", nil)
+	if r.code != http.StatusOK || js.code != http.StatusOK {
+		t.Fatalf("/templates = %d, templates.js = %d", r.code, js.code)
+	}
+	for _, flag := range []string{"with_terminal", "with_ssh"} {
+		if strings.Contains(string(r.body), flag) || strings.Contains(string(js.body), flag) {
+			t.Errorf("the template form still offers %s, which does nothing", flag)
+		}
+	}
+}

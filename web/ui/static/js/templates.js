@@ -103,8 +103,6 @@ if (manage) {
       storage_units: e.int('storage_units'),
       locations: e.list('locations'),
       groups: checkedValues($('#template-groups')),
-      with_terminal: e.checked('with_terminal'),
-      with_ssh: e.checked('with_ssh'),
     };
     if (e.editing) await api('PUT', path('templates', e.editing), body);
     else await api('POST', '/api/templates', body);
