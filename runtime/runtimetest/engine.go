@@ -35,8 +35,8 @@ var ServeCommand = []string{"sh", "-c", "trap 'exit 0' TERM INT; while :; do sle
 
 // MissingImage names an image that no engine here has and none can pull.
 // Its registry is 127.0.0.1:1, where nothing listens: the pull fails at once
-// with "connection refused" and the engine never asks the machine's
-// resolver for a registry's name (a name such as registry.invalid would).
+// with "connection refused", and the engine never asks the machine's
+// resolver for anything, as a registry given by name would make it.
 const MissingImage = "127.0.0.1:1/knot/missing:1"
 
 // Engine is a private Docker or Podman daemon started for a test package:
