@@ -23,8 +23,8 @@ var files embed.FS
 // staticPrefix is where the UI's stylesheets, scripts and images are served.
 const staticPrefix = "/ui/static/"
 
-// templates holds one parsed template set per page, each the layout plus
-// the page's content.
+// templates holds one parsed template set per page, each the layout, the
+// partials pages share, and the page's content.
 var templates = func() map[string]*template.Template {
 	names := []string{"login", "error", spacePage}
 	for _, p := range pages {
@@ -32,7 +32,7 @@ var templates = func() map[string]*template.Template {
 	}
 	out := make(map[string]*template.Template, len(names))
 	for _, n := range names {
-		out[n] = template.Must(template.New("layout.html").ParseFS(files, "templates/layout.html", "templates/"+n+".html"))
+		out[n] = template.Must(template.New("layout.html").ParseFS(files, "templates/layout.html", "templates/tokenlist.html", "templates/"+n+".html"))
 	}
 	return out
 }()
