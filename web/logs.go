@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -133,6 +134,35 @@ func (st *streams) open() (stop <-chan struct{}, done func(), ok bool) {
 	}
 	st.wg.Add(1)
 	return st.stop, st.wg.Done, true
+}
+
+// pump opens a stream to a space's agent with open, while the server is
+// not shutting down, upgrades r to a websocket whose messages are at most
+// limit bytes, and relays between the two until relay returns; the visit
+// records when the relay began and why it ended. An error comes before the
+// upgrade, for the caller to write.
+func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit int64,
+	open func() (T, *leaf.Visit, error),
+	relay func(ctx context.Context, conn *websocket.Conn, st T, stop <-chan struct{}) string) error {
+	stop, done, ok := s.streams.open()
+	if !ok {
+		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
+	}
+	defer done()
+	st, visit, err := open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil // Accept wrote the response
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(limit)
+	visit.Begin()
+	visit.End(relay(r.Context(), conn, st, stop))
+	return nil
 }
 
 // close tells every stream to end, refuses new ones, and waits for them to

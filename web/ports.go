@@ -28,7 +28,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/leaf"
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
@@ -56,25 +55,9 @@ func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	stop, done, ok := s.streams.open()
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
-	}
-	defer done()
-	pc, visit, err := s.access.DialPort(r.Context(), callerOf(r), sp, way)
-	if err != nil {
-		return err
-	}
-	defer pc.Close()
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return nil // Accept wrote the response
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(maxForwardMessage)
-	visit.Begin()
-	visit.End(relayPort(r.Context(), conn, pc, stop))
-	return nil
+	return pump(s, w, r, maxForwardMessage, func() (*leaf.PortConn, *leaf.Visit, error) {
+		return s.access.DialPort(r.Context(), callerOf(r), sp, way)
+	}, relayPort)
 }
 
 // relayPort copies between the websocket and the port connection until

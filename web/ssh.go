@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -53,26 +55,11 @@ func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal)
 // serveSSH relays one SSH connection to the agent of sp over the
 // websocket r asks for; the Visit audits it.
 func (s *Server) serveSSH(w http.ResponseWriter, r *http.Request, sp *shared.Space) error {
-	stop, done, ok := s.streams.open()
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
-	}
-	defer done()
-	st, visit, err := s.access.OpenSSH(r.Context(), callerOf(r), sp)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return nil // Accept wrote the response
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(sshReadLimit)
-
-	visit.Begin()
-	visit.End(relaySSH(r.Context(), conn, st, stop))
-	return nil
+	return pump(s, w, r, sshReadLimit, func() (net.Conn, *leaf.Visit, error) {
+		return s.access.OpenSSH(r.Context(), callerOf(r), sp)
+	}, func(ctx context.Context, conn *websocket.Conn, st net.Conn, stop <-chan struct{}) string {
+		return relaySSH(ctx, conn, st, stop)
+	})
 }
 
 // relaySSH copies between the websocket and the agent's stream until one

@@ -88,25 +88,9 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, sp *share
 	if err != nil {
 		return err
 	}
-	stop, done, ok := s.streams.open()
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
-	}
-	defer done()
-	ts, visit, err := s.access.OpenTerminal(r.Context(), callerOf(r), sp, req)
-	if err != nil {
-		return err
-	}
-	defer ts.Close()
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return nil // Accept wrote the response
-	}
-	defer conn.CloseNow()
-	conn.SetReadLimit(agentwire.MaxFrame + 1)
-	visit.Begin()
-	visit.End(s.relayTerminal(r.Context(), conn, ts, stop))
-	return nil
+	return pump(s, w, r, agentwire.MaxFrame+1, func() (*leaf.TerminalStream, *leaf.Visit, error) {
+		return s.access.OpenTerminal(r.Context(), callerOf(r), sp, req)
+	}, s.relayTerminal)
 }
 
 // terminalSessions is the API's list of the sessions an agent keeps.
