@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -27,34 +26,25 @@ import (
 // spaces of other locations are counted from the origin's answer
 // (SpaceOptions.Far), taken before the transaction.
 
-// quotaScope says which spaces count against a user's quota: those of the
-// store that keep accepts (nil: all), plus far, what the user's spaces
-// elsewhere use as the origin reported it to a leaf.
-type quotaScope struct {
-	keep func(*shared.Space) bool
-	far  api.LeafUsage
-}
-
 // scope is the scope of the quota of the spaces of user on this server:
 // every space of the store, except on a leaf that reaches its origin, which
 // counts its own location's spaces and takes the others' from the origin's
 // answer.
-func (s *SpaceService) scope(ctx context.Context, userID string) quotaScope {
+func (s *SpaceService) scope(ctx context.Context, userID string) storage.QuotaScope {
 	if s.opts.Far == nil {
-		return quotaScope{}
+		return storage.QuotaScope{}
 	}
 	far, err := s.opts.Far(ctx, userID)
 	if err != nil {
 		s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user_id", userID, "reason", shared.ErrorMessage(err))
-		return quotaScope{}
+		return storage.QuotaScope{}
 	}
-	return quotaScope{keep: func(sp *shared.Space) bool { return !s.remote(sp) }, far: far}
+	return storage.QuotaScope{Keep: func(sp *shared.Space) bool { return !s.remote(sp) }, Far: shared.Usage(far)}
 }
 
 // usage returns what the spaces of owner in r within scope use.
-func (s *SpaceService) usage(ctx context.Context, r storage.Reader, owner *shared.User, scope quotaScope) (api.LeafUsage, error) {
-	u, err := storage.UsageOf(ctx, r, owner.ID, storage.QuotaScope{Keep: scope.keep, Far: scope.far})
-	return u, err
+func (s *SpaceService) usage(ctx context.Context, r storage.Reader, owner *shared.User, scope storage.QuotaScope) (shared.Usage, error) {
+	return storage.UsageOf(ctx, r, owner.ID, scope)
 }
 
 func spaceQuotaExceeded(owner *shared.User, limit int) error {
@@ -63,7 +53,7 @@ func spaceQuotaExceeded(owner *shared.User, limit int) error {
 
 // checkUnits fails with EQUOTA when starting sp, whose template is t,
 // would take what used holds past limit compute units (0: unlimited).
-func checkUnits(used api.LeafUsage, limit int, sp *shared.Space, t *shared.Template) error {
+func checkUnits(used shared.Usage, limit int, sp *shared.Space, t *shared.Template) error {
 	if limit == 0 || used.UsedComputeUnits+t.ComputeUnits <= limit {
 		return nil
 	}
@@ -78,7 +68,7 @@ func spaceNameTaken(owner *shared.User, sp *shared.Space) error {
 
 // checkSpaceCount fails with EQUOTA when owner, whose spaces in r within
 // scope are counted, may have no further space.
-func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, owner *shared.User, scope quotaScope) error {
+func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, owner *shared.User, scope storage.QuotaScope) error {
 	l, err := storage.LimitsOf(ctx, r, owner)
 	if err != nil || l.MaxSpaces == 0 {
 		return err
@@ -97,7 +87,7 @@ func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, ow
 // for a new space that another server writes: a leaf of another location,
 // or the hub for a space that a restricted leaf reports.
 func (s *SpaceService) checkSpaceQuota(ctx context.Context, owner *shared.User) error {
-	return s.checkSpaceCount(ctx, s.opts.Store, owner, quotaScope{})
+	return s.checkSpaceCount(ctx, s.opts.Store, owner, storage.QuotaScope{})
 }
 
 // checkComputeQuota fails with EQUOTA when starting sp, a space another
@@ -115,7 +105,7 @@ func (s *SpaceService) checkComputeQuota(ctx context.Context, sp *shared.Space) 
 	if err != nil {
 		return err
 	}
-	used, err := s.usage(ctx, s.opts.Store, owner, quotaScope{})
+	used, err := s.usage(ctx, s.opts.Store, owner, storage.QuotaScope{})
 	if err != nil {
 		return err
 	}
@@ -134,7 +124,7 @@ func notFoundAs(err error, kind, id string) error {
 // in one transaction of store: EQUOTA when it does not, ECONFLICT when the
 // owner already has a space of that name at its location, EINVALID when
 // the owner is gone. Only the spaces within scope are counted.
-func (s *SpaceService) createSpace(ctx context.Context, sp *shared.Space, scope quotaScope) error {
+func (s *SpaceService) createSpace(ctx context.Context, sp *shared.Space, scope storage.QuotaScope) error {
 	var taken error
 	err := s.opts.Store.Update(ctx, func(tx storage.Tx) error {
 		taken = nil
@@ -170,7 +160,7 @@ func (s *SpaceService) createSpace(ctx context.Context, sp *shared.Space, scope 
 // to the Runner alone so that its log tells the start from the state
 // before. EQUOTA when the units do not suffice, ENOTFOUND when the space is
 // gone.
-func (s *SpaceService) claimStart(ctx context.Context, id string, scope quotaScope) (before, claimed *shared.Space, err error) {
+func (s *SpaceService) claimStart(ctx context.Context, id string, scope storage.QuotaScope) (before, claimed *shared.Space, err error) {
 	err = s.opts.Store.Update(ctx, func(tx storage.Tx) error {
 		before, claimed = nil, nil
 		sp, err := storage.Get[shared.Space](ctx, tx, id)
@@ -207,7 +197,7 @@ func (s *SpaceService) claimStart(ctx context.Context, id string, scope quotaSco
 // deployed, would take owner past their compute units. It reports whether
 // the start takes units that a limit counts, which the start must then
 // claim.
-func (s *SpaceService) checkComputeUnits(ctx context.Context, r storage.Reader, owner *shared.User, sp *shared.Space, scope quotaScope) (bool, error) {
+func (s *SpaceService) checkComputeUnits(ctx context.Context, r storage.Reader, owner *shared.User, sp *shared.Space, scope storage.QuotaScope) (bool, error) {
 	l, err := storage.LimitsOf(ctx, r, owner)
 	if err != nil || l.ComputeUnits == 0 {
 		return false, err

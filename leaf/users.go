@@ -64,7 +64,7 @@ func (s *UserService) Quota(ctx context.Context, id string) (shared.Quota, error
 	if s.uo.FarUsage != nil {
 		far, err := s.uo.FarUsage(ctx, u.ID)
 		if err == nil {
-			scope = storage.QuotaScope{Keep: func(sp *shared.Space) bool { return sp.Location == s.uo.Location }, Far: far}
+			scope = storage.QuotaScope{Keep: func(sp *shared.Space) bool { return sp.Location == s.uo.Location }, Far: shared.Usage(far)}
 		} else if s.uo.Log != nil {
 			s.uo.Log(ctx, u.ID, err)
 		}

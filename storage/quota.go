@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/api"
 )
 
 // Quotas hold in the store, not in a process: a new space, a start and a
@@ -53,11 +52,11 @@ func notFound(err error) bool { return err != nil && shared.ErrorCode(err) == sh
 // elsewhere use as the origin reported it to a leaf.
 type QuotaScope struct {
 	Keep func(*shared.Space) bool
-	Far  api.LeafUsage
+	Far  shared.Usage
 }
 
 // UsageOf counts what the spaces of userID in r, within scope, use.
-func UsageOf(ctx context.Context, r Reader, userID string, scope QuotaScope) (api.LeafUsage, error) {
+func UsageOf(ctx context.Context, r Reader, userID string, scope QuotaScope) (shared.Usage, error) {
 	spaces, err := ListWhere(ctx, r, func(sp *shared.Space) bool {
 		return sp.UserID == userID && (scope.Keep == nil || scope.Keep(sp))
 	})
@@ -76,7 +75,7 @@ func UsageOf(ctx context.Context, r Reader, userID string, scope QuotaScope) (ap
 		templates[sp.TemplateID] = t
 	}
 	u := shared.CountUsage(spaces, templates, userID, func(*shared.Space) bool { return true })
-	return api.LeafUsage(u.Plus(shared.Usage(scope.Far))), nil
+	return u.Plus(scope.Far), nil
 }
 
 // QuotaOf returns u's limits and what their spaces in r within scope use.
