@@ -246,7 +246,7 @@ func (a *Access) dialPort(ctx context.Context, c Caller, sp *shared.Space, port 
 	if err != nil {
 		return nil, err
 	}
-	if err := portAnswer(st, sp.ID); err != nil {
+	if err := openAnswer(st, sp.ID, ""); err != nil {
 		return nil, err
 	}
 	return &PortConn{Conn: st}, nil

@@ -82,16 +82,17 @@ func (a *Agents) DialPort(ctx context.Context, spaceID string, port int) (*PortC
 		release()
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
-	if err := portAnswer(st, spaceID); err != nil {
+	if err := openAnswer(st, spaceID, ""); err != nil {
 		release()
 		return nil, err
 	}
 	return &PortConn{Conn: st, slots: ac.ports}, nil
 }
 
-// portAnswer reads the agent's answer to a port open on st, and clears
-// st's deadline; on an error it closes st.
-func portAnswer(st net.Conn, spaceID string) error {
+// openAnswer reads the agent's answer to an open of a stream on st (a
+// port or SSH), and clears st's deadline; on an error it closes st. The
+// agent's refusal is given after refused, which says what it refused.
+func openAnswer(st net.Conn, spaceID, refused string) error {
 	var op agentwire.Opened
 	if err := agentwire.ReadJSON(st, &op); err != nil {
 		st.Close()
@@ -99,7 +100,7 @@ func portAnswer(st net.Conn, spaceID string) error {
 	}
 	if op.Error != "" {
 		st.Close()
-		return shared.Errorf(shared.EINVALID, "%s", op.Error)
+		return shared.Errorf(shared.EINVALID, "%s%s", refused, op.Error)
 	}
 	st.SetDeadline(time.Time{})
 	return nil

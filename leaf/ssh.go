@@ -30,7 +30,7 @@ func (a *Agents) OpenSSH(ctx context.Context, spaceID string, o agentwire.SSH) (
 	if err != nil {
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
-	if err := sshAnswer(st, spaceID); err != nil {
+	if err := openAnswer(st, spaceID, sshRefused); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -120,24 +120,11 @@ func (a *Access) OpenSSH(ctx context.Context, c Caller, sp *shared.Space) (net.C
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := sshAnswer(st, sp.ID); err != nil {
+	if err := openAnswer(st, sp.ID, sshRefused); err != nil {
 		return nil, nil, err
 	}
 	return st, v, nil
 }
 
-// sshAnswer reads the agent's answer to an SSH open on st, and clears
-// st's deadline; on an error it closes st.
-func sshAnswer(st net.Conn, spaceID string) error {
-	var op agentwire.Opened
-	if err := agentwire.ReadJSON(st, &op); err != nil {
-		st.Close()
-		return shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
-	}
-	if op.Error != "" {
-		st.Close()
-		return shared.Errorf(shared.EINVALID, "the agent cannot serve SSH: %s", op.Error)
-	}
-	st.SetDeadline(time.Time{})
-	return nil
-}
+// sshRefused begins the error of an SSH open the agent refuses.
+const sshRefused = "the agent cannot serve SSH: "
