@@ -48,7 +48,7 @@ func connectCommand(s streams) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "Log in to a knot server and save an API token for the other client commands",
-		UsageText: "knot connect [--email EMAIL | --use-web-auth] [--config FILE] URL",
+		UsageText: "knot connect [--email EMAIL | --use-web-auth [--paste-token]] [--config FILE] URL",
 		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\" that expires after --token-lifetime,\n" +
@@ -67,6 +67,7 @@ func connectCommand(s streams) *cli.Command {
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
 			&cli.DurationFlag{Name: "token-lifetime", Value: defaultTokenLifetime, Usage: "how long the new API token works; 0 means it never expires"},
 			useWebAuthFlag,
+			pasteTokenFlag,
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
 			switch c.NArg() {
@@ -90,6 +91,9 @@ func connectCommand(s streams) *cli.Command {
 			}
 			if c.Bool(useWebAuthFlag.Name) {
 				return connectWebAuth(c, s, server, file, ct)
+			}
+			if c.Bool(pasteTokenFlag.Name) {
+				return usagef(c, "--paste-token goes with --use-web-auth")
 			}
 			in := bufio.NewReader(s.stdin)
 			email := strings.TrimSpace(c.String("email"))
@@ -179,11 +183,7 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 		return finishConnect(ctx, out, server, email, file, saved.secret, "kept the API token saved in", ct)
 	}
 
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown host"
-	}
-	req := api.TokenCreateRequest{Name: "knot client " + host}
+	req := api.TokenCreateRequest{Name: "knot client " + hostName()}
 	if lifetime > 0 {
 		req.ExpiresAt = time.Now().Add(lifetime).UTC().Format(time.RFC3339)
 	}
