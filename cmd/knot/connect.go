@@ -68,8 +68,13 @@ func connectCommand(s streams) *cli.Command {
 			&cli.DurationFlag{Name: "token-lifetime", Value: defaultTokenLifetime, Usage: "how long the new API token works; 0 means it never expires"},
 			useWebAuthFlag,
 			pasteTokenFlag,
+			// The predecessor's flag, which knot names --email.
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Hidden: true},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
+			if c.IsSet("username") {
+				return usagef(c, "knot connect logs in with your email: use --email (-e) instead of --username (-u), which knot's predecessor had")
+			}
 			switch c.NArg() {
 			case 0:
 				return usagef(c, "missing URL of the server")

@@ -12,10 +12,13 @@ func TestPredecessorCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"proxy", "lookup", "x"}, "knot has no port proxy"},
+		{[]string{"proxy", "lookup", "x"}, "knot forward port SPACE PORT"},
 		{[]string{"direct", "ssh", "x"}, "knot makes no DNS SRV lookups"},
 		{[]string{"tunnel", "http", "8080", "web"}, "knot has no tunnel server"},
 		{[]string{"legal"}, "go version -m"},
+		{[]string{"agent", "set-description", "my space"}, "knot agent set-description was a command of knot's predecessor: knot's agent changes nothing"},
+		{[]string{"connect", "-u", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
+		{[]string{"connect", "--username", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
 		{[]string{"admin", "rename-location", "a", "b"}, "knot admin rename-location was a command of knot's predecessor"},
 	} {
 		r := knot(t, nil, "", tc.args...)
