@@ -17,6 +17,7 @@ func TestPredecessorCommands(t *testing.T) {
 		{[]string{"tunnel", "http", "8080", "web"}, "knot has no tunnel server"},
 		{[]string{"legal"}, "go version -m"},
 		{[]string{"agent", "set-description", "my space"}, "knot agent set-description was a command of knot's predecessor: knot's agent changes nothing"},
+		{[]string{"space", "create", "dev", "byo", "--server", "london"}, "knot's predecessor named the space's server with it: use --location london"},
 		{[]string{"connect", "-u", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
 		{[]string{"connect", "--username", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
 		{[]string{"admin", "rename-location", "a", "b"}, "knot admin rename-location was a command of knot's predecessor"},
