@@ -42,4 +42,13 @@ func TestPredecessorCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, "dev") {
 		t.Errorf("spaces list: %q", r.stdout)
 	}
+	// The predecessor's global --config (-c) goes to the command.
+	file := writeFile(t, t.TempDir()+"/knot.yaml", "client:\n  server: "+ts.URL+"\n  token: "+ts.adminToken+"\n")
+	for _, args := range [][]string{{"-c", file, "spaces", "list"}, {"--config=" + file, "--log-level", "warn", "space", "ls"}} {
+		r = knot(t, clientEnv(t), "", args...)
+		mustSucceed(t, r)
+		if !strings.Contains(r.stdout, "dev") {
+			t.Errorf("%v: %q", args, r.stdout)
+		}
+	}
 }
