@@ -200,3 +200,32 @@ func TestConnectPage(t *testing.T) {
 		t.Errorf("a bad port: %d %s", r.code, r.body)
 	}
 }
+
+// FuzzConnectToken sends arbitrary bodies to POST /api/connect/token, where
+// anyone may send anything: the answer is never a server error, a refusal
+// is {"error": "..."}, and no body redeems a code it does not hold.
+func FuzzConnectToken(f *testing.F) {
+	e := newEnv(f)
+	e.user("ann")
+	session, csrf, csrfToken := webLogin(f, e)
+	b := connectBrowser{e: e, cookies: []*http.Cookie{session, csrf}, csrf: csrfToken}
+	cli := newConnectCLI()
+	code := b.code(cli)
+	f.Add([]byte(`{"code":"` + code + `","code_verifier":"` + strings.Repeat("v", 43) + `"}`))
+	f.Add([]byte(`{"code":"x","code_verifier":"` + cli.verifier + `"}`))
+	f.Add([]byte(`{"code":null,"code_verifier":[]}`))
+	f.Add([]byte(`{"code":"` + code + `"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e := *e
+		e.t = t
+		r := e.send(req{method: "POST", path: "/api/connect/token", body: body})
+		switch {
+		case r.code >= 500:
+			t.Fatalf("%q = %d %s", body, r.code, r.body)
+		case r.code >= 400:
+			r.errMsg(t)
+		default:
+			t.Fatalf("%q redeemed a code: %d %s", body, r.code, r.body)
+		}
+	})
+}
