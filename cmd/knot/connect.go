@@ -239,7 +239,8 @@ func finishConnect(ctx context.Context, out io.Writer, server, email, file, toke
 func logIn(ctx context.Context, anon *client.Client, notes io.Writer, email, password string, askCode func(string) (string, error)) (*api.Login, error) {
 	req := api.LoginRequest{Email: email, Password: password}
 	if using, err := anon.Auth().UsingTOTP(ctx); err == nil && using {
-		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet.")
+		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet\n" +
+			"(knot connect --use-web-auth logs in through your browser instead).")
 		if err != nil {
 			return nil, err
 		}
