@@ -133,6 +133,17 @@ func TestConnectUseWebAuthInBrowser(t *testing.T) {
 	if got, want := text("#connect-addr"), "127.0.0.1:"+q.Get("port"); got != want {
 		t.Errorf("the page names address %q, want %q", got, want)
 	}
+	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "knot-ui-connect.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	step("approve", chromedp.Click(chromedp.CSS("#connect-approve"), chromedp.NodeVisible))
 	if got := text("#result"); !strings.Contains(got, "knot connect is done") {
 		t.Errorf("the CLI's page says %q", got)
