@@ -265,6 +265,8 @@ type Server struct {
 	fleet  shared.FleetService
 
 	pages *ui.UI // the web UI, mounted by routes
+
+	connect *origin.ConnectCodes // the codes of the CLI's browser login (connect.go)
 }
 
 // New validates opts and returns a Server. It starts nothing; call Run or
@@ -345,6 +347,7 @@ func New(opts Options) (*Server, error) {
 	s.users, s.tokens = s.userServices()
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
+	s.connect = origin.NewConnectCodes(s.now)
 	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()

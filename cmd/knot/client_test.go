@@ -53,6 +53,15 @@ func startServer(t *testing.T) *testServer {
 // creates its first user, an admin, with an API token.
 func serveWeb(t *testing.T, o web.Options) *testServer {
 	t.Helper()
+	ts := runWeb(t, o)
+	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
+	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
+	return ts
+}
+
+// runWeb runs a web server with o on 127.0.0.1 until the test ends.
+func runWeb(t *testing.T, o web.Options) *testServer {
+	t.Helper()
 	srv, err := web.New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +79,7 @@ func serveWeb(t *testing.T, o web.Options) *testServer {
 			t.Errorf("web server: %v", err)
 		}
 	})
-	ts := &testServer{URL: "http://" + ln.Addr().String(), store: o.Store}
-	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
-	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
-	return ts
+	return &testServer{URL: "http://" + ln.Addr().String(), store: o.Store}
 }
 
 // call sends a JSON request and decodes the answer into out; it returns the

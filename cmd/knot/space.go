@@ -56,6 +56,10 @@ func spaceCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					if v := c.String("server"); c.IsSet("server") && !strings.Contains(v, "://") {
+						return usagef(c, "--server names the knot server to talk to, a URL such as https://knot.example.com; "+
+							"knot's predecessor named the space's server with it: use --location %s", v)
+					}
 					location, err := spaceLocationArg(c)
 					if err != nil {
 						return err

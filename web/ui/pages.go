@@ -89,6 +89,9 @@ type data struct {
 	// The space page.
 	SpaceID, SpaceName string
 	Shells             []string // the shells a space may have
+
+	// The page of the CLI's browser login.
+	Connect *shared.ConnectRequest
 }
 
 // pageData returns the data of a page for a; a is nil when the user is not

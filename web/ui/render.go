@@ -26,7 +26,7 @@ const staticPrefix = "/ui/static/"
 // templates holds one parsed template set per page, each the layout, the
 // partials pages share, and the page's content.
 var templates = func() map[string]*template.Template {
-	names := []string{"login", "error", spacePage}
+	names := []string{"login", "error", spacePage, connectPage}
 	for _, p := range pages {
 		names = append(names, p.name)
 	}
