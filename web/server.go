@@ -88,6 +88,7 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/metrics"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web/ui"
 )
@@ -239,7 +240,7 @@ type Server struct {
 	auditPruneEvery time.Duration
 
 	router  chi.Router
-	metrics *httpMetrics
+	metrics *metrics.Requests
 	lists   *listCache
 
 	logins *origin.Logins     // the login limits and hashing slots
@@ -303,7 +304,7 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
-		metrics:  newHTTPMetrics(),
+		metrics:  metrics.NewRequests(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
 		runtimes: opts.Runtimes,
