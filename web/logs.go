@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/coder/websocket/wsjson"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/leaf"
@@ -21,11 +20,6 @@ import (
 // *runtime.Manager is one.
 type SpaceLogs = leaf.SpaceLogs
 
-func newLogLine(e shared.SpaceLogEntry) api.LogLine {
-	at := e.At.UTC()
-	return api.LogLine{At: at, Level: e.Level, Text: e.Text, Line: at.Format(time.RFC3339) + " " + e.Level + " " + e.Text}
-}
-
 // handleSpaceLogs serves GET /api/spaces/{space_id}/logs: the recent lines
 // of the space's log, oldest first.
 func (s *Server) handleSpaceLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -35,7 +29,7 @@ func (s *Server) handleSpaceLogs(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	res := api.SpaceLogs{Lines: []string{}, Entries: []api.LogLine{}}
 	for _, e := range lines {
-		l := newLogLine(e)
+		l := leaf.NewLogLine(e)
 		res.Lines = append(res.Lines, l.Line)
 		res.Entries = append(res.Entries, l)
 	}
@@ -74,41 +68,8 @@ func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p 
 	defer conn.CloseNow()
 	// The client sends nothing; gone ends when it closes or goes away.
 	gone := conn.CloseRead(context.WithoutCancel(r.Context()))
-	sendLog(gone, conn, lines, next, stop)
+	leaf.SendLog(gone, conn, lines, next, stop, logWriteTimeout)
 	return nil
-}
-
-// sendLog sends lines and then every line of next to conn until next is
-// closed (1000), stop is (1001), or gone ends or a line is not taken in
-// time (no close message).
-func sendLog(gone context.Context, conn *websocket.Conn, lines []shared.SpaceLogEntry, next <-chan shared.SpaceLogEntry, stop <-chan struct{}) {
-	send := func(e shared.SpaceLogEntry) bool {
-		ctx, cancel := context.WithTimeout(gone, logWriteTimeout)
-		defer cancel()
-		return wsjson.Write(ctx, conn, newLogLine(e)) == nil
-	}
-	for _, e := range lines {
-		if !send(e) {
-			return
-		}
-	}
-	for {
-		select {
-		case e, ok := <-next:
-			if !ok {
-				conn.Close(websocket.StatusNormalClosure, "the log has ended")
-				return
-			}
-			if !send(e) {
-				return
-			}
-		case <-gone.Done():
-			return
-		case <-stop:
-			conn.Close(websocket.StatusGoingAway, "the server is shutting down")
-			return
-		}
-	}
 }
 
 // streams are the websockets a Server holds open. http.Server.Shutdown
@@ -143,7 +104,7 @@ func (st *streams) open() (stop <-chan struct{}, done func(), ok bool) {
 // upgrade, for the caller to write.
 func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit int64,
 	open func() (T, *leaf.Visit, error),
-	relay func(ctx context.Context, conn *websocket.Conn, st T, stop <-chan struct{}) string) error {
+	relay func(ctx context.Context, v leaf.Viewer, st T, stop <-chan struct{}) string) error {
 	stop, done, ok := s.streams.open()
 	if !ok {
 		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
