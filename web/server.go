@@ -241,7 +241,7 @@ type Server struct {
 
 	router  chi.Router
 	metrics *metrics.Requests
-	lists   *listCache
+	lists   *leaf.SpaceListCache
 
 	logins *origin.Logins     // the login limits and hashing slots
 	auth   shared.AuthService // logins and sessions
@@ -348,7 +348,7 @@ func New(opts Options) (*Server, error) {
 	s.auth = s.authService()
 	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
-	s.lists = newListCache()
+	s.lists = leaf.NewSpaceListCache()
 	s.router = s.routes()
 	return s, nil
 }
