@@ -104,18 +104,24 @@ func (p *pump) run(stop <-chan struct{}, shutdown func(), directions ...func()) 
 // goingAway closes the viewer with 1001 as the server shuts down.
 func (p *pump) goingAway() { p.v.Close(websocket.StatusGoingAway, shuttingDown) }
 
-// readFailed says why reading from the viewer, who is who ("the viewer",
-// "the client"), failed with err; "" when the pump had already ended.
-func (p *pump) readFailed(err error, who string, goingAwayCloses bool) string {
+// read reads a message from the viewer, who is who ("the viewer", "the
+// client"). When that fails it ends the pump, saying why unless it had
+// ended already, and returns false.
+func (p *pump) read(who string, goingAwayCloses bool) (websocket.MessageType, []byte, bool) {
+	typ, b, err := p.v.Read(p.ctx)
+	if err == nil {
+		return typ, b, true
+	}
 	switch status := websocket.CloseStatus(err); {
 	case p.ctx.Err() != nil:
-		return ""
 	case status == websocket.StatusNormalClosure || (goingAwayCloses && status == websocket.StatusGoingAway):
-		return who + " closed it"
+		p.end(who + " closed it")
 	case status == websocket.StatusMessageTooBig:
-		return who + " sent a message over 64 KiB"
+		p.end(who + " sent a message over 64 KiB")
+	default:
+		p.end(who + " went away")
 	}
-	return who + " went away"
+	return 0, nil, false
 }
 
 // RelayTerminal copies between the viewer and the terminal ts until one
@@ -175,11 +181,8 @@ func terminalOut(p *pump, ts *TerminalStream) {
 // terminalIn copies the viewer's messages to the agent.
 func terminalIn(p *pump, ts *TerminalStream) {
 	for {
-		typ, b, err := p.v.Read(p.ctx)
-		if err != nil {
-			if why := p.readFailed(err, "the viewer", true); why != "" {
-				p.end(why)
-			}
+		typ, b, ok := p.read("the viewer", true)
+		if !ok {
 			return
 		}
 		if typ == websocket.MessageBinary {
@@ -300,11 +303,8 @@ func portOut(p *pump, pc *PortConn, halfClosed func()) {
 // portIn copies the viewer's messages to the space's program.
 func portIn(p *pump, pc *PortConn, halfClosed func()) {
 	for {
-		typ, b, err := p.v.Read(p.ctx)
-		if err != nil {
-			if why := p.readFailed(err, "the client", false); why != "" {
-				p.end(why)
-			}
+		typ, b, ok := p.read("the client", false)
+		if !ok {
 			return
 		}
 		if typ == websocket.MessageBinary {

@@ -161,12 +161,19 @@ func (s *Server) appPrincipal(r *http.Request, host string) (*principal, error) 
 // web app at URL, a redirect there with a one-time code.
 func (s *Server) handleAppAuth(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
-	if isCode(err, shared.EUNAUTHORIZED) && wantsHTML(r) {
+	s.loginFirst(w, r, p, err, s.appAuth)
+}
+
+// loginFirst serves r with serve as p, whom authenticating r found unless
+// err; a browser that is not logged in and asks for a page with GET goes
+// to the login page first.
+func (s *Server) loginFirst(w http.ResponseWriter, r *http.Request, p *principal, err error, serve func(http.ResponseWriter, *http.Request, *principal) error) {
+	if isCode(err, shared.EUNAUTHORIZED) && r.Method == http.MethodGet && wantsHTML(r) {
 		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
 		return
 	}
 	if err == nil {
-		err = s.appAuth(w, r, p)
+		err = serve(w, r, p)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -219,16 +226,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 // handleWebAppPath serves /proxy/spaces/{space_id}/ports/{port}/*.
 func (s *Server) handleWebAppPath(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticateCSRF(r, false)
-	if isCode(err, shared.EUNAUTHORIZED) && r.Method == http.MethodGet && wantsHTML(r) {
-		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
-		return
-	}
-	if err == nil {
-		err = s.webAppPath(w, r, p)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-	}
+	s.loginFirst(w, r, p, err, s.webAppPath)
 }
 
 func (s *Server) webAppPath(w http.ResponseWriter, r *http.Request, p *principal) error {
