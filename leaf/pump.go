@@ -25,6 +25,54 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
+// Pumps are the pumps and log streams a server runs. http.Server.Shutdown
+// neither closes nor waits for their websockets (they are hijacked
+// connections), so the server calls Close. The zero value is ready for
+// use.
+type Pumps struct {
+	mu     sync.Mutex
+	closed bool          // guarded by mu
+	stop   chan struct{} // guarded by mu; closed by Close
+	wg     sync.WaitGroup
+}
+
+// Open registers a pump: it is to end when stop is closed and to call
+// done when it has. EUNAVAILABLE once the server is shutting down.
+func (ps *Pumps) Open() (stop <-chan struct{}, done func(), err error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil, nil, shared.Errorf(shared.EUNAVAILABLE, shuttingDown)
+	}
+	if ps.stop == nil {
+		ps.stop = make(chan struct{})
+	}
+	ps.wg.Add(1)
+	return ps.stop, ps.wg.Done, nil
+}
+
+// Close tells every pump to end, refuses new ones, and waits for them to
+// end or for ctx to.
+func (ps *Pumps) Close(ctx context.Context) {
+	ps.mu.Lock()
+	if !ps.closed {
+		ps.closed = true
+		if ps.stop != nil {
+			close(ps.stop)
+		}
+	}
+	ps.mu.Unlock()
+	ended := make(chan struct{})
+	go func() {
+		ps.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+	}
+}
+
 // Viewer is the websocket of a person using a way into a space: whole
 // messages both ways. *websocket.Conn is one.
 type Viewer interface {

@@ -5,14 +5,12 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/leaf"
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
@@ -56,9 +54,9 @@ func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p 
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		return invalid("GET %s is a websocket; GET %s answers the recent lines", r.URL.Path, strings.TrimSuffix(r.URL.Path, "/stream"))
 	}
-	stop, done, ok := s.streams.open()
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
+	stop, done, err := s.streams.Open()
+	if err != nil {
+		return err
 	}
 	defer done()
 	conn, err := websocket.Accept(w, r, nil)
@@ -72,31 +70,6 @@ func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p 
 	return nil
 }
 
-// streams are the websockets a Server holds open. http.Server.Shutdown
-// neither closes nor waits for them (they are hijacked connections), so Run
-// calls close. The zero value is ready for use.
-type streams struct {
-	mu     sync.Mutex
-	closed bool          // guarded by mu
-	stop   chan struct{} // guarded by mu; closed by close
-	wg     sync.WaitGroup
-}
-
-// open registers a stream: it is to end when stop is closed and to call
-// done when it has. ok is false once the server is shutting down.
-func (st *streams) open() (stop <-chan struct{}, done func(), ok bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.closed {
-		return nil, nil, false
-	}
-	if st.stop == nil {
-		st.stop = make(chan struct{})
-	}
-	st.wg.Add(1)
-	return st.stop, st.wg.Done, true
-}
-
 // pump opens a stream to a space's agent with open, while the server is
 // not shutting down, upgrades r to a websocket whose messages are at most
 // limit bytes, and relays between the two until relay returns; the visit
@@ -105,9 +78,9 @@ func (st *streams) open() (stop <-chan struct{}, done func(), ok bool) {
 func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit int64,
 	open func() (T, *leaf.Visit, error),
 	relay func(ctx context.Context, v leaf.Viewer, st T, stop <-chan struct{}) string) error {
-	stop, done, ok := s.streams.open()
-	if !ok {
-		return shared.Errorf(shared.EUNAVAILABLE, "the server is shutting down")
+	stop, done, err := s.streams.Open()
+	if err != nil {
+		return err
 	}
 	defer done()
 	st, visit, err := open()
@@ -124,26 +97,4 @@ func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit 
 	visit.Begin()
 	visit.End(relay(r.Context(), conn, st, stop))
 	return nil
-}
-
-// close tells every stream to end, refuses new ones, and waits for them to
-// end or for ctx to.
-func (st *streams) close(ctx context.Context) {
-	st.mu.Lock()
-	if !st.closed {
-		st.closed = true
-		if st.stop != nil {
-			close(st.stop)
-		}
-	}
-	st.mu.Unlock()
-	ended := make(chan struct{})
-	go func() {
-		st.wg.Wait()
-		close(ended)
-	}()
-	select {
-	case <-ended:
-	case <-ctx.Done():
-	}
 }

@@ -226,7 +226,7 @@ type Server struct {
 	agentBin string       // "": no binary to download
 	apps     *webApps     // the web apps of spaces (webapps.go)
 	noProxy  bool         // no forwarded ports or web apps
-	streams  streams      // the open log and terminal streams, closed by Run
+	streams  leaf.Pumps   // the open log and terminal streams, closed by Run
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
@@ -389,7 +389,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
-	s.streams.close(sctx) // Shutdown leaves websockets alone
+	s.streams.Close(sctx) // Shutdown leaves websockets alone
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
