@@ -64,7 +64,7 @@ func (s *Server) handleTerminal(w http.ResponseWriter, r *http.Request, p *princ
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, terminalSessions(list))
+		writeJSON(w, http.StatusOK, list)
 		return nil
 	}
 	return s.serveTerminal(w, r, sp)
@@ -80,13 +80,4 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, sp *share
 	return pump(s, w, r, agentwire.MaxFrame+1, func() (*leaf.TerminalStream, *leaf.Visit, error) {
 		return s.access.OpenTerminal(r.Context(), callerOf(r), sp, req)
 	}, leaf.RelayTerminal)
-}
-
-// terminalSessions is the API's list of the sessions an agent keeps.
-func terminalSessions(list []agentwire.SessionInfo) api.TerminalSessions {
-	out := api.TerminalSessions{Sessions: make([]api.TerminalSession, 0, len(list))}
-	for _, si := range list {
-		out.Sessions = append(out.Sessions, api.TerminalSession{ID: si.ID, Shell: si.Shell, Created: si.Created, Viewers: si.Viewers, Idle: si.Idle})
-	}
-	return out
 }
