@@ -81,8 +81,8 @@ type Viewer interface {
 	Close(code websocket.StatusCode, reason string) error
 }
 
-// ViewerWriteTimeout bounds the sending of one message to a viewer.
-const ViewerWriteTimeout = 30 * time.Second
+// viewerWriteTimeout bounds the sending of one message to a viewer.
+const viewerWriteTimeout = 30 * time.Second
 
 // shuttingDown is why a pump ends when the server shuts down.
 const shuttingDown = "the server is shutting down"
@@ -120,9 +120,9 @@ func (p *pump) end(why string) {
 	p.st.Close()
 }
 
-// write sends a message to the viewer, within ViewerWriteTimeout.
+// write sends a message to the viewer, within viewerWriteTimeout.
 func (p *pump) write(typ websocket.MessageType, b []byte) error {
-	ctx, cancel := context.WithTimeout(p.ctx, ViewerWriteTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, viewerWriteTimeout)
 	defer cancel()
 	return p.v.Write(ctx, typ, b)
 }
