@@ -47,7 +47,7 @@ func (w linkBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// The websocket library writes a frame's header a byte or a few at a
 	// time and then its payload in one call, and flushes. Through a
-	// bufio.Writer of one byte, the header reaches the frameWriter before
+	// bufio.Writer of one byte, the header reaches the wire.FrameWriter before
 	// the payload does, and the frame goes out in one write.
 	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(wire.NewFrameWriter(conn), 1)), nil
 }
