@@ -40,7 +40,7 @@ const logWriteTimeout = 10 * time.Second
 
 // handleSpaceLogStream serves GET /api/spaces/{space_id}/logs/stream: a
 // websocket that carries the recent lines of the space's log and then every
-// new line, one logLine as JSON a text message. It ends with 1000 when the
+// new line, one api.LogLine as JSON a text message. It ends with 1000 when the
 // log ends (the space was deleted) and with 1001 when the server shuts down;
 // it ends without a close message when the client goes away or does not
 // take a line within logWriteTimeout. Browsers authenticate with the
