@@ -9,6 +9,7 @@ package leaf
 import (
 	"context"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +70,21 @@ func (a *AppGrants) AppHost(host string) (string, bool) {
 		return "", false
 	}
 	return label, true
+}
+
+// AppURL reads raw, the URL of a web app (in the query parameter to of a
+// login), and returns it and the label of its app host. EINVALID when it
+// is not the http(s) URL of an app host of the wildcard domain.
+func (a *AppGrants) AppURL(raw string) (*url.URL, string, error) {
+	to, err := url.Parse(raw)
+	if err != nil || (to.Scheme != "http" && to.Scheme != "https") {
+		return nil, "", shared.Errorf(shared.EINVALID, "query parameter to must be the http(s) URL of a web app")
+	}
+	label, ok := a.AppHost(to.Host)
+	if !ok {
+		return nil, "", shared.Errorf(shared.EINVALID, "%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
+	}
+	return to, label, nil
 }
 
 // ParseAppLabel splits USER--SPACE--PORT; ENOTFOUND when label is not one.

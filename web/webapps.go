@@ -181,13 +181,9 @@ func (s *Server) loginFirst(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) error {
-	to, err := url.Parse(r.URL.Query().Get("to"))
-	if err != nil || (to.Scheme != "http" && to.Scheme != "https") {
-		return invalid("query parameter to must be the http(s) URL of a web app")
-	}
-	label, ok := s.apps.grants.AppHost(to.Host)
-	if !ok {
-		return invalid("%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
+	to, label, err := s.apps.grants.AppURL(r.URL.Query().Get("to"))
+	if err != nil {
+		return err
 	}
 	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
 	if _, _, err := s.access.AppSpace(ctx, callerOf(r), label); err != nil {
