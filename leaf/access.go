@@ -160,8 +160,16 @@ func (a *Access) mayForward(ctx context.Context, c Caller, sp *shared.Space, way
 
 // Sessions lists the terminal sessions the agent of sp keeps; sp is one
 // Enter returned.
-func (a *Access) Sessions(ctx context.Context, c Caller, sp *shared.Space) ([]agentwire.SessionInfo, error) {
-	return a.opts.Streams.Sessions(ctx, a.streamRequest(ctx, c, sp))
+func (a *Access) Sessions(ctx context.Context, c Caller, sp *shared.Space) (api.TerminalSessions, error) {
+	list, err := a.opts.Streams.Sessions(ctx, a.streamRequest(ctx, c, sp))
+	if err != nil {
+		return api.TerminalSessions{}, err
+	}
+	out := api.TerminalSessions{Sessions: make([]api.TerminalSession, 0, len(list))}
+	for _, si := range list {
+		out.Sessions = append(out.Sessions, api.TerminalSession{ID: si.ID, Shell: si.Shell, Created: si.Created, Viewers: si.Viewers, Idle: si.Idle})
+	}
+	return out, nil
 }
 
 func (a *Access) streamRequest(ctx context.Context, c Caller, sp *shared.Space) StreamRequest {

@@ -44,7 +44,14 @@
 // a terminal, a forwarded port, a web app or any other agent stream, the
 // audit records of every open and close, the agent token of a manual space,
 // and the web apps' one-time codes and cookies (AppGrants); web's handlers
-// only decode the request, call it and carry the bytes.
+// only decode the request, call it and carry the bytes. The pumps
+// (pump.go) carry them: between a viewer's websocket (Viewer, which web
+// accepts) and the stream to the space, for terminals, SSH, forwarded
+// ports and the log, with the reasons each ends for; Pumps lets a server
+// stop them all at shutdown.
+//
+// The space list cache (listcache.go) keeps the encoded entries of
+// GET /api/spaces while the store has not changed.
 //
 // On a leaf the store's own revisions are local: they order the leaf's own
 // writes (its spaces). The origin's revisions live only in the replica state

@@ -1,19 +1,10 @@
 package web
 
 import (
-	"bytes"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/knot-dev/knot/origin"
 )
-
-// DecodeJSON runs the request body decoder on body, with the body limit of
-// the API, for black-box tests.
-func DecodeJSON(body []byte, v any) error {
-	return decodeJSON(http.MaxBytesReader(nil, io.NopCloser(bytes.NewReader(body)), maxBody), v)
-}
 
 // SetPasswordCheck replaces how s checks passwords: at most slots at once,
 // waiting up to wait for a free one, with check (given an empty hash for an

@@ -88,6 +88,7 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/metrics"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web/ui"
 )
@@ -225,7 +226,7 @@ type Server struct {
 	agentBin string       // "": no binary to download
 	apps     *webApps     // the web apps of spaces (webapps.go)
 	noProxy  bool         // no forwarded ports or web apps
-	streams  streams      // the open log and terminal streams, closed by Run
+	streams  leaf.Pumps   // the open log and terminal streams, closed by Run
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
@@ -239,8 +240,8 @@ type Server struct {
 	auditPruneEvery time.Duration
 
 	router  chi.Router
-	metrics *httpMetrics
-	lists   *listCache
+	metrics *metrics.Requests
+	lists   *leaf.SpaceListCache
 
 	logins *origin.Logins     // the login limits and hashing slots
 	auth   shared.AuthService // logins and sessions
@@ -305,7 +306,7 @@ func New(opts Options) (*Server, error) {
 		now:      opts.Now,
 		shutdown: opts.ShutdownTimeout,
 		tls:      opts.TLS,
-		metrics:  newHTTPMetrics(),
+		metrics:  metrics.NewRequests(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
 		runtimes: opts.Runtimes,
@@ -350,7 +351,7 @@ func New(opts Options) (*Server, error) {
 	s.connect = origin.NewConnectCodes(s.now)
 	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
-	s.lists = newListCache()
+	s.lists = leaf.NewSpaceListCache()
 	s.router = s.routes()
 	return s, nil
 }
@@ -391,7 +392,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
-	s.streams.close(sctx) // Shutdown leaves websockets alone
+	s.streams.Close(sctx) // Shutdown leaves websockets alone
 	err := srv.Shutdown(sctx)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr

@@ -49,11 +49,11 @@ func (s *Server) services(groups shared.GroupService, roles shared.RoleService) 
 // every server.
 func (s *Server) templateServices(validate func(*shared.Template) error) (shared.TemplateService, shared.VariableService, shared.AuditService) {
 	spaces := func(ctx context.Context) ([]*shared.Space, error) {
-		v, err := s.lists.get(ctx, s.spaces)
+		v, err := s.lists.Get(ctx, s.spaces)
 		if err != nil {
 			return nil, err
 		}
-		return v.spaces, nil
+		return v.Spaces, nil
 	}
 	opts := origin.ServiceOptions{Now: s.now}
 	audits := origin.NewAuditService(s.store, s.location, opts)
@@ -69,11 +69,11 @@ func (s *Server) templateServices(validate func(*shared.Template) error) (shared
 
 // usage counts the spaces of user in the store for which keep is true.
 func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Space) bool) (api.LeafUsage, error) {
-	v, err := s.lists.get(ctx, s.spaces)
+	v, err := s.lists.Get(ctx, s.spaces)
 	if err != nil {
 		return api.LeafUsage{}, err
 	}
-	return api.LeafUsage(shared.CountUsage(v.spaces, v.templates, userID, keep)), nil
+	return api.LeafUsage(shared.CountUsage(v.Spaces, v.Templates, userID, keep)), nil
 }
 
 // userServices returns the user and API token services of the server: the

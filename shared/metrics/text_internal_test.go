@@ -1,10 +1,8 @@
-package web
+package metrics
 
 import (
 	"strings"
 	"testing"
-
-	"github.com/knot-dev/knot/shared/metrics"
 )
 
 // A label value is quoted, with backslashes, quotes and newlines escaped as
@@ -24,17 +22,17 @@ func TestLabelEscapes(t *testing.T) {
 	}
 }
 
-// A family collected outside web is written as the text format asks: its
+// A family is written as the text format asks: its
 // HELP and TYPE lines, then a line per sample with its labels in order, a
 // whole value as an integer (a Unix time is not 1.7e+09) and any other in
 // its shortest form.
 func TestWriteFamilies(t *testing.T) {
 	var b strings.Builder
-	writeFamilies(&b, []metrics.Family{
-		metrics.Gauge("knot_up", "Up.", 1796624846),
-		{Name: "knot_rtt_seconds", Help: "Round trip.", Type: "gauge", Samples: []metrics.Sample{
-			{Labels: []metrics.Label{{Name: "location", Value: "a\"b"}, {Name: "node", Value: "n1"}}, Value: 0.25},
-			{Labels: []metrics.Label{{Name: "location", Value: "c"}, {Name: "node", Value: "n2"}}, Value: 0},
+	Write(&b, []Family{
+		Gauge("knot_up", "Up.", 1796624846),
+		{Name: "knot_rtt_seconds", Help: "Round trip.", Type: "gauge", Samples: []Sample{
+			{Labels: []Label{{Name: "location", Value: "a\"b"}, {Name: "node", Value: "n1"}}, Value: 0.25},
+			{Labels: []Label{{Name: "location", Value: "c"}, {Name: "node", Value: "n2"}}, Value: 0},
 		}},
 		{Name: "knot_none", Help: "No samples.", Type: "gauge"},
 	})
