@@ -19,7 +19,7 @@ import (
 func (s *Server) setupStreams() {
 	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Sealer: s.sealer, Logger: s.log})
 	s.access = leaf.NewAccess(leaf.AccessOptions{Location: s.location, Store: s.store, Spaces: s.spaces, Agents: s.agents, Streams: s.agentStreams,
-		Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
+		RemoteAgents: s.remoteAgents(), Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
 	switch {
 	case s.hub != nil:
 		s.agentStreams.SetRemote(s.hub)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -12,6 +13,18 @@ import (
 // its link.
 func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent { return s.access.AgentOf(sp) }
 
+// remoteAgents returns, on an origin, what the hub heard from the leaves
+// of their agents (leaf.AccessOptions.RemoteAgents); nil elsewhere.
+func (s *Server) remoteAgents() func(location, spaceID string) (leaf.AgentStatus, string, bool) {
+	if s.hub == nil {
+		return nil
+	}
+	return func(location, spaceID string) (leaf.AgentStatus, string, bool) {
+		st, server, ok := s.hub.AgentState(location, spaceID)
+		return leaf.AgentStatus{Connected: st.Connected, Version: st.Version, LastSeen: st.LastSeen}, server, ok
+	}
+}
+
 // reachableTail ends every cached list entry: api.Space.Reachable is its
 // last field.
 var reachableTail = []byte(`"reachable":true}`)
@@ -19,13 +32,14 @@ var reachableTail = []byte(`"reachable":true}`)
 // listBody returns the space list response of v. On a server with an
 // agent endpoint every space of its location carries its agent's state
 // (api.SpaceAgent), read from the in-memory registry of linked agents on
-// each request, and on an origin or a leaf every space of a location it
+// each request, and on an origin every space of a leaf whose agent that
+// leaf reported, and on an origin or a leaf every space of a location it
 // cannot reach now says so (reachability); the rest of each entry is the
 // cached encoding, so the list costs one pass and no store reads more.
 // Otherwise it is the cached response, made once per view.
 func (s *Server) listBody(v *spaceView) []byte {
 	reach := s.reachability()
-	if s.agents == nil && reach == nil {
+	if s.agents == nil && s.hub == nil && reach == nil {
 		return v.body()
 	}
 	return v.encode(96, func(buf *bytes.Buffer, sp *shared.Space) {
