@@ -102,6 +102,7 @@ type fleet struct {
 	// the hub and of each web server, and the leaf's credential (nil and ""
 	// mean none and the shared token).
 	hubOpts              func(*origin.Options)
+	uplinkOpts           func(*leaf.Options)
 	originOpts, leafOpts func(*web.Options)
 	leafToken            string
 	leafLocation         string // "away" unless set
@@ -182,9 +183,13 @@ func (f *fleet) startLeaf() {
 	if f.leafVersion != "" {
 		version = f.leafVersion
 	}
-	up, err := leaf.New(leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: location,
+	uo := leaf.Options{Store: f.leafStore, OriginURL: f.originSW.srv.URL, Token: token, Location: location,
 		NodeID: "node-away", Version: version, Runtimes: []string{"docker"}, Logger: quietLog(),
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups})
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, ReportInterval: time.Hour, BackupDir: f.backups}
+	if f.uplinkOpts != nil {
+		f.uplinkOpts(&uo)
+	}
+	up, err := leaf.New(uo)
 	if err != nil {
 		t.Fatal(err)
 	}
