@@ -100,6 +100,9 @@ func NewAccess(opts AccessOptions) *Access {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	if opts.Streams != nil {
+		opts.Streams.setAsks(a.answerAsk)
+	}
 	return a
 }
 
@@ -380,8 +383,11 @@ func oneCommand(args []string) string {
 // audited, and returns the space as stored, the token and the agent's
 // environment. ownerOnly hides the space from anyone but its owner, even
 // with Manage Spaces (ENOTFOUND); else ENOTFOUND as SpaceService.Get.
-// ECONFLICT for a space of another location, EUNAVAILABLE without an agent
-// endpoint, EINVALID for a space of another kind of template.
+// For a space of another location it asks that location's leaf (relayed,
+// as terminals are), which checks and audits it: the space then is as this
+// server holds it, and EUNAVAILABLE when the leaf cannot be reached.
+// EUNAVAILABLE without an agent endpoint, EINVALID for a space of another
+// kind of template.
 func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerOnly bool) (*shared.Space, string, map[string]string, error) {
 	ctx = context.WithoutCancel(ctx)
 	cur, err := a.opts.Spaces.Get(ctx, id)
@@ -392,7 +398,8 @@ func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerO
 		return nil, "", nil, shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(cur.ID))
 	}
 	if cur.Location != a.opts.Location {
-		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+		token, env, err := a.remoteAgentToken(ctx, c, cur, ownerOnly)
+		return cur, token, env, err
 	}
 	if a.opts.Agents == nil {
 		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")

@@ -90,6 +90,7 @@ type AgentStreams struct {
 
 	mu     sync.Mutex
 	remote RemoteStreams // guarded by mu
+	asks   askHandler    // guarded by mu: answers wire.RelayOpen.Ask (relayasks.go)
 }
 
 // NewAgentStreams returns the streams of a server.
@@ -215,6 +216,10 @@ func sessionsOn(ctx context.Context, spaceID string, open opener) ([]agentwire.S
 // stream to the agent until either side ends. It closes conn.
 func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn net.Conn) {
 	defer conn.Close()
+	if h.Ask != "" {
+		s.serveAsk(ctx, h, conn)
+		return
+	}
 	sp, u, err := s.mayRelay(ctx, h)
 	if err != nil {
 		wire.WriteRelay(conn, wire.ReplyOf(err))
