@@ -89,6 +89,7 @@ type AccessOptions struct {
 type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
+	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
 }
 
 // NewAccess returns the access rules opts describe.
