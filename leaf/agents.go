@@ -394,6 +394,21 @@ func (a *Agents) Linked() []string {
 	return ids
 }
 
+// Known returns the ids of the spaces whose agent is linked now or went
+// away since the leaf started (those Status knows; at most maxLeft gone).
+func (a *Agents) Known() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.conns)+len(a.left))
+	for id := range a.conns {
+		ids = append(ids, id)
+	}
+	for id := range a.left {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // notLinked is the error for a space without a linked agent.
 func notLinked(spaceID string) error {
 	return shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s is not connected", spaceID)

@@ -56,12 +56,13 @@ func (u *Uplink) takeMarks() (ids []string, all bool) {
 	return ids, all
 }
 
-// reportAgents sends the agents' states until ctx ends: a reset first,
-// then what changed, and the linked agents every AgentRefresh.
+// reportAgents sends the agents' states until ctx ends: a reset first
+// (every agent the leaf knows, linked or gone), then what changed, and the
+// linked agents every AgentRefresh.
 func (s *session) reportAgents(ctx context.Context) error {
 	u := s.u
 	u.takeMarks()
-	if err := s.sendAgents(ctx, u.opts.Agents.Linked(), true); err != nil {
+	if err := s.sendAgents(ctx, u.opts.Agents.Known(), true); err != nil {
 		return err
 	}
 	refresh := time.NewTicker(u.opts.AgentRefresh)
@@ -87,7 +88,7 @@ func (s *session) reportAgents(ctx context.Context) error {
 		}
 		ids, all := u.takeMarks()
 		if all {
-			ids = u.opts.Agents.Linked()
+			ids = u.opts.Agents.Known()
 		}
 		if err := s.sendAgents(ctx, ids, all); err != nil {
 			return err
