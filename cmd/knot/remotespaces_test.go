@@ -52,23 +52,9 @@ func TestLeafSpacesAtTheOrigin(t *testing.T) {
 	}
 
 	// dev at branch, with its agent as a process of its own.
-	var dev struct {
-		ID string `json:"space_id"`
-	}
-	branch.call("POST", "/api/spaces", admin, map[string]any{"name": "dev", "template_id": tmpl.ID}, 201, &dev)
-	branch.call("POST", "/api/spaces/"+dev.ID+"/start", admin, nil, 200, nil)
-	code, body := branch.fetch("GET", "/api/spaces/"+dev.ID+"/agent-env", admin, nil)
-	if code != 200 {
-		t.Fatalf("agent-env: %d %s", code, body)
-	}
-	env := map[string]string{"HOME": t.TempDir(), "TMPDIR": t.TempDir()}
-	for _, line := range strings.Fields(string(body)) {
-		k, v, _ := strings.Cut(line, "=")
-		env[k] = v
-	}
-	agent := startKnot(t, env, "agent")
+	devID, agent := startManualSpaceAgent(t, branch, admin, tmpl.ID, "dev")
 	shut := startManualSpace(t, closed, admin, tmpl.ID, "shut")
-	waitRunningAt(t, o, admin, dev.ID, "branch")
+	waitRunningAt(t, o, admin, devID, "branch")
 	waitRunningAt(t, o, admin, shut, "closed")
 
 	// knot space list at the origin shows the agents of both leaves.
