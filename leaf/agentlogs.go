@@ -12,6 +12,8 @@ package leaf
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -23,29 +25,28 @@ import (
 const defaultLogRate = 200
 
 // acceptStreams serves the streams the agent opens until its link ends.
-// The log stream is read in this goroutine, one goroutine less per agent:
-// while it is open, other streams the agent opens wait in yamux's accept
-// backlog (bounded; an agent opens none but its state and log streams),
-// and are refused after it ends. A stream whose Open does not come within
-// 15 seconds is closed.
-func (a *Agents) acceptStreams(ac *agentConn) {
+func (a *Agents) acceptStreams(ac *agentConn, wg *sync.WaitGroup) {
+	var logs atomic.Bool // a log stream is open
 	for {
 		s, err := ac.mux.AcceptStream()
 		if err != nil {
 			return
 		}
-		s.SetReadDeadline(time.Now().Add(15 * time.Second))
-		var o agentwire.Open
-		if err := agentwire.ReadJSON(s, &o); err != nil {
-			a.log.Warn("agent stream refused", "space_id", ac.spaceID, "reason", err.Error())
-			s.Close()
-			continue
-		}
-		s.SetReadDeadline(time.Time{})
-		if o.Type == agentwire.OpenLogs && a.opts.Lines != nil {
+		wg.Go(func() {
+			defer s.Close()
+			s.SetReadDeadline(time.Now().Add(15 * time.Second))
+			var o agentwire.Open
+			if err := agentwire.ReadJSON(s, &o); err != nil {
+				a.log.Warn("agent stream refused", "space_id", ac.spaceID, "reason", err.Error())
+				return
+			}
+			s.SetReadDeadline(time.Time{})
+			if o.Type != agentwire.OpenLogs || a.opts.Lines == nil || !logs.CompareAndSwap(false, true) {
+				return
+			}
+			defer logs.Store(false)
 			a.readLines(ac, s)
-		}
-		s.Close()
+		})
 	}
 }
 

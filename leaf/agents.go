@@ -276,7 +276,7 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
 		return "the agent's first stream is not its state"
 	}
-	wg.Go(func() { a.acceptStreams(ac) })
+	wg.Go(func() { a.acceptStreams(ac, &wg) })
 	for {
 		st.SetReadDeadline(time.Now().Add(silence))
 		var s agentwire.State
