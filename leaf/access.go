@@ -63,6 +63,12 @@ type AccessOptions struct {
 	Spaces *SpaceService
 	// Agents is this location's agent endpoint; nil means none.
 	Agents *Agents
+	// RemoteAgents returns what this server was told of the agent of a
+	// space of another location (an origin hears it from the space's
+	// leaf), with the version of the server the agent links to; false when
+	// it was told nothing. nil means nothing is known of other locations'
+	// agents.
+	RemoteAgents func(location, spaceID string) (st AgentStatus, server string, ok bool)
 	// Streams opens streams to the agents of every location. Required.
 	Streams *AgentStreams
 	// Audit records the uses of the ways; nil records nothing.
@@ -83,6 +89,7 @@ type AccessOptions struct {
 type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
+	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
 }
 
 // NewAccess returns the access rules opts describe.
@@ -93,6 +100,9 @@ func NewAccess(opts AccessOptions) *Access {
 	a := &Access{opts: opts, log: opts.Logger}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if opts.Streams != nil {
+		opts.Streams.setAsks(a.answerAsk)
 	}
 	return a
 }
@@ -278,8 +288,9 @@ func (c *countedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// OutdatedAgents lists the spaces the actor may see whose agent, linked
-// to this server, runs another version than it. Errors as
+// OutdatedAgents lists the spaces the actor may see whose agent runs
+// another version than the server it links to: this server for its own
+// location, the space's leaf (RemoteAgents) for another. Errors as
 // SpaceService.List.
 func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error) {
 	out := api.OutdatedAgents{Agents: []api.OutdatedAgent{}}
@@ -288,12 +299,12 @@ func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error)
 		return out, err
 	}
 	for _, sp := range l.Spaces {
-		ag := a.AgentOf(sp)
+		ag, server := a.agentOf(sp)
 		if ag == nil || !ag.Outdated {
 			continue
 		}
 		o := api.OutdatedAgent{SpaceID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location,
-			AgentVersion: ag.Version, ServerVersion: a.opts.Version}
+			AgentVersion: ag.Version, ServerVersion: server}
 		if u := l.Users[sp.UserID]; u != nil {
 			o.Username = u.Username
 		}
@@ -381,8 +392,11 @@ func oneCommand(args []string) string {
 // audited, and returns the space as stored, the token and the agent's
 // environment. ownerOnly hides the space from anyone but its owner, even
 // with Manage Spaces (ENOTFOUND); else ENOTFOUND as SpaceService.Get.
-// ECONFLICT for a space of another location, EUNAVAILABLE without an agent
-// endpoint, EINVALID for a space of another kind of template.
+// For a space of another location it asks that location's leaf (relayed,
+// as terminals are), which checks and audits it: the space then is as this
+// server holds it, and EUNAVAILABLE when the leaf cannot be reached.
+// EUNAVAILABLE without an agent endpoint, EINVALID for a space of another
+// kind of template.
 func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerOnly bool) (*shared.Space, string, map[string]string, error) {
 	ctx = context.WithoutCancel(ctx)
 	cur, err := a.opts.Spaces.Get(ctx, id)
@@ -393,7 +407,8 @@ func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerO
 		return nil, "", nil, shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(cur.ID))
 	}
 	if cur.Location != a.opts.Location {
-		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+		token, env, err := a.remoteAgentToken(ctx, c, cur, ownerOnly)
+		return cur, token, env, err
 	}
 	if a.opts.Agents == nil {
 		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
@@ -421,18 +436,35 @@ func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerO
 	}, nil
 }
 
-// AgentOf describes the agent of sp, nil when this server does not hold
-// its link (sp is at another location, or there is no agent endpoint).
+// AgentOf describes the agent of sp: as this server's agent endpoint
+// knows it for a space of its location, as RemoteAgents tells for a space
+// of another; nil when this server knows nothing of it.
 func (a *Access) AgentOf(sp *shared.Space) *api.SpaceAgent {
-	if a.opts.Agents == nil || sp.Location != a.opts.Location {
-		return nil
+	ag, _ := a.agentOf(sp)
+	return ag
+}
+
+// agentOf returns AgentOf(sp) and the version of the server the agent
+// links to.
+func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
+	var st AgentStatus
+	server := a.opts.Version
+	switch {
+	case sp.Location == a.opts.Location && a.opts.Agents != nil:
+		st = a.opts.Agents.Status(sp.ID)
+	case sp.Location != a.opts.Location && a.opts.RemoteAgents != nil:
+		var ok bool
+		if st, server, ok = a.opts.RemoteAgents(sp.Location, sp.ID); !ok {
+			return nil, ""
+		}
+	default:
+		return nil, ""
 	}
-	st := a.opts.Agents.Status(sp.ID)
-	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != a.opts.Version}
+	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server}
 	if !st.LastSeen.IsZero() {
 		ag.LastSeen = &st.LastSeen
 	}
-	return ag
+	return ag, server
 }
 
 // audit records an event of the actor in ctx, from c.

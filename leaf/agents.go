@@ -69,8 +69,13 @@ type Agents struct {
 	log  *slog.Logger
 
 	mu    sync.Mutex
-	conns map[string]*agentConn // by space id; guarded by mu
+	conns map[string]*agentConn  // by space id; guarded by mu
+	left  map[string]AgentStatus // by space id: agents that went away, at most maxLeft; guarded by mu
 }
+
+// maxLeft bounds how many agents that went away Agents remembers (their
+// version and when they were last seen); past it, it starts over.
+const maxLeft = 1 << 16
 
 // AgentStatus is what the leaf knows of a space's agent.
 type AgentStatus struct {
@@ -106,7 +111,7 @@ func NewAgents(opts AgentsOptions) (*Agents, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Agents{opts: opts, log: opts.Logger.With("component", "agents"), conns: map[string]*agentConn{}}, nil
+	return &Agents{opts: opts, log: opts.Logger.With("component", "agents"), conns: map[string]*agentConn{}, left: map[string]AgentStatus{}}, nil
 }
 
 // Serve accepts agents on ln (TLS is added here) until ctx ends, then
@@ -207,6 +212,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		prev.mux.Close()
 	}
 	a.conns[h.SpaceID] = ac
+	delete(a.left, h.SpaceID)
 	a.mu.Unlock()
 	a.log.Info("agent linked", "space_id", h.SpaceID, "remote", ac.remote, "version", h.Version)
 	a.changed(h.SpaceID)
@@ -217,6 +223,12 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 	a.mu.Lock()
 	if a.conns[h.SpaceID] == ac {
 		delete(a.conns, h.SpaceID)
+		if len(a.left) >= maxLeft {
+			clear(a.left)
+		}
+		ac.mu.Lock()
+		a.left[h.SpaceID] = AgentStatus{Version: ac.version, LastSeen: ac.lastSeen}
+		ac.mu.Unlock()
 	}
 	a.mu.Unlock()
 	a.log.Info("agent link ended", "space_id", h.SpaceID, "remote", ac.remote, "reason", reason)
@@ -272,8 +284,12 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 			return a.linkEnded(ctx, err, silence)
 		}
 		ac.mu.Lock()
+		newVersion := s.Version != ac.version
 		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
 		ac.mu.Unlock()
+		if newVersion {
+			a.changed(ac.spaceID)
+		}
 		if reason := a.stillValid(ctx, ac); reason != "" {
 			return reason
 		}
@@ -352,15 +368,45 @@ func (a *Agents) Contact() (endpoint, fingerprint string) {
 	return a.opts.Endpoint, a.opts.Fingerprint
 }
 
-// Status returns what the leaf knows of the agent of a space.
+// Status returns what the leaf knows of the agent of a space: of an agent
+// that went away since the leaf started, its version and when it was last
+// seen.
 func (a *Agents) Status(spaceID string) AgentStatus {
-	ac := a.get(spaceID)
+	a.mu.Lock()
+	ac, gone := a.conns[spaceID], a.left[spaceID]
+	a.mu.Unlock()
 	if ac == nil {
-		return AgentStatus{}
+		return gone
 	}
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// Linked returns the ids of the spaces whose agent is linked now.
+func (a *Agents) Linked() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.conns))
+	for id := range a.conns {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Known returns the ids of the spaces whose agent is linked now or went
+// away since the leaf started (those Status knows; at most maxLeft gone).
+func (a *Agents) Known() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.conns)+len(a.left))
+	for id := range a.conns {
+		ids = append(ids, id)
+	}
+	for id := range a.left {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // notLinked is the error for a space without a linked agent.

@@ -77,6 +77,10 @@ type StreamsOptions struct {
 	// Sealer opens the sealed SSH host keys of this location's spaces
 	// (and seals those Access makes); nil means they are in clear.
 	Sealer *crypt.Sealer
+	// NoProxy refuses the ports (forwarded ports, web apps) of this
+	// location's spaces relayed from other servers, as Access does local
+	// ones (server.disable_proxy).
+	NoProxy bool
 	// Logger receives the log; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -90,6 +94,7 @@ type AgentStreams struct {
 
 	mu     sync.Mutex
 	remote RemoteStreams // guarded by mu
+	asks   askHandler    // guarded by mu: answers wire.RelayOpen.Ask (relayasks.go)
 }
 
 // NewAgentStreams returns the streams of a server.
@@ -215,6 +220,10 @@ func sessionsOn(ctx context.Context, spaceID string, open opener) ([]agentwire.S
 // stream to the agent until either side ends. It closes conn.
 func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn net.Conn) {
 	defer conn.Close()
+	if h.Ask != "" {
+		s.serveAsk(ctx, h, conn)
+		return
+	}
 	sp, u, err := s.mayRelay(ctx, h)
 	if err != nil {
 		wire.WriteRelay(conn, wire.ReplyOf(err))
@@ -224,7 +233,11 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 	defer cancel()
 	var agent net.Conn
 	if h.Open.Type == agentwire.OpenPort {
-		agent, err = s.dialPort(octx, sp, h.Open.Port)
+		if s.opts.NoProxy {
+			err = shared.Errorf(shared.EFORBIDDEN, "the server of location %s does not forward the ports of its spaces (its server.disable_proxy)", s.opts.Location)
+		} else {
+			agent, err = s.dialPort(octx, sp, h.Open.Port)
+		}
 	} else {
 		var o agentwire.Open
 		if o, err = s.ownOpen(ctx, h, sp, u); err == nil {

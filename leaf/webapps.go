@@ -190,9 +190,12 @@ func (a *Access) AppSpace(ctx context.Context, c Caller, label string) (*shared.
 	return sp, port, a.WebApp(ctx, c, sp, port)
 }
 
-// SpaceNamed returns the space name of the user username at this server's
-// location, names in any case. ENOTFOUND when the user or the space is not
-// there; it says nothing of who may use the space.
+// SpaceNamed returns the space name of the user username, names in any
+// case: the one at this server's location, else the one of that name at
+// another location (appsElsewhere; its web apps are relayed there).
+// ENOTFOUND when the user or the space is not there, ECONFLICT when
+// several other locations have one; it says nothing of who may use the
+// space.
 func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared.Space, error) {
 	u, err := storage.Lookup[shared.User](ctx, a.opts.Store, "username:"+strings.ToLower(username))
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
@@ -202,7 +205,7 @@ func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared
 	}
 	sp, err := storage.Lookup[shared.Space](ctx, a.opts.Store, "name:"+u.ID+"/"+strings.ToLower(a.opts.Location)+"/"+strings.ToLower(name))
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
-		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found at location %s", quote(name), quote(username), quote(a.opts.Location))
+		return a.apps.spaceElsewhere(ctx, a.opts.Store, a.opts.Location, u, name)
 	}
 	return sp, err
 }

@@ -19,9 +19,10 @@ import (
 type SpaceLogs = leaf.SpaceLogs
 
 // handleSpaceLogs serves GET /api/spaces/{space_id}/logs: the recent lines
-// of the space's log, oldest first.
+// of the space's log, oldest first; for a space of another location, as
+// its leaf, which keeps them, answers through the relay.
 func (s *Server) handleSpaceLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
-	lines, _, _, err := s.spaces.Logs(r.Context(), chi.URLParam(r, "space_id"), false)
+	lines, _, _, err := s.access.Logs(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), false)
 	if err != nil {
 		return err
 	}
@@ -44,9 +45,11 @@ const logWriteTimeout = 10 * time.Second
 // log ends (the space was deleted) and with 1001 when the server shuts down;
 // it ends without a close message when the client goes away or does not
 // take a line within logWriteTimeout. Browsers authenticate with the
-// session cookie: the upgrade is refused to a page of another origin.
+// session cookie: the upgrade is refused to a page of another origin. The
+// log of a space of another location is relayed from its leaf; it ends
+// with 1000 too when the relay does.
 func (s *Server) handleSpaceLogStream(w http.ResponseWriter, r *http.Request, p *principal) error {
-	lines, next, cancel, err := s.spaces.Logs(r.Context(), chi.URLParam(r, "space_id"), true)
+	lines, next, cancel, err := s.access.Logs(r.Context(), callerOf(r), chi.URLParam(r, "space_id"), true)
 	if err != nil {
 		return err
 	}

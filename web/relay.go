@@ -17,9 +17,10 @@ import (
 // setupStreams makes the server's agent streams and their way to other
 // locations: the hub on an origin, the uplink's relay channel on a leaf.
 func (s *Server) setupStreams() {
-	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Sealer: s.sealer, Logger: s.log})
+	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Sealer: s.sealer,
+		NoProxy: s.noProxy, Logger: s.log})
 	s.access = leaf.NewAccess(leaf.AccessOptions{Location: s.location, Store: s.store, Spaces: s.spaces, Agents: s.agents, Streams: s.agentStreams,
-		Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
+		RemoteAgents: s.remoteAgents(), Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
 	switch {
 	case s.hub != nil:
 		s.agentStreams.SetRemote(s.hub)

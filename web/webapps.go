@@ -286,7 +286,13 @@ func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principa
 			if shared.ErrorCode(err) != shared.EINTERNAL {
 				why = shared.ErrorMessage(err)
 			}
-			s.writeError(w, r, shared.Wrap(shared.EUNAVAILABLE, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why))
+			// A refusal of the space's leaf (its disable_proxy, its checks)
+			// keeps its code; anything else is the app not answering.
+			code := shared.EUNAVAILABLE
+			if c := shared.ErrorCode(err); c == shared.EFORBIDDEN || c == shared.ENOTFOUND {
+				code = c
+			}
+			s.writeError(w, r, shared.Wrap(code, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why))
 		},
 	}
 	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appDialKey{}, d)))

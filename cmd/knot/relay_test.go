@@ -24,6 +24,13 @@ type relayFleet struct {
 // as another process, and returns the space's id.
 func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) string {
 	t.Helper()
+	id, _ := startManualSpaceAgent(t, s, token, tmplID, name)
+	return id
+}
+
+// startManualSpaceAgent is startManualSpace that also returns the agent.
+func startManualSpaceAgent(t *testing.T, s *serverProc, token, tmplID, name string) (string, *background) {
+	t.Helper()
 	var sp struct {
 		ID string `json:"space_id"`
 	}
@@ -38,8 +45,7 @@ func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) s
 		k, v, _ := strings.Cut(line, "=")
 		env[k] = v
 	}
-	startKnot(t, env, "agent")
-	return sp.ID
+	return sp.ID, startKnot(t, env, "agent")
 }
 
 // waitRunningAt waits until s shows the space id running at location.

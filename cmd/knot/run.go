@@ -153,6 +153,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Logger:    logger,
 			Resolve:   resolve,
 			BackupDir: backupDir(cfg),
+			Agents:    agents,
 		}))
 		if err != nil {
 			return fmt.Errorf("server.origin_server: %w", err)
@@ -187,6 +188,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	agentChanged = func(id string) {
+		if uplink != nil {
+			uplink.AgentChanged(id)
+		}
 		if err := manager.AgentChanged(ctx, id); err != nil {
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
 		}

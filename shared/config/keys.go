@@ -70,7 +70,7 @@ var keys = []key{
 		example: "*.example.com", commented: true,
 		field: func(c *Config) any { return &c.Server.WildcardDomain }},
 	{path: "server.disable_proxy", typ: tBool, def: "false",
-		doc:   "Turn off forwarded ports (knot forward port) and the web ports of spaces (403).",
+		doc:   "Turn off forwarded ports (knot forward port) and the web ports of spaces (403): at this server, and for this server's spaces when another server relays them here.",
 		field: func(c *Config) any { return &c.Server.DisableProxy }},
 	{path: "server.encrypt", typ: tEncrypt, secret: true, commented: true,
 		doc:   "Key that encrypts protected template variables and TOTP secrets: 32 characters, the same on every server (make one with knot genkey).",

@@ -72,8 +72,12 @@ type RelayOpen struct {
 	// Via names the servers the stream came through, set by the origin
 	// (what a leaf sends is replaced).
 	Via string `json:"via,omitempty"`
-	// Open is what the agent is asked for, as on the agent link.
+	// Open is what the agent is asked for, as on the agent link; empty
+	// with Ask.
 	Open agentwire.Open `json:"open"`
+	// Ask is what the space's leaf is asked for itself rather than its
+	// agent (relayasks.go); "" for an agent stream.
+	Ask string `json:"ask,omitempty"`
 }
 
 // Validate checks o's fields and that its kind is relayed.
@@ -87,6 +91,11 @@ func (o *RelayOpen) Validate() error {
 		return errors.New("relay: from must be at most 256 bytes of UTF-8")
 	case len(o.Via) > 256 || !utf8.ValidString(o.Via):
 		return errors.New("relay: via must be at most 256 bytes of UTF-8")
+	case o.Ask != "":
+		if !relayAsks[o.Ask] || o.Open.Type != "" {
+			return fmt.Errorf("relay: ask %.32q is not one a leaf answers, or comes with an agent stream", o.Ask)
+		}
+		return nil
 	case !RelayKind(o.Open.Type):
 		return fmt.Errorf("relay: streams of kind %.32q are not relayed", o.Open.Type)
 	}
