@@ -1,0 +1,174 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// axeSource is axe-core, vendored by `make vendor-test`.
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile("testdata/axe/axe.min.js")
+	return string(b), err
+})
+
+// axeRun is a script: axe-core's check of the page, reduced to its serious
+// and critical violations, one line per element.
+const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+	.filter(v => v.impact === 'serious' || v.impact === 'critical')
+	.flatMap(v => v.nodes.map(n => v.id + ' (' + v.impact + '): ' + n.target.join(' ') + ' ' + n.html.slice(0, 160).replace(/\s+/g, ' ') +
+		(n.failureSummary ? ' -- ' + n.failureSummary.replace(/\s+/g, ' ').slice(0, 240) : ''))))`
+
+// axeView is a view in which a page is checked: a window width and a colour
+// scheme.
+type axeView struct {
+	width, height int64
+	scheme        string
+}
+
+// axeViews are the views of every check: a desktop and a phone, each light
+// and dark.
+var axeViews = []axeView{{1280, 900, "light"}, {1280, 900, "dark"}, {390, 844, "light"}, {390, 844, "dark"}}
+
+// checkAccessibility runs axe-core in the page the tab shows, in every
+// view of axeViews, and fails the test with each serious or critical
+// violation, naming the rule, the page and the element. It leaves the tab
+// at the desktop width in the light scheme.
+func (b *tab) checkAccessibility(page string) {
+	b.t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		b.t.Fatalf("axe-core (make vendor-test): %v", err)
+	}
+	if !eval[bool](b, "load axe-core", `typeof axe === 'object'`) {
+		eval[bool](b, "load axe-core", src+"\n;true")
+	}
+	for _, v := range axeViews {
+		b.do("view", chromedp.EmulateViewport(v.width, v.height), colorScheme(v.scheme))
+		found := value(b, "axe on "+page, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+		for _, f := range found {
+			b.t.Errorf("%s at %d px, %s: %s", page, v.width, v.scheme, f)
+		}
+	}
+	b.do("desktop view", chromedp.EmulateViewport(1280, 900), colorScheme(""))
+}
+
+// shoot saves the page's screenshots at the desktop width and at 390 px,
+// as <name>-desktop.png and <name>-390.png, in dir and, when
+// KNOT_UI_SCREENSHOTS names a directory, there too (as knot-ui-<name>-…).
+func (b *tab) shoot(dir, name string) {
+	b.t.Helper()
+	b.screenshots(dir, "page-"+name)
+}
+
+// TestUIAccessibilityInBrowser runs axe-core on every page of the UI, as
+// an administrator of an origin with a leaf would see them, with rows in
+// every list: at a desktop's and a phone's width, in the light and the
+// dark scheme. A serious or critical violation fails the test. Each page's
+// screenshots are saved at both widths (KNOT_UI_SCREENSHOTS keeps them).
+func TestUIAccessibilityInBrowser(t *testing.T) {
+	if _, err := axeSource(); err != nil {
+		t.Fatalf("axe-core is vendored by make vendor-test: %v", err)
+	}
+	f := newFleetWithOptions(t, func(*fleet) {})
+	ob := f.originSW.srv.URL
+	f.waitConnected(true)
+	shots := t.TempDir()
+	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
+		t.Logf("screenshots in %s", dir)
+	}
+
+	b := newTab(t, ob)
+	visit := func(t *testing.T, b *tab, path, name string) {
+		t.Helper()
+		b.t = t
+		b.open(path)
+		b.visible(`main[aria-busy="false"]`)
+		b.checkAccessibility(path)
+		b.shoot(shots, name)
+	}
+
+	t.Run("FirstUserSetup", func(t *testing.T) {
+		visit(t, b, "/login", "setup")
+	})
+
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, nil)
+	session := f.login(ob)
+	// A row in every list: rows are where names, badges and buttons are.
+	var tmpl, role, group struct {
+		Template string `json:"template_id"`
+		Role     string `json:"role_id"`
+		Group    string `json:"group_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual", "description": "Your own machine, with the agent"}, &tmpl)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "dev-box", "kind": "container", "spec": "image: debian:bookworm\n", "description": "Debian with the usual tools"}, nil)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templatevars", session, map[string]any{"name": "REGISTRY", "value": "r.example"}, nil)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/roles", session, map[string]any{"name": "auditors", "permissions": []int{9}}, &role)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/groups", session, map[string]any{"name": "team"}, &group)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", session, map[string]any{"username": "ann", "email": "ann@example.com", "password": testPassword}, nil)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "laptop CLI"}, nil)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/leaf-tokens", session, map[string]any{"location": "edge", "name": "rack 2"}, nil)
+	var sp struct {
+		ID string `json:"space_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "dev", "template_id": tmpl.Template, "location": "away"}, &sp)
+	mustCall(t, http.StatusOK, ob, "POST", "/api/spaces/"+sp.ID+"/start", session, nil, nil)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "docs", "template_id": tmpl.Template, "location": "away"}, nil)
+
+	t.Run("Login", func(t *testing.T) {
+		visit(t, newTab(t, ob), "/login", "login")
+	})
+	b.t = t
+	b.open("/login")
+	b.login("admin@example.com", testPassword, "/spaces")
+	for _, p := range []struct{ path, name string }{
+		{"/spaces", "spaces"},
+		{"/spaces/" + sp.ID, "space"},
+		{"/templates", "templates"},
+		{"/variables", "variables"},
+		{"/users", "users"},
+		{"/groups", "groups"},
+		{"/roles", "roles"},
+		{"/audit-logs", "audit-logs"},
+		{"/leaves", "leaves"},
+		{"/tokens", "tokens"},
+		{"/account", "account"},
+		{"/no/such/page", "not-found"},
+	} {
+		t.Run(strings.ReplaceAll(strings.Trim(p.name, "/"), "/", "-"), func(t *testing.T) {
+			visit(t, b, p.path, p.name)
+		})
+	}
+	// The dialogs of the pages, open.
+	for _, d := range []struct{ path, button, dialog string }{
+		{"/spaces", "#new-space", "#editor"},
+		{"/templates", "#new-template", "#editor"},
+		{"/users", "#new-user", "#editor"},
+		{"/groups", "#new-group", "#editor"},
+		{"/roles", "#new-role", "#editor"},
+		{"/variables", "#new-variable", "#editor"},
+		{"/spaces", `#spaces tr[data-name="docs"] button[data-action="delete"]`, "#confirm-dialog"},
+	} {
+		t.Run("Dialog"+strings.ReplaceAll(d.path, "/", "-")+"-"+strings.TrimPrefix(d.dialog, "#"), func(t *testing.T) {
+			b.t = t
+			b.open(d.path)
+			b.visible(`main[aria-busy="false"]`)
+			b.click(d.button)
+			b.visible(d.dialog)
+			b.checkAccessibility(fmt.Sprintf("%s with %s open", d.path, d.dialog))
+			b.do("close the dialog", chromedp.KeyEvent(kb.Escape))
+		})
+	}
+	t.Run("Refusal", func(t *testing.T) {
+		u := newTab(t, ob)
+		u.open("/login")
+		u.login("ann@example.com", testPassword, "/spaces")
+		visit(t, u, "/users", "forbidden")
+	})
+}
