@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: build run test bench fuzz clean vendor-ui vendor-test
+.PHONY: build run test bench fuzz clean vendor-ui vendor-test ui-screenshots
 
 # A static binary (no cgo), so the leaf can inject it into any container image.
 build:
@@ -57,3 +57,10 @@ vendor-test:
 	cp "$$tmp/package/axe.min.js" "$$tmp/package/LICENSE" $(TEST_VENDOR)/; \
 	printf '%s\n' "Vendored by make vendor-test from npm; do not edit. Used only by the tests." \
 	  "axe-core $(AXE_VERSION) (MPL-2.0): axe.min.js, LICENSE" > $(TEST_VENDOR)/README
+
+# The screenshots of every page of the web UI, at 1280 and 390 px, into
+# docs/ui/, as the accessibility test takes them in Chromium.
+ui-screenshots:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	KNOT_REQUIRE_ENGINES=1 KNOT_UI_SCREENSHOTS="$$tmp" $(GO) test -count=1 -run '^TestUIAccessibilityInBrowser$$' ./web; \
+	mkdir -p docs/ui; for f in "$$tmp"/knot-ui-page-*.png; do cp "$$f" "docs/ui/$${f##*/knot-ui-page-}"; done
