@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -59,6 +62,49 @@ func (b *tab) checkAccessibility(page string) {
 	b.do("desktop view", chromedp.EmulateViewport(1280, 900), colorScheme(""))
 }
 
+// sessionCookie returns the tab's session cookie, failing the test unless
+// it is there, HttpOnly (no script reads it) and SameSite.
+func (b *tab) sessionCookie() string {
+	b.t.Helper()
+	got := value(b, "cookies", chromedp.Action[[]*network.Cookie](func(ctx context.Context, t *chromedp.Target) ([]*network.Cookie, error) {
+		r, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{})
+		if err != nil {
+			return nil, err
+		}
+		return r.Cookies, nil
+	}))
+	for _, c := range got {
+		if c.Name != "__KNOT_SESSION" {
+			continue
+		}
+		if !c.HTTPOnly || (c.SameSite != network.CookieSameSiteStrict && c.SameSite != network.CookieSameSiteLax) {
+			b.t.Errorf("the session cookie is HttpOnly %v, SameSite %q", c.HTTPOnly, c.SameSite)
+		}
+		return c.Value
+	}
+	b.t.Fatal("no session cookie")
+	return ""
+}
+
+// holdsNoSecret fails the test when the page, as shown, or its URL holds
+// one of secrets.
+func (b *tab) holdsNoSecret(page string, secrets []string) {
+	b.t.Helper()
+	all := eval[string](b, "page", `location.href + '\n' + document.documentElement.outerHTML`)
+	for _, s := range secrets {
+		if s != "" && strings.Contains(all, s) {
+			b.t.Errorf("%s holds the secret %.8s… in its HTML or URL", page, s)
+		}
+	}
+}
+
+// rowButtonsUnnamed is a script: the buttons of the page's list rows whose
+// accessible name does not name their row, as "Stop dev" does: the
+// button's word alone ("Stop") says nothing of which row it acts on.
+const rowButtonsUnnamed = `[...document.querySelectorAll('table tbody tr button')]
+	.filter((e) => { const l = (e.getAttribute('aria-label') || '').trim(); const w = e.textContent.trim(); return !(l.length > w.length && l.toLowerCase().startsWith(w.toLowerCase() + ' ')); })
+	.map((e) => (e.closest('table').id || 'table') + ': ' + (e.getAttribute('aria-label') || e.textContent.trim()))`
+
 // shoot saves the page's screenshots at the desktop width and at 390 px,
 // as <name>-desktop.png and <name>-390.png, in dir and, when
 // KNOT_UI_SCREENSHOTS names a directory, there too (as knot-ui-<name>-…).
@@ -70,7 +116,8 @@ func (b *tab) shoot(dir, name string) {
 // TestUIAccessibilityInBrowser runs axe-core on every page of the UI, as
 // an administrator of an origin with a leaf would see them, with rows in
 // every list: at a desktop's and a phone's width, in the light and the
-// dark scheme. A serious or critical violation fails the test. Each page's
+// dark scheme. A serious or critical violation fails the test, and so does
+// a page that shows a credential or carries one in its URL. Each page's
 // screenshots are saved at both widths (KNOT_UI_SCREENSHOTS keeps them).
 func TestUIAccessibilityInBrowser(t *testing.T) {
 	if _, err := axeSource(); err != nil {
@@ -85,12 +132,19 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	}
 
 	b := newTab(t, ob)
+	// secrets are the credentials no page may show or carry in its URL: the
+	// API and leaf tokens' secrets and the session cookies.
+	var secrets []string
 	visit := func(t *testing.T, b *tab, path, name string) {
 		t.Helper()
 		b.t = t
 		b.open(path)
 		b.visible(`main[aria-busy="false"]`)
 		b.checkAccessibility(path)
+		b.holdsNoSecret(path, secrets)
+		for _, bad := range eval[[]string](b, "row buttons", rowButtonsUnnamed) {
+			t.Errorf("%s: the row button %q does not name its row", path, bad)
+		}
 		b.shoot(shots, name)
 	}
 
@@ -112,8 +166,12 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/roles", session, map[string]any{"name": "auditors", "permissions": []int{9}}, &role)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/groups", session, map[string]any{"name": "team"}, &group)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", session, map[string]any{"username": "ann", "email": "ann@example.com", "password": testPassword}, nil)
-	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "laptop CLI"}, nil)
-	mustCall(t, http.StatusCreated, ob, "POST", "/api/leaf-tokens", session, map[string]any{"location": "edge", "name": "rack 2"}, nil)
+	var apiToken, leafToken struct {
+		Token string `json:"token"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "laptop CLI"}, &apiToken)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/leaf-tokens", session, map[string]any{"location": "edge", "name": "rack 2"}, &leafToken)
+	secrets = append(secrets, session, apiToken.Token, leafToken.Token)
 	var sp struct {
 		ID string `json:"space_id"`
 	}
@@ -127,6 +185,7 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	b.t = t
 	b.open("/login")
 	b.login("admin@example.com", testPassword, "/spaces")
+	secrets = append(secrets, b.sessionCookie())
 	for _, p := range []struct{ path, name string }{
 		{"/spaces", "spaces"},
 		{"/spaces/" + sp.ID, "space"},
@@ -169,6 +228,7 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		u := newTab(t, ob)
 		u.open("/login")
 		u.login("ann@example.com", testPassword, "/spaces")
+		secrets = append(secrets, u.sessionCookie())
 		visit(t, u, "/users", "forbidden")
 	})
 }
