@@ -231,4 +231,21 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		secrets = append(secrets, u.sessionCookie())
 		visit(t, u, "/users", "forbidden")
 	})
+	// On the leaf where the space runs: its page with the terminal, and,
+	// with the origin down, the banner every page shows.
+	l := newTab(t, f.leafSrv.URL)
+	l.open("/login")
+	l.login("admin@example.com", testPassword, "/spaces")
+	secrets = append(secrets, l.sessionCookie())
+	t.Run("LeafSpacePage", func(t *testing.T) {
+		visit(t, l, "/spaces/"+sp.ID, "leaf-space")
+	})
+	t.Run("LeafBanner", func(t *testing.T) {
+		f.stopOrigin()
+		f.waitConnected(false)
+		l.t = t
+		l.open("/spaces")
+		l.visible("#origin-banner")
+		visit(t, l, "/spaces", "leaf-banner")
+	})
 }
