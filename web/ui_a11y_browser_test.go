@@ -45,21 +45,28 @@ var axeViews = []axeView{{1280, 900, "light"}, {1280, 900, "dark"}, {390, 844, "
 // at the desktop width in the light scheme.
 func (b *tab) checkAccessibility(page string) {
 	b.t.Helper()
+	for _, v := range axeViews {
+		b.do("view", chromedp.EmulateViewport(v.width, v.height), colorScheme(v.scheme))
+		b.axe(fmt.Sprintf("%s at %d px, %s", page, v.width, v.scheme))
+	}
+	b.do("desktop view", chromedp.EmulateViewport(1280, 900), colorScheme(""))
+}
+
+// axe runs axe-core in the page as it is shown and fails the test with
+// each serious or critical violation, after where, which says the page
+// and the view.
+func (b *tab) axe(where string) {
+	b.t.Helper()
 	src, err := axeSource()
 	if err != nil {
 		b.t.Fatalf("axe-core (make vendor-test): %v", err)
 	}
-	if !eval[bool](b, "load axe-core", `typeof axe === 'object'`) {
+	if !eval[bool](b, "axe-core loaded", `typeof axe === 'object'`) {
 		eval[bool](b, "load axe-core", src+"\n;true")
 	}
-	for _, v := range axeViews {
-		b.do("view", chromedp.EmulateViewport(v.width, v.height), colorScheme(v.scheme))
-		found := value(b, "axe on "+page, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
-		for _, f := range found {
-			b.t.Errorf("%s at %d px, %s: %s", page, v.width, v.scheme, f)
-		}
+	for _, f := range value(b, "axe on "+where, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise)) {
+		b.t.Errorf("%s: %s", where, f)
 	}
-	b.do("desktop view", chromedp.EmulateViewport(1280, 900), colorScheme(""))
 }
 
 // sessionCookie returns the tab's session cookie, failing the test unless
@@ -213,8 +220,14 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		{"/roles", "#new-role", "#editor"},
 		{"/variables", "#new-variable", "#editor"},
 		{"/spaces", `#spaces tr[data-name="docs"] button[data-action="delete"]`, "#confirm-dialog"},
+		{"/spaces/" + sp.ID, `#space-actions button[data-action="edit"]`, "#editor"},
+		{"/leaves", `#leaf-tokens tr[data-location="edge"] button[data-action="rotate"]`, "#rotate-dialog"},
 	} {
-		t.Run("Dialog"+strings.ReplaceAll(d.path, "/", "-")+"-"+strings.TrimPrefix(d.dialog, "#"), func(t *testing.T) {
+		name := strings.Trim(d.path, "/")
+		if strings.HasPrefix(name, "spaces/") {
+			name = "space"
+		}
+		t.Run("Dialog-"+name+"-"+strings.TrimPrefix(d.dialog, "#"), func(t *testing.T) {
 			b.t = t
 			b.open(d.path)
 			b.visible(`main[aria-busy="false"]`)
@@ -224,6 +237,19 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 			b.do("close the dialog", chromedp.KeyEvent(kb.Escape))
 		})
 	}
+	t.Run("MenuOpenOnAPhone", func(t *testing.T) {
+		b.t = t
+		b.open("/spaces")
+		b.visible(`main[aria-busy="false"]`)
+		b.do("phone width", chromedp.EmulateViewport(390, 844))
+		b.click("#nav-toggle")
+		b.do("wait for the links", chromedp.Poll[chromedp.Void](navLinksShown, chromedp.WithPollingTimeout(stepTimeout)))
+		for _, scheme := range []string{"light", "dark"} {
+			b.do("scheme", colorScheme(scheme))
+			b.axe("/spaces at 390 px with the menu open, " + scheme)
+		}
+		b.do("desktop view", chromedp.EmulateViewport(1280, 900), colorScheme(""))
+	})
 	t.Run("Refusal", func(t *testing.T) {
 		u := newTab(t, ob)
 		u.open("/login")
