@@ -47,6 +47,7 @@ const focused = `(() => { const e = document.activeElement; return e === documen
 func TestUIKeyboardInBrowser(t *testing.T) {
 	base := startUIServer(t)
 	b := newTab(t, base)
+	shots := t.TempDir()
 	const password = "a-long-password"
 
 	b.open("/login")
@@ -128,8 +129,10 @@ func TestUIKeyboardInBrowser(t *testing.T) {
 			if eval[bool](h, "empty shown", `document.getElementById('empty').checkVisibility()`) {
 				t.Error("the page says there are no spaces before it knows")
 			}
+			h.screenshots(shots, "spaces-loading")
 			eval[bool](h, "release", `(window.__release(), true)`)
 			h.visible("#empty")
+			h.screenshots(shots, "spaces-empty")
 			if got := h.text("#empty"); !strings.HasPrefix(got, "No spaces yet") {
 				t.Errorf("empty list says %q", got)
 			}
