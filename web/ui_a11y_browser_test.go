@@ -242,6 +242,10 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		b.open("/spaces")
 		b.visible(`main[aria-busy="false"]`)
 		b.do("phone width", chromedp.EmulateViewport(390, 844))
+		// The menu closes when the window narrows (navmenu.js): that event
+		// comes with a rendering of the page, so the click waits for two.
+		b.do("wait for the narrow window", chromedp.Poll[chromedp.Void](`matchMedia('(max-width: 72rem)').matches`, chromedp.WithPollingTimeout(stepTimeout)))
+		value(b, "two frames", chromedp.Evaluate[bool](`new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))`, chromedp.EvalAwaitPromise))
 		b.click("#nav-toggle")
 		b.do("wait for the links", chromedp.Poll[chromedp.Void](navLinksShown, chromedp.WithPollingTimeout(stepTimeout)))
 		for _, scheme := range []string{"light", "dark"} {
