@@ -37,13 +37,7 @@ import (
 
 // Caller is where a request for a way into a space came from, as the
 // audit log records it.
-type Caller struct {
-	// IP is the client's address.
-	IP string
-	// UserAgent and ForwardedFor are the request's User-Agent and
-	// X-Forwarded-For headers, if any.
-	UserAgent, ForwardedFor string
-}
+type Caller = shared.Caller
 
 // Way names a way into a space in the audit log: its kind ("terminal",
 // "port forward", "web app", "ssh") and, for a port, the port.
@@ -432,7 +426,7 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if a.opts.Audit == nil {
 		return
 	}
-	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(c, props)}
+	ev := &shared.AuditEvent{Event: event, Details: details, Properties: shared.CallerProps(c, props)}
 	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
 		ev.Actor = act.User.Username
 		if act.User.ID != "" {
@@ -442,20 +436,4 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
 		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
 	}
-}
-
-// CallerProps adds to props (nil: a new map) what the audit log records
-// of c, and returns it.
-func CallerProps(c Caller, props map[string]string) map[string]string {
-	if props == nil {
-		props = map[string]string{}
-	}
-	props["ip"] = c.IP
-	if c.UserAgent != "" {
-		props["user_agent"] = bounded(c.UserAgent, 256)
-	}
-	if c.ForwardedFor != "" {
-		props["x_forwarded_for"] = bounded(c.ForwardedFor, 256)
-	}
-	return props
 }

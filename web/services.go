@@ -7,7 +7,6 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/shared/wire"
 )
 
 // services returns the group and role services of the server: groups and
@@ -110,7 +109,7 @@ func (s *Server) newSpaces(opts Options) error {
 	so := leaf.SpaceOptions{Store: s.store, Location: s.location, Runner: opts.Spaces, Logs: opts.Logs,
 		Runtimes: opts.Runtimes, Sealer: s.sealer, Logger: s.log, Now: s.now}
 	if s.hub != nil {
-		so.Fleet = hubFleet{s.hub}
+		so.Fleet = s.hub
 	}
 	if s.leaf != nil {
 		so.Uplink, so.Far, so.Origin = s.leaf.Uplink, s.originUsage, s.origin
@@ -118,20 +117,4 @@ func (s *Server) newSpaces(opts Options) error {
 	svc, err := leaf.NewSpaceService(so)
 	s.spaces = svc
 	return err
-}
-
-// hubFleet is an origin's hub as the space service's leaf.Fleet.
-type hubFleet struct{ hub *origin.Hub }
-
-func (f hubFleet) Leaves() []leaf.FleetLeaf {
-	var out []leaf.FleetLeaf
-	for _, in := range f.hub.Leaves() {
-		out = append(out, leaf.FleetLeaf{Location: in.Location, Connected: in.Connected, Restricted: in.Restricted,
-			Protocol: in.Protocol, Runtimes: in.Runtimes})
-	}
-	return out
-}
-
-func (f hubFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
-	return f.hub.Command(ctx, location, cmd)
 }
