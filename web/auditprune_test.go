@@ -13,7 +13,7 @@ import (
 // TestAuditLogRetention runs a server with a 90-day retention and a fast
 // prune, and moves its clock: events older than 90 days go, newer stay.
 func TestAuditLogRetention(t *testing.T) {
-	e := newEnv(t, func(o *web.Options) { o.AuditRetention = 90 * 24 * time.Hour })
+	e := newEnv(t, func(o *web.TestOptions) { o.AuditRetention = 90 * 24 * time.Hour })
 	web.SetAuditPruneEvery(e.srv, 5*time.Millisecond)
 	ctx := context.Background()
 	now := e.clock.Now()

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -50,11 +49,6 @@ func (p *principal) permissions() []shared.Permission {
 		}
 	}
 	return out
-}
-
-// role returns the built-in or stored role with id.
-func (s *Server) role(ctx context.Context, id string) (*shared.Role, error) {
-	return origin.RoleOf(s.store)(ctx, id)
 }
 
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")

@@ -78,7 +78,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -87,51 +86,40 @@ import (
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
-	"github.com/knot-dev/knot/shared/crypt"
-	"github.com/knot-dev/knot/storage"
+	"github.com/knot-dev/knot/shared/metrics"
 	"github.com/knot-dev/knot/web/ui"
 )
 
-// SpaceController runs spaces. Implementations serialize requests per space
-// and are idempotent: Start moves a space to running (or failed with a
-// reason), Stop to stopped, and Delete stops it if needed, removes its
-// runtime resources, then its record.
-type SpaceController = leaf.SpaceController
-
-// Options configures a Server. Only Store is required.
+// Options configures a Server. Services, Local, Logins and Store are
+// required: the caller makes them (package origin for an origin or a
+// standalone server, package leaf for a leaf and for the own location of
+// every server; see cmd/knot), and web calls them, never the store.
 type Options struct {
-	// Store holds every record. Required.
-	Store storage.Store
+	// Services are the services the handlers call: origin.NewServices' on
+	// an origin or a standalone server, leaf.NewServices' on a leaf. Every
+	// field is required.
+	Services shared.Services
+	// Local is the server's own location (leaf.NewLocal, or a leaf's
+	// leaf.Services.Local): its space service and the ways into spaces.
+	Local *leaf.Local
+	// Logins bounds password checks (the login limits and the hashing
+	// slots); give the one the auth service counts with
+	// (origin.AuthOptions.Logins).
+	Logins *origin.Logins
+	// Store is the observed store the services were made over
+	// (origin.Observe, leaf.Observe): GET /ready pings it and /metrics
+	// shows its figures.
+	Store Store
 	// Logger receives one debug line per request and every error; nil means
 	// slog.Default().
 	Logger *slog.Logger
 	// Version is reported by GET /api/ping; "" means "dev".
 	Version string
-	// Location is this server's location: the default location of new spaces
-	// and the location recorded in audit events; "" means the host name (or
-	// "local" when the host name is not a valid location).
+	// Location is this server's location, the one of Local. Required.
 	Location string
 	// URL is the address users reach this server at; "" means unknown. It is
 	// informational only.
 	URL string
-	// Sealer encrypts protected template variables (server.encrypt); nil means
-	// protected variables cannot be created and such requests fail with 400.
-	Sealer *crypt.Sealer
-	// TOTP makes password logins need a TOTP code (origin/totp.go); it needs
-	// Sealer, which seals the secrets. nil means a password alone logs in.
-	TOTP *TOTPOptions
-	// Spaces starts, stops and deletes the spaces of Location for the space
-	// service (leaf.SpaceOptions.Runner); nil means a runtime.Manager
-	// without runtimes, which runs manual templates only and answers 503
-	// for container and Nomad templates.
-	Spaces SpaceController
-	// Logs keeps the logs of the spaces this server runs, for GET
-	// /api/spaces/{space_id}/logs and its websocket; nil means both answer
-	// 404 "this server keeps no space logs".
-	Logs SpaceLogs
-	// Agents is the endpoint of this location's agents, for terminals
-	// (terminal.go); nil means terminals answer 503.
-	Agents *leaf.Agents
 	// AgentBinary is the path of this server's own knot binary, served
 	// without authentication at /agent/knot-GOOS-GOARCH (agentbinary.go)
 	// for agents of manual spaces; "" means that route answers 404.
@@ -143,14 +131,6 @@ type Options struct {
 	// DisableProxy turns off forwarded ports and web apps
 	// (server.disable_proxy).
 	DisableProxy bool
-	// ValidateTemplate checks a template before it is stored; a returned
-	// *shared.Error is shown to the client. nil means basic checks only: the
-	// kind is valid, container and nomad templates have a spec, and a
-	// container spec is a YAML mapping.
-	ValidateTemplate func(*shared.Template) error
-	// SessionMaxAge is how long a login session lasts at most, however
-	// often it is used (server.session_max_age); 0 means 7 days.
-	SessionMaxAge time.Duration
 	// AuditRetention is how long audit events are kept; older ones are
 	// deleted when Run starts and every hour (server.audit_retention). 0
 	// keeps them forever.
@@ -166,60 +146,42 @@ type Options struct {
 	TLS *tls.Config
 
 	// Hub makes the server an origin (see the package documentation); nil
-	// means no leaf can connect. The caller runs it.
+	// means no leaf can connect. The caller runs it; Services and Local
+	// must be made with it.
 	Hub *origin.Hub
 	// Leaf makes the server a leaf of an origin; nil means it is none. Hub
 	// and Leaf are exclusive.
 	Leaf *LeafOptions
-	// Runtimes names the runtimes this server runs spaces on ("docker",
-	// "podman", "nomad"), for placing spaces of location "auto"; nil means
-	// only manual templates run here.
-	Runtimes []string
 	// MetricsToken is the bearer token GET /metrics requires; "" means
 	// /metrics is open (see metricsauth.go).
 	MetricsToken string
-
-	// Groups and Roles serve the group and role routes; nil means the
-	// origin's services (package origin) over Store as the server wraps it,
-	// which counts its writes and tells the hub of them, and on a leaf the
-	// leaf's (package leaf), which read the replica and forward writes to
-	// the origin. A service given here must itself keep the hub told of
-	// its writes.
-	Groups shared.GroupService
-	Roles  shared.RoleService
 }
 
-// LeafOptions configures a leaf server.
+// Store is what the server asks of its store itself: whether it answers
+// (GET /ready) and its figures (/metrics). *storage.Observed is one.
+type Store interface {
+	Ping(ctx context.Context) error
+	Metrics() []metrics.Family
+}
+
+// LeafOptions configures a leaf server; leaf.NewServices makes both.
 type LeafOptions struct {
 	// Uplink is the leaf's link to its origin, run by the caller. Required.
-	// The server notifies it after every write of a space and every audit
-	// event, and shows its status.
+	// The server shows its status and metrics.
 	Uplink *leaf.Uplink
-	// OriginURL is the origin's base URL: http(s)://host[:port][/prefix] or
-	// srv+http(s)://name. Required.
-	OriginURL string
-	// Token is the leaf's own credential at the origin (the shared token, a
-	// leaf token or an API token); the leaf asks the origin with it how many
-	// spaces a user has elsewhere. "" means quotas count this leaf's spaces
-	// only.
-	Token string
-	// Resolve turns a srv+ OriginURL into a plain one; nil means a srv+
-	// origin cannot be reached for forwarded writes.
-	Resolve func(ctx context.Context, url string) (string, error)
-	// HTTPClient sends the requests to the origin; nil means a client with
-	// a 30 second timeout.
-	HTTPClient *http.Client
+	// Origin is the leaf's way to the origin's REST API (leaf.Services'),
+	// at which the server checks an API token its replica does not hold
+	// yet. Required.
+	Origin *leaf.Origin
 }
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	store    *storage.Observed
+	store    Store
 	log      *slog.Logger
 	version  string
 	location string
 	url      string
-	sealer   *crypt.Sealer
-	totp     *TOTPOptions // nil: no two-factor login
 	spaces   *leaf.SpaceService
 	agents   *leaf.Agents // nil: no terminals
 	agentBin string       // "": no binary to download
@@ -232,8 +194,6 @@ type Server struct {
 
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
 	access       *leaf.Access       // the ways into spaces: terminals, ports, web apps (relay.go)
-
-	sessionMaxAge time.Duration
 
 	auditRetention  time.Duration
 	auditPruneEvery time.Duration
@@ -256,9 +216,8 @@ type Server struct {
 	variables shared.VariableService
 	audits    shared.AuditService
 
-	hub      *origin.Hub
-	leaf     *LeafOptions // nil unless a leaf
-	runtimes []string
+	hub  *origin.Hub
+	leaf *LeafOptions // nil unless a leaf
 	// origin is, on a leaf, its way to the origin's REST API, through
 	// which the leaf's services forward writes; nil elsewhere.
 	origin *leaf.Origin
@@ -270,33 +229,18 @@ type Server struct {
 // New validates opts and returns a Server. It starts nothing; call Run or
 // serve Handler yourself.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil {
-		return nil, errors.New("web: Options.Store is required")
+	if err := checkOptions(opts); err != nil {
+		return nil, err
 	}
-	if opts.Hub != nil && opts.Leaf != nil {
-		return nil, errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Leaf), not both")
-	}
-	if opts.TOTP != nil && opts.Sealer == nil {
-		return nil, errors.New("web: Options.TOTP needs Options.Sealer, which seals the TOTP secrets")
-	}
-	if l := opts.Leaf; l != nil {
-		if l.Uplink == nil || l.OriginURL == "" {
-			return nil, errors.New("web: Options.Leaf needs the Uplink and the OriginURL")
-		}
-		lc := *l
-		if lc.HTTPClient == nil {
-			lc.HTTPClient = &http.Client{Timeout: 30 * time.Second}
-		}
-		opts.Leaf = &lc
-	}
+	sv, l := opts.Services, opts.Local
 	s := &Server{
+		store:    opts.Store,
 		log:      opts.Logger,
 		version:  opts.Version,
 		location: opts.Location,
 		url:      opts.URL,
-		sealer:   opts.Sealer,
-		totp:     opts.TOTP,
-		agents:   opts.Agents,
+		spaces:   l.Spaces,
+		agents:   l.Agents,
 		agentBin: opts.AgentBinary,
 		apps:     newWebApps(opts.WildcardDomain),
 		noProxy:  opts.DisableProxy,
@@ -306,50 +250,63 @@ func New(opts Options) (*Server, error) {
 		metrics:  newHTTPMetrics(),
 		hub:      opts.Hub,
 		leaf:     opts.Leaf,
-		runtimes: opts.Runtimes,
+
+		agentStreams: l.Streams,
+		access:       l.Access,
+		logins:       opts.Logins,
+		auth:         sv.Auth,
+		groups:       sv.Groups,
+		roles:        sv.Roles,
+		users:        sv.Users,
+		tokens:       sv.Tokens,
+		templates:    sv.Templates,
+		variables:    sv.Variables,
+		audits:       sv.Audit,
+		fleet:        sv.Fleet,
 	}
-	s.store = storage.Observe(opts.Store, s.wrote)
 	s.metricsHash = metricsHash(opts.MetricsToken)
-	s.groups, s.roles = opts.Groups, opts.Roles
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.version == "" {
 		s.version = "dev"
 	}
-	if s.location == "" {
-		h, err := os.Hostname()
-		if err != nil || !shared.ValidLocation(h) {
-			h = "local"
-		}
-		s.location = h
-	}
-	if !shared.ValidLocation(s.location) {
-		return nil, errors.New("web: Options.Location " + quote(s.location) + " is not a valid location")
-	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.newSpaces(opts); err != nil {
-		return nil, err
+	if s.leaf != nil {
+		s.origin = s.leaf.Origin
 	}
 	if err := s.checkOwnLocation(); err != nil {
 		return nil, err
 	}
-	s.sessionMaxAge = opts.SessionMaxAge
 	if s.shutdown <= 0 {
 		s.shutdown = 30 * time.Second
 	}
-	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
-	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
-	s.users, s.tokens = s.userServices()
-	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
-	s.auth = s.authService()
 	s.setupStreams()
 	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
 	return s, nil
+}
+
+// checkOptions says what opts lack.
+func checkOptions(opts Options) error {
+	sv := opts.Services
+	switch {
+	case sv.Users == nil || sv.Tokens == nil || sv.Auth == nil || sv.Groups == nil || sv.Roles == nil ||
+		sv.Templates == nil || sv.Variables == nil || sv.Audit == nil || sv.Fleet == nil:
+		return errors.New("web: Options.Services needs every service")
+	case opts.Local == nil || opts.Logins == nil || opts.Store == nil:
+		return errors.New("web: Options.Local, Options.Logins and Options.Store are required")
+	case opts.Hub != nil && opts.Leaf != nil:
+		return errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Leaf), not both")
+	case opts.Leaf != nil && (opts.Leaf.Uplink == nil || opts.Leaf.Origin == nil):
+		return errors.New("web: Options.Leaf needs the Uplink and the Origin")
+	case !shared.ValidLocation(opts.Location):
+		return errors.New("web: Options.Location " + quote(opts.Location) + " is not a valid location")
+	}
+	return nil
 }
 
 // Handler returns the server's HTTP handler: the API, /health, /ready and

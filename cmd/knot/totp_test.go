@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage/badger"
@@ -136,8 +138,8 @@ func serveTOTP(t *testing.T) string {
 		PasswordHash: hash, Roles: []string{shared.AdminRoleID}, Active: true}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: st, Location: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Sealer: sealer, TOTP: &web.TOTPOptions{Window: 1}})
+	srv, err := knotmain.NewServer(knotmain.ServerParts{Store: st, Options: web.Options{Location: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Sealer: sealer, TOTP: &origin.TOTPOptions{Window: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
