@@ -50,7 +50,7 @@ func newStandalone(st storage.Store, location string) (*web.Server, error) {
 		return nil, err
 	}
 	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: logins, Audit: origin.RecordAudit(audit, nil)})
-	svcs := origin.NewServices(obs, origin.ServicesOptions{Spaces: local.Spaces, Audit: audit, Auth: auth})
+	svcs := origin.NewServices(obs, origin.ServicesOptions{Location: location, Spaces: local.Spaces, Audit: audit, Auth: auth})
 	return web.New(web.Options{Services: svcs, Local: local, Logins: logins, Store: obs, Location: location})
 }
 

@@ -34,6 +34,8 @@ type Fleet interface {
 	// answer: EUNAVAILABLE when it is not connected or goes away, the
 	// leaf's own error otherwise.
 	Command(ctx context.Context, location string, cmd wire.Command) error
+	// Linked reports whether a leaf of location is connected now.
+	Linked(location string) bool
 }
 
 // runtimesFor returns the runtimes that run templates of kind; nil for a

@@ -262,6 +262,8 @@ func (f *fakeFleet) Leaves() []shared.LeafNode {
 	return []shared.LeafNode{{Location: "away", Connected: true, Protocol: 2, Runtimes: []string{"docker"}}}
 }
 
+func (f *fakeFleet) Linked(location string) bool { return location == "away" }
+
 func (f *fakeFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

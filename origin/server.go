@@ -40,6 +40,8 @@ type Spaces interface {
 
 // ServicesOptions configures NewServices.
 type ServicesOptions struct {
+	// Location is the server's own location. Required.
+	Location string
 	// Hub is an origin's hub, whose leaves the fleet service lists; nil
 	// means a standalone server.
 	Hub *Hub
@@ -97,7 +99,7 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		Templates: NewTemplateService(st, TemplateOptions{ServiceOptions: so, Validate: opts.Validate, Spaces: spaces}),
 		Variables: NewVariableService(st, opts.Sealer, so),
 		Audit:     opts.Audit,
-		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage}),
+		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage, Location: opts.Location, Spaces: spaces, Now: opts.Now}),
 	}
 }
 

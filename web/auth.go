@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net"
@@ -102,12 +101,6 @@ func principalOf(id *shared.Identity, viaCookie bool) *principal {
 	return &principal{user: id.User, perms: uint32(id.Permissions), sessionID: id.SessionID, tokenID: id.TokenID, viaCookie: viaCookie}
 }
 
-// liveSession returns the unexpired session with id and slides its expiry.
-// ENOTFOUND when there is none or it expired (it is then deleted).
-func (s *Server) liveSession(ctx context.Context, id string) (*shared.Session, error) {
-	return s.auth.Session(ctx, id)
-}
-
 func unsafeMethod(m string) bool {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -188,6 +181,3 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
-
-// newID is shared.NewID.
-func newID() string { return shared.NewID() }

@@ -113,7 +113,7 @@ func NewTest(o TestOptions) (*Server, error) {
 		return nil, err
 	}
 	wo.Local = local
-	wo.Services = origin.NewServices(st, origin.ServicesOptions{Hub: o.Hub, Spaces: local.Spaces, Audit: audit,
+	wo.Services = origin.NewServices(st, origin.ServicesOptions{Location: o.Location, Hub: o.Hub, Spaces: local.Spaces, Audit: audit,
 		Auth: origin.NewAuthService(st, ao), Validate: o.ValidateTemplate, Sealer: o.Sealer, Now: o.Now})
 	s, err := New(wo)
 	if err == nil {

@@ -20,11 +20,11 @@ var reachableTail = []byte(`"reachable":true}`)
 // agent endpoint every space of its location carries its agent's state
 // (api.SpaceAgent), read from the in-memory registry of linked agents on
 // each request, and on an origin or a leaf every space of a location it
-// cannot reach now says so (reachability); the rest of each entry is the
+// cannot reach now says so (leaf.SpaceService.Reachability); the rest of each entry is the
 // cached encoding, so the list costs one pass and no store reads more.
 // Otherwise it is the cached response, made once per view.
 func (s *Server) listBody(v *spaceView) []byte {
-	reach := s.reachability()
+	reach := s.spaces.Reachability()
 	if s.agents == nil && reach == nil {
 		return v.body()
 	}

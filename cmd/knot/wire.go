@@ -88,7 +88,7 @@ func newServer(p serverParts) (*web.Server, error) {
 		return nil, err
 	}
 	o.Local = local
-	o.Services = origin.NewServices(st, origin.ServicesOptions{Hub: o.Hub, Spaces: local.Spaces, Audit: audit,
+	o.Services = origin.NewServices(st, origin.ServicesOptions{Location: o.Location, Hub: o.Hub, Spaces: local.Spaces, Audit: audit,
 		Auth: origin.NewAuthService(st, ao), Validate: p.ValidateTemplate, Sealer: p.Sealer, Now: o.Now})
 	return web.New(o)
 }
