@@ -45,7 +45,6 @@ type TestOptions struct {
 	AgentBinary     string
 	WildcardDomain  string
 	DisableProxy    bool
-	AuditRetention  time.Duration
 	Now             func() time.Time
 	ShutdownTimeout time.Duration
 	TLS             *tls.Config
@@ -76,7 +75,7 @@ func NewTest(o TestOptions) (*Server, error) {
 		return nil, errors.New("web: Options.TOTP needs Options.Sealer, which seals the TOTP secrets")
 	}
 	wo := Options{Logger: o.Logger, Version: o.Version, Location: o.Location, URL: o.URL, AgentBinary: o.AgentBinary,
-		WildcardDomain: o.WildcardDomain, DisableProxy: o.DisableProxy, AuditRetention: o.AuditRetention, Now: o.Now,
+		WildcardDomain: o.WildcardDomain, DisableProxy: o.DisableProxy, Now: o.Now,
 		ShutdownTimeout: o.ShutdownTimeout, TLS: o.TLS, Hub: o.Hub, MetricsToken: o.MetricsToken}
 	var st *storage.Observed
 	if o.Leaf != nil {
@@ -147,6 +146,3 @@ func SetPasswordCheck(s *Server, slots int, wait time.Duration, check func(hash,
 func CheckPasswordOrBurn(hash, password string) bool {
 	return origin.CheckPasswordOrBurn(hash, password)
 }
-
-// SetAuditPruneEvery sets how often s prunes the audit log while it runs.
-func SetAuditPruneEvery(s *Server, d time.Duration) { s.auditPruneEvery = d }

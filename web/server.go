@@ -1,74 +1,40 @@
 // Package web is knot's HTTP server: the REST API under /api (JSON, errors as
 // {"error": "..."}), authentication by session cookie, session token or API
-// token, the permission checks of every route, the audit log of every write
-// and login, and the operational endpoints /health, /ready and /metrics.
-// It mounts the web UI of package ui (ui.go), handing it the authenticated
-// actor of a request and the services its pages read.
+// token, the audit log of every write and login, the leaf link and relay
+// websockets of an origin, the operational endpoints /health, /ready and
+// /metrics, and the web UI of package ui (ui.go), which it hands the
+// authenticated actor of a request and the services its pages read.
 //
-// Logins are bounded before they cost anything (origin.Logins): an attempt is counted as failed before its password is
-// hashed, under limits per account and address, per account (higher, so its
-// owner can log in elsewhere while one address guesses) and per address, and
-// at most about one password hash per core runs at once; beyond either,
-// 429 with Retry-After. A session ends after two idle hours and at most
-// Options.SessionMaxAge after its login, and a user holds at most 20. A new
-// password ends the user's other sessions and deletes their API tokens
-// unless asked not to; changing one's own password or email needs the
-// current one. Request bodies must be declared application/json (415
-// otherwise), which closes cross-site form posts and login CSRF.
+// web is HTTP only and the only package that knows HTTP status codes: it
+// maps the codes of shared.Error to statuses in one place (errors.go).
+// Every handler decodes, makes one call to a service of package shared with
+// the actor in the context (shared.NewContextWithActor, set for every
+// authenticated request), audits and encodes; the service checks
+// permissions, validates and writes in one store transaction. web never
+// reads or writes the store: the caller makes the services and hands them
+// in (Options; cmd/knot wires them):
 //
-// web is the only package that knows HTTP status codes: it maps the codes of
-// shared.Error to statuses in one place (errors.go). Every handler is HTTP
-// only: it decodes, makes one call to a service of package shared
-// (users, API tokens, logins and sessions, groups, roles, templates,
-// variables, audit, the fleet, spaces) with the actor in the context
-// (shared.NewContextWithActor, set for every authenticated request),
-// audits and encodes; the service checks permissions, validates and
-// writes in one store transaction (see packages origin and leaf). Whether
-// an actor may grant a role, put permissions into a role or change another
-// user's account is decided in one place (origin.JudgeChange): nobody
-// grants what they do not hold. The space service is package leaf's, which
-// an origin runs for its own location as a leaf does (Options.Spaces is its
-// runner); terminals, SSH, forwarded ports and web apps ask leaf.Access
-// who may open what and get a stream, which web pumps.
+//   - Standalone (no Hub, no Leaf) and origin (Options.Hub): package
+//     origin's services (origin.NewServices) over the store that tells the
+//     hub of every write (origin.Observe). The origin serves the leaf link
+//     at GET /api/leaf-server and the relay channel (upgrade and
+//     authentication here, the link in package origin).
+//   - Leaf (Options.Leaf): package leaf's services (leaf.NewServices),
+//     which serve from the replica whether or not the origin is reachable
+//     and make a write of origin-owned data at the origin as the caller
+//     (the shared.Credential of the request in the context, credentialOf);
+//     the origin records those writes, the leaf does not. While the origin
+//     is unreachable such a write fails at once with 503, and nothing is
+//     queued.
 //
-// A server plays the role its options give it (DESIGN.md, "Roles"):
+// On every server the spaces of its own location are package leaf's
+// (leaf.NewLocal: the space service, and the ways into spaces that
+// terminals, SSH, forwarded ports and web apps ask for a stream, which web
+// pumps).
 //
-//   - Standalone (no Hub, no Leaf): one location, no leaves.
-//   - Origin (Options.Hub): it serves the leaf link at GET /api/leaf-server
-//     (upgrade and authentication here, the link in package origin),
-//     notifies the hub after every write of origin-owned data, lists the
-//     fleet, issues leaf tokens, lists the spaces that leaves report with
-//     their location, and acts on a space of another location by a command
-//     to that location's leaf (503 when it is not connected). A space created
-//     with location "auto" goes to the location, its own or a connected
-//     leaf's, that runs the template's kind and has the fewest running
-//     spaces. A restricted location (user:NAME, see package origin) holds
-//     only NAME's spaces (403 for anyone else's), and the hub checks what a
-//     restricted leaf reports with the checks of POST /api/spaces
-//     (leaf.SpaceService.CheckReport). The origin's location is a trusted one, which it
-//     tells the hub so that no leaf claims it.
-//   - Leaf (Options.Leaf): it serves from its replica whether or not the
-//     origin is reachable. Users log in here with the password hashes the
-//     origin replicated (a restricted leaf holds none: its users are told to
-//     log in at the origin or use an API token). Spaces of its location are
-//     created, started, stopped and deleted here, and the uplink reports
-//     them. A write of origin-owned data (users, groups, roles, API tokens,
-//     templates, variables that are not local, leaf tokens) is made at the
-//     origin and answered with the origin's answer: the leaf's services
-//     make it through leaf.Forward as the caller (api puts the caller's
-//     shared.Credential into the context), and so does the space service
-//     for a start, stop or delete of a space of another location. The
-//     origin records these writes; the leaf does not. While the origin is
-//     unreachable it fails at once with 503 saying so, and nothing is
-//     queued. A request with an API token goes with that token, which the
-//     origin knows. The origin does not know the sessions opened at a leaf:
-//     when a login here succeeds and the origin is reachable, the leaf logs
-//     in there too and keeps that session in memory for the writes of the
-//     session here (cookie sessions still need the CSRF header); a session
-//     without one (opened while the origin was down, or before the leaf
-//     restarted) gets 409, which says to log in again or use an API token.
-//     Quotas count the spaces of other locations from the origin when it is
-//     reachable, else only this leaf's.
+// Request bodies must be declared application/json (415 otherwise), which
+// closes cross-site form posts and login CSRF. Password checks pass the
+// login limits of origin.Logins first (429 with Retry-After beyond them).
 package web
 
 import (
@@ -78,7 +44,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -131,10 +96,6 @@ type Options struct {
 	// DisableProxy turns off forwarded ports and web apps
 	// (server.disable_proxy).
 	DisableProxy bool
-	// AuditRetention is how long audit events are kept; older ones are
-	// deleted when Run starts and every hour (server.audit_retention). 0
-	// keeps them forever.
-	AuditRetention time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
@@ -194,9 +155,6 @@ type Server struct {
 
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
 	access       *leaf.Access       // the ways into spaces: terminals, ports, web apps (relay.go)
-
-	auditRetention  time.Duration
-	auditPruneEvery time.Duration
 
 	router  chi.Router
 	metrics *httpMetrics
@@ -284,7 +242,6 @@ func New(opts Options) (*Server, error) {
 		s.shutdown = 30 * time.Second
 	}
 	s.setupStreams()
-	s.auditRetention, s.auditPruneEvery = opts.AuditRetention, defaultAuditPruneEvery
 	s.lists = newListCache()
 	s.router = s.routes()
 	return s, nil
@@ -327,15 +284,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	jctx, stopJanitor := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { s.sweepSessions(jctx) })
-	wg.Go(func() { s.pruneAudit(jctx) })
-	defer func() {
-		stopJanitor()
-		wg.Wait()
-	}()
-
 	errc := make(chan error, 1)
 	go func() { errc <- s.serve(srv, ln) }()
 	select {
@@ -351,20 +299,4 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		err = serr
 	}
 	return err
-}
-
-// sweepSessions deletes expired sessions every ten minutes until ctx ends.
-func (s *Server) sweepSessions(ctx context.Context) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := s.auth.SweepSessions(ctx); err != nil {
-			s.log.Error("sweep sessions", "err", err)
-		}
-	}
 }

@@ -194,7 +194,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	// The web server's space service runs this location's spaces through
 	// the manager and, on a leaf, carries out the origin's commands that
 	// come down the uplink.
-	server, err := newServer(serverParts{
+	server, housekeep, err := newServer(serverParts{
 		Options: web.Options{
 			Logger:         logger,
 			Version:        version,
@@ -203,7 +203,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			WildcardDomain: cfg.Server.WildcardDomain,
 			DisableProxy:   cfg.Server.DisableProxy,
 			AgentBinary:    ownBinary(),
-			AuditRetention: time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,
 			Hub:            hub,
 			MetricsToken:   cfg.Server.MetricsToken,
 			TLS:            tlsConfigOf(cert),
@@ -216,6 +215,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Sealer:           sealer,
 		TOTP:             totp,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
+		AuditRetention:   time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,
 		ValidateTemplate: runtime.ValidateTemplate,
 		Uplink:           uplink,
 		Origin:           toOrigin,
@@ -242,6 +242,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return server.Run(gctx, ln) })
+	g.Go(func() error { return housekeep(gctx) })
 	g.Go(func() error { return manager.Run(gctx) })
 	g.Go(func() error { return agents.Serve(gctx, agentLn) })
 	if w, ok := container.(agentWatcher); ok {

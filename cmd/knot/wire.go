@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -37,6 +38,9 @@ type serverParts struct {
 	TOTP   *origin.TOTPOptions
 	// SessionMaxAge is how long a login lasts at most; 0 means 7 days.
 	SessionMaxAge time.Duration
+	// AuditRetention is how long audit events are kept
+	// (server.audit_retention); 0 keeps them forever.
+	AuditRetention time.Duration
 	// ValidateTemplate checks a template before it is stored; nil means
 	// basic checks only.
 	ValidateTemplate func(*shared.Template) error
@@ -49,11 +53,12 @@ type serverParts struct {
 // newServer makes the services of p's role over its store, package
 // origin's for an origin or a standalone server and package leaf's for a
 // leaf, the server's own location with package leaf's space service on
-// every server, and the web server over them.
-func newServer(p serverParts) (*web.Server, error) {
+// every server, and the web server over them. It returns the server and
+// its housekeeping (origin.Housekeep), which the caller runs.
+func newServer(p serverParts) (*web.Server, func(context.Context) error, error) {
 	o := p.Options
 	if p.TOTP != nil && p.Sealer == nil {
-		return nil, errors.New("TOTP needs server.encrypt, which seals the TOTP secrets")
+		return nil, nil, errors.New("TOTP needs server.encrypt, which seals the TOTP secrets")
 	}
 	var st *storage.Observed
 	if p.Uplink != nil {
@@ -75,20 +80,31 @@ func newServer(p serverParts) (*web.Server, error) {
 		ao.OriginURL = p.Origin.URL
 		svcs, err := leaf.NewServices(leaf.ServicesOptions{LocalOptions: lo, Origin: p.Origin, Audit: audit, Auth: origin.NewAuthService(st, ao)})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.Services, o.Local, o.Leaf = svcs.Services, svcs.Local, &web.LeafOptions{Uplink: p.Uplink, Origin: svcs.Origin}
-		return web.New(o)
+		return newWeb(o, p)
 	}
 	if o.Hub != nil {
 		lo.Fleet = o.Hub
 	}
 	local, err := leaf.NewLocal(lo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o.Local = local
 	o.Services = origin.NewServices(st, origin.ServicesOptions{Location: o.Location, Hub: o.Hub, Spaces: local.Spaces, Audit: audit,
 		Auth: origin.NewAuthService(st, ao), Validate: p.ValidateTemplate, Sealer: p.Sealer, Now: o.Now})
-	return web.New(o)
+	return newWeb(o, p)
+}
+
+// newWeb returns the web server of o and the housekeeping of its services.
+func newWeb(o web.Options, p serverParts) (*web.Server, func(context.Context) error, error) {
+	srv, err := web.New(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	hk := origin.HousekeepingOptions{Auth: o.Services.Auth, Audit: o.Services.Audit, AuditRetention: p.AuditRetention,
+		Now: o.Now, Logger: o.Logger}
+	return srv, func(ctx context.Context) error { return origin.Housekeep(ctx, hk) }, nil
 }
