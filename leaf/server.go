@@ -43,7 +43,8 @@ type LocalOptions struct {
 	Agents *Agents
 	// Audit records the uses of the ways into spaces; nil records none.
 	Audit shared.AuditService
-	// Version is this server's version, against which agents are outdated.
+	// Version is this server's version, against which agents are outdated;
+	// "" means "dev".
 	Version string
 	// NoProxy turns off forwarded ports and web apps
 	// (server.disable_proxy).
@@ -59,6 +60,9 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 		return nil, err
 	}
 	so := opts.SpaceOptions
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
 	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: opts.Audit,
 		Sealer: so.Sealer, Logger: so.Logger})
 	access := NewAccess(AccessOptions{Location: so.Location, Store: so.Store, Spaces: spaces, Agents: opts.Agents, Streams: streams,

@@ -71,9 +71,6 @@ func NewTest(o TestOptions) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("web: TestOptions.Store is required")
 	}
-	if o.TOTP != nil && o.Sealer == nil {
-		return nil, errors.New("web: Options.TOTP needs Options.Sealer, which seals the TOTP secrets")
-	}
 	wo := Options{Logger: o.Logger, Version: o.Version, Location: o.Location, URL: o.URL, AgentBinary: o.AgentBinary,
 		WildcardDomain: o.WildcardDomain, DisableProxy: o.DisableProxy, Now: o.Now,
 		ShutdownTimeout: o.ShutdownTimeout, TLS: o.TLS, Hub: o.Hub, MetricsToken: o.MetricsToken}

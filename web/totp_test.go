@@ -214,13 +214,6 @@ func TestUsingTOTP(t *testing.T) {
 	}
 }
 
-func TestTOTPWithoutSealerIsRefused(t *testing.T) {
-	_, err := web.NewTest(web.TestOptions{Store: newEnv(t).store, TOTP: &web.TOTPOptions{Window: 1}})
-	if err == nil || !strings.Contains(err.Error(), "Sealer") {
-		t.Fatalf("web.New = %v, want a refusal naming the Sealer", err)
-	}
-}
-
 func TestFailedTOTPCountsAsFailedLogin(t *testing.T) {
 	e := newEnv(t, withTOTP)
 	e.user("ann")

@@ -300,3 +300,13 @@ func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
 	}
 	l.stop()
 }
+
+// A server with TOTP and no server.encrypt, which seals the secrets, is
+// refused.
+func TestTOTPWithoutSealerIsRefused(t *testing.T) {
+	_, err := knotmain.NewServer(knotmain.ServerParts{Store: memory.New(), Options: web.Options{Location: "test"},
+		TOTP: &origin.TOTPOptions{Window: 1}})
+	if err == nil || !strings.Contains(err.Error(), "server.encrypt") {
+		t.Fatalf("NewServer = %v, want a refusal naming server.encrypt", err)
+	}
+}
