@@ -32,18 +32,13 @@ import (
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
 // Caller is where a request for a way into a space came from, as the
 // audit log records it.
-type Caller struct {
-	// IP is the client's address.
-	IP string
-	// UserAgent and ForwardedFor are the request's User-Agent and
-	// X-Forwarded-For headers, if any.
-	UserAgent, ForwardedFor string
-}
+type Caller = shared.Caller
 
 // Way names a way into a space in the audit log: its kind ("terminal",
 // "port forward", "web app", "ssh") and, for a port, the port.
@@ -67,8 +62,8 @@ type AccessOptions struct {
 	// space of another location (an origin hears it from the space's
 	// leaf), with the version of the server the agent links to; false when
 	// it was told nothing. nil means nothing is known of other locations'
-	// agents.
-	RemoteAgents func(location, spaceID string) (st AgentStatus, server string, ok bool)
+	// agents. An origin's hub (origin.Hub.AgentState) is one.
+	RemoteAgents func(location, spaceID string) (st wire.AgentState, server string, ok bool)
 	// Streams opens streams to the agents of every location. Required.
 	Streams *AgentStreams
 	// Audit records the uses of the ways; nil records nothing.
@@ -453,10 +448,11 @@ func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 	case sp.Location == a.opts.Location && a.opts.Agents != nil:
 		st = a.opts.Agents.Status(sp.ID)
 	case sp.Location != a.opts.Location && a.opts.RemoteAgents != nil:
-		var ok bool
-		if st, server, ok = a.opts.RemoteAgents(sp.Location, sp.ID); !ok {
+		rs, srv, ok := a.opts.RemoteAgents(sp.Location, sp.ID)
+		if !ok {
 			return nil, ""
 		}
+		st, server = AgentStatus{Connected: rs.Connected, Version: rs.Version, LastSeen: rs.LastSeen}, srv
 	default:
 		return nil, ""
 	}
@@ -472,7 +468,7 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if a.opts.Audit == nil {
 		return
 	}
-	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(c, props)}
+	ev := &shared.AuditEvent{Event: event, Details: details, Properties: shared.CallerProps(c, props)}
 	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
 		ev.Actor = act.User.Username
 		if act.User.ID != "" {
@@ -482,20 +478,4 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
 		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
 	}
-}
-
-// CallerProps adds to props (nil: a new map) what the audit log records
-// of c, and returns it.
-func CallerProps(c Caller, props map[string]string) map[string]string {
-	if props == nil {
-		props = map[string]string{}
-	}
-	props["ip"] = c.IP
-	if c.UserAgent != "" {
-		props["user_agent"] = bounded(c.UserAgent, 256)
-	}
-	if c.ForwardedFor != "" {
-		props["x_forwarded_for"] = bounded(c.ForwardedFor, 256)
-	}
-	return props
 }

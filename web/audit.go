@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -18,7 +17,7 @@ func (s *Server) audit(r *http.Request, p *principal, event, details string, pro
 // a failed login). Failures to record are logged, not returned: the write the
 // event describes has already happened.
 func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, props map[string]string) {
-	props = leaf.CallerProps(callerOf(r), props)
+	props = shared.CallerProps(callerOf(r), props)
 	if userID != "" {
 		props["user_id"] = userID
 	}

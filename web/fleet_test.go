@@ -103,7 +103,7 @@ type fleet struct {
 	// mean none and the shared token).
 	hubOpts              func(*origin.Options)
 	uplinkOpts           func(*leaf.Options)
-	originOpts, leafOpts func(*web.Options)
+	originOpts, leafOpts func(*web.TestOptions)
 	leafToken            string
 	leafLocation         string // "away" unless set
 	leafVersion          string // "test" unless set
@@ -148,12 +148,12 @@ func (f *fleet) startOrigin() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := web.Options{Store: f.originStore, Logger: quietLog(), Location: "home", Hub: hub,
+	wo := web.TestOptions{Store: f.originStore, Logger: quietLog(), Location: "home", Hub: hub,
 		ValidateTemplate: func(*shared.Template) error { return nil }}
 	if f.originOpts != nil {
 		f.originOpts(&wo)
 	}
-	srv, err := web.New(wo)
+	srv, err := web.NewTest(wo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,12 +193,12 @@ func (f *fleet) startLeaf() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := web.Options{Store: f.leafStore, Logger: quietLog(), Location: location,
-		Leaf: &web.LeafOptions{Uplink: up, OriginURL: f.originSW.srv.URL, Token: token}}
+	wo := web.TestOptions{Store: f.leafStore, Logger: quietLog(), Location: location,
+		Leaf: &web.TestLeaf{Uplink: up, OriginURL: f.originSW.srv.URL, Token: token}}
 	if f.leafOpts != nil {
 		f.leafOpts(&wo)
 	}
-	srv, err := web.New(wo)
+	srv, err := web.NewTest(wo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -809,9 +809,9 @@ func TestLeafWithoutPasswordsSaysWhereToLogIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(o *web.Options) {
+	e := newEnv(t, func(o *web.TestOptions) {
 		o.Store = st
-		o.Leaf = &web.LeafOptions{Uplink: up, OriginURL: "http://127.0.0.1:1"}
+		o.Leaf = &web.TestLeaf{Uplink: up, OriginURL: "http://127.0.0.1:1"}
 	})
 	e.store = st
 	u, _ := e.user("ann")
@@ -835,7 +835,7 @@ func mustChange(t *testing.T, rec shared.Record) shared.Change {
 }
 
 func TestLeafTokensAPI(t *testing.T) {
-	hubOf := func(o *web.Options) {
+	hubOf := func(o *web.TestOptions) {
 		h, err := origin.New(origin.Options{Store: o.Store, SharedTokenHash: crypt.HashToken(fleetToken), Now: o.Now})
 		if err != nil {
 			t.Fatal(err)

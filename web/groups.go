@@ -9,8 +9,8 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// The group and role handlers decode, make one call to Options.Groups or
-// Options.Roles, audit and encode; the service checks the actor's
+// The group and role handlers decode, make one call to the group or role
+// service, audit and encode; the service checks the actor's
 // permissions, validates and writes (see package origin).
 
 func newGroupInfo(g *shared.Group) api.Group {

@@ -44,7 +44,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := newEnv(b, func(o *web.Options) { o.Agents = agents })
+	e := newEnv(b, func(o *web.TestOptions) { o.Agents = agents })
 	st = e.store
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -67,7 +67,7 @@ func newAgentFleet(t *testing.T) *agentFleet {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.leafOpts = func(o *web.Options) { o.Agents, o.Spaces, o.Logs = af.agents, af.manager, af.manager }
+		f.leafOpts = func(o *web.TestOptions) { o.Agents, o.Spaces, o.Logs = af.agents, af.manager, af.manager }
 		f.uplinkOpts = func(o *leaf.Options) {
 			o.Agents, o.AgentReportDelay, o.AgentRefresh = af.agents, 20*time.Millisecond, time.Hour
 		}

@@ -10,27 +10,15 @@ import (
 // its link.
 func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent { return s.access.AgentOf(sp) }
 
-// remoteAgents returns, on an origin, what the hub heard from the leaves
-// of their agents (leaf.AccessOptions.RemoteAgents); nil elsewhere.
-func (s *Server) remoteAgents() func(location, spaceID string) (leaf.AgentStatus, string, bool) {
-	if s.hub == nil {
-		return nil
-	}
-	return func(location, spaceID string) (leaf.AgentStatus, string, bool) {
-		st, server, ok := s.hub.AgentState(location, spaceID)
-		return leaf.AgentStatus{Connected: st.Connected, Version: st.Version, LastSeen: st.LastSeen}, server, ok
-	}
-}
-
 // listBody returns the space list response of v (leaf.SpaceView.Body): on
 // a server with an agent endpoint every space of its location carries its
 // agent's state, on an origin every space of a leaf whose agent that leaf
 // reported, and on an origin or a leaf every space of a location it
-// cannot reach now says so.
+// cannot reach now says so (leaf.SpaceService.Reachability).
 func (s *Server) listBody(v *leaf.SpaceView) []byte {
 	var agentOf func(*shared.Space) *api.SpaceAgent
 	if s.agents != nil || s.hub != nil {
 		agentOf = s.agentOf
 	}
-	return v.Body(agentOf, s.reachability())
+	return v.Body(agentOf, s.spaces.Reachability())
 }

@@ -89,7 +89,7 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	}
 	info := leaf.SpaceInfo(sp, v.Users[sp.UserID], v.Templates[sp.TemplateID])
 	info.Agent = s.agentOf(sp)
-	if reach := s.reachability(); reach != nil {
+	if reach := s.spaces.Reachability(); reach != nil {
 		info.UnreachableReason = reach(sp)
 		info.Reachable = info.UnreachableReason == ""
 	}

@@ -11,7 +11,7 @@ import (
 
 // The template handlers decode, make one call to the template service,
 // audit and encode; the service checks the actor's permissions, validates
-// (with Options.ValidateTemplate) and writes (see package origin).
+// (with origin.TemplateOptions.Validate) and writes (see package origin).
 
 func newTemplateInfo(u *shared.TemplateUsage) api.Template {
 	t := u.Template

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/storage"
@@ -41,17 +42,16 @@ const (
 // startServer starts a web server and creates its first user, an admin,
 // with an API token.
 func startServer(t *testing.T) *testServer {
-	return serveWeb(t, web.Options{
-		Store:    memory.New(),
+	return serveWeb(t, knotmain.ServerParts{Store: memory.New(), Options: web.Options{
 		Location: "test",
 		Version:  "test",
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}})
 }
 
-// serveWeb runs a web server with o on 127.0.0.1 until the test ends, and
+// serveWeb runs a web server of o on 127.0.0.1 until the test ends, and
 // creates its first user, an admin, with an API token.
-func serveWeb(t *testing.T, o web.Options) *testServer {
+func serveWeb(t *testing.T, o knotmain.ServerParts) *testServer {
 	t.Helper()
 	ts := runWeb(t, o)
 	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
@@ -60,9 +60,9 @@ func serveWeb(t *testing.T, o web.Options) *testServer {
 }
 
 // runWeb runs a web server with o on 127.0.0.1 until the test ends.
-func runWeb(t *testing.T, o web.Options) *testServer {
+func runWeb(t *testing.T, o knotmain.ServerParts) *testServer {
 	t.Helper()
-	srv, err := web.New(o)
+	srv, err := knotmain.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

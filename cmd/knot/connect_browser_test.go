@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -83,8 +85,8 @@ func TestConnectUseWebAuthInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := runWeb(t, web.Options{Store: memory.New(), Location: "test", Version: "test",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Sealer: sealer, TOTP: &web.TOTPOptions{Window: 1}})
+	ts := runWeb(t, knotmain.ServerParts{Store: memory.New(), Sealer: sealer, TOTP: &origin.TOTPOptions{Window: 1},
+		Options: web.Options{Location: "test", Version: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
 	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
 
 	cli, env, page := webAuthCLI(t, ts.URL)
