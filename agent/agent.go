@@ -244,7 +244,7 @@ func (a *Agent) targets(ctx context.Context) ([]string, error) {
 
 // dial resolves the endpoint and returns the first connection that
 // completes TLS.
-func (a *Agent) dial(ctx context.Context) (*tls.Conn, error) {
+func (a *Agent) dial(ctx context.Context) (*agentwire.LinkConn, error) {
 	addrs, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func (a *Agent) linkOnce(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("the leaf refused the agent: %s", w.Error)
 	}
 	conn.SetDeadline(time.Time{})
-	mux, err := yamux.Client(conn, muxConfig())
+	mux, err := yamux.Client(conn.Mux(), muxConfig())
 	if err != nil {
 		conn.Close()
 		return false, err

@@ -112,14 +112,13 @@ func NewAgents(opts AgentsOptions) (*Agents, error) {
 // Serve accepts agents on ln (TLS is added here) until ctx ends, then
 // closes every link and returns when their goroutines have ended.
 func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
-	tln := tls.NewListener(ln, a.opts.TLS)
-	stop := context.AfterFunc(ctx, func() { tln.Close() })
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer a.closeAll()
 	for {
-		c, err := tln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -130,7 +129,7 @@ func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("server.listen_agent: %w", err)
 		}
-		wg.Go(func() { a.serveConn(ctx, c) })
+		wg.Go(func() { a.serveConn(ctx, agentwire.LinkServer(raw, a.opts.TLS)) })
 	}
 }
 
@@ -150,7 +149,7 @@ func (a *Agents) refuse(c net.Conn, spaceID, reason string) {
 }
 
 // serveConn registers one agent and serves its link until it ends.
-func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
+func (a *Agents) serveConn(ctx context.Context, c *agentwire.LinkConn) {
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	var h agentwire.Hello
 	if err := agentwire.ReadJSON(c, &h); err != nil {
@@ -195,7 +194,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 	// and a timer less per agent count with thousands of them.
 	cfg := muxConfig()
 	cfg.EnableKeepAlive = false
-	mux, err := yamux.Server(c, cfg)
+	mux, err := yamux.Server(c.Mux(), cfg)
 	if err != nil {
 		c.Close()
 		return
