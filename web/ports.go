@@ -20,8 +20,10 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -96,8 +98,8 @@ func relayPort(ctx context.Context, conn *websocket.Conn, pc *leaf.PortConn, sto
 	}
 	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
 	var wg sync.WaitGroup
-	wg.Go(func() { // space → client
-		buf := make([]byte, 32<<10)
+	wg.Go(func() { // space → client, in messages as large as the client takes
+		buf := make([]byte, maxForwardMessage)
 		for {
 			n, err := pc.Read(buf)
 			if n > 0 {
@@ -122,30 +124,49 @@ func relayPort(ctx context.Context, conn *websocket.Conn, pc *leaf.PortConn, sto
 			}
 		}
 	})
-	wg.Go(func() { // client → space
+	wg.Go(func() { // client → space, each message read into one buffer
+		buf := make([]byte, maxForwardMessage)
+		gone := func(err error) {
+			switch {
+			case ctx.Err() != nil:
+			case websocket.CloseStatus(err) == websocket.StatusNormalClosure:
+				end("the client closed it", true)
+			case websocket.CloseStatus(err) == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited"):
+				end("the client sent a message over 64 KiB", true)
+			default:
+				end("the client went away", true)
+			}
+		}
 		for {
-			typ, p, err := conn.Read(ctx)
+			typ, r, err := conn.Reader(ctx)
 			if err != nil {
-				switch {
-				case ctx.Err() != nil:
-				case websocket.CloseStatus(err) == websocket.StatusNormalClosure:
-					end("the client closed it", true)
-				case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
-					end("the client sent a message over 64 KiB", true)
-				default:
-					end("the client went away", true)
-				}
+				gone(err)
 				return
 			}
-			if typ == websocket.MessageBinary {
-				if _, err := pc.Write(p); err != nil {
-					end("the space's program closed the connection", true)
+			text := 0
+			for {
+				n, err := r.Read(buf[text:])
+				if typ == websocket.MessageBinary && n > 0 {
+					if _, werr := pc.Write(buf[:n]); werr != nil {
+						end("the space's program closed the connection", true)
+						return
+					}
+				} else if text += n; text == len(buf) {
+					break // no eof message is this long
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					gone(err)
 					return
 				}
+			}
+			if typ == websocket.MessageBinary {
 				continue
 			}
 			var m api.TerminalMessage
-			if json.Unmarshal(p, &m) != nil || m.Type != "eof" {
+			if text == len(buf) || json.Unmarshal(buf[:text], &m) != nil || m.Type != "eof" {
 				conn.Close(websocket.StatusPolicyViolation, `a text message must be {"type":"eof"}`)
 				end("the client sent a bad message", true)
 				return

@@ -18,6 +18,7 @@ import (
 	"github.com/knot-dev/knot/agent"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/storage"
@@ -97,7 +98,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 	wsURL := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/spaces/" + sp.ID + "/ports/" + port
 
 	const size = 8 << 20
-	chunk := make([]byte, 32<<10)
+	chunk := make([]byte, client.MaxPortMessage) // as knot forward port sends
 	var plain, forwarded time.Duration
 	for b.Loop() {
 		t0 := time.Now()
@@ -127,16 +128,22 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 			}
 			ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
 		}()
-		n := 0
-		for {
-			typ, p, err := ws.Read(ctx)
+		ws.SetReadLimit(client.MaxPortMessage)
+		n, buf := 0, make([]byte, client.MaxPortMessage)
+		for { // as knot forward port reads: each message into one buffer
+			typ, r, err := ws.Reader(ctx)
 			if err != nil {
 				b.Fatalf("forwarded: %v after %d bytes", err, n)
 			}
 			if typ == websocket.MessageText {
+				io.Copy(io.Discard, r)
 				break
 			}
-			n += len(p)
+			m, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{r}, buf)
+			if err != nil {
+				b.Fatalf("forwarded: %v after %d bytes", err, n)
+			}
+			n += int(m)
 		}
 		if n != size {
 			b.Fatalf("forwarded: %d bytes back", n)
