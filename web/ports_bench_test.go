@@ -20,6 +20,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web"
@@ -28,7 +29,8 @@ import (
 // BenchmarkForwardedPortThroughput sends 8 MiB to an echo server and reads
 // it back, alternately over plain loopback TCP and through the whole path
 // of knot forward port: a websocket to the server, the agent link, and the
-// agent's connection to the port. It reports both rates and their ratio.
+// agent's connection to the port. It reports both rates and their ratio,
+// and the ratio of the CPU time (of the whole process) each took.
 func BenchmarkForwardedPortThroughput(b *testing.B) {
 	var st storage.Store
 	cert, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: b.TempDir(), Hosts: []string{"127.0.0.1"}})
@@ -99,8 +101,9 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 
 	const size = 8 << 20
 	chunk := make([]byte, client.MaxPortMessage) // as knot forward port sends
-	var plain, forwarded time.Duration
+	var plain, forwarded, plainCPU, forwardedCPU time.Duration
 	for b.Loop() {
+		c0 := cpuTime()
 		t0 := time.Now()
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err != nil {
@@ -117,7 +120,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		}
 		c.Close()
 
-		t1 := time.Now()
+		t1, c1 := time.Now(), cpuTime()
 		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 		if err != nil {
 			b.Fatal(err)
@@ -150,9 +153,14 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		}
 		ws.Close(websocket.StatusNormalClosure, "")
 		plain, forwarded = plain+t1.Sub(t0), forwarded+time.Since(t1)
+		plainCPU, forwardedCPU = plainCPU+c1-c0, forwardedCPU+cpuTime()-c1
 	}
 	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
 	b.ReportMetric(mbs(plain), "loopback-MB/s")
 	b.ReportMetric(mbs(forwarded), "forwarded-MB/s")
 	b.ReportMetric(plain.Seconds()/forwarded.Seconds(), "ratio")
+	b.ReportMetric(plainCPU.Seconds()/forwardedCPU.Seconds(), "cpu-ratio")
 }
+
+// cpuTime is the CPU time the test process has used.
+var cpuTime = testenv.CPUTime
