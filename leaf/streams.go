@@ -474,3 +474,6 @@ func bounded(s string, n int) string {
 	}
 	return s
 }
+
+// CloseWrite ends the writing of the stream c counts (see wire.CloseWrite).
+func (c *countedConn) CloseWrite() error { return wire.CloseWrite(c.Conn) }
