@@ -108,6 +108,14 @@ type Options struct {
 	// LogQueue bounds the lines waiting for the leaf, and LogRate the lines
 	// a second syslog and the intake each take; 0 means the defaults.
 	LogQueue, LogRate int
+	// SSHPort is the port on 127.0.0.1 of the image's own sshd: SSH
+	// connections go to it while something answers there, and to the
+	// agent's own SSH server otherwise. 0 means the agent serves them all.
+	SSHPort int
+	// AuthorizedKeysFile is the authorized_keys of that sshd, where the
+	// agent keeps the public keys of the space's owner in a marked block
+	// (see WriteAuthorizedKeys); "" keeps none. Only with SSHPort.
+	AuthorizedKeysFile string
 	// Logger; nil means slog.Default(). Its records are also forwarded
 	// to the space's log.
 	Logger *slog.Logger
@@ -165,6 +173,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.Proxy == nil {
 		opts.Proxy = ProxyFromEnvironment()
+	}
+	if opts.SSHPort < 0 || opts.SSHPort > 65535 {
+		return nil, fmt.Errorf("agent ssh port %d: must be 0 (none) or a port from 1 to 65535 (KNOT_SSH_PORT)", opts.SSHPort)
 	}
 	if opts.KeepSessions <= 0 {
 		opts.KeepSessions = DefaultKeepSessions
@@ -317,7 +328,8 @@ func (a *Agent) setState(s string) {
 func (a *Agent) currentState() agentwire.State {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count()}
+	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count(),
+		AuthorizedKeys: a.opts.SSHPort > 0 && a.opts.AuthorizedKeysFile != ""}
 }
 
 // serve runs a link: the state stream and the streams the leaf opens.
@@ -397,6 +409,10 @@ func (a *Agent) handle(st *yamux.Stream) {
 		a.serveSSH(st, o.SSH)
 	case agentwire.OpenPort:
 		a.servePort(st, o.Port)
+	case agentwire.OpenKeys:
+		if a.opts.SSHPort > 0 {
+			a.keepKeys(o.Keys.Keys)
+		}
 	default:
 		a.log.Warn("agent: the leaf opened a stream the agent does not serve", "type", o.Type)
 	}

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,11 @@ type AgentsOptions struct {
 	Lines func(spaceID string, l agentwire.LogLine)
 	// LogRate bounds the lines a second one agent forwards; 0 means 200.
 	LogRate int
+	// Keys, if set, returns the public keys of a space's owner (see
+	// OwnerKeys), sent to an agent that keeps them in the authorized_keys
+	// of the image's own sshd when it links and whenever they change, as
+	// seen at its heartbeats.
+	Keys func(ctx context.Context, sp *shared.Space) []string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -93,6 +99,7 @@ type agentConn struct {
 	version  string    // guarded by mu
 	state    string    // guarded by mu
 	lastSeen time.Time // guarded by mu
+	keys     *string   // guarded by mu; the owner's keys last sent, joined
 }
 
 // NewAgents returns the agent endpoint; Serve runs it.
@@ -276,7 +283,41 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 		if reason := a.stillValid(ctx, ac); reason != "" {
 			return reason
 		}
+		if s.AuthorizedKeys {
+			a.sendKeys(ctx, ac)
+		}
 	}
+}
+
+// sendKeys sends the public keys of the space's owner to the agent when
+// they are not those it was sent last.
+func (a *Agents) sendKeys(ctx context.Context, ac *agentConn) {
+	if a.opts.Keys == nil {
+		return
+	}
+	sp, err := a.opts.Space(ctx, ac.spaceID)
+	if err != nil {
+		return
+	}
+	keys := a.opts.Keys(ctx, sp)
+	joined := strings.Join(keys, "\n")
+	ac.mu.Lock()
+	same := ac.keys != nil && *ac.keys == joined
+	ac.mu.Unlock()
+	if same {
+		return
+	}
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenKeys, Keys: &agentwire.Keys{Keys: keys}})
+	if err != nil {
+		a.log.Warn("agent: cannot send the owner's keys", "space_id", ac.spaceID, "err", err)
+		return
+	}
+	st.Close()
+	ac.mu.Lock()
+	ac.keys = &joined
+	ac.mu.Unlock()
 }
 
 // linkEnded says why reading the state stream failed with err.
