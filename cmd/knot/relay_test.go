@@ -24,6 +24,13 @@ type relayFleet struct {
 // as another process, and returns the space's id.
 func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) string {
 	t.Helper()
+	return startManualSpaceEnv(t, s, token, tmplID, name, nil)
+}
+
+// startManualSpaceEnv is startManualSpace with more environment for the
+// agent (HOME, say).
+func startManualSpaceEnv(t *testing.T, s *serverProc, token, tmplID, name string, extra map[string]string) string {
+	t.Helper()
 	var sp struct {
 		ID string `json:"space_id"`
 	}
@@ -36,6 +43,9 @@ func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) s
 	env := map[string]string{"HOME": t.TempDir(), "TMPDIR": t.TempDir()}
 	for _, line := range strings.Fields(string(body)) {
 		k, v, _ := strings.Cut(line, "=")
+		env[k] = v
+	}
+	for k, v := range extra {
 		env[k] = v
 	}
 	startKnot(t, env, "agent")
