@@ -22,14 +22,14 @@ type relayFleet struct {
 
 // startManualSpace creates and starts a manual space at s, runs its agent
 // as another process, and returns the space's id.
-func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) string {
+func startManualSpace(t testing.TB, s *serverProc, token, tmplID, name string) string {
 	t.Helper()
 	return startManualSpaceEnv(t, s, token, tmplID, name, nil)
 }
 
 // startManualSpaceEnv is startManualSpace with more environment for the
 // agent (HOME, say).
-func startManualSpaceEnv(t *testing.T, s *serverProc, token, tmplID, name string, extra map[string]string) string {
+func startManualSpaceEnv(t testing.TB, s *serverProc, token, tmplID, name string, extra map[string]string) string {
 	t.Helper()
 	var sp struct {
 		ID string `json:"space_id"`
@@ -53,7 +53,7 @@ func startManualSpaceEnv(t *testing.T, s *serverProc, token, tmplID, name string
 }
 
 // waitRunningAt waits until s shows the space id running at location.
-func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
+func waitRunningAt(t testing.TB, s *serverProc, token, id, location string) {
 	t.Helper()
 	waitUntil(t, 30*time.Second, func() string {
 		var got struct{ State, Location string }
@@ -65,7 +65,7 @@ func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
 	})
 }
 
-func startRelayFleet(t *testing.T) *relayFleet {
+func startRelayFleet(t testing.TB) *relayFleet {
 	t.Helper()
 	originDir, originArgs := t.TempDir(), []string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}
 	o := runKnotServer(t, originDir, originArgs...)
