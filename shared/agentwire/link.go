@@ -61,8 +61,9 @@ func (c *LinkConn) Write(p []byte) (int, error) {
 
 // Mux returns the connection to run yamux over: c, except that the
 // header of a data frame larger than a record is held back and sent with
-// its body. Only yamux's send
-// loop writes to it.
+// its body. Only yamux's send loop writes to it, a frame's header and then,
+// for a data frame, its body, each with one write: that is how it tells a
+// header from a body.
 func (c *LinkConn) Mux() net.Conn { return &muxConn{LinkConn: c} }
 
 // maxRecord is the most data crypto/tls puts in one record.
@@ -77,16 +78,26 @@ const (
 
 type muxConn struct {
 	*LinkConn
-	held []byte // a data frame's header, waiting for its body
+	body bool   // the next write is the body of the data frame whose header came last
+	held []byte // that frame's header, when it is held for its body
 	hdr  [yamuxHeader]byte
 }
 
 func (m *muxConn) Write(p []byte) (int, error) {
-	if m.held == nil && len(p) == yamuxHeader && p[1] == yamuxTypeData && binary.BigEndian.Uint32(p[8:]) > maxRecord {
-		m.held = append(m.hdr[:0], p...)
-		return len(p), nil
-	}
 	c := m.LinkConn
+	if !m.body {
+		if len(p) == yamuxHeader && p[1] == yamuxTypeData {
+			if n := binary.BigEndian.Uint32(p[8:]); n > 0 {
+				m.body = true
+				if n > maxRecord {
+					m.held = append(m.hdr[:0], p...)
+					return len(p), nil
+				}
+			}
+		}
+		return c.Write(p)
+	}
+	m.body = false
 	if m.held == nil {
 		return c.Write(p)
 	}

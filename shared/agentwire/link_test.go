@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/yamux"
 
@@ -81,31 +82,40 @@ func linkPair(t *testing.T) (client, server *agentwire.LinkConn, raw *countingCo
 func TestLinkGathersALargeFrameIntoOneWrite(t *testing.T) {
 	client, server, raw := linkPair(t)
 	mux := client.Mux()
-	frame := func(n int) ([]byte, []byte) {
+	header := func(n int) []byte {
 		hdr := make([]byte, 12)
 		binary.BigEndian.PutUint32(hdr[4:], 1)
 		binary.BigEndian.PutUint32(hdr[8:], uint32(n))
+		return hdr
+	}
+	frame := func(n int) ([]byte, []byte) {
 		body := make([]byte, n)
 		rand.Read(body)
-		return hdr, body
+		return header(n), body
 	}
 	for _, tt := range []struct {
 		name   string
 		size   int
+		body   []byte // instead of random bytes
 		writes int64
 	}{
-		{"256 KiB", 256 << 10, 1},
-		{"16 KiB and one", 16<<10 + 1, 1},
-		{"a keystroke", 1, 2},
-		{"16 KiB", 16 << 10, 2},
+		{"256 KiB", 256 << 10, nil, 1},
+		{"16 KiB and one", 16<<10 + 1, nil, 1},
+		{"a keystroke", 1, nil, 2},
+		{"16 KiB", 16 << 10, nil, 2},
+		{"a 12-byte body that looks like a large frame's header", 12, header(1 << 20), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			hdr, body := frame(tt.size)
+			if tt.body != nil {
+				body = tt.body
+			}
+			server.SetReadDeadline(time.Now().Add(10 * time.Second))
 			got := make(chan []byte, 1)
 			go func() {
 				b := make([]byte, len(hdr)+len(body))
-				io.ReadFull(server, b)
-				got <- b
+				n, _ := io.ReadFull(server, b)
+				got <- b[:n]
 			}()
 			before := raw.writes.Load()
 			if n, err := mux.Write(hdr); n != len(hdr) || err != nil {
