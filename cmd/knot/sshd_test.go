@@ -37,8 +37,9 @@ func (l *lockedBuffer) String() string {
 
 // startSSHD runs Debian's sshd on a loopback port with its own host key,
 // taking the keys of authorizedKeys; it returns the port, the host key's
-// public line and sshd's log. It stops when the test ends.
-func startSSHD(t *testing.T, authorizedKeys string) (port, hostKey string, log *lockedBuffer) {
+// public line, sshd's log and a function that stops it (it stops anyway
+// when the test ends).
+func startSSHD(t *testing.T, authorizedKeys string) (port, hostKey string, log *lockedBuffer, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	keygen(t, filepath.Join(dir, "host_ed25519"))
@@ -73,10 +74,14 @@ LogLevel VERBOSE
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		})
+	}
+	t.Cleanup(stop)
 	waitUntil(t, 10*time.Second, func() string {
 		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
 		if err != nil {
@@ -85,7 +90,7 @@ LogLevel VERBOSE
 		c.Close()
 		return ""
 	})
-	return port, strings.TrimSpace(string(pub)), log
+	return port, strings.TrimSpace(string(pub)), log, stop
 }
 
 // The image's own sshd (agent.port.ssh): knot's SSH connections reach it,
@@ -120,7 +125,7 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 	if err := os.WriteFile(authorized, []byte(mine), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port, hostKey, sshdLog := startSSHD(t, authorized)
+	port, hostKey, sshdLog, stopSSHD := startSSHD(t, authorized)
 	startManualSpaceEnv(t, s, tok.Token, tmpl.ID, "dev", map[string]string{"HOME": spaceHome, "KNOT_SSH_PORT": port})
 
 	env := clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", tok.Token)
@@ -203,6 +208,13 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 	}
 	if _, rest := block(); rest != mine {
 		t.Fatalf("after the updates the lines around the block are %q, want %q", rest, mine)
+	}
+
+	// With the sshd gone, the agent serves SSH itself, with the space's
+	// host key that knot ssh-config update wrote.
+	stopSSHD()
+	if code, out, errs := c2.run("ssh", "knot.dev", "--", "echo", "agent-$((6*7))"); code != 0 || out != "agent-42\n" {
+		t.Fatalf("ssh with the image's sshd gone: %d %q %s", code, out, errs)
 	}
 }
 
