@@ -20,6 +20,10 @@
 //     leaf asked for; the leaf opens ping, sessions, terminal and port
 //     streams. A port stream reaches 127.0.0.1:PORT in the space, any port
 //     (the leaf decides who may open one), at most MaxPortStreams at once.
+//     An SSH stream goes to the image's own sshd when Options.SSHPort names
+//     one that answers, and to the agent's SSH server otherwise (sshd.go).
+//   - The link runs over agentwire.LinkConn, which sends what crypto/tls
+//     and yamux would write in pieces with one write to the socket.
 //   - When HTTPS_PROXY or https_proxy names a proxy for the leaf's address
 //     (NO_PROXY and no_proxy as net/http reads them), the agent opens an
 //     HTTP CONNECT tunnel through it and does TLS with the leaf inside, so
