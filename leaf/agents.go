@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,11 @@ type AgentsOptions struct {
 	Lines func(spaceID string, l agentwire.LogLine)
 	// LogRate bounds the lines a second one agent forwards; 0 means 200.
 	LogRate int
+	// Keys, if set, returns the public keys of a space's owner (see
+	// OwnerKeys), sent to an agent that keeps them in the authorized_keys
+	// of the image's own sshd when it links and whenever they change, as
+	// seen at its heartbeats.
+	Keys func(ctx context.Context, sp *shared.Space) []string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -98,6 +104,7 @@ type agentConn struct {
 	version  string    // guarded by mu
 	state    string    // guarded by mu
 	lastSeen time.Time // guarded by mu
+	keys     *string   // guarded by mu; the owner's keys last sent, joined
 }
 
 // NewAgents returns the agent endpoint; Serve runs it.
@@ -117,14 +124,13 @@ func NewAgents(opts AgentsOptions) (*Agents, error) {
 // Serve accepts agents on ln (TLS is added here) until ctx ends, then
 // closes every link and returns when their goroutines have ended.
 func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
-	tln := tls.NewListener(ln, a.opts.TLS)
-	stop := context.AfterFunc(ctx, func() { tln.Close() })
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer a.closeAll()
 	for {
-		c, err := tln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -135,7 +141,7 @@ func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("server.listen_agent: %w", err)
 		}
-		wg.Go(func() { a.serveConn(ctx, c) })
+		wg.Go(func() { a.serveConn(ctx, agentwire.LinkServer(raw, a.opts.TLS)) })
 	}
 }
 
@@ -155,7 +161,7 @@ func (a *Agents) refuse(c net.Conn, spaceID, reason string) {
 }
 
 // serveConn registers one agent and serves its link until it ends.
-func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
+func (a *Agents) serveConn(ctx context.Context, c *agentwire.LinkConn) {
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	var h agentwire.Hello
 	if err := agentwire.ReadJSON(c, &h); err != nil {
@@ -200,7 +206,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 	// and a timer less per agent count with thousands of them.
 	cfg := muxConfig()
 	cfg.EnableKeepAlive = false
-	mux, err := yamux.Server(c, cfg)
+	mux, err := yamux.Server(c.Mux(), cfg)
 	if err != nil {
 		c.Close()
 		return
@@ -293,7 +299,41 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 		if reason := a.stillValid(ctx, ac); reason != "" {
 			return reason
 		}
+		if s.AuthorizedKeys {
+			a.sendKeys(ctx, ac)
+		}
 	}
+}
+
+// sendKeys sends the public keys of the space's owner to the agent when
+// they are not those it was sent last.
+func (a *Agents) sendKeys(ctx context.Context, ac *agentConn) {
+	if a.opts.Keys == nil {
+		return
+	}
+	sp, err := a.opts.Space(ctx, ac.spaceID)
+	if err != nil {
+		return
+	}
+	keys := a.opts.Keys(ctx, sp)
+	joined := strings.Join(keys, "\n")
+	ac.mu.Lock()
+	same := ac.keys != nil && *ac.keys == joined
+	ac.mu.Unlock()
+	if same {
+		return
+	}
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenKeys, Keys: &agentwire.Keys{Keys: keys}})
+	if err != nil {
+		a.log.Warn("agent: cannot send the owner's keys", "space_id", ac.spaceID, "err", err)
+		return
+	}
+	st.Close()
+	ac.mu.Lock()
+	ac.keys = &joined
+	ac.mu.Unlock()
 }
 
 // linkEnded says why reading the state stream failed with err.

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,11 +153,44 @@ func (p *pump) run(stop <-chan struct{}, shutdown func(), directions ...func()) 
 // goingAway closes the viewer with 1001 as the server shuts down.
 func (p *pump) goingAway() { p.v.Close(websocket.StatusGoingAway, shuttingDown) }
 
+// messageReader is a Viewer that also hands out a message as a reader,
+// so that a pump reads it into a buffer of its own rather than a new one
+// per message (*websocket.Conn is one).
+type messageReader interface {
+	Reader(ctx context.Context) (websocket.MessageType, io.Reader, error)
+}
+
+// readMessage reads a message from the viewer, into buf when buf is not
+// nil and the viewer is a messageReader; a message longer than buf is an
+// error.
+func (p *pump) readMessage(buf []byte) (websocket.MessageType, []byte, error) {
+	mr, ok := p.v.(messageReader)
+	if buf == nil || !ok {
+		return p.v.Read(p.ctx)
+	}
+	typ, r, err := mr.Reader(p.ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return typ, buf[:n], nil
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	return 0, nil, websocket.CloseError{Code: websocket.StatusMessageTooBig}
+}
+
 // read reads a message from the viewer, who is who ("the viewer", "the
-// client"). When that fails it ends the pump, saying why unless it had
-// ended already, and returns false.
-func (p *pump) read(who string, goingAwayCloses bool) (websocket.MessageType, []byte, bool) {
-	typ, b, err := p.v.Read(p.ctx)
+// client"), into buf as readMessage does. When that fails it ends the
+// pump, saying why unless it had ended already, and returns false.
+func (p *pump) read(who string, goingAwayCloses bool, buf []byte) (websocket.MessageType, []byte, bool) {
+	typ, b, err := p.readMessage(buf)
 	if err == nil {
 		return typ, b, true
 	}
@@ -164,7 +198,7 @@ func (p *pump) read(who string, goingAwayCloses bool) (websocket.MessageType, []
 	case p.ctx.Err() != nil:
 	case status == websocket.StatusNormalClosure || (goingAwayCloses && status == websocket.StatusGoingAway):
 		p.end(who + " closed it")
-	case status == websocket.StatusMessageTooBig:
+	case status == websocket.StatusMessageTooBig || strings.Contains(err.Error(), "read limited"):
 		p.end(who + " sent a message over 64 KiB")
 	default:
 		p.end(who + " went away")
@@ -229,7 +263,7 @@ func terminalOut(p *pump, ts *TerminalStream) {
 // terminalIn copies the viewer's messages to the agent.
 func terminalIn(p *pump, ts *TerminalStream) {
 	for {
-		typ, b, ok := p.read("the viewer", true)
+		typ, b, ok := p.read("the viewer", true, nil)
 		if !ok {
 			return
 		}
@@ -324,10 +358,15 @@ func RelayPort(ctx context.Context, v Viewer, pc *PortConn, stop <-chan struct{}
 	return p.run(stop, p.goingAway, func() { portOut(p, pc, halfClosed) }, func() { portIn(p, pc, halfClosed) })
 }
 
-// portOut copies what the space's program writes to the viewer.
+// portMessage bounds a message of a forwarded port's websocket each way:
+// the most its clients take and send.
+const portMessage = 64 << 10
+
+// portOut copies what the space's program writes to the viewer, in
+// messages as large as the client takes.
 func portOut(p *pump, pc *PortConn, halfClosed func()) {
 	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
-	buf := make([]byte, 32<<10)
+	buf := make([]byte, portMessage)
 	for {
 		n, err := pc.Read(buf)
 		if n > 0 && p.write(websocket.MessageBinary, buf[:n]) != nil {
@@ -350,8 +389,9 @@ func portOut(p *pump, pc *PortConn, halfClosed func()) {
 
 // portIn copies the viewer's messages to the space's program.
 func portIn(p *pump, pc *PortConn, halfClosed func()) {
+	buf := make([]byte, portMessage)
 	for {
-		typ, b, ok := p.read("the client", false)
+		typ, b, ok := p.read("the client", false, buf)
 		if !ok {
 			return
 		}

@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -137,6 +138,12 @@ func (s *AgentStreams) Open(ctx context.Context, req StreamRequest) (net.Conn, e
 	if sp.Location == s.opts.Location {
 		if s.opts.Agents == nil {
 			return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+		}
+		if o := req.Open; o.Type == agentwire.OpenSSH && o.SSH != nil {
+			// For an agent that hands it to the image's own sshd.
+			ssh := *o.SSH
+			ssh.Owner = &agentwire.Keys{Keys: OwnerKeys(ctx, s.opts.Store, sp)}
+			req.Open.SSH = &ssh
 		}
 		return s.opts.Agents.OpenStream(ctx, sp.ID, req.Open)
 	}
@@ -486,4 +493,38 @@ func bounded(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// CloseWrite ends the writing of the stream c counts (see wire.CloseWrite).
+func (c *countedConn) CloseWrite() error { return wire.CloseWrite(c.Conn) }
+
+// OwnerKeys returns the public keys of the owner of sp in r, one
+// authorized_keys line each with the key's name as its comment, within the
+// bounds of agentwire.Keys: none when the owner is not found.
+func OwnerKeys(ctx context.Context, r storage.Reader, sp *shared.Space) []string {
+	u, err := storage.Get[shared.User](ctx, r, sp.UserID)
+	if err != nil {
+		return []string{}
+	}
+	out, n := []string{}, 0
+	add := func(line, comment string) {
+		if comment = strings.Join(strings.FieldsFunc(comment, func(r rune) bool { return r < ' ' || r == 0x7f || r == ' ' }), "-"); comment != "" {
+			line += " " + comment
+		}
+		if line == "" || len(out) >= agentwire.MaxSSHKeys || n+len(line) > agentwire.MaxAuthorizedKeys {
+			return
+		}
+		out, n = append(out, line), n+len(line)
+	}
+	for _, k := range u.SSHKeys {
+		if key, err := sshkey.Parse(k.Key); err == nil {
+			add(key.Line, "knot:"+u.Username+":"+k.Name)
+		}
+	}
+	for l := range strings.Lines(u.SSHPublicKey) {
+		if key, err := sshkey.Parse(l); err == nil {
+			add(key.Line, "knot:"+u.Username)
+		}
+	}
+	return out
 }

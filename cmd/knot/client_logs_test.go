@@ -82,7 +82,7 @@ func testEnv(env map[string]string) []string {
 	return out
 }
 
-func startKnot(t *testing.T, env map[string]string, args ...string) *background {
+func startKnot(t testing.TB, env map[string]string, args ...string) *background {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, knotBin, args...)

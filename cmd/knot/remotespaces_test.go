@@ -52,7 +52,7 @@ func TestLeafSpacesAtTheOrigin(t *testing.T) {
 	}
 
 	// dev at branch, with its agent as a process of its own.
-	devID, agent := startManualSpaceAgent(t, branch, admin, tmpl.ID, "dev")
+	devID, agent := startManualSpaceAgent(t, branch, admin, tmpl.ID, "dev", nil)
 	shut := startManualSpace(t, closed, admin, tmpl.ID, "shut")
 	waitRunningAt(t, o, admin, devID, "branch")
 	waitRunningAt(t, o, admin, shut, "closed")

@@ -255,6 +255,12 @@ var keys = []key{
 	{path: "agent.api_port", typ: tPortOrOff, def: "12201", env: "KNOT_LOGS_PORT",
 		doc:   "TCP port on 127.0.0.1 of the agent's HTTP log intake (POST /logs, POST /gelf), whose lines go into the space's log; 0 turns it off.",
 		field: func(c *Config) any { return &c.Agent.APIPort }},
+	{path: "agent.port.ssh", typ: tPortOrOff, def: "0", env: "KNOT_SSH_PORT",
+		doc:   "TCP port on 127.0.0.1 of the image's own sshd: knot's SSH connections to the space go to it while something answers there, and to the agent's own SSH server otherwise. 0: the agent serves them all (docs/getting-into-a-space.md).",
+		field: func(c *Config) any { return &c.Agent.SSHPort }},
+	{path: "agent.update_authorized_keys", typ: tBool, def: "true", env: "KNOT_UPDATE_AUTHORIZED_KEYS",
+		doc:   "With agent.port.ssh, keep the public keys of the space's owner in ~/.ssh/authorized_keys of the agent's user, between the lines #===KNOT-START=== and #===KNOT-END===, for that sshd; the rest of the file is left as it is.",
+		field: func(c *Config) any { return &c.Agent.UpdateAuthorizedKeys }},
 }
 
 // envName returns the environment variable of k: KNOT_ and the key path,
