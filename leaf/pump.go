@@ -172,16 +172,19 @@ func (p *pump) readMessage(buf []byte) (websocket.MessageType, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			return typ, buf[:n], nil
-		}
-		if err != nil {
-			return 0, nil, err
-		}
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return typ, buf[:n], nil
+	case err != nil:
+		return 0, nil, err
+	}
+	// buf is full: the message fits only if it ends here.
+	var more [1]byte
+	if m, err := r.Read(more[:]); m == 0 && err == io.EOF {
+		return typ, buf, nil
+	} else if err != nil && err != io.EOF {
+		return 0, nil, err
 	}
 	return 0, nil, websocket.CloseError{Code: websocket.StatusMessageTooBig}
 }

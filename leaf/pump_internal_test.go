@@ -1,11 +1,14 @@
 package leaf
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -132,5 +135,39 @@ func TestRelaySSHCarriesBytesUntilTheSpaceCloses(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the relay did not end when the space closed")
+	}
+}
+
+// readerViewer is a fakeViewer that also hands out messages as readers,
+// as *websocket.Conn does.
+type readerViewer struct{ *fakeViewer }
+
+func (v readerViewer) Reader(ctx context.Context) (websocket.MessageType, io.Reader, error) {
+	typ, b, err := v.Read(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return typ, iotest.OneByteReader(bytes.NewReader(b)), nil
+}
+
+// A message read into a pump's buffer arrives whole up to the buffer's
+// size, a message of exactly that size included, and a longer one is
+// refused as too big.
+func TestReadMessageIntoABuffer(t *testing.T) {
+	v := readerViewer{newFakeViewer()}
+	p := newPump(context.Background(), v, io.NopCloser(nil))
+	defer p.cancel()
+	buf := make([]byte, 8)
+	for _, n := range []int{0, 7, 8} {
+		want := bytes.Repeat([]byte{'x'}, n)
+		v.in <- want
+		_, got, err := p.readMessage(buf)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("a message of %d bytes into 8: %q, %v", n, got, err)
+		}
+	}
+	v.in <- make([]byte, 9)
+	if _, _, err := p.readMessage(buf); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("a message of 9 bytes into 8: %v, want too big", err)
 	}
 }
