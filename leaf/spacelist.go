@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/knot-dev/knot/shared"
@@ -107,4 +110,70 @@ func (c *recCache[T, P]) load(ctx context.Context, st storage.Store) ([]P, error
 	}
 	c.m = next
 	return out, nil
+}
+
+// spaceSorts are the orders a space list offers.
+var spaceSorts = shared.Sorts[*shared.Space]{
+	"name":     func(a, b *shared.Space) int { return shared.ByText(a.Name, b.Name) },
+	"created":  func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) },
+	"state":    func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) },
+	"location": func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) },
+}
+
+func stateOrder(st shared.SpaceState) int { return slices.Index(shared.SpaceStates, st) }
+
+// selectSpaces returns the spaces of v that userID owns ("" for every
+// user's) and o selects, with their total and the count per state.
+func selectSpaces(v *shared.SpaceList, userID string, o shared.ListOptions) (*shared.SpaceList, error) {
+	if o.State != "" && !shared.SpaceState(o.State).Valid() {
+		return nil, shared.Errorf(shared.EINVALID, "state must be one of %s, not %s", joinStates(), quote(o.State))
+	}
+	sorts := maps.Clone(spaceSorts)
+	name := func(id string) string {
+		if u := v.Users[id]; u != nil {
+			return u.Username
+		}
+		return ""
+	}
+	tname := func(id string) string {
+		if t := v.Templates[id]; t != nil {
+			return t.Name
+		}
+		return ""
+	}
+	sorts["owner"] = func(a, b *shared.Space) int { return shared.ByText(name(a.UserID), name(b.UserID)) }
+	sorts["template"] = func(a, b *shared.Space) int { return shared.ByText(tname(a.TemplateID), tname(b.TemplateID)) }
+	out := *v
+	out.States = make(map[shared.SpaceState]int, len(shared.SpaceStates))
+	sel := v.Spaces
+	narrowed := userID != "" || o.State != "" || o.Location != "" || o.Owner != "" || o.Query != ""
+	if narrowed {
+		sel = make([]*shared.Space, 0, len(v.Spaces))
+	}
+	for _, sp := range v.Spaces {
+		if (userID != "" && sp.UserID != userID) ||
+			(o.Location != "" && !strings.EqualFold(sp.Location, o.Location)) ||
+			(o.Owner != "" && sp.UserID != o.Owner && !strings.EqualFold(name(sp.UserID), o.Owner)) ||
+			!o.Match(sp.Name, sp.Description, name(sp.UserID), tname(sp.TemplateID)) {
+			continue
+		}
+		out.States[sp.State]++
+		if narrowed && (o.State == "" || string(sp.State) == o.State) {
+			sel = append(sel, sp)
+		}
+	}
+	page, err := shared.Select(sel, shared.ListOptions{Sort: o.Sort, Limit: o.Limit, Offset: o.Offset, Query: o.Query}, nil, sorts)
+	if err != nil {
+		return nil, err
+	}
+	out.Spaces, out.Total = page.Items, page.Total
+	return &out, nil
+}
+
+func joinStates() string {
+	names := make([]string, len(shared.SpaceStates))
+	for i, st := range shared.SpaceStates {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
 }

@@ -37,11 +37,11 @@ func NewUserService(opts ServiceOptions, uo UserOptions) *UserService {
 }
 
 // List implements shared.UserService from the replica.
-func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
+func (s *UserService) List(ctx context.Context, o shared.ListOptions) (shared.Page[shared.UserListing], error) {
 	if err := shared.UserListAccess(ctx); err != nil {
-		return nil, err
+		return shared.Page[shared.UserListing]{}, err
 	}
-	return storage.ListUsers(ctx, s.opts.Store, state)
+	return shared.SelectList(storage.ListUsers(ctx, s.opts.Store, o.State))(o, shared.SelectUsers)
 }
 
 // Get implements shared.UserService from the replica.

@@ -39,18 +39,18 @@ func TestTemplateService(t *testing.T) {
 	}
 
 	t.Run("ErrNoActor", func(t *testing.T) {
-		_, err := svc.List(ctx)
+		_, err := svc.List(ctx, shared.ListOptions{})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 		wantCode(t, svc.Create(ctx, &shared.Template{Name: "x1", Kind: shared.TemplateManual}), shared.EUNAUTHORIZED)
 	})
 	t.Run("ListShowsWhatTheActorMayUse", func(t *testing.T) {
 		names := func(ctx context.Context) string {
-			ts, err := svc.List(ctx)
+			ts, err := svc.List(ctx, shared.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var n []string
-			for _, u := range ts {
+			for _, u := range ts.Items {
 				n = append(n, u.Name)
 			}
 			return strings.Join(n, ",")
@@ -219,7 +219,7 @@ func TestVariableService(t *testing.T) {
 		}
 	})
 	t.Run("ErrForbiddenWithoutManageVariables", func(t *testing.T) {
-		_, err := svc.List(plain)
+		_, err := svc.List(plain, shared.ListOptions{})
 		wantCode(t, err, shared.EFORBIDDEN)
 		_, err = svc.Get(plain, region.ID)
 		wantCode(t, err, shared.EFORBIDDEN)
@@ -228,7 +228,7 @@ func TestVariableService(t *testing.T) {
 		wantCode(t, err, shared.EFORBIDDEN)
 		_, err = svc.Delete(plain, region.ID)
 		wantCode(t, err, shared.EFORBIDDEN)
-		_, err = svc.List(context.Background())
+		_, err = svc.List(context.Background(), shared.ListOptions{})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {

@@ -47,11 +47,11 @@ func userNotFound(id string) func() error {
 }
 
 // List implements shared.UserService.
-func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
+func (s *UserService) List(ctx context.Context, o shared.ListOptions) (shared.Page[shared.UserListing], error) {
 	if err := shared.UserListAccess(ctx); err != nil {
-		return nil, err
+		return shared.Page[shared.UserListing]{}, err
 	}
-	return storage.ListUsers(ctx, s.store, state)
+	return shared.SelectList(storage.ListUsers(ctx, s.store, o.State))(o, shared.SelectUsers)
 }
 
 // Get implements shared.UserService.

@@ -28,7 +28,9 @@ type spaceSnapshots interface {
 // with their encodings.
 type spaceView struct {
 	version   string
-	spaces    []*shared.Space // ordered by id
+	spaces    []*shared.Space // ordered by id, or as the list options say
+	total     int             // spaces selected before paging
+	states    map[shared.SpaceState]int
 	users     map[string]*shared.User
 	templates map[string]*shared.Template
 	frags     map[string][]byte // space id -> its encoded list entry
@@ -45,10 +47,20 @@ func (v *spaceView) encode(extra int, entry func(*bytes.Buffer, *shared.Space)) 
 	for _, sp := range v.spaces {
 		size += len(v.frags[sp.ID]) + 1 + extra
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+64))
+	buf := bytes.NewBuffer(make([]byte, 0, size+256))
 	buf.WriteString(`{"count":`)
 	buf.WriteString(strconv.Itoa(len(v.spaces)))
-	buf.WriteString(`,"spaces":[`)
+	buf.WriteString(`,"total":`)
+	buf.WriteString(strconv.Itoa(v.total))
+	buf.WriteString(`,"states":{`)
+	for i, st := range shared.SpaceStates {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + string(st) + `":`)
+		buf.WriteString(strconv.Itoa(v.states[st]))
+	}
+	buf.WriteString(`},"spaces":[`)
 	for i, sp := range v.spaces {
 		if i > 0 {
 			buf.WriteByte(',')
@@ -112,7 +124,11 @@ func (c *listCache) view(l *shared.SpaceList, key string, every bool) (*spaceVie
 	if v := c.views[key]; v != nil {
 		return v, nil
 	}
-	v := &spaceView{version: l.Version, spaces: l.Spaces, users: l.Users, templates: l.Templates, frags: make(map[string][]byte, len(l.Spaces))}
+	v := &spaceView{version: l.Version, spaces: l.Spaces, total: l.Total, states: l.States,
+		users: l.Users, templates: l.Templates, frags: make(map[string][]byte, len(l.Spaces))}
+	if l.States == nil {
+		v.total, v.states = len(l.Spaces), countStates(l.Spaces)
+	}
 	frags := c.frags
 	if every {
 		frags = make(map[string]fragEntry, len(l.Spaces))
@@ -142,4 +158,13 @@ func (c *listCache) view(l *shared.SpaceList, key string, every bool) (*spaceVie
 		c.views[key] = v
 	}
 	return v, nil
+}
+
+// countStates counts spaces per state.
+func countStates(spaces []*shared.Space) map[shared.SpaceState]int {
+	m := make(map[shared.SpaceState]int, len(shared.SpaceStates))
+	for _, sp := range spaces {
+		m[sp.State]++
+	}
+	return m
 }
