@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -26,6 +25,7 @@ type spaceLists struct {
 	spaces    recCache[shared.Space, *shared.Space]       // guarded by mu
 	users     recCache[shared.User, *shared.User]         // guarded by mu
 	templates recCache[shared.Template, *shared.Template] // guarded by mu
+	orders    shared.Orders[*shared.Space]                // list's spaces by sort key
 }
 
 func readToken(ctx context.Context, st storage.Store) (string, error) {
@@ -112,49 +112,72 @@ func (c *recCache[T, P]) load(ctx context.Context, st storage.Store) ([]P, error
 	return out, nil
 }
 
-// spaceSorts are the orders a space list offers.
-var spaceSorts = shared.Sorts[*shared.Space]{
-	"name":     func(a, b *shared.Space) int { return shared.ByText(a.Name, b.Name) },
-	"created":  func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) },
-	"state":    func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) },
-	"location": func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) },
+// spaceSortKeys are the orders a space list offers.
+var spaceSortKeys = []string{"created", "location", "name", "owner", "state", "template"}
+
+// spaceSorts returns the comparisons of spaceSortKeys over v's records.
+func spaceSorts(v *shared.SpaceList) shared.Sorts[*shared.Space] {
+	return shared.Sorts[*shared.Space]{
+		"name":     func(a, b *shared.Space) int { return shared.ByText(a.Name, b.Name) },
+		"created":  func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) },
+		"state":    func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) },
+		"location": func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) },
+		"owner":    func(a, b *shared.Space) int { return shared.ByText(ownerName(v, a), ownerName(v, b)) },
+		"template": func(a, b *shared.Space) int { return shared.ByText(templateName(v, a), templateName(v, b)) },
+	}
 }
 
 func stateOrder(st shared.SpaceState) int { return slices.Index(shared.SpaceStates, st) }
 
+func ownerName(v *shared.SpaceList, sp *shared.Space) string {
+	if u := v.Users[sp.UserID]; u != nil {
+		return u.Username
+	}
+	return ""
+}
+
+func templateName(v *shared.SpaceList, sp *shared.Space) string {
+	if t := v.Templates[sp.TemplateID]; t != nil {
+		return t.Name
+	}
+	return ""
+}
+
+// ordered returns every space of v in the order key names, sorted once
+// per list and key.
+func (c *spaceLists) ordered(v *shared.SpaceList, key string) []*shared.Space {
+	return c.orders.Get(v, key, func() []*shared.Space {
+		out := slices.Clone(v.Spaces)
+		shared.SortBy(out, key, spaceSorts(v))
+		return out
+	})
+}
+
 // selectSpaces returns the spaces of v that userID owns ("" for every
 // user's) and o selects, with their total and the count per state.
-func selectSpaces(v *shared.SpaceList, userID string, o shared.ListOptions) (*shared.SpaceList, error) {
+func (c *spaceLists) selectSpaces(v *shared.SpaceList, userID string, o shared.ListOptions) (*shared.SpaceList, error) {
+	if err := o.Check(spaceSortKeys); err != nil {
+		return nil, err
+	}
 	if o.State != "" && !shared.SpaceState(o.State).Valid() {
 		return nil, shared.Errorf(shared.EINVALID, "state must be one of %s, not %s", joinStates(), quote(o.State))
 	}
-	sorts := maps.Clone(spaceSorts)
-	name := func(id string) string {
-		if u := v.Users[id]; u != nil {
-			return u.Username
-		}
-		return ""
+	order := v.Spaces
+	if o.Sort != "" {
+		order = c.ordered(v, o.Sort)
 	}
-	tname := func(id string) string {
-		if t := v.Templates[id]; t != nil {
-			return t.Name
-		}
-		return ""
-	}
-	sorts["owner"] = func(a, b *shared.Space) int { return shared.ByText(name(a.UserID), name(b.UserID)) }
-	sorts["template"] = func(a, b *shared.Space) int { return shared.ByText(tname(a.TemplateID), tname(b.TemplateID)) }
 	out := *v
 	out.States = make(map[shared.SpaceState]int, len(shared.SpaceStates))
-	sel := v.Spaces
+	sel := order
 	narrowed := userID != "" || o.State != "" || o.Location != "" || o.Owner != "" || o.Query != ""
 	if narrowed {
-		sel = make([]*shared.Space, 0, len(v.Spaces))
+		sel = make([]*shared.Space, 0, len(order))
 	}
-	for _, sp := range v.Spaces {
+	for _, sp := range order {
 		if (userID != "" && sp.UserID != userID) ||
 			(o.Location != "" && !strings.EqualFold(sp.Location, o.Location)) ||
-			(o.Owner != "" && sp.UserID != o.Owner && !strings.EqualFold(name(sp.UserID), o.Owner)) ||
-			!o.Match(sp.Name, sp.Description, name(sp.UserID), tname(sp.TemplateID)) {
+			(o.Owner != "" && sp.UserID != o.Owner && !strings.EqualFold(ownerName(v, sp), o.Owner)) ||
+			(o.Query != "" && !o.Match(sp.Name, sp.Description, ownerName(v, sp), templateName(v, sp))) {
 			continue
 		}
 		out.States[sp.State]++
@@ -162,7 +185,7 @@ func selectSpaces(v *shared.SpaceList, userID string, o shared.ListOptions) (*sh
 			sel = append(sel, sp)
 		}
 	}
-	page, err := shared.Select(sel, shared.ListOptions{Sort: o.Sort, Limit: o.Limit, Offset: o.Offset, Query: o.Query}, nil, sorts)
+	page, err := shared.Select(sel, shared.ListOptions{Limit: o.Limit, Offset: o.Offset}, nil, nil)
 	if err != nil {
 		return nil, err
 	}

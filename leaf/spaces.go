@@ -164,7 +164,7 @@ func (s *SpaceService) List(ctx context.Context, f shared.SpaceFilter) (*shared.
 	if all {
 		userID = ""
 	}
-	return selectSpaces(v, userID, f.ListOptions)
+	return s.lists.selectSpaces(v, userID, f.ListOptions)
 }
 
 // Snapshot returns every space with the users and templates, for no

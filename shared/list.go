@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -87,11 +88,15 @@ func (o ListOptions) Match(texts ...string) bool {
 
 // ContainsFold reports whether s holds sub, ignoring case.
 func ContainsFold(s, sub string) bool {
-	if !isASCII(s) || !isASCII(sub) {
-		return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	if sub == "" {
+		return true
 	}
+	if !isASCII(s) || !isASCII(sub) {
+		return strings.Contains(s, sub) || strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	}
+	first := lowerASCII(sub[0])
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+		if lowerASCII(s[i]) == first && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
@@ -125,12 +130,7 @@ func Select[T any](items []T, o ListOptions, keep func(T) bool, sorts Sorts[T]) 
 		}
 	}
 	if o.Sort != "" {
-		by := sorts[strings.TrimPrefix(o.Sort, "-")]
-		if strings.HasPrefix(o.Sort, "-") {
-			slices.SortStableFunc(out, func(a, b T) int { return by(b, a) })
-		} else {
-			slices.SortStableFunc(out, by)
-		}
+		SortBy(out, o.Sort, sorts)
 	}
 	total := len(out)
 	out = out[min(o.Offset, total):]
@@ -138,6 +138,28 @@ func Select[T any](items []T, o ListOptions, keep func(T) bool, sorts Sorts[T]) 
 		out = out[:o.Limit]
 	}
 	return Page[T]{Items: slices.Clip(out), Total: total}, nil
+}
+
+// SortBy sorts items in place by key, a key of sorts, descending with a
+// leading "-"; ties keep their order.
+func SortBy[T any](items []T, key string, sorts Sorts[T]) {
+	by := sorts[strings.TrimPrefix(key, "-")]
+	if strings.HasPrefix(key, "-") {
+		asc := by
+		by = func(a, b T) int { return asc(b, a) }
+	}
+	type at struct {
+		v T
+		i int
+	}
+	tmp := make([]at, len(items))
+	for i, v := range items {
+		tmp[i] = at{v, i}
+	}
+	slices.SortFunc(tmp, func(a, b at) int { return cmp.Or(by(a.v, b.v), a.i-b.i) })
+	for i := range tmp {
+		items[i] = tmp[i].v
+	}
 }
 
 func sortKeys[T any](sorts Sorts[T]) []string {
@@ -154,6 +176,13 @@ func sortKeys[T any](sorts Sorts[T]) []string {
 func ByText(a, b string) int {
 	x, y := a, b
 	for x != "" && y != "" {
+		if cx, cy := x[0], y[0]; cx < utf8.RuneSelf && cy < utf8.RuneSelf {
+			if c := cmp.Compare(lowerASCII(cx), lowerASCII(cy)); c != 0 {
+				return c
+			}
+			x, y = x[1:], y[1:]
+			continue
+		}
 		rx, wx := utf8.DecodeRuneInString(x)
 		ry, wy := utf8.DecodeRuneInString(y)
 		if c := cmp.Compare(unicode.ToLower(rx), unicode.ToLower(ry)); c != 0 {
@@ -162,6 +191,13 @@ func ByText(a, b string) int {
 		x, y = x[wx:], y[wy:]
 	}
 	return cmp.Or(cmp.Compare(len(x), len(y)), cmp.Compare(a, b))
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // ByTime compares two times.
@@ -173,4 +209,31 @@ func NameSorts[T any](name func(T) string, created func(T) time.Time) Sorts[T] {
 		"name":    func(a, b T) int { return ByText(name(a), name(b)) },
 		"created": func(a, b T) int { return ByTime(created(a), created(b)) },
 	}
+}
+
+// Orders keeps sorted copies of one version of a list, by key, so that a
+// list read often in one order is sorted once per change, not once per
+// page. The zero value is ready for use; it is safe for concurrent use.
+type Orders[T any] struct {
+	mu      sync.Mutex
+	version any            // guarded by mu: the list the copies are of
+	sorted  map[string][]T // guarded by mu
+}
+
+// Get returns the copy of version in the order key names, which build
+// makes once per version and key (under the lock). A new version drops the
+// copies of the one before. The result is shared: callers must not modify
+// it.
+func (c *Orders[T]) Get(version any, key string, build func() []T) []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != version {
+		c.version, c.sorted = version, map[string][]T{}
+	}
+	if s, ok := c.sorted[key]; ok {
+		return s
+	}
+	s := build()
+	c.sorted[key] = s
+	return s
 }

@@ -1,6 +1,7 @@
 package shared
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -52,14 +53,65 @@ func SelectTemplates(ts []*TemplateUsage, o ListOptions) (Page[*TemplateUsage], 
 	return Select(ts, o, keepMatching(o, func(t *TemplateUsage) []string { return []string{t.Name, t.Description} }), sorts)
 }
 
-// SelectUsers selects users by username or email (the state filter is
-// UserService.List's); sorts: name (the username), created, email,
-// spaces.
-func SelectUsers(us []UserListing, o ListOptions) (Page[UserListing], error) {
+// userSorts are the orders of a user list: name (the username), created,
+// email, spaces.
+var userSorts = func() Sorts[UserListing] {
 	sorts := NameSorts(func(l UserListing) string { return l.User.Username }, func(l UserListing) time.Time { return l.User.CreatedAt })
 	sorts["email"] = func(a, b UserListing) int { return ByText(a.User.Email, b.User.Email) }
 	sorts["spaces"] = func(a, b UserListing) int { return a.NumberSpaces - b.NumberSpaces }
-	return Select(us, o, keepMatching(o, func(l UserListing) []string { return []string{l.User.Username, l.User.Email} }), sorts)
+	return sorts
+}()
+
+// SelectUsers selects users by username or email (the state filter is
+// UserService.List's); sorts as userSorts.
+func SelectUsers(us []UserListing, o ListOptions) (Page[UserListing], error) {
+	return Select(us, o, keepMatching(o, func(l UserListing) []string { return []string{l.User.Username, l.User.Email} }), userSorts)
+}
+
+// SelectUserListings is SelectUsers over the users of v in state o.State
+// (see CheckUserState), each with the number of their spaces and of those
+// deployed; orders keeps the users of each state and order of v, so that
+// a page sorts them once per version of v. err, the error of reading v,
+// is returned as it is.
+func SelectUserListings(v *SpaceList, err error, o ListOptions, orders *Orders[UserListing]) (Page[UserListing], error) {
+	if err == nil {
+		err = CheckUserState(o.State)
+	}
+	if err == nil {
+		err = o.Check(sortKeys(userSorts))
+	}
+	if err != nil {
+		return Page[UserListing]{}, err
+	}
+	all := orders.Get(v, o.State+"/"+o.Sort, func() []UserListing {
+		ls := userListings(v, o.State)
+		if o.Sort != "" {
+			SortBy(ls, o.Sort, userSorts)
+		}
+		return ls
+	})
+	o.Sort = ""
+	return SelectUsers(all, o)
+}
+
+// userListings returns the users of v in state, ordered by id, each with
+// the number of their spaces and of those deployed.
+func userListings(v *SpaceList, state string) []UserListing {
+	count, deployed := map[string]int{}, map[string]int{}
+	for _, sp := range v.Spaces {
+		count[sp.UserID]++
+		if sp.Deployed() {
+			deployed[sp.UserID]++
+		}
+	}
+	out := make([]UserListing, 0, len(v.Users))
+	for _, u := range v.Users {
+		if u.InState(state) {
+			out = append(out, UserListing{User: u, NumberSpaces: count[u.ID], NumberSpacesDeployed: deployed[u.ID]})
+		}
+	}
+	slices.SortFunc(out, func(a, b UserListing) int { return strings.Compare(a.User.ID, b.User.ID) })
+	return out
 }
 
 // keepMatching keeps the items one of whose texts matches o's query; nil

@@ -83,15 +83,19 @@ func (s *Server) usage(ctx context.Context, userID string, keep func(*shared.Spa
 func (s *Server) userServices() (shared.UserService, shared.TokenService) {
 	if s.leaf == nil {
 		opts := origin.ServiceOptions{Now: s.now}
-		return origin.NewUserService(s.store, opts, s.deleteUserSpace), origin.NewTokenService(s.store, opts)
+		return origin.NewUserService(s.store, origin.ServiceOptions{Now: s.now, Records: s.spaceRecords}, s.deleteUserSpace),
+			origin.NewTokenService(s.store, opts)
 	}
 	opts := leaf.ServiceOptions{Store: s.store, Origin: s.origin}
 	logFar := func(ctx context.Context, userID string, err error) {
 		s.log.InfoContext(ctx, "quota counts the spaces this leaf knows of", "user_id", userID, "reason", shared.ErrorMessage(err))
 	}
-	uo := leaf.UserOptions{Location: s.location, FarUsage: s.originUsage, Log: logFar}
+	uo := leaf.UserOptions{Location: s.location, FarUsage: s.originUsage, Log: logFar, Records: s.spaceRecords}
 	return leaf.NewUserService(opts, uo), leaf.NewTokenService(opts)
 }
+
+// spaceRecords returns the space service's snapshot of the store.
+func (s *Server) spaceRecords(ctx context.Context) (*shared.SpaceList, error) { return s.spaces.Snapshot(ctx) }
 
 // originUsage asks the origin what the spaces of user at every other
 // location use. It fails at once when the origin is not reachable.
