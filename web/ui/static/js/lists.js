@@ -24,14 +24,15 @@ export async function getIfChanged(path, etag) {
     if (res.status === 401) location.assign(loginURL());
     return { data: await api('GET', path), etag: '' }; // throws the server's message
   }
-  return { data: await res.json(), etag: res.headers.get('ETag') || '' };
+  const total = Number.parseInt(res.headers.get('X-Total-Count') || '', 10);
+  return { data: await res.json(), etag: res.headers.get('ETag') || '', total };
 }
 
 const fmt = new Intl.NumberFormat();
 
 // ListView is the server-side list of one page. options:
 //   path: the API route; key: the field of the answer that holds the list
-//   (null: the answer is the list, its total in X-Total-Count is not read)
+//   (null: the answer is the list, and X-Total-Count its total)
 //   pageSize; sort: the default sort key; table: the table whose
 //   th[data-sort] headers sort; search: the search input; pager: the
 //   element to put the pager in; filters(): the page's filter parameters;
@@ -79,7 +80,8 @@ export class ListView {
     if (!got) return false;
     this.etag = got.etag;
     const items = this.key ? got.data[this.key] || [] : got.data || [];
-    this.total = this.key && typeof got.data.total === 'number' ? got.data.total : items.length;
+    if (this.key && typeof got.data.total === 'number') this.total = got.data.total;
+    else this.total = Number.isNaN(got.total) ? items.length : got.total;
     if (items.length === 0 && this.offset > 0 && this.total > 0) {
       // The page emptied (records were deleted): show the last one.
       this.offset = Math.max(0, Math.floor((this.total - 1) / this.pageSize) * this.pageSize);
@@ -159,11 +161,6 @@ export class ListView {
       : `${fmt.format(from)}–${fmt.format(to)} of ${fmt.format(this.total)}`;
     this.prev.disabled = this.offset === 0;
     this.next.disabled = to >= this.total;
-    this.pager.hidden = this.total <= this.pageSize && this.offset === 0;
+    this.pager.hidden = this.total <= this.pageSize && this.offset === 0 && !this.q;
   }
-}
-
-// searchBox returns the search field of a list page, labelled label.
-export function searchBox(id, label) {
-  return $(`#${id}`) || h('input', { id, type: 'search', placeholder: label, 'aria-label': label });
 }
