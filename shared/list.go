@@ -63,11 +63,11 @@ func (o ListOptions) Check(sorts []string) error {
 	if len(o.Query) > MaxQuery || !utf8.ValidString(o.Query) {
 		return Errorf(EINVALID, "q must be valid UTF-8 of at most %d bytes", MaxQuery)
 	}
-	if o.Sort == "" {
+	if o.Sort == "" || slices.Contains(sorts, strings.TrimPrefix(o.Sort, "-")) {
 		return nil
 	}
-	if slices.Contains(sorts, strings.TrimPrefix(o.Sort, "-")) {
-		return nil
+	if len(sorts) == 0 {
+		return Errorf(EINVALID, "sort is not offered by this list, which has one order")
 	}
 	return Errorf(EINVALID, "sort must be one of %s (with - before it to reverse), not %s", strings.Join(sorts, ", "), Quote(o.Sort))
 }

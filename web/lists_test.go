@@ -174,3 +174,35 @@ func TestListOtherRecordsPageAndSearch(t *testing.T) {
 		t.Fatalf("tokens X-Total-Count = %q", r.header.Get("X-Total-Count"))
 	}
 }
+
+func TestAuditLogSearches(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.admin()
+	ctx := context.Background()
+	for i := range 30 {
+		ev := &shared.AuditEvent{At: e.clock.Now(), Actor: "admin", ActorType: "user", Event: "Space Start",
+			Details: fmt.Sprintf("space dev-%02d started", i), Location: "home"}
+		if i%3 == 0 {
+			ev.Event, ev.Details, ev.Location = "Template Create", fmt.Sprintf("template t-%02d created", i), "away"
+		}
+		if err := e.store.AppendAudit(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l api.AuditList
+	e.must(http.StatusOK, "GET", "/api/audit-logs?q=TEMPLATE&max_items=4&start=2", token, nil).decode(t, &l)
+	if l.Count != 10 || len(l.Items) != 4 || l.Items[0].Details != "template t-21 created" {
+		t.Fatalf("q=TEMPLATE page 2: count %d, %+v", l.Count, l.Items)
+	}
+	e.must(http.StatusOK, "GET", "/api/audit-logs?location=home&q=dev-1&max_items=50", token, nil).decode(t, &l)
+	if l.Count != 7 || len(l.Items) != 7 { // dev-10 … dev-19 less 12, 15, 18
+		t.Fatalf("location=home&q=dev-1: count %d, %d items", l.Count, len(l.Items))
+	}
+	e.must(http.StatusOK, "GET", "/api/audit-logs?max_items=5", token, nil).decode(t, &l)
+	if l.Count != 30 || len(l.Items) != 5 {
+		t.Fatalf("without a query: count %d, %d items", l.Count, len(l.Items))
+	}
+	if msg := e.must(http.StatusBadRequest, "GET", "/api/audit-logs?sort=name", token, nil).errMsg(t); !strings.HasPrefix(msg, "sort ") {
+		t.Fatalf("sort on the audit log: %q", msg)
+	}
+}
