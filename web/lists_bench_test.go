@@ -111,6 +111,10 @@ func BenchmarkListPage10k(b *testing.B) {
 	for _, p := range scalePages {
 		b.Run(p.name, func(b *testing.B) { run(b, p.path, nil) })
 	}
+	// The whole lists, as every page asked for them before they took
+	// options: the baseline of the pages above.
+	b.Run("SpacesWholeList", func(b *testing.B) { run(b, "/api/spaces?all=true", nil) })
+	b.Run("UsersWholeList", func(b *testing.B) { run(b, "/api/users", nil) })
 	sp := e.space(admin, e.template("changing"), "changing")
 	i := 0
 	change := func() {
