@@ -94,9 +94,11 @@ func (s SpaceState) Valid() bool {
 // with the same implementation and asks the leaf of another location to
 // act on that location's spaces with a command.
 type SpaceService interface {
-	// List returns the spaces f selects with their owners and templates.
-	// EFORBIDDEN without Manage Spaces for All or another user's spaces;
-	// ENOTFOUND when f.UserID names no user.
+	// List returns the spaces f selects with their owners and templates,
+	// searched, filtered, sorted and paged as f.ListOptions say, with their
+	// total and their count per state. EFORBIDDEN without Manage Spaces for
+	// All or another user's spaces; ENOTFOUND when f.UserID names no user;
+	// EINVALID for a state that is none, or options out of range.
 	List(ctx context.Context, f SpaceFilter) (*SpaceList, error)
 
 	// Get returns the space with id. ENOTFOUND if there is none, or the

@@ -95,7 +95,9 @@ func (s *Server) userServices() (shared.UserService, shared.TokenService) {
 }
 
 // spaceRecords returns the space service's snapshot of the store.
-func (s *Server) spaceRecords(ctx context.Context) (*shared.SpaceList, error) { return s.spaces.Snapshot(ctx) }
+func (s *Server) spaceRecords(ctx context.Context) (*shared.SpaceList, error) {
+	return s.spaces.Snapshot(ctx)
+}
 
 // originUsage asks the origin what the spaces of user at every other
 // location use. It fails at once when the origin is not reachable.
