@@ -206,3 +206,27 @@ func TestAuditLogSearches(t *testing.T) {
 		t.Fatalf("sort on the audit log: %q", msg)
 	}
 }
+
+func TestUserListCountsSpacesAfterAChange(t *testing.T) {
+	e := newEnv(t)
+	_, token := e.admin()
+	ann, _ := e.user("ann")
+	tpl := e.template("go")
+	count := func() int {
+		t.Helper()
+		var l api.UserList
+		e.must(http.StatusOK, "GET", "/api/users?q=ann&sort=name&limit=5", token, nil).decode(t, &l)
+		if len(l.Users) != 1 {
+			t.Fatalf("q=ann lists %d users", len(l.Users))
+		}
+		return l.Users[0].NumberSpaces
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("ann has %d spaces before any", n)
+	}
+	e.space(ann, tpl, "one")
+	e.space(ann, tpl, "two")
+	if n := count(); n != 2 {
+		t.Fatalf("ann has %d spaces after two were made, want 2", n)
+	}
+}
