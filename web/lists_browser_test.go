@@ -49,8 +49,9 @@ func fillStore(t *testing.T, st *memory.Store, n int) {
 }
 
 // TestSpacesPageWith10kSpacesInBrowser pages through 10,000 spaces in
-// Chromium, searches, filters and sorts them on the server, finds a
-// template by typing in the New space dialog, and checks that the page's
+// Chromium, searches, filters and sorts them on the server, does the same
+// with 10,000 users, finds a template by typing in the New space dialog,
+// and checks that the spaces page's
 // refresh transfers the list only when it changed (304 otherwise) and that
 // each page's list is under 200 KB.
 func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
@@ -161,7 +162,20 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		}
 		waitFor("the change on the page", `document.querySelector('#spaces tbody tr .sub') && document.querySelector('#spaces tbody tr .sub').textContent === 'changed while the page was open'`)
 	})
+	step("UsersPagePagesAndSearches", func(t *testing.T) {
+		urows := `document.querySelectorAll('#users tbody tr').length`
+		ustatus := `document.querySelector('#users-pager .pager-status').textContent`
+		b.open("/users")
+		waitFor("the first page of users", fmt.Sprintf(`%s === '1–50 of 10,001' && %s === 50`, ustatus, urows))
+		b.click(`#users th[data-sort="name"] button`)
+		waitFor("users by name, descending", `document.querySelector('#users tbody tr').dataset.name === 'user-09999'`)
+		b.typeIn("#users-search", "USER-0999")
+		waitFor("the users found", fmt.Sprintf(`%s === 10 && %s === '1–10 of 10'`, urows, ustatus))
+		b.screenshots(shots, "users-10k-search")
+	})
 	step("NewSpaceFindsATemplateByTyping", func(t *testing.T) {
+		b.open("/spaces")
+		b.visible(`main[aria-busy="false"]`)
 		b.click("#new-space")
 		b.visible("#editor")
 		waitFor("the templates", `document.querySelectorAll('#editor select[name=template_id] option').length === 10`)
