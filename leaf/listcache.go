@@ -52,7 +52,9 @@ func SpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
 // with their encodings.
 type SpaceView struct {
 	Version   string
-	Spaces    []*shared.Space // ordered by id
+	Spaces    []*shared.Space // ordered by id, or as the list options say
+	Total     int             // spaces selected before paging
+	States    map[shared.SpaceState]int
 	Users     map[string]*shared.User
 	Templates map[string]*shared.Template
 	frags     map[string][]byte // space id -> its encoded list entry
@@ -69,10 +71,20 @@ func (v *SpaceView) encode(extra int, entry func(*bytes.Buffer, *shared.Space)) 
 	for _, sp := range v.Spaces {
 		size += len(v.frags[sp.ID]) + 1 + extra
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+64))
+	buf := bytes.NewBuffer(make([]byte, 0, size+256))
 	buf.WriteString(`{"count":`)
 	buf.WriteString(strconv.Itoa(len(v.Spaces)))
-	buf.WriteString(`,"spaces":[`)
+	buf.WriteString(`,"total":`)
+	buf.WriteString(strconv.Itoa(v.Total))
+	buf.WriteString(`,"states":{`)
+	for i, st := range shared.SpaceStates {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`"` + string(st) + `":`)
+		buf.WriteString(strconv.Itoa(v.States[st]))
+	}
+	buf.WriteString(`},"spaces":[`)
 	for i, sp := range v.Spaces {
 		if i > 0 {
 			buf.WriteByte(',')
@@ -195,7 +207,11 @@ func (c *SpaceListCache) view(l *shared.SpaceList, key string, every bool) (*Spa
 	if v := c.views[key]; v != nil {
 		return v, nil
 	}
-	v := &SpaceView{Version: l.Version, Spaces: l.Spaces, Users: l.Users, Templates: l.Templates, frags: make(map[string][]byte, len(l.Spaces))}
+	v := &SpaceView{Version: l.Version, Spaces: l.Spaces, Total: l.Total, States: l.States,
+		Users: l.Users, Templates: l.Templates, frags: make(map[string][]byte, len(l.Spaces))}
+	if l.States == nil {
+		v.Total, v.States = len(l.Spaces), countStates(l.Spaces)
+	}
 	frags := c.frags
 	if every {
 		frags = make(map[string]fragEntry, len(l.Spaces))
@@ -225,4 +241,13 @@ func (c *SpaceListCache) view(l *shared.SpaceList, key string, every bool) (*Spa
 		c.views[key] = v
 	}
 	return v, nil
+}
+
+// countStates counts spaces per state.
+func countStates(spaces []*shared.Space) map[shared.SpaceState]int {
+	m := make(map[shared.SpaceState]int, len(shared.SpaceStates))
+	for _, sp := range spaces {
+		m[sp.State]++
+	}
+	return m
 }

@@ -141,7 +141,7 @@ func NewServices(opts ServicesOptions) (*Services, error) {
 	})
 	return &Services{
 		Services: shared.Services{
-			Users:     NewUserService(so, UserOptions{Location: lo.Location, FarUsage: far, Log: logFar}),
+			Users:     NewUserService(so, UserOptions{Location: lo.Location, FarUsage: far, Log: logFar, Records: local.Spaces.Snapshot}),
 			Tokens:    NewTokenService(so),
 			Auth:      auth,
 			Groups:    NewGroupService(so),

@@ -91,7 +91,7 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		return nil
 	}
 	return shared.Services{
-		Users:     NewUserService(st, so, purge),
+		Users:     NewUserService(st, ServiceOptions{Now: opts.Now, Records: opts.Spaces.Snapshot}, purge),
 		Tokens:    NewTokenService(st, so),
 		Auth:      opts.Auth,
 		Groups:    NewGroupService(st, so),

@@ -25,12 +25,12 @@ func groupUpdate(req *api.GroupRequest) shared.GroupUpdate {
 
 // handleListGroups serves GET /api/groups.
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *principal) error {
-	groups, err := s.groups.List(r.Context())
+	groups, err := listPage(r, s.groups.List)
 	if err != nil {
 		return err
 	}
-	out := api.GroupList{Count: len(groups), Groups: make([]api.Group, 0, len(groups))}
-	for _, g := range groups {
+	out := api.GroupList{Count: len(groups.Items), Total: groups.Total, Groups: make([]api.Group, 0, len(groups.Items))}
+	for _, g := range groups.Items {
 		out.Groups = append(out.Groups, newGroupInfo(g))
 	}
 	writeJSON(w, http.StatusOK, out)

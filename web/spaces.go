@@ -20,11 +20,17 @@ import (
 // records the event.
 
 // handleListSpaces serves GET /api/spaces: the caller's spaces; with Manage
-// Spaces, ?user_id= lists another user's and ?all=true everyone's. The
-// response is encoded once per store change (leaf.SpaceListCache).
+// Spaces, ?user_id= lists another user's and ?all=true everyone's; the
+// list options (listOptions) search, filter, sort and page them. The
+// response is encoded once per store change (leaf.SpaceListCache) and tagged
+// (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
-	f := shared.SpaceFilter{UserID: q.Get("user_id")}
+	o, err := listOptions(q)
+	if err != nil {
+		return err
+	}
+	f := shared.SpaceFilter{UserID: q.Get("user_id"), ListOptions: o}
 	switch all := q.Get("all"); all {
 	case "", "false":
 	case "true":
@@ -40,11 +46,11 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 	if !f.All {
 		key = "user:" + cmp.Or(f.UserID, p.user.ID)
 	}
-	v, err := s.lists.View(l, key)
+	v, err := s.lists.View(l, key+"?"+r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	writeRaw(w, http.StatusOK, s.listBody(v))
+	writeTagged(w, r, s.listBody(v))
 	return nil
 }
 

@@ -33,12 +33,12 @@ func templateUpdate(req *api.TemplateRequest) shared.TemplateUpdate {
 // handleListTemplates serves GET /api/templates: the templates the caller's
 // groups may use, or all with Manage Templates.
 func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ts, err := s.templates.List(r.Context())
+	ts, err := listPage(r, s.templates.List)
 	if err != nil {
 		return err
 	}
-	out := api.TemplateList{Count: len(ts), Templates: make([]api.Template, 0, len(ts))}
-	for _, t := range ts {
+	out := api.TemplateList{Count: len(ts.Items), Total: ts.Total, Templates: make([]api.Template, 0, len(ts.Items))}
+	for _, t := range ts.Items {
 		out.Templates = append(out.Templates, newTemplateInfo(t))
 	}
 	writeJSON(w, http.StatusOK, out)

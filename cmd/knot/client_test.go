@@ -560,6 +560,16 @@ func TestSpaceLifecycle(t *testing.T) {
 	if row := listRow(bob, "api"); row != "api stopped test byo no" {
 		t.Errorf("row %q", row)
 	}
+	// The server searches and filters the list.
+	if r := knot(t, bob, "", "space", "list", "--search", "DE", "--state", "stopped"); !strings.Contains(r.stdout, "dev") || strings.Contains(r.stdout, "api") {
+		t.Errorf("space list --search DE --state stopped:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := knot(t, bob, "", "space", "list", "--state", "running"); strings.TrimSpace(r.stdout) != "No space of yours matches." {
+		t.Errorf("space list --state running:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := knot(t, bob, "", "space", "list", "--state", "asleep"); r.code == 0 || !strings.Contains(r.stderr, "state must be one of") {
+		t.Errorf("space list --state asleep: code %d\n%s", r.code, r.stderr)
+	}
 
 	r = knot(t, bob, "", "space", "start", "dev")
 	mustSucceed(t, r)

@@ -46,8 +46,13 @@ type Space struct {
 
 // SpaceList is the answer of GET /api/spaces.
 type SpaceList struct {
-	Count  int     `json:"count"`
-	Spaces []Space `json:"spaces"`
+	Count int `json:"count"`
+	// Total is the number of spaces the query selected before paging, and
+	// States how many of them are in each state when the state filter is
+	// left out.
+	Total  int                       `json:"total"`
+	States map[shared.SpaceState]int `json:"states"`
+	Spaces []Space                   `json:"spaces"`
 }
 
 // SpaceCreateRequest is the body of POST /api/spaces.
