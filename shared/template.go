@@ -240,3 +240,22 @@ func (t *Template) WebPort(port int) (HTTPPort, bool) {
 	}
 	return HTTPPort{}, false
 }
+
+// SpecError is an EINVALID error at a place in a template's spec or
+// volume definition, which an editor can mark. Its message (Err's) names
+// the line too, for those who read only the text.
+type SpecError struct {
+	// Field is the template field with the error: "spec" or "volumes".
+	Field string
+	// Line and Column are where the error is, counted from 1; 0 means not
+	// known.
+	Line, Column int
+	// Err is the coded error, EINVALID.
+	Err *Error
+}
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the coded error, so that ErrorCode and ErrorMessage read
+// it.
+func (e *SpecError) Unwrap() error { return e.Err }
