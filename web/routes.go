@@ -125,6 +125,7 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
 	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))
+	r.Post("/api/templates/validate", s.api(s.handleValidateTemplate, manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
 	r.Put("/api/templates/{template_id}", s.write(s.handleUpdateTemplate, manageTemplates))
 	r.Delete("/api/templates/{template_id}", s.write(s.handleDeleteTemplate, manageTemplates))

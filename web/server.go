@@ -230,6 +230,10 @@ type Server struct {
 	shutdown time.Duration
 	tls      *tls.Config
 
+	// validateTemplate checks a template as its save would, for POST
+	// /api/templates/validate.
+	validateTemplate func(*shared.Template) error
+
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
 	access       *leaf.Access       // the ways into spaces: terminals, ports, web apps (relay.go)
 
@@ -342,6 +346,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s.groups, s.roles = s.services(opts.Groups, opts.Roles)
 	s.templates, s.variables, s.audits = s.templateServices(opts.ValidateTemplate)
+	if s.validateTemplate = opts.ValidateTemplate; s.validateTemplate == nil {
+		s.validateTemplate = origin.BasicTemplateCheck // as the template service's
+	}
 	s.users, s.tokens = s.userServices()
 	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now})
 	s.auth = s.authService()
