@@ -102,7 +102,7 @@ type Quota struct {
 type UserService interface {
 	// List returns the users in state "", "all", "active" or "inactive",
 	// ordered by id, each with the number of their spaces. EFORBIDDEN
-	// without Manage Users, Manage Spaces or Transfer Spaces; EINVALID for
+	// without Manage Users or Manage Spaces; EINVALID for
 	// another state.
 	List(ctx context.Context, state string) ([]UserListing, error)
 
@@ -238,7 +238,7 @@ func UserAccess(ctx context.Context, id string) (*Actor, error) {
 }
 
 // UserListers holds the permissions of which one lets an actor list users.
-var UserListers = []Permission{PermManageUsers, PermManageSpaces, PermTransferSpaces}
+var UserListers = []Permission{PermManageUsers, PermManageSpaces}
 
 // UserListAccess fails unless the actor in ctx holds one of UserListers.
 func UserListAccess(ctx context.Context) error {

@@ -94,7 +94,7 @@ func (s *Server) routes() chi.Router {
 	)
 
 	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
-	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
+	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
 	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
