@@ -28,3 +28,25 @@ func TestNoTunnelQuota(t *testing.T) {
 		}
 	}
 }
+
+// A user's storage units (theirs and their groups') bound the storage
+// units of the templates of their spaces: a new space over it is refused
+// with 507 saying how much is in use.
+func TestStorageUnitQuota(t *testing.T) {
+	e := newEnv(t)
+	_, admin := e.admin()
+	ann, token := e.user("ann")
+	tpl := e.template("big")
+	tpl.StorageUnits = 6
+	if err := e.store.Put(t.Context(), tpl); err != nil {
+		t.Fatal(err)
+	}
+	e.must(http.StatusOK, "PUT", "/api/users/"+ann.ID, admin, map[string]any{"storage_units": 10})
+	e.must(http.StatusCreated, "POST", "/api/spaces", token, map[string]any{"name": "one", "template_id": tpl.ID})
+	r := e.must(http.StatusInsufficientStorage, "POST", "/api/spaces", token, map[string]any{"name": "two", "template_id": tpl.ID})
+	if msg := r.errMsg(t); msg != `storage unit quota exceeded: 6 of 10 in use, and space "two" needs 6` {
+		t.Fatalf("message %q", msg)
+	}
+	e.must(http.StatusOK, "PUT", "/api/users/"+ann.ID, admin, map[string]any{"storage_units": 12})
+	e.must(http.StatusCreated, "POST", "/api/spaces", token, map[string]any{"name": "two", "template_id": tpl.ID})
+}
