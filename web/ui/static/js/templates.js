@@ -171,8 +171,10 @@ async function closeEditor() {
   if (asking) return;
   if (changed()) {
     asking = true;
+    editor.dialog.dataset.asking = 'true';
     const discard = await confirmAction('Discard your changes to this template?', 'Discard changes');
     asking = false;
+    delete editor.dialog.dataset.asking;
     if (!discard) {
       editor.el('spec').focus();
       return;
