@@ -11,7 +11,7 @@ import (
 )
 
 // maxSpec is the largest template spec or volumes definition accepted.
-const maxSpec = 1 << 20
+const maxSpec = shared.MaxSpecSize
 
 // TemplateOptions configures the template service.
 type TemplateOptions struct {

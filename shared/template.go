@@ -18,6 +18,9 @@ const (
 	TemplateManual    TemplateKind = "manual"    // the user runs the agent; no runtime
 )
 
+// MaxSpecSize is the largest template spec or volume definition, in bytes.
+const MaxSpecSize = 1 << 20
+
 // Valid reports whether k is a known kind.
 func (k TemplateKind) Valid() bool {
 	return k == TemplateContainer || k == TemplateNomad || k == TemplateManual

@@ -115,9 +115,9 @@ func (s *Server) handleValidateTemplate(w http.ResponseWriter, r *http.Request, 
 	}
 	out := api.TemplateCheck{Valid: true}
 	t := newTemplate(&req)
-	err := shared.CheckText("spec", t.Spec, maxBody)
+	err := shared.CheckText("spec", t.Spec, shared.MaxSpecSize)
 	if err == nil {
-		err = shared.CheckText("volumes", t.Volumes, maxBody)
+		err = shared.CheckText("volumes", t.Volumes, shared.MaxSpecSize)
 	}
 	if err == nil {
 		err = s.validateTemplate(t)
