@@ -562,7 +562,8 @@ func ParseContainerVolumes(src string) ([]string, error) {
 // template it renders the spec and the volume definition with placeholder
 // data in which every .var is defined, then validates the container spec;
 // for a nomad template it checks that the spec renders and is a job in
-// well-formed HCL (or JSON), whose meaning the Nomad driver has Nomad check;
+// well-formed HCL (or JSON), whose meaning the Nomad driver has Nomad check,
+// and that its volume definition renders and is well-formed YAML;
 // a manual template needs nothing. Errors are EINVALID and name the
 // template and the line; one at a place in the spec or volumes is a
 // *shared.SpecError with its Field, line and column. The lines are those
@@ -595,7 +596,13 @@ func ValidateTemplate(t *shared.Template) error {
 	if strings.TrimSpace(t.Volumes) == "" {
 		return nil
 	}
-	vols := func(string) error { return nil } // a nomad template's volumes need only render
+	vols := func(v string) error { // a nomad template's volumes: YAML, which the Nomad driver reads
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(v), &n); err != nil {
+			return yamlError(v, err)
+		}
+		return nil
+	}
 	if t.Kind == shared.TemplateContainer {
 		vols = func(v string) error { _, err := ParseContainerVolumes(v); return err }
 	}

@@ -50,6 +50,7 @@ func TestValidateTemplatePlacesErrorAtItsLine(t *testing.T) {
 		{"HCLBadExpression", nomad, "job \"dev\" {\n  type = \n  priority = 50\n}\n", "", "spec", 2, 10, "line 2, column 10: Invalid expression"},
 		{"JSONMissingComma", nomad, "{\n  \"job\": {\n    \"dev\": {\n      \"type\": \"service\"\n      \"priority\": 50\n    }\n  }\n}\n", "", "spec", 5, 7, "line 5, column 7: invalid character '\"' after object key:value pair"},
 		{"JSONUnclosed", nomad, "{\n  \"job\": {\n    \"dev\": {}\n", "", "spec", 4, 1, "line 4, column 1"},
+		{"NomadVolumesYAML", nomad, "job \"x\" {}\n", "volumes:\n  - id: a\n    plugin_id: p\n   type: csi\n", "volumes", 4, 0, "volumes line 4: did not find expected '-' indicator"},
 		{"NomadEmpty", nomad, "\n\n", "", "spec", 1, 0, "line 1: the job spec is empty"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
