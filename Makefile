@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: build run test bench fuzz clean vendor-ui
+.PHONY: build run test bench fuzz clean vendor-ui vendor-test ui-screenshots
 
 # A static binary (no cgo), so the leaf can inject it into any container image.
 build:
@@ -44,3 +44,23 @@ vendor-ui:
 	cp "$$tmp/f/package/LICENSE" $(UI_VENDOR)/addon-fit/; \
 	printf '%s\n' "Vendored by make vendor-ui from npm; do not edit." \
 	  "@xterm/xterm $(XTERM_VERSION) (MIT): xterm/" "@xterm/addon-fit $(XTERM_FIT_VERSION) (MIT): addon-fit/" > $(UI_VENDOR)/README
+
+# axe-core, the accessibility checker the browser tests run in every page,
+# from npm with its licence, into web/testdata/axe/. Only tests use it; the
+# files are committed, so the tests need neither npm nor the network.
+AXE_VERSION ?= 4.14.1
+TEST_VENDOR := web/testdata/axe
+vendor-test:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz; \
+	cd $(CURDIR) && rm -rf $(TEST_VENDOR) && mkdir -p $(TEST_VENDOR); \
+	cp "$$tmp/package/axe.min.js" "$$tmp/package/LICENSE" $(TEST_VENDOR)/; \
+	printf '%s\n' "Vendored by make vendor-test from npm; do not edit. Used only by the tests." \
+	  "axe-core $(AXE_VERSION) (MPL-2.0): axe.min.js, LICENSE" > $(TEST_VENDOR)/README
+
+# The screenshots of every page of the web UI, at 1280 and 390 px, into
+# docs/ui/, as the accessibility test takes them in Chromium.
+ui-screenshots:
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	KNOT_REQUIRE_ENGINES=1 KNOT_UI_SCREENSHOTS="$$tmp" $(GO) test -count=1 -run '^TestUIAccessibilityInBrowser$$' ./web; \
+	mkdir -p docs/ui; for f in "$$tmp"/knot-ui-page-*.png; do cp "$$f" "docs/ui/$${f##*/knot-ui-page-}"; done

@@ -73,7 +73,7 @@ var allowed = map[string][]string{
 	"origin":  {"origin", "storage", "runtime", "shared"},
 	"leaf":    {"leaf", "storage", "runtime", "shared"},
 	"agent":   {"agent", "shared"},
-	"web":     {"web", "origin", "leaf", "storage", "runtime", "shared"},
+	"web":     {"web", "origin", "leaf", "runtime", "shared"},
 	"cmd":     {"cmd", "web", "origin", "leaf", "storage", "runtime", "agent", "shared"},
 }
 

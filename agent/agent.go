@@ -20,6 +20,10 @@
 //     leaf asked for; the leaf opens ping, sessions, terminal and port
 //     streams. A port stream reaches 127.0.0.1:PORT in the space, any port
 //     (the leaf decides who may open one), at most MaxPortStreams at once.
+//     An SSH stream goes to the image's own sshd when Options.SSHPort names
+//     one that answers, and to the agent's SSH server otherwise (sshd.go).
+//   - The link runs over agentwire.LinkConn, which sends what crypto/tls
+//     and yamux would write in pieces with one write to the socket.
 //   - When HTTPS_PROXY or https_proxy names a proxy for the leaf's address
 //     (NO_PROXY and no_proxy as net/http reads them), the agent opens an
 //     HTTP CONNECT tunnel through it and does TLS with the leaf inside, so
@@ -108,6 +112,14 @@ type Options struct {
 	// LogQueue bounds the lines waiting for the leaf, and LogRate the lines
 	// a second syslog and the intake each take; 0 means the defaults.
 	LogQueue, LogRate int
+	// SSHPort is the port on 127.0.0.1 of the image's own sshd: SSH
+	// connections go to it while something answers there, and to the
+	// agent's own SSH server otherwise. 0 means the agent serves them all.
+	SSHPort int
+	// AuthorizedKeysFile is the authorized_keys of that sshd, where the
+	// agent keeps the public keys of the space's owner in a marked block
+	// (see WriteAuthorizedKeys); "" keeps none. Only with SSHPort.
+	AuthorizedKeysFile string
 	// Logger; nil means slog.Default(). Its records are also forwarded
 	// to the space's log.
 	Logger *slog.Logger
@@ -165,6 +177,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.Proxy == nil {
 		opts.Proxy = ProxyFromEnvironment()
+	}
+	if opts.SSHPort < 0 || opts.SSHPort > 65535 {
+		return nil, fmt.Errorf("agent ssh port %d: must be 0 (none) or a port from 1 to 65535 (KNOT_SSH_PORT)", opts.SSHPort)
 	}
 	if opts.KeepSessions <= 0 {
 		opts.KeepSessions = DefaultKeepSessions
@@ -244,7 +259,7 @@ func (a *Agent) targets(ctx context.Context) ([]string, error) {
 
 // dial resolves the endpoint and returns the first connection that
 // completes TLS.
-func (a *Agent) dial(ctx context.Context) (*tls.Conn, error) {
+func (a *Agent) dial(ctx context.Context) (*agentwire.LinkConn, error) {
 	addrs, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
@@ -286,7 +301,7 @@ func (a *Agent) linkOnce(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("the leaf refused the agent: %s", w.Error)
 	}
 	conn.SetDeadline(time.Time{})
-	mux, err := yamux.Client(conn, muxConfig())
+	mux, err := yamux.Client(conn.Mux(), muxConfig())
 	if err != nil {
 		conn.Close()
 		return false, err
@@ -317,7 +332,8 @@ func (a *Agent) setState(s string) {
 func (a *Agent) currentState() agentwire.State {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count()}
+	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count(),
+		AuthorizedKeys: a.opts.SSHPort > 0 && a.opts.AuthorizedKeysFile != ""}
 }
 
 // serve runs a link: the state stream and the streams the leaf opens.
@@ -397,6 +413,10 @@ func (a *Agent) handle(st *yamux.Stream) {
 		a.serveSSH(st, o.SSH)
 	case agentwire.OpenPort:
 		a.servePort(st, o.Port)
+	case agentwire.OpenKeys:
+		if a.opts.SSHPort > 0 {
+			a.keepKeys(o.Keys.Keys)
+		}
 	default:
 		a.log.Warn("agent: the leaf opened a stream the agent does not serve", "type", o.Type)
 	}

@@ -63,13 +63,28 @@ func (a *Agent) servePort(st *yamux.Stream, port int) {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if _, err := io.Copy(conn, st); err != nil {
+		if _, err := copyBulk(conn, st); err != nil {
 			conn.Close() // the stream was reset or the link broke
 			return
 		}
 		conn.CloseWrite()
 	})
-	io.Copy(st, conn)
+	copyBulk(st, conn)
 	st.Close() // our writing ends; reading goes on until the leaf's does
 	wg.Wait()
+}
+
+// copyBufs are the buffers of copyBulk: a frame on the agent link is as
+// large as what one Write gives yamux (up to the stream's window), and
+// each costs a header and a write to the socket, so the bigger the
+// better; io.Copy's 32 KiB, which net.TCPConn's WriteTo and ReadFrom use
+// whatever buffer they are given, costs eight frames per window.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+
+// copyBulk copies from src to dst, as io.Copy does, through a buffer of
+// copyBufs.
+func copyBulk(dst io.Writer, src io.Reader) (int64, error) {
+	b := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(b)
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *b)
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/knot-dev/knot/shared/agentwire"
 )
 
 // ProxyFromEnvironment returns the proxy decision of HTTPS_PROXY,
@@ -29,32 +30,33 @@ func ProxyFromEnvironment() func(addr string) (*url.URL, error) {
 
 // dialTLS dials addr, through the proxy Options.Proxy names for it if any,
 // and completes TLS with the leaf.
-func (a *Agent) dialTLS(ctx context.Context, addr string) (*tls.Conn, error) {
+func (a *Agent) dialTLS(ctx context.Context, addr string) (*agentwire.LinkConn, error) {
 	proxy, err := a.opts.Proxy(addr)
 	if err != nil {
 		return nil, fmt.Errorf("choosing a proxy: %w", err)
 	}
+	cfg := a.tls
+	var raw net.Conn
 	if proxy == nil {
-		d := tls.Dialer{NetDialer: &net.Dialer{KeepAlive: 30 * time.Second}, Config: a.tls}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
+		d := net.Dialer{KeepAlive: 30 * time.Second}
+		if raw, err = d.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, err
 		}
-		return c.(*tls.Conn), nil
-	}
-	raw, err := tunnel(ctx, proxy, addr)
-	if err != nil {
+	} else if raw, err = tunnel(ctx, proxy, addr); err != nil {
 		return nil, err
 	}
-	cfg := a.tls.Clone()
 	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
 		host, _, _ := net.SplitHostPort(addr)
 		cfg.ServerName = host
 	}
-	c := tls.Client(raw, cfg)
+	c := agentwire.LinkClient(raw, cfg)
 	if err := c.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, fmt.Errorf("through proxy %s: %w", proxy.Redacted(), err)
+		if proxy != nil {
+			return nil, fmt.Errorf("through proxy %s: %w", proxy.Redacted(), err)
+		}
+		return nil, err
 	}
 	return c, nil
 }

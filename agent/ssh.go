@@ -70,6 +70,9 @@ type sshConn struct {
 // serveSSH runs one SSH connection over rw until it ends.
 func (a *Agent) serveSSH(rw net.Conn, o *agentwire.SSH) {
 	defer rw.Close()
+	if a.toSSHD(rw, o) {
+		return
+	}
 	cfg, err := sshServerConfig(o)
 	if err != nil {
 		agentwire.WriteJSON(rw, agentwire.Opened{Error: err.Error()})

@@ -32,18 +32,13 @@ import (
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
 
 // Caller is where a request for a way into a space came from, as the
 // audit log records it.
-type Caller struct {
-	// IP is the client's address.
-	IP string
-	// UserAgent and ForwardedFor are the request's User-Agent and
-	// X-Forwarded-For headers, if any.
-	UserAgent, ForwardedFor string
-}
+type Caller = shared.Caller
 
 // Way names a way into a space in the audit log: its kind ("terminal",
 // "port forward", "web app", "ssh") and, for a port, the port.
@@ -63,6 +58,12 @@ type AccessOptions struct {
 	Spaces *SpaceService
 	// Agents is this location's agent endpoint; nil means none.
 	Agents *Agents
+	// RemoteAgents returns what this server was told of the agent of a
+	// space of another location (an origin hears it from the space's
+	// leaf), with the version of the server the agent links to; false when
+	// it was told nothing. nil means nothing is known of other locations'
+	// agents. An origin's hub (origin.Hub.AgentState) is one.
+	RemoteAgents func(location, spaceID string) (st wire.AgentState, server string, ok bool)
 	// Streams opens streams to the agents of every location. Required.
 	Streams *AgentStreams
 	// Audit records the uses of the ways; nil records nothing.
@@ -83,6 +84,7 @@ type AccessOptions struct {
 type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
+	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
 }
 
 // NewAccess returns the access rules opts describe.
@@ -93,6 +95,9 @@ func NewAccess(opts AccessOptions) *Access {
 	a := &Access{opts: opts, log: opts.Logger}
 	if a.log == nil {
 		a.log = slog.Default()
+	}
+	if opts.Streams != nil {
+		opts.Streams.setAsks(a.answerAsk)
 	}
 	return a
 }
@@ -191,8 +196,16 @@ func (a *Access) mayForward(ctx context.Context, c Caller, sp *shared.Space, way
 
 // Sessions lists the terminal sessions the agent of sp keeps; sp is one
 // Enter returned.
-func (a *Access) Sessions(ctx context.Context, c Caller, sp *shared.Space) ([]agentwire.SessionInfo, error) {
-	return a.opts.Streams.Sessions(ctx, a.streamRequest(ctx, c, sp))
+func (a *Access) Sessions(ctx context.Context, c Caller, sp *shared.Space) (api.TerminalSessions, error) {
+	list, err := a.opts.Streams.Sessions(ctx, a.streamRequest(ctx, c, sp))
+	if err != nil {
+		return api.TerminalSessions{}, err
+	}
+	out := api.TerminalSessions{Sessions: make([]api.TerminalSession, 0, len(list))}
+	for _, si := range list {
+		out.Sessions = append(out.Sessions, api.TerminalSession{ID: si.ID, Shell: si.Shell, Created: si.Created, Viewers: si.Viewers, Idle: si.Idle})
+	}
+	return out, nil
 }
 
 func (a *Access) streamRequest(ctx context.Context, c Caller, sp *shared.Space) StreamRequest {
@@ -301,8 +314,9 @@ func (c *countedConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// OutdatedAgents lists the spaces the actor may see whose agent, linked
-// to this server, runs another version than it. Errors as
+// OutdatedAgents lists the spaces the actor may see whose agent runs
+// another version than the server it links to: this server for its own
+// location, the space's leaf (RemoteAgents) for another. Errors as
 // SpaceService.List.
 func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error) {
 	out := api.OutdatedAgents{Agents: []api.OutdatedAgent{}}
@@ -311,12 +325,12 @@ func (a *Access) OutdatedAgents(ctx context.Context) (api.OutdatedAgents, error)
 		return out, err
 	}
 	for _, sp := range l.Spaces {
-		ag := a.AgentOf(sp)
+		ag, server := a.agentOf(sp)
 		if ag == nil || !ag.Outdated {
 			continue
 		}
 		o := api.OutdatedAgent{SpaceID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location,
-			AgentVersion: ag.Version, ServerVersion: a.opts.Version}
+			AgentVersion: ag.Version, ServerVersion: server}
 		if u := l.Users[sp.UserID]; u != nil {
 			o.Username = u.Username
 		}
@@ -404,8 +418,11 @@ func oneCommand(args []string) string {
 // audited, and returns the space as stored, the token and the agent's
 // environment. ownerOnly hides the space from anyone but its owner, even
 // with Manage Spaces (ENOTFOUND); else ENOTFOUND as SpaceService.Get.
-// ECONFLICT for a space of another location, EUNAVAILABLE without an agent
-// endpoint, EINVALID for a space of another kind of template.
+// For a space of another location it asks that location's leaf (relayed,
+// as terminals are), which checks and audits it: the space then is as this
+// server holds it, and EUNAVAILABLE when the leaf cannot be reached.
+// EUNAVAILABLE without an agent endpoint, EINVALID for a space of another
+// kind of template.
 func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerOnly bool) (*shared.Space, string, map[string]string, error) {
 	ctx = context.WithoutCancel(ctx)
 	cur, err := a.opts.Spaces.Get(ctx, id)
@@ -416,7 +433,8 @@ func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerO
 		return nil, "", nil, shared.Errorf(shared.ENOTFOUND, "space %s not found", quote(cur.ID))
 	}
 	if cur.Location != a.opts.Location {
-		return nil, "", nil, shared.Errorf(shared.ECONFLICT, "space %s belongs to location %s: ask that location's server for its agent token", quote(cur.Name), quote(cur.Location))
+		token, env, err := a.remoteAgentToken(ctx, c, cur, ownerOnly)
+		return cur, token, env, err
 	}
 	if a.opts.Agents == nil {
 		return nil, "", nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
@@ -444,18 +462,36 @@ func (a *Access) MintAgentToken(ctx context.Context, c Caller, id string, ownerO
 	}, nil
 }
 
-// AgentOf describes the agent of sp, nil when this server does not hold
-// its link (sp is at another location, or there is no agent endpoint).
+// AgentOf describes the agent of sp: as this server's agent endpoint
+// knows it for a space of its location, as RemoteAgents tells for a space
+// of another; nil when this server knows nothing of it.
 func (a *Access) AgentOf(sp *shared.Space) *api.SpaceAgent {
-	if a.opts.Agents == nil || sp.Location != a.opts.Location {
-		return nil
+	ag, _ := a.agentOf(sp)
+	return ag
+}
+
+// agentOf returns AgentOf(sp) and the version of the server the agent
+// links to.
+func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
+	var st AgentStatus
+	server := a.opts.Version
+	switch {
+	case sp.Location == a.opts.Location && a.opts.Agents != nil:
+		st = a.opts.Agents.Status(sp.ID)
+	case sp.Location != a.opts.Location && a.opts.RemoteAgents != nil:
+		rs, srv, ok := a.opts.RemoteAgents(sp.Location, sp.ID)
+		if !ok {
+			return nil, ""
+		}
+		st, server = AgentStatus{Connected: rs.Connected, Version: rs.Version, LastSeen: rs.LastSeen}, srv
+	default:
+		return nil, ""
 	}
-	st := a.opts.Agents.Status(sp.ID)
-	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != a.opts.Version}
+	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server}
 	if !st.LastSeen.IsZero() {
 		ag.LastSeen = &st.LastSeen
 	}
-	return ag
+	return ag, server
 }
 
 // audit records an event of the actor in ctx, from c.
@@ -463,7 +499,7 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if a.opts.Audit == nil {
 		return
 	}
-	ev := &shared.AuditEvent{Event: event, Details: details, Properties: CallerProps(c, props)}
+	ev := &shared.AuditEvent{Event: event, Details: details, Properties: shared.CallerProps(c, props)}
 	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
 		ev.Actor = act.User.Username
 		if act.User.ID != "" {
@@ -473,20 +509,4 @@ func (a *Access) audit(ctx context.Context, c Caller, event, details string, pro
 	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
 		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
 	}
-}
-
-// CallerProps adds to props (nil: a new map) what the audit log records
-// of c, and returns it.
-func CallerProps(c Caller, props map[string]string) map[string]string {
-	if props == nil {
-		props = map[string]string{}
-	}
-	props["ip"] = c.IP
-	if c.UserAgent != "" {
-		props["user_agent"] = bounded(c.UserAgent, 256)
-	}
-	if c.ForwardedFor != "" {
-		props["x_forwarded_for"] = bounded(c.ForwardedFor, 256)
-	}
-	return props
 }

@@ -161,8 +161,9 @@ func TestAccessVisitsAreAudited(t *testing.T) {
 	}
 }
 
-// A web app host names a space by its owner and name at this location and
-// a port its template serves; anything else is not found, saying why.
+// A web app host names a space by its owner and name, at this location or
+// else another, and a port its template serves; anything else is not
+// found, saying why.
 func TestAccessFindsWebAppsByTheirHost(t *testing.T) {
 	a, audit := accessBed(t, false)
 	ann := as("ann", shared.PermUseSpaces)
@@ -173,7 +174,8 @@ func TestAccessFindsWebAppsByTheirHost(t *testing.T) {
 	for label, want := range map[string]string{
 		"ann--dev--9090":  "does not list it in http_ports",
 		"bob--dev--8080":  `space "dev" of user "bob" not found`,
-		"ann--far--8080":  `space "far" of user "ann" not found at location "here"`,
+		"ann--far--8080":  `port 8080 of space "far" is not a web app: its template is gone`, // found at location there
+		"ann--none--8080": `space "none" of user "ann" not found`,
 		"ann--dev--0":     "its port must be from 1 to 65535",
 		"ann-dev--8080":   "USER--SPACE--PORT",
 		"ann--dev--08080": "its port must be from 1 to 65535",

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +60,11 @@ type AgentsOptions struct {
 	Lines func(spaceID string, l agentwire.LogLine)
 	// LogRate bounds the lines a second one agent forwards; 0 means 200.
 	LogRate int
+	// Keys, if set, returns the public keys of a space's owner (see
+	// OwnerKeys), sent to an agent that keeps them in the authorized_keys
+	// of the image's own sshd when it links and whenever they change, as
+	// seen at its heartbeats.
+	Keys func(ctx context.Context, sp *shared.Space) []string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -69,8 +75,13 @@ type Agents struct {
 	log  *slog.Logger
 
 	mu    sync.Mutex
-	conns map[string]*agentConn // by space id; guarded by mu
+	conns map[string]*agentConn  // by space id; guarded by mu
+	left  map[string]AgentStatus // by space id: agents that went away, at most maxLeft; guarded by mu
 }
+
+// maxLeft bounds how many agents that went away Agents remembers (their
+// version and when they were last seen); past it, it starts over.
+const maxLeft = 1 << 16
 
 // AgentStatus is what the leaf knows of a space's agent.
 type AgentStatus struct {
@@ -93,6 +104,7 @@ type agentConn struct {
 	version  string    // guarded by mu
 	state    string    // guarded by mu
 	lastSeen time.Time // guarded by mu
+	keys     *string   // guarded by mu; the owner's keys last sent, joined
 }
 
 // NewAgents returns the agent endpoint; Serve runs it.
@@ -106,20 +118,19 @@ func NewAgents(opts AgentsOptions) (*Agents, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Agents{opts: opts, log: opts.Logger.With("component", "agents"), conns: map[string]*agentConn{}}, nil
+	return &Agents{opts: opts, log: opts.Logger.With("component", "agents"), conns: map[string]*agentConn{}, left: map[string]AgentStatus{}}, nil
 }
 
 // Serve accepts agents on ln (TLS is added here) until ctx ends, then
 // closes every link and returns when their goroutines have ended.
 func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
-	tln := tls.NewListener(ln, a.opts.TLS)
-	stop := context.AfterFunc(ctx, func() { tln.Close() })
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer a.closeAll()
 	for {
-		c, err := tln.Accept()
+		raw, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -130,7 +141,7 @@ func (a *Agents) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("server.listen_agent: %w", err)
 		}
-		wg.Go(func() { a.serveConn(ctx, c) })
+		wg.Go(func() { a.serveConn(ctx, agentwire.LinkServer(raw, a.opts.TLS)) })
 	}
 }
 
@@ -150,7 +161,7 @@ func (a *Agents) refuse(c net.Conn, spaceID, reason string) {
 }
 
 // serveConn registers one agent and serves its link until it ends.
-func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
+func (a *Agents) serveConn(ctx context.Context, c *agentwire.LinkConn) {
 	c.SetDeadline(time.Now().Add(15 * time.Second))
 	var h agentwire.Hello
 	if err := agentwire.ReadJSON(c, &h); err != nil {
@@ -195,7 +206,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 	// and a timer less per agent count with thousands of them.
 	cfg := muxConfig()
 	cfg.EnableKeepAlive = false
-	mux, err := yamux.Server(c, cfg)
+	mux, err := yamux.Server(c.Mux(), cfg)
 	if err != nil {
 		c.Close()
 		return
@@ -207,6 +218,7 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 		prev.mux.Close()
 	}
 	a.conns[h.SpaceID] = ac
+	delete(a.left, h.SpaceID)
 	a.mu.Unlock()
 	a.log.Info("agent linked", "space_id", h.SpaceID, "remote", ac.remote, "version", h.Version)
 	a.changed(h.SpaceID)
@@ -217,6 +229,12 @@ func (a *Agents) serveConn(ctx context.Context, c net.Conn) {
 	a.mu.Lock()
 	if a.conns[h.SpaceID] == ac {
 		delete(a.conns, h.SpaceID)
+		if len(a.left) >= maxLeft {
+			clear(a.left)
+		}
+		ac.mu.Lock()
+		a.left[h.SpaceID] = AgentStatus{Version: ac.version, LastSeen: ac.lastSeen}
+		ac.mu.Unlock()
 	}
 	a.mu.Unlock()
 	a.log.Info("agent link ended", "space_id", h.SpaceID, "remote", ac.remote, "reason", reason)
@@ -272,12 +290,50 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 			return a.linkEnded(ctx, err, silence)
 		}
 		ac.mu.Lock()
+		newVersion := s.Version != ac.version
 		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
 		ac.mu.Unlock()
+		if newVersion {
+			a.changed(ac.spaceID)
+		}
 		if reason := a.stillValid(ctx, ac); reason != "" {
 			return reason
 		}
+		if s.AuthorizedKeys {
+			a.sendKeys(ctx, ac)
+		}
 	}
+}
+
+// sendKeys sends the public keys of the space's owner to the agent when
+// they are not those it was sent last.
+func (a *Agents) sendKeys(ctx context.Context, ac *agentConn) {
+	if a.opts.Keys == nil {
+		return
+	}
+	sp, err := a.opts.Space(ctx, ac.spaceID)
+	if err != nil {
+		return
+	}
+	keys := a.opts.Keys(ctx, sp)
+	joined := strings.Join(keys, "\n")
+	ac.mu.Lock()
+	same := ac.keys != nil && *ac.keys == joined
+	ac.mu.Unlock()
+	if same {
+		return
+	}
+	octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := a.open(octx, ac, agentwire.Open{Type: agentwire.OpenKeys, Keys: &agentwire.Keys{Keys: keys}})
+	if err != nil {
+		a.log.Warn("agent: cannot send the owner's keys", "space_id", ac.spaceID, "err", err)
+		return
+	}
+	st.Close()
+	ac.mu.Lock()
+	ac.keys = &joined
+	ac.mu.Unlock()
 }
 
 // linkEnded says why reading the state stream failed with err.
@@ -352,15 +408,45 @@ func (a *Agents) Contact() (endpoint, fingerprint string) {
 	return a.opts.Endpoint, a.opts.Fingerprint
 }
 
-// Status returns what the leaf knows of the agent of a space.
+// Status returns what the leaf knows of the agent of a space: of an agent
+// that went away since the leaf started, its version and when it was last
+// seen.
 func (a *Agents) Status(spaceID string) AgentStatus {
-	ac := a.get(spaceID)
+	a.mu.Lock()
+	ac, gone := a.conns[spaceID], a.left[spaceID]
+	a.mu.Unlock()
 	if ac == nil {
-		return AgentStatus{}
+		return gone
 	}
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// Linked returns the ids of the spaces whose agent is linked now.
+func (a *Agents) Linked() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.conns))
+	for id := range a.conns {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Known returns the ids of the spaces whose agent is linked now or went
+// away since the leaf started (those Status knows; at most maxLeft gone).
+func (a *Agents) Known() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, len(a.conns)+len(a.left))
+	for id := range a.conns {
+		ids = append(ids, id)
+	}
+	for id := range a.left {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // notLinked is the error for a space without a linked agent.

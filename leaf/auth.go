@@ -55,6 +55,24 @@ func (s *AuthService) Login(ctx context.Context, req shared.LoginRequest) (*shar
 	return out, nil
 }
 
+// EndOwnSession implements shared.AuthService: here, then the session the
+// leaf holds at the origin for it.
+func (s *AuthService) EndOwnSession(ctx context.Context, id string) error {
+	sessions, err := s.AuthService.OwnSessions(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.AuthService.EndOwnSession(ctx, id); err != nil {
+		return err
+	}
+	for _, se := range sessions {
+		if se.ID == id && s.opts.OriginLogout != nil {
+			s.opts.OriginLogout(ctx, se.SessionID)
+		}
+	}
+	return nil
+}
+
 // Logout implements shared.AuthService: here, then at the origin.
 func (s *AuthService) Logout(ctx context.Context, sessionID string) error {
 	if err := s.AuthService.Logout(ctx, sessionID); err != nil {

@@ -61,3 +61,34 @@ func TestAuthServiceMirrorsSessionsAtTheOrigin(t *testing.T) {
 		t.Fatalf("logout ended %v here and %v at the origin", local.loggedOut, ended)
 	}
 }
+
+func (l *localAuth) OwnSessions(context.Context) ([]*shared.SessionInfo, error) {
+	return []*shared.SessionInfo{{ID: "pub1", SessionID: "se1"}, {ID: "pub2", SessionID: "se2"}}, nil
+}
+
+func (l *localAuth) EndOwnSession(_ context.Context, id string) error {
+	if id != "pub1" && id != "pub2" {
+		return shared.Errorf(shared.ENOTFOUND, "you have no session %q here", id)
+	}
+	l.loggedOut = append(l.loggedOut, id)
+	return nil
+}
+
+// A user who ends one of their sessions at a leaf ends the session the
+// leaf holds at the origin for it too; one they do not have ends nothing.
+func TestEndingOwnSessionEndsItAtTheOrigin(t *testing.T) {
+	local := &localAuth{}
+	var ended []string
+	svc := leaf.NewAuthService(leaf.AuthOptions{Local: local,
+		OriginLogout: func(_ context.Context, id string) { ended = append(ended, id) }})
+	ctx := context.Background()
+	if err := svc.EndOwnSession(ctx, "nope"); shared.ErrorCode(err) != shared.ENOTFOUND || len(ended) != 0 {
+		t.Fatalf("ending no session = %v, ended %v at the origin", err, ended)
+	}
+	if err := svc.EndOwnSession(ctx, "pub2"); err != nil {
+		t.Fatal(err)
+	}
+	if len(local.loggedOut) != 1 || local.loggedOut[0] != "pub2" || len(ended) != 1 || ended[0] != "se2" {
+		t.Fatalf("ended %v here and %v at the origin, want pub2 and se2", local.loggedOut, ended)
+	}
+}

@@ -86,6 +86,11 @@ func (s *FleetService) DeleteLeafToken(ctx context.Context, id string) error {
 	return err
 }
 
+// Unseen implements shared.FleetService: a leaf shows none.
+func (s *FleetService) Unseen(ctx context.Context, nodes []shared.LeafNode) ([]shared.UnseenLocation, error) {
+	return []shared.UnseenLocation{}, nil
+}
+
 // Status implements shared.FleetService: the uplink's ReplicaStatus.
 func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {

@@ -18,11 +18,11 @@ var _ shared.GroupService = (*GroupService)(nil)
 func NewGroupService(opts ServiceOptions) *GroupService { return &GroupService{opts: opts} }
 
 // List implements shared.GroupService from the replica.
-func (s *GroupService) List(ctx context.Context) ([]*shared.Group, error) {
+func (s *GroupService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Group], error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {
-		return nil, err
+		return shared.Page[*shared.Group]{}, err
 	}
-	return storage.List[shared.Group](ctx, s.opts.Store)
+	return shared.SelectList(storage.List[shared.Group](ctx, s.opts.Store))(o, shared.SelectGroups)
 }
 
 // Get implements shared.GroupService from the replica.

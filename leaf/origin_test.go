@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
+	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
 )
@@ -19,7 +21,7 @@ import (
 // credential.
 func startOrigin(t *testing.T) (*httptest.Server, *client.Client) {
 	t.Helper()
-	srv, err := web.New(web.Options{Store: memory.New(), Location: "home"})
+	srv, err := newStandalone(memory.New(), "home")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +36,22 @@ func startOrigin(t *testing.T) (*httptest.Server, *client.Client) {
 		t.Fatal(err)
 	}
 	return ts, anon
+}
+
+// newStandalone returns a standalone server over st at location, wired as
+// cmd/knot wires one: the origin's services and this package's space
+// service over one observed store.
+func newStandalone(st storage.Store, location string) (*web.Server, error) {
+	obs := origin.Observe(st, nil)
+	logins := origin.NewLogins(origin.LoginsOptions{})
+	audit := origin.NewAuditService(obs, location, origin.ServiceOptions{})
+	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location}, Audit: audit})
+	if err != nil {
+		return nil, err
+	}
+	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: logins, Audit: origin.RecordAudit(audit, nil)})
+	svcs := origin.NewServices(obs, origin.ServicesOptions{Location: location, Spaces: local.Spaces, Audit: audit, Auth: auth})
+	return web.New(web.Options{Services: svcs, Local: local, Logins: logins, Store: obs, Location: location})
 }
 
 func wantMessage(t *testing.T, err error, code, part string) {

@@ -25,24 +25,17 @@ const (
 )
 
 // Fleet is an origin's view of its leaves, through which its space service
-// places spaces at them and acts on their spaces (origin.Hub behind an
-// adapter: origin and leaf do not import each other).
+// places spaces at them and acts on their spaces (origin.Hub is one:
+// origin and leaf meet through shared's types).
 type Fleet interface {
 	// Leaves lists the leaf nodes the origin knows.
-	Leaves() []FleetLeaf
+	Leaves() []shared.LeafNode
 	// Command asks the leaf of location to carry out cmd and returns its
 	// answer: EUNAVAILABLE when it is not connected or goes away, the
 	// leaf's own error otherwise.
 	Command(ctx context.Context, location string, cmd wire.Command) error
-}
-
-// FleetLeaf is a leaf node as the origin sees it.
-type FleetLeaf struct {
-	Location   string
-	Connected  bool
-	Restricted bool
-	Protocol   int
-	Runtimes   []string
+	// Linked reports whether a leaf of location is connected now.
+	Linked(location string) bool
 }
 
 // runtimesFor returns the runtimes that run templates of kind; nil for a

@@ -12,6 +12,7 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // echoServer listens on loopback and echoes each connection until its
@@ -119,7 +120,8 @@ func TestDialPortReachesAPortCountsBytesAndIsBounded(t *testing.T) {
 // BenchmarkPortThroughput sends 8 MiB to an echo server and reads it back,
 // over plain loopback TCP and through a port of a space (the agent link:
 // TLS and yamux between leaf and agent, and the agent's TCP connection in
-// the space), and reports both rates and their ratio.
+// the space), and reports both rates and their ratio, and the ratio of the
+// CPU time each took.
 func BenchmarkPortThroughput(b *testing.B) {
 	bed := newAgentBed(b)
 	tok := bed.space("s1")
@@ -158,8 +160,11 @@ func BenchmarkPortThroughput(b *testing.B) {
 		}
 	}
 	// The two alternate, so that both see the same load on the machine.
-	var plain, forwarded time.Duration
+	// The CPU time each costs (the whole process: client, echo server and,
+	// when forwarded, leaf and agent) does not depend on that load.
+	var plain, forwarded, plainCPU, forwardedCPU time.Duration
 	for b.Loop() {
+		c0 := testenv.CPUTime()
 		t0 := time.Now()
 		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
@@ -167,7 +172,7 @@ func BenchmarkPortThroughput(b *testing.B) {
 		}
 		transfer(b, c.(*net.TCPConn))
 		c.Close()
-		t1 := time.Now()
+		t1, c1 := time.Now(), testenv.CPUTime()
 		pc, err := bed.agents.DialPort(context.Background(), "s1", port)
 		if err != nil {
 			b.Fatal(err)
@@ -175,9 +180,11 @@ func BenchmarkPortThroughput(b *testing.B) {
 		transfer(b, pc)
 		pc.Close()
 		plain, forwarded = plain+t1.Sub(t0), forwarded+time.Since(t1)
+		plainCPU, forwardedCPU = plainCPU+c1-c0, forwardedCPU+testenv.CPUTime()-c1
 	}
 	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
 	b.ReportMetric(mbs(plain), "loopback-MB/s")
 	b.ReportMetric(mbs(forwarded), "forwarded-MB/s")
 	b.ReportMetric(plain.Seconds()/forwarded.Seconds(), "ratio")
+	b.ReportMetric(plainCPU.Seconds()/forwardedCPU.Seconds(), "cpu-ratio")
 }

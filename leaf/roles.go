@@ -18,15 +18,12 @@ var _ shared.RoleService = (*RoleService)(nil)
 func NewRoleService(opts ServiceOptions) *RoleService { return &RoleService{opts: opts} }
 
 // List implements shared.RoleService from the replica.
-func (s *RoleService) List(ctx context.Context) ([]*shared.Role, error) {
+func (s *RoleService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Role], error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {
-		return nil, err
+		return shared.Page[*shared.Role]{}, err
 	}
 	stored, err := storage.List[shared.Role](ctx, s.opts.Store)
-	if err != nil {
-		return nil, err
-	}
-	return append(shared.BuiltinRoles(), stored...), nil
+	return shared.SelectList(append(shared.BuiltinRoles(), stored...), err)(o, shared.SelectRoles)
 }
 
 // Get implements shared.RoleService from the replica.

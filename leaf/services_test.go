@@ -42,7 +42,7 @@ func TestLeafServicesReadTheReplica(t *testing.T) {
 	manager := actorCtx(shared.PermManageGroups, shared.PermManageRoles)
 	plain := actorCtx(shared.PermUseSpaces)
 
-	if gs, err := groups.List(plain); err != nil || len(gs) != 1 || gs[0].Name != "devs" {
+	if gs, err := groups.List(plain, shared.ListOptions{}); err != nil || len(gs.Items) != 1 || gs.Items[0].Name != "devs" {
 		t.Fatalf("List = %v, %v", gs, err)
 	}
 	if g, err := groups.Get(manager, "g1"); err != nil || g.Name != "devs" {
@@ -52,10 +52,10 @@ func TestLeafServicesReadTheReplica(t *testing.T) {
 	wantCode(t, err, shared.EFORBIDDEN)
 	_, err = groups.Get(manager, "nope")
 	wantCode(t, err, shared.ENOTFOUND)
-	_, err = groups.List(ctx)
+	_, err = groups.List(ctx, shared.ListOptions{})
 	wantCode(t, err, shared.EUNAUTHORIZED)
 
-	if rs, err := roles.List(plain); err != nil || len(rs) != 3 || rs[2].Name != "auditor" {
+	if rs, err := roles.List(plain, shared.ListOptions{}); err != nil || len(rs.Items) != 3 || rs.Items[2].Name != "auditor" {
 		t.Fatalf("roles List = %v, %v", rs, err)
 	}
 	if r, err := roles.Get(manager, shared.AdminRoleID); err != nil || r.Name != "Admin" {

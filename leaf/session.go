@@ -208,13 +208,17 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		s.conn.CloseNow() // the reader ends the session
 	})
 	s.acks.SetInterval(welcome.AckIntervalMS)
-	errc := make(chan error, 4)
+	errc := make(chan error, 6)
 	go func() { errc <- s.read(context.WithoutCancel(ctx)) }()
 	go func() { errc <- s.report(gctx) }()
 	go func() { errc <- s.probe(gctx) }()
 	n := 3
 	if s.proto >= 2 {
 		go func() { errc <- s.reportAudit(gctx) }()
+		n++
+	}
+	if s.proto >= 5 && u.opts.Agents != nil {
+		go func() { errc <- s.reportAgents(gctx) }()
 		n++
 	}
 	u.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/knot-dev/knot/shared"
@@ -23,6 +25,7 @@ type spaceLists struct {
 	spaces    recCache[shared.Space, *shared.Space]       // guarded by mu
 	users     recCache[shared.User, *shared.User]         // guarded by mu
 	templates recCache[shared.Template, *shared.Template] // guarded by mu
+	orders    shared.Orders[*shared.Space]                // list's spaces by sort key
 }
 
 func readToken(ctx context.Context, st storage.Store) (string, error) {
@@ -107,4 +110,93 @@ func (c *recCache[T, P]) load(ctx context.Context, st storage.Store) ([]P, error
 	}
 	c.m = next
 	return out, nil
+}
+
+// spaceSortKeys are the orders a space list offers.
+var spaceSortKeys = []string{"created", "location", "name", "owner", "state", "template"}
+
+// spaceSorts returns the comparisons of spaceSortKeys over v's records.
+func spaceSorts(v *shared.SpaceList) shared.Sorts[*shared.Space] {
+	return shared.Sorts[*shared.Space]{
+		"name":     func(a, b *shared.Space) int { return shared.ByText(a.Name, b.Name) },
+		"created":  func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) },
+		"state":    func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) },
+		"location": func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) },
+		"owner":    func(a, b *shared.Space) int { return shared.ByText(ownerName(v, a), ownerName(v, b)) },
+		"template": func(a, b *shared.Space) int { return shared.ByText(templateName(v, a), templateName(v, b)) },
+	}
+}
+
+func stateOrder(st shared.SpaceState) int { return slices.Index(shared.SpaceStates, st) }
+
+func ownerName(v *shared.SpaceList, sp *shared.Space) string {
+	if u := v.Users[sp.UserID]; u != nil {
+		return u.Username
+	}
+	return ""
+}
+
+func templateName(v *shared.SpaceList, sp *shared.Space) string {
+	if t := v.Templates[sp.TemplateID]; t != nil {
+		return t.Name
+	}
+	return ""
+}
+
+// ordered returns every space of v in the order key names, sorted once
+// per list and key.
+func (c *spaceLists) ordered(v *shared.SpaceList, key string) []*shared.Space {
+	return c.orders.Get(v, key, func() []*shared.Space {
+		out := slices.Clone(v.Spaces)
+		shared.SortBy(out, key, spaceSorts(v))
+		return out
+	})
+}
+
+// selectSpaces returns the spaces of v that userID owns ("" for every
+// user's) and o selects, with their total and the count per state.
+func (c *spaceLists) selectSpaces(v *shared.SpaceList, userID string, o shared.ListOptions) (*shared.SpaceList, error) {
+	if err := o.Check(spaceSortKeys); err != nil {
+		return nil, err
+	}
+	if o.State != "" && !shared.SpaceState(o.State).Valid() {
+		return nil, shared.Errorf(shared.EINVALID, "state must be one of %s, not %s", joinStates(), quote(o.State))
+	}
+	order := v.Spaces
+	if o.Sort != "" {
+		order = c.ordered(v, o.Sort)
+	}
+	out := *v
+	out.States = make(map[shared.SpaceState]int, len(shared.SpaceStates))
+	sel := order
+	narrowed := userID != "" || o.State != "" || o.Location != "" || o.Owner != "" || o.Query != ""
+	if narrowed {
+		sel = make([]*shared.Space, 0, len(order))
+	}
+	for _, sp := range order {
+		if (userID != "" && sp.UserID != userID) ||
+			(o.Location != "" && !strings.EqualFold(sp.Location, o.Location)) ||
+			(o.Owner != "" && sp.UserID != o.Owner && !strings.EqualFold(ownerName(v, sp), o.Owner)) ||
+			(o.Query != "" && !o.Match(sp.Name, sp.Description, ownerName(v, sp), templateName(v, sp))) {
+			continue
+		}
+		out.States[sp.State]++
+		if narrowed && (o.State == "" || string(sp.State) == o.State) {
+			sel = append(sel, sp)
+		}
+	}
+	page, err := shared.Select(sel, shared.ListOptions{Limit: o.Limit, Offset: o.Offset}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out.Spaces, out.Total = page.Items, page.Total
+	return &out, nil
+}
+
+func joinStates() string {
+	names := make([]string, len(shared.SpaceStates))
+	for i, st := range shared.SpaceStates {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
 }

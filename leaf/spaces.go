@@ -158,20 +158,13 @@ func (s *SpaceService) List(ctx context.Context, f shared.SpaceFilter) (*shared.
 	if err != nil {
 		return nil, err
 	}
-	if all {
-		return v, nil
-	}
-	if userID != a.User.ID && v.Users[userID] == nil {
+	if !all && userID != a.User.ID && v.Users[userID] == nil {
 		return nil, shared.Errorf(shared.ENOTFOUND, "user %s not found", quote(userID))
 	}
-	out := *v
-	out.Spaces = nil
-	for _, sp := range v.Spaces {
-		if sp.UserID == userID {
-			out.Spaces = append(out.Spaces, sp)
-		}
+	if all {
+		userID = ""
 	}
-	return &out, nil
+	return s.lists.selectSpaces(v, userID, f.ListOptions)
 }
 
 // Snapshot returns every space with the users and templates, for no

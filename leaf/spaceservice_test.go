@@ -258,9 +258,11 @@ type fakeFleet struct {
 	cmds  []wire.Command
 }
 
-func (f *fakeFleet) Leaves() []leaf.FleetLeaf {
-	return []leaf.FleetLeaf{{Location: "away", Connected: true, Protocol: 2, Runtimes: []string{"docker"}}}
+func (f *fakeFleet) Leaves() []shared.LeafNode {
+	return []shared.LeafNode{{Location: "away", Connected: true, Protocol: 2, Runtimes: []string{"docker"}}}
 }
+
+func (f *fakeFleet) Linked(location string) bool { return location == "away" }
 
 func (f *fakeFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
 	f.mu.Lock()

@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,6 +78,10 @@ type StreamsOptions struct {
 	// Sealer opens the sealed SSH host keys of this location's spaces
 	// (and seals those Access makes); nil means they are in clear.
 	Sealer *crypt.Sealer
+	// NoProxy refuses the ports (forwarded ports, web apps) of this
+	// location's spaces relayed from other servers, as Access does local
+	// ones (server.disable_proxy).
+	NoProxy bool
 	// Logger receives the log; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -90,6 +95,7 @@ type AgentStreams struct {
 
 	mu     sync.Mutex
 	remote RemoteStreams // guarded by mu
+	asks   askHandler    // guarded by mu: answers wire.RelayOpen.Ask (relayasks.go)
 }
 
 // NewAgentStreams returns the streams of a server.
@@ -132,6 +138,12 @@ func (s *AgentStreams) Open(ctx context.Context, req StreamRequest) (net.Conn, e
 	if sp.Location == s.opts.Location {
 		if s.opts.Agents == nil {
 			return nil, shared.Errorf(shared.EUNAVAILABLE, "this server has no agent endpoint")
+		}
+		if o := req.Open; o.Type == agentwire.OpenSSH && o.SSH != nil {
+			// For an agent that hands it to the image's own sshd.
+			ssh := *o.SSH
+			ssh.Owner = &agentwire.Keys{Keys: OwnerKeys(ctx, s.opts.Store, sp)}
+			req.Open.SSH = &ssh
 		}
 		return s.opts.Agents.OpenStream(ctx, sp.ID, req.Open)
 	}
@@ -215,6 +227,10 @@ func sessionsOn(ctx context.Context, spaceID string, open opener) ([]agentwire.S
 // stream to the agent until either side ends. It closes conn.
 func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn net.Conn) {
 	defer conn.Close()
+	if h.Ask != "" {
+		s.serveAsk(ctx, h, conn)
+		return
+	}
 	sp, u, err := s.mayRelay(ctx, h)
 	if err != nil {
 		wire.WriteRelay(conn, wire.ReplyOf(err))
@@ -224,7 +240,11 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 	defer cancel()
 	var agent net.Conn
 	if h.Open.Type == agentwire.OpenPort {
-		agent, err = s.dialPort(octx, sp, h.Open.Port)
+		if s.opts.NoProxy {
+			err = shared.Errorf(shared.EFORBIDDEN, "the server of location %s does not forward the ports of its spaces (its server.disable_proxy)", s.opts.Location)
+		} else {
+			agent, err = s.dialPort(octx, sp, h.Open.Port)
+		}
 	} else {
 		var o agentwire.Open
 		if o, err = s.ownOpen(ctx, h, sp, u); err == nil {
@@ -482,4 +502,38 @@ func bounded(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// CloseWrite ends the writing of the stream c counts (see wire.CloseWrite).
+func (c *countedConn) CloseWrite() error { return wire.CloseWrite(c.Conn) }
+
+// OwnerKeys returns the public keys of the owner of sp in r, one
+// authorized_keys line each with the key's name as its comment, within the
+// bounds of agentwire.Keys: none when the owner is not found.
+func OwnerKeys(ctx context.Context, r storage.Reader, sp *shared.Space) []string {
+	u, err := storage.Get[shared.User](ctx, r, sp.UserID)
+	if err != nil {
+		return []string{}
+	}
+	out, n := []string{}, 0
+	add := func(line, comment string) {
+		if comment = strings.Join(strings.FieldsFunc(comment, func(r rune) bool { return r < ' ' || r == 0x7f || r == ' ' }), "-"); comment != "" {
+			line += " " + comment
+		}
+		if line == "" || len(out) >= agentwire.MaxSSHKeys || n+len(line) > agentwire.MaxAuthorizedKeys {
+			return
+		}
+		out, n = append(out, line), n+len(line)
+	}
+	for _, k := range u.SSHKeys {
+		if key, err := sshkey.Parse(k.Key); err == nil {
+			add(key.Line, "knot:"+u.Username+":"+k.Name)
+		}
+	}
+	for l := range strings.Lines(u.SSHPublicKey) {
+		if key, err := sshkey.Parse(l); err == nil {
+			add(key.Line, "knot:"+u.Username)
+		}
+	}
+	return out
 }

@@ -23,8 +23,8 @@ type auditLog struct {
 	evs []shared.AuditEvent
 }
 
-func (a *auditLog) List(context.Context, int, int) ([]shared.AuditEvent, int, error) {
-	return nil, 0, nil
+func (a *auditLog) List(context.Context, shared.ListOptions) (shared.Page[shared.AuditEvent], error) {
+	return shared.Page[shared.AuditEvent]{}, nil
 }
 func (a *auditLog) Prune(context.Context, time.Time) (int, error) { return 0, nil }
 func (a *auditLog) Record(_ context.Context, ev *shared.AuditEvent) error {

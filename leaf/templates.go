@@ -28,20 +28,21 @@ func NewTemplateService(opts ServiceOptions, spaces func(ctx context.Context) ([
 }
 
 // List implements shared.TemplateService from the replica.
-func (s *TemplateService) List(ctx context.Context) ([]*shared.TemplateUsage, error) {
+func (s *TemplateService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.TemplateUsage], error) {
+	var none shared.Page[*shared.TemplateUsage]
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	ts, err := storage.List[shared.Template](ctx, s.opts.Store)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	spaces, err := s.spaces(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	return shared.TemplatesFor(a, ts, spaces), nil
+	return shared.SelectTemplates(shared.TemplatesFor(a, ts, spaces), o)
 }
 
 // Get implements shared.TemplateService from the replica.

@@ -31,17 +31,17 @@ func TestLeafTemplateServiceReadsTheReplica(t *testing.T) {
 	manager := actorCtx(shared.PermManageTemplates)
 	plain := actorCtx(shared.PermUseSpaces)
 
-	if ts, err := svc.List(plain); err != nil || len(ts) != 1 || ts[0].Name != "open" {
+	if ts, err := svc.List(plain, shared.ListOptions{}); err != nil || len(ts.Items) != 1 || ts.Items[0].Name != "open" {
 		t.Fatalf("a user outside the group lists %v, %v", ts, err)
 	}
-	if ts, err := svc.List(manager); err != nil || len(ts) != 2 || ts[1].Spaces != 1 || ts[1].Deployed != 1 {
+	if ts, err := svc.List(manager, shared.ListOptions{}); err != nil || len(ts.Items) != 2 || ts.Items[1].Spaces != 1 || ts.Items[1].Deployed != 1 {
 		t.Fatalf("a manager lists %v, %v", ts, err)
 	}
 	_, err := svc.Get(plain, "t1")
 	wantCode(t, err, shared.EFORBIDDEN)
 	_, err = svc.Get(manager, "nope")
 	wantCode(t, err, shared.ENOTFOUND)
-	_, err = svc.List(ctx)
+	_, err = svc.List(ctx, shared.ListOptions{})
 	wantCode(t, err, shared.EUNAUTHORIZED)
 }
 

@@ -19,12 +19,12 @@ var _ shared.TokenService = (*TokenService)(nil)
 func NewTokenService(opts ServiceOptions) *TokenService { return &TokenService{opts: opts} }
 
 // List implements shared.TokenService from the replica.
-func (s *TokenService) List(ctx context.Context) ([]*shared.Token, error) {
+func (s *TokenService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Token], error) {
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
-		return nil, err
+		return shared.Page[*shared.Token]{}, err
 	}
-	return storage.ListWhere(ctx, s.opts.Store, func(t *shared.Token) bool { return t.UserID == a.User.ID })
+	return shared.SelectList(storage.ListWhere(ctx, s.opts.Store, func(t *shared.Token) bool { return t.UserID == a.User.ID }))(o, shared.SelectTokens)
 }
 
 // Create implements shared.TokenService at the origin.

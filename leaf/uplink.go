@@ -27,7 +27,8 @@
 //     the origin acknowledges them. Commands of the origin go to the
 //     SpaceController: Options.Spaces, or the SpaceService made with the
 //     uplink. With protocol 2, the audit events of the leaf's
-//     store go to the origin the same way (see reportAudit).
+//     store go to the origin the same way (see reportAudit); with
+//     protocol 5, the states of its agents (uplinkagents.go).
 //  5. When the link ends, for whatever reason, Run waits with capped
 //     exponential backoff (reset after a welcome) and dials again. It never
 //     returns because of the origin: a refused credential, no common protocol
@@ -44,7 +45,14 @@
 // a terminal, a forwarded port, a web app or any other agent stream, the
 // audit records of every open and close, the agent token of a manual space,
 // and the web apps' one-time codes and cookies (AppGrants); web's handlers
-// only decode the request, call it and carry the bytes.
+// only decode the request, call it and carry the bytes. The pumps
+// (pump.go) carry them: between a viewer's websocket (Viewer, which web
+// accepts) and the stream to the space, for terminals, SSH, forwarded
+// ports and the log, with the reasons each ends for; Pumps lets a server
+// stop them all at shutdown.
+//
+// The space list cache (listcache.go) keeps the encoded entries of
+// GET /api/spaces while the store has not changed.
 //
 // On a leaf the store's own revisions are local: they order the leaf's own
 // writes (its spaces). The origin's revisions live only in the replica state
@@ -158,6 +166,14 @@ type Options struct {
 	ReportInterval time.Duration
 	// Now is the clock of the status; nil means time.Now.
 	Now func() time.Time
+	// Agents is the agent endpoint of the leaf's location, whose agents'
+	// states go to the origin (protocol 5 on; see AgentChanged); nil means
+	// none are reported.
+	Agents *Agents
+	// AgentReportDelay and AgentRefresh are how often agent states go out
+	// (see wire.AgentStates); 0 means wire.AgentReportDelay and
+	// wire.AgentRefresh.
+	AgentReportDelay, AgentRefresh time.Duration
 	// BackupDir is where the leaf writes a copy of its replica before a
 	// snapshot of a new epoch replaces it (see ReplicaBackup); "" means
 	// os.TempDir().
@@ -175,10 +191,13 @@ type Uplink struct {
 	audit  chan struct{} // buffered 1: likewise, for the audit reporter
 	probe  chan struct{} // buffered 1: Probe was called
 
+	agentsChanged chan struct{} // buffered 1: AgentChanged was called
+
 	mu     sync.Mutex
 	status shared.LeafStatus // guarded by mu
 	spaces SpaceController   // guarded by mu: Options.Spaces, or the space service's commands
 	acked  int64             // guarded by mu: highest leaf revision whose report the origin acknowledged
+	marks  agentMarks        // guarded by mu: agents to report
 
 	streams *AgentStreams // guarded by mu: serves relayed streams (relay.go); nil keeps no relay channel
 	relay   relayState    // guarded by mu
@@ -199,7 +218,8 @@ func New(opts Options) (*Uplink, error) {
 	if _, err := wire.Endpoint(opts.OriginURL); err != nil && !isSRV(opts.OriginURL) {
 		return nil, err
 	}
-	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1), probe: make(chan struct{}, 1)}
+	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1), probe: make(chan struct{}, 1),
+		agentsChanged: make(chan struct{}, 1), marks: agentMarks{dirty: map[string]struct{}{}}}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -224,6 +244,12 @@ func New(opts Options) (*Uplink, error) {
 	}
 	if u.opts.ProbeTimeout <= 0 {
 		u.opts.ProbeTimeout = 5 * time.Second
+	}
+	if u.opts.AgentReportDelay <= 0 {
+		u.opts.AgentReportDelay = wire.AgentReportDelay
+	}
+	if u.opts.AgentRefresh <= 0 {
+		u.opts.AgentRefresh = wire.AgentRefresh
 	}
 	if u.opts.ReportInterval <= 0 {
 		u.opts.ReportInterval = 2 * time.Second

@@ -21,12 +21,18 @@ type UserOptions struct {
 	FarUsage func(ctx context.Context, userID string) (api.LeafUsage, error)
 	// Log, when set, is told why the quota counts the replica alone.
 	Log func(ctx context.Context, userID string, err error)
+	// Records returns every space, user and template of the replica,
+	// decoded and kept while it does not change (the space service's
+	// snapshot), for List to count spaces from; nil reads the replica each
+	// time.
+	Records func(ctx context.Context) (*shared.SpaceList, error)
 }
 
 // UserService is a leaf's shared.UserService (see services.go).
 type UserService struct {
-	opts ServiceOptions
-	uo   UserOptions
+	opts   ServiceOptions
+	uo     UserOptions
+	orders shared.Orders[shared.UserListing]
 }
 
 var _ shared.UserService = (*UserService)(nil)
@@ -37,11 +43,15 @@ func NewUserService(opts ServiceOptions, uo UserOptions) *UserService {
 }
 
 // List implements shared.UserService from the replica.
-func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
+func (s *UserService) List(ctx context.Context, o shared.ListOptions) (shared.Page[shared.UserListing], error) {
 	if err := shared.UserListAccess(ctx); err != nil {
-		return nil, err
+		return shared.Page[shared.UserListing]{}, err
 	}
-	return storage.ListUsers(ctx, s.opts.Store, state)
+	if s.uo.Records != nil {
+		v, err := s.uo.Records(ctx)
+		return shared.SelectUserListings(v, err, o, &s.orders)
+	}
+	return shared.SelectList(storage.ListUsers(ctx, s.opts.Store, o.State))(o, shared.SelectUsers)
 }
 
 // Get implements shared.UserService from the replica.

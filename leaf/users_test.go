@@ -39,19 +39,20 @@ func TestLeafUserServicesReadTheReplica(t *testing.T) {
 	}
 	_, err := users.Get(plain, "bob")
 	wantCode(t, err, shared.EFORBIDDEN)
-	_, err = users.List(plain, "")
+	_, err = users.List(plain, shared.ListOptions{})
 	wantCode(t, err, shared.EFORBIDDEN)
-	list, err := users.List(manager, "active")
+	page, err := users.List(manager, shared.ListOptions{State: "active"})
+	list := page.Items
 	if err != nil || len(list) != 1 || list[0].User.ID != "actor" || list[0].NumberSpaces != 2 {
 		t.Fatalf("List(active) = %+v, %v", list, err)
 	}
-	_, err = users.List(manager, "gone")
+	_, err = users.List(manager, shared.ListOptions{State: "gone"})
 	wantCode(t, err, shared.EINVALID)
 	if q, err := users.Quota(plain, "actor"); err != nil || q.NumberSpaces != 4 || q.MaxSpaces != 5 {
 		t.Fatalf("Quota = %+v, %v, want this location's space and the origin's 3", q, err)
 	}
-	tokens, err := leaf.NewTokenService(leaf.ServiceOptions{Store: replica}).List(plain)
-	if err != nil || len(tokens) != 1 || tokens[0].Name != "ci" {
+	tokens, err := leaf.NewTokenService(leaf.ServiceOptions{Store: replica}).List(plain, shared.ListOptions{})
+	if err != nil || len(tokens.Items) != 1 || tokens.Items[0].Name != "ci" {
 		t.Fatalf("tokens = %v, %v", tokens, err)
 	}
 }

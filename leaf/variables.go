@@ -57,11 +57,11 @@ func (s *VariableService) getVar(ctx context.Context, r storage.Reader, id strin
 }
 
 // List implements shared.VariableService from the replica.
-func (s *VariableService) List(ctx context.Context) ([]*shared.TemplateVar, error) {
+func (s *VariableService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.TemplateVar], error) {
 	if err := needs(ctx, shared.PermManageVariables); err != nil {
-		return nil, err
+		return shared.Page[*shared.TemplateVar]{}, err
 	}
-	return storage.List[shared.TemplateVar](ctx, s.opts.Store)
+	return shared.SelectList(storage.List[shared.TemplateVar](ctx, s.opts.Store))(o, shared.SelectVariables)
 }
 
 // Get implements shared.VariableService from the replica.

@@ -9,6 +9,7 @@ package leaf
 import (
 	"context"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,14 +65,26 @@ func (a *AppGrants) AppHost(host string) (string, bool) {
 	if a.domain == "" {
 		return "", false
 	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	label, ok := strings.CutSuffix(strings.ToLower(host), a.domain)
+	label, ok := strings.CutSuffix(hostOnly(host), a.domain)
 	if !ok || label == "" || strings.Contains(label, ".") {
 		return "", false
 	}
 	return label, true
+}
+
+// AppURL reads raw, the URL of a web app (in the query parameter to of a
+// login), and returns it and the label of its app host. EINVALID when it
+// is not the http(s) URL of an app host of the wildcard domain.
+func (a *AppGrants) AppURL(raw string) (*url.URL, string, error) {
+	to, err := url.Parse(raw)
+	if err != nil || (to.Scheme != "http" && to.Scheme != "https") {
+		return nil, "", shared.Errorf(shared.EINVALID, "query parameter to must be the http(s) URL of a web app")
+	}
+	label, ok := a.AppHost(to.Host)
+	if !ok {
+		return nil, "", shared.Errorf(shared.EINVALID, "%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
+	}
+	return to, label, nil
 }
 
 // ParseAppLabel splits USER--SPACE--PORT; ENOTFOUND when label is not one.
@@ -107,6 +120,46 @@ func (a *AppGrants) Put(g AppGrant, now time.Time) (string, error) {
 	return secret, nil
 }
 
+// hostOnly is host without its port, in lower case.
+func hostOnly(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(host)
+}
+
+// Issue keeps a one-time code for the app host host (a port is ignored),
+// valid for AppCodeTTL, that stands for the knot session sessionID or the
+// API token tokenID of user userID, and returns the code. EUNAVAILABLE
+// when too many are kept.
+func (a *AppGrants) Issue(host, sessionID, tokenID, userID string, now time.Time) (string, error) {
+	return a.Put(AppGrant{Host: hostOnly(host), SessionID: sessionID, TokenID: tokenID, UserID: userID,
+		Code: true, Expires: now.Add(AppCodeTTL)}, now)
+}
+
+// Redeem uses up the one-time code of host and returns the secret of the
+// app cookie that stands for the same login, valid for at most
+// AppGrantTTL. EUNAUTHORIZED when the code is not valid for host or was
+// used; EUNAVAILABLE as Put.
+func (a *AppGrants) Redeem(code, host string, now time.Time) (string, error) {
+	g, ok := a.Get(code, hostOnly(host), true, now)
+	if !ok {
+		return "", shared.Errorf(shared.EUNAUTHORIZED, "the code of this web app login is not valid or was used: open the app again")
+	}
+	g.Code, g.Expires = false, now.Add(AppGrantTTL)
+	return a.Put(g, now)
+}
+
+// Cookie returns the grant of the app cookie secret of host. EUNAUTHORIZED
+// when the cookie is not one of host's or has ended.
+func (a *AppGrants) Cookie(secret, host string, now time.Time) (AppGrant, error) {
+	g, ok := a.Get(secret, hostOnly(host), false, now)
+	if !ok {
+		return AppGrant{}, shared.Errorf(shared.EUNAUTHORIZED, "the login of this web app has ended: open it again")
+	}
+	return g, nil
+}
+
 // Get returns the grant of secret for host; a code is used up.
 func (a *AppGrants) Get(secret, host string, code bool, now time.Time) (AppGrant, bool) {
 	k := crypt.HashToken(secret)
@@ -137,9 +190,12 @@ func (a *Access) AppSpace(ctx context.Context, c Caller, label string) (*shared.
 	return sp, port, a.WebApp(ctx, c, sp, port)
 }
 
-// SpaceNamed returns the space name of the user username at this server's
-// location, names in any case. ENOTFOUND when the user or the space is not
-// there; it says nothing of who may use the space.
+// SpaceNamed returns the space name of the user username, names in any
+// case: the one at this server's location, else the one of that name at
+// another location (appsElsewhere; its web apps are relayed there).
+// ENOTFOUND when the user or the space is not there, ECONFLICT when
+// several other locations have one; it says nothing of who may use the
+// space.
 func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared.Space, error) {
 	u, err := storage.Lookup[shared.User](ctx, a.opts.Store, "username:"+strings.ToLower(username))
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
@@ -149,9 +205,34 @@ func (a *Access) SpaceNamed(ctx context.Context, username, name string) (*shared
 	}
 	sp, err := storage.Lookup[shared.Space](ctx, a.opts.Store, "name:"+u.ID+"/"+strings.ToLower(a.opts.Location)+"/"+strings.ToLower(name))
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
-		return nil, shared.Errorf(shared.ENOTFOUND, "space %s of user %s not found at location %s", quote(name), quote(username), quote(a.opts.Location))
+		return a.apps.spaceElsewhere(ctx, a.opts.Store, a.opts.Location, u, name)
 	}
 	return sp, err
+}
+
+// DialWebApp connects to the web app on port of sp (one WebApp or
+// AppSpace allowed) through its agent, as DialPort does. The connection is
+// audited when it opens and when it closes.
+func (a *Access) DialWebApp(ctx context.Context, c Caller, sp *shared.Space, port int) (net.Conn, error) {
+	pc, visit, err := a.DialPort(ctx, c, sp, Way{Kind: "web app", Port: port})
+	if err != nil {
+		return nil, err
+	}
+	visit.Begin()
+	return &auditedConn{PortConn: pc, closed: func() { visit.End("the connection closed") }}, nil
+}
+
+// auditedConn audits its connection once, when it closes.
+type auditedConn struct {
+	*PortConn
+	once   sync.Once
+	closed func()
+}
+
+func (c *auditedConn) Close() error {
+	err := c.PortConn.Close()
+	c.once.Do(c.closed)
+	return err
 }
 
 // WebApp checks that the actor may open port of sp as a web app: as

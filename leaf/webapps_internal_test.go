@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // FuzzAppHost feeds arbitrary Host headers to the parsing of web app
@@ -60,5 +62,63 @@ func TestAppGrantsAreOneTimeAndBound(t *testing.T) {
 	}
 	if len(a.grants) != 0 {
 		t.Fatalf("%d grants kept after use", len(a.grants))
+	}
+}
+
+// The URL a web app login sends the browser back to must be an http(s)
+// URL of an app host: anything else is EINVALID, before a code is made.
+func TestAppURLIsAnAppHostsOnly(t *testing.T) {
+	a := NewAppGrants("*.example.test")
+	for raw, label := range map[string]string{
+		"https://ann--dev--8080.example.test/x?y=1": "ann--dev--8080",
+		"http://ANN--dev--80.example.test:3000/":    "ann--dev--80",
+		"javascript:alert(1)":                       "",
+		"https://evil.test/":                        "",
+		"ftp://ann--dev--80.example.test/":          "",
+		"%zz":                                       "",
+	} {
+		to, got, err := a.AppURL(raw)
+		if label == "" {
+			if shared.ErrorCode(err) != shared.EINVALID {
+				t.Errorf("AppURL(%q) = %v, %q, %v; want EINVALID", raw, to, got, err)
+			}
+			continue
+		}
+		if err != nil || got != label || to.String() != raw {
+			t.Errorf("AppURL(%q) = %v, %q, %v; want label %q", raw, to, got, err, label)
+		}
+	}
+}
+
+// A code redeems once, for its host alone (with any port or case), into a
+// cookie of that host; the cookie is refused on another host and after
+// AppGrantTTL.
+func TestAppCodeRedeemsOnceIntoTheHostsCookie(t *testing.T) {
+	a := NewAppGrants("*.example.test")
+	now := time.Now()
+	const host = "ann--dev--80.example.test"
+	code, err := a.Issue("ANN--dev--80.example.test:8443", "sess", "", "ann", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Redeem(code, "bob--dev--80.example.test", now); shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+		t.Fatalf("Redeem on another host = %v, want EUNAUTHORIZED", err)
+	}
+	code, _ = a.Issue(host, "sess", "", "ann", now)
+	cookie, err := a.Redeem(code, host+":8443", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Redeem(code, host, now); shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+		t.Fatalf("second Redeem = %v, want EUNAUTHORIZED", err)
+	}
+	if g, err := a.Cookie(cookie, host, now.Add(time.Hour)); err != nil || g.SessionID != "sess" || g.UserID != "ann" || g.Code {
+		t.Fatalf("Cookie = %+v, %v", g, err)
+	}
+	if _, err := a.Cookie(cookie, "bob--dev--80.example.test", now); shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+		t.Fatalf("Cookie on another host = %v, want EUNAUTHORIZED", err)
+	}
+	if _, err := a.Cookie(cookie, host, now.Add(AppGrantTTL+time.Second)); shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+		t.Fatalf("Cookie after AppGrantTTL = %v, want EUNAUTHORIZED", err)
 	}
 }

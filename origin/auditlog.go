@@ -30,18 +30,51 @@ func NewAuditService(store storage.Store, location string, opts ServiceOptions) 
 const maxActor = 256
 
 // List implements shared.AuditService.
-func (s *AuditService) List(ctx context.Context, start, limit int) ([]shared.AuditEvent, int, error) {
+func (s *AuditService) List(ctx context.Context, o shared.ListOptions) (shared.Page[shared.AuditEvent], error) {
+	var none shared.Page[shared.AuditEvent]
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
-		return nil, 0, err
+		return none, err
 	}
 	if err := a.Needs(shared.PermViewAuditLogs); err != nil {
-		return nil, 0, err
+		return none, err
 	}
-	if start < 0 || limit < 1 || limit > shared.MaxAuditPage {
-		return nil, 0, invalid("a page of the audit log starts at 0 or later and holds 1 to %d events, not %d from %d", shared.MaxAuditPage, limit, start)
+	if o.Offset < 0 || o.Limit < 1 || o.Limit > shared.MaxAuditPage {
+		return none, invalid("a page of the audit log starts at 0 or later and holds 1 to %d events, not %d from %d", shared.MaxAuditPage, o.Limit, o.Offset)
 	}
-	return s.store.ListAudit(ctx, start, limit)
+	if err := o.Check(nil); err != nil {
+		return none, err
+	}
+	if o.Query == "" && o.Location == "" {
+		evs, total, err := s.store.ListAudit(ctx, o.Offset, o.Limit)
+		return shared.Page[shared.AuditEvent]{Items: evs, Total: total}, err
+	}
+	return s.search(ctx, o)
+}
+
+// search pages the events among the newest shared.MaxAuditSearch that o
+// selects, reading the log a page at a time.
+func (s *AuditService) search(ctx context.Context, o shared.ListOptions) (shared.Page[shared.AuditEvent], error) {
+	var out shared.Page[shared.AuditEvent]
+	for at := 0; at < shared.MaxAuditSearch; at += shared.MaxAuditPage {
+		evs, _, err := s.store.ListAudit(ctx, at, shared.MaxAuditPage)
+		if err != nil {
+			return shared.Page[shared.AuditEvent]{}, err
+		}
+		for i := range evs {
+			if !evs[i].Match(o) {
+				continue
+			}
+			if out.Total >= o.Offset && len(out.Items) < o.Limit {
+				out.Items = append(out.Items, evs[i])
+			}
+			out.Total++
+		}
+		if len(evs) < shared.MaxAuditPage {
+			break
+		}
+	}
+	return out, nil
 }
 
 // Record implements shared.AuditService.

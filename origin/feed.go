@@ -309,6 +309,11 @@ func (l *link) read(ctx context.Context) error {
 			}
 		case *wire.CommandResult:
 			l.deliver(f)
+		case *wire.AgentStates:
+			if l.proto < 5 {
+				return closeWith(wire.CloseMalformed, "agent states need protocol 5, and this link speaks %d", l.proto)
+			}
+			l.agentStates(f)
 		case *wire.AuditReport:
 			if l.proto < 2 {
 				return closeWith(wire.CloseMalformed, "audit reports need protocol 2, and this link speaks %d", l.proto)

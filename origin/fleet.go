@@ -3,6 +3,7 @@ package origin
 import (
 	"container/list"
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -132,6 +133,12 @@ type FleetOptions struct {
 	// Usage counts what the spaces of userID for which keep is true use;
 	// nil means counting over the hub's store.
 	Usage func(ctx context.Context, userID string, keep func(*shared.Space) bool) (shared.Usage, error)
+	// Location is the origin's own location, which Unseen leaves out.
+	Location string
+	// Spaces returns every space, for Unseen; nil means none.
+	Spaces func(ctx context.Context) ([]*shared.Space, error)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewFleetService returns the fleet service of an origin with hub, or of a
@@ -178,6 +185,60 @@ func (s *FleetService) Leaves(ctx context.Context) ([]shared.LeafNode, error) {
 		return nil, nil
 	}
 	return s.hub.Leaves(), nil
+}
+
+// Unseen implements shared.FleetService.
+func (s *FleetService) Unseen(ctx context.Context, nodes []shared.LeafNode) ([]shared.UnseenLocation, error) {
+	if err := admin(ctx); err != nil {
+		return nil, err
+	}
+	out := []shared.UnseenLocation{}
+	if s.hub == nil {
+		return out, nil
+	}
+	seen := map[string]bool{s.opts.Location: true}
+	for _, n := range nodes {
+		seen[n.Location] = true
+	}
+	byLoc := map[string]*shared.UnseenLocation{}
+	at := func(loc string) *shared.UnseenLocation {
+		u := byLoc[loc]
+		if u == nil {
+			u = &shared.UnseenLocation{Location: loc}
+			byLoc[loc] = u
+		}
+		return u
+	}
+	var spaces []*shared.Space
+	if s.opts.Spaces != nil {
+		var err error
+		if spaces, err = s.opts.Spaces(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for _, sp := range spaces {
+		if !seen[sp.Location] && sp.Location != "" {
+			at(sp.Location).Spaces++
+		}
+	}
+	tokens, err := s.hub.LeafTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if s.opts.Now != nil {
+		now = s.opts.Now()
+	}
+	for _, t := range tokens {
+		if !seen[t.Location] && !t.Expired(now) {
+			at(t.Location).LeafTokens++
+		}
+	}
+	for _, u := range byLoc {
+		out = append(out, *u)
+	}
+	slices.SortFunc(out, func(a, b shared.UnseenLocation) int { return strings.Compare(a.Location, b.Location) })
+	return out, nil
 }
 
 // LeafTokens implements shared.FleetService.

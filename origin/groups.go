@@ -37,11 +37,11 @@ func (s *GroupService) actorFor(ctx context.Context) error {
 }
 
 // List implements shared.GroupService.
-func (s *GroupService) List(ctx context.Context) ([]*shared.Group, error) {
+func (s *GroupService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Group], error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {
-		return nil, err
+		return shared.Page[*shared.Group]{}, err
 	}
-	return storage.List[shared.Group](ctx, s.store)
+	return shared.SelectList(storage.List[shared.Group](ctx, s.store))(o, shared.SelectGroups)
 }
 
 // Get implements shared.GroupService.

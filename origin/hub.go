@@ -195,6 +195,7 @@ type Hub struct {
 	audits  auditIndex       // highest leaf audit id stored, by location and leaf store
 	conns   sync.WaitGroup   // links being opened or served, and relay channels
 	relays  relayTable       // the relay channels of the leaves (relay.go)
+	agents  agentTable       // guarded by mu: the leaves' agents (agents.go)
 
 	// Set by SetHome, guarded by mu.
 	home       string     // the origin's own location

@@ -34,6 +34,7 @@ type link struct {
 	// Set by the handshake, then read-only.
 	node     string
 	location string
+	version  string // the leaf's, from its hello
 	epoch    string
 	mode     string
 	proto    int
@@ -366,7 +367,7 @@ func (l *link) handshake(ctx context.Context, hello *wire.Hello) error {
 		// if the owner changed since, the first frame re-evaluates it.
 		l.reeval = l.mode == wire.ModeResume && owner.Revision > hello.AppliedRevision
 	}
-	l.proto = proto
+	l.proto, l.version = proto, hello.Version
 	if reason := h.register(l, hello, proto); reason != "" {
 		return l.refuse(ctx, true, "%s", reason)
 	}

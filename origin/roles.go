@@ -52,15 +52,12 @@ func (s *RoleService) actorFor(ctx context.Context) (*shared.Actor, error) {
 }
 
 // List implements shared.RoleService.
-func (s *RoleService) List(ctx context.Context) ([]*shared.Role, error) {
+func (s *RoleService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Role], error) {
 	if _, err := shared.ActorRequired(ctx); err != nil {
-		return nil, err
+		return shared.Page[*shared.Role]{}, err
 	}
 	stored, err := storage.List[shared.Role](ctx, s.store)
-	if err != nil {
-		return nil, err
-	}
-	return append(shared.BuiltinRoles(), stored...), nil
+	return shared.SelectList(append(shared.BuiltinRoles(), stored...), err)(o, shared.SelectRoles)
 }
 
 // Get implements shared.RoleService.

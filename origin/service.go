@@ -13,6 +13,10 @@ type ServiceOptions struct {
 	// Now returns the current time, for the timestamps of records; nil
 	// means time.Now.
 	Now func() time.Time
+	// Records returns every space, user and template, decoded and kept
+	// while the store does not change (the space service's snapshot), for
+	// the user list to count spaces from; nil reads the store each time.
+	Records func(ctx context.Context) (*shared.SpaceList, error)
 }
 
 func (o ServiceOptions) now() time.Time {

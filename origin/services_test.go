@@ -59,12 +59,13 @@ func TestGroupService(t *testing.T) {
 	}
 
 	t.Run("ErrNoActor", func(t *testing.T) {
-		_, err := svc.List(context.Background())
+		_, err := svc.List(context.Background(), shared.ListOptions{})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 		wantCode(t, svc.Create(context.Background(), &shared.Group{Name: "x1"}), shared.EUNAUTHORIZED)
 	})
 	t.Run("AnyActorLists", func(t *testing.T) {
-		groups, err := svc.List(plain)
+		page, err := svc.List(plain, shared.ListOptions{})
+		groups := page.Items
 		if err != nil || len(groups) != 1 || groups[0].Name != "devs" {
 			t.Fatalf("List = %v, %v", groups, err)
 		}
@@ -155,7 +156,8 @@ func TestRoleService(t *testing.T) {
 	}
 
 	t.Run("ListStartsWithTheBuiltinRoles", func(t *testing.T) {
-		roles, err := svc.List(plain)
+		page, err := svc.List(plain, shared.ListOptions{})
+		roles := page.Items
 		if err != nil || len(roles) != 3 || roles[0].ID != shared.AdminRoleID || roles[2].ID != auditor.ID {
 			t.Fatalf("List = %v, %v", roles, err)
 		}

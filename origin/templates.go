@@ -60,20 +60,21 @@ func manageTemplates(ctx context.Context) error {
 }
 
 // List implements shared.TemplateService.
-func (s *TemplateService) List(ctx context.Context) ([]*shared.TemplateUsage, error) {
+func (s *TemplateService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.TemplateUsage], error) {
+	var none shared.Page[*shared.TemplateUsage]
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	ts, err := storage.List[shared.Template](ctx, s.store)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	spaces, err := s.opts.Spaces(ctx)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	return shared.TemplatesFor(a, ts, spaces), nil
+	return shared.SelectTemplates(shared.TemplatesFor(a, ts, spaces), o)
 }
 
 // Get implements shared.TemplateService.

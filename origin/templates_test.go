@@ -39,18 +39,18 @@ func TestTemplateService(t *testing.T) {
 	}
 
 	t.Run("ErrNoActor", func(t *testing.T) {
-		_, err := svc.List(ctx)
+		_, err := svc.List(ctx, shared.ListOptions{})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 		wantCode(t, svc.Create(ctx, &shared.Template{Name: "x1", Kind: shared.TemplateManual}), shared.EUNAUTHORIZED)
 	})
 	t.Run("ListShowsWhatTheActorMayUse", func(t *testing.T) {
 		names := func(ctx context.Context) string {
-			ts, err := svc.List(ctx)
+			ts, err := svc.List(ctx, shared.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var n []string
-			for _, u := range ts {
+			for _, u := range ts.Items {
 				n = append(n, u.Name)
 			}
 			return strings.Join(n, ",")
@@ -219,7 +219,7 @@ func TestVariableService(t *testing.T) {
 		}
 	})
 	t.Run("ErrForbiddenWithoutManageVariables", func(t *testing.T) {
-		_, err := svc.List(plain)
+		_, err := svc.List(plain, shared.ListOptions{})
 		wantCode(t, err, shared.EFORBIDDEN)
 		_, err = svc.Get(plain, region.ID)
 		wantCode(t, err, shared.EFORBIDDEN)
@@ -228,7 +228,7 @@ func TestVariableService(t *testing.T) {
 		wantCode(t, err, shared.EFORBIDDEN)
 		_, err = svc.Delete(plain, region.ID)
 		wantCode(t, err, shared.EFORBIDDEN)
-		_, err = svc.List(context.Background())
+		_, err = svc.List(context.Background(), shared.ListOptions{})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
@@ -321,7 +321,8 @@ func TestAuditService(t *testing.T) {
 	}
 
 	t.Run("RecordFillsInAndClips", func(t *testing.T) {
-		evs, total, err := svc.List(auditor, 0, 10)
+		page, err := svc.List(auditor, shared.ListOptions{Limit: 10})
+		evs, total := page.Items, page.Total
 		if err != nil || total != 3 || len(evs) != 3 {
 			t.Fatalf("List = %d events of %d, %v", len(evs), total, err)
 		}
@@ -334,20 +335,21 @@ func TestAuditService(t *testing.T) {
 		}
 	})
 	t.Run("PagesNewestFirst", func(t *testing.T) {
-		evs, total, err := svc.List(auditor, 1, 1)
+		page, err := svc.List(auditor, shared.ListOptions{Offset: 1, Limit: 1})
+		evs, total := page.Items, page.Total
 		if err != nil || total != 3 || len(evs) != 1 || evs[0].Event != "Group Create" {
 			t.Fatalf("List(1, 1) = %+v of %d, %v", evs, total, err)
 		}
 	})
 	t.Run("ErrForbiddenWithoutViewAuditLogs", func(t *testing.T) {
-		_, _, err := svc.List(plain, 0, 10)
+		_, err := svc.List(plain, shared.ListOptions{Limit: 10})
 		wantCode(t, err, shared.EFORBIDDEN)
-		_, _, err = svc.List(ctx, 0, 10)
+		_, err = svc.List(ctx, shared.ListOptions{Limit: 10})
 		wantCode(t, err, shared.EUNAUTHORIZED)
 	})
 	t.Run("ErrInvalidPage", func(t *testing.T) {
 		for _, p := range [][2]int{{-1, 10}, {0, 0}, {0, shared.MaxAuditPage + 1}} {
-			_, _, err := svc.List(auditor, p[0], p[1])
+			_, err := svc.List(auditor, shared.ListOptions{Offset: p[0], Limit: p[1]})
 			wantCode(t, err, shared.EINVALID)
 		}
 	})
@@ -358,12 +360,12 @@ func TestAuditService(t *testing.T) {
 		}
 		// The oldest event goes only with those before it: pruning keeps
 		// the log without gaps.
-		if _, total, _ := svc.List(auditor, 0, 10); n != 0 || total != 3 {
-			t.Fatalf("pruned %d, %d left: the first event is newer than the cut", n, total)
+		if page, _ := svc.List(auditor, shared.ListOptions{Limit: 10}); n != 0 || page.Total != 3 {
+			t.Fatalf("pruned %d, %d left: the first event is newer than the cut", n, page.Total)
 		}
 		n, err = svc.Prune(ctx, serviceOpts().Now().Add(time.Second))
-		if _, total, _ := svc.List(auditor, 0, 10); err != nil || n != 3 || total != 0 {
-			t.Fatalf("pruned %d, %d left, %v: want all 3 gone", n, total, err)
+		if page, _ := svc.List(auditor, shared.ListOptions{Limit: 10}); err != nil || n != 3 || page.Total != 0 {
+			t.Fatalf("pruned %d, %d left, %v: want all 3 gone", n, page.Total, err)
 		}
 	})
 }

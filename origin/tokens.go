@@ -30,12 +30,12 @@ func NewTokenService(store storage.Store, opts ServiceOptions) *TokenService {
 }
 
 // List implements shared.TokenService.
-func (s *TokenService) List(ctx context.Context) ([]*shared.Token, error) {
+func (s *TokenService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.Token], error) {
 	a, err := shared.ActorRequired(ctx)
 	if err != nil {
-		return nil, err
+		return shared.Page[*shared.Token]{}, err
 	}
-	return storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == a.User.ID })
+	return shared.SelectList(storage.ListWhere(ctx, s.store, func(t *shared.Token) bool { return t.UserID == a.User.ID }))(o, shared.SelectTokens)
 }
 
 // CheckToken checks the name and expiry of a new API token at now.

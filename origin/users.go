@@ -23,6 +23,8 @@ type UserService struct {
 	opts        ServiceOptions
 	deleteSpace SpaceDeleter
 
+	orders shared.Orders[shared.UserListing]
+
 	setupMu   sync.Mutex // serializes this process's first-user setups
 	setupDone bool       // guarded by setupMu: a user exists
 }
@@ -47,11 +49,15 @@ func userNotFound(id string) func() error {
 }
 
 // List implements shared.UserService.
-func (s *UserService) List(ctx context.Context, state string) ([]shared.UserListing, error) {
+func (s *UserService) List(ctx context.Context, o shared.ListOptions) (shared.Page[shared.UserListing], error) {
 	if err := shared.UserListAccess(ctx); err != nil {
-		return nil, err
+		return shared.Page[shared.UserListing]{}, err
 	}
-	return storage.ListUsers(ctx, s.store, state)
+	if s.opts.Records != nil {
+		v, err := s.opts.Records(ctx)
+		return shared.SelectUserListings(v, err, o, &s.orders)
+	}
+	return shared.SelectList(storage.ListUsers(ctx, s.store, o.State))(o, shared.SelectUsers)
 }
 
 // Get implements shared.UserService.

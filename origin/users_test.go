@@ -291,7 +291,7 @@ func TestTokenService(t *testing.T) {
 			wantCode(t, err, shared.EINVALID)
 		})
 	}
-	if own, err := svc.List(bob); err != nil || len(own) != 0 {
+	if own, err := svc.List(bob, shared.ListOptions{}); err != nil || len(own.Items) != 0 {
 		t.Fatalf("bob lists %v, %v", own, err)
 	}
 	_, err = svc.Delete(bob, tok.ID)

@@ -41,11 +41,11 @@ func manageVariables(ctx context.Context) error {
 }
 
 // List implements shared.VariableService.
-func (s *VariableService) List(ctx context.Context) ([]*shared.TemplateVar, error) {
+func (s *VariableService) List(ctx context.Context, o shared.ListOptions) (shared.Page[*shared.TemplateVar], error) {
 	if err := manageVariables(ctx); err != nil {
-		return nil, err
+		return shared.Page[*shared.TemplateVar]{}, err
 	}
-	return storage.List[shared.TemplateVar](ctx, s.store)
+	return shared.SelectList(storage.List[shared.TemplateVar](ctx, s.store))(o, shared.SelectVariables)
 }
 
 // Get implements shared.VariableService.

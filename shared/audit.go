@@ -2,6 +2,7 @@ package shared
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -9,12 +10,15 @@ import (
 // own events and those its leaves report, on a leaf its own (which its
 // uplink reports to the origin).
 type AuditService interface {
-	// List returns a page of the audit log, newest first: at most limit
-	// events after the newest start ones, and the number of events in all.
-	// EUNAUTHORIZED without an actor; EFORBIDDEN without View Audit Logs;
-	// EINVALID when start is negative or limit is not from 1 to
-	// MaxAuditPage.
-	List(ctx context.Context, start, limit int) ([]AuditEvent, int, error)
+	// List returns a page of the audit log, newest first: at most o.Limit
+	// events after the newest o.Offset ones, and the number of events in
+	// all. With o.Query or o.Location it keeps the events whose actor,
+	// event, details or location hold the query and whose location is
+	// o.Location, among the newest MaxAuditSearch events, and counts
+	// those. EUNAUTHORIZED without an actor; EFORBIDDEN without View Audit
+	// Logs; EINVALID when o.Offset is negative, o.Limit is not from 1 to
+	// MaxAuditPage, or o.Sort is set.
+	List(ctx context.Context, o ListOptions) (Page[AuditEvent], error)
 
 	// Record appends ev to the audit log and sets its id. An ev without a
 	// time gets the current one, without a location the server's, without
@@ -30,3 +34,13 @@ type AuditService interface {
 
 // MaxAuditPage is the most events one page of the audit log holds.
 const MaxAuditPage = 1000
+
+// MaxAuditSearch is the number of the newest events a search of the audit
+// log looks through.
+const MaxAuditSearch = 100_000
+
+// Match reports whether o's query and location select ev.
+func (ev *AuditEvent) Match(o ListOptions) bool {
+	return (o.Location == "" || strings.EqualFold(ev.Location, o.Location)) &&
+		o.Match(ev.Actor, ev.Event, ev.Details, ev.Location)
+}

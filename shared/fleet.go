@@ -127,6 +127,14 @@ func LeafTokenOverlap(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// UnseenLocation is a location an origin knows by what its store holds,
+// and where no leaf node is connected or was recently.
+type UnseenLocation struct {
+	Location string
+	// Spaces and LeafTokens count its spaces and unexpired leaf tokens.
+	Spaces, LeafTokens int
+}
+
 // FleetService is the fleet of leaves: the origin's view of its leaf nodes
 // and the tokens it issues them, a leaf's view of its origin, and what a
 // leaf asks the origin. The methods but LeafUsage act for the actor in ctx
@@ -140,6 +148,14 @@ type FleetService interface {
 	// without the Admin role; EUNAVAILABLE on a leaf while the origin
 	// cannot be reached.
 	Leaves(ctx context.Context) ([]LeafNode, error)
+
+	// Unseen returns, on an origin, the locations other than its own that
+	// its store knows by their spaces or unexpired leaf tokens and where
+	// none of nodes (the leaves Leaves returned, which the origin keeps in
+	// memory) is: after a restart of the origin, the leaves that have not
+	// come back; ordered by location. Elsewhere it returns none.
+	// EFORBIDDEN without the Admin role.
+	Unseen(ctx context.Context, nodes []LeafNode) ([]UnseenLocation, error)
 
 	// LeafTokens returns the leaf tokens, expired ones included, by
 	// location. EFORBIDDEN without the Admin role; ECONFLICT on a server

@@ -7,8 +7,10 @@ import "context"
 // fails with EUNAUTHORIZED when there is none. An origin implements it over
 // its store; a leaf reads its replica and leaves writes to the origin.
 type GroupService interface {
-	// List returns every group, ordered by id. Any actor may list them.
-	List(ctx context.Context) ([]*Group, error)
+	// List returns the groups o selects (SelectGroups), ordered by id
+	// unless o.Sort says otherwise. Any actor may list them. EINVALID for
+	// options out of range.
+	List(ctx context.Context, o ListOptions) (Page[*Group], error)
 
 	// Get returns the group with id. EFORBIDDEN without Manage Groups;
 	// ENOTFOUND if there is none.

@@ -108,9 +108,10 @@ func IsBuiltinRole(id string) bool { return id == AdminRoleID || id == UserRoleI
 // them. An origin implements it over its store; a leaf reads its replica and
 // leaves writes to the origin.
 type RoleService interface {
-	// List returns the built-in roles, then the stored ones ordered by
-	// id. Any actor may list them.
-	List(ctx context.Context) ([]*Role, error)
+	// List returns the roles o selects (SelectRoles): the built-in roles,
+	// then the stored ones ordered by id, unless o.Sort says otherwise.
+	// Any actor may list them. EINVALID for options out of range.
+	List(ctx context.Context, o ListOptions) (Page[*Role], error)
 
 	// Get returns the built-in or stored role with id. EFORBIDDEN without
 	// Manage Roles; ENOTFOUND if there is none.

@@ -73,6 +73,9 @@ type AuditEvent struct {
 	Properties map[string]string `json:"properties,omitempty"`
 }
 
+// SpaceStates are the states of a space, in lifecycle order.
+var SpaceStates = []SpaceState{SpacePending, SpaceStarting, SpaceRunning, SpaceStopping, SpaceStopped, SpaceDeleting, SpaceFailed}
+
 // Valid reports whether s is one of the states of a space.
 func (s SpaceState) Valid() bool {
 	switch s {
@@ -91,9 +94,11 @@ func (s SpaceState) Valid() bool {
 // with the same implementation and asks the leaf of another location to
 // act on that location's spaces with a command.
 type SpaceService interface {
-	// List returns the spaces f selects with their owners and templates.
-	// EFORBIDDEN without Manage Spaces for All or another user's spaces;
-	// ENOTFOUND when f.UserID names no user.
+	// List returns the spaces f selects with their owners and templates,
+	// searched, filtered, sorted and paged as f.ListOptions say, with their
+	// total and their count per state. EFORBIDDEN without Manage Spaces for
+	// All or another user's spaces; ENOTFOUND when f.UserID names no user;
+	// EINVALID for a state that is none, or options out of range.
 	List(ctx context.Context, f SpaceFilter) (*SpaceList, error)
 
 	// Get returns the space with id. ENOTFOUND if there is none, or the
@@ -156,6 +161,10 @@ type SpaceFilter struct {
 	// Visible selects every space the actor may see: everyone's with
 	// Manage Spaces, else their own. It overrides UserID and All.
 	Visible bool
+	// ListOptions search (name, description, owner's username, template
+	// name), filter (State, Location, Owner), sort ("name", "created",
+	// "state", "owner", "template", "location") and page the selection.
+	ListOptions
 }
 
 // SpaceList is a consistent snapshot of spaces with the records their
@@ -165,8 +174,14 @@ type SpaceList struct {
 	// Version names the snapshot: two lists of one service with the same
 	// version hold the same records.
 	Version string
-	// Spaces are the selected spaces, ordered by id.
+	// Spaces are the selected spaces, ordered by id unless the filter's
+	// Sort names another order, and paged as its Limit and Offset say.
 	Spaces []*Space
+	// Total is the number of spaces selected before paging.
+	Total int
+	// States counts the spaces in each state that the filter selects when
+	// its State is left out (what each state filter would select).
+	States map[SpaceState]int
 	// Users and Templates hold every user and template by id.
 	Users     map[string]*User
 	Templates map[string]*Template

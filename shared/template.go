@@ -120,8 +120,9 @@ func (v *TemplateVar) UniqueKeys() []string {
 type TemplateService interface {
 	// List returns the templates the actor may use (UsableBy their groups),
 	// or every one with Manage Templates, ordered by id, each with the
-	// number of spaces made from it.
-	List(ctx context.Context) ([]*TemplateUsage, error)
+	// number of spaces made from it; o selects among them
+	// (SelectTemplates). EINVALID for options out of range.
+	List(ctx context.Context, o ListOptions) (Page[*TemplateUsage], error)
 
 	// Get returns the template with id and its usage. EFORBIDDEN without
 	// Manage Templates; ENOTFOUND if there is none.

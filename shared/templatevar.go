@@ -12,8 +12,9 @@ import "context"
 // stored; the records the methods return hold it sealed, and callers must
 // not show it.
 type VariableService interface {
-	// List returns every variable, ordered by id.
-	List(ctx context.Context) ([]*TemplateVar, error)
+	// List returns the variables o selects (SelectVariables), ordered by
+	// id unless o.Sort says otherwise. EINVALID for options out of range.
+	List(ctx context.Context, o ListOptions) (Page[*TemplateVar], error)
 
 	// Get returns the variable with id. ENOTFOUND if there is none.
 	Get(ctx context.Context, id string) (*TemplateVar, error)

@@ -13,8 +13,9 @@ const MaxTokensPerUser = 100
 // with EUNAUTHORIZED when there is no actor. An origin implements it over
 // its store; a leaf reads its replica and leaves writes to the origin.
 type TokenService interface {
-	// List returns the actor's API tokens.
-	List(ctx context.Context) ([]*Token, error)
+	// List returns the actor's API tokens o selects (SelectTokens).
+	// EINVALID for options out of range.
+	List(ctx context.Context, o ListOptions) (Page[*Token], error)
 
 	// Create creates an API token named name for the actor, which expires
 	// at expires (zero: never), and returns it with its secret, which is

@@ -100,11 +100,12 @@ type Quota struct {
 // implements it over its store; a leaf reads its replica and leaves writes
 // to the origin.
 type UserService interface {
-	// List returns the users in state "", "all", "active" or "inactive",
-	// ordered by id, each with the number of their spaces. EFORBIDDEN
-	// without Manage Users or Manage Spaces; EINVALID for
-	// another state.
-	List(ctx context.Context, state string) ([]UserListing, error)
+	// List returns the users in state o.State ("", "all", "active" or
+	// "inactive"), ordered by id, each with the number of their spaces; o
+	// selects among them (SelectUsers). EFORBIDDEN without Manage Users
+	// or Manage Spaces; EINVALID for another state or
+	// options out of range.
+	List(ctx context.Context, o ListOptions) (Page[UserListing], error)
 
 	// Get returns the user with id. EFORBIDDEN unless it is the actor or
 	// the actor holds Manage Users; ENOTFOUND if there is none.

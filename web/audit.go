@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -18,7 +17,7 @@ func (s *Server) audit(r *http.Request, p *principal, event, details string, pro
 // a failed login). Failures to record are logged, not returned: the write the
 // event describes has already happened.
 func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, props map[string]string) {
-	props = leaf.CallerProps(callerOf(r), props)
+	props = shared.CallerProps(callerOf(r), props)
 	if userID != "" {
 		props["user_id"] = userID
 	}
@@ -28,8 +27,9 @@ func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, 
 	}
 }
 
-// handleAuditLogs serves GET /api/audit-logs?start=&max_items=: events
-// newest first; count is the total number of events.
+// handleAuditLogs serves GET /api/audit-logs?start=&max_items=&q=&location=:
+// events newest first; count is the total number of events (that the
+// query and location select).
 func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
 	start, err := intParam(q.Get("start"), "start", 0, 0, 1<<31)
@@ -44,12 +44,13 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	evs, total, err := s.audits.List(r.Context(), start, limit)
+	page, err := s.audits.List(r.Context(), shared.ListOptions{Offset: start, Limit: limit,
+		Query: q.Get("q"), Location: q.Get("location"), Sort: q.Get("sort")})
 	if err != nil {
 		return err
 	}
-	out := api.AuditList{Count: total, Items: make([]api.AuditEntry, 0, len(evs))}
-	for _, e := range evs {
+	out := api.AuditList{Count: page.Total, Items: make([]api.AuditEntry, 0, len(page.Items))}
+	for _, e := range page.Items {
 		out.Items = append(out.Items, api.AuditEntry{
 			ID: e.ID, When: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
 			Details: e.Details, Location: e.Location, Properties: e.Properties,

@@ -1,14 +1,12 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"net"
 	"net/http"
 	"strings"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -50,11 +48,6 @@ func (p *principal) permissions() []shared.Permission {
 		}
 	}
 	return out
-}
-
-// role returns the built-in or stored role with id.
-func (s *Server) role(ctx context.Context, id string) (*shared.Role, error) {
-	return origin.RoleOf(s.store)(ctx, id)
 }
 
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")
@@ -106,12 +99,6 @@ func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, 
 // principalOf returns the principal of the identity id.
 func principalOf(id *shared.Identity, viaCookie bool) *principal {
 	return &principal{user: id.User, perms: uint32(id.Permissions), sessionID: id.SessionID, tokenID: id.TokenID, viaCookie: viaCookie}
-}
-
-// liveSession returns the unexpired session with id and slides its expiry.
-// ENOTFOUND when there is none or it expired (it is then deleted).
-func (s *Server) liveSession(ctx context.Context, id string) (*shared.Session, error) {
-	return s.auth.Session(ctx, id)
 }
 
 func unsafeMethod(m string) bool {
@@ -194,6 +181,3 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
-
-// newID is shared.NewID.
-func newID() string { return shared.NewID() }

@@ -226,7 +226,7 @@ func TestSessionExpiry(t *testing.T) {
 	})
 }
 
-func webLogin(t *testing.T, e *env) (session, csrf *http.Cookie, csrfToken string) {
+func webLogin(t testing.TB, e *env) (session, csrf *http.Cookie, csrfToken string) {
 	t.Helper()
 	r := e.send(req{method: "POST", path: "/api/auth/web", body: map[string]string{"email": "ann@example.com", "password": testPassword}})
 	if r.code != http.StatusOK {

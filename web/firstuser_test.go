@@ -68,7 +68,7 @@ func TestFirstUserSetupHoldsAcrossServers(t *testing.T) {
 	b := &userBarrier{Store: mem, put: newBarrier(2), del: newBarrier(2)}
 	var urls []string
 	for range 2 {
-		srv, err := web.New(web.Options{Store: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: "home"})
+		srv, err := web.NewTest(web.TestOptions{Store: b, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Location: "home"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,19 +17,6 @@ import (
 // This file holds the origin's side of the fleet: the leaf link endpoint,
 // the fleet view, leaf tokens, and what leaves ask the origin over HTTP.
 
-// wrote is called after every write made through the server's store, with
-// the kind written ("" for an audit event): the origin's hub hears of every
-// change to what its feed carries (origin-owned data and spaces), a leaf's
-// uplink of every change to a space and every audit event.
-func (s *Server) wrote(k shared.Kind) {
-	if s.hub != nil && k.Replicated() {
-		s.hub.Notify()
-	}
-	if s.leaf != nil && (k == shared.KindSpace || k == "") {
-		s.leaf.Uplink.Notify()
-	}
-}
-
 // roleName returns "standalone", "origin" or "leaf".
 func (s *Server) roleName() string {
 	switch {
@@ -123,8 +110,13 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 			EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt),
 		})
 	}
-	if out.Unseen, err = s.unseenLocations(r.Context(), nodes); err != nil {
+	unseen, err := s.fleet.Unseen(r.Context(), nodes)
+	if err != nil {
 		return err
+	}
+	out.Unseen = make([]api.UnseenLocation, 0, len(unseen))
+	for _, u := range unseen {
+		out.Unseen = append(out.Unseen, api.UnseenLocation(u))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -9,8 +9,8 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// The group and role handlers decode, make one call to Options.Groups or
-// Options.Roles, audit and encode; the service checks the actor's
+// The group and role handlers decode, make one call to the group or role
+// service, audit and encode; the service checks the actor's
 // permissions, validates and writes (see package origin).
 
 func newGroupInfo(g *shared.Group) api.Group {
@@ -25,12 +25,12 @@ func groupUpdate(req *api.GroupRequest) shared.GroupUpdate {
 
 // handleListGroups serves GET /api/groups.
 func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *principal) error {
-	groups, err := s.groups.List(r.Context())
+	groups, err := listPage(r, s.groups.List)
 	if err != nil {
 		return err
 	}
-	out := api.GroupList{Count: len(groups), Groups: make([]api.Group, 0, len(groups))}
-	for _, g := range groups {
+	out := api.GroupList{Count: len(groups.Items), Total: groups.Total, Groups: make([]api.Group, 0, len(groups.Items))}
+	for _, g := range groups.Items {
 		out.Groups = append(out.Groups, newGroupInfo(g))
 	}
 	writeJSON(w, http.StatusOK, out)

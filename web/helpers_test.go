@@ -74,11 +74,11 @@ type env struct {
 
 // newEnv returns a server with the fake space controller; opts may change
 // the options before the server is made.
-func newEnv(tb testing.TB, opts ...func(*web.Options)) *env {
+func newEnv(tb testing.TB, opts ...func(*web.TestOptions)) *env {
 	tb.Helper()
 	e := &env{t: tb, store: memory.New(), clock: newClock()}
 	e.ctl = &fakeController{store: e.store}
-	o := web.Options{
+	o := web.TestOptions{
 		Store:    e.store,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version:  "1.2.3",
@@ -89,7 +89,7 @@ func newEnv(tb testing.TB, opts ...func(*web.Options)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	srv, err := web.New(o)
+	srv, err := web.NewTest(o)
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}

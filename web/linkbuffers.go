@@ -3,11 +3,11 @@ package web
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
-	"sync"
+
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // A leaf's link lasts as long as the leaf stays connected, and an origin
@@ -24,7 +24,7 @@ const linkReadBuffer = 512
 
 // linkBuffers is the response writer the websocket library hijacks a leaf's
 // connection from: reads go through a buffer of linkReadBuffer bytes, and
-// writes through a frameWriter, which buffers nothing between frames.
+// writes through a wire.FrameWriter, which buffers nothing between frames.
 type linkBuffers struct{ http.ResponseWriter }
 
 func (w linkBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -47,117 +47,7 @@ func (w linkBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	// The websocket library writes a frame's header a byte or a few at a
 	// time and then its payload in one call, and flushes. Through a
-	// bufio.Writer of one byte, the header reaches the frameWriter before
+	// bufio.Writer of one byte, the header reaches the wire.FrameWriter before
 	// the payload does, and the frame goes out in one write.
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(&frameWriter{conn: conn}, 1)), nil
-}
-
-// frameWriter writes a stream of websocket frames (RFC 6455, section 5.2)
-// to conn, a frame's header together with its payload: it holds a frame's
-// header until the payload comes and writes both at once. It keeps no
-// buffer between frames; a frame of up to maxCoalesced bytes is copied
-// into a pooled one. Bytes are written in the order they come, however the
-// stream is cut into calls of Write; only a header is held back.
-type frameWriter struct {
-	conn io.Writer
-	hdr  [14]byte // the header of the frame under way: at most 14 bytes
-	n    int      // bytes of hdr held
-	need int64    // payload bytes of the frame under way still to come, once its header is whole
-}
-
-// maxCoalesced is the biggest frame frameWriter copies to write it in one
-// call; a bigger one goes out as a vectored write where conn allows it.
-const maxCoalesced = 64 << 10
-
-var coalesced = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-func (f *frameWriter) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		if f.n == 0 && f.need > 0 {
-			// The rest of a payload whose header went out.
-			k := int(min(int64(len(p)), f.need))
-			n, err := f.conn.Write(p[:k])
-			written += n
-			f.need -= int64(n)
-			if err != nil {
-				return written, err
-			}
-			p = p[k:]
-			continue
-		}
-		if size, ok := headerSize(f.hdr[:f.n]); !ok || f.n < size {
-			f.hdr[f.n] = p[0]
-			f.n++
-			written++
-			p = p[1:]
-			if size, ok := headerSize(f.hdr[:f.n]); !ok || f.n < size {
-				continue
-			}
-			f.need = payloadLength(f.hdr[:f.n])
-			if f.need > 0 {
-				continue
-			}
-		}
-		// A whole header, and the payload, or as much of it as p holds.
-		k := int(min(int64(len(p)), f.need))
-		if err := f.flush(p[:k]); err != nil {
-			return written, err
-		}
-		written += k
-		f.need -= int64(k)
-		p = p[k:]
-	}
-	return written, nil
-}
-
-// flush writes the header held and payload, the start of the frame's
-// payload, in one call.
-func (f *frameWriter) flush(payload []byte) error {
-	hdr := f.hdr[:f.n]
-	f.n = 0
-	if len(hdr)+len(payload) > maxCoalesced {
-		bufs := net.Buffers{hdr, payload}
-		_, err := bufs.WriteTo(f.conn)
-		return err
-	}
-	bp := coalesced.Get().(*[]byte)
-	b := append(append((*bp)[:0], hdr...), payload...)
-	_, err := f.conn.Write(b)
-	if cap(b) <= maxCoalesced {
-		*bp = b[:0]
-		coalesced.Put(bp)
-	}
-	return err
-}
-
-// headerSize returns the size of the frame header that h begins, once h
-// holds enough of it to tell (its first two bytes).
-func headerSize(h []byte) (int, bool) {
-	if len(h) < 2 {
-		return 0, false
-	}
-	size := 2
-	switch h[1] & 0x7f {
-	case 126:
-		size += 2
-	case 127:
-		size += 8
-	}
-	if h[1]&0x80 != 0 {
-		size += 4 // masking key
-	}
-	return size, true
-}
-
-// payloadLength returns the payload length a whole frame header tells.
-func payloadLength(h []byte) int64 {
-	switch n := h[1] & 0x7f; n {
-	case 126:
-		return int64(binary.BigEndian.Uint16(h[2:4]))
-	case 127:
-		return int64(binary.BigEndian.Uint64(h[2:10]) &^ (1 << 63))
-	default:
-		return int64(n)
-	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(wire.NewFrameWriter(conn), 1)), nil
 }

@@ -30,7 +30,7 @@ type originEnv struct {
 func newOriginEnv(t *testing.T) *originEnv {
 	t.Helper()
 	var hub *origin.Hub
-	e := newEnv(t, func(o *web.Options) {
+	e := newEnv(t, func(o *web.TestOptions) {
 		h, err := origin.New(origin.Options{Store: o.Store, Logger: quietLog(), SharedTokenHash: crypt.HashToken(fleetToken), EnableLeafAPITokens: true})
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestOnlyALeafServesARestrictedLocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range []*origin.Hub{nil, hub} {
-		_, err := web.New(web.Options{Store: memory.New(), Location: "user:ann", Hub: h})
+		_, err := web.NewTest(web.TestOptions{Store: memory.New(), Location: "user:ann", Hub: h})
 		if err == nil || !strings.Contains(err.Error(), "restricted location") {
 			t.Errorf("web.New at user:ann (hub %v): %v, want an error", h != nil, err)
 		}

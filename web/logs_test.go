@@ -22,7 +22,7 @@ import (
 func newLogsEnv(t *testing.T) *env {
 	t.Helper()
 	var m *runtime.Manager
-	e := newEnv(t, func(o *web.Options) {
+	e := newEnv(t, func(o *web.TestOptions) {
 		var err error
 		m, err = runtime.NewManager(runtime.Options{Records: leaf.SpaceRecords{Store: o.Store}, Server: runtime.ServerInfo{Location: o.Location}, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {

@@ -80,7 +80,7 @@ func startMetricsOrigin(t *testing.T, token string) *metricsOrigin {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: st, Logger: slog.New(slog.NewTextHandler(m.log, nil)), Location: "home", Hub: hub,
+	srv, err := web.NewTest(web.TestOptions{Store: st, Logger: slog.New(slog.NewTextHandler(m.log, nil)), Location: "home", Hub: hub,
 		Now: m.clock.Now, MetricsToken: token})
 	if err != nil {
 		t.Fatal(err)

@@ -31,21 +31,8 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, p *p
 // the caller's sessions, which is refused (401) from then on.
 // On a leaf, the session the leaf opened at the origin for it ends too.
 func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ctx, id := withRequest(r), chi.URLParam(r, "session_id")
-	sessions, err := s.auth.OwnSessions(ctx)
-	if err != nil {
+	if err := s.auth.EndOwnSession(withRequest(r), chi.URLParam(r, "session_id")); err != nil {
 		return err
-	}
-	if err := s.auth.EndOwnSession(ctx, id); err != nil {
-		return err
-	}
-	for _, se := range sessions {
-		if se.ID == id {
-			// Gone here already: Logout ends what a leaf holds at the origin.
-			if err := s.auth.Logout(ctx, se.SessionID); err != nil {
-				return err
-			}
-		}
 	}
 	writeJSON(w, http.StatusOK, okResp)
 	return nil

@@ -18,17 +18,12 @@ package web
 //     port, how long it lasted, the bytes each way and why it ended.
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
-	"sync"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/leaf"
-	"github.com/knot-dev/knot/shared/api"
 )
 
 // maxForwardMessage bounds a message of a forwarded-port websocket.
@@ -57,111 +52,5 @@ func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *pr
 	}
 	return pump(s, w, r, maxForwardMessage, func() (*leaf.PortConn, *leaf.Visit, error) {
 		return s.access.DialPort(r.Context(), callerOf(r), sp, way)
-	}, relayPort)
-}
-
-// relayPort copies between the websocket and the port connection until
-// both directions ended or either broke, and returns why it ended. It
-// owns its two goroutines and returns after both.
-func relayPort(ctx context.Context, conn *websocket.Conn, pc *leaf.PortConn, stop <-chan struct{}) string {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var (
-		mu     sync.Mutex
-		reason string
-		eofs   int // sides that wrote their last byte
-	)
-	end := func(why string, cut bool) {
-		mu.Lock()
-		if reason == "" {
-			reason = why
-		}
-		mu.Unlock()
-		if cut {
-			cancel()
-			pc.Close()
-		}
-	}
-	// halfClosed notes that one side wrote its last byte; after both, the
-	// connection ended well.
-	halfClosed := func() {
-		mu.Lock()
-		eofs++
-		both := eofs == 2
-		mu.Unlock()
-		if both {
-			conn.Close(websocket.StatusNormalClosure, "")
-			end("the connection ended", true)
-		}
-	}
-	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
-	var wg sync.WaitGroup
-	wg.Go(func() { // space → client
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := pc.Read(buf)
-			if n > 0 {
-				wctx, wcancel := context.WithTimeout(ctx, terminalWriteTimeout)
-				werr := conn.Write(wctx, websocket.MessageBinary, buf[:n])
-				wcancel()
-				if werr != nil {
-					end("the client went away", true)
-					return
-				}
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				if conn.Write(ctx, websocket.MessageText, eof) != nil {
-					end("the client went away", true)
-					return
-				}
-				halfClosed()
-				return
-			}
-		}
-	})
-	wg.Go(func() { // client → space
-		for {
-			typ, p, err := conn.Read(ctx)
-			if err != nil {
-				switch {
-				case ctx.Err() != nil:
-				case websocket.CloseStatus(err) == websocket.StatusNormalClosure:
-					end("the client closed it", true)
-				case websocket.CloseStatus(err) == websocket.StatusMessageTooBig:
-					end("the client sent a message over 64 KiB", true)
-				default:
-					end("the client went away", true)
-				}
-				return
-			}
-			if typ == websocket.MessageBinary {
-				if _, err := pc.Write(p); err != nil {
-					end("the space's program closed the connection", true)
-					return
-				}
-				continue
-			}
-			var m api.TerminalMessage
-			if json.Unmarshal(p, &m) != nil || m.Type != "eof" {
-				conn.Close(websocket.StatusPolicyViolation, `a text message must be {"type":"eof"}`)
-				end("the client sent a bad message", true)
-				return
-			}
-			pc.CloseWrite()
-			halfClosed()
-		}
-	})
-	select {
-	case <-ctx.Done():
-	case <-stop:
-		conn.Close(websocket.StatusGoingAway, "the server is shutting down")
-		end("the server is shutting down", true)
-	}
-	wg.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	return reason
+	}, leaf.RelayPort)
 }

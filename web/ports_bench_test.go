@@ -18,7 +18,9 @@ import (
 	"github.com/knot-dev/knot/agent"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web"
@@ -27,7 +29,8 @@ import (
 // BenchmarkForwardedPortThroughput sends 8 MiB to an echo server and reads
 // it back, alternately over plain loopback TCP and through the whole path
 // of knot forward port: a websocket to the server, the agent link, and the
-// agent's connection to the port. It reports both rates and their ratio.
+// agent's connection to the port. It reports both rates and their ratio,
+// and the ratio of the CPU time (of the whole process) each took.
 func BenchmarkForwardedPortThroughput(b *testing.B) {
 	var st storage.Store
 	cert, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: b.TempDir(), Hosts: []string{"127.0.0.1"}})
@@ -44,7 +47,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e := newEnv(b, func(o *web.Options) { o.Agents = agents })
+	e := newEnv(b, func(o *web.TestOptions) { o.Agents = agents })
 	st = e.store
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -97,9 +100,10 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 	wsURL := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/spaces/" + sp.ID + "/ports/" + port
 
 	const size = 8 << 20
-	chunk := make([]byte, 32<<10)
-	var plain, forwarded time.Duration
+	chunk := make([]byte, client.MaxPortMessage) // as knot forward port sends
+	var plain, forwarded, plainCPU, forwardedCPU time.Duration
 	for b.Loop() {
+		c0 := cpuTime()
 		t0 := time.Now()
 		c, err := net.Dial("tcp", "127.0.0.1:"+port)
 		if err != nil {
@@ -116,7 +120,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		}
 		c.Close()
 
-		t1 := time.Now()
+		t1, c1 := time.Now(), cpuTime()
 		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
 		if err != nil {
 			b.Fatal(err)
@@ -127,25 +131,36 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 			}
 			ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
 		}()
-		n := 0
-		for {
-			typ, p, err := ws.Read(ctx)
+		ws.SetReadLimit(client.MaxPortMessage)
+		n, buf := 0, make([]byte, client.MaxPortMessage)
+		for { // as knot forward port reads: each message into one buffer
+			typ, r, err := ws.Reader(ctx)
 			if err != nil {
 				b.Fatalf("forwarded: %v after %d bytes", err, n)
 			}
 			if typ == websocket.MessageText {
+				io.Copy(io.Discard, r)
 				break
 			}
-			n += len(p)
+			m, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{r}, buf)
+			if err != nil {
+				b.Fatalf("forwarded: %v after %d bytes", err, n)
+			}
+			n += int(m)
 		}
 		if n != size {
 			b.Fatalf("forwarded: %d bytes back", n)
 		}
 		ws.Close(websocket.StatusNormalClosure, "")
 		plain, forwarded = plain+t1.Sub(t0), forwarded+time.Since(t1)
+		plainCPU, forwardedCPU = plainCPU+c1-c0, forwardedCPU+cpuTime()-c1
 	}
 	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
 	b.ReportMetric(mbs(plain), "loopback-MB/s")
 	b.ReportMetric(mbs(forwarded), "forwarded-MB/s")
 	b.ReportMetric(plain.Seconds()/forwarded.Seconds(), "ratio")
+	b.ReportMetric(plainCPU.Seconds()/forwardedCPU.Seconds(), "cpu-ratio")
 }
+
+// cpuTime is the CPU time the test process has used.
+var cpuTime = testenv.CPUTime

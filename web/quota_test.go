@@ -72,7 +72,7 @@ func newPair(t *testing.T, open func() storage.Store) *pair {
 		if i == 0 {
 			p.store = st
 		}
-		srv, err := web.New(web.Options{
+		srv, err := web.NewTest(web.TestOptions{
 			Store:    st,
 			Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Location: "home",

@@ -22,7 +22,8 @@ func (p passwordAttempt) end()                             { p.a.End() }
 // of each limit in a window is recorded in the audit log.
 func (s *Server) beginPasswordCheck(r *http.Request, email string) (passwordAttempt, error) {
 	a, err := s.logins.Begin(r.Context(), email, clientIP(r), func(f origin.Refusal) {
-		s.auditEvent(withRequest(r), f.AuditEvent(email))
+		ev := f.AuditEvent(email)
+		s.auditAs(r, ev.Actor, "", ev.Event, ev.Details, ev.Properties)
 	})
 	return passwordAttempt{a}, err
 }

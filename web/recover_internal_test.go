@@ -15,7 +15,7 @@ import (
 // a handler that panics on purpose.
 func TestPanicBecomesLogged500(t *testing.T) {
 	var logs bytes.Buffer
-	s, err := New(Options{Store: memory.New(), Location: "home", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := NewTest(TestOptions{Store: memory.New(), Location: "home", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestPanicBecomesLogged500(t *testing.T) {
 
 func TestInternalErrorsHideTheirCause(t *testing.T) {
 	var logs bytes.Buffer
-	s, err := New(Options{Store: memory.New(), Location: "home", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	s, err := NewTest(TestOptions{Store: memory.New(), Location: "home", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,13 @@ import (
 // handler of another kind of agent stream, asks s.agentStreams for a stream
 // to a space whether it runs here or elsewhere.
 
-// setupStreams makes the server's agent streams and their way to other
-// locations: the hub on an origin, the uplink's relay channel on a leaf.
+// setupStreams gives, on an origin, the server's agent streams their way
+// to other locations, the hub, and the hub its way to this location's
+// (a leaf's uplink gets them in leaf.NewLocal).
 func (s *Server) setupStreams() {
-	s.agentStreams = leaf.NewAgentStreams(leaf.StreamsOptions{Location: s.location, Store: s.store, Agents: s.agents, Audit: s.audits, Sealer: s.sealer, Logger: s.log})
-	s.access = leaf.NewAccess(leaf.AccessOptions{Location: s.location, Store: s.store, Spaces: s.spaces, Agents: s.agents, Streams: s.agentStreams,
-		Audit: s.audits, Version: s.version, NoProxy: s.noProxy, Now: s.now, Logger: s.log})
-	switch {
-	case s.hub != nil:
+	if s.hub != nil {
 		s.agentStreams.SetRemote(s.hub)
 		s.hub.SetRelayLocal(s.agentStreams.ServeRelayed)
-	case s.leaf != nil:
-		s.leaf.Uplink.SetStreams(s.agentStreams)
 	}
 }
 

@@ -16,12 +16,12 @@ func newRoleDetails(r *shared.Role) api.Role {
 
 // handleListRoles serves GET /api/roles: the built-in roles, then the stored.
 func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request, p *principal) error {
-	roles, err := s.roles.List(r.Context())
+	roles, err := listPage(r, s.roles.List)
 	if err != nil {
 		return err
 	}
-	out := api.RoleList{Count: len(roles), Roles: make([]api.Role, 0, len(roles))}
-	for _, role := range roles {
+	out := api.RoleList{Count: len(roles.Items), Total: roles.Total, Roles: make([]api.Role, 0, len(roles.Items))}
+	for _, role := range roles.Items {
 		out.Roles = append(out.Roles, newRoleDetails(role))
 	}
 	writeJSON(w, http.StatusOK, out)

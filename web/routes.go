@@ -82,6 +82,8 @@ func (s *Server) routes() chi.Router {
 	r.Post("/api/auth/web", s.handleLogin(true))
 	r.Post("/api/auth/logout", s.api(s.handleLogout))
 	r.Get("/api/auth/using-totp", s.handleUsingTOTP)
+	r.Post("/api/connect/approve", s.api(s.handleConnectApprove))
+	r.Post("/api/connect/token", s.handleConnectToken)
 
 	const (
 		manageUsers     = shared.PermManageUsers

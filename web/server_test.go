@@ -18,13 +18,16 @@ import (
 )
 
 func TestNewNeedsAStore(t *testing.T) {
-	if _, err := web.New(web.Options{}); err == nil || !strings.Contains(err.Error(), "Store") {
+	if _, err := web.New(web.Options{Location: "home"}); err == nil || !strings.Contains(err.Error(), "Services") {
+		t.Fatalf("New without services = %v", err)
+	}
+	if _, err := web.NewTest(web.TestOptions{}); err == nil || !strings.Contains(err.Error(), "Store") {
 		t.Fatalf("New without a store = %v", err)
 	}
-	if _, err := web.New(web.Options{Store: memory.New(), Location: "no place"}); err == nil {
+	if _, err := web.NewTest(web.TestOptions{Store: memory.New(), Location: "no place"}); err == nil {
 		t.Fatal("New accepted an invalid location")
 	}
-	if _, err := web.New(web.Options{Store: memory.New()}); err != nil {
+	if _, err := web.NewTest(web.TestOptions{Store: memory.New(), Location: "home"}); err != nil {
 		t.Fatalf("New with defaults: %v", err)
 	}
 }
@@ -213,7 +216,7 @@ func TestRunServesAndStopsGracefully(t *testing.T) {
 func TestOneDebugLinePerRequest(t *testing.T) {
 	var logs strings.Builder
 	var mu sync.Mutex
-	e := newEnv(t, func(o *web.Options) {
+	e := newEnv(t, func(o *web.TestOptions) {
 		o.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	ann, token := e.user("ann")

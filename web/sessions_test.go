@@ -46,7 +46,7 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 		r.errMsg(t)
 	})
 	t.Run("Configured", func(t *testing.T) {
-		e := newEnv(t, func(o *web.Options) { o.SessionMaxAge = 5 * time.Hour })
+		e := newEnv(t, func(o *web.TestOptions) { o.SessionMaxAge = 5 * time.Hour })
 		e.user("ann")
 		fastChecks(e)
 		token := loginToken(t, e, "ann@example.com")
@@ -98,7 +98,7 @@ func TestSessionCookieIsSecureWhenTheURLIsHTTPS(t *testing.T) {
 		url    string
 		secure bool
 	}{{"https://knot.example.com", true}, {"http://127.0.0.1:3000", false}} {
-		e := newEnv(t, func(o *web.Options) { o.URL = tc.url })
+		e := newEnv(t, func(o *web.TestOptions) { o.URL = tc.url })
 		e.user("ann")
 		r := e.send(req{method: "POST", path: "/api/auth/web", body: map[string]string{"email": "ann@example.com", "password": testPassword}})
 		if r.code != http.StatusOK {

@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
-
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
@@ -12,57 +10,15 @@ import (
 // its link.
 func (s *Server) agentOf(sp *shared.Space) *api.SpaceAgent { return s.access.AgentOf(sp) }
 
-// reachableTail ends every cached list entry: api.Space.Reachable is its
-// last field.
-var reachableTail = []byte(`"reachable":true}`)
-
-// listBody returns the space list response of v. On a server with an
-// agent endpoint every space of its location carries its agent's state
-// (api.SpaceAgent), read from the in-memory registry of linked agents on
-// each request, and on an origin or a leaf every space of a location it
-// cannot reach now says so (reachability); the rest of each entry is the
-// cached encoding, so the list costs one pass and no store reads more.
-// Otherwise it is the cached response, made once per view.
-func (s *Server) listBody(v *spaceView) []byte {
-	reach := s.reachability()
-	if s.agents == nil && reach == nil {
-		return v.body()
+// listBody returns the space list response of v (leaf.SpaceView.Body): on
+// a server with an agent endpoint every space of its location carries its
+// agent's state, on an origin every space of a leaf whose agent that leaf
+// reported, and on an origin or a leaf every space of a location it
+// cannot reach now says so (leaf.SpaceService.Reachability).
+func (s *Server) listBody(v *leaf.SpaceView) []byte {
+	var agentOf func(*shared.Space) *api.SpaceAgent
+	if s.agents != nil || s.hub != nil {
+		agentOf = s.agentOf
 	}
-	return v.encode(96, func(buf *bytes.Buffer, sp *shared.Space) {
-		frag := v.frags[sp.ID]
-		a := s.agentOf(sp)
-		why := ""
-		if reach != nil {
-			why = reach(sp)
-		}
-		if (a == nil && why == "") || !bytes.HasSuffix(frag, reachableTail) {
-			buf.Write(frag)
-			return
-		}
-		var ab, wb []byte
-		var err error
-		if a != nil {
-			if ab, err = json.Marshal(a); err != nil {
-				buf.Write(frag)
-				return
-			}
-		}
-		if why != "" {
-			if wb, err = json.Marshal(why); err != nil {
-				buf.Write(frag)
-				return
-			}
-		}
-		buf.Write(frag[:len(frag)-1])
-		if why != "" {
-			buf.Truncate(buf.Len() - len("true"))
-			buf.WriteString(`false,"unreachable_reason":`)
-			buf.Write(wb)
-		}
-		if a != nil {
-			buf.WriteString(`,"agent":`)
-			buf.Write(ab)
-		}
-		buf.WriteByte('}')
-	})
+	return v.Body(agentOf, s.spaces.Reachability())
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
@@ -18,32 +19,18 @@ import (
 // of another location at the origin, which asks that location's leaf and
 // records the event.
 
-// newSpaceInfo describes sp; u and t (its owner and template) may be nil.
-func newSpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
-	info := api.Space{
-		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
-		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
-		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
-		SSHHostKey: sp.SSHHostPublic,
-		HTTPPorts:  []shared.HTTPPort{}, Reachable: true,
-	}
-	if u != nil {
-		info.Username = u.Username
-	}
-	if t != nil {
-		info.TemplateName = t.Name
-		info.HTTPPorts = nonNil(t.HTTPPorts)
-		info.UpdateAvailable = t.Hash != sp.TemplateHash
-	}
-	return info
-}
-
 // handleListSpaces serves GET /api/spaces: the caller's spaces; with Manage
-// Spaces, ?user_id= lists another user's and ?all=true everyone's. The
-// response is encoded once per store change (cache.go).
+// Spaces, ?user_id= lists another user's and ?all=true everyone's; the
+// list options (listOptions) search, filter, sort and page them. The
+// response is encoded once per store change (leaf.SpaceListCache) and tagged
+// (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
-	f := shared.SpaceFilter{UserID: q.Get("user_id")}
+	o, err := listOptions(q)
+	if err != nil {
+		return err
+	}
+	f := shared.SpaceFilter{UserID: q.Get("user_id"), ListOptions: o}
 	switch all := q.Get("all"); all {
 	case "", "false":
 	case "true":
@@ -59,11 +46,11 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 	if !f.All {
 		key = "user:" + cmp.Or(f.UserID, p.user.ID)
 	}
-	v, err := s.lists.view(l, key, false)
+	v, err := s.lists.View(l, key+"?"+r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	writeRaw(w, http.StatusOK, s.listBody(v))
+	writeTagged(w, r, s.listBody(v))
 	return nil
 }
 
@@ -106,9 +93,9 @@ func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	info := newSpaceInfo(sp, v.Users[sp.UserID], v.Templates[sp.TemplateID])
+	info := leaf.SpaceInfo(sp, v.Users[sp.UserID], v.Templates[sp.TemplateID])
 	info.Agent = s.agentOf(sp)
-	if reach := s.reachability(); reach != nil {
+	if reach := s.spaces.Reachability(); reach != nil {
 		info.UnreachableReason = reach(sp)
 		info.Reachable = info.UnreachableReason == ""
 	}

@@ -313,7 +313,7 @@ func TestSpaceQuota(t *testing.T) {
 }
 
 func TestManualOnlyController(t *testing.T) {
-	e := newEnv(t, func(o *web.Options) { o.Spaces = nil })
+	e := newEnv(t, func(o *web.TestOptions) { o.Spaces = nil })
 	ann, token := e.user("ann")
 	manual := e.template("manual")
 	container := &shared.Template{Meta: shared.Meta{ID: newUUID(t)}, Name: "box", Kind: shared.TemplateContainer, Spec: "image: x"}

@@ -1,14 +1,10 @@
 package web
 
 import (
-	"context"
-	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/knot-dev/knot/leaf"
@@ -57,45 +53,5 @@ func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal)
 func (s *Server) serveSSH(w http.ResponseWriter, r *http.Request, sp *shared.Space) error {
 	return pump(s, w, r, sshReadLimit, func() (net.Conn, *leaf.Visit, error) {
 		return s.access.OpenSSH(r.Context(), callerOf(r), sp)
-	}, func(ctx context.Context, conn *websocket.Conn, st net.Conn, stop <-chan struct{}) string {
-		return relaySSH(ctx, conn, st, stop)
-	})
-}
-
-// relaySSH copies between the websocket and the agent's stream until one
-// direction ends, and returns why it ended. It owns its goroutines and returns after them.
-func relaySSH(ctx context.Context, conn *websocket.Conn, st io.ReadWriteCloser, stop <-chan struct{}) (reason string) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	nc := websocket.NetConn(ctx, conn, websocket.MessageBinary)
-	var once sync.Once
-	end := func(why string) {
-		once.Do(func() {
-			reason = why
-			nc.Close()
-			st.Close()
-		})
-	}
-	var copies sync.WaitGroup
-	copies.Go(func() {
-		io.Copy(st, nc)
-		end("the client closed it")
-	})
-	copies.Go(func() {
-		io.Copy(nc, st)
-		end("the space closed it")
-	})
-	watch := make(chan struct{})
-	go func() {
-		defer close(watch)
-		select {
-		case <-stop:
-			end("the server is shutting down")
-		case <-ctx.Done():
-		}
-	}()
-	copies.Wait()
-	cancel()
-	<-watch
-	return reason
+	}, leaf.RelaySSH)
 }

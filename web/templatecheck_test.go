@@ -15,7 +15,7 @@ import (
 // a spec fails: at the line of the text that is wrong. It saves nothing,
 // and needs Manage Templates.
 func TestValidateTemplateSaysWhere(t *testing.T) {
-	e := newEnv(t, func(o *web.Options) { o.ValidateTemplate = runtime.ValidateTemplate })
+	e := newEnv(t, func(o *web.TestOptions) { o.ValidateTemplate = runtime.ValidateTemplate })
 	_, admin := e.admin()
 	_, user := e.user("ann")
 	before := e.revision()

@@ -18,7 +18,7 @@ import (
 // wrong, beside it; Escape and Cancel ask before they drop what was typed,
 // and the text stays; once fixed, it saves.
 func TestTemplateEditorInBrowser(t *testing.T) {
-	base := startUIServer(t, func(o *web.Options) { o.ValidateTemplate = runtime.ValidateTemplate })
+	base := startUIServer(t, func(o *web.TestOptions) { o.ValidateTemplate = runtime.ValidateTemplate })
 	b := newTab(t, base)
 	shots := t.TempDir()
 	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {

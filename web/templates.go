@@ -12,7 +12,7 @@ import (
 
 // The template handlers decode, make one call to the template service,
 // audit and encode; the service checks the actor's permissions, validates
-// (with Options.ValidateTemplate) and writes (see package origin).
+// (with origin.TemplateOptions.Validate) and writes (see package origin).
 
 func newTemplateInfo(u *shared.TemplateUsage) api.Template {
 	t := u.Template
@@ -34,12 +34,12 @@ func templateUpdate(req *api.TemplateRequest) shared.TemplateUpdate {
 // handleListTemplates serves GET /api/templates: the templates the caller's
 // groups may use, or all with Manage Templates.
 func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *principal) error {
-	ts, err := s.templates.List(r.Context())
+	ts, err := listPage(r, s.templates.List)
 	if err != nil {
 		return err
 	}
-	out := api.TemplateList{Count: len(ts), Templates: make([]api.Template, 0, len(ts))}
-	for _, t := range ts {
+	out := api.TemplateList{Count: len(ts.Items), Total: ts.Total, Templates: make([]api.Template, 0, len(ts.Items))}
+	for _, t := range ts.Items {
 		out.Templates = append(out.Templates, newTemplateInfo(t))
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -161,7 +161,7 @@ func TestTemplateValidation(t *testing.T) {
 
 func TestCustomTemplateValidator(t *testing.T) {
 	var seen *shared.Template
-	e := newEnv(t, func(o *web.Options) {
+	e := newEnv(t, func(o *web.TestOptions) {
 		o.ValidateTemplate = func(t *shared.Template) error {
 			seen = t
 			if strings.Contains(t.Spec, "forbidden") {
@@ -186,7 +186,7 @@ func TestTemplateVars(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(o *web.Options) { o.Sealer = sealer })
+	e := newEnv(t, func(o *web.TestOptions) { o.Sealer = sealer })
 	_, admin := e.admin()
 	_, user := e.user("ann")
 

@@ -28,12 +28,12 @@ func newVarValue(v *shared.TemplateVar) api.TemplateVarValue {
 
 // handleListVars serves GET /api/templatevars.
 func (s *Server) handleListVars(w http.ResponseWriter, r *http.Request, p *principal) error {
-	vars, err := s.variables.List(r.Context())
+	vars, err := listPage(r, s.variables.List)
 	if err != nil {
 		return err
 	}
-	out := api.TemplateVarList{Count: len(vars), Variables: make([]api.TemplateVar, 0, len(vars))}
-	for _, v := range vars {
+	out := api.TemplateVarList{Count: len(vars.Items), Total: vars.Total, Variables: make([]api.TemplateVar, 0, len(vars.Items))}
+	for _, v := range vars.Items {
 		out.Variables = append(out.Variables, newVarInfo(v))
 	}
 	writeJSON(w, http.StatusOK, out)

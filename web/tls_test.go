@@ -36,7 +36,7 @@ func TestRunServesTLSWithHSTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(o *web.Options) { o.TLS = sc.Config })
+	e := newEnv(t, func(o *web.TestOptions) { o.TLS = sc.Config })
 	addr := runOn(t, e)
 	tc, err := tlsconf.Client(tlsconf.ClientOptions{CAFile: sc.File})
 	if err != nil {

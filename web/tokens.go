@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -12,12 +13,13 @@ import (
 
 // handleListTokens serves GET /api/tokens: the caller's own API tokens.
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *principal) error {
-	tokens, err := s.tokens.List(r.Context())
+	tokens, err := listPage(r, s.tokens.List)
 	if err != nil {
 		return err
 	}
-	out := make([]api.Token, 0, len(tokens))
-	for _, t := range tokens {
+	w.Header().Set("X-Total-Count", strconv.Itoa(tokens.Total))
+	out := make([]api.Token, 0, len(tokens.Items))
+	for _, t := range tokens.Items {
 		out = append(out, api.Token{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
 			Expired: t.Expired(s.now())})
 	}

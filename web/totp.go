@@ -4,16 +4,13 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// Two-factor login with TOTP is on when Options.TOTP is set; the auth
-// service enrols users and checks their codes (package origin, totp.go).
-
-// TOTPOptions turns on two-factor login (server.totp.*).
-type TOTPOptions = origin.TOTPOptions
+// Two-factor login with TOTP is on when the auth service was made with
+// origin.AuthOptions.TOTP; it enrols users and checks their codes
+// (package origin, totp.go).
 
 // writeLoginError writes the error of a login: the secret of a new
 // enrolment with its message, or any other error as writeError does.

@@ -33,6 +33,7 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 		t.Errorf("the QR code image is %v pixels wide, want 240 (not loaded?)", w)
 	}
 	b.screenshots(t.TempDir(), "login-totp-enrol")
+	b.checkAccessibility("/login with the two-factor enrolment")
 	b.typeIn("#login-form input[name=totp_code]", codeAt(t, secret, time.Now()))
 	b.click("#login-form button[type=submit]")
 	b.waitPath("/spaces")

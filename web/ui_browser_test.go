@@ -275,9 +275,9 @@ func (b *tab) screenshot(dir, name string) {
 
 // startUIServer runs a standalone server with an empty memory store on a
 // loopback port and returns its URL; opts may change its options.
-func startUIServer(t *testing.T, opts ...func(*web.Options)) string {
+func startUIServer(t *testing.T, opts ...func(*web.TestOptions)) string {
 	t.Helper()
-	o := web.Options{
+	o := web.TestOptions{
 		Store:           memory.New(),
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Version:         "test",
@@ -287,7 +287,7 @@ func startUIServer(t *testing.T, opts ...func(*web.Options)) string {
 	for _, f := range opts {
 		f(&o)
 	}
-	srv, err := web.New(o)
+	srv, err := web.NewTest(o)
 	if err != nil {
 		t.Fatal(err)
 	}

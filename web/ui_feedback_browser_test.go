@@ -115,6 +115,7 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 				t.Errorf("the focus is not on the alert after the failed action")
 			}
 			b.screenshots(shots, "spaces-error")
+			b.checkAccessibility("/spaces with an error shown")
 			b.click(`#alerts button.dismiss`)
 			b.gone(alert)
 			if got := eval[string](b, "focus after dismiss", `document.activeElement.getAttribute('aria-label') || document.activeElement.tagName`); got != "Start dev" {
@@ -186,6 +187,7 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 				t.Errorf("the form holds %q, want %q", kept, want)
 			}
 			b.screenshots(shots, "template-field-error")
+			b.checkAccessibility("/templates with a field error")
 			b.typeIn("#editor input[name=compute_units]", "2")
 			b.click("#editor button[type=submit]")
 			b.visible(`#templates tr[data-name="huge"]`)

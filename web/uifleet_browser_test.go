@@ -21,7 +21,7 @@ import (
 func TestFleetUIInBrowser(t *testing.T) {
 	f := newFleetWithOptions(t, func(f *fleet) {
 		f.leafVersion = "1.3.0"
-		f.originOpts = func(o *web.Options) { o.Version = "1.4.0" }
+		f.originOpts = func(o *web.TestOptions) { o.Version = "1.4.0" }
 	})
 	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
 	f.waitConnected(true)

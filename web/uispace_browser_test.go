@@ -286,6 +286,7 @@ func TestSpacePageInBrowser(t *testing.T) {
 			t.Errorf("the terminal's text is %s, not the theme's rgb(228, 231, 236)", color)
 		}
 		b.screenshots(shots, "space")
+		b.checkAccessibility("the space page with its terminal")
 	})
 
 	step("ReloadReattachesWithTheOutput", func(t *testing.T) {

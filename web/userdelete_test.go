@@ -55,7 +55,7 @@ func (t *userDeleteFailsTx) Delete(ctx context.Context, kind shared.Kind, id str
 // sessions are all still there and still work.
 func TestUserDeletionIsAllOrNothing(t *testing.T) {
 	var fail atomic.Bool
-	e := newEnv(t, func(o *web.Options) { o.Store = &userDeleteFails{Store: o.Store, fail: &fail} })
+	e := newEnv(t, func(o *web.TestOptions) { o.Store = &userDeleteFails{Store: o.Store, fail: &fail} })
 	_, admin := e.admin()
 	bob, bobSession := e.user("bob")
 	secret := crypt.NewToken()

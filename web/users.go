@@ -46,12 +46,12 @@ func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, p *princip
 
 // handleListUsers serves GET /api/users?state=all|active|inactive.
 func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p *principal) error {
-	users, err := s.users.List(r.Context(), r.URL.Query().Get("state"))
+	users, err := listPage(r, s.users.List)
 	if err != nil {
 		return err
 	}
-	out := api.UserList{Count: len(users), Users: make([]api.UserListItem, 0, len(users))}
-	for _, l := range users {
+	out := api.UserList{Count: len(users.Items), Total: users.Total, Users: make([]api.UserListItem, 0, len(users.Items))}
+	for _, l := range users.Items {
 		out.Users = append(out.Users, api.UserListItem{User: newUserResponse(l.User, p),
 			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed})
 	}

@@ -45,7 +45,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -69,10 +68,10 @@ type webApps struct {
 // appDial is what the transport needs to dial and audit a connection;
 // it travels in the request's context, which carries the actor.
 type appDial struct {
-	s    *Server
-	c    leaf.Caller
-	sp   *shared.Space
-	port int
+	access *leaf.Access
+	c      leaf.Caller
+	sp     *shared.Space
+	port   int
 }
 
 type appDialKey struct{}
@@ -95,25 +94,7 @@ func (a *webApps) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if !ok {
 		return nil, errors.New("web app: no space to dial")
 	}
-	pc, visit, err := d.s.access.DialPort(ctx, d.c, d.sp, leaf.Way{Kind: "web app", Port: d.port})
-	if err != nil {
-		return nil, err
-	}
-	visit.Begin()
-	return &auditedConn{PortConn: pc, closed: func() { visit.End("the connection closed") }}, nil
-}
-
-// auditedConn audits its connection once, when it closes.
-type auditedConn struct {
-	*leaf.PortConn
-	once   sync.Once
-	closed func()
-}
-
-func (c *auditedConn) Close() error {
-	err := c.PortConn.Close()
-	c.once.Do(c.closed)
-	return err
+	return d.access.DialWebApp(ctx, d.c, d.sp, d.port)
 }
 
 // appHosts is the middleware that serves the wildcard domain's hosts.
@@ -135,11 +116,10 @@ func (s *Server) serveAppHost(w http.ResponseWriter, r *http.Request, label stri
 	if _, _, _, err := leaf.ParseAppLabel(label); err != nil {
 		return err
 	}
-	host := hostOnly(r.Host)
 	if r.URL.Path == appAuthPath {
-		return s.redeemAppCode(w, r, host)
+		return s.redeemAppCode(w, r, r.Host)
 	}
-	p, err := s.appPrincipal(r, host)
+	p, err := s.appPrincipal(r, r.Host)
 	if isCode(err, shared.EUNAUTHORIZED) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.url != "" {
 		to := schemeOf(r) + "://" + r.Host + r.URL.RequestURI()
 		http.Redirect(w, r, strings.TrimSuffix(s.url, "/")+"/proxy/auth?to="+url.QueryEscape(to), http.StatusFound)
@@ -166,16 +146,11 @@ func (s *Server) appPrincipal(r *http.Request, host string) (*principal, error) 
 	if err != nil {
 		return nil, errNotAuthenticated
 	}
-	g, ok := s.apps.grants.Get(c.Value, host, false, s.now())
-	if !ok {
-		return nil, shared.Errorf(shared.EUNAUTHORIZED, "the login of this web app has ended: open it again")
+	g, err := s.apps.grants.Cookie(c.Value, host, s.now())
+	if err != nil {
+		return nil, err
 	}
-	return s.grantPrincipal(r.Context(), g)
-}
-
-// grantPrincipal checks that the session or token of g still holds.
-func (s *Server) grantPrincipal(ctx context.Context, g leaf.AppGrant) (*principal, error) {
-	id, err := s.auth.Identify(ctx, g.SessionID, g.TokenID)
+	id, err := s.auth.Identify(r.Context(), g.SessionID, g.TokenID)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +161,19 @@ func (s *Server) grantPrincipal(ctx context.Context, g leaf.AppGrant) (*principa
 // web app at URL, a redirect there with a one-time code.
 func (s *Server) handleAppAuth(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
-	if isCode(err, shared.EUNAUTHORIZED) && wantsHTML(r) {
+	s.loginFirst(w, r, p, err, s.appAuth)
+}
+
+// loginFirst serves r with serve as p, whom authenticating r found unless
+// err; a browser that is not logged in and asks for a page with GET goes
+// to the login page first.
+func (s *Server) loginFirst(w http.ResponseWriter, r *http.Request, p *principal, err error, serve func(http.ResponseWriter, *http.Request, *principal) error) {
+	if isCode(err, shared.EUNAUTHORIZED) && r.Method == http.MethodGet && wantsHTML(r) {
 		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
 		return
 	}
 	if err == nil {
-		err = s.appAuth(w, r, p)
+		err = serve(w, r, p)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -199,20 +181,15 @@ func (s *Server) handleAppAuth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) error {
-	to, err := url.Parse(r.URL.Query().Get("to"))
-	if err != nil || (to.Scheme != "http" && to.Scheme != "https") {
-		return invalid("query parameter to must be the http(s) URL of a web app")
-	}
-	label, ok := s.apps.grants.AppHost(to.Host)
-	if !ok {
-		return invalid("%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
+	to, label, err := s.apps.grants.AppURL(r.URL.Query().Get("to"))
+	if err != nil {
+		return err
 	}
 	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
 	if _, _, err := s.access.AppSpace(ctx, callerOf(r), label); err != nil {
 		return err
 	}
-	code, err := s.apps.grants.Put(leaf.AppGrant{Host: hostOnly(to.Host), SessionID: p.sessionID, TokenID: p.tokenID, UserID: p.user.ID,
-		Code: true, Expires: s.now().Add(leaf.AppCodeTTL)}, s.now())
+	code, err := s.apps.grants.Issue(to.Host, p.sessionID, p.tokenID, p.user.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -225,12 +202,7 @@ func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) e
 // code into the app cookie and sends the browser on.
 func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host string) error {
 	q := r.URL.Query()
-	g, ok := s.apps.grants.Get(q.Get("code"), host, true, s.now())
-	if !ok {
-		return shared.Errorf(shared.EUNAUTHORIZED, "the code of this web app login is not valid or was used: open the app again")
-	}
-	g.Code, g.Expires = false, s.now().Add(leaf.AppGrantTTL)
-	secret, err := s.apps.grants.Put(g, s.now())
+	secret, err := s.apps.grants.Redeem(q.Get("code"), host, s.now())
 	if err != nil {
 		return err
 	}
@@ -250,16 +222,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 // handleWebAppPath serves /proxy/spaces/{space_id}/ports/{port}/*.
 func (s *Server) handleWebAppPath(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticateCSRF(r, false)
-	if isCode(err, shared.EUNAUTHORIZED) && r.Method == http.MethodGet && wantsHTML(r) {
-		ui.Redirect(w, r, "/login?redirect="+url.QueryEscape(r.URL.RequestURI()))
-		return
-	}
-	if err == nil {
-		err = s.webAppPath(w, r, p)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-	}
+	s.loginFirst(w, r, p, err, s.webAppPath)
 }
 
 func (s *Server) webAppPath(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -295,7 +258,7 @@ func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principa
 		}
 	}
 	sandbox := sp.UserID != p.user.ID && prefix != ""
-	d := &appDial{s: s, c: callerOf(r), sp: sp, port: port}
+	d := &appDial{access: s.access, c: callerOf(r), sp: sp, port: port}
 	sum := sha256.Sum256([]byte(sp.ID + "\x00" + strconv.Itoa(port) + "\x00" + p.user.ID + "\x00" + clientIP(r)))
 	pool := hex.EncodeToString(sum[:12]) + ".knot.invalid"
 	rp := &httputil.ReverseProxy{
@@ -323,7 +286,13 @@ func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principa
 			if shared.ErrorCode(err) != shared.EINTERNAL {
 				why = shared.ErrorMessage(err)
 			}
-			s.writeError(w, r, shared.Wrap(shared.EUNAVAILABLE, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why))
+			// A refusal of the space's leaf (its disable_proxy, its checks)
+			// keeps its code; anything else is the app not answering.
+			code := shared.EUNAVAILABLE
+			if c := shared.ErrorCode(err); c == shared.EFORBIDDEN || c == shared.ENOTFOUND {
+				code = c
+			}
+			s.writeError(w, r, shared.Wrap(code, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why))
 		},
 	}
 	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appDialKey{}, d)))
@@ -356,13 +325,6 @@ func dropKnotCookies(h http.Header) {
 			h.Add("Set-Cookie", v)
 		}
 	}
-}
-
-func hostOnly(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.ToLower(host)
 }
 
 func schemeOf(r *http.Request) string {

@@ -89,7 +89,7 @@ func TestWebAppsAndForwardsAreRefusedWithAReason(t *testing.T) {
 		}
 	}
 
-	off := newEnv(t, func(o *web.Options) { o.DisableProxy = true })
+	off := newEnv(t, func(o *web.TestOptions) { o.DisableProxy = true })
 	owner, ownerTok = off.user("alice")
 	sp = off.space(owner, off.template("web"), "dev")
 	for _, path := range []string{"/proxy/spaces/" + sp.ID + "/ports/8080/", "/api/spaces/" + sp.ID + "/ports/22"} {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
@@ -54,7 +57,7 @@ func agentCommand() *cli.Command {
 			default:
 				defer release()
 			}
-			a, err := agent.New(agent.Options{
+			opts := agent.Options{
 				Endpoint:     cfg.Agent.Endpoint,
 				SpaceID:      cfg.Agent.SpaceID,
 				Token:        cfg.Agent.Token,
@@ -65,8 +68,17 @@ func agentCommand() *cli.Command {
 				SyslogAddr:   loopbackPort(cfg.Agent.SyslogPort),
 				SyslogSocket: cfg.Agent.SyslogSocket,
 				IntakeAddr:   loopbackPort(cfg.Agent.APIPort),
+				SSHPort:      cfg.Agent.SSHPort,
 				Logger:       logger,
-			})
+			}
+			if cfg.Agent.SSHPort > 0 && cfg.Agent.UpdateAuthorizedKeys {
+				home, err := os.UserHomeDir()
+				if err != nil {
+					return fmt.Errorf("agent.update_authorized_keys: %w", err)
+				}
+				opts.AuthorizedKeysFile = filepath.Join(home, ".ssh", "authorized_keys")
+			}
+			a, err := agent.New(opts)
 			if err != nil {
 				return err
 			}

@@ -59,7 +59,10 @@ func startAgents(cfg *config.Config, store storage.Store, cert *tlsconf.ServerCe
 		Version:     version,
 		Changed:     changed,
 		Lines:       lines,
-		Logger:      logger,
+		Keys: func(ctx context.Context, sp *shared.Space) []string {
+			return leaf.OwnerKeys(ctx, store, sp)
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		ln.Close()

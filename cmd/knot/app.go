@@ -153,9 +153,13 @@ func unknownCommand(c *cli.Context) error {
 	return usagef(c, "no command given")
 }
 
-// noArgs refuses positional arguments.
+// noArgs refuses positional arguments; one that names a subcommand of
+// knot's predecessor gets what to use instead.
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {
+		if advice := predecessorAdvice(c, c.Args().First()); advice != "" {
+			return usagef(c, "%s", advice)
+		}
 		return usagef(c, "unexpected argument %q", c.Args().First())
 	}
 	return nil

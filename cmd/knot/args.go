@@ -18,9 +18,17 @@ func flagsFirst(app *cli.App, args []string) []string {
 	}
 	cmds := app.Commands
 	var cmd *cli.Command
+	prefix := []string{args[0]}
+	var carried []string // the predecessor's global --config, for the command
 	i := 1
 	for ; i < len(args); i++ {
 		if n := globalFlagArgs(app, args[i]); n > 0 && cmd == nil {
+			prefix = append(prefix, args[i:min(i+n, len(args))]...)
+			i += n - 1
+			continue
+		}
+		if n := globalConfigArgs(args[i]); n > 0 && cmd == nil && i+n <= len(args) {
+			carried = append(carried, args[i:i+n]...)
 			i += n - 1
 			continue
 		}
@@ -28,12 +36,13 @@ func flagsFirst(app *cli.App, args []string) []string {
 		if next == nil {
 			break
 		}
+		prefix = append(prefix, args[i])
 		cmd, cmds = next, next.Subcommands
 	}
-	if cmd == nil || len(cmd.Subcommands) > 0 {
+	if cmd == nil || len(cmd.Subcommands) > 0 || (carried != nil && !takesValue(cmd, "config")) {
 		return args
 	}
-	var flags, rest []string
+	flags, rest := carried, []string(nil)
 	dashes := false
 	for j := i; j < len(args); j++ {
 		a := args[j]
@@ -57,7 +66,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 		}
 	}
 	out := make([]string, 0, len(args)+1)
-	out = append(out, args[:i]...)
+	out = append(out, prefix...)
 	out = append(out, flags...)
 	if dashes {
 		out = append(out, "--")
@@ -88,6 +97,20 @@ func takesValue(cmd *cli.Command, name string) bool {
 		}
 	}
 	return false
+}
+
+// globalConfigArgs returns how many arguments the predecessor's global
+// --config (-c) takes up in front of the command name (knot -c FILE space
+// list), which knot gives to the command: 2 for "-c FILE", 1 for
+// "--config=FILE", 0 for anything else.
+func globalConfigArgs(a string) int {
+	switch name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "="); {
+	case !strings.HasPrefix(a, "-") || (name != "c" && name != "config"):
+		return 0
+	case hasValue:
+		return 1
+	}
+	return 2
 }
 
 // globalFlagArgs returns how many arguments the app's own flag a takes up

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/storage/memory"
@@ -37,7 +38,7 @@ func startServerWithManager(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveWeb(t, web.Options{Store: st, Location: "test", Spaces: mgr, Logs: mgr, Logger: quiet})
+	return serveWeb(t, knotmain.ServerParts{Store: st, Runner: mgr, Logs: mgr, Options: web.Options{Location: "test", Logger: quiet}})
 }
 
 // background is a knot command running while the test goes on.
@@ -81,7 +82,7 @@ func testEnv(env map[string]string) []string {
 	return out
 }
 
-func startKnot(t *testing.T, env map[string]string, args ...string) *background {
+func startKnot(t testing.TB, env map[string]string, args ...string) *background {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, knotBin, args...)

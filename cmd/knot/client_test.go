@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/storage"
@@ -41,19 +42,27 @@ const (
 // startServer starts a web server and creates its first user, an admin,
 // with an API token.
 func startServer(t *testing.T) *testServer {
-	return serveWeb(t, web.Options{
-		Store:    memory.New(),
+	return serveWeb(t, knotmain.ServerParts{Store: memory.New(), Options: web.Options{
 		Location: "test",
 		Version:  "test",
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}})
 }
 
-// serveWeb runs a web server with o on 127.0.0.1 until the test ends, and
+// serveWeb runs a web server of o on 127.0.0.1 until the test ends, and
 // creates its first user, an admin, with an API token.
-func serveWeb(t *testing.T, o web.Options) *testServer {
+func serveWeb(t *testing.T, o knotmain.ServerParts) *testServer {
 	t.Helper()
-	srv, err := web.New(o)
+	ts := runWeb(t, o)
+	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
+	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
+	return ts
+}
+
+// runWeb runs a web server with o on 127.0.0.1 until the test ends.
+func runWeb(t *testing.T, o knotmain.ServerParts) *testServer {
+	t.Helper()
+	srv, err := knotmain.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +79,7 @@ func serveWeb(t *testing.T, o web.Options) *testServer {
 			t.Errorf("web server: %v", err)
 		}
 	})
-	ts := &testServer{URL: "http://" + ln.Addr().String(), store: o.Store}
-	ts.mustCall(t, "POST", "/api/users", "", map[string]any{"username": "admin", "email": adminEmail, "password": adminPassword}, nil)
-	ts.adminToken = ts.newToken(t, adminEmail, adminPassword)
-	return ts
+	return &testServer{URL: "http://" + ln.Addr().String(), store: o.Store}
 }
 
 // call sends a JSON request and decodes the answer into out; it returns the
@@ -553,6 +559,16 @@ func TestSpaceLifecycle(t *testing.T) {
 	}
 	if row := listRow(bob, "api"); row != "api stopped test byo no" {
 		t.Errorf("row %q", row)
+	}
+	// The server searches and filters the list.
+	if r := knot(t, bob, "", "space", "list", "--search", "DE", "--state", "stopped"); !strings.Contains(r.stdout, "dev") || strings.Contains(r.stdout, "api") {
+		t.Errorf("space list --search DE --state stopped:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := knot(t, bob, "", "space", "list", "--state", "running"); strings.TrimSpace(r.stdout) != "No space of yours matches." {
+		t.Errorf("space list --state running:\n%s%s", r.stdout, r.stderr)
+	}
+	if r := knot(t, bob, "", "space", "list", "--state", "asleep"); r.code == 0 || !strings.Contains(r.stderr, "state must be one of") {
+		t.Errorf("space list --state asleep: code %d\n%s", r.code, r.stderr)
 	}
 
 	r = knot(t, bob, "", "space", "start", "dev")

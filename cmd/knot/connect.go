@@ -48,7 +48,7 @@ func connectCommand(s streams) *cli.Command {
 	return &cli.Command{
 		Name:      "connect",
 		Usage:     "Log in to a knot server and save an API token for the other client commands",
-		UsageText: "knot connect [--email EMAIL | --use-web-auth] [--config FILE] URL",
+		UsageText: "knot connect [--email EMAIL | --use-web-auth [--paste-token]] [--config FILE] URL",
 		Description: "Asks for your email and password (on a terminal the password is not echoed; otherwise\n" +
 			"it is read from the first line of standard input, after the email when --email is not given),\n" +
 			"creates an API token named \"knot client <host name>\" that expires after --token-lifetime,\n" +
@@ -67,8 +67,14 @@ func connectCommand(s streams) *cli.Command {
 			&cli.StringFlag{Name: "email", Aliases: []string{"e"}, Usage: "email to log in with; without it, knot asks"},
 			&cli.DurationFlag{Name: "token-lifetime", Value: defaultTokenLifetime, Usage: "how long the new API token works; 0 means it never expires"},
 			useWebAuthFlag,
+			pasteTokenFlag,
+			// The predecessor's flag, which knot names --email.
+			&cli.StringFlag{Name: "username", Aliases: []string{"u"}, Hidden: true},
 		}, tlsFlags()...),
 		Action: func(c *cli.Context) error {
+			if c.IsSet("username") {
+				return usagef(c, "knot connect logs in with your email: use --email (-e) instead of --username (-u), which knot's predecessor had")
+			}
 			switch c.NArg() {
 			case 0:
 				return usagef(c, "missing URL of the server")
@@ -90,6 +96,9 @@ func connectCommand(s streams) *cli.Command {
 			}
 			if c.Bool(useWebAuthFlag.Name) {
 				return connectWebAuth(c, s, server, file, ct)
+			}
+			if c.Bool(pasteTokenFlag.Name) {
+				return usagef(c, "--paste-token goes with --use-web-auth")
 			}
 			in := bufio.NewReader(s.stdin)
 			email := strings.TrimSpace(c.String("email"))
@@ -179,11 +188,7 @@ func connect(ctx context.Context, out, notes io.Writer, server, email, password,
 		return finishConnect(ctx, out, server, email, file, saved.secret, "kept the API token saved in", ct)
 	}
 
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "unknown host"
-	}
-	req := api.TokenCreateRequest{Name: "knot client " + host}
+	req := api.TokenCreateRequest{Name: "knot client " + hostName()}
 	if lifetime > 0 {
 		req.ExpiresAt = time.Now().Add(lifetime).UTC().Format(time.RFC3339)
 	}
@@ -234,7 +239,8 @@ func finishConnect(ctx context.Context, out io.Writer, server, email, file, toke
 func logIn(ctx context.Context, anon *client.Client, notes io.Writer, email, password string, askCode func(string) (string, error)) (*api.Login, error) {
 	req := api.LoginRequest{Email: email, Password: password}
 	if using, err := anon.Auth().UsingTOTP(ctx); err == nil && using {
-		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet.")
+		code, err := askCode("This server uses two-factor login: enter the code of your authenticator app, or nothing if you have none for it yet\n" +
+			"(knot connect --use-web-auth logs in through your browser instead).")
 		if err != nil {
 			return nil, err
 		}

@@ -10,9 +10,9 @@ import (
 	"github.com/knot-dev/knot/shared/config"
 )
 
-// knot connect --use-web-auth points at the web UI's token page, reads the
-// pasted token, checks it and saves it.
-func TestConnectUseWebAuth(t *testing.T) {
+// knot connect --use-web-auth --paste-token points at the web UI's token
+// page, reads the pasted token, checks it and saves it.
+func TestConnectUseWebAuthPaste(t *testing.T) {
 	ts := startServer(t)
 	env := clientEnv(t)
 	file := filepath.Join(env["XDG_CONFIG_HOME"], "knot", "knot.yaml")
@@ -28,7 +28,7 @@ func TestConnectUseWebAuth(t *testing.T) {
 	}
 
 	tok := ts.newToken(t, adminEmail, adminPassword) // as the page makes it
-	r := knot(t, env, "  "+tok+"\n", "connect", "--use-web-auth", ts.URL)
+	r := knot(t, env, "  "+tok+"\n", "connect", "--use-web-auth", "--paste-token", ts.URL)
 	mustSucceed(t, r)
 	if !strings.Contains(r.stderr, "Open "+ts.URL+"/tokens in a browser") {
 		t.Errorf("stderr: %q", r.stderr)
@@ -47,7 +47,7 @@ func TestConnectUseWebAuth(t *testing.T) {
 
 	// A token the server refuses is not saved.
 	env2 := clientEnv(t)
-	r = knot(t, env2, "not-a-token\n", "connect", "--use-web-auth", ts.URL)
+	r = knot(t, env2, "not-a-token\n", "connect", "--use-web-auth", "--paste-token", ts.URL)
 	if r.code != 1 || !strings.Contains(r.stderr, "check the API token") {
 		t.Errorf("bad token: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -60,11 +60,12 @@ func TestConnectUseWebAuth(t *testing.T) {
 		code  int
 		want  string
 	}{
-		{"", []string{"connect", "--use-web-auth", ts.URL}, 1, "no API token on standard input"},
-		{"\n", []string{"connect", "--use-web-auth", ts.URL}, 1, "no API token given"},
-		{"a b\n", []string{"connect", "--use-web-auth", ts.URL}, 1, "contains spaces"},
-		{tok + "\n", []string{"connect", "--use-web-auth", "--email", adminEmail, ts.URL}, 2, "--email is for a password login"},
-		{tok + "\n", []string{"connect", "--use-web-auth", "--token-lifetime", "1h", ts.URL}, 2, "--token-lifetime is for a password login"},
+		{"", []string{"connect", "--use-web-auth", "--paste-token", ts.URL}, 1, "no API token on standard input"},
+		{"\n", []string{"connect", "--use-web-auth", "--paste-token", ts.URL}, 1, "no API token given"},
+		{"a b\n", []string{"connect", "--use-web-auth", "--paste-token", ts.URL}, 1, "contains spaces"},
+		{tok + "\n", []string{"connect", "--use-web-auth", "--paste-token", "--email", adminEmail, ts.URL}, 2, "--email is for a password login"},
+		{tok + "\n", []string{"connect", "--use-web-auth", "--paste-token", "--token-lifetime", "1h", ts.URL}, 2, "--token-lifetime is for a password login"},
+		{tok + "\n", []string{"connect", "--paste-token", ts.URL}, 2, "--paste-token goes with --use-web-auth"},
 	} {
 		r := knot(t, clientEnv(t), tc.stdin, tc.args...)
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {

@@ -107,8 +107,8 @@ func relayForward(ctx context.Context, cl *client.Client, spaceID string, port i
 	ctx, cancel = context.WithCancel(ctx)
 	defer cancel()
 	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
-	go func() { // here → space
-		buf := make([]byte, 32<<10)
+	go func() { // here → space, in messages as large as the server takes
+		buf := make([]byte, client.MaxPortMessage)
 		for {
 			n, err := conn.Read(buf)
 			if n > 0 && ws.Write(ctx, websocket.MessageBinary, buf[:n]) != nil {
@@ -125,8 +125,9 @@ func relayForward(ctx context.Context, cl *client.Client, spaceID string, port i
 			}
 		}
 	}()
-	for { // space → here
-		typ, p, err := ws.Read(ctx)
+	buf := make([]byte, client.MaxPortMessage)
+	for { // space → here, each message read into one buffer
+		typ, r, err := ws.Reader(ctx)
 		if err != nil {
 			if ctx.Err() != nil || websocket.CloseStatus(err) == websocket.StatusNormalClosure {
 				return nil
@@ -138,10 +139,11 @@ func relayForward(ctx context.Context, cl *client.Client, spaceID string, port i
 			return err
 		}
 		if typ == websocket.MessageText {
+			io.Copy(io.Discard, r)
 			conn.CloseWrite() // the space's program wrote its last byte
 			continue
 		}
-		if _, err := conn.Write(p); err != nil {
+		if _, err := io.CopyBuffer(struct{ io.Writer }{conn}, struct{ io.Reader }{r}, buf); err != nil {
 			return nil
 		}
 	}

@@ -34,7 +34,7 @@ func (s *serverProc) kill() {
 
 // waitUntil polls cond until it returns "" or within passes, then fails
 // with its last answer.
-func waitUntil(t *testing.T, within time.Duration, cond func() string) {
+func waitUntil(t testing.TB, within time.Duration, cond func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	tick := time.NewTicker(50 * time.Millisecond)

@@ -33,7 +33,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 		"KNOT_SPACE_ID":          "0196a3c2-0000-7000-8000-000000000001",
 		"KNOT_AGENT_TOKEN":       "token",
 		"KNOT_AGENT_FINGERPRINT": strings.Repeat("ab", 32),
-		"KNOT_SSH_PORT":          "22",
+		"KNOT_CODE_SERVER_PORT":  "49374",
 		"KNOT_HTTP_PORT":         "80=Site",
 		"KNOT_USER":              "alice",
 	}
@@ -47,7 +47,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 	}
 	log := a.stderr.String()
 	for _, w := range []struct{ source, says string }{
-		{`source="env KNOT_SSH_PORT"`, "knot's agent serves SSH itself"},
+		{`source="env KNOT_CODE_SERVER_PORT"`, "knot does not proxy code-server"},
 		{`source="env KNOT_HTTP_PORT"`, "http_ports of its template"},
 		{`source="env KNOT_USER"`, "knot runs the agent as whoever starts it"},
 		{`source="flag --vscode-tunnel"`, "does not watch a VS Code tunnel"},
@@ -72,7 +72,7 @@ func TestAgentWarnsOnceAboutThePredecessorsAgentNames(t *testing.T) {
 // not its setting and names the one that is; the agent's variables of
 // features knot lacks are no server's business and give no warning.
 func TestServerWarnsOnceAboutTheAgentsEndpointVariable(t *testing.T) {
-	env := map[string]string{"KNOT_AGENT_ENDPOINT": "127.0.0.1:3010", "KNOT_SSH_PORT": "22"}
+	env := map[string]string{"KNOT_AGENT_ENDPOINT": "127.0.0.1:3010", "KNOT_CODE_SERVER_PORT": "49374"}
 	s := runKnotServerEnv(t, t.TempDir(), env, "--listen", "127.0.0.1:0")
 	s.call("GET", "/health", "", nil, 200, nil)
 	s.stop()
@@ -81,8 +81,8 @@ func TestServerWarnsOnceAboutTheAgentsEndpointVariable(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], "not the server's") || !strings.Contains(got[0], "use KNOT_SERVER_AGENT_ENDPOINT (server.agent_endpoint)") {
 		t.Errorf("WARN lines about KNOT_AGENT_ENDPOINT: %q", got)
 	}
-	if got := predecessorWarns(log, "KNOT_SSH_PORT"); len(got) != 0 {
-		t.Errorf("the server warns about the agent's KNOT_SSH_PORT: %q", got)
+	if got := predecessorWarns(log, "KNOT_CODE_SERVER_PORT"); len(got) != 0 {
+		t.Errorf("the server warns about the agent's KNOT_CODE_SERVER_PORT: %q", got)
 	}
 
 	// With its own variable set, the server has nothing to say.

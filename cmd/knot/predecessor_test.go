@@ -12,10 +12,14 @@ func TestPredecessorCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"proxy", "lookup", "x"}, "knot has no port proxy"},
+		{[]string{"proxy", "lookup", "x"}, "knot forward port SPACE PORT"},
 		{[]string{"direct", "ssh", "x"}, "knot makes no DNS SRV lookups"},
 		{[]string{"tunnel", "http", "8080", "web"}, "knot has no tunnel server"},
 		{[]string{"legal"}, "go version -m"},
+		{[]string{"agent", "set-description", "my space"}, "knot agent set-description was a command of knot's predecessor: knot's agent changes nothing"},
+		{[]string{"space", "create", "dev", "byo", "--server", "london"}, "knot's predecessor named the space's server with it: use --location london"},
+		{[]string{"connect", "-u", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
+		{[]string{"connect", "--username", "alice", "https://knot.example.com"}, "knot connect logs in with your email: use --email (-e)"},
 		{[]string{"admin", "rename-location", "a", "b"}, "knot admin rename-location was a command of knot's predecessor"},
 	} {
 		r := knot(t, nil, "", tc.args...)
@@ -37,5 +41,14 @@ func TestPredecessorCommands(t *testing.T) {
 	mustSucceed(t, r)
 	if !strings.Contains(r.stdout, "dev") {
 		t.Errorf("spaces list: %q", r.stdout)
+	}
+	// The predecessor's global --config (-c) goes to the command.
+	file := writeFile(t, t.TempDir()+"/knot.yaml", "client:\n  server: "+ts.URL+"\n  token: "+ts.adminToken+"\n")
+	for _, args := range [][]string{{"-c", file, "spaces", "list"}, {"--config=" + file, "--log-level", "warn", "space", "ls"}} {
+		r = knot(t, clientEnv(t), "", args...)
+		mustSucceed(t, r)
+		if !strings.Contains(r.stdout, "dev") {
+			t.Errorf("%v: %q", args, r.stdout)
+		}
 	}
 }

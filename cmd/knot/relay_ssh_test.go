@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -68,6 +69,67 @@ func forwardAndEcho(t *testing.T, env map[string]string, port string) {
 	}
 }
 
+// answerAtEOFPort listens on loopback, where the agent of a manual space
+// running on this machine dials its ports, and answers each connection
+// after it read it to its end: "got N bytes", then closes.
+func answerAtEOFPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				n, _ := io.Copy(io.Discard, c)
+				fmt.Fprintf(c, "got %d bytes", n)
+			}()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// forwardHalfClose runs knot forward port at the server env names for
+// the space dev's port, where answerAtEOFPort listens: a client that sends
+// 200 KB and ends its writing (a TCP half-close) gets the answer, then
+// the end.
+func forwardHalfClose(t *testing.T, env map[string]string, port string) {
+	t.Helper()
+	local := loopbackPort(t)
+	fw := startKnot(t, env, "forward", "port", "dev", port, "127.0.0.1:"+local)
+	select {
+	case line := <-fw.lines:
+		if !strings.Contains(line, "Forwarding 127.0.0.1:"+local) {
+			t.Fatalf("knot forward port said %q", line)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("knot forward port did not start: %s", fw.stderr)
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+local, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := c.Write(make([]byte, 200_000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "got 200000 bytes" {
+		t.Fatalf("after a half-close through knot forward port at %s: %q, %v", env["KNOT_SERVER"], got, err)
+	}
+}
+
 // wayIn asks s for the way into the fleet's space at path as a websocket,
 // and returns the status and the error message.
 func wayIn(t *testing.T, s *serverProc, token, path string) (int, string, time.Duration) {
@@ -109,6 +171,13 @@ func TestPortsAndSSHOfALeafSpaceFromAnyServer(t *testing.T) {
 	audited(t, f.branch, f.admin, "the relayed port from the other leaf", func(e auditItem) bool {
 		return e.Event == "port forward closed" && e.Properties["via"] == "leaf annex via origin hq"
 	})
+
+	// A half-close reaches the space and the answer comes back: at the
+	// space's own leaf, relayed by the origin, and from the other leaf.
+	answerPort := answerAtEOFPort(t)
+	for _, s := range []*serverProc{f.branch, f.origin, f.annex} {
+		forwardHalfClose(t, clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", f.admin), answerPort)
+	}
 
 	// A web app through the origin's path proxy, once the template lists
 	// its port.

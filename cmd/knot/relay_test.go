@@ -22,7 +22,22 @@ type relayFleet struct {
 
 // startManualSpace creates and starts a manual space at s, runs its agent
 // as another process, and returns the space's id.
-func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) string {
+func startManualSpace(t testing.TB, s *serverProc, token, tmplID, name string) string {
+	t.Helper()
+	id, _ := startManualSpaceAgent(t, s, token, tmplID, name, nil)
+	return id
+}
+
+// startManualSpaceEnv is startManualSpace with more environment for the
+// agent (HOME, say).
+func startManualSpaceEnv(t testing.TB, s *serverProc, token, tmplID, name string, extra map[string]string) string {
+	t.Helper()
+	id, _ := startManualSpaceAgent(t, s, token, tmplID, name, extra)
+	return id
+}
+
+// startManualSpaceAgent is startManualSpaceEnv that also returns the agent.
+func startManualSpaceAgent(t testing.TB, s *serverProc, token, tmplID, name string, extra map[string]string) (string, *background) {
 	t.Helper()
 	var sp struct {
 		ID string `json:"space_id"`
@@ -38,12 +53,14 @@ func startManualSpace(t *testing.T, s *serverProc, token, tmplID, name string) s
 		k, v, _ := strings.Cut(line, "=")
 		env[k] = v
 	}
-	startKnot(t, env, "agent")
-	return sp.ID
+	for k, v := range extra {
+		env[k] = v
+	}
+	return sp.ID, startKnot(t, env, "agent")
 }
 
 // waitRunningAt waits until s shows the space id running at location.
-func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
+func waitRunningAt(t testing.TB, s *serverProc, token, id, location string) {
 	t.Helper()
 	waitUntil(t, 30*time.Second, func() string {
 		var got struct{ State, Location string }
@@ -55,7 +72,7 @@ func waitRunningAt(t *testing.T, s *serverProc, token, id, location string) {
 	})
 }
 
-func startRelayFleet(t *testing.T) *relayFleet {
+func startRelayFleet(t testing.TB) *relayFleet {
 	t.Helper()
 	originDir, originArgs := t.TempDir(), []string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}
 	o := runKnotServer(t, originDir, originArgs...)

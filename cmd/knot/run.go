@@ -48,12 +48,12 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		}
 		sealer = s
 	}
-	var totp *web.TOTPOptions
+	var totp *origin.TOTPOptions
 	if cfg.Server.TOTP.Enabled {
 		if sealer == nil {
 			return errors.New("server.totp.enabled is true but server.encrypt is not set: TOTP secrets are stored sealed with it; set it (make a key with knot genkey, the same on every server) or turn TOTP off")
 		}
-		totp = &web.TOTPOptions{Window: cfg.Server.TOTP.Window, Issuer: cfg.Server.TOTP.Issuer}
+		totp = &origin.TOTPOptions{Window: cfg.Server.TOTP.Window, Issuer: cfg.Server.TOTP.Issuer}
 	}
 
 	cert, err := webTLS(cfg)
@@ -114,7 +114,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	var (
 		hub      *origin.Hub
 		uplink   *leaf.Uplink
-		leafOpts *web.LeafOptions
+		toOrigin leaf.OriginOptions
 	)
 	switch cfg.Role() {
 	case config.RoleOrigin:
@@ -138,11 +138,11 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		if err != nil {
 			return err
 		}
-		toOrigin, err := originTransport(cfg)
+		transport, err := originTransport(cfg)
 		if err != nil {
 			return err
 		}
-		uplink, err = leaf.New(overOriginTLS(toOrigin, leaf.Options{
+		uplink, err = leaf.New(overOriginTLS(transport, leaf.Options{
 			Store:     store,
 			OriginURL: cfg.Server.OriginServer,
 			Token:     cfg.Server.SharedToken,
@@ -153,12 +153,13 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Logger:    logger,
 			Resolve:   resolve,
 			BackupDir: backupDir(cfg),
+			Agents:    agents,
 		}))
 		if err != nil {
 			return fmt.Errorf("server.origin_server: %w", err)
 		}
-		leafOpts = &web.LeafOptions{Uplink: uplink, OriginURL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve,
-			HTTPClient: &http.Client{Transport: toOrigin, Timeout: 30 * time.Second}}
+		toOrigin = leaf.OriginOptions{URL: cfg.Server.OriginServer, Token: cfg.Server.SharedToken, Resolve: resolve,
+			HTTPClient: &http.Client{Transport: transport, Timeout: 30 * time.Second}}
 	}
 
 	rec := leaf.SpaceRecords{Store: store}
@@ -187,6 +188,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	agentChanged = func(id string) {
+		if uplink != nil {
+			uplink.AgentChanged(id)
+		}
 		if err := manager.AgentChanged(ctx, id); err != nil {
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
 		}
@@ -194,28 +198,31 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	// The web server's space service runs this location's spaces through
 	// the manager and, on a leaf, carries out the origin's commands that
 	// come down the uplink.
-	server, err := web.New(web.Options{
+	server, housekeep, err := newServer(serverParts{
+		Options: web.Options{
+			Logger:         logger,
+			Version:        version,
+			Location:       cfg.Server.Location,
+			URL:            cfg.Server.URL,
+			WildcardDomain: cfg.Server.WildcardDomain,
+			DisableProxy:   cfg.Server.DisableProxy,
+			AgentBinary:    ownBinary(),
+			Hub:            hub,
+			MetricsToken:   cfg.Server.MetricsToken,
+			TLS:            tlsConfigOf(cert),
+		},
 		Store:            store,
-		Logger:           logger,
-		Version:          version,
-		Location:         cfg.Server.Location,
-		URL:              cfg.Server.URL,
+		Runner:           manager,
+		Logs:             manager,
+		Runtimes:         runtimes,
+		Agents:           agents,
 		Sealer:           sealer,
 		TOTP:             totp,
-		Spaces:           manager,
-		Logs:             manager,
-		Agents:           agents,
-		WildcardDomain:   cfg.Server.WildcardDomain,
-		DisableProxy:     cfg.Server.DisableProxy,
-		AgentBinary:      ownBinary(),
-		ValidateTemplate: runtime.ValidateTemplate,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),
 		AuditRetention:   time.Duration(cfg.Server.AuditRetention) * 24 * time.Hour,
-		Hub:              hub,
-		Leaf:             leafOpts,
-		Runtimes:         runtimes,
-		MetricsToken:     cfg.Server.MetricsToken,
-		TLS:              tlsConfigOf(cert),
+		ValidateTemplate: runtime.ValidateTemplate,
+		Uplink:           uplink,
+		Origin:           toOrigin,
 	})
 	if err != nil {
 		return err
@@ -239,6 +246,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return server.Run(gctx, ln) })
+	g.Go(func() error { return housekeep(gctx) })
 	g.Go(func() error { return manager.Run(gctx) })
 	g.Go(func() error { return agents.Serve(gctx, agentLn) })
 	if w, ok := container.(agentWatcher); ok {

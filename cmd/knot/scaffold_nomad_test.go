@@ -84,3 +84,22 @@ func TestScaffoldNomadTemplateImports(t *testing.T) {
 		t.Errorf("two kinds: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// runtime/nomad runs the Nomad files of knot scaffold against its fake
+// Nomad from copies in its testdata: they must be what knot prints.
+func TestScaffoldNomadFilesAreTheOnesNomadTestsRun(t *testing.T) {
+	for what, file := range map[string]string{
+		"--nomad":          "../../runtime/nomad/testdata/scaffold/knot-server.nomad",
+		"--nomad-template": "../../runtime/nomad/testdata/scaffold/nomad-template.yaml",
+	} {
+		r := knot(t, nil, "", "scaffold", what)
+		mustSucceed(t, r)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != r.stdout {
+			t.Errorf("%s differs from knot scaffold %s: go run ./cmd/knot scaffold %s > %s", file, what, what, strings.TrimPrefix(file, "../../"))
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/creack/pty"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
 	"github.com/knot-dev/knot/shared"
@@ -70,7 +71,7 @@ func startTerminalBed(t *testing.T) *terminalBed {
 	go func() { done <- agents.Serve(ctx, ln) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	ts := serveWeb(t, web.Options{Store: st, Location: "test", Spaces: mgr, Logs: mgr, Logger: quiet, Agents: agents})
+	ts := serveWeb(t, knotmain.ServerParts{Store: st, Runner: mgr, Logs: mgr, Agents: agents, Options: web.Options{Location: "test", Logger: quiet}})
 	env := ts.as(t, ts.adminToken)
 	mustSucceed(t, knot(t, env, "name: byo\nkind: manual\n", "template", "import", "-"))
 	mustSucceed(t, knot(t, env, "", "space", "create", "dev", "byo"))

@@ -31,7 +31,10 @@ func spaceCommand() *cli.Command {
 				Aliases:   []string{"ls"},
 				Usage:     "List your spaces",
 				UsageText: "knot space list [options]",
-				Flags:     clientFlags(),
+				Flags: append(clientFlags(),
+					&cli.StringFlag{Name: "search", Usage: "only the spaces whose name, description or template holds `TEXT`"},
+					&cli.StringFlag{Name: "state", Usage: "only the spaces in `STATE` (running, stopped, failed…)"},
+					&cli.StringFlag{Name: "location", Usage: "only the spaces at `LOCATION`"}),
 				Action: func(c *cli.Context) error {
 					if err := noArgs(c); err != nil {
 						return err
@@ -55,6 +58,10 @@ func spaceCommand() *cli.Command {
 					args, err := spaceCreateArgs(c)
 					if err != nil {
 						return err
+					}
+					if v := c.String("server"); c.IsSet("server") && !strings.Contains(v, "://") {
+						return usagef(c, "--server names the knot server to talk to, a URL such as https://knot.example.com; "+
+							"knot's predecessor named the space's server with it: use --location %s", v)
 					}
 					location, err := spaceLocationArg(c)
 					if err != nil {
@@ -131,8 +138,13 @@ func wantArgs(c *cli.Context, names ...string) error {
 }
 
 func listSpaces(c *cli.Context, cl *client.Client) error {
-	spaces, err := cl.Spaces().List(c.Context, client.SpaceListOptions{})
+	opts := client.SpaceListOptions{Query: c.String("search"), State: c.String("state"), Location: c.String("location")}
+	spaces, err := cl.Spaces().List(c.Context, opts)
 	if err != nil {
+		return err
+	}
+	if len(spaces) == 0 && opts != (client.SpaceListOptions{}) {
+		_, err := fmt.Fprintln(c.App.Writer, "No space of yours matches.")
 		return err
 	}
 	if len(spaces) == 0 {

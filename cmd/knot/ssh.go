@@ -212,11 +212,16 @@ func sshConfigCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					if err := writeSSHBlock(cfgFile, ""); err != nil {
+					changed, err := writeSSHBlock(cfgFile, "")
+					if err != nil {
 						return err
 					}
 					if err := os.Remove(known); err != nil && !errors.Is(err, os.ErrNotExist) {
 						return err
+					}
+					if !changed {
+						fmt.Fprintf(c.App.Writer, "%s has no knot block: nothing to remove\n", cfgFile)
+						return nil
 					}
 					fmt.Fprintf(c.App.Writer, "removed the knot block from %s\n", cfgFile)
 					return nil
@@ -292,7 +297,7 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 	if err := writeFileAtomic(known, []byte(hosts.String()), 0o600); err != nil {
 		return err
 	}
-	if err := writeSSHBlock(cfgFile, block.String()); err != nil {
+	if _, err := writeSSHBlock(cfgFile, block.String()); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %d space(s) to %s and their host keys to %s\n", n, cfgFile, known)
@@ -334,20 +339,24 @@ func sshQuote(s string) string {
 
 // writeSSHBlock replaces the knot block of the ssh config file with block
 // ("" removes it), or puts it first when the file has none: ssh takes the
-// first value it finds for each option.
-func writeSSHBlock(file, block string) error {
+// first value it finds for each option. It reports whether the file
+// changed; a file that stays the same is not written (nor created).
+func writeSSHBlock(file, block string) (bool, error) {
 	data, err := os.ReadFile(file)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return false, err
 	}
 	rest, err := spliceSSHBlock(string(data), block)
 	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return false, fmt.Errorf("%s: %w", file, err)
+	}
+	if rest == string(data) {
+		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return err
+		return false, err
 	}
-	return writeFileAtomic(file, []byte(rest), 0o600)
+	return true, writeFileAtomic(file, []byte(rest), 0o600)
 }
 
 // spliceSSHBlock returns config with its knot block replaced by block.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -52,4 +54,41 @@ func FuzzSpliceSSHBlock(f *testing.F) {
 			t.Fatalf("remove from %q: %q %v", in, out, err)
 		}
 	})
+}
+
+// TestSSHConfigRemoveWithoutABlockChangesNothing checks that knot
+// ssh-config remove leaves a home without knot's block as it was: no
+// ~/.ssh created, an existing config untouched, and it says so.
+func TestSSHConfigRemoveWithoutABlockChangesNothing(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	code, out, errOut := runKnot(t, "ssh-config", "remove")
+	if code != 0 {
+		t.Fatalf("knot ssh-config remove: exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "no knot block") {
+		t.Errorf("stdout = %q, want it to say there is no knot block", out)
+	}
+	if _, err := os.Stat(filepath.Join(home, ".ssh")); !os.IsNotExist(err) {
+		t.Fatalf("~/.ssh after remove without a block: %v, want it absent", err)
+	}
+
+	cfg := filepath.Join(home, ".ssh", "config")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const mine = "Host work\n  HostName 127.0.0.1\n"
+	if err := os.WriteFile(cfg, []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runKnot(t, "ssh-config", "remove"); code != 0 {
+		t.Fatalf("knot ssh-config remove: exit %d, stderr %q", code, errOut)
+	}
+	st, err := os.Stat(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != mine || st.Mode().Perm() != 0o644 {
+		t.Errorf("config after remove = %q mode %v, want %q mode 0644 unchanged", got, st.Mode().Perm(), mine)
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	knotmain "github.com/knot-dev/knot/cmd/knot"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage/badger"
@@ -136,8 +138,8 @@ func serveTOTP(t *testing.T) string {
 		PasswordHash: hash, Roles: []string{shared.AdminRoleID}, Active: true}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: st, Location: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Sealer: sealer, TOTP: &web.TOTPOptions{Window: 1}})
+	srv, err := knotmain.NewServer(knotmain.ServerParts{Store: st, Options: web.Options{Location: "test", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Sealer: sealer, TOTP: &origin.TOTPOptions{Window: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +299,14 @@ func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
 		t.Fatalf("the same code again at the leaf = %d %v", status, out)
 	}
 	l.stop()
+}
+
+// A server with TOTP and no server.encrypt, which seals the secrets, is
+// refused.
+func TestTOTPWithoutSealerIsRefused(t *testing.T) {
+	_, err := knotmain.NewServer(knotmain.ServerParts{Store: memory.New(), Options: web.Options{Location: "test"},
+		TOTP: &origin.TOTPOptions{Window: 1}})
+	if err == nil || !strings.Contains(err.Error(), "server.encrypt") {
+		t.Fatalf("NewServer = %v, want a refusal naming server.encrypt", err)
+	}
 }

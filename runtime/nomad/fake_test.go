@@ -675,6 +675,10 @@ func (f *fakeNomad) registerJob(w http.ResponseWriter, r *http.Request, _ []stri
 		f.fail(w, 400, "1 error occurred:\n\t* Missing job task groups\n\n")
 		return
 	}
+	if errs := validateJob(job); len(errs) > 0 {
+		f.fail(w, 400, multiError(errs))
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j := f.register(job)

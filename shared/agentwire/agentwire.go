@@ -201,6 +201,7 @@ type Open struct {
 	Type     string    `json:"type"`
 	Terminal *Terminal `json:"terminal,omitempty"`
 	SSH      *SSH      `json:"ssh,omitempty"`
+	Keys     *Keys     `json:"keys,omitempty"` // for OpenKeys
 	Port     int       `json:"port,omitempty"` // for OpenPort: 1 to 65535
 }
 
@@ -219,6 +220,11 @@ func (o *Open) Validate() error {
 			return errors.New("open: an ssh stream needs ssh")
 		}
 		return o.SSH.Validate()
+	case OpenKeys:
+		if o.Keys == nil {
+			return errors.New("open: a keys stream needs keys")
+		}
+		return o.Keys.Validate()
 	case OpenPort:
 		if o.Port < 1 || o.Port > 65535 {
 			return fmt.Errorf("open: a port stream needs a port from 1 to 65535, not %d", o.Port)
@@ -328,6 +334,10 @@ type State struct {
 	Version  string `json:"version"`
 	State    string `json:"state"` // "ready"
 	Sessions int    `json:"sessions"`
+	// AuthorizedKeys says the agent keeps the owner's keys in the
+	// authorized_keys of the image's own sshd: the leaf sends them
+	// (OpenKeys).
+	AuthorizedKeys bool `json:"authorized_keys,omitempty"`
 }
 
 // Validate checks s.

@@ -28,6 +28,9 @@ func FuzzReadFrame(f *testing.F) {
 	agentwire.WriteJSON(&b, agentwire.Open{Type: "port", Port: 8080})
 	f.Add(b.Bytes())
 	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.Open{Type: "keys", Keys: &agentwire.Keys{Keys: []string{"ssh-ed25519 AAAA k"}}})
+	f.Add(b.Bytes())
+	b.Reset()
 	agentwire.WriteFrame(&b, agentwire.KindData, []byte("ls\r"))
 	f.Add(b.Bytes())
 	b.Reset()
@@ -53,8 +56,25 @@ func FuzzReadFrame(f *testing.F) {
 			if kind == agentwire.KindJSON {
 				agentwire.DecodeJSON(p, &agentwire.Hello{})
 				var o agentwire.Open
-				if agentwire.DecodeJSON(p, &o) == nil && o.Type == agentwire.OpenPort && (o.Port < 1 || o.Port > 65535) {
+				valid := agentwire.DecodeJSON(p, &o) == nil
+				if valid && o.Type == agentwire.OpenPort && (o.Port < 1 || o.Port > 65535) {
 					t.Fatalf("a port open with port %d passed", o.Port)
+				}
+				if valid && (o.Type == agentwire.OpenKeys || o.Type == agentwire.OpenSSH && o.SSH.Owner != nil) {
+					keys := o.Keys
+					if o.Type == agentwire.OpenSSH {
+						keys = o.SSH.Owner
+					}
+					n := 0
+					for _, k := range keys.Keys {
+						n += len(k)
+						if strings.ContainsAny(k, "\r\n") {
+							t.Fatalf("a key with a line break passed: %q", k)
+						}
+					}
+					if n > agentwire.MaxAuthorizedKeys || len(keys.Keys) > agentwire.MaxSSHKeys {
+						t.Fatalf("%d keys of %d bytes passed", len(keys.Keys), n)
+					}
 				}
 				agentwire.DecodeJSON(p, &agentwire.Control{})
 				agentwire.DecodeJSON(p, &agentwire.State{})

@@ -6,7 +6,9 @@
 // The types are plain data with JSON tags and no behaviour. In a request
 // type, a pointer field is optional: nil leaves the value as it is (an
 // update) or takes the default (a create), which is why update requests are
-// all pointers. Times are RFC 3339 in UTC. Field names and shapes are part
+// all pointers. Decode reads a request body into one of them with errors
+// that name the field, for web and anyone else reading the API's JSON.
+// Times are RFC 3339 in UTC. Field names and shapes are part
 // of the API's contract: a change to one is a change for every user.
 package api
 

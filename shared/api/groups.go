@@ -18,7 +18,9 @@ type Group struct {
 
 // GroupList is the answer of GET /api/groups.
 type GroupList struct {
-	Count  int     `json:"count"`
+	Count int `json:"count"`
+	// Total is the number of records the query selected before paging.
+	Total  int     `json:"total"`
 	Groups []Group `json:"groups"`
 }
 

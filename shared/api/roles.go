@@ -18,7 +18,9 @@ type Role struct {
 
 // RoleList is the answer of GET /api/roles.
 type RoleList struct {
-	Count int    `json:"count"`
+	Count int `json:"count"`
+	// Total is the number of records the query selected before paging.
+	Total int    `json:"total"`
 	Roles []Role `json:"roles"`
 }
 

@@ -27,8 +27,9 @@ type Space struct {
 	// HTTPPorts are the web ports of the space's template, served at
 	// /proxy/spaces/{space_id}/ports/{port}/ and on the wildcard domain.
 	HTTPPorts []shared.HTTPPort `json:"http_ports"`
-	// Agent is set by GET /api/spaces/{space_id} for a space of this
-	// location; lists leave it out.
+	// Agent is set for a space of this location, and on an origin for a
+	// space of a leaf that reported its agent (its last_seen then at most
+	// a minute old while it is connected).
 	Agent *SpaceAgent `json:"agent,omitempty"`
 	// SSHHostKey is the space's SSH host key in authorized_keys form,
 	// for known_hosts.
@@ -45,8 +46,13 @@ type Space struct {
 
 // SpaceList is the answer of GET /api/spaces.
 type SpaceList struct {
-	Count  int     `json:"count"`
-	Spaces []Space `json:"spaces"`
+	Count int `json:"count"`
+	// Total is the number of spaces the query selected before paging, and
+	// States how many of them are in each state when the state filter is
+	// left out.
+	Total  int                       `json:"total"`
+	States map[shared.SpaceState]int `json:"states"`
+	Spaces []Space                   `json:"spaces"`
 }
 
 // SpaceCreateRequest is the body of POST /api/spaces.

@@ -65,7 +65,9 @@ type TemplateCheck struct {
 
 // TemplateList is the answer of GET /api/templates.
 type TemplateList struct {
-	Count     int        `json:"count"`
+	Count int `json:"count"`
+	// Total is the number of records the query selected before paging.
+	Total     int        `json:"total"`
 	Templates []Template `json:"templates"`
 }
 

@@ -24,7 +24,9 @@ type TemplateVarValue struct {
 
 // TemplateVarList is the answer of GET /api/templatevars.
 type TemplateVarList struct {
-	Count     int           `json:"count"`
+	Count int `json:"count"`
+	// Total is the number of records the query selected before paging.
+	Total     int           `json:"total"`
 	Variables []TemplateVar `json:"variables"`
 }
 

@@ -39,7 +39,9 @@ type UserListItem struct {
 
 // UserList is the answer of GET /api/users.
 type UserList struct {
-	Count int            `json:"count"`
+	Count int `json:"count"`
+	// Total is the number of records the query selected before paging.
+	Total int            `json:"total"`
 	Users []UserListItem `json:"users"`
 }
 

@@ -47,3 +47,11 @@ func (a *Auth) Ping(ctx context.Context) (*api.Ping, error) {
 	var out api.Ping
 	return &out, a.c.Do(ctx, http.MethodGet, "/api/ping", nil, &out)
 }
+
+// ConnectToken redeems the one-time code of a browser login with the code
+// verifier (POST /api/connect/token); it needs no token. The answer holds
+// the new API token's secret.
+func (a *Auth) ConnectToken(ctx context.Context, req api.ConnectTokenRequest) (*api.TokenCreated, error) {
+	var out api.TokenCreated
+	return &out, a.c.Do(ctx, http.MethodPost, "/api/connect/token", req, &out)
+}

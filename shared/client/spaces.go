@@ -23,6 +23,9 @@ func (c *Client) Spaces() *Spaces { return &Spaces{c} }
 type SpaceListOptions struct {
 	UserID string // the spaces of this user
 	All    bool   // everyone's spaces
+	// Query, State and Location keep the spaces whose name, description,
+	// owner or template holds Query (ignoring case), in State, at Location.
+	Query, State, Location string
 }
 
 // List lists spaces (GET /api/spaces).
@@ -33,6 +36,11 @@ func (s *Spaces) List(ctx context.Context, opts SpaceListOptions) ([]api.Space, 
 	}
 	if opts.All {
 		q.Set("all", "true")
+	}
+	for k, v := range map[string]string{"q": opts.Query, "state": opts.State, "location": opts.Location} {
+		if v != "" {
+			q.Set(k, v)
+		}
 	}
 	path := "/api/spaces"
 	if len(q) > 0 {

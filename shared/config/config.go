@@ -260,6 +260,11 @@ type Agent struct {
 	// APIPort is the TCP port of the agent's HTTP log intake on
 	// 127.0.0.1, 0 for none.
 	APIPort int
+	// SSHPort is the port on 127.0.0.1 of the image's own sshd, 0 for
+	// none (agent.port.ssh); UpdateAuthorizedKeys keeps the owner's keys
+	// in its authorized_keys (agent.update_authorized_keys).
+	SSHPort              int
+	UpdateAuthorizedKeys bool
 }
 
 // Role is what a server is, decided by its configuration.

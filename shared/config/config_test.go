@@ -106,6 +106,7 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 	want.Server.LeafForgetAfter = "24h0m0s"
 	want.Agent.TerminalKeep = "10m0s"
 	want.Agent.SyslogPort, want.Agent.APIPort = 514, 12201
+	want.Agent.UpdateAuthorizedKeys = true
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
 	}
@@ -191,6 +192,8 @@ var samples = map[string]sample{
 	"agent.syslog_port":             {"1514", "1514", 1514, nil, func(c *config.Config) any { return c.Agent.SyslogPort }},
 	"agent.syslog_socket":           {"/dev/log", "/dev/log", "/dev/log", nil, func(c *config.Config) any { return c.Agent.SyslogSocket }},
 	"agent.api_port":                {"12202", "12202", 12202, nil, func(c *config.Config) any { return c.Agent.APIPort }},
+	"agent.port.ssh":                {"22", "22", 22, nil, func(c *config.Config) any { return c.Agent.SSHPort }},
+	"agent.update_authorized_keys":  {"false", "false", false, nil, func(c *config.Config) any { return c.Agent.UpdateAuthorizedKeys }},
 }
 
 func TestEveryKeyLoadsFromEverySource(t *testing.T) {
@@ -560,6 +563,9 @@ var envExceptions = map[string]string{
 	// The predecessor's images route rsyslog to $KNOT_SYSLOG_PORT.
 	"agent.syslog_port": "KNOT_SYSLOG_PORT",
 	"agent.api_port":    "KNOT_LOGS_PORT",
+	// The predecessor's templates set these for the image's own sshd.
+	"agent.port.ssh":               "KNOT_SSH_PORT",
+	"agent.update_authorized_keys": "KNOT_UPDATE_AUTHORIZED_KEYS",
 }
 
 func TestNamesAreUniqueAndDerived(t *testing.T) {

@@ -70,7 +70,7 @@ var keys = []key{
 		example: "*.example.com", commented: true,
 		field: func(c *Config) any { return &c.Server.WildcardDomain }},
 	{path: "server.disable_proxy", typ: tBool, def: "false",
-		doc:   "Turn off forwarded ports (knot forward port) and the web ports of spaces (403).",
+		doc:   "Turn off forwarded ports (knot forward port) and the web ports of spaces (403): at this server, and for this server's spaces when another server relays them here.",
 		field: func(c *Config) any { return &c.Server.DisableProxy }},
 	{path: "server.encrypt", typ: tEncrypt, secret: true, commented: true,
 		doc:   "Key that encrypts protected template variables and TOTP secrets: 32 characters, the same on every server (make one with knot genkey).",
@@ -255,6 +255,12 @@ var keys = []key{
 	{path: "agent.api_port", typ: tPortOrOff, def: "12201", env: "KNOT_LOGS_PORT",
 		doc:   "TCP port on 127.0.0.1 of the agent's HTTP log intake (POST /logs, POST /gelf), whose lines go into the space's log; 0 turns it off.",
 		field: func(c *Config) any { return &c.Agent.APIPort }},
+	{path: "agent.port.ssh", typ: tPortOrOff, def: "0", env: "KNOT_SSH_PORT",
+		doc:   "TCP port on 127.0.0.1 of the image's own sshd: knot's SSH connections to the space go to it while something answers there, and to the agent's own SSH server otherwise. 0: the agent serves them all (docs/getting-into-a-space.md).",
+		field: func(c *Config) any { return &c.Agent.SSHPort }},
+	{path: "agent.update_authorized_keys", typ: tBool, def: "true", env: "KNOT_UPDATE_AUTHORIZED_KEYS",
+		doc:   "With agent.port.ssh, keep the public keys of the space's owner in ~/.ssh/authorized_keys of the agent's user, between the lines #===KNOT-START=== and #===KNOT-END===, for that sshd; the rest of the file is left as it is.",
+		field: func(c *Config) any { return &c.Agent.UpdateAuthorizedKeys }},
 }
 
 // envName returns the environment variable of k: KNOT_ and the key path,

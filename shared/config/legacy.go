@@ -100,10 +100,6 @@ var legacyKeys = []legacyKey{
 	// The agent's, for features knot's agent does not have (its names
 	// under agent., and dns.; KNOT_USER was read by the images' start
 	// script). Only knot agent warns about their variables.
-	{path: "agent.port.ssh", env: "KNOT_SSH_PORT", flag: "ssh-port", kind: ValueInt,
-		why: "knot's agent serves SSH itself on its link to the server, on no port; reach it with knot ssh-config update and ssh knot.SPACE (docs/getting-into-a-space.md)"},
-	{path: "agent.update_authorized_keys", env: "KNOT_UPDATE_AUTHORIZED_KEYS", flag: "update-authorized-keys", kind: ValueBool,
-		why: "knot's agent serves SSH itself with the keys of the user's profile (knot ssh-key add) and writes no authorized_keys (docs/getting-into-a-space.md)"},
 	{path: "agent.port.code_server", env: "KNOT_CODE_SERVER_PORT", flag: "code-server-port", kind: ValueInt,
 		why: "knot does not proxy code-server; a container template's ports publish its port on the host that runs the space (docs/templates.md)"},
 	{path: "agent.port.tcp_port", env: "KNOT_TCP_PORT", flag: "tcp-port", kind: ValueList,

@@ -237,8 +237,6 @@ func TestPredecessorNamesDoNotClash(t *testing.T) {
 // what knot does instead, and they set nothing.
 func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	names := []struct{ key, env, flag, value, says string }{
-		{"agent.port.ssh", "KNOT_SSH_PORT", "ssh-port", "22", "serves SSH itself"},
-		{"agent.update_authorized_keys", "KNOT_UPDATE_AUTHORIZED_KEYS", "update-authorized-keys", "true", "writes no authorized_keys"},
 		{"agent.port.code_server", "KNOT_CODE_SERVER_PORT", "code-server-port", "49374", "ports publish"},
 		{"agent.port.tcp_port", "KNOT_TCP_PORT", "tcp-port", "8080=App,9000", "knot forward port"},
 		{"agent.port.http_port", "KNOT_HTTP_PORT", "http-port", "80=Site", "http_ports of its template"},
@@ -286,9 +284,9 @@ func TestPredecessorAgentNamesWarnOnce(t *testing.T) {
 	}
 
 	// In the file, too, under the predecessor's agent sections.
-	file := writeFile(t, "agent:\n  port:\n    ssh: 22\n  syslog_port: 514\ndns:\n  refresh_max_age: 180\n")
+	file := writeFile(t, "agent:\n  port:\n    vnc_http: 5680\n  syslog_port: 514\ndns:\n  refresh_max_age: 180\n")
 	c := mustLoad(t, config.Options{File: file})
-	want := []string{"agent.port.ssh @ " + file + ":3", "dns.refresh_max_age @ " + file + ":6"}
+	want := []string{"agent.port.vnc_http @ " + file + ":3", "dns.refresh_max_age @ " + file + ":6"}
 	if got := warningsOf(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("file warnings %v, want %v", got, want)
 	}

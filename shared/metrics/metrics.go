@@ -1,9 +1,9 @@
 // Package metrics holds the figures a knot server reports at GET /metrics,
 // each collected where it arises: the store's failures (storage.Observed),
 // the origin's leaves (origin.Hub.Metrics), a leaf's view of its origin
-// (leaf.Uplink.Metrics) and the process itself (Process). Package web
-// counts its requests and writes every family in the Prometheus text
-// format.
+// (leaf.Uplink.Metrics), the process itself (Process) and the HTTP
+// requests (Requests, which web feeds). Write writes families in the
+// Prometheus text format.
 package metrics
 
 // Family is one metric: samples that share a name, a help text and a type.

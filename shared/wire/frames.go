@@ -478,6 +478,8 @@ func newFrame(t string) Frame {
 		return new(AuditReport)
 	case TypeAuditAck:
 		return new(AuditAck)
+	case TypeAgentStates:
+		return new(AgentStates)
 	}
 	return nil
 }

@@ -72,8 +72,12 @@ type RelayOpen struct {
 	// Via names the servers the stream came through, set by the origin
 	// (what a leaf sends is replaced).
 	Via string `json:"via,omitempty"`
-	// Open is what the agent is asked for, as on the agent link.
+	// Open is what the agent is asked for, as on the agent link; empty
+	// with Ask.
 	Open agentwire.Open `json:"open"`
+	// Ask is what the space's leaf is asked for itself rather than its
+	// agent (relayasks.go); "" for an agent stream.
+	Ask string `json:"ask,omitempty"`
 }
 
 // Validate checks o's fields and that its kind is relayed.
@@ -87,6 +91,11 @@ func (o *RelayOpen) Validate() error {
 		return errors.New("relay: from must be at most 256 bytes of UTF-8")
 	case len(o.Via) > 256 || !utf8.ValidString(o.Via):
 		return errors.New("relay: via must be at most 256 bytes of UTF-8")
+	case o.Ask != "":
+		if !relayAsks[o.Ask] || o.Open.Type != "" {
+			return fmt.Errorf("relay: ask %.32q is not one a leaf answers, or comes with an agent stream", o.Ask)
+		}
+		return nil
 	case !RelayKind(o.Open.Type):
 		return fmt.Errorf("relay: streams of kind %.32q are not relayed", o.Open.Type)
 	}
@@ -208,17 +217,48 @@ func RelayMux() *yamux.Config {
 	return c
 }
 
-// Splice carries a relayed stream: it copies both ways between a and b
-// until either ends, then closes both.
+// Splice carries a relayed stream between a and b until both directions
+// have ended, then closes both. When one direction's input ends, only the
+// other side's writing is ended (CloseWrite), so a half-closed connection
+// (a client that wrote its last byte and waits for the answer) keeps its
+// other direction; an error in either direction ends both at once.
 func Splice(a, b net.Conn) {
+	var once sync.Once
+	abort := func() {
+		once.Do(func() {
+			now := time.Now()
+			a.SetDeadline(now)
+			b.SetDeadline(now)
+			a.Close()
+			b.Close()
+		})
+	}
+	pipe := func(dst, src net.Conn) {
+		buf := spliceBufs.Get().(*[]byte)
+		defer spliceBufs.Put(buf)
+		if _, err := io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *buf); err != nil || CloseWrite(dst) != nil {
+			abort()
+		}
+	}
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		io.Copy(a, b)
-		a.Close()
-		b.Close()
-	})
-	io.Copy(b, a)
+	wg.Go(func() { pipe(a, b) })
+	pipe(b, a)
+	wg.Wait()
 	a.Close()
 	b.Close()
-	wg.Wait()
+}
+
+// spliceBufs are Splice's copy buffers.
+var spliceBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// CloseWrite ends c's writing and leaves its reading: c's own CloseWrite
+// when it has one (a TCP connection, a forwarded port), and Close for a
+// yamux stream, whose Close ends only its writing. Any other c is closed.
+func CloseWrite(c net.Conn) error {
+	switch c := c.(type) {
+	case interface{ CloseWrite() error }:
+		return c.CloseWrite()
+	default:
+		return c.Close()
+	}
 }

@@ -76,6 +76,9 @@ func FuzzReadRelayOpen(f *testing.F) {
 	b.Reset()
 	wire.WriteRelay(&b, &wire.RelayOpen{SpaceID: "s", UserID: "u", Open: agentwire.Open{Type: agentwire.OpenSessions}})
 	f.Add(b.Bytes())
+	b.Reset()
+	wire.WriteRelay(&b, &wire.RelayOpen{SpaceID: "s", UserID: "u", Ask: wire.AskLogsFollow})
+	f.Add(b.Bytes())
 	f.Add([]byte{0, 0, 0, 2, 'j', '{'})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 'j'})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -90,7 +93,7 @@ func FuzzReadRelayOpen(f *testing.F) {
 		if err := h.Validate(); err != nil {
 			t.Fatalf("decoded an invalid header: %v", err)
 		}
-		if !wire.RelayKind(h.Open.Type) || len(h.SpaceID) > 64 || len(h.Via) > 256 {
+		if (h.Ask == "" && !wire.RelayKind(h.Open.Type)) || (h.Ask != "" && h.Open.Type != "") || len(h.SpaceID) > 64 || len(h.Via) > 256 {
 			t.Fatalf("decoded a header out of bounds: %+v", h)
 		}
 	})

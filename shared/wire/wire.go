@@ -57,6 +57,11 @@
 //     events. The origin stores each event once, with the leaf's location,
 //     and answers AuditAck{store, upto}; the leaf sends the next report only
 //     after the ack of the one before.
+//   - Version 5 on: Leaf → origin: AgentStates{reset, agents}: the first
+//     (reset) holds every agent linked to the leaf, later ones what changed
+//     since (at most about once a second) and, every AgentRefresh, the
+//     linked agents again. The origin keeps them in memory per location,
+//     only for spaces of the leaf's location, and answers nothing.
 //   - Either side closes the link with a websocket close code and a reason
 //     when a frame is malformed, too large, out of order or unexpected;
 //     nothing of such a frame is applied. Every field of a frame a leaf
@@ -92,7 +97,11 @@ import (
 //     often the origin asks the leaf's acks to go out at most: AckInterval,
 //     or longer in a fleet of thousands of leaves. A leaf on version 3 or
 //     older acks every AckInterval.
-const ProtocolMin, ProtocolMax = 1, 4
+//   - 5: 2026-12-07: leaf → origin AgentStates{reset, agents}: the state of
+//     the agents of the leaf's spaces (linked, version, last seen), so that
+//     the origin shows it for every location's spaces. A leaf sends none to
+//     an origin on version 4 or older.
+const ProtocolMin, ProtocolMax = 1, 5
 
 // Subprotocol is the websocket subprotocol of the link.
 const Subprotocol = "knot-leaf.v1"

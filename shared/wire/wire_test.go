@@ -66,6 +66,15 @@ func samplesV4() []wire.Frame {
 	}
 }
 
+// samplesV5 holds the frames version 5 added: the agents' states.
+func samplesV5() []wire.Frame {
+	seen := time.Date(2026, 12, 7, 8, 30, 0, 0, time.UTC)
+	return []wire.Frame{
+		&wire.AgentStates{Reset: true, Agents: []wire.AgentState{{SpaceID: "s1", Connected: true, Version: "1.2.0", LastSeen: seen}}},
+		&wire.AgentStates{Agents: []wire.AgentState{{SpaceID: "s1", Version: "1.2.0", LastSeen: seen}, {SpaceID: "s2"}}},
+	}
+}
+
 // TestGoldenV1 keeps the JSON of every version 1 frame, TestGoldenV2 that
 // of what version 2 added, and so on: a change here is a protocol change
 // and needs a version bump. (Version 3 changed what the feed carries, not
@@ -75,6 +84,8 @@ func TestGoldenV1(t *testing.T) { checkGolden(t, "v1.golden", samples) }
 func TestGoldenV2(t *testing.T) { checkGolden(t, "v2.golden", samplesV2) }
 
 func TestGoldenV4(t *testing.T) { checkGolden(t, "v4.golden", samplesV4) }
+
+func TestGoldenV5(t *testing.T) { checkGolden(t, "v5.golden", samplesV5) }
 
 func checkGolden(t *testing.T, name string, samples func() []wire.Frame) {
 	var buf bytes.Buffer
@@ -251,7 +262,7 @@ func TestCloseReasonFitsAFrame(t *testing.T) {
 // FuzzDecode checks that Decode never panics, and that whatever it accepts
 // encodes and decodes again to the same frame.
 func FuzzDecode(f *testing.F) {
-	for _, s := range slices.Concat(samples(), samplesV2(), samplesV4()) {
+	for _, s := range slices.Concat(samples(), samplesV2(), samplesV4(), samplesV5()) {
 		b, _ := wire.Encode(s)
 		f.Add(b)
 	}

@@ -62,6 +62,7 @@ func pageNamed(name string) page {
 // navItem is one link of the navigation.
 type navItem struct {
 	Href, Label string
+	Icon        string // the name of its icon in layout.html's "icon"
 	Current     bool
 }
 
@@ -89,6 +90,9 @@ type data struct {
 	// The space page.
 	SpaceID, SpaceName string
 	Shells             []string // the shells a space may have
+
+	// The page of the CLI's browser login.
+	Connect *shared.ConnectRequest
 }
 
 // pageData returns the data of a page for a; a is nil when the user is not
@@ -109,7 +113,7 @@ func (u *UI) pageData(a *shared.Actor, name, title string) *data {
 	d.Perms = strings.Join(ids, ",")
 	for _, pg := range pages {
 		if !pg.offNav && (pg.allowed == nil || pg.allowed(a)) {
-			d.Nav = append(d.Nav, navItem{Href: pg.path, Label: pg.title, Current: pg.name == name})
+			d.Nav = append(d.Nav, navItem{Href: pg.path, Label: pg.title, Icon: pg.name, Current: pg.name == name})
 		}
 	}
 	return d

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/knot-dev/knot/shared"
 )
@@ -26,7 +28,7 @@ const staticPrefix = "/ui/static/"
 // templates holds one parsed template set per page, each the layout, the
 // partials pages share, and the page's content.
 var templates = func() map[string]*template.Template {
-	names := []string{"login", "error", spacePage}
+	names := []string{"login", "error", spacePage, connectPage}
 	for _, p := range pages {
 		names = append(names, p.name)
 	}
@@ -93,8 +95,22 @@ func (u *UI) showError(w http.ResponseWriter, r *http.Request, a *shared.Actor, 
 		msg = "internal error"
 	}
 	d := u.pageData(a, "error", http.StatusText(status))
-	d.Status, d.Message = status, msg
+	d.Status, d.Message = status, sentence(msg)
 	u.render(w, r, status, "error", d)
+}
+
+// sentence returns an error's message as a page shows it: a sentence, with
+// a capital and a full stop.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "!") && !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return msg
 }
 
 // render writes the page name with data d.

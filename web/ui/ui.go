@@ -63,6 +63,7 @@ func Mount(r chi.Router, d Deps) *UI {
 		r.Get(p.path, u.handlePage(p))
 	}
 	r.Get("/spaces/{space_id}", u.handleSpace)
+	r.Get("/connect", u.handleConnect)
 	r.Get(staticPrefix+"*", handleAsset)
 	return u
 }

@@ -65,8 +65,8 @@ func TestUIRunsOnItsDeps(t *testing.T) {
 		{"LeafLoginOffersNoSetup", nil, unauth, "/login", 200, `id="login-form"`, `id="setup-form"`},
 		{"PageWithoutSessionGoesToLogin", nil, unauth, "/users?x=1", 303, "", ""},
 		{"PageRefusedWithoutPermission", ann, nil, "/users", 403, "Manage Users", `href="/users"`},
-		{"SpaceOfTheServiceNotFound", ann, nil, "/spaces/s1", 404, `space &#34;s1&#34; not found`, ""},
-		{"InternalErrorHidden", nil, errors.New("disk on fire"), "/spaces", 500, "internal error", "disk on fire"},
+		{"SpaceOfTheServiceNotFound", ann, nil, "/spaces/s1", 404, `Space &#34;s1&#34; not found.`, ""},
+		{"InternalErrorHidden", nil, errors.New("disk on fire"), "/spaces", 500, "Internal error.", "disk on fire"},
 		{"UnknownPage", ann, nil, "/nope", 404, "There is no page at /nope.", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,4 +108,18 @@ func FuzzSafeRedirect(f *testing.F) {
 			t.Fatalf("safeRedirect(%q) = %q: parses to another site", target, got)
 		}
 	})
+}
+
+func TestSentence(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"the Users page needs the Manage Users permission, which you do not have", "The Users page needs the Manage Users permission, which you do not have."},
+		{"There is no page at /x.", "There is no page at /x."},
+		{"internal error", "Internal error."},
+		{"ümlaut first", "Ümlaut first."},
+	} {
+		if got := sentence(tt.in); got != tt.want {
+			t.Errorf("sentence(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }

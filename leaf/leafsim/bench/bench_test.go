@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/leaf/leafsim/bench"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/runtime"
@@ -64,7 +65,7 @@ func (o *benchOrigin) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: o.store, Logger: quiet, Location: "origin", Hub: hub, ValidateTemplate: runtime.ValidateTemplate})
+	srv, err := o.server(hub, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +86,24 @@ func (o *benchOrigin) start() {
 		}
 		<-hubDone
 	}
+}
+
+// server returns the origin's web server with hub, wired as cmd/knot
+// wires one: the origin's services and package leaf's space service over
+// one observed store.
+func (o *benchOrigin) server(hub *origin.Hub, log *slog.Logger) (*web.Server, error) {
+	const location = "origin"
+	obs := origin.Observe(o.store, hub)
+	logins := origin.NewLogins(origin.LoginsOptions{})
+	audit := origin.NewAuditService(obs, location, origin.ServiceOptions{})
+	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location, Fleet: hub, Logger: log}, Audit: audit})
+	if err != nil {
+		return nil, err
+	}
+	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: logins, Audit: origin.RecordAudit(audit, log), Logger: log})
+	svcs := origin.NewServices(obs, origin.ServicesOptions{Location: location, Hub: hub, Spaces: local.Spaces, Audit: audit, Auth: auth,
+		Validate: runtime.ValidateTemplate})
+	return web.New(web.Options{Services: svcs, Local: local, Logins: logins, Store: obs, Location: location, Hub: hub, Logger: log})
 }
 
 // call sends in, if not nil, as JSON with token, if not empty, and decodes

@@ -1,4 +1,5 @@
-// audit-logs.js pages through the audit log, newest first.
+// audit-logs.js pages through the audit log, newest first, and searches
+// it on the server.
 import './shell.js';
 import { api } from './api.js';
 import { $, h, showError, hideError, setRows, fmtTime, ready } from './dom.js';
@@ -12,12 +13,20 @@ const older = $('#older');
 let start = 0;
 let total = 0;
 
+const search = $('#audit-search');
+const where = $('#audit-location');
+
 async function load() {
   try {
-    const data = await api('GET', `/api/audit-logs?start=${start}&max_items=${pageSize}`);
+    const q = new URLSearchParams({ start: String(start), max_items: String(pageSize) });
+    if (search.value.trim()) q.set('q', search.value.trim());
+    if (where.value.trim()) q.set('location', where.value.trim());
+    const data = await api('GET', `/api/audit-logs?${q}`);
     total = data.count;
     const items = data.items || [];
-    $('#empty').hidden = items.length > 0;
+    const filtered = q.has('q') || q.has('location');
+    $('#empty').hidden = items.length > 0 || filtered;
+    $('#none-found').hidden = items.length > 0 || !filtered;
     table.hidden = items.length === 0;
     setRows(tbody, items, (e) => e.audit_log_id, row);
     $('#range').textContent = items.length ? `${start + 1}–${start + items.length} of ${total}` : '';
@@ -41,5 +50,13 @@ function row(e) {
 
 newer.addEventListener('click', () => { start = Math.max(0, start - pageSize); load(); });
 older.addEventListener('click', () => { start += pageSize; load(); });
+// The log is searched on the server (its newest 100,000 events).
+let timer = 0;
+for (const input of [search, where]) {
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { start = 0; load(); }, 250);
+  });
+}
 
 load().then(ready);

@@ -128,8 +128,30 @@ export function byName(a, b) {
   return (a.name || a.username || '').localeCompare(b.name || b.username || '', undefined, { sensitivity: 'base' });
 }
 
+// focusKeeper notes where the focus is and returns a function that puts it
+// back: on the same element, or, when a refresh has rebuilt its row, on the
+// button of the same action in the row of the same key; else on the main
+// content.
+export function focusKeeper() {
+  const el = document.activeElement;
+  const row = el && el.closest('tr[data-key]');
+  const tbody = row && row.parentElement;
+  const key = row && row.dataset.key;
+  const action = el && el.dataset && el.dataset.action;
+  return () => {
+    if (el && el !== document.body && el.isConnected) {
+      el.focus();
+      return;
+    }
+    const fresh = tbody && [...tbody.rows].find((r) => r.dataset.key === key);
+    const button = fresh && (fresh.querySelector(`button[data-action="${action}"]:not(:disabled)`) || fresh.querySelector('button:not(:disabled)'));
+    (button || document.getElementById('main'))?.focus();
+  };
+}
+
 // Editor is a dialog with a form that creates or changes a record. The
-// server's answer to a refused save is shown in the form as it came.
+// server's answer to a refused save is shown in the form as it came. When
+// the dialog closes, the focus goes back to where it was when it opened.
 export class Editor {
   constructor(dialogSelector) {
     this.dialog = $(dialogSelector);
@@ -138,13 +160,16 @@ export class Editor {
     this.title = $('h2', this.dialog);
     this.submit = $('button[type="submit"]', this.form);
     this.editing = null;
+    this.restoreFocus = null;
     $('button.cancel', this.form).addEventListener('click', () => this.dialog.close());
+    this.dialog.addEventListener('close', () => this.restoreFocus?.());
   }
 
   // open shows the form titled title, filled from values; editing is the id
   // of the record being changed, or null for a new one.
   open(title, values = {}, editing = null) {
     this.editing = editing;
+    this.restoreFocus = focusKeeper();
     this.title.textContent = title;
     this.form.reset();
     this.fill(values);

@@ -1,8 +1,9 @@
 // groups.js lists groups and creates, changes and deletes them (Manage Groups).
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, Editor, byName, ready } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, Editor, ready } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
+import { ListView } from './lists.js';
 
 const table = $('#groups');
 const tbody = $('tbody', table);
@@ -10,12 +11,23 @@ const pageError = $('#page-error');
 const editor = new Editor('#editor');
 const quotas = ['max_spaces', 'compute_units', 'storage_units'];
 
-async function load() {
-  try {
-    const groups = (await api('GET', '/api/groups')).groups.sort(byName);
-    $('#empty').hidden = groups.length > 0;
+const list = new ListView({
+  path: '/api/groups',
+  key: 'groups',
+  table,
+  search: $('#groups-search'),
+  pager: $('#groups-pager'),
+  render: (groups) => {
+    $('#empty').hidden = list.total > 0 || list.q !== '';
     table.hidden = groups.length === 0;
     setRows(tbody, groups, (g) => g.group_id, row);
+  },
+  onError: (err) => showError(pageError, err),
+});
+
+async function load() {
+  try {
+    await list.load();
     hideError(pageError);
   } catch (err) {
     showError(pageError, err);

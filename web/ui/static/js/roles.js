@@ -4,17 +4,30 @@ import './shell.js';
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, ready } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
+import { ListView } from './lists.js';
 
 const tbody = $('#roles tbody');
 const pageError = $('#page-error');
 const editor = new Editor('#editor');
 let permissions = [];
 
+// The roles come in their own order (the built-in ones first) unless a
+// header sorts them.
+const list = new ListView({
+  path: '/api/roles',
+  key: 'roles',
+  sort: '',
+  table: $('#roles'),
+  search: $('#roles-search'),
+  pager: $('#roles-pager'),
+  render: (roles) => setRows(tbody, roles, (x) => x.role_id, row, (x) => JSON.stringify([x, permissions])),
+  onError: (err) => showError(pageError, err),
+});
+
 async function load() {
   try {
-    const [r, p] = await Promise.all([api('GET', '/api/roles'), api('GET', '/api/permissions')]);
-    permissions = p.permissions;
-    setRows(tbody, r.roles, (x) => x.role_id, row, (x) => JSON.stringify([x, permissions]));
+    permissions = (await api('GET', '/api/permissions')).permissions;
+    await list.load();
     hideError(pageError);
   } catch (err) {
     showError(pageError, err);

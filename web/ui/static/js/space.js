@@ -109,7 +109,8 @@ function agentText(s) {
   const a = s.agent;
   if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : '—';
   if (a.connected) {
-    return `Connected, version ${a.version || 'unknown'}${a.outdated ? ` (outdated: this server runs ${document.body.dataset.version || 'another'})` : ''}`;
+    const server = s.location !== here ? `the server of location ${s.location} runs another` : `this server runs ${document.body.dataset.version || 'another'}`;
+    return `Connected, version ${a.version || 'unknown'}${a.outdated ? ` (outdated: ${server})` : ''}`;
   }
   return a.last_seen ? `Not connected (last seen ${ago(a.last_seen)})` : 'Not connected';
 }

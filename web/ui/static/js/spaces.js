@@ -1,11 +1,17 @@
-// spaces.js lists the user's spaces, refreshes them every few seconds, and
-// creates, starts, stops and deletes them.
+// spaces.js is the spaces dashboard: one page of the user's spaces (or
+// everyone's) at a time, searched, filtered by state, location and owner,
+// and sorted on the server, each with its state at a glance and one click
+// to its terminal, its SSH host and its web apps. It creates, starts, stops
+// and deletes spaces. Every few seconds it asks again for the page it
+// shows, sending the page's ETag: the server answers 304 without a body
+// until something on it changed.
 import './shell.js';
 import { api, path } from './api.js';
 import {
   $, $$, h, PERM, perms, showError, hideError, confirmAction, poll, setRows, Editor, secretNotice, ready,
 } from './dom.js';
 import { runAction, rowLabel, announce } from './feedback.js';
+import { ListView } from './lists.js';
 
 const can = perms();
 const table = $('#spaces');
@@ -13,57 +19,172 @@ const tbody = $('tbody', table);
 const pageError = $('#page-error');
 const notice = $('#notice');
 const showAll = $('#show-all');
+const stateBox = $('#state-filters');
+const locationInput = $('#location-filter');
+const ownerInput = $('#owner-filter');
 const editor = new Editor('#editor');
 const pending = new Set(); // ids of spaces with an action under way
-let spaces = [];
+const me = ($('#username') || {}).textContent || '';
 let templates = [];
 
+const states = ['running', 'starting', 'pending', 'stopping', 'stopped', 'failed', 'deleting'];
 const canStart = new Set(['stopped', 'failed']);
 const canStop = new Set(['running', 'starting']);
 const moving = new Set(['pending', 'starting', 'stopping', 'deleting']);
+const fmt = new Intl.NumberFormat();
 
-if (can.has(PERM.ManageSpaces)) {
-  $('#all-toggle').hidden = false;
-  showAll.addEventListener('change', load);
+const url = new URLSearchParams(location.search);
+let state = url.get('state') || '';
+locationInput.value = url.get('location') || '';
+ownerInput.value = url.get('owner') || '';
+showAll.checked = url.get('all') === 'true' && can.has(PERM.ManageSpaces);
+
+// Icons are inline SVG paths (24-unit grid, stroked), no icon font.
+const icons = {
+  terminal: 'M4 17l6-5-6-5M12 19h8',
+  key: 'M15 7a4 4 0 1 1-3.9 4.9L4 19v-3h3v-3h3l1.1-1.1A4 4 0 0 1 15 7z',
+  link: 'M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5',
+  play: 'M7 5l12 7-12 7z',
+  stop: 'M7 7h10v10H7z',
+  trash: 'M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13',
+  box: 'M12 3l8 4.5v9L12 21l-8-4.5v-9L12 3zM4 7.5l8 4.5 8-4.5M12 12v9',
+};
+
+function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', icons[name]);
+  svg.append(p);
+  return svg;
 }
 
-async function load() {
+const list = new ListView({
+  path: '/api/spaces',
+  key: 'spaces',
+  sort: 'name',
+  pageSize: 50,
+  etags: true,
+  table,
+  search: $('#space-search'),
+  pager: $('#space-pager'),
+  filters: () => ({
+    all: showAll.checked ? 'true' : '',
+    state,
+    location: locationInput.value.trim(),
+    owner: showAll.checked ? ownerInput.value.trim() : '',
+  }),
+  render,
+  onError: (err) => showError(pageError, err),
+});
+
+async function load(refresh = false) {
   try {
-    const data = await api('GET', '/api/spaces' + (showAll.checked ? '?all=true' : ''));
-    spaces = data.spaces.sort((a, b) =>
-      (a.username || '').localeCompare(b.username || '') || a.name.localeCompare(b.name));
+    await list.load(refresh);
     hideError(pageError);
-    render();
   } catch (err) {
     showError(pageError, err);
   }
 }
 
-function render() {
-  const all = showAll.checked;
-  for (const el of $$('th.owner-col')) el.hidden = !all;
-  $('#empty').hidden = spaces.length > 0;
-  table.hidden = spaces.length === 0;
-  setRows(tbody, spaces, (s) => s.space_id, row, (s) => JSON.stringify([s, all, pending.has(s.space_id)]));
+function filtering() {
+  return Boolean(list.q || state || locationInput.value.trim() || (showAll.checked && ownerInput.value.trim()));
 }
 
-function row(s) {
+let lastSpaces = [];
+let lastData = { states: {} };
+
+function render(spaces, data) {
+  lastSpaces = spaces;
+  lastData = data;
+  const all = showAll.checked;
+  for (const el of $$('th.owner-col')) el.hidden = !all;
+  $('.owner-filter').hidden = !all;
+  const total = Object.values(data.states || {}).reduce((a, b) => a + b, 0);
+  $('#empty').hidden = total > 0 || filtering();
+  $('#none-found').hidden = spaces.length > 0 || !filtering();
+  table.hidden = spaces.length === 0;
+  $('#space-tools').hidden = total === 0 && !filtering();
+  renderStates(data.states || {}, total);
+  renderLocations(spaces);
+  const dup = duplicateNames(spaces);
+  setRows(tbody, spaces, (s) => s.space_id, (s) => row(s, dup),
+    (s) => JSON.stringify([s, all, pending.has(s.space_id), dup.has(dupKey(s))]));
+}
+
+function renderStates(counts, total) {
+  const shown = [h('button', {
+    type: 'button', class: 'chip', 'aria-pressed': String(state === ''), dataset: { state: '' },
+    onclick: () => setState(''),
+  }, 'All ', h('span', { class: 'count', text: fmt.format(total) }))];
+  for (const st of states) {
+    const n = counts[st] || 0;
+    if (n === 0 && state !== st) continue;
+    shown.push(h('button', {
+      type: 'button', class: `chip state-${st}`, 'aria-pressed': String(state === st), dataset: { state: st },
+      onclick: () => setState(st),
+    }, h('span', { class: 'dot', 'aria-hidden': 'true' }), `${st} `, h('span', { class: 'count', text: fmt.format(n) })));
+  }
+  const focused = document.activeElement && stateBox.contains(document.activeElement)
+    ? document.activeElement.dataset.state : null;
+  stateBox.replaceChildren(...shown);
+  if (focused !== null) stateBox.querySelector(`[data-state="${focused}"]`)?.focus();
+  const parts = [`${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}`];
+  for (const st of ['running', 'failed']) if (counts[st]) parts.push(`${fmt.format(counts[st])} ${st}`);
+  $('#space-summary').textContent = total ? parts.join(' · ') : '';
+}
+
+function renderLocations(spaces) {
+  const dl = $('#location-list');
+  const have = new Set([...dl.options].map((o) => o.value));
+  for (const s of spaces) {
+    if (s.location && !have.has(s.location)) {
+      have.add(s.location);
+      dl.append(h('option', { value: s.location }));
+    }
+  }
+}
+
+function setState(st) {
+  state = st;
+  list.reset().catch((err) => showError(pageError, err));
+}
+
+const dupKey = (s) => `${s.user_id}/${s.name.toLowerCase()}`;
+
+// duplicateNames returns the owner/name pairs held at several locations:
+// their SSH host names carry the location, as knot ssh-config writes them.
+function duplicateNames(spaces) {
+  const seen = new Map();
+  for (const s of spaces) seen.set(dupKey(s), (seen.get(dupKey(s)) || 0) + 1);
+  return new Set([...seen].filter(([, n]) => n > 1).map(([k]) => k));
+}
+
+function row(s, dup) {
   // A space whose location this server cannot reach now shows its last
   // reported state, marked unreachable, and offers no action that would
   // fail.
   const away = s.reachable === false;
   const busy = pending.has(s.space_id) || moving.has(s.state) || away;
-  const button = (label, verb, cls) => h('button', {
-    type: 'button', class: `small ${cls || ''}`, text: label, disabled: busy, dataset: { action: verb },
+  const running = !away && s.state === 'running';
+  const spacePage = `/spaces/${encodeURIComponent(s.space_id)}`;
+  const button = (label, verb, cls, ic) => h('button', {
+    type: 'button', class: `small ${cls || ''}`, disabled: busy, dataset: { action: verb },
     'aria-label': rowLabel(label, s.name),
     title: away ? `Location ${s.location} cannot be reached: ${s.unreachable_reason}` : null,
     onclick: () => act(s, verb),
-  });
+  }, icon(ic), h('span', { class: 'label', text: label }));
+  const host = `knot.${s.name}${dup.has(dupKey(s)) ? `.${s.location}` : ''}`;
+  const own = s.username === me;
   return h('tr', { dataset: { name: s.name, state: s.state, reachable: String(!away) } },
-    h('td', {},
-      h('div', { class: 'name' }, h('a', { href: `/spaces/${encodeURIComponent(s.space_id)}`, text: s.name })),
+    h('td', { class: 'name-col' },
+      h('div', { class: 'name' }, icon('box'), h('a', { href: spacePage, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description }),
-      !away && s.state === 'running' && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
+      running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
         ...s.http_ports.map((p) => h('a', {
           href: `/proxy/spaces/${encodeURIComponent(s.space_id)}/ports/${p.port}/`,
           target: '_blank', rel: 'noopener', text: `${p.name} (${p.port})`,
@@ -82,9 +203,20 @@ function row(s) {
       }),
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
-      canStart.has(s.state) && button('Start', 'start', 'primary'),
-      canStop.has(s.state) && button('Stop', 'stop'),
-      button('Delete', 'delete', 'danger')));
+      h('div', { class: 'row-actions' },
+        running && h('a', {
+          class: 'button small', href: `${spacePage}#terminal-title`, 'aria-label': rowLabel('Terminal of', s.name),
+          title: `Open the terminal of ${s.name}`,
+        }, icon('terminal'), h('span', { class: 'label', text: 'Terminal' })),
+        own && h('details', { class: 'ssh' },
+          h('summary', { class: 'button small', 'aria-label': rowLabel('SSH to', s.name), title: `Connect to ${s.name} with SSH` },
+            icon('key'), h('span', { class: 'label', text: 'SSH' })),
+          h('div', { class: 'ssh-box' },
+            h('code', { text: `ssh ${host}` }),
+            h('p', { class: 'hint' }, 'Run ', h('code', { text: 'knot ssh-config update' }), ' once on your machine first.'))),
+        canStart.has(s.state) && button('Start', 'start', 'primary', 'play'),
+        canStop.has(s.state) && button('Stop', 'stop', '', 'stop'),
+        button('Delete', 'delete', 'danger', 'trash'))));
 }
 
 async function act(s, verb) {
@@ -92,7 +224,7 @@ async function act(s, verb) {
     return;
   }
   pending.add(s.space_id);
-  render();
+  render(lastSpaces, lastData);
   await runAction({
     tbody,
     key: s.space_id,
@@ -109,17 +241,64 @@ async function act(s, verb) {
   });
 }
 
+if (can.has(PERM.ManageSpaces)) {
+  $('#all-toggle').hidden = false;
+  showAll.addEventListener('change', () => list.reset().catch((err) => showError(pageError, err)));
+}
+let filterTimer = 0;
+for (const input of [locationInput, ownerInput]) {
+  input.addEventListener('input', () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => list.reset().catch((err) => showError(pageError, err)), 250);
+  });
+}
+$('#clear-filters').addEventListener('click', () => {
+  state = '';
+  list.q = '';
+  list.search.value = '';
+  locationInput.value = '';
+  ownerInput.value = '';
+  list.reset().catch((err) => showError(pageError, err));
+});
+
+// The New space dialog finds a template by typing: each search asks the
+// server for the first matching templates.
+const templateSearch = $('#template-search');
+const templatePage = 20;
+
+async function findTemplates() {
+  const q = templateSearch.value.trim();
+  const data = await api('GET', `/api/templates?sort=name&limit=${templatePage}${q ? `&q=${encodeURIComponent(q)}` : ''}`);
+  templates = data.templates;
+  const select = editor.el('template_id');
+  const keep = select.value;
+  select.replaceChildren(...templates.map((t) =>
+    h('option', { value: t.template_id, text: t.description ? `${t.name} — ${t.description}` : t.name })));
+  if (templates.some((t) => t.template_id === keep)) select.value = keep;
+  else if (templates.length > 0) select.selectedIndex = 0;
+  const total = typeof data.total === 'number' ? data.total : templates.length;
+  $('#template-count').textContent = total > templates.length
+    ? `Showing ${templates.length} of ${fmt.format(total)} templates; type to find others.`
+    : `${fmt.format(total)} ${total === 1 ? 'template' : 'templates'}${q ? ' match' : ''}.`;
+  $('#no-templates').hidden = total > 0 || q !== '';
+}
+
+let searchTimer = 0;
+templateSearch.addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => findTemplates().catch((err) => {
+    $('#template-count').textContent = `Could not search the templates: ${err.message}`;
+  }), 200);
+});
+
 $('#new-space').addEventListener('click', async () => {
+  templateSearch.value = '';
   try {
-    templates = (await api('GET', '/api/templates')).templates.sort((a, b) => a.name.localeCompare(b.name));
+    await findTemplates();
   } catch (err) {
     announce('error', `Could not list the templates: ${err.message}`, () => $('#new-space'));
     return;
   }
-  const select = editor.el('template_id');
-  select.replaceChildren(...templates.map((t) =>
-    h('option', { value: t.template_id, text: t.description ? `${t.name} — ${t.description}` : t.name })));
-  $('#no-templates').hidden = templates.length > 0;
   editor.open('New space', {});
 });
 
@@ -136,4 +315,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
-poll(load, 3000);
+poll(() => load(true), 3000);

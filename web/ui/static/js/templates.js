@@ -6,6 +6,7 @@ import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
+import { ListView } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
 const manage = perms().has(PERM.ManageTemplates);
@@ -31,14 +32,24 @@ const specHints = {
   manual: 'Not used: the user runs the agent on a machine of their own.',
 };
 
-async function load() {
-  try {
-    const [t, g] = await Promise.all([api('GET', '/api/templates'), api('GET', '/api/groups')]);
-    groups = g.groups.sort(byName);
-    const templates = t.templates.sort(byName);
-    $('#empty').hidden = templates.length > 0;
+const list = new ListView({
+  path: '/api/templates',
+  key: 'templates',
+  table,
+  search: $('#templates-search'),
+  pager: $('#templates-pager'),
+  render: (templates) => {
+    $('#empty').hidden = list.total > 0 || list.q !== '';
     table.hidden = templates.length === 0;
     setRows(tbody, templates, (x) => x.template_id, row, (x) => JSON.stringify([x, groups]));
+  },
+  onError: (err) => showError(pageError, err),
+});
+
+async function load() {
+  try {
+    groups = (await api('GET', '/api/groups')).groups.sort(byName);
+    await list.load();
     hideError(pageError);
   } catch (err) {
     showError(pageError, err);

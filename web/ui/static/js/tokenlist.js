@@ -5,6 +5,7 @@
 import { api, path } from './api.js';
 import { $, h, showError, hideError, confirmAction, setRows, fmtTime, secretNotice } from './dom.js';
 import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
+import { ListView } from './lists.js';
 
 // expiryOf returns the RFC 3339 time days days from now, or '' for none.
 export function expiryOf(days) {
@@ -22,12 +23,23 @@ export function mountTokens(errorSelector) {
   const formError = $('.error', form);
   const notice = $('#notice');
 
-  async function load() {
-    try {
-      const tokens = (await api('GET', '/api/tokens')).sort((a, b) => a.created_at.localeCompare(b.created_at));
-      $('#empty').hidden = tokens.length > 0;
+  const list = new ListView({
+    path: '/api/tokens',
+    sort: 'created',
+    table,
+    search: $('#tokens-search'),
+    pager: $('#tokens-pager'),
+    render: (tokens) => {
+      $('#empty').hidden = list.total > 0 || list.q !== '';
       table.hidden = tokens.length === 0;
       setRows(tbody, tokens, (t) => t.token_id, row);
+    },
+    onError: (err) => showError(listError, err),
+  });
+
+  async function load() {
+    try {
+      await list.load();
       hideError(listError);
     } catch (err) {
       showError(listError, err);

@@ -5,6 +5,7 @@ import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
+import { ListView } from './lists.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
@@ -13,12 +14,24 @@ const userRole = '00000000-0000-0000-0000-000000000001';
 let roles = [];
 let groups = [];
 
+// The users come a page at a time, searched and sorted on the server;
+// the roles and groups they name come whole.
+const list = new ListView({
+  path: '/api/users',
+  key: 'users',
+  table: $('#users'),
+  search: $('#users-search'),
+  pager: $('#users-pager'),
+  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups])),
+  onError: (err) => showError(pageError, err),
+});
+
 async function load() {
   try {
-    const [u, r, g] = await Promise.all([api('GET', '/api/users'), api('GET', '/api/roles'), api('GET', '/api/groups')]);
+    const [r, g] = await Promise.all([api('GET', '/api/roles'), api('GET', '/api/groups')]);
     roles = r.roles;
     groups = g.groups.sort(byName);
-    setRows(tbody, u.users.sort(byName), (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups]));
+    await list.load();
     hideError(pageError);
   } catch (err) {
     showError(pageError, err);

@@ -3,8 +3,9 @@
 // shown.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, Editor, fmtTime, byName, ready } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, Editor, fmtTime, ready } from './dom.js';
 import { runAction, rowLabel, rowButton, announce } from './feedback.js';
+import { ListView } from './lists.js';
 
 const table = $('#variables');
 const tbody = $('tbody', table);
@@ -12,13 +13,23 @@ const pageError = $('#page-error');
 const editor = new Editor('#editor');
 let editingProtected = false;
 
-async function load() {
-  try {
-    const vars = (await api('GET', '/api/templatevars')).variables
-      .sort((a, b) => byName(a, b) || a.location.localeCompare(b.location));
-    $('#empty').hidden = vars.length > 0;
+const list = new ListView({
+  path: '/api/templatevars',
+  key: 'variables',
+  table,
+  search: $('#variables-search'),
+  pager: $('#variables-pager'),
+  render: (vars) => {
+    $('#empty').hidden = list.total > 0 || list.q !== '';
     table.hidden = vars.length === 0;
     setRows(tbody, vars, (v) => v.templatevar_id, row);
+  },
+  onError: (err) => showError(pageError, err),
+});
+
+async function load() {
+  try {
+    await list.load();
     hideError(pageError);
   } catch (err) {
     showError(pageError, err);

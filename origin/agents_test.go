@@ -1,0 +1,99 @@
+package origin_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/knot-dev/knot/origin"
+	"github.com/knot-dev/knot/shared/wire"
+	"github.com/knot-dev/knot/storage/memory"
+)
+
+// The hub keeps what a leaf reports of its agents under the leaf's
+// location, with the leaf's version: a reset replaces it, a later frame
+// updates it, and a space reported with nothing known is forgotten.
+func TestHubKeepsTheAgentStatesOfALeafsLocation(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{})
+	r := mustDialRaw(t, o, sharedToken)
+	r.welcome(hello("n1", "eu", "", 0))
+	seen := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	r.send(&wire.AgentStates{Reset: true, Agents: []wire.AgentState{
+		{SpaceID: "s1", Connected: true, Version: "v1", LastSeen: seen},
+		{SpaceID: "s2", Version: "v0", LastSeen: seen},
+	}})
+	state := func(loc, id string) string {
+		st, server, ok := o.hub().AgentState(loc, id)
+		if !ok {
+			return "none"
+		}
+		return strings.Join([]string{boolStr(st.Connected), st.Version, st.LastSeen.Format(time.RFC3339), server}, " ")
+	}
+	eventually(t, 5*time.Second, func() string {
+		if got := state("eu", "s1"); got != "true v1 2026-12-07T08:00:00Z test" {
+			return "s1 is " + got
+		}
+		return ""
+	})
+	if got := state("eu", "s2"); got != "false v0 2026-12-07T08:00:00Z test" {
+		t.Fatalf("s2 is %s", got)
+	}
+	if got := state("us", "s1"); got != "none" {
+		t.Fatalf("another location's s1 is %s", got)
+	}
+	// A change: s1 left, s2 is forgotten (the leaf knows nothing of it).
+	r.send(&wire.AgentStates{Agents: []wire.AgentState{{SpaceID: "s1", Version: "v1", LastSeen: seen.Add(time.Minute)}, {SpaceID: "s2"}}})
+	eventually(t, 5*time.Second, func() string {
+		if got := state("eu", "s1"); got != "false v1 2026-12-07T08:01:00Z test" {
+			return "s1 after the change is " + got
+		}
+		if got := state("eu", "s2"); got != "none" {
+			return "s2 after the change is " + got
+		}
+		return ""
+	})
+	// A reset holds all there is.
+	r.send(&wire.AgentStates{Reset: true, Agents: []wire.AgentState{{SpaceID: "s3", Connected: true, Version: "v2", LastSeen: seen}}})
+	eventually(t, 5*time.Second, func() string {
+		if got := state("eu", "s1"); got != "none" {
+			return "s1 after the reset is " + got
+		}
+		if got := state("eu", "s3"); !strings.HasPrefix(got, "true v2") {
+			return "s3 after the reset is " + got
+		}
+		return ""
+	})
+}
+
+// A leaf on protocol 4 or older sends no agent states: one that does is
+// cut, saying why.
+func TestAgentStatesNeedProtocol5(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{})
+	r := mustDialRaw(t, o, sharedToken)
+	h := hello("n1", "eu", "", 0)
+	h.ProtocolMax = 4
+	r.welcome(h)
+	r.send(&wire.AgentStates{Reset: true})
+	for {
+		_, err := r.next()
+		if err == nil {
+			continue
+		}
+		if websocket.CloseStatus(err) != wire.CloseMalformed || !strings.Contains(err.Error(), "agent states need protocol 5") {
+			t.Fatalf("the link ended with %v, want %d saying agent states need protocol 5", err, wire.CloseMalformed)
+		}
+		break
+	}
+	if _, _, ok := o.hub().AgentState("eu", "s1"); ok {
+		t.Fatal("the hub kept the states of a link on protocol 4")
+	}
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}

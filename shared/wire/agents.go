@@ -1,0 +1,72 @@
+package wire
+
+import (
+	"strconv"
+	"time"
+)
+
+// TypeAgentStates is the type of AgentStates (version 5 on).
+const TypeAgentStates = "agent_states"
+
+// The bounds of an agent states frame: how many agents one frame holds
+// (a leaf with more sends several), and the version of each.
+const (
+	MaxAgentStates        = 1000
+	MaxAgentVersionLength = MaxVersionLength
+)
+
+// How often a leaf sends agent states: changes at most every
+// AgentReportDelay, gathered over it; every linked agent again every
+// AgentRefresh, so that the origin's last_seen of a linked agent is at
+// most that old.
+const (
+	AgentReportDelay = time.Second
+	AgentRefresh     = time.Minute
+)
+
+// AgentState is what a leaf knows of the agent of one of its spaces:
+// whether it is linked now, the version it reported, and when the leaf
+// last heard from it (zero when it never did since the leaf started).
+type AgentState struct {
+	SpaceID   string    `json:"space_id"`
+	Connected bool      `json:"connected"`
+	Version   string    `json:"version,omitempty"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+}
+
+// AgentStates carries the state of agents of the leaf's spaces (version 5
+// on), leaf → origin, unacknowledged. The first frame of a link has Reset
+// set: the origin forgets what it held of the leaf's location and keeps
+// what the frame and the ones after it say. Later frames carry the agents
+// that linked, left or changed version since the frame before (coalesced:
+// at most one frame a second), and, now and then, every linked agent again
+// so that their last_seen stays fresh. A space whose agent the leaf knows
+// nothing of (deleted, or never linked) travels as {space_id} alone: the
+// origin then forgets it.
+type AgentStates struct {
+	Reset  bool         `json:"reset,omitempty"`
+	Agents []AgentState `json:"agents,omitempty"`
+}
+
+func (*AgentStates) FrameType() string { return TypeAgentStates }
+
+func (f *AgentStates) Validate() error {
+	if len(f.Agents) > MaxAgentStates {
+		return invalid("agent_states: %d agents, more than %d", len(f.Agents), MaxAgentStates)
+	}
+	for i, a := range f.Agents {
+		where := "agent_states: agent " + strconv.Itoa(i)
+		switch {
+		case a.SpaceID == "":
+			return invalid("%s: space_id is missing", where)
+		case len(a.SpaceID) > maxIDLength:
+			return invalid("%s: space_id is longer than %d bytes", where, maxIDLength)
+		case a.Connected && a.Version == "":
+			return invalid("%s: a connected agent has no version", where)
+		}
+		if err := checkLen(where, "version", a.Version, MaxAgentVersionLength); err != nil {
+			return err
+		}
+	}
+	return nil
+}

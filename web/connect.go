@@ -1,0 +1,83 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/knot-dev/knot/origin"
+	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
+)
+
+// The browser login of the CLI, knot connect --use-web-auth (see
+// shared.ConnectRequest): the web UI's page /connect approves with POST
+// /api/connect/approve, and the CLI redeems the code with POST
+// /api/connect/token. The API token is created when the code is redeemed,
+// as the user through the login session that approved it, so a code that
+// is never redeemed leaves no token behind.
+
+// handleConnectApprove serves POST /api/connect/approve: a user logged in
+// to the web UI approves the CLI that asks, and gets the CLI's address with
+// a one-time code to send the browser to. Only a browser's session may
+// approve: the cookie's CSRF check is the approval form's.
+func (s *Server) handleConnectApprove(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.viaCookie || p.sessionID == "" {
+		return invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
+	}
+	var req api.ConnectApproveRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	cr := shared.ConnectRequest{Port: req.Port, State: req.State, Challenge: req.Challenge, Host: req.Host}
+	if err := cr.Check(); err != nil {
+		return err
+	}
+	code, err := s.connect.Issue(origin.ConnectGrant{UserID: p.user.ID, SessionID: p.sessionID, Host: req.Host}, req.Challenge)
+	if err != nil {
+		return err
+	}
+	s.audit(r, p, "Connect Approve", "approved knot connect on "+quote(req.Host), nil)
+	q := url.Values{"code": {code}, "state": {req.State}}
+	writeJSON(w, http.StatusOK, api.ConnectApproved{Status: true,
+		Redirect: fmt.Sprintf("http://127.0.0.1:%d/callback?%s", req.Port, q.Encode())})
+	return nil
+}
+
+// handleConnectToken serves POST /api/connect/token: the CLI redeems its
+// code with its verifier and gets a new API token of the user who
+// approved, named after the CLI's host, for shared.ConnectTokenLifetime.
+// A code is no credential beyond this: 400 saying what is wrong with it.
+func (s *Server) handleConnectToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.connectToken(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) error {
+	var req api.ConnectTokenRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	g, err := s.connect.Redeem(req.Code, req.Verifier)
+	if err != nil {
+		return err
+	}
+	id, err := s.auth.Identify(r.Context(), g.SessionID, "")
+	if err != nil && !isCode(err, shared.EUNAUTHORIZED) {
+		return err
+	}
+	if err != nil || id.User.ID != g.UserID {
+		return invalid("the login session that approved the code has ended: approve the CLI again")
+	}
+	p := principalOf(id, true)
+	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+	ctx = shared.NewContextWithCredential(ctx, credentialOf(w, r, p))
+	t, secret, err := s.tokens.Create(ctx, shared.ConnectTokenName(g.Host), s.now().Add(shared.ConnectTokenLifetime))
+	if err != nil {
+		return err
+	}
+	s.auditWrite(r, p, "Token Create", "API token "+quote(t.Name)+" created by knot connect", map[string]string{"token_id": t.ID})
+	writeJSON(w, http.StatusCreated, api.TokenCreated{Status: true, TokenID: t.ID, Token: secret})
+	return nil
+}
