@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/knot-dev/knot/shared"
 )
 
 // axeSource is axe-core, vendored by `make vendor-test`.
@@ -205,6 +207,8 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		{"/leaves", "leaves"},
 		{"/tokens", "tokens"},
 		{"/account", "account"},
+		{"/connect?" + url.Values{"port": {"5555"}, "state": {"state-1234"}, "host": {"laptop"},
+			"challenge": {shared.ConnectChallenge("a-verifier-of-the-cli-0123456789abcdefghijklm")}}.Encode(), "connect"},
 		{"/no/such/page", "not-found"},
 	} {
 		t.Run(strings.ReplaceAll(strings.Trim(p.name, "/"), "/", "-"), func(t *testing.T) {

@@ -586,8 +586,9 @@ func TestDocsNameRealKeys(t *testing.T) {
 }
 
 // metricSources are the files that name the series /metrics serves: web
-// writes its own and those collected where they arise.
-var metricSources = []string{"web/metrics.go", "storage/observe.go", "origin/metrics.go", "leaf/metrics.go", "shared/metrics/process.go"}
+// writes the requests' (shared/metrics.Requests) and those collected where
+// they arise.
+var metricSources = []string{"web/metrics.go", "shared/metrics/requests.go", "storage/observe.go", "origin/metrics.go", "leaf/metrics.go", "shared/metrics/process.go"}
 
 // TestDocsListEveryMetric checks that operations.md lists every series
 // metricSources serve, and no other.
