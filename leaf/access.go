@@ -114,13 +114,44 @@ func (a *Access) Space(ctx context.Context, id string) (*shared.Space, error) {
 
 // Enter returns the space with id when the actor may use way into it: its
 // owner or a user with Manage Spaces. To anyone else it does not exist
-// (ENOTFOUND), and the refusal is audited.
+// (ENOTFOUND), and the refusal is audited. A terminal or SSH connection
+// into a space whose template turns them off (with_terminal, with_ssh) is
+// EFORBIDDEN, also audited.
 func (a *Access) Enter(ctx context.Context, c Caller, id string, way Way) (*shared.Space, error) {
 	sp, err := a.Space(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return sp, a.mayEnter(ctx, c, sp, way)
+	if err := a.mayEnter(ctx, c, sp, way); err != nil {
+		return sp, err
+	}
+	if err := wayOff(ctx, a.opts.Store, sp, way.Kind); err != nil {
+		a.audit(ctx, c, way.Kind+" refused", fmt.Sprintf("%s of space %s refused: %s", way.Kind, sp.Name, shared.ErrorMessage(err)),
+			map[string]string{"space_id": sp.ID})
+		return sp, err
+	}
+	return sp, nil
+}
+
+// wayOff returns the EFORBIDDEN error for a way of kind ("terminal",
+// "ssh") into sp that its template turns off, and nil for a way it allows
+// or does not govern, or when the template is gone.
+func wayOff(ctx context.Context, store storage.Reader, sp *shared.Space, kind string) error {
+	if kind != "terminal" && kind != "ssh" {
+		return nil
+	}
+	t, err := storage.Get[shared.Template](ctx, store, sp.TemplateID)
+	switch {
+	case shared.ErrorCode(err) == shared.ENOTFOUND:
+		return nil
+	case err != nil:
+		return err
+	case kind == "terminal" && !t.AllowsTerminal():
+		return forbidden("space %s allows no terminal: its template %s has with_terminal off", quote(sp.Name), quote(t.Name))
+	case kind == "ssh" && !t.AllowsSSH():
+		return forbidden("space %s allows no SSH: its template %s has with_ssh off", quote(sp.Name), quote(t.Name))
+	}
+	return nil
 }
 
 func (a *Access) mayEnter(ctx context.Context, c Caller, sp *shared.Space, way Way) error {

@@ -85,7 +85,7 @@ func (s *SpaceService) CheckReport(ctx context.Context, owner *shared.User, old,
 	if err := s.checkPlace(ctx, owner, old, sp); err != nil || old != nil {
 		return err
 	}
-	return s.checkSpaceQuota(ctx, owner)
+	return s.checkSpaceQuota(ctx, owner, sp)
 }
 
 // quote, setIf, checkName and checkText are shared's, which origin and

@@ -67,27 +67,39 @@ func spaceNameTaken(owner *shared.User, sp *shared.Space) error {
 }
 
 // checkSpaceCount fails with EQUOTA when owner, whose spaces in r within
-// scope are counted, may have no further space.
-func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, owner *shared.User, scope storage.QuotaScope) error {
+// scope are counted, may have no further space, or not the new space sp
+// with the storage units of its template: a space holds its storage from
+// its creation to its deletion, deployed or not.
+func (s *SpaceService) checkSpaceCount(ctx context.Context, r storage.Reader, owner *shared.User, sp *shared.Space, scope storage.QuotaScope) error {
 	l, err := storage.LimitsOf(ctx, r, owner)
-	if err != nil || l.MaxSpaces == 0 {
+	if err != nil || (l.MaxSpaces == 0 && l.StorageUnits == 0) {
 		return err
 	}
 	used, err := s.usage(ctx, r, owner, scope)
 	if err != nil {
 		return err
 	}
-	if used.NumberSpaces >= l.MaxSpaces {
+	if l.MaxSpaces > 0 && used.NumberSpaces >= l.MaxSpaces {
 		return spaceQuotaExceeded(owner, l.MaxSpaces)
+	}
+	if l.StorageUnits == 0 {
+		return nil
+	}
+	t, err := storage.Get[shared.Template](ctx, r, sp.TemplateID)
+	if err != nil {
+		return notFoundAs(err, "template", sp.TemplateID)
+	}
+	if used.UsedStorageUnits+t.StorageUnits > l.StorageUnits {
+		return shared.Errorf(shared.EQUOTA, "storage unit quota exceeded: %d of %d in use, and space %s needs %d", used.UsedStorageUnits, l.StorageUnits, quote(sp.Name), t.StorageUnits)
 	}
 	return nil
 }
 
 // checkSpaceQuota fails with EQUOTA when owner may have no further space,
-// for a new space that another server writes: a leaf of another location,
-// or the hub for a space that a restricted leaf reports.
-func (s *SpaceService) checkSpaceQuota(ctx context.Context, owner *shared.User) error {
-	return s.checkSpaceCount(ctx, s.opts.Store, owner, storage.QuotaScope{})
+// or not sp, for a new space that another server writes: a leaf of another
+// location, or the hub for a space that a restricted leaf reports.
+func (s *SpaceService) checkSpaceQuota(ctx context.Context, owner *shared.User, sp *shared.Space) error {
+	return s.checkSpaceCount(ctx, s.opts.Store, owner, sp, storage.QuotaScope{})
 }
 
 // checkComputeQuota fails with EQUOTA when starting sp, a space another
@@ -135,7 +147,7 @@ func (s *SpaceService) createSpace(ctx context.Context, sp *shared.Space, scope 
 		if err != nil {
 			return err
 		}
-		if err := s.checkSpaceCount(ctx, tx, owner, scope); err != nil {
+		if err := s.checkSpaceCount(ctx, tx, owner, sp, scope); err != nil {
 			return err
 		}
 		err = tx.Put(ctx, sp)

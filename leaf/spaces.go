@@ -216,7 +216,7 @@ func (s *SpaceService) Create(ctx context.Context, n shared.NewSpace) (*shared.C
 		return nil, err
 	}
 	if s.remote(sp) {
-		if err = s.checkSpaceQuota(ctx, owner); err == nil {
+		if err = s.checkSpaceQuota(ctx, owner, sp); err == nil {
 			err = s.createRemote(ctx, sp)
 		}
 		if shared.ErrorCode(err) == shared.ECONFLICT {

@@ -291,8 +291,10 @@ func (s *AgentStreams) ServeRelayed(ctx context.Context, h *wire.RelayOpen, conn
 }
 
 // mayRelay checks h against this server's records: the space is of this
-// location, and the user exists, is active, and owns it or holds Manage
-// Spaces. A refused terminal, SSH connection or port is audited.
+// location, the user exists, is active, and owns it or holds Manage
+// Spaces, and the space's template allows a terminal or SSH (wayOff). A
+// terminal, SSH connection or port refused to a user who is not its owner
+// is audited.
 func (s *AgentStreams) mayRelay(ctx context.Context, h *wire.RelayOpen) (*shared.Space, *shared.User, error) {
 	sp, err := storage.Get[shared.Space](ctx, s.opts.Store, h.SpaceID)
 	if shared.ErrorCode(err) == shared.ENOTFOUND || (err == nil && sp.Location != s.opts.Location) {
@@ -319,8 +321,15 @@ func (s *AgentStreams) mayRelay(ctx context.Context, h *wire.RelayOpen) (*shared
 			return nil, nil, shared.Errorf(shared.ENOTFOUND, "space %q not found", h.SpaceID)
 		}
 	}
+	if err := wayOff(ctx, s.opts.Store, sp, templateWays[h.Open.Type]); err != nil {
+		return nil, nil, err
+	}
 	return sp, u, nil
 }
+
+// templateWays names the kinds of relayed streams a template can turn off
+// by the way (see wayOff) they belong to.
+var templateWays = map[string]string{agentwire.OpenTerminal: "terminal", agentwire.OpenSessions: "terminal", agentwire.OpenSSH: "ssh"}
 
 // relayedWays names, for the audit log, the kinds of relayed streams the
 // space's leaf audits as it would local ones.

@@ -65,7 +65,7 @@ func (s *TemplateService) Get(ctx context.Context, id string) (*shared.TemplateU
 func (s *TemplateService) Create(ctx context.Context, t *shared.Template) error {
 	req := templateRequest(shared.TemplateUpdate{Name: &t.Name, Description: &t.Description,
 		Kind: &t.Kind, Spec: &t.Spec, Volumes: &t.Volumes, Groups: &t.Groups, Locations: &t.Locations,
-		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH, HTTPPorts: &t.HTTPPorts})
+		ComputeUnits: &t.ComputeUnits, StorageUnits: &t.StorageUnits, WithTerminal: new(t.AllowsTerminal()), WithSSH: new(t.AllowsSSH()), HTTPPorts: &t.HTTPPorts})
 	got, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (*api.TemplateDetails, error) {
 		id, err := c.Templates().Create(ctx, req)
 		if err != nil {
@@ -119,5 +119,5 @@ func templateOf(t *api.TemplateDetails) *shared.Template {
 	return &shared.Template{Meta: shared.Meta{ID: t.ID, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}, Name: t.Name,
 		Description: t.Description, Kind: t.Kind, Spec: t.Spec, Volumes: t.Volumes, Groups: t.Groups,
 		Locations: t.Locations, ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: t.HTTPPorts, Hash: t.Hash}
+		NoTerminal: !t.WithTerminal, NoSSH: !t.WithSSH, HTTPPorts: t.HTTPPorts, Hash: t.Hash}
 }

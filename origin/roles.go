@@ -90,6 +90,9 @@ func checkRole(upd *shared.RoleUpdate, create bool) error {
 			if !perm.Valid() {
 				return invalid("permissions: %d is not a permission (see GET /api/permissions)", perm)
 			}
+			if !perm.Built() {
+				return invalid("permissions: %d (%s) is for a feature knot does not have; no role may be given it", perm, perm)
+			}
 		}
 		slices.Sort(ps)
 		ps = slices.Compact(ps)

@@ -11,7 +11,7 @@ import (
 )
 
 // maxSpec is the largest template spec or volumes definition accepted.
-const maxSpec = 1 << 20
+const maxSpec = shared.MaxSpecSize
 
 // TemplateOptions configures the template service.
 type TemplateOptions struct {
@@ -39,7 +39,7 @@ var _ shared.TemplateService = (*TemplateService)(nil)
 // NewTemplateService returns the template service over store.
 func NewTemplateService(store storage.Store, opts TemplateOptions) *TemplateService {
 	if opts.Validate == nil {
-		opts.Validate = basicTemplateCheck
+		opts.Validate = BasicTemplateCheck
 	}
 	if opts.Spaces == nil {
 		opts.Spaces = func(ctx context.Context) ([]*shared.Space, error) { return storage.List[shared.Space](ctx, store) }
@@ -193,7 +193,7 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 func templateFields(t *shared.Template) shared.TemplateUpdate {
 	return shared.TemplateUpdate{Name: &t.Name, Description: &t.Description, Kind: &t.Kind, Spec: &t.Spec,
 		Volumes: &t.Volumes, Groups: &t.Groups, Locations: &t.Locations, ComputeUnits: &t.ComputeUnits,
-		StorageUnits: &t.StorageUnits, WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH, HTTPPorts: &t.HTTPPorts}
+		StorageUnits: &t.StorageUnits, WithTerminal: new(t.AllowsTerminal()), WithSSH: new(t.AllowsSSH()), HTTPPorts: &t.HTTPPorts}
 }
 
 // checkTemplate validates the fields upd sets, in the order of the API's
@@ -275,8 +275,12 @@ func applyTemplate(upd shared.TemplateUpdate, t *shared.Template) {
 	setIf(&t.Locations, upd.Locations)
 	setIf(&t.ComputeUnits, upd.ComputeUnits)
 	setIf(&t.StorageUnits, upd.StorageUnits)
-	setIf(&t.WithTerminal, upd.WithTerminal)
-	setIf(&t.WithSSH, upd.WithSSH)
+	if upd.WithTerminal != nil {
+		t.NoTerminal = !*upd.WithTerminal
+	}
+	if upd.WithSSH != nil {
+		t.NoSSH = !*upd.WithSSH
+	}
 	setIf(&t.HTTPPorts, upd.HTTPPorts)
 	t.Hash = t.ComputeHash()
 }
@@ -292,9 +296,10 @@ func (s *TemplateService) validate(t *shared.Template) error {
 	return invalid("template is not valid: %v", err)
 }
 
-// basicTemplateCheck is the template check when TemplateOptions.Validate
-// is nil.
-func basicTemplateCheck(t *shared.Template) (err error) {
+// BasicTemplateCheck is the template check when TemplateOptions.Validate
+// is nil: the kind is valid, container and nomad templates have a spec, and
+// a container spec is a YAML mapping.
+func BasicTemplateCheck(t *shared.Template) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = invalid("spec is not valid YAML")

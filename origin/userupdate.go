@@ -174,6 +174,9 @@ func checkQuotaChange(upd *shared.UserUpdate, cur *shared.User, admin bool) erro
 		if *q.val != q.cur && !admin {
 			return forbidden("changing %s needs the Manage Users permission", q.name)
 		}
+		if q.name == "max_tunnels" && *q.val != q.cur {
+			return shared.CheckQuotas(0, 0, 0, *q.val) // 0 only: knot has no tunnels
+		}
 		if *q.val < 0 || *q.val > shared.MaxQuota {
 			return invalid("%s must be from 0 to %d, not %d", q.name, shared.MaxQuota, *q.val)
 		}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
@@ -113,25 +114,53 @@ var (
 	yamlLineRe   = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
-// specError is an EINVALID error that names the line and the key.
+// specError is an EINVALID *shared.SpecError at n that names the line and
+// the key.
 func specError(n *yaml.Node, key, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if key != "" {
 		msg = key + ": " + msg
 	}
-	return shared.Errorf(shared.EINVALID, "line %d: %s", n.Line, msg)
+	return atLine(n.Line, n.Column, msg)
+}
+
+// atLine is an EINVALID *shared.SpecError at line and column (0: not
+// known) whose message begins with the line.
+func atLine(line, column int, msg string) *shared.SpecError {
+	return &shared.SpecError{Line: line, Column: column, Err: shared.Errorf(shared.EINVALID, "line %d: %s", line, msg)}
 }
 
 // ParseContainerSpec parses and validates a rendered container spec. Every
 // error is EINVALID and names the line and the key, for example
 // `line 4: ports: "80:80:80:80" is not [ip:]host_port:container_port[/protocol]`.
 func ParseContainerSpec(src string) (*ContainerSpec, error) {
+	s, err := parseContainerSpec(src)
+	return s, onALine(src, err)
+}
+
+// onALine moves the place of a *shared.SpecError past the end of src (as
+// yaml.v3 places the empty node of a document of "---") to its last line.
+func onALine(src string, err error) error {
+	var se *shared.SpecError
+	if errors.As(err, &se) {
+		last := strings.Count(src, "\n") + strings.Count(src, "\r") - strings.Count(src, "\r\n") + 1
+		if strings.HasSuffix(src, "\n") || strings.HasSuffix(src, "\r") {
+			last--
+		}
+		if se.Line > max(last, 1) {
+			se.Line, se.Column = max(last, 1), 0
+		}
+	}
+	return err
+}
+
+func parseContainerSpec(src string) (*ContainerSpec, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlError(src, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, shared.Errorf(shared.EINVALID, "line 1: the container spec is empty; it needs at least an image")
+		return nil, atLine(1, 0, "the container spec is empty; it needs at least an image")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -227,26 +256,57 @@ func ParseContainerSpec(src string) (*ContainerSpec, error) {
 	targets := map[string]int{}
 	for _, m := range s.Volumes {
 		if _, dup := targets[m.Target]; dup {
-			return nil, shared.Errorf(shared.EINVALID, "line %d: volumes: %s is mounted twice", seen["volumes"].Line, m.Target)
+			return nil, specError(seen["volumes"], "volumes", "%s is mounted twice", m.Target)
 		}
 		targets[m.Target] = 1
 	}
 	return s, nil
 }
 
-// yamlError turns a YAML syntax error into EINVALID keeping its line.
-func yamlError(err error) error {
+// yamlError turns the YAML syntax error err of src into an EINVALID
+// *shared.SpecError at the line of the text that is wrong. yaml.v3 names
+// the line where the enclosing block or flow begins, when it knows one,
+// rather than the line it stopped at (and counts the lines of its parser's
+// errors from 0), so its line is only where the search starts: the wrong
+// line is the first one at which the text up to it fails with the same
+// error. A block cut at the end of a line is valid YAML; an unclosed
+// quote or bracket fails at the line it opens on, which is where to look.
+func yamlError(src string, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	from, what := 1, msg
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		// yaml.v3 counts the lines of its parser's errors ("did not find
-		// expected ...") from 0, those of its scanner from 1.
-		if strings.HasPrefix(m[2], "did not find expected") {
-			line++
-		}
-		return shared.Errorf(shared.EINVALID, "line %d: %s", line, m[2])
+		from, _ = strconv.Atoi(m[1])
+		what = m[2]
+	}
+	if line := failingLine(src, from, msg); line > 0 {
+		return atLine(line, 0, what)
 	}
 	return shared.Errorf(shared.EINVALID, "invalid YAML: %s", msg)
+}
+
+// maxSyntaxSearch bounds the YAML that failingLine parses in all.
+const maxSyntaxSearch = 16 << 20
+
+// failingLine returns the first line, from line from on, such that the
+// lines of src up to it fail to parse with the error text msg; 0 when
+// none does within maxSyntaxSearch bytes of parsing.
+func failingLine(src string, from int, msg string) int {
+	lines := strings.SplitAfter(src, "\n")
+	end, budget := 0, maxSyntaxSearch
+	for i := range lines {
+		end += len(lines[i])
+		if i+1 < from {
+			continue
+		}
+		if budget -= end; budget < 0 {
+			return 0
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(src[:end]), &n); err != nil && strings.TrimPrefix(err.Error(), "yaml: ") == msg {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func scalarString(n *yaml.Node, key string) (string, error) {
@@ -458,7 +518,7 @@ func parseMemory(n *yaml.Node) (int64, error) {
 func ParseContainerVolumes(src string) ([]string, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
-		return nil, yamlError(err)
+		return nil, yamlError(src, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, nil
@@ -501,55 +561,78 @@ func ParseContainerVolumes(src string) ([]string, error) {
 // ValidateTemplate checks a template before it is saved. For a container
 // template it renders the spec and the volume definition with placeholder
 // data in which every .var is defined, then validates the container spec;
-// for a nomad template it checks that the spec renders and is not empty
-// (the Nomad driver validates the job itself); a manual template needs
-// nothing. Errors are EINVALID and name the template and the line.
+// for a nomad template it checks that the spec renders and is a job in
+// well-formed HCL (or JSON), whose meaning the Nomad driver has Nomad check,
+// and that its volume definition renders and is well-formed YAML;
+// a manual template needs nothing. Errors are EINVALID and name the
+// template and the line; one at a place in the spec or volumes is a
+// *shared.SpecError with its Field, line and column. The lines are those
+// of the rendered text, which are the template's own unless a ${{ }}
+// action spans lines or renders to several.
 func ValidateTemplate(t *shared.Template) error {
 	if t == nil {
 		return shared.Errorf(shared.EINVALID, "template is missing")
 	}
 	label := fmt.Sprintf("template %q", t.Name)
+	var check func(string) error
 	switch t.Kind {
 	case shared.TemplateManual:
 		return nil
 	case shared.TemplateContainer:
-		spec, err := renderDryRun(label, t.Spec)
-		if err != nil {
-			return err
-		}
-		if _, err := ParseContainerSpec(spec); err != nil {
-			return prefixError(label, err)
-		}
-		if strings.TrimSpace(t.Volumes) != "" {
-			vols, err := renderDryRun(label+" volumes", t.Volumes)
-			if err != nil {
-				return err
-			}
-			if _, err := ParseContainerVolumes(vols); err != nil {
-				return prefixError(label+" volumes", err)
-			}
-		}
-		return nil
+		check = func(spec string) error { _, err := ParseContainerSpec(spec); return err }
 	case shared.TemplateNomad:
-		spec, err := renderDryRun(label, t.Spec)
-		if err != nil {
-			return err
-		}
-		if strings.TrimSpace(spec) == "" {
-			return shared.Errorf(shared.EINVALID, "%s: the job spec is empty", label)
-		}
-		if strings.TrimSpace(t.Volumes) != "" {
-			if _, err := renderDryRun(label+" volumes", t.Volumes); err != nil {
-				return err
+		check = func(spec string) error {
+			if strings.TrimSpace(spec) == "" {
+				return atLine(1, 0, "the job spec is empty")
 			}
+			return CheckJobSyntax(spec)
+		}
+	default:
+		return shared.Errorf(shared.EINVALID, "%s: kind %q is not container, nomad or manual", label, t.Kind)
+	}
+	if err := checkField("spec", label, t.Spec, check); err != nil {
+		return err
+	}
+	if strings.TrimSpace(t.Volumes) == "" {
+		return nil
+	}
+	vols := func(v string) error { // a nomad template's volumes: YAML, which the Nomad driver reads
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(v), &n); err != nil {
+			return yamlError(v, err)
 		}
 		return nil
 	}
-	return shared.Errorf(shared.EINVALID, "%s: kind %q is not container, nomad or manual", label, t.Kind)
+	if t.Kind == shared.TemplateContainer {
+		vols = func(v string) error { _, err := ParseContainerVolumes(v); return err }
+	}
+	return checkField("volumes", label+" volumes", t.Volumes, vols)
+}
+
+// checkField renders src, the template's field, and checks the result
+// with check; its errors name label and, if they have a place, field.
+func checkField(field, label, src string, check func(string) error) error {
+	out, err := renderDryRun(label, src)
+	if err == nil {
+		if err = check(out); err != nil {
+			err = prefixError(label, err)
+		}
+	}
+	var se *shared.SpecError
+	if errors.As(err, &se) {
+		se.Field = field
+	}
+	return err
 }
 
 // prefixError puts label before the message of an EINVALID error:
-// `template "dev" line 4: ports: ...`.
+// `template "dev" line 4: ports: ...`, keeping the place of a
+// *shared.SpecError.
 func prefixError(label string, err error) error {
-	return shared.Errorf(shared.ErrorCode(err), "%s %s", label, shared.ErrorMessage(err))
+	msg := shared.Errorf(shared.ErrorCode(err), "%s %s", label, shared.ErrorMessage(err))
+	var se *shared.SpecError
+	if errors.As(err, &se) {
+		return &shared.SpecError{Line: se.Line, Column: se.Column, Err: msg}
+	}
+	return msg
 }

@@ -180,7 +180,7 @@ func TestValidateTemplate(t *testing.T) {
 		{"ContainerVolumesSyntax", &shared.Template{Name: "dev", Kind: shared.TemplateContainer, Spec: "image: x\n", Volumes: "volumes:\n  ${{ end }}\n"},
 			`template "dev" volumes line 2: unexpected {{end}}`},
 		{"NomadEmpty", &shared.Template{Name: "job", Kind: shared.TemplateNomad, Spec: "${{ if false }}job${{ end }}\n  \n"},
-			`template "job": the job spec is empty`},
+			`template "job" line 1: the job spec is empty`},
 		{"NomadUnknownField", &shared.Template{Name: "job", Kind: shared.TemplateNomad, Spec: "job \"${{ .space.title }}\" {}\n"},
 			`template "job" line 1: .space.title is not defined`},
 		{"UnknownKind", &shared.Template{Name: "x", Kind: "vm"}, `kind "vm" is not container, nomad or manual`},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -155,7 +156,7 @@ type varMap map[string]string
 // that need the variable match it with errors.As and read Name.
 type MissingVarError struct {
 	Name string // the variable's name
-	err  *shared.Error
+	err  *shared.SpecError
 }
 
 func (e *MissingVarError) Error() string { return e.err.Error() }
@@ -169,7 +170,8 @@ func (e *undefinedVarError) Error() string { return fmt.Sprintf("key %q is not d
 
 var (
 	// "template: t:3:12: executing \"t\" at <.var.FOO>: map has no entry for key \"FOO\""
-	errLineRe    = regexp.MustCompile(`^template: t:(\d+)(?::\d+)?: (.*)$`)
+	errLineRe    = regexp.MustCompile(`^template: t:(\d+)(?::(\d+))?: (.*)$`)
+	unclosedRe   = regexp.MustCompile(`^unclosed action started at line (\d+)$`)
 	execAtRe     = regexp.MustCompile(`^executing "t" at <(.*?)>: (.*)$`)
 	missingKeyRe = regexp.MustCompile(`^map has no entry for key "(.*)"$`)
 	strictKeyRe  = regexp.MustCompile(`^error calling index: (.*)$`)
@@ -178,8 +180,9 @@ var (
 )
 
 // templateError turns a text/template error into an EINVALID error that
-// names the template and the line, a *MissingVarError when the error is an
-// undefined variable. text/template's errors carry their position and node
+// names the template and the line: a *shared.SpecError at the line (where
+// an unclosed action begins, for that error) and the column, or a
+// *MissingVarError when the error is an undefined variable. text/template's errors carry their position and node
 // only in their text (and a missing map key has no type of its own), so
 // this is the one place that reads it.
 func templateError(label string, err error) error {
@@ -188,7 +191,11 @@ func templateError(label string, err error) error {
 	if m == nil {
 		return shared.Errorf(shared.EINVALID, "%s: %s", label, strings.TrimPrefix(msg, "template: "))
 	}
-	line, rest := m[1], m[2]
+	line, rest := m[1], m[3]
+	column, _ := strconv.Atoi(m[2])
+	if m[2] != "" {
+		column++ // text/template counts the bytes of a line from 0
+	}
 	variable := ""
 	if at := execAtRe.FindStringSubmatch(rest); at != nil {
 		node, why := at[1], at[2]
@@ -209,7 +216,11 @@ func templateError(label string, err error) error {
 		variable = undefined.name
 	}
 	rest = innerPosRe.ReplaceAllString(rest, "${1}line ${2}")
-	e := shared.Errorf(shared.EINVALID, "%s line %s: %s", label, line, rest)
+	at, _ := strconv.Atoi(line)
+	if u := unclosedRe.FindStringSubmatch(rest); u != nil {
+		at, _ = strconv.Atoi(u[1])
+	}
+	e := &shared.SpecError{Line: at, Column: column, Err: shared.Errorf(shared.EINVALID, "%s line %s: %s", label, line, rest)}
 	if variable != "" {
 		return &MissingVarError{Name: variable, err: e}
 	}

@@ -41,11 +41,12 @@ func (a *Actor) Needs(perm Permission) error {
 // PermissionSet is a set of permissions: bit p set means permission p.
 type PermissionSet uint32
 
-// PermissionsOf returns the set of the valid permissions in perms.
+// PermissionsOf returns the set of the permissions in perms that knot has
+// (Built): a role stored with another grants nothing by it.
 func PermissionsOf(perms []Permission) PermissionSet {
 	var s PermissionSet
 	for _, p := range perms {
-		if p.Valid() {
+		if p.Built() {
 			s |= 1 << p
 		}
 	}

@@ -30,17 +30,40 @@ var permissionNames = [...]string{
 	"Transfer Spaces", "Share Spaces",
 }
 
-// AllPermissions lists every permission in order.
+// unbuilt are the predecessor's permissions for features knot does not
+// have: volumes as records of their own, tunnels, and transferring and
+// sharing spaces. Their numbers stay taken; no role may be given one, the
+// API lists none, and nothing checks them.
+var unbuilt = [numPermissions]bool{PermManageVolumes: true, PermUseTunnels: true, PermTransferSpaces: true, PermShareSpaces: true}
+
+// AllPermissions lists every permission knot has (Built), in order.
 func AllPermissions() []Permission {
-	ps := make([]Permission, numPermissions)
-	for i := range ps {
-		ps[i] = Permission(i)
+	ps := make([]Permission, 0, numPermissions)
+	for i := range numPermissions {
+		if p := Permission(i); p.Built() {
+			ps = append(ps, p)
+		}
 	}
 	return ps
 }
 
-// Valid reports whether p is a known permission.
+// Valid reports whether p is a known permission number, built or not.
 func (p Permission) Valid() bool { return p < numPermissions }
+
+// Built reports whether p is a permission of a feature knot has: one a
+// role may be given.
+func (p Permission) Built() bool { return p.Valid() && !unbuilt[p] }
+
+// BuiltPermissions returns the permissions of ps that are Built, in order.
+func BuiltPermissions(ps []Permission) []Permission {
+	out := make([]Permission, 0, len(ps))
+	for _, p := range ps {
+		if p.Built() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 func (p Permission) String() string {
 	if !p.Valid() {
@@ -72,7 +95,7 @@ func (r *Role) UniqueKeys() []string { return []string{"name:" + strings.ToLower
 func BuiltinRoles() []*Role {
 	return []*Role{
 		{Meta: Meta{ID: AdminRoleID}, Name: "Admin", Permissions: AllPermissions()},
-		{Meta: Meta{ID: UserRoleID}, Name: "User", Permissions: []Permission{PermUseSpaces, PermUseTunnels}},
+		{Meta: Meta{ID: UserRoleID}, Name: "User", Permissions: []Permission{PermUseSpaces}},
 	}
 }
 

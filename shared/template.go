@@ -18,6 +18,9 @@ const (
 	TemplateManual    TemplateKind = "manual"    // the user runs the agent; no runtime
 )
 
+// MaxSpecSize is the largest template spec or volume definition, in bytes.
+const MaxSpecSize = 1 << 20
+
 // Valid reports whether k is a known kind.
 func (k TemplateKind) Valid() bool {
 	return k == TemplateContainer || k == TemplateNomad || k == TemplateManual
@@ -35,8 +38,15 @@ type Template struct {
 	Locations    []string     `json:"locations"`
 	ComputeUnits int          `json:"compute_units"`
 	StorageUnits int          `json:"storage_units"`
-	WithTerminal bool         `json:"with_terminal"`
-	WithSSH      bool         `json:"with_ssh"`
+	// NoTerminal refuses terminals into the template's spaces (the web
+	// terminal, knot space shell and exec); NoSSH refuses SSH (knot
+	// forward ssh, and ssh through knot ssh-config). The API shows them
+	// the other way round, as with_terminal and with_ssh. Their zero
+	// value, which every template stored before they existed holds,
+	// allows both. The server that opens the way decides, so they are
+	// not part of Hash: a space need not restart when they change.
+	NoTerminal bool `json:"no_terminal,omitempty"`
+	NoSSH      bool `json:"no_ssh,omitempty"`
 	// HTTPPorts are served as web apps; they are not part of Hash, as a
 	// space need not restart to be served on another port.
 	HTTPPorts []HTTPPort `json:"http_ports,omitempty"`
@@ -55,14 +65,16 @@ func (t *Template) ComputeHash() string {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	if t.WithTerminal {
-		h.Write([]byte{1})
-	}
-	if t.WithSSH {
-		h.Write([]byte{2})
-	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
+
+// AllowsTerminal reports whether terminals may open into the template's
+// spaces.
+func (t *Template) AllowsTerminal() bool { return !t.NoTerminal }
+
+// AllowsSSH reports whether SSH connections may open to the template's
+// spaces.
+func (t *Template) AllowsSSH() bool { return !t.NoSSH }
 
 // UsableBy reports whether a user in groups may use the template: a template
 // with no groups is open to everyone.
@@ -151,6 +163,8 @@ type TemplateUpdate struct {
 	Locations    *[]string
 	ComputeUnits *int
 	StorageUnits *int
+	// WithTerminal and WithSSH allow (true) or refuse (false) terminals
+	// and SSH: they set NoTerminal and NoSSH to their opposite.
 	WithTerminal *bool
 	WithSSH      *bool
 	HTTPPorts    *[]HTTPPort
@@ -241,3 +255,22 @@ func (t *Template) WebPort(port int) (HTTPPort, bool) {
 	}
 	return HTTPPort{}, false
 }
+
+// SpecError is an EINVALID error at a place in a template's spec or
+// volume definition, which an editor can mark. Its message (Err's) names
+// the line too, for those who read only the text.
+type SpecError struct {
+	// Field is the template field with the error: "spec" or "volumes".
+	Field string
+	// Line and Column are where the error is, counted from 1; 0 means not
+	// known.
+	Line, Column int
+	// Err is the coded error, EINVALID.
+	Err *Error
+}
+
+func (e *SpecError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the coded error, so that ErrorCode and ErrorMessage read
+// it.
+func (e *SpecError) Unwrap() error { return e.Err }

@@ -102,8 +102,8 @@ type Quota struct {
 type UserService interface {
 	// List returns the users in state o.State ("", "all", "active" or
 	// "inactive"), ordered by id, each with the number of their spaces; o
-	// selects among them (SelectUsers). EFORBIDDEN without Manage Users,
-	// Manage Spaces or Transfer Spaces; EINVALID for another state or
+	// selects among them (SelectUsers). EFORBIDDEN without Manage Users
+	// or Manage Spaces; EINVALID for another state or
 	// options out of range.
 	List(ctx context.Context, o ListOptions) (Page[UserListing], error)
 
@@ -239,7 +239,7 @@ func UserAccess(ctx context.Context, id string) (*Actor, error) {
 }
 
 // UserListers holds the permissions of which one lets an actor list users.
-var UserListers = []Permission{PermManageUsers, PermManageSpaces, PermTransferSpaces}
+var UserListers = []Permission{PermManageUsers, PermManageSpaces}
 
 // UserListAccess fails unless the actor in ctx holds one of UserListers.
 func UserListAccess(ctx context.Context) error {

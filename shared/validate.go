@@ -81,9 +81,13 @@ const MaxQuota = 1_000_000
 
 // CheckQuotas checks max_spaces, compute_units, storage_units and
 // max_tunnels, given in that order: EINVALID naming the first out of range.
+// max_tunnels, the predecessor's, must be 0: knot has no tunnels.
 func CheckQuotas(vals ...int) error {
 	names := []string{"max_spaces", "compute_units", "storage_units", "max_tunnels"}
 	for i, v := range vals {
+		if i == 3 && v != 0 {
+			return Errorf(EINVALID, "max_tunnels must be 0, not %d: knot has no tunnels", v)
+		}
 		if v < 0 || v > MaxQuota {
 			return Errorf(EINVALID, "%s must be from 0 to %d, not %d", names[i], MaxQuota, v)
 		}

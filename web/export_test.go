@@ -70,7 +70,7 @@ func NewTest(o TestOptions) (*Server, error) {
 	}
 	wo := Options{Logger: o.Logger, Version: o.Version, Location: o.Location, URL: o.URL, AgentBinary: o.AgentBinary,
 		WildcardDomain: o.WildcardDomain, DisableProxy: o.DisableProxy, Now: o.Now,
-		ShutdownTimeout: o.ShutdownTimeout, TLS: o.TLS, Hub: o.Hub, MetricsToken: o.MetricsToken}
+		ShutdownTimeout: o.ShutdownTimeout, TLS: o.TLS, Hub: o.Hub, MetricsToken: o.MetricsToken, ValidateTemplate: o.ValidateTemplate}
 	var st *storage.Observed
 	if o.Leaf != nil {
 		st = leaf.Observe(o.Store, o.Leaf.Uplink)

@@ -174,9 +174,32 @@ func TestRoles(t *testing.T) {
 			} `json:"permissions"`
 		}
 		e.must(http.StatusOK, "GET", "/api/permissions", user, nil).decode(t, &out)
-		if out.Count != len(shared.AllPermissions()) || out.Permissions[9].Name != "View Audit Logs" {
+		if out.Count != len(shared.AllPermissions()) || out.Permissions[7].ID != 9 || out.Permissions[7].Name != "View Audit Logs" {
 			t.Fatalf("permissions = %+v", out)
 		}
+		// The predecessor's permissions of features knot does not have are
+		// not listed, and no role may be given one.
+		for _, p := range out.Permissions {
+			if p.ID == 3 || p.ID == 8 || p.ID == 10 || p.ID == 11 {
+				t.Errorf("GET /api/permissions lists %d %s, a permission of nothing knot has", p.ID, p.Name)
+			}
+		}
+		r := e.must(http.StatusBadRequest, "POST", "/api/roles", admin, map[string]any{"name": "tunnellers", "permissions": []int{7, 8}})
+		if msg := r.errMsg(t); !strings.Contains(msg, "8 (Use Tunnels) is for a feature knot does not have") {
+			t.Errorf("message %q", msg)
+		}
+	})
+
+	t.Run("RolesShowNoPermissionOfNothing", func(t *testing.T) {
+		old := e.role("legacy", shared.PermUseSpaces, shared.PermUseTunnels, shared.PermShareSpaces)
+		var got struct {
+			Permissions []int `json:"permissions"`
+		}
+		e.must(http.StatusOK, "GET", "/api/roles/"+old, admin, nil).decode(t, &got)
+		if len(got.Permissions) != 1 || got.Permissions[0] != int(shared.PermUseSpaces) {
+			t.Fatalf("a stored role with tunnel and sharing permissions shows %v", got.Permissions)
+		}
+		e.must(http.StatusOK, "PUT", "/api/roles/"+old, admin, map[string]any{"permissions": got.Permissions})
 	})
 }
 

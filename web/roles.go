@@ -10,7 +10,7 @@ import (
 )
 
 func newRoleDetails(r *shared.Role) api.Role {
-	return api.Role{ID: r.ID, Name: r.Name, Permissions: nonNil(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
+	return api.Role{ID: r.ID, Name: r.Name, Permissions: shared.BuiltPermissions(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 

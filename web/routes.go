@@ -96,7 +96,7 @@ func (s *Server) routes() chi.Router {
 	)
 
 	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
-	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces, shared.PermTransferSpaces))
+	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
 	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
@@ -127,6 +127,7 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/templates", s.api(s.handleListTemplates))
 	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))
+	r.Post("/api/templates/validate", s.api(s.handleValidateTemplate, manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
 	r.Put("/api/templates/{template_id}", s.write(s.handleUpdateTemplate, manageTemplates))
 	r.Delete("/api/templates/{template_id}", s.write(s.handleDeleteTemplate, manageTemplates))

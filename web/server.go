@@ -96,6 +96,10 @@ type Options struct {
 	// DisableProxy turns off forwarded ports and web apps
 	// (server.disable_proxy).
 	DisableProxy bool
+	// ValidateTemplate checks a template as the template service does
+	// before it stores one, for POST /api/templates/validate; nil means
+	// origin.BasicTemplateCheck, the template service's when it has none.
+	ValidateTemplate func(*shared.Template) error
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// ShutdownTimeout bounds how long Run waits for in-flight requests when
@@ -152,6 +156,10 @@ type Server struct {
 	now      func() time.Time
 	shutdown time.Duration
 	tls      *tls.Config
+
+	// validateTemplate checks a template as its save would, for POST
+	// /api/templates/validate.
+	validateTemplate func(*shared.Template) error
 
 	agentStreams *leaf.AgentStreams // streams to the agents of every location (relay.go)
 	access       *leaf.Access       // the ways into spaces: terminals, ports, web apps (relay.go)
@@ -244,6 +252,9 @@ func New(opts Options) (*Server, error) {
 		s.shutdown = 30 * time.Second
 	}
 	s.connect = origin.NewConnectCodes(s.now)
+	if s.validateTemplate = opts.ValidateTemplate; s.validateTemplate == nil {
+		s.validateTemplate = origin.BasicTemplateCheck // as the template service's
+	}
 	s.setupStreams()
 	s.lists = leaf.NewSpaceListCache()
 	s.router = s.routes()

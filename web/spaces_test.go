@@ -145,8 +145,14 @@ func TestSpaces(t *testing.T) {
 	})
 
 	t.Run("UpdateAvailableAfterTemplateChange", func(t *testing.T) {
-		e.must(http.StatusOK, "PUT", "/api/templates/"+tpl.ID, adminToken, map[string]any{"with_ssh": true})
+		// with_ssh is not part of the hash: the server decides at each open.
+		e.must(http.StatusOK, "PUT", "/api/templates/"+tpl.ID, adminToken, map[string]any{"with_ssh": false})
 		var mine spaceList
+		e.must(http.StatusOK, "GET", "/api/spaces", annToken, nil).decode(t, &mine)
+		if mine.Spaces[0].UpdateAvailable {
+			t.Fatalf("space after with_ssh changed = %+v", mine.Spaces[0])
+		}
+		e.must(http.StatusOK, "PUT", "/api/templates/"+tpl.ID, adminToken, map[string]any{"volumes": "# changed\n"})
 		e.must(http.StatusOK, "GET", "/api/spaces", annToken, nil).decode(t, &mine)
 		if !mine.Spaces[0].UpdateAvailable {
 			t.Fatalf("space after template change = %+v", mine.Spaces[0])

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -19,7 +20,7 @@ func newTemplateInfo(u *shared.TemplateUsage) api.Template {
 		ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
 		Groups: nonNil(t.Groups), Locations: nonNil(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: nonNil(t.HTTPPorts), Hash: t.Hash,
+		WithTerminal: t.AllowsTerminal(), WithSSH: t.AllowsSSH(), HTTPPorts: nonNil(t.HTTPPorts), Hash: t.Hash,
 		Usage: u.Spaces, Deployed: u.Deployed, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 	}
 }
@@ -45,16 +46,23 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *
 	return nil
 }
 
+// newTemplate is the template req creates: terminals and SSH are allowed
+// unless it says otherwise.
+func newTemplate(req *api.TemplateRequest) *shared.Template {
+	return &shared.Template{Name: deref(req.Name), Description: deref(req.Description), Kind: deref(req.Kind),
+		Spec: deref(req.Spec), Volumes: deref(req.Volumes), Groups: deref(req.Groups), Locations: deref(req.Locations),
+		ComputeUnits: deref(req.ComputeUnits), StorageUnits: deref(req.StorageUnits),
+		NoTerminal: req.WithTerminal != nil && !*req.WithTerminal, NoSSH: req.WithSSH != nil && !*req.WithSSH,
+		HTTPPorts: deref(req.HTTPPorts)}
+}
+
 // handleCreateTemplate serves POST /api/templates.
 func (s *Server) handleCreateTemplate(w http.ResponseWriter, r *http.Request, p *principal) error {
 	var req api.TemplateRequest
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	t := &shared.Template{Name: deref(req.Name), Description: deref(req.Description), Kind: deref(req.Kind),
-		Spec: deref(req.Spec), Volumes: deref(req.Volumes), Groups: deref(req.Groups), Locations: deref(req.Locations),
-		ComputeUnits: deref(req.ComputeUnits), StorageUnits: deref(req.StorageUnits),
-		WithTerminal: deref(req.WithTerminal), WithSSH: deref(req.WithSSH), HTTPPorts: deref(req.HTTPPorts)}
+	t := newTemplate(&req)
 	if err := s.templates.Create(r.Context(), t); err != nil {
 		return err
 	}
@@ -69,7 +77,61 @@ func (s *Server) handleGetTemplate(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.TemplateDetails{Template: newTemplateInfo(t), Spec: t.Spec, Volumes: t.Volumes})
+	l, err := s.spaces.List(r.Context(), shared.SpaceFilter{Visible: true})
+	if shared.ErrorCode(err) == shared.EFORBIDDEN { // no spaces to see: Usage counts them
+		l, err = &shared.SpaceList{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, api.TemplateDetails{Template: newTemplateInfo(t), Spec: t.Spec, Volumes: t.Volumes,
+		Spaces: templateSpaces(t.ID, l)})
+	return nil
+}
+
+// templateSpaces lists the spaces of l made from the template with id.
+func templateSpaces(id string, l *shared.SpaceList) []api.TemplateSpace {
+	out := []api.TemplateSpace{}
+	for _, sp := range l.Spaces {
+		if sp.TemplateID != id {
+			continue
+		}
+		ts := api.TemplateSpace{ID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location, Deployed: sp.Deployed()}
+		if u := l.Users[sp.UserID]; u != nil {
+			ts.Username = u.Username
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+// handleValidateTemplate serves POST /api/templates/validate: whether the
+// template in the body would pass the checks of its kind, spec and volumes
+// that a save makes, and where it fails, without saving it.
+func (s *Server) handleValidateTemplate(w http.ResponseWriter, r *http.Request, p *principal) error {
+	var req api.TemplateRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		return err
+	}
+	out := api.TemplateCheck{Valid: true}
+	t := newTemplate(&req)
+	err := shared.CheckText("spec", t.Spec, shared.MaxSpecSize)
+	if err == nil {
+		err = shared.CheckText("volumes", t.Volumes, shared.MaxSpecSize)
+	}
+	if err == nil {
+		err = s.validateTemplate(t)
+	}
+	var se *shared.SpecError
+	switch {
+	case errors.As(err, &se):
+		out = api.TemplateCheck{Error: shared.ErrorMessage(err), Field: se.Field, Line: se.Line, Column: se.Column}
+	case shared.ErrorCode(err) == shared.EINVALID:
+		out = api.TemplateCheck{Error: shared.ErrorMessage(err)}
+	case err != nil:
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -351,10 +351,10 @@ func TestUILoginLandsOnAPageTheUserMaySee(t *testing.T) {
 	}
 }
 
-// The template form offers no control that does nothing: with_terminal
-// and with_ssh are stored, but nothing reads them, so neither the form nor
-// its script sets them.
-func TestUITemplateFormShowsNoDeadFlags(t *testing.T) {
+// The template form offers with_terminal and with_ssh, which decide
+// whether terminals and SSH open into the template's spaces (leaf.Access),
+// and its script sends them.
+func TestUITemplateFormOffersTheWaysIntoSpaces(t *testing.T) {
 	e := newEnv(t)
 	admin, _ := e.admin()
 	r := e.page("/templates", e.cookieSession(admin.ID))
@@ -363,8 +363,8 @@ func TestUITemplateFormShowsNoDeadFlags(t *testing.T) {
 		t.Fatalf("/templates = %d, templates.js = %d", r.code, js.code)
 	}
 	for _, flag := range []string{"with_terminal", "with_ssh"} {
-		if strings.Contains(string(r.body), flag) || strings.Contains(string(js.body), flag) {
-			t.Errorf("the template form still offers %s, which does nothing", flag)
+		if !strings.Contains(string(r.body), `name="`+flag+`"`) || !strings.Contains(string(js.body), flag+": e.checked('"+flag+"')") {
+			t.Errorf("the template form does not offer and send %s", flag)
 		}
 	}
 }

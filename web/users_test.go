@@ -222,7 +222,7 @@ func TestWhoAmIListsPermissions(t *testing.T) {
 		Current     bool  `json:"current"`
 	}
 	e.must(http.StatusOK, "GET", "/api/users/whoami", token, nil).decode(t, &who)
-	if !who.Current || len(who.Permissions) != 2 || who.Permissions[0] != int(shared.PermUseSpaces) {
+	if !who.Current || len(who.Permissions) != 1 || who.Permissions[0] != int(shared.PermUseSpaces) {
 		t.Fatalf("whoami = %+v, want the User role's permissions", who)
 	}
 }

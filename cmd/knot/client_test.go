@@ -590,8 +590,13 @@ func TestSpaceLifecycle(t *testing.T) {
 		t.Errorf("stop: %s", r.stdout)
 	}
 
-	// Changing the template offers an update.
-	mustSucceed(t, knot(t, admin, "name: byo\nkind: manual\nwith_ssh: true\n", "template", "import", "-"))
+	// Changing what the template runs offers an update (with_ssh, which the
+	// server decides at each open, does not).
+	mustSucceed(t, knot(t, admin, "name: byo\nkind: manual\nwith_ssh: false\n", "template", "import", "-"))
+	if row := listRow(bob, "dev"); row != "dev stopped test byo no" {
+		t.Errorf("row %q after with_ssh changed", row)
+	}
+	mustSucceed(t, knot(t, admin, "name: byo\nkind: manual\nspec: \"# v2\"\n", "template", "import", "-"))
 	if row := listRow(bob, "dev"); row != "dev stopped test byo yes" {
 		t.Errorf("row %q", row)
 	}

@@ -33,8 +33,10 @@ type templateFile struct {
 	Locations    []string `yaml:"locations"`
 	ComputeUnits int      `yaml:"compute_units"`
 	StorageUnits int      `yaml:"storage_units"`
-	WithTerminal bool     `yaml:"with_terminal"`
-	WithSSH      bool     `yaml:"with_ssh"`
+	// WithTerminal and WithSSH allow terminals and SSH into the spaces;
+	// absent means allowed.
+	WithTerminal *bool `yaml:"with_terminal"`
+	WithSSH      *bool `yaml:"with_ssh"`
 	// HTTPPorts are the ports served as web apps: [{port: 8080, name: Site}].
 	HTTPPorts []shared.HTTPPort `yaml:"http_ports,omitempty"`
 }
@@ -150,7 +152,7 @@ func exportTemplate(c *cli.Context, cl *client.Client, name, output string) erro
 		Name: t.Name, Description: t.Description, Kind: string(t.Kind), Spec: t.Spec, Volumes: t.Volumes,
 		Groups: groups, Locations: nonNilStrings(t.Locations),
 		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
-		WithTerminal: t.WithTerminal, WithSSH: t.WithSSH, HTTPPorts: t.HTTPPorts,
+		WithTerminal: &t.WithTerminal, WithSSH: &t.WithSSH, HTTPPorts: t.HTTPPorts,
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -258,7 +260,7 @@ func importTemplate(c *cli.Context, s streams, file string) error {
 			Name: &tf.Name, Description: &tf.Description, Kind: ptr(shared.TemplateKind(tf.Kind)), Spec: &tf.Spec, Volumes: &tf.Volumes,
 			Groups: &groups, Locations: ptr(nonNilStrings(tf.Locations)),
 			ComputeUnits: &tf.ComputeUnits, StorageUnits: &tf.StorageUnits,
-			WithTerminal: &tf.WithTerminal, WithSSH: &tf.WithSSH, HTTPPorts: ptr(nonNil(tf.HTTPPorts)),
+			WithTerminal: tf.WithTerminal, WithSSH: tf.WithSSH, HTTPPorts: ptr(nonNil(tf.HTTPPorts)),
 		}
 		if len(tf.Groups) > 0 {
 			all, err := cl.Groups().List(c.Context)

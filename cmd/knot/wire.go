@@ -100,6 +100,7 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 
 // newWeb returns the web server of o and the housekeeping of its services.
 func newWeb(o web.Options, p serverParts) (*web.Server, func(context.Context) error, error) {
+	o.ValidateTemplate = p.ValidateTemplate
 	srv, err := web.New(o)
 	if err != nil {
 		return nil, nil, err

@@ -27,11 +27,40 @@ type Template struct {
 }
 
 // TemplateDetails is the answer of GET /api/templates/{template_id}: the
-// template with its spec and volumes.
+// template with its spec and volumes, and the spaces made from it that the
+// caller may see (their own, or everyone's with Manage Spaces); Usage
+// counts them all.
 type TemplateDetails struct {
 	Template
-	Spec    string `json:"spec"`
-	Volumes string `json:"volumes"`
+	Spec    string          `json:"spec"`
+	Volumes string          `json:"volumes"`
+	Spaces  []TemplateSpace `json:"spaces"`
+}
+
+// TemplateSpace is a space made from a template, as TemplateDetails lists
+// it.
+type TemplateSpace struct {
+	ID       string `json:"space_id"`
+	Name     string `json:"name"`
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	Location string `json:"location"`
+	Deployed bool   `json:"deployed"`
+}
+
+// TemplateCheck is the answer of POST /api/templates/validate: whether a
+// save of the template would pass the checks of its kind, spec and
+// volumes, and if not, why, and where when the error is at a place in the
+// spec or volumes.
+type TemplateCheck struct {
+	Valid bool `json:"valid"`
+	// Error says why not, as a refused save would.
+	Error string `json:"error,omitempty"`
+	// Field is "spec" or "volumes"; Line and Column, counted from 1, are
+	// where in it the error is (0 or absent: not known).
+	Field  string `json:"field,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
 
 // TemplateList is the answer of GET /api/templates.

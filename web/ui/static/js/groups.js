@@ -9,7 +9,7 @@ const table = $('#groups');
 const tbody = $('tbody', table);
 const pageError = $('#page-error');
 const editor = new Editor('#editor');
-const quotas = ['max_spaces', 'compute_units', 'storage_units', 'max_tunnels'];
+const quotas = ['max_spaces', 'compute_units', 'storage_units'];
 
 const list = new ListView({
   path: '/api/groups',
@@ -57,7 +57,7 @@ async function remove(g) {
 }
 
 $('#new-group').addEventListener('click', () =>
-  editor.open('New group', { max_spaces: 0, compute_units: 0, storage_units: 0, max_tunnels: 0 }, null));
+  editor.open('New group', { max_spaces: 0, compute_units: 0, storage_units: 0 }, null));
 
 editor.onSave(async (e) => {
   const body = { name: e.text('name') };

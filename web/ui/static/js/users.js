@@ -88,7 +88,7 @@ async function remove(u) {
 
 $('#new-user').addEventListener('click', () =>
   openEditor('New user', {
-    roles: [userRole], groups: [], active: true, max_spaces: 0, compute_units: 0, storage_units: 0, max_tunnels: 0,
+    roles: [userRole], groups: [], active: true, max_spaces: 0, compute_units: 0, storage_units: 0,
   }, null));
 
 editor.onSave(async (e) => {
@@ -100,7 +100,6 @@ editor.onSave(async (e) => {
     max_spaces: e.int('max_spaces'),
     compute_units: e.int('compute_units'),
     storage_units: e.int('storage_units'),
-    max_tunnels: e.int('max_tunnels'),
   };
   const password = e.raw('password');
   if (e.editing) {

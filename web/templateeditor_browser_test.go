@@ -1,0 +1,148 @@
+package web_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/knot-dev/knot/runtime"
+	"github.com/knot-dev/knot/web"
+)
+
+// The template editor in Chromium: a spec typed with a mistake is checked
+// by the server as it is typed and its error shown at the line that is
+// wrong, beside it; Escape and Cancel ask before they drop what was typed,
+// and the text stays; once fixed, it saves.
+func TestTemplateEditorInBrowser(t *testing.T) {
+	base := startUIServer(t, func(o *web.TestOptions) { o.ValidateTemplate = runtime.ValidateTemplate })
+	b := newTab(t, base)
+	shots := t.TempDir()
+	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
+		t.Logf("screenshots in %s and %s", shots, dir)
+	}
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", "a-long-password")
+	b.typeIn("#setup-form input[name=password2]", "a-long-password")
+	b.click("#setup-form button[type=submit]")
+	b.waitPath("/spaces")
+	b.open("/templates")
+	b.click("#new-template")
+	b.visible("#editor")
+	b.typeIn("#editor input[name=name]", "debian")
+	if !eval[bool](b, "the ways into spaces", `document.querySelector('#editor input[name=with_terminal]').checked && document.querySelector('#editor input[name=with_ssh]').checked`) {
+		t.Fatal("a new template's terminal and SSH boxes are not checked")
+	}
+
+	// The colours: what each piece of a line is taken for.
+	got := value(b, "tokens", chromedp.Evaluate[string](`import('/ui/static/js/codeeditor.js').then(({ tokens }) => JSON.stringify([
+		tokens('yaml', 'image: debian:12  # the base'),
+		tokens('yaml', '  - "HOME=${{ .user.username }}"'),
+		tokens('yaml', 'privileged: true'),
+		tokens('hcl', 'job "dev" {'),
+		tokens('hcl', '  count = 2 // one'),
+	]))`, chromedp.EvalAwaitPromise))
+	want := `[[["key","image:"],["plain"," debian:12  "],["comment","# the base"]],` +
+		`[["punct","  -"],["plain"," "],["string","\"HOME=${{ .user.username }}\""]],` +
+		`[["key","privileged:"],["plain"," "],["atom","true"]],` +
+		`[["block","job"],["plain"," "],["string","\"dev\""],["plain"," "],["punct","{"]],` +
+		`[["key","  count"],["plain"," "],["punct","="],["plain"," "],["number","2"],["plain"," "],["comment","// one"]]]`
+	if got != want {
+		t.Errorf("tokens:\n got %s\nwant %s", got, want)
+	}
+
+	// Line 4 is one space short: yaml.v3 alone would name line 2.
+	const bad = "image: debian:12\nauth:\n  username: robot\n password: secret\nnetwork: host\n"
+	b.do("type the spec", chromedp.SendKeys(chromedp.CSS("#editor textarea[name=spec]"), bad))
+	b.do("wait for the mark at line 4", chromedp.Poll[chromedp.Void](`document.querySelector('#editor .ce-message')?.dataset.line === '4'`,
+		chromedp.WithPollingTimeout(stepTimeout)))
+	msg := b.text("#editor .ce-message")
+	if !strings.HasPrefix(msg, "Line 4: did not find expected key") {
+		t.Fatalf("the message below the editor is %q", msg)
+	}
+	marked := eval[[]string](b, "the marked line", `[
+		[...document.querySelectorAll('#editor .ce-num.ce-bad')].map(n => n.textContent).join(','),
+		document.querySelectorAll('#editor .ce-line')[3].classList.contains('ce-bad') ? 'bad' : 'fine',
+		document.querySelectorAll('#editor .ce-line')[3].querySelector('.ce-inline')?.textContent || '',
+		document.querySelector('#editor textarea[name=spec]').getAttribute('aria-invalid') || '',
+	]`)
+	if marked[0] != "4" || marked[1] != "bad" || !strings.Contains(marked[2], "did not find expected key") || marked[3] != "true" {
+		t.Fatalf("marked: numbers %q, line 4 %s with %q, aria-invalid %q", marked[0], marked[1], marked[2], marked[3])
+	}
+	b.screenshots(shots, "template-editor-error")
+
+	specIs := func(when string) {
+		t.Helper()
+		got := eval[string](b, "the spec", `document.querySelector('#editor textarea[name=spec]').value`)
+		open := eval[bool](b, "the editor", `document.querySelector('#editor').open`)
+		if got != bad || !open {
+			t.Fatalf("%s: the editor is open: %v, the spec %q", when, open, got)
+		}
+	}
+	// The question is open, or closed and answered.
+	confirmOpen := func(want bool) {
+		t.Helper()
+		b.do(fmt.Sprintf("the question is open: %v", want), chromedp.Poll[chromedp.Void](
+			fmt.Sprintf(`document.querySelector('#confirm-dialog').open === %v && (%v || !document.querySelector('#editor').dataset.asking)`, want, want),
+			chromedp.WithPollingTimeout(stepTimeout)))
+	}
+	b.do("focus the spec and press Escape", chromedp.Focus(chromedp.CSS("#editor textarea[name=spec]")), chromedp.KeyEvent(kb.Escape))
+	confirmOpen(true)
+	if q := b.text("#confirm-message"); q != "Discard your changes to this template?" {
+		t.Fatalf("the question is %q", q)
+	}
+	specIs("Escape")
+	b.do("press Escape in the question", chromedp.KeyEvent(kb.Escape))
+	confirmOpen(false)
+	specIs("Escape in the question")
+	b.do("press Escape twice more", chromedp.Focus(chromedp.CSS("#editor textarea[name=spec]")), chromedp.KeyEvent(kb.Escape))
+	confirmOpen(true)
+	b.click("#confirm-cancel")
+	confirmOpen(false)
+	b.do("press Escape again", chromedp.Focus(chromedp.CSS("#editor textarea[name=spec]")), chromedp.KeyEvent(kb.Escape))
+	confirmOpen(true)
+	b.click("#confirm-cancel")
+	confirmOpen(false)
+	specIs("Escape, Escape")
+	b.click("#editor button.cancel")
+	confirmOpen(true)
+	b.click("#confirm-cancel")
+	confirmOpen(false)
+	specIs("Cancel")
+
+	// Saving with the error is refused at its line; fixed, it saves.
+	b.click("#editor button[type=submit]")
+	if e := b.text("#editor .field-error"); !strings.Contains(e, "line 4") {
+		t.Fatalf("the refused save says %q", e)
+	}
+	specIs("a refused save")
+	b.setValue("#editor textarea[name=spec]", strings.Replace(bad, "\n password", "\n  password", 1))
+	b.do("type at the end", chromedp.SendKeys(chromedp.CSS("#editor textarea[name=spec]"), "privileged: false\n"))
+	b.do("wait for the check to pass", chromedp.Poll[chromedp.Void](`document.querySelector('#spec-check').textContent.startsWith('Checked')`,
+		chromedp.WithPollingTimeout(stepTimeout)))
+	if n := eval[int](b, "marks", `document.querySelectorAll('#editor .ce-bad').length`); n != 0 {
+		t.Fatalf("%d marks remain after the fix", n)
+	}
+	b.click("#editor button[type=submit]")
+	b.visible(`#templates tr[data-name="debian"]`)
+	b.do("the editor closes", chromedp.Poll[chromedp.Void](`!document.querySelector('#editor').open`, chromedp.WithPollingTimeout(stepTimeout)))
+
+	// Opened again, nothing is changed: Escape closes at once, and the
+	// editor lists the spaces made from the template.
+	b.click(`#templates tr[data-name="debian"] button[data-action=edit]`)
+	b.visible("#template-spaces")
+	if s := b.text("#template-spaces-count"); !strings.HasPrefix(s, "None yet") {
+		t.Fatalf("the spaces of a new template: %q", s)
+	}
+	b.do("wait for the check", chromedp.Poll[chromedp.Void](`document.querySelector('#spec-check').textContent.startsWith('Checked')`,
+		chromedp.WithPollingTimeout(stepTimeout)))
+	b.screenshot(shots, "template-editor.png")
+	b.do("press Escape", chromedp.Focus(chromedp.CSS("#editor textarea[name=spec]")), chromedp.KeyEvent(kb.Escape))
+	b.do("the editor closes", chromedp.Poll[chromedp.Void](`!document.querySelector('#editor').open && !document.querySelector('#confirm-dialog').open`,
+		chromedp.WithPollingTimeout(stepTimeout)))
+}
