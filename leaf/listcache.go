@@ -33,7 +33,7 @@ func SpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
 		SSHHostKey: sp.SSHHostPublic,
-		HTTPPorts:  []shared.HTTPPort{}, Reachable: true,
+		HTTPPorts:  []shared.HTTPPort{}, WithTerminal: true, WithSSH: true, Reachable: true,
 	}
 	if u != nil {
 		info.Username = u.Username
@@ -44,6 +44,7 @@ func SpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
 			info.HTTPPorts = t.HTTPPorts
 		}
 		info.UpdateAvailable = t.Hash != sp.TemplateHash
+		info.WithTerminal, info.WithSSH = !t.NoTerminal, !t.NoSSH
 	}
 	return info
 }

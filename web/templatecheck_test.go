@@ -96,6 +96,11 @@ func TestTerminalOffIs403(t *testing.T) {
 		t.Fatal(err)
 	}
 	sp := e.space(ann, tpl, "dev")
+	var got api.Space
+	e.must(http.StatusOK, "GET", "/api/spaces/"+sp.ID, token, nil).decode(t, &got)
+	if got.WithTerminal || !got.WithSSH {
+		t.Errorf("the space record says with_terminal %v, with_ssh %v; want false, true", got.WithTerminal, got.WithSSH)
+	}
 	r := e.must(http.StatusForbidden, "GET", "/api/spaces/"+sp.ID+"/terminal", token, nil)
 	if msg := r.errMsg(t); !strings.Contains(msg, "with_terminal off") {
 		t.Fatalf("message %q", msg)

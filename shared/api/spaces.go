@@ -27,6 +27,11 @@ type Space struct {
 	// HTTPPorts are the web ports of the space's template, served at
 	// /proxy/spaces/{space_id}/ports/{port}/ and on the wildcard domain.
 	HTTPPorts []shared.HTTPPort `json:"http_ports"`
+	// WithTerminal and WithSSH say whether the space's template lets
+	// terminals and SSH in (its with_terminal and with_ssh); a way it
+	// turns off is refused with 403, and the UI offers none.
+	WithTerminal bool `json:"with_terminal"`
+	WithSSH      bool `json:"with_ssh"`
 	// Agent is set for a space of this location, and on an origin for a
 	// space of a leaf that reported its agent (its last_seen then at most
 	// a minute old while it is connected).

@@ -97,12 +97,15 @@ function render() {
   }
 
   const linked = s.agent && s.agent.connected;
+  const off = s.with_terminal === false;
   let why = '';
-  if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
+  if (off) why = 'The template of this space turns its terminal off.';
+  else if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
   else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
   else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
-  terminal.setAvailable(!away && s.state === 'running' && Boolean(linked), why);
+  terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
+  $('#ssh-panel').hidden = s.with_ssh === false;
 }
 
 function agentText(s) {

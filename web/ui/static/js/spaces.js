@@ -204,11 +204,11 @@ function row(s, dup) {
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
       h('div', { class: 'row-actions' },
-        running && h('a', {
+        running && s.with_terminal !== false && h('a', {
           class: 'button small', href: `${spacePage}#terminal-title`, 'aria-label': rowLabel('Terminal of', s.name),
           title: `Open the terminal of ${s.name}`,
         }, icon('terminal'), h('span', { class: 'label', text: 'Terminal' })),
-        own && h('details', { class: 'ssh' },
+        own && s.with_ssh !== false && h('details', { class: 'ssh' },
           h('summary', { class: 'button small', 'aria-label': rowLabel('SSH to', s.name), title: `Connect to ${s.name} with SSH` },
             icon('key'), h('span', { class: 'label', text: 'SSH' })),
           h('div', { class: 'ssh-box' },
