@@ -53,7 +53,12 @@ func newAgentFleet(t *testing.T) *agentFleet {
 				return storage.Get[shared.Space](ctx, f.leafStore, id)
 			},
 			Location: "away", Endpoint: af.endpoint, Fingerprint: af.fingerprint, TLS: cert.Config, Version: "test", Heartbeat: 200 * time.Millisecond, Logger: quietLog(),
-			Changed: func(id string) { f.uplink.AgentChanged(id) },
+			Changed: func(id string) {
+				f.uplink.AgentChanged(id)
+				if err := af.manager.AgentChanged(context.Background(), id); err != nil {
+					t.Errorf("recording the agent of space %s: %v", id, err)
+				}
+			},
 			Lines: func(id string, l agentwire.LogLine) {
 				af.manager.Append(id, runtime.LogEntry{At: l.At, Level: l.Level, Text: l.Text})
 			},
