@@ -2,7 +2,6 @@ package leaf
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -15,15 +14,11 @@ import (
 // store has not changed: the space service's lists name their snapshot
 // (shared.SpaceList.Version), and a list of the same version and filter is
 // answered with the bytes made for the first. Only spaces whose record,
-// owner or template changed are encoded again.
+// owner or template changed are encoded again; an encoding not used by
+// the views of this version or the one before is dropped, so the cache
+// holds no spaces that are gone.
 //
 // Values handed out by the cache are shared: callers must not modify them.
-
-// SpaceSnapshots gives every space with its owners and templates; the
-// space service is one.
-type SpaceSnapshots interface {
-	Snapshot(ctx context.Context) (*shared.SpaceList, error)
-}
 
 // SpaceInfo is the API's description of sp; u and t (its owner and
 // template) may be nil.
@@ -176,47 +171,27 @@ type SpaceListCache struct {
 	mu      sync.Mutex
 	version string                // guarded by mu: the version of views
 	views   map[string]*SpaceView // guarded by mu: by filter
-	frags   map[string]fragEntry  // guarded by mu: by space id
+	frags   map[string]fragEntry  // guarded by mu: by space id, those of this version's views
+	old     map[string]fragEntry  // guarded by mu: frags of the version before, reused when unchanged
 }
 
 // NewSpaceListCache returns an empty cache.
 func NewSpaceListCache() *SpaceListCache { return &SpaceListCache{frags: map[string]fragEntry{}} }
 
-// Get returns a view of every space, no older than the moment of the call.
-func (c *SpaceListCache) Get(ctx context.Context, src SpaceSnapshots) (*SpaceView, error) {
-	l, err := src.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return c.view(l, "", true)
-}
-
-// View returns the view of l, a list of spaces the filter key names.
+// View returns the view of l (a page of the space service's List), a
+// list of spaces the filter key names.
 func (c *SpaceListCache) View(l *shared.SpaceList, key string) (*SpaceView, error) {
-	return c.view(l, key, false)
-}
-
-// view returns the view of l, a list of spaces the filter key names;
-// every is true when l holds every space, whose encodings alone the cache
-// then keeps.
-func (c *SpaceListCache) view(l *shared.SpaceList, key string, every bool) (*SpaceView, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.version != l.Version {
 		c.version, c.views = l.Version, map[string]*SpaceView{}
+		c.old, c.frags = c.frags, map[string]fragEntry{}
 	}
 	if v := c.views[key]; v != nil {
 		return v, nil
 	}
 	v := &SpaceView{Version: l.Version, Spaces: l.Spaces, Total: l.Total, States: l.States,
 		Users: l.Users, Templates: l.Templates, frags: make(map[string][]byte, len(l.Spaces))}
-	if l.States == nil {
-		v.Total, v.States = len(l.Spaces), countStates(l.Spaces)
-	}
-	frags := c.frags
-	if every {
-		frags = make(map[string]fragEntry, len(l.Spaces))
-	}
 	for _, sp := range l.Spaces {
 		u, t := l.Users[sp.UserID], l.Templates[sp.TemplateID]
 		k := fragKey{space: sp.Revision}
@@ -227,6 +202,9 @@ func (c *SpaceListCache) view(l *shared.SpaceList, key string, every bool) (*Spa
 			k.template = t.Revision
 		}
 		e, ok := c.frags[sp.ID]
+		if !ok {
+			e, ok = c.old[sp.ID]
+		}
 		if !ok || e.key != k {
 			data, err := json.Marshal(SpaceInfo(sp, u, t))
 			if err != nil {
@@ -234,21 +212,11 @@ func (c *SpaceListCache) view(l *shared.SpaceList, key string, every bool) (*Spa
 			}
 			e = fragEntry{key: k, data: data}
 		}
-		frags[sp.ID] = e
+		c.frags[sp.ID] = e
 		v.frags[sp.ID] = e.data
 	}
-	c.frags = frags
 	if len(c.views) < maxViews {
 		c.views[key] = v
 	}
 	return v, nil
-}
-
-// countStates counts spaces per state.
-func countStates(spaces []*shared.Space) map[shared.SpaceState]int {
-	m := make(map[shared.SpaceState]int, len(shared.SpaceStates))
-	for _, sp := range spaces {
-		m[sp.State]++
-	}
-	return m
 }
