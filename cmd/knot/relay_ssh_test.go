@@ -17,10 +17,11 @@ import (
 	"time"
 )
 
-// echoPort listens on loopback, where the agent of a manual space running
-// on this machine dials its ports, and echoes every connection; it
-// returns the port.
-func echoPort(t *testing.T) string {
+// serveLoopback listens on loopback, where the agent of a manual space
+// running on this machine dials its ports, and serves each connection
+// with serve in a goroutine of its own, until the test ends. It returns
+// the address.
+func serveLoopback(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,16 +36,38 @@ func echoPort(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				io.Copy(c, c)
+				serve(c)
 			}()
 		}
 	}()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return ln.Addr().String()
 }
 
-// forwardAndEcho runs knot forward port at the server env names for the
-// space dev's port, and checks that a line sent through it comes back.
-func forwardAndEcho(t *testing.T, env map[string]string, port string) {
+// portOf returns the port of a loopback address.
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
+}
+
+// echoPort serves on loopback and echoes every connection; it returns the
+// port.
+func echoPort(t *testing.T) string {
+	return portOf(serveLoopback(t, func(c net.Conn) { io.Copy(c, c) }))
+}
+
+// answerAtEOFPort serves on loopback and answers each connection after it
+// read it to its end: "got N bytes", then closes. It returns the port.
+func answerAtEOFPort(t *testing.T) string {
+	return portOf(serveLoopback(t, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "got %d bytes", n)
+	}))
+}
+
+// forwardPort runs knot forward port at the server env names for the
+// space dev's port and returns a connection to its local end.
+func forwardPort(t *testing.T, env map[string]string, port string) net.Conn {
 	t.Helper()
 	local := loopbackPort(t)
 	fw := startKnot(t, env, "forward", "port", "dev", port, "127.0.0.1:"+local)
@@ -60,40 +83,22 @@ func forwardAndEcho(t *testing.T, env map[string]string, port string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}
+
+// forwardAndEcho runs knot forward port at the server env names for the
+// space dev's port, and checks that a line sent through it comes back.
+func forwardAndEcho(t *testing.T, env map[string]string, port string) {
+	t.Helper()
+	c := forwardPort(t, env, port)
+	defer c.Close()
 	io.WriteString(c, "ping-relayed\n")
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || line != "ping-relayed\n" {
 		t.Fatalf("through knot forward port at %s: %q, %v", env["KNOT_SERVER"], line, err)
 	}
-}
-
-// answerAtEOFPort listens on loopback, where the agent of a manual space
-// running on this machine dials its ports, and answers each connection
-// after it read it to its end: "got N bytes", then closes.
-func answerAtEOFPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				n, _ := io.Copy(io.Discard, c)
-				fmt.Fprintf(c, "got %d bytes", n)
-			}()
-		}
-	}()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 // forwardHalfClose runs knot forward port at the server env names for
@@ -102,22 +107,8 @@ func answerAtEOFPort(t *testing.T) string {
 // the end.
 func forwardHalfClose(t *testing.T, env map[string]string, port string) {
 	t.Helper()
-	local := loopbackPort(t)
-	fw := startKnot(t, env, "forward", "port", "dev", port, "127.0.0.1:"+local)
-	select {
-	case line := <-fw.lines:
-		if !strings.Contains(line, "Forwarding 127.0.0.1:"+local) {
-			t.Fatalf("knot forward port said %q", line)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("knot forward port did not start: %s", fw.stderr)
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+local, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := forwardPort(t, env, port)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	if _, err := c.Write(make([]byte, 200_000)); err != nil {
 		t.Fatal(err)
 	}

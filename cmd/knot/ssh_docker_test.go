@@ -149,23 +149,7 @@ func sha256File(t *testing.T, name string) string {
 // oneShotServer listens on loopback and answers each connection with msg,
 // then closes it.
 func oneShotServer(t *testing.T, msg string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			io.WriteString(c, msg)
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return serveLoopback(t, func(c net.Conn) { io.WriteString(c, msg) })
 }
 
 // sshSpace is a busybox space on a private Docker daemon, with the

@@ -29,11 +29,7 @@ func (u *UI) handleConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	cr := shared.ConnectRequest{State: q.Get("state"), Challenge: q.Get("challenge"), Host: q.Get("host")}
-	port, err := strconv.Atoi(q.Get("port"))
-	if err != nil {
-		port = 0
-	}
-	cr.Port = port
+	cr.Port, _ = strconv.Atoi(q.Get("port")) // not a number: 0, which Check refuses
 	if err := cr.Check(); err != nil {
 		u.showError(w, r, a, shared.Errorf(shared.EINVALID, "this is not a request of knot connect --use-web-auth: %s", shared.ErrorMessage(err)))
 		return
