@@ -68,7 +68,7 @@ type ServicesOptions struct {
 // templates, variables and the fleet, with the audit log and the logins
 // of opts.
 func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
-	so := ServiceOptions{Now: opts.Now}
+	so := ServiceOptions{Now: opts.Now, Audit: RecordAudit(opts.Audit, nil)}
 	spaces := func(ctx context.Context) ([]*shared.Space, error) {
 		l, err := opts.Spaces.Snapshot(ctx)
 		if err != nil {
@@ -90,8 +90,12 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		}
 		return nil
 	}
+	users := NewUserService(st, ServiceOptions{Now: opts.Now, Records: opts.Spaces.Snapshot, Audit: so.Audit}, purge)
+	if a, ok := opts.Auth.(*AuthService); ok {
+		users.logins = a.opts.Logins // one server's password checks share the limits
+	}
 	return shared.Services{
-		Users:     NewUserService(st, ServiceOptions{Now: opts.Now, Records: opts.Spaces.Snapshot}, purge),
+		Users:     users,
 		Tokens:    NewTokenService(st, so),
 		Auth:      opts.Auth,
 		Groups:    NewGroupService(st, so),

@@ -27,14 +27,22 @@ func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, 
 	}
 }
 
+// auditWrite records the event of a write of origin-owned data not made
+// through a service. On a leaf the origin made and recorded it.
+func (s *Server) auditWrite(r *http.Request, p *principal, event, details string, props map[string]string) {
+	if s.origin == nil {
+		s.audit(r, p, event, details, props)
+	}
+}
+
 // handleAuditLogs serves GET /api/audit-logs?start=&max_items=&q=&location=:
 // events newest first; count is the total number of events (that the
 // query and location select).
-func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleAuditLogs(r *http.Request, _ *principal) (api.AuditList, error) {
 	q := r.URL.Query()
 	start, err := intParam(q.Get("start"), "start", 0, 0, 1<<31)
 	if err != nil {
-		return err
+		return api.AuditList{}, err
 	}
 	maxName, maxVal := "max_items", q.Get("max_items")
 	if maxVal == "" && q.Get("max-items") != "" {
@@ -42,22 +50,11 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	limit, err := intParam(maxVal, maxName, 10, 1, shared.MaxAuditPage)
 	if err != nil {
-		return err
+		return api.AuditList{}, err
 	}
 	page, err := s.audits.List(r.Context(), shared.ListOptions{Offset: start, Limit: limit,
 		Query: q.Get("q"), Location: q.Get("location"), Sort: q.Get("sort")})
-	if err != nil {
-		return err
-	}
-	out := api.AuditList{Count: page.Total, Items: make([]api.AuditEntry, 0, len(page.Items))}
-	for _, e := range page.Items {
-		out.Items = append(out.Items, api.AuditEntry{
-			ID: e.ID, When: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
-			Details: e.Details, Location: e.Location, Properties: e.Properties,
-		})
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return api.NewAuditList(page), err
 }
 
 // intParam parses a query parameter: def when empty, else a whole number in

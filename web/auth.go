@@ -3,10 +3,12 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -26,6 +28,12 @@ type principal struct {
 	sessionID string // set when authenticated by a session
 	tokenID   string // set when authenticated by an API token
 	viaCookie bool   // authenticated by the session cookie
+}
+
+// actorOf returns the actor p is, as the services and the grant rules see
+// them.
+func actorOf(p *principal) *shared.Actor {
+	return &shared.Actor{User: p.user, Permissions: shared.PermissionSet(p.perms), Admin: isAdmin(p)}
 }
 
 func (p *principal) can(perm shared.Permission) bool { return p.perms&(1<<perm) != 0 }
@@ -52,7 +60,6 @@ func (p *principal) permissions() []shared.Permission {
 
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")
 
-// hasCredentials reports whether r carries a bearer token or session cookie.
 func hasCredentials(r *http.Request) bool {
 	if r.Header.Get("Authorization") != "" {
 		return true
@@ -96,7 +103,6 @@ func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, 
 	return principalOf(id, cookie), nil
 }
 
-// principalOf returns the principal of the identity id.
 func principalOf(id *shared.Identity, viaCookie bool) *principal {
 	return &principal{user: id.User, perms: uint32(id.Permissions), sessionID: id.SessionID, tokenID: id.TokenID, viaCookie: viaCookie}
 }
@@ -180,4 +186,54 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 	s.audit(r, p, "Logout", "logged out", nil)
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
+}
+
+// secureCookies reports whether session cookies are marked Secure: when the
+// request came over TLS, or the server's public URL is https (a proxy in
+// front of it ends TLS).
+func (s *Server) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.url, "https://")
+}
+
+// writeLoginError writes the error of a login: the secret of a new TOTP
+// enrolment with its message, or any other error as writeError does.
+func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err error) {
+	var en *shared.TOTPEnrolment
+	if errors.As(err, &en) {
+		writeJSON(w, http.StatusUnauthorized, api.EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI,
+			TOTPQR: qrDataURL(en.URI)})
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+// qrDataURL returns the otpauth:// URI of a new TOTP enrolment as a QR
+// code, a PNG in a data: URL; "" when it cannot be encoded. It goes in the
+// enrolment's answer and never in a URL the browser requests: the secret
+// stays out of links, logs and histories.
+func qrDataURL(uri string) string {
+	png, err := crypt.TOTPQRCode(uri, 240)
+	if err != nil {
+		return ""
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+}
+
+// handleUsingTOTP serves GET /api/auth/using-totp: whether logins here need
+// a code, so that a login form knows to ask for one.
+func (s *Server) handleUsingTOTP(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.UsingTOTP{UsingTOTP: s.auth.UsingTOTP()})
+}
+
+// handleListSessions serves GET /api/sessions: the caller's own login
+// sessions at this server, newest first; nobody sees another's here.
+func (s *Server) handleListSessions(r *http.Request, p *principal) ([]api.Session, error) {
+	sessions, err := s.auth.OwnSessions(r.Context())
+	return api.NewSessions(sessions, p.sessionID), err
+}
+
+// handleDeleteSession serves DELETE /api/sessions/{session_id}: ends one of
+// the caller's sessions (and on a leaf the one it opened at the origin).
+func (s *Server) handleDeleteSession(r *http.Request, _ *principal) (api.OK, error) {
+	return okResp, s.auth.EndOwnSession(r.Context(), chi.URLParam(r, "session_id"))
 }

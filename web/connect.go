@@ -21,27 +21,21 @@ import (
 // to the web UI approves the CLI that asks, and gets the CLI's address with
 // a one-time code to send the browser to. Only a browser's session may
 // approve: the cookie's CSRF check is the approval form's.
-func (s *Server) handleConnectApprove(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.ConnectApproveRequest) (api.ConnectApproved, error) {
 	if !p.viaCookie || p.sessionID == "" {
-		return invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
-	}
-	var req api.ConnectApproveRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
+		return api.ConnectApproved{}, invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
 	}
 	cr := shared.ConnectRequest{Port: req.Port, State: req.State, Challenge: req.Challenge, Host: req.Host}
 	if err := cr.Check(); err != nil {
-		return err
+		return api.ConnectApproved{}, err
 	}
 	code, err := s.connect.Issue(origin.ConnectGrant{UserID: p.user.ID, SessionID: p.sessionID, Host: req.Host}, req.Challenge)
 	if err != nil {
-		return err
+		return api.ConnectApproved{}, err
 	}
 	s.audit(r, p, "Connect Approve", "approved knot connect on "+quote(req.Host), nil)
 	q := url.Values{"code": {code}, "state": {req.State}}
-	writeJSON(w, http.StatusOK, api.ConnectApproved{Status: true,
-		Redirect: fmt.Sprintf("http://127.0.0.1:%d/callback?%s", req.Port, q.Encode())})
-	return nil
+	return api.ConnectApproved{Status: true, Redirect: fmt.Sprintf("http://127.0.0.1:%d/callback?%s", req.Port, q.Encode())}, nil
 }
 
 // handleConnectToken serves POST /api/connect/token: the CLI redeems its
@@ -49,35 +43,32 @@ func (s *Server) handleConnectApprove(w http.ResponseWriter, r *http.Request, p 
 // approved, named after the CLI's host, for shared.ConnectTokenLifetime.
 // A code is no credential beyond this: 400 saying what is wrong with it.
 func (s *Server) handleConnectToken(w http.ResponseWriter, r *http.Request) {
-	if err := s.connectToken(w, r); err != nil {
+	redeem := func(r *http.Request, _ *principal, req *api.ConnectTokenRequest) (api.TokenCreated, error) {
+		return s.connectToken(w, r, req)
+	}
+	if err := decoded(http.StatusCreated, redeem)(w, r, nil); err != nil {
 		s.writeError(w, r, err)
 	}
 }
 
-func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) error {
-	var req api.ConnectTokenRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
-	}
+func (s *Server) connectToken(w http.ResponseWriter, r *http.Request, req *api.ConnectTokenRequest) (api.TokenCreated, error) {
 	g, err := s.connect.Redeem(req.Code, req.Verifier)
 	if err != nil {
-		return err
+		return api.TokenCreated{}, err
 	}
 	id, err := s.auth.Identify(r.Context(), g.SessionID, "")
 	if err != nil && !isCode(err, shared.EUNAUTHORIZED) {
-		return err
+		return api.TokenCreated{}, err
 	}
 	if err != nil || id.User.ID != g.UserID {
-		return invalid("the login session that approved the code has ended: approve the CLI again")
+		return api.TokenCreated{}, invalid("the login session that approved the code has ended: approve the CLI again")
 	}
 	p := principalOf(id, true)
-	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+	ctx := shared.NewContextWithActor(withRequest(r), actorOf(p))
 	ctx = shared.NewContextWithCredential(ctx, credentialOf(w, r, p))
 	t, secret, err := s.tokens.Create(ctx, shared.ConnectTokenName(g.Host), s.now().Add(shared.ConnectTokenLifetime))
 	if err != nil {
-		return err
+		return api.TokenCreated{}, err
 	}
-	s.auditWrite(r, p, "Token Create", "API token "+quote(t.Name)+" created by knot connect", map[string]string{"token_id": t.ID})
-	writeJSON(w, http.StatusCreated, api.TokenCreated{Status: true, TokenID: t.ID, Token: secret})
-	return nil
+	return api.TokenCreated{Status: true, TokenID: t.ID, Token: secret}, nil
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/knot-dev/knot/shared/crypt"
 )
 
-// This file holds a leaf's side of HTTP: the credential its services
-// present at the origin and the audit of what they write there. The way to
-// the origin itself is package leaf's (leaf.Origin, leaf.Forward).
+// A leaf's side of HTTP: the credential its services present at the
+// origin, and API tokens its replica does not hold yet. The way to the
+// origin itself is package leaf's (leaf.Origin, leaf.Forward).
 
 // credentialOf returns what the request r of p presented, for the leaf's
 // services to present at the origin when they act for p there; an answer
@@ -24,15 +24,6 @@ func credentialOf(w http.ResponseWriter, r *http.Request, p *principal) shared.C
 		c.ForwardedFor = prior + ", " + c.ForwardedFor
 	}
 	return c
-}
-
-// auditWrite records the event of a write of origin-owned data made
-// through a service. On a leaf the service made it at the origin, which
-// recorded it: nothing is recorded here.
-func (s *Server) auditWrite(r *http.Request, p *principal, event, details string, props map[string]string) {
-	if s.origin == nil {
-		s.audit(r, p, event, details, props)
-	}
 }
 
 // write is api for the routes of writes that a leaf makes at the origin:

@@ -1,9 +1,9 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -34,12 +34,18 @@ func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFun
 			s.writeError(w, r, needs(perms...))
 			return
 		}
-		ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+		ctx := shared.NewContextWithActor(withRequest(r), actorOf(p))
 		r = r.WithContext(shared.NewContextWithCredential(ctx, credentialOf(w, r, p)))
 		if err := fn(w, r, p); err != nil {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// withRequest returns the context of r with its caller, whom the audit
+// events the services record name (shared.CallerFrom).
+func withRequest(r *http.Request) context.Context {
+	return shared.NewContextWithCaller(r.Context(), callerOf(r))
 }
 
 // needs returns the EFORBIDDEN error for a missing permission.
@@ -49,6 +55,35 @@ func needs(perms ...shared.Permission) error {
 		names[i] = p.String()
 	}
 	return forbidden("this needs the %s permission", strings.Join(names, " or "))
+}
+
+// reply is the apiFunc that answers 200 with what fn returns.
+func reply[Resp any](fn func(*http.Request, *principal) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		out, err := fn(r, p)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// decoded is the apiFunc that decodes the body into a Req and answers
+// status with what fn returns for it.
+func decoded[Req, Resp any](status int, fn func(*http.Request, *principal, *Req) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		var req Req
+		if err := decodeRequest(w, r, &req); err != nil {
+			return err
+		}
+		out, err := fn(r, p, &req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, out)
+		return nil
+	}
 }
 
 func (s *Server) routes() chi.Router {
@@ -77,12 +112,12 @@ func (s *Server) routes() chi.Router {
 	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", handleOpenAPI)
 
-	r.Get("/api/ping", s.api(s.handlePing))
+	r.Get("/api/ping", s.api(reply(s.handlePing)))
 	r.Post("/api/auth", s.handleLogin(false))
 	r.Post("/api/auth/web", s.handleLogin(true))
 	r.Post("/api/auth/logout", s.api(s.handleLogout))
 	r.Get("/api/auth/using-totp", s.handleUsingTOTP)
-	r.Post("/api/connect/approve", s.api(s.handleConnectApprove))
+	r.Post("/api/connect/approve", s.api(decoded(http.StatusOK, s.handleConnectApprove)))
 	r.Post("/api/connect/token", s.handleConnectToken)
 
 	const (
@@ -95,48 +130,48 @@ func (s *Server) routes() chi.Router {
 		useSpaces       = shared.PermUseSpaces
 	)
 
-	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
-	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces))
+	r.Get("/api/users/whoami", s.api(reply(s.handleWhoAmI)))
+	r.Get("/api/users", s.api(reply(s.handleListUsers), manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
-	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
+	r.Get("/api/users/{user_id}", s.api(reply(s.handleGetUser)))
 	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
-	r.Delete("/api/users/{user_id}", s.write(s.handleDeleteUser))
-	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
-	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
-	r.Post("/api/users/{user_id}/ssh-keys", s.write(s.handleAddSSHKey))
-	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(s.handleRemoveSSHKey))
+	r.Delete("/api/users/{user_id}", s.write(reply(s.handleDeleteUser)))
+	r.Get("/api/users/{user_id}/quota", s.api(reply(s.handleUserQuota)))
+	r.Get("/api/users/{user_id}/ssh-keys", s.api(reply(s.handleListSSHKeys)))
+	r.Post("/api/users/{user_id}/ssh-keys", s.write(decoded(http.StatusCreated, s.handleAddSSHKey)))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(reply(s.handleRemoveSSHKey)))
 
-	r.Get("/api/groups", s.api(s.handleListGroups))
-	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
-	r.Get("/api/groups/{group_id}", s.api(s.handleGetGroup, manageGroups))
-	r.Put("/api/groups/{group_id}", s.api(s.handleUpdateGroup, manageGroups))
-	r.Delete("/api/groups/{group_id}", s.api(s.handleDeleteGroup, manageGroups))
+	r.Get("/api/groups", s.api(reply(s.handleListGroups)))
+	r.Post("/api/groups", s.api(decoded(http.StatusCreated, s.handleCreateGroup), manageGroups))
+	r.Get("/api/groups/{group_id}", s.api(reply(s.handleGetGroup), manageGroups))
+	r.Put("/api/groups/{group_id}", s.api(decoded(http.StatusOK, s.handleUpdateGroup), manageGroups))
+	r.Delete("/api/groups/{group_id}", s.api(reply(s.handleDeleteGroup), manageGroups))
 
-	r.Get("/api/roles", s.api(s.handleListRoles))
-	r.Post("/api/roles", s.api(s.handleCreateRole, manageRoles))
-	r.Get("/api/roles/{role_id}", s.api(s.handleGetRole, manageRoles))
-	r.Put("/api/roles/{role_id}", s.api(s.handleUpdateRole, manageRoles))
-	r.Delete("/api/roles/{role_id}", s.api(s.handleDeleteRole, manageRoles))
-	r.Get("/api/permissions", s.api(s.handlePermissions))
+	r.Get("/api/roles", s.api(reply(s.handleListRoles)))
+	r.Post("/api/roles", s.api(decoded(http.StatusCreated, s.handleCreateRole), manageRoles))
+	r.Get("/api/roles/{role_id}", s.api(reply(s.handleGetRole), manageRoles))
+	r.Put("/api/roles/{role_id}", s.api(decoded(http.StatusOK, s.handleUpdateRole), manageRoles))
+	r.Delete("/api/roles/{role_id}", s.api(reply(s.handleDeleteRole), manageRoles))
+	r.Get("/api/permissions", s.api(reply(s.handlePermissions)))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.write(s.handleCreateToken))
-	r.Delete("/api/tokens/{token_id}", s.write(s.handleDeleteToken))
-	r.Get("/api/sessions", s.api(s.handleListSessions))
-	r.Delete("/api/sessions/{session_id}", s.api(s.handleDeleteSession))
+	r.Post("/api/tokens", s.write(decoded(http.StatusCreated, s.handleCreateToken)))
+	r.Delete("/api/tokens/{token_id}", s.write(reply(s.handleDeleteToken)))
+	r.Get("/api/sessions", s.api(reply(s.handleListSessions)))
+	r.Delete("/api/sessions/{session_id}", s.api(reply(s.handleDeleteSession)))
 
-	r.Get("/api/templates", s.api(s.handleListTemplates))
-	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))
-	r.Post("/api/templates/validate", s.api(s.handleValidateTemplate, manageTemplates))
-	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
-	r.Put("/api/templates/{template_id}", s.write(s.handleUpdateTemplate, manageTemplates))
-	r.Delete("/api/templates/{template_id}", s.write(s.handleDeleteTemplate, manageTemplates))
+	r.Get("/api/templates", s.api(reply(s.handleListTemplates)))
+	r.Post("/api/templates", s.write(decoded(http.StatusCreated, s.handleCreateTemplate), manageTemplates))
+	r.Post("/api/templates/validate", s.api(decoded(http.StatusOK, s.handleValidateTemplate), manageTemplates))
+	r.Get("/api/templates/{template_id}", s.api(reply(s.handleGetTemplate), manageTemplates))
+	r.Put("/api/templates/{template_id}", s.write(decoded(http.StatusOK, s.handleUpdateTemplate), manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.write(reply(s.handleDeleteTemplate), manageTemplates))
 
-	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
-	r.Post("/api/templatevars", s.write(s.handleCreateVar, manageVariables))
-	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.write(s.handleUpdateVar, manageVariables))
-	r.Delete("/api/templatevars/{templatevar_id}", s.write(s.handleDeleteVar, manageVariables))
+	r.Get("/api/templatevars", s.api(reply(s.handleListVars), manageVariables))
+	r.Post("/api/templatevars", s.write(decoded(http.StatusCreated, s.handleCreateVar), manageVariables))
+	r.Get("/api/templatevars/{templatevar_id}", s.api(reply(s.handleGetVar), manageVariables))
+	r.Put("/api/templatevars/{templatevar_id}", s.write(decoded(http.StatusOK, s.handleUpdateVar), manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.write(reply(s.handleDeleteVar), manageVariables))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
@@ -157,7 +192,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
 	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 
-	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
+	r.Get("/api/audit-logs", s.api(reply(s.handleAuditLogs), shared.PermViewAuditLogs))
 
 	// The fleet: the leaf link, what leaves ask the origin, and the views
 	// and leaf tokens of an admin (asked at the origin on a leaf).
@@ -176,9 +211,8 @@ func (s *Server) routes() chi.Router {
 	return r
 }
 
-func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal) error {
-	writeJSON(w, http.StatusOK, api.Ping{Status: true, Version: s.version})
-	return nil
+func (s *Server) handlePing(*http.Request, *principal) (api.Ping, error) {
+	return api.Ping{Status: true, Version: s.version}, nil
 }
 
 // handleReady serves GET /ready: 200 when the store answers and takes
@@ -196,12 +230,4 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": true})
-}
-
-// timePtr returns nil for the zero time.
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }

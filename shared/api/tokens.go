@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // Token is an API token as GET /api/tokens lists it; the secret is shown
 // only once, in TokenCreated.
@@ -23,4 +27,15 @@ type TokenCreated struct {
 	Status  bool   `json:"status"`
 	TokenID string `json:"token_id"`
 	Token   string `json:"token"`
+}
+
+// NewTokens returns the tokens of p as GET /api/tokens shows them at now.
+func NewTokens(p shared.Page[*shared.Token], now time.Time) []Token {
+	return mapped(p.Items, func(t *shared.Token) Token {
+		out := Token{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Expired: t.Expired(now)}
+		if !t.ExpiresAt.IsZero() {
+			out.ExpiresAt = &t.ExpiresAt
+		}
+		return out
+	})
 }
