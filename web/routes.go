@@ -17,15 +17,12 @@ import (
 type apiFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
 
 // api authenticates the request, checks that the user holds at least one of
-// perms (none: any authenticated user), and runs fn.
+// perms (none: any authenticated user), and runs fn with the actor, the
+// caller and the credential in the request's context.
 func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
-	return s.apiWith(s.authenticate, fn, perms)
-}
-
-// apiWith is api with the authentication auth.
-func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFunc, perms []shared.Permission) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth(r)
+		r = r.WithContext(withRequest(r))
+		p, err := s.authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -34,7 +31,7 @@ func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFun
 			s.writeError(w, r, needs(perms...))
 			return
 		}
-		ctx := shared.NewContextWithActor(withRequest(r), actorOf(p))
+		ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
 		r = r.WithContext(shared.NewContextWithCredential(ctx, credentialOf(w, r, p)))
 		if err := fn(w, r, p); err != nil {
 			s.writeError(w, r, err)
@@ -45,7 +42,9 @@ func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFun
 // withRequest returns the context of r with its caller, whom the audit
 // events the services record name (shared.CallerFrom).
 func withRequest(r *http.Request) context.Context {
-	return shared.NewContextWithCaller(r.Context(), callerOf(r))
+	c := callerOf(r)
+	c.Writes = unsafeMethod(r.Method)
+	return shared.NewContextWithCaller(r.Context(), c)
 }
 
 // needs returns the EFORBIDDEN error for a missing permission.
@@ -134,12 +133,12 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/users", s.api(reply(s.handleListUsers), manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(reply(s.handleGetUser)))
-	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
-	r.Delete("/api/users/{user_id}", s.write(reply(s.handleDeleteUser)))
+	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
+	r.Delete("/api/users/{user_id}", s.api(reply(s.handleDeleteUser)))
 	r.Get("/api/users/{user_id}/quota", s.api(reply(s.handleUserQuota)))
 	r.Get("/api/users/{user_id}/ssh-keys", s.api(reply(s.handleListSSHKeys)))
-	r.Post("/api/users/{user_id}/ssh-keys", s.write(decoded(http.StatusCreated, s.handleAddSSHKey)))
-	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(reply(s.handleRemoveSSHKey)))
+	r.Post("/api/users/{user_id}/ssh-keys", s.api(decoded(http.StatusCreated, s.handleAddSSHKey)))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.api(reply(s.handleRemoveSSHKey)))
 
 	r.Get("/api/groups", s.api(reply(s.handleListGroups)))
 	r.Post("/api/groups", s.api(decoded(http.StatusCreated, s.handleCreateGroup), manageGroups))
@@ -155,23 +154,23 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/permissions", s.api(reply(s.handlePermissions)))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.write(decoded(http.StatusCreated, s.handleCreateToken)))
-	r.Delete("/api/tokens/{token_id}", s.write(reply(s.handleDeleteToken)))
+	r.Post("/api/tokens", s.api(decoded(http.StatusCreated, s.handleCreateToken)))
+	r.Delete("/api/tokens/{token_id}", s.api(reply(s.handleDeleteToken)))
 	r.Get("/api/sessions", s.api(reply(s.handleListSessions)))
 	r.Delete("/api/sessions/{session_id}", s.api(reply(s.handleDeleteSession)))
 
 	r.Get("/api/templates", s.api(reply(s.handleListTemplates)))
-	r.Post("/api/templates", s.write(decoded(http.StatusCreated, s.handleCreateTemplate), manageTemplates))
+	r.Post("/api/templates", s.api(decoded(http.StatusCreated, s.handleCreateTemplate), manageTemplates))
 	r.Post("/api/templates/validate", s.api(decoded(http.StatusOK, s.handleValidateTemplate), manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(reply(s.handleGetTemplate), manageTemplates))
-	r.Put("/api/templates/{template_id}", s.write(decoded(http.StatusOK, s.handleUpdateTemplate), manageTemplates))
-	r.Delete("/api/templates/{template_id}", s.write(reply(s.handleDeleteTemplate), manageTemplates))
+	r.Put("/api/templates/{template_id}", s.api(decoded(http.StatusOK, s.handleUpdateTemplate), manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.api(reply(s.handleDeleteTemplate), manageTemplates))
 
 	r.Get("/api/templatevars", s.api(reply(s.handleListVars), manageVariables))
-	r.Post("/api/templatevars", s.write(decoded(http.StatusCreated, s.handleCreateVar), manageVariables))
+	r.Post("/api/templatevars", s.api(decoded(http.StatusCreated, s.handleCreateVar), manageVariables))
 	r.Get("/api/templatevars/{templatevar_id}", s.api(reply(s.handleGetVar), manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.write(decoded(http.StatusOK, s.handleUpdateVar), manageVariables))
-	r.Delete("/api/templatevars/{templatevar_id}", s.write(reply(s.handleDeleteVar), manageVariables))
+	r.Put("/api/templatevars/{templatevar_id}", s.api(decoded(http.StatusOK, s.handleUpdateVar), manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.api(reply(s.handleDeleteVar), manageVariables))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))

@@ -38,7 +38,7 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	s.write(decoded(http.StatusCreated, s.createUser), shared.PermManageUsers)(w, r)
+	s.api(decoded(http.StatusCreated, s.createUser), shared.PermManageUsers)(w, r)
 }
 
 // createFirstUser creates the first user, an active admin, while no user
