@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
@@ -35,37 +34,13 @@ func (s *Server) auditWrite(r *http.Request, p *principal, event, details string
 	}
 }
 
-// handleAuditLogs serves GET /api/audit-logs?start=&max_items=&q=&location=:
-// events newest first; count is the total number of events (that the
-// query and location select).
+// handleAuditLogs serves GET /api/audit-logs: events newest first; count
+// is the total number of events (that the query and location select).
 func (s *Server) handleAuditLogs(r *http.Request, _ *principal) (api.AuditList, error) {
-	q := r.URL.Query()
-	start, err := intParam(q.Get("start"), "start", 0, 0, 1<<31)
+	o, err := api.AuditQuery(r.URL.Query())
 	if err != nil {
 		return api.AuditList{}, err
 	}
-	maxName, maxVal := "max_items", q.Get("max_items")
-	if maxVal == "" && q.Get("max-items") != "" {
-		maxName, maxVal = "max-items", q.Get("max-items")
-	}
-	limit, err := intParam(maxVal, maxName, 10, 1, shared.MaxAuditPage)
-	if err != nil {
-		return api.AuditList{}, err
-	}
-	page, err := s.audits.List(r.Context(), shared.ListOptions{Offset: start, Limit: limit,
-		Query: q.Get("q"), Location: q.Get("location"), Sort: q.Get("sort")})
+	page, err := s.audits.List(r.Context(), o)
 	return api.NewAuditList(page), err
-}
-
-// intParam parses a query parameter: def when empty, else a whole number in
-// [lo, hi].
-func intParam(v, name string, def, lo, hi int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, invalid("query parameter %s must be a whole number from %d to %d, not %q", name, lo, hi, v)
-	}
-	return n, nil
 }

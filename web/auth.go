@@ -36,26 +36,8 @@ func actorOf(p *principal) *shared.Actor {
 	return &shared.Actor{User: p.user, Permissions: shared.PermissionSet(p.perms), Admin: isAdmin(p)}
 }
 
-func (p *principal) can(perm shared.Permission) bool { return p.perms&(1<<perm) != 0 }
-
-// canAny reports whether p holds at least one of perms.
 func (p *principal) canAny(perms ...shared.Permission) bool {
-	for _, perm := range perms {
-		if p.can(perm) {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *principal) permissions() []shared.Permission {
-	var out []shared.Permission
-	for _, perm := range shared.AllPermissions() {
-		if p.can(perm) {
-			out = append(out, perm)
-		}
-	}
-	return out
+	return shared.PermissionSet(p.perms).HasAny(perms...)
 }
 
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")
@@ -200,23 +182,10 @@ func (s *Server) secureCookies(r *http.Request) bool {
 func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err error) {
 	var en *shared.TOTPEnrolment
 	if errors.As(err, &en) {
-		writeJSON(w, http.StatusUnauthorized, api.EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI,
-			TOTPQR: qrDataURL(en.URI)})
+		writeJSON(w, http.StatusUnauthorized, api.NewEnrolment(en))
 		return
 	}
 	s.writeError(w, r, err)
-}
-
-// qrDataURL returns the otpauth:// URI of a new TOTP enrolment as a QR
-// code, a PNG in a data: URL; "" when it cannot be encoded. It goes in the
-// enrolment's answer and never in a URL the browser requests: the secret
-// stays out of links, logs and histories.
-func qrDataURL(uri string) string {
-	png, err := crypt.TOTPQRCode(uri, 240)
-	if err != nil {
-		return ""
-	}
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
 }
 
 // handleUsingTOTP serves GET /api/auth/using-totp: whether logins here need

@@ -4,25 +4,15 @@ import (
 	"context"
 	"hash/maphash"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
-// listOptions reads the query parameters every list route takes: q, sort,
-// limit, offset, and the filters state, location and owner. A list without
-// a filter ignores it; the service checks the sort and the ranges.
-func listOptions(q url.Values) (shared.ListOptions, error) {
-	o := shared.ListOptions{Query: q.Get("q"), Sort: q.Get("sort"), State: q.Get("state"),
-		Location: q.Get("location"), Owner: q.Get("owner")}
-	var err error
-	if o.Limit, err = intParam(q.Get("limit"), "limit", 0, 0, shared.MaxListLimit); err != nil {
-		return o, err
-	}
-	o.Offset, err = intParam(q.Get("offset"), "offset", 0, 0, 1<<31)
-	return o, err
-}
+// listOptions reads the query parameters every list route takes
+// (api.ListQuery).
+var listOptions = api.ListQuery
 
 // etagSeed seeds the hash of list ETags: a tag names a body for the life of
 // the process (a restart costs a client one full answer).

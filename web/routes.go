@@ -48,13 +48,7 @@ func withRequest(r *http.Request) context.Context {
 }
 
 // needs returns the EFORBIDDEN error for a missing permission.
-func needs(perms ...shared.Permission) error {
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = p.String()
-	}
-	return forbidden("this needs the %s permission", strings.Join(names, " or "))
-}
+var needs = shared.NeedsOneOf
 
 // reply is the apiFunc that answers 200 with what fn returns.
 func reply[Resp any](fn func(*http.Request, *principal) (Resp, error)) apiFunc {

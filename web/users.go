@@ -18,7 +18,7 @@ import (
 
 func (s *Server) handleWhoAmI(r *http.Request, p *principal) (api.User, error) {
 	out := api.NewUser(p.user, p.user.ID)
-	out.Permissions = nonNil(p.permissions())
+	out.Permissions = shared.PermissionSet(p.perms).List()
 	return out, nil
 }
 
