@@ -7,7 +7,6 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// audit records an event done by p.
 func (s *Server) audit(r *http.Request, p *principal, event, details string, props map[string]string) {
 	s.auditAs(r, p.user.Username, p.user.ID, event, details, props)
 }

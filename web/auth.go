@@ -43,11 +43,8 @@ func (p *principal) canAny(perms ...shared.Permission) bool {
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")
 
 func hasCredentials(r *http.Request) bool {
-	if r.Header.Get("Authorization") != "" {
-		return true
-	}
 	_, err := r.Cookie(sessionCookie)
-	return err == nil
+	return r.Header.Get("Authorization") != "" || err == nil
 }
 
 // authenticate finds who r acts as: a bearer session or API token, or the
@@ -143,16 +140,13 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 		}
 		resp := api.Login{Status: true, Token: out.Secret}
 		if web {
-			secure := s.secureCookies(r)
 			resp.CSRFToken = csrfToken(out.Secret)
-			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: out.Secret, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: resp.CSRFToken, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode})
+			s.setCookies(w, r, out.Secret, resp.CSRFToken, 0)
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
 }
 
-// handleLogout serves POST /api/auth/logout: it ends the current session.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if p.sessionID == "" {
 		return invalid("logout ends a session, and this request used an API token: delete the token with DELETE /api/tokens/{token_id}")
@@ -161,20 +155,20 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	if p.viaCookie {
-		secure := s.secureCookies(r)
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode})
+		s.setCookies(w, r, "", "", -1)
 	}
 	s.audit(r, p, "Logout", "logged out", nil)
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
 
-// secureCookies reports whether session cookies are marked Secure: when the
-// request came over TLS, or the server's public URL is https (a proxy in
-// front of it ends TLS).
-func (s *Server) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(s.url, "https://")
+// setCookies sets the session and CSRF cookies of a web login (maxAge -1
+// removes them). They are Secure when the request came over TLS, or the
+// server's public URL is https (a proxy in front of it ends TLS).
+func (s *Server) setCookies(w http.ResponseWriter, r *http.Request, session, csrf string, maxAge int) {
+	secure := r.TLS != nil || strings.HasPrefix(s.url, "https://")
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", MaxAge: maxAge, Secure: secure, SameSite: http.SameSiteLaxMode})
 }
 
 // writeLoginError writes the error of a login: the secret of a new TOTP

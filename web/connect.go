@@ -1,9 +1,7 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
@@ -34,8 +32,7 @@ func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.Co
 		return api.ConnectApproved{}, err
 	}
 	s.audit(r, p, "Connect Approve", "approved knot connect on "+quote(req.Host), nil)
-	q := url.Values{"code": {code}, "state": {req.State}}
-	return api.ConnectApproved{Status: true, Redirect: fmt.Sprintf("http://127.0.0.1:%d/callback?%s", req.Port, q.Encode())}, nil
+	return api.ConnectApproved{Status: true, Redirect: cr.Redirect(code)}, nil
 }
 
 // handleConnectToken serves POST /api/connect/token: the CLI redeems its

@@ -33,7 +33,6 @@ func writeTagged(w http.ResponseWriter, r *http.Request, body []byte) {
 	writeRaw(w, http.StatusOK, body)
 }
 
-// listPage calls list with the list options of r.
 func listPage[T any](r *http.Request, list func(context.Context, shared.ListOptions) (shared.Page[T], error)) (shared.Page[T], error) {
 	o, err := listOptions(r.URL.Query())
 	if err != nil {

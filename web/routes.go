@@ -47,7 +47,21 @@ func withRequest(r *http.Request) context.Context {
 	return shared.NewContextWithCaller(r.Context(), c)
 }
 
-// needs returns the EFORBIDDEN error for a missing permission.
+// credentialOf returns what the request r of p presented, for the leaf's
+// services to present at the origin when they act for p there; an answer
+// of the origin marks w as the origin's (X-Knot-Forwarded-To).
+func credentialOf(w http.ResponseWriter, r *http.Request, p *principal) shared.Credential {
+	c := shared.Credential{SessionID: p.sessionID, ForwardedFor: clientIP(r), UserAgent: r.UserAgent(),
+		Answered: func() { w.Header().Set("X-Knot-Forwarded-To", "origin") }}
+	if p.tokenID != "" {
+		c.Token = bearer(r)
+	}
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+		c.ForwardedFor = prior + ", " + c.ForwardedFor
+	}
+	return c
+}
+
 var needs = shared.NeedsOneOf
 
 // reply is the apiFunc that answers 200 with what fn returns.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -52,14 +51,7 @@ func (s *Server) handleValidateTemplate(r *http.Request, _ *principal, req *api.
 	if err == nil {
 		err = s.validateTemplate(t)
 	}
-	var se *shared.SpecError
-	switch {
-	case errors.As(err, &se):
-		return api.TemplateCheck{Error: shared.ErrorMessage(err), Field: se.Field, Line: se.Line, Column: se.Column}, nil
-	case isCode(err, shared.EINVALID):
-		return api.TemplateCheck{Error: shared.ErrorMessage(err)}, nil
-	}
-	return api.TemplateCheck{Valid: true}, err
+	return api.NewTemplateCheck(err)
 }
 
 // handleUpdateTemplate serves PUT /api/templates/{template_id}. Spaces see

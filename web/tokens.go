@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,7 +23,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 // handleCreateToken serves POST /api/tokens. The secret is returned once;
 // the store keeps only its hash, which is the token's id.
 func (s *Server) handleCreateToken(r *http.Request, _ *principal, req *api.TokenCreateRequest) (api.TokenCreated, error) {
-	expires, err := tokenExpiry(req.ExpiresAt)
+	expires, err := req.Expiry()
 	if err != nil {
 		return api.TokenCreated{}, err
 	}
@@ -40,20 +39,4 @@ func (s *Server) handleCreateToken(r *http.Request, _ *principal, req *api.Token
 func (s *Server) handleDeleteToken(r *http.Request, _ *principal) (api.OK, error) {
 	_, err := s.tokens.Delete(r.Context(), chi.URLParam(r, "token_id"))
 	return okResp, err
-}
-
-// tokenExpiry decodes the expires_at of a new token: "" for none, else an
-// RFC 3339 time (the service checks that it is in the future).
-func tokenExpiry(v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		if len(v) > 64 {
-			v = v[:64]
-		}
-		return time.Time{}, invalid("expires_at must be an RFC 3339 time such as 2030-01-02T15:04:05Z, not %s", quote(v))
-	}
-	return t.UTC(), nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 
@@ -28,23 +29,22 @@ func (s *Server) handleListUsers(r *http.Request, p *principal) (api.UserList, e
 }
 
 // handleCreateUser serves POST /api/users. While no user exists it needs no
-// credentials and creates an active admin (firstuser.go); afterwards it
-// needs Manage Users.
+// credentials and creates an active admin; afterwards it needs Manage Users.
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
-	if !hasCredentials(r) {
-		r = r.WithContext(shared.NewContextWithCredential(withRequest(r), credentialOf(w, r, &principal{})))
-		if err := s.createFirstUser(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
+	if hasCredentials(r) {
+		s.api(createUser(s.users.Create), shared.PermManageUsers)(w, r)
 		return
 	}
-	s.api(decoded(http.StatusCreated, s.createUser), shared.PermManageUsers)(w, r)
+	r = r.WithContext(shared.NewContextWithCredential(withRequest(r), credentialOf(w, r, &principal{})))
+	if err := s.createFirstUser(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
 }
 
-// createFirstUser creates the first user, an active admin, while no user
-// exists; the user service keeps two setups, of this server or of servers
-// sharing one store, from both succeeding. Once a user exists it answers
-// 401 before it reads the body. On a leaf, the origin creates the user.
+// createFirstUser creates the first user while no user exists; the user
+// service keeps two setups, of this server or of servers sharing one
+// store, from both succeeding. Once a user exists it answers 401 before it
+// reads the body. On a leaf, the origin creates the user.
 func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	need, err := s.users.NeedsSetup(r.Context())
 	if err != nil {
@@ -53,21 +53,17 @@ func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
 	if !need {
 		return errNotAuthenticated
 	}
+	return createUser(s.users.Setup)(w, r, nil)
+}
+
+func createUser(create func(context.Context, shared.NewUser) (*shared.User, error)) apiFunc {
 	return decoded(http.StatusCreated, func(r *http.Request, _ *principal, req *api.UserCreateRequest) (api.UserCreated, error) {
-		u, err := s.users.Setup(r.Context(), req.NewUser())
+		u, err := create(r.Context(), req.NewUser())
 		if err != nil {
 			return api.UserCreated{}, err
 		}
 		return api.UserCreated{Status: true, UserID: u.ID}, nil
-	})(w, r, nil)
-}
-
-func (s *Server) createUser(r *http.Request, _ *principal, req *api.UserCreateRequest) (api.UserCreated, error) {
-	u, err := s.users.Create(r.Context(), req.NewUser())
-	if err != nil {
-		return api.UserCreated{}, err
-	}
-	return api.UserCreated{Status: true, UserID: u.ID}, nil
+	})
 }
 
 func (s *Server) handleGetUser(r *http.Request, p *principal) (api.User, error) {

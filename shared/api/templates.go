@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -142,4 +143,21 @@ func (r *TemplateRequest) Update() shared.TemplateUpdate {
 	return shared.TemplateUpdate{Name: r.Name, Description: r.Description, Kind: r.Kind, Spec: r.Spec,
 		Volumes: r.Volumes, Groups: r.Groups, Locations: r.Locations, ComputeUnits: r.ComputeUnits,
 		StorageUnits: r.StorageUnits, WithTerminal: r.WithTerminal, WithSSH: r.WithSSH, HTTPPorts: r.HTTPPorts}
+}
+
+// NewTemplateCheck returns the answer of POST /api/templates/validate for
+// the error of the checks of a template: where a spec or volumes error is,
+// and any other EINVALID's message. An error of another code is no answer
+// about the template, and is returned.
+func NewTemplateCheck(err error) (TemplateCheck, error) {
+	var se *shared.SpecError
+	switch {
+	case errors.As(err, &se):
+		return TemplateCheck{Error: shared.ErrorMessage(err), Field: se.Field, Line: se.Line, Column: se.Column}, nil
+	case shared.ErrorCode(err) == shared.EINVALID:
+		return TemplateCheck{Error: shared.ErrorMessage(err)}, nil
+	case err != nil:
+		return TemplateCheck{}, err
+	}
+	return TemplateCheck{Valid: true}, nil
 }

@@ -39,3 +39,24 @@ func NewTokens(p shared.Page[*shared.Token], now time.Time) []Token {
 		return out
 	})
 }
+
+// Expiry returns when the token r creates expires: the zero time for
+// never. The token service checks that it is in the future.
+func (r *TokenCreateRequest) Expiry() (time.Time, error) {
+	if r.ExpiresAt == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, r.ExpiresAt)
+	if err != nil {
+		return time.Time{}, invalid("expires_at must be an RFC 3339 time such as 2030-01-02T15:04:05Z, not %s", shared.Quote(cut(r.ExpiresAt, 64)))
+	}
+	return t.UTC(), nil
+}
+
+// cut returns at most the first n bytes of s.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
