@@ -48,7 +48,7 @@ type ServicesOptions struct {
 	// Spaces is the space service of the server's own location. Required.
 	Spaces Spaces
 	// Audit is the server's audit log (NewAuditService over the same
-	// store). Required.
+	// store), in which the services record their writes. Required.
 	Audit shared.AuditService
 	// Auth is the server's auth service (NewAuthService over the same
 	// store, AuthOptions.Audit from RecordAudit). Required.
