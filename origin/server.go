@@ -51,7 +51,9 @@ type ServicesOptions struct {
 	// store), in which the services record their writes. Required.
 	Audit shared.AuditService
 	// Auth is the server's auth service (NewAuthService over the same
-	// store, AuthOptions.Audit from RecordAudit). Required.
+	// store, AuthOptions.Audit from RecordAudit). Required. The user
+	// service checks current passwords under the logins of an
+	// *AuthService.
 	Auth shared.AuthService
 	// Validate checks a template before it is stored
 	// (TemplateOptions.Validate).
