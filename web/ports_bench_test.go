@@ -5,10 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,7 +95,10 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		}
 	})
 	port := strconv.Itoa(echo.Addr().(*net.TCPAddr).Port)
-	wsURL := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/spaces/" + sp.ID + "/ports/" + port
+	cl, err := client.New(client.Config{Address: srv.URL, Token: token})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	const size = 8 << 20
 	chunk := make([]byte, client.MaxPortMessage) // as knot forward port sends
@@ -121,7 +122,7 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		c.Close()
 
 		t1, c1 := time.Now(), cpuTime()
-		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
+		ws, err := cl.Spaces().ForwardPort(ctx, sp.ID, echo.Addr().(*net.TCPAddr).Port) // as knot forward port dials
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -131,7 +132,6 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 			}
 			ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
 		}()
-		ws.SetReadLimit(client.MaxPortMessage)
 		n, buf := 0, make([]byte, client.MaxPortMessage)
 		for { // as knot forward port reads: each message into one buffer
 			typ, r, err := ws.Reader(ctx)
