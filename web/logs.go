@@ -91,7 +91,9 @@ func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit 
 		return err
 	}
 	defer st.Close()
-	conn, err := websocket.Accept(w, r, nil)
+	// linkBuffers: each message goes out in one write, its header with it
+	// (net/http's 4 KiB writer would cost two for a bulk message).
+	conn, err := websocket.Accept(linkBuffers{w}, r, nil)
 	if err != nil {
 		return nil // Accept wrote the response
 	}
