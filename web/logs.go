@@ -91,9 +91,7 @@ func pump[T io.Closer](s *Server, w http.ResponseWriter, r *http.Request, limit 
 		return err
 	}
 	defer st.Close()
-	// linkBuffers: each message goes out in one write, its header with it
-	// (net/http's 4 KiB writer would cost two for a bulk message).
-	conn, err := websocket.Accept(linkBuffers{w}, r, nil)
+	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return nil // Accept wrote the response
 	}
