@@ -58,7 +58,7 @@ func TestFleetProcessesInBrowser(t *testing.T) {
 	shots := t.TempDir()
 	var totpSecret, leafToken, spacePage string
 	var loggedIn time.Time // when the admin's code logged in at the origin
-	var leafTab *tab // opened by a step, used by later ones
+	var leafTab *tab       // opened by a step, used by later ones
 	top := t
 
 	steps := []struct {
