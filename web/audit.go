@@ -56,7 +56,7 @@ func (s *Server) handleAuditLogs(w http.ResponseWriter, r *http.Request, p *prin
 			Details: e.Details, Location: e.Location, Properties: e.Properties,
 		})
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

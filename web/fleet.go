@@ -118,7 +118,7 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 	for _, u := range unseen {
 		out.Unseen = append(out.Unseen, api.UnseenLocation(u))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 
@@ -137,7 +137,7 @@ func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p 
 	for _, t := range all {
 		out.Tokens = append(out.Tokens, s.newLeafTokenInfo(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

@@ -33,7 +33,7 @@ func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *pri
 	for _, g := range groups.Items {
 		out.Groups = append(out.Groups, newGroupInfo(g))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

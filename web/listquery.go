@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"hash/maphash"
 	"net/http"
 	"net/url"
@@ -41,6 +42,16 @@ func writeTagged(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	writeRaw(w, http.StatusOK, body)
+}
+
+// writeTaggedJSON writes the list v as writeTagged does.
+func writeTaggedJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeJSON(w, http.StatusOK, v) // answers its last resort
+		return
+	}
+	writeTagged(w, r, append(b, '\n'))
 }
 
 // listPage calls list with the list options of r.

@@ -24,7 +24,7 @@ func (s *Server) handleListRoles(w http.ResponseWriter, r *http.Request, p *prin
 	for _, role := range roles.Items {
 		out.Roles = append(out.Roles, newRoleDetails(role))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

@@ -42,7 +42,7 @@ func (s *Server) handleListTemplates(w http.ResponseWriter, r *http.Request, p *
 	for _, t := range ts.Items {
 		out.Templates = append(out.Templates, newTemplateInfo(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

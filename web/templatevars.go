@@ -36,7 +36,7 @@ func (s *Server) handleListVars(w http.ResponseWriter, r *http.Request, p *princ
 	for _, v := range vars.Items {
 		out.Variables = append(out.Variables, newVarInfo(v))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

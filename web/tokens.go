@@ -23,7 +23,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 		out = append(out, api.Token{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt,
 			Expired: t.Expired(s.now())})
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

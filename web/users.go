@@ -55,7 +55,7 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p *prin
 		out.Users = append(out.Users, api.UserListItem{User: newUserResponse(l.User, p),
 			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed})
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

@@ -5,14 +5,22 @@ import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
-import { ListView } from './lists.js';
+import { ListView, Related } from './lists.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
 const editor = new Editor('#editor');
 const userRole = '00000000-0000-0000-0000-000000000001';
+const rolesList = new Related('/api/roles');
+const groupsList = new Related('/api/groups');
 let roles = [];
 let groups = [];
+
+// takeNames takes in the roles and groups whose names the rows show.
+function takeNames() {
+  roles = rolesList.data.roles;
+  groups = groupsList.data.groups.sort(byName);
+}
 
 // The users come a page at a time, searched and sorted on the server;
 // the roles and groups they name come whole.
@@ -28,9 +36,8 @@ const list = new ListView({
 
 async function load() {
   try {
-    const [r, g] = await Promise.all([api('GET', '/api/roles'), api('GET', '/api/groups')]);
-    roles = r.roles;
-    groups = g.groups.sort(byName);
+    await Promise.all([rolesList.fetch(), groupsList.fetch()]);
+    takeNames();
     await list.load();
     hideError(pageError);
   } catch (err) {
@@ -115,3 +122,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
+list.autoRefresh({ related: [rolesList, groupsList], apply: takeNames, ok: () => hideError(pageError) });
