@@ -101,17 +101,12 @@ func (m *muxConn) Write(p []byte) (int, error) {
 	if m.held == nil {
 		return c.Write(p)
 	}
-	c.raw.gather()
-	_, err := c.Conn.Write(m.held)
+	held := m.held
 	m.held = nil
-	n := 0
-	if err == nil {
-		n, err = c.Conn.Write(p)
+	if err := c.writeGathered(held, p); err != nil {
+		return 0, err
 	}
-	if ferr := c.raw.flush(); err == nil {
-		err = ferr
-	}
-	return n, err
+	return len(p), nil
 }
 
 // gatherConn is the socket under TLS: between gather and flush it keeps
@@ -169,6 +164,20 @@ func (g *gatherConn) flush() error {
 	*b = (*b)[:0]
 	if cap(*b) <= 1<<20 {
 		gatherBufs.Put(b)
+	}
+	return err
+}
+
+// writeGathered writes a frame's header and its body (more than a
+// record) with one write to the socket.
+func (c *LinkConn) writeGathered(hdr, body []byte) error {
+	c.raw.gather()
+	_, err := c.Conn.Write(hdr)
+	if err == nil {
+		_, err = c.Conn.Write(body)
+	}
+	if ferr := c.raw.flush(); err == nil {
+		err = ferr
 	}
 	return err
 }
