@@ -12,7 +12,6 @@ package leaf
 import (
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/knot-dev/knot/shared/agentwire"
@@ -52,9 +51,7 @@ func (a *Agents) logFrame(ac *agentConn, st *agentwire.Stream, kind agentwire.Ki
 		if errors.As(err, &fe) {
 			a.log.Warn("agent log stream closed", "space_id", ac.spaceID, "reason", fe.Error())
 		}
-		if !errors.Is(err, io.EOF) {
-			st.Close()
-		}
+		st.Close()
 		return
 	}
 	r := ac.logRate

@@ -233,7 +233,7 @@ func (a *Agents) serveConn(ctx context.Context, c *agentwire.LinkConn) {
 		ports: make(chan struct{}, MaxPortConns), since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
 	ac.mux = agentwire.NewMux(c, agentwire.MuxOptions{
 		Accept:       func(st *agentwire.Stream) { a.accept(ctx, ac, st) },
-		MaxIncoming:  8,
+		MaxIncoming:  32,
 		WriteTimeout: 10 * time.Second,
 		OpenTimeout:  10 * time.Second,
 		CloseTimeout: time.Minute,
@@ -348,6 +348,7 @@ func (a *Agents) accept(ctx context.Context, ac *agentConn, st *agentwire.Stream
 			ac.end("the agent's first stream is not its state")
 		case err != nil:
 			if errors.Is(err, io.EOF) || errors.Is(err, agentwire.ErrMuxClosed) {
+				st.Close()
 				return
 			}
 			refuse(err.Error())

@@ -327,6 +327,7 @@ func (m *Mux) Open() (*Stream, error) {
 	m.streams[s.id] = s
 	m.mu.Unlock()
 	if m.opts.OpenTimeout > 0 {
+		s.mu.Lock()
 		s.openTimer = time.AfterFunc(m.opts.OpenTimeout, func() {
 			s.mu.Lock()
 			acked := s.acked
@@ -335,6 +336,7 @@ func (m *Mux) Open() (*Stream, error) {
 				m.closeWith(&ProtocolError{Reason: "the agent did not accept a stream within " + m.opts.OpenTimeout.String()})
 			}
 		})
+		s.mu.Unlock()
 	}
 	if err := m.writeFrame(muxTypeWindow, muxFlagSYN, s.id, 0, nil); err != nil {
 		m.remove(s)
@@ -400,7 +402,7 @@ type Stream struct {
 	sendWindow    uint32    // guarded by mu
 	readDeadline  time.Time // guarded by mu
 	writeDeadline time.Time // guarded by mu
-	openTimer     *time.Timer
+	openTimer     *time.Timer // guarded by mu
 	closeTimer    *time.Timer // guarded by mu
 }
 
@@ -421,9 +423,9 @@ func notify(ch chan struct{}) {
 // block. After the last frame fn is called once with an error: io.EOF
 // when the peer closed the stream, a *FrameError for a frame that breaks
 // agentwire's framing (the rest of the stream is dropped; fn closes it),
-// ErrStreamReset, or ErrMuxClosed. Once this side closed the stream, what
-// comes on it is dropped and fn is not called again. Call it only from
-// Accept.
+// ErrStreamReset, or ErrMuxClosed. Once this side closed the stream, fn
+// is not called again, and data that still comes resets it. Call it only
+// from Accept.
 func (s *Stream) OnFrames(fn func(kind Kind, p []byte, err error)) {
 	s.frames = fn
 }
@@ -435,16 +437,20 @@ func (s *Stream) data(n uint32) error {
 		s.mu.Unlock()
 		return &ProtocolError{Reason: fmt.Sprintf("%d bytes for stream %d, over its window of %d", n, s.id, s.recvWindow)}
 	}
-	s.recvWindow -= n
-	s.mu.Unlock()
 	if s.frames != nil {
+		s.recvWindow -= n
+		s.mu.Unlock()
 		return s.pushFrames(n)
 	}
+	s.mu.Unlock()
 	p := make([]byte, n)
 	if _, err := io.ReadFull(s.m.conn, p); err != nil {
 		return err
 	}
+	// The window shrinks as the data is kept, not before: Read, which
+	// gives it back, must not count data still on its way as read.
 	s.mu.Lock()
+	s.recvWindow -= n
 	if !s.reset && !s.gone {
 		s.buf = append(s.buf, p)
 		s.buffered += len(p)
@@ -463,12 +469,25 @@ func (s *Stream) pushFrames(n uint32) error {
 		return err
 	}
 	s.mu.Lock()
-	closed := s.localClosed
+	closed := s.localClosed && !s.reset
+	if closed {
+		// This side closed it and is not reading: the peer's writes
+		// fail rather than go nowhere.
+		s.reset = true
+		if s.closeTimer != nil {
+			s.closeTimer.Stop()
+		}
+	}
 	s.mu.Unlock()
-	if s.ended || closed {
+	if closed {
+		s.pending = nil
+		s.m.remove(s)
+		return s.m.writeFrame(muxTypeWindow, muxFlagRST, s.id, 0, nil)
+	}
+	if s.ended {
 		s.pending = nil
 	}
-	for !s.ended && !closed && len(s.pending) >= 4 {
+	for !s.ended && len(s.pending) >= 4 {
 		size := binary.BigEndian.Uint32(s.pending)
 		if err := frameSize(size, s.pending[4:]); err != nil {
 			s.endFrames(err)
@@ -553,10 +572,10 @@ func (s *Stream) flags(f uint16) {
 	if done && s.closeTimer != nil {
 		s.closeTimer.Stop()
 	}
-	s.mu.Unlock()
 	if f&muxFlagACK != 0 && s.openTimer != nil {
 		s.openTimer.Stop()
 	}
+	s.mu.Unlock()
 	if done {
 		s.m.remove(s)
 	}
@@ -576,10 +595,10 @@ func (s *Stream) forceClose() {
 	if s.closeTimer != nil {
 		s.closeTimer.Stop()
 	}
-	s.mu.Unlock()
 	if s.openTimer != nil {
 		s.openTimer.Stop()
 	}
+	s.mu.Unlock()
 	notify(s.readCh)
 	notify(s.writeCh)
 }
@@ -588,14 +607,14 @@ func (s *Stream) forceClose() {
 // freed, once it is half of it.
 func (s *Stream) windowUpdate() {
 	s.mu.Lock()
-	delta := muxWindow - uint32(s.buffered) - s.recvWindow
+	delta := muxWindow - s.buffered - int(s.recvWindow)
 	if delta < muxWindow/2 || s.gone || s.reset {
 		s.mu.Unlock()
 		return
 	}
-	s.recvWindow += delta
+	s.recvWindow += uint32(delta)
 	s.mu.Unlock()
-	s.m.writeFrame(muxTypeWindow, 0, s.id, delta, nil)
+	s.m.writeFrame(muxTypeWindow, 0, s.id, uint32(delta), nil)
 }
 
 // wait waits for ch, the link's end or the deadline dl.

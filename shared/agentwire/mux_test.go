@@ -212,7 +212,16 @@ func TestMuxFramedStreams(t *testing.T) {
 	if _, err := bad.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		t.Fatalf("the agent's side of a stream closed for a bad frame reads %v", err)
 	}
-	bad.Write([]byte("more")) // dropped, the handler not called again
+	// What comes after resets it, the handler not called again.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := bad.Write([]byte("more")); errors.Is(err, yamux.ErrConnectionReset) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes on a stream the leaf closed are not reset")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	open, _ := p.client.OpenStream()
 	open.Write([]byte{0, 0})
