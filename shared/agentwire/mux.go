@@ -391,17 +391,17 @@ type Stream struct {
 	ended   bool                      // the reader's: frames was told the end
 
 	mu            sync.Mutex
-	acked         bool      // guarded by mu: the peer accepted it
-	localClosed   bool      // guarded by mu: this side sent FIN
-	remoteClosed  bool      // guarded by mu: the peer sent FIN
-	reset         bool      // guarded by mu
-	gone          bool      // guarded by mu: the link closed
-	buf           [][]byte  // guarded by mu: data for Read
-	buffered      int       // guarded by mu
-	recvWindow    uint32    // guarded by mu: what the peer may send
-	sendWindow    uint32    // guarded by mu
-	readDeadline  time.Time // guarded by mu
-	writeDeadline time.Time // guarded by mu
+	acked         bool        // guarded by mu: the peer accepted it
+	localClosed   bool        // guarded by mu: this side sent FIN
+	remoteClosed  bool        // guarded by mu: the peer sent FIN
+	reset         bool        // guarded by mu
+	gone          bool        // guarded by mu: the link closed
+	buf           []chunk     // guarded by mu: data for Read
+	buffered      int         // guarded by mu
+	recvWindow    uint32      // guarded by mu: what the peer may send
+	sendWindow    uint32      // guarded by mu
+	readDeadline  time.Time   // guarded by mu
+	writeDeadline time.Time   // guarded by mu
 	openTimer     *time.Timer // guarded by mu
 	closeTimer    *time.Timer // guarded by mu
 }
@@ -443,8 +443,9 @@ func (s *Stream) data(n uint32) error {
 		return s.pushFrames(n)
 	}
 	s.mu.Unlock()
-	p := make([]byte, n)
-	if _, err := io.ReadFull(s.m.conn, p); err != nil {
+	c := getChunk(int(n))
+	if _, err := io.ReadFull(s.m.conn, c.p); err != nil {
+		putChunk(c)
 		return err
 	}
 	// The window shrinks as the data is kept, not before: Read, which
@@ -452,8 +453,10 @@ func (s *Stream) data(n uint32) error {
 	s.mu.Lock()
 	s.recvWindow -= n
 	if !s.reset && !s.gone {
-		s.buf = append(s.buf, p)
-		s.buffered += len(p)
+		s.buf = append(s.buf, c)
+		s.buffered += len(c.p)
+	} else {
+		putChunk(c)
 	}
 	s.mu.Unlock()
 	notify(s.readCh)
@@ -645,10 +648,11 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if s.buffered > 0 {
 			n := 0
 			for n < len(p) && len(s.buf) > 0 {
-				c := copy(p[n:], s.buf[0])
+				c := copy(p[n:], s.buf[0].p)
 				n += c
-				if s.buf[0] = s.buf[0][c:]; len(s.buf[0]) == 0 {
-					s.buf[0] = nil
+				if s.buf[0].p = s.buf[0].p[c:]; len(s.buf[0].p) == 0 {
+					putChunk(s.buf[0])
+					s.buf[0] = chunk{}
 					s.buf = s.buf[1:]
 				}
 			}
@@ -735,6 +739,9 @@ func (s *Stream) Close() error {
 func (s *Stream) closeTimeout() {
 	s.mu.Lock()
 	s.reset = true
+	for _, c := range s.buf {
+		putChunk(c)
+	}
 	s.buf, s.buffered = nil, 0
 	s.mu.Unlock()
 	s.m.remove(s)
@@ -771,3 +778,45 @@ func (s *Stream) LocalAddr() net.Addr  { return s.m.conn.LocalAddr() }
 func (s *Stream) RemoteAddr() net.Addr { return s.m.conn.RemoteAddr() }
 
 var _ net.Conn = (*Stream)(nil)
+
+// chunk is the data of one frame kept for Read: p, in the buffer home
+// from chunkPools when it came from there.
+type chunk struct {
+	p    []byte
+	home *[]byte
+}
+
+// chunkPools hold the buffers of frames of 4 KiB << i bytes or less, so
+// that a bulk stream does not allocate a buffer for each frame.
+var chunkPools [7]sync.Pool
+
+func getChunk(n int) chunk {
+	if n <= 1<<10 {
+		return chunk{p: make([]byte, n)}
+	}
+	i := 0
+	for 4<<10<<i < n {
+		i++
+	}
+	if i >= len(chunkPools) {
+		return chunk{p: make([]byte, n)}
+	}
+	home, _ := chunkPools[i].Get().(*[]byte)
+	if home == nil {
+		b := make([]byte, 4<<10<<i)
+		home = &b
+	}
+	return chunk{p: (*home)[:n], home: home}
+}
+
+func putChunk(c chunk) {
+	if c.home == nil {
+		return
+	}
+	for i := range chunkPools {
+		if cap(*c.home) == 4<<10<<i {
+			chunkPools[i].Put(c.home)
+			return
+		}
+	}
+}
