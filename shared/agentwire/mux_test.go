@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func newMuxPair(t *testing.T, accept func(*Stream) bool, opts MuxOptions) *muxPa
 			p.accepted <- s
 		}
 	}
-	p.mux = NewMux(sc, opts)
+	p.mux = NewMux(&dribble{Conn: sc}, opts)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
 	cfg.KeepAliveInterval = 50 * time.Millisecond
@@ -60,6 +61,15 @@ func newMuxPair(t *testing.T, accept func(*Stream) bool, opts MuxOptions) *muxPa
 		<-p.ran
 	})
 	return p
+}
+
+// dribble is a connection whose reads return at most 1 KiB and let other
+// goroutines run first, so that a frame takes many reads to come in.
+type dribble struct{ net.Conn }
+
+func (d *dribble) Read(p []byte) (int, error) {
+	runtime.Gosched()
+	return d.Conn.Read(p[:min(len(p), 1<<10)])
 }
 
 // Streams both ways carry their bytes, far more than a window, with the
@@ -103,9 +113,16 @@ func TestMuxCarriesStreamsBothWaysWithYamux(t *testing.T) {
 	}
 	go func() { cs.Write(big); cs.Close() }()
 	ss := <-p.accepted
-	b, err := io.ReadAll(ss)
-	if err != nil || !bytes.Equal(b, big) {
+	// Small reads, each giving window back while frames come in.
+	var got2 bytes.Buffer
+	_, err = io.CopyBuffer(&got2, struct{ io.Reader }{ss}, make([]byte, 1000))
+	if b := got2.Bytes(); err != nil || !bytes.Equal(b, big) {
 		t.Fatalf("agent to leaf: %d bytes, %v", len(b), err)
+	}
+	select {
+	case <-p.mux.Done():
+		t.Fatal("the link closed")
+	default:
 	}
 	ss.Write([]byte("bye"))
 	ss.Close()
@@ -349,4 +366,66 @@ func FuzzMux(f *testing.F) {
 		<-ran
 		wg.Wait()
 	})
+}
+
+// The window a stream gives back is what Read freed, never data still on
+// its way: with a frame half read, a Read of what came before grants the
+// peer only the room left, so that the peer's window and the data in
+// flight never pass the 256 KiB the stream holds.
+func TestMuxWindowCountsDataOnItsWay(t *testing.T) {
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	accepted := make(chan *Stream, 1)
+	m := NewMux(c1, MuxOptions{Accept: func(s *Stream) { accepted <- s }})
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run() }()
+	defer func() { m.Close(); <-ran }()
+	var mu sync.Mutex
+	granted := 0
+	go func() { // the peer's reader: the windows the leaf grants stream 1
+		h := make([]byte, 12)
+		for {
+			if _, err := io.ReadFull(c2, h); err != nil {
+				return
+			}
+			if h[1] == muxTypeWindow && h[7] == 1 {
+				mu.Lock()
+				granted += int(h[8])<<24 | int(h[9])<<16 | int(h[10])<<8 | int(h[11])
+				mu.Unlock()
+			}
+		}
+	}()
+	frame := func(typ byte, flags uint16, length int) []byte {
+		return []byte{0, typ, byte(flags >> 8), byte(flags), 0, 0, 0, 1, byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length)}
+	}
+	c2.Write(frame(muxTypeWindow, muxFlagSYN, 0))
+	s := <-accepted
+	c2.Write(append(frame(muxTypeData, 0, 200<<10), make([]byte, 200<<10)...)) // window 256 → 56 KiB
+	if _, err := io.ReadFull(s, make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	// A frame of the 56 KiB left, its first KiB sent: the reader waits
+	// for the rest.
+	c2.Write(append(frame(muxTypeData, 0, 56<<10), make([]byte, 1<<10)...))
+	if _, err := io.ReadFull(s, make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	// 200 KiB read, 56 KiB on its way: at most 200 KiB granted.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		g := granted
+		mu.Unlock()
+		if g > 200<<10 {
+			t.Fatalf("%d KiB granted with 56 KiB of the 256 KiB on its way", g>>10)
+		}
+		if g == 200<<10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c2.Write(make([]byte, 55<<10))
+	if _, err := io.ReadFull(s, make([]byte, 56<<10)); err != nil {
+		t.Fatal(err)
+	}
 }
