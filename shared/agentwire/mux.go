@@ -37,8 +37,12 @@ import (
 	"time"
 )
 
-// yamux's frame types, flags, initial window and go-away codes.
+// yamux's frame header (version, type, flags (2), stream id (4), length
+// (4); a data frame's body of length bytes follows it), frame types,
+// flags, initial window and go-away codes.
 const (
+	muxHeader = 12
+
 	muxTypeData   = 0
 	muxTypeWindow = 1
 	muxTypePing   = 2
@@ -113,7 +117,7 @@ type Mux struct {
 	goneAway  bool               // guarded by mu
 	err       error              // guarded by mu: why it closed
 
-	hdr [12]byte // the reader's
+	hdr [muxHeader]byte // the reader's
 }
 
 // NewMux returns the server side of a multiplexed link over conn. Run it.
@@ -347,7 +351,7 @@ func (m *Mux) Open() (*Stream, error) {
 
 // writeFrame writes one frame; a failed or late write ends the link.
 func (m *Mux) writeFrame(typ byte, flags uint16, id, length uint32, body []byte) error {
-	var h [12]byte
+	var h [muxHeader]byte
 	h[1] = typ
 	binary.BigEndian.PutUint16(h[2:], flags)
 	binary.BigEndian.PutUint32(h[4:], id)
