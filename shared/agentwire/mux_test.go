@@ -429,3 +429,79 @@ func TestMuxWindowCountsDataOnItsWay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A framed stream decodes what ReadFrame decodes, however the bytes are
+// cut into yamux frames: the same frames, then the same end (EOF, the
+// same FrameError, or io.ErrUnexpectedEOF for a frame cut short).
+func FuzzFramedStreamMatchesReadFrame(f *testing.F) {
+	var seed bytes.Buffer
+	WriteJSON(&seed, Open{Type: OpenLogs})
+	WriteFrame(&seed, KindData, []byte("hello"))
+	f.Add(seed.Bytes(), uint16(3))
+	f.Add([]byte{0, 0, 0, 0}, uint16(1))
+	f.Add([]byte{0, 0, 0, 2, 'q', 'x'}, uint16(5))
+	f.Add([]byte{0, 0, 0, 9, 'd', 1}, uint16(0))
+	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
+		if len(in) > 64<<10 {
+			return
+		}
+		var want []string
+		r := bytes.NewReader(in)
+		var wantEnd error
+		for {
+			k, p, err := ReadFrame(r)
+			if err != nil {
+				wantEnd = err
+				break
+			}
+			want = append(want, string(k)+string(p))
+		}
+
+		c1, c2 := net.Pipe()
+		defer c2.Close()
+		var got []string
+		var gotEnd error
+		ended := make(chan struct{})
+		m := NewMux(c1, MuxOptions{Accept: func(s *Stream) {
+			s.OnFrames(func(k Kind, p []byte, err error) {
+				if err != nil {
+					gotEnd = err
+					close(ended)
+					return
+				}
+				got = append(got, string(k)+string(p))
+			})
+		}})
+		go io.Copy(io.Discard, c2)
+		ran := make(chan error, 1)
+		go func() { ran <- m.Run() }()
+		frame := func(flags uint16, body []byte) []byte {
+			n := len(body)
+			return append([]byte{0, muxTypeData, byte(flags >> 8), byte(flags), 0, 0, 0, 1, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, body...)
+		}
+		at := min(int(cut), len(in))
+		c2.Write(frame(muxFlagSYN, in[:at]))
+		c2.Write(frame(0, in[at:]))
+		c2.Write(frame(muxFlagFIN, nil))
+		<-ended
+		c2.Close()
+		<-ran
+		if len(got) != len(want) {
+			t.Fatalf("%d frames, ReadFrame %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("frame %d: %q, ReadFrame %q", i, got[i], want[i])
+			}
+		}
+		var fe *FrameError
+		switch {
+		case errors.As(wantEnd, &fe):
+			if gotEnd == nil || gotEnd.Error() != wantEnd.Error() {
+				t.Fatalf("end %v, ReadFrame %v", gotEnd, wantEnd)
+			}
+		case !errors.Is(gotEnd, wantEnd):
+			t.Fatalf("end %v, ReadFrame %v", gotEnd, wantEnd)
+		}
+	})
+}
