@@ -164,7 +164,7 @@ func (m *Mux) closeWith(err error) {
 
 // Run reads the link until it ends, and returns why: the error that
 // ended the reading (io.EOF, a *ProtocolError) or, when Close ended it,
-// Close's. Frames handlers (OnFrames) are called in its goroutine, and
+// Close's. Frame handlers (OnFrames) are called in its goroutine, and
 // all of them have been told the end when it returns.
 func (m *Mux) Run() error {
 	err := m.read()
