@@ -6,8 +6,9 @@
 //   - The agent dials the leaf's listen_agent over TLS and speaks first: one
 //     Hello frame (space id, per-space token, version). The leaf answers one
 //     Welcome frame. Only after an accepted Welcome do both sides wrap the
-//     connection in yamux (the agent is the yamux client); nothing else is
-//     said on the raw connection.
+//     connection in yamux's protocol (the agent is the client and runs
+//     hashicorp/yamux; the leaf runs Mux, which costs an idle link one
+//     goroutine); nothing else is said on the raw connection.
 //   - Every stream starts with an Open frame naming what it is for (state,
 //     ping, terminal, sessions). The side that opens says; the other answers
 //     or closes the stream.
