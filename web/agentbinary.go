@@ -30,7 +30,7 @@ func agentBinaryName() string { return "knot-" + goruntime.GOOS + "-" + goruntim
 // handleAgentBinary serves GET /agent/{name}.
 func (s *Server) handleAgentBinary(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "name")
-	if s.agentBin == "" {
+	if s.o.AgentBinary == "" {
 		s.writeError(w, r, notFound("this server does not serve its knot binary"))
 		return
 	}
@@ -38,7 +38,7 @@ func (s *Server) handleAgentBinary(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFound("no knot binary %s here: this server runs %s/%s and serves /agent/%s", quote(name), goruntime.GOOS, goruntime.GOARCH, agentBinaryName()))
 		return
 	}
-	f, err := os.Open(s.agentBin)
+	f, err := os.Open(s.o.AgentBinary)
 	if err != nil {
 		s.writeError(w, r, shared.Errorf(shared.EINTERNAL, "open this server's knot binary: %v", err))
 		return

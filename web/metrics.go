@@ -11,7 +11,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/metrics"
 )
 
@@ -88,19 +90,21 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
-// handleMetrics writes the metrics in the Prometheus text format.
+// handleMetrics writes the metrics in the Prometheus text format. With
+// server.metrics_token set, it answers only requests with "Authorization:
+// Bearer <token>" (401 for the others), compared in constant time. Its
+// labels name no user (see origin.Hub.Metrics).
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	if !s.metricsAllowed(w, r) {
+	if t := s.o.MetricsToken; t != "" && !crypt.Equal(crypt.HashToken(bearer(r)), crypt.HashToken(t)) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="knot metrics"`)
+		s.writeError(w, r, shared.Errorf(shared.EUNAUTHORIZED, "GET /metrics needs Authorization: Bearer <token>, the token of server.metrics_token"))
 		return
 	}
 	var b strings.Builder
 	s.metrics.Write(&b)
-	fams := s.store.Metrics()
-	if s.hub != nil {
-		fams = append(fams, s.hub.Metrics()...)
-	}
-	if s.leaf != nil {
-		fams = append(fams, s.leaf.Uplink.Metrics(r.Context())...)
+	var fams []metrics.Family
+	if s.o.Metrics != nil {
+		fams = s.o.Metrics(r.Context())
 	}
 	metrics.Write(&b, append(fams, metrics.Process(s.metrics.Start)...))
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
