@@ -7,11 +7,16 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// SpaceInfo describes sp as GET /api/spaces/{space_id} answers: with its
-// owner and template, the state of its agent when this server knows it
-// (AgentOf), and, on an origin or a leaf, why its location cannot be
-// reached now (SpaceService.Reachability).
-func (a *Access) SpaceInfo(ctx context.Context, sp *shared.Space) (api.Space, error) {
+// SpaceInfo describes the space with id as GET /api/spaces/{space_id}
+// answers: with its owner and template, the state of its agent when this
+// server knows it (AgentOf), and, on an origin or a leaf, why its location
+// cannot be reached now (SpaceService.Reachability). ENOTFOUND as
+// SpaceService.Get.
+func (a *Access) SpaceInfo(ctx context.Context, id string) (api.Space, error) {
+	sp, err := a.opts.Spaces.Get(ctx, id)
+	if err != nil {
+		return api.Space{}, err
+	}
 	v, err := a.opts.Spaces.Snapshot(ctx)
 	if err != nil {
 		return api.Space{}, err

@@ -8,7 +8,6 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
@@ -45,17 +44,10 @@ func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (orig
 	if s.hub == nil {
 		return origin.Credential{}, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to")
 	}
-	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
-	if err != nil {
-		if isCode(err, shared.EUNAUTHORIZED) {
-			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
-		}
-		return origin.Credential{}, err
+	if cred, err := s.hub.AuthenticateFrom(r.Context(), bearer(r), r.RemoteAddr); err != nil || offers(r, subprotocol) {
+		return cred, err
 	}
-	if !offers(r, subprotocol) {
-		return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
-	}
-	return cred, nil
+	return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
 }
 
 // handleLeafRelay serves GET /api/leaf-relay, the relay channel of a leaf
