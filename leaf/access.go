@@ -85,6 +85,8 @@ type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
 	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
+	// lists holds the encoded space lists (ListSpaces).
+	lists *SpaceListCache
 }
 
 // NewAccess returns the access rules opts describe.
@@ -92,7 +94,7 @@ func NewAccess(opts AccessOptions) *Access {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &Access{opts: opts, log: opts.Logger}
+	a := &Access{opts: opts, log: opts.Logger, lists: NewSpaceListCache()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

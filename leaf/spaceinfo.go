@@ -30,9 +30,32 @@ func (a *Access) SpaceInfo(ctx context.Context, id string) (api.Space, error) {
 	return info, nil
 }
 
-// ListBody returns the space list response of v (SpaceView.Body), each
+// ListSpaces returns the space list response of the page of the space
+// service's List that f names, each space described as SpaceInfo does
+// (listBody). The page is encoded once per store change and view: query
+// is the request's, which names the page and the options of its view.
+func (a *Access) ListSpaces(ctx context.Context, f shared.SpaceFilter, query string) ([]byte, error) {
+	l, err := a.opts.Spaces.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	key := "*"
+	if !f.All {
+		key = "user:" + f.UserID
+		if f.UserID == "" {
+			key += shared.ActorFrom(ctx).User.ID
+		}
+	}
+	v, err := a.lists.View(l, key+"?"+query)
+	if err != nil {
+		return nil, err
+	}
+	return a.listBody(v), nil
+}
+
+// listBody returns the space list response of v (SpaceView.Body), each
 // space described as SpaceInfo does.
-func (a *Access) ListBody(v *SpaceView) []byte {
+func (a *Access) listBody(v *SpaceView) []byte {
 	var agentOf func(*shared.Space) *api.SpaceAgent
 	if a.opts.Agents != nil || a.opts.RemoteAgents != nil {
 		agentOf = a.AgentOf

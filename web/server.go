@@ -96,31 +96,30 @@ type Options struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	o        Options
-	store    interface{ Ping(context.Context) error }
-	log      *slog.Logger
-	version  string
-	url      string
-	now      func() time.Time
-	spaces   *leaf.SpaceService
-	access   *leaf.Access // the ways into spaces
-	apps     *webApps
-	streams  leaf.Pumps // the open log and terminal streams, closed by Run
-	router   chi.Router
-	metrics  *metrics.Requests
-	lists    *leaf.SpaceListCache
-	pages    *ui.UI
-	hub      *origin.Hub
-	origin   *leaf.Origin // nil unless a leaf
-	connect  *origin.ConnectCodes
-	logins   *origin.Logins
-	auth     shared.AuthService
-	groups   shared.GroupService
-	roles    shared.RoleService
-	users    shared.UserService
-	tokens   shared.TokenService
-	audits   shared.AuditService
-	fleet    shared.FleetService
+	o       Options
+	store   interface{ Ping(context.Context) error }
+	log     *slog.Logger
+	version string
+	url     string
+	now     func() time.Time
+	spaces  *leaf.SpaceService
+	access  *leaf.Access // the ways into spaces
+	apps    *webApps
+	streams leaf.Pumps // the open log and terminal streams, closed by Run
+	router  chi.Router
+	metrics *metrics.Requests
+	pages   *ui.UI
+	hub     *origin.Hub
+	origin  *leaf.Origin // nil unless a leaf
+	connect *origin.ConnectCodes
+	logins  *origin.Logins
+	auth    shared.AuthService
+	groups  shared.GroupService
+	roles   shared.RoleService
+	users   shared.UserService
+	tokens  shared.TokenService
+	audits  shared.AuditService
+	fleet   shared.FleetService
 
 	templates        shared.TemplateService
 	variables        shared.VariableService
@@ -144,7 +143,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{o: opts, store: opts.Store, log: cmp.Or(opts.Logger, slog.Default()), version: cmp.Or(opts.Version, "dev"),
 		url: opts.URL, now: opts.Now, spaces: l.Spaces, access: l.Access, apps: newWebApps(opts.WildcardDomain),
-		metrics: metrics.NewRequests(), lists: leaf.NewSpaceListCache(), hub: opts.Hub, origin: opts.Origin,
+		metrics: metrics.NewRequests(), hub: opts.Hub, origin: opts.Origin,
 		logins: opts.Logins, auth: sv.Auth, groups: sv.Groups, roles: sv.Roles, users: sv.Users, tokens: sv.Tokens,
 		audits: sv.Audit, fleet: sv.Fleet, templates: sv.Templates, variables: sv.Variables,
 		validateTemplate: opts.ValidateTemplate}

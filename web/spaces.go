@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 
@@ -17,8 +16,7 @@ import (
 // of another location at the origin, which asks that location's leaf and
 // records the event.
 
-// handleListSpaces serves GET /api/spaces, encoded once per store change
-// (leaf.SpaceListCache) and tagged (writeTagged).
+// handleListSpaces serves GET /api/spaces, tagged (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
 	o, err := listOptions(q)
@@ -33,19 +31,11 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 	default:
 		return invalid("query parameter all must be true or false, not %s", quote(all))
 	}
-	l, err := s.spaces.List(r.Context(), f)
+	body, err := s.access.ListSpaces(r.Context(), f, r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	key := "*"
-	if !f.All {
-		key = "user:" + cmp.Or(f.UserID, p.user.ID)
-	}
-	v, err := s.lists.View(l, key+"?"+r.URL.RawQuery)
-	if err != nil {
-		return err
-	}
-	writeTagged(w, r, s.access.ListBody(v))
+	writeTagged(w, r, body)
 	return nil
 }
 
