@@ -119,6 +119,38 @@ func (a *AppGrants) AppURL(raw string) (*url.URL, string, error) {
 	return to, label, nil
 }
 
+// AppLogin returns where the browser of the actor, logged in with the
+// knot session sessionID or the API token tokenID, goes to open the web
+// app at raw (the query parameter to of GET /proxy/auth): authPath on the
+// app host, with a one-time code and the path to go on to. EINVALID as
+// AppURL; as AppSpace and Issue.
+func (a *Access) AppLogin(ctx context.Context, c Caller, g *AppGrants, raw, authPath, sessionID, tokenID string) (string, error) {
+	to, label, err := g.AppURL(raw)
+	if err != nil {
+		return "", err
+	}
+	if _, _, err := a.AppSpace(ctx, c, label); err != nil {
+		return "", err
+	}
+	code, err := g.Issue(to.Host, sessionID, tokenID, shared.ActorFrom(ctx).User.ID, a.opts.Now())
+	if err != nil {
+		return "", err
+	}
+	return to.Scheme + "://" + to.Host + authPath + "?code=" + url.QueryEscape(code) + "&next=" + url.QueryEscape(to.RequestURI()), nil
+}
+
+// AppNext returns next, where a browser goes after its app login, when it
+// is a path of the app host, and "/" otherwise: browsers read a backslash
+// as a slash and drop tabs and newlines, so "/\evil.example" leads
+// elsewhere.
+func AppNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 ||
+		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
+		return "/"
+	}
+	return next
+}
+
 // ParseAppLabel splits USER--SPACE--PORT; ENOTFOUND when label is not one.
 func ParseAppLabel(label string) (user, space string, port int, err error) {
 	parts := strings.Split(label, "--")

@@ -134,26 +134,17 @@ func (s *Server) loginFirst(w http.ResponseWriter, r *http.Request, p *principal
 
 // appAuth serves GET /proxy/auth as p.
 func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) error {
-	to, label, err := s.apps.grants.AppURL(r.URL.Query().Get("to"))
-	if err != nil {
-		return err
-	}
 	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
-	if _, _, err := s.access.AppSpace(ctx, callerOf(r), label); err != nil {
-		return err
-	}
-	code, err := s.apps.grants.Issue(to.Host, p.sessionID, p.tokenID, p.user.ID, s.now())
+	to, err := s.access.AppLogin(ctx, callerOf(r), s.apps.grants, r.URL.Query().Get("to"), appAuthPath, p.sessionID, p.tokenID)
 	if err != nil {
 		return err
 	}
-	http.Redirect(w, r, to.Scheme+"://"+to.Host+appAuthPath+"?code="+url.QueryEscape(code)+"&next="+url.QueryEscape(to.RequestURI()), http.StatusFound)
+	http.Redirect(w, r, to, http.StatusFound)
 	return nil
 }
 
 // redeemAppCode serves /__knot_auth on an app host: it turns a one-time
-// code into the app cookie and sends the browser on, to a path of this
-// host only (browsers read a backslash as a slash and drop tabs and
-// newlines).
+// code into the app cookie and sends the browser on (leaf.AppNext).
 func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host string) error {
 	q := r.URL.Query()
 	secret, err := s.apps.grants.Redeem(q.Get("code"), host, s.now())
@@ -162,12 +153,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer") // the code is in this URL
 	http.SetCookie(w, &http.Cookie{Name: appCookie, Value: secret, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	next := q.Get("next")
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 ||
-		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
-		next = "/"
-	}
-	http.Redirect(w, r, next, http.StatusFound)
+	http.Redirect(w, r, leaf.AppNext(q.Get("next")), http.StatusFound)
 	return nil
 }
 
