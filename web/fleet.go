@@ -17,7 +17,7 @@ import (
 // roleName returns "standalone", "origin" or "leaf".
 func (s *Server) roleName() string {
 	switch {
-	case s.hub != nil:
+	case s.o.Hub != nil:
 		return "origin"
 	case s.origin != nil:
 		return "leaf"

@@ -32,7 +32,7 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 	}
 	// Accept answers the leaf's hello and returns: the link goes on in
 	// goroutines of its own, and the hub ends it when it stops.
-	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
+	if err := s.o.Hub.Accept(r.Context(), conn, cred); err != nil {
 		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
 	}
 }
@@ -41,10 +41,10 @@ func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
 // websocket at an origin (a refusal goes to the hub's throttled log), and
 // checks that the request offers subprotocol, the one of what.
 func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (origin.Credential, error) {
-	if s.hub == nil {
+	if s.o.Hub == nil {
 		return origin.Credential{}, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to")
 	}
-	if cred, err := s.hub.AuthenticateFrom(r.Context(), bearer(r), r.RemoteAddr); err != nil || offers(r, subprotocol) {
+	if cred, err := s.o.Hub.AuthenticateFrom(r.Context(), bearer(r), r.RemoteAddr); err != nil || offers(r, subprotocol) {
 		return cred, err
 	}
 	return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
@@ -58,7 +58,7 @@ func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (orig
 func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
 	cred, err := s.leafCredential(r, wire.RelaySubprotocol, "the relay channel")
 	if err == nil {
-		err = s.hub.CheckRelay(cred, r.URL.Query().Get("node"), r.URL.Query().Get("location"))
+		err = s.o.Hub.CheckRelay(cred, r.URL.Query().Get("node"), r.URL.Query().Get("location"))
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -68,7 +68,7 @@ func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the response
 	}
-	if err := s.hub.AcceptRelay(conn, cred, r.URL.Query().Get("node"), r.URL.Query().Get("location")); err != nil {
+	if err := s.o.Hub.AcceptRelay(conn, cred, r.URL.Query().Get("node"), r.URL.Query().Get("location")); err != nil {
 		s.log.Debug("leaf relay channel refused", "remote", r.RemoteAddr, "err", err)
 	}
 }

@@ -96,11 +96,8 @@ type Options struct {
 
 // Server is knot's HTTP server. It is safe for concurrent use.
 type Server struct {
-	o       Options
-	store   interface{ Ping(context.Context) error }
+	o       Options // with its defaults
 	log     *slog.Logger
-	version string
-	url     string
 	now     func() time.Time
 	spaces  *leaf.SpaceService
 	access  *leaf.Access // the ways into spaces
@@ -109,7 +106,6 @@ type Server struct {
 	router  chi.Router
 	metrics *metrics.Requests
 	pages   *ui.UI
-	hub     *origin.Hub
 	origin  *leaf.Origin // nil unless a leaf
 	connect *origin.ConnectCodes
 	logins  *origin.Logins
@@ -141,18 +137,17 @@ func New(opts Options) (*Server, error) {
 	case !shared.ValidLocation(opts.Location):
 		return nil, errors.New("web: Options.Location " + quote(opts.Location) + " is not a valid location")
 	}
-	s := &Server{o: opts, store: opts.Store, log: cmp.Or(opts.Logger, slog.Default()), version: cmp.Or(opts.Version, "dev"),
-		url: opts.URL, now: opts.Now, spaces: l.Spaces, access: l.Access, apps: newWebApps(opts.WildcardDomain),
-		metrics: metrics.NewRequests(), hub: opts.Hub, origin: opts.Origin,
-		logins: opts.Logins, auth: sv.Auth, groups: sv.Groups, roles: sv.Roles, users: sv.Users, tokens: sv.Tokens,
-		audits: sv.Audit, fleet: sv.Fleet, templates: sv.Templates, variables: sv.Variables,
-		validateTemplate: opts.ValidateTemplate}
-	if s.now == nil {
-		s.now = time.Now
+	opts.Version = cmp.Or(opts.Version, "dev")
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if s.validateTemplate == nil {
-		s.validateTemplate = origin.BasicTemplateCheck // as the template service's
+	if opts.ValidateTemplate == nil {
+		opts.ValidateTemplate = origin.BasicTemplateCheck // as the template service's
 	}
+	s := &Server{o: opts, log: cmp.Or(opts.Logger, slog.Default()), now: opts.Now, spaces: l.Spaces, access: l.Access,
+		apps: newWebApps(opts.WildcardDomain), metrics: metrics.NewRequests(), origin: opts.Origin, logins: opts.Logins,
+		auth: sv.Auth, groups: sv.Groups, roles: sv.Roles, users: sv.Users, tokens: sv.Tokens, audits: sv.Audit,
+		fleet: sv.Fleet, templates: sv.Templates, variables: sv.Variables, validateTemplate: opts.ValidateTemplate}
 	s.connect = origin.NewConnectCodes(s.now)
 	s.router = s.routes()
 	return s, nil

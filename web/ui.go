@@ -27,7 +27,7 @@ func (s *Server) mountUI(r chi.Router) {
 		Log:          s.log,
 		Role:         s.roleName(),
 		Location:     s.o.Location,
-		Version:      s.version,
+		Version:      s.o.Version,
 	}
 	if s.origin != nil {
 		d.Users = nil // a leaf's users come from the origin: no setup here

@@ -72,9 +72,9 @@ func (s *Server) serveAppHost(w http.ResponseWriter, r *http.Request, label stri
 		return s.redeemAppCode(w, r, r.Host)
 	}
 	p, err := s.appPrincipal(r, r.Host)
-	if isCode(err, shared.EUNAUTHORIZED) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.url != "" {
+	if isCode(err, shared.EUNAUTHORIZED) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.o.URL != "" {
 		to := schemeOf(r) + "://" + r.Host + r.URL.RequestURI()
-		http.Redirect(w, r, strings.TrimSuffix(s.url, "/")+"/proxy/auth?to="+url.QueryEscape(to), http.StatusFound)
+		http.Redirect(w, r, strings.TrimSuffix(s.o.URL, "/")+"/proxy/auth?to="+url.QueryEscape(to), http.StatusFound)
 		return nil
 	}
 	if err != nil {
