@@ -16,10 +16,6 @@ import (
 // ports, log streams; see openapi.yaml) go through pump; package leaf
 // checks who may open them, opens them and copies.
 
-// SpaceLogs keeps the logs of the spaces this server runs;
-// *runtime.Manager is one.
-type SpaceLogs = leaf.SpaceLogs
-
 // handleSpaceLogs serves GET /api/spaces/{space_id}/logs: the recent lines
 // of the space's log, oldest first; for a space of another location, as
 // its leaf, which keeps them, answers through the relay.
