@@ -85,6 +85,8 @@ type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
 	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
+	// lists holds the encoded space lists (ListSpaces).
+	lists *SpaceListCache
 }
 
 // NewAccess returns the access rules opts describe.
@@ -92,7 +94,7 @@ func NewAccess(opts AccessOptions) *Access {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &Access{opts: opts, log: opts.Logger}
+	a := &Access{opts: opts, log: opts.Logger, lists: NewSpaceListCache()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -359,8 +361,12 @@ func (a *Access) visit(ctx context.Context, c Caller, sp *shared.Space, way Way)
 }
 
 // Begin records that the way is open (for a terminal, "terminal
-// opened"), and starts its clock and its count of bytes.
+// opened"), and starts its clock and its count of bytes. A nil Visit
+// (a log stream) records nothing.
 func (v *Visit) Begin() {
+	if v == nil {
+		return
+	}
 	if v.bytes != nil {
 		v.in, v.out = v.bytes()
 	}
@@ -376,6 +382,9 @@ func (v *Visit) Begin() {
 
 // End records that the way closed, how long it was open, and why.
 func (v *Visit) End(reason string) {
+	if v == nil {
+		return
+	}
 	props := v.props()
 	props["duration"] = v.a.opts.Now().Sub(v.began).Round(time.Millisecond).String()
 	details := fmt.Sprintf("%s of space %s closed: %s", v.way.Kind, v.sp.Name, reason)

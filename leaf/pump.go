@@ -495,6 +495,42 @@ func SendLog(gone context.Context, v Viewer, lines []shared.SpaceLogEntry, next 
 	}
 }
 
+// LogStream is a followed log of a space (Access.Logs with follow), for
+// RelayLog: Lines, then every line of Next. Its Close does nothing: the
+// caller of Access.Logs cancels it.
+type LogStream struct {
+	Lines []shared.SpaceLogEntry
+	Next  <-chan shared.SpaceLogEntry
+}
+
+func (*LogStream) Close() error { return nil }
+
+// logWriteTimeout bounds the sending of one line to a follower.
+const logWriteTimeout = 10 * time.Second
+
+// RelayLog sends l to the viewer as SendLog does, within logWriteTimeout
+// a line. The viewer sends nothing: it is gone when its websocket closes,
+// or, for a *websocket.Conn, when it sends a message (CloseRead).
+func RelayLog(ctx context.Context, v Viewer, l *LogStream, stop <-chan struct{}) string {
+	gone := ctx
+	if c, ok := v.(interface{ CloseRead(context.Context) context.Context }); ok {
+		gone = c.CloseRead(context.WithoutCancel(ctx))
+	}
+	SendLog(gone, v, l.Lines, l.Next, stop, logWriteTimeout)
+	return "the log stream ended"
+}
+
+// NewSpaceLogs is the API's form of the recent lines of a space's log.
+func NewSpaceLogs(lines []shared.SpaceLogEntry) api.SpaceLogs {
+	res := api.SpaceLogs{Lines: []string{}, Entries: []api.LogLine{}}
+	for _, e := range lines {
+		l := NewLogLine(e)
+		res.Lines = append(res.Lines, l.Line)
+		res.Entries = append(res.Entries, l)
+	}
+	return res
+}
+
 // NewLogLine is the API's form of a line of a space's log.
 func NewLogLine(e shared.SpaceLogEntry) api.LogLine {
 	at := e.At.UTC()

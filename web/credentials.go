@@ -32,11 +32,11 @@ func (s *Server) checkCurrentPassword(r *http.Request, p *principal, id string, 
 	if err != nil {
 		return err
 	}
-	defer attempt.end()
-	if len(*req.CurrentPassword) > 1024 || !attempt.check(cur.PasswordHash, *req.CurrentPassword) {
+	defer attempt.End()
+	if len(*req.CurrentPassword) > 1024 || !attempt.Check(cur.PasswordHash, *req.CurrentPassword) {
 		s.audit(r, p, "User Update Refused", "wrong current password for a change of "+cur.Username+"'s password or email", map[string]string{"updated_user_id": cur.ID})
 		return forbidden("current_password is not your password")
 	}
-	attempt.succeed()
+	attempt.Succeed()
 	return nil
 }

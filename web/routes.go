@@ -177,7 +177,7 @@ func (s *Server) routes() chi.Router {
 }
 
 func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal) error {
-	writeJSON(w, http.StatusOK, api.Ping{Status: true, Version: s.version})
+	writeJSON(w, http.StatusOK, api.Ping{Status: true, Version: s.o.Version})
 	return nil
 }
 
@@ -186,7 +186,7 @@ func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal
 // says so.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.o.Store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready: store does not answer", "err", err)
 		msg := "store is not available"
 		if isCode(err, shared.ENOSPACE) {

@@ -18,5 +18,5 @@ func withRequest(r *http.Request) context.Context {
 // request came over TLS, or the server's public URL is https (a proxy in
 // front of it ends TLS).
 func (s *Server) secureCookies(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(s.url, "https://")
+	return r.TLS != nil || strings.HasPrefix(s.o.URL, "https://")
 }

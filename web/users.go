@@ -124,7 +124,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *pri
 	if err := decodeRequest(w, r, &req); err != nil {
 		return err
 	}
-	if s.leaf == nil {
+	if s.origin == nil {
 		if err := s.checkCurrentPassword(r, p, id, &req); err != nil {
 			return err
 		}
