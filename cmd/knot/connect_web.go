@@ -54,8 +54,9 @@ const useWebAuthHelp = "With --use-web-auth knot asks for no password: it waits 
 	"page, where you create a token, and reads the token you paste (without echo on a terminal;\n" +
 	"otherwise the first line of standard input)."
 
-// webAuthWait bounds how long knot connect waits for the browser.
-const webAuthWait = 5 * time.Minute
+// webAuthWait bounds how long knot connect waits for the browser; a
+// variable so that package main's tests can shorten it.
+var webAuthWait = 5 * time.Minute
 
 // connectWebAuth is knot connect --use-web-auth.
 func connectWebAuth(c *cli.Context, s streams, server, file string, ct *connectTLS) error {
@@ -142,9 +143,9 @@ func connectInBrowser(ctx context.Context, s streams, out io.Writer, server, fil
 		return err
 	case <-wctx.Done():
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return errors.New("interrupted while waiting for the approval in the browser; nothing was saved")
 		}
-		return fmt.Errorf("no approval came from the browser within %v: run knot connect --use-web-auth again", webAuthWait)
+		return fmt.Errorf("no approval came from the browser within %v; nothing was saved: run knot connect --use-web-auth again", webAuthWait)
 	}
 }
 
