@@ -209,6 +209,15 @@ func TestConnectAtALeaf(t *testing.T) {
 		}
 	})
 
+	t.Run("ATokenMadeAtTheLeafWorksThereAtOnce", func(t *testing.T) {
+		// As knot connect with a password makes it.
+		var login struct{ Token string }
+		mustCall(t, http.StatusOK, lb, "POST", "/api/auth", "", loginBody("admin@example.com", nextCode()), &login)
+		var tok struct{ Token string }
+		mustCall(t, http.StatusCreated, lb, "POST", "/api/tokens", login.Token, map[string]any{"name": "knot client laptop"}, &tok)
+		mustCall(t, http.StatusOK, lb, "GET", "/api/users/whoami", tok.Token, nil, nil)
+	})
+
 	t.Run("WithTheOriginDownTheApprovalIs503", func(t *testing.T) {
 		f.stopOrigin()
 		f.waitConnected(false)

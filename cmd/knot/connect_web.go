@@ -49,7 +49,9 @@ const useWebAuthHelp = "With --use-web-auth knot asks for no password: it waits 
 	"The browser comes back to knot with a one-time code, which knot exchanges, with a secret that\n" +
 	"never left it, for an API token named \"knot connect <host name>\" that expires after 90 days; the\n" +
 	"token is saved as a password login would save it (replacing, and deleting, one saved before).\n" +
-	"No page or address shows the token. knot waits up to 5 minutes for the approval.\n" +
+	"No page or address shows the token. knot waits up to 5 minutes for the approval; when that\n" +
+	"runs out, or on Ctrl-C, it saves nothing and exits with status 1. At a leaf, the leaf makes the\n" +
+	"token at the origin, which must be reachable; the token works at the leaf and at the origin.\n" +
 	"With --paste-token too, knot opens no browser: it prints the address of the web UI's API tokens\n" +
 	"page, where you create a token, and reads the token you paste (without echo on a terminal;\n" +
 	"otherwise the first line of standard input)."
