@@ -21,7 +21,9 @@ import (
 // handleConnectApprove serves POST /api/connect/approve: a user logged in
 // to the web UI approves the CLI that asks, and gets the CLI's address with
 // a one-time code to send the browser to. Only a browser's session may
-// approve: the cookie's CSRF check is the approval form's.
+// approve: the cookie's CSRF check is the approval form's. On a leaf, an
+// approval whose token could not be made at the origin now is refused at
+// once (tokensReady).
 func (s *Server) handleConnectApprove(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if !p.viaCookie || p.sessionID == "" {
 		return invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
