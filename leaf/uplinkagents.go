@@ -105,13 +105,7 @@ func (s *session) sendAgents(ctx context.Context, ids []string, reset bool) erro
 		n := min(len(ids), wire.MaxAgentStates)
 		f := &wire.AgentStates{Reset: reset && first, Agents: make([]wire.AgentState, 0, n)}
 		for _, id := range ids[:n] {
-			st := s.u.opts.Agents.Status(id)
-			as := wire.AgentState{SpaceID: id, Connected: st.Connected, LastSeen: st.LastSeen}
-			as.Version = bounded(st.Version, wire.MaxAgentVersionLength)
-			if as.Connected && as.Version == "" {
-				as.Version = "unknown"
-			}
-			f.Agents = append(f.Agents, as)
+			f.Agents = append(f.Agents, s.u.opts.Agents.WireState(id))
 		}
 		ids = ids[n:]
 		if len(f.Agents) == 0 && !f.Reset {
@@ -122,4 +116,17 @@ func (s *session) sendAgents(ctx context.Context, ids []string, reset bool) erro
 		}
 	}
 	return nil
+}
+
+// WireState returns the state of the agent of the space spaceID as the
+// origin keeps it (wire.AgentState): the space id alone when this endpoint
+// knows nothing of it.
+func (a *Agents) WireState(spaceID string) wire.AgentState {
+	st := a.Status(spaceID)
+	as := wire.AgentState{SpaceID: spaceID, Connected: st.Connected, LastSeen: st.LastSeen}
+	as.Version = bounded(st.Version, wire.MaxAgentVersionLength)
+	if as.Connected && as.Version == "" {
+		as.Version = "unknown"
+	}
+	return as
 }

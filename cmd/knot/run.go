@@ -191,6 +191,9 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		if uplink != nil {
 			uplink.AgentChanged(id)
 		}
+		if hub != nil {
+			hub.HomeAgent(agents.WireState(id))
+		}
 		if err := manager.AgentChanged(ctx, id); err != nil {
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
 		}
