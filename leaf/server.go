@@ -53,6 +53,9 @@ type LocalOptions struct {
 	// RemoteAgents tells, on an origin, what the leaves reported of their
 	// agents (AccessOptions.RemoteAgents); nil elsewhere.
 	RemoteAgents func(location, spaceID string) (wire.AgentState, string, bool)
+	// RemoteStale tells when what RemoteAgents tells may be out of date
+	// (AccessOptions.RemoteStale); nil means never.
+	RemoteStale func(location string) bool
 }
 
 // NewLocal returns the server's own location that opts describe. On a
@@ -70,7 +73,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: opts.Audit,
 		Sealer: so.Sealer, NoProxy: opts.NoProxy, Logger: so.Logger})
 	access := NewAccess(AccessOptions{Location: so.Location, Store: so.Store, Spaces: spaces, Agents: opts.Agents, Streams: streams,
-		RemoteAgents: opts.RemoteAgents, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
+		RemoteAgents: opts.RemoteAgents, RemoteStale: opts.RemoteStale, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
 	if so.Uplink != nil {
 		so.Uplink.SetStreams(streams)
 	}
@@ -116,6 +119,9 @@ func NewServices(opts ServicesOptions) (*Services, error) {
 		return api.LeafUsage(u), err
 	}
 	lo.Origin, lo.Far, lo.Audit = origin, far, opts.Audit
+	if lo.RemoteAgents == nil && lo.Uplink != nil { // the other locations' agents, as the origin sends them
+		lo.RemoteAgents, lo.RemoteStale = lo.Uplink.RemoteAgent, lo.Uplink.RemoteStale
+	}
 	local, err := NewLocal(lo)
 	if err != nil {
 		return nil, err
