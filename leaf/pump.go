@@ -24,6 +24,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // Pumps are the pumps and log streams a server runs. http.Server.Shutdown
@@ -417,9 +418,14 @@ func portIn(p *pump, pc *PortConn, halfClosed func()) {
 }
 
 // RelaySSH copies between the viewer and the SSH stream st, the bytes in
-// binary messages both ways, until one direction ends, and returns why it
-// ended; the viewer's websocket then closes with 1000. It owns its
-// goroutines and returns after them.
+// binary messages both ways, and returns why it ended; the viewer's
+// websocket then closes with 1000. A text message {"type":"eof"} is a
+// half-close, as on a forwarded port: from the client, the space reads
+// EOF and its answer still flows back; when the space wrote its last byte
+// the client gets one, and what it sends still reaches the space. The
+// relay ends once both sides ended their writing (saying which one did
+// first), or when either breaks. It owns its goroutines and returns after
+// them.
 func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) string {
 	p := newPump(ctx, v, st)
 	var once sync.Once
@@ -430,27 +436,58 @@ func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) 
 			p.end(why)
 		})
 	}
+	var (
+		mu    sync.Mutex
+		first string // guarded by mu: the side that ended its writing first
+		eofs  int    // guarded by mu
+	)
+	halfClosed := func(why string) {
+		mu.Lock()
+		if first == "" {
+			first = why
+		}
+		eofs++
+		both, why := eofs == 2, first
+		mu.Unlock()
+		if both {
+			end(why)
+		}
+	}
+	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
 	return p.run(stop, func() { end(shuttingDown) }, func() {
 		for {
 			typ, b, err := v.Read(p.ctx)
-			if err == nil && typ != websocket.MessageBinary {
-				err = fmt.Errorf("unexpected frame type read (expected %v): %v", websocket.MessageBinary, typ)
-				v.Close(websocket.StatusUnsupportedData, err.Error())
-			}
-			if err == nil {
-				_, err = st.Write(b)
-			}
 			if err != nil {
 				end("the client closed it")
 				return
 			}
+			if typ == websocket.MessageBinary {
+				if _, err := st.Write(b); err != nil {
+					end("the space closed it")
+					return
+				}
+				continue
+			}
+			var m api.TerminalMessage
+			if json.Unmarshal(b, &m) != nil || m.Type != "eof" {
+				v.Close(websocket.StatusUnsupportedData, `a text message must be {"type":"eof"}`)
+				end("the client sent a bad message")
+				return
+			}
+			wire.CloseWrite(st)
+			halfClosed("the client closed it")
 		}
 	}, func() {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := st.Read(buf)
 			if n > 0 && v.Write(p.ctx, websocket.MessageBinary, buf[:n]) != nil {
-				err = io.ErrClosedPipe
+				end("the client went away")
+				return
+			}
+			if err == io.EOF && v.Write(p.ctx, websocket.MessageText, eof) == nil {
+				halfClosed("the space closed it")
+				return
 			}
 			if err != nil {
 				end("the space closed it")

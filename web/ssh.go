@@ -19,7 +19,10 @@ import (
 // host keys). As a websocket it carries one SSH connection, relayed to the
 // space's agent, which serves SSH with the space's host key and lets in
 // the keys of the caller's profile: binary messages both ways are the
-// connection's bytes (knot forward ssh is the client).
+// connection's bytes (knot forward ssh is the client), and a text message
+// {"type":"eof"} either way is a half-close, as on a forwarded port: its
+// sender wrote its last byte, and the other direction goes on until it
+// ends too (leaf.RelaySSH).
 //
 // Only the space's owner, or a user with Manage Spaces, gets in; others
 // get 404, and the refusal is audited. Every connection is audited when it
