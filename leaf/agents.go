@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/sshkey"
 )
 
 // AgentsOptions configure Agents.
@@ -52,8 +54,9 @@ type AgentsOptions struct {
 	// Heartbeat is how often agents report; 0 means 10 seconds. An agent
 	// silent for three heartbeats (and at least 5 seconds) is cut.
 	Heartbeat time.Duration
-	// Changed, if set, is called with a space id after its agent linked or
-	// went away.
+	// Changed, if set, is called with a space id after its agent linked,
+	// went away, or reported another version or other host keys of the
+	// image's sshd (SSHDHostKeys).
 	Changed func(spaceID string)
 	// Lines, if set, takes the log lines agents forward (see
 	// agentlogs.go), validated and held to LogRate a second per agent.
@@ -105,6 +108,7 @@ type agentConn struct {
 	state    string    // guarded by mu
 	lastSeen time.Time // guarded by mu
 	keys     *string   // guarded by mu; the owner's keys last sent, joined
+	sshdKeys []string  // guarded by mu; the host keys of the image's sshd, as last reported
 }
 
 // NewAgents returns the agent endpoint; Serve runs it.
@@ -289,9 +293,10 @@ func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
 		if err := agentwire.ReadJSON(st, &s); err != nil {
 			return a.linkEnded(ctx, err, silence)
 		}
+		sshdKeys := hostKeys(s.SSHDHostKeys)
 		ac.mu.Lock()
-		newVersion := s.Version != ac.version
-		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
+		newVersion := s.Version != ac.version || !slices.Equal(sshdKeys, ac.sshdKeys)
+		ac.version, ac.state, ac.lastSeen, ac.sshdKeys = s.Version, s.State, time.Now().UTC(), sshdKeys
 		ac.mu.Unlock()
 		if newVersion {
 			a.changed(ac.spaceID)
@@ -421,6 +426,34 @@ func (a *Agents) Status(spaceID string) AgentStatus {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// SSHDHostKeys returns the host keys of the image's own sshd that the
+// agent of a space reported, and whether that agent is linked (else it
+// says nothing of them).
+func (a *Agents) SSHDHostKeys(spaceID string) ([]string, bool) {
+	a.mu.Lock()
+	ac := a.conns[spaceID]
+	a.mu.Unlock()
+	if ac == nil {
+		return nil, false
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.sshdKeys, true
+}
+
+// hostKeys returns the keys an agent reported that parse as SSH public
+// keys, in authorized_keys form without a comment, without repeats.
+func hostKeys(reported []string) []string {
+	var keys []string
+	for _, r := range reported {
+		k, err := sshkey.Parse(r)
+		if err == nil && !slices.Contains(keys, k.Line) {
+			keys = append(keys, k.Line)
+		}
+	}
+	return keys
 }
 
 // Linked returns the ids of the spaces whose agent is linked now.

@@ -311,16 +311,26 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 		if names[strings.ToLower(sp.Name)] > 1 {
 			host += "." + sp.Location
 		}
-		key := sp.SSHHostKey
-		if key == "" {
+		// Every key the space may present: its image's own sshd's, when
+		// its agent reported them, and its own.
+		keys := sp.SSHHostKeys
+		if len(keys) == 0 && sp.SSHHostKey != "" {
+			keys = []string{sp.SSHHostKey}
+		}
+		if len(keys) == 0 {
 			if info, err := cl.Spaces().SSHInfo(c.Context, sp.ID); err == nil {
-				key = info.HostKey
+				keys = info.HostKeys
+				if len(keys) == 0 {
+					keys = []string{info.HostKey}
+				}
 			} else {
 				fmt.Fprintf(c.App.ErrWriter, "knot: space %s has no host key yet (%v): ssh will ask about it\n", sp.Name, err)
 			}
 		}
-		if key != "" {
-			fmt.Fprintf(&hosts, "%s %s\n", host, key)
+		for _, key := range keys {
+			if key != "" {
+				fmt.Fprintf(&hosts, "%s %s\n", host, key)
+			}
 		}
 		fmt.Fprintf(&block, "Host %s\n  HostName %s\n  ProxyCommand %s %%n\n  UserKnownHostsFile %s\n",
 			host, host, proxy, sshQuote(known))

@@ -109,6 +109,9 @@ import (
 //     unlinked, agents}: the agents of the other locations' spaces, so
 //     that every leaf shows them. The origin sends none to a leaf on
 //     version 5 or older; a leaf's own agent states name no location.
+//     Space records carry sshd_host_keys, the host keys of the image's own
+//     sshd that the space's agent reported; an older peer drops them, and
+//     knot ssh-config at its servers writes the space's own key alone.
 const ProtocolMin, ProtocolMax = 1, 6
 
 // Subprotocol is the websocket subprotocol of the link.
