@@ -136,7 +136,7 @@ type Agent struct {
 	logs     *logQueue
 
 	mu    sync.Mutex
-	state string // guarded by mu; "" until the first link
+	state string   // guarded by mu; "" until the first link
 	sshd  sshdKeys // guarded by mu: the host keys of the image's sshd (sshd.go)
 }
 
