@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -260,6 +261,9 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 		}
 		return ""
 	})
+	if l := knot(t, clientEnv(t, "KNOT_SERVER", f.annex.base, "KNOT_TOKEN", f.admin), "", "space", "list"); l.code != 0 || !slices.Contains(strings.Fields(strings.Split(strings.TrimSpace(l.stdout), "\n")[1]), "?") {
+		t.Fatalf("knot space list at the other leaf with branch gone: %q %s; want ? in the AGENT column", l.stdout, l.stderr)
+	}
 	for _, s := range []*serverProc{f.origin, f.annex} {
 		began := time.Now()
 		_, resp, err := openTerminal(t, s.base, f.admin, f.spaceID, "")
