@@ -83,17 +83,21 @@ func (a *Agent) probeSSHD(now time.Time) bool {
 // per kind it has (of sshdKeyAlgorithms, in that order), in authorized_keys
 // form without a comment: for each kind it opens a connection, takes the
 // key the server shows in the handshake and closes it before anything
-// else. It returns nil when nothing answers at addr; each connection and
-// handshake is bounded by timeout.
+// else. It returns nil when nothing answers at addr. Each connection and
+// handshake is bounded by timeout, and it stops at the first handshake
+// that fails otherwise than for want of that kind of key (not an SSH
+// server, one that hangs), so it takes at most about one timeout then.
 func SSHDHostKeys(addr string, timeout time.Duration) []string {
 	var keys []string
 	for _, alg := range sshdKeyAlgorithms {
 		key, err := sshdHostKey(addr, alg, timeout)
-		if errors.Is(err, errNoSSHD) {
-			return nil
-		}
-		if key != nil {
+		switch {
+		case key != nil:
 			keys = append(keys, string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(key))))
+		case errors.Is(err, errNoSSHD):
+			return nil
+		case err != nil && !strings.Contains(err.Error(), "no common algorithm"):
+			return keys
 		}
 	}
 	return keys

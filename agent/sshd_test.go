@@ -127,3 +127,37 @@ func TestSSHDHostKeysAreThoseTheServerPresents(t *testing.T) {
 		t.Fatalf("with nothing listening SSHDHostKeys = %q, want none", got)
 	}
 }
+
+// Something that is not an SSH server on the port (one that reads and
+// never answers) gives no keys, after one handshake's timeout, not one per
+// kind of key: the agent's heartbeat waits for it.
+func TestSSHDHostKeysGiveUpOnWhatIsNotSSH(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 1024))
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				c.Read(make([]byte, 1024))
+			}()
+		}
+	}()
+	began := time.Now()
+	if got := agent.SSHDHostKeys(ln.Addr().String(), 300*time.Millisecond); got != nil {
+		t.Fatalf("SSHDHostKeys of a silent server = %q, want none", got)
+	}
+	if took, n := time.Since(began), conns.Load(); n != 1 || took > 3*time.Second {
+		t.Fatalf("SSHDHostKeys tried %d connections in %s, want one handshake's timeout", n, took)
+	}
+}
