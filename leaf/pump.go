@@ -438,14 +438,21 @@ func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) 
 	}
 	var (
 		mu    sync.Mutex
-		first string // guarded by mu: the side that ended its writing first
-		eofs  int    // guarded by mu
+		first string // guarded by mu: why the side that ended its writing first did
+		eofs  int    // guarded by mu: the sides whose end went through
 	)
-	halfClosed := func(why string) {
+	// A side ends its writing: ending notes it (before the other side can
+	// hear of it), halfClosed once its end went through; after both, the
+	// connection ended well.
+	ending := func(why string) {
 		mu.Lock()
 		if first == "" {
 			first = why
 		}
+		mu.Unlock()
+	}
+	halfClosed := func() {
+		mu.Lock()
 		eofs++
 		both, why := eofs == 2, first
 		mu.Unlock()
@@ -474,8 +481,9 @@ func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) 
 				end("the client sent a bad message")
 				return
 			}
+			ending("the client closed it")
 			wire.CloseWrite(st)
-			halfClosed("the client closed it")
+			halfClosed()
 		}
 	}, func() {
 		buf := make([]byte, 32<<10)
@@ -485,9 +493,12 @@ func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) 
 				end("the client went away")
 				return
 			}
-			if err == io.EOF && v.Write(p.ctx, websocket.MessageText, eof) == nil {
-				halfClosed("the space closed it")
-				return
+			if err == io.EOF {
+				ending("the space closed it")
+				if v.Write(p.ctx, websocket.MessageText, eof) == nil {
+					halfClosed()
+					return
+				}
 			}
 			if err != nil {
 				end("the space closed it")
