@@ -64,6 +64,11 @@ type AccessOptions struct {
 	// it was told nothing. nil means nothing is known of other locations'
 	// agents. An origin's hub (origin.Hub.AgentState) is one.
 	RemoteAgents func(location, spaceID string) (st wire.AgentState, server string, ok bool)
+	// RemoteStale reports whether what RemoteAgents tells of the agents of
+	// location may be out of date (a leaf lost its origin, or the origin
+	// the location's leaf): they then say stale and not connected. nil
+	// means never; a leaf's uplink (Uplink.RemoteStale) is one.
+	RemoteStale func(location string) bool
 	// Streams opens streams to the agents of every location. Required.
 	Streams *AgentStreams
 	// Audit records the uses of the ways; nil records nothing.
@@ -483,6 +488,7 @@ func (a *Access) AgentOf(sp *shared.Space) *api.SpaceAgent {
 // links to.
 func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 	var st AgentStatus
+	stale := false
 	server := a.opts.Version
 	switch {
 	case sp.Location == a.opts.Location && a.opts.Agents != nil:
@@ -493,10 +499,12 @@ func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 			return nil, ""
 		}
 		st, server = AgentStatus{Connected: rs.Connected, Version: rs.Version, LastSeen: rs.LastSeen}, srv
+		stale = a.opts.RemoteStale != nil && a.opts.RemoteStale(sp.Location)
+		st.Connected = st.Connected && !stale
 	default:
 		return nil, ""
 	}
-	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server}
+	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server, Stale: stale}
 	if !st.LastSeen.IsZero() {
 		ag.LastSeen = &st.LastSeen
 	}

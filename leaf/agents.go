@@ -31,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/sshkey"
 )
 
 // AgentsOptions configure Agents.
@@ -58,8 +60,9 @@ type AgentsOptions struct {
 	// Heartbeat is how often agents report; 0 means 10 seconds. An agent
 	// silent for three heartbeats (and at least 5 seconds) is cut.
 	Heartbeat time.Duration
-	// Changed, if set, is called with a space id after its agent linked or
-	// went away.
+	// Changed, if set, is called with a space id after its agent linked,
+	// went away, or reported another version or other host keys of the
+	// image's sshd (SSHDHostKeys).
 	Changed func(spaceID string)
 	// Lines, if set, takes the log lines agents forward (see
 	// agentlogs.go), validated and held to LogRate a second per agent.
@@ -121,6 +124,7 @@ type agentConn struct {
 	lastSeen time.Time // guarded by mu
 	keys     *string   // guarded by mu; the owner's keys last sent, joined
 	reason   string    // guarded by mu; why the link ended, when the leaf ended it
+	sshdKeys []string  // guarded by mu; the host keys of the image's sshd, as last reported
 }
 
 // end ends the link for reason (the first one given is kept).
@@ -384,9 +388,10 @@ func (a *Agents) stateFrame(ctx context.Context, ac *agentConn, kind agentwire.K
 		return
 	}
 	ac.silent.Reset(ac.silence)
+	sshdKeys := hostKeys(s.SSHDHostKeys)
 	ac.mu.Lock()
-	newVersion := s.Version != ac.version
-	ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
+	newVersion := s.Version != ac.version || !slices.Equal(sshdKeys, ac.sshdKeys)
+	ac.version, ac.state, ac.lastSeen, ac.sshdKeys = s.Version, s.State, time.Now().UTC(), sshdKeys
 	ac.mu.Unlock()
 	// What a heartbeat brings to check may wait on the store: not in the
 	// reader.
@@ -507,6 +512,34 @@ func (a *Agents) Status(spaceID string) AgentStatus {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// SSHDHostKeys returns the host keys of the image's own sshd that the
+// agent of a space reported, and whether that agent is linked (else it
+// says nothing of them).
+func (a *Agents) SSHDHostKeys(spaceID string) ([]string, bool) {
+	a.mu.Lock()
+	ac := a.conns[spaceID]
+	a.mu.Unlock()
+	if ac == nil {
+		return nil, false
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.sshdKeys, true
+}
+
+// hostKeys returns the keys an agent reported that parse as SSH public
+// keys, in authorized_keys form without a comment, without repeats.
+func hostKeys(reported []string) []string {
+	var keys []string
+	for _, r := range reported {
+		k, err := sshkey.Parse(r)
+		if err == nil && !slices.Contains(keys, k.Line) {
+			keys = append(keys, k.Line)
+		}
+	}
+	return keys
 }
 
 // Linked returns the ids of the spaces whose agent is linked now.

@@ -81,9 +81,15 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	if _, ok := shared.LocationOwner(so.Location); ok && so.Uplink == nil {
 		return nil, fmt.Errorf("leaf: location %q is a restricted location, which only a leaf on that user's API token serves", so.Location)
 	}
+	// The agents of other locations: as the leaves report them to an
+	// origin's hub, or as the origin passes them on to a leaf's uplink.
 	var remoteAgents func(location, spaceID string) (wire.AgentState, string, bool)
-	if opts.Hub != nil {
+	var remoteStale func(location string) bool
+	switch {
+	case opts.Hub != nil:
 		so.Fleet, remoteAgents = opts.Hub, opts.Hub.AgentState
+	case so.Uplink != nil:
+		remoteAgents, remoteStale = so.Uplink.RemoteAgent, so.Uplink.RemoteStale
 	}
 	spaces, err := NewSpaceService(so)
 	if err != nil {
@@ -95,7 +101,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: opts.Audit,
 		Sealer: so.Sealer, NoProxy: opts.NoProxy, Logger: so.Logger})
 	access := NewAccess(AccessOptions{Location: so.Location, Store: so.Store, Spaces: spaces, Agents: opts.Agents, Streams: streams,
-		RemoteAgents: remoteAgents, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
+		RemoteAgents: remoteAgents, RemoteStale: remoteStale, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
 	if so.Uplink != nil {
 		so.Uplink.SetStreams(streams)
 	}
