@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -75,4 +76,35 @@ func TestTOTPChangeInBrowser(t *testing.T) {
 	l.typeIn("#login-form input[name=totp_code]", codeAt(t, next, time.Now().Add(30*time.Second)))
 	l.click("#login-form button[type=submit]")
 	l.waitPath("/spaces")
+}
+
+// TestTOTPResetInBrowser resets a user's two-factor login from the Users
+// page: their next login gives them a new secret to enrol.
+func TestTOTPResetInBrowser(t *testing.T) {
+	base := startUIServer(t, withTOTP)
+	b := newTab(t, base)
+	const password = "a-long-password"
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", password)
+	b.typeIn("#setup-form input[name=password2]", password)
+	b.click("#setup-form button[type=submit]")
+	b.typeIn("#login-form input[name=email]", "admin@example.com")
+	b.typeIn("#login-form input[name=password]", password)
+	b.click("#login-form button[type=submit]")
+	b.typeIn("#login-form input[name=totp_code]", codeAt(t, b.text("#totp-secret"), time.Now()))
+	b.click("#login-form button[type=submit]")
+	b.waitPath("/spaces")
+	if r := b.fetch("POST", "/api/users", map[string]any{"username": "ann", "email": "ann@example.com", "password": testPassword}, true); r.Status != http.StatusCreated {
+		t.Fatalf("create ann = %d %s", r.Status, r.Body)
+	}
+	enrolAt(t, base, "ann@example.com", time.Now())
+
+	b.open("/users")
+	b.click(`button[aria-label="Reset two-factor ann"]`)
+	b.click("#confirm-ok")
+	b.pollUntil("the reset said", `[...document.querySelectorAll('#alerts [role="status"] p')].some(p => p.textContent.startsWith('Two-factor login of ann reset'))`, stepTimeout)
+	a := call(t, base, "POST", "/api/auth", "", loginBody("ann@example.com", ""))
+	startEnrolment(t, &resp{code: a.code, body: a.body})
 }
