@@ -160,7 +160,11 @@ func (s *AuthService) ResetTOTP(ctx context.Context, id string) (*shared.User, e
 		}
 		n := *cur
 		n.TOTPSecret, n.UpdatedAt = "", s.opts.Now().UTC()
-		if err := JudgeChange(ctx, a, Change{UserBefore: cur, UserAfter: &n}, RoleOf(tx)); err != nil {
+		// A reset is judged as a change of the TOTP even when the user has
+		// no secret: it ends their enrolment in progress too.
+		judged := *cur
+		judged.TOTPSecret += "reset"
+		if err := JudgeChange(ctx, a, Change{UserBefore: &judged, UserAfter: &n}, RoleOf(tx)); err != nil {
 			return err
 		}
 		if err := tx.Put(ctx, &n); err != nil {

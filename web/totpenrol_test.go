@@ -174,6 +174,15 @@ func TestTOTPReset(t *testing.T) {
 			t.Fatal("the secret was reset")
 		}
 	})
+	t.Run("AnAdminsOnlyByAnAdmin", func(t *testing.T) {
+		// A user manager who is no Admin may not reset an Admin's.
+		boss, _ := e.user("boss", shared.AdminRoleID)
+		_, manager := e.user("manager", shared.UserRoleID, e.role("managers", shared.PermManageUsers))
+		r := e.do("DELETE", "/api/users/"+boss.ID+"/totp", manager, nil)
+		if r.code != http.StatusForbidden || !strings.Contains(r.errMsg(t), "only an Admin") {
+			t.Fatalf("= %d %s", r.code, r.body)
+		}
+	})
 	t.Run("UnknownUserIsNotFound", func(t *testing.T) {
 		e.must(http.StatusNotFound, "DELETE", "/api/users/"+newUUID(t)+"/totp", admin, nil)
 	})
