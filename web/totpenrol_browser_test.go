@@ -90,6 +90,7 @@ func TestTOTPResetInBrowser(t *testing.T) {
 	b.typeIn("#setup-form input[name=password]", password)
 	b.typeIn("#setup-form input[name=password2]", password)
 	b.click("#setup-form button[type=submit]")
+	b.visible("#login-form #totp-code")
 	b.typeIn("#login-form input[name=email]", "admin@example.com")
 	b.typeIn("#login-form input[name=password]", password)
 	b.click("#login-form button[type=submit]")
