@@ -35,6 +35,9 @@ type AuthOptions struct {
 	// OriginLogout ends the origin session kept for the leaf's session with
 	// id, if any. nil ends none.
 	OriginLogout func(ctx context.Context, id string)
+	// Origin is where the changes of TOTPService are made (totp.go); nil
+	// refuses them.
+	Origin *Origin
 }
 
 // NewAuthService returns the auth service of a leaf.

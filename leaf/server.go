@@ -174,6 +174,7 @@ func NewServices(opts ServicesOptions) (*Services, error) {
 			origin.Login(ctx, id, req.Email, req.Password, req.TOTPCode)
 		},
 		OriginLogout: origin.Logout,
+		Origin:       origin,
 	})
 	return &Services{
 		Services: shared.Services{

@@ -105,6 +105,9 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
 	r.Post("/api/users/{user_id}/ssh-keys", s.write(s.handleAddSSHKey))
 	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(s.handleRemoveSSHKey))
+	r.Post("/api/auth/totp/change", s.write(s.handleBeginTOTPChange)) // totpenrol.go
+	r.Post("/api/auth/totp/confirm", s.write(s.handleConfirmTOTPChange))
+	r.Delete("/api/users/{user_id}/totp", s.write(s.handleResetTOTP, manageUsers))
 
 	r.Get("/api/groups", s.api(s.handleListGroups))
 	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))

@@ -15,6 +15,7 @@ const rolesList = new Related('/api/roles');
 const groupsList = new Related('/api/groups');
 let roles = [];
 let groups = [];
+let usingTOTP = false; // whether logins here need a two-factor code
 
 // takeNames takes in the roles and groups whose names the rows show.
 function takeNames() {
@@ -30,13 +31,14 @@ const list = new ListView({
   table: $('#users'),
   search: $('#users-search'),
   pager: $('#users-pager'),
-  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups])),
+  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups, usingTOTP])),
   onError: (err) => showError(pageError, err),
 });
 
 async function load() {
   try {
-    await Promise.all([rolesList.fetch(), groupsList.fetch()]);
+    const [totp] = await Promise.all([api('GET', '/api/auth/using-totp'), rolesList.fetch(), groupsList.fetch()]);
+    usingTOTP = totp.using_totp;
     takeNames();
     await list.load();
     hideError(pageError);
@@ -60,6 +62,7 @@ function row(u) {
     h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', u.username), onclick: () => edit(u) }),
+      usingTOTP && h('button', { type: 'button', class: 'small', text: 'Reset two-factor', dataset: { action: 'reset-totp' }, 'aria-label': rowLabel('Reset two-factor', u.username), onclick: () => resetTOTP(u) }),
       !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', u.username), onclick: () => remove(u) })));
 }
 
@@ -90,6 +93,21 @@ async function remove(u) {
     refresh: load,
     failure: (err) => `Could not delete ${u.username}: ${err.message}`,
     success: `User ${u.username} deleted.`,
+  });
+}
+
+// resetTOTP makes u set up two-factor login again at their next login,
+// as for a lost phone.
+async function resetTOTP(u) {
+  if (!await confirmAction(`Reset the two-factor login of ${u.username}? Their authenticator app stops working here, and their next login shows a new QR code to scan.`, 'Reset')) return;
+  await runAction({
+    tbody,
+    key: u.user_id,
+    verb: 'reset-totp',
+    fn: () => api('DELETE', path('users', u.user_id, 'totp')),
+    refresh: load,
+    failure: (err) => `Could not reset the two-factor login of ${u.username}: ${err.message}`,
+    success: `Two-factor login of ${u.username} reset: they set up a new authenticator at their next login.`,
   });
 }
 
