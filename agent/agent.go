@@ -136,7 +136,8 @@ type Agent struct {
 	logs     *logQueue
 
 	mu    sync.Mutex
-	state string // guarded by mu; "" until the first link
+	state string   // guarded by mu; "" until the first link
+	sshd  sshdKeys // guarded by mu: the host keys of the image's sshd (sshd.go)
 }
 
 // New checks opts and returns an Agent. Errors name the option.
@@ -333,7 +334,7 @@ func (a *Agent) currentState() agentwire.State {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return agentwire.State{Version: a.opts.Version, State: a.state, Sessions: a.sessions.count(),
-		AuthorizedKeys: a.opts.SSHPort > 0 && a.opts.AuthorizedKeysFile != ""}
+		AuthorizedKeys: a.opts.SSHPort > 0 && a.opts.AuthorizedKeysFile != "", SSHDHostKeys: a.sshd.keys}
 }
 
 // serve runs a link: the state stream and the streams the leaf opens.
@@ -381,6 +382,14 @@ func (a *Agent) report(ctx context.Context, mux *yamux.Session, every time.Durat
 	for {
 		if err := agentwire.WriteJSON(st, a.currentState()); err != nil {
 			return err
+		}
+		// The image's sshd's host keys, looked at after the state went out
+		// (a handshake may take a while), and told at once when they
+		// changed.
+		if a.probeSSHD(time.Now()) {
+			if err := agentwire.WriteJSON(st, a.currentState()); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():

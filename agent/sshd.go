@@ -8,17 +8,28 @@ package agent
 // owner (Options.AuthorizedKeysFile) in a block between marker lines, the
 // predecessor's, replacing only that block: the leaf sends the keys when
 // the agent links, whenever they change, and with every SSH connection.
+//
+// That sshd presents its own host keys, not the space's. So that OpenSSH,
+// which checks them against what knot ssh-config wrote, agrees, the agent
+// learns them: it opens an SSH handshake with the sshd for each kind of
+// host key (taking the key it is shown and going no further), when it
+// links and then every sshdProbeEvery, and reports them in its state
+// (agentwire.State.SSHDHostKeys); the leaf keeps them on the space.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/wire"
@@ -32,6 +43,98 @@ const (
 
 // sshdDialTimeout bounds the dial of the image's sshd.
 const sshdDialTimeout = 3 * time.Second
+
+// sshdProbeEvery is how often the agent looks at the sshd's host keys
+// again.
+const sshdProbeEvery = time.Minute
+
+// sshdKeyAlgorithms are the kinds of host key the agent asks the sshd
+// for, one handshake each, in the order OpenSSH prefers them.
+var sshdKeyAlgorithms = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSASHA512}
+
+// sshdKeys is what the agent last saw of the sshd's host keys.
+type sshdKeys struct {
+	keys   []string  // in authorized_keys form; nil when no sshd answered
+	probed time.Time // when it last looked; zero: never
+}
+
+// probeSSHD looks at the host keys of the image's sshd when it is due
+// (never looked, or sshdProbeEvery ago), and reports whether they changed.
+// It does nothing without Options.SSHPort.
+func (a *Agent) probeSSHD(now time.Time) bool {
+	a.mu.Lock()
+	due := a.opts.SSHPort > 0 && (a.sshd.probed.IsZero() || now.Sub(a.sshd.probed) >= sshdProbeEvery)
+	a.mu.Unlock()
+	if !due {
+		return false
+	}
+	keys := SSHDHostKeys(net.JoinHostPort("127.0.0.1", strconv.Itoa(a.opts.SSHPort)), sshdDialTimeout)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changed := !slices.Equal(a.sshd.keys, keys)
+	a.sshd = sshdKeys{keys: keys, probed: now}
+	if changed {
+		a.log.Info("agent: the image's sshd host keys", "port", a.opts.SSHPort, "keys", len(keys))
+	}
+	return changed
+}
+
+// SSHDHostKeys returns the host keys the SSH server at addr presents, one
+// per kind it has (of sshdKeyAlgorithms, in that order), in authorized_keys
+// form without a comment: for each kind it opens a connection, takes the
+// key the server shows in the handshake and closes it before anything
+// else. It returns nil when nothing answers at addr. Each connection and
+// handshake is bounded by timeout, and it stops at the first handshake
+// that fails otherwise than for want of that kind of key (not an SSH
+// server, one that hangs), so it takes at most about one timeout then.
+func SSHDHostKeys(addr string, timeout time.Duration) []string {
+	var keys []string
+	for _, alg := range sshdKeyAlgorithms {
+		key, err := sshdHostKey(addr, alg, timeout)
+		switch {
+		case key != nil:
+			keys = append(keys, string(bytes.TrimSpace(ssh.MarshalAuthorizedKey(key))))
+		case errors.Is(err, errNoSSHD):
+			return nil
+		case err != nil && !strings.Contains(err.Error(), "no common algorithm"):
+			return keys
+		}
+	}
+	return keys
+}
+
+// errNoSSHD is sshdHostKey's error when nothing answers.
+var errNoSSHD = errors.New("no sshd answers")
+
+// errGotKey ends a handshake once the host key is in.
+var errGotKey = errors.New("got the host key")
+
+// sshdHostKey returns the host key of kind alg that the SSH server at addr
+// presents: nil when it has none of that kind, errNoSSHD when nothing
+// answers.
+func sshdHostKey(addr, alg string, timeout time.Duration) (ssh.PublicKey, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, errNoSSHD
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	var key ssh.PublicKey
+	cfg := &ssh.ClientConfig{
+		User:              "knot-host-key",
+		HostKeyAlgorithms: []string{alg},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			key = k
+			return errGotKey
+		},
+		Timeout: timeout,
+	}
+	_, _, _, err = ssh.NewClientConn(c, addr, cfg)
+	if key != nil {
+		return key, nil
+	}
+	return nil, err
+}
 
 // keysFile guards the writes of authorized_keys.
 var keysFile sync.Mutex

@@ -1,10 +1,21 @@
 package agent_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/knot-dev/knot/agent"
 )
@@ -61,5 +72,92 @@ func TestWriteAuthorizedKeysReplacesOnlyItsBlock(t *testing.T) {
 	os.WriteFile(file, []byte(broken), 0o600)
 	if err := agent.WriteAuthorizedKeys(file, []string{"ssh-ed25519 AAAA2 b"}); err == nil || read() != broken {
 		t.Fatalf("a block without its end: %v, file %q", err, read())
+	}
+}
+
+// SSHDHostKeys takes the host keys an SSH server presents, one per kind it
+// has, without going past the handshake; nothing answering gives none.
+func TestSSHDHostKeysAreThoseTheServerPresents(t *testing.T) {
+	var want []string
+	cfg := &ssh.ServerConfig{NoClientAuth: true}
+	for _, make := range []func() (crypto.Signer, error){
+		func() (crypto.Signer, error) { _, k, err := ed25519.GenerateKey(rand.Reader); return k, err },
+		func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) },
+	} {
+		k, err := make()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := ssh.NewSignerFromSigner(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.AddHostKey(signer)
+		want = append(want, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var authed atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, _, _, err := ssh.NewServerConn(c, cfg); err == nil {
+					authed.Add(1)
+				}
+			}()
+		}
+	}()
+	if got := agent.SSHDHostKeys(ln.Addr().String(), 5*time.Second); !slices.Equal(got, want) {
+		t.Fatalf("SSHDHostKeys = %q, want %q", got, want)
+	}
+	if authed.Load() != 0 {
+		t.Fatal("a handshake went past the host key")
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	if got := agent.SSHDHostKeys(addr, time.Second); got != nil {
+		t.Fatalf("with nothing listening SSHDHostKeys = %q, want none", got)
+	}
+}
+
+// Something that is not an SSH server on the port (one that reads and
+// never answers) gives no keys, after one handshake's timeout, not one per
+// kind of key: the agent's heartbeat waits for it.
+func TestSSHDHostKeysGiveUpOnWhatIsNotSSH(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 1024))
+				c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				c.Read(make([]byte, 1024))
+			}()
+		}
+	}()
+	began := time.Now()
+	if got := agent.SSHDHostKeys(ln.Addr().String(), 300*time.Millisecond); got != nil {
+		t.Fatalf("SSHDHostKeys of a silent server = %q, want none", got)
+	}
+	if took, n := time.Since(began), conns.Load(); n != 1 || took > 3*time.Second {
+		t.Fatalf("SSHDHostKeys tried %d connections in %s, want one handshake's timeout", n, took)
 	}
 }

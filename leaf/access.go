@@ -64,6 +64,11 @@ type AccessOptions struct {
 	// it was told nothing. nil means nothing is known of other locations'
 	// agents. An origin's hub (origin.Hub.AgentState) is one.
 	RemoteAgents func(location, spaceID string) (st wire.AgentState, server string, ok bool)
+	// RemoteStale reports whether what RemoteAgents tells of the agents of
+	// location may be out of date (a leaf lost its origin, or the origin
+	// the location's leaf): they then say stale and not connected. nil
+	// means never; a leaf's uplink (Uplink.RemoteStale) is one.
+	RemoteStale func(location string) bool
 	// Streams opens streams to the agents of every location. Required.
 	Streams *AgentStreams
 	// Audit records the uses of the ways; nil records nothing.
@@ -85,6 +90,8 @@ type Access struct {
 	opts AccessOptions
 	log  *slog.Logger
 	apps appsElsewhere // the web apps of spaces elsewhere (webappsremote.go)
+	// lists holds the encoded space lists (ListSpaces).
+	lists *SpaceListCache
 }
 
 // NewAccess returns the access rules opts describe.
@@ -92,7 +99,7 @@ func NewAccess(opts AccessOptions) *Access {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &Access{opts: opts, log: opts.Logger}
+	a := &Access{opts: opts, log: opts.Logger, lists: NewSpaceListCache()}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -359,8 +366,12 @@ func (a *Access) visit(ctx context.Context, c Caller, sp *shared.Space, way Way)
 }
 
 // Begin records that the way is open (for a terminal, "terminal
-// opened"), and starts its clock and its count of bytes.
+// opened"), and starts its clock and its count of bytes. A nil Visit
+// (a log stream) records nothing.
 func (v *Visit) Begin() {
+	if v == nil {
+		return
+	}
 	if v.bytes != nil {
 		v.in, v.out = v.bytes()
 	}
@@ -376,6 +387,9 @@ func (v *Visit) Begin() {
 
 // End records that the way closed, how long it was open, and why.
 func (v *Visit) End(reason string) {
+	if v == nil {
+		return
+	}
 	props := v.props()
 	props["duration"] = v.a.opts.Now().Sub(v.began).Round(time.Millisecond).String()
 	details := fmt.Sprintf("%s of space %s closed: %s", v.way.Kind, v.sp.Name, reason)
@@ -474,6 +488,7 @@ func (a *Access) AgentOf(sp *shared.Space) *api.SpaceAgent {
 // links to.
 func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 	var st AgentStatus
+	stale := false
 	server := a.opts.Version
 	switch {
 	case sp.Location == a.opts.Location && a.opts.Agents != nil:
@@ -484,10 +499,12 @@ func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 			return nil, ""
 		}
 		st, server = AgentStatus{Connected: rs.Connected, Version: rs.Version, LastSeen: rs.LastSeen}, srv
+		stale = a.opts.RemoteStale != nil && a.opts.RemoteStale(sp.Location)
+		st.Connected = st.Connected && !stale
 	default:
 		return nil, ""
 	}
-	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server}
+	ag := &api.SpaceAgent{Connected: st.Connected, Version: st.Version, Outdated: st.Connected && st.Version != server, Stale: stale}
 	if !st.LastSeen.IsZero() {
 		ag.LastSeen = &st.LastSeen
 	}

@@ -12,11 +12,7 @@ package leaf
 import (
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/yamux"
 
 	"github.com/knot-dev/knot/shared/agentwire"
 )
@@ -24,65 +20,57 @@ import (
 // defaultLogRate is AgentsOptions.LogRate's default.
 const defaultLogRate = 200
 
-// acceptStreams serves the streams the agent opens until its link ends.
-func (a *Agents) acceptStreams(ac *agentConn, wg *sync.WaitGroup) {
-	var logs atomic.Bool // a log stream is open
-	for {
-		s, err := ac.mux.AcceptStream()
-		if err != nil {
-			return
-		}
-		wg.Go(func() {
-			defer s.Close()
-			s.SetReadDeadline(time.Now().Add(15 * time.Second))
-			var o agentwire.Open
-			if err := agentwire.ReadJSON(s, &o); err != nil {
-				a.log.Warn("agent stream refused", "space_id", ac.spaceID, "reason", err.Error())
-				return
-			}
-			s.SetReadDeadline(time.Time{})
-			if o.Type != agentwire.OpenLogs || a.opts.Lines == nil || !logs.CompareAndSwap(false, true) {
-				return
-			}
-			defer logs.Store(false)
-			a.readLines(ac, s)
-		})
-	}
+// logLimiter holds a log stream to rate lines a second (a token bucket).
+type logLimiter struct {
+	rate    int
+	tokens  float64
+	last    time.Time
+	dropped int
 }
 
-// readLines passes the lines of an agent's log stream on until it ends.
-func (a *Agents) readLines(ac *agentConn, s *yamux.Stream) {
-	rate := a.opts.LogRate
+func newLogLimiter(rate int) *logLimiter {
 	if rate <= 0 {
 		rate = defaultLogRate
 	}
-	tokens, last, dropped := float64(rate), time.Now(), 0
-	for {
-		var l agentwire.LogLine
-		if err := agentwire.ReadJSON(s, &l); err != nil {
-			var fe *agentwire.FrameError
-			if errors.As(err, &fe) {
-				a.log.Warn("agent log stream closed", "space_id", ac.spaceID, "reason", fe.Error())
-			}
-			return
-		}
-		now := time.Now()
-		tokens = min(float64(rate), tokens+now.Sub(last).Seconds()*float64(rate))
-		last = now
-		if tokens < 1 {
-			dropped++
-			continue
-		}
-		tokens--
-		if dropped > 0 {
-			a.opts.Lines(ac.spaceID, agentwire.LogLine{At: now.UTC(), Level: agentwire.LevelError, Service: "knot",
-				Text: fmt.Sprintf("%d lines from the agent were dropped: over %d lines a second", dropped, rate)})
-			dropped = 0
-		}
-		if l.At.After(now) {
-			l.At = now
-		}
-		l.At = l.At.UTC()
-		a.opts.Lines(ac.spaceID, l)
+	return &logLimiter{rate: rate, tokens: float64(rate), last: time.Now()}
+}
+
+// logFrame takes a frame of an agent's log stream (in the link's reader)
+// and passes its line on; a bad frame or line closes the stream.
+func (a *Agents) logFrame(ac *agentConn, st *agentwire.Stream, kind agentwire.Kind, p []byte, err error) {
+	var l agentwire.LogLine
+	if err == nil && kind != agentwire.KindJSON {
+		err = &agentwire.FrameError{Reason: "a control message was expected, not data"}
 	}
+	if err == nil {
+		err = agentwire.DecodeJSON(p, &l)
+	}
+	if err != nil {
+		ac.logs = false
+		var fe *agentwire.FrameError
+		if errors.As(err, &fe) {
+			a.log.Warn("agent log stream closed", "space_id", ac.spaceID, "reason", fe.Error())
+		}
+		st.Close()
+		return
+	}
+	r := ac.logRate
+	now := time.Now()
+	r.tokens = min(float64(r.rate), r.tokens+now.Sub(r.last).Seconds()*float64(r.rate))
+	r.last = now
+	if r.tokens < 1 {
+		r.dropped++
+		return
+	}
+	r.tokens--
+	if r.dropped > 0 {
+		a.opts.Lines(ac.spaceID, agentwire.LogLine{At: now.UTC(), Level: agentwire.LevelError, Service: "knot",
+			Text: fmt.Sprintf("%d lines from the agent were dropped: over %d lines a second", r.dropped, r.rate)})
+		r.dropped = 0
+	}
+	if l.At.After(now) {
+		l.At = now
+	}
+	l.At = l.At.UTC()
+	a.opts.Lines(ac.spaceID, l)
 }

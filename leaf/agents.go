@@ -11,8 +11,16 @@ package leaf
 // A second agent for a space replaces the first only when the first does
 // not answer a ping. Every refusal is logged with the remote address.
 //
+// Memory: an idle linked agent costs the leaf one goroutine, the one that
+// reads its connection (agentwire.Mux, yamux's protocol with no goroutines
+// of its own): the agent's state and log streams are read in it, its
+// heartbeats are watched by a timer, and the checks a heartbeat brings
+// (the token, the owner's keys) run in a goroutine of their own that ends
+// with them.
+//
 // Goroutines: Serve owns the accept loop and one goroutine per connection,
-// and returns after they have all ended.
+// and returns after they have all ended; a connection's goroutine waits
+// for the checks of its heartbeats before it ends.
 
 import (
 	"context"
@@ -23,15 +31,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/sshkey"
 )
 
 // AgentsOptions configure Agents.
@@ -52,8 +60,9 @@ type AgentsOptions struct {
 	// Heartbeat is how often agents report; 0 means 10 seconds. An agent
 	// silent for three heartbeats (and at least 5 seconds) is cut.
 	Heartbeat time.Duration
-	// Changed, if set, is called with a space id after its agent linked or
-	// went away.
+	// Changed, if set, is called with a space id after its agent linked,
+	// went away, or reported another version or other host keys of the
+	// image's sshd (SSHDHostKeys).
 	Changed func(spaceID string)
 	// Lines, if set, takes the log lines agents forward (see
 	// agentlogs.go), validated and held to LogRate a second per agent.
@@ -96,15 +105,36 @@ type agentConn struct {
 	spaceID   string
 	tokenHash string
 	remote    string
-	mux       *yamux.Session
+	mux       *agentwire.Mux
 	since     time.Time
 	ports     chan struct{} // a slot per open port connection (ports.go)
+	silence   time.Duration // no heartbeat for this long ends the link
+	silent    *time.Timer   // ends the link after silence
+	checks    sync.WaitGroup
+	checkMu   sync.Mutex // one heartbeat's checks at a time
+
+	// The reader's (the link's goroutine, in agentwire.Mux.Run).
+	stateSeen bool        // the state stream was accepted
+	logs      bool        // a log stream is open
+	logRate   *logLimiter // of the open log stream
 
 	mu       sync.Mutex
 	version  string    // guarded by mu
 	state    string    // guarded by mu
 	lastSeen time.Time // guarded by mu
 	keys     *string   // guarded by mu; the owner's keys last sent, joined
+	reason   string    // guarded by mu; why the link ended, when the leaf ended it
+	sshdKeys []string  // guarded by mu; the host keys of the image's sshd, as last reported
+}
+
+// end ends the link for reason (the first one given is kept).
+func (ac *agentConn) end(reason string) {
+	ac.mu.Lock()
+	if ac.reason == "" {
+		ac.reason = reason
+	}
+	ac.mu.Unlock()
+	ac.mux.Close()
 }
 
 // NewAgents returns the agent endpoint; Serve runs it.
@@ -202,17 +232,17 @@ func (a *Agents) serveConn(ctx context.Context, c *agentwire.LinkConn) {
 	}
 	c.SetDeadline(time.Time{})
 	// The leaf sends no keepalives of its own: an agent that stops
-	// reporting is cut after three heartbeats (runLink), and a goroutine
-	// and a timer less per agent count with thousands of them.
-	cfg := muxConfig()
-	cfg.EnableKeepAlive = false
-	mux, err := yamux.Server(c.Mux(), cfg)
-	if err != nil {
-		c.Close()
-		return
-	}
-	ac := &agentConn{spaceID: h.SpaceID, tokenHash: sp.AgentTokenHash, remote: c.RemoteAddr().String(), mux: mux,
+	// reporting is cut after three heartbeats (runLink).
+	ac := &agentConn{spaceID: h.SpaceID, tokenHash: sp.AgentTokenHash, remote: c.RemoteAddr().String(),
 		ports: make(chan struct{}, MaxPortConns), since: time.Now().UTC(), version: h.Version, lastSeen: time.Now().UTC()}
+	ac.mux = agentwire.NewMux(c, agentwire.MuxOptions{
+		Accept:       func(st *agentwire.Stream) { a.accept(ctx, ac, st) },
+		MaxIncoming:  32,
+		WriteTimeout: 10 * time.Second,
+		OpenTimeout:  10 * time.Second,
+		CloseTimeout: time.Minute,
+	})
+	mux := ac.mux
 	a.mu.Lock()
 	if prev := a.conns[h.SpaceID]; prev != nil {
 		prev.mux.Close()
@@ -257,52 +287,128 @@ func tokenMatches(token, want string) bool {
 	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
-// runLink reads the agent's state stream, and checks at every heartbeat
-// that the token still holds, until the link ends. It returns why. The
-// state stream is read in the link's own goroutine (a read deadline of
-// three heartbeats, and never less than 5s, as a busy host delays them,
-// cuts a silent agent); the other streams the agent opens are accepted
-// by acceptStreams.
+// runLink reads the link in this goroutine until it ends, and returns
+// why. The agent's first stream must be its state stream; its State
+// frames, and the log stream's lines (agentlogs.go), are handled as the
+// reader meets them (accept). A timer cuts an agent silent for three
+// heartbeats (and never less than 5s, as a busy host delays them).
 func (a *Agents) runLink(ctx context.Context, ac *agentConn) string {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ac.mux.Close()
-	stop := context.AfterFunc(ctx, func() { ac.mux.Close() })
-	defer stop()
-	silence := max(3*a.opts.Heartbeat, 5*time.Second)
-	actx, cancel := context.WithTimeout(ctx, silence)
-	st, err := ac.mux.AcceptStreamWithContext(actx)
-	cancel()
-	if err != nil {
-		return a.linkEnded(ctx, err, silence)
+	ac.silence = max(3*a.opts.Heartbeat, 5*time.Second)
+	ac.silent = time.AfterFunc(ac.silence, func() { ac.end("no heartbeat for " + ac.silence.String()) })
+	stop := context.AfterFunc(ctx, func() { ac.end("the leaf is stopping") })
+	err := ac.mux.Run()
+	stop()
+	ac.silent.Stop()
+	ac.checks.Wait()
+	ac.mu.Lock()
+	reason := ac.reason
+	ac.mu.Unlock()
+	var fe *agentwire.FrameError
+	var pe *agentwire.ProtocolError
+	switch {
+	case reason != "":
+		return reason
+	case ctx.Err() != nil:
+		return "the leaf is stopping"
+	case errors.As(err, &fe):
+		return fe.Error()
+	case errors.As(err, &pe):
+		return pe.Error()
 	}
-	defer st.Close()
-	st.SetReadDeadline(time.Now().Add(silence))
-	var o agentwire.Open
-	if err := agentwire.ReadJSON(st, &o); err != nil || o.Type != agentwire.OpenState {
-		return "the agent's first stream is not its state"
-	}
-	wg.Go(func() { a.acceptStreams(ac, &wg) })
-	for {
-		st.SetReadDeadline(time.Now().Add(silence))
-		var s agentwire.State
-		if err := agentwire.ReadJSON(st, &s); err != nil {
-			return a.linkEnded(ctx, err, silence)
+	return "the link closed"
+}
+
+// accept takes a stream the agent opened (in the link's reader): first
+// its state stream, then log streams. Its first frame must be an Open
+// within 15 seconds.
+func (a *Agents) accept(ctx context.Context, ac *agentConn, st *agentwire.Stream) {
+	first := !ac.stateSeen
+	ac.stateSeen = true
+	refuse := func(reason string) {
+		if first {
+			ac.end(reason)
+			return
 		}
-		ac.mu.Lock()
-		newVersion := s.Version != ac.version
-		ac.version, ac.state, ac.lastSeen = s.Version, s.State, time.Now().UTC()
-		ac.mu.Unlock()
+		a.log.Warn("agent stream refused", "space_id", ac.spaceID, "reason", reason)
+		st.Close()
+	}
+	late := time.AfterFunc(15*time.Second, func() { refuse("no open frame within 15s") })
+	var handle func(kind agentwire.Kind, p []byte, err error)
+	st.OnFrames(func(kind agentwire.Kind, p []byte, err error) {
+		if handle != nil {
+			handle(kind, p, err)
+			return
+		}
+		late.Stop()
+		var o agentwire.Open
+		if err == nil && kind != agentwire.KindJSON {
+			err = &agentwire.FrameError{Reason: "a control message was expected, not data"}
+		}
+		if err == nil {
+			err = agentwire.DecodeJSON(p, &o)
+		}
+		switch {
+		case first && (err != nil || o.Type != agentwire.OpenState):
+			ac.end("the agent's first stream is not its state")
+		case err != nil:
+			if errors.Is(err, io.EOF) || errors.Is(err, agentwire.ErrMuxClosed) {
+				st.Close()
+				return
+			}
+			refuse(err.Error())
+		case first:
+			handle = func(kind agentwire.Kind, p []byte, err error) { a.stateFrame(ctx, ac, kind, p, err) }
+		case o.Type != agentwire.OpenLogs || a.opts.Lines == nil || ac.logs:
+			st.Close()
+		default:
+			ac.logs = true
+			ac.logRate = newLogLimiter(a.opts.LogRate)
+			handle = func(kind agentwire.Kind, p []byte, err error) { a.logFrame(ac, st, kind, p, err) }
+		}
+	})
+}
+
+// stateFrame takes a frame of the agent's state stream: a State, or the
+// stream's end, which ends the link.
+func (a *Agents) stateFrame(ctx context.Context, ac *agentConn, kind agentwire.Kind, p []byte, err error) {
+	var s agentwire.State
+	if err == nil && kind != agentwire.KindJSON {
+		err = &agentwire.FrameError{Reason: "a control message was expected, not data"}
+	}
+	if err == nil {
+		err = agentwire.DecodeJSON(p, &s)
+	}
+	if err != nil {
+		var fe *agentwire.FrameError
+		if errors.As(err, &fe) {
+			ac.end(fe.Error())
+		} else {
+			ac.end("the link closed")
+		}
+		return
+	}
+	ac.silent.Reset(ac.silence)
+	sshdKeys := hostKeys(s.SSHDHostKeys)
+	ac.mu.Lock()
+	newVersion := s.Version != ac.version || !slices.Equal(sshdKeys, ac.sshdKeys)
+	ac.version, ac.state, ac.lastSeen, ac.sshdKeys = s.Version, s.State, time.Now().UTC(), sshdKeys
+	ac.mu.Unlock()
+	// What a heartbeat brings to check may wait on the store: not in the
+	// reader.
+	ac.checks.Go(func() {
+		ac.checkMu.Lock()
+		defer ac.checkMu.Unlock()
 		if newVersion {
 			a.changed(ac.spaceID)
 		}
 		if reason := a.stillValid(ctx, ac); reason != "" {
-			return reason
+			ac.end(reason)
+			return
 		}
 		if s.AuthorizedKeys {
 			a.sendKeys(ctx, ac)
 		}
-	}
+	})
 }
 
 // sendKeys sends the public keys of the space's owner to the agent when
@@ -334,21 +440,6 @@ func (a *Agents) sendKeys(ctx context.Context, ac *agentConn) {
 	ac.mu.Lock()
 	ac.keys = &joined
 	ac.mu.Unlock()
-}
-
-// linkEnded says why reading the state stream failed with err.
-func (a *Agents) linkEnded(ctx context.Context, err error, silence time.Duration) string {
-	var fe *agentwire.FrameError
-	var ne net.Error
-	switch {
-	case ctx.Err() != nil:
-		return "the leaf is stopping"
-	case errors.As(err, &fe):
-		return fe.Error()
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "no heartbeat for " + silence.String()
-	}
-	return "the link closed"
 }
 
 // stillValid returns why the agent's token no longer holds, or "".
@@ -388,8 +479,8 @@ func (a *Agents) answers(ac *agentConn) bool {
 
 // open opens a stream to an agent and sends o; the stream's deadline
 // follows ctx until it returns.
-func (a *Agents) open(ctx context.Context, ac *agentConn, o agentwire.Open) (*yamux.Stream, error) {
-	st, err := ac.mux.OpenStream()
+func (a *Agents) open(ctx context.Context, ac *agentConn, o agentwire.Open) (*agentwire.Stream, error) {
+	st, err := ac.mux.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -421,6 +512,34 @@ func (a *Agents) Status(spaceID string) AgentStatus {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return AgentStatus{Connected: true, Version: ac.version, State: ac.state, Since: ac.since, LastSeen: ac.lastSeen}
+}
+
+// SSHDHostKeys returns the host keys of the image's own sshd that the
+// agent of a space reported, and whether that agent is linked (else it
+// says nothing of them).
+func (a *Agents) SSHDHostKeys(spaceID string) ([]string, bool) {
+	a.mu.Lock()
+	ac := a.conns[spaceID]
+	a.mu.Unlock()
+	if ac == nil {
+		return nil, false
+	}
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.sshdKeys, true
+}
+
+// hostKeys returns the keys an agent reported that parse as SSH public
+// keys, in authorized_keys form without a comment, without repeats.
+func hostKeys(reported []string) []string {
+	var keys []string
+	for _, r := range reported {
+		k, err := sshkey.Parse(r)
+		if err == nil && !slices.Contains(keys, k.Line) {
+			keys = append(keys, k.Line)
+		}
+	}
+	return keys
 }
 
 // Linked returns the ids of the spaces whose agent is linked now.
@@ -492,16 +611,4 @@ func (a *Agents) OpenStream(ctx context.Context, spaceID string, o agentwire.Ope
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "the agent of space %s does not answer: %v", spaceID, err)
 	}
 	return st, nil
-}
-
-// muxConfig is the yamux configuration of the agent link, the same on
-// both sides.
-func muxConfig() *yamux.Config {
-	c := yamux.DefaultConfig()
-	c.KeepAliveInterval = 15 * time.Second
-	c.ConnectionWriteTimeout = 10 * time.Second
-	c.StreamOpenTimeout = 10 * time.Second
-	c.StreamCloseTimeout = time.Minute
-	c.LogOutput = io.Discard
-	return c
 }

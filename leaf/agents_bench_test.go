@@ -286,16 +286,17 @@ const restartGap = 3 * time.Second
 
 // BenchmarkIdleAgents links 1,000 of knot's agents, run in a process of
 // their own, to a leaf in this one; it reports the leaf's memory (heap
-// and goroutine stacks after a GC) per idle linked agent, then stops the
-// leaf, and after restartGap starts a new endpoint on the same address and
-// certificate, and reports the time from its start until all 1,000 are
-// registered again.
+// and goroutine stacks after a GC) and goroutines per idle linked agent,
+// then stops the leaf, and after restartGap starts a new endpoint on the
+// same address and certificate, and reports the time from its start until
+// all 1,000 are registered again.
 func BenchmarkIdleAgents(b *testing.B) {
 	const n = 1000
 	for b.Loop() {
 		l := startBenchLeaf(b, "127.0.0.1:0", nil)
 		addr := l.ln.Addr().String()
 		before, hb, sb := leafMemory()
+		g0 := goruntime.NumGoroutine()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSimulatedAgents$", "-test.count=1")
 		cmd.Env = append(os.Environ(), simAgentsEnv+"="+addr+" "+l.fp+" "+l.token+" "+strconv.Itoa(n))
 		stdin, err := cmd.StdinPipe()
@@ -323,6 +324,7 @@ func BenchmarkIdleAgents(b *testing.B) {
 		// Idle: let every link settle (state, logs stream, first heartbeat).
 		time.Sleep(2 * time.Second)
 		after, ha, sa := leafMemory()
+		b.ReportMetric(float64(goruntime.NumGoroutine()-g0)/n, "goroutines/agent")
 		b.ReportMetric(float64(after-before)/n/1024, "KiB/agent")
 		b.ReportMetric(float64(ha-hb)/n/1024, "heap-KiB/agent")
 		b.ReportMetric(float64(sa-sb)/n/1024, "stack-KiB/agent")

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -443,4 +445,45 @@ func tlsDial(addr string, tc *tls.Config) (*tls.Conn, error) {
 func noLeaks(t *testing.T) {
 	opt := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+}
+
+// An idle linked agent costs the leaf one goroutine, the one reading its
+// link, though it keeps its state and log streams open: the leaf reads
+// them in that goroutine and runs no multiplexer goroutines of its own.
+func TestIdleAgentCostsTheLeafOneGoroutine(t *testing.T) {
+	noLeaks(t)
+	b := newAgentBed(t)
+	const n = 4
+	for i := range n {
+		id := fmt.Sprintf("idle-%d", i)
+		b.run(id, b.space(id))
+	}
+	var leafs, muxes int
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		linked := len(b.agents.Linked()) == n
+		// Goroutines in package leaf: Serve's accept loop and one a link.
+		// yamux's receive loops: the agents' own.
+		leafs, muxes = goroutinesIn("github.com/knot-dev/knot/leaf."), goroutinesIn("yamux.(*Session).recv(")
+		if linked && leafs == 1+n && muxes == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d agents linked: %d goroutines in the leaf and %d yamux receive loops; want %d and %d", len(b.agents.Linked()), leafs, muxes, 1+n, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// goroutinesIn counts the goroutines with a frame whose function's name
+// holds fn.
+func goroutinesIn(fn string) int {
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	n := 0
+	for g := range strings.SplitSeq(buf.String(), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
 }

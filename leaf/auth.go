@@ -36,10 +36,10 @@ type AuthOptions struct {
 	// OriginLogout ends the origin session kept for the leaf's session with
 	// id, if any. nil ends none.
 	OriginLogout func(ctx context.Context, id string)
-	// Identify asks the origin whose API token secret is (Origin.Identify),
-	// for a write with a token the replica does not hold yet. nil asks
-	// nothing.
-	Identify func(ctx context.Context, secret string) (*shared.User, []shared.Permission, error)
+	// Origin is where the changes of TOTPService are made (totp.go), and
+	// where an API token the replica does not hold yet is checked for a
+	// write (Origin.Identify); nil refuses the changes and checks nothing.
+	Origin *Origin
 }
 
 // NewAuthService returns the auth service of a leaf.
@@ -55,10 +55,10 @@ func NewAuthService(opts AuthOptions) *AuthService {
 // as its error.
 func (s *AuthService) Authenticate(ctx context.Context, secret string, cookie bool, check func() error) (*shared.Identity, error) {
 	id, err := s.AuthService.Authenticate(ctx, secret, cookie, check)
-	if err == nil || cookie || s.opts.Identify == nil || !shared.CallerFrom(ctx).Writes || shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+	if err == nil || cookie || s.opts.Origin == nil || !shared.CallerFrom(ctx).Writes || shared.ErrorCode(err) != shared.EUNAUTHORIZED {
 		return id, err
 	}
-	u, perms, err := s.opts.Identify(ctx, secret)
+	u, perms, err := s.opts.Origin.Identify(ctx, secret)
 	if err != nil {
 		return nil, err
 	}

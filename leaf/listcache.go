@@ -27,8 +27,11 @@ func SpaceInfo(sp *shared.Space, u *shared.User, t *shared.Template) api.Space {
 		ID: sp.ID, Name: sp.Name, Description: sp.Description, UserID: sp.UserID,
 		TemplateID: sp.TemplateID, Location: sp.Location, Shell: sp.Shell, State: sp.State, Reason: sp.Reason,
 		IsDeployed: sp.Deployed(), StartedAt: sp.StartedAt, CreatedAt: sp.CreatedAt, UpdatedAt: sp.UpdatedAt,
-		SSHHostKey: sp.SSHHostPublic,
+		SSHHostKey: sp.HostKey(),
 		HTTPPorts:  []shared.HTTPPort{}, WithTerminal: true, WithSSH: true, Reachable: true,
+	}
+	if len(sp.SSHDHostKeys) > 0 {
+		info.SSHHostKeys = sp.HostKeys()
 	}
 	if u != nil {
 		info.Username = u.Username

@@ -24,6 +24,7 @@ import (
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // Pumps are the pumps and log streams a server runs. http.Server.Shutdown
@@ -417,9 +418,14 @@ func portIn(p *pump, pc *PortConn, halfClosed func()) {
 }
 
 // RelaySSH copies between the viewer and the SSH stream st, the bytes in
-// binary messages both ways, until one direction ends, and returns why it
-// ended; the viewer's websocket then closes with 1000. It owns its
-// goroutines and returns after them.
+// binary messages both ways, and returns why it ended; the viewer's
+// websocket then closes with 1000. A text message {"type":"eof"} is a
+// half-close, as on a forwarded port: from the client, the space reads
+// EOF and its answer still flows back; when the space wrote its last byte
+// the client gets one, and what it sends still reaches the space. The
+// relay ends once both sides ended their writing (saying which one did
+// first), or when either breaks. It owns its goroutines and returns after
+// them.
 func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) string {
 	p := newPump(ctx, v, st)
 	var once sync.Once
@@ -430,27 +436,69 @@ func RelaySSH(ctx context.Context, v Viewer, st net.Conn, stop <-chan struct{}) 
 			p.end(why)
 		})
 	}
+	var (
+		mu    sync.Mutex
+		first string // guarded by mu: why the side that ended its writing first did
+		eofs  int    // guarded by mu: the sides whose end went through
+	)
+	// A side ends its writing: ending notes it (before the other side can
+	// hear of it), halfClosed once its end went through; after both, the
+	// connection ended well.
+	ending := func(why string) {
+		mu.Lock()
+		if first == "" {
+			first = why
+		}
+		mu.Unlock()
+	}
+	halfClosed := func() {
+		mu.Lock()
+		eofs++
+		both, why := eofs == 2, first
+		mu.Unlock()
+		if both {
+			end(why)
+		}
+	}
+	eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
 	return p.run(stop, func() { end(shuttingDown) }, func() {
 		for {
 			typ, b, err := v.Read(p.ctx)
-			if err == nil && typ != websocket.MessageBinary {
-				err = fmt.Errorf("unexpected frame type read (expected %v): %v", websocket.MessageBinary, typ)
-				v.Close(websocket.StatusUnsupportedData, err.Error())
-			}
-			if err == nil {
-				_, err = st.Write(b)
-			}
 			if err != nil {
 				end("the client closed it")
 				return
 			}
+			if typ == websocket.MessageBinary {
+				if _, err := st.Write(b); err != nil {
+					end("the space closed it")
+					return
+				}
+				continue
+			}
+			var m api.TerminalMessage
+			if json.Unmarshal(b, &m) != nil || m.Type != "eof" {
+				v.Close(websocket.StatusUnsupportedData, `a text message must be {"type":"eof"}`)
+				end("the client sent a bad message")
+				return
+			}
+			ending("the client closed it")
+			wire.CloseWrite(st)
+			halfClosed()
 		}
 	}, func() {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := st.Read(buf)
 			if n > 0 && v.Write(p.ctx, websocket.MessageBinary, buf[:n]) != nil {
-				err = io.ErrClosedPipe
+				end("the client went away")
+				return
+			}
+			if err == io.EOF {
+				ending("the space closed it")
+				if v.Write(p.ctx, websocket.MessageText, eof) == nil {
+					halfClosed()
+					return
+				}
 			}
 			if err != nil {
 				end("the space closed it")
@@ -493,6 +541,48 @@ func SendLog(gone context.Context, v Viewer, lines []shared.SpaceLogEntry, next 
 			return
 		}
 	}
+}
+
+// LogStream is a followed log of a space (Access.Logs with follow), for
+// RelayLog: Lines, then every line of Next. Its Close does nothing: the
+// caller of Access.Logs cancels it.
+type LogStream struct {
+	Lines []shared.SpaceLogEntry
+	Next  <-chan shared.SpaceLogEntry
+}
+
+func (*LogStream) Close() error { return nil }
+
+// logWriteTimeout bounds the sending of one line to a follower.
+const logWriteTimeout = 10 * time.Second
+
+// readCloser is a viewer that reads nothing but the peer's close
+// (*websocket.Conn).
+type readCloser interface {
+	CloseRead(context.Context) context.Context
+}
+
+// RelayLog sends l to the viewer as SendLog does, within logWriteTimeout
+// a line. The viewer sends nothing: it is gone when its websocket closes,
+// or, for a *websocket.Conn, when it sends a message (CloseRead).
+func RelayLog(ctx context.Context, v Viewer, l *LogStream, stop <-chan struct{}) string {
+	gone := ctx
+	if c, ok := v.(readCloser); ok {
+		gone = c.CloseRead(context.WithoutCancel(ctx))
+	}
+	SendLog(gone, v, l.Lines, l.Next, stop, logWriteTimeout)
+	return "the log stream ended"
+}
+
+// NewSpaceLogs is the API's form of the recent lines of a space's log.
+func NewSpaceLogs(lines []shared.SpaceLogEntry) api.SpaceLogs {
+	res := api.SpaceLogs{Lines: []string{}, Entries: []api.LogLine{}}
+	for _, e := range lines {
+		l := NewLogLine(e)
+		res.Lines = append(res.Lines, l.Line)
+		res.Entries = append(res.Entries, l)
+	}
+	return res
 }
 
 // NewLogLine is the API's form of a line of a space's log.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"testing/iotest"
@@ -19,7 +20,8 @@ import (
 // fakeViewer is a viewer's websocket: Read returns what in sends, until
 // Close, which it records.
 type fakeViewer struct {
-	in     chan []byte
+	in     chan []byte // binary messages from the viewer
+	texts  chan []byte // text messages from the viewer
 	closed chan struct{}
 
 	mu    sync.Mutex
@@ -28,13 +30,15 @@ type fakeViewer struct {
 }
 
 func newFakeViewer() *fakeViewer {
-	return &fakeViewer{in: make(chan []byte, 4), closed: make(chan struct{})}
+	return &fakeViewer{in: make(chan []byte, 4), texts: make(chan []byte, 4), closed: make(chan struct{})}
 }
 
 func (v *fakeViewer) Read(ctx context.Context) (websocket.MessageType, []byte, error) {
 	select {
 	case b := <-v.in:
 		return websocket.MessageBinary, b, nil
+	case b := <-v.texts:
+		return websocket.MessageText, b, nil
 	case <-v.closed:
 		return 0, nil, errors.New("closed")
 	case <-ctx.Done():
@@ -114,8 +118,10 @@ func TestPumpsEndAtShutdown(t *testing.T) {
 	}
 }
 
-// The bytes a client sends over SSH reach the space, and the space's
-// closing ends the connection with 1000 and says so.
+// The bytes a client sends over SSH reach the space; the space's end of
+// writing reaches the client as {"type":"eof"}, while what the client
+// sends still reaches the space; once the client ends its writing too,
+// the connection ends with 1000, saying the space closed it first.
 func TestRelaySSHCarriesBytesUntilTheSpaceCloses(t *testing.T) {
 	space, here := net.Pipe()
 	v := newFakeViewer()
@@ -127,14 +133,93 @@ func TestRelaySSHCarriesBytesUntilTheSpaceCloses(t *testing.T) {
 	if err != nil || string(buf[:n]) != "SSH-2.0-client\r\n" {
 		t.Fatalf("the space read %q, %v", buf[:n], err)
 	}
+	// The space ends its writing: a pipe's CloseWrite is its Close.
 	space.Close()
+	waitWrote(t, v, `{"type":"eof"}`)
+	v.texts <- []byte(`{"type":"eof"}`)
 	select {
 	case why := <-reason:
 		if why != "the space closed it" || v.closeCode() != websocket.StatusNormalClosure {
 			t.Fatalf("ended for %q with close %d", why, v.closeCode())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the relay did not end when the space closed")
+		t.Fatal("the relay did not end when both sides closed")
+	}
+}
+
+// A client that ends its writing over SSH ({"type":"eof"}) still gets
+// the space's answer, and its end; then the connection ends with 1000.
+// Before, the client's end of writing ended the connection, answer or
+// not.
+func TestRelaySSHHalfCloseKeepsTheAnswer(t *testing.T) {
+	space, here := tcpPair(t)
+	v := newFakeViewer()
+	reason := make(chan string, 1)
+	go func() { reason <- RelaySSH(context.Background(), v, here, nil) }()
+	v.in <- []byte("question")
+	got := make([]byte, len("question"))
+	if _, err := io.ReadFull(space, got); err != nil || string(got) != "question" {
+		t.Fatalf("the space read %q, %v; want the question", got, err)
+	}
+	v.texts <- []byte(`{"type":"eof"}`)
+	if rest, err := io.ReadAll(space); err != nil || len(rest) != 0 {
+		t.Fatalf("after the client's half-close the space read %q, %v; want EOF", rest, err)
+	}
+	if _, err := space.Write([]byte("answer")); err != nil {
+		t.Fatalf("the space cannot answer after the client's half-close: %v", err)
+	}
+	space.CloseWrite()
+	waitWrote(t, v, "answer", `{"type":"eof"}`)
+	select {
+	case why := <-reason:
+		if why != "the client closed it" || v.closeCode() != websocket.StatusNormalClosure {
+			t.Fatalf("ended for %q with close %d", why, v.closeCode())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay did not end when both sides closed")
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, which,
+// unlike a pipe, can be half-closed.
+func tcpPair(t *testing.T) (a, b *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); d.Close() })
+	return c.(*net.TCPConn), d.(*net.TCPConn)
+}
+
+// waitWrote waits until the viewer was sent want, in order, as the last
+// messages.
+func waitWrote(t *testing.T, v *fakeViewer, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v.mu.Lock()
+		var got []string
+		for _, b := range v.wrote {
+			got = append(got, string(b))
+		}
+		v.mu.Unlock()
+		if len(got) >= len(want) && slices.Equal(got[len(got)-len(want):], want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the viewer was sent %q, want %q last", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

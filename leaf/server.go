@@ -2,6 +2,8 @@ package leaf
 
 import (
 	"context"
+	"fmt"
+	"net"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
@@ -50,29 +52,63 @@ type LocalOptions struct {
 	// NoProxy turns off forwarded ports and web apps
 	// (server.disable_proxy).
 	NoProxy bool
-	// RemoteAgents tells, on an origin, what the leaves reported of their
-	// agents (AccessOptions.RemoteAgents); nil elsewhere.
-	RemoteAgents func(location, spaceID string) (wire.AgentState, string, bool)
+	// Hub makes this the own location of an origin (*origin.Hub): the
+	// space service acts on its leaves' spaces through it (SpaceOptions.
+	// Fleet), streams to their agents go through it, and it learns this
+	// location and how to check the spaces restricted leaves report. nil
+	// means a standalone server or a leaf.
+	Hub Hub
+}
+
+// Hub is an origin's hub, as the origin's own location uses it.
+type Hub interface {
+	Fleet
+	RemoteStreams
+	// AgentState tells what the leaves reported of their agents
+	// (AccessOptions.RemoteAgents).
+	AgentState(location, spaceID string) (wire.AgentState, string, bool)
+	SetRelayLocal(func(ctx context.Context, h *wire.RelayOpen, conn net.Conn))
+	SetHome(location string, check func(ctx context.Context, owner *shared.User, old, sp *shared.Space) error)
 }
 
 // NewLocal returns the server's own location that opts describe. On a
 // leaf (SpaceOptions.Uplink) the uplink relays the streams the origin
-// opens to spaces here.
+// opens to spaces here, and on an origin (Hub) the hub does. A standalone
+// server or an origin serves a trusted location, which no leaf may claim:
+// only a leaf serves a restricted one (on its owner's API token).
 func NewLocal(opts LocalOptions) (*Local, error) {
-	spaces, err := NewSpaceService(opts.SpaceOptions)
+	so := opts.SpaceOptions
+	if _, ok := shared.LocationOwner(so.Location); ok && so.Uplink == nil {
+		return nil, fmt.Errorf("leaf: location %q is a restricted location, which only a leaf on that user's API token serves", so.Location)
+	}
+	// The agents of other locations: as the leaves report them to an
+	// origin's hub, or as the origin passes them on to a leaf's uplink.
+	var remoteAgents func(location, spaceID string) (wire.AgentState, string, bool)
+	var remoteStale func(location string) bool
+	switch {
+	case opts.Hub != nil:
+		so.Fleet, remoteAgents = opts.Hub, opts.Hub.AgentState
+	case so.Uplink != nil:
+		remoteAgents, remoteStale = so.Uplink.RemoteAgent, so.Uplink.RemoteStale
+	}
+	spaces, err := NewSpaceService(so)
 	if err != nil {
 		return nil, err
 	}
-	so := opts.SpaceOptions
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
 	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: opts.Audit,
 		Sealer: so.Sealer, NoProxy: opts.NoProxy, Logger: so.Logger})
 	access := NewAccess(AccessOptions{Location: so.Location, Store: so.Store, Spaces: spaces, Agents: opts.Agents, Streams: streams,
-		RemoteAgents: opts.RemoteAgents, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
+		RemoteAgents: remoteAgents, RemoteStale: remoteStale, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
 	if so.Uplink != nil {
 		so.Uplink.SetStreams(streams)
+	}
+	if h := opts.Hub; h != nil {
+		streams.SetRemote(h)
+		h.SetRelayLocal(streams.ServeRelayed)
+		h.SetHome(so.Location, spaces.CheckReport)
 	}
 	return &Local{Spaces: spaces, Streams: streams, Access: access, Agents: opts.Agents}, nil
 }
@@ -138,7 +174,7 @@ func NewServices(opts ServicesOptions) (*Services, error) {
 			origin.Login(ctx, id, req.Email, req.Password, req.TOTPCode)
 		},
 		OriginLogout: origin.Logout,
-		Identify:     origin.Identify,
+		Origin:       origin,
 	})
 	return &Services{
 		Services: shared.Services{

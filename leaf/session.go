@@ -188,6 +188,7 @@ func (s *session) run(ctx context.Context) (bool, error) {
 		s.close(err)
 		return false, err
 	}
+	u.forgetRemote() // the origin sends them all again
 	u.update(func(st *shared.LeafStatus) {
 		st.Connected, st.Reason, st.Since, st.NextAttempt = true, "", u.now(), time.Time{}
 		st.Protocol, st.Location, st.Restricted = welcome.Protocol, welcome.Location, welcome.Restricted
@@ -379,6 +380,8 @@ func (s *session) read(ctx context.Context) error {
 			s.acks.SetInterval(f.AckIntervalMS)
 		case *wire.SpaceAck:
 			s.reportAcked(f)
+		case *wire.AgentStates:
+			err = s.remoteAgents(f)
 		case *wire.Command:
 			if f.Action == wire.ActionCreate && s.proto < 2 {
 				return closeWith(wire.CloseMalformed, "a create command needs protocol 2, and this link speaks %d", s.proto)

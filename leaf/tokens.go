@@ -27,7 +27,14 @@ func (s *TokenService) List(ctx context.Context, o shared.ListOptions) (shared.P
 	return shared.SelectList(storage.ListWhere(ctx, s.opts.Store, func(t *shared.Token) bool { return t.UserID == a.User.ID }))(o, shared.SelectTokens)
 }
 
-// Create implements shared.TokenService at the origin.
+// replicaWait bounds how long Create waits for the replica to hold the
+// token it made at the origin.
+const replicaWait = 5 * time.Second
+
+// Create implements shared.TokenService at the origin. It answers once
+// the replica holds the new token, so that the token works here at once
+// (a client checks it with a read here), or after replicaWait, when the
+// token works at the origin and here as soon as the replica has it.
 func (s *TokenService) Create(ctx context.Context, name string, expires time.Time) (*shared.Token, string, error) {
 	req := api.TokenCreateRequest{Name: name}
 	if !expires.IsZero() {
@@ -39,8 +46,42 @@ func (s *TokenService) Create(ctx context.Context, name string, expires time.Tim
 	if err != nil {
 		return nil, "", err
 	}
+	s.awaitReplica(ctx, got.TokenID)
 	a := shared.ActorFrom(ctx)
 	return &shared.Token{Meta: shared.Meta{ID: got.TokenID}, UserID: a.User.ID, Name: name, ExpiresAt: expires.UTC()}, got.Token, nil
+}
+
+// awaitReplica waits until the replica holds the token id, for at most
+// replicaWait or until ctx ends.
+func (s *TokenService) awaitReplica(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, replicaWait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := s.opts.Store.Get(ctx, shared.KindToken, id); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Ready returns nil when Create can be made now for the caller of ctx:
+// the origin is reachable and takes the credential the caller presented
+// here (a read there as them checks it). Otherwise it returns the error
+// Create would fail with: EUNAVAILABLE at once while the origin is down,
+// ECONFLICT when the origin does not know, or ended, the session the leaf
+// keeps there for the caller's session here. It changes nothing.
+func (s *TokenService) Ready(ctx context.Context) error {
+	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
+		_, err := c.Users().WhoAmI(ctx)
+		return struct{}{}, err
+	})
+	return err
 }
 
 // Delete implements shared.TokenService at the origin.

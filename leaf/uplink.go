@@ -28,7 +28,8 @@
 //     SpaceController: Options.Spaces, or the SpaceService made with the
 //     uplink. With protocol 2, the audit events of the leaf's
 //     store go to the origin the same way (see reportAudit); with
-//     protocol 5, the states of its agents (uplinkagents.go).
+//     protocol 5, the states of its agents (uplinkagents.go); with
+//     protocol 6 the origin sends those of the other locations down.
 //  5. When the link ends, for whatever reason, Run waits with capped
 //     exponential backoff (reset after a welcome) and dials again. It never
 //     returns because of the origin: a refused credential, no common protocol
@@ -194,10 +195,11 @@ type Uplink struct {
 	agentsChanged chan struct{} // buffered 1: AgentChanged was called
 
 	mu     sync.Mutex
-	status shared.LeafStatus // guarded by mu
-	spaces SpaceController   // guarded by mu: Options.Spaces, or the space service's commands
-	acked  int64             // guarded by mu: highest leaf revision whose report the origin acknowledged
-	marks  agentMarks        // guarded by mu: agents to report
+	status shared.LeafStatus          // guarded by mu
+	spaces SpaceController            // guarded by mu: Options.Spaces, or the space service's commands
+	acked  int64                      // guarded by mu: highest leaf revision whose report the origin acknowledged
+	marks  agentMarks                 // guarded by mu: agents to report
+	remote map[string]*remoteLocation // guarded by mu: other locations' agents, by location (uplinkagents.go)
 
 	streams *AgentStreams // guarded by mu: serves relayed streams (relay.go); nil keeps no relay channel
 	relay   relayState    // guarded by mu

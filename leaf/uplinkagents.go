@@ -6,6 +6,13 @@ package leaf
 // the session sends the marked ones at most every AgentReportDelay; every
 // AgentRefresh it sends the linked agents again, so that their last_seen at
 // the origin is at most that old.
+//
+// Down the link (protocol 6 on) come the agents of the other locations'
+// spaces, as the origin holds them (wire.AgentStates with a location): the
+// uplink keeps them in memory, forgets them at each welcome (the origin
+// sends them all again), and answers RemoteAgent with them. While the link
+// is down, or the origin has no link to a location's leaf, that location's
+// agents are stale: none says it is connected.
 
 import (
 	"context"
@@ -14,6 +21,92 @@ import (
 
 	"github.com/knot-dev/knot/shared/wire"
 )
+
+// The bounds of what the uplink keeps of other locations' agents.
+const (
+	maxRemoteLocations = 4096
+	maxRemoteAgents    = 100_000 // per location, as the origin keeps
+)
+
+// remoteLocation is what the origin said of the agents of one location.
+type remoteLocation struct {
+	server   string // the version of that location's leaf
+	unlinked bool   // the origin has no link to that location's leaf
+	spaces   map[string]wire.AgentState
+}
+
+// remoteAgents takes an agent states frame of the origin.
+func (s *session) remoteAgents(f *wire.AgentStates) error {
+	if s.proto < 6 || f.Location == "" {
+		return closeWith(wire.CloseMalformed, "agent states from the origin need protocol 6 and a location (this link speaks %d)", s.proto)
+	}
+	if f.Location == s.location {
+		return nil // this leaf holds its own agents
+	}
+	u := s.u
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.remote == nil {
+		u.remote = map[string]*remoteLocation{}
+	}
+	rl := u.remote[f.Location]
+	if rl == nil || f.Reset {
+		if rl == nil && len(u.remote) >= maxRemoteLocations {
+			return nil
+		}
+		rl = &remoteLocation{spaces: map[string]wire.AgentState{}}
+		u.remote[f.Location] = rl
+	}
+	rl.server, rl.unlinked = f.Server, f.Unlinked
+	for _, a := range f.Agents {
+		if !a.Connected && a.Version == "" && a.LastSeen.IsZero() {
+			delete(rl.spaces, a.SpaceID)
+		} else if _, ok := rl.spaces[a.SpaceID]; ok || len(rl.spaces) < maxRemoteAgents {
+			rl.spaces[a.SpaceID] = a
+		}
+	}
+	return nil
+}
+
+// forgetRemote forgets every other location's agents, at a welcome.
+func (u *Uplink) forgetRemote() {
+	u.mu.Lock()
+	u.remote = nil
+	u.mu.Unlock()
+}
+
+// RemoteAgent returns what the origin said of the agent of the space
+// spaceID at another location, with the version of that location's leaf;
+// false when it said nothing. While the state is stale (RemoteStale), it
+// does not say the agent is connected. It is AccessOptions.RemoteAgents on
+// a leaf.
+func (u *Uplink) RemoteAgent(location, spaceID string) (wire.AgentState, string, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	rl := u.remote[location]
+	if rl == nil {
+		return wire.AgentState{}, "", false
+	}
+	st, ok := rl.spaces[spaceID]
+	if !ok {
+		return st, "", false
+	}
+	if !u.status.Connected || rl.unlinked {
+		st.Connected = false
+	}
+	return st, rl.server, true
+}
+
+// RemoteStale reports whether what the uplink holds of the agents of
+// location may be out of date: the link to the origin is down, or the
+// origin has no link to that location's leaf. It is
+// AccessOptions.RemoteStale on a leaf.
+func (u *Uplink) RemoteStale(location string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	rl := u.remote[location]
+	return !u.status.Connected || (rl != nil && rl.unlinked)
+}
 
 // maxDirtyAgents bounds the spaces marked between two reports; past it, the
 // next report is a reset holding every linked agent.
@@ -105,13 +198,7 @@ func (s *session) sendAgents(ctx context.Context, ids []string, reset bool) erro
 		n := min(len(ids), wire.MaxAgentStates)
 		f := &wire.AgentStates{Reset: reset && first, Agents: make([]wire.AgentState, 0, n)}
 		for _, id := range ids[:n] {
-			st := s.u.opts.Agents.Status(id)
-			as := wire.AgentState{SpaceID: id, Connected: st.Connected, LastSeen: st.LastSeen}
-			as.Version = bounded(st.Version, wire.MaxAgentVersionLength)
-			if as.Connected && as.Version == "" {
-				as.Version = "unknown"
-			}
-			f.Agents = append(f.Agents, as)
+			f.Agents = append(f.Agents, s.u.opts.Agents.WireState(id))
 		}
 		ids = ids[n:]
 		if len(f.Agents) == 0 && !f.Reset {
@@ -122,4 +209,17 @@ func (s *session) sendAgents(ctx context.Context, ids []string, reset bool) erro
 		}
 	}
 	return nil
+}
+
+// WireState returns the state of the agent of the space spaceID as the
+// origin keeps it (wire.AgentState): the space id alone when this endpoint
+// knows nothing of it.
+func (a *Agents) WireState(spaceID string) wire.AgentState {
+	st := a.Status(spaceID)
+	as := wire.AgentState{SpaceID: spaceID, Connected: st.Connected, LastSeen: st.LastSeen}
+	as.Version = bounded(st.Version, wire.MaxAgentVersionLength)
+	if as.Connected && as.Version == "" {
+		as.Version = "unknown"
+	}
+	return as
 }

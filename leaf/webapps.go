@@ -1,10 +1,42 @@
 package leaf
 
-// Web apps: the ports a space's template declares in http_ports, which
-// the web layer serves at /proxy/spaces/{space_id}/ports/{port}/ and, with
-// a wildcard domain, at USER--SPACE--PORT of that domain. Here are who may
-// open one, the finding of a space by its app host, and the one-time codes
-// and cookies of the wildcard hosts (see web/webapps.go for the HTTP).
+// Web apps: the ports a space's template declares in http_ports, served
+// over HTTP and websockets to the space's owner and users with Manage
+// Spaces, relayed to 127.0.0.1:PORT in the space over the agent link.
+//
+//   - Always at /proxy/spaces/{space_id}/ports/{port}/ on this server
+//     (the prefix is removed; X-Forwarded-Prefix says what it was), and,
+//     with server.wildcard_domain (*.example.com), at
+//     USER--SPACE--PORT.example.com, the app at the root of its own host.
+//   - Never anonymous. The path proxy takes the knot session (cookie or
+//     bearer token) as any route does. A wildcard host takes a bearer
+//     token, or its own cookie, __KNOT_APP: a browser without it is sent
+//     to this server's /proxy/auth, which, for a logged-in user who may
+//     open the app, makes a one-time code (valid 60 seconds, for that host
+//     alone) and sends the browser back to /__knot_auth on the app host;
+//     that redeems the code and sets __KNOT_APP, host-only, HttpOnly,
+//     SameSite=Lax. The cookie stands for the knot session (or token) it
+//     was made from and lives no longer: every request checks that session
+//     and the user's right to the space again, so logging out ends it.
+//   - The app never sees knot's credentials: the cookies __KNOT_SESSION,
+//     __KNOT_CSRF and __KNOT_APP and the headers Authorization and
+//     X-CSRF-Token are removed before a request reaches it, and a
+//     Set-Cookie of a __KNOT_ cookie from it is dropped.
+//   - A request carried by a cookie that changes something (not GET or
+//     HEAD) or opens a websocket must come from the app's own origin when
+//     the browser names one (Origin): another app on the same site cannot
+//     act with the user's cookie. On the path proxy, a user who opens
+//     another user's app gets it sandboxed (Content-Security-Policy:
+//     sandbox), so its scripts cannot act with that user's knot session.
+//   - A port the template does not declare is 404 saying so (WebApp); the
+//     owner reaches any port with knot forward port.
+//   - Connections to the app are pooled per user, client address, space
+//     and port, and each is audited when it ends (who, from where, the
+//     port, how long, the bytes each way; DialWebApp).
+//
+// Here are who may open an app, the finding of a space by its app host,
+// and the one-time codes and cookies of the wildcard hosts; the HTTP
+// (the proxy, the cookies, the redirects) is package web's (webapps.go).
 
 import (
 	"context"
@@ -85,6 +117,38 @@ func (a *AppGrants) AppURL(raw string) (*url.URL, string, error) {
 		return nil, "", shared.Errorf(shared.EINVALID, "%s is not a host of this server's web apps (server.wildcard_domain)", quote(to.Host))
 	}
 	return to, label, nil
+}
+
+// AppLogin returns where the browser of the actor, logged in with the
+// knot session sessionID or the API token tokenID, goes to open the web
+// app at raw (the query parameter to of GET /proxy/auth): authPath on the
+// app host, with a one-time code and the path to go on to. EINVALID as
+// AppURL; as AppSpace and Issue.
+func (a *Access) AppLogin(ctx context.Context, c Caller, g *AppGrants, raw, authPath, sessionID, tokenID string) (string, error) {
+	to, label, err := g.AppURL(raw)
+	if err != nil {
+		return "", err
+	}
+	if _, _, err := a.AppSpace(ctx, c, label); err != nil {
+		return "", err
+	}
+	code, err := g.Issue(to.Host, sessionID, tokenID, shared.ActorFrom(ctx).User.ID, a.opts.Now())
+	if err != nil {
+		return "", err
+	}
+	return to.Scheme + "://" + to.Host + authPath + "?code=" + url.QueryEscape(code) + "&next=" + url.QueryEscape(to.RequestURI()), nil
+}
+
+// AppNext returns next, where a browser goes after its app login, when it
+// is a path of the app host, and "/" otherwise: browsers read a backslash
+// as a slash and drop tabs and newlines, so "/\evil.example" leads
+// elsewhere.
+func AppNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 ||
+		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
+		return "/"
+	}
+	return next
 }
 
 // ParseAppLabel splits USER--SPACE--PORT; ENOTFOUND when label is not one.
@@ -233,6 +297,21 @@ func (c *auditedConn) Close() error {
 	err := c.PortConn.Close()
 	c.once.Do(c.closed)
 	return err
+}
+
+// WebAppError is the error of a request to the web app on port of sp
+// whose connection failed with err: a refusal of the space's leaf (its
+// disable_proxy, its checks) keeps its code; anything else is the app not
+// answering (EUNAVAILABLE).
+func WebAppError(err error, port int, sp *shared.Space) error {
+	why, code := "it does not answer", shared.ErrorCode(err)
+	if code != shared.EINTERNAL {
+		why = shared.ErrorMessage(err)
+	}
+	if code != shared.EFORBIDDEN && code != shared.ENOTFOUND {
+		code = shared.EUNAVAILABLE
+	}
+	return shared.Wrap(code, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why)
 }
 
 // WebApp checks that the actor may open port of sp as a web app: as

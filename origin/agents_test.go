@@ -97,3 +97,99 @@ func boolStr(b bool) string {
 	}
 	return "false"
 }
+
+// agentsFrom reads r's frames until an agent states frame of location
+// that ok accepts.
+func agentsFrom(t *testing.T, r *rawLeaf, location string, ok func(*wire.AgentStates) bool) {
+	t.Helper()
+	for {
+		f := r.mustNext()
+		if as, is := f.(*wire.AgentStates); is && as.Location == location && ok(as) {
+			return
+		}
+	}
+}
+
+// The hub tells each leaf on protocol 6 the agents of the other
+// locations: all it holds when the leaf links (each location with a
+// reset and the version of its leaf), then what changed, and that a
+// location's leaf went away (unlinked, with what it last said). A leaf's
+// own location is not sent back to it, and a leaf on protocol 5 gets no
+// agent states at all.
+func TestHubSendsEachLeafTheAgentsOfTheOtherLocations(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{KeepAlive: 200 * time.Millisecond})
+	seen := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	eu := mustDialRaw(t, o, sharedToken)
+	eu.welcome(hello("n1", "eu", "", 0))
+	eu.send(&wire.AgentStates{Reset: true, Agents: []wire.AgentState{{SpaceID: "s1", Connected: true, Version: "v1", LastSeen: seen}}})
+	eventually(t, 5*time.Second, func() string {
+		if _, _, ok := o.hub().AgentState("eu", "s1"); !ok {
+			return "the hub has not taken eu's report"
+		}
+		return ""
+	})
+
+	us := mustDialRaw(t, o, sharedToken)
+	us.welcome(hello("n2", "us", "", 0))
+	old := mustDialRaw(t, o, sharedToken)
+	h := hello("n3", "asia", "", 0)
+	h.ProtocolMax = 5
+	old.welcome(h)
+	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool {
+		return f.Reset && f.Server == "test" && !f.Unlinked && len(f.Agents) == 1 && f.Agents[0] == wire.AgentState{SpaceID: "s1", Connected: true, Version: "v1", LastSeen: seen}
+	})
+
+	// The agent leaves.
+	eu.send(&wire.AgentStates{Agents: []wire.AgentState{{SpaceID: "s1", Version: "v1", LastSeen: seen.Add(time.Minute)}}})
+	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool {
+		return !f.Reset && len(f.Agents) == 1 && f.Agents[0] == wire.AgentState{SpaceID: "s1", Version: "v1", LastSeen: seen.Add(time.Minute)}
+	})
+	// That round woke every link: the leaf on protocol 5 got nothing of
+	// it before its next keep-alive.
+	for {
+		f := old.mustNext()
+		if _, ok := f.(*wire.KeepAlive); ok {
+			break
+		}
+		if as, ok := f.(*wire.AgentStates); ok {
+			t.Fatalf("a leaf on protocol 5 was sent agent states: %+v", as)
+		}
+	}
+
+	// eu's leaf goes away: what it last said stays, unlinked.
+	eu.c.Close(websocket.StatusNormalClosure, "")
+	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool {
+		return f.Reset && f.Unlinked && len(f.Agents) == 1 && f.Agents[0].SpaceID == "s1" && !f.Agents[0].Connected
+	})
+	// And eu, back, hears of us (which has no agents), never of itself.
+	eu = mustDialRaw(t, o, sharedToken)
+	eu.welcome(hello("n1", "eu", "", 0))
+	for {
+		f := eu.mustNext()
+		as, ok := f.(*wire.AgentStates)
+		if !ok {
+			continue
+		}
+		if as.Location == "eu" {
+			t.Fatalf("eu was sent its own agents: %+v", as)
+		}
+		if as.Location == "us" && as.Reset && !as.Unlinked && len(as.Agents) == 0 {
+			break
+		}
+	}
+}
+
+// A leaf's agent states name no location: one that does is cut.
+func TestALeafsAgentStatesNameNoLocation(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{})
+	r := mustDialRaw(t, o, sharedToken)
+	r.welcome(hello("n1", "eu", "", 0))
+	r.send(&wire.AgentStates{Location: "us", Agents: []wire.AgentState{{SpaceID: "s1", Connected: true, Version: "v1"}}})
+	code, reason := r.closed()
+	if code != wire.CloseMalformed || !strings.Contains(reason, "name no location") {
+		t.Fatalf("the link closed with %d %q, want %d saying a leaf's agent states name no location", code, reason, wire.CloseMalformed)
+	}
+	if _, _, ok := o.hub().AgentState("us", "s1"); ok {
+		t.Fatal("the hub kept what a leaf said of another location")
+	}
+}

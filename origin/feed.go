@@ -313,6 +313,9 @@ func (l *link) read(ctx context.Context) error {
 			if l.proto < 5 {
 				return closeWith(wire.CloseMalformed, "agent states need protocol 5, and this link speaks %d", l.proto)
 			}
+			if f.Location != "" {
+				return closeWith(wire.CloseMalformed, "a leaf's agent states name no location: it speaks for its own")
+			}
 			l.agentStates(f)
 		case *wire.AuditReport:
 			if l.proto < 2 {

@@ -274,9 +274,13 @@ func (h *Hub) Run(ctx context.Context) error {
 	// ones, and a link's keep-alive comes at most a quarter late.
 	ka := time.NewTicker(max(h.keepAlive/4, 1))
 	defer ka.Stop()
+	agents := time.NewTicker(wire.AgentReportDelay)
+	defer agents.Stop()
 	for {
 		h.refresh(ctx)
 		select {
+		case <-agents.C:
+			h.wakeAgents()
 		case now := <-ka.C:
 			h.keepAlives(now)
 			h.forgetGone()

@@ -42,12 +42,14 @@ type link struct {
 
 	// Owned by the streamer. At most one streamer runs at a time, and the
 	// next one starts under smu after the last one stopped.
-	rev      int64 // the revision the leaf holds once it applied what was sent
-	view     view
-	ownerRev int64       // restricted: revision of the owner record the view follows
-	reeval   bool        // restricted: the next frame must re-evaluate the view
-	stuck    *time.Timer // closes the connection when a change frame write hangs
-	seen     int64       // the store's head revision as the link last read it
+	rev        int64 // the revision the leaf holds once it applied what was sent
+	view       view
+	ownerRev   int64       // restricted: revision of the owner record the view follows
+	reeval     bool        // restricted: the next frame must re-evaluate the view
+	stuck      *time.Timer // closes the connection when a change frame write hangs
+	seen       int64       // the store's head revision as the link last read it
+	agentSeq   int64       // the last change of the hub's agent table sent (agents.go)
+	agentsSent bool        // the agent table was sent once
 
 	// Set by open before the goroutines start.
 	end     func(error)     // ends the link with the first error it is given
@@ -105,6 +107,7 @@ const (
 	workStart     work = 1 << iota // ping, and send the snapshot if the welcome said so
 	workPump                       // send what the feed holds after the leaf's revision
 	workKeepAlive                  // recheck the credential, send a keep-alive and ping
+	workAgents                     // send what changed of the other locations' agents (agents.go)
 )
 
 // poke tells the link the store's head moved.
@@ -200,7 +203,7 @@ func (l *link) open(ctx, runCtx context.Context) error {
 	l.sctx = context.WithoutCancel(lctx)
 	l.unwatch = context.AfterFunc(lctx, func() { l.end(context.Cause(lctx)) })
 	l.smu.Lock()
-	l.work |= workStart | workPump
+	l.work |= workStart | workPump | workAgents
 	l.smu.Unlock()
 	l.streamers.Add(1)
 	go l.streamer() // streaming has been true since open began
@@ -392,6 +395,7 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	}
 	now := h.now()
 	h.links[l.location] = l
+	h.agentsLinked(l.location)
 	l.kaDue = time.Now().Add(h.keepAlive)
 	h.fleet.connect(shared.LeafNode{
 		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
@@ -413,6 +417,7 @@ func (h *Hub) unregister(l *link) {
 		return // replaced
 	}
 	delete(h.links, l.location)
+	h.agentsLinked(l.location)
 	h.fleet.disconnect(l.node, l.location, h.now())
 }
 
@@ -465,6 +470,11 @@ func (l *link) stream(ctx context.Context, w work) error {
 			return err
 		}
 		l.ping(ctx)
+	}
+	if w&workAgents != 0 {
+		if err := l.sendAgents(ctx); err != nil {
+			return err
+		}
 	}
 	for {
 		more, err := l.pump(ctx)

@@ -16,11 +16,11 @@ import (
 // state, the template (which owner must be allowed to use) and the owner's
 // quota. old is the space as the origin holds it, nil for a new one. It
 // returns the error that refuses the report.
-type SpaceCheck func(ctx context.Context, owner *shared.User, old, sp *shared.Space) error
+type SpaceCheck = func(ctx context.Context, owner *shared.User, old, sp *shared.Space) error
 
 // SetHome tells the hub the origin's own location, which no link and no
 // leaf token may claim, and how to check the spaces restricted leaves
-// report. The web layer calls it once, before Run. Without a check, the
+// report. leaf.NewLocal calls it once, before Run. Without a check, the
 // hub refuses every space report of a restricted leaf.
 func (h *Hub) SetHome(location string, check SpaceCheck) {
 	h.mu.Lock()

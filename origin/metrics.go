@@ -27,7 +27,11 @@ var leafSeries = []struct {
 // Metrics returns the hub's figures: how many leaf nodes are connected,
 // and a series per leaf node it lists (Leaves), labelled with its
 // location (restrictedLocation for a restricted leaf) and its node id.
+// A nil hub (a standalone server) has none.
 func (h *Hub) Metrics() []metrics.Family {
+	if h == nil {
+		return nil
+	}
 	leaves := h.Leaves()
 	connected := 0
 	for _, in := range leaves {

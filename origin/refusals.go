@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/knot-dev/knot/shared"
 )
 
 // The log of refused leaf credentials is throttled: anyone can knock on
@@ -32,6 +34,16 @@ type refusalLog struct {
 type refusalSource struct {
 	loggedAt   time.Time // when its last line was written
 	suppressed int       // refusals since then that were not logged
+}
+
+// AuthenticateFrom is Authenticate for a credential offered from remote:
+// a refused one is logged or counted as Refused does.
+func (h *Hub) AuthenticateFrom(ctx context.Context, bearer, remote string) (Credential, error) {
+	cred, err := h.Authenticate(ctx, bearer)
+	if shared.ErrorCode(err) == shared.EUNAUTHORIZED {
+		h.Refused(ctx, remote, shared.ErrorMessage(err))
+	}
+	return cred, err
 }
 
 // Refused logs, or counts, a leaf credential that Authenticate refused

@@ -33,7 +33,7 @@ import (
 
 // RelayLocal serves a relayed stream for a space of the origin's own
 // location: it answers the reply, carries the stream and closes conn.
-type RelayLocal func(ctx context.Context, h *wire.RelayOpen, conn net.Conn)
+type RelayLocal = func(ctx context.Context, h *wire.RelayOpen, conn net.Conn)
 
 // relayTable holds the relay channels of the leaves, by location.
 type relayTable struct {

@@ -113,6 +113,9 @@ type Identity struct {
 // it carries the new secret and its otpauth:// URI, which the answer shows.
 type TOTPEnrolment struct {
 	Secret, URI string
+	// Expires is when a pending change of authenticator is forgotten
+	// (TOTPService.BeginTOTPChange); zero for a login's enrolment.
+	Expires time.Time
 }
 
 // EnrolMessage is the message of a TOTPEnrolment.

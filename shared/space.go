@@ -40,6 +40,32 @@ type Space struct {
 	// them once.
 	SSHHostKey    string `json:"ssh_host_key,omitempty"`
 	SSHHostPublic string `json:"ssh_host_public,omitempty"`
+	// SSHDHostKeys are the host keys of the image's own sshd, in
+	// authorized_keys form, as the space's agent last reported them; none
+	// when it runs none. While it has them, that sshd serves the space's
+	// SSH, and they are the keys clients see (HostKeys).
+	SSHDHostKeys []string `json:"sshd_host_keys,omitempty"`
+}
+
+// HostKeys returns the SSH host keys the space may present, the one it
+// presents now first: the image's own sshd's, when its agent reported
+// them, then the space's own, which the agent presents when no sshd
+// answers. knot ssh-config writes them all.
+func (s *Space) HostKeys() []string {
+	keys := append([]string(nil), s.SSHDHostKeys...)
+	if s.SSHHostPublic != "" {
+		keys = append(keys, s.SSHHostPublic)
+	}
+	return keys
+}
+
+// HostKey returns the SSH host key the space presents now (the first of
+// HostKeys), "" when it has none yet.
+func (s *Space) HostKey() string {
+	if len(s.SSHDHostKeys) > 0 {
+		return s.SSHDHostKeys[0]
+	}
+	return s.SSHHostPublic
 }
 
 func (*Space) RecordKind() Kind { return KindSpace }

@@ -166,7 +166,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 // removes them). They are Secure when the request came over TLS, or the
 // server's public URL is https (a proxy in front of it ends TLS).
 func (s *Server) setCookies(w http.ResponseWriter, r *http.Request, session, csrf string, maxAge int) {
-	secure := r.TLS != nil || strings.HasPrefix(s.url, "https://")
+	secure := r.TLS != nil || strings.HasPrefix(s.o.URL, "https://")
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", MaxAge: maxAge, Secure: secure, SameSite: http.SameSiteLaxMode})
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/knot-dev/knot/origin"
@@ -18,7 +19,9 @@ import (
 // handleConnectApprove serves POST /api/connect/approve: a user logged in
 // to the web UI approves the CLI that asks, and gets the CLI's address with
 // a one-time code to send the browser to. Only a browser's session may
-// approve: the cookie's CSRF check is the approval form's.
+// approve: the cookie's CSRF check is the approval form's. On a leaf, an
+// approval whose token could not be made at the origin now is refused at
+// once (tokensReady).
 func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.ConnectApproveRequest) (api.ConnectApproved, error) {
 	if !p.viaCookie || p.sessionID == "" {
 		return api.ConnectApproved{}, invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
@@ -27,12 +30,43 @@ func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.Co
 	if err := cr.Check(); err != nil {
 		return api.ConnectApproved{}, err
 	}
+	if err := s.tokensReady(r.Context()); err != nil {
+		return api.ConnectApproved{}, err
+	}
 	code, err := s.connect.Issue(origin.ConnectGrant{UserID: p.user.ID, SessionID: p.sessionID, Host: req.Host}, req.Challenge)
 	if err != nil {
 		return api.ConnectApproved{}, err
 	}
 	s.audit(r, p, "Connect Approve", "approved knot connect on "+quote(req.Host), nil)
 	return api.ConnectApproved{Status: true, Redirect: cr.Redirect(code)}, nil
+}
+
+// tokenReadier is the token service of a leaf, which makes tokens at the
+// origin as the caller (leaf.TokenService.Ready).
+type tokenReadier interface {
+	Ready(ctx context.Context) error
+}
+
+// tokensReady returns, on a leaf, the error that making the caller's API
+// token would fail with now, so that the page that approves says so rather
+// than the CLI later: 503 while the origin is down, and 409 saying to log
+// in again when the leaf holds no session of theirs at the origin (it was
+// down at their login, the leaf restarted since, or the origin ended it).
+func (s *Server) tokensReady(ctx context.Context) error {
+	tr, ok := s.tokens.(tokenReadier)
+	if !ok || s.origin == nil {
+		return nil
+	}
+	if c, ok := shared.CredentialFrom(ctx); ok {
+		c.Answered = nil // the answer is this server's
+		ctx = shared.NewContextWithCredential(ctx, c)
+	}
+	err := tr.Ready(ctx)
+	if isCode(err, shared.ECONFLICT) {
+		return shared.Wrap(shared.ECONFLICT, err, "the API token of knot connect is made at the origin %s, where this leaf has no session of yours now: log out, log in again here, and approve again",
+			s.origin.URL())
+	}
+	return err
 }
 
 // handleConnectToken serves POST /api/connect/token: the CLI redeems its

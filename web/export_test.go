@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/metrics"
 	"github.com/knot-dev/knot/storage"
 )
 
@@ -69,13 +71,15 @@ func NewTest(o TestOptions) (*Server, error) {
 		return nil, errors.New("web: TestOptions.Store is required")
 	}
 	wo := Options{Logger: o.Logger, Version: o.Version, Location: o.Location, URL: o.URL, AgentBinary: o.AgentBinary,
-		WildcardDomain: o.WildcardDomain, DisableProxy: o.DisableProxy, Now: o.Now,
+		WildcardDomain: o.WildcardDomain, Now: o.Now,
 		ShutdownTimeout: o.ShutdownTimeout, TLS: o.TLS, Hub: o.Hub, MetricsToken: o.MetricsToken, ValidateTemplate: o.ValidateTemplate}
 	var st *storage.Observed
 	if o.Leaf != nil {
 		st = leaf.Observe(o.Store, o.Leaf.Uplink)
+		wo.Metrics = func(ctx context.Context) []metrics.Family { return append(st.Metrics(), o.Leaf.Uplink.Metrics(ctx)...) }
 	} else {
 		st = origin.Observe(o.Store, o.Hub)
+		wo.Metrics = func(context.Context) []metrics.Family { return append(st.Metrics(), o.Hub.Metrics()...) }
 	}
 	wo.Store = st
 	wo.Logins = origin.NewLogins(origin.LoginsOptions{Now: o.Now})
@@ -95,11 +99,11 @@ func NewTest(o TestOptions) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		wo.Services, wo.Local, wo.Leaf = svcs.Services, svcs.Local, &LeafOptions{Uplink: l.Uplink, Origin: svcs.Origin}
+		wo.Services, wo.Local, wo.Origin = svcs.Services, svcs.Local, svcs.Origin
 		return New(wo)
 	}
 	if o.Hub != nil {
-		lo.Fleet, lo.RemoteAgents = o.Hub, o.Hub.AgentState
+		lo.Hub = o.Hub
 	}
 	local, err := leaf.NewLocal(lo)
 	if err != nil {

@@ -5,24 +5,21 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/coder/websocket"
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
-	"github.com/knot-dev/knot/shared/wire"
 )
 
-// This file holds the origin's side of the fleet: the leaf link endpoint,
-// the fleet view, leaf tokens, and what leaves ask the origin over HTTP.
+// The fleet view, leaf tokens, and what leaves ask the origin over HTTP;
+// the leaf link and the relay channel are in relay.go.
 
 // roleName returns "standalone", "origin" or "leaf".
 func (s *Server) roleName() string {
 	switch {
-	case s.hub != nil:
+	case s.o.Hub != nil:
 		return "origin"
-	case s.leaf != nil:
+	case s.origin != nil:
 		return "leaf"
 	}
 	return "standalone"
@@ -38,59 +35,6 @@ func bearer(r *http.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(secret)
-}
-
-// offers reports whether the request offers the websocket subprotocol p.
-func offers(r *http.Request, p string) bool {
-	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, s := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(s), p) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// handleLeafServer serves GET /api/leaf-server, the link of a leaf: it
-// authenticates the leaf's bearer credential (401 with the reason when it
-// is refused), upgrades to a websocket with the subprotocol knot-leaf.v1,
-// and hands the connection to the hub.
-func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
-	cred, err := s.leafCredential(r, wire.Subprotocol, "the leaf link")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	conn, err := websocket.Accept(linkBuffers{w}, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
-	if err != nil {
-		return // Accept wrote the response
-	}
-	// Accept answers the leaf's hello and returns: the link goes on in
-	// goroutines of its own, and the hub ends it when it stops.
-	if err := s.hub.Accept(r.Context(), conn, cred); err != nil {
-		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
-	}
-}
-
-// leafCredential authenticates the bearer credential of a leaf's
-// websocket at an origin (a refusal goes to the hub's throttled log), and
-// checks that the request offers subprotocol, the one of what.
-func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (origin.Credential, error) {
-	if s.hub == nil {
-		return origin.Credential{}, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to")
-	}
-	cred, err := s.hub.Authenticate(r.Context(), bearer(r))
-	if err != nil {
-		if isCode(err, shared.EUNAUTHORIZED) {
-			s.hub.Refused(r.Context(), r.RemoteAddr, shared.ErrorMessage(err))
-		}
-		return origin.Credential{}, err
-	}
-	if !offers(r, subprotocol) {
-		return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
-	}
-	return cred, nil
 }
 
 // handleListLeaves serves GET /api/leaves: every leaf node connected to the
@@ -118,7 +62,7 @@ func (s *Server) handleListLeaves(w http.ResponseWriter, r *http.Request, p *pri
 	for _, u := range unseen {
 		out.Unseen = append(out.Unseen, api.UnseenLocation(u))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 
@@ -137,7 +81,7 @@ func (s *Server) handleListLeafTokens(w http.ResponseWriter, r *http.Request, p 
 	for _, t := range all {
 		out.Tokens = append(out.Tokens, s.newLeafTokenInfo(t))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeTaggedJSON(w, r, out)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"hash/maphash"
 	"net/http"
 	"strconv"
@@ -31,6 +32,29 @@ func writeTagged(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	writeRaw(w, http.StatusOK, body)
+}
+
+// writeTaggedJSON writes the list v as writeTagged does.
+func writeTaggedJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeJSON(w, http.StatusOK, v) // answers its last resort
+		return
+	}
+	writeTagged(w, r, append(b, '\n'))
+}
+
+// listed is the apiFunc that answers with the list fn returns, tagged
+// (writeTaggedJSON).
+func listed[Resp any](fn func(*http.Request, *principal) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		out, err := fn(r, p)
+		if err != nil {
+			return err
+		}
+		writeTaggedJSON(w, r, out)
+		return nil
+	}
 }
 
 func listPage[T any](r *http.Request, list func(context.Context, shared.ListOptions) (shared.Page[T], error)) (shared.Page[T], error) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,46 +11,20 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/shared/metrics"
 )
-
-// knownMethods bounds the method label: anything else counts as "OTHER".
-var knownMethods = map[string]bool{
-	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
-	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
-}
-
-// statusWriter records the status and size of a response.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts and times every request by chi route pattern, logs one
 // debug line per request, and turns a panic into a logged 500.
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -58,26 +33,13 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 				buf := make([]byte, 16<<10)
 				buf = buf[:goruntime.Stack(buf, false)]
 				s.log.ErrorContext(r.Context(), "panic while serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(buf))
-				if sw.status == 0 {
+				if sw.Status() == 0 {
 					writeJSON(sw, http.StatusInternalServerError, api.ErrorBody{Error: "internal error"})
 				}
 			}
-			status := sw.status
-			if status == 0 {
-				status = http.StatusOK
-			}
-			route := "unmatched"
-			if rc := chi.RouteContext(r.Context()); rc != nil {
-				if p := rc.RoutePattern(); p != "" {
-					route = p
-				}
-			}
-			method := r.Method
-			if !knownMethods[method] {
-				method = "OTHER"
-			}
+			status := cmp.Or(sw.Status(), http.StatusOK)
 			d := time.Since(start)
-			s.metrics.Observe(route, method, status, d)
+			route, method := s.metrics.Observe(chi.RouteContext(r.Context()).RoutePattern(), r.Method, status, d)
 			if s.log.Enabled(r.Context(), slog.LevelDebug) {
 				s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 					slog.String("method", method), slog.String("route", route),
@@ -88,19 +50,21 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 	})
 }
 
-// handleMetrics writes the metrics in the Prometheus text format.
+// handleMetrics writes the metrics in the Prometheus text format. With
+// server.metrics_token set, it answers only requests with "Authorization:
+// Bearer <token>" (401 for the others), compared in constant time. Its
+// labels name no user (see origin.Hub.Metrics).
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	if !s.metricsAllowed(w, r) {
+	if t := s.o.MetricsToken; t != "" && !crypt.Equal(crypt.HashToken(bearer(r)), crypt.HashToken(t)) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="knot metrics"`)
+		s.writeError(w, r, shared.Errorf(shared.EUNAUTHORIZED, "GET /metrics needs Authorization: Bearer <token>, the token of server.metrics_token"))
 		return
 	}
 	var b strings.Builder
 	s.metrics.Write(&b)
-	fams := s.store.Metrics()
-	if s.hub != nil {
-		fams = append(fams, s.hub.Metrics()...)
-	}
-	if s.leaf != nil {
-		fams = append(fams, s.leaf.Uplink.Metrics(r.Context())...)
+	var fams []metrics.Family
+	if s.o.Metrics != nil {
+		fams = s.o.Metrics(r.Context())
 	}
 	metrics.Write(&b, append(fams, metrics.Process(s.metrics.Start)...))
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -1,22 +1,5 @@
 package web
 
-// Forwarded ports: GET /api/spaces/{space_id}/ports/{port}, a websocket
-// that carries one TCP connection to 127.0.0.1:PORT inside the space,
-// relayed by this server over the agent link (knot forward port opens one
-// per local connection).
-//
-//   - Binary messages carry the connection's bytes both ways. A text
-//     message {"type":"eof"} says the sender's side will write no more
-//     (a TCP half-close); the connection ends when both sides said so, or
-//     at once when either closes the websocket or the space's program
-//     closes its connection.
-//   - The owner of the space, or a user with Manage Spaces, may forward
-//     any port; anyone else gets 404 as for the space, audited. Nothing
-//     listening on the port is 400 with the agent's reason, before the
-//     upgrade. server.disable_proxy turns forwarding off (403).
-//   - Every connection is audited when it ends: who, from where, the
-//     port, how long it lasted, the bytes each way and why it ended.
-
 import (
 	"net/http"
 	"strconv"
@@ -25,9 +8,6 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 )
-
-// maxForwardMessage bounds a message of a forwarded-port websocket.
-const maxForwardMessage = 64 << 10
 
 // portParam reads the port of a route, 1 to 65535.
 func portParam(r *http.Request) (int, error) {
@@ -39,7 +19,9 @@ func portParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// handleForwardPort serves GET /api/spaces/{space_id}/ports/{port}.
+// handleForwardPort serves GET /api/spaces/{space_id}/ports/{port}, a
+// websocket that carries one TCP connection to the port in the space
+// (leaf.RelayPort) in messages of at most 64 KiB.
 func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *principal) error {
 	port, err := portParam(r)
 	if err != nil {
@@ -50,7 +32,7 @@ func (s *Server) handleForwardPort(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	return pump(s, w, r, maxForwardMessage, func() (*leaf.PortConn, *leaf.Visit, error) {
+	return pump(s, w, r, 64<<10, func() (*leaf.PortConn, *leaf.Visit, error) {
 		return s.access.DialPort(r.Context(), callerOf(r), sp, way)
 	}, leaf.RelayPort)
 }

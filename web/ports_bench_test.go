@@ -5,10 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,15 +95,15 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 		}
 	})
 	port := strconv.Itoa(echo.Addr().(*net.TCPAddr).Port)
-	wsURL := strings.Replace(srv.URL, "http://", "ws://", 1) + "/api/spaces/" + sp.ID + "/ports/" + port
+	cl, err := client.New(client.Config{Address: srv.URL, Token: token})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	const size = 8 << 20
 	chunk := make([]byte, client.MaxPortMessage) // as knot forward port sends
-	var plain, forwarded, plainCPU, forwardedCPU time.Duration
-	for b.Loop() {
-		c0 := cpuTime()
-		t0 := time.Now()
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	loopback := func(addr string) {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -119,47 +117,49 @@ func BenchmarkForwardedPortThroughput(b *testing.B) {
 			b.Fatalf("loopback: %d bytes back, %v", n, err)
 		}
 		c.Close()
-
-		t1, c1 := time.Now(), cpuTime()
-		ws, _, err := websocket.Dial(ctx, wsURL, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + token}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		go func() {
-			for sent := 0; sent < size; sent += len(chunk) {
-				ws.Write(ctx, websocket.MessageBinary, chunk)
-			}
-			ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
-		}()
-		ws.SetReadLimit(client.MaxPortMessage)
-		n, buf := 0, make([]byte, client.MaxPortMessage)
-		for { // as knot forward port reads: each message into one buffer
-			typ, r, err := ws.Reader(ctx)
-			if err != nil {
-				b.Fatalf("forwarded: %v after %d bytes", err, n)
-			}
-			if typ == websocket.MessageText {
-				io.Copy(io.Discard, r)
-				break
-			}
-			m, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{r}, buf)
-			if err != nil {
-				b.Fatalf("forwarded: %v after %d bytes", err, n)
-			}
-			n += int(m)
-		}
-		if n != size {
-			b.Fatalf("forwarded: %d bytes back", n)
-		}
-		ws.Close(websocket.StatusNormalClosure, "")
-		plain, forwarded = plain+t1.Sub(t0), forwarded+time.Since(t1)
-		plainCPU, forwardedCPU = plainCPU+c1-c0, forwardedCPU+cpuTime()-c1
 	}
-	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
-	b.ReportMetric(mbs(plain), "loopback-MB/s")
-	b.ReportMetric(mbs(forwarded), "forwarded-MB/s")
-	b.ReportMetric(plain.Seconds()/forwarded.Seconds(), "ratio")
-	b.ReportMetric(plainCPU.Seconds()/forwardedCPU.Seconds(), "cpu-ratio")
+	// The floor: as many sockets each way as the forwarded path (client,
+	// server, agent, echo server), through two relays that copy the bytes
+	// through user space, with no websocket, TLS or yamux.
+	relay := testenv.StartRelay(b, testenv.StartRelay(b, "127.0.0.1:"+port))
+	var plain, relayed, forwarded testenv.Timing
+	for b.Loop() {
+		plain.Add(func() { loopback("127.0.0.1:" + port) })
+		relayed.Add(func() { loopback(relay) })
+		forwarded.Add(func() {
+			ws, err := cl.Spaces().ForwardPort(ctx, sp.ID, echo.Addr().(*net.TCPAddr).Port) // as knot forward port dials
+			if err != nil {
+				b.Fatal(err)
+			}
+			go func() {
+				for sent := 0; sent < size; sent += len(chunk) {
+					ws.Write(ctx, websocket.MessageBinary, chunk)
+				}
+				ws.Write(ctx, websocket.MessageText, []byte(`{"type":"eof"}`))
+			}()
+			n, buf := 0, make([]byte, client.MaxPortMessage)
+			for { // as knot forward port reads: each message into one buffer
+				typ, r, err := ws.Reader(ctx)
+				if err != nil {
+					b.Fatalf("forwarded: %v after %d bytes", err, n)
+				}
+				if typ == websocket.MessageText {
+					io.Copy(io.Discard, r)
+					break
+				}
+				m, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{r}, buf)
+				if err != nil {
+					b.Fatalf("forwarded: %v after %d bytes", err, n)
+				}
+				n += int(m)
+			}
+			if n != size {
+				b.Fatalf("forwarded: %d bytes back", n)
+			}
+			ws.Close(websocket.StatusNormalClosure, "")
+		})
+	}
+	plain.Report(b, size, relayed, forwarded)
 }
 
 // cpuTime is the CPU time the test process has used.

@@ -2,32 +2,52 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
-// Streams to the agents of spaces at any location (see package leaf,
-// streams.go, for relay against redirect): the terminal handler, and any
-// handler of another kind of agent stream, asks s.agentStreams for a stream
-// to a space whether it runs here or elsewhere.
+// The websockets of an origin's leaves: the leaf link and the relay
+// channel, which web upgrades and authenticates and package origin's hub
+// serves. The hub, told by leaf.NewLocal, relays the streams to the agents
+// of spaces at other locations (see package leaf, streams.go).
 
-// setupStreams gives, on an origin, the server's agent streams their way
-// to other locations, the hub, and the hub its way to this location's
-// (a leaf's uplink gets them in leaf.NewLocal).
-func (s *Server) setupStreams() {
-	if s.hub != nil {
-		s.agentStreams.SetRemote(s.hub)
-		s.hub.SetRelayLocal(s.agentStreams.ServeRelayed)
+// handleLeafServer serves GET /api/leaf-server, the link of a leaf: it
+// authenticates the leaf's bearer credential (401 with the reason when it
+// is refused), upgrades to a websocket with the subprotocol knot-leaf.v1,
+// and hands the connection to the hub.
+func (s *Server) handleLeafServer(w http.ResponseWriter, r *http.Request) {
+	cred, err := s.leafCredential(r, wire.Subprotocol, "the leaf link")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	conn, err := websocket.Accept(linkBuffers{w}, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+	if err != nil {
+		return // Accept wrote the response
+	}
+	// Accept answers the leaf's hello and returns: the link goes on in
+	// goroutines of its own, and the hub ends it when it stops.
+	if err := s.o.Hub.Accept(r.Context(), conn, cred); err != nil {
+		s.log.Debug("leaf link refused", "remote", r.RemoteAddr, "err", err)
 	}
 }
 
-// callerOf is where r came from, for the audit log of the ways into
-// spaces.
-func callerOf(r *http.Request) leaf.Caller {
-	return leaf.Caller{IP: clientIP(r), UserAgent: r.UserAgent(), ForwardedFor: r.Header.Get("X-Forwarded-For")}
+// leafCredential authenticates the bearer credential of a leaf's
+// websocket at an origin (a refusal goes to the hub's throttled log), and
+// checks that the request offers subprotocol, the one of what.
+func (s *Server) leafCredential(r *http.Request, subprotocol, what string) (origin.Credential, error) {
+	if s.o.Hub == nil {
+		return origin.Credential{}, notFound("this server is not an origin and takes no leaves: set server.shared_token on the server leaves connect to")
+	}
+	if cred, err := s.o.Hub.AuthenticateFrom(r.Context(), bearer(r), r.RemoteAddr); err != nil || offers(r, subprotocol) {
+		return cred, err
+	}
+	return origin.Credential{}, invalid("%s is a websocket with the subprotocol %s", what, subprotocol)
 }
 
 // handleLeafRelay serves GET /api/leaf-relay, the relay channel of a leaf
@@ -37,12 +57,10 @@ func callerOf(r *http.Request) leaf.Caller {
 // knot-relay.v1.
 func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
 	cred, err := s.leafCredential(r, wire.RelaySubprotocol, "the relay channel")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	if err == nil {
+		err = s.o.Hub.CheckRelay(cred, r.URL.Query().Get("node"), r.URL.Query().Get("location"))
 	}
-	node, location := r.URL.Query().Get("node"), r.URL.Query().Get("location")
-	if err := s.hub.CheckRelay(cred, node, location); err != nil {
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -50,7 +68,25 @@ func (s *Server) handleLeafRelay(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the response
 	}
-	if err := s.hub.AcceptRelay(conn, cred, node, location); err != nil {
+	if err := s.o.Hub.AcceptRelay(conn, cred, r.URL.Query().Get("node"), r.URL.Query().Get("location")); err != nil {
 		s.log.Debug("leaf relay channel refused", "remote", r.RemoteAddr, "err", err)
 	}
+}
+
+// offers reports whether the request offers the websocket subprotocol p.
+func offers(r *http.Request, p string) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, s := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(s), p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// callerOf is where r came from, for the audit log of the ways into
+// spaces.
+func callerOf(r *http.Request) leaf.Caller {
+	return leaf.Caller{IP: clientIP(r), UserAgent: r.UserAgent(), ForwardedFor: r.Header.Get("X-Forwarded-For")}
 }

@@ -138,7 +138,7 @@ func (s *Server) routes() chi.Router {
 	)
 
 	r.Get("/api/users/whoami", s.api(reply(s.handleWhoAmI)))
-	r.Get("/api/users", s.api(reply(s.handleListUsers), manageUsers, manageSpaces))
+	r.Get("/api/users", s.api(listed(s.handleListUsers), manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
 	r.Get("/api/users/{user_id}", s.api(reply(s.handleGetUser)))
 	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
@@ -147,14 +147,17 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/users/{user_id}/ssh-keys", s.api(reply(s.handleListSSHKeys)))
 	r.Post("/api/users/{user_id}/ssh-keys", s.api(decoded(http.StatusCreated, s.handleAddSSHKey)))
 	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.api(reply(s.handleRemoveSSHKey)))
+	r.Post("/api/auth/totp/change", s.api(decoded(http.StatusOK, s.handleBeginTOTPChange))) // totpenrol.go
+	r.Post("/api/auth/totp/confirm", s.api(decoded(http.StatusOK, s.handleConfirmTOTPChange)))
+	r.Delete("/api/users/{user_id}/totp", s.api(reply(s.handleResetTOTP), manageUsers))
 
-	r.Get("/api/groups", s.api(reply(s.handleListGroups)))
+	r.Get("/api/groups", s.api(listed(s.handleListGroups)))
 	r.Post("/api/groups", s.api(decoded(http.StatusCreated, s.handleCreateGroup), manageGroups))
 	r.Get("/api/groups/{group_id}", s.api(reply(s.handleGetGroup), manageGroups))
 	r.Put("/api/groups/{group_id}", s.api(decoded(http.StatusOK, s.handleUpdateGroup), manageGroups))
 	r.Delete("/api/groups/{group_id}", s.api(reply(s.handleDeleteGroup), manageGroups))
 
-	r.Get("/api/roles", s.api(reply(s.handleListRoles)))
+	r.Get("/api/roles", s.api(listed(s.handleListRoles)))
 	r.Post("/api/roles", s.api(decoded(http.StatusCreated, s.handleCreateRole), manageRoles))
 	r.Get("/api/roles/{role_id}", s.api(reply(s.handleGetRole), manageRoles))
 	r.Put("/api/roles/{role_id}", s.api(decoded(http.StatusOK, s.handleUpdateRole), manageRoles))
@@ -167,14 +170,14 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/sessions", s.api(reply(s.handleListSessions)))
 	r.Delete("/api/sessions/{session_id}", s.api(reply(s.handleDeleteSession)))
 
-	r.Get("/api/templates", s.api(reply(s.handleListTemplates)))
+	r.Get("/api/templates", s.api(listed(s.handleListTemplates)))
 	r.Post("/api/templates", s.api(decoded(http.StatusCreated, s.handleCreateTemplate), manageTemplates))
 	r.Post("/api/templates/validate", s.api(decoded(http.StatusOK, s.handleValidateTemplate), manageTemplates))
 	r.Get("/api/templates/{template_id}", s.api(reply(s.handleGetTemplate), manageTemplates))
 	r.Put("/api/templates/{template_id}", s.api(decoded(http.StatusOK, s.handleUpdateTemplate), manageTemplates))
 	r.Delete("/api/templates/{template_id}", s.api(reply(s.handleDeleteTemplate), manageTemplates))
 
-	r.Get("/api/templatevars", s.api(reply(s.handleListVars), manageVariables))
+	r.Get("/api/templatevars", s.api(listed(s.handleListVars), manageVariables))
 	r.Post("/api/templatevars", s.api(decoded(http.StatusCreated, s.handleCreateVar), manageVariables))
 	r.Get("/api/templatevars/{templatevar_id}", s.api(reply(s.handleGetVar), manageVariables))
 	r.Put("/api/templatevars/{templatevar_id}", s.api(decoded(http.StatusOK, s.handleUpdateVar), manageVariables))
@@ -199,7 +202,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
 	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
 
-	r.Get("/api/audit-logs", s.api(reply(s.handleAuditLogs), shared.PermViewAuditLogs))
+	r.Get("/api/audit-logs", s.api(listed(s.handleAuditLogs), shared.PermViewAuditLogs))
 
 	// The fleet: the leaf link, what leaves ask the origin, and the views
 	// and leaf tokens of an admin (asked at the origin on a leaf).
@@ -219,7 +222,7 @@ func (s *Server) routes() chi.Router {
 }
 
 func (s *Server) handlePing(*http.Request, *principal) (api.Ping, error) {
-	return api.Ping{Status: true, Version: s.version}, nil
+	return api.Ping{Status: true, Version: s.o.Version}, nil
 }
 
 // handleReady serves GET /ready: 200 when the store answers and takes
@@ -227,7 +230,7 @@ func (s *Server) handlePing(*http.Request, *principal) (api.Ping, error) {
 // says so.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.o.Store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "not ready: store does not answer", "err", err)
 		msg := "store is not available"
 		if isCode(err, shared.ENOSPACE) {

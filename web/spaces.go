@@ -1,29 +1,22 @@
 package web
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/wire"
 )
 
-// The space handlers decode, make one call to the space service (package
-// leaf: the rules, the quotas, placement and the lifecycle), audit and
-// encode. On a leaf, the service makes a start, stop or delete of a space
+// The space service (package leaf) holds the rules, the quotas, placement
+// and the lifecycle. On a leaf, it makes a start, stop or delete of a space
 // of another location at the origin, which asks that location's leaf and
 // records the event.
 
-// handleListSpaces serves GET /api/spaces: the caller's spaces; with Manage
-// Spaces, ?user_id= lists another user's and ?all=true everyone's; the
-// list options (listOptions) search, filter, sort and page them. The
-// response is encoded once per store change (leaf.SpaceListCache) and tagged
-// (writeTagged).
+// handleListSpaces serves GET /api/spaces, tagged (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := r.URL.Query()
 	o, err := listOptions(q)
@@ -38,19 +31,11 @@ func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *pri
 	default:
 		return invalid("query parameter all must be true or false, not %s", quote(all))
 	}
-	l, err := s.spaces.List(r.Context(), f)
+	body, err := s.access.ListSpaces(r.Context(), f, r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
-	key := "*"
-	if !f.All {
-		key = "user:" + cmp.Or(f.UserID, p.user.ID)
-	}
-	v, err := s.lists.View(l, key+"?"+r.URL.RawQuery)
-	if err != nil {
-		return err
-	}
-	writeTagged(w, r, s.listBody(v))
+	writeTagged(w, r, body)
 	return nil
 }
 
@@ -78,26 +63,11 @@ func (s *Server) accessSpace(ctx context.Context, r *http.Request, p *principal)
 	return s.spaces.Get(ctx, chi.URLParam(r, "space_id"))
 }
 
-// remote reports whether sp belongs to another location than this
-// server's: on an origin, to one of its leaves; on a leaf, to another leaf
-// or the origin, whose feed brings the space's record.
-func (s *Server) remote(sp *shared.Space) bool { return s.spaces.Remote(sp) }
-
 // handleGetSpace serves GET /api/spaces/{space_id}.
 func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.accessSpace(r.Context(), r, p)
+	info, err := s.access.SpaceInfo(r.Context(), chi.URLParam(r, "space_id"))
 	if err != nil {
 		return err
-	}
-	v, err := s.spaces.Snapshot(r.Context())
-	if err != nil {
-		return err
-	}
-	info := leaf.SpaceInfo(sp, v.Users[sp.UserID], v.Templates[sp.TemplateID])
-	info.Agent = s.agentOf(sp)
-	if reach := s.spaces.Reachability(); reach != nil {
-		info.UnreachableReason = reach(sp)
-		info.Reachable = info.UnreachableReason == ""
 	}
 	writeJSON(w, http.StatusOK, info)
 	return nil
@@ -135,9 +105,7 @@ func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *pr
 	return nil
 }
 
-// handleStartSpace serves POST /api/spaces/{space_id}/start. Starting a
-// space that is not deployed counts its template's compute units against
-// the owner's quota (0: unlimited).
+// handleStartSpace serves POST /api/spaces/{space_id}/start.
 func (s *Server) handleStartSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return s.spaceAction(w, r, p, wire.ActionStart)
 }
@@ -166,8 +134,18 @@ func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principa
 // auditSpace records the event of an action on sp, unless this is a leaf
 // and sp belongs to another location: the origin made it, and recorded it.
 func (s *Server) auditSpace(r *http.Request, p *principal, sp *shared.Space, event, details string, props map[string]string) {
-	if s.origin != nil && s.remote(sp) {
+	if s.origin != nil && s.spaces.Remote(sp) {
 		return
 	}
 	s.audit(r, p, event, details, props)
+}
+
+// handleOutdatedAgents serves GET /api/agents/outdated.
+func (s *Server) handleOutdatedAgents(w http.ResponseWriter, r *http.Request, p *principal) error {
+	out, err := s.access.OutdatedAgents(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

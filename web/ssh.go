@@ -15,11 +15,15 @@ import (
 // SSH: GET /api/spaces/{space_id}/ssh.
 //
 // Without an upgrade it answers api.SpaceSSH: the name ssh-config gives
-// the space and its host key (made on first use for a space older than
-// host keys). As a websocket it carries one SSH connection, relayed to the
+// the space and its host keys (the space's own made on first use for a
+// space older than host keys; those of the image's own sshd first, when
+// its agent reported them). As a websocket it carries one SSH connection, relayed to the
 // space's agent, which serves SSH with the space's host key and lets in
 // the keys of the caller's profile: binary messages both ways are the
-// connection's bytes (knot forward ssh is the client).
+// connection's bytes (knot forward ssh is the client), and a text message
+// {"type":"eof"} either way is a half-close, as on a forwarded port: its
+// sender wrote its last byte, and the other direction goes on until it
+// ends too (leaf.RelaySSH).
 //
 // Only the space's owner, or a user with Manage Spaces, gets in; others
 // get 404, and the refusal is audited. Every connection is audited when it
@@ -44,7 +48,7 @@ func (s *Server) handleSSH(w http.ResponseWriter, r *http.Request, p *principal)
 	if sp, err = s.access.HostKey(r.Context(), sp); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.SpaceSSH{SpaceID: sp.ID, Host: "knot." + sp.Name, HostKey: sp.SSHHostPublic})
+	writeJSON(w, http.StatusOK, api.SpaceSSH{SpaceID: sp.ID, Host: "knot." + sp.Name, HostKey: sp.HostKey(), HostKeys: sp.HostKeys()})
 	return nil
 }
 

@@ -16,7 +16,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	w.Header().Set("X-Total-Count", strconv.Itoa(tokens.Total))
-	writeJSON(w, http.StatusOK, api.NewTokens(tokens, s.now()))
+	writeTaggedJSON(w, r, api.NewTokens(tokens, s.now()))
 	return nil
 }
 

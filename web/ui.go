@@ -26,10 +26,10 @@ func (s *Server) mountUI(r chi.Router) {
 		Spaces:       s.spaces,
 		Log:          s.log,
 		Role:         s.roleName(),
-		Location:     s.location,
-		Version:      s.version,
+		Location:     s.o.Location,
+		Version:      s.o.Version,
 	}
-	if s.leaf != nil {
+	if s.origin != nil {
 		d.Users = nil // a leaf's users come from the origin: no setup here
 	}
 	s.pages = ui.Mount(r, d)

@@ -26,10 +26,12 @@ import (
 	"github.com/knot-dev/knot/shared/testenv"
 )
 
-// knotProc is a knot server process of the static binary, on a private
-// Docker engine, whose containers run that binary as their agent.
+// knotProc is a knot server process of the static binary, whose log it
+// keeps.
 type knotProc struct {
 	base string
+	cmd  *exec.Cmd
+	done chan error // the exit, once
 	mu   sync.Mutex
 	log  bytes.Buffer
 }
@@ -52,6 +54,15 @@ var knotListenRe = regexp.MustCompile(`listen=(http://127\.0\.0\.1:\d+)`)
 // it, listening on loopback, and returns the engine and the server.
 func startDockerKnot(t *testing.T) (*runtimetest.Engine, *knotProc) {
 	t.Helper()
+	e := startDocker(t)
+	return e, startKnotServer(t, e.Knot(t), t.TempDir(), "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:0",
+		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host)
+}
+
+// startDocker starts a private dockerd for a browser test, which needs
+// Chromium too.
+func startDocker(t *testing.T) *runtimetest.Engine {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a container engine")
 	}
@@ -63,9 +74,16 @@ func startDockerKnot(t *testing.T) (*runtimetest.Engine, *knotProc) {
 		testenv.Missing(t, "docker", err)
 	}
 	t.Cleanup(func() { e.Close() })
-	cmd := exec.Command(e.Knot(t), "server", "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:0",
-		"--memorydb-enabled", "--location", "here", "--docker-host", e.Host)
-	cmd.Dir = t.TempDir()
+	return e
+}
+
+// startKnotServer runs bin server with args in dir, without the KNOT_*
+// variables of the tests' environment, and waits until it serves. The
+// test's end stops it, if stop has not.
+func startKnotServer(t *testing.T, bin, dir string, args ...string) *knotProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"server"}, args...)...)
+	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "KNOT_") && !strings.HasPrefix(kv, "DOCKER_HOST=") {
 			cmd.Env = append(cmd.Env, kv)
@@ -78,9 +96,8 @@ func startDockerKnot(t *testing.T) (*runtimetest.Engine, *knotProc) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	k := &knotProc{}
+	k := &knotProc{cmd: cmd, done: make(chan error, 1)}
 	addr := make(chan string, 1)
-	done := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -92,25 +109,33 @@ func startDockerKnot(t *testing.T) (*runtimetest.Engine, *knotProc) {
 				}
 			}
 		}
-		done <- cmd.Wait()
+		k.done <- cmd.Wait()
 	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { k.stop() })
 	select {
 	case k.base = <-addr:
-	case err := <-done:
+	case err := <-k.done:
+		k.done <- err
 		t.Fatalf("knot server exited before serving: %v\n%s", err, k)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("knot server did not serve within 60 s:\n%s", k)
 	}
-	return e, k
+	return k
+}
+
+// stop ends the server with SIGTERM (SIGKILL after 30 s) and waits for it;
+// it returns how it exited. Stopping a stopped server returns at once.
+func (k *knotProc) stop() error {
+	k.cmd.Process.Signal(syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-k.done:
+	case <-time.After(30 * time.Second):
+		k.cmd.Process.Kill()
+		err = <-k.done
+	}
+	k.done <- err
+	return err
 }
 
 // pollUntil polls the script cond in the page every 100 ms until it is true,

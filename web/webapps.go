@@ -1,39 +1,5 @@
 package web
 
-// Web apps: the ports a space's template declares in http_ports, served
-// over HTTP and websockets to the space's owner and users with Manage
-// Spaces, relayed to 127.0.0.1:PORT in the space over the agent link.
-//
-//   - Always at /proxy/spaces/{space_id}/ports/{port}/ on this server
-//     (the prefix is removed; X-Forwarded-Prefix says what it was), and,
-//     with server.wildcard_domain (*.example.com), at
-//     USER--SPACE--PORT.example.com, the app at the root of its own host.
-//   - Never anonymous. The path proxy takes the knot session (cookie or
-//     bearer token) as any route does. A wildcard host takes a bearer
-//     token, or its own cookie, __KNOT_APP: a browser without it is sent
-//     to this server's /proxy/auth, which, for a logged-in user who may
-//     open the app, makes a one-time code (valid 60 seconds, for that host
-//     alone) and sends the browser back to /__knot_auth on the app host;
-//     that redeems the code and sets __KNOT_APP, host-only, HttpOnly,
-//     SameSite=Lax. The cookie stands for the knot session (or token) it
-//     was made from and lives no longer: every request checks that session
-//     and the user's right to the space again, so logging out ends it.
-//   - The app never sees knot's credentials: the cookies __KNOT_SESSION,
-//     __KNOT_CSRF and __KNOT_APP and the headers Authorization and
-//     X-CSRF-Token are removed before a request reaches it, and a
-//     Set-Cookie of a __KNOT_ cookie from it is dropped.
-//   - A request carried by a cookie that changes something (not GET or
-//     HEAD) or opens a websocket must come from the app's own origin when
-//     the browser names one (Origin): another app on the same site cannot
-//     act with the user's cookie. On the path proxy, a user who opens
-//     another user's app gets it sandboxed (Content-Security-Policy:
-//     sandbox), so its scripts cannot act with that user's knot session.
-//   - A port the template does not declare is 404 saying so; the owner
-//     reaches any port with knot forward port (ports.go).
-//   - Connections to the app are pooled per user, client address, space
-//     and port, and each is audited when it ends (who, from where, the
-//     port, how long, the bytes each way).
-
 import (
 	"context"
 	"crypto/sha256"
@@ -59,42 +25,28 @@ const (
 	appAuthPath = "/__knot_auth"
 )
 
-// webApps is the state of the web app proxy.
+// webApps is the state of the web app proxy (package leaf, webapps.go,
+// says what it serves to whom).
 type webApps struct {
 	grants    *leaf.AppGrants
 	transport *http.Transport
 }
 
-// appDial is what the transport needs to dial and audit a connection;
-// it travels in the request's context, which carries the actor.
-type appDial struct {
-	access *leaf.Access
-	c      leaf.Caller
-	sp     *shared.Space
-	port   int
-}
-
+// appDialKey carries, in a request's context (with its actor), how to
+// dial and audit a connection to its app (leaf.Access.DialWebApp).
 type appDialKey struct{}
 
 func newWebApps(wildcard string) *webApps {
-	a := &webApps{grants: leaf.NewAppGrants(wildcard)}
-	a.transport = &http.Transport{
-		DialContext:           a.dial,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       time.Minute,
-		ResponseHeaderTimeout: 5 * time.Minute,
-		ForceAttemptHTTP2:     false,
-	}
-	return a
-}
-
-// dial opens a connection to the app of the request whose context ctx is.
-func (a *webApps) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	d, ok := ctx.Value(appDialKey{}).(*appDial)
-	if !ok {
-		return nil, errors.New("web app: no space to dial")
-	}
-	return d.access.DialWebApp(ctx, d.c, d.sp, d.port)
+	return &webApps{grants: leaf.NewAppGrants(wildcard), transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			dial, ok := ctx.Value(appDialKey{}).(func(context.Context) (net.Conn, error))
+			if !ok {
+				return nil, errors.New("web app: no space to dial")
+			}
+			return dial(ctx)
+		},
+		MaxIdleConnsPerHost: 8, IdleConnTimeout: time.Minute, ResponseHeaderTimeout: 5 * time.Minute,
+	}}
 }
 
 // appHosts is the middleware that serves the wildcard domain's hosts.
@@ -120,9 +72,9 @@ func (s *Server) serveAppHost(w http.ResponseWriter, r *http.Request, label stri
 		return s.redeemAppCode(w, r, r.Host)
 	}
 	p, err := s.appPrincipal(r, r.Host)
-	if isCode(err, shared.EUNAUTHORIZED) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.url != "" {
+	if isCode(err, shared.EUNAUTHORIZED) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.o.URL != "" {
 		to := schemeOf(r) + "://" + r.Host + r.URL.RequestURI()
-		http.Redirect(w, r, strings.TrimSuffix(s.url, "/")+"/proxy/auth?to="+url.QueryEscape(to), http.StatusFound)
+		http.Redirect(w, r, strings.TrimSuffix(s.o.URL, "/")+"/proxy/auth?to="+url.QueryEscape(to), http.StatusFound)
 		return nil
 	}
 	if err != nil {
@@ -180,26 +132,19 @@ func (s *Server) loginFirst(w http.ResponseWriter, r *http.Request, p *principal
 	}
 }
 
+// appAuth serves GET /proxy/auth as p.
 func (s *Server) appAuth(w http.ResponseWriter, r *http.Request, p *principal) error {
-	to, label, err := s.apps.grants.AppURL(r.URL.Query().Get("to"))
-	if err != nil {
-		return err
-	}
 	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
-	if _, _, err := s.access.AppSpace(ctx, callerOf(r), label); err != nil {
-		return err
-	}
-	code, err := s.apps.grants.Issue(to.Host, p.sessionID, p.tokenID, p.user.ID, s.now())
+	to, err := s.access.AppLogin(ctx, callerOf(r), s.apps.grants, r.URL.Query().Get("to"), appAuthPath, p.sessionID, p.tokenID)
 	if err != nil {
 		return err
 	}
-	next := to.RequestURI()
-	http.Redirect(w, r, to.Scheme+"://"+to.Host+appAuthPath+"?code="+url.QueryEscape(code)+"&next="+url.QueryEscape(next), http.StatusFound)
+	http.Redirect(w, r, to, http.StatusFound)
 	return nil
 }
 
 // redeemAppCode serves /__knot_auth on an app host: it turns a one-time
-// code into the app cookie and sends the browser on.
+// code into the app cookie and sends the browser on (leaf.AppNext).
 func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host string) error {
 	q := r.URL.Query()
 	secret, err := s.apps.grants.Redeem(q.Get("code"), host, s.now())
@@ -208,14 +153,7 @@ func (s *Server) redeemAppCode(w http.ResponseWriter, r *http.Request, host stri
 	}
 	w.Header().Set("Referrer-Policy", "no-referrer") // the code is in this URL
 	http.SetCookie(w, &http.Cookie{Name: appCookie, Value: secret, Path: "/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
-	next := q.Get("next")
-	// Only a path of this host: browsers read a backslash as a slash and
-	// drop tabs and newlines (see safeRedirect).
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 2048 ||
-		strings.ContainsFunc(next, func(c rune) bool { return c == '\\' || c < 0x20 || c == 0x7f }) {
-		next = "/"
-	}
-	http.Redirect(w, r, next, http.StatusFound)
+	http.Redirect(w, r, leaf.AppNext(q.Get("next")), http.StatusFound)
 	return nil
 }
 
@@ -258,7 +196,8 @@ func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principa
 		}
 	}
 	sandbox := sp.UserID != p.user.ID && prefix != ""
-	d := &appDial{access: s.access, c: callerOf(r), sp: sp, port: port}
+	c := callerOf(r)
+	dial := func(ctx context.Context) (net.Conn, error) { return s.access.DialWebApp(ctx, c, sp, port) }
 	sum := sha256.Sum256([]byte(sp.ID + "\x00" + strconv.Itoa(port) + "\x00" + p.user.ID + "\x00" + clientIP(r)))
 	pool := hex.EncodeToString(sum[:12]) + ".knot.invalid"
 	rp := &httputil.ReverseProxy{
@@ -282,20 +221,10 @@ func (s *Server) proxyWebApp(w http.ResponseWriter, r *http.Request, p *principa
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			why := "it does not answer"
-			if shared.ErrorCode(err) != shared.EINTERNAL {
-				why = shared.ErrorMessage(err)
-			}
-			// A refusal of the space's leaf (its disable_proxy, its checks)
-			// keeps its code; anything else is the app not answering.
-			code := shared.EUNAVAILABLE
-			if c := shared.ErrorCode(err); c == shared.EFORBIDDEN || c == shared.ENOTFOUND {
-				code = c
-			}
-			s.writeError(w, r, shared.Wrap(code, err, "web app on port %d of space %s: %s", port, quote(sp.Name), why))
+			s.writeError(w, r, leaf.WebAppError(err, port, sp))
 		},
 	}
-	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appDialKey{}, d)))
+	rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), appDialKey{}, dial)))
 	return nil
 }
 

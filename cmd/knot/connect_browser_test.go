@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -105,17 +106,7 @@ func TestConnectUseWebAuthInBrowser(t *testing.T) {
 			t.Fatalf("%s: %v; knot connect said:\n%s", what, err, cli.stderr.String())
 		}
 	}
-	text := func(css string) string {
-		t.Helper()
-		step("wait for "+css, chromedp.WaitVisible(chromedp.CSS(css)))
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(css)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", css, err)
-		}
-		return s
-	}
+	text := func(css string) string { t.Helper(); return shown(t, ctx, css) }
 	// Not logged in: the page sends the user to log in, with a code.
 	step("open the page", chromedp.Navigate(page.String()), chromedp.WaitVisible(chromedp.CSS("#login-form #totp-code")))
 	step("log in", chromedp.SendKeys(chromedp.CSS("#login-form input[name=email]"), adminEmail),
@@ -146,7 +137,7 @@ func TestConnectUseWebAuthInBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	step("approve", chromedp.Click(chromedp.CSS("#connect-approve"), chromedp.NodeVisible))
+	step("approve", chromedp.WaitVisible(chromedp.CSS(`main[aria-busy="false"]`)), chromedp.Click(chromedp.CSS("#connect-approve"), chromedp.NodeVisible))
 	if got := text("#result"); !strings.Contains(got, "knot connect is done") {
 		t.Errorf("the CLI's page says %q", got)
 	}
@@ -245,4 +236,148 @@ func TestConnectUseWebAuthRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The browser path of knot connect at a leaf, an origin and a leaf with
+// two-factor login as real processes: the user logs in on the leaf's page
+// with a code and approves; the token, made at the origin, works at the
+// leaf at once and at the origin. With the origin down, the page says so
+// when the user approves, and the CLI, interrupted, saves nothing.
+func TestConnectUseWebAuthAtALeafInBrowser(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		testenv.Missing(t, "chromium", err)
+	}
+	totpArgs := []string{"--totp-enabled", "--encrypt", totpKey}
+	o := runKnotServer(t, t.TempDir(), append([]string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}, totpArgs...)...)
+	l := runKnotServer(t, t.TempDir(), append([]string{"--listen", "127.0.0.1:0", "--location", "branch", "--shared-token", fleetSharedToken, "--origin-server", o.base}, totpArgs...)...)
+	o.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	status, out := totpLogin(o, "")
+	secret, _ := out["totp_secret"].(string)
+	if status != http.StatusUnauthorized || secret == "" {
+		t.Fatalf("first login at the origin = %d %v, want 401 with a secret", status, out)
+	}
+	enrolStep := crypt.TOTPStep(time.Now())
+	codeOf := func(step int64) string {
+		c, err := crypt.TOTPCode(secret, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	status, out = totpLogin(o, codeOf(enrolStep))
+	session, _ := out["token"].(string)
+	if status != http.StatusOK || session == "" {
+		t.Fatalf("login with a code at the origin = %d %v", status, out)
+	}
+	// A token made after the secret reaches the leaf after it.
+	var probe struct{ Token string }
+	o.call("POST", "/api/tokens", session, map[string]any{"name": "probe"}, 201, &probe)
+	waitUntil(t, 30*time.Second, func() string {
+		if status, body := l.fetch("GET", "/api/users/whoami", probe.Token, nil); status != http.StatusOK {
+			return "the leaf does not know the admin's secret yet: " + string(body)
+		}
+		return ""
+	})
+
+	cli, env, page := webAuthCLI(t, l.base)
+	ctx := chromium(t)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v; knot connect said:\n%s", what, err, cli.stderr.String())
+		}
+	}
+	text := func(css string) string { t.Helper(); return shown(t, ctx, css) }
+	// The leaf's own login, with a code the origin has not seen used (the
+	// leaf logs in there too with it).
+	step("open the page", chromedp.Navigate(page.String()), chromedp.WaitVisible(chromedp.CSS("#login-form #totp-code")))
+	step("log in with a code", chromedp.SendKeys(chromedp.CSS("#login-form input[name=email]"), "admin@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#login-form input[name=password]"), "a-long-password"),
+		chromedp.SendKeys(chromedp.CSS("#login-form input[name=totp_code]"), codeOf(max(enrolStep, crypt.TOTPStep(time.Now()))+1)),
+		chromedp.Click(chromedp.CSS("#login-form button[type=submit]"), chromedp.NodeVisible))
+	if got := text("#connect-leaf"); !strings.Contains(got, "the token is made at the origin") {
+		t.Errorf("the leaf's page says %q", got)
+	}
+	step("approve", chromedp.WaitVisible(chromedp.CSS(`main[aria-busy="false"]`)), chromedp.Click(chromedp.CSS("#connect-approve"), chromedp.NodeVisible))
+	if got := outcome(t, ctx); !strings.Contains(got, "knot connect is done") {
+		t.Fatalf("after the approval the browser shows %q; knot connect said:\n%s", got, cli.stderr.String())
+	}
+	if c := cli.exitCode(t); c != 0 {
+		t.Fatalf("knot connect exited %d; stderr:\n%s", c, cli.stderr.String())
+	}
+	cfg := savedClientConfig(t, env)
+	if cfg == nil || cfg.Client.Server != l.base || cfg.Client.Token == "" {
+		t.Fatalf("saved configuration %+v", cfg)
+	}
+	// The token works at the leaf, and at the origin.
+	mustSucceed(t, knot(t, env, "", "space", "list"))
+	for _, s := range []*serverProc{l, o} {
+		if status, body := s.fetch("GET", "/api/users/whoami", cfg.Client.Token, nil); status != http.StatusOK || !strings.Contains(string(body), `"admin"`) {
+			t.Errorf("whoami at %s with the token = %d %s", s.base, status, body)
+		}
+	}
+
+	// The origin down: the approval is refused on the page, at once.
+	o.kill()
+	waitUntil(t, 30*time.Second, func() string {
+		var st struct {
+			OriginReachable bool `json:"origin_reachable"`
+		}
+		status, body := l.fetch("GET", "/api/leaf/status", probe.Token, nil)
+		if status != http.StatusOK || json.Unmarshal(body, &st) != nil || st.OriginReachable {
+			return "the leaf still counts the origin up: " + string(body)
+		}
+		return ""
+	})
+	cli2, env2, page2 := webAuthCLI(t, l.base)
+	step("open the page again", chromedp.Navigate(page2.String()), chromedp.WaitVisible(chromedp.CSS("#connect-approve")))
+	start := time.Now()
+	step("approve", chromedp.WaitVisible(chromedp.CSS(`main[aria-busy="false"]`)), chromedp.Click(chromedp.CSS("#connect-approve"), chromedp.NodeVisible))
+	if got := text("#page-error"); !strings.Contains(got, "the origin "+o.base+" is not reachable") {
+		t.Errorf("the page says %q", got)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+	if err := cli2.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if c := cli2.exitCode(t); c != 1 || !strings.Contains(cli2.stderr.String(), "interrupted while waiting for the approval") {
+		t.Errorf("the interrupted knot connect: exit %d, stderr:\n%s", c, cli2.stderr.String())
+	}
+	if cfg := savedClientConfig(t, env2); cfg != nil {
+		t.Errorf("a configuration was saved: %+v", cfg.Client)
+	}
+}
+
+// outcome waits until the tab shows the CLI's answer (#result) or the
+// page's error, and returns its text.
+func outcome(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return shown(t, ctx, "#result", "#page-error")
+}
+
+// shown waits until the tab shows an element of one of the selectors, and
+// returns the text of the first one shown. It asks the page itself each
+// time, so a page still loading, or one that came in its place, is only
+// asked again.
+func shown(t *testing.T, ctx context.Context, selectors ...string) string {
+	t.Helper()
+	sel, _ := json.Marshal(selectors)
+	js := `(() => { for (const s of ` + string(sel) + `) { const e = document.querySelector(s); if (e && e.getClientRects().length) return e.textContent.trim(); } return ''; })()`
+	got := ""
+	waitUntil(t, 15*time.Second, func() string {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
+		if err != nil || s == "" {
+			where, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`location.href + ' ' + document.body.innerText`))
+			return fmt.Sprintf("the tab shows none of %v (%v): %s", selectors, err, where)
+		}
+		got = s
+		return ""
+	})
+	return got
 }

@@ -49,13 +49,16 @@ const useWebAuthHelp = "With --use-web-auth knot asks for no password: it waits 
 	"The browser comes back to knot with a one-time code, which knot exchanges, with a secret that\n" +
 	"never left it, for an API token named \"knot connect <host name>\" that expires after 90 days; the\n" +
 	"token is saved as a password login would save it (replacing, and deleting, one saved before).\n" +
-	"No page or address shows the token. knot waits up to 5 minutes for the approval.\n" +
+	"No page or address shows the token. knot waits up to 5 minutes for the approval; when that\n" +
+	"runs out, or on Ctrl-C, it saves nothing and exits with status 1. At a leaf, the leaf makes the\n" +
+	"token at the origin, which must be reachable; the token works at the leaf and at the origin.\n" +
 	"With --paste-token too, knot opens no browser: it prints the address of the web UI's API tokens\n" +
 	"page, where you create a token, and reads the token you paste (without echo on a terminal;\n" +
 	"otherwise the first line of standard input)."
 
-// webAuthWait bounds how long knot connect waits for the browser.
-const webAuthWait = 5 * time.Minute
+// webAuthWait bounds how long knot connect waits for the browser; a
+// variable so that package main's tests can shorten it.
+var webAuthWait = 5 * time.Minute
 
 // connectWebAuth is knot connect --use-web-auth.
 func connectWebAuth(c *cli.Context, s streams, server, file string, ct *connectTLS) error {
@@ -142,9 +145,9 @@ func connectInBrowser(ctx context.Context, s streams, out io.Writer, server, fil
 		return err
 	case <-wctx.Done():
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return errors.New("interrupted while waiting for the approval in the browser; nothing was saved")
 		}
-		return fmt.Errorf("no approval came from the browser within %v: run knot connect --use-web-auth again", webAuthWait)
+		return fmt.Errorf("no approval came from the browser within %v; nothing was saved: run knot connect --use-web-auth again", webAuthWait)
 	}
 }
 

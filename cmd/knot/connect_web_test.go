@@ -1,11 +1,13 @@
 package main_test
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/knot-dev/knot/shared/config"
 )
@@ -71,5 +73,24 @@ func TestConnectUseWebAuthPaste(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("%q %v: exit %d, stderr %q", tc.stdin, tc.args, r.code, r.stderr)
 		}
+	}
+}
+
+// Ctrl-C while knot connect --use-web-auth waits for the browser ends it
+// at once with a reason and a failing status, and saves nothing.
+func TestConnectUseWebAuthInterrupted(t *testing.T) {
+	cli, env, page := webAuthCLI(t, "http://127.0.0.1:1") // knot asks the server nothing before the browser is back
+	if err := cli.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if c := cli.exitCode(t); c != 1 || !strings.Contains(cli.stderr.String(), "knot: interrupted while waiting for the approval in the browser; nothing was saved") {
+		t.Fatalf("exit %d, stderr:\n%s", c, cli.stderr.String())
+	}
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+page.Query().Get("port"), 5*time.Second); err == nil {
+		c.Close()
+		t.Errorf("port %s still listens", page.Query().Get("port"))
+	}
+	if cfg := savedClientConfig(t, env); cfg != nil {
+		t.Errorf("a configuration was saved: %+v", cfg.Client)
 	}
 }

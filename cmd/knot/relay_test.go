@@ -3,6 +3,7 @@ package main_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,7 +172,8 @@ func audited(t *testing.T, s *serverProc, token, what string, match func(auditIt
 }
 
 // A terminal of a space at one leaf, opened at the origin or at another
-// leaf, is relayed there: prompt, echo, resize and exit code; the space's
+// leaf (which shows the space's agent connected, and stale once the
+// space's leaf is gone), is relayed there: prompt, echo, resize and exit code; the space's
 // leaf audits it with the way it came. A non-owner is refused at each
 // server, and audited; `knot space shell` at the origin works; with the
 // space's leaf down, both other servers answer 503 at once, naming it.
@@ -182,6 +184,13 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 	audited(t, f.branch, f.admin, "the relayed terminal from the origin", func(e auditItem) bool {
 		return e.Event == "terminal closed" && e.Actor == "admin" && e.Properties["via"] == "origin hq" &&
 			strings.Contains(e.Properties["reason"], "exited with code 7") && e.Properties["ip"] != ""
+	})
+	waitUntil(t, 20*time.Second, func() string {
+		var sp struct{ Agent *struct{ Connected bool } }
+		if _, body := f.annex.fetch("GET", "/api/spaces/"+f.spaceID, f.admin, nil); json.Unmarshal(body, &sp) != nil || sp.Agent == nil || !sp.Agent.Connected {
+			return "the other leaf does not show the agent of the space at branch connected: " + string(body)
+		}
+		return ""
 	})
 	f.useTerminal(t, f.annex)
 	// The kept sessions are listed through the relay too.
@@ -241,6 +250,20 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 		}
 		return ""
 	})
+	// The other leaf no longer says the space's agent is connected: the
+	// origin told it that what it holds of branch is stale.
+	waitUntil(t, 20*time.Second, func() string {
+		var sp struct {
+			Agent *struct{ Connected, Stale bool }
+		}
+		if _, body := f.annex.fetch("GET", "/api/spaces/"+f.spaceID, f.admin, nil); json.Unmarshal(body, &sp) != nil || sp.Agent == nil || sp.Agent.Connected || !sp.Agent.Stale {
+			return "the other leaf does not show the agent at branch stale: " + string(body)
+		}
+		return ""
+	})
+	if l := knot(t, clientEnv(t, "KNOT_SERVER", f.annex.base, "KNOT_TOKEN", f.admin), "", "space", "list"); l.code != 0 || !slices.Contains(strings.Fields(strings.Split(strings.TrimSpace(l.stdout), "\n")[1]), "?") {
+		t.Fatalf("knot space list at the other leaf with branch gone: %q %s; want ? in the AGENT column", l.stdout, l.stderr)
+	}
 	for _, s := range []*serverProc{f.origin, f.annex} {
 		began := time.Now()
 		_, resp, err := openTerminal(t, s.base, f.admin, f.spaceID, "")
@@ -275,13 +298,20 @@ func TestTerminalOfALeafSpaceFromAnyServer(t *testing.T) {
 	})
 }
 
-// A space of the origin's own location is reached from a leaf: the origin
-// serves the relayed stream itself, and audits it with the leaf it came
-// from. After a restart of the origin the leaves' relay channels are back.
+// A space of the origin's own location is reached from a leaf, which
+// shows its agent connected as the origin tells it: the origin serves the
+// relayed stream itself, and audits it with the leaf it came from. After a restart of the origin the leaves' relay channels are back.
 func TestTerminalOfTheOriginsSpaceFromALeaf(t *testing.T) {
 	f := startRelayFleet(t)
 	id := startManualSpace(t, f.origin, f.admin, f.tmplID, "home")
 	waitRunningAt(t, f.annex, f.admin, id, "hq")
+	waitUntil(t, 20*time.Second, func() string {
+		var sp struct{ Agent *struct{ Connected bool } }
+		if _, body := f.annex.fetch("GET", "/api/spaces/"+id, f.admin, nil); json.Unmarshal(body, &sp) != nil || sp.Agent == nil || !sp.Agent.Connected {
+			return "the leaf does not show the agent of the origin's space connected: " + string(body)
+		}
+		return ""
+	})
 	useTerminal(t, f.annex, f.admin, id)
 	audited(t, f.origin, f.admin, "the relayed terminal from the leaf", func(e auditItem) bool {
 		return e.Event == "terminal closed" && e.Properties["via"] == "leaf annex via origin hq" && strings.Contains(e.Properties["reason"], "exited with code 7")

@@ -10,7 +10,8 @@ import (
 )
 
 // A space at a leaf, seen from the origin: knot space list there shows its
-// agent as the leaf reports it, and when it went away; its web app opens on
+// agent as the leaf reports it, and when it went away, and so does the
+// list at the other leaf, which the origin tells; its web app opens on
 // the origin's wildcard domain, relayed to the leaf (curl with --resolve to
 // 127.0.0.1); the web app of a space at a leaf with server.disable_proxy
 // is refused by that leaf, at the origin's wildcard host and path proxy.
@@ -57,10 +58,10 @@ func TestLeafSpacesAtTheOrigin(t *testing.T) {
 	waitRunningAt(t, o, admin, devID, "branch")
 	waitRunningAt(t, o, admin, shut, "closed")
 
-	// knot space list at the origin shows the agents of both leaves.
-	cli := clientEnv(t, "KNOT_SERVER", o.base, "KNOT_TOKEN", admin)
-	listed := func() map[string]string {
-		r := knot(t, cli, "", "space", "list")
+	// knot space list at the origin shows the agents of both leaves, and
+	// each leaf the other's.
+	listedAt := func(s *serverProc) map[string]string {
+		r := knot(t, clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", admin), "", "space", "list")
 		mustSucceed(t, r)
 		rows := map[string]string{}
 		for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
@@ -69,11 +70,20 @@ func TestLeafSpacesAtTheOrigin(t *testing.T) {
 		}
 		return rows
 	}
+	listed := func() map[string]string { return listedAt(o) }
 	waitUntil(t, 20*time.Second, func() string {
 		rows := listed()
 		for name, loc := range map[string]string{"dev": "branch", "shut": "closed"} {
 			if !strings.HasPrefix(rows[name], name+" running "+loc+" byo no "+testVersion) {
 				return fmt.Sprintf("knot space list at the origin: %q", rows)
+			}
+		}
+		return ""
+	})
+	waitUntil(t, 20*time.Second, func() string {
+		for name, at := range map[string]*serverProc{"dev": closed, "shut": branch} {
+			if row := listedAt(at)[name]; !strings.Contains(row, " byo no "+testVersion) {
+				return fmt.Sprintf("knot space list at the other leaf: %q", row)
 			}
 		}
 		return ""
@@ -102,6 +112,9 @@ func TestLeafSpacesAtTheOrigin(t *testing.T) {
 	waitUntil(t, 30*time.Second, func() string {
 		if row := listed()["dev"]; !strings.Contains(row, " no (last seen ") {
 			return fmt.Sprintf("knot space list at the origin after the agent left: %q", row)
+		}
+		if row := listedAt(closed)["dev"]; !strings.Contains(row, " no (last seen ") {
+			return fmt.Sprintf("knot space list at the other leaf after the agent left: %q", row)
 		}
 		return ""
 	})

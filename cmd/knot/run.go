@@ -191,8 +191,19 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		if uplink != nil {
 			uplink.AgentChanged(id)
 		}
+		if hub != nil {
+			hub.HomeAgent(agents.WireState(id))
+		}
 		if err := manager.AgentChanged(ctx, id); err != nil {
 			logger.Warn("recording the agent of a space failed", "space_id", id, "err", err)
+		}
+		if keys, linked := agents.SSHDHostKeys(id); linked {
+			wrote, err := leaf.KeepSSHDHostKeys(ctx, rec.Store, id, keys, time.Now())
+			if err != nil {
+				logger.Warn("recording the host keys of a space's sshd failed", "space_id", id, "err", err)
+			} else if wrote && rec.Wrote != nil {
+				rec.Wrote()
+			}
 		}
 	}
 	// The web server's space service runs this location's spaces through
@@ -205,7 +216,6 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 			Location:       cfg.Server.Location,
 			URL:            cfg.Server.URL,
 			WildcardDomain: cfg.Server.WildcardDomain,
-			DisableProxy:   cfg.Server.DisableProxy,
 			AgentBinary:    ownBinary(),
 			Hub:            hub,
 			MetricsToken:   cfg.Server.MetricsToken,
@@ -216,6 +226,7 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		Logs:             manager,
 		Runtimes:         runtimes,
 		Agents:           agents,
+		DisableProxy:     cfg.Server.DisableProxy,
 		Sealer:           sealer,
 		TOTP:             totp,
 		SessionMaxAge:    cfg.Server.SessionMaxAgeDuration(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 	"github.com/urfave/cli/v2"
@@ -158,7 +159,11 @@ func sshSpace(ctx context.Context, cl *client.Client, host string) (*api.Space, 
 }
 
 // forwardSSH relays standard input and output to the space's SSH
-// connection until either ends.
+// connection, in binary messages. The end of standard input is a
+// half-close ({"type":"eof"}): the space reads EOF and what it still sends
+// comes out; the space's own end of writing closes standard output. It
+// returns once the server ends the connection, after both sides ended
+// their writing, or when it breaks.
 func forwardSSH(c *cli.Context, cl *client.Client, spaceID string) error {
 	dctx, cancel := context.WithTimeout(c.Context, requestTimeout)
 	conn, err := cl.Spaces().SSH(dctx, spaceID)
@@ -169,19 +174,50 @@ func forwardSSH(c *cli.Context, cl *client.Client, spaceID string) error {
 	defer conn.CloseNow()
 	ctx, stop := context.WithCancel(c.Context)
 	defer stop()
-	nc := websocket.NetConn(ctx, conn, websocket.MessageBinary)
-	var once sync.Once
-	end := func() { once.Do(func() { nc.Close() }) }
-	go func() {
-		io.Copy(nc, c.App.Reader)
-		end()
+	var eofSent atomic.Bool
+	go func() { // here → space
+		eof, _ := json.Marshal(api.TerminalMessage{Type: "eof"})
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := c.App.Reader.Read(buf)
+			if n > 0 && conn.Write(ctx, websocket.MessageBinary, buf[:n]) != nil {
+				stop()
+				return
+			}
+			if errors.Is(err, io.EOF) {
+				eofSent.Store(true)
+				if conn.Write(ctx, websocket.MessageText, eof) != nil {
+					stop()
+				}
+				return
+			}
+			if err != nil {
+				stop()
+				return
+			}
+		}
 	}()
-	_, err = io.Copy(c.App.Writer, nc)
-	end()
-	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil && websocket.CloseStatus(err) == -1 {
-		return fmt.Errorf("the SSH connection broke: %w", err)
+	for { // space → here
+		typ, r, err := conn.Reader(ctx)
+		if err != nil {
+			// A server older than half-closes refuses the eof message;
+			// this side had ended anyway.
+			if ctx.Err() != nil || websocket.CloseStatus(err) == websocket.StatusNormalClosure || (eofSent.Load() && websocket.CloseStatus(err) != -1) {
+				return nil
+			}
+			return fmt.Errorf("the SSH connection broke: %w", err)
+		}
+		if typ == websocket.MessageText { // the space wrote its last byte
+			io.Copy(io.Discard, r)
+			if f, ok := c.App.Writer.(*os.File); ok {
+				f.Close()
+			}
+			continue
+		}
+		if _, err := io.Copy(c.App.Writer, r); err != nil {
+			return nil // standard output is gone
+		}
 	}
-	return nil
 }
 
 func sshConfigCommand() *cli.Command {
@@ -275,16 +311,26 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 		if names[strings.ToLower(sp.Name)] > 1 {
 			host += "." + sp.Location
 		}
-		key := sp.SSHHostKey
-		if key == "" {
+		// Every key the space may present: its image's own sshd's, when
+		// its agent reported them, and its own.
+		keys := sp.SSHHostKeys
+		if len(keys) == 0 && sp.SSHHostKey != "" {
+			keys = []string{sp.SSHHostKey}
+		}
+		if len(keys) == 0 {
 			if info, err := cl.Spaces().SSHInfo(c.Context, sp.ID); err == nil {
-				key = info.HostKey
+				keys = info.HostKeys
+				if len(keys) == 0 {
+					keys = []string{info.HostKey}
+				}
 			} else {
 				fmt.Fprintf(c.App.ErrWriter, "knot: space %s has no host key yet (%v): ssh will ask about it\n", sp.Name, err)
 			}
 		}
-		if key != "" {
-			fmt.Fprintf(&hosts, "%s %s\n", host, key)
+		for _, key := range keys {
+			if key != "" {
+				fmt.Fprintf(&hosts, "%s %s\n", host, key)
+			}
 		}
 		fmt.Fprintf(&block, "Host %s\n  HostName %s\n  ProxyCommand %s %%n\n  UserKnownHostsFile %s\n",
 			host, host, proxy, sshQuote(known))

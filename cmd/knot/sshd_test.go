@@ -96,9 +96,13 @@ LogLevel VERBOSE
 // The image's own sshd (agent.port.ssh): knot's SSH connections reach it,
 // authenticated with the owner's keys, which the agent keeps in a marked
 // block of authorized_keys beside the lines that were there, and updates
-// when the owner adds or removes a key. With that sshd gone, the agent
-// serves SSH itself again. The client is Debian's ssh with the config knot
-// ssh-config update wrote (knot forward ssh as its ProxyCommand).
+// when the owner adds or removes a key. The agent learns the sshd's host
+// key, which the server then serves as the space's, beside the space's
+// own, and knot ssh-config update writes both: ssh checks the host key
+// (StrictHostKeyChecking=yes) and gets in. With that sshd gone, the agent
+// serves SSH itself again, with the space's own key. The client is
+// Debian's ssh with the config knot ssh-config update wrote (knot forward
+// ssh as its ProxyCommand).
 func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 	for _, prog := range []string{"ssh", "ssh-keygen", "/usr/sbin/sshd"} {
 		if _, err := exec.LookPath(prog); err != nil {
@@ -126,7 +130,22 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	port, hostKey, sshdLog, stopSSHD := startSSHD(t, authorized)
-	startManualSpaceEnv(t, s, tok.Token, tmpl.ID, "dev", map[string]string{"HOME": spaceHome, "KNOT_SSH_PORT": port})
+	spaceID := startManualSpaceEnv(t, s, tok.Token, tmpl.ID, "dev", map[string]string{"HOME": spaceHome, "KNOT_SSH_PORT": port})
+
+	// The agent learns the sshd's host key and the server serves it as
+	// the space's, beside the space's own.
+	sshdKey := strings.Join(strings.Fields(hostKey)[:2], " ")
+	var info struct {
+		HostKey  string   `json:"host_key"`
+		HostKeys []string `json:"host_keys"`
+	}
+	waitUntil(t, 30*time.Second, func() string {
+		s.call("GET", "/api/spaces/"+spaceID+"/ssh", tok.Token, nil, 200, &info)
+		if info.HostKey != sshdKey || len(info.HostKeys) != 2 || info.HostKeys[0] != sshdKey {
+			return fmt.Sprintf("the space's host keys are %q (now %q), want the sshd's %q first", info.HostKeys, info.HostKey, sshdKey)
+		}
+		return ""
+	})
 
 	env := clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", tok.Token)
 	home := env["HOME"]
@@ -135,6 +154,10 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 	keygen(t, key)
 	mustSucceed(t, knot(t, env, "", "ssh-key", "add", key+".pub"))
 	mustSucceed(t, knot(t, env, "", "ssh-config", "update"))
+	known, err := os.ReadFile(filepath.Join(home, ".ssh", "knot_known_hosts"))
+	if err != nil || string(known) != "knot.dev "+info.HostKeys[0]+"\nknot.dev "+info.HostKeys[1]+"\n" {
+		t.Fatalf("knot_known_hosts: %q, %v; want the sshd's key and the space's own", known, err)
+	}
 	c := &sshClient{t: t, home: home, key: key, env: env, config: filepath.Join(home, ".ssh", "config")}
 	keyLine := func(file string) string {
 		b, err := os.ReadFile(file + ".pub")
@@ -169,10 +192,9 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 		t.Fatalf("authorized_keys: %v, %v; want mode 0600", fi.Mode(), err)
 	}
 
-	// ssh reaches the image's sshd, which presents its own host key.
-	known := filepath.Join(home, "sshd_known_hosts")
-	os.WriteFile(known, []byte("knot.dev "+hostKey+"\n"), 0o600)
-	viaSSHD := []string{"-o", "UserKnownHostsFile=" + known}
+	// ssh reaches the image's sshd, whose host key is the one knot
+	// ssh-config wrote: host key checking is on.
+	viaSSHD := []string{"-o", "StrictHostKeyChecking=yes"}
 	code, out, errs := c.run("ssh", append(viaSSHD, "knot.dev", "--", "echo", "sshd-$((6*7))")...)
 	if code != 0 || out != "sshd-42\n" {
 		t.Fatalf("ssh through the image's sshd: %d %q %s\nsshd: %s", code, out, errs, sshdLog)
@@ -211,9 +233,9 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 	}
 
 	// With the sshd gone, the agent serves SSH itself, with the space's
-	// host key that knot ssh-config update wrote.
+	// own host key, which knot ssh-config update wrote too.
 	stopSSHD()
-	if code, out, errs := c2.run("ssh", "knot.dev", "--", "echo", "agent-$((6*7))"); code != 0 || out != "agent-42\n" {
+	if code, out, errs := c2.run("ssh", append(viaSSHD, "knot.dev", "--", "echo", "agent-$((6*7))")...); code != 0 || out != "agent-42\n" {
 		t.Fatalf("ssh with the image's sshd gone: %d %q %s", code, out, errs)
 	}
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/metrics"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/web"
 )
 
 // serverParts are what a web server is wired from: the store as opened,
 // what runs the spaces of its location, what its services need, and the
-// web server's own options (whose Services, Local, Logins, Store and Leaf
-// newServer sets). Options.Hub makes an origin, Uplink a leaf.
+// web server's own options (whose Services, Local, Logins, Store, Metrics
+// and Origin newServer sets). Options.Hub makes an origin, Uplink a leaf.
 type serverParts struct {
 	web.Options
 	// Store is the store as opened. Required.
@@ -32,6 +33,9 @@ type serverParts struct {
 	// Agents is the endpoint of the location's agents; nil means no
 	// terminals.
 	Agents *leaf.Agents
+	// DisableProxy turns off forwarded ports and web apps
+	// (server.disable_proxy).
+	DisableProxy bool
 	// Sealer seals protected variables, TOTP secrets and SSH host keys
 	// (server.encrypt); TOTP turns on two-factor login and needs it.
 	Sealer *crypt.Sealer
@@ -63,8 +67,10 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 	var st *storage.Observed
 	if p.Uplink != nil {
 		st = leaf.Observe(p.Store, p.Uplink)
+		o.Metrics = func(ctx context.Context) []metrics.Family { return append(st.Metrics(), p.Uplink.Metrics(ctx)...) }
 	} else {
 		st = origin.Observe(p.Store, o.Hub)
+		o.Metrics = func(context.Context) []metrics.Family { return append(st.Metrics(), o.Hub.Metrics()...) }
 	}
 	o.Store = st
 	o.Logins = origin.NewLogins(origin.LoginsOptions{Now: o.Now})
@@ -74,7 +80,7 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 	lo := leaf.LocalOptions{
 		SpaceOptions: leaf.SpaceOptions{Store: st, Location: o.Location, Runner: p.Runner, Logs: p.Logs, Runtimes: p.Runtimes,
 			Sealer: p.Sealer, Uplink: p.Uplink, Logger: o.Logger, Now: o.Now},
-		Agents: p.Agents, Audit: audit, Version: o.Version, NoProxy: o.DisableProxy,
+		Agents: p.Agents, Audit: audit, Version: o.Version, NoProxy: p.DisableProxy,
 	}
 	if p.Uplink != nil {
 		ao.OriginURL = p.Origin.URL
@@ -82,11 +88,11 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		o.Services, o.Local, o.Leaf = svcs.Services, svcs.Local, &web.LeafOptions{Uplink: p.Uplink, Origin: svcs.Origin}
+		o.Services, o.Local, o.Origin = svcs.Services, svcs.Local, svcs.Origin
 		return newWeb(o, p)
 	}
 	if o.Hub != nil {
-		lo.Fleet, lo.RemoteAgents = o.Hub, o.Hub.AgentState
+		lo.Hub = o.Hub
 	}
 	local, err := leaf.NewLocal(lo)
 	if err != nil {

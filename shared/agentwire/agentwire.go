@@ -6,8 +6,9 @@
 //   - The agent dials the leaf's listen_agent over TLS and speaks first: one
 //     Hello frame (space id, per-space token, version). The leaf answers one
 //     Welcome frame. Only after an accepted Welcome do both sides wrap the
-//     connection in yamux (the agent is the yamux client); nothing else is
-//     said on the raw connection.
+//     connection in yamux's protocol (the agent is the client and runs
+//     hashicorp/yamux; the leaf runs Mux, which costs an idle link one
+//     goroutine); nothing else is said on the raw connection.
 //   - Every stream starts with an Open frame naming what it is for (state,
 //     ping, terminal, sessions). The side that opens says; the other answers
 //     or closes the stream.
@@ -338,12 +339,31 @@ type State struct {
 	// authorized_keys of the image's own sshd: the leaf sends them
 	// (OpenKeys).
 	AuthorizedKeys bool `json:"authorized_keys,omitempty"`
+	// SSHDHostKeys are the host keys the image's own sshd presents (one
+	// per kind of key it has, in authorized_keys form), as the agent last
+	// saw them in an SSH handshake with it; none when no sshd answers. The
+	// leaf keeps them on the space, so that knot ssh-config writes them.
+	SSHDHostKeys []string `json:"sshd_host_keys,omitempty"`
 }
+
+// The bounds of State.SSHDHostKeys.
+const (
+	MaxSSHDHostKeys   = 8
+	MaxSSHDHostKeyLen = 4096
+)
 
 // Validate checks s.
 func (s *State) Validate() error {
 	if len(s.Version) > 64 || len(s.State) > 64 || !printable(s.Version) || !printable(s.State) || s.Sessions < 0 {
 		return errors.New("state: version and state must be at most 64 printable characters")
+	}
+	if len(s.SSHDHostKeys) > MaxSSHDHostKeys {
+		return fmt.Errorf("state: %d sshd host keys, more than %d", len(s.SSHDHostKeys), MaxSSHDHostKeys)
+	}
+	for _, k := range s.SSHDHostKeys {
+		if k == "" || len(k) > MaxSSHDHostKeyLen || !printable(k) {
+			return fmt.Errorf("state: an sshd host key must be 1 to %d printable characters", MaxSSHDHostKeyLen)
+		}
 	}
 	return nil
 }

@@ -31,6 +31,9 @@ func FuzzReadFrame(f *testing.F) {
 	agentwire.WriteJSON(&b, agentwire.Open{Type: "keys", Keys: &agentwire.Keys{Keys: []string{"ssh-ed25519 AAAA k"}}})
 	f.Add(b.Bytes())
 	b.Reset()
+	agentwire.WriteJSON(&b, agentwire.State{Version: "v", State: "ready", SSHDHostKeys: []string{"ssh-ed25519 AAAA", "ecdsa-sha2-nistp256 AAAA"}})
+	f.Add(b.Bytes())
+	b.Reset()
 	agentwire.WriteFrame(&b, agentwire.KindData, []byte("ls\r"))
 	f.Add(b.Bytes())
 	b.Reset()
@@ -77,7 +80,17 @@ func FuzzReadFrame(f *testing.F) {
 					}
 				}
 				agentwire.DecodeJSON(p, &agentwire.Control{})
-				agentwire.DecodeJSON(p, &agentwire.State{})
+				var st agentwire.State
+				if agentwire.DecodeJSON(p, &st) == nil {
+					if len(st.SSHDHostKeys) > agentwire.MaxSSHDHostKeys {
+						t.Fatalf("%d sshd host keys passed", len(st.SSHDHostKeys))
+					}
+					for _, k := range st.SSHDHostKeys {
+						if k == "" || len(k) > agentwire.MaxSSHDHostKeyLen || strings.ContainsAny(k, "\r\n") {
+							t.Fatalf("an sshd host key of %d bytes or with a line break passed: %q", len(k), k)
+						}
+					}
+				}
 				agentwire.DecodeJSON(p, &agentwire.Welcome{})
 				agentwire.DecodeJSON(p, &agentwire.SessionList{})
 				var l agentwire.LogLine

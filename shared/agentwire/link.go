@@ -26,7 +26,8 @@ import (
 
 // LinkConn is the TLS connection of the agent link. Its Write sends the
 // records of one call with one write to the socket. It is used as a
-// *tls.Conn; give Mux to yamux.
+// *tls.Conn. The agent gives Mux() to hashicorp/yamux; the leaf runs
+// NewMux over the LinkConn itself, which writes a frame as muxConn does.
 type LinkConn struct {
 	*tls.Conn
 	raw *gatherConn
@@ -69,24 +70,17 @@ func (c *LinkConn) Mux() net.Conn { return &muxConn{LinkConn: c} }
 // maxRecord is the most data crypto/tls puts in one record.
 const maxRecord = 16 << 10
 
-// yamux's frame header: version, type, flags (2), stream id (4), length
-// (4); type 0 is data, whose body of length bytes follows the header.
-const (
-	yamuxHeader   = 12
-	yamuxTypeData = 0
-)
-
 type muxConn struct {
 	*LinkConn
 	body bool   // the next write is the body of the data frame whose header came last
 	held []byte // that frame's header, when it is held for its body
-	hdr  [yamuxHeader]byte
+	hdr  [muxHeader]byte
 }
 
 func (m *muxConn) Write(p []byte) (int, error) {
 	c := m.LinkConn
 	if !m.body {
-		if len(p) == yamuxHeader && p[1] == yamuxTypeData {
+		if len(p) == muxHeader && p[1] == muxTypeData {
 			if n := binary.BigEndian.Uint32(p[8:]); n > 0 {
 				m.body = true
 				if n > maxRecord {
@@ -101,17 +95,12 @@ func (m *muxConn) Write(p []byte) (int, error) {
 	if m.held == nil {
 		return c.Write(p)
 	}
-	c.raw.gather()
-	_, err := c.Conn.Write(m.held)
+	held := m.held
 	m.held = nil
-	n := 0
-	if err == nil {
-		n, err = c.Conn.Write(p)
+	if err := c.writeGathered(held, p); err != nil {
+		return 0, err
 	}
-	if ferr := c.raw.flush(); err == nil {
-		err = ferr
-	}
-	return n, err
+	return len(p), nil
 }
 
 // gatherConn is the socket under TLS: between gather and flush it keeps
@@ -169,6 +158,20 @@ func (g *gatherConn) flush() error {
 	*b = (*b)[:0]
 	if cap(*b) <= 1<<20 {
 		gatherBufs.Put(b)
+	}
+	return err
+}
+
+// writeGathered writes a frame's header and its body (more than a
+// record) with one write to the socket.
+func (c *LinkConn) writeGathered(hdr, body []byte) error {
+	c.raw.gather()
+	_, err := c.Conn.Write(hdr)
+	if err == nil {
+		_, err = c.Conn.Write(body)
+	}
+	if ferr := c.raw.flush(); err == nil {
+		err = ferr
 	}
 	return err
 }

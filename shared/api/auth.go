@@ -32,9 +32,15 @@ type UsingTOTP struct {
 // cannot be encoded). The code goes in this answer and never in a URL the
 // browser requests: the secret stays out of links, logs and histories.
 func NewEnrolment(en *shared.TOTPEnrolment) EnrolmentBody {
-	out := EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI}
-	if png, err := crypt.TOTPQRCode(en.URI, 240); err == nil {
-		out.TOTPQR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
+	return EnrolmentBody{Error: shared.EnrolMessage, TOTPSecret: en.Secret, TOTPURL: en.URI, TOTPQR: qrDataURL(en.URI)}
+}
+
+// qrDataURL returns uri as a QR code, a PNG in a data: URL; "" when it
+// cannot be encoded.
+func qrDataURL(uri string) string {
+	png, err := crypt.TOTPQRCode(uri, 240)
+	if err != nil {
+		return ""
 	}
-	return out
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)
 }

@@ -36,9 +36,14 @@ type Space struct {
 	// space of a leaf that reported its agent (its last_seen then at most
 	// a minute old while it is connected).
 	Agent *SpaceAgent `json:"agent,omitempty"`
-	// SSHHostKey is the space's SSH host key in authorized_keys form,
-	// for known_hosts.
+	// SSHHostKey is the SSH host key the space presents now, in
+	// authorized_keys form, for known_hosts: that of the image's own sshd
+	// when its agent reported one, else the space's own.
 	SSHHostKey string `json:"ssh_host_key,omitempty"`
+	// SSHHostKeys, set while the image's own sshd serves the space's SSH,
+	// are every host key the space may present: the sshd's, then the
+	// space's own, which the agent presents when no sshd answers.
+	SSHHostKeys []string `json:"ssh_host_keys,omitempty"`
 	// Reachable is false when this server cannot reach the space's
 	// location now (on an origin, no leaf of that location is connected;
 	// on a leaf, the origin is unreachable), and UnreachableReason says

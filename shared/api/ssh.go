@@ -34,8 +34,14 @@ type SpaceSSH struct {
 	SpaceID string `json:"space_id"`
 	// Host is the name ssh-config gives the space: knot.NAME.
 	Host string `json:"host"`
-	// HostKey is the space's host key in authorized_keys form.
+	// HostKey is the host key the space presents now, in authorized_keys
+	// form: that of the image's own sshd when the space's agent reported
+	// one (agent.port.ssh), else the space's own.
 	HostKey string `json:"host_key"`
+	// HostKeys are every host key the space may present, HostKey first:
+	// the sshd's, then the space's own, which its agent presents when no
+	// sshd answers.
+	HostKeys []string `json:"host_keys,omitempty"`
 }
 
 // NewSSHKey returns k as the API shows it.

@@ -10,6 +10,11 @@ type SpaceAgent struct {
 	// Outdated is true when the connected agent's version differs from
 	// the server's.
 	Outdated bool `json:"outdated"`
+	// Stale is true when the server that tells of the agent of a space of
+	// another location lost the link that brings it news (a leaf its
+	// origin, or the origin that location's leaf): connected is then
+	// false, and version and last_seen are the last it heard.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // OutdatedAgent is a space whose connected agent runs another version than

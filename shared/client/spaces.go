@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/wire"
 )
 
 // Spaces calls /api/spaces.
@@ -126,6 +127,7 @@ func (c *Client) dial(ctx context.Context, path, what string) (*websocket.Conn, 
 	}
 	dial := *c.http
 	dial.Timeout = 0 // the stream lasts; ctx bounds the dial
+	dial.Transport = frameBuffering{dial.Transport}
 	conn, resp, err := websocket.Dial(ctx, c.base+path, &websocket.DialOptions{HTTPClient: &dial, HTTPHeader: hdr})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -186,3 +188,32 @@ func messageLines(data []byte) []string {
 	}
 	return []string{string(data)}
 }
+
+// frameBuffering is the transport of a websocket's handshake: the
+// connection it hands the websocket library writes each frame with one
+// call (wire.FrameBuffer), not each 4 KiB of it.
+type frameBuffering struct{ http.RoundTripper }
+
+func (t frameBuffering) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt := t.RoundTripper
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	resp, err := rt.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		return resp, err
+	}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+		resp.Body = framedBody{rwc, wire.NewFrameBuffer(rwc)}
+	}
+	return resp, nil
+}
+
+// framedBody is the connection of an upgraded response, written through a
+// wire.FrameBuffer.
+type framedBody struct {
+	io.ReadWriteCloser
+	w io.Writer
+}
+
+func (b framedBody) Write(p []byte) (int, error) { return b.w.Write(p) }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,9 +45,17 @@ func NewRequests() *Requests {
 	}
 }
 
-// Observe counts a request to route with method that was answered with
-// status after d.
-func (m *Requests) Observe(route, method string, status int, d time.Duration) {
+// knownMethods bound the method label: any other counts as "OTHER".
+var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// Observe counts a request to route (its pattern; "" counts as
+// "unmatched") with method that was answered with status after d, and
+// returns the route and method labels it counted it under.
+func (m *Requests) Observe(route, method string, status int, d time.Duration) (string, string) {
+	route = cmp.Or(route, "unmatched")
+	if !slices.Contains(knownMethods, method) {
+		method = "OTHER"
+	}
 	secs := d.Seconds()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -60,6 +69,7 @@ func (m *Requests) Observe(route, method string, status int, d time.Duration) {
 	h.counts[i]++
 	h.sum += secs
 	h.count++
+	return route, method
 }
 
 // Write writes the request counts and durations in the Prometheus text

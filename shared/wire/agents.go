@@ -43,9 +43,24 @@ type AgentState struct {
 // so that their last_seen stays fresh. A space whose agent the leaf knows
 // nothing of (deleted, or never linked) travels as {space_id} alone: the
 // origin then forgets it.
+//
+// Version 6 on, the origin sends the same frame down to its leaves: the
+// agents of the spaces of every other location, as that location's leaf
+// reported them, so that a leaf shows them too. Such a frame names the
+// Location its agents are of and Server, the version of that location's
+// leaf (against which an agent is outdated); Reset makes the leaf forget
+// what it held of that location first, and Unlinked says that no leaf of
+// the location is connected to the origin now, so what follows is the last
+// the origin heard and may be stale. The first frames of a link hold every
+// location the origin knows of (each with Reset), then come the locations
+// and agents that changed, at most about once a second. A leaf's own
+// frames name no location.
 type AgentStates struct {
-	Reset  bool         `json:"reset,omitempty"`
-	Agents []AgentState `json:"agents,omitempty"`
+	Reset    bool         `json:"reset,omitempty"`
+	Location string       `json:"location,omitempty"`
+	Server   string       `json:"server,omitempty"`
+	Unlinked bool         `json:"unlinked,omitempty"`
+	Agents   []AgentState `json:"agents,omitempty"`
 }
 
 func (*AgentStates) FrameType() string { return TypeAgentStates }
@@ -53,6 +68,15 @@ func (*AgentStates) FrameType() string { return TypeAgentStates }
 func (f *AgentStates) Validate() error {
 	if len(f.Agents) > MaxAgentStates {
 		return invalid("agent_states: %d agents, more than %d", len(f.Agents), MaxAgentStates)
+	}
+	if err := checkLen("agent_states", "location", f.Location, MaxLocationLength); err != nil {
+		return err
+	}
+	if err := checkLen("agent_states", "server", f.Server, MaxVersionLength); err != nil {
+		return err
+	}
+	if f.Location == "" && (f.Server != "" || f.Unlinked) {
+		return invalid("agent_states: server and unlinked need a location")
 	}
 	for i, a := range f.Agents {
 		where := "agent_states: agent " + strconv.Itoa(i)

@@ -21,6 +21,10 @@ func TestAgentStatesRefused(t *testing.T) {
 		{"ConnectedWithoutVersion", `{"type":"agent_states","agents":[{"space_id":"s","connected":true}]}`, "a connected agent has no version"},
 		{"LongVersion", `{"type":"agent_states","agents":[{"space_id":"s","connected":true,"version":"` + strings.Repeat("v", 65) + `"}]}`, "version is 65 bytes, longer than 64"},
 		{"TooMany", `{"type":"agent_states","agents":[` + strings.Join(many, ",") + `]}`, "1001 agents, more than 1000"},
+		{"LongLocation", `{"type":"agent_states","location":"` + strings.Repeat("l", 257) + `"}`, "location is 257 bytes, longer than 256"},
+		{"LongServer", `{"type":"agent_states","location":"eu","server":"` + strings.Repeat("v", 65) + `"}`, "server is 65 bytes, longer than 64"},
+		{"ServerWithoutLocation", `{"type":"agent_states","server":"1.0"}`, "server and unlinked need a location"},
+		{"UnlinkedWithoutLocation", `{"type":"agent_states","unlinked":true}`, "server and unlinked need a location"},
 		{"BadTime", `{"type":"agent_states","agents":[{"space_id":"s","last_seen":"yesterday"}]}`, "does not decode"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +39,7 @@ func TestAgentStatesRefused(t *testing.T) {
 // FuzzAgentStates checks that an agent states frame that decodes holds
 // only bounded fields, and encodes to what decodes to the same again.
 func FuzzAgentStates(f *testing.F) {
-	for _, s := range samplesV5() {
+	for _, s := range append(samplesV5(), samplesV6()...) {
 		b, _ := wire.Encode(s)
 		f.Add(b)
 	}
@@ -57,6 +61,9 @@ func FuzzAgentStates(f *testing.F) {
 		}
 		if len(as.Agents) > wire.MaxAgentStates {
 			t.Fatalf("%d agents decoded", len(as.Agents))
+		}
+		if len(as.Location) > wire.MaxLocationLength || len(as.Server) > wire.MaxVersionLength || (as.Location == "" && (as.Server != "" || as.Unlinked)) {
+			t.Fatalf("unbounded agent states decoded: %q %q %v", as.Location, as.Server, as.Unlinked)
 		}
 		for _, a := range as.Agents {
 			if a.SpaceID == "" || len(a.SpaceID) > 256 || len(a.Version) > wire.MaxAgentVersionLength || (a.Connected && a.Version == "") {

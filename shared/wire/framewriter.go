@@ -121,3 +121,78 @@ func payloadLength(h []byte) int64 {
 		return int64(n)
 	}
 }
+
+// NewFrameBuffer returns a FrameBuffer of the websocket frames written to
+// conn.
+func NewFrameBuffer(conn io.Writer) *FrameBuffer { return &FrameBuffer{conn: conn} }
+
+// FrameBuffer writes a stream of websocket frames to conn, each frame of up
+// to maxBuffered bytes with one call, however it comes in pieces. The
+// websocket library's client masks a frame's payload through a 4 KiB
+// bufio.Writer and writes each 4 KiB as it fills, so a 64 KiB message
+// would cost 16 writes to the socket (and as many reads of the server);
+// a FrameBuffer under it makes that one. A bigger frame goes out in pieces
+// of maxBuffered bytes. It keeps a buffer only while a frame is under way.
+type FrameBuffer struct {
+	conn io.Writer
+	buf  *[]byte // from frameBuffers, while a frame is under way
+	hdr  int     // bytes of the frame's header in buf, while they come
+	need int64   // payload bytes of the frame under way still to come, once its header is whole
+}
+
+// maxBuffered is the biggest frame FrameBuffer writes with one call: the
+// header and 64 KiB of payload, a message of a forwarded port.
+const maxBuffered = 14 + 64<<10
+
+var frameBuffers = sync.Pool{New: func() any { b := make([]byte, 0, maxBuffered); return &b }}
+
+func (f *FrameBuffer) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if f.buf == nil {
+			f.buf = frameBuffers.Get().(*[]byte)
+		}
+		b := *f.buf
+		if f.need == 0 {
+			// The header, byte by byte until it is whole. A frame's header
+			// starts with an empty buffer, so it always fits.
+			b = append(b, p[0])
+			*f.buf = b
+			f.hdr++
+			p, written = p[1:], written+1
+			h := b[len(b)-f.hdr:]
+			if size, ok := headerSize(h); !ok || f.hdr < size {
+				continue
+			}
+			f.need, f.hdr = payloadLength(h), 0
+			if f.need > 0 {
+				continue
+			}
+		} else {
+			k := int(min(int64(len(p)), f.need, int64(maxBuffered-len(b))))
+			*f.buf = append(b, p[:k]...)
+			f.need -= int64(k)
+			p, written = p[k:], written+k
+			if f.need > 0 && len(*f.buf) < maxBuffered {
+				continue
+			}
+		}
+		if err := f.flush(); err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+// flush writes what is buffered with one call; at the end of a frame, the
+// buffer goes back to the pool.
+func (f *FrameBuffer) flush() error {
+	bp := f.buf
+	_, err := f.conn.Write(*bp)
+	*bp = (*bp)[:0]
+	if f.need == 0 {
+		f.buf = nil
+		frameBuffers.Put(bp)
+	}
+	return err
+}

@@ -157,3 +157,71 @@ func BenchmarkFrameWrite(b *testing.B) {
 		})
 	}
 }
+
+// Frames written as the websocket library's client writes them, masked
+// through a bufio.Writer of 4 KiB that writes each 4 KiB as it fills,
+// reach the connection in one write each when they are up to maxBuffered
+// bytes (a 64 KiB message of a forwarded port), whole and in order; a
+// bigger one in pieces of maxBuffered bytes.
+func TestFrameBufferWritesAFrameAtOnce(t *testing.T) {
+	var conn writeCounter
+	bw := bufio.NewWriterSize(NewFrameBuffer(&conn), 4<<10)
+	var want bytes.Buffer
+	sizes := []int{0, 1, 125, 126, 4000, 4096, 4096 - 8, 65535, 64 << 10, 200000, 3}
+	wantCalls := 0
+	for _, n := range sizes {
+		h, p := frame(n, true)
+		want.Write(h)
+		want.Write(p)
+		wantCalls += (len(h) + len(p) + maxBuffered - 1) / maxBuffered
+		bw.Write(h)
+		if _, err := bw.Write(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(conn.Bytes(), want.Bytes()) {
+		t.Fatalf("the connection got %d bytes, not the %d of the frames", conn.Len(), want.Len())
+	}
+	if conn.calls != wantCalls {
+		t.Fatalf("%d writes for %d frames, want %d", conn.calls, len(sizes), wantCalls)
+	}
+}
+
+// FuzzFrameBuffer checks that FrameBuffer loses and reorders nothing,
+// whatever the bytes and however they are cut: what it wrote, and what it
+// holds of a frame under way, are what it was given.
+func FuzzFrameBuffer(f *testing.F) {
+	h, p := frame(300, true)
+	f.Add(append(h, p...), []byte{1, 1, 3, 200})
+	h, p = frame(70000, true)
+	f.Add(append(append(h, p...), 0x81, 0), []byte{255})
+	f.Add([]byte{0x81, 127, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 9, 9}, []byte{2, 5})
+	f.Fuzz(func(t *testing.T, in, cuts []byte) {
+		var conn writeCounter
+		fb := NewFrameBuffer(&conn)
+		rest := in
+		for i := 0; len(rest) > 0; i++ {
+			k := len(rest)
+			if len(cuts) > 0 {
+				k = min(k, int(cuts[i%len(cuts)])+1)
+			}
+			if n, err := fb.Write(rest[:k]); n != k || err != nil {
+				t.Fatalf("Write of %d bytes = %d, %v", k, n, err)
+			}
+			rest = rest[k:]
+		}
+		var held []byte
+		if fb.buf != nil {
+			held = *fb.buf
+			if len(held) >= maxBuffered {
+				t.Fatalf("holds %d bytes, more than %d", len(held), maxBuffered)
+			}
+		}
+		if got := append(conn.Bytes(), held...); !bytes.Equal(got, in) {
+			t.Fatalf("wrote %x and holds %x, given %x", conn.Bytes(), held, in)
+		}
+	})
+}

@@ -62,6 +62,10 @@
 //     since (at most about once a second) and, every AgentRefresh, the
 //     linked agents again. The origin keeps them in memory per location,
 //     only for spaces of the leaf's location, and answers nothing.
+//   - Version 6 on: Origin → leaf: AgentStates{location, server, reset,
+//     unlinked, agents}: the agents of every other location's spaces, as
+//     their leaves reported them: every location at the start of the link,
+//     then what changed, at most about once a second.
 //   - Either side closes the link with a websocket close code and a reason
 //     when a frame is malformed, too large, out of order or unexpected;
 //     nothing of such a frame is applied. Every field of a frame a leaf
@@ -101,7 +105,14 @@ import (
 //     the agents of the leaf's spaces (linked, version, last seen), so that
 //     the origin shows it for every location's spaces. A leaf sends none to
 //     an origin on version 4 or older.
-const ProtocolMin, ProtocolMax = 1, 5
+//   - 6: 2026-12-07: origin → leaf AgentStates{location, server, reset,
+//     unlinked, agents}: the agents of the other locations' spaces, so
+//     that every leaf shows them. The origin sends none to a leaf on
+//     version 5 or older; a leaf's own agent states name no location.
+//     Space records carry sshd_host_keys, the host keys of the image's own
+//     sshd that the space's agent reported; an older peer drops them, and
+//     knot ssh-config at its servers writes the space's own key alone.
+const ProtocolMin, ProtocolMax = 1, 6
 
 // Subprotocol is the websocket subprotocol of the link.
 const Subprotocol = "knot-leaf.v1"

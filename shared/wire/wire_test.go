@@ -75,6 +75,16 @@ func samplesV5() []wire.Frame {
 	}
 }
 
+// samplesV6 holds the frames version 6 added: the agents of other
+// locations, origin → leaf.
+func samplesV6() []wire.Frame {
+	seen := time.Date(2026, 12, 7, 8, 30, 0, 0, time.UTC)
+	return []wire.Frame{
+		&wire.AgentStates{Reset: true, Location: "eu", Server: "1.2.0", Agents: []wire.AgentState{{SpaceID: "s1", Connected: true, Version: "1.2.0", LastSeen: seen}}},
+		&wire.AgentStates{Reset: true, Location: "us", Unlinked: true},
+	}
+}
+
 // TestGoldenV1 keeps the JSON of every version 1 frame, TestGoldenV2 that
 // of what version 2 added, and so on: a change here is a protocol change
 // and needs a version bump. (Version 3 changed what the feed carries, not
@@ -86,6 +96,8 @@ func TestGoldenV2(t *testing.T) { checkGolden(t, "v2.golden", samplesV2) }
 func TestGoldenV4(t *testing.T) { checkGolden(t, "v4.golden", samplesV4) }
 
 func TestGoldenV5(t *testing.T) { checkGolden(t, "v5.golden", samplesV5) }
+
+func TestGoldenV6(t *testing.T) { checkGolden(t, "v6.golden", samplesV6) }
 
 func checkGolden(t *testing.T, name string, samples func() []wire.Frame) {
 	var buf bytes.Buffer
@@ -262,7 +274,7 @@ func TestCloseReasonFitsAFrame(t *testing.T) {
 // FuzzDecode checks that Decode never panics, and that whatever it accepts
 // encodes and decodes again to the same frame.
 func FuzzDecode(f *testing.F) {
-	for _, s := range slices.Concat(samples(), samplesV2(), samplesV4(), samplesV5()) {
+	for _, s := range slices.Concat(samples(), samplesV2(), samplesV4(), samplesV5(), samplesV6()) {
 		b, _ := wire.Encode(s)
 		f.Add(b)
 	}

@@ -116,12 +116,61 @@ async function loadTOTP() {
   try {
     const r = await api('GET', '/api/auth/using-totp');
     el.textContent = r.using_totp
-      ? 'On. You log in with your password and the 6-digit code of your authenticator app, which you set up at your first login here. If you lose it, an administrator resets it (knot admin reset-totp), and your next login shows a new QR code to scan.'
+      ? 'On. You log in with your password and the 6-digit code of your authenticator app. If you lose it, an administrator resets it (on the Users page), and your next login shows a new QR code to scan.'
       : 'Off on this server: you log in with your password alone.';
+    $('#totp-form').hidden = !r.using_totp;
   } catch (err) {
     el.textContent = `Unknown: ${err.message}`;
   }
 }
+
+// The change of authenticator: a new secret for the password and a code
+// of the current app, then a code of the new app makes it yours. The
+// secret is only ever in this page's memory and DOM, never in a URL.
+onSubmit($('#totp-form'), 'Scan the new QR code, then confirm with a code of the new app.', async (form) => {
+  const got = await api('POST', '/api/auth/totp/change', {
+    current_password: field(form, 'current_password').value,
+    totp_code: field(form, 'totp_code').value.trim(),
+  });
+  for (const name of ['current_password', 'totp_code']) field(form, name).value = '';
+  const confirm = $('#totp-confirm-form');
+  const qr = $('#totp-new-qr');
+  if (typeof got.totp_qr === 'string' && got.totp_qr.startsWith('data:image/png;base64,')) {
+    qr.src = got.totp_qr;
+    qr.hidden = false;
+  } else {
+    qr.removeAttribute('src');
+    qr.hidden = true;
+  }
+  $('#totp-new-secret').textContent = got.totp_secret;
+  $('#totp-expires').textContent = `Confirm by ${fmtTime(got.expires_at)}; after that this secret is forgotten and nothing changes.`;
+  form.hidden = true;
+  confirm.hidden = false;
+  field(confirm, 'totp_code').focus();
+});
+
+// closeTOTPChange forgets the new secret shown and goes back to the start.
+function closeTOTPChange() {
+  const confirm = $('#totp-confirm-form');
+  confirm.hidden = true;
+  field(confirm, 'totp_code').value = '';
+  $('#totp-new-qr').removeAttribute('src');
+  $('#totp-new-secret').textContent = '';
+  hideError($('.error', confirm));
+  clearFieldErrors(confirm);
+  $('#totp-form').hidden = false;
+}
+
+onSubmit($('#totp-confirm-form'), 'Your new authenticator is in use: the old one no longer logs you in.', async (form) => {
+  await api('POST', '/api/auth/totp/confirm', { totp_code: field(form, 'totp_code').value.trim() });
+  closeTOTPChange();
+  $('button[type="submit"]', $('#totp-form')).focus();
+});
+
+$('#totp-cancel').addEventListener('click', () => {
+  closeTOTPChange();
+  field($('#totp-form'), 'current_password').focus();
+});
 
 // browserOf names the browser and system of a user agent in a few words.
 function browserOf(ua) {

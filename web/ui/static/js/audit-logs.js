@@ -1,8 +1,10 @@
 // audit-logs.js pages through the audit log, newest first, and searches
-// it on the server.
+// it on the server. The page refreshes itself while it is shown, sending
+// the ETag of the page of events it holds: new events show without a
+// reload, and an unchanged page costs a 304.
 import './shell.js';
-import { api } from './api.js';
-import { $, h, showError, hideError, setRows, fmtTime, ready } from './dom.js';
+import { $, h, showError, hideError, poll, setRows, fmtTime, ready } from './dom.js';
+import { getIfChanged, refreshMs } from './lists.js';
 
 const pageSize = 25;
 const table = $('#audit');
@@ -12,16 +14,21 @@ const newer = $('#newer');
 const older = $('#older');
 let start = 0;
 let total = 0;
+let etag = ''; // of the page of events shown
 
 const search = $('#audit-search');
 const where = $('#audit-location');
 
-async function load() {
+// load shows the page of events; with refresh, only if it changed.
+async function load(refresh = false) {
   try {
     const q = new URLSearchParams({ start: String(start), max_items: String(pageSize) });
     if (search.value.trim()) q.set('q', search.value.trim());
     if (where.value.trim()) q.set('location', where.value.trim());
-    const data = await api('GET', `/api/audit-logs?${q}`);
+    const got = await getIfChanged(`/api/audit-logs?${q}`, refresh ? etag : '');
+    if (!got) return;
+    etag = got.etag;
+    const data = got.data;
     total = data.count;
     const items = data.items || [];
     const filtered = q.has('q') || q.has('location');
@@ -60,3 +67,4 @@ for (const input of [search, where]) {
 }
 
 load().then(ready);
+poll(() => load(true), refreshMs);

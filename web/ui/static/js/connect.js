@@ -11,6 +11,7 @@ const approve = $('#connect-approve');
 const deny = $('#connect-deny');
 const error = $('#page-error');
 const done = $('#connect-done');
+const relogin = $('#connect-relogin');
 
 // finish disables the buttons and tells what happens next.
 function finish(text) {
@@ -30,7 +31,22 @@ approve.addEventListener('click', async () => {
   } catch (err) {
     showError(error, err);
     approve.disabled = false;
+    // 409: a leaf that holds no session of this user at the origin, where
+    // it makes the token; a new login here opens one.
+    relogin.hidden = err.status !== 409;
   }
+});
+
+// Log in again ends this session and comes back to this page after the
+// login.
+relogin.addEventListener('click', async () => {
+  relogin.disabled = true;
+  try {
+    await api('POST', '/api/auth/logout');
+  } catch {
+    // A session that has ended is logged out already.
+  }
+  location.assign('/login?redirect=' + encodeURIComponent(location.pathname + location.search));
 });
 
 deny.addEventListener('click', () => {

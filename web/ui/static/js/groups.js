@@ -68,3 +68,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
+list.autoRefresh({ ok: () => hideError(pageError) });

@@ -8,6 +8,7 @@ import {
   $, h, showError, hideError, poll, setRows, fmtTime, ago, ready, confirmAction, secretNotice, Editor,
 } from './dom.js';
 import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
+import { Related, refreshMs } from './lists.js';
 
 const table = $('#leaves');
 const tbody = $('tbody', table);
@@ -21,6 +22,10 @@ const tokenBody = $('tbody', tokenTable);
 const tokenForm = $('#leaf-token-form');
 const notice = $('#notice');
 const rotator = new Editor('#rotate-dialog');
+// The leaves and the leaf tokens, asked for again with the ETags of those
+// shown: an unchanged list costs a 304.
+const leavesList = new Related('/api/leaves');
+const tokensList = new Related('/api/leaf-tokens');
 
 function showNotOrigin() {
   notOrigin.hidden = false;
@@ -63,7 +68,8 @@ function versionBadge(v) {
 async function load() {
   let data;
   try {
-    data = await api('GET', '/api/leaves');
+    await leavesList.fetch();
+    data = leavesList.data;
   } catch (err) {
     // A server without the fleet view is not an origin. Other refusals (a
     // leaf whose origin is unreachable, or that does not know this
@@ -140,7 +146,8 @@ function row(l) {
 async function loadTokens() {
   let tokens;
   try {
-    tokens = (await api('GET', '/api/leaf-tokens')).leaf_tokens || [];
+    await tokensList.fetch();
+    tokens = tokensList.data.leaf_tokens || [];
   } catch (err) {
     showError(pageError, err);
     return;
@@ -254,5 +261,5 @@ if (role === 'leaf') {
 
 load().then((origin) => {
   ready();
-  if (origin) poll(load, 5000);
+  if (origin) poll(load, refreshMs);
 });

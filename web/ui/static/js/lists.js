@@ -3,10 +3,11 @@
 // filters), shows "1–50 of 10,000" with Previous and Next, sorts by the
 // column headers that name a sort key (th[data-sort]), and keeps what the
 // user chose in the page's address, so a reload or a shared link shows the
-// same page. A refresh sends the ETag of the list it holds: the server
-// answers 304 without a body while nothing changed.
+// same page. The page refreshes itself every few seconds while it is shown
+// (autoRefresh), sending the ETag of the list it holds: the server answers
+// 304 without a body while nothing changed.
 import { api, ApiError, loginURL } from './api.js';
-import { $, $$, h } from './dom.js';
+import { $, $$, h, poll } from './dom.js';
 
 // getIfChanged GETs path, sending etag as If-None-Match; it returns
 // { data, etag }, or null when the server answers 304 Not Modified.
@@ -28,6 +29,29 @@ export async function getIfChanged(path, etag) {
   return { data: await res.json(), etag: res.headers.get('ETag') || '', total };
 }
 
+// Related is a list a page needs beside its own, such as the groups whose
+// names the templates page shows: fetch gets it again only when it changed
+// since the last fetch (it sends the ETag of the one it holds), and says
+// whether it did. data is the last answer.
+export class Related {
+  constructor(path) {
+    this.path = path;
+    this.etag = '';
+    this.data = null;
+  }
+
+  async fetch() {
+    const got = await getIfChanged(this.path, this.etag);
+    if (!got) return false;
+    this.etag = got.etag;
+    this.data = got.data;
+    return true;
+  }
+}
+
+// refreshMs is how often a list page looks for changes while it is shown.
+export const refreshMs = 3000;
+
 const fmt = new Intl.NumberFormat();
 
 // ListView is the server-side list of one page. options:
@@ -36,10 +60,11 @@ const fmt = new Intl.NumberFormat();
 //   pageSize; sort: the default sort key; table: the table whose
 //   th[data-sort] headers sort; search: the search input; pager: the
 //   element to put the pager in; filters(): the page's filter parameters;
-//   render(items, data): shows a page; changed: whether to send the ETag.
+//   render(items, data): shows a page; etags: whether a refresh sends the
+//   ETag of the list shown.
 export class ListView {
   constructor(options) {
-    Object.assign(this, { pageSize: 50, sort: 'name', filters: () => ({}), key: null, etags: false }, options);
+    Object.assign(this, { pageSize: 50, sort: 'name', filters: () => ({}), key: null, etags: true }, options);
     const url = new URLSearchParams(location.search);
     this.q = url.get('q') || '';
     this.sort = url.get('sort') || this.sort;
@@ -90,6 +115,28 @@ export class ListView {
     this.render(items, got.data);
     this.updatePager(items.length);
     return true;
+  }
+
+  // autoRefresh refreshes the page every refreshMs while it is shown: the
+  // list and the related lists (Related) are asked for with the ETags of
+  // what the page holds, so what did not change is not sent again. When a
+  // related list changed, apply() takes it in and the page is shown again.
+  // ok() runs after each refresh that got an answer; a failure goes to
+  // onError. A refusal (the user may not see the list) stops the refresh.
+  autoRefresh({ related = [], apply = () => {}, ok = () => {} } = {}) {
+    let refused = false;
+    poll(async () => {
+      if (refused) return;
+      try {
+        const changed = (await Promise.all(related.map((r) => r.fetch()))).some(Boolean);
+        if (changed) apply();
+        await this.load(!changed);
+        ok();
+      } catch (err) {
+        refused = err.status === 401 || err.status === 403;
+        if (this.onError) this.onError(err);
+      }
+    }, refreshMs);
   }
 
   // reset goes back to the first page and loads it.

@@ -13,10 +13,11 @@ const page = document.body.dataset.page;
 // would change one: the New button, each row's Edit and Delete, and the
 // submit button of a form. Local variables are the leaf's own: their rows
 // and the New button (a new variable may be local) stay enabled.
-const all = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], form button[type="submit"]';
+const all = '.page-head .actions button, button[data-action="edit"], button[data-action="delete"], button[data-action="reset-totp"], form button[type="submit"]';
 const sharedRows = 'tr:not([data-local="true"]) button[data-action="edit"], tr:not([data-local="true"]) button[data-action="delete"]';
 const controls = {
   users: all, groups: all, roles: all, tokens: all, templates: all, variables: sharedRows,
+  account: '#totp-form button[type="submit"], #totp-confirm-form button[type="submit"]',
 }[page];
 
 const cannot = 'users, groups, roles, API tokens, templates and shared variables cannot be changed here: they change at the origin';

@@ -6,7 +6,7 @@ import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
-import { ListView } from './lists.js';
+import { ListView, Related } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
 const manage = perms().has(PERM.ManageTemplates);
@@ -15,6 +15,11 @@ const tbody = $('tbody', table);
 const pageError = $('#page-error');
 const editor = manage ? new Editor('#editor') : null;
 let groups = [];
+const groupsList = new Related('/api/groups');
+
+function takeGroups() {
+  groups = groupsList.data.groups.sort(byName);
+}
 
 // The spec and volumes are typed in code editors, checked by the server as
 // they are typed (POST /api/templates/validate), with an error marked at
@@ -48,7 +53,8 @@ const list = new ListView({
 
 async function load() {
   try {
-    groups = (await api('GET', '/api/groups')).groups.sort(byName);
+    await groupsList.fetch();
+    takeGroups();
     await list.load();
     hideError(pageError);
   } catch (err) {
@@ -264,3 +270,4 @@ if (manage) {
 }
 
 load().then(ready);
+list.autoRefresh({ related: [groupsList], apply: takeGroups, ok: () => hideError(pageError) });

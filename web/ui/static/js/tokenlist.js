@@ -90,5 +90,6 @@ export function mountTokens(errorSelector) {
     }
   });
 
+  list.autoRefresh({ ok: () => hideError(listError) });
   return load();
 }

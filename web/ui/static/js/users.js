@@ -5,14 +5,23 @@ import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
-import { ListView } from './lists.js';
+import { ListView, Related } from './lists.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
 const editor = new Editor('#editor');
 const userRole = '00000000-0000-0000-0000-000000000001';
+const rolesList = new Related('/api/roles');
+const groupsList = new Related('/api/groups');
 let roles = [];
 let groups = [];
+let usingTOTP = false; // whether logins here need a two-factor code
+
+// takeNames takes in the roles and groups whose names the rows show.
+function takeNames() {
+  roles = rolesList.data.roles;
+  groups = groupsList.data.groups.sort(byName);
+}
 
 // The users come a page at a time, searched and sorted on the server;
 // the roles and groups they name come whole.
@@ -22,15 +31,15 @@ const list = new ListView({
   table: $('#users'),
   search: $('#users-search'),
   pager: $('#users-pager'),
-  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups])),
+  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups, usingTOTP])),
   onError: (err) => showError(pageError, err),
 });
 
 async function load() {
   try {
-    const [r, g] = await Promise.all([api('GET', '/api/roles'), api('GET', '/api/groups')]);
-    roles = r.roles;
-    groups = g.groups.sort(byName);
+    const [totp] = await Promise.all([api('GET', '/api/auth/using-totp'), rolesList.fetch(), groupsList.fetch()]);
+    usingTOTP = totp.using_totp;
+    takeNames();
     await list.load();
     hideError(pageError);
   } catch (err) {
@@ -53,6 +62,7 @@ function row(u) {
     h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', u.username), onclick: () => edit(u) }),
+      usingTOTP && h('button', { type: 'button', class: 'small', text: 'Reset two-factor', dataset: { action: 'reset-totp' }, 'aria-label': rowLabel('Reset two-factor', u.username), onclick: () => resetTOTP(u) }),
       !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', u.username), onclick: () => remove(u) })));
 }
 
@@ -86,6 +96,21 @@ async function remove(u) {
   });
 }
 
+// resetTOTP makes u set up two-factor login again at their next login,
+// as for a lost phone.
+async function resetTOTP(u) {
+  if (!await confirmAction(`Reset the two-factor login of ${u.username}? Their authenticator app stops working here, and their next login shows a new QR code to scan.`, 'Reset')) return;
+  await runAction({
+    tbody,
+    key: u.user_id,
+    verb: 'reset-totp',
+    fn: () => api('DELETE', path('users', u.user_id, 'totp')),
+    refresh: load,
+    failure: (err) => `Could not reset the two-factor login of ${u.username}: ${err.message}`,
+    success: `Two-factor login of ${u.username} reset: they set up a new authenticator at their next login.`,
+  });
+}
+
 $('#new-user').addEventListener('click', () =>
   openEditor('New user', {
     roles: [userRole], groups: [], active: true, max_spaces: 0, compute_units: 0, storage_units: 0,
@@ -115,3 +140,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
+list.autoRefresh({ related: [rolesList, groupsList], apply: takeNames, ok: () => hideError(pageError) });

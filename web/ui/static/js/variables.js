@@ -97,3 +97,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
+list.autoRefresh({ ok: () => hideError(pageError) });

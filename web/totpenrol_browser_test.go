@@ -1,0 +1,111 @@
+package web_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTOTPChangeInBrowser moves a user's two-factor login to a new
+// authenticator on the My account page: the password and a code of the
+// old app show the new QR code and secret, a code computed from that
+// secret confirms it, and from then on a login needs the new app's code.
+func TestTOTPChangeInBrowser(t *testing.T) {
+	base := startUIServer(t, withTOTP)
+	b := newTab(t, base)
+	const password = "a-long-password"
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", password)
+	b.typeIn("#setup-form input[name=password2]", password)
+	b.click("#setup-form button[type=submit]")
+	b.visible("#login-form #totp-code")
+	b.typeIn("#login-form input[name=email]", "admin@example.com")
+	b.typeIn("#login-form input[name=password]", password)
+	b.click("#login-form button[type=submit]")
+	old := b.text("#totp-secret")
+	b.typeIn("#login-form input[name=totp_code]", codeAt(t, old, time.Now()))
+	b.click("#login-form button[type=submit]")
+	b.waitPath("/spaces")
+
+	b.open("/account")
+	b.visible("#totp-form")
+	// A wrong password is said next to its field, and no secret is shown.
+	b.typeIn("#totp-form input[name=current_password]", "not-the-password")
+	b.typeIn("#totp-form input[name=totp_code]", codeAt(t, old, time.Now().Add(30*time.Second)))
+	b.click("#totp-form button[type=submit]")
+	b.pollUntil("the wrong password said at its field",
+		`document.querySelector('#totp-form input[name=current_password]').getAttribute('aria-invalid') === 'true'`, stepTimeout)
+	if !eval[bool](b, "confirm form hidden", `document.querySelector('#totp-confirm-form').hidden`) {
+		t.Fatal("a wrong password showed a new secret")
+	}
+
+	// The code of the next step: the one of the login is used.
+	b.typeIn("#totp-form input[name=current_password]", password)
+	b.typeIn("#totp-form input[name=totp_code]", codeAt(t, old, time.Now().Add(30*time.Second)))
+	b.click("#totp-form button[type=submit]")
+	b.visible("#totp-new-qr")
+	if w := eval[float64](b, "QR code width", `document.querySelector('#totp-new-qr').naturalWidth`); w != 240 {
+		t.Errorf("the QR code image is %v pixels wide, want 240 (not loaded?)", w)
+	}
+	next := b.text("#totp-new-secret")
+	if next == "" || next == old {
+		t.Fatalf("the page shows the new secret %q (the old one is %q)", next, old)
+	}
+	if strings.Contains(eval[string](b, "the URL", `location.href`), next) {
+		t.Fatal("the secret is in the page's URL")
+	}
+	b.screenshots(t.TempDir(), "account-totp-change")
+	b.checkAccessibility("/account with a new two-factor secret")
+	b.typeIn("#totp-confirm-form input[name=totp_code]", codeAt(t, next, time.Now()))
+	b.click("#totp-confirm-form button[type=submit]")
+	b.pollUntil("the change confirmed", `document.querySelector('#totp-confirm-form').hidden && !document.querySelector('#totp-form').hidden &&
+		[...document.querySelectorAll('#alerts [role="status"] p')].some(p => p.textContent.startsWith('Your new authenticator is in use'))`, stepTimeout)
+
+	// A new login: the old app's code is refused, the new one's logs in.
+	l := newTab(t, base)
+	l.open("/login")
+	l.visible("#login-form #totp-code")
+	l.typeIn("#login-form input[name=email]", "admin@example.com")
+	l.typeIn("#login-form input[name=password]", password)
+	l.typeIn("#login-form input[name=totp_code]", codeAt(t, old, time.Now().Add(30*time.Second)))
+	l.click("#login-form button[type=submit]")
+	l.pollUntil("the old code refused", `(document.querySelector('#login-form .error:not([hidden])') || {}).textContent?.includes('two-factor code')`, stepTimeout)
+	l.typeIn("#login-form input[name=totp_code]", codeAt(t, next, time.Now().Add(30*time.Second)))
+	l.click("#login-form button[type=submit]")
+	l.waitPath("/spaces")
+}
+
+// TestTOTPResetInBrowser resets a user's two-factor login from the Users
+// page: their next login gives them a new secret to enrol.
+func TestTOTPResetInBrowser(t *testing.T) {
+	base := startUIServer(t, withTOTP)
+	b := newTab(t, base)
+	const password = "a-long-password"
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", password)
+	b.typeIn("#setup-form input[name=password2]", password)
+	b.click("#setup-form button[type=submit]")
+	b.visible("#login-form #totp-code")
+	b.typeIn("#login-form input[name=email]", "admin@example.com")
+	b.typeIn("#login-form input[name=password]", password)
+	b.click("#login-form button[type=submit]")
+	b.typeIn("#login-form input[name=totp_code]", codeAt(t, b.text("#totp-secret"), time.Now()))
+	b.click("#login-form button[type=submit]")
+	b.waitPath("/spaces")
+	if r := b.fetch("POST", "/api/users", map[string]any{"username": "ann", "email": "ann@example.com", "password": testPassword}, true); r.Status != http.StatusCreated {
+		t.Fatalf("create ann = %d %s", r.Status, r.Body)
+	}
+	enrolAt(t, base, "ann@example.com", time.Now())
+
+	b.open("/users")
+	b.click(`button[aria-label="Reset two-factor ann"]`)
+	b.click("#confirm-ok")
+	b.pollUntil("the reset said", `[...document.querySelectorAll('#alerts [role="status"] p')].some(p => p.textContent.startsWith('Two-factor login of ann reset'))`, stepTimeout)
+	a := call(t, base, "POST", "/api/auth", "", loginBody("ann@example.com", ""))
+	startEnrolment(t, &resp{code: a.code, body: a.body})
+}
