@@ -41,7 +41,7 @@ import (
 	"github.com/knot-dev/knot/web/ui"
 )
 
-// Options configures a Server. Services, Local, Logins and Store are
+// Options configures a Server. Services, Local and Store are
 // required; cmd/knot makes them.
 type Options struct {
 	// Services are what the handlers call (origin.NewServices on an origin
@@ -49,8 +49,6 @@ type Options struct {
 	Services shared.Services
 	// Local is the server's own location (leaf.NewLocal).
 	Local *leaf.Local
-	// Logins bounds password checks; the one the auth service counts with.
-	Logins *origin.Logins
 	// Store is the store the services were made over: GET /ready pings it.
 	Store interface{ Ping(context.Context) error }
 	// Metrics returns the families /metrics shows besides the requests'
@@ -108,7 +106,6 @@ type Server struct {
 	pages   *ui.UI
 	origin  *leaf.Origin // nil unless a leaf
 	connect *origin.ConnectCodes
-	logins  *origin.Logins
 	auth    shared.AuthService
 	groups  shared.GroupService
 	roles   shared.RoleService
@@ -130,8 +127,8 @@ func New(opts Options) (*Server, error) {
 	case sv.Users == nil || sv.Tokens == nil || sv.Auth == nil || sv.Groups == nil || sv.Roles == nil ||
 		sv.Templates == nil || sv.Variables == nil || sv.Audit == nil || sv.Fleet == nil:
 		return nil, errors.New("web: Options.Services needs every service")
-	case l == nil || opts.Logins == nil || opts.Store == nil:
-		return nil, errors.New("web: Options.Local, Options.Logins and Options.Store are required")
+	case l == nil || opts.Store == nil:
+		return nil, errors.New("web: Options.Local and Options.Store are required")
 	case opts.Hub != nil && opts.Origin != nil:
 		return nil, errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Origin), not both")
 	case !shared.ValidLocation(opts.Location):
@@ -145,7 +142,7 @@ func New(opts Options) (*Server, error) {
 		opts.ValidateTemplate = origin.BasicTemplateCheck // as the template service's
 	}
 	s := &Server{o: opts, log: cmp.Or(opts.Logger, slog.Default()), now: opts.Now, spaces: l.Spaces, access: l.Access,
-		apps: newWebApps(opts.WildcardDomain), metrics: metrics.NewRequests(), origin: opts.Origin, logins: opts.Logins,
+		apps: newWebApps(opts.WildcardDomain), metrics: metrics.NewRequests(), origin: opts.Origin,
 		auth: sv.Auth, groups: sv.Groups, roles: sv.Roles, users: sv.Users, tokens: sv.Tokens, audits: sv.Audit,
 		fleet: sv.Fleet, templates: sv.Templates, variables: sv.Variables, validateTemplate: opts.ValidateTemplate}
 	s.connect = origin.NewConnectCodes(s.now)
