@@ -105,7 +105,7 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		Templates: NewTemplateService(st, TemplateOptions{ServiceOptions: so, Validate: opts.Validate, Spaces: spaces}),
 		Variables: NewVariableService(st, opts.Sealer, so),
 		Audit:     opts.Audit,
-		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage, Location: opts.Location, Spaces: spaces, Now: opts.Now}),
+		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage, Location: opts.Location, Spaces: spaces, Now: opts.Now, Audit: so.Audit}),
 	}
 }
 

@@ -25,14 +25,6 @@ func (s *Server) auditAs(r *http.Request, actor, userID, event, details string, 
 	}
 }
 
-// auditWrite records the event of a write of origin-owned data not made
-// through a service. On a leaf the origin made and recorded it.
-func (s *Server) auditWrite(r *http.Request, p *principal, event, details string, props map[string]string) {
-	if s.origin == nil {
-		s.audit(r, p, event, details, props)
-	}
-}
-
 // handleAuditLogs serves GET /api/audit-logs: events newest first; count
 // is the total number of events (that the query and location select).
 func (s *Server) handleAuditLogs(r *http.Request, _ *principal) (api.AuditList, error) {

@@ -209,12 +209,12 @@ func (s *Server) routes() chi.Router {
 	r.Get(wire.Path, s.handleLeafServer)
 	r.Get(wire.RelayPath, s.handleLeafRelay)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
-	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
-	r.Get("/api/leaves", s.api(s.handleListLeaves))
-	r.Get("/api/leaf-tokens", s.api(s.handleListLeafTokens))
-	r.Post("/api/leaf-tokens", s.api(s.handleCreateLeafToken))
-	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(s.handleDeleteLeafToken))
-	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(s.handleRotateLeafToken))
+	r.Get("/api/leaf/status", s.api(reply(s.handleLeafStatus)))
+	r.Get("/api/leaves", s.api(listed(s.handleListLeaves)))
+	r.Get("/api/leaf-tokens", s.api(listed(s.handleListLeafTokens)))
+	r.Post("/api/leaf-tokens", s.api(decoded(http.StatusCreated, s.handleCreateLeafToken)))
+	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(reply(s.handleDeleteLeafToken)))
+	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(decoded(http.StatusCreated, s.handleRotateLeafToken)))
 
 	// The web UI: its pages and their assets (package ui, mounted in ui.go).
 	s.mountUI(r)

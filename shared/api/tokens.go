@@ -32,11 +32,7 @@ type TokenCreated struct {
 // NewTokens returns the tokens of p as GET /api/tokens shows them at now.
 func NewTokens(p shared.Page[*shared.Token], now time.Time) []Token {
 	return mapped(p.Items, func(t *shared.Token) Token {
-		out := Token{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, Expired: t.Expired(now)}
-		if !t.ExpiresAt.IsZero() {
-			out.ExpiresAt = &t.ExpiresAt
-		}
-		return out
+		return Token{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt, Expired: t.Expired(now)}
 	})
 }
 
