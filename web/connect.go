@@ -41,32 +41,13 @@ func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.Co
 	return api.ConnectApproved{Status: true, Redirect: cr.Redirect(code)}, nil
 }
 
-// tokenReadier is the token service of a leaf, which makes tokens at the
-// origin as the caller (leaf.TokenService.Ready).
-type tokenReadier interface {
-	Ready(ctx context.Context) error
-}
-
 // tokensReady returns, on a leaf, the error that making the caller's API
-// token would fail with now, so that the page that approves says so rather
-// than the CLI later: 503 while the origin is down, and 409 saying to log
-// in again when the leaf holds no session of theirs at the origin (it was
-// down at their login, the leaf restarted since, or the origin ended it).
+// token would fail with now (leaf.TokenService.Ready).
 func (s *Server) tokensReady(ctx context.Context) error {
-	tr, ok := s.tokens.(tokenReadier)
-	if !ok || s.origin == nil {
-		return nil
+	if tr, ok := s.tokens.(interface{ Ready(context.Context) error }); ok {
+		return tr.Ready(ctx)
 	}
-	if c, ok := shared.CredentialFrom(ctx); ok {
-		c.Answered = nil // the answer is this server's
-		ctx = shared.NewContextWithCredential(ctx, c)
-	}
-	err := tr.Ready(ctx)
-	if isCode(err, shared.ECONFLICT) {
-		return shared.Wrap(shared.ECONFLICT, err, "the API token of knot connect is made at the origin %s, where this leaf has no session of yours now: log out, log in again here, and approve again",
-			s.origin.URL())
-	}
-	return err
+	return nil
 }
 
 // handleConnectToken serves POST /api/connect/token: the CLI redeems its

@@ -185,7 +185,7 @@ func (s *Server) routes() chi.Router {
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
-	r.Get("/api/spaces/{space_id}", s.api(s.handleGetSpace, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}", s.api(reply(s.handleGetSpace), useSpaces, manageSpaces))
 	r.Put("/api/spaces/{space_id}", s.api(s.handleUpdateSpace, useSpaces, manageSpaces))
 	r.Delete("/api/spaces/{space_id}", s.api(s.handleDeleteSpace, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/start", s.api(s.handleStartSpace, useSpaces, manageSpaces))
@@ -200,7 +200,7 @@ func (s *Server) routes() chi.Router {
 	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}", s.handleWebAppPath)
 	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}/*", s.handleWebAppPath)
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
-	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
+	r.Get("/api/agents/outdated", s.api(reply(s.handleOutdatedAgents), useSpaces, manageSpaces))
 
 	r.Get("/api/audit-logs", s.api(listed(s.handleAuditLogs), shared.PermViewAuditLogs))
 

@@ -21,6 +21,22 @@ func ListQuery(q url.Values) (shared.ListOptions, error) {
 	return o, err
 }
 
+// SpaceQuery reads the query parameters of GET /api/spaces: the list's
+// (ListQuery), user_id, and all (true or false).
+func SpaceQuery(q url.Values) (shared.SpaceFilter, error) {
+	o, err := ListQuery(q)
+	f := shared.SpaceFilter{UserID: q.Get("user_id"), ListOptions: o}
+	switch all := q.Get("all"); {
+	case err != nil:
+		return f, err
+	case all == "true":
+		f.All = true
+	case all != "" && all != "false":
+		return f, invalid("query parameter all must be true or false, not %s", shared.Quote(all))
+	}
+	return f, nil
+}
+
 // AuditQuery reads the query parameters of GET /api/audit-logs: start,
 // max_items (or max-items; 10 when absent), q, location and sort.
 func AuditQuery(q url.Values) (shared.ListOptions, error) {

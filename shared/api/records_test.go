@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,45 @@ func TestNewTemplateCheck(t *testing.T) {
 	}
 	if _, err := api.NewTemplateCheck(shared.Errorf(shared.EUNAVAILABLE, "down")); shared.ErrorCode(err) != shared.EUNAVAILABLE {
 		t.Errorf("unavailable: %v", err)
+	}
+}
+
+// GET /api/spaces takes all=true or false, and the list's parameters; any
+// other all is EINVALID, saying which values it takes.
+func TestSpaceQuery(t *testing.T) {
+	f, err := api.SpaceQuery(url.Values{"all": {"true"}, "user_id": {"u1"}, "limit": {"5"}})
+	if err != nil || !f.All || f.UserID != "u1" || f.Limit != 5 {
+		t.Fatalf("all=true: %+v, %v", f, err)
+	}
+	if f, err := api.SpaceQuery(url.Values{"all": {"false"}}); err != nil || f.All {
+		t.Fatalf("all=false: %+v, %v", f, err)
+	}
+	_, err = api.SpaceQuery(url.Values{"all": {"yes"}})
+	if shared.ErrorCode(err) != shared.EINVALID || !strings.Contains(shared.ErrorMessage(err), "true or false") {
+		t.Fatalf("all=yes: %v", err)
+	}
+	if _, err := api.SpaceQuery(url.Values{"limit": {"-1"}}); shared.ErrorCode(err) != shared.EINVALID {
+		t.Fatalf("limit=-1: %v", err)
+	}
+}
+
+// A leaf's list and tokens read back as the records they were made from.
+func TestLeafConversionsRoundTrip(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	n := shared.LeafNode{NodeID: "n1", Location: "eu", Connected: true, ConnectedSince: at, RTT: 1500 * time.Microsecond, Applied: 7}
+	l := api.NewLeafList([]shared.LeafNode{n}, nil)
+	if l.Count != 1 || l.Unseen == nil || l.Leaves[0].Runtimes == nil || l.Leaves[0].LastSeen != nil {
+		t.Fatalf("list = %+v", l)
+	}
+	if back := l.Leaves[0].LeafNode(); back.RTT != n.RTT || !back.ConnectedSince.Equal(at) || back.Applied != 7 || back.NodeID != "n1" {
+		t.Fatalf("node read back = %+v", back)
+	}
+	tok := &shared.LeafToken{Meta: shared.Meta{ID: "t1", CreatedAt: at}, Location: "eu", Name: "eu-1", ExpiresAt: at.Add(time.Hour)}
+	got := api.NewLeafToken(tok, at.Add(2*time.Hour))
+	if !got.Expired || got.ExpiresAt == nil {
+		t.Fatalf("token = %+v", got)
+	}
+	if back := got.LeafToken(); back.ID != "t1" || !back.ExpiresAt.Equal(tok.ExpiresAt) || back.Name != "eu-1" {
+		t.Fatalf("token read back = %+v", back)
 	}
 }
