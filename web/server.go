@@ -1,25 +1,29 @@
 // Package web is knot's HTTP server: the REST API under /api (JSON, errors as
 // {"error": "..."}), authentication by session cookie, session token or API
-// token, the audit log of every write and login, the leaf link and relay
-// websockets of an origin, /health, /ready and /metrics, and the web UI of
-// package ui (ui.go).
+// token, the leaf link and relay websockets of an origin, /health, /ready
+// and /metrics, and the web UI of package ui (ui.go).
 //
 // web is HTTP only and the only package that knows HTTP status codes: it
 // maps the codes of shared.Error to statuses in one place (errors.go).
 // Every handler decodes, makes one call to a service of package shared with
-// the actor in the context (shared.NewContextWithActor), audits and
-// encodes; the service checks permissions, validates and writes in one
-// store transaction. web never reads or writes the store: cmd/knot makes
-// the services and hands them in (Options). A standalone server or an
-// origin (Options.Hub) runs package origin's services; a leaf
-// (Options.Origin) runs package leaf's, which serve from the replica and
-// make a write of origin-owned data at the origin as the caller (503 at
-// once while the origin is unreachable; nothing is queued). On every
-// server the spaces of its own location are package leaf's (leaf.Local).
+// the actor, the caller and the credential in the context (routes.go: api,
+// with the adapters reply, decoded and listed), and encodes; the service
+// checks permissions, validates, writes in one store transaction and
+// records the audit event of the write, with the caller's address. web
+// never reads or writes the store: cmd/knot makes the services and hands
+// them in (Options). A standalone server or an origin (Options.Hub) runs
+// package origin's services; a leaf (Options.Origin) runs package leaf's,
+// which serve from the replica and make a write of origin-owned data at
+// the origin as the caller (503 at once while the origin is unreachable;
+// nothing is queued), where the origin records it. On every server the
+// spaces of its own location are package leaf's (leaf.Local); web records
+// the events of their writes, of a logout and of knot connect's approval
+// (audit.go).
 //
 // Request bodies must be declared application/json (415 otherwise), which
-// closes cross-site form posts and login CSRF. Password checks pass the
-// login limits of origin.Logins first (429 with Retry-After beyond them).
+// closes cross-site form posts and login CSRF. Password checks, at a login
+// or a change of one's password, email or authenticator, pass the login
+// limits of origin.Logins first (429 with Retry-After beyond them).
 package web
 
 import (
