@@ -166,9 +166,16 @@ func (b *tab) open(path string) {
 // waitPath waits until the page's path (and query) is want.
 func (b *tab) waitPath(want string) {
 	b.t.Helper()
+	b.waitLoaded(fmt.Sprintf(`location.pathname + location.search === %q`, want), want)
+}
+
+// waitLoaded waits until the page is loaded whole and the script cond
+// is true; want names the page in a failure.
+func (b *tab) waitLoaded(cond, want string) {
+	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	cond := fmt.Sprintf(`location.pathname + location.search === %q && document.readyState === "complete"`, want)
+	cond += ` && document.readyState === "complete"`
 	for {
 		err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(stepTimeout), chromedp.WithPollingInterval(50*time.Millisecond)))
 		if err == nil {

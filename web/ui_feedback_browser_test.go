@@ -53,6 +53,9 @@ func (b *tab) screenshots(dir, name string) {
 // login logs in on the login page the tab is on and waits for want.
 func (b *tab) login(email, password, want string) {
 	b.t.Helper()
+	// A page that sends the browser to log in may do so from its script:
+	// type into the login page once it is the one loaded.
+	b.waitLoaded(`location.pathname === "/login"`, "/login")
 	b.typeIn("#login-form input[name=email]", email)
 	b.typeIn("#login-form input[name=password]", password)
 	b.click("#login-form button[type=submit]")

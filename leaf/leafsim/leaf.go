@@ -450,6 +450,8 @@ func (l *simLeaf) handle(conn *websocket.Conn, acks *wire.Acker, b []byte, snap 
 		return nil
 	case *wire.SpaceAck:
 		return nil
+	case *wire.AgentStates: // the agents of other locations: a simulated leaf shows none
+		return nil
 	case *wire.Command:
 		return send(conn, &wire.CommandResult{ID: f.ID, Code: shared.EUNAVAILABLE, Message: "a simulated leaf runs no spaces"})
 	default:

@@ -275,3 +275,15 @@ export function ready() {
   const main = document.querySelector('main');
   if (main) main.setAttribute('aria-busy', 'false');
 }
+
+// showQR shows img with src when it is a PNG the server made (a data:
+// URL), and hides it otherwise.
+export function showQR(img, src) {
+  if (typeof src === 'string' && src.startsWith('data:image/png;base64,')) {
+    img.src = src;
+    img.hidden = false;
+  } else {
+    img.removeAttribute('src');
+    img.hidden = true;
+  }
+}

@@ -1,6 +1,6 @@
 // login.js logs in, or creates the first user while none exists.
 import { api } from './api.js';
-import { $, showError, hideError, ready } from './dom.js';
+import { $, showError, hideError, ready, showQR } from './dom.js';
 
 function field(form, name) {
   return form.elements.namedItem(name);
@@ -43,14 +43,7 @@ function showTOTP() {
 // showEnrolment shows the secret of a new two-factor enrolment, as text and
 // as the server's QR code, and asks for the code of the app it was added to.
 function showEnrolment(data) {
-  const qr = $('#totp-qr');
-  if (typeof data.totp_qr === 'string' && data.totp_qr.startsWith('data:image/png;base64,')) {
-    qr.src = data.totp_qr;
-    qr.hidden = false;
-  } else {
-    qr.removeAttribute('src');
-    qr.hidden = true;
-  }
+  showQR($('#totp-qr'), data.totp_qr);
   $('#totp-secret').textContent = data.totp_secret;
   $('#totp-url').textContent = data.totp_url || '';
   $('#totp-enrol').hidden = false;
