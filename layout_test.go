@@ -1,11 +1,13 @@
 package knot_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -293,4 +295,31 @@ func checkServedByServices(t *testing.T, fset *token.FileSet, file string, f *as
 		}
 		return true
 	})
+}
+
+// maxWebLines bounds web's own Go code, its UI aside (DESIGN.md: web is
+// HTTP only; the rules live in the services below it).
+const maxWebLines = 2500
+
+// TestWebIsThin fails when web's non-test Go files outside web/ui hold
+// maxWebLines lines or more.
+func TestWebIsThin(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("web", "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no web sources: %v", err)
+	}
+	lines := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += bytes.Count(b, []byte("\n"))
+	}
+	if lines >= maxWebLines {
+		t.Errorf("web's non-test Go files hold %d lines; they must stay under %d: move rules into the services, bodies into shared/api", lines, maxWebLines)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/crypt"
 )
 
 // AuthService is a leaf's shared.AuthService. Users log in here with what
@@ -35,14 +36,33 @@ type AuthOptions struct {
 	// OriginLogout ends the origin session kept for the leaf's session with
 	// id, if any. nil ends none.
 	OriginLogout func(ctx context.Context, id string)
-	// Origin is where the changes of TOTPService are made (totp.go); nil
-	// refuses them.
+	// Origin is where the changes of TOTPService are made (totp.go), and
+	// where an API token the replica does not hold yet is checked for a
+	// write (Origin.Identify); nil refuses the changes and checks nothing.
 	Origin *Origin
 }
 
 // NewAuthService returns the auth service of a leaf.
 func NewAuthService(opts AuthOptions) *AuthService {
 	return &AuthService{AuthService: opts.Local, opts: opts}
+}
+
+// Authenticate implements shared.AuthService over the replica. For a
+// write (shared.Caller.Writes), which the leaf makes at the origin, a
+// bearer secret the replica does not know (an API token just created at
+// the origin) is checked at the origin, as when the leaf relayed writes:
+// EUNAVAILABLE at once while the origin is down, and the origin's refusal
+// as its error.
+func (s *AuthService) Authenticate(ctx context.Context, secret string, cookie bool, check func() error) (*shared.Identity, error) {
+	id, err := s.AuthService.Authenticate(ctx, secret, cookie, check)
+	if err == nil || cookie || s.opts.Origin == nil || !shared.CallerFrom(ctx).Writes || shared.ErrorCode(err) != shared.EUNAUTHORIZED {
+		return id, err
+	}
+	u, perms, err := s.opts.Origin.Identify(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	return &shared.Identity{User: u, Permissions: shared.PermissionsOf(perms), TokenID: crypt.HashToken(secret)}, nil
 }
 
 // Login implements shared.AuthService: over the replica, then at the

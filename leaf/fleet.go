@@ -3,8 +3,6 @@ package leaf
 import (
 	"cmp"
 	"context"
-	"math"
-	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
@@ -31,12 +29,8 @@ func (s *FleetService) Leaves(ctx context.Context) ([]shared.LeafNode, error) {
 		return nil, err
 	}
 	out := make([]shared.LeafNode, len(got))
-	for i, l := range got {
-		out[i] = shared.LeafNode{NodeID: l.NodeID, Location: l.Location, Version: l.Version, Protocol: l.Protocol,
-			Runtimes: l.Runtimes, Restricted: l.Restricted, Connected: l.Connected, ConnectedSince: deref(l.ConnectedSince),
-			LastSeen: deref(l.LastSeen), RTT: time.Duration(math.Round(l.RoundTripMillis*1000)) * time.Microsecond,
-			Applied: l.AppliedRevision, Lag: l.Lag, EpochChanges: l.EpochChanges, PreviousEpoch: l.PreviousEpoch,
-			EpochChangedAt: deref(l.EpochChangedAt)}
+	for i := range got {
+		out[i] = got[i].LeafNode()
 	}
 	return out, nil
 }
@@ -51,7 +45,7 @@ func (s *FleetService) LeafTokens(ctx context.Context) ([]*shared.LeafToken, err
 	}
 	out := make([]*shared.LeafToken, len(got))
 	for i := range got {
-		out[i] = leafTokenOf(&got[i])
+		out[i] = got[i].LeafToken()
 	}
 	return out, nil
 }
@@ -64,7 +58,7 @@ func (s *FleetService) CreateLeafToken(ctx context.Context, location, name strin
 	if err != nil {
 		return nil, "", err
 	}
-	return leafTokenOf(&got.LeafToken), got.Token, nil
+	return got.LeafToken.LeafToken(), got.Token, nil
 }
 
 // RotateLeafToken implements shared.FleetService at the origin.
@@ -75,7 +69,7 @@ func (s *FleetService) RotateLeafToken(ctx context.Context, id, overlap string) 
 	if err != nil {
 		return nil, "", err
 	}
-	return leafTokenOf(&got.LeafToken), got.Token, nil
+	return got.LeafToken.LeafToken(), got.Token, nil
 }
 
 // DeleteLeafToken implements shared.FleetService at the origin.
@@ -122,18 +116,4 @@ func (u *Uplink) ReplicaStatus(ctx context.Context) shared.LeafStatus {
 // LeafUsage implements shared.FleetService: a leaf answers no leaf.
 func (s *FleetService) LeafUsage(context.Context, string, string, string) (shared.Usage, error) {
 	return shared.Usage{}, shared.Errorf(shared.ECONFLICT, "this server is not an origin: leaves connect to a server with server.shared_token set")
-}
-
-func leafTokenOf(t *api.LeafToken) *shared.LeafToken {
-	return &shared.LeafToken{Meta: shared.Meta{ID: t.ID, CreatedAt: t.CreatedAt}, Location: t.Location, Name: t.Name,
-		ExpiresAt: deref(t.ExpiresAt)}
-}
-
-// deref returns *p, or the zero value when p is nil.
-func deref[T any](p *T) T {
-	if p == nil {
-		var zero T
-		return zero
-	}
-	return *p
 }

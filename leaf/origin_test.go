@@ -43,15 +43,14 @@ func startOrigin(t *testing.T) (*httptest.Server, *client.Client) {
 // service over one observed store.
 func newStandalone(st storage.Store, location string) (*web.Server, error) {
 	obs := origin.Observe(st, nil)
-	logins := origin.NewLogins(origin.LoginsOptions{})
 	audit := origin.NewAuditService(obs, location, origin.ServiceOptions{})
 	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location}, Audit: audit})
 	if err != nil {
 		return nil, err
 	}
-	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: logins, Audit: origin.RecordAudit(audit, nil)})
+	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: origin.NewLogins(origin.LoginsOptions{}), Audit: origin.RecordAudit(audit, nil)})
 	svcs := origin.NewServices(obs, origin.ServicesOptions{Location: location, Spaces: local.Spaces, Audit: audit, Auth: auth})
-	return web.New(web.Options{Services: svcs, Local: local, Logins: logins, Store: obs, Location: location})
+	return web.New(web.Options{Services: svcs, Local: local, Store: obs, Location: location})
 }
 
 func wantMessage(t *testing.T, err error, code, part string) {

@@ -184,7 +184,7 @@ func NewServices(opts ServicesOptions) (*Services, error) {
 			Groups:    NewGroupService(so),
 			Roles:     NewRoleService(so),
 			Templates: NewTemplateService(so, spaces),
-			Variables: NewVariableService(VariableOptions{ServiceOptions: so, Sealer: lo.Sealer, OriginURL: oo.URL, Now: lo.Now}),
+			Variables: NewVariableService(VariableOptions{ServiceOptions: so, Sealer: lo.Sealer, OriginURL: oo.URL, Now: lo.Now, Audit: opts.Audit}),
 			Audit:     opts.Audit,
 			Fleet:     NewFleetService(so),
 		},

@@ -70,17 +70,28 @@ func (s *TokenService) awaitReplica(ctx context.Context, id string) {
 	}
 }
 
-// Ready returns nil when Create can be made now for the caller of ctx:
-// the origin is reachable and takes the credential the caller presented
-// here (a read there as them checks it). Otherwise it returns the error
-// Create would fail with: EUNAVAILABLE at once while the origin is down,
-// ECONFLICT when the origin does not know, or ended, the session the leaf
-// keeps there for the caller's session here. It changes nothing.
+// Ready returns nil when Create can be made now for the caller of ctx,
+// so that the page that approves knot connect says so rather than the CLI
+// later: the origin is reachable and takes the credential the caller
+// presented here (a read there as them checks it). Otherwise it returns
+// the error Create would fail with: EUNAVAILABLE at once while the origin
+// is down, ECONFLICT saying to log in again when the origin does not know,
+// or ended, the session the leaf keeps there for the caller's session
+// here (it was down at their login, the leaf restarted since). It changes
+// nothing, and its answer is the leaf's, not the origin's.
 func (s *TokenService) Ready(ctx context.Context) error {
+	if c, ok := shared.CredentialFrom(ctx); ok {
+		c.Answered = nil
+		ctx = shared.NewContextWithCredential(ctx, c)
+	}
 	_, err := Forward(ctx, s.opts.Origin, func(ctx context.Context, c *client.Client) (struct{}, error) {
 		_, err := c.Users().WhoAmI(ctx)
 		return struct{}{}, err
 	})
+	if shared.ErrorCode(err) == shared.ECONFLICT {
+		return shared.Wrap(shared.ECONFLICT, err, "the API token of knot connect is made at the origin %s, where this leaf has no session of yours now: log out, log in again here, and approve again",
+			s.opts.Origin.URL())
+	}
 	return err
 }
 

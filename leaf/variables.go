@@ -2,7 +2,9 @@ package leaf
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -23,6 +25,9 @@ type VariableOptions struct {
 	OriginURL string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Audit records the writes of local variables (the origin records
+	// the others); nil records none.
+	Audit shared.AuditService
 }
 
 // VariableService is a leaf's shared.VariableService (see services.go): a
@@ -98,6 +103,7 @@ func (s *VariableService) Create(ctx context.Context, v *shared.TemplateVar) err
 		return err
 	}
 	*v = *c
+	s.record(ctx, "Create", v)
 	return nil
 }
 
@@ -156,6 +162,7 @@ func (s *VariableService) Update(ctx context.Context, id string, upd shared.Temp
 	if err != nil {
 		return nil, err
 	}
+	s.record(ctx, "Update", out)
 	return out, nil
 }
 
@@ -194,7 +201,22 @@ func (s *VariableService) Delete(ctx context.Context, id string) (*shared.Templa
 	if _, err := s.opts.Store.Delete(context.WithoutCancel(ctx), shared.KindTemplateVar, id); err != nil {
 		return nil, err
 	}
+	s.record(ctx, "Delete", v)
 	return v, nil
+}
+
+// record records the event ("Create", "Update", "Delete") of a write of
+// the local variable v by the actor in ctx, from the caller in ctx.
+func (s *VariableService) record(ctx context.Context, event string, v *shared.TemplateVar) {
+	a := shared.ActorFrom(ctx)
+	if s.opts.Audit == nil || a == nil {
+		return
+	}
+	props := shared.CallerProps(shared.CallerFrom(ctx), map[string]string{"templatevar_id": v.ID, "user_id": a.User.ID})
+	ev := &shared.AuditEvent{Actor: a.User.Username, Event: "Variable " + event, Details: "variable " + v.Name + " " + strings.ToLower(event) + "d", Properties: props}
+	if err := s.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
+		slog.ErrorContext(ctx, "append audit event", "event", ev.Event, "err", err)
+	}
 }
 
 func varRequest(u shared.TemplateVarUpdate) api.TemplateVarRequest {

@@ -139,6 +139,9 @@ type FleetOptions struct {
 	Spaces func(ctx context.Context) ([]*shared.Space, error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Audit records the audit event of each write of a leaf token
+	// (RecordAudit); nil records none.
+	Audit func(ctx context.Context, ev *shared.AuditEvent)
 }
 
 // NewFleetService returns the fleet service of an origin with hub, or of a
@@ -275,6 +278,7 @@ func (s *FleetService) CreateLeafToken(ctx context.Context, location, name strin
 	if err != nil {
 		return nil, "", err
 	}
+	s.record(ctx, "Leaf Token Create", "leaf token for location "+t.Location+" created", map[string]string{"leaf_token_id": t.ID})
 	return t, secret, nil
 }
 
@@ -294,6 +298,8 @@ func (s *FleetService) RotateLeafToken(ctx context.Context, id, overlap string) 
 	if err != nil {
 		return nil, "", err
 	}
+	s.record(ctx, "Leaf Token Rotate", "leaf token for location "+t.Location+" rotated with an overlap of "+d.String(),
+		map[string]string{"leaf_token_id": t.ID, "old_leaf_token_id": id})
 	return t, secret, nil
 }
 
@@ -306,7 +312,15 @@ func (s *FleetService) DeleteLeafToken(ctx context.Context, id string) error {
 	if isCode(err, shared.ENOTFOUND) {
 		return leafTokenNotFound(id)
 	}
+	if err == nil {
+		s.record(ctx, "Leaf Token Revoke", "leaf token revoked", map[string]string{"leaf_token_id": id})
+	}
 	return err
+}
+
+// record records the event of a write of a leaf token by the actor in ctx.
+func (s *FleetService) record(ctx context.Context, event, details string, props map[string]string) {
+	ServiceOptions{Audit: s.opts.Audit}.record(ctx, event, details, props)
 }
 
 func leafTokenNotFound(id string) error {

@@ -93,6 +93,7 @@ func (s *GroupService) Create(ctx context.Context, g *shared.Group) error {
 		return err
 	}
 	*g = c
+	s.opts.record(ctx, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
 	return nil
 }
 
@@ -133,6 +134,7 @@ func (s *GroupService) Update(ctx context.Context, id string, upd shared.GroupUp
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Group Update", "group "+out.Name+" updated", map[string]string{"group_id": out.ID})
 	return out, nil
 }
 
@@ -167,5 +169,6 @@ func (s *GroupService) Delete(ctx context.Context, id string) (*shared.Group, er
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Group Delete", "group "+out.Name+" deleted", map[string]string{"group_id": out.ID})
 	return out, nil
 }

@@ -128,6 +128,7 @@ func (s *RoleService) Create(ctx context.Context, r *shared.Role) error {
 		return err
 	}
 	*r = *c
+	s.opts.record(ctx, "Role Create", "role "+r.Name+" created", map[string]string{"role_id": r.ID})
 	return nil
 }
 
@@ -182,6 +183,7 @@ func (s *RoleService) Update(ctx context.Context, id string, upd shared.RoleUpda
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Role Update", "role "+out.Name+" updated", map[string]string{"role_id": out.ID})
 	return out, nil
 }
 
@@ -211,6 +213,7 @@ func (s *RoleService) Delete(ctx context.Context, id string) (*shared.Role, erro
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Role Delete", "role "+out.Name+" deleted", map[string]string{"role_id": out.ID})
 	return out, nil
 }
 

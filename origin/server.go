@@ -48,10 +48,12 @@ type ServicesOptions struct {
 	// Spaces is the space service of the server's own location. Required.
 	Spaces Spaces
 	// Audit is the server's audit log (NewAuditService over the same
-	// store). Required.
+	// store), in which the services record their writes. Required.
 	Audit shared.AuditService
 	// Auth is the server's auth service (NewAuthService over the same
-	// store, AuthOptions.Audit from RecordAudit). Required.
+	// store, AuthOptions.Audit from RecordAudit). Required. The user
+	// service checks current passwords under the logins of an
+	// *AuthService.
 	Auth shared.AuthService
 	// Validate checks a template before it is stored
 	// (TemplateOptions.Validate).
@@ -68,7 +70,7 @@ type ServicesOptions struct {
 // templates, variables and the fleet, with the audit log and the logins
 // of opts.
 func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
-	so := ServiceOptions{Now: opts.Now}
+	so := ServiceOptions{Now: opts.Now, Audit: RecordAudit(opts.Audit, nil)}
 	spaces := func(ctx context.Context) ([]*shared.Space, error) {
 		l, err := opts.Spaces.Snapshot(ctx)
 		if err != nil {
@@ -90,8 +92,12 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		}
 		return nil
 	}
+	users := NewUserService(st, ServiceOptions{Now: opts.Now, Records: opts.Spaces.Snapshot, Audit: so.Audit}, purge)
+	if a, ok := opts.Auth.(*AuthService); ok {
+		users.logins = a.opts.Logins // one server's password checks share the limits
+	}
 	return shared.Services{
-		Users:     NewUserService(st, ServiceOptions{Now: opts.Now, Records: opts.Spaces.Snapshot}, purge),
+		Users:     users,
 		Tokens:    NewTokenService(st, so),
 		Auth:      opts.Auth,
 		Groups:    NewGroupService(st, so),
@@ -99,7 +105,7 @@ func NewServices(st storage.Store, opts ServicesOptions) shared.Services {
 		Templates: NewTemplateService(st, TemplateOptions{ServiceOptions: so, Validate: opts.Validate, Spaces: spaces}),
 		Variables: NewVariableService(st, opts.Sealer, so),
 		Audit:     opts.Audit,
-		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage, Location: opts.Location, Spaces: spaces, Now: opts.Now}),
+		Fleet:     NewFleetService(opts.Hub, FleetOptions{Usage: usage, Location: opts.Location, Spaces: spaces, Now: opts.Now, Audit: so.Audit}),
 	}
 }
 

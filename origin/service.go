@@ -17,6 +17,27 @@ type ServiceOptions struct {
 	// while the store does not change (the space service's snapshot), for
 	// the user list to count spaces from; nil reads the store each time.
 	Records func(ctx context.Context) (*shared.SpaceList, error)
+	// Audit records the audit event of each write (RecordAudit); nil
+	// records none.
+	Audit func(ctx context.Context, ev *shared.AuditEvent)
+}
+
+// record records the event of a write by the actor in ctx.
+func (o ServiceOptions) record(ctx context.Context, event, details string, props map[string]string) {
+	if a := shared.ActorFrom(ctx); a != nil {
+		o.recordAs(ctx, a.User, event, details, props)
+	}
+}
+
+// recordAs records the event of a write by u. The caller in ctx is
+// recorded with it (RecordAudit), so a write a leaf forwards is recorded
+// here, with the address the leaf saw, and not at the leaf.
+func (o ServiceOptions) recordAs(ctx context.Context, u *shared.User, event, details string, props map[string]string) {
+	if o.Audit == nil {
+		return
+	}
+	props["user_id"] = u.ID
+	o.Audit(ctx, &shared.AuditEvent{Actor: u.Username, Event: event, Details: details, Properties: props})
 }
 
 func (o ServiceOptions) now() time.Time {

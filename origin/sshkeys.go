@@ -36,6 +36,8 @@ func (s *UserService) AddSSHKey(ctx context.Context, id, name, key string) (*sha
 	if err != nil {
 		return nil, nil, err
 	}
+	s.opts.record(ctx, "SSH Key Add", "SSH key "+added.Fingerprint+" added to user "+u.Username,
+		map[string]string{"updated_user_id": u.ID, "key_id": added.ID, "fingerprint": added.Fingerprint})
 	return u, added, nil
 }
 
@@ -55,6 +57,8 @@ func (s *UserService) RemoveSSHKey(ctx context.Context, id, keyID string) (*shar
 	if err != nil {
 		return nil, nil, err
 	}
+	s.opts.record(ctx, "SSH Key Remove", "SSH key "+gone.Fingerprint+" removed from user "+u.Username,
+		map[string]string{"updated_user_id": u.ID, "key_id": gone.ID, "fingerprint": gone.Fingerprint})
 	return u, &gone, nil
 }
 

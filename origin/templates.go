@@ -111,6 +111,7 @@ func (s *TemplateService) Create(ctx context.Context, t *shared.Template) error 
 		return err
 	}
 	*t = *c
+	s.opts.record(ctx, "Template Create", "template "+t.Name+" created", map[string]string{"template_id": t.ID})
 	return nil
 }
 
@@ -132,6 +133,7 @@ func (s *TemplateService) Update(ctx context.Context, id string, upd shared.Temp
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Template Update", "template "+out.Name+" updated", map[string]string{"template_id": out.ID})
 	return out, nil
 }
 
@@ -186,6 +188,7 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Template Delete", "template "+out.Name+" deleted", map[string]string{"template_id": out.ID})
 	return out, nil
 }
 

@@ -79,6 +79,7 @@ func (s *TokenService) Create(ctx context.Context, name string, expires time.Tim
 	if err := storage.CreateToken(writeContext(ctx), s.store, t, shared.MaxTokensPerUser); err != nil {
 		return nil, "", err
 	}
+	s.opts.record(ctx, "Token Create", "API token "+quote(t.Name)+" created", map[string]string{"token_id": t.ID})
 	return t, secret, nil
 }
 
@@ -105,5 +106,6 @@ func (s *TokenService) Delete(ctx context.Context, id string) (*shared.Token, er
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Token Delete", "API token "+quote(out.Name)+" deleted", map[string]string{"token_id": out.ID})
 	return out, nil
 }

@@ -25,6 +25,8 @@ type UserService struct {
 
 	orders shared.Orders[shared.UserListing]
 
+	logins *Logins // bounds the checks of current passwords
+
 	setupMu   sync.Mutex // serializes this process's first-user setups
 	setupDone bool       // guarded by setupMu: a user exists
 }
@@ -41,7 +43,7 @@ func NewUserService(store storage.Store, opts ServiceOptions, deleteSpace SpaceD
 			return err
 		}
 	}
-	return &UserService{store: store, opts: opts, deleteSpace: deleteSpace}
+	return &UserService{store: store, opts: opts, deleteSpace: deleteSpace, logins: NewLogins(LoginsOptions{Now: opts.Now})}
 }
 
 func userNotFound(id string) func() error {
@@ -140,6 +142,7 @@ func (s *UserService) Setup(ctx context.Context, nu shared.NewUser) (*shared.Use
 	if err != nil {
 		return nil, err
 	}
+	s.opts.recordAs(ctx, u, "User Create", "first user "+u.Username+" created as admin", map[string]string{"created_user_id": u.ID})
 	return u, nil
 }
 
@@ -170,6 +173,7 @@ func (s *UserService) Create(ctx context.Context, nu shared.NewUser) (*shared.Us
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "User Create", "user "+u.Username+" created", map[string]string{"created_user_id": u.ID})
 	return u, nil
 }
 

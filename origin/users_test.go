@@ -151,7 +151,7 @@ func TestUserUpdate(t *testing.T) {
 
 	sessions := []*shared.Session{{Meta: shared.Meta{ID: "s1"}, UserID: ann.ID}, {Meta: shared.Meta{ID: "s2"}, UserID: ann.ID}}
 	put(t, store, sessions[0], sessions[1], &shared.Token{Meta: shared.Meta{ID: "t1"}, UserID: ann.ID, Name: "ci"})
-	if _, err := svc.Update(self, ann.ID, shared.UserUpdate{Password: ptr("another-password"), KeepSession: "s1", KeepTokens: true}); err != nil {
+	if _, err := svc.Update(self, ann.ID, shared.UserUpdate{Password: ptr("another-password"), CurrentPassword: password, KeepSession: "s1", KeepTokens: true}); err != nil {
 		t.Fatal(err)
 	}
 	if countKind(t, store, shared.KindSession) != 1 || countKind(t, store, shared.KindToken) != 1 {

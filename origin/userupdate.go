@@ -18,6 +18,9 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkCurrentPassword(ctx, a, id, &upd); err != nil {
+		return nil, err
+	}
 	ctx = writeContext(ctx)
 	if upd.Roles != nil {
 		roles := shared.Distinct(*upd.Roles)
@@ -75,7 +78,43 @@ func (s *UserService) Update(ctx context.Context, id string, upd shared.UserUpda
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "User Update", "user "+out.Username+" updated", map[string]string{"updated_user_id": out.ID})
 	return out, nil
+}
+
+// checkCurrentPassword requires, when the actor a changes their own
+// password or email, their current password in upd. It is checked as a
+// login is, under the same limits (the caller's address counts), so that
+// a stolen session can neither take the account over nor guess its
+// password quickly. A wrong one is EFORBIDDEN, not EUNAUTHORIZED: the
+// session itself is fine.
+func (s *UserService) checkCurrentPassword(ctx context.Context, a *shared.Actor, id string, upd *shared.UserUpdate) error {
+	cur := a.User
+	if id != cur.ID || upd.Password == nil && (upd.Email == nil || *upd.Email == cur.Email) {
+		return nil
+	}
+	if upd.CurrentPassword == "" {
+		return invalid("current_password is required to change your own password or email")
+	}
+	if cur.PasswordHash == "" {
+		return forbidden("your account has no password here: change it at the origin")
+	}
+	attempt, err := s.logins.Begin(ctx, cur.Email, shared.CallerFrom(ctx).IP, func(f Refusal) {
+		if s.opts.Audit != nil {
+			s.opts.Audit(ctx, f.AuditEvent(cur.Email))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer attempt.End()
+	if len(upd.CurrentPassword) > 1024 || !attempt.Check(cur.PasswordHash, upd.CurrentPassword) {
+		s.opts.record(ctx, "User Update Refused", "wrong current password for a change of "+cur.Username+"'s password or email",
+			map[string]string{"updated_user_id": cur.ID})
+		return forbidden("current_password is not your password")
+	}
+	attempt.Succeed()
+	return nil
 }
 
 // applyUpdate returns cur with what upd sets, and hash as its password
@@ -223,6 +262,9 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 		return nil, nil, err
 	}
 	deleted, err := s.deleteSpaces(ctx, id)
+	for _, sp := range deleted {
+		s.opts.record(ctx, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
+	}
 	if err != nil {
 		return u, deleted, err
 	}
@@ -252,6 +294,7 @@ func (s *UserService) Delete(ctx context.Context, id string) (*shared.User, []*s
 	if err != nil {
 		return u, deleted, err
 	}
+	s.opts.record(ctx, "User Delete", "user "+u.Username+" deleted", map[string]string{"deleted_user_id": u.ID})
 	return u, deleted, nil
 }
 

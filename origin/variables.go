@@ -78,6 +78,7 @@ func (s *VariableService) Create(ctx context.Context, v *shared.TemplateVar) err
 		return err
 	}
 	*v = *c
+	s.opts.record(ctx, "Variable Create", "variable "+v.Name+" created", map[string]string{"templatevar_id": v.ID})
 	return nil
 }
 
@@ -110,6 +111,7 @@ func (s *VariableService) Update(ctx context.Context, id string, upd shared.Temp
 	if err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Variable Update", "variable "+out.Name+" updated", map[string]string{"templatevar_id": out.ID})
 	return out, nil
 }
 
@@ -126,5 +128,6 @@ func (s *VariableService) Delete(ctx context.Context, id string) (*shared.Templa
 	if _, err := s.store.Delete(ctx, shared.KindTemplateVar, id); err != nil {
 		return nil, err
 	}
+	s.opts.record(ctx, "Variable Delete", "variable "+v.Name+" deleted", map[string]string{"templatevar_id": v.ID})
 	return v, nil
 }

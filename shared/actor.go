@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"slices"
+	"strings"
 )
 
 // Actor is who a service call acts for: the authenticated user, the
@@ -55,6 +56,31 @@ func PermissionsOf(perms []Permission) PermissionSet {
 
 // Has reports whether s holds p.
 func (s PermissionSet) Has(p Permission) bool { return p.Valid() && s&(1<<p) != 0 }
+
+// HasAny reports whether s holds at least one of perms.
+func (s PermissionSet) HasAny(perms ...Permission) bool {
+	return slices.ContainsFunc(perms, s.Has)
+}
+
+// List returns the permissions s holds, in the order of AllPermissions.
+func (s PermissionSet) List() []Permission {
+	out := []Permission{}
+	for _, p := range AllPermissions() {
+		if s.Has(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// NeedsOneOf returns the EFORBIDDEN error of an actor holding none of perms.
+func NeedsOneOf(perms ...Permission) error {
+	names := make([]string, len(perms))
+	for i, p := range perms {
+		names[i] = p.String()
+	}
+	return Errorf(EFORBIDDEN, "this needs the %s permission", strings.Join(names, " or "))
+}
 
 const actorKey contextKey = userKey + 1
 

@@ -36,7 +36,9 @@ type AuthService interface {
 	// error is returned. An unexpired session's expiry slides with use.
 	// EUNAUTHORIZED when the session has expired or the secret is no valid
 	// session or API token, the token has expired, or its user is gone or
-	// inactive.
+	// inactive. A leaf checks at the origin, for a write (Caller.Writes in
+	// ctx), a bearer secret its replica does not know: EUNAVAILABLE while
+	// the origin is down.
 	Authenticate(ctx context.Context, secret string, cookie bool, check func() error) (*Identity, error)
 
 	// Identify returns who the session with sessionID, or else (sessionID

@@ -9,6 +9,11 @@ type Caller struct {
 	// UserAgent and ForwardedFor are the request's User-Agent and
 	// X-Forwarded-For headers, if any.
 	UserAgent, ForwardedFor string
+	// Writes is set when the request asks for a change (POST, PUT,
+	// DELETE). A leaf makes the changes of origin-owned data at the
+	// origin, so it checks there an API token its replica does not hold
+	// yet; the audit log does not record it.
+	Writes bool
 }
 
 const callerKey contextKey = actorKey + 1

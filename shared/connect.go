@@ -3,6 +3,8 @@ package shared
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -93,4 +95,11 @@ func unreserved(s string) bool {
 func ConnectChallenge(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// Redirect is where the browser that approved r goes with code: the CLI's
+// callback on 127.0.0.1.
+func (r ConnectRequest) Redirect(code string) string {
+	q := url.Values{"code": {code}, "state": {r.State}}
+	return fmt.Sprintf("http://127.0.0.1:%d/callback?%s", r.Port, q.Encode())
 }

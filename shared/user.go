@@ -139,8 +139,10 @@ type UserService interface {
 	// EFORBIDDEN and ENOTFOUND as Get, and EFORBIDDEN without Manage Users
 	// for those fields, or by the grant rules; EINVALID when a field is
 	// invalid, the username differs or the actor deactivates themself;
-	// ECONFLICT as Create; EUNAVAILABLE when the write cannot reach the
-	// origin.
+	// a change of one's own password or email needs upd.CurrentPassword:
+	// EINVALID without it, EFORBIDDEN when it is wrong, ERATELIMIT beyond
+	// the login limits; ECONFLICT as Create; EUNAVAILABLE when the write
+	// cannot reach the origin.
 	Update(ctx context.Context, id string, upd UserUpdate) (*User, error)
 
 	// Delete deletes the user with id: their spaces first (each through the
@@ -217,9 +219,8 @@ type UserUpdate struct {
 	// password or a deactivation of the actor's own account leaves open.
 	KeepSession string
 	// CurrentPassword is the actor's current password, which a change of
-	// their own password or email needs: an origin's web layer checks it
-	// before the call, and a leaf passes it on to the origin with the
-	// change.
+	// their own password or email needs: the origin's user service checks
+	// it, and a leaf's passes it on to the origin with the change.
 	CurrentPassword string
 }
 

@@ -3,10 +3,12 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -28,37 +30,21 @@ type principal struct {
 	viaCookie bool   // authenticated by the session cookie
 }
 
-func (p *principal) can(perm shared.Permission) bool { return p.perms&(1<<perm) != 0 }
-
-// canAny reports whether p holds at least one of perms.
-func (p *principal) canAny(perms ...shared.Permission) bool {
-	for _, perm := range perms {
-		if p.can(perm) {
-			return true
-		}
-	}
-	return false
+// actorOf returns the actor p is, as the services and the grant rules see
+// them.
+func actorOf(p *principal) *shared.Actor {
+	return &shared.Actor{User: p.user, Permissions: shared.PermissionSet(p.perms), Admin: isAdmin(p)}
 }
 
-func (p *principal) permissions() []shared.Permission {
-	var out []shared.Permission
-	for _, perm := range shared.AllPermissions() {
-		if p.can(perm) {
-			out = append(out, perm)
-		}
-	}
-	return out
+func (p *principal) canAny(perms ...shared.Permission) bool {
+	return shared.PermissionSet(p.perms).HasAny(perms...)
 }
 
 var errNotAuthenticated = shared.Errorf(shared.EUNAUTHORIZED, "authentication required: log in, or send \"Authorization: Bearer <token>\"")
 
-// hasCredentials reports whether r carries a bearer token or session cookie.
 func hasCredentials(r *http.Request) bool {
-	if r.Header.Get("Authorization") != "" {
-		return true
-	}
 	_, err := r.Cookie(sessionCookie)
-	return err == nil
+	return r.Header.Get("Authorization") != "" || err == nil
 }
 
 // authenticate finds who r acts as: a bearer session or API token, or the
@@ -96,7 +82,6 @@ func (s *Server) authenticateCSRF(r *http.Request, checkCSRF bool) (*principal, 
 	return principalOf(id, cookie), nil
 }
 
-// principalOf returns the principal of the identity id.
 func principalOf(id *shared.Identity, viaCookie bool) *principal {
 	return &principal{user: id.User, perms: uint32(id.Permissions), sessionID: id.SessionID, tokenID: id.TokenID, viaCookie: viaCookie}
 }
@@ -155,16 +140,13 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 		}
 		resp := api.Login{Status: true, Token: out.Secret}
 		if web {
-			secure := s.secureCookies(r)
 			resp.CSRFToken = csrfToken(out.Secret)
-			http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: out.Secret, Path: "/", HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-			http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: resp.CSRFToken, Path: "/", Secure: secure, SameSite: http.SameSiteLaxMode})
+			s.setCookies(w, r, out.Secret, resp.CSRFToken, 0)
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
 }
 
-// handleLogout serves POST /api/auth/logout: it ends the current session.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if p.sessionID == "" {
 		return invalid("logout ends a session, and this request used an API token: delete the token with DELETE /api/tokens/{token_id}")
@@ -173,11 +155,48 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	if p.viaCookie {
-		secure := s.secureCookies(r)
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: "", Path: "/", MaxAge: -1, Secure: secure, SameSite: http.SameSiteLaxMode})
+		s.setCookies(w, r, "", "", -1)
 	}
 	s.audit(r, p, "Logout", "logged out", nil)
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
+}
+
+// setCookies sets the session and CSRF cookies of a web login (maxAge -1
+// removes them). They are Secure when the request came over TLS, or the
+// server's public URL is https (a proxy in front of it ends TLS).
+func (s *Server) setCookies(w http.ResponseWriter, r *http.Request, session, csrf string, maxAge int) {
+	secure := r.TLS != nil || strings.HasPrefix(s.o.URL, "https://")
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/", MaxAge: maxAge, Secure: secure, SameSite: http.SameSiteLaxMode})
+}
+
+// writeLoginError writes the error of a login: the secret of a new TOTP
+// enrolment with its message, or any other error as writeError does.
+func (s *Server) writeLoginError(w http.ResponseWriter, r *http.Request, err error) {
+	var en *shared.TOTPEnrolment
+	if errors.As(err, &en) {
+		writeJSON(w, http.StatusUnauthorized, api.NewEnrolment(en))
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+// handleUsingTOTP serves GET /api/auth/using-totp: whether logins here need
+// a code, so that a login form knows to ask for one.
+func (s *Server) handleUsingTOTP(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.UsingTOTP{UsingTOTP: s.auth.UsingTOTP()})
+}
+
+// handleListSessions serves GET /api/sessions: the caller's own login
+// sessions at this server, newest first; nobody sees another's here.
+func (s *Server) handleListSessions(r *http.Request, p *principal) ([]api.Session, error) {
+	sessions, err := s.auth.OwnSessions(r.Context())
+	return api.NewSessions(sessions, p.sessionID), err
+}
+
+// handleDeleteSession serves DELETE /api/sessions/{session_id}: ends one of
+// the caller's sessions (and on a leaf the one it opened at the origin).
+func (s *Server) handleDeleteSession(r *http.Request, _ *principal) (api.OK, error) {
+	return okResp, s.auth.EndOwnSession(r.Context(), chi.URLParam(r, "session_id"))
 }

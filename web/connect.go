@@ -2,9 +2,7 @@ package web
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
@@ -24,58 +22,32 @@ import (
 // approve: the cookie's CSRF check is the approval form's. On a leaf, an
 // approval whose token could not be made at the origin now is refused at
 // once (tokensReady).
-func (s *Server) handleConnectApprove(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleConnectApprove(r *http.Request, p *principal, req *api.ConnectApproveRequest) (api.ConnectApproved, error) {
 	if !p.viaCookie || p.sessionID == "" {
-		return invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
-	}
-	var req api.ConnectApproveRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
+		return api.ConnectApproved{}, invalid("approve the CLI on the web UI's page /connect, logged in in a browser; an API token cannot approve one")
 	}
 	cr := shared.ConnectRequest{Port: req.Port, State: req.State, Challenge: req.Challenge, Host: req.Host}
 	if err := cr.Check(); err != nil {
-		return err
+		return api.ConnectApproved{}, err
 	}
 	if err := s.tokensReady(r.Context()); err != nil {
-		return err
+		return api.ConnectApproved{}, err
 	}
 	code, err := s.connect.Issue(origin.ConnectGrant{UserID: p.user.ID, SessionID: p.sessionID, Host: req.Host}, req.Challenge)
 	if err != nil {
-		return err
+		return api.ConnectApproved{}, err
 	}
 	s.audit(r, p, "Connect Approve", "approved knot connect on "+quote(req.Host), nil)
-	q := url.Values{"code": {code}, "state": {req.State}}
-	writeJSON(w, http.StatusOK, api.ConnectApproved{Status: true,
-		Redirect: fmt.Sprintf("http://127.0.0.1:%d/callback?%s", req.Port, q.Encode())})
-	return nil
-}
-
-// tokenReadier is the token service of a leaf, which makes tokens at the
-// origin as the caller (leaf.TokenService.Ready).
-type tokenReadier interface {
-	Ready(ctx context.Context) error
+	return api.ConnectApproved{Status: true, Redirect: cr.Redirect(code)}, nil
 }
 
 // tokensReady returns, on a leaf, the error that making the caller's API
-// token would fail with now, so that the page that approves says so rather
-// than the CLI later: 503 while the origin is down, and 409 saying to log
-// in again when the leaf holds no session of theirs at the origin (it was
-// down at their login, the leaf restarted since, or the origin ended it).
+// token would fail with now (leaf.TokenService.Ready).
 func (s *Server) tokensReady(ctx context.Context) error {
-	tr, ok := s.tokens.(tokenReadier)
-	if !ok || s.origin == nil {
-		return nil
+	if tr, ok := s.tokens.(interface{ Ready(context.Context) error }); ok {
+		return tr.Ready(ctx)
 	}
-	if c, ok := shared.CredentialFrom(ctx); ok {
-		c.Answered = nil // the answer is this server's
-		ctx = shared.NewContextWithCredential(ctx, c)
-	}
-	err := tr.Ready(ctx)
-	if isCode(err, shared.ECONFLICT) {
-		return shared.Wrap(shared.ECONFLICT, err, "the API token of knot connect is made at the origin %s, where this leaf has no session of yours now: log out, log in again here, and approve again",
-			s.origin.URL())
-	}
-	return err
+	return nil
 }
 
 // handleConnectToken serves POST /api/connect/token: the CLI redeems its
@@ -83,35 +55,32 @@ func (s *Server) tokensReady(ctx context.Context) error {
 // approved, named after the CLI's host, for shared.ConnectTokenLifetime.
 // A code is no credential beyond this: 400 saying what is wrong with it.
 func (s *Server) handleConnectToken(w http.ResponseWriter, r *http.Request) {
-	if err := s.connectToken(w, r); err != nil {
+	redeem := func(r *http.Request, _ *principal, req *api.ConnectTokenRequest) (api.TokenCreated, error) {
+		return s.connectToken(w, r, req)
+	}
+	if err := decoded(http.StatusCreated, redeem)(w, r, nil); err != nil {
 		s.writeError(w, r, err)
 	}
 }
 
-func (s *Server) connectToken(w http.ResponseWriter, r *http.Request) error {
-	var req api.ConnectTokenRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
-	}
+func (s *Server) connectToken(w http.ResponseWriter, r *http.Request, req *api.ConnectTokenRequest) (api.TokenCreated, error) {
 	g, err := s.connect.Redeem(req.Code, req.Verifier)
 	if err != nil {
-		return err
+		return api.TokenCreated{}, err
 	}
 	id, err := s.auth.Identify(r.Context(), g.SessionID, "")
 	if err != nil && !isCode(err, shared.EUNAUTHORIZED) {
-		return err
+		return api.TokenCreated{}, err
 	}
 	if err != nil || id.User.ID != g.UserID {
-		return invalid("the login session that approved the code has ended: approve the CLI again")
+		return api.TokenCreated{}, invalid("the login session that approved the code has ended: approve the CLI again")
 	}
 	p := principalOf(id, true)
-	ctx := shared.NewContextWithActor(r.Context(), actorOf(p))
+	ctx := shared.NewContextWithActor(withRequest(r), actorOf(p))
 	ctx = shared.NewContextWithCredential(ctx, credentialOf(w, r, p))
 	t, secret, err := s.tokens.Create(ctx, shared.ConnectTokenName(g.Host), s.now().Add(shared.ConnectTokenLifetime))
 	if err != nil {
-		return err
+		return api.TokenCreated{}, err
 	}
-	s.auditWrite(r, p, "Token Create", "API token "+quote(t.Name)+" created by knot connect", map[string]string{"token_id": t.ID})
-	writeJSON(w, http.StatusCreated, api.TokenCreated{Status: true, TokenID: t.ID, Token: secret})
-	return nil
+	return api.TokenCreated{Status: true, TokenID: t.ID, Token: secret}, nil
 }

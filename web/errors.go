@@ -62,7 +62,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, api.ErrorBody{Error: msg})
 }
 
-// writeJSON writes v as a JSON response with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -73,7 +72,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, append(b, '\n'))
 }
 
-// writeRaw writes a ready JSON body.
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
@@ -96,5 +94,7 @@ func notFound(format string, args ...any) error {
 	return shared.Errorf(shared.ENOTFOUND, format, args...)
 }
 
-// isCode reports whether err has code.
 func isCode(err error, code string) bool { return err != nil && shared.ErrorCode(err) == code }
+
+// quote is shared.Quote: a value quoted for a message, shortened when long.
+var quote = shared.Quote

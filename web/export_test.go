@@ -82,9 +82,8 @@ func NewTest(o TestOptions) (*Server, error) {
 		wo.Metrics = func(context.Context) []metrics.Family { return append(st.Metrics(), o.Hub.Metrics()...) }
 	}
 	wo.Store = st
-	wo.Logins = origin.NewLogins(origin.LoginsOptions{Now: o.Now})
 	audit := origin.NewAuditService(st, o.Location, origin.ServiceOptions{Now: o.Now})
-	ao := origin.AuthOptions{Now: o.Now, Logins: wo.Logins, SessionMaxAge: o.SessionMaxAge, Sealer: o.Sealer, TOTP: o.TOTP,
+	ao := origin.AuthOptions{Now: o.Now, Logins: origin.NewLogins(origin.LoginsOptions{Now: o.Now}), SessionMaxAge: o.SessionMaxAge, Sealer: o.Sealer, TOTP: o.TOTP,
 		Audit: origin.RecordAudit(audit, o.Logger), Logger: o.Logger}
 	lo := leaf.LocalOptions{
 		SpaceOptions: leaf.SpaceOptions{Store: st, Location: o.Location, Runner: o.Spaces, Logs: o.Logs, Runtimes: o.Runtimes,
@@ -126,12 +125,12 @@ func NewTest(o TestOptions) (*Server, error) {
 // waiting up to wait for a free one, with check (given an empty hash for an
 // unknown account). For tests that count checks or hold them.
 func SetPasswordCheck(s *Server, slots int, wait time.Duration, check func(hash, password string) bool) {
-	s.logins = origin.NewLogins(origin.LoginsOptions{Now: s.now, Slots: slots, Wait: wait, Check: check})
+	l := origin.NewLogins(origin.LoginsOptions{Now: s.now, Slots: slots, Wait: wait, Check: check})
 	remake, ok := remakeAuth.Load(s)
 	if !ok {
 		panic("SetPasswordCheck: the server is not a standalone server of NewTest")
 	}
-	s.auth = remake.(func(*origin.Logins) shared.AuthService)(s.logins)
+	s.auth = remake.(func(*origin.Logins) shared.AuthService)(l)
 }
 
 // CheckPasswordOrBurn is the password check servers use.

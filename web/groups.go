@@ -5,87 +5,68 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// The group and role handlers decode, make one call to the group or role
-// service, audit and encode; the service checks the actor's
-// permissions, validates and writes (see package origin).
-
-func newGroupInfo(g *shared.Group) api.Group {
-	return api.Group{ID: g.ID, Name: g.Name, MaxSpaces: g.MaxSpaces, ComputeUnits: g.ComputeUnits,
-		StorageUnits: g.StorageUnits, MaxTunnels: g.MaxTunnels, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt}
-}
-
-func groupUpdate(req *api.GroupRequest) shared.GroupUpdate {
-	return shared.GroupUpdate{Name: req.Name, MaxSpaces: req.MaxSpaces, ComputeUnits: req.ComputeUnits,
-		StorageUnits: req.StorageUnits, MaxTunnels: req.MaxTunnels}
-}
-
-// handleListGroups serves GET /api/groups.
-func (s *Server) handleListGroups(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleListGroups(r *http.Request, _ *principal) (api.GroupList, error) {
 	groups, err := listPage(r, s.groups.List)
-	if err != nil {
-		return err
-	}
-	out := api.GroupList{Count: len(groups.Items), Total: groups.Total, Groups: make([]api.Group, 0, len(groups.Items))}
-	for _, g := range groups.Items {
-		out.Groups = append(out.Groups, newGroupInfo(g))
-	}
-	writeTaggedJSON(w, r, out)
-	return nil
+	return api.NewGroupList(groups), err
 }
 
-// handleCreateGroup serves POST /api/groups.
-func (s *Server) handleCreateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req api.GroupRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
-	}
-	g := &shared.Group{Name: deref(req.Name), MaxSpaces: deref(req.MaxSpaces), ComputeUnits: deref(req.ComputeUnits),
-		StorageUnits: deref(req.StorageUnits), MaxTunnels: deref(req.MaxTunnels)}
-	if err := s.groups.Create(r.Context(), g); err != nil {
-		return err
-	}
-	s.auditWrite(r, p, "Group Create", "group "+g.Name+" created", map[string]string{"group_id": g.ID})
-	writeJSON(w, http.StatusCreated, api.GroupCreated{GroupID: g.ID, Status: true})
-	return nil
+func (s *Server) handleCreateGroup(r *http.Request, _ *principal, req *api.GroupRequest) (api.GroupCreated, error) {
+	g := req.Group()
+	err := s.groups.Create(r.Context(), g)
+	return api.GroupCreated{GroupID: g.ID, Status: true}, err
 }
 
-// handleGetGroup serves GET /api/groups/{group_id}.
-func (s *Server) handleGetGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleGetGroup(r *http.Request, _ *principal) (api.Group, error) {
 	g, err := s.groups.Get(r.Context(), chi.URLParam(r, "group_id"))
 	if err != nil {
-		return err
+		return api.Group{}, err
 	}
-	writeJSON(w, http.StatusOK, newGroupInfo(g))
-	return nil
+	return api.NewGroup(g), nil
 }
 
-// handleUpdateGroup serves PUT /api/groups/{group_id}.
-func (s *Server) handleUpdateGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req api.GroupRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
-	}
-	g, err := s.groups.Update(r.Context(), chi.URLParam(r, "group_id"), groupUpdate(&req))
-	if err != nil {
-		return err
-	}
-	s.auditWrite(r, p, "Group Update", "group "+g.Name+" updated", map[string]string{"group_id": g.ID})
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+func (s *Server) handleUpdateGroup(r *http.Request, _ *principal, req *api.GroupRequest) (api.OK, error) {
+	_, err := s.groups.Update(r.Context(), chi.URLParam(r, "group_id"), req.Update())
+	return okResp, err
 }
 
-// handleDeleteGroup serves DELETE /api/groups/{group_id}: 423 while users
-// or templates refer to the group.
-func (s *Server) handleDeleteGroup(w http.ResponseWriter, r *http.Request, p *principal) error {
-	g, err := s.groups.Delete(r.Context(), chi.URLParam(r, "group_id"))
+func (s *Server) handleDeleteGroup(r *http.Request, _ *principal) (api.OK, error) {
+	_, err := s.groups.Delete(r.Context(), chi.URLParam(r, "group_id"))
+	return okResp, err
+}
+
+func (s *Server) handleListRoles(r *http.Request, _ *principal) (api.RoleList, error) {
+	roles, err := listPage(r, s.roles.List)
+	return api.NewRoleList(roles), err
+}
+
+func (s *Server) handleCreateRole(r *http.Request, _ *principal, req *api.RoleRequest) (api.RoleCreated, error) {
+	role := req.Role()
+	err := s.roles.Create(r.Context(), role)
+	return api.RoleCreated{RoleID: role.ID, Status: true}, err
+}
+
+func (s *Server) handleGetRole(r *http.Request, _ *principal) (api.Role, error) {
+	role, err := s.roles.Get(r.Context(), chi.URLParam(r, "role_id"))
 	if err != nil {
-		return err
+		return api.Role{}, err
 	}
-	s.auditWrite(r, p, "Group Delete", "group "+g.Name+" deleted", map[string]string{"group_id": g.ID})
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+	return api.NewRole(role), nil
+}
+
+func (s *Server) handleUpdateRole(r *http.Request, _ *principal, req *api.RoleRequest) (api.OK, error) {
+	_, err := s.roles.Update(r.Context(), chi.URLParam(r, "role_id"), req.Update())
+	return okResp, err
+}
+
+func (s *Server) handleDeleteRole(r *http.Request, _ *principal) (api.OK, error) {
+	_, err := s.roles.Delete(r.Context(), chi.URLParam(r, "role_id"))
+	return okResp, err
+}
+
+func (s *Server) handlePermissions(r *http.Request, _ *principal) (api.PermissionList, error) {
+	all, err := s.roles.Permissions(r.Context())
+	return api.NewPermissionList(all), err
 }

@@ -5,25 +5,15 @@ import (
 	"encoding/json"
 	"hash/maphash"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
-// listOptions reads the query parameters every list route takes: q, sort,
-// limit, offset, and the filters state, location and owner. A list without
-// a filter ignores it; the service checks the sort and the ranges.
-func listOptions(q url.Values) (shared.ListOptions, error) {
-	o := shared.ListOptions{Query: q.Get("q"), Sort: q.Get("sort"), State: q.Get("state"),
-		Location: q.Get("location"), Owner: q.Get("owner")}
-	var err error
-	if o.Limit, err = intParam(q.Get("limit"), "limit", 0, 0, shared.MaxListLimit); err != nil {
-		return o, err
-	}
-	o.Offset, err = intParam(q.Get("offset"), "offset", 0, 0, 1<<31)
-	return o, err
-}
+// listOptions reads the query parameters every list route takes
+// (api.ListQuery).
+var listOptions = api.ListQuery
 
 // etagSeed seeds the hash of list ETags: a tag names a body for the life of
 // the process (a restart costs a client one full answer).
@@ -54,7 +44,19 @@ func writeTaggedJSON(w http.ResponseWriter, r *http.Request, v any) {
 	writeTagged(w, r, append(b, '\n'))
 }
 
-// listPage calls list with the list options of r.
+// listed is the apiFunc that answers with the list fn returns, tagged
+// (writeTaggedJSON).
+func listed[Resp any](fn func(*http.Request, *principal) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		out, err := fn(r, p)
+		if err != nil {
+			return err
+		}
+		writeTaggedJSON(w, r, out)
+		return nil
+	}
+}
+
 func listPage[T any](r *http.Request, list func(context.Context, shared.ListOptions) (shared.Page[T], error)) (shared.Page[T], error) {
 	o, err := listOptions(r.URL.Query())
 	if err != nil {

@@ -1,9 +1,9 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,15 +17,12 @@ import (
 type apiFunc func(w http.ResponseWriter, r *http.Request, p *principal) error
 
 // api authenticates the request, checks that the user holds at least one of
-// perms (none: any authenticated user), and runs fn.
+// perms (none: any authenticated user), and runs fn with the actor, the
+// caller and the credential in the request's context.
 func (s *Server) api(fn apiFunc, perms ...shared.Permission) http.HandlerFunc {
-	return s.apiWith(s.authenticate, fn, perms)
-}
-
-// apiWith is api with the authentication auth.
-func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFunc, perms []shared.Permission) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth(r)
+		r = r.WithContext(withRequest(r))
+		p, err := s.authenticate(r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -42,13 +39,58 @@ func (s *Server) apiWith(auth func(*http.Request) (*principal, error), fn apiFun
 	}
 }
 
-// needs returns the EFORBIDDEN error for a missing permission.
-func needs(perms ...shared.Permission) error {
-	names := make([]string, len(perms))
-	for i, p := range perms {
-		names[i] = p.String()
+// withRequest returns the context of r with its caller, whom the audit
+// events the services record name (shared.CallerFrom).
+func withRequest(r *http.Request) context.Context {
+	c := callerOf(r)
+	c.Writes = unsafeMethod(r.Method)
+	return shared.NewContextWithCaller(r.Context(), c)
+}
+
+// credentialOf returns what the request r of p presented, for the leaf's
+// services to present at the origin when they act for p there; an answer
+// of the origin marks w as the origin's (X-Knot-Forwarded-To).
+func credentialOf(w http.ResponseWriter, r *http.Request, p *principal) shared.Credential {
+	c := shared.Credential{SessionID: p.sessionID, ForwardedFor: clientIP(r), UserAgent: r.UserAgent(),
+		Answered: func() { w.Header().Set("X-Knot-Forwarded-To", "origin") }}
+	if p.tokenID != "" {
+		c.Token = bearer(r)
 	}
-	return forbidden("this needs the %s permission", strings.Join(names, " or "))
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+		c.ForwardedFor = prior + ", " + c.ForwardedFor
+	}
+	return c
+}
+
+var needs = shared.NeedsOneOf
+
+// reply is the apiFunc that answers 200 with what fn returns.
+func reply[Resp any](fn func(*http.Request, *principal) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		out, err := fn(r, p)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+// decoded is the apiFunc that decodes the body into a Req and answers
+// status with what fn returns for it.
+func decoded[Req, Resp any](status int, fn func(*http.Request, *principal, *Req) (Resp, error)) apiFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		var req Req
+		if err := decodeRequest(w, r, &req); err != nil {
+			return err
+		}
+		out, err := fn(r, p, &req)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, out)
+		return nil
+	}
 }
 
 func (s *Server) routes() chi.Router {
@@ -77,12 +119,12 @@ func (s *Server) routes() chi.Router {
 	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", handleOpenAPI)
 
-	r.Get("/api/ping", s.api(s.handlePing))
+	r.Get("/api/ping", s.api(reply(s.handlePing)))
 	r.Post("/api/auth", s.handleLogin(false))
 	r.Post("/api/auth/web", s.handleLogin(true))
 	r.Post("/api/auth/logout", s.api(s.handleLogout))
 	r.Get("/api/auth/using-totp", s.handleUsingTOTP)
-	r.Post("/api/connect/approve", s.api(s.handleConnectApprove))
+	r.Post("/api/connect/approve", s.api(decoded(http.StatusOK, s.handleConnectApprove)))
 	r.Post("/api/connect/token", s.handleConnectToken)
 
 	const (
@@ -95,55 +137,55 @@ func (s *Server) routes() chi.Router {
 		useSpaces       = shared.PermUseSpaces
 	)
 
-	r.Get("/api/users/whoami", s.api(s.handleWhoAmI))
-	r.Get("/api/users", s.api(s.handleListUsers, manageUsers, manageSpaces))
+	r.Get("/api/users/whoami", s.api(reply(s.handleWhoAmI)))
+	r.Get("/api/users", s.api(listed(s.handleListUsers), manageUsers, manageSpaces))
 	r.Post("/api/users", s.handleCreateUser)
-	r.Get("/api/users/{user_id}", s.api(s.handleGetUser))
-	r.Put("/api/users/{user_id}", s.write(s.handleUpdateUser))
-	r.Delete("/api/users/{user_id}", s.write(s.handleDeleteUser))
-	r.Get("/api/users/{user_id}/quota", s.api(s.handleUserQuota))
-	r.Get("/api/users/{user_id}/ssh-keys", s.api(s.handleListSSHKeys))
-	r.Post("/api/users/{user_id}/ssh-keys", s.write(s.handleAddSSHKey))
-	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.write(s.handleRemoveSSHKey))
-	r.Post("/api/auth/totp/change", s.write(s.handleBeginTOTPChange)) // totpenrol.go
-	r.Post("/api/auth/totp/confirm", s.write(s.handleConfirmTOTPChange))
-	r.Delete("/api/users/{user_id}/totp", s.write(s.handleResetTOTP, manageUsers))
+	r.Get("/api/users/{user_id}", s.api(reply(s.handleGetUser)))
+	r.Put("/api/users/{user_id}", s.api(s.handleUpdateUser))
+	r.Delete("/api/users/{user_id}", s.api(reply(s.handleDeleteUser)))
+	r.Get("/api/users/{user_id}/quota", s.api(reply(s.handleUserQuota)))
+	r.Get("/api/users/{user_id}/ssh-keys", s.api(reply(s.handleListSSHKeys)))
+	r.Post("/api/users/{user_id}/ssh-keys", s.api(decoded(http.StatusCreated, s.handleAddSSHKey)))
+	r.Delete("/api/users/{user_id}/ssh-keys/{key_id}", s.api(reply(s.handleRemoveSSHKey)))
+	r.Post("/api/auth/totp/change", s.api(decoded(http.StatusOK, s.handleBeginTOTPChange))) // totpenrol.go
+	r.Post("/api/auth/totp/confirm", s.api(decoded(http.StatusOK, s.handleConfirmTOTPChange)))
+	r.Delete("/api/users/{user_id}/totp", s.api(reply(s.handleResetTOTP), manageUsers))
 
-	r.Get("/api/groups", s.api(s.handleListGroups))
-	r.Post("/api/groups", s.api(s.handleCreateGroup, manageGroups))
-	r.Get("/api/groups/{group_id}", s.api(s.handleGetGroup, manageGroups))
-	r.Put("/api/groups/{group_id}", s.api(s.handleUpdateGroup, manageGroups))
-	r.Delete("/api/groups/{group_id}", s.api(s.handleDeleteGroup, manageGroups))
+	r.Get("/api/groups", s.api(listed(s.handleListGroups)))
+	r.Post("/api/groups", s.api(decoded(http.StatusCreated, s.handleCreateGroup), manageGroups))
+	r.Get("/api/groups/{group_id}", s.api(reply(s.handleGetGroup), manageGroups))
+	r.Put("/api/groups/{group_id}", s.api(decoded(http.StatusOK, s.handleUpdateGroup), manageGroups))
+	r.Delete("/api/groups/{group_id}", s.api(reply(s.handleDeleteGroup), manageGroups))
 
-	r.Get("/api/roles", s.api(s.handleListRoles))
-	r.Post("/api/roles", s.api(s.handleCreateRole, manageRoles))
-	r.Get("/api/roles/{role_id}", s.api(s.handleGetRole, manageRoles))
-	r.Put("/api/roles/{role_id}", s.api(s.handleUpdateRole, manageRoles))
-	r.Delete("/api/roles/{role_id}", s.api(s.handleDeleteRole, manageRoles))
-	r.Get("/api/permissions", s.api(s.handlePermissions))
+	r.Get("/api/roles", s.api(listed(s.handleListRoles)))
+	r.Post("/api/roles", s.api(decoded(http.StatusCreated, s.handleCreateRole), manageRoles))
+	r.Get("/api/roles/{role_id}", s.api(reply(s.handleGetRole), manageRoles))
+	r.Put("/api/roles/{role_id}", s.api(decoded(http.StatusOK, s.handleUpdateRole), manageRoles))
+	r.Delete("/api/roles/{role_id}", s.api(reply(s.handleDeleteRole), manageRoles))
+	r.Get("/api/permissions", s.api(reply(s.handlePermissions)))
 
 	r.Get("/api/tokens", s.api(s.handleListTokens))
-	r.Post("/api/tokens", s.write(s.handleCreateToken))
-	r.Delete("/api/tokens/{token_id}", s.write(s.handleDeleteToken))
-	r.Get("/api/sessions", s.api(s.handleListSessions))
-	r.Delete("/api/sessions/{session_id}", s.api(s.handleDeleteSession))
+	r.Post("/api/tokens", s.api(decoded(http.StatusCreated, s.handleCreateToken)))
+	r.Delete("/api/tokens/{token_id}", s.api(reply(s.handleDeleteToken)))
+	r.Get("/api/sessions", s.api(reply(s.handleListSessions)))
+	r.Delete("/api/sessions/{session_id}", s.api(reply(s.handleDeleteSession)))
 
-	r.Get("/api/templates", s.api(s.handleListTemplates))
-	r.Post("/api/templates", s.write(s.handleCreateTemplate, manageTemplates))
-	r.Post("/api/templates/validate", s.api(s.handleValidateTemplate, manageTemplates))
-	r.Get("/api/templates/{template_id}", s.api(s.handleGetTemplate, manageTemplates))
-	r.Put("/api/templates/{template_id}", s.write(s.handleUpdateTemplate, manageTemplates))
-	r.Delete("/api/templates/{template_id}", s.write(s.handleDeleteTemplate, manageTemplates))
+	r.Get("/api/templates", s.api(listed(s.handleListTemplates)))
+	r.Post("/api/templates", s.api(decoded(http.StatusCreated, s.handleCreateTemplate), manageTemplates))
+	r.Post("/api/templates/validate", s.api(decoded(http.StatusOK, s.handleValidateTemplate), manageTemplates))
+	r.Get("/api/templates/{template_id}", s.api(reply(s.handleGetTemplate), manageTemplates))
+	r.Put("/api/templates/{template_id}", s.api(decoded(http.StatusOK, s.handleUpdateTemplate), manageTemplates))
+	r.Delete("/api/templates/{template_id}", s.api(reply(s.handleDeleteTemplate), manageTemplates))
 
-	r.Get("/api/templatevars", s.api(s.handleListVars, manageVariables))
-	r.Post("/api/templatevars", s.write(s.handleCreateVar, manageVariables))
-	r.Get("/api/templatevars/{templatevar_id}", s.api(s.handleGetVar, manageVariables))
-	r.Put("/api/templatevars/{templatevar_id}", s.write(s.handleUpdateVar, manageVariables))
-	r.Delete("/api/templatevars/{templatevar_id}", s.write(s.handleDeleteVar, manageVariables))
+	r.Get("/api/templatevars", s.api(listed(s.handleListVars), manageVariables))
+	r.Post("/api/templatevars", s.api(decoded(http.StatusCreated, s.handleCreateVar), manageVariables))
+	r.Get("/api/templatevars/{templatevar_id}", s.api(reply(s.handleGetVar), manageVariables))
+	r.Put("/api/templatevars/{templatevar_id}", s.api(decoded(http.StatusOK, s.handleUpdateVar), manageVariables))
+	r.Delete("/api/templatevars/{templatevar_id}", s.api(reply(s.handleDeleteVar), manageVariables))
 
 	r.Get("/api/spaces", s.api(s.handleListSpaces, useSpaces, manageSpaces))
 	r.Post("/api/spaces", s.api(s.handleCreateSpace, useSpaces, manageSpaces))
-	r.Get("/api/spaces/{space_id}", s.api(s.handleGetSpace, useSpaces, manageSpaces))
+	r.Get("/api/spaces/{space_id}", s.api(reply(s.handleGetSpace), useSpaces, manageSpaces))
 	r.Put("/api/spaces/{space_id}", s.api(s.handleUpdateSpace, useSpaces, manageSpaces))
 	r.Delete("/api/spaces/{space_id}", s.api(s.handleDeleteSpace, useSpaces, manageSpaces))
 	r.Post("/api/spaces/{space_id}/start", s.api(s.handleStartSpace, useSpaces, manageSpaces))
@@ -158,30 +200,29 @@ func (s *Server) routes() chi.Router {
 	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}", s.handleWebAppPath)
 	r.HandleFunc("/proxy/spaces/{space_id}/ports/{port}/*", s.handleWebAppPath)
 	r.Get("/api/spaces/{space_id}/agent-env", s.api(s.handleAgentEnv, useSpaces, manageSpaces))
-	r.Get("/api/agents/outdated", s.api(s.handleOutdatedAgents, useSpaces, manageSpaces))
+	r.Get("/api/agents/outdated", s.api(reply(s.handleOutdatedAgents), useSpaces, manageSpaces))
 
-	r.Get("/api/audit-logs", s.api(s.handleAuditLogs, shared.PermViewAuditLogs))
+	r.Get("/api/audit-logs", s.api(listed(s.handleAuditLogs), shared.PermViewAuditLogs))
 
 	// The fleet: the leaf link, what leaves ask the origin, and the views
 	// and leaf tokens of an admin (asked at the origin on a leaf).
 	r.Get(wire.Path, s.handleLeafServer)
 	r.Get(wire.RelayPath, s.handleLeafRelay)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
-	r.Get("/api/leaf/status", s.api(s.handleLeafStatus))
-	r.Get("/api/leaves", s.api(s.handleListLeaves))
-	r.Get("/api/leaf-tokens", s.api(s.handleListLeafTokens))
-	r.Post("/api/leaf-tokens", s.api(s.handleCreateLeafToken))
-	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(s.handleDeleteLeafToken))
-	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(s.handleRotateLeafToken))
+	r.Get("/api/leaf/status", s.api(reply(s.handleLeafStatus)))
+	r.Get("/api/leaves", s.api(listed(s.handleListLeaves)))
+	r.Get("/api/leaf-tokens", s.api(listed(s.handleListLeafTokens)))
+	r.Post("/api/leaf-tokens", s.api(decoded(http.StatusCreated, s.handleCreateLeafToken)))
+	r.Delete("/api/leaf-tokens/{leaf_token_id}", s.api(reply(s.handleDeleteLeafToken)))
+	r.Post("/api/leaf-tokens/{leaf_token_id}/rotate", s.api(decoded(http.StatusCreated, s.handleRotateLeafToken)))
 
 	// The web UI: its pages and their assets (package ui, mounted in ui.go).
 	s.mountUI(r)
 	return r
 }
 
-func (s *Server) handlePing(w http.ResponseWriter, r *http.Request, p *principal) error {
-	writeJSON(w, http.StatusOK, api.Ping{Status: true, Version: s.o.Version})
-	return nil
+func (s *Server) handlePing(*http.Request, *principal) (api.Ping, error) {
+	return api.Ping{Status: true, Version: s.o.Version}, nil
 }
 
 // handleReady serves GET /ready: 200 when the store answers and takes
@@ -199,12 +240,4 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": true})
-}
-
-// timePtr returns nil for the zero time.
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }

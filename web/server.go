@@ -1,25 +1,29 @@
 // Package web is knot's HTTP server: the REST API under /api (JSON, errors as
 // {"error": "..."}), authentication by session cookie, session token or API
-// token, the audit log of every write and login, the leaf link and relay
-// websockets of an origin, /health, /ready and /metrics, and the web UI of
-// package ui (ui.go).
+// token, the leaf link and relay websockets of an origin, /health, /ready
+// and /metrics, and the web UI of package ui (ui.go).
 //
 // web is HTTP only and the only package that knows HTTP status codes: it
 // maps the codes of shared.Error to statuses in one place (errors.go).
 // Every handler decodes, makes one call to a service of package shared with
-// the actor in the context (shared.NewContextWithActor), audits and
-// encodes; the service checks permissions, validates and writes in one
-// store transaction. web never reads or writes the store: cmd/knot makes
-// the services and hands them in (Options). A standalone server or an
-// origin (Options.Hub) runs package origin's services; a leaf
-// (Options.Origin) runs package leaf's, which serve from the replica and
-// make a write of origin-owned data at the origin as the caller (503 at
-// once while the origin is unreachable; nothing is queued). On every
-// server the spaces of its own location are package leaf's (leaf.Local).
+// the actor, the caller and the credential in the context (routes.go: api,
+// with the adapters reply, decoded and listed), and encodes; the service
+// checks permissions, validates, writes in one store transaction and
+// records the audit event of the write, with the caller's address. web
+// never reads or writes the store: cmd/knot makes the services and hands
+// them in (Options). A standalone server or an origin (Options.Hub) runs
+// package origin's services; a leaf (Options.Origin) runs package leaf's,
+// which serve from the replica and make a write of origin-owned data at
+// the origin as the caller (503 at once while the origin is unreachable;
+// nothing is queued), where the origin records it. On every server the
+// spaces of its own location are package leaf's (leaf.Local); web records
+// the events of their writes, of a logout and of knot connect's approval
+// (audit.go).
 //
 // Request bodies must be declared application/json (415 otherwise), which
-// closes cross-site form posts and login CSRF. Password checks pass the
-// login limits of origin.Logins first (429 with Retry-After beyond them).
+// closes cross-site form posts and login CSRF. Password checks, at a login
+// or a change of one's password, email or authenticator, pass the login
+// limits of origin.Logins first (429 with Retry-After beyond them).
 package web
 
 import (
@@ -41,7 +45,7 @@ import (
 	"github.com/knot-dev/knot/web/ui"
 )
 
-// Options configures a Server. Services, Local, Logins and Store are
+// Options configures a Server. Services, Local and Store are
 // required; cmd/knot makes them.
 type Options struct {
 	// Services are what the handlers call (origin.NewServices on an origin
@@ -49,8 +53,6 @@ type Options struct {
 	Services shared.Services
 	// Local is the server's own location (leaf.NewLocal).
 	Local *leaf.Local
-	// Logins bounds password checks; the one the auth service counts with.
-	Logins *origin.Logins
 	// Store is the store the services were made over: GET /ready pings it.
 	Store interface{ Ping(context.Context) error }
 	// Metrics returns the families /metrics shows besides the requests'
@@ -108,7 +110,6 @@ type Server struct {
 	pages   *ui.UI
 	origin  *leaf.Origin // nil unless a leaf
 	connect *origin.ConnectCodes
-	logins  *origin.Logins
 	auth    shared.AuthService
 	groups  shared.GroupService
 	roles   shared.RoleService
@@ -130,8 +131,8 @@ func New(opts Options) (*Server, error) {
 	case sv.Users == nil || sv.Tokens == nil || sv.Auth == nil || sv.Groups == nil || sv.Roles == nil ||
 		sv.Templates == nil || sv.Variables == nil || sv.Audit == nil || sv.Fleet == nil:
 		return nil, errors.New("web: Options.Services needs every service")
-	case l == nil || opts.Logins == nil || opts.Store == nil:
-		return nil, errors.New("web: Options.Local, Options.Logins and Options.Store are required")
+	case l == nil || opts.Store == nil:
+		return nil, errors.New("web: Options.Local and Options.Store are required")
 	case opts.Hub != nil && opts.Origin != nil:
 		return nil, errors.New("web: a server is an origin (Options.Hub) or a leaf (Options.Origin), not both")
 	case !shared.ValidLocation(opts.Location):
@@ -145,7 +146,7 @@ func New(opts Options) (*Server, error) {
 		opts.ValidateTemplate = origin.BasicTemplateCheck // as the template service's
 	}
 	s := &Server{o: opts, log: cmp.Or(opts.Logger, slog.Default()), now: opts.Now, spaces: l.Spaces, access: l.Access,
-		apps: newWebApps(opts.WildcardDomain), metrics: metrics.NewRequests(), origin: opts.Origin, logins: opts.Logins,
+		apps: newWebApps(opts.WildcardDomain), metrics: metrics.NewRequests(), origin: opts.Origin,
 		auth: sv.Auth, groups: sv.Groups, roles: sv.Roles, users: sv.Users, tokens: sv.Tokens, audits: sv.Audit,
 		fleet: sv.Fleet, templates: sv.Templates, variables: sv.Variables, validateTemplate: opts.ValidateTemplate}
 	s.connect = origin.NewConnectCodes(s.now)

@@ -18,18 +18,9 @@ import (
 
 // handleListSpaces serves GET /api/spaces, tagged (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := r.URL.Query()
-	o, err := listOptions(q)
+	f, err := api.SpaceQuery(r.URL.Query())
 	if err != nil {
 		return err
-	}
-	f := shared.SpaceFilter{UserID: q.Get("user_id"), ListOptions: o}
-	switch all := q.Get("all"); all {
-	case "", "false":
-	case "true":
-		f.All = true
-	default:
-		return invalid("query parameter all must be true or false, not %s", quote(all))
 	}
 	body, err := s.access.ListSpaces(r.Context(), f, r.URL.RawQuery)
 	if err != nil {
@@ -63,14 +54,8 @@ func (s *Server) accessSpace(ctx context.Context, r *http.Request, p *principal)
 	return s.spaces.Get(ctx, chi.URLParam(r, "space_id"))
 }
 
-// handleGetSpace serves GET /api/spaces/{space_id}.
-func (s *Server) handleGetSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
-	info, err := s.access.SpaceInfo(r.Context(), chi.URLParam(r, "space_id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, info)
-	return nil
+func (s *Server) handleGetSpace(r *http.Request, _ *principal) (api.Space, error) {
+	return s.access.SpaceInfo(r.Context(), chi.URLParam(r, "space_id"))
 }
 
 // handleUpdateSpace serves PUT /api/spaces/{space_id}: name, description
@@ -140,12 +125,6 @@ func (s *Server) auditSpace(r *http.Request, p *principal, sp *shared.Space, eve
 	s.audit(r, p, event, details, props)
 }
 
-// handleOutdatedAgents serves GET /api/agents/outdated.
-func (s *Server) handleOutdatedAgents(w http.ResponseWriter, r *http.Request, p *principal) error {
-	out, err := s.access.OutdatedAgents(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+func (s *Server) handleOutdatedAgents(r *http.Request, _ *principal) (api.OutdatedAgents, error) {
+	return s.access.OutdatedAgents(r.Context())
 }

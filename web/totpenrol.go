@@ -11,7 +11,8 @@ import (
 
 // A user moves their two-factor login to a new authenticator in two steps,
 // and an admin resets a user's: shared.TOTPService, which the auth service
-// implements (package origin, totpenrol.go; a leaf forwards to the origin).
+// implements (package origin, totpenrol.go; a leaf forwards to the origin),
+// and which records each step in the audit log.
 
 // totp returns the TOTP service of s.
 func (s *Server) totp() (shared.TOTPService, error) {
@@ -24,49 +25,30 @@ func (s *Server) totp() (shared.TOTPService, error) {
 
 // handleBeginTOTPChange serves POST /api/auth/totp/change: a new secret,
 // with its QR code, pending until confirmed.
-func (s *Server) handleBeginTOTPChange(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req api.TOTPChangeRequest
+func (s *Server) handleBeginTOTPChange(r *http.Request, _ *principal, req *api.TOTPChangeRequest) (api.TOTPChange, error) {
 	t, err := s.totp()
-	if err == nil {
-		err = decodeRequest(w, r, &req)
-	}
 	if err != nil {
-		return err
+		return api.TOTPChange{}, err
 	}
 	en, err := t.BeginTOTPChange(r.Context(), req.CurrentPassword, req.TOTPCode)
 	if err != nil {
-		return err
+		return api.TOTPChange{}, err
 	}
-	writeJSON(w, http.StatusOK, api.TOTPChange{TOTPSecret: en.Secret, TOTPURL: en.URI, TOTPQR: qrDataURL(en.URI), ExpiresAt: en.Expires})
-	return nil
+	return api.NewTOTPChange(en), nil
 }
 
-// handleConfirmTOTPChange serves POST /api/auth/totp/confirm.
-func (s *Server) handleConfirmTOTPChange(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req api.TOTPConfirmRequest
+func (s *Server) handleConfirmTOTPChange(r *http.Request, _ *principal, req *api.TOTPConfirmRequest) (api.OK, error) {
 	t, err := s.totp()
-	if err == nil {
-		err = decodeRequest(w, r, &req)
-	}
 	if err == nil {
 		err = t.ConfirmTOTPChange(r.Context(), req.TOTPCode)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+	return okResp, err
 }
 
-// handleResetTOTP serves DELETE /api/users/{user_id}/totp.
-func (s *Server) handleResetTOTP(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleResetTOTP(r *http.Request, _ *principal) (api.OK, error) {
 	t, err := s.totp()
 	if err == nil {
 		_, err = t.ResetTOTP(r.Context(), chi.URLParam(r, "user_id"))
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+	return okResp, err
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -9,162 +11,117 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// The user handlers decode, make one call to the user service, audit and
-// encode; the service checks the actor's permissions and the grant rules,
-// validates and writes (see package origin).
+// The handlers of users, groups, roles, tokens, templates and variables
+// decode, make one call to a service and encode; the service checks the
+// actor's permissions, validates, writes and records the audit event (see
+// package origin; a leaf's services forward writes to the origin, which
+// records them).
 
-func newUserResponse(u *shared.User, p *principal) api.User {
-	r := api.User{
-		ID: u.ID, Username: u.Username, Email: u.Email, SSHPublicKey: u.SSHPublicKey,
-		PreferredShell: u.PreferredShell, Timezone: u.Timezone,
-		Roles: nonNil(u.Roles), Groups: nonNil(u.Groups), Active: u.Active,
-		MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels,
-		Current: p != nil && p.user.ID == u.ID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
-	}
-	if r.Current {
-		r.ServicePassword = u.ServicePassword
-	}
-	return r
+func (s *Server) handleWhoAmI(r *http.Request, p *principal) (api.User, error) {
+	out := api.NewUser(p.user, p.user.ID)
+	out.Permissions = shared.PermissionSet(p.perms).List()
+	return out, nil
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-func deref[T any](p *T) T { return shared.Deref(p) }
-
-// handleWhoAmI serves GET /api/users/whoami.
-func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request, p *principal) error {
-	resp := newUserResponse(p.user, p)
-	resp.Permissions = nonNil(p.permissions())
-	writeJSON(w, http.StatusOK, resp)
-	return nil
-}
-
-// handleListUsers serves GET /api/users?state=all|active|inactive.
-func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleListUsers(r *http.Request, p *principal) (api.UserList, error) {
 	users, err := listPage(r, s.users.List)
-	if err != nil {
-		return err
-	}
-	out := api.UserList{Count: len(users.Items), Total: users.Total, Users: make([]api.UserListItem, 0, len(users.Items))}
-	for _, l := range users.Items {
-		out.Users = append(out.Users, api.UserListItem{User: newUserResponse(l.User, p),
-			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed})
-	}
-	writeTaggedJSON(w, r, out)
-	return nil
-}
-
-func newUser(req *api.UserCreateRequest) shared.NewUser {
-	return shared.NewUser{Username: req.Username, Email: req.Email, Password: req.Password,
-		ServicePassword: req.ServicePassword, Roles: req.Roles, Groups: req.Groups, Active: req.Active,
-		MaxSpaces: req.MaxSpaces, ComputeUnits: req.ComputeUnits, StorageUnits: req.StorageUnits, MaxTunnels: req.MaxTunnels,
-		SSHPublicKey: req.SSHPublicKey, PreferredShell: req.PreferredShell, Timezone: req.Timezone}
+	return api.NewUserList(users, p.user.ID), err
 }
 
 // handleCreateUser serves POST /api/users. While no user exists it needs no
-// credentials and creates an active admin (firstuser.go); afterwards it
-// needs Manage Users.
+// credentials and creates an active admin; afterwards it needs Manage Users.
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
-	if !hasCredentials(r) {
-		r = r.WithContext(shared.NewContextWithCredential(r.Context(), credentialOf(w, r, &principal{})))
-		if err := s.createFirstUser(w, r); err != nil {
-			s.writeError(w, r, err)
-		}
+	if hasCredentials(r) {
+		s.api(createUser(s.users.Create), shared.PermManageUsers)(w, r)
 		return
 	}
-	s.write(s.createUser, shared.PermManageUsers)(w, r)
+	r = r.WithContext(shared.NewContextWithCredential(withRequest(r), credentialOf(w, r, &principal{})))
+	if err := s.createFirstUser(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var req api.UserCreateRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		return err
-	}
-	u, err := s.users.Create(r.Context(), newUser(&req))
+// createFirstUser creates the first user while no user exists; the user
+// service keeps two setups, of this server or of servers sharing one
+// store, from both succeeding. Once a user exists it answers 401 before it
+// reads the body. On a leaf, the origin creates the user.
+func (s *Server) createFirstUser(w http.ResponseWriter, r *http.Request) error {
+	need, err := s.users.NeedsSetup(r.Context())
 	if err != nil {
 		return err
 	}
-	s.auditWrite(r, p, "User Create", "user "+u.Username+" created", map[string]string{"created_user_id": u.ID})
-	writeJSON(w, http.StatusCreated, api.UserCreated{Status: true, UserID: u.ID})
-	return nil
+	if !need {
+		return errNotAuthenticated
+	}
+	return createUser(s.users.Setup)(w, r, nil)
 }
 
-// handleGetUser serves GET /api/users/{user_id}.
-func (s *Server) handleGetUser(w http.ResponseWriter, r *http.Request, p *principal) error {
+func createUser(create func(context.Context, shared.NewUser) (*shared.User, error)) apiFunc {
+	return decoded(http.StatusCreated, func(r *http.Request, _ *principal, req *api.UserCreateRequest) (api.UserCreated, error) {
+		u, err := create(r.Context(), req.NewUser())
+		if err != nil {
+			return api.UserCreated{}, err
+		}
+		return api.UserCreated{Status: true, UserID: u.ID}, nil
+	})
+}
+
+func (s *Server) handleGetUser(r *http.Request, p *principal) (api.User, error) {
 	u, err := s.users.Get(r.Context(), chi.URLParam(r, "user_id"))
 	if err != nil {
-		return err
+		return api.User{}, err
 	}
-	writeJSON(w, http.StatusOK, newUserResponse(u, p))
-	return nil
+	return api.NewUser(u, p.user.ID), nil
 }
 
-func userUpdate(req *api.UserUpdateRequest, p *principal) shared.UserUpdate {
-	return shared.UserUpdate{Username: req.Username, Email: req.Email, Password: req.Password,
-		ServicePassword: req.ServicePassword, Roles: req.Roles, Groups: req.Groups, Active: req.Active,
-		MaxSpaces: req.MaxSpaces, ComputeUnits: req.ComputeUnits, StorageUnits: req.StorageUnits, MaxTunnels: req.MaxTunnels,
-		SSHPublicKey: req.SSHPublicKey, PreferredShell: req.PreferredShell, Timezone: req.Timezone,
-		KeepTokens: deref(req.KeepTokens), KeepSession: p.sessionID, CurrentPassword: deref(req.CurrentPassword)}
-}
-
-// handleUpdateUser serves PUT /api/users/{user_id}. Fields left out keep
-// their values. A change of one's own password or email needs the current
-// password (credentials.go), which on a leaf the origin checks.
+// handleUpdateUser serves PUT /api/users/{user_id}: the access check comes
+// before the body is read, as the service would make it.
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	id := chi.URLParam(r, "user_id")
-	if _, err := shared.UserAccess(r.Context(), id); err != nil {
-		return err // before the body, as the service would
-	}
-	var req api.UserUpdateRequest
-	if err := decodeRequest(w, r, &req); err != nil {
+	if _, err := shared.UserAccess(r.Context(), chi.URLParam(r, "user_id")); err != nil {
 		return err
 	}
-	if s.origin == nil {
-		if err := s.checkCurrentPassword(r, p, id, &req); err != nil {
-			return err
-		}
-	}
-	u, err := s.users.Update(r.Context(), id, userUpdate(&req, p))
-	if err != nil {
-		return err
-	}
-	s.auditWrite(r, p, "User Update", "user "+u.Username+" updated", map[string]string{"updated_user_id": u.ID})
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+	return decoded(http.StatusOK, func(r *http.Request, p *principal, req *api.UserUpdateRequest) (api.OK, error) {
+		_, err := s.users.Update(r.Context(), chi.URLParam(r, "user_id"), req.Update(p.sessionID))
+		return okResp, err
+	})(w, r, p)
 }
 
-// handleDeleteUser serves DELETE /api/users/{user_id}: the user's spaces,
-// then the user with their tokens and sessions (userdelete.go).
-func (s *Server) handleDeleteUser(w http.ResponseWriter, r *http.Request, p *principal) error {
-	u, spaces, err := s.users.Delete(r.Context(), chi.URLParam(r, "user_id"))
-	for _, sp := range spaces {
-		s.auditWrite(r, p, "Space Delete", "space "+sp.Name+" of "+u.Username+" deleted with its user", map[string]string{"space_id": sp.ID})
-	}
-	if err != nil {
-		return err
-	}
-	s.auditWrite(r, p, "User Delete", "user "+u.Username+" deleted", map[string]string{"deleted_user_id": u.ID})
-	writeJSON(w, http.StatusOK, okResp)
-	return nil
+func (s *Server) handleDeleteUser(r *http.Request, _ *principal) (api.OK, error) {
+	_, _, err := s.users.Delete(r.Context(), chi.URLParam(r, "user_id"))
+	return okResp, err
 }
 
-// handleUserQuota serves GET /api/users/{user_id}/quota.
-func (s *Server) handleUserQuota(w http.ResponseWriter, r *http.Request, p *principal) error {
+func (s *Server) handleUserQuota(r *http.Request, _ *principal) (api.Quota, error) {
 	q, err := s.users.Quota(r.Context(), chi.URLParam(r, "user_id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, quotaResponse(q))
-	return nil
+	return api.NewQuota(q), err
 }
 
-func quotaResponse(q shared.Quota) api.Quota {
-	return api.Quota{MaxSpaces: q.MaxSpaces, ComputeUnits: q.ComputeUnits, StorageUnits: q.StorageUnits, MaxTunnels: q.MaxTunnels,
-		NumberSpaces: q.NumberSpaces, NumberSpacesDeployed: q.NumberSpacesDeployed,
-		UsedComputeUnits: q.UsedComputeUnits, UsedStorageUnits: q.UsedStorageUnits}
+// The SSH keys of a user live in the user record, so every leaf has them
+// and SSH into a space accepts them while the origin is away.
+
+func (s *Server) handleListSSHKeys(r *http.Request, _ *principal) (api.SSHKeyList, error) {
+	u, err := s.users.Get(r.Context(), chi.URLParam(r, "user_id"))
+	if err != nil {
+		return api.SSHKeyList{}, err
+	}
+	return api.NewSSHKeyList(u), nil
+}
+
+func (s *Server) handleAddSSHKey(r *http.Request, _ *principal, req *api.SSHKeyAddRequest) (api.SSHKey, error) {
+	_, k, err := s.users.AddSSHKey(r.Context(), chi.URLParam(r, "user_id"), req.Name, req.Key)
+	if err != nil {
+		return api.SSHKey{}, err
+	}
+	return api.NewSSHKey(k), nil
+}
+
+// handleRemoveSSHKey serves DELETE /api/users/{user_id}/ssh-keys/{key_id}.
+// A fingerprint holds / and +, which a client escapes.
+func (s *Server) handleRemoveSSHKey(r *http.Request, _ *principal) (api.OK, error) {
+	id, err := url.PathUnescape(chi.URLParam(r, "key_id"))
+	if err != nil {
+		return okResp, invalid("key_id %s is not a valid path segment", quote(chi.URLParam(r, "key_id")))
+	}
+	_, _, err = s.users.RemoveSSHKey(r.Context(), chi.URLParam(r, "user_id"), id)
+	return okResp, err
 }

@@ -16,7 +16,7 @@ import (
 
 // serverParts are what a web server is wired from: the store as opened,
 // what runs the spaces of its location, what its services need, and the
-// web server's own options (whose Services, Local, Logins, Store, Metrics
+// web server's own options (whose Services, Local, Store, Metrics
 // and Origin newServer sets). Options.Hub makes an origin, Uplink a leaf.
 type serverParts struct {
 	web.Options
@@ -73,9 +73,8 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 		o.Metrics = func(context.Context) []metrics.Family { return append(st.Metrics(), o.Hub.Metrics()...) }
 	}
 	o.Store = st
-	o.Logins = origin.NewLogins(origin.LoginsOptions{Now: o.Now})
 	audit := origin.NewAuditService(st, o.Location, origin.ServiceOptions{Now: o.Now})
-	ao := origin.AuthOptions{Now: o.Now, Logins: o.Logins, SessionMaxAge: p.SessionMaxAge, Sealer: p.Sealer, TOTP: p.TOTP,
+	ao := origin.AuthOptions{Now: o.Now, Logins: origin.NewLogins(origin.LoginsOptions{Now: o.Now}), SessionMaxAge: p.SessionMaxAge, Sealer: p.Sealer, TOTP: p.TOTP,
 		Audit: origin.RecordAudit(audit, o.Logger), Logger: o.Logger}
 	lo := leaf.LocalOptions{
 		SpaceOptions: leaf.SpaceOptions{Store: st, Location: o.Location, Runner: p.Runner, Logs: p.Logs, Runtimes: p.Runtimes,

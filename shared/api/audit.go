@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // AuditEntry is one audit event.
 type AuditEntry struct {
@@ -19,4 +23,12 @@ type AuditEntry struct {
 type AuditList struct {
 	Count int          `json:"count"`
 	Items []AuditEntry `json:"items"`
+}
+
+// NewAuditList returns the answer of GET /api/audit-logs for the page p.
+func NewAuditList(p shared.Page[shared.AuditEvent]) AuditList {
+	return AuditList{Count: p.Total, Items: mapped(p.Items, func(e shared.AuditEvent) AuditEntry {
+		return AuditEntry{ID: e.ID, When: e.At, Actor: e.Actor, ActorType: e.ActorType, Event: e.Event,
+			Details: e.Details, Location: e.Location, Properties: e.Properties}
+	})}
 }

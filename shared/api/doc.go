@@ -3,7 +3,10 @@
 // sends and reads them. It is the one declaration of every JSON shape under
 // /api/; no other package re-declares one.
 //
-// The types are plain data with JSON tags and no behaviour. In a request
+// The types are plain data with JSON tags. The New… functions make a
+// response body of shared's records, and a request's methods the records
+// or changes it asks for, so that web, the client and tests convert alike.
+// In a request
 // type, a pointer field is optional: nil leaves the value as it is (an
 // update) or takes the default (a create), which is why update requests are
 // all pointers. Decode reads a request body into one of them with errors

@@ -1,6 +1,11 @@
 package api
 
-import "time"
+import (
+	"math"
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // Leaf is a leaf node as GET /api/leaves shows it on the origin.
 type Leaf struct {
@@ -112,4 +117,59 @@ type LeafStatus struct {
 	PreviousEpoch  string     `json:"previous_epoch,omitempty"`
 	EpochChangedAt *time.Time `json:"epoch_changed_at,omitempty"`
 	ReplicaBackup  string     `json:"replica_backup,omitempty"`
+}
+
+// NewLeafList returns the answer of GET /api/leaves for nodes and the
+// locations unseen.
+func NewLeafList(nodes []shared.LeafNode, unseen []shared.UnseenLocation) LeafList {
+	return LeafList{Count: len(nodes), Leaves: mapped(nodes, func(in shared.LeafNode) Leaf {
+		return Leaf{NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
+			Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
+			ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
+			RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
+			EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt)}
+	}), Unseen: mapped(unseen, func(u shared.UnseenLocation) UnseenLocation { return UnseenLocation(u) })}
+}
+
+// LeafNode returns the node l shows, as NewLeafList's reverse (the round
+// trip to the microsecond).
+func (l *Leaf) LeafNode() shared.LeafNode {
+	return shared.LeafNode{NodeID: l.NodeID, Location: l.Location, Version: l.Version, Protocol: l.Protocol,
+		Runtimes: l.Runtimes, Restricted: l.Restricted, Connected: l.Connected, ConnectedSince: shared.Deref(l.ConnectedSince),
+		LastSeen: shared.Deref(l.LastSeen), RTT: time.Duration(math.Round(l.RoundTripMillis*1000)) * time.Microsecond,
+		Applied: l.AppliedRevision, Lag: l.Lag, EpochChanges: l.EpochChanges, PreviousEpoch: l.PreviousEpoch,
+		EpochChangedAt: shared.Deref(l.EpochChangedAt)}
+}
+
+// NewLeafToken returns the leaf token t as the API shows it at now.
+func NewLeafToken(t *shared.LeafToken, now time.Time) LeafToken {
+	return LeafToken{ID: t.ID, Location: t.Location, Name: t.Name, CreatedAt: t.CreatedAt,
+		ExpiresAt: timePtr(t.ExpiresAt), Expired: t.Expired(now)}
+}
+
+// NewLeafTokenList returns the answer of GET /api/leaf-tokens at now.
+func NewLeafTokenList(all []*shared.LeafToken, now time.Time) LeafTokenList {
+	return LeafTokenList{Count: len(all), Tokens: mapped(all, func(t *shared.LeafToken) LeafToken { return NewLeafToken(t, now) })}
+}
+
+// LeafToken returns the record t shows, as NewLeafToken's reverse.
+func (t *LeafToken) LeafToken() *shared.LeafToken {
+	return &shared.LeafToken{Meta: shared.Meta{ID: t.ID, CreatedAt: t.CreatedAt}, Location: t.Location, Name: t.Name,
+		ExpiresAt: shared.Deref(t.ExpiresAt)}
+}
+
+// NewLeafStatus returns the answer of GET /api/leaf/status for st.
+func NewLeafStatus(st *shared.LeafStatus) LeafStatus {
+	return LeafStatus{Location: st.Location, OriginServer: st.OriginServer, OriginReachable: st.Connected, Reason: st.Reason,
+		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
+		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: st.Head, Lag: st.Lag, PendingReports: st.PendingReports,
+		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup}
+}
+
+// timePtr returns nil for the zero time, which the API leaves out.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

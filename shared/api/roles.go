@@ -47,3 +47,31 @@ type PermissionList struct {
 	Count       int          `json:"count"`
 	Permissions []Permission `json:"permissions"`
 }
+
+// NewRole returns r as the API shows it.
+func NewRole(r *shared.Role) Role {
+	return Role{ID: r.ID, Name: r.Name, Permissions: shared.BuiltPermissions(r.Permissions), Builtin: shared.IsBuiltinRole(r.ID),
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// NewRoleList returns the answer of GET /api/roles for the page p.
+func NewRoleList(p shared.Page[*shared.Role]) RoleList {
+	return RoleList{Count: len(p.Items), Total: p.Total, Roles: mapped(p.Items, NewRole)}
+}
+
+// NewPermissionList returns the answer of GET /api/permissions.
+func NewPermissionList(all []shared.Permission) PermissionList {
+	return PermissionList{Count: len(all), Permissions: mapped(all, func(p shared.Permission) Permission {
+		return Permission{ID: p, Name: p.String()}
+	})}
+}
+
+// Role returns the role r creates.
+func (r *RoleRequest) Role() *shared.Role {
+	return &shared.Role{Name: shared.Deref(r.Name), Permissions: shared.Deref(r.Permissions)}
+}
+
+// Update returns the change r asks for.
+func (r *RoleRequest) Update() shared.RoleUpdate {
+	return shared.RoleUpdate{Name: r.Name, Permissions: r.Permissions}
+}

@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // SSHKey is one public key of a user's profile, in GET and POST
 // /api/users/{user_id}/ssh-keys.
@@ -38,4 +42,18 @@ type SpaceSSH struct {
 	// the sshd's, then the space's own, which its agent presents when no
 	// sshd answers.
 	HostKeys []string `json:"host_keys,omitempty"`
+}
+
+// NewSSHKey returns k as the API shows it.
+func NewSSHKey(k *shared.SSHKey) SSHKey {
+	return SSHKey{ID: k.ID, Name: k.Name, Key: k.Key, Fingerprint: k.Fingerprint, AddedAt: k.AddedAt}
+}
+
+// NewSSHKeyList returns the keys of u.
+func NewSSHKeyList(u *shared.User) SSHKeyList {
+	out := SSHKeyList{Keys: make([]SSHKey, 0, len(u.SSHKeys))}
+	for i := range u.SSHKeys {
+		out.Keys = append(out.Keys, NewSSHKey(&u.SSHKeys[i]))
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -92,4 +93,71 @@ type TemplateRequest struct {
 type TemplateCreated struct {
 	Status     bool   `json:"status"`
 	TemplateID string `json:"template_id"`
+}
+
+// NewTemplate returns u as the API shows it.
+func NewTemplate(u *shared.TemplateUsage) Template {
+	t := u.Template
+	return Template{
+		ID: t.ID, Name: t.Name, Description: t.Description, Kind: t.Kind,
+		Groups: nonNil(t.Groups), Locations: nonNil(t.Locations),
+		ComputeUnits: t.ComputeUnits, StorageUnits: t.StorageUnits,
+		WithTerminal: t.AllowsTerminal(), WithSSH: t.AllowsSSH(), HTTPPorts: nonNil(t.HTTPPorts), Hash: t.Hash,
+		Usage: u.Spaces, Deployed: u.Deployed, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+	}
+}
+
+// NewTemplateList returns the answer of GET /api/templates for the page p.
+func NewTemplateList(p shared.Page[*shared.TemplateUsage]) TemplateList {
+	return TemplateList{Count: len(p.Items), Total: p.Total, Templates: mapped(p.Items, NewTemplate)}
+}
+
+// NewTemplateDetails returns u with the spaces of l made from it.
+func NewTemplateDetails(u *shared.TemplateUsage, l *shared.SpaceList) TemplateDetails {
+	out := TemplateDetails{Template: NewTemplate(u), Spec: u.Spec, Volumes: u.Volumes, Spaces: []TemplateSpace{}}
+	for _, sp := range l.Spaces {
+		if sp.TemplateID != u.ID {
+			continue
+		}
+		ts := TemplateSpace{ID: sp.ID, Name: sp.Name, UserID: sp.UserID, Location: sp.Location, Deployed: sp.Deployed()}
+		if owner := l.Users[sp.UserID]; owner != nil {
+			ts.Username = owner.Username
+		}
+		out.Spaces = append(out.Spaces, ts)
+	}
+	return out
+}
+
+// Template returns the template r creates: terminals and SSH are allowed
+// unless it says otherwise.
+func (r *TemplateRequest) Template() *shared.Template {
+	return &shared.Template{Name: shared.Deref(r.Name), Description: shared.Deref(r.Description), Kind: shared.Deref(r.Kind),
+		Spec: shared.Deref(r.Spec), Volumes: shared.Deref(r.Volumes), Groups: shared.Deref(r.Groups), Locations: shared.Deref(r.Locations),
+		ComputeUnits: shared.Deref(r.ComputeUnits), StorageUnits: shared.Deref(r.StorageUnits),
+		NoTerminal: r.WithTerminal != nil && !*r.WithTerminal, NoSSH: r.WithSSH != nil && !*r.WithSSH,
+		HTTPPorts: shared.Deref(r.HTTPPorts)}
+}
+
+// Update returns the change r asks for.
+func (r *TemplateRequest) Update() shared.TemplateUpdate {
+	return shared.TemplateUpdate{Name: r.Name, Description: r.Description, Kind: r.Kind, Spec: r.Spec,
+		Volumes: r.Volumes, Groups: r.Groups, Locations: r.Locations, ComputeUnits: r.ComputeUnits,
+		StorageUnits: r.StorageUnits, WithTerminal: r.WithTerminal, WithSSH: r.WithSSH, HTTPPorts: r.HTTPPorts}
+}
+
+// NewTemplateCheck returns the answer of POST /api/templates/validate for
+// the error of the checks of a template: where a spec or volumes error is,
+// and any other EINVALID's message. An error of another code is no answer
+// about the template, and is returned.
+func NewTemplateCheck(err error) (TemplateCheck, error) {
+	var se *shared.SpecError
+	switch {
+	case errors.As(err, &se):
+		return TemplateCheck{Error: shared.ErrorMessage(err), Field: se.Field, Line: se.Line, Column: se.Column}, nil
+	case shared.ErrorCode(err) == shared.EINVALID:
+		return TemplateCheck{Error: shared.ErrorMessage(err)}, nil
+	case err != nil:
+		return TemplateCheck{}, err
+	}
+	return TemplateCheck{Valid: true}, nil
 }

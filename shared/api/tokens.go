@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // Token is an API token as GET /api/tokens lists it; the secret is shown
 // only once, in TokenCreated.
@@ -23,4 +27,32 @@ type TokenCreated struct {
 	Status  bool   `json:"status"`
 	TokenID string `json:"token_id"`
 	Token   string `json:"token"`
+}
+
+// NewTokens returns the tokens of p as GET /api/tokens shows them at now.
+func NewTokens(p shared.Page[*shared.Token], now time.Time) []Token {
+	return mapped(p.Items, func(t *shared.Token) Token {
+		return Token{ID: t.ID, Name: t.Name, ExpiresAt: timePtr(t.ExpiresAt), CreatedAt: t.CreatedAt, Expired: t.Expired(now)}
+	})
+}
+
+// Expiry returns when the token r creates expires: the zero time for
+// never. The token service checks that it is in the future.
+func (r *TokenCreateRequest) Expiry() (time.Time, error) {
+	if r.ExpiresAt == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, r.ExpiresAt)
+	if err != nil {
+		return time.Time{}, invalid("expires_at must be an RFC 3339 time such as 2030-01-02T15:04:05Z, not %s", shared.Quote(cut(r.ExpiresAt, 64)))
+	}
+	return t.UTC(), nil
+}
+
+// cut returns at most the first n bytes of s.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

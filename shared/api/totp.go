@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/knot-dev/knot/shared"
+)
 
 // TOTPChangeRequest is the body of POST /api/auth/totp/change: the proof
 // that the caller may move their two-factor login to a new authenticator.
@@ -19,6 +23,12 @@ type TOTPChange struct {
 	// TOTPQR is TOTPURL as a QR code: a PNG in a data: URL.
 	TOTPQR    string    `json:"totp_qr,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// NewTOTPChange returns the answer that issues the pending secret of en,
+// with its QR code as NewEnrolment's.
+func NewTOTPChange(en *shared.TOTPEnrolment) TOTPChange {
+	return TOTPChange{TOTPSecret: en.Secret, TOTPURL: en.URI, TOTPQR: qrDataURL(en.URI), ExpiresAt: en.Expires}
 }
 
 // TOTPConfirmRequest is the body of POST /api/auth/totp/confirm: a code of

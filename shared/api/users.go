@@ -105,3 +105,63 @@ type Quota struct {
 	UsedComputeUnits     int `json:"used_compute_units"`
 	UsedStorageUnits     int `json:"used_storage_units"`
 }
+
+// NewUser returns u as the API shows it to the user with id actorID: the
+// service password only to u themself.
+func NewUser(u *shared.User, actorID string) User {
+	r := User{
+		ID: u.ID, Username: u.Username, Email: u.Email, SSHPublicKey: u.SSHPublicKey,
+		PreferredShell: u.PreferredShell, Timezone: u.Timezone,
+		Roles: nonNil(u.Roles), Groups: nonNil(u.Groups), Active: u.Active,
+		MaxSpaces: u.MaxSpaces, ComputeUnits: u.ComputeUnits, StorageUnits: u.StorageUnits, MaxTunnels: u.MaxTunnels,
+		Current: u.ID == actorID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+	if r.Current {
+		r.ServicePassword = u.ServicePassword
+	}
+	return r
+}
+
+// NewUserList returns the answer of GET /api/users for the page p, as
+// the user with id actorID sees it.
+func NewUserList(p shared.Page[shared.UserListing], actorID string) UserList {
+	out := UserList{Count: len(p.Items), Total: p.Total, Users: make([]UserListItem, 0, len(p.Items))}
+	for _, l := range p.Items {
+		out.Users = append(out.Users, UserListItem{User: NewUser(l.User, actorID),
+			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed})
+	}
+	return out
+}
+
+// NewUser returns the user r describes.
+func (r *UserCreateRequest) NewUser() shared.NewUser {
+	return shared.NewUser{Username: r.Username, Email: r.Email, Password: r.Password,
+		ServicePassword: r.ServicePassword, Roles: r.Roles, Groups: r.Groups, Active: r.Active,
+		MaxSpaces: r.MaxSpaces, ComputeUnits: r.ComputeUnits, StorageUnits: r.StorageUnits, MaxTunnels: r.MaxTunnels,
+		SSHPublicKey: r.SSHPublicKey, PreferredShell: r.PreferredShell, Timezone: r.Timezone}
+}
+
+// Update returns the change r asks for, made with the session keep.
+func (r *UserUpdateRequest) Update(keep string) shared.UserUpdate {
+	return shared.UserUpdate{Username: r.Username, Email: r.Email, Password: r.Password,
+		ServicePassword: r.ServicePassword, Roles: r.Roles, Groups: r.Groups, Active: r.Active,
+		MaxSpaces: r.MaxSpaces, ComputeUnits: r.ComputeUnits, StorageUnits: r.StorageUnits, MaxTunnels: r.MaxTunnels,
+		SSHPublicKey: r.SSHPublicKey, PreferredShell: r.PreferredShell, Timezone: r.Timezone,
+		KeepTokens: shared.Deref(r.KeepTokens), KeepSession: keep, CurrentPassword: shared.Deref(r.CurrentPassword)}
+}
+
+// NewQuota returns q as the API shows it.
+func NewQuota(q shared.Quota) Quota {
+	return Quota{MaxSpaces: q.MaxSpaces, ComputeUnits: q.ComputeUnits, StorageUnits: q.StorageUnits, MaxTunnels: q.MaxTunnels,
+		NumberSpaces: q.NumberSpaces, NumberSpacesDeployed: q.NumberSpacesDeployed,
+		UsedComputeUnits: q.UsedComputeUnits, UsedStorageUnits: q.UsedStorageUnits}
+}
+
+// nonNil returns s, or an empty slice for nil: the API shows [] rather
+// than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -103,7 +103,7 @@ func (o *benchOrigin) server(hub *origin.Hub, log *slog.Logger) (*web.Server, er
 	auth := origin.NewAuthService(obs, origin.AuthOptions{Logins: logins, Audit: origin.RecordAudit(audit, log), Logger: log})
 	svcs := origin.NewServices(obs, origin.ServicesOptions{Location: location, Hub: hub, Spaces: local.Spaces, Audit: audit, Auth: auth,
 		Validate: runtime.ValidateTemplate})
-	return web.New(web.Options{Services: svcs, Local: local, Logins: logins, Store: obs, Location: location, Hub: hub, Logger: log})
+	return web.New(web.Options{Services: svcs, Local: local, Store: obs, Location: location, Hub: hub, Logger: log})
 }
 
 // call sends in, if not nil, as JSON with token, if not empty, and decodes
