@@ -379,23 +379,47 @@ func (a *Agent) report(ctx context.Context, mux *yamux.Session, every time.Durat
 	close(opened)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// The image's sshd's host keys are looked at beside the heartbeats
+	// (a handshake may take seconds, longer than the leaf waits for a
+	// heartbeat) and told at once when they changed.
+	keys := make(chan struct{}, 1)
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.watchSSHD(pctx, every, keys)
 	for {
 		if err := agentwire.WriteJSON(st, a.currentState()); err != nil {
 			return err
-		}
-		// The image's sshd's host keys, looked at after the state went out
-		// (a handshake may take a while), and told at once when they
-		// changed.
-		if a.probeSSHD(time.Now()) {
-			if err := agentwire.WriteJSON(st, a.currentState()); err != nil {
-				return err
-			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-mux.CloseChan():
 			return nil
+		case <-t.C:
+		case <-keys:
+		}
+	}
+}
+
+// watchSSHD looks at the image's sshd's host keys when due (probeSSHD),
+// checking every heartbeat, and sends on changed when they changed, until
+// ctx ends.
+func (a *Agent) watchSSHD(ctx context.Context, every time.Duration, changed chan<- struct{}) {
+	if a.opts.SSHPort <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if a.probeSSHD(time.Now()) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
 		case <-t.C:
 		}
 	}
