@@ -245,6 +245,9 @@ func (m *Mux) streamFrame(typ byte, flags uint16, id, length uint32) error {
 		s = m.streams[id]
 		m.mu.Unlock()
 	}
+	if s != nil && !s.remote {
+		s.answered()
+	}
 	if s == nil { // reset or closed here: drop what was in flight
 		if typ == muxTypeData && length > 0 {
 			if length > muxWindow {
@@ -557,6 +560,20 @@ func (s *Stream) endFrames(err error) {
 	if !closed {
 		s.frames(0, nil, err)
 	}
+}
+
+// answered marks a stream this side opened as known to the peer, as a
+// frame of the peer on it says: its ACK, or any other frame. yamux sends
+// no ACK for a stream whose FIN came before it was accepted (it is no
+// longer "SYN received" then), and its answer must not leave the open
+// timer to end the link.
+func (s *Stream) answered() {
+	s.mu.Lock()
+	s.acked = true
+	if s.openTimer != nil {
+		s.openTimer.Stop()
+	}
+	s.mu.Unlock()
 }
 
 // flags applies a frame's ACK, FIN and RST to s.

@@ -346,6 +346,41 @@ func TestMuxProtocolErrors(t *testing.T) {
 	}
 }
 
+// A stream the leaf opens is answered by any frame of the peer on it, not
+// only its ACK: yamux acknowledges a stream when it is accepted, and sends
+// no ACK at all for one whose data and FIN came before that (as the
+// owner's keys do: open, write, close). The open timer must not end the
+// link then.
+func TestMuxStreamAnsweredWithoutACK(t *testing.T) {
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	const openTimeout = 100 * time.Millisecond
+	m := NewMux(c1, MuxOptions{OpenTimeout: openTimeout})
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run() }()
+	defer func() { m.Close(); <-ran }()
+	go io.Copy(io.Discard, c2) // the peer reads the SYN and what follows
+	s, err := m.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The peer's answer: a byte of data, then FIN, and never an ACK.
+	data := []byte{0, muxTypeData, 0, 0, 0, 0, 0, byte(s.id), 0, 0, 0, 1, 'k'}
+	fin := []byte{0, muxTypeWindow, 0, muxFlagFIN, 0, 0, 0, byte(s.id), 0, 0, 0, 0}
+	if _, err := c2.Write(append(data, fin...)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(s); err != nil || string(b) != "k" {
+		t.Fatalf("the stream read %q, %v; want k and EOF", b, err)
+	}
+	s.Close()
+	select {
+	case <-m.Done():
+		t.Fatal("the link closed although the peer answered the stream")
+	case <-time.After(5 * openTimeout):
+	}
+}
+
 // Any bytes from the peer end the link or not, and never crash the leaf.
 func FuzzMux(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 6, 0, 0, 0, 2, 'j', '{'})
