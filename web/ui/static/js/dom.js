@@ -163,12 +163,18 @@ export class Editor {
     this.restoreFocus = null;
     $('button.cancel', this.form).addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => this.restoreFocus?.());
+    // The Enter that opened the dialog from a button must not also submit
+    // it: its keypress reaches the field that has just taken the focus. A
+    // save counts once a key or pointer was pressed in the form.
+    this.armed = false;
+    for (const ev of ['keydown', 'pointerdown']) this.form.addEventListener(ev, () => { this.armed = true; });
   }
 
   // open shows the form titled title, filled from values; editing is the id
   // of the record being changed, or null for a new one.
   open(title, values = {}, editing = null) {
     this.editing = editing;
+    this.armed = false;
     this.restoreFocus = focusKeeper();
     this.title.textContent = title;
     this.form.reset();
@@ -221,6 +227,7 @@ export class Editor {
   onSave(fn) {
     this.form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      if (!this.armed) return;
       hideError(this.error);
       clearFieldErrors(this.form);
       this.submit.disabled = true;
