@@ -513,17 +513,5 @@ func (a *Access) agentOf(sp *shared.Space) (*api.SpaceAgent, string) {
 
 // audit records an event of the actor in ctx, from c.
 func (a *Access) audit(ctx context.Context, c Caller, event, details string, props map[string]string) {
-	if a.opts.Audit == nil {
-		return
-	}
-	ev := &shared.AuditEvent{Event: event, Details: details, Properties: shared.CallerProps(c, props)}
-	if act := shared.ActorFrom(ctx); act != nil && act.User != nil {
-		ev.Actor = act.User.Username
-		if act.User.ID != "" {
-			ev.Properties["user_id"] = act.User.ID
-		}
-	}
-	if err := a.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
-		a.log.ErrorContext(ctx, "append audit event", "event", event, "err", err)
-	}
+	record(ctx, a.opts.Audit, a.log, c, &shared.AuditEvent{Event: event, Details: details, Properties: props})
 }

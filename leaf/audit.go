@@ -2,6 +2,7 @@ package leaf
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -125,4 +126,23 @@ func toWire(e shared.AuditEvent) wire.AuditEvent {
 		ev.Event = "unnamed"
 	}
 	return ev.Clipped()
+}
+
+// record records ev in audit (nil: nowhere) as an event of the actor in
+// ctx, if any, from the caller c. A failure to record goes to log: the
+// write or the use ev describes has happened.
+func record(ctx context.Context, audit shared.AuditService, log *slog.Logger, c shared.Caller, ev *shared.AuditEvent) {
+	if audit == nil {
+		return
+	}
+	ev.Properties = shared.CallerProps(c, ev.Properties)
+	if a := shared.ActorFrom(ctx); a != nil && a.User != nil {
+		ev.Actor = a.User.Username
+		if a.User.ID != "" {
+			ev.Properties["user_id"] = a.User.ID
+		}
+	}
+	if err := audit.Record(context.WithoutCancel(ctx), ev); err != nil {
+		log.ErrorContext(ctx, "append audit event", "event", ev.Event, "err", err)
+	}
 }

@@ -44,7 +44,7 @@ func startOrigin(t *testing.T) (*httptest.Server, *client.Client) {
 func newStandalone(st storage.Store, location string) (*web.Server, error) {
 	obs := origin.Observe(st, nil)
 	audit := origin.NewAuditService(obs, location, origin.ServiceOptions{})
-	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location}, Audit: audit})
+	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location, Audit: audit}})
 	if err != nil {
 		return nil, err
 	}

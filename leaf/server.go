@@ -39,13 +39,12 @@ type Local struct {
 
 // LocalOptions configures NewLocal. SpaceOptions configure the space
 // service; its Store is the observed store of the server (Observe, or
-// origin.Observe on an origin).
+// origin.Observe on an origin), and its Audit records the uses of the
+// ways into spaces too.
 type LocalOptions struct {
 	SpaceOptions
 	// Agents is the endpoint of the location's agents; nil means none.
 	Agents *Agents
-	// Audit records the uses of the ways into spaces; nil records none.
-	Audit shared.AuditService
 	// Version is this server's version, against which agents are outdated;
 	// "" means "dev".
 	Version string
@@ -98,10 +97,10 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: opts.Audit,
+	streams := NewAgentStreams(StreamsOptions{Location: so.Location, Store: so.Store, Agents: opts.Agents, Audit: so.Audit,
 		Sealer: so.Sealer, NoProxy: opts.NoProxy, Logger: so.Logger})
 	access := NewAccess(AccessOptions{Location: so.Location, Store: so.Store, Spaces: spaces, Agents: opts.Agents, Streams: streams,
-		RemoteAgents: remoteAgents, RemoteStale: remoteStale, Audit: opts.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
+		RemoteAgents: remoteAgents, RemoteStale: remoteStale, Audit: so.Audit, Version: opts.Version, NoProxy: opts.NoProxy, Now: so.Now, Logger: so.Logger})
 	if so.Uplink != nil {
 		so.Uplink.SetStreams(streams)
 	}

@@ -85,6 +85,14 @@ type SpaceOptions struct {
 	// Sealer seals the SSH host keys of new spaces (server.encrypt);
 	// nil means they are stored in clear.
 	Sealer *crypt.Sealer
+	// Audit is the server's audit log. The service records in it the
+	// creation, update, start, stop and deletion of a space by the actor
+	// in the context, from its caller (shared.CallerFrom), on the server
+	// that makes them: on an origin also those it commands a leaf to
+	// make, and on a leaf not those it asks the origin to make. NewLocal
+	// records the uses of the ways into spaces in it too. nil records
+	// none.
+	Audit shared.AuditService
 	// Logger receives the service's log; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -123,10 +131,6 @@ func (s *SpaceService) now() time.Time { return s.opts.Now().UTC() }
 // remote reports whether sp belongs to another location than this
 // server's.
 func (s *SpaceService) remote(sp *shared.Space) bool { return sp.Location != s.opts.Location }
-
-// Remote reports whether sp belongs to another location than this
-// server's: on a leaf, the origin acts on it.
-func (s *SpaceService) Remote(sp *shared.Space) bool { return s.remote(sp) }
 
 // actor returns the actor of ctx when they may use spaces.
 func actor(ctx context.Context) (*shared.Actor, error) {
@@ -228,6 +232,8 @@ func (s *SpaceService) Create(ctx context.Context, n shared.NewSpace) (*shared.C
 	if err != nil {
 		return nil, err
 	}
+	s.record(ctx, "Space Create", "space "+sp.Name+" created for "+owner.Username+" at location "+sp.Location,
+		map[string]string{"space_id": sp.ID, "template_id": sp.TemplateID, "space_location": sp.Location})
 	return &shared.CreatedSpace{Space: sp, Owner: owner, AgentToken: secret}, nil
 }
 
@@ -297,7 +303,7 @@ func (s *SpaceService) Update(ctx context.Context, id string, upd shared.SpaceUp
 	if shared.ErrorCode(err) == shared.ECONFLICT && upd.Name != nil {
 		return nil, shared.Errorf(shared.ECONFLICT, "this user already has a space named %s at location %s", quote(*upd.Name), quote(cur.Location))
 	}
-	return sp, err
+	return s.recorded(ctx, "Space Update", sp, err)
 }
 
 func checkUpdate(upd shared.SpaceUpdate) error {
@@ -357,7 +363,7 @@ func (s *SpaceService) Delete(ctx context.Context, id string) (*shared.Space, er
 	if err != nil {
 		return nil, err
 	}
-	return sp, s.act(ctx, sp, wire.ActionDelete)
+	return s.recorded(ctx, "Space Delete", sp, s.act(ctx, sp, wire.ActionDelete))
 }
 
 // Purge deletes sp as Delete does, for no actor: the deletion of its
@@ -384,7 +390,7 @@ func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, err
 				return nil, err
 			}
 		}
-		return s.after(ctx, sp, s.act(ctx, sp, wire.ActionStart))
+		return s.after(ctx, "Space Start", sp, s.act(ctx, sp, wire.ActionStart))
 	}
 	scope := s.scope(ctx, sp.UserID)
 	unlock := s.owners.lock("spaces/" + sp.UserID)
@@ -399,7 +405,7 @@ func (s *SpaceService) Start(ctx context.Context, id string) (*shared.Space, err
 			s.log.ErrorContext(ctx, "giving back the compute units of a failed start failed", "space", sp.ID, "err", rerr)
 		}
 	}
-	return s.after(ctx, sp, err)
+	return s.after(ctx, "Space Start", sp, err)
 }
 
 // Stop implements shared.SpaceService.
@@ -412,12 +418,33 @@ func (s *SpaceService) Stop(ctx context.Context, id string) (*shared.Space, erro
 	if err != nil {
 		return nil, err
 	}
-	return s.after(ctx, sp, s.act(ctx, sp, wire.ActionStop))
+	return s.after(ctx, "Space Stop", sp, s.act(ctx, sp, wire.ActionStop))
+}
+
+// spaceEvents are the details of the audit events of the writes of a
+// space after its name.
+var spaceEvents = map[string]string{"Space Update": "updated", "Space Delete": "deleted", "Space Start": "started", "Space Stop": "stopped"}
+
+// recorded records event (one of spaceEvents) of sp when err is nil, and
+// returns sp and err.
+func (s *SpaceService) recorded(ctx context.Context, event string, sp *shared.Space, err error) (*shared.Space, error) {
+	if err == nil {
+		s.record(ctx, event, "space "+sp.Name+" "+spaceEvents[event], map[string]string{"space_id": sp.ID})
+	}
+	return sp, err
+}
+
+// record records the event of a write of a space by the actor in ctx, from
+// the caller in ctx. A write this leaf asks the origin to make (viaOrigin)
+// is recorded there, not here.
+func (s *SpaceService) record(ctx context.Context, event, details string, props map[string]string) {
+	record(ctx, s.opts.Audit, s.log, shared.CallerFrom(ctx), &shared.AuditEvent{Event: event, Details: details, Properties: props})
 }
 
 // after returns the space sp as it is after an action that returned err,
-// or, when it is gone, sp without a state.
-func (s *SpaceService) after(ctx context.Context, sp *shared.Space, err error) (*shared.Space, error) {
+// or, when it is gone, sp without a state, and records event of it when
+// that succeeded.
+func (s *SpaceService) after(ctx context.Context, event string, sp *shared.Space, err error) (*shared.Space, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -425,9 +452,9 @@ func (s *SpaceService) after(ctx context.Context, sp *shared.Space, err error) (
 	if shared.ErrorCode(err) == shared.ENOTFOUND {
 		gone := *sp
 		gone.State, gone.Reason = "", ""
-		return &gone, nil
+		cur, err = &gone, nil
 	}
-	return cur, err
+	return s.recorded(ctx, event, cur, err)
 }
 
 // viaOrigin makes action on the space id at the origin, which asks the

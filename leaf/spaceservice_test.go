@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/knot-dev/knot/leaf"
+	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
@@ -17,7 +18,7 @@ import (
 )
 
 // spaceBed is a space service over a memory store holding users and
-// templates.
+// templates, with the audit log of a server over that store.
 type spaceBed struct {
 	t     *testing.T
 	store *memory.Store
@@ -32,6 +33,7 @@ func newSpaceBed(t *testing.T, opts leaf.SpaceOptions) *spaceBed {
 	if opts.Location == "" {
 		opts.Location = "home"
 	}
+	opts.Audit = origin.NewAuditService(b.store, opts.Location, origin.ServiceOptions{})
 	svc, err := leaf.NewSpaceService(opts)
 	if err != nil {
 		t.Fatal(err)

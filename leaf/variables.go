@@ -208,15 +208,11 @@ func (s *VariableService) Delete(ctx context.Context, id string) (*shared.Templa
 // record records the event ("Create", "Update", "Delete") of a write of
 // the local variable v by the actor in ctx, from the caller in ctx.
 func (s *VariableService) record(ctx context.Context, event string, v *shared.TemplateVar) {
-	a := shared.ActorFrom(ctx)
-	if s.opts.Audit == nil || a == nil {
+	if shared.ActorFrom(ctx) == nil {
 		return
 	}
-	props := shared.CallerProps(shared.CallerFrom(ctx), map[string]string{"templatevar_id": v.ID, "user_id": a.User.ID})
-	ev := &shared.AuditEvent{Actor: a.User.Username, Event: "Variable " + event, Details: "variable " + v.Name + " " + strings.ToLower(event) + "d", Properties: props}
-	if err := s.opts.Audit.Record(context.WithoutCancel(ctx), ev); err != nil {
-		slog.ErrorContext(ctx, "append audit event", "event", ev.Event, "err", err)
-	}
+	record(ctx, s.opts.Audit, slog.Default(), shared.CallerFrom(ctx), &shared.AuditEvent{Event: "Variable " + event,
+		Details: "variable " + v.Name + " " + strings.ToLower(event) + "d", Properties: map[string]string{"templatevar_id": v.ID}})
 }
 
 func varRequest(u shared.TemplateVarUpdate) api.TemplateVarRequest {

@@ -87,8 +87,8 @@ func NewTest(o TestOptions) (*Server, error) {
 		Audit: origin.RecordAudit(audit, o.Logger), Logger: o.Logger}
 	lo := leaf.LocalOptions{
 		SpaceOptions: leaf.SpaceOptions{Store: st, Location: o.Location, Runner: o.Spaces, Logs: o.Logs, Runtimes: o.Runtimes,
-			Sealer: o.Sealer, Logger: o.Logger, Now: o.Now},
-		Agents: o.Agents, Audit: audit, Version: o.Version, NoProxy: o.DisableProxy,
+			Sealer: o.Sealer, Audit: audit, Logger: o.Logger, Now: o.Now},
+		Agents: o.Agents, Version: o.Version, NoProxy: o.DisableProxy,
 	}
 	if l := o.Leaf; l != nil {
 		ao.OriginURL = l.OriginURL

@@ -638,7 +638,8 @@ func TestFleet(t *testing.T) {
 		mustCall(t, http.StatusOK, lb, "DELETE", "/api/spaces/"+yonder.ID, leafSession, nil, nil)
 		waitRecord(t, f.originStore, shared.KindSpace, yonder.ID, true)
 		eventually(t, 5*time.Second, leafLists("[boxed away stopped][dev away stopped]"))
-		// The origin made the start and the delete, and recorded them.
+		// The origin made the start and the delete, and recorded them once,
+		// as done by the leaf's user.
 		evs, _, err := f.leafStore.ListAudit(context.Background(), 0, 0)
 		for _, e := range evs {
 			if e.Properties["space_id"] == yonder.ID {
@@ -647,6 +648,19 @@ func TestFleet(t *testing.T) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		evs, _, err = f.originStore.ListAudit(context.Background(), 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acts []string
+		for _, e := range evs {
+			if e.Properties["space_id"] == yonder.ID && e.Event != "Space Create" {
+				acts = append(acts, e.Actor+" "+e.Event+" at "+e.Location)
+			}
+		}
+		if got := strings.Join(acts, ", "); got != "admin Space Delete at home, admin Space Start at home" {
+			t.Errorf("the origin recorded %q of the space, want its delete and its start once each", got)
 		}
 	})
 

@@ -16,9 +16,9 @@
 // which serve from the replica and make a write of origin-owned data at
 // the origin as the caller (503 at once while the origin is unreachable;
 // nothing is queued), where the origin records it. On every server the
-// spaces of its own location are package leaf's (leaf.Local); web records
-// the events of their writes, of a logout and of knot connect's approval
-// (audit.go).
+// spaces of its own location are package leaf's (leaf.Local), which
+// records the events of their writes; web records those of a logout and of
+// knot connect's approval (audit.go).
 //
 // Request bodies must be declared application/json (415 otherwise), which
 // closes cross-site form posts and login CSRF. Password checks, at a login

@@ -12,9 +12,9 @@ import (
 )
 
 // The space service (package leaf) holds the rules, the quotas, placement
-// and the lifecycle. On a leaf, it makes a start, stop or delete of a space
-// of another location at the origin, which asks that location's leaf and
-// records the event.
+// and the lifecycle, and records the audit events of the writes. On a leaf,
+// it makes a start, stop or delete of a space of another location at the
+// origin, which asks that location's leaf and records the event.
 
 // handleListSpaces serves GET /api/spaces, tagged (writeTagged).
 func (s *Server) handleListSpaces(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -41,10 +41,7 @@ func (s *Server) handleCreateSpace(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	sp := c.Space
-	s.audit(r, p, "Space Create", "space "+sp.Name+" created for "+c.Owner.Username+" at location "+sp.Location,
-		map[string]string{"space_id": sp.ID, "template_id": sp.TemplateID, "space_location": sp.Location})
-	writeJSON(w, http.StatusCreated, api.SpaceCreated{Status: true, SpaceID: sp.ID, AgentToken: c.AgentToken})
+	writeJSON(w, http.StatusCreated, api.SpaceCreated{Status: true, SpaceID: c.Space.ID, AgentToken: c.AgentToken})
 	return nil
 }
 
@@ -69,11 +66,9 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 		return err
 	}
 	upd := shared.SpaceUpdate{Name: req.Name, Description: req.Description, Shell: req.Shell}
-	sp, err := s.spaces.Update(r.Context(), chi.URLParam(r, "space_id"), upd)
-	if err != nil {
+	if _, err := s.spaces.Update(r.Context(), chi.URLParam(r, "space_id"), upd); err != nil {
 		return err
 	}
-	s.audit(r, p, "Space Update", "space "+sp.Name+" updated", map[string]string{"space_id": sp.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -81,11 +76,9 @@ func (s *Server) handleUpdateSpace(w http.ResponseWriter, r *http.Request, p *pr
 // handleDeleteSpace serves DELETE /api/spaces/{space_id}: the space
 // service stops the space if needed and removes it.
 func (s *Server) handleDeleteSpace(w http.ResponseWriter, r *http.Request, p *principal) error {
-	sp, err := s.spaces.Delete(r.Context(), chi.URLParam(r, "space_id"))
-	if err != nil {
+	if _, err := s.spaces.Delete(r.Context(), chi.URLParam(r, "space_id")); err != nil {
 		return err
 	}
-	s.auditSpace(r, p, sp, "Space Delete", "space "+sp.Name+" deleted", map[string]string{"space_id": sp.ID})
 	writeJSON(w, http.StatusOK, okResp)
 	return nil
 }
@@ -103,26 +96,16 @@ func (s *Server) handleStopSpace(w http.ResponseWriter, r *http.Request, p *prin
 // spaceAction starts or stops the space named by {space_id} and answers
 // with its state afterwards.
 func (s *Server) spaceAction(w http.ResponseWriter, r *http.Request, p *principal, action string) error {
-	act, event, verb := s.spaces.Start, "Space Start", "started"
+	act := s.spaces.Start
 	if action == wire.ActionStop {
-		act, event, verb = s.spaces.Stop, "Space Stop", "stopped"
+		act = s.spaces.Stop
 	}
 	sp, err := act(r.Context(), chi.URLParam(r, "space_id"))
 	if err != nil {
 		return err
 	}
-	s.auditSpace(r, p, sp, event, "space "+sp.Name+" "+verb, map[string]string{"space_id": sp.ID})
 	writeJSON(w, http.StatusOK, api.SpaceAction{Status: true, State: sp.State, Reason: sp.Reason})
 	return nil
-}
-
-// auditSpace records the event of an action on sp, unless this is a leaf
-// and sp belongs to another location: the origin made it, and recorded it.
-func (s *Server) auditSpace(r *http.Request, p *principal, sp *shared.Space, event, details string, props map[string]string) {
-	if s.origin != nil && s.spaces.Remote(sp) {
-		return
-	}
-	s.audit(r, p, event, details, props)
 }
 
 func (s *Server) handleOutdatedAgents(r *http.Request, _ *principal) (api.OutdatedAgents, error) {

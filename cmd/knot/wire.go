@@ -78,8 +78,8 @@ func newServer(p serverParts) (*web.Server, func(context.Context) error, error) 
 		Audit: origin.RecordAudit(audit, o.Logger), Logger: o.Logger}
 	lo := leaf.LocalOptions{
 		SpaceOptions: leaf.SpaceOptions{Store: st, Location: o.Location, Runner: p.Runner, Logs: p.Logs, Runtimes: p.Runtimes,
-			Sealer: p.Sealer, Uplink: p.Uplink, Logger: o.Logger, Now: o.Now},
-		Agents: p.Agents, Audit: audit, Version: o.Version, NoProxy: p.DisableProxy,
+			Sealer: p.Sealer, Uplink: p.Uplink, Audit: audit, Logger: o.Logger, Now: o.Now},
+		Agents: p.Agents, Version: o.Version, NoProxy: p.DisableProxy,
 	}
 	if p.Uplink != nil {
 		ao.OriginURL = p.Origin.URL

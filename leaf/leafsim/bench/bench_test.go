@@ -96,7 +96,7 @@ func (o *benchOrigin) server(hub *origin.Hub, log *slog.Logger) (*web.Server, er
 	obs := origin.Observe(o.store, hub)
 	logins := origin.NewLogins(origin.LoginsOptions{})
 	audit := origin.NewAuditService(obs, location, origin.ServiceOptions{})
-	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location, Logger: log}, Hub: hub, Audit: audit})
+	local, err := leaf.NewLocal(leaf.LocalOptions{SpaceOptions: leaf.SpaceOptions{Store: obs, Location: location, Logger: log, Audit: audit}, Hub: hub})
 	if err != nil {
 		return nil, err
 	}
