@@ -24,11 +24,17 @@ import (
 //
 // Down to the leaves (protocol 6 on), the hub tells every trusted leaf
 // what it holds of the other locations' agents: each link sends every
-// location at its start, and then what changed. The hub numbers each
-// change it keeps (a space's agent, or a whole location: a reset, a leaf
-// linked or gone) and holds the last maxAgentChanges of them; a link
-// remembers the number it sent up to, and one that fell further behind
-// sends every location again. Run wakes the links at most every
+// location that has agents at its start, and then what changed. The hub
+// numbers each change it keeps (a space's agent, or a whole location: a
+// reset, a leaf linked or gone) and holds the last maxAgentChanges of
+// them; a link remembers the number it sent up to, and one that fell
+// further behind sends every location again. The table holds only
+// locations with agents, and a location without agents whose leaf links
+// or goes is no change: what a leaf shows of it (no agents) stays true,
+// and leaves joining by the thousand cost no frame each to every other
+// leaf (which they did, N² frames for N leaves, when every linked location
+// was sent). A leaf so never hears that such a location's leaf is gone;
+// it learns it from the first agent there, whose state comes unlinked. Run wakes the links at most every
 // wire.AgentReportDelay, so that what changes in between goes out in one
 // frame per location. A restricted leaf gets none: its view holds only its
 // owner's spaces, and this table does not know owners.
@@ -79,36 +85,47 @@ func (l *link) agentStates(f *wire.AgentStates) {
 		h.agents.byLocation = map[string]*locationAgents{}
 	}
 	la := h.agents.byLocation[l.location]
-	if la == nil || f.Reset {
+	if f.Reset {
+		if la != nil || len(f.Agents) > 0 {
+			h.agents.note(l.location, "")
+		}
+		la = nil
+	}
+	if la == nil {
 		la = &locationAgents{spaces: map[string]wire.AgentState{}}
 		h.agents.byLocation[l.location] = la
 	}
 	la.server = l.version
-	if f.Reset {
-		h.agents.note(l.location, "")
-	}
 	if dropped := h.agents.keep(l.location, la, f.Agents, !f.Reset); dropped > 0 {
 		h.log.Warn("origin: a leaf reports more agents than the origin keeps", "location", l.location, "node", l.node, "dropped", dropped, "limit", maxAgentsPerLocation)
 	}
 }
 
 // keep stores the states of agents in la, the table of location, noting
-// each change when note is set; it returns how many it dropped for the
-// bound.
+// each change when note is set (a space forgotten that was not held is
+// none); it returns how many it dropped for the bound. A location left
+// without agents leaves the table.
 func (t *agentTable) keep(location string, la *locationAgents, agents []wire.AgentState, note bool) (dropped int) {
 	for _, a := range agents {
-		if note {
-			t.note(location, a.SpaceID)
-		}
+		_, held := la.spaces[a.SpaceID]
 		if !a.Connected && a.Version == "" && a.LastSeen.IsZero() {
+			if held && note {
+				t.note(location, a.SpaceID)
+			}
 			delete(la.spaces, a.SpaceID)
 			continue
 		}
-		if _, ok := la.spaces[a.SpaceID]; !ok && len(la.spaces) >= maxAgentsPerLocation {
+		if !held && len(la.spaces) >= maxAgentsPerLocation {
 			dropped++
 			continue
 		}
+		if note {
+			t.note(location, a.SpaceID)
+		}
 		la.spaces[a.SpaceID] = a
+	}
+	if len(la.spaces) == 0 {
+		delete(t.byLocation, location)
 	}
 	return dropped
 }
@@ -139,8 +156,13 @@ func (h *Hub) HomeAgent(st wire.AgentState) {
 }
 
 // agentsLinked notes, under mu, that the leaf of location linked or went
-// away: the leaves hear whether its agents' states are fresh.
-func (h *Hub) agentsLinked(location string) { h.agents.note(location, "") }
+// away: the leaves hear whether its agents' states are fresh. A location
+// without agents is no change.
+func (h *Hub) agentsLinked(location string) {
+	if h.agents.byLocation[location] != nil {
+		h.agents.note(location, "")
+	}
+}
 
 // wakeAgents wakes the links of protocol 6 and later when the table
 // changed since the last call. Run calls it every wire.AgentReportDelay.
@@ -171,7 +193,7 @@ func (l *link) sendAgents(ctx context.Context) error {
 	if l.proto < 6 || l.cred.Restricted() {
 		return nil
 	}
-	frames := l.hub.agentFrames(l.location, &l.agentSeq, &l.agentsSent)
+	frames := l.hub.agentFrames(l.location, &l.agentSeq, &l.agentsTold)
 	for _, f := range frames {
 		if err := l.send(ctx, f); err != nil {
 			return err
@@ -181,20 +203,26 @@ func (l *link) sendAgents(ctx context.Context) error {
 }
 
 // agentFrames returns the frames that take a leaf of location from what
-// the table held at change *since (nothing when !*sent) to what it holds
-// now, and moves *since and *sent there.
-func (h *Hub) agentFrames(location string, since *int64, sent *bool) []*wire.AgentStates {
+// the table held at change *since to what it holds now, and moves *since
+// there. *told holds the locations the leaf was sent agents of (nil before
+// the first frames): every location the first time, and when the link fell
+// behind the changes the hub keeps, each one the leaf holds or the table
+// does, so that a location emptied meanwhile is reset at the leaf too.
+func (h *Hub) agentFrames(location string, since *int64, told *map[string]bool) []*wire.AgentStates {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := &h.agents
 	whole := map[string]bool{}    // locations sent whole
 	some := map[string][]string{} // else the spaces of a location sent
-	full := !*sent || (len(t.changes) > 0 && t.changes[0].seq > *since+1) || (len(t.changes) == 0 && t.seq > *since)
+	full := *told == nil || (len(t.changes) > 0 && t.changes[0].seq > *since+1) || (len(t.changes) == 0 && t.seq > *since)
+	if *told == nil {
+		*told = map[string]bool{}
+	}
 	if full {
 		for loc := range t.byLocation {
 			whole[loc] = true
 		}
-		for loc := range h.links {
+		for loc := range *told {
 			whole[loc] = true
 		}
 	} else {
@@ -208,7 +236,7 @@ func (h *Hub) agentFrames(location string, since *int64, sent *bool) []*wire.Age
 			}
 		}
 	}
-	*since, *sent = t.seq, true
+	*since = t.seq
 	delete(whole, location)
 	delete(some, location)
 	var out []*wire.AgentStates
@@ -226,6 +254,13 @@ func (h *Hub) agentFrames(location string, since *int64, sent *bool) []*wire.Age
 		ids := slices.Compact(slices.Sorted(slices.Values(some[loc])))
 		out = h.locationFrames(out, loc, ids, false)
 	}
+	for loc := range whole {
+		(*told)[loc] = t.byLocation[loc] != nil
+	}
+	for loc := range some {
+		(*told)[loc] = t.byLocation[loc] != nil
+	}
+	maps.DeleteFunc(*told, func(_ string, v bool) bool { return !v })
 	return out
 }
 

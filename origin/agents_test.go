@@ -161,19 +161,22 @@ func TestHubSendsEachLeafTheAgentsOfTheOtherLocations(t *testing.T) {
 	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool {
 		return f.Reset && f.Unlinked && len(f.Agents) == 1 && f.Agents[0].SpaceID == "s1" && !f.Agents[0].Connected
 	})
-	// And eu, back, hears of us (which has no agents), never of itself.
+	// And eu, back, hears of eu never, of us (linked, no agents) and asia
+	// (its leaf on protocol 5) nothing until us has an agent: leaves that
+	// link without agents cost the others no frame.
 	eu = mustDialRaw(t, o, sharedToken)
 	eu.welcome(hello("n1", "eu", "", 0))
+	us.send(&wire.AgentStates{Reset: true, Agents: []wire.AgentState{{SpaceID: "s2", Connected: true, Version: "v2", LastSeen: seen}}})
 	for {
 		f := eu.mustNext()
 		as, ok := f.(*wire.AgentStates)
 		if !ok {
 			continue
 		}
-		if as.Location == "eu" {
-			t.Fatalf("eu was sent its own agents: %+v", as)
+		if as.Location != "us" || len(as.Agents) == 0 {
+			t.Fatalf("eu was sent %+v: want only us's agent s2", as)
 		}
-		if as.Location == "us" && as.Reset && !as.Unlinked && len(as.Agents) == 0 {
+		if as.Agents[0].SpaceID == "s2" && as.Agents[0].Connected && !as.Unlinked {
 			break
 		}
 	}
@@ -191,5 +194,31 @@ func TestALeafsAgentStatesNameNoLocation(t *testing.T) {
 	}
 	if _, _, ok := o.hub().AgentState("us", "s1"); ok {
 		t.Fatal("the hub kept what a leaf said of another location")
+	}
+}
+
+// A location whose last agent goes is reset at the leaves that heard of
+// it, although the hub then holds nothing of it.
+func TestALocationLeftWithoutAgentsIsResetAtTheLeaves(t *testing.T) {
+	o := startOrigin(t, memory.New(), origin.Options{KeepAlive: 200 * time.Millisecond})
+	seen := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	eu := mustDialRaw(t, o, sharedToken)
+	eu.welcome(hello("n1", "eu", "", 0))
+	go func() { // eu reads what comes, as a leaf does, so that its link stays
+		for {
+			if _, err := eu.next(); err != nil {
+				return
+			}
+		}
+	}()
+	us := mustDialRaw(t, o, sharedToken)
+	us.welcome(hello("n2", "us", "", 0))
+	eu.send(&wire.AgentStates{Reset: true, Agents: []wire.AgentState{{SpaceID: "s1", Connected: true, Version: "v1", LastSeen: seen}}})
+	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool { return len(f.Agents) == 1 && f.Agents[0].Connected })
+
+	eu.send(&wire.AgentStates{Reset: true})
+	agentsFrom(t, us, "eu", func(f *wire.AgentStates) bool { return f.Reset && len(f.Agents) == 0 })
+	if _, _, ok := o.hub().AgentState("eu", "s1"); ok {
+		t.Fatal("the hub still holds eu's s1 after eu's empty reset")
 	}
 }

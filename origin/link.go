@@ -44,12 +44,12 @@ type link struct {
 	// next one starts under smu after the last one stopped.
 	rev        int64 // the revision the leaf holds once it applied what was sent
 	view       view
-	ownerRev   int64       // restricted: revision of the owner record the view follows
-	reeval     bool        // restricted: the next frame must re-evaluate the view
-	stuck      *time.Timer // closes the connection when a change frame write hangs
-	seen       int64       // the store's head revision as the link last read it
-	agentSeq   int64       // the last change of the hub's agent table sent (agents.go)
-	agentsSent bool        // the agent table was sent once
+	ownerRev   int64           // restricted: revision of the owner record the view follows
+	reeval     bool            // restricted: the next frame must re-evaluate the view
+	stuck      *time.Timer     // closes the connection when a change frame write hangs
+	seen       int64           // the store's head revision as the link last read it
+	agentSeq   int64           // the last change of the hub's agent table sent (agents.go)
+	agentsTold map[string]bool // the locations whose agents were sent; nil before the first (agents.go)
 
 	// Set by open before the goroutines start.
 	end     func(error)     // ends the link with the first error it is given
