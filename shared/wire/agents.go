@@ -52,8 +52,11 @@ type AgentState struct {
 // what it held of that location first, and Unlinked says that no leaf of
 // the location is connected to the origin now, so what follows is the last
 // the origin heard and may be stale. The first frames of a link hold every
-// location the origin knows of (each with Reset), then come the locations
-// and agents that changed, at most about once a second. A leaf's own
+// location the origin knows agents of (each with Reset), then come the
+// locations and agents that changed, at most about once a second; a
+// location without agents is not sent (a leaf shows none there either
+// way), unless the leaf was told of agents there before: then it comes
+// with Reset and no agents. A leaf's own
 // frames name no location.
 type AgentStates struct {
 	Reset    bool         `json:"reset,omitempty"`
