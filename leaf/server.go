@@ -66,6 +66,9 @@ type Hub interface {
 	// AgentState tells what the leaves reported of their agents
 	// (AccessOptions.RemoteAgents).
 	AgentState(location, spaceID string) (wire.AgentState, string, bool)
+	// AgentsStale tells whether what AgentState tells of a location may
+	// be out of date: its leaf is not linked (AccessOptions.RemoteStale).
+	AgentsStale(location string) bool
 	SetRelayLocal(func(ctx context.Context, h *wire.RelayOpen, conn net.Conn))
 	SetHome(location string, check func(ctx context.Context, owner *shared.User, old, sp *shared.Space) error)
 }
@@ -86,7 +89,7 @@ func NewLocal(opts LocalOptions) (*Local, error) {
 	var remoteStale func(location string) bool
 	switch {
 	case opts.Hub != nil:
-		so.Fleet, remoteAgents = opts.Hub, opts.Hub.AgentState
+		so.Fleet, remoteAgents, remoteStale = opts.Hub, opts.Hub.AgentState, opts.Hub.AgentsStale
 	case so.Uplink != nil:
 		remoteAgents, remoteStale = so.Uplink.RemoteAgent, so.Uplink.RemoteStale
 	}

@@ -293,6 +293,15 @@ func (h *Hub) locationFrames(out []*wire.AgentStates, location string, ids []str
 	return out
 }
 
+// AgentsStale reports whether what the hub holds of the agents of
+// location may be out of date: no leaf of that location is linked now. The
+// origin's own location (SetHome) never is.
+func (h *Hub) AgentsStale(location string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return location != h.home && h.links[location] == nil
+}
+
 // AgentState returns what the leaf of location last reported of the agent
 // of the space spaceID, with the version of that leaf; false when it
 // reported nothing of it.

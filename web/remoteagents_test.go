@@ -120,8 +120,9 @@ func (af *agentFleet) runAgent(t *testing.T, spaceID, token, version string) (st
 
 // The origin shows the agent of a leaf's space, as the leaf reports it: in
 // the space's record, in the list and among the outdated agents (against
-// the leaf's version); when the agent goes away, within a second or so,
-// with when it was last seen; and again after the origin restarts.
+// the leaf's version); stale and not connected while the leaf is away;
+// when the agent goes away, within a second or so, with when it was last
+// seen; and again after the origin restarts.
 func TestOriginShowsTheAgentsOfALeafsSpaces(t *testing.T) {
 	af := newAgentFleet(t)
 	ob := af.originSW.srv.URL
@@ -159,6 +160,26 @@ func TestOriginShowsTheAgentsOfALeafsSpaces(t *testing.T) {
 		out.Agents[0].AgentVersion != "v0.9-old" || out.Agents[0].ServerVersion != "test" || out.Agents[0].Username != "admin" {
 		t.Fatalf("outdated agents at the origin: %+v, want dev at away, v0.9-old against the leaf's test", out)
 	}
+
+	// The leaf's link ends: what it last said stays, stale and not
+	// connected, until the leaf is back.
+	af.uplinkRun.stop()
+	eventually(t, 10*time.Second, func() string {
+		one, listed := agentAt()
+		for _, a := range []*api.SpaceAgent{one, listed} {
+			if a == nil || a.Connected || !a.Stale || a.Outdated || a.Version != "v0.9-old" || a.LastSeen == nil {
+				return fmt.Sprintf("with the leaf gone the origin shows the agent as %+v (list: %+v), want it stale and not connected", a, listed)
+			}
+		}
+		return ""
+	})
+	af.uplinkRun = run(t, af.uplink.Run)
+	eventually(t, 10*time.Second, func() string {
+		if one, _ := agentAt(); one == nil || !one.Connected || one.Stale {
+			return fmt.Sprintf("with the leaf back the origin shows %+v", one)
+		}
+		return ""
+	})
 
 	// The origin restarts: the leaf's first report holds its agents again.
 	af.uplinkRun.stop()
