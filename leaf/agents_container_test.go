@@ -278,7 +278,13 @@ func (a *containerAgent) stop() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if out, code, err := a.d.Exec(ctx, a.spaceID, []string{"sh", "-c", "kill $(cat " + a.pidFile + ")"}); err != nil || code != 0 {
-		a.t.Fatalf("stopping the agent: exit %d, %v, %s", code, err, out)
+		select {
+		case printed := <-a.out: // it ended by itself
+			a.out <- printed
+			a.t.Fatalf("stopping the agent: exit %d, %v, %s; the agent had ended, saying %q", code, err, out, printed)
+		default:
+			a.t.Fatalf("stopping the agent: exit %d, %v, %s", code, err, out)
+		}
 	}
 	select {
 	case out := <-a.out:
