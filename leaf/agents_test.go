@@ -32,6 +32,8 @@ type agentBed struct {
 	addr   string
 	fp     string
 	log    *syncBuf
+	opts   leaf.AgentsOptions
+	stop   func() // ends the endpoint and waits for it
 
 	mu     sync.Mutex
 	spaces map[string]*shared.Space
@@ -56,8 +58,7 @@ func newAgentBed(t testing.TB) *agentBed {
 		t.Fatal(err)
 	}
 	b := &agentBed{t: t, fp: cert.Fingerprint, spaces: map[string]*shared.Space{}, log: &syncBuf{b: &bytes.Buffer{}}}
-	sb := b.log
-	b.agents, err = leaf.NewAgents(leaf.AgentsOptions{
+	b.opts = leaf.AgentsOptions{
 		Space: func(_ context.Context, id string) (*shared.Space, error) {
 			b.mu.Lock()
 			defer b.mu.Unlock()
@@ -78,26 +79,50 @@ func newAgentBed(t testing.TB) *agentBed {
 		TLS:       cert.Config,
 		Version:   "test",
 		Heartbeat: 100 * time.Millisecond,
-		Logger:    slog.New(slog.NewTextHandler(sb, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
+		Logger:    slog.New(slog.NewTextHandler(b.log, nil)),
 	}
+	b.serve(listen(t))
+	t.Cleanup(func() { b.stop() })
+	return b
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.addr = ln.Addr().String()
+	return ln
+}
+
+// serve starts a new endpoint on ln, with the bed's certificate and spaces.
+func (b *agentBed) serve(ln net.Listener) {
+	b.t.Helper()
+	agents, err := leaf.NewAgents(b.opts)
+	if err != nil {
+		b.t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- b.agents.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	go func() { done <- agents.Serve(ctx, ln) }()
+	b.agents, b.addr = agents, ln.Addr().String()
+	b.stop = func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
+			b.t.Errorf("Serve: %v", err)
 		}
-	})
-	return b
+	}
+}
+
+// restart stops the endpoint, cutting every agent's link, and starts it
+// again on another loopback port, as a leaf restarted with another
+// server.listen_agent. It returns the new address.
+func (b *agentBed) restart() string {
+	b.t.Helper()
+	ln := listen(b.t) // before the old port closes, so that it is another one
+	b.stop()
+	b.serve(ln)
+	return b.addr
 }
 
 func (b *agentBed) logged() string {
