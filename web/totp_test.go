@@ -449,7 +449,9 @@ func TestTOTPCodeLogsInOnceAcrossTheFleet(t *testing.T) {
 		ID string `json:"user_id"`
 	}
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, &created)
-	login := func(base, code string) answer { return call(t, base, "POST", "/api/auth", "", loginBody("admin@example.com", code)) }
+	login := func(base, code string) answer {
+		return call(t, base, "POST", "/api/auth", "", loginBody("admin@example.com", code))
+	}
 	refused := func(t *testing.T, where, base, code string) {
 		t.Helper()
 		if a := login(base, code); a.code != http.StatusUnauthorized || !strings.Contains(a.errMsg(t), "used already") {
