@@ -167,6 +167,9 @@ func (s *AuthService) useCode(ctx context.Context, userID, sealed, secret, code 
 		used = err == nil
 		return err
 	})
+	if isCode(err, shared.ECONFLICT) {
+		return false, nil // other logins kept writing the user: refused as raced
+	}
 	return used, err
 }
 
