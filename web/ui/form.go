@@ -80,7 +80,9 @@ func (u *UI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	d := &data{Title: "Log in", Page: "login", Redirect: safeRedirect(f.Get("redirect")), Email: f.Get("email"),
 		NewUsername: f.Get("username"), TOTP: u.usingTOTP()}
-	switch setup, err := u.needsSetup(r); {
+	setup, err := u.needsSetup(r)
+	d.Setup = setup
+	switch {
 	case err != nil:
 		u.refuseForm(w, r, d, err)
 	case !sameOrigin(r):
@@ -88,7 +90,6 @@ func (u *UI) handleLoginForm(w http.ResponseWriter, r *http.Request) {
 	case formErr != nil:
 		u.refuseForm(w, r, d, shared.Errorf(shared.EINVALID, "the login form could not be read: send it from the login page (at most %d bytes)", maxFormBody))
 	case setup || u.d.Login == nil:
-		d.Setup = setup
 		u.refuseForm(w, r, d, shared.Errorf(shared.EINVALID, "%s", needsScript))
 	default:
 		_, err := u.d.Login(w, r, shared.LoginRequest{Email: f.Get("email"), Password: f.Get("password"), TOTPCode: f.Get("totp_code")})
