@@ -18,6 +18,15 @@ import (
 // The local checks are the origin's own (origin.AuthService over the
 // replica, told the origin's URL): a login is the same check of the same
 // records on both, and origin and leaf share no code but shared.
+//
+// A TOTP code logs in once here: the leaf refuses the step of the last
+// code the origin accepted (User.TOTPLastStep, replicated) and every older
+// one, and remembers the steps of the codes that logged in here
+// (shared.TOTPState in its own store). The origin hears of a code used
+// here only through the login at the origin that follows, while it is
+// reachable; until then, or when it is not, another leaf or the origin
+// may accept that code once more within its window (origin/totp.go says
+// more).
 type AuthService struct {
 	shared.AuthService
 	opts AuthOptions

@@ -153,7 +153,7 @@ func accountChanges(before, after *shared.User) []string {
 		{"username", before.Username == after.Username},
 		{"email", before.Email == after.Email},
 		{"password", before.PasswordHash == after.PasswordHash},
-		{"TOTP", before.TOTPSecret == after.TOTPSecret},
+		{"TOTP", before.TOTPSecret == after.TOTPSecret && before.TOTPLastStep == after.TOTPLastStep},
 		{"service password", before.ServicePassword == after.ServicePassword},
 		{"SSH public key", before.SSHPublicKey == after.SSHPublicKey},
 		{"roles", sameSet(before.Roles, after.Roles)},
@@ -177,6 +177,7 @@ func unguarded(u *shared.User) shared.User {
 	c := *u
 	c.Meta = shared.Meta{ID: u.ID}
 	c.Username, c.Email, c.PasswordHash, c.TOTPSecret, c.ServicePassword, c.SSHPublicKey = "", "", "", "", "", ""
+	c.TOTPLastStep = 0
 	c.Roles, c.Groups, c.Active = nil, nil, false
 	c.MaxSpaces, c.ComputeUnits, c.StorageUnits, c.MaxTunnels = 0, 0, 0, 0
 	c.PreferredShell, c.Timezone = "", ""

@@ -291,6 +291,88 @@ func TestTOTPEnrolmentAndCodes(t *testing.T) {
 	}
 }
 
+// The origin keeps the step of the last code used in the user's record,
+// which replicates: the confirming code of the enrolment and each login's
+// code move it on, and a code of that step or an older one is refused.
+func TestTOTPLastStepIsKeptInTheUserRecord(t *testing.T) {
+	e := newAuthEnv(t, totpOpts(t))
+	e.addUser(t, nil)
+	var en *shared.TOTPEnrolment
+	if _, err := e.login("pw", ""); !errors.As(err, &en) {
+		t.Fatalf("first login = %v, want a TOTP enrolment", err)
+	}
+	lastStep := func() int64 {
+		u, err := storage.Get[shared.User](context.Background(), e.store, "u1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.TOTPLastStep
+	}
+	codeAt := func(step int64) string {
+		c, err := crypt.TOTPCode(en.Secret, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	step := crypt.TOTPStep(e.now)
+	if _, err := e.login("pw", codeAt(step)); err != nil {
+		t.Fatalf("login with the enrolment's code = %v", err)
+	}
+	if got := lastStep(); got != step {
+		t.Fatalf("after the enrolment the user's last step = %d, want %d", got, step)
+	}
+	e.now = e.now.Add(30 * time.Second)
+	if _, err := e.login("pw", codeAt(step+1)); err != nil {
+		t.Fatalf("login with the next code = %v", err)
+	}
+	if got := lastStep(); got != step+1 {
+		t.Fatalf("after a login the user's last step = %d, want %d", got, step+1)
+	}
+	for _, old := range []int64{step, step + 1} {
+		_, err := e.login("pw", codeAt(old))
+		wantCode(t, err, shared.EUNAUTHORIZED)
+		if msg := shared.ErrorMessage(err); !strings.Contains(msg, "used already") {
+			t.Fatalf("a used code of step %d = %q", old, msg)
+		}
+	}
+}
+
+// On a leaf's replica, the step the origin replicated and every older one
+// are refused; a newer code logs in once, remembered in the leaf's own
+// TOTP state, and the replicated user record is left alone.
+func TestReplicaRefusesTheReplicatedStep(t *testing.T) {
+	withTOTP := totpOpts(t)
+	var sealer *crypt.Sealer
+	e := newAuthEnv(t, func(o *origin.AuthOptions) { withTOTP(o); o.OriginURL = "https://origin.example"; sealer = o.Sealer })
+	secret, _, err := crypt.NewTOTPKey("Knot", "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := crypt.TOTPStep(e.now)
+	u := e.addUser(t, func(u *shared.User) { u.TOTPSecret, u.TOTPLastStep = sealer.Seal(secret), step })
+	codeAt := func(step int64) string {
+		c, err := crypt.TOTPCode(secret, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, old := range []int64{step - 1, step} {
+		_, err := e.login("pw", codeAt(old))
+		wantCode(t, err, shared.EUNAUTHORIZED)
+	}
+	if _, err := e.login("pw", codeAt(step+1)); err != nil {
+		t.Fatalf("a code after the replicated step = %v", err)
+	}
+	_, err = e.login("pw", codeAt(step+1))
+	wantCode(t, err, shared.EUNAUTHORIZED)
+	got, err := storage.Get[shared.User](context.Background(), e.store, u.ID)
+	if err != nil || got.Revision != u.Revision || got.TOTPLastStep != step {
+		t.Fatalf("the replica's user = %+v, %v: a leaf wrote it", got, err)
+	}
+}
+
 // On a leaf's replica, a user whose password the origin did not share, or
 // who has no TOTP secret yet, is sent to the origin.
 func TestReplicaSendsToTheOrigin(t *testing.T) {

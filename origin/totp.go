@@ -26,10 +26,27 @@ import (
 // replicated secret, and a leaf sends a user who has none to the origin to
 // enrol.
 //
-// A code is used once per server: TOTPState.LastStep is the time step of
-// the last code that logged in, and a code of that step or an older one is
-// refused. The record is written with the revision read (compare and
-// swap), so of two logins racing with one code only one gets in.
+// A code logs in once (RFC 6238 §5.2): the time step of the last code
+// used is remembered, and a code of that step or an older one is refused.
+// The origin keeps the step in the user's record (User.TOTPLastStep),
+// written in the transaction that checks the code, so of two logins racing
+// with one code only one gets in, and the record replicates it to trusted
+// leaves with the secret it belongs to. A leaf refuses the replicated step
+// and every older one, and keeps the step of each code that logged in
+// there in its own TOTPState (its store, not replicated; one record per
+// user, kept across restarts), so a leaf never takes a code twice either.
+// A login at a leaf logs in at the origin too while the origin is
+// reachable, with the same code (package leaf): the origin records it, and
+// the other leaves hear of it as of any change of the user.
+//
+// What no server can know: a code that logged in at leaf A can log in once
+// more at leaf B, or at the origin, within its window (Window steps of 30
+// s either side), when the origin is down or unreachable from A (A's use is
+// then never reported, and the leaves do not talk to each other), or
+// before the user's record with the step reaches B. And a code that logged
+// in at the origin can log in once at a leaf that has not yet applied that
+// change of the user; the leaf's own login at the origin with that code is
+// then refused, so that session makes no writes there.
 //
 // A missing, malformed, wrong or reused code fails the login like a wrong
 // password: EUNAUTHORIZED, an audit event, and a count against the login
@@ -110,32 +127,50 @@ func (s *AuthService) putTOTPState(ctx context.Context, st *shared.TOTPState) er
 	return s.store.Put(ctx, st)
 }
 
-// useCode reports whether code is a valid code of secret (sealed as sealed)
-// whose time step comes after the last one used, and records its step as
-// used. Of logins racing with one code, one gets true.
+// useCode reports whether code is a valid code of secret (sealed as sealed,
+// the TOTP secret of user userID) whose time step comes after the last one
+// used, and records its step as used: in the user's record at the origin,
+// which replicates it, and in the TOTPState of this server at a leaf. Of
+// logins racing with one code, one gets true.
 func (s *AuthService) useCode(ctx context.Context, userID, sealed, secret, code string) (bool, error) {
 	sum := crypt.HashToken(sealed)
-	for range 5 {
-		st, err := s.totpState(ctx, userID)
+	used := false
+	err := s.store.Update(ctx, func(tx storage.Tx) error {
+		used = false
+		u, err := get[shared.User](ctx, tx, userID, userNotFound(userID))
 		if err != nil {
-			return false, err
+			return err
 		}
-		after := st.LastStep
-		if st.SecretHash != sum {
-			after = 0 // a new secret: no code of it was used here
+		if u.TOTPSecret != sealed {
+			return nil // the secret changed meanwhile: its codes no longer log in
+		}
+		st, err := totpStateIn(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		after := u.TOTPLastStep
+		if st.SecretHash == sum {
+			after = max(after, st.LastStep)
 		}
 		step, ok := crypt.MatchTOTP(secret, code, s.opts.Now(), s.opts.TOTP.Window, after)
 		if !ok {
-			return false, nil
+			return nil
 		}
-		st.SecretHash, st.LastStep = sum, step
-		err = s.putTOTPState(ctx, st)
-		if !isCode(err, shared.ECONFLICT) {
-			return err == nil, err
+		if s.opts.OriginURL == "" {
+			n := *u
+			n.TOTPLastStep = step
+			err = tx.Put(ctx, &n)
+		} else {
+			st.SecretHash, st.LastStep = sum, step
+			err = s.putTOTPStateIn(ctx, tx, st)
 		}
-		// Another login wrote the state: check the code against it.
+		used = err == nil
+		return err
+	})
+	if isCode(err, shared.ECONFLICT) {
+		return false, nil // other logins kept writing the user: refused as raced
 	}
-	return false, nil
+	return used, err
 }
 
 // enrol runs the enrolment of u, who has no TOTP secret: with a valid code
@@ -188,7 +223,7 @@ func (s *AuthService) confirm(ctx context.Context, u *shared.User, st *shared.TO
 	}
 	for attempt := 1; ; attempt++ {
 		n := *u
-		n.TOTPSecret, n.UpdatedAt = sealed, s.opts.Now().UTC()
+		n.TOTPSecret, n.TOTPLastStep, n.UpdatedAt = sealed, step, s.opts.Now().UTC()
 		err := s.store.Put(ctx, &n)
 		if err == nil {
 			break

@@ -127,7 +127,7 @@ func (s *AuthService) ConfirmTOTPChange(ctx context.Context, code string) error 
 			return err
 		}
 		n := *cur
-		n.TOTPSecret, n.UpdatedAt = sealed, now.UTC()
+		n.TOTPSecret, n.TOTPLastStep, n.UpdatedAt = sealed, step, now.UTC()
 		if err := tx.Put(ctx, &n); err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ func (s *AuthService) ResetTOTP(ctx context.Context, id string) (*shared.User, e
 			return err
 		}
 		n := *cur
-		n.TOTPSecret, n.UpdatedAt = "", s.opts.Now().UTC()
+		n.TOTPSecret, n.TOTPLastStep, n.UpdatedAt = "", 0, s.opts.Now().UTC()
 		// A reset is judged as a change of the TOTP even when the user has
 		// no secret: it ends their enrolment in progress too.
 		judged := *cur

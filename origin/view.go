@@ -81,7 +81,7 @@ func (v *view) show(c shared.Change) (wire.Change, bool, error) {
 		}
 		// A restricted leaf holds no login secrets; its owner logs in at the
 		// origin. The service password stays: the owner's spaces use it.
-		r.PasswordHash, r.TOTPSecret = "", ""
+		r.PasswordHash, r.TOTPSecret, r.TOTPLastStep = "", "", 0
 		data, err := json.Marshal(r)
 		if err != nil {
 			return wire.Change{}, false, shared.Wrap(shared.EINTERNAL, err, "origin: encode user %s", r.ID)

@@ -6,10 +6,11 @@ import (
 )
 
 // TOTPState is what one server keeps of a user's TOTP logins; its ID is the
-// user's. It is not replicated: each server remembers the codes used at it,
-// and an origin keeps the enrolment in progress. The active secret itself is
+// user's. It is not replicated: a leaf remembers the codes used at it, and
+// an origin keeps the enrolment in progress. The active secret itself is
 // User.TOTPSecret, sealed with server.encrypt, which the origin replicates
-// to trusted leaves only.
+// to trusted leaves only, with User.TOTPLastStep, the step of the last code
+// the origin accepted.
 type TOTPState struct {
 	Meta
 	// Pending is the sealed secret of an enrolment the user has not yet
@@ -18,8 +19,9 @@ type TOTPState struct {
 	// SecretHash is the hex SHA-256 of the sealed secret LastStep belongs
 	// to: a new secret starts with no step used.
 	SecretHash string `json:"secret_hash,omitempty"`
-	// LastStep is the last time step whose code logged in: that code and
-	// every older one are refused.
+	// LastStep is the last time step whose code logged in at this leaf
+	// (an origin keeps it in User.TOTPLastStep): that code and every older
+	// one are refused.
 	LastStep int64 `json:"last_step"`
 	// Change is the sealed new secret of a user who is moving to another
 	// authenticator (TOTPService.BeginTOTPChange) and has not confirmed it

@@ -10,10 +10,15 @@ import (
 // never sent to API clients; it is replicated only to trusted leaves.
 type User struct {
 	Meta
-	Username        string   `json:"username"`
-	Email           string   `json:"email"`
-	PasswordHash    string   `json:"password_hash,omitempty"`
-	TOTPSecret      string   `json:"totp_secret,omitempty"`
+	Username     string `json:"username"`
+	Email        string `json:"email"`
+	PasswordHash string `json:"password_hash,omitempty"`
+	TOTPSecret   string `json:"totp_secret,omitempty"`
+	// TOTPLastStep is the time step of the last code of TOTPSecret that
+	// the origin accepted (RFC 6238 §5.2): that code and every older one
+	// are refused, there and at the leaves this record reaches. Every
+	// write of TOTPSecret sets it too; 0 when no code was used.
+	TOTPLastStep    int64    `json:"totp_last_step,omitempty"`
 	ServicePassword string   `json:"service_password,omitempty"`
 	SSHPublicKey    string   `json:"ssh_public_key"`
 	Roles           []string `json:"roles"`

@@ -132,8 +132,7 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		out, err := s.auth.Login(withRequest(r), shared.LoginRequest{Email: req.Email, Password: req.Password,
-			TOTPCode: req.TOTPCode, IP: clientIP(r), UserAgent: r.UserAgent()})
+		out, err := s.login(w, r, shared.LoginRequest{Email: req.Email, Password: req.Password, TOTPCode: req.TOTPCode}, web)
 		if err != nil {
 			s.writeLoginError(w, r, err)
 			return
@@ -141,10 +140,19 @@ func (s *Server) handleLogin(web bool) http.HandlerFunc {
 		resp := api.Login{Status: true, Token: out.Secret}
 		if web {
 			resp.CSRFToken = csrfToken(out.Secret)
-			s.setCookies(w, r, out.Secret, resp.CSRFToken, 0)
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// login logs r's client in with req; with web, it sets the session's cookies.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, req shared.LoginRequest, web bool) (*shared.LoginResult, error) {
+	req.IP, req.UserAgent = clientIP(r), r.UserAgent()
+	out, err := s.auth.Login(withRequest(r), req)
+	if err == nil && web {
+		s.setCookies(w, r, out.Secret, csrfToken(out.Secret), 0)
+	}
+	return out, err
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, p *principal) error {

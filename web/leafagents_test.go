@@ -15,14 +15,14 @@ import (
 )
 
 // secondLeaf is another leaf of the fleet's origin, at location, with no
-// agent endpoint of its own.
+// agent endpoint of its own; opts change its web server's options.
 type secondLeaf struct {
 	store  *memory.Store
 	uplink *leaf.Uplink
 	base   string
 }
 
-func (f *fleet) secondLeaf(location string) *secondLeaf {
+func (f *fleet) secondLeaf(location string, opts ...func(*web.TestOptions)) *secondLeaf {
 	t := f.t
 	t.Helper()
 	l := &secondLeaf{store: memory.New()}
@@ -32,8 +32,12 @@ func (f *fleet) secondLeaf(location string) *secondLeaf {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.NewTest(web.TestOptions{Store: l.store, Logger: quietLog(), Location: location,
-		Leaf: &web.TestLeaf{Uplink: up, OriginURL: f.originSW.srv.URL, Token: fleetToken}})
+	wo := web.TestOptions{Store: l.store, Logger: quietLog(), Location: location,
+		Leaf: &web.TestLeaf{Uplink: up, OriginURL: f.originSW.srv.URL, Token: fleetToken}}
+	for _, o := range opts {
+		o(&wo)
+	}
+	srv, err := web.NewTest(wo)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,14 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
@@ -412,4 +414,85 @@ func TestTOTPSecretNeverReachesARestrictedLeaf(t *testing.T) {
 			}
 		}
 	}
+}
+
+// waitCaughtUp waits until the leaf of up has applied every write of the
+// origin's store st.
+func waitCaughtUp(t *testing.T, st storage.Store, up *leaf.Uplink) {
+	t.Helper()
+	head, err := st.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() string {
+		if got := up.Status().Applied; got < head.Revision {
+			return fmt.Sprintf("the leaf applied revision %d of %d", got, head.Revision)
+		}
+		return ""
+	})
+}
+
+// A TOTP code logs in once in the whole fleet as far as the leaves hear of
+// it: the code that confirmed an enrolment at the origin, and one that
+// logged in there, are refused at a trusted leaf; one used at a leaf while
+// the origin is up is refused at the origin and at another leaf; and a leaf
+// refuses a code twice while the origin is down.
+func TestTOTPCodeLogsInOnceAcrossTheFleet(t *testing.T) {
+	clk := newClock()
+	opts := func(o *web.TestOptions) { withTOTP(o); o.Now = clk.Now }
+	f := newFleetWithOptions(t, func(f *fleet) { f.originOpts, f.leafOpts = opts, opts })
+	ob, lb := f.originSW.srv.URL, f.leafSrv.URL
+	near := f.secondLeaf("near", opts)
+	run(t, near.uplink.Run)
+	f.waitConnected(true)
+	var created struct {
+		ID string `json:"user_id"`
+	}
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, &created)
+	login := func(base, code string) answer {
+		return call(t, base, "POST", "/api/auth", "", loginBody("admin@example.com", code))
+	}
+	refused := func(t *testing.T, where, base, code string) {
+		t.Helper()
+		if a := login(base, code); a.code != http.StatusUnauthorized || !strings.Contains(a.errMsg(t), "used already") {
+			t.Fatalf("a used code at %s = %d %s, want 401 saying it was used", where, a.code, a.body)
+		}
+	}
+
+	secret := enrolAt(t, ob, "admin@example.com", clk.Now())
+	confirming := codeAt(t, secret, clk.Now())
+	waitCaughtUp(t, f.originStore, f.uplink)
+	waitCaughtUp(t, f.originStore, near.uplink)
+	waitUserSecret(t, f.leafStore, created.ID)
+	t.Run("TheConfirmingCodeIsRefusedAtALeaf", func(t *testing.T) {
+		refused(t, "the leaf", lb, confirming)
+		refused(t, "the origin", ob, confirming)
+	})
+
+	t.Run("ACodeUsedAtTheOriginIsRefusedAtALeaf", func(t *testing.T) {
+		clk.Advance(30 * time.Second)
+		code := codeAt(t, secret, clk.Now())
+		mustCall(t, http.StatusOK, ob, "POST", "/api/auth", "", loginBody("admin@example.com", code), nil)
+		waitCaughtUp(t, f.originStore, f.uplink)
+		refused(t, "the leaf", lb, code)
+	})
+
+	t.Run("ACodeUsedAtALeafIsRefusedAtTheOriginAndAnotherLeaf", func(t *testing.T) {
+		clk.Advance(30 * time.Second)
+		code := codeAt(t, secret, clk.Now())
+		mustCall(t, http.StatusOK, lb, "POST", "/api/auth", "", loginBody("admin@example.com", code), nil)
+		refused(t, "the same leaf", lb, code)
+		refused(t, "the origin", ob, code)
+		waitCaughtUp(t, f.originStore, near.uplink)
+		refused(t, "another leaf", near.base, code)
+	})
+
+	t.Run("ALeafRefusesACodeTwiceWhileTheOriginIsDown", func(t *testing.T) {
+		f.stopOrigin()
+		f.waitConnected(false)
+		clk.Advance(30 * time.Second)
+		code := codeAt(t, secret, clk.Now())
+		mustCall(t, http.StatusOK, lb, "POST", "/api/auth", "", loginBody("admin@example.com", code), nil)
+		refused(t, "the leaf", lb, code)
+	})
 }

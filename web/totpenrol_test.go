@@ -8,6 +8,7 @@ import (
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/web"
 )
 
@@ -124,9 +125,16 @@ func TestTOTPChange(t *testing.T) {
 		e.clock.Advance(30 * time.Second)
 		r := e.must(http.StatusOK, "POST", "/api/auth/totp/change", tok, changeBody(testPassword, codeAt(t, old, e.clock.Now())))
 		r.decode(t, &next)
-		e.must(http.StatusOK, "POST", "/api/auth/totp/confirm", tok, api.TOTPConfirmRequest{TOTPCode: codeAt(t, next.TOTPSecret, e.clock.Now())})
+		confirming := codeAt(t, next.TOTPSecret, e.clock.Now())
+		e.must(http.StatusOK, "POST", "/api/auth/totp/confirm", tok, api.TOTPConfirmRequest{TOTPCode: confirming})
 		if stored() == sealedOld {
 			t.Fatal("the secret did not change")
+		}
+		if r := e.do("POST", "/api/auth", "", loginBody("ann@example.com", confirming)); r.code != http.StatusUnauthorized || !strings.Contains(r.errMsg(t), "used already") {
+			t.Fatalf("a login with the code that confirmed the change = %d %s, want 401", r.code, r.body)
+		}
+		if u, err := getRecord[shared.User](e, ann.ID); err != nil || u.TOTPLastStep != crypt.TOTPStep(e.clock.Now()) {
+			t.Fatalf("the user's last step after the change = %+v, %v", u, err)
 		}
 		if !e.hasAudit("TOTP Changed", "ann") {
 			t.Error("no audit event for the change")

@@ -28,6 +28,10 @@ func (s *Server) mountUI(r chi.Router) {
 		Role:         s.roleName(),
 		Location:     s.o.Location,
 		Version:      s.o.Version,
+		UsingTOTP:    s.auth.UsingTOTP,
+		Login: func(w http.ResponseWriter, r *http.Request, req shared.LoginRequest) (*shared.LoginResult, error) {
+			return s.login(w, r, req, true)
+		},
 	}
 	if s.origin != nil {
 		d.Users = nil // a leaf's users come from the origin: no setup here

@@ -66,7 +66,7 @@ func adminCommand(s streams) *cli.Command {
 				Flags: flags,
 				Action: func(c *cli.Context) error {
 					return changeUser(c, "user.totp_reset", func() (func(*shared.User), error) {
-						return func(u *shared.User) { u.TOTPSecret = "" }, nil
+						return func(u *shared.User) { u.TOTPSecret, u.TOTPLastStep = "", 0 }, nil
 					}, "TOTP of %s reset; a new secret is issued at the next login.\n", forgetTOTPState)
 				},
 			},

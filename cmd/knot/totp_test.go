@@ -242,7 +242,8 @@ func TestConnectSetsUpTOTP(t *testing.T) {
 
 // An origin and a trusted leaf as processes, both with TOTP: the admin sets
 // up two-factor login at the origin, and with the origin killed the leaf
-// checks the admin's codes on its own, each once.
+// checks the admin's codes on its own, each once, and none that the origin
+// took.
 func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
 	totpArgs := []string{"--totp-enabled", "--encrypt", totpKey}
 	o := runKnotServer(t, t.TempDir(), append([]string{"--listen", "127.0.0.1:" + loopbackPort(t), "--location", "hq", "--shared-token", fleetSharedToken}, totpArgs...)...)
@@ -254,14 +255,15 @@ func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
 	if status != http.StatusUnauthorized || secret == "" {
 		t.Fatalf("first login at the origin = %d %v, want 401 with a secret", status, out)
 	}
-	code := func() string {
-		c, err := crypt.TOTPCode(secret, crypt.TOTPStep(time.Now()))
+	codeOf := func(step int64) string {
+		c, err := crypt.TOTPCode(secret, step)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	status, out = totpLogin(o, code())
+	used := crypt.TOTPStep(time.Now())
+	status, out = totpLogin(o, codeOf(used))
 	session, _ := out["token"].(string)
 	if status != http.StatusOK || session == "" {
 		t.Fatalf("login with a code at the origin = %d %v", status, out)
@@ -290,7 +292,12 @@ func TestLeafProcessChecksTOTPCodesWithTheOriginDown(t *testing.T) {
 	if status, out := totpLogin(l, ""); status != http.StatusUnauthorized || !strings.Contains(out["error"].(string), "two-factor code is required") {
 		t.Fatalf("login at the leaf without a code = %d %v", status, out)
 	}
-	c := code()
+	// The code the origin took came with the user's record: the leaf
+	// refuses it. A later one logs in (the window takes the next step's).
+	if status, out := totpLogin(l, codeOf(used)); status != http.StatusUnauthorized {
+		t.Fatalf("the code used at the origin, at the leaf = %d %v", status, out)
+	}
+	c := codeOf(max(used+1, crypt.TOTPStep(time.Now())))
 	status, out = totpLogin(l, c)
 	if status != http.StatusOK || out["token"] == nil {
 		t.Fatalf("login at the leaf with a code, the origin down = %d %v", status, out)

@@ -313,6 +313,7 @@ func readTests() []test {
 			u := &shared.User{
 				Meta:     shared.Meta{ID: "u1", CreatedAt: at, UpdatedAt: at},
 				Username: "ann", Email: "ann@example.com", PasswordHash: "$2a$hash",
+				TOTPSecret: "sealed-secret", TOTPLastStep: 58_712_345,
 				Roles: []string{"r1", "r2"}, Groups: []string{"g1"}, Active: true,
 				MaxSpaces: 3, Timezone: "Europe/Paris", PreferredShell: "zsh",
 			}
@@ -326,6 +327,7 @@ func readTests() []test {
 			}
 			got := mustGetUser(t, s, "u1")
 			if !got.CreatedAt.Equal(at) || got.Username != u.Username || got.PasswordHash != u.PasswordHash ||
+				got.TOTPSecret != u.TOTPSecret || got.TOTPLastStep != u.TOTPLastStep ||
 				len(got.Roles) != 2 || got.Roles[1] != "r2" || got.Groups[0] != "g1" || !got.Active ||
 				got.MaxSpaces != 3 || got.Timezone != u.Timezone || got.PreferredShell != "zsh" {
 				t.Fatalf("get returned %+v, want %+v", got, u)

@@ -81,6 +81,13 @@ type data struct {
 	// The login page.
 	Redirect string // where to go after logging in: a same-site path
 	Setup    bool   // no user exists yet: offer to create the admin
+	// What a login form sent without its script brings back (form.go):
+	// the email and username typed (never a password or a code), the
+	// refusal, whether to ask for a code, and a TOTP enrolment's secret.
+	Email, NewUsername string
+	Error              string
+	TOTP               bool
+	Enrolment          *enrolment
 
 	// The refusal page.
 	Status   int

@@ -44,6 +44,15 @@ type Deps struct {
 	Role string
 	// Location and Version are shown in every page's footer.
 	Location, Version string
+	// Login logs the browser of r in with req, as POST /api/auth/web
+	// does, and sets the session's cookies; its errors are
+	// AuthService.Login's. It serves the login form sent without its
+	// script (form.go); nil means such a form gets a page asking for
+	// JavaScript.
+	Login func(w http.ResponseWriter, r *http.Request, req shared.LoginRequest) (*shared.LoginResult, error)
+	// UsingTOTP reports whether a login needs a TOTP code; nil means it
+	// does not.
+	UsingTOTP func() bool
 }
 
 // UI serves the pages. Make one with Mount.
@@ -59,8 +68,10 @@ func Mount(r chi.Router, d Deps) *UI {
 	u := &UI{d: d}
 	r.Get("/", u.handleRoot)
 	r.Get("/login", u.handleLogin)
+	r.Post("/login", u.handleLoginForm)
 	for _, p := range pages {
 		r.Get(p.path, u.handlePage(p))
+		r.Post(p.path, u.handleScriptlessForm)
 	}
 	r.Get("/spaces/{space_id}", u.handleSpace)
 	r.Get("/connect", u.handleConnect)
@@ -87,6 +98,11 @@ func (u *UI) handleRoot(w http.ResponseWriter, r *http.Request) {
 // exists. A logged-in user goes on to the redirect target.
 func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 	target := safeRedirect(r.URL.Query().Get("redirect"))
+	if carriesCredentials(r.URL.Query()) {
+		// A login form sent as a GET: the address bar keeps no password.
+		Redirect(w, r, loginPath(target))
+		return
+	}
 	if a, err := u.d.Authenticate(r); err == nil {
 		Redirect(w, r, landing(a, target))
 		return
@@ -103,7 +119,7 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if setup {
 		title = "Set up knot"
 	}
-	u.render(w, r, http.StatusOK, "login", &data{Title: title, Page: "login", Redirect: target, Setup: setup})
+	u.render(w, r, http.StatusOK, "login", &data{Title: title, Page: "login", Redirect: target, Setup: setup, TOTP: u.usingTOTP()})
 }
 
 // handlePage serves the shell of pg to a user who may see it.
