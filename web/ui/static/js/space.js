@@ -110,7 +110,7 @@ function render() {
 
 function agentText(s) {
   const a = s.agent;
-  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : '—';
+  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : 'Not connected yet';
   if (a.stale) return `Unknown: no news from location ${s.location} now${a.last_seen ? ` (last seen ${ago(a.last_seen)})` : ''}`;
   if (a.connected) {
     const server = s.location !== here ? `the server of location ${s.location} runs another` : `this server runs ${document.body.dataset.version || 'another'}`;
