@@ -165,7 +165,7 @@ function tokenLabel(t) {
 function tokenRow(t) {
   const label = t.name || t.location;
   let expires = 'never';
-  if (t.expires_at) expires = `${t.expired ? 'expired' : 'expires'} ${fmtTime(t.expires_at)}`;
+  if (t.expires_at) expires = t.expired ? `expired ${fmtTime(t.expires_at)}` : fmtTime(t.expires_at);
   return h('tr', { dataset: { location: t.location, name: t.name, expired: String(t.expired) } },
     h('td', { text: t.location }),
     h('td', { class: 'name', text: t.name || '—' }),
