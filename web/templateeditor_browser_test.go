@@ -65,6 +65,10 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	if !strings.HasPrefix(msg, "Line 4: did not find expected key") {
 		t.Fatalf("the message below the editor is %q", msg)
 	}
+	// The parser's words are terse: the message says what they mean.
+	if !strings.Contains(msg, "this line is not indented like the lines of its block") {
+		t.Errorf("the message below the editor does not say what the parser means: %q", msg)
+	}
 	marked := eval[[]string](b, "the marked line", `[
 		[...document.querySelectorAll('#editor .ce-num.ce-bad')].map(n => n.textContent).join(','),
 		document.querySelectorAll('#editor .ce-line')[3].classList.contains('ce-bad') ? 'bad' : 'fine',
