@@ -7,6 +7,7 @@ import { $, $$, showError, hideError, confirmAction, poll, Editor, fmtTime, ago,
 import { announce, rowLabel } from './feedback.js';
 import { SpaceTerminal } from './terminal.js';
 import { followLogs } from './logs.js';
+import { webPortLinks } from './ports.js';
 
 const root = $('#space');
 const id = root.dataset.spaceId;
@@ -80,6 +81,7 @@ function render() {
   text('#space-owner', s.username || '—');
   text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
   text('#space-agent', agentText(s));
+  showPorts(s, away);
 
   const failure = $('#space-reason');
   failure.hidden = !s.reason;
@@ -106,6 +108,23 @@ function render() {
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
   $('#ssh-panel').hidden = s.with_ssh === false;
+}
+
+// showPorts lists the web apps of the space's template: links while it
+// runs (the dashboard's links), their names until then.
+function showPorts(s, away) {
+  const ports = s.http_ports || [];
+  $('#space-ports-fact').hidden = ports.length === 0;
+  const open = s.state === 'running' && !away;
+  const sig = JSON.stringify([open, ports]);
+  const dd = $('#space-ports');
+  if (dd.dataset.sig === sig) return; // a link keeps its focus across polls
+  dd.dataset.sig = sig;
+  if (!open) {
+    dd.textContent = `${ports.map((p) => `${p.name} (${p.port})`).join(', ')}: links once the space runs`;
+    return;
+  }
+  dd.replaceChildren(...webPortLinks(s));
 }
 
 function agentText(s) {

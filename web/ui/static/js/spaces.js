@@ -12,6 +12,7 @@ import {
 } from './dom.js';
 import { runAction, rowLabel, announce } from './feedback.js';
 import { ListView } from './lists.js';
+import { webPortLinks } from './ports.js';
 
 const can = perms();
 const table = $('#spaces');
@@ -184,12 +185,7 @@ function row(s, dup) {
     h('td', { class: 'name-col' },
       h('div', { class: 'name' }, icon('box'), h('a', { href: spacePage, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description }),
-      running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
-        ...s.http_ports.map((p) => h('a', {
-          href: `/proxy/spaces/${encodeURIComponent(s.space_id)}/ports/${p.port}/`,
-          target: '_blank', rel: 'noopener', text: `${p.name} (${p.port})`,
-          title: `Open port ${p.port} of ${s.name} in a new tab`,
-        })))),
+      running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' }, ...webPortLinks(s))),
     h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
     h('td', { text: s.template_name || '—' }),
     h('td', { text: s.location || '—' }),
