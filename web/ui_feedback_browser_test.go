@@ -196,11 +196,14 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 			b.click("#editor button[type=submit]")
 			b.visible(`#templates tr[data-name="huge"]`)
 		}},
-		{"AnEmptyNameIsMissingNotInvalid", func(t *testing.T) {
+		{"NewSpaceDialogChoosesATemplateAndAnEmptyNameIsMissing", func(t *testing.T) {
 			b.open("/spaces")
 			b.visible(`main[aria-busy="false"]`)
 			b.click("#new-space")
 			b.visible("#editor")
+			if got := eval[string](b, "chosen template", `(() => { const s = document.querySelector('#editor select[name=template_id]'); return s.selectedOptions.length ? s.selectedOptions[0].textContent : ''; })()`); got == "" {
+				t.Error("the New space dialog opens with no template chosen")
+			}
 			b.click("#editor button[type=submit]")
 			const fieldErr = `#editor label:has(> input[name=name]) > input + .field-error`
 			if got := b.text(fieldErr); got != "Name is required" {

@@ -296,6 +296,10 @@ $('#new-space').addEventListener('click', async () => {
     return;
   }
   editor.open('New space', {});
+  // Opening empties the form: the first template stays chosen, so a
+  // person with one template has nothing to pick.
+  const select = editor.el('template_id');
+  if (!select.value && select.options.length > 0) select.selectedIndex = 0;
 });
 
 editor.onSave(async (e) => {
