@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -37,6 +38,19 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	b.typeIn("#editor input[name=name]", "debian")
 	if !eval[bool](b, "the ways into spaces", `document.querySelector('#editor input[name=with_terminal]').checked && document.querySelector('#editor input[name=with_ssh]').checked`) {
 		t.Fatal("a new template's terminal and SSH boxes are not checked")
+	}
+	// An empty spec shows an example of its kind, one the server accepts.
+	for _, kind := range []string{"nomad", "container"} {
+		eval[bool](b, "choose the kind", fmt.Sprintf(`(() => { const s = document.querySelector('#editor select[name=kind]'); s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, kind))
+		example := eval[string](b, "example", `document.querySelector('#editor textarea[name=spec]').placeholder`)
+		if !strings.HasPrefix(example, "# For example:\n") {
+			t.Errorf("the empty %s spec shows %q, not an example", kind, example)
+			continue
+		}
+		r := b.fetch("POST", "/api/templates/validate", map[string]string{"name": "example", "kind": kind, "spec": example}, true)
+		if r.Status != http.StatusOK || !strings.Contains(r.Body, `"valid":true`) {
+			t.Errorf("the %s example is refused: %d %s\n%s", kind, r.Status, r.Body, example)
+		}
 	}
 
 	// The colours: what each piece of a line is taken for.
