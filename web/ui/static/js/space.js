@@ -19,6 +19,8 @@ const canStart = new Set(['stopped', 'failed']);
 const canStop = new Set(['running', 'starting']);
 const doing = { start: 'starting', stop: 'stopping', restart: 'restarting', delete: 'deleting' };
 let space = null;
+let manual = null; // whether the space's template is manual: its agent runs where its owner runs it
+const me = (($('#username') || {}).textContent || '').trim();
 let busy = ''; // the action under way, if any
 let step = ''; // the latest line of the log: the progress of a start or stop
 
@@ -107,7 +109,21 @@ function render() {
   else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
+  showAgentHowto(s, linked, away);
   $('#ssh-panel').hidden = s.with_ssh === false;
+}
+
+// showAgentHowto tells the owner of a manual space, while its agent is not
+// linked, how to run it: nothing else on the page says so.
+function showAgentHowto(s, linked, away) {
+  if (manual === null && s.template_id) {
+    manual = false; // asked once
+    api('GET', path('templates', s.template_id))
+      .then((t) => { manual = t.kind === 'manual'; render(); })
+      .catch(() => {}); // a template this user may not read: no advice
+  }
+  text('#agent-env-command', `knot space agent-env ${s.name} > agent.env`);
+  $('#agent-howto').hidden = !(manual && s.username === me && !linked && !away && canStop.has(s.state));
 }
 
 // showPorts lists the web apps of the space's template: links while it
