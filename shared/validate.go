@@ -46,9 +46,12 @@ func ValidShell(s string) bool {
 // MinPasswordLength is the shortest password accepted.
 const MinPasswordLength = 8
 
-// CheckName returns an EINVALID error naming field when s is not a valid
-// name, with s shortened in the message when long.
+// CheckName returns an EINVALID error naming field when s is empty or not
+// a valid name, with s shortened in the message when long.
 func CheckName(field, s string) error {
+	if s == "" {
+		return Errorf(EINVALID, "%s is required", field)
+	}
 	if !ValidName(s) {
 		return Errorf(EINVALID, "%s %s is invalid: it must start with a letter, hold 2 to 64 letters, digits or dashes, and not contain \"--\"", field, Quote(s))
 	}

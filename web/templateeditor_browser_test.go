@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -38,6 +39,19 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	if !eval[bool](b, "the ways into spaces", `document.querySelector('#editor input[name=with_terminal]').checked && document.querySelector('#editor input[name=with_ssh]').checked`) {
 		t.Fatal("a new template's terminal and SSH boxes are not checked")
 	}
+	// An empty spec shows an example of its kind, one the server accepts.
+	for _, kind := range []string{"nomad", "container"} {
+		eval[bool](b, "choose the kind", fmt.Sprintf(`(() => { const s = document.querySelector('#editor select[name=kind]'); s.value = %q; s.dispatchEvent(new Event('change')); return true; })()`, kind))
+		example := eval[string](b, "example", `document.querySelector('#editor textarea[name=spec]').placeholder`)
+		if !strings.HasPrefix(example, "# For example:\n") {
+			t.Errorf("the empty %s spec shows %q, not an example", kind, example)
+			continue
+		}
+		r := b.fetch("POST", "/api/templates/validate", map[string]string{"name": "example", "kind": kind, "spec": example}, true)
+		if r.Status != http.StatusOK || !strings.Contains(r.Body, `"valid":true`) {
+			t.Errorf("the %s example is refused: %d %s\n%s", kind, r.Status, r.Body, example)
+		}
+	}
 
 	// The colours: what each piece of a line is taken for.
 	got := value(b, "tokens", chromedp.Evaluate[string](`import('/ui/static/js/codeeditor.js').then(({ tokens }) => JSON.stringify([
@@ -64,6 +78,10 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	msg := b.text("#editor .ce-message")
 	if !strings.HasPrefix(msg, "Line 4: did not find expected key") {
 		t.Fatalf("the message below the editor is %q", msg)
+	}
+	// The parser's words are terse: the message says what they mean.
+	if !strings.Contains(msg, "this line is not indented like the lines of its block") {
+		t.Errorf("the message below the editor does not say what the parser means: %q", msg)
 	}
 	marked := eval[[]string](b, "the marked line", `[
 		[...document.querySelectorAll('#editor .ce-num.ce-bad')].map(n => n.textContent).join(','),

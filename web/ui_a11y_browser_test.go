@@ -169,7 +169,8 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		Role     string `json:"role_id"`
 		Group    string `json:"group_id"`
 	}
-	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual", "description": "Your own machine, with the agent"}, &tmpl)
+	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "byo", "kind": "manual", "description": "Your own machine, with the agent",
+		"http_ports": []map[string]any{{"port": 8080, "name": "Site"}}}, &tmpl)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/templates", session, map[string]any{"name": "dev-box", "kind": "container", "spec": "image: debian:bookworm\n", "description": "Debian with the usual tools"}, nil)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/templatevars", session, map[string]any{"name": "REGISTRY", "value": "r.example"}, nil)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/roles", session, map[string]any{"name": "auditors", "permissions": []int{9}}, &role)

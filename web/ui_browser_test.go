@@ -417,6 +417,19 @@ func TestUIInBrowser(t *testing.T) {
 				t.Errorf("web port link %q", link)
 			}
 			b.screenshot(shots, "spaces.png")
+			// The space's own page links its web apps too.
+			b.open(eval[string](b, "space page", `document.querySelector('#spaces tr[data-name="work"] .name a').getAttribute('href')`))
+			b.visible("#space-ports a")
+			if got := eval[string](b, "web port link on the space's page", `(() => { const a = document.querySelector('#space-ports a'); return a.textContent + ' ' + a.getAttribute('href'); })()`); got != link {
+				t.Errorf("the space's page links its web port as %q, the dashboard as %q", got, link)
+			}
+			// Its agent is not linked: the page tells its owner how to run it.
+			b.visible("#agent-howto")
+			if got := b.text("#agent-howto"); !strings.Contains(got, "knot space agent-env work > agent.env") || !strings.Contains(got, "env $(cat agent.env) knot agent") {
+				t.Errorf("the manual space's page says %q of its agent", got)
+			}
+			b.open("/spaces")
+			b.visible(`#spaces tr[data-name="work"][data-state="running"]`)
 
 			b.click(`#spaces tr[data-name="work"] button[data-action="stop"]`)
 			b.visible(`#spaces tr[data-name="work"][data-state="stopped"]`)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // stays fails the test unless the script cond stays true for d, checking it
@@ -194,6 +195,21 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 			b.typeIn("#editor input[name=compute_units]", "2")
 			b.click("#editor button[type=submit]")
 			b.visible(`#templates tr[data-name="huge"]`)
+		}},
+		{"NewSpaceDialogChoosesATemplateAndAnEmptyNameIsMissing", func(t *testing.T) {
+			b.open("/spaces")
+			b.visible(`main[aria-busy="false"]`)
+			b.click("#new-space")
+			b.visible("#editor")
+			if got := eval[string](b, "chosen template", `(() => { const s = document.querySelector('#editor select[name=template_id]'); return s.selectedOptions.length ? s.selectedOptions[0].textContent : ''; })()`); got == "" {
+				t.Error("the New space dialog opens with no template chosen")
+			}
+			b.click("#editor button[type=submit]")
+			const fieldErr = `#editor label:has(> input[name=name]) > input + .field-error`
+			if got := b.text(fieldErr); got != "Name is required" {
+				t.Errorf("next to an empty Name: %q", got)
+			}
+			b.do("close the dialog", chromedp.KeyEvent(kb.Escape))
 		}},
 		{"FieldNamesReadAsTheFormSaysThem", func(t *testing.T) {
 			b.open("/users")

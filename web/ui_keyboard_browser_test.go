@@ -129,6 +129,9 @@ func TestUIKeyboardInBrowser(t *testing.T) {
 			if eval[bool](h, "empty shown", `document.getElementById('empty').checkVisibility()`) {
 				t.Error("the page says there are no spaces before it knows")
 			}
+			if got := eval[[]string](h, "pager buttons shown", `[...document.querySelectorAll('#space-pager button')].filter(e => e.checkVisibility()).map(e => e.textContent)`); len(got) != 0 {
+				t.Errorf("while loading the page offers %q, with nothing to page through", got)
+			}
 			h.screenshots(shots, "spaces-loading")
 			eval[bool](h, "release", `(window.__release(), true)`)
 			h.visible("#empty")

@@ -20,6 +20,19 @@ const navLinksShown = `(() => { const a = [...document.querySelectorAll('header 
 // navLinksHidden is a script: whether no link of the navigation is shown.
 const navLinksHidden = `[...document.querySelectorAll('header nav a')].every(e => !e.checkVisibility())`
 
+// rowButtonsOutOfSight is a script: the buttons and links of the page's
+// list rows that are shown but lie, in whole or in part, outside the
+// window, named as people hear them.
+const rowButtonsOutOfSight = `[...document.querySelectorAll('table.list tbody :is(button, a.button, summary)')]
+	.filter((e) => e.checkVisibility() && (e.getBoundingClientRect().right > window.innerWidth + 0.5 || e.getBoundingClientRect().left < -0.5))
+	.map((e) => e.getAttribute('aria-label') || e.textContent.trim())`
+
+// buttonsWithTwoIcons is a script: the buttons that hold an icon of their
+// own and get their action's icon from the stylesheet too.
+const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
+	.filter((e) => e.querySelector(':scope > .icon') && getComputedStyle(e, '::before').content !== 'none')
+	.map((e) => e.getAttribute('aria-label') || e.textContent.trim())`
+
 // fitsWidth fails the test when the page at path scrolls sideways, naming
 // the elements that stick out.
 func (b *tab) fitsWidth(path string) {
@@ -76,6 +89,26 @@ func TestUINarrowInBrowser(t *testing.T) {
 				b.visible(`main[aria-busy="false"]`)
 				b.visible("#nav-toggle")
 				b.fitsWidth(p)
+				for _, out := range eval[[]string](b, "row buttons out of sight", rowButtonsOutOfSight) {
+					t.Errorf("%s at 360 px: the row button %q is outside the window", p, out)
+				}
+				for _, two := range eval[[]string](b, "buttons with two icons", buttonsWithTwoIcons) {
+					t.Errorf("%s: the button %q shows two icons", p, two)
+				}
+				switch {
+				case p == "/audit-logs":
+					// An event's details are what the log is read for.
+					if got := eval[string](b, "details in sight", `(() => { const d = [...document.querySelectorAll('#audit tbody tr')].map(tr => tr.children[3]); return d.length + ' ' + d.filter(e => e.checkVisibility() && e.getBoundingClientRect().right <= window.innerWidth + 0.5).length; })()`); got == "0 0" || strings.Split(got, " ")[0] != strings.Split(got, " ")[1] {
+						t.Errorf("/audit-logs at 360 px: of the events, this many have their details in sight: %q", got)
+					}
+				case strings.HasPrefix(p, "/spaces/"):
+					// This server keeps no space logs: the page says so, with
+					// no empty box under it that looks like a log loading.
+					b.do("wait for the log's status", chromedp.Poll[chromedp.Void](`document.getElementById('logs-status').textContent !== ''`, chromedp.WithPollingTimeout(stepTimeout)))
+					if got := eval[string](b, "log", `document.getElementById('logs-status').textContent + ' | ' + document.getElementById('logs').checkVisibility()`); got != "this server keeps no space logs | false" {
+						t.Errorf("%s: the log's status and whether its box shows: %q", p, got)
+					}
+				}
 				if !eval[bool](b, "links hidden", navLinksHidden) {
 					t.Errorf("%s at 360 px shows the navigation's links with the menu closed", p)
 				}

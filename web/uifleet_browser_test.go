@@ -65,6 +65,25 @@ func TestFleetUIInBrowser(t *testing.T) {
 		o.screenshots(shots, "leaves")
 	})
 
+	t.Run("NoTerminalLinkThatLeadsNowhere", func(t *testing.T) {
+		// The origin hears of no agent of the space at the leaf: its page
+		// could not open a terminal, so the dashboard offers none. The
+		// leaf's dashboard does: its page opens one once the agent connects.
+		link := `document.querySelector('#spaces tr[data-name="dev"] a[href$="#terminal-title"]')`
+		o.open("/spaces")
+		o.visible(`#spaces tr[data-name="dev"][data-state="running"]`)
+		if eval[bool](o, "terminal link at the origin", "!!"+link) {
+			t.Error("the origin's dashboard offers the terminal of a space at location away whose agent it has not heard of")
+		}
+		l := newTab(t, lb)
+		l.open("/login")
+		l.login("admin@example.com", testPassword, "/spaces")
+		l.visible(`#spaces tr[data-name="dev"][data-state="running"]`)
+		if !eval[bool](l, "terminal link at the leaf", "!!"+link) {
+			t.Error("the leaf's dashboard does not offer the terminal of its own running space")
+		}
+	})
+
 	t.Run("LeafTokenIssuedRotatedRevoked", func(t *testing.T) {
 		o.open("/leaves")
 		o.visible("#leaf-token-form")

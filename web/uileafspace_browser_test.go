@@ -28,11 +28,14 @@ func TestLeafSpaceFromTheOriginInBrowser(t *testing.T) {
 		k, v, _ := strings.Cut(line, "=")
 		env[k] = v
 	}
-	af.runAgent(t, sp.SpaceID, env["KNOT_AGENT_TOKEN"], "test")
 
 	b := newTab(t, ob)
 	b.open("/login")
 	b.login("admin@example.com", testPassword, "/spaces")
+	af.runAgent(t, sp.SpaceID, env["KNOT_AGENT_TOKEN"], "test")
+	// The origin hears of the agent at the leaf: its dashboard offers the
+	// space's terminal.
+	b.pollUntil("the dashboard offers the terminal", `!!document.querySelector('#spaces tr[data-name="dev"][data-state="running"] a[href$="#terminal-title"]')`, 30*time.Second)
 	page := "/spaces/" + sp.SpaceID
 	b.open(page)
 	b.pollUntil("the terminal opens a session at the leaf", `document.querySelector('#terminal').dataset.session`, 30*time.Second)

@@ -301,6 +301,13 @@ func TestSpacePageInBrowser(t *testing.T) {
 
 	step("TerminalRunsACommand", func(t *testing.T) {
 		b.pollUntil("the terminal opens a session", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
+		if eval[bool](b, "agent advice", `document.getElementById('agent-howto').checkVisibility()`) {
+			t.Error("the page of a container space with its agent linked tells how to run the agent")
+		}
+		// A person learns that a reload does not lose the session.
+		if got := b.text("#terminal-status"); !strings.Contains(got, "stays open for a while when you reload") {
+			t.Errorf("a new session's status says %q", got)
+		}
 		b.typeInTerminal("echo ui-$((6*7))-done")
 		b.pollUntil("the command's output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
 		// xterm styles the terminal through <style> elements, which the

@@ -94,7 +94,9 @@ func (u *UI) showError(w http.ResponseWriter, r *http.Request, a *shared.Actor, 
 		u.d.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = "internal error"
 	}
-	d := u.pageData(a, "error", http.StatusText(status))
+	// The status's words as the rest of the UI writes a title: "Not
+	// found", not "Not Found".
+	d := u.pageData(a, "error", capital(strings.ToLower(http.StatusText(status))))
 	d.Status, d.Message = status, sentence(msg)
 	u.render(w, r, status, "error", d)
 }
@@ -105,12 +107,20 @@ func sentence(msg string) string {
 	if msg == "" {
 		return msg
 	}
-	r, n := utf8.DecodeRuneInString(msg)
-	msg = string(unicode.ToUpper(r)) + msg[n:]
+	msg = capital(msg)
 	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "!") && !strings.HasSuffix(msg, "?") {
 		msg += "."
 	}
 	return msg
+}
+
+// capital returns s with its first letter a capital.
+func capital(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // render writes the page name with data d.

@@ -123,3 +123,16 @@ func TestSentence(t *testing.T) {
 		}
 	}
 }
+
+// An error page's title is in the UI's sentence case, as its own 404 page
+// is ("Page not found"), not in Go's status text ("Not Found").
+func TestErrorPageTitle(t *testing.T) {
+	ann := &shared.Actor{User: &shared.User{Username: "ann"}, Permissions: shared.PermissionsOf([]shared.Permission{shared.PermUseSpaces})}
+	w := serve(t, ann, nil, "/spaces/nope")
+	if w.Code != http.StatusNotFound {
+		t.Fatalf("status %d, want 404", w.Code)
+	}
+	if body := w.Body.String(); !strings.Contains(body, "<h1>404 · Not found</h1>") {
+		t.Errorf("the page of a space that is not there has no title \"404 · Not found\":\n%s", body)
+	}
+}

@@ -90,6 +90,24 @@ let serial = 0;
 
 // CodeEditor enhances textarea. Call refresh after setting its value from a
 // script; the editor follows what is typed by itself.
+// yamlWords are, for the YAML parser's terse messages, what they usually
+// mean, in the words of someone writing a spec.
+const yamlWords = [
+  ['did not find expected key', 'this line is not indented like the lines of its block: line it up with them'],
+  ["did not find expected '-' indicator", 'a list item starts with "- ": this line is indented like one but is not'],
+  ['found a tab character', 'YAML is indented with spaces, not tabs'],
+  ['mapping values are not allowed', 'a "key: value" is where none may be: check the indentation, or quote a value that holds ": "'],
+  ["did not find expected ',' or ']'", 'a list opened with [ is not closed with ]'],
+  ["did not find expected ',' or '}'", 'a map opened with { is not closed with }'],
+  ['found unexpected end of stream', 'a quote or a bracket is opened and never closed'],
+];
+
+// plainWords returns what a parser's message means in plain words, or ''.
+export function plainWords(message) {
+  const m = yamlWords.find(([said]) => message.includes(said));
+  return m ? m[1] : '';
+}
+
 export class CodeEditor {
   constructor(textarea, lang = 'yaml') {
     this.input = textarea;
@@ -158,9 +176,11 @@ export class CodeEditor {
     const lines = this.input.value.split('\n').length;
     const at = Math.min(Math.max(line, 1), lines);
     this.error = { line: at, column, message };
+    const why = plainWords(message);
     this.message.replaceChildren(
       h('strong', { text: column > 0 ? `Line ${at}, column ${column}: ` : `Line ${at}: ` }),
       message,
+      why && h('span', { class: 'ce-why', text: ` (${why})` }),
       ' ',
       h('button', { type: 'button', class: 'small quiet', text: `Go to line ${at}`, onclick: () => this.goTo(at, column) }),
     );

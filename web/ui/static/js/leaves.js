@@ -132,7 +132,10 @@ function row(l) {
         title: `its replica of epoch ${l.previous_epoch} was replaced at ${fmtTime(l.epoch_changed_at)} (${l.epoch_changes} times since this origin started); the leaf keeps a copy`,
       })),
     h('td', { text: l.location }),
-    h('td', { class: 'nowrap' }, h('span', { class: 'version', text: l.version || '—' }), ' ', versionBadge(l.version)),
+    h('td', { class: 'nowrap' }, h('span', { class: 'version', text: l.version || '—' }), ' ', versionBadge(l.version),
+      // The badge's title is not seen on a phone or from the keyboard: the
+      // origin's version is said in words too.
+      versionBadge(l.version) && h('div', { class: 'sub wrap', text: `the origin runs ${originVersion}` })),
     h('td', { class: 'num', text: String(l.protocol || '—') }),
     h('td', { text: (l.runtimes || []).join(', ') || 'manual only' }),
     h('td', { class: 'nowrap', text: l.connected ? fmtTime(l.connected_since) : '—' }),

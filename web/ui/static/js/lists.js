@@ -192,6 +192,8 @@ export class ListView {
     this.next.addEventListener('click', () => this.go(1));
     this.pager.classList.add('pager');
     this.pager.replaceChildren(this.status, h('span', { class: 'pager-buttons' }, this.prev, this.next));
+    // Until the first page is known there is nothing to page through.
+    this.pager.hidden = true;
   }
 
   go(step) {

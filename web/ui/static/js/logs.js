@@ -59,7 +59,10 @@ export function followLogs({ el, status, spaceId, onLine }) {
       const last = (data.entries || []).at(-1);
       if (last && onLine) onLine(last);
     } catch (err) {
+      // The reason stands alone: an empty box under it would look like a
+      // log still loading.
       status.textContent = err.message;
+      el.hidden = true;
       return;
     }
     open();

@@ -54,13 +54,18 @@ const observer = new MutationObserver(() => {
 function show(s) {
   const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
   const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
+  // What it means comes first, in words; the cause, often a network
+  // error's text, comes last and smaller.
   const why = document.createElement('p');
   const strong = document.createElement('strong');
-  strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}`;
-  why.append(strong, `: ${s.reason || 'no reason given'}.${next}`);
+  strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`;
+  why.append(strong, next);
   const what = document.createElement('p');
   what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
-  banner.replaceChildren(why, what);
+  const cause = document.createElement('p');
+  cause.className = 'cause';
+  cause.textContent = `Cause: ${s.reason || 'no reason given'}.`;
+  banner.replaceChildren(why, what, cause);
   banner.hidden = false;
   document.body.dataset.originReachable = 'false';
   lock(document.body);

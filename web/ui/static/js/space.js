@@ -7,6 +7,7 @@ import { $, $$, showError, hideError, confirmAction, poll, Editor, fmtTime, ago,
 import { announce, rowLabel } from './feedback.js';
 import { SpaceTerminal } from './terminal.js';
 import { followLogs } from './logs.js';
+import { webPortLinks } from './ports.js';
 
 const root = $('#space');
 const id = root.dataset.spaceId;
@@ -18,6 +19,8 @@ const canStart = new Set(['stopped', 'failed']);
 const canStop = new Set(['running', 'starting']);
 const doing = { start: 'starting', stop: 'stopping', restart: 'restarting', delete: 'deleting' };
 let space = null;
+let manual = null; // whether the space's template is manual: its agent runs where its owner runs it
+const me = (($('#username') || {}).textContent || '').trim();
 let busy = ''; // the action under way, if any
 let step = ''; // the latest line of the log: the progress of a start or stop
 
@@ -80,6 +83,7 @@ function render() {
   text('#space-owner', s.username || '—');
   text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
   text('#space-agent', agentText(s));
+  showPorts(s, away);
 
   const failure = $('#space-reason');
   failure.hidden = !s.reason;
@@ -105,12 +109,43 @@ function render() {
   else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
+  showAgentHowto(s, linked, away);
   $('#ssh-panel').hidden = s.with_ssh === false;
+}
+
+// showAgentHowto tells the owner of a manual space, while its agent is not
+// linked, how to run it: nothing else on the page says so.
+function showAgentHowto(s, linked, away) {
+  if (manual === null && s.template_id) {
+    manual = false; // asked once
+    api('GET', path('templates', s.template_id))
+      .then((t) => { manual = t.kind === 'manual'; render(); })
+      .catch(() => {}); // a template this user may not read: no advice
+  }
+  text('#agent-env-command', `knot space agent-env ${s.name} > agent.env`);
+  $('#agent-howto').hidden = !(manual && s.username === me && !linked && !away && canStop.has(s.state));
+}
+
+// showPorts lists the web apps of the space's template: links while it
+// runs (the dashboard's links), their names until then.
+function showPorts(s, away) {
+  const ports = s.http_ports || [];
+  $('#space-ports-fact').hidden = ports.length === 0;
+  const open = s.state === 'running' && !away;
+  const sig = JSON.stringify([open, ports]);
+  const dd = $('#space-ports');
+  if (dd.dataset.sig === sig) return; // a link keeps its focus across polls
+  dd.dataset.sig = sig;
+  if (!open) {
+    dd.textContent = `${ports.map((p) => `${p.name} (${p.port})`).join(', ')}: links once the space runs`;
+    return;
+  }
+  dd.replaceChildren(...webPortLinks(s));
 }
 
 function agentText(s) {
   const a = s.agent;
-  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : '—';
+  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : 'Not connected yet';
   if (a.stale) return `Unknown: no news from location ${s.location} now${a.last_seen ? ` (last seen ${ago(a.last_seen)})` : ''}`;
   if (a.connected) {
     const server = s.location !== here ? `the server of location ${s.location} runs another` : `this server runs ${document.body.dataset.version || 'another'}`;

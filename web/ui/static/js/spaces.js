@@ -12,6 +12,7 @@ import {
 } from './dom.js';
 import { runAction, rowLabel, announce } from './feedback.js';
 import { ListView } from './lists.js';
+import { webPortLinks } from './ports.js';
 
 const can = perms();
 const table = $('#spaces');
@@ -25,6 +26,7 @@ const ownerInput = $('#owner-filter');
 const editor = new Editor('#editor');
 const pending = new Set(); // ids of spaces with an action under way
 const me = ($('#username') || {}).textContent || '';
+const here = document.body.dataset.location; // this server's location
 let templates = [];
 
 const states = ['running', 'starting', 'pending', 'stopping', 'stopped', 'failed', 'deleting'];
@@ -184,12 +186,7 @@ function row(s, dup) {
     h('td', { class: 'name-col' },
       h('div', { class: 'name' }, icon('box'), h('a', { href: spacePage, text: s.name })),
       s.description && h('div', { class: 'sub', text: s.description }),
-      running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' },
-        ...s.http_ports.map((p) => h('a', {
-          href: `/proxy/spaces/${encodeURIComponent(s.space_id)}/ports/${p.port}/`,
-          target: '_blank', rel: 'noopener', text: `${p.name} (${p.port})`,
-          title: `Open port ${p.port} of ${s.name} in a new tab`,
-        })))),
+      running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' }, ...webPortLinks(s))),
     h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
     h('td', { text: s.template_name || '—' }),
     h('td', { text: s.location || '—' }),
@@ -204,7 +201,9 @@ function row(s, dup) {
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
       h('div', { class: 'row-actions' },
-        running && s.with_terminal !== false && h('a', {
+        // A space of another location whose agent this server does not
+        // hear of has no terminal here: no link that leads nowhere.
+        running && s.with_terminal !== false && (s.agent || s.location === here) && h('a', {
           class: 'button small', href: `${spacePage}#terminal-title`, 'aria-label': rowLabel('Terminal of', s.name),
           title: `Open the terminal of ${s.name}`,
         }, icon('terminal'), h('span', { class: 'label', text: 'Terminal' })),
@@ -300,6 +299,10 @@ $('#new-space').addEventListener('click', async () => {
     return;
   }
   editor.open('New space', {});
+  // Opening empties the form: the first template stays chosen, so a
+  // person with one template has nothing to pick.
+  const select = editor.el('template_id');
+  if (!select.value && select.options.length > 0) select.selectedIndex = 0;
 });
 
 editor.onSave(async (e) => {

@@ -37,6 +37,12 @@ const specHints = {
   manual: 'Not used: the user runs the agent on a machine of their own.',
 };
 
+// specExamples show in an empty spec: where to start.
+const specExamples = {
+  container: '# For example:\nimage: debian:bookworm\nenvironment:\n  - EDITOR=vim\nports:\n  - "8080:8080"',
+  nomad: '# For example:\njob "${{ .space.name }}" {\n  group "dev" {\n    task "dev" {\n      driver = "docker"\n      config {\n        image = "debian:bookworm"\n      }\n    }\n  }\n}',
+};
+
 const list = new ListView({
   path: '/api/templates',
   key: 'templates',
@@ -86,6 +92,7 @@ function row(t) {
 function showSpecHint() {
   const kind = editor.raw('kind');
   $('#spec-hint').textContent = specHints[kind] || '';
+  editor.el('spec').placeholder = specExamples[kind] || '';
   const [spec, volumes] = languages[kind] || ['text', 'text'];
   codeEditors.spec.setLanguage(spec);
   codeEditors.volumes.setLanguage(volumes);

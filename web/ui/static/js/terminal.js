@@ -192,7 +192,7 @@ export class SpaceTerminal {
         // replay draws it again, in the size of this page.
         this.term.reset();
         this.send(JSON.stringify({ type: 'resize', cols: this.term.cols, rows: this.term.rows }));
-        this.status(attach ? `Reattached to session ${m.id}.` : `Session ${m.id}.`, { fresh: true });
+        this.status(attach ? `Reattached to session ${m.id}.` : `Session ${m.id}: it stays open for a while when you reload or leave the page.`, { fresh: true });
         this.el.dataset.session = m.id;
         this.term.focus();
       } else if (m.type === 'exit') {
