@@ -220,7 +220,9 @@ func (h *forwardHandler) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.buf.Reset()
 	h.text.Handle(ctx, r)
-	line := strings.TrimSpace(r.Message + " " + h.buf.String())
+	// The line goes as the service "agent": a message's own "agent: "
+	// would say it twice where the space's log is shown.
+	line := strings.TrimSpace(strings.TrimPrefix(r.Message, "agent: ") + " " + h.buf.String())
 	h.mu.Unlock()
 	level := agentwire.LevelInfo
 	if r.Level >= slog.LevelWarn {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,6 +32,18 @@ func TestLogQueueKeepsTheNewestLines(t *testing.T) {
 	if len(got) != 11 || got[0] != "20 log lines were dropped in the space: more came than the agent forwards" ||
 		got[1] != "line 20" || got[10] != "line 29" {
 		t.Fatalf("queue gave %q", got)
+	}
+}
+
+// The agent's own log goes to the space's log as the service "agent",
+// without the "agent: " its messages begin with, and with its attributes.
+func TestOwnLogLinesNameTheAgentOnce(t *testing.T) {
+	q := newLogQueue(10)
+	log := slog.New(newForwardHandler(slog.DiscardHandler, q))
+	log.Warn("agent: no syslog on UDP", "addr", "127.0.0.1:514")
+	l, _, ok := q.peek()
+	if !ok || l.Service != "agent" || l.Level != agentwire.LevelError || l.Text != "no syslog on UDP addr=127.0.0.1:514" {
+		t.Fatalf("the queue holds %+v (%v), want the agent's warning once named", l, ok)
 	}
 }
 
