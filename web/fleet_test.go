@@ -193,7 +193,7 @@ func (f *fleet) startLeaf() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wo := web.TestOptions{Store: f.leafStore, Logger: quietLog(), Location: location,
+	wo := web.TestOptions{Store: f.leafStore, Logger: quietLog(), Location: location, Version: version,
 		Leaf: &web.TestLeaf{Uplink: up, OriginURL: f.originSW.srv.URL, Token: token}}
 	if f.leafOpts != nil {
 		f.leafOpts(&wo)

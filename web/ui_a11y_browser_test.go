@@ -6,15 +6,18 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // axeSource is axe-core, vendored by `make vendor-test`.
@@ -124,15 +127,18 @@ func (b *tab) shoot(dir, name string) {
 
 // TestUIAccessibilityInBrowser runs axe-core on every page of the UI, as
 // an administrator of an origin with a leaf would see them, with rows in
-// every list: at a desktop's and a phone's width, in the light and the
-// dark scheme. A serious or critical violation fails the test, and so does
+// every list and a space whose agent is linked: its page, at the leaf and
+// at the origin, shows the agent connected, a command run in its terminal
+// and its live log. It checks at a desktop's and a phone's width, in the
+// light and the dark scheme. A serious or critical violation fails the test, and so does
 // a page that shows a credential or carries one in its URL. Each page's
 // screenshots are saved at both widths (KNOT_UI_SCREENSHOTS keeps them).
 func TestUIAccessibilityInBrowser(t *testing.T) {
 	if _, err := axeSource(); err != nil {
 		t.Fatalf("axe-core is vendored by make vendor-test: %v", err)
 	}
-	f := newFleetWithOptions(t, func(*fleet) {})
+	af := newAgentFleet(t)
+	f := af.fleet
 	ob := f.originSW.srv.URL
 	f.waitConnected(true)
 	shots := t.TempDir()
@@ -144,11 +150,16 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	// secrets are the credentials no page may show or carry in its URL: the
 	// API and leaf tokens' secrets and the session cookies.
 	var secrets []string
-	visit := func(t *testing.T, b *tab, path, name string) {
+	// visit checks the page at path and saves its screenshots as name,
+	// once ready, if given, has brought the page to what it shows.
+	visit := func(t *testing.T, b *tab, path, name string, ready ...func(*tab)) {
 		t.Helper()
 		b.t = t
 		b.open(path)
 		b.visible(`main[aria-busy="false"]`)
+		for _, r := range ready {
+			r(b)
+		}
 		b.checkAccessibility(path)
 		b.holdsNoSecret(path, secrets)
 		for _, bad := range eval[[]string](b, "row buttons", rowButtonsUnnamed) {
@@ -182,11 +193,20 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/tokens", session, map[string]any{"name": "laptop CLI"}, &apiToken)
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/leaf-tokens", session, map[string]any{"location": "edge", "name": "rack 2"}, &leafToken)
 	secrets = append(secrets, session, apiToken.Token, leafToken.Token)
-	var sp struct {
-		ID string `json:"space_id"`
-	}
+	var sp api.SpaceCreated
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "dev", "template_id": tmpl.Template, "location": "away"}, &sp)
-	mustCall(t, http.StatusOK, ob, "POST", "/api/spaces/"+sp.ID+"/start", session, nil, nil)
+	mustCall(t, http.StatusOK, ob, "POST", "/api/spaces/"+sp.SpaceID+"/start", session, nil, nil)
+	secrets = append(secrets, sp.AgentToken)
+	// The space's agent links at the leaf, and the origin hears of it.
+	af.runAgent(t, sp.SpaceID, sp.AgentToken, "test")
+	eventually(t, 30*time.Second, func() string {
+		var s api.Space
+		mustCall(t, http.StatusOK, ob, "GET", "/api/spaces/"+sp.SpaceID, session, nil, &s)
+		if s.Agent == nil || !s.Agent.Connected || s.Agent.Version != "test" {
+			return fmt.Sprintf("the origin shows the agent of dev as %+v", s.Agent)
+		}
+		return ""
+	})
 	mustCall(t, http.StatusCreated, ob, "POST", "/api/spaces", session, map[string]any{"name": "docs", "template_id": tmpl.Template, "location": "away"}, nil)
 
 	t.Run("Login", func(t *testing.T) {
@@ -196,24 +216,27 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 	b.open("/login")
 	b.login("admin@example.com", testPassword, "/spaces")
 	secrets = append(secrets, b.sessionCookie())
-	for _, p := range []struct{ path, name string }{
-		{"/spaces", "spaces"},
-		{"/spaces/" + sp.ID, "space"},
-		{"/templates", "templates"},
-		{"/variables", "variables"},
-		{"/users", "users"},
-		{"/groups", "groups"},
-		{"/roles", "roles"},
-		{"/audit-logs", "audit-logs"},
-		{"/leaves", "leaves"},
-		{"/tokens", "tokens"},
-		{"/account", "account"},
+	for _, p := range []struct {
+		path, name string
+		ready      []func(*tab)
+	}{
+		{"/spaces", "spaces", nil},
+		{"/spaces/" + sp.SpaceID, "space", []func(*tab){spaceInUse("echo hello from knot", "hello from knot")}},
+		{"/templates", "templates", nil},
+		{"/variables", "variables", nil},
+		{"/users", "users", nil},
+		{"/groups", "groups", nil},
+		{"/roles", "roles", nil},
+		{"/audit-logs", "audit-logs", nil},
+		{"/leaves", "leaves", nil},
+		{"/tokens", "tokens", nil},
+		{"/account", "account", nil},
 		{"/connect?" + url.Values{"port": {"5555"}, "state": {"state-1234"}, "host": {"laptop"},
-			"challenge": {shared.ConnectChallenge("a-verifier-of-the-cli-0123456789abcdefghijklm")}}.Encode(), "connect"},
-		{"/no/such/page", "not-found"},
+			"challenge": {shared.ConnectChallenge("a-verifier-of-the-cli-0123456789abcdefghijklm")}}.Encode(), "connect", nil},
+		{"/no/such/page", "not-found", nil},
 	} {
 		t.Run(strings.ReplaceAll(strings.Trim(p.name, "/"), "/", "-"), func(t *testing.T) {
-			visit(t, b, p.path, p.name)
+			visit(t, b, p.path, p.name, p.ready...)
 		})
 	}
 	// The dialogs of the pages, open.
@@ -225,7 +248,7 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		{"/roles", "#new-role", "#editor"},
 		{"/variables", "#new-variable", "#editor"},
 		{"/spaces", `#spaces tr[data-name="docs"] button[data-action="delete"]`, "#confirm-dialog"},
-		{"/spaces/" + sp.ID, `#space-actions button[data-action="edit"]`, "#editor"},
+		{"/spaces/" + sp.SpaceID, `#space-actions button[data-action="edit"]`, "#editor"},
 		{"/leaves", `#leaf-tokens tr[data-location="edge"] button[data-action="rotate"]`, "#rotate-dialog"},
 	} {
 		name := strings.Trim(d.path, "/")
@@ -266,14 +289,14 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		secrets = append(secrets, u.sessionCookie())
 		visit(t, u, "/users", "forbidden")
 	})
-	// On the leaf where the space runs: its page with the terminal, and,
-	// with the origin down, the banner every page shows.
+	// On the leaf where the space runs: its page with the terminal and the
+	// log, and, with the origin down, the banner every page shows.
 	l := newTab(t, f.leafSrv.URL)
 	l.open("/login")
 	l.login("admin@example.com", testPassword, "/spaces")
 	secrets = append(secrets, l.sessionCookie())
 	t.Run("LeafSpacePage", func(t *testing.T) {
-		visit(t, l, "/spaces/"+sp.ID, "leaf-space")
+		visit(t, l, "/spaces/"+sp.SpaceID, "leaf-space", spaceInUse("echo hello again at the leaf", "hello again at the leaf"))
 	})
 	t.Run("LeafBanner", func(t *testing.T) {
 		f.stopOrigin()
@@ -283,4 +306,20 @@ func TestUIAccessibilityInBrowser(t *testing.T) {
 		l.visible("#origin-banner")
 		visit(t, l, "/spaces", "leaf-banner")
 	})
+}
+
+// spaceInUse brings the page of a space whose agent is linked to what its
+// user sees at work: the agent connected, the command line run in the
+// terminal with its output want, and the agent's own lines in the live log.
+func spaceInUse(line, want string) func(*tab) {
+	return func(b *tab) {
+		b.t.Helper()
+		rows := `[...document.querySelectorAll('#terminal .xterm-rows > div')].map((r) => r.textContent.trimEnd())`
+		b.pollUntil("the agent shows connected", `document.querySelector('#space-agent').textContent === 'Connected, version test'`, 30*time.Second)
+		b.pollUntil("the terminal opens a session", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
+		b.pollUntil("the shell's prompt shows", rows+`.some((r) => /[#$]$/.test(r))`, 20*time.Second)
+		b.typeInTerminal(line)
+		b.pollUntil("the command's output shows", rows+`.includes(`+strconv.Quote(want)+`)`, 20*time.Second)
+		b.pollUntil("the log shows the agent's lines", `document.querySelector('#logs').textContent.includes('agent linked to its leaf')`, 20*time.Second)
+	}
 }

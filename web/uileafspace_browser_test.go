@@ -10,7 +10,8 @@ import (
 )
 
 // TestLeafSpaceFromTheOriginInBrowser uses, in Chromium and through the
-// origin's UI, a space that runs at a leaf: its page opens a terminal
+// origin's UI, a space that runs at a leaf: until its agent links, its page
+// says the agent is not connected yet; then it opens a terminal
 // relayed to the leaf's agent, a command typed in it prints its output, a
 // reload reattaches to the same session and replays what it showed, and
 // the page follows the space's log as the leaf keeps it.
@@ -32,11 +33,16 @@ func TestLeafSpaceFromTheOriginInBrowser(t *testing.T) {
 	b := newTab(t, ob)
 	b.open("/login")
 	b.login("admin@example.com", testPassword, "/spaces")
+	// Until its agent links, the space's page at the origin says the agent
+	// is not connected yet, and from where it hears so only as a detail.
+	page := "/spaces/" + sp.SpaceID
+	b.open(page)
+	b.pollUntil("the agent shows not connected", `document.querySelector('#space-agent').textContent === 'Not connected yet (as location away reports)'`, 20*time.Second)
+	b.open("/spaces")
 	af.runAgent(t, sp.SpaceID, env["KNOT_AGENT_TOKEN"], "test")
 	// The origin hears of the agent at the leaf: its dashboard offers the
 	// space's terminal.
 	b.pollUntil("the dashboard offers the terminal", `!!document.querySelector('#spaces tr[data-name="dev"][data-state="running"] a[href$="#terminal-title"]')`, 30*time.Second)
-	page := "/spaces/" + sp.SpaceID
 	b.open(page)
 	b.pollUntil("the terminal opens a session at the leaf", `document.querySelector('#terminal').dataset.session`, 30*time.Second)
 	b.typeInTerminal("echo far-$((6*7))-done")

@@ -106,7 +106,6 @@ function render() {
   if (off) why = 'The template of this space turns its terminal off.';
   else if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
   else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
-  else if (!s.agent && s.location !== here) why = `This space runs at location ${s.location}: open its terminal at that location's server.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
   showAgentHowto(s, linked, away);
@@ -143,9 +142,11 @@ function showPorts(s, away) {
   dd.replaceChildren(...webPortLinks(s));
 }
 
+// agentText says whether the space's agent is connected, and for a space
+// of another location, as a detail, which location says so.
 function agentText(s) {
   const a = s.agent;
-  if (!a) return s.location !== here ? `Reported by the server of location ${s.location}` : 'Not connected yet';
+  if (!a) return s.location !== here ? `Not connected yet (as location ${s.location} reports)` : 'Not connected yet';
   if (a.stale) return `Unknown: no news from location ${s.location} now${a.last_seen ? ` (last seen ${ago(a.last_seen)})` : ''}`;
   if (a.connected) {
     const server = s.location !== here ? `the server of location ${s.location} runs another` : `this server runs ${document.body.dataset.version || 'another'}`;
