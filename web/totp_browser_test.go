@@ -1,10 +1,43 @@
 package web_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
+
+// groupedSecret fails the test unless the two-factor secret at css shows
+// at a phone's width as authenticator apps show it, in groups of four
+// characters that no line breaks inside, and a selection of it copies as
+// the secret, without spaces.
+func (b *tab) groupedSecret(css, secret string) {
+	b.t.Helper()
+	b.do("phone width", chromedp.EmulateViewport(390, 844))
+	got := eval[string](b, "the secret's groups", fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		const groups = [...el.children].filter((e) => e.tagName === 'SPAN');
+		const broken = groups.filter((g) => g.getClientRects().length !== 1).length;
+		const r = document.createRange();
+		r.selectNodeContents(el);
+		const sel = getSelection();
+		sel.removeAllRanges();
+		sel.addRange(r);
+		const copied = sel.toString();
+		sel.removeAllRanges();
+		return groups.map((g) => g.textContent).join(' ') + ' | broken inside ' + broken + ' | copied ' + copied;
+	})()`, css))
+	var want []string
+	for s := secret; s != ""; s = s[min(4, len(s)):] {
+		want = append(want, s[:min(4, len(s))])
+	}
+	if w := strings.Join(want, " ") + " | broken inside 0 | copied " + secret; got != w || len(secret) < 16 {
+		b.t.Errorf("%s at 390 px shows %q, want %q", css, got, w)
+	}
+	b.do("desktop width again", chromedp.EmulateViewport(1280, 900))
+}
 
 // TestTOTPEnrolmentInBrowser sets up two-factor login on the login page:
 // the first login shows the secret and its URI, and a code logs in.
@@ -24,6 +57,7 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 	b.typeIn("#login-form input[name=password]", password)
 	b.click("#login-form button[type=submit]")
 	secret := b.text("#totp-secret")
+	b.groupedSecret("#totp-secret", secret)
 	if uri := b.text("#totp-url"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
 		t.Fatalf("the page shows secret %q and URI %q", secret, uri)
 	}

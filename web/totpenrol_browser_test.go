@@ -54,6 +54,7 @@ func TestTOTPChangeInBrowser(t *testing.T) {
 	if next == "" || next == old {
 		t.Fatalf("the page shows the new secret %q (the old one is %q)", next, old)
 	}
+	b.groupedSecret("#totp-new-secret", next)
 	if strings.Contains(eval[string](b, "the URL", `location.href`), next) {
 		t.Fatal("the secret is in the page's URL")
 	}

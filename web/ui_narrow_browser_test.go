@@ -27,6 +27,45 @@ const rowButtonsOutOfSight = `[...document.querySelectorAll('table.list tbody :i
 	.filter((e) => e.checkVisibility() && (e.getBoundingClientRect().right > window.innerWidth + 0.5 || e.getBoundingClientRect().left < -0.5))
 	.map((e) => e.getAttribute('aria-label') || e.textContent.trim())`
 
+// namesBrokenAcrossLines is a script: the names in the rows of the lists
+// of things named by a word (not the free text of a token's name) that
+// lie on more than one line.
+const namesBrokenAcrossLines = `[...document.querySelectorAll(':is(#templates, #spaces, #users, #groups, #roles, #variables) tbody .name')]
+	.map((e) => e.querySelector('a') || e)
+	.filter((e) => {
+		if (!e.checkVisibility()) return false;
+		const r = document.createRange();
+		r.selectNodeContents(e);
+		return new Set([...r.getClientRects()].map((c) => Math.round(c.bottom))).size > 1;
+	})
+	.map((e) => e.textContent)`
+
+// seenThroughPinned is a script: with each list box that scrolls sideways
+// scrolled halfway, what shows at the left edge and middle of a row's
+// pinned button cell, where it is not that cell, or the cell's background
+// where it is not opaque; then "checked N" for the points it looked at.
+const seenThroughPinned = `(() => {
+	const out = [];
+	let checked = 0;
+	for (const box of document.querySelectorAll('.scroll-x')) {
+		if (!box.checkVisibility() || box.scrollWidth <= box.clientWidth + 1) continue;
+		box.scrollLeft = (box.scrollWidth - box.clientWidth) / 2;
+		for (const cell of box.querySelectorAll('tbody td.actions-col')) {
+			const r = cell.getBoundingClientRect();
+			const bg = getComputedStyle(cell).backgroundColor;
+			if (!bg.startsWith('rgb(')) out.push(box.querySelector('table').id + ': background ' + bg);
+			for (const [x, y] of [[r.left + 1.5, r.top + 4], [r.left + 1.5, r.bottom - 4], [r.left + r.width / 2, r.top + r.height / 2]]) {
+				if (y < 0 || y >= window.innerHeight) continue;
+				checked++;
+				const at = document.elementFromPoint(x, y);
+				if (!at || !cell.contains(at)) out.push(box.querySelector('table').id + ': ' + (at ? at.tagName + ' ' + at.textContent.trim().slice(0, 30) : 'nothing'));
+			}
+		}
+		box.scrollLeft = 0;
+	}
+	return [...out, 'checked ' + checked];
+})()`
+
 // buttonsWithTwoIcons is a script: the buttons that hold an icon of their
 // own and get their action's icon from the stylesheet too.
 const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
@@ -91,6 +130,17 @@ func TestUINarrowInBrowser(t *testing.T) {
 				b.fitsWidth(p)
 				for _, out := range eval[[]string](b, "row buttons out of sight", rowButtonsOutOfSight) {
 					t.Errorf("%s at 360 px: the row button %q is outside the window", p, out)
+				}
+				for _, broken := range eval[[]string](b, "names broken across lines", namesBrokenAcrossLines) {
+					t.Errorf("%s at 360 px: the name %q lies on more than one line", p, broken)
+				}
+				// The pinned column of a row's buttons hides what scrolls under it.
+				seen := eval[[]string](b, "what shows through the pinned column", seenThroughPinned)
+				for _, s := range seen[:len(seen)-1] {
+					t.Errorf("%s at 360 px, the list scrolled halfway: the pinned buttons' column shows %q", p, s)
+				}
+				if (p == "/templates" || p == "/tokens") && seen[len(seen)-1] == "checked 0" {
+					t.Errorf("%s at 360 px: no list scrolls sideways under its pinned buttons to check", p)
 				}
 				for _, two := range eval[[]string](b, "buttons with two icons", buttonsWithTwoIcons) {
 					t.Errorf("%s: the button %q shows two icons", p, two)

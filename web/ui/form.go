@@ -41,6 +41,18 @@ type enrolment struct {
 	QR          template.URL // a data: URL the server made
 }
 
+// SecretGroups is the secret in groups of four characters, as the page
+// shows it (showTOTPSecret in dom.js shows it alike).
+func (e *enrolment) SecretGroups() []string {
+	var out []string
+	for s := e.Secret; s != ""; {
+		n := min(4, len(s))
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return out
+}
+
 // loginPath is the login page that sends the user on to target.
 func loginPath(target string) string {
 	if target == "" {

@@ -4,7 +4,7 @@
 // to the field it concerns.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, fmtTime, ago, ready, showQR } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, fmtTime, ago, ready, showQR, showTOTPSecret } from './dom.js';
 import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 import { mountTokens } from './tokenlist.js';
 
@@ -135,7 +135,7 @@ onSubmit($('#totp-form'), 'Scan the new QR code, then confirm with a code of the
   for (const name of ['current_password', 'totp_code']) field(form, name).value = '';
   const confirm = $('#totp-confirm-form');
   showQR($('#totp-new-qr'), got.totp_qr);
-  $('#totp-new-secret').textContent = got.totp_secret;
+  showTOTPSecret($('#totp-new-secret'), got.totp_secret);
   $('#totp-expires').textContent = `Confirm by ${fmtTime(got.expires_at)}; after that this secret is forgotten and nothing changes.`;
   form.hidden = true;
   confirm.hidden = false;

@@ -45,13 +45,41 @@ async function load(refresh = false) {
   }
 }
 
+// propLabels are the words a person reads for the properties an event
+// may have; another property is named by its key (space_id: "Space id").
+const propLabels = { ip: 'From', user_agent: 'Browser', reason: 'Reason', duration: 'Duration', session: 'Session' };
+const propOrder = Object.keys(propLabels);
+
+// propLabel names the property key.
+function propLabel(key) {
+  if (propLabels[key]) return propLabels[key];
+  const words = key.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// props shows an event's properties as labelled pairs: the ones a person
+// reads first (where from, which browser), then the others by name. Ids
+// show in monospace; a long value wraps, whole, in its column.
+function props(properties) {
+  const rank = (k) => (propOrder.includes(k) ? propOrder.indexOf(k) : propOrder.length);
+  const keys = Object.keys(properties || {}).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  if (!keys.length) return null;
+  return h('dl', { class: 'props' }, keys.flatMap((k) => {
+    const v = String(properties[k]);
+    const id = k === 'session' || k.endsWith('_id');
+    return [
+      h('dt', { text: propLabel(k) }),
+      h('dd', { class: id ? 'id' : null, dataset: { key: k }, text: v }),
+    ];
+  }));
+}
+
 function row(e) {
-  const props = Object.entries(e.properties || {}).map(([k, v]) => `${k}=${v}`).join(' ');
   return h('tr', {},
     h('td', { class: 'nowrap', text: fmtTime(e.when) }),
     h('td', {}, h('div', { text: e.actor || '—' }), e.actor_type && h('div', { class: 'sub', text: e.actor_type })),
     h('td', { class: 'nowrap', text: e.event }),
-    h('td', {}, h('div', { text: e.details || '' }), props && h('div', { class: 'sub', text: props })),
+    h('td', { class: 'details' }, h('div', { text: e.details || '' }), props(e.properties)),
     h('td', { text: e.location || '—' }));
 }
 

@@ -277,6 +277,15 @@ export function secretNotice(el, text, secret) {
   el.hidden = false;
 }
 
+// showTOTPSecret shows a two-factor secret in el as authenticator apps
+// show it, in groups of four characters that a line breaks between but
+// not inside. The groups are spaced by the stylesheet, not by spaces: the
+// element's text, and what is copied of it, is the secret itself.
+export function showTOTPSecret(el, secret) {
+  const groups = (secret || '').match(/.{1,4}/g) || [];
+  el.replaceChildren(...groups.flatMap((g, i) => (i ? [h('wbr', {}), h('span', { text: g })] : [h('span', { text: g })])));
+}
+
 // ready marks the page as loaded: its first data is shown (or its error).
 export function ready() {
   const main = document.querySelector('main');

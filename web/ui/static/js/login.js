@@ -1,6 +1,6 @@
 // login.js logs in, or creates the first user while none exists.
 import { api } from './api.js';
-import { $, showError, hideError, ready, showQR } from './dom.js';
+import { $, showError, hideError, ready, showQR, showTOTPSecret } from './dom.js';
 
 function field(form, name) {
   return form.elements.namedItem(name);
@@ -44,7 +44,7 @@ function showTOTP() {
 // as the server's QR code, and asks for the code of the app it was added to.
 function showEnrolment(data) {
   showQR($('#totp-qr'), data.totp_qr);
-  $('#totp-secret').textContent = data.totp_secret;
+  showTOTPSecret($('#totp-secret'), data.totp_secret);
   $('#totp-url').textContent = data.totp_url || '';
   $('#totp-enrol').hidden = false;
   showTOTP();
