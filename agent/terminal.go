@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -248,7 +249,26 @@ func (s *session) attach() (*viewer, []byte, bool) {
 		s.expiry.Stop()
 		s.expiry = nil
 	}
-	return v, append([]byte(nil), s.replay...), true
+	return v, withoutQueries(s.replay), true
+}
+
+// terminalQueries are the requests a program sends its terminal that the
+// terminal answers as input: the cursor position and status reports and
+// the device attributes. A shell asks for the cursor position at each
+// prompt (busybox ash does).
+var terminalQueries = [][]byte{[]byte("\x1b[6n"), []byte("\x1b[5n"), []byte("\x1b[c"), []byte("\x1b[0c"), []byte("\x1b[>c"), []byte("\x1b[>0c")}
+
+// withoutQueries returns a copy of replay without terminalQueries. A
+// replay draws the screen again; asked again, the viewer's terminal would
+// answer questions the program asked long ago, and the answers would reach
+// the program now as if typed (an ash at its prompt then redraws it where
+// the stale answer says, over what the replay drew).
+func withoutQueries(replay []byte) []byte {
+	out := bytes.Clone(replay)
+	for _, q := range terminalQueries {
+		out = bytes.ReplaceAll(out, q, nil)
+	}
+	return out
 }
 
 // detach removes v. When it was the last viewer, a kept session is ended

@@ -369,6 +369,30 @@ func TestAgentTerminalSurvivesACutLink(t *testing.T) {
 	stop2()
 }
 
+// A viewer that attaches gets the session's output again without the
+// questions the program asked its terminal then (the cursor position, the
+// device attributes): its terminal would answer them as input, and the
+// program would take the stale answers as typed.
+func TestAgentReplayAsksTheTerminalNothing(t *testing.T) {
+	b := newAgentBed(t)
+	tok := b.space("s1")
+	stop := b.run("s1", tok)
+	defer stop()
+	waitFor(t, "the agent", func() bool { return b.agents.Status("s1").Connected })
+
+	tm := openTerm(t, b, "s1", agentwire.Terminal{Shell: "sh", Cols: 80, Rows: 24})
+	tm.send(`printf 'asked\033[6n\033[c\033[>c\n'; echo marked-$((6*7))` + "\n")
+	tm.waitOutput("marked-42")
+	if out := tm.output(); !strings.Contains(out, "asked\x1b[6n\x1b[c\x1b[>c") {
+		t.Fatalf("the first viewer got %q, not the program's questions as it asked them", out)
+	}
+	again := openTerm(t, b, "s1", agentwire.Terminal{Attach: tm.ts.ID})
+	again.waitOutput("marked-42")
+	if out := again.output(); !strings.Contains(out, "asked") || strings.Contains(out, "\x1b[") {
+		t.Fatalf("the replay is %q: want the output without the questions", out)
+	}
+}
+
 // revokeAndRestore cuts a linked agent by revoking its token until the
 // link ends, then restores the token so the agent links again.
 func (b *agentBed) revokeAndRestore(id string) {
