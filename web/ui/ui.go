@@ -107,13 +107,10 @@ func (u *UI) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Redirect(w, r, landing(a, target))
 		return
 	}
-	setup := false
-	if u.d.Users != nil {
-		var err error
-		if setup, err = u.d.Users.NeedsSetup(r.Context()); err != nil {
-			u.showError(w, r, nil, err)
-			return
-		}
+	setup, err := u.needsSetup(r)
+	if err != nil {
+		u.showError(w, r, nil, err)
+		return
 	}
 	title := "Log in"
 	if setup {
