@@ -66,6 +66,36 @@ const seenThroughPinned = `(() => {
 	return [...out, 'checked ' + checked];
 })()`
 
+// pinnedEdgeWrong is a script (a promise): the lists whose pinned
+// button column shows the edge (border and shadow) of columns going under
+// it where none do, or shows none where they do: looked at with each list
+// box at the start and at the end of its sideways scroll, two frames after
+// each scroll so that the scroll-driven edge has followed; then
+// "scroll N fit M": how many boxes with rows scroll and how many fit.
+const pinnedEdgeWrong = `(async () => {
+	const frames = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+	const out = [];
+	let scroll = 0, fit = 0;
+	for (const box of document.querySelectorAll('.scroll-x')) {
+		const cell = box.querySelector('tbody td.actions-col');
+		if (!box.checkVisibility() || !cell) continue;
+		const id = box.querySelector('table').id;
+		const edge = () => getComputedStyle(cell).boxShadow !== 'none';
+		const scrolls = box.scrollWidth > box.clientWidth + 1;
+		scrolls ? scroll++ : fit++;
+		box.scrollLeft = 0;
+		await frames();
+		if (edge() !== scrolls) out.push(id + (scrolls ? ': no edge while columns go under' : ': an edge on a list that fits'));
+		if (!scrolls) continue;
+		box.scrollLeft = box.scrollWidth;
+		await frames();
+		if (edge()) out.push(id + ': an edge with the list scrolled to its end');
+		box.scrollLeft = 0;
+		await frames();
+	}
+	return [...out, 'scroll ' + scroll + ' fit ' + fit];
+})()`
+
 // buttonsWithTwoIcons is a script: the buttons that hold an icon of their
 // own and get their action's icon from the stylesheet too.
 const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
@@ -141,6 +171,13 @@ func TestUINarrowInBrowser(t *testing.T) {
 				}
 				if (p == "/templates" || p == "/tokens") && seen[len(seen)-1] == "checked 0" {
 					t.Errorf("%s at 360 px: no list scrolls sideways under its pinned buttons to check", p)
+				}
+				edges := value(b, "the pinned columns' edges", chromedp.Evaluate[[]string](pinnedEdgeWrong, chromedp.EvalAwaitPromise))
+				for _, s := range edges[:len(edges)-1] {
+					t.Errorf("%s at 360 px: %s", p, s)
+				}
+				if want := map[string]string{"/tokens": "scroll 1 fit 0", "/roles": "scroll 0 fit 1"}[p]; want != "" && edges[len(edges)-1] != want {
+					t.Errorf("%s at 360 px: the lists with rows: %s, want %s", p, edges[len(edges)-1], want)
 				}
 				for _, two := range eval[[]string](b, "buttons with two icons", buttonsWithTwoIcons) {
 					t.Errorf("%s: the button %q shows two icons", p, two)
