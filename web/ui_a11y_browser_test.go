@@ -118,11 +118,15 @@ const rowButtonsUnnamed = `[...document.querySelectorAll('table tbody tr button'
 	.map((e) => (e.closest('table').id || 'table') + ': ' + (e.getAttribute('aria-label') || e.textContent.trim()))`
 
 // shoot saves the page's screenshots at the desktop width and at 390 px,
-// as <name>-desktop.png and <name>-390.png, in dir and, when
+// as <name>-desktop.png and <name>-390.png, and at the desktop width in
+// the dark scheme, as <name>-dark.png, in dir and, when
 // KNOT_UI_SCREENSHOTS names a directory, there too (as knot-ui-<name>-…).
 func (b *tab) shoot(dir, name string) {
 	b.t.Helper()
 	b.screenshots(dir, "page-"+name)
+	b.do("dark scheme", colorScheme("dark"))
+	b.screenshot(dir, "page-"+name+"-dark.png")
+	b.do("the page's own scheme", colorScheme(""))
 }
 
 // TestUIAccessibilityInBrowser runs axe-core on every page of the UI, as
