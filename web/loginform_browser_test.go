@@ -63,9 +63,10 @@ func TestLoginWithoutScriptInBrowser(t *testing.T) {
 		t.Fatalf("the page shows secret %q and URI %q", secret, uri)
 	}
 	b.visible("#totp-qr")
-	if msg := b.text("#login-form .error"); !strings.Contains(msg, "no authenticator yet") {
+	if msg := b.text("#totp-enrol"); !strings.Contains(msg, "no authenticator yet") {
 		t.Fatalf("the page says %q", msg)
 	}
+	b.enrolmentSaysNoMore()
 	if got := eval[string](b, "password field", `document.querySelector('#login-form input[name=password]').value`); got != "" {
 		t.Fatalf("the page came back with the password %q", got)
 	}

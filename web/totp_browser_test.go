@@ -39,6 +39,18 @@ func (b *tab) groupedSecret(css, secret string) {
 	b.do("desktop width again", chromedp.EmulateViewport(1280, 900))
 }
 
+// enrolmentSaysNoMore fails the test when the login page that shows a
+// two-factor enrolment also shows an error: the API's message for it
+// names its JSON fields (totp_secret, totp_code), and the enrolment's
+// notice says what to do in words.
+func (b *tab) enrolmentSaysNoMore() {
+	b.t.Helper()
+	b.visible("#totp-enrol")
+	if msg := eval[string](b, "the form's error", `(() => { const e = document.querySelector('#login-form .error'); return e.checkVisibility() ? e.textContent : ''; })()`); msg != "" {
+		b.t.Errorf("the enrolment shows the error %q", msg)
+	}
+}
+
 // TestTOTPEnrolmentInBrowser sets up two-factor login on the login page:
 // the first login shows the secret and its URI, and a code logs in.
 func TestTOTPEnrolmentInBrowser(t *testing.T) {
@@ -58,6 +70,7 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 	b.click("#login-form button[type=submit]")
 	secret := b.text("#totp-secret")
 	b.groupedSecret("#totp-secret", secret)
+	b.enrolmentSaysNoMore()
 	if uri := b.text("#totp-url"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {
 		t.Fatalf("the page shows secret %q and URI %q", secret, uri)
 	}

@@ -122,8 +122,9 @@ func (u *UI) needsSetup(r *http.Request) (bool, error) {
 }
 
 // refuseForm shows the login page of d again with err: a TOTP enrolment's
-// secret, or err's message. Nothing typed but the email and username
-// comes back.
+// secret (the page's notice says what to do with it: the API's message,
+// which names its JSON fields, is not shown), or err's message. Nothing
+// typed but the email and username comes back.
 func (u *UI) refuseForm(w http.ResponseWriter, r *http.Request, d *data, err error) {
 	if d.Setup {
 		d.Title = "Set up knot"
@@ -135,7 +136,6 @@ func (u *UI) refuseForm(w http.ResponseWriter, r *http.Request, d *data, err err
 	case errors.As(err, &en):
 		body := api.NewEnrolment(en)
 		d.Enrolment, d.TOTP = &enrolment{Secret: en.Secret, URI: en.URI, QR: template.URL(body.TOTPQR)}, true
-		d.Error = sentence(body.Error)
 	case status == http.StatusInternalServerError:
 		u.d.Log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		d.Error = "Internal error."

@@ -149,6 +149,10 @@ func TestLoginFormWithoutScript(t *testing.T) {
 		if w.Code != http.StatusUnauthorized || strings.Contains(body, formPassword) {
 			t.Fatalf("= %d, or the password is echoed:\n%s", w.Code, body)
 		}
+		// The notice says what to do; the API's message names JSON fields.
+		if strings.Contains(body, "totp_secret") || !strings.Contains(body, `<p class="error" role="alert" hidden>`) {
+			t.Fatalf("the enrolment page shows an error:\n%s", body)
+		}
 	})
 
 	t.Run("AnotherSitesFormIsRefused", func(t *testing.T) {

@@ -18,6 +18,8 @@ async function login(email, password, totpCode = '') {
   await api('POST', '/api/auth/web', { email, password, totp_code: totpCode });
 }
 
+// handle runs fn when form is submitted, and goes on unless fn returns
+// false (the form asks for more, and says what).
 function handle(form, fn) {
   const error = $('.error', form);
   const button = $('button[type="submit"]', form);
@@ -26,7 +28,10 @@ function handle(form, fn) {
     hideError(error);
     button.disabled = true;
     try {
-      await fn();
+      if (await fn() === false) {
+        button.disabled = false;
+        return;
+      }
       proceed(form);
     } catch (err) {
       showError(error, err);
@@ -61,8 +66,12 @@ if (loginForm) {
       await login(field(loginForm, 'email').value.trim(), field(loginForm, 'password').value, code);
     } catch (err) {
       if (err.data && err.data.totp_secret) {
+        // The enrolment's notice says what to do; the API's message,
+        // which names its JSON fields, is for API clients.
         showEnrolment(err.data);
-      } else if (code !== '') {
+        return false;
+      }
+      if (code !== '') {
         field(loginForm, 'totp_code').select();
       } else {
         field(loginForm, 'password').select();
