@@ -63,8 +63,9 @@ func (t *Timing) Add(run func()) {
 
 // Report reports the rates of plain loopback (t) and of the forwarded
 // path, each moving size bytes per run, the ratios of their wall and CPU
-// times (ratio, cpu-ratio), and those of plain loopback to the relayed
-// floor (floor-ratio, floor-cpu-ratio).
+// times (ratio, cpu-ratio), those of plain loopback to the relayed floor
+// (floor-ratio, floor-cpu-ratio), and how many cores plain loopback and
+// the forwarded path kept busy on average (CPU time over wall time).
 func (t Timing) Report(b *testing.B, size int, relayed, forwarded Timing) {
 	mbs := func(d time.Duration) float64 { return float64(size) * float64(b.N) / d.Seconds() / 1e6 }
 	b.ReportMetric(mbs(t.wall), "loopback-MB/s")
@@ -73,4 +74,6 @@ func (t Timing) Report(b *testing.B, size int, relayed, forwarded Timing) {
 	b.ReportMetric(t.cpu.Seconds()/forwarded.cpu.Seconds(), "cpu-ratio")
 	b.ReportMetric(t.wall.Seconds()/relayed.wall.Seconds(), "floor-ratio")
 	b.ReportMetric(t.cpu.Seconds()/relayed.cpu.Seconds(), "floor-cpu-ratio")
+	b.ReportMetric(t.cpu.Seconds()/t.wall.Seconds(), "loopback-cores")
+	b.ReportMetric(forwarded.cpu.Seconds()/forwarded.wall.Seconds(), "forwarded-cores")
 }
