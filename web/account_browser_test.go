@@ -179,6 +179,18 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.open("/account")
 			loaded()
 			const newPassword = "another-long-password"
+			// With a token, the form asks what a new password does to it,
+			// and deletes it unless told to keep it.
+			b.typeIn("#token-form input[name=name]", "deploy bot")
+			b.click("#token-form button[type=submit]")
+			b.visible(`#tokens tr[data-name="deploy bot"]`)
+			b.visible("#tokens-choice")
+			if got := b.text("#tokens-choice legend"); got != "Your API token, when the password changes" {
+				t.Errorf("the choice of what happens to the tokens is titled %q", got)
+			}
+			if got := eval[string](b, "token choice", `document.querySelector('#password-form [name=tokens_on_change]:checked').parentElement.textContent.trim()`); !strings.HasPrefix(got, "Delete them") {
+				t.Errorf("the choice made for the tokens is %q, want to delete them", got)
+			}
 			b.typeIn("#password-form input[name=current_password]", password)
 			b.typeIn("#password-form input[name=email]", "ann@new.example.com")
 			b.typeIn("#password-form input[name=new_password]", newPassword)
@@ -190,6 +202,8 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.typeIn("#password-form input[name=new_password2]", newPassword)
 			b.click("#password-form button[type=submit]")
 			status("Email and password saved.")
+			b.gone(`#tokens tr[data-name="deploy bot"]`)
+			b.do("wait for the token choice to go", chromedp.Poll[chromedp.Void](`document.querySelector('#tokens-choice').hidden`, chromedp.WithPollingTimeout(stepTimeout)))
 			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {
 				t.Errorf("after the change the page says %q", got)
 			}

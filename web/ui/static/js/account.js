@@ -9,6 +9,7 @@ import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from '
 import { mountTokens } from './tokenlist.js';
 
 let me = null; // the user, as whoami answered
+let reloadTokens = async () => {}; // shows the API tokens again
 
 const field = (form, name) => form.elements.namedItem(name);
 
@@ -65,7 +66,7 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (pw !== '' || field(form, 'new_password2').value !== '') {
     if (pw !== field(form, 'new_password2').value) throw new Error('new_password2 must be the same as the new password above');
     body.password = pw;
-    body.keep_tokens = field(form, 'keep_tokens').checked;
+    body.keep_tokens = !$('#tokens-choice').hidden && form.elements.namedItem('tokens_on_change').value === 'keep';
   }
   if (body.email === undefined && body.password === undefined) {
     throw new Error('Nothing to save: change your email or type a new password.');
@@ -80,12 +81,21 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (body.email) me.email = email;
   $('#account-who').textContent = `${me.username} · ${me.email}`;
   for (const name of ['current_password', 'new_password', 'new_password2']) field(form, name).value = '';
-  if (body.password !== undefined) loadSessions();
+  if (body.password !== undefined) await Promise.all([loadSessions(), reloadTokens()]);
 });
 
 onSubmit($('#ssh-form'), 'SSH key saved.', async (form) => {
   await update({ ssh_public_key: field(form, 'ssh_public_key').value.trim() });
 });
+
+// showTokenCount shows the choice of what a new password does to the
+// user's API tokens while they have some: deleting them unless they choose
+// to keep them.
+function showTokenCount(n) {
+  $('#tokens-choice').hidden = n === 0;
+  $('#tokens-choice-title').textContent = n === 1 ? 'Your API token, when the password changes'
+    : `Your ${n} API tokens, when the password changes`;
+}
 
 // limit shows what is used of a limit (0: none).
 function limit(used, max) {
@@ -235,7 +245,8 @@ async function start() {
     showError($('#page-error'), err);
     return;
   }
-  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), mountTokens('#tokens-error')]);
+  const tokens = mountTokens('#tokens-error', showTokenCount).then((reload) => { reloadTokens = reload; });
+  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), tokens]);
 }
 
 start().then(ready);
