@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/ssh"
 )
 
 // TestAccountPageInBrowser checks in Chromium that a user keeps their own
@@ -69,17 +72,75 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.typeIn("#profile-form input[name=timezone]", "Europe/Paris")
 			b.click("#profile-form button[type=submit]")
 			status("Profile saved.")
-			const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b2t0ZXN0a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5 ann@laptop"
-			b.setValue("#ssh-form textarea[name=ssh_public_key]", key)
-			b.click("#ssh-form button[type=submit]")
-			status("SSH key saved.")
 			b.open("/account")
 			loaded()
-			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value,
-				document.querySelector('#ssh-form textarea[name=ssh_public_key]').value]`)
-			if got[0] != "zsh" || got[1] != "Europe/Paris" || got[2] != key {
-				t.Fatalf("after a reload the profile shows shell %q, time zone %q and SSH key %q", got[0], got[1], got[2])
+			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value]`)
+			if got[0] != "zsh" || got[1] != "Europe/Paris" {
+				t.Fatalf("after a reload the profile shows shell %q and time zone %q", got[0], got[1])
 			}
+		}},
+		{"ListsAddsAndRemovesSSHKeys", func(t *testing.T) {
+			laptop, laptopFP := newSSHKey(t, "ann@laptop")
+			desktop, desktopFP := newSSHKey(t, "ann@desktop")
+			old, oldFP := newSSHKey(t, "ann@old")
+			b.visible("#ssh-empty")
+			// A bad key is refused in words, next to its field.
+			b.setValue("#ssh-form textarea[name=key]", "ssh-ed25519 not-a-key")
+			b.click("#ssh-form button[type=submit]")
+			if msg := b.text(`#ssh-form textarea[name=key] ~ .field-error`); !strings.HasPrefix(msg, "Key: not an SSH public key: give a line of a .pub file") {
+				t.Errorf("a bad key is refused with %q next to its field", msg)
+			}
+			b.setValue("#ssh-form textarea[name=key]", laptop)
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key ann@laptop added.")
+			b.setValue("#ssh-form textarea[name=key]", desktop)
+			b.typeIn("#ssh-form input[name=name]", "work desktop")
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key work desktop added.")
+			// A key of the older single field shows too, as such.
+			if r := b.fetch("PUT", "/api/users/"+annID, map[string]any{"ssh_public_key": old}, true); r.Status != http.StatusOK {
+				t.Fatalf("set ann's older key field = %d %s", r.Status, r.Body)
+			}
+			b.open("/account")
+			loaded()
+			// Each row: name, type, fingerprint, whether it says when it was
+			// added, whether it is of the older field.
+			rows := func() string {
+				return strings.Join(eval[[]string](b, "keys", `[...document.querySelectorAll('#ssh-keys tbody tr')].map(r =>
+					[...r.cells].slice(0, 3).map(c => c.textContent).concat([r.cells[3].textContent === '—' ? 'undated' : 'dated', r.dataset.legacy]).join(' / '))`), "\n")
+			}
+			want := strings.Join([]string{
+				"ann@laptop / Ed25519 / " + laptopFP + " / dated / false",
+				"work desktop / Ed25519 / " + desktopFP + " / dated / false",
+				"ann@oldolder field / Ed25519 / " + oldFP + " / undated / true",
+			}, "\n")
+			if got := rows(); got != want {
+				t.Errorf("the SSH keys listed are\n%s\nwant\n%s", got, want)
+			}
+			b.visible("#ssh-legacy-hint")
+			b.screenshots(shots, "account-ssh-keys")
+			remove := func(name, fp string) {
+				t.Helper()
+				b.click(fmt.Sprintf(`#ssh-keys tr[data-name=%q] button[data-action="remove"]`, name))
+				if msg := b.text("#confirm-message"); msg != fmt.Sprintf("Remove the SSH key %s (%s)? Your spaces stop accepting it for SSH.", name, fp) {
+					t.Errorf("removing asks %q", msg)
+				}
+				b.click("#confirm-ok")
+				b.gone(fmt.Sprintf(`#ssh-keys tr[data-name=%q]`, name))
+			}
+			remove("ann@laptop", laptopFP)
+			remove("ann@old", oldFP)
+			r := b.fetch("GET", "/api/users/"+annID+"/ssh-keys", nil, false)
+			if r.Status != http.StatusOK || strings.Contains(r.Body, laptopFP) || !strings.Contains(r.Body, desktopFP) {
+				t.Errorf("after removing one key the API lists %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("GET", "/api/users/whoami", nil, false); strings.Contains(r.Body, "ssh-ed25519") {
+				t.Errorf("the older key field still holds a key: %s", r.Body)
+			}
+			if got := rows(); !strings.HasPrefix(got, "work desktop / Ed25519 / "+desktopFP) || strings.Contains(got, "\n") {
+				t.Errorf("after removing two keys the list shows\n%s", got)
+			}
+			b.gone("#ssh-legacy-hint:not([hidden])")
 		}},
 		{"UnknownTimezoneIsSaidAtItsField", func(t *testing.T) {
 			b.typeIn("#profile-form input[name=timezone]", "Mars/Olympus")
@@ -228,7 +289,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 				wide := eval[string](b, "widest", `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`)
 				t.Errorf("at 360 px the page is %v px wider than the window: %s", w, wide)
 			}
-			for _, list := range []string{"#tokens", "#sessions"} {
+			for _, list := range []string{"#tokens", "#sessions", "#ssh-keys"} {
 				js := fmt.Sprintf(`document.querySelector('%s').getBoundingClientRect().width - document.querySelector('%s').parentElement.clientWidth`, list, list)
 				if w := eval[float64](b, list+" width", js); w > 0 {
 					t.Errorf("at 360 px the list %s is %v px wider than its box", list, w)
@@ -249,4 +310,19 @@ func TestAccountPageInBrowser(t *testing.T) {
 			t.FailNow()
 		}
 	}
+}
+
+// newSSHKey returns the public key line of a new ed25519 key with comment,
+// and its fingerprint.
+func newSSHKey(t *testing.T, comment string) (line, fingerprint string) {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment, ssh.FingerprintSHA256(k)
 }

@@ -1,5 +1,5 @@
 // account.js is the account page: the user's own profile, email and
-// password, SSH key, quota, two-factor login, API tokens (tokenlist.js) and
+// password, SSH keys, quota, two-factor login, API tokens (tokenlist.js) and
 // login sessions. Every form keeps what was typed and shows a refusal next
 // to the field it concerns.
 import './shell.js';
@@ -49,7 +49,6 @@ async function loadMe() {
   field(profile, 'preferred_shell').value = me.preferred_shell || '';
   field(profile, 'timezone').value = me.timezone || '';
   field($('#password-form'), 'email').value = me.email;
-  field($('#ssh-form'), 'ssh_public_key').value = me.ssh_public_key || '';
 }
 
 onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
@@ -84,8 +83,111 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (body.password !== undefined) await Promise.all([loadSessions(), reloadTokens()]);
 });
 
-onSubmit($('#ssh-form'), 'SSH key saved.', async (form) => {
-  await update({ ssh_public_key: field(form, 'ssh_public_key').value.trim() });
+// The SSH keys: those of the user's key list (/ssh-keys), and the lines of
+// the older single ssh_public_key field of the profile, which spaces accept
+// as well. A key is added to the list; removing an older field's key
+// takes its line out of the field.
+
+const sshBody = $('#ssh-keys tbody');
+
+// keyTypes names the types of SSH keys in words.
+const keyTypes = {
+  'ssh-ed25519': 'Ed25519', 'ssh-rsa': 'RSA', 'ssh-dss': 'DSA',
+  'ecdsa-sha2-nistp256': 'ECDSA P-256', 'ecdsa-sha2-nistp384': 'ECDSA P-384', 'ecdsa-sha2-nistp521': 'ECDSA P-521',
+  'sk-ssh-ed25519@openssh.com': 'Ed25519 security key', 'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA security key',
+};
+
+function keyType(line) {
+  const t = line.trim().split(/\s+/)[0];
+  return keyTypes[t] || t;
+}
+
+// fingerprintOf returns the SHA256 fingerprint of a key line, as
+// ssh-keygen -l prints it, or '' when it cannot be worked out here.
+async function fingerprintOf(line) {
+  const b64 = line.trim().split(/\s+/)[1];
+  if (!b64 || !globalThis.crypto || !crypto.subtle) return '';
+  try {
+    const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', blob));
+    return 'SHA256:' + btoa(String.fromCharCode(...sum)).replace(/=+$/, '');
+  } catch {
+    return '';
+  }
+}
+
+// legacyKeys returns the keys of the older ssh_public_key field: one a
+// line, each with its line.
+async function legacyKeys() {
+  const lines = (me.ssh_public_key || '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return Promise.all(lines.map(async (line) => {
+    const [, , ...comment] = line.split(/\s+/);
+    return { key_id: 'legacy:' + line, legacy: line, name: comment.join(' '), key: line, fingerprint: await fingerprintOf(line) };
+  }));
+}
+
+function keyName(k) {
+  return k.name || k.fingerprint || keyType(k.key);
+}
+
+async function loadKeys() {
+  try {
+    const [got, legacy] = await Promise.all([api('GET', path('users', me.user_id, 'ssh-keys')), legacyKeys()]);
+    const keys = [...got.keys, ...legacy];
+    setRows(sshBody, keys, (k) => k.key_id, keyRow);
+    $('#ssh-keys').hidden = keys.length === 0;
+    $('#ssh-empty').hidden = keys.length > 0;
+    $('#ssh-legacy-hint').hidden = legacy.length === 0;
+    hideError($('#ssh-error'));
+  } catch (err) {
+    showError($('#ssh-error'), err);
+  }
+}
+
+function keyRow(k) {
+  const name = keyName(k);
+  return h('tr', { dataset: { name, fingerprint: k.fingerprint, legacy: String(Boolean(k.legacy)) } },
+    h('td', {}, h('span', { class: 'name', text: name }),
+      k.legacy && h('span', { class: 'badge', text: 'older field', title: 'In the ssh_public_key field of your profile' })),
+    h('td', { class: 'nowrap', text: keyType(k.key) }),
+    h('td', { class: 'fingerprint', text: k.fingerprint || '—' }),
+    h('td', { class: 'nowrap', text: k.added_at ? fmtTime(k.added_at) : '—' }),
+    h('td', { class: 'actions-col' }, h('button', {
+      type: 'button', class: 'small danger', text: 'Remove', dataset: { action: 'remove' },
+      'aria-label': rowLabel('Remove', name), onclick: () => removeKey(k, name),
+    })));
+}
+
+async function removeKey(k, name) {
+  const which = k.fingerprint && k.fingerprint !== name ? `${name} (${k.fingerprint})` : name;
+  if (!await confirmAction(`Remove the SSH key ${which}? Your spaces stop accepting it for SSH.`, 'Remove')) return;
+  await runAction({
+    tbody: sshBody,
+    key: k.key_id,
+    verb: 'remove',
+    fn: () => (k.legacy ? removeLegacyKey(k.legacy) : api('DELETE', path('users', me.user_id, 'ssh-keys', k.key_id))),
+    refresh: loadKeys,
+    failure: (err) => `Could not remove the SSH key ${name}: ${err.message}`,
+    success: `The SSH key ${name} is removed.`,
+  });
+}
+
+// removeLegacyKey takes line out of the older ssh_public_key field.
+async function removeLegacyKey(line) {
+  const rest = (me.ssh_public_key || '').split('\n').filter((l) => l.trim() !== line).join('\n').trim();
+  await update({ ssh_public_key: rest });
+  me.ssh_public_key = rest;
+}
+
+onSubmit($('#ssh-form'), 'SSH key added.', async (form) => {
+  const added = await api('POST', path('users', me.user_id, 'ssh-keys'), {
+    key: field(form, 'key').value.trim(),
+    name: field(form, 'name').value.trim(),
+  });
+  for (const name of ['key', 'name']) field(form, name).value = '';
+  await loadKeys();
+  announce('success', `SSH key ${keyName(added)} added.`, () => $('button[type="submit"]', form));
+  return false;
 });
 
 // showTokenCount shows the choice of what a new password does to the
@@ -246,7 +348,7 @@ async function start() {
     return;
   }
   const tokens = mountTokens('#tokens-error', showTokenCount).then((reload) => { reloadTokens = reload; });
-  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), tokens]);
+  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), loadKeys(), tokens]);
 }
 
 start().then(ready);
