@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -200,22 +202,35 @@ func TestAccountPageInBrowser(t *testing.T) {
 			if r := other.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
 				t.Fatalf("the other session: %d %s", r.Status, r.Body)
 			}
+			// The knot command line and a leaf log in as programs.
+			for _, ua := range []string{"knot/1.2.3", "knot/1.2.3 leaf/branch"} {
+				loginAs(t, base, ua, "ann@example.com", password)
+			}
 			b.open("/account")
 			loaded()
-			// Ann has this session, the other tab's and the one the check
-			// of her old password opened with POST /api/auth.
+			// Ann has this session, the other tab's, the one the check
+			// of her old password opened with POST /api/auth, and the
+			// programs'.
 			rows := eval[[]string](b, "sessions", `[...document.querySelectorAll('#sessions tbody tr')].map(r => r.dataset.current)`)
-			if strings.Count(strings.Join(rows, ","), "true") != 1 || len(rows) != 3 {
-				t.Fatalf("sessions shown (current flags): %q, want this one and two others", rows)
+			if strings.Count(strings.Join(rows, ","), "true") != 1 || len(rows) != 5 {
+				t.Fatalf("sessions shown (current flags): %q, want this one and four others", rows)
 			}
-			if got := b.text(`#sessions tr[data-current="true"] .badge`); got != "this browser" {
+			if got := b.text(`#sessions tr[data-current="true"] .badge`); got != "this session" {
 				t.Errorf("the current session is marked %q", got)
+			}
+			names := eval[[]string](b, "session names", `[...document.querySelectorAll('#sessions tbody tr .name')].map(n => n.textContent).sort()`)
+			want := []string{"Chrome on Linux", "Chrome on Linux", "Chrome on Linux", "The knot command line (knot 1.2.3)", "Your login at the leaf branch"}
+			if strings.Join(names, "|") != strings.Join(want, "|") {
+				t.Errorf("the sessions are named %q, want %q", names, want)
+			}
+			if got := b.text("#sessions-hint"); !strings.HasPrefix(got, "Where you are logged in at this standalone server (location ") {
+				t.Errorf("the sessions are said to be %q", got)
 			}
 			if n := eval[int](b, "revoke buttons", `document.querySelectorAll('#sessions tr[data-current="true"] button').length`); n != 0 {
 				t.Errorf("the current session has %d buttons, want no Revoke", n)
 			}
 			b.screenshots(shots, "account")
-			for left := 2; left > 0; left-- {
+			for left := 4; left > 0; left-- {
 				b.click(`#sessions tr[data-current="false"] button[data-action="revoke"]`)
 				b.click("#confirm-ok")
 				cond := fmt.Sprintf(`document.querySelectorAll('#sessions tr[data-current="false"]').length === %d`, left-1)
@@ -325,4 +340,27 @@ func newSSHKey(t *testing.T, comment string) (line, fingerprint string) {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment, ssh.FingerprintSHA256(k)
+}
+
+// loginAs logs in at base with the user agent ua, as a program does.
+func loginAs(t *testing.T, base, ua, email, password string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"email": email, "password": password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", base+"/api/auth", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", ua)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s = %d", ua, resp.StatusCode)
+	}
 }

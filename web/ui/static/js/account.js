@@ -277,14 +277,19 @@ $('#totp-cancel').addEventListener('click', () => {
   field($('#totp-form'), 'current_password').focus();
 });
 
-// browserOf names the browser and system of a user agent in a few words.
-function browserOf(ua) {
-  if (!ua) return 'unknown (an API client)';
+// sessionOf says what opened a session, by its user agent: a browser
+// ("Chrome on Linux"), the knot command line, or a leaf, which logs in here
+// with the password of each login at it ("knot/VERSION leaf/LOCATION").
+function sessionOf(ua) {
+  const knot = /^knot\/(\S+)(?: leaf\/(\S+))?$/.exec(ua || '');
+  if (knot && knot[2]) return `Your login at the leaf ${knot[2]}`;
+  if (knot) return `The knot command line (knot ${knot[1]})`;
+  if (!ua) return 'A program that sends no name';
   const name = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari'], ['curl/', 'curl']]
     .find(([k]) => ua.includes(k));
   const os = [['Android', 'Android'], ['iPhone', 'iPhone'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']]
     .find(([k]) => ua.includes(k));
-  if (!name) return ua.slice(0, 60);
+  if (!name) return `A program: ${ua.slice(0, 60)}`;
   return os ? `${name[1]} on ${os[1]}` : name[1];
 }
 
@@ -307,11 +312,11 @@ async function loadSessions() {
 }
 
 function sessionRow(s) {
-  const name = browserOf(s.user_agent);
+  const name = sessionOf(s.user_agent);
   const label = `${name} from ${s.ip || 'an unknown address'}, logged in ${fmtTime(s.created_at)}`;
   return h('tr', { dataset: { current: String(s.current) } },
     h('td', {}, h('span', { class: 'name', text: name, title: s.user_agent || null }),
-      s.current && h('span', { class: 'badge state-running', text: 'this browser' })),
+      s.current && h('span', { class: 'badge state-running', text: 'this session' })),
     h('td', { class: 'nowrap', text: s.ip || '—' }),
     h('td', { class: 'nowrap', text: fmtTime(s.created_at) }),
     h('td', { class: 'nowrap', text: lastUsed(s.last_used_at), title: fmtTime(s.last_used_at) }),
@@ -322,15 +327,15 @@ function sessionRow(s) {
 }
 
 async function revoke(s, name) {
-  if (!await confirmAction(`Log out the session of ${name} from ${s.ip || 'an unknown address'}?`, 'Revoke')) return;
+  if (!await confirmAction(`Log out the session “${name}” from ${s.ip || 'an unknown address'}, logged in ${fmtTime(s.created_at)}?`, 'Revoke')) return;
   await runAction({
     tbody: sessionsBody,
     key: s.session_id,
     verb: 'revoke',
     fn: () => api('DELETE', path('sessions', s.session_id)),
     refresh: loadSessions,
-    failure: (err) => `Could not revoke the session of ${name}: ${err.message}`,
-    success: `The session of ${name} is logged out.`,
+    failure: (err) => `Could not revoke the session “${name}”: ${err.message}`,
+    success: `The session “${name}” is logged out.`,
   });
 }
 
