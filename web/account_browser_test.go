@@ -264,7 +264,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 			if got := b.text("#tokens-choice legend"); got != "Your API token, when the password changes" {
 				t.Errorf("the choice of what happens to the tokens is titled %q", got)
 			}
-			if got := eval[string](b, "token choice", `document.querySelector('#password-form [name=tokens_on_change]:checked').parentElement.textContent.trim()`); !strings.HasPrefix(got, "Delete them") {
+			if got := eval[string](b, "token choice", `document.querySelector('#password-form [name=tokens_on_change]:checked').parentElement.textContent.trim()`); !strings.HasPrefix(got, "Delete it:") {
 				t.Errorf("the choice made for the tokens is %q, want to delete them", got)
 			}
 			b.typeIn("#password-form input[name=current_password]", password)

@@ -197,6 +197,7 @@ function showTokenCount(n) {
   $('#tokens-choice').hidden = n === 0;
   $('#tokens-choice-title').textContent = n === 1 ? 'Your API token, when the password changes'
     : `Your ${n} API tokens, when the password changes`;
+  for (const el of document.querySelectorAll('#tokens-choice .them')) el.textContent = n === 1 ? 'it' : 'them';
 }
 
 // limit shows what is used of a limit (0: none).
