@@ -277,7 +277,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 			}
 			b.typeIn("#password-form input[name=new_password2]", newPassword)
 			b.click("#password-form button[type=submit]")
-			status("Email and password saved.")
+			status("Email and password saved. Your API token is deleted.")
 			b.gone(`#tokens tr[data-name="deploy bot"]`)
 			b.do("wait for the token choice to go", chromedp.Poll[chromedp.Void](`document.querySelector('#tokens-choice').hidden`, chromedp.WithPollingTimeout(stepTimeout)))
 			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {

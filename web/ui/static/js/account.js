@@ -57,7 +57,7 @@ onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
   Object.assign(me, body);
 });
 
-onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
+onSubmit($('#password-form'), null, async (form) => {
   const email = field(form, 'email').value.trim();
   const pw = field(form, 'new_password').value;
   const body = { current_password: field(form, 'current_password').value };
@@ -65,8 +65,9 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (pw !== '' || field(form, 'new_password2').value !== '') {
     if (pw !== field(form, 'new_password2').value) throw new Error('new_password2 must be the same as the new password above');
     body.password = pw;
-    body.keep_tokens = !$('#tokens-choice').hidden && form.elements.namedItem('tokens_on_change').value === 'keep';
+    body.keep_tokens = tokenCount > 0 && form.elements.namedItem('tokens_on_change').value === 'keep';
   }
+  const deletes = body.password !== undefined && !body.keep_tokens ? tokenCount : 0;
   if (body.email === undefined && body.password === undefined) {
     throw new Error('Nothing to save: change your email or type a new password.');
   }
@@ -81,6 +82,9 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   $('#account-who').textContent = `${me.username} · ${me.email}`;
   for (const name of ['current_password', 'new_password', 'new_password2']) field(form, name).value = '';
   if (body.password !== undefined) await Promise.all([loadSessions(), reloadTokens()]);
+  const gone = { 0: '', 1: ' Your API token is deleted.' }[deletes] ?? ` Your ${deletes} API tokens are deleted.`;
+  announce('success', 'Email and password saved.' + gone, () => $('button[type="submit"]', form));
+  return false;
 });
 
 // The SSH keys: those of the user's key list (/ssh-keys), and the lines of
@@ -193,7 +197,10 @@ onSubmit($('#ssh-form'), 'SSH key added.', async (form) => {
 // showTokenCount shows the choice of what a new password does to the
 // user's API tokens while they have some: deleting them unless they choose
 // to keep them.
+let tokenCount = 0;
+
 function showTokenCount(n) {
+  tokenCount = n;
   $('#tokens-choice').hidden = n === 0;
   $('#tokens-choice-title').textContent = n === 1 ? 'Your API token, when the password changes'
     : `Your ${n} API tokens, when the password changes`;
