@@ -343,7 +343,10 @@ func (o *Origin) Login(ctx context.Context, id, email, password, totpCode string
 	if o.Down() != nil {
 		return
 	}
-	c, err := o.Client(ctx, "", "", http.Header{"X-Knot-Leaf": {o.opts.Location}})
+	// The user agent names the leaf, so that the user's list of sessions
+	// at the origin says where this one comes from.
+	ua := "knot/" + o.opts.Version + " leaf/" + o.opts.Location
+	c, err := o.Client(ctx, "", ua, http.Header{"X-Knot-Leaf": {o.opts.Location}})
 	if err != nil {
 		return
 	}

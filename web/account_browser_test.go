@@ -1,6 +1,10 @@
 package web_test
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -8,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/ssh"
 )
 
 // TestAccountPageInBrowser checks in Chromium that a user keeps their own
@@ -69,17 +74,75 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.typeIn("#profile-form input[name=timezone]", "Europe/Paris")
 			b.click("#profile-form button[type=submit]")
 			status("Profile saved.")
-			const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b2t0ZXN0a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5 ann@laptop"
-			b.setValue("#ssh-form textarea[name=ssh_public_key]", key)
-			b.click("#ssh-form button[type=submit]")
-			status("SSH key saved.")
 			b.open("/account")
 			loaded()
-			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value,
-				document.querySelector('#ssh-form textarea[name=ssh_public_key]').value]`)
-			if got[0] != "zsh" || got[1] != "Europe/Paris" || got[2] != key {
-				t.Fatalf("after a reload the profile shows shell %q, time zone %q and SSH key %q", got[0], got[1], got[2])
+			got := eval[[]string](b, "profile", `[document.querySelector('#profile-form select[name=preferred_shell]').value, document.querySelector('#profile-form input[name=timezone]').value]`)
+			if got[0] != "zsh" || got[1] != "Europe/Paris" {
+				t.Fatalf("after a reload the profile shows shell %q and time zone %q", got[0], got[1])
 			}
+		}},
+		{"ListsAddsAndRemovesSSHKeys", func(t *testing.T) {
+			laptop, laptopFP := newSSHKey(t, "ann@laptop")
+			desktop, desktopFP := newSSHKey(t, "ann@desktop")
+			old, oldFP := newSSHKey(t, "ann@old")
+			b.visible("#ssh-empty")
+			// A bad key is refused in words, next to its field.
+			b.setValue("#ssh-form textarea[name=key]", "ssh-ed25519 not-a-key")
+			b.click("#ssh-form button[type=submit]")
+			if msg := b.text(`#ssh-form textarea[name=key] ~ .field-error`); !strings.HasPrefix(msg, "Key: not an SSH public key: give a line of a .pub file") {
+				t.Errorf("a bad key is refused with %q next to its field", msg)
+			}
+			b.setValue("#ssh-form textarea[name=key]", laptop)
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key ann@laptop added.")
+			b.setValue("#ssh-form textarea[name=key]", desktop)
+			b.typeIn("#ssh-form input[name=name]", "work desktop")
+			b.click("#ssh-form button[type=submit]")
+			status("SSH key work desktop added.")
+			// A key of the older single field shows too, as such.
+			if r := b.fetch("PUT", "/api/users/"+annID, map[string]any{"ssh_public_key": old}, true); r.Status != http.StatusOK {
+				t.Fatalf("set ann's older key field = %d %s", r.Status, r.Body)
+			}
+			b.open("/account")
+			loaded()
+			// Each row: name, type, fingerprint, whether it says when it was
+			// added, whether it is of the older field.
+			rows := func() string {
+				return strings.Join(eval[[]string](b, "keys", `[...document.querySelectorAll('#ssh-keys tbody tr')].map(r =>
+					[...r.cells].slice(0, 3).map(c => c.textContent).concat([r.cells[3].textContent === '—' ? 'undated' : 'dated', r.dataset.legacy]).join(' / '))`), "\n")
+			}
+			want := strings.Join([]string{
+				"ann@laptop / Ed25519 / " + laptopFP + " / dated / false",
+				"work desktop / Ed25519 / " + desktopFP + " / dated / false",
+				"ann@oldolder field / Ed25519 / " + oldFP + " / undated / true",
+			}, "\n")
+			if got := rows(); got != want {
+				t.Errorf("the SSH keys listed are\n%s\nwant\n%s", got, want)
+			}
+			b.visible("#ssh-legacy-hint")
+			b.screenshots(shots, "account-ssh-keys")
+			remove := func(name, fp string) {
+				t.Helper()
+				b.click(fmt.Sprintf(`#ssh-keys tr[data-name=%q] button[data-action="remove"]`, name))
+				if msg := b.text("#confirm-message"); msg != fmt.Sprintf("Remove the SSH key %s (%s)? Your spaces stop accepting it for SSH.", name, fp) {
+					t.Errorf("removing asks %q", msg)
+				}
+				b.click("#confirm-ok")
+				b.gone(fmt.Sprintf(`#ssh-keys tr[data-name=%q]`, name))
+			}
+			remove("ann@laptop", laptopFP)
+			remove("ann@old", oldFP)
+			r := b.fetch("GET", "/api/users/"+annID+"/ssh-keys", nil, false)
+			if r.Status != http.StatusOK || strings.Contains(r.Body, laptopFP) || !strings.Contains(r.Body, desktopFP) {
+				t.Errorf("after removing one key the API lists %d %s", r.Status, r.Body)
+			}
+			if r := b.fetch("GET", "/api/users/whoami", nil, false); strings.Contains(r.Body, "ssh-ed25519") {
+				t.Errorf("the older key field still holds a key: %s", r.Body)
+			}
+			if got := rows(); !strings.HasPrefix(got, "work desktop / Ed25519 / "+desktopFP) || strings.Contains(got, "\n") {
+				t.Errorf("after removing two keys the list shows\n%s", got)
+			}
+			b.gone("#ssh-legacy-hint:not([hidden])")
 		}},
 		{"UnknownTimezoneIsSaidAtItsField", func(t *testing.T) {
 			b.typeIn("#profile-form input[name=timezone]", "Mars/Olympus")
@@ -139,22 +202,35 @@ func TestAccountPageInBrowser(t *testing.T) {
 			if r := other.fetch("GET", "/api/users/whoami", nil, false); r.Status != http.StatusOK {
 				t.Fatalf("the other session: %d %s", r.Status, r.Body)
 			}
+			// The knot command line and a leaf log in as programs.
+			for _, ua := range []string{"knot/1.2.3", "knot/1.2.3 leaf/branch"} {
+				loginAs(t, base, ua, "ann@example.com", password)
+			}
 			b.open("/account")
 			loaded()
-			// Ann has this session, the other tab's and the one the check
-			// of her old password opened with POST /api/auth.
+			// Ann has this session, the other tab's, the one the check
+			// of her old password opened with POST /api/auth, and the
+			// programs'.
 			rows := eval[[]string](b, "sessions", `[...document.querySelectorAll('#sessions tbody tr')].map(r => r.dataset.current)`)
-			if strings.Count(strings.Join(rows, ","), "true") != 1 || len(rows) != 3 {
-				t.Fatalf("sessions shown (current flags): %q, want this one and two others", rows)
+			if strings.Count(strings.Join(rows, ","), "true") != 1 || len(rows) != 5 {
+				t.Fatalf("sessions shown (current flags): %q, want this one and four others", rows)
 			}
-			if got := b.text(`#sessions tr[data-current="true"] .badge`); got != "this browser" {
+			if got := b.text(`#sessions tr[data-current="true"] .badge`); got != "this session" {
 				t.Errorf("the current session is marked %q", got)
+			}
+			names := eval[[]string](b, "session names", `[...document.querySelectorAll('#sessions tbody tr .name')].map(n => n.textContent).sort()`)
+			want := []string{"Chrome on Linux", "Chrome on Linux", "Chrome on Linux", "The knot command line (knot 1.2.3)", "Your login at the leaf branch"}
+			if strings.Join(names, "|") != strings.Join(want, "|") {
+				t.Errorf("the sessions are named %q, want %q", names, want)
+			}
+			if got := b.text("#sessions-hint"); !strings.HasPrefix(got, "Where you are logged in at this standalone server (location ") {
+				t.Errorf("the sessions are said to be %q", got)
 			}
 			if n := eval[int](b, "revoke buttons", `document.querySelectorAll('#sessions tr[data-current="true"] button').length`); n != 0 {
 				t.Errorf("the current session has %d buttons, want no Revoke", n)
 			}
 			b.screenshots(shots, "account")
-			for left := 2; left > 0; left-- {
+			for left := 4; left > 0; left-- {
 				b.click(`#sessions tr[data-current="false"] button[data-action="revoke"]`)
 				b.click("#confirm-ok")
 				cond := fmt.Sprintf(`document.querySelectorAll('#sessions tr[data-current="false"]').length === %d`, left-1)
@@ -179,6 +255,18 @@ func TestAccountPageInBrowser(t *testing.T) {
 			b.open("/account")
 			loaded()
 			const newPassword = "another-long-password"
+			// With a token, the form asks what a new password does to it,
+			// and deletes it unless told to keep it.
+			b.typeIn("#token-form input[name=name]", "deploy bot")
+			b.click("#token-form button[type=submit]")
+			b.visible(`#tokens tr[data-name="deploy bot"]`)
+			b.visible("#tokens-choice")
+			if got := b.text("#tokens-choice legend"); got != "Your API token, when the password changes" {
+				t.Errorf("the choice of what happens to the tokens is titled %q", got)
+			}
+			if got := eval[string](b, "token choice", `document.querySelector('#password-form [name=tokens_on_change]:checked').parentElement.textContent.trim()`); !strings.HasPrefix(got, "Delete it:") {
+				t.Errorf("the choice made for the tokens is %q, want to delete them", got)
+			}
 			b.typeIn("#password-form input[name=current_password]", password)
 			b.typeIn("#password-form input[name=email]", "ann@new.example.com")
 			b.typeIn("#password-form input[name=new_password]", newPassword)
@@ -189,7 +277,9 @@ func TestAccountPageInBrowser(t *testing.T) {
 			}
 			b.typeIn("#password-form input[name=new_password2]", newPassword)
 			b.click("#password-form button[type=submit]")
-			status("Email and password saved.")
+			status("Email and password saved. Your API token is deleted.")
+			b.gone(`#tokens tr[data-name="deploy bot"]`)
+			b.do("wait for the token choice to go", chromedp.Poll[chromedp.Void](`document.querySelector('#tokens-choice').hidden`, chromedp.WithPollingTimeout(stepTimeout)))
 			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {
 				t.Errorf("after the change the page says %q", got)
 			}
@@ -214,7 +304,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 				wide := eval[string](b, "widest", `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).slice(0, 12).join(' ')`)
 				t.Errorf("at 360 px the page is %v px wider than the window: %s", w, wide)
 			}
-			for _, list := range []string{"#tokens", "#sessions"} {
+			for _, list := range []string{"#tokens", "#sessions", "#ssh-keys"} {
 				js := fmt.Sprintf(`document.querySelector('%s').getBoundingClientRect().width - document.querySelector('%s').parentElement.clientWidth`, list, list)
 				if w := eval[float64](b, list+" width", js); w > 0 {
 					t.Errorf("at 360 px the list %s is %v px wider than its box", list, w)
@@ -234,5 +324,43 @@ func TestAccountPageInBrowser(t *testing.T) {
 		if !t.Run(s.name, s.fn) {
 			t.FailNow()
 		}
+	}
+}
+
+// newSSHKey returns the public key line of a new ed25519 key with comment,
+// and its fingerprint.
+func newSSHKey(t *testing.T, comment string) (line, fingerprint string) {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment, ssh.FingerprintSHA256(k)
+}
+
+// loginAs logs in at base with the user agent ua, as a program does.
+func loginAs(t *testing.T, base, ua, email, password string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]string{"email": email, "password": password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("POST", base+"/api/auth", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", ua)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as %s = %d", ua, resp.StatusCode)
 	}
 }

@@ -3,11 +3,13 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/crypt"
 	"github.com/knot-dev/knot/storage"
 )
@@ -91,6 +93,17 @@ func TestLeafServicesWriteAtTheOriginAsTheCaller(t *testing.T) {
 	waitRecord(t, f.leafStore, shared.KindUser, adminID(t, ob, session), false)
 	leafSession := f.login(lb)
 	ctx := context.Background()
+	// The origin session the leaf opened for this login names the leaf,
+	// so that the user's list of sessions at the origin says whose it is.
+	var sessions []api.Session
+	mustCall(t, http.StatusOK, ob, "GET", "/api/sessions", session, nil, &sessions)
+	var agents []string
+	for _, se := range sessions {
+		agents = append(agents, se.UserAgent)
+	}
+	if !slices.Contains(agents, "knot/test leaf/away") {
+		t.Fatalf("the sessions at the origin have the user agents %q, none the leaf's", agents)
+	}
 
 	var g struct {
 		ID string `json:"group_id"`

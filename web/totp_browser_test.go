@@ -59,16 +59,16 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 	const password = "a-long-password"
 	b.open("/")
 	b.waitPath("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.visible("#login-form #totp-code")
-	b.typeIn("#login-form input[name=email]", "admin@example.com")
-	b.typeIn("#login-form input[name=password]", password)
-	b.click("#login-form button[type=submit]")
-	secret := b.text("#totp-secret")
+	// The account is made, and the login form says so, holds what was
+	// typed and shows the enrolment at once.
+	secret := b.setupWithTOTP(password)
+	if got := b.text("#created"); !strings.HasPrefix(got, "The account admin is created") || !strings.Contains(got, "two-factor login is on") {
+		t.Errorf("after creating the first user the login form says %q", got)
+	}
+	if got := eval[[]string](b, "login form", `['email', 'totp_code'].map(n => document.querySelector('#login-form [name=' + n + ']').value)
+		.concat([document.activeElement.name, String(document.querySelector('#setup-form').checkVisibility())])`); strings.Join(got, "|") != "admin@example.com||totp_code|false" {
+		t.Errorf("after creating the first user the login form holds email %q and code %q, focus is on %q, the first user's form shows: %s", got[0], got[1], got[2], got[3])
+	}
 	b.groupedSecret("#totp-secret", secret)
 	b.enrolmentSaysNoMore()
 	if uri := b.text("#totp-url"); !strings.HasPrefix(uri, "otpauth://totp/") || !strings.Contains(uri, "secret="+secret) {

@@ -7,6 +7,22 @@ import (
 	"time"
 )
 
+// setupWithTOTP creates the first user, admin@example.com with password,
+// on a server with two-factor login on: the login form that follows
+// shows the enrolment, whose secret it returns.
+func (b *tab) setupWithTOTP(password string) string {
+	b.t.Helper()
+	b.open("/login")
+	b.typeIn("#setup-form input[name=username]", "admin")
+	b.typeIn("#setup-form input[name=email]", "admin@example.com")
+	b.typeIn("#setup-form input[name=password]", password)
+	b.typeIn("#setup-form input[name=password2]", password)
+	b.click("#setup-form button[type=submit]")
+	b.visible("#created")
+	b.visible("#totp-enrol")
+	return b.text("#totp-secret")
+}
+
 // TestTOTPChangeInBrowser moves a user's two-factor login to a new
 // authenticator on the My account page: the password and a code of the
 // old app show the new QR code and secret, a code computed from that
@@ -15,17 +31,7 @@ func TestTOTPChangeInBrowser(t *testing.T) {
 	base := startUIServer(t, withTOTP)
 	b := newTab(t, base)
 	const password = "a-long-password"
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.visible("#login-form #totp-code")
-	b.typeIn("#login-form input[name=email]", "admin@example.com")
-	b.typeIn("#login-form input[name=password]", password)
-	b.click("#login-form button[type=submit]")
-	old := b.text("#totp-secret")
+	old := b.setupWithTOTP(password)
 	b.typeIn("#login-form input[name=totp_code]", codeAt(t, old, time.Now()))
 	b.click("#login-form button[type=submit]")
 	b.waitPath("/spaces")
@@ -85,17 +91,7 @@ func TestTOTPResetInBrowser(t *testing.T) {
 	base := startUIServer(t, withTOTP)
 	b := newTab(t, base)
 	const password = "a-long-password"
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.visible("#login-form #totp-code")
-	b.typeIn("#login-form input[name=email]", "admin@example.com")
-	b.typeIn("#login-form input[name=password]", password)
-	b.click("#login-form button[type=submit]")
-	b.typeIn("#login-form input[name=totp_code]", codeAt(t, b.text("#totp-secret"), time.Now()))
+	b.typeIn("#login-form input[name=totp_code]", codeAt(t, b.setupWithTOTP(password), time.Now()))
 	b.click("#login-form button[type=submit]")
 	b.waitPath("/spaces")
 	if r := b.fetch("POST", "/api/users", map[string]any{"username": "ann", "email": "ann@example.com", "password": testPassword}, true); r.Status != http.StatusCreated {

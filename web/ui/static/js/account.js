@@ -1,5 +1,5 @@
 // account.js is the account page: the user's own profile, email and
-// password, SSH key, quota, two-factor login, API tokens (tokenlist.js) and
+// password, SSH keys, quota, two-factor login, API tokens (tokenlist.js) and
 // login sessions. Every form keeps what was typed and shows a refusal next
 // to the field it concerns.
 import './shell.js';
@@ -9,6 +9,7 @@ import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from '
 import { mountTokens } from './tokenlist.js';
 
 let me = null; // the user, as whoami answered
+let reloadTokens = async () => {}; // shows the API tokens again
 
 const field = (form, name) => form.elements.namedItem(name);
 
@@ -48,7 +49,6 @@ async function loadMe() {
   field(profile, 'preferred_shell').value = me.preferred_shell || '';
   field(profile, 'timezone').value = me.timezone || '';
   field($('#password-form'), 'email').value = me.email;
-  field($('#ssh-form'), 'ssh_public_key').value = me.ssh_public_key || '';
 }
 
 onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
@@ -57,7 +57,7 @@ onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
   Object.assign(me, body);
 });
 
-onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
+onSubmit($('#password-form'), null, async (form) => {
   const email = field(form, 'email').value.trim();
   const pw = field(form, 'new_password').value;
   const body = { current_password: field(form, 'current_password').value };
@@ -65,8 +65,9 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (pw !== '' || field(form, 'new_password2').value !== '') {
     if (pw !== field(form, 'new_password2').value) throw new Error('new_password2 must be the same as the new password above');
     body.password = pw;
-    body.keep_tokens = field(form, 'keep_tokens').checked;
+    body.keep_tokens = tokenCount > 0 && form.elements.namedItem('tokens_on_change').value === 'keep';
   }
+  const deletes = body.password !== undefined && !body.keep_tokens ? tokenCount : 0;
   if (body.email === undefined && body.password === undefined) {
     throw new Error('Nothing to save: change your email or type a new password.');
   }
@@ -80,12 +81,131 @@ onSubmit($('#password-form'), 'Email and password saved.', async (form) => {
   if (body.email) me.email = email;
   $('#account-who').textContent = `${me.username} · ${me.email}`;
   for (const name of ['current_password', 'new_password', 'new_password2']) field(form, name).value = '';
-  if (body.password !== undefined) loadSessions();
+  if (body.password !== undefined) await Promise.all([loadSessions(), reloadTokens()]);
+  const gone = { 0: '', 1: ' Your API token is deleted.' }[deletes] ?? ` Your ${deletes} API tokens are deleted.`;
+  announce('success', 'Email and password saved.' + gone, () => $('button[type="submit"]', form));
+  return false;
 });
 
-onSubmit($('#ssh-form'), 'SSH key saved.', async (form) => {
-  await update({ ssh_public_key: field(form, 'ssh_public_key').value.trim() });
+// The SSH keys: those of the user's key list (/ssh-keys), and the lines of
+// the older single ssh_public_key field of the profile, which spaces accept
+// as well. A key is added to the list; removing an older field's key
+// takes its line out of the field.
+
+const sshBody = $('#ssh-keys tbody');
+
+// keyTypes names the types of SSH keys in words.
+const keyTypes = {
+  'ssh-ed25519': 'Ed25519', 'ssh-rsa': 'RSA', 'ssh-dss': 'DSA',
+  'ecdsa-sha2-nistp256': 'ECDSA P-256', 'ecdsa-sha2-nistp384': 'ECDSA P-384', 'ecdsa-sha2-nistp521': 'ECDSA P-521',
+  'sk-ssh-ed25519@openssh.com': 'Ed25519 security key', 'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA security key',
+};
+
+function keyType(line) {
+  const t = line.trim().split(/\s+/)[0];
+  return keyTypes[t] || t;
+}
+
+// fingerprintOf returns the SHA256 fingerprint of a key line, as
+// ssh-keygen -l prints it, or '' when it cannot be worked out here.
+async function fingerprintOf(line) {
+  const b64 = line.trim().split(/\s+/)[1];
+  if (!b64 || !globalThis.crypto || !crypto.subtle) return '';
+  try {
+    const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', blob));
+    return 'SHA256:' + btoa(String.fromCharCode(...sum)).replace(/=+$/, '');
+  } catch {
+    return '';
+  }
+}
+
+// legacyKeys returns the keys of the older ssh_public_key field: one a
+// line, each with its line.
+async function legacyKeys() {
+  const lines = (me.ssh_public_key || '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return Promise.all(lines.map(async (line) => {
+    const [, , ...comment] = line.split(/\s+/);
+    return { key_id: 'legacy:' + line, legacy: line, name: comment.join(' '), key: line, fingerprint: await fingerprintOf(line) };
+  }));
+}
+
+function keyName(k) {
+  return k.name || k.fingerprint || keyType(k.key);
+}
+
+async function loadKeys() {
+  try {
+    const [got, legacy] = await Promise.all([api('GET', path('users', me.user_id, 'ssh-keys')), legacyKeys()]);
+    const keys = [...got.keys, ...legacy];
+    setRows(sshBody, keys, (k) => k.key_id, keyRow);
+    $('#ssh-keys').hidden = keys.length === 0;
+    $('#ssh-empty').hidden = keys.length > 0;
+    $('#ssh-legacy-hint').hidden = legacy.length === 0;
+    hideError($('#ssh-error'));
+  } catch (err) {
+    showError($('#ssh-error'), err);
+  }
+}
+
+function keyRow(k) {
+  const name = keyName(k);
+  return h('tr', { dataset: { name, fingerprint: k.fingerprint, legacy: String(Boolean(k.legacy)) } },
+    h('td', {}, h('span', { class: 'name', text: name }),
+      k.legacy && h('span', { class: 'badge', text: 'older field', title: 'In the ssh_public_key field of your profile' })),
+    h('td', { class: 'nowrap', text: keyType(k.key) }),
+    h('td', { class: 'fingerprint', text: k.fingerprint || '—' }),
+    h('td', { class: 'nowrap', text: k.added_at ? fmtTime(k.added_at) : '—' }),
+    h('td', { class: 'actions-col' }, h('button', {
+      type: 'button', class: 'small danger', text: 'Remove', dataset: { action: 'remove' },
+      'aria-label': rowLabel('Remove', name), onclick: () => removeKey(k, name),
+    })));
+}
+
+async function removeKey(k, name) {
+  const which = k.fingerprint && k.fingerprint !== name ? `${name} (${k.fingerprint})` : name;
+  if (!await confirmAction(`Remove the SSH key ${which}? Your spaces stop accepting it for SSH.`, 'Remove')) return;
+  await runAction({
+    tbody: sshBody,
+    key: k.key_id,
+    verb: 'remove',
+    fn: () => (k.legacy ? removeLegacyKey(k.legacy) : api('DELETE', path('users', me.user_id, 'ssh-keys', k.key_id))),
+    refresh: loadKeys,
+    failure: (err) => `Could not remove the SSH key ${name}: ${err.message}`,
+    success: `The SSH key ${name} is removed.`,
+  });
+}
+
+// removeLegacyKey takes line out of the older ssh_public_key field.
+async function removeLegacyKey(line) {
+  const rest = (me.ssh_public_key || '').split('\n').filter((l) => l.trim() !== line).join('\n').trim();
+  await update({ ssh_public_key: rest });
+  me.ssh_public_key = rest;
+}
+
+onSubmit($('#ssh-form'), 'SSH key added.', async (form) => {
+  const added = await api('POST', path('users', me.user_id, 'ssh-keys'), {
+    key: field(form, 'key').value.trim(),
+    name: field(form, 'name').value.trim(),
+  });
+  for (const name of ['key', 'name']) field(form, name).value = '';
+  await loadKeys();
+  announce('success', `SSH key ${keyName(added)} added.`, () => $('button[type="submit"]', form));
+  return false;
 });
+
+// showTokenCount shows the choice of what a new password does to the
+// user's API tokens while they have some: deleting them unless they choose
+// to keep them.
+let tokenCount = 0;
+
+function showTokenCount(n) {
+  tokenCount = n;
+  $('#tokens-choice').hidden = n === 0;
+  $('#tokens-choice-title').textContent = n === 1 ? 'Your API token, when the password changes'
+    : `Your ${n} API tokens, when the password changes`;
+  for (const el of document.querySelectorAll('#tokens-choice .them')) el.textContent = n === 1 ? 'it' : 'them';
+}
 
 // limit shows what is used of a limit (0: none).
 function limit(used, max) {
@@ -165,14 +285,19 @@ $('#totp-cancel').addEventListener('click', () => {
   field($('#totp-form'), 'current_password').focus();
 });
 
-// browserOf names the browser and system of a user agent in a few words.
-function browserOf(ua) {
-  if (!ua) return 'unknown (an API client)';
+// sessionOf says what opened a session, by its user agent: a browser
+// ("Chrome on Linux"), the knot command line, or a leaf, which logs in here
+// with the password of each login at it ("knot/VERSION leaf/LOCATION").
+function sessionOf(ua) {
+  const knot = /^knot\/(\S+)(?: leaf\/(\S+))?$/.exec(ua || '');
+  if (knot && knot[2]) return `Your login at the leaf ${knot[2]}`;
+  if (knot) return `The knot command line (knot ${knot[1]})`;
+  if (!ua) return 'A program that sends no name';
   const name = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari'], ['curl/', 'curl']]
     .find(([k]) => ua.includes(k));
   const os = [['Android', 'Android'], ['iPhone', 'iPhone'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']]
     .find(([k]) => ua.includes(k));
-  if (!name) return ua.slice(0, 60);
+  if (!name) return `A program: ${ua.slice(0, 60)}`;
   return os ? `${name[1]} on ${os[1]}` : name[1];
 }
 
@@ -195,11 +320,11 @@ async function loadSessions() {
 }
 
 function sessionRow(s) {
-  const name = browserOf(s.user_agent);
+  const name = sessionOf(s.user_agent);
   const label = `${name} from ${s.ip || 'an unknown address'}, logged in ${fmtTime(s.created_at)}`;
   return h('tr', { dataset: { current: String(s.current) } },
     h('td', {}, h('span', { class: 'name', text: name, title: s.user_agent || null }),
-      s.current && h('span', { class: 'badge state-running', text: 'this browser' })),
+      s.current && h('span', { class: 'badge state-running', text: 'this session' })),
     h('td', { class: 'nowrap', text: s.ip || '—' }),
     h('td', { class: 'nowrap', text: fmtTime(s.created_at) }),
     h('td', { class: 'nowrap', text: lastUsed(s.last_used_at), title: fmtTime(s.last_used_at) }),
@@ -210,15 +335,15 @@ function sessionRow(s) {
 }
 
 async function revoke(s, name) {
-  if (!await confirmAction(`Log out the session of ${name} from ${s.ip || 'an unknown address'}?`, 'Revoke')) return;
+  if (!await confirmAction(`Log out the session “${name}” from ${s.ip || 'an unknown address'}, logged in ${fmtTime(s.created_at)}?`, 'Revoke')) return;
   await runAction({
     tbody: sessionsBody,
     key: s.session_id,
     verb: 'revoke',
     fn: () => api('DELETE', path('sessions', s.session_id)),
     refresh: loadSessions,
-    failure: (err) => `Could not revoke the session of ${name}: ${err.message}`,
-    success: `The session of ${name} is logged out.`,
+    failure: (err) => `Could not revoke the session “${name}”: ${err.message}`,
+    success: `The session “${name}” is logged out.`,
   });
 }
 
@@ -235,7 +360,8 @@ async function start() {
     showError($('#page-error'), err);
     return;
   }
-  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), mountTokens('#tokens-error')]);
+  const tokens = mountTokens('#tokens-error', showTokenCount).then((reload) => { reloadTokens = reload; });
+  await Promise.all([loadQuota(), loadTOTP(), loadSessions(), loadKeys(), tokens]);
 }
 
 start().then(ready);

@@ -96,11 +96,27 @@ if (setupForm) {
       await login(email, password);
     } catch (err) {
       if (!(err.data && err.data.totp_secret)) throw err;
-      // Two-factor login is on: the login form sets it up and logs in.
-      location.reload();
-      await new Promise(() => {});
+      // Two-factor login is on: the login form, with what was typed, sets
+      // up the authenticator and logs in.
+      createdWithTOTP(username, email, password, err.data);
+      return false;
     }
   });
+}
+
+// createdWithTOTP goes on from the first user's form to the login form,
+// which says that the account is there and shows its two-factor
+// enrolment: the login needs a code of an authenticator app.
+function createdWithTOTP(username, email, password, enrolment) {
+  setupForm.hidden = true;
+  loginForm.hidden = false;
+  document.title = 'Log in · knot';
+  field(loginForm, 'email').value = email;
+  field(loginForm, 'password').value = password;
+  const created = $('#created');
+  created.textContent = `The account ${username} is created, and you are not logged in yet: two-factor login is on at this server, so your first login sets up an authenticator app.`;
+  created.hidden = false;
+  showEnrolment(enrolment);
 }
 
 ready();

@@ -14,8 +14,10 @@ export function expiryOf(days) {
 }
 
 // mountTokens wires the token list; errorSelector is where an error of the
-// list shows. It resolves once the list is first shown.
-export function mountTokens(errorSelector) {
+// list shows, and onTotal (if any) is told how many tokens there are each
+// time the list shows. It resolves, once the list is first shown, to a
+// function that shows the list again.
+export function mountTokens(errorSelector, onTotal) {
   const table = $('#tokens');
   const tbody = $('tbody', table);
   const listError = $(errorSelector);
@@ -33,6 +35,7 @@ export function mountTokens(errorSelector) {
       $('#empty').hidden = list.total > 0 || list.q !== '';
       table.hidden = tokens.length === 0;
       setRows(tbody, tokens, (t) => t.token_id, row);
+      if (onTotal && list.q === '') onTotal(list.total);
     },
     onError: (err) => showError(listError, err),
   });
@@ -91,5 +94,5 @@ export function mountTokens(errorSelector) {
   });
 
   list.autoRefresh({ ok: () => hideError(listError) });
-  return load();
+  return load().then(() => load);
 }
