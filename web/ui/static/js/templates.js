@@ -30,6 +30,7 @@ let checkSeq = 0;
 let checkTimer = null;
 let pristine = ''; // the form as it was opened or saved
 let asking = false;
+let refusedByCheck = false; // the form's error line says the check refused a save
 
 const specHints = {
   container: 'A container spec in YAML (image, environment, volumes, ports…), run by Docker or Podman. ${{ }} expressions are filled in per space.',
@@ -171,7 +172,10 @@ async function check() {
     return null;
   }
   if (seq !== checkSeq) return null;
+  // A newer answer replaces what the last one, or a save it refused, said.
   for (const ce of Object.values(codeEditors)) ce.clear();
+  if (refusedByCheck) hideError(editor.error);
+  refusedByCheck = false;
   status.classList.toggle('ce-ok', res.valid);
   if (res.valid) {
     status.textContent = editor.raw('kind') === 'manual' ? '' : 'Checked: the server finds no error.';
@@ -253,8 +257,17 @@ if (manage) {
   editor.onSave(async (e) => {
     const res = await check();
     if (res && !res.valid) {
-      if (res.field) codeEditors[res.field].goTo(res.line || 1, res.column || 1);
-      throw new Error(res.field ? `${res.field}: ${specMessage(res.error)} (line ${res.line}); not saved` : res.error);
+      // The error is said once, where the check said it: under the
+      // field, at its line; the form's error line only when it has no
+      // field. The next check replaces it.
+      if (res.field && codeEditors[res.field]) {
+        const ce = codeEditors[res.field];
+        ce.mark(res.line || 1, res.column || 0, specMessage(res.error), 'Not saved.');
+        ce.goTo(res.line || 1, res.column || 1);
+        throw Object.assign(new Error(res.error), { shown: true });
+      }
+      refusedByCheck = true;
+      throw new Error(`Not saved: ${res.error}`);
     }
     const body = {
       name: e.text('name'),
