@@ -462,7 +462,7 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			return srv.URL, &n
-		}, "the origin refused the credential: the leaf token was revoked"},
+		}, "the origin refused this leaf's token (its server.shared_token): the leaf token was revoked"},
 		{"NoCommonProtocol", func(t *testing.T) (string, *atomic.Int32) {
 			f := newFakeOrigin(t, func(n int, c *conn) {
 				c.send(&wire.Refusal{Reason: "no common protocol: origin 9.0 speaks 5 to 6, leaf speaks 1 to 1"})
@@ -470,7 +470,7 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 			})
 			return f.srv.URL, &f.dials
 		}, "the origin refused the link: no common protocol"},
-		{"OriginDown", func(t *testing.T) (string, *atomic.Int32) { return downURL, nil }, "the origin is unreachable"},
+		{"OriginDown", func(t *testing.T) (string, *atomic.Int32) { return downURL, nil }, "nothing answers at " + downURL + " (connection refused)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			url, dials := tt.origin(t)
@@ -500,6 +500,44 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 				t.Fatalf("Run = %v after cancel, want nil", err)
 			}
 			done <- nil // for the cleanup
+		})
+	}
+}
+
+// A person reads why the link is down: the status says it in words (what
+// answers where, whose certificate is not trusted), and keeps the
+// network's or TLS's own error beside it for an operator.
+func TestLinkDownSaysWhyInWords(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	for _, tt := range []struct {
+		name, url   string
+		reason      string
+		detailSays  string
+		reasonOmits string
+	}{
+		{"ConnectionRefused", downURL,
+			"nothing answers at " + downURL + " (connection refused): the origin is not running there, or not at that address",
+			"connection refused", "dial tcp"},
+		{"UntrustedCertificate", untrusted.URL,
+			"the origin's TLS certificate is not trusted by this leaf: no authority it trusts signed it",
+			"certificate", "x509"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: tt.url})
+			eventually(t, 5*time.Second, func() string {
+				s := u.Status()
+				if s.Connected || s.Reason != tt.reason || !strings.Contains(s.ReasonDetail, tt.detailSays) {
+					return fmt.Sprintf("reason %q, detail %q; want reason %q and a detail with %q", s.Reason, s.ReasonDetail, tt.reason, tt.detailSays)
+				}
+				return ""
+			})
+			if s := u.Status(); strings.Contains(s.Reason, tt.reasonOmits) {
+				t.Fatalf("the reason %q holds the program's words %q", s.Reason, tt.reasonOmits)
+			}
 		})
 	}
 }

@@ -43,12 +43,14 @@ type LeafStatus struct {
 	Location     string
 	OriginServer string
 	// Connected is true while the link to the origin is up; Reason says
-	// why it is not, Since is when it came up or went down, NextAttempt
-	// when the next dial happens.
-	Connected   bool
-	Reason      string
-	Since       time.Time
-	NextAttempt time.Time
+	// why it is not, in words, and ReasonDetail, when there is one, the
+	// error as the network or TLS gave it, for an operator; Since is when
+	// it came up or went down, NextAttempt when the next dial happens.
+	Connected    bool
+	Reason       string
+	ReasonDetail string
+	Since        time.Time
+	NextAttempt  time.Time
 	// Protocol and Restricted are those of the origin's last welcome.
 	Protocol   int
 	Restricted bool

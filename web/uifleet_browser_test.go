@@ -161,6 +161,18 @@ func TestFleetUIInBrowser(t *testing.T) {
 				t.Errorf("%s: banner %q does not give the reason %q", p, msg, reason)
 			}
 		}
+		// The cause is said in words; the network's own error is there for
+		// an operator, folded.
+		st := f.uplink.Status()
+		if strings.Contains(st.Reason, "WebSocket") || strings.Contains(st.Reason, "dial") || st.ReasonDetail == "" {
+			t.Errorf("the reason %q is not in words, or has no detail (%q)", st.Reason, st.ReasonDetail)
+		}
+		l.pollUntil("the error in full", `!!document.querySelector('#origin-banner details.cause-detail code')`, 5*time.Second)
+		folded := eval[[]string](l, "the folded error", `(() => { const d = document.querySelector('#origin-banner details.cause-detail');
+			return [String(d.open), d.querySelector('summary').textContent, d.querySelector('code').textContent]; })()`)
+		if folded[0] != "false" || folded[1] != "The error in full" || folded[2] != f.uplink.Status().ReasonDetail {
+			t.Errorf("the banner's folded error: open %s, %q, %q; want closed with %q", folded[0], folded[1], folded[2], f.uplink.Status().ReasonDetail)
+		}
 		l.open("/users")
 		l.visible(`#users tr[data-name="admin"]`)
 		l.pollUntil("New user disabled", `document.getElementById('new-user').disabled`, 5*time.Second)

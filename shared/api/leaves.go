@@ -102,6 +102,7 @@ type LeafStatus struct {
 	OriginServer    string     `json:"origin_server"`
 	OriginReachable bool       `json:"origin_reachable"`
 	Reason          string     `json:"reason,omitempty"`
+	ReasonDetail    string     `json:"reason_detail,omitempty"`
 	Since           *time.Time `json:"since,omitempty"`
 	NextAttempt     *time.Time `json:"next_attempt,omitempty"`
 	Protocol        int        `json:"protocol"`
@@ -161,7 +162,7 @@ func (t *LeafToken) LeafToken() *shared.LeafToken {
 // NewLeafStatus returns the answer of GET /api/leaf/status for st.
 func NewLeafStatus(st *shared.LeafStatus) LeafStatus {
 	return LeafStatus{Location: st.Location, OriginServer: st.OriginServer, OriginReachable: st.Connected, Reason: st.Reason,
-		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
+		ReasonDetail: st.ReasonDetail, Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: st.Head, Lag: st.Lag, PendingReports: st.PendingReports,
 		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup}
 }

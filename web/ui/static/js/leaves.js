@@ -242,6 +242,7 @@ async function leafStatus() {
     const rows = [
       ['Origin', s.origin_server],
       ['Link', s.origin_reachable ? `up since ${fmtTime(s.since)}` : `down since ${fmtTime(s.since)}${s.reason ? ': ' + s.reason : ''}`],
+      ['The error in full', s.origin_reachable ? '' : s.reason_detail],
       ['Next attempt', s.origin_reachable ? '' : fmtTime(s.next_attempt)],
       ['Location', s.location],
       ['Protocol', s.protocol ? String(s.protocol) : ''],

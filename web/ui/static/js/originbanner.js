@@ -54,8 +54,8 @@ const observer = new MutationObserver(() => {
 function show(s) {
   const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
   const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
-  // What it means comes first, in words; the cause, often a network
-  // error's text, comes last and smaller.
+  // What it means comes first, in words; the cause, in words too, comes
+  // last and smaller.
   const why = document.createElement('p');
   const strong = document.createElement('strong');
   strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`;
@@ -65,7 +65,20 @@ function show(s) {
   const cause = document.createElement('p');
   cause.className = 'cause';
   cause.textContent = `Cause: ${s.reason || 'no reason given'}.`;
-  banner.replaceChildren(why, what, cause);
+  // The error as the network or TLS gave it is for an operator: there,
+  // but folded.
+  let details = null;
+  if (s.reason_detail) {
+    details = document.createElement('details');
+    details.className = 'cause-detail';
+    const summary = document.createElement('summary');
+    summary.textContent = 'The error in full';
+    const code = document.createElement('code');
+    code.textContent = s.reason_detail;
+    details.append(summary, code);
+    details.open = Boolean(banner.querySelector('details.cause-detail')?.open); // as it was
+  }
+  banner.replaceChildren(why, what, cause, ...(details ? [details] : []));
   banner.hidden = false;
   document.body.dataset.originReachable = 'false';
   lock(document.body);
@@ -93,7 +106,7 @@ async function check() {
     document.body.dataset.originReachable = 'true';
     return;
   }
-  const sig = JSON.stringify([s.reason, s.since, s.next_attempt]);
+  const sig = JSON.stringify([s.reason, s.reason_detail, s.since, s.next_attempt]);
   if (sig !== down) show(s);
   down = sig;
 }
