@@ -14,6 +14,11 @@ type LeafNode struct {
 	Protocol   int
 	Runtimes   []string
 	Restricted bool
+	// Credential is what the node's last link came with: "shared" (the
+	// origin's shared token), "leaf_token" or "api_token"; LeafTokenID is
+	// the id of the leaf token.
+	Credential  string
+	LeafTokenID string
 	// Connected is true while the node has a live link.
 	Connected      bool
 	ConnectedSince time.Time
