@@ -62,6 +62,21 @@ func TestFleetUIInBrowser(t *testing.T) {
 		if got := o.text(row + " td:nth-child(5)"); got != "docker" {
 			t.Errorf("runtimes shown %q", got)
 		}
+		// What the leaf came with, and what the terse columns mean, in
+		// words a new admin can read; before any leaf token, what the
+		// shared token is and where to issue a better one.
+		if got := o.text(row + " .credential"); !strings.Contains(got, "shared token (server.shared_token)") {
+			t.Errorf("the credential shown %q", got)
+		}
+		if got := o.text("#leaves-legend"); !strings.Contains(got, "Protocol: the version of the link protocol") || !strings.Contains(got, "Applied revision: ") || !strings.Contains(got, "Lag: how many changes the leaf is behind") {
+			t.Errorf("the legend under the leaves says %q", got)
+		}
+		if got := o.text("#tokens-empty"); !strings.Contains(got, "server.shared_token in this origin's configuration") || !strings.Contains(got, "Issue one") {
+			t.Errorf("without a leaf token the page says %q", got)
+		}
+		if got := eval[string](o, "the link to the form", `document.querySelector('#tokens-empty a').getAttribute('href')`); got != "#leaf-token-location" || !eval[bool](o, "its target", `!!document.querySelector('#leaf-token-form #leaf-token-location')`) {
+			t.Errorf("the link to issue a token goes to %q", got)
+		}
 		o.screenshots(shots, "leaves")
 	})
 
@@ -122,11 +137,32 @@ func TestFleetUIInBrowser(t *testing.T) {
 			t.Fatal("no token of edge shows its expiry")
 		}
 		o.screenshots(shots, "leaves-tokens")
+		// The token the rotation replaced is rotated already: it offers no
+		// Rotate; its successor does. Both say no connected leaf uses them.
+		oldRow := `#leaf-tokens tr[data-key="` + old + `"]`
+		if eval[bool](o, "rotate of the old", `!!document.querySelector('`+oldRow+` button[data-action="rotate"]')`) {
+			t.Error("the token a rotation replaced offers Rotate again")
+		}
+		if !eval[bool](o, "rotate of the new", `!!document.querySelector('#leaf-tokens tr[data-location="edge"]:not([data-key="`+old+`"]) button[data-action="rotate"]')`) {
+			t.Error("the new token offers no Rotate")
+		}
+		if got := o.text(oldRow + " .used-by"); got != "no connected leaf" {
+			t.Errorf("the old token's users: %q", got)
+		}
 
-		o.click(`#leaf-tokens tr[data-key="` + old + `"] button[data-action="revoke"]`)
+		// The question names which of the two same-named tokens it is.
+		o.click(oldRow + ` button[data-action="revoke"]`)
 		o.visible("#confirm-dialog")
+		if q := o.text("#confirm-message"); !strings.Contains(q, "“rack 2” of edge, issued ") || !strings.Contains(q, "the one a rotation replaced, working until ") {
+			t.Errorf("the revoke question is %q", q)
+		}
 		o.click("#confirm-ok")
 		o.gone(`#leaf-tokens tr[data-key="` + old + `"]`)
+		// The notice no longer says that the old token works.
+		o.pollUntil("the notice says the old token stopped", `document.querySelector('#notice').textContent.includes('no longer works')`, 5*time.Second)
+		if notice := o.text("#notice"); strings.Contains(notice, "keeps working") || !strings.Contains(notice, second) {
+			t.Errorf("after the revocation the notice says %q", notice)
+		}
 		o.visible(`#leaf-tokens tr[data-location="edge"]`)
 		var list struct {
 			Tokens []struct {
