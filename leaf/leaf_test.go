@@ -542,6 +542,38 @@ func TestLinkDownSaysWhyInWords(t *testing.T) {
 	}
 }
 
+// Retry dials at once rather than at the end of a long back-off, and at
+// most once a second however often it is asked.
+func TestRetryDialsAtOnce(t *testing.T) {
+	f := newFakeOrigin(t, func(n int, c *conn) { c.ws.Close(websocket.StatusTryAgainLater, "busy") })
+	u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: f.srv.URL, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	eventually(t, 5*time.Second, func() string {
+		if s := u.Status(); f.dials.Load() != 1 || s.Connected || time.Until(s.NextAttempt) < 30*time.Minute {
+			return fmt.Sprintf("%d dials, next attempt %v", f.dials.Load(), s.NextAttempt)
+		}
+		return ""
+	})
+	start := time.Now()
+	for range 5 {
+		u.Retry()
+	}
+	eventually(t, 5*time.Second, func() string {
+		if d := f.dials.Load(); d < 2 {
+			return fmt.Sprintf("%d dials after Retry", d)
+		}
+		return ""
+	})
+	if d := f.dials.Load(); d != 2 {
+		t.Fatalf("%d dials after five Retry calls within %v; want one more", d, time.Since(start))
+	}
+	eventually(t, 5*time.Second, func() string {
+		if s := u.Status(); s.Connected || time.Until(s.NextAttempt) < 30*time.Minute {
+			return fmt.Sprintf("after the retry, the next attempt is at %v", s.NextAttempt)
+		}
+		return ""
+	})
+}
+
 func TestSRVIsResolvedOnEveryAttempt(t *testing.T) {
 	f := newFakeOrigin(t, func(n int, c *conn) { c.ws.Close(websocket.StatusTryAgainLater, "busy") })
 	var resolved atomic.Int32

@@ -199,6 +199,7 @@ type Uplink struct {
 	notify chan struct{} // buffered 1: the leaf's store was written
 	audit  chan struct{} // buffered 1: likewise, for the audit reporter
 	probe  chan struct{} // buffered 1: Probe was called
+	retry  chan struct{} // buffered 1: Retry was called
 
 	agentsChanged chan struct{} // buffered 1: AgentChanged was called
 
@@ -229,7 +230,7 @@ func New(opts Options) (*Uplink, error) {
 		return nil, err
 	}
 	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1), probe: make(chan struct{}, 1),
-		agentsChanged: make(chan struct{}, 1), marks: agentMarks{dirty: map[string]struct{}{}}}
+		retry: make(chan struct{}, 1), agentsChanged: make(chan struct{}, 1), marks: agentMarks{dirty: map[string]struct{}{}}}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -274,6 +275,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 	delay := u.opts.MinBackoff
 	for {
 		welcomed, err := u.session(ctx)
+		ended := time.Now()
 		if ctx.Err() != nil {
 			u.down("stopped", "", time.Time{})
 			return nil
@@ -288,15 +290,54 @@ func (u *Uplink) Run(ctx context.Context) error {
 		}
 		u.down(reason, detail, u.now().Add(wait))
 		u.log.Warn("leaf: origin link down", "reason", reason, "error", detail, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !u.wait(ctx, wait, ended) {
 			u.down("stopped", "", time.Time{})
 			return nil
-		case <-t.C:
 		}
 		delay = min(delay*2, u.opts.MaxBackoff)
+	}
+}
+
+// minRetryGap is the least time between the end of an attempt and the
+// next one that Retry brings forward.
+const minRetryGap = time.Second
+
+// wait waits d before the next attempt, or less when Retry is called (but
+// minRetryGap after ended, when the last attempt ended), and reports
+// whether ctx is still live.
+func (u *Uplink) wait(ctx context.Context, d time.Duration, ended time.Time) bool {
+	select { // a Retry of before the last attempt is spent
+	case <-u.retry:
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-u.retry:
+			soon := max(minRetryGap-time.Since(ended), 0)
+			t.Reset(soon)
+			u.update(func(s *shared.LeafStatus) {
+				if !s.Connected {
+					s.NextAttempt = u.now().Add(soon)
+				}
+			})
+		}
+	}
+}
+
+// Retry has the leaf dial its origin now, while the link is down and it
+// waits for its next attempt, rather than at the end of the back-off (but
+// not sooner than a second after the last attempt). It never blocks, and
+// does nothing while the link is up.
+func (u *Uplink) Retry() {
+	select {
+	case u.retry <- struct{}{}:
+	default:
 	}
 }
 

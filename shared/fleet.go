@@ -193,6 +193,12 @@ type FleetService interface {
 	// ENOTFOUND on a server that is not a leaf.
 	Status(ctx context.Context) (*LeafStatus, error)
 
+	// RetryOrigin has a leaf whose link is down dial its origin now (at
+	// most once a second) rather than at the end of its back-off, and
+	// returns its view of the origin. Any actor may ask it. ENOTFOUND on
+	// a server that is not a leaf.
+	RetryOrigin(ctx context.Context) (*LeafStatus, error)
+
 	// LeafUsage answers a leaf that presents credential (the shared
 	// token, a leaf token or an API token): what the spaces of userID at
 	// every location other than location use. A leaf token or an API

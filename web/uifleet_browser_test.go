@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/web"
 )
@@ -291,4 +292,36 @@ func TestFleetUIInBrowser(t *testing.T) {
 		o.open("/spaces")
 		o.visible(row + `[data-reachable="false"]`)
 	})
+}
+
+// On a leaf whose origin is back while the leaf waits out a long
+// back-off, the banner's Try now has the leaf dial at once: the banner
+// goes, and the controls come back, without waiting for the next attempt.
+func TestLeafBannerTryNowInBrowser(t *testing.T) {
+	f := newFleetWithOptions(t, func(f *fleet) {
+		f.uplinkOpts = func(o *leaf.Options) { o.MinBackoff, o.MaxBackoff = 10*time.Minute, 10*time.Minute }
+	})
+	lb := f.leafSrv.URL
+	f.waitConnected(true)
+	var admin struct {
+		ID string `json:"user_id"`
+	}
+	mustCall(t, http.StatusCreated, f.originSW.srv.URL, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, &admin)
+	waitRecord(t, f.leafStore, shared.KindUser, admin.ID, false)
+	l := newTab(t, lb)
+	l.open("/login")
+	l.login("admin@example.com", testPassword, "/spaces")
+	f.stopOrigin()
+	f.waitConnected(false)
+	l.open("/users")
+	l.visible("#origin-banner #origin-retry")
+	if next := f.uplink.Status().NextAttempt; time.Until(next) < 5*time.Minute {
+		t.Fatalf("the next attempt is at %v: the back-off is not long", next)
+	}
+	f.startOrigin()
+	l.click("#origin-retry")
+	l.pollUntil("banner gone", `document.getElementById('origin-banner').hidden && document.body.dataset.originReachable === 'true'`, 10*time.Second)
+	if !f.uplink.Status().Connected {
+		t.Fatal("the banner went but the leaf is not connected")
+	}
 }

@@ -53,13 +53,19 @@ const observer = new MutationObserver(() => {
 
 function show(s) {
   const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
-  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
+  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}. ` : ' ';
   // What it means comes first, in words; the cause, in words too, comes
   // last and smaller.
   const why = document.createElement('p');
   const strong = document.createElement('strong');
   strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`;
-  why.append(strong, next);
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'small';
+  retry.id = 'origin-retry';
+  retry.textContent = 'Try now';
+  retry.addEventListener('click', tryNow);
+  why.append(strong, next, retry);
   const what = document.createElement('p');
   what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
   const cause = document.createElement('p');
@@ -83,6 +89,25 @@ function show(s) {
   document.body.dataset.originReachable = 'false';
   lock(document.body);
   observer.observe(document.body, { childList: true, subtree: true });
+}
+
+// tryNow has the leaf dial its origin now, and shows the outcome as soon
+// as there is one.
+async function tryNow(ev) {
+  const button = ev.currentTarget;
+  button.disabled = true;
+  button.textContent = 'Trying…';
+  try {
+    await api('POST', '/api/leaf/retry');
+  } catch {
+    // the next check says how the link is
+  }
+  // The attempt starts within a second; its outcome shows in the status.
+  for (const ms of [1200, 2500, 5000]) setTimeout(check, ms);
+  setTimeout(() => {
+    button.disabled = false;
+    button.textContent = 'Try now';
+  }, 5000);
 }
 
 function hide() {
