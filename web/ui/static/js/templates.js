@@ -5,7 +5,7 @@ import { api, path } from './api.js';
 import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
-import { runAction, rowLabel } from './feedback.js';
+import { runAction, rowLabel, clearFieldErrors } from './feedback.js';
 import { ListView, Related } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
@@ -30,7 +30,7 @@ let checkSeq = 0;
 let checkTimer = null;
 let pristine = ''; // the form as it was opened or saved
 let asking = false;
-let refusedByCheck = false; // the form's error line says the check refused a save
+let refusedByCheck = false; // the form says where the check refused a save
 
 const specHints = {
   container: 'A container spec in YAML (image, environment, volumes, ports…), run by Docker or Podman. ${{ }} expressions are filled in per space.',
@@ -174,7 +174,10 @@ async function check() {
   if (seq !== checkSeq) return null;
   // A newer answer replaces what the last one, or a save it refused, said.
   for (const ce of Object.values(codeEditors)) ce.clear();
-  if (refusedByCheck) hideError(editor.error);
+  if (refusedByCheck) {
+    hideError(editor.error);
+    clearFieldErrors(editor.form);
+  }
   refusedByCheck = false;
   status.classList.toggle('ce-ok', res.valid);
   if (res.valid) {
@@ -266,8 +269,11 @@ if (manage) {
         ce.goTo(res.line || 1, res.column || 1);
         throw Object.assign(new Error(res.error), { shown: true });
       }
+      // Without a line, the form shows it at the field it names, or in
+      // its error line; not also below the spec.
       refusedByCheck = true;
-      throw new Error(`Not saved: ${res.error}`);
+      $('#spec-check').textContent = '';
+      throw new Error(res.error);
     }
     const body = {
       name: e.text('name'),
