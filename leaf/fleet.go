@@ -100,6 +100,18 @@ func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 	return &st, nil
 }
 
+// RetryOrigin implements shared.FleetService: the uplink dials now when
+// its link is down.
+func (s *FleetService) RetryOrigin(ctx context.Context) (*shared.LeafStatus, error) {
+	if _, err := shared.ActorRequired(ctx); err != nil {
+		return nil, err
+	}
+	if u := s.opts.Origin.opts.Uplink; u != nil {
+		u.Retry()
+	}
+	return s.Status(ctx)
+}
+
 // ReplicaStatus returns Status, with the replica's epoch and applied
 // revision read from the store while the uplink has not connected since it
 // started.

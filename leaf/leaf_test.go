@@ -462,7 +462,7 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			return srv.URL, &n
-		}, "the origin refused the credential: the leaf token was revoked"},
+		}, "the origin refused this leaf's token (its server.shared_token): the leaf token was revoked"},
 		{"NoCommonProtocol", func(t *testing.T) (string, *atomic.Int32) {
 			f := newFakeOrigin(t, func(n int, c *conn) {
 				c.send(&wire.Refusal{Reason: "no common protocol: origin 9.0 speaks 5 to 6, leaf speaks 1 to 1"})
@@ -470,7 +470,7 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 			})
 			return f.srv.URL, &f.dials
 		}, "the origin refused the link: no common protocol"},
-		{"OriginDown", func(t *testing.T) (string, *atomic.Int32) { return downURL, nil }, "the origin is unreachable"},
+		{"OriginDown", func(t *testing.T) (string, *atomic.Int32) { return downURL, nil }, "nothing answers at " + downURL + " (connection refused)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			url, dials := tt.origin(t)
@@ -502,6 +502,76 @@ func TestLeafNeverExitsBecauseOfTheOrigin(t *testing.T) {
 			done <- nil // for the cleanup
 		})
 	}
+}
+
+// A person reads why the link is down: the status says it in words (what
+// answers where, whose certificate is not trusted), and keeps the
+// network's or TLS's own error beside it for an operator.
+func TestLinkDownSaysWhyInWords(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	for _, tt := range []struct {
+		name, url   string
+		reason      string
+		detailSays  string
+		reasonOmits string
+	}{
+		{"ConnectionRefused", downURL,
+			"nothing answers at " + downURL + " (connection refused): the origin is not running there, or not at that address",
+			"connection refused", "dial tcp"},
+		{"UntrustedCertificate", untrusted.URL,
+			"the origin's TLS certificate is not trusted by this leaf: no authority it trusts signed it",
+			"certificate", "x509"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: tt.url})
+			eventually(t, 5*time.Second, func() string {
+				s := u.Status()
+				if s.Connected || s.Reason != tt.reason || !strings.Contains(s.ReasonDetail, tt.detailSays) {
+					return fmt.Sprintf("reason %q, detail %q; want reason %q and a detail with %q", s.Reason, s.ReasonDetail, tt.reason, tt.detailSays)
+				}
+				return ""
+			})
+			if s := u.Status(); strings.Contains(s.Reason, tt.reasonOmits) {
+				t.Fatalf("the reason %q holds the program's words %q", s.Reason, tt.reasonOmits)
+			}
+		})
+	}
+}
+
+// Retry dials at once rather than at the end of a long back-off, and at
+// most once a second however often it is asked.
+func TestRetryDialsAtOnce(t *testing.T) {
+	f := newFakeOrigin(t, func(n int, c *conn) { c.ws.Close(websocket.StatusTryAgainLater, "busy") })
+	u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: f.srv.URL, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	eventually(t, 5*time.Second, func() string {
+		if s := u.Status(); f.dials.Load() != 1 || s.Connected || time.Until(s.NextAttempt) < 30*time.Minute {
+			return fmt.Sprintf("%d dials, next attempt %v", f.dials.Load(), s.NextAttempt)
+		}
+		return ""
+	})
+	start := time.Now()
+	for range 5 {
+		u.Retry()
+	}
+	eventually(t, 5*time.Second, func() string {
+		if d := f.dials.Load(); d < 2 {
+			return fmt.Sprintf("%d dials after Retry", d)
+		}
+		return ""
+	})
+	if d := f.dials.Load(); d != 2 {
+		t.Fatalf("%d dials after five Retry calls within %v; want one more", d, time.Since(start))
+	}
+	eventually(t, 5*time.Second, func() string {
+		if s := u.Status(); s.Connected || time.Until(s.NextAttempt) < 30*time.Minute {
+			return fmt.Sprintf("after the retry, the next attempt is at %v", s.NextAttempt)
+		}
+		return ""
+	})
 }
 
 func TestSRVIsResolvedOnEveryAttempt(t *testing.T) {

@@ -139,7 +139,7 @@ func (s *session) relayOnce(ctx context.Context) error {
 	})
 	cancel()
 	if err != nil {
-		return dialError(resp, err)
+		return dialError(target, resp, err)
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(wire.MaxRelayMessage)

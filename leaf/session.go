@@ -73,7 +73,7 @@ func (u *Uplink) session(ctx context.Context) (bool, error) {
 	})
 	cancel()
 	if err != nil {
-		return false, dialError(resp, err)
+		return false, dialError(target, resp, err)
 	}
 	defer conn.CloseNow()
 	if conn.Subprotocol() != wire.Subprotocol {
@@ -104,11 +104,11 @@ func (u *Uplink) url(ctx context.Context) (string, error) {
 
 func isSRV(s string) bool { return strings.HasPrefix(s, "srv+") }
 
-// dialError explains a failed dial: a refused credential, another answer
-// of the origin, or an origin that cannot be reached.
-func dialError(resp *http.Response, err error) error {
+// dialError explains a failed dial of target: a refused credential,
+// another answer of the origin, or an origin that cannot be reached.
+func dialError(target string, resp *http.Response, err error) error {
 	if resp == nil {
-		return fmt.Errorf("the origin is unreachable: %w", err)
+		return &unreachableError{reason: unreachable(target, err), err: err}
 	}
 	msg := resp.Status
 	if resp.Body != nil {
@@ -122,7 +122,7 @@ func dialError(resp *http.Response, err error) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return &refusedError{reason: "the origin refused the credential: " + msg, slow: true}
+		return &refusedError{reason: "the origin refused this leaf's token (its server.shared_token): " + msg, slow: true}
 	}
 	return fmt.Errorf("the origin answered %s: %s", resp.Status, msg)
 }

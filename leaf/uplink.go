@@ -80,11 +80,19 @@
 package leaf
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -191,6 +199,7 @@ type Uplink struct {
 	notify chan struct{} // buffered 1: the leaf's store was written
 	audit  chan struct{} // buffered 1: likewise, for the audit reporter
 	probe  chan struct{} // buffered 1: Probe was called
+	retry  chan struct{} // buffered 1: Retry was called
 
 	agentsChanged chan struct{} // buffered 1: AgentChanged was called
 
@@ -221,7 +230,7 @@ func New(opts Options) (*Uplink, error) {
 		return nil, err
 	}
 	u := &Uplink{opts: opts, log: opts.Logger, dial: opts.Dial, now: opts.Now, notify: make(chan struct{}, 1), audit: make(chan struct{}, 1), probe: make(chan struct{}, 1),
-		agentsChanged: make(chan struct{}, 1), marks: agentMarks{dirty: map[string]struct{}{}}}
+		retry: make(chan struct{}, 1), agentsChanged: make(chan struct{}, 1), marks: agentMarks{dirty: map[string]struct{}{}}}
 	if u.log == nil {
 		u.log = slog.Default()
 	}
@@ -266,29 +275,69 @@ func (u *Uplink) Run(ctx context.Context) error {
 	delay := u.opts.MinBackoff
 	for {
 		welcomed, err := u.session(ctx)
+		ended := time.Now()
 		if ctx.Err() != nil {
-			u.down("stopped", time.Time{})
+			u.down("stopped", "", time.Time{})
 			return nil
 		}
 		if welcomed {
 			delay = u.opts.MinBackoff
 		}
-		reason, slow := describe(err)
+		reason, detail, slow := describe(err)
 		wait := delay
 		if slow {
 			wait = u.opts.MaxBackoff
 		}
-		u.down(reason, u.now().Add(wait))
-		u.log.Warn("leaf: origin link down", "reason", reason, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			u.down("stopped", time.Time{})
+		u.down(reason, detail, u.now().Add(wait))
+		u.log.Warn("leaf: origin link down", "reason", reason, "error", detail, "retry_in", wait)
+		if !u.wait(ctx, wait, ended) {
+			u.down("stopped", "", time.Time{})
 			return nil
-		case <-t.C:
 		}
 		delay = min(delay*2, u.opts.MaxBackoff)
+	}
+}
+
+// minRetryGap is the least time between the end of an attempt and the
+// next one that Retry brings forward.
+const minRetryGap = time.Second
+
+// wait waits d before the next attempt, or less when Retry is called (but
+// minRetryGap after ended, when the last attempt ended), and reports
+// whether ctx is still live.
+func (u *Uplink) wait(ctx context.Context, d time.Duration, ended time.Time) bool {
+	select { // a Retry of before the last attempt is spent
+	case <-u.retry:
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-u.retry:
+			soon := max(minRetryGap-time.Since(ended), 0)
+			t.Reset(soon)
+			u.update(func(s *shared.LeafStatus) {
+				if !s.Connected {
+					s.NextAttempt = u.now().Add(soon)
+				}
+			})
+		}
+	}
+}
+
+// Retry has the leaf dial its origin now, while the link is down and it
+// waits for its next attempt, rather than at the end of the back-off (but
+// not sooner than a second after the last attempt). It never blocks, and
+// does nothing while the link is up.
+func (u *Uplink) Retry() {
+	select {
+	case u.retry <- struct{}{}:
+	default:
 	}
 }
 
@@ -354,12 +403,12 @@ func (u *Uplink) update(f func(*shared.LeafStatus)) {
 	f(&u.status)
 }
 
-func (u *Uplink) down(reason string, next time.Time) {
+func (u *Uplink) down(reason, detail string, next time.Time) {
 	u.update(func(s *shared.LeafStatus) {
 		if s.Connected || s.Reason != reason {
 			s.Since = u.now()
 		}
-		s.Connected, s.Reason, s.NextAttempt = false, reason, next
+		s.Connected, s.Reason, s.ReasonDetail, s.NextAttempt = false, reason, detail, next
 	})
 }
 
@@ -371,19 +420,70 @@ type refusedError struct {
 
 func (e *refusedError) Error() string { return e.reason }
 
-// describe turns the error that ended a session into a status reason and
-// whether to retry slowly.
-func describe(err error) (string, bool) {
+// unreachableError is a dial that reached no origin: reason says why in
+// words, err is the error as the network or TLS gave it.
+type unreachableError struct {
+	reason string
+	err    error
+}
+
+func (e *unreachableError) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// describe turns the error that ended a session into a status reason in
+// words, the error behind it when the reason leaves it out, and whether to
+// retry slowly.
+func describe(err error) (string, string, bool) {
 	var re *refusedError
 	if errors.As(err, &re) {
-		return re.reason, re.slow
+		return re.reason, "", re.slow
+	}
+	var ue *unreachableError
+	if errors.As(err, &ue) {
+		return ue.reason, ue.err.Error(), false
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
-		return "the origin closed the link: " + ce.Reason, false
+		return "the origin closed the link: " + ce.Reason, "", false
 	}
 	if err == nil {
-		return "the link closed", false
+		return "the link closed", "", false
 	}
-	return err.Error(), false
+	return err.Error(), "", false
+}
+
+// unreachable says in words why a dial of target reached no origin.
+func unreachable(target string, err error) string {
+	at := target
+	if u, perr := url.Parse(target); perr == nil {
+		scheme := map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
+		at = cmp.Or(scheme, u.Scheme) + "://" + u.Host
+	}
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var wrongHost x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing answers at " + at + " (connection refused): the origin is not running there, or not at that address"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("the origin's host name %s cannot be resolved", cmp.Or(dnsErr.Name, at))
+	case errors.As(err, &unknownCA):
+		return "the origin's TLS certificate is not trusted by this leaf: no authority it trusts signed it"
+	case errors.As(err, &wrongHost):
+		return "the origin's TLS certificate is not for the address " + at
+	case errors.As(err, &invalid):
+		return "the origin's TLS certificate is not valid: it has expired, is not yet valid, or may not serve a web site"
+	case errors.As(err, &verify):
+		return "the origin's TLS certificate is not trusted by this leaf"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return "the origin at " + at + " did not answer in time"
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return "no network route leads to " + at
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection to " + at + " closed before the origin answered"
+	}
+	return "the origin at " + at + " cannot be reached"
 }

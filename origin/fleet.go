@@ -340,6 +340,12 @@ func (s *FleetService) Status(ctx context.Context) (*shared.LeafStatus, error) {
 	return nil, shared.Errorf(shared.ENOTFOUND, "this server is not a leaf: it has no origin (it is %s)", role)
 }
 
+// RetryOrigin implements shared.FleetService: as Status, an origin or a
+// standalone server has no origin to retry.
+func (s *FleetService) RetryOrigin(ctx context.Context) (*shared.LeafStatus, error) {
+	return s.Status(ctx)
+}
+
 // LeafUsage implements shared.FleetService.
 func (s *FleetService) LeafUsage(ctx context.Context, credential, userID, location string) (shared.Usage, error) {
 	if s.hub == nil {

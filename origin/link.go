@@ -400,11 +400,20 @@ func (h *Hub) register(l *link, hello *wire.Hello, proto int) string {
 	h.fleet.connect(shared.LeafNode{
 		NodeID: l.node, Location: l.location, Version: hello.Version, Protocol: proto,
 		Runtimes: append([]string(nil), hello.Runtimes...), Restricted: l.cred.Restricted(),
+		Credential: string(l.cred.Kind), LeafTokenID: leafTokenID(l.cred),
 		Connected: true, ConnectedSince: now, LastSeen: now, Applied: hello.AppliedRevision,
 	})
 	h.mu.Unlock()
 	if old != nil {
 		old.stop(closeWith(wire.CloseReplaced, "replaced by a newer connection of the same leaf node"))
+	}
+	return ""
+}
+
+// leafTokenID is the id of the leaf token cred is, or "".
+func leafTokenID(cred Credential) string {
+	if cred.Kind == CredentialLeafToken {
+		return cred.TokenID
 	}
 	return ""
 }

@@ -117,6 +117,11 @@ func TestLeafTokenRotation(t *testing.T) {
 	// A leaf is connected with the old token while it is rotated.
 	old := mustDialRaw(t, f.o, f.leafToken)
 	old.welcome(hello("n-us", "us", "", 0))
+	// The fleet says which token the node came with, so that an admin can
+	// tell which one revoking would cut.
+	if ls := h.Leaves(); len(ls) != 1 || ls[0].Credential != string(origin.CredentialLeafToken) || ls[0].LeafTokenID != f.leafID {
+		t.Fatalf("Leaves = %+v; want n-us with leaf token %s", ls, f.leafID)
+	}
 	newSecret, newTok, err := h.RotateLeafToken(ctx, f.leafID, time.Hour)
 	if err != nil {
 		t.Fatalf("RotateLeafToken: %v", err)

@@ -579,7 +579,12 @@ func ValidateTemplate(t *shared.Template) error {
 	case shared.TemplateManual:
 		return nil
 	case shared.TemplateContainer:
-		check = func(spec string) error { _, err := ParseContainerSpec(spec); return err }
+		check = func(spec string) error {
+			if _, err := ParseContainerSpec(spec); err != nil {
+				return err
+			}
+			return foldedItem(spec)
+		}
 	case shared.TemplateNomad:
 		check = func(spec string) error {
 			if strings.TrimSpace(spec) == "" {
@@ -607,6 +612,81 @@ func ValidateTemplate(t *shared.Template) error {
 		vols = func(v string) error { _, err := ParseContainerVolumes(v); return err }
 	}
 	return checkField("volumes", label+" volumes", t.Volumes, vols)
+}
+
+// foldedItem refuses, in a container spec that parses, a list item whose
+// plain text runs on to a line that starts with "- ": YAML reads a "- "
+// indented deeper than the item above it as more of that item's text
+// ("- A=1" then "   - B=2" is the one item "A=1 - B=2"), where two items
+// were meant. Only the check of a template refuses it, so that a spec
+// saved before still starts.
+func foldedItem(src string) error {
+	var doc yaml.Node
+	if yaml.Unmarshal([]byte(src), &doc) != nil {
+		return nil
+	}
+	lines := strings.Split(src, "\n")
+	var walk func(n *yaml.Node, key string) error
+	walk = func(n *yaml.Node, key string) error {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if err := walk(c, key); err != nil {
+					return err
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if err := walk(n.Content[i+1], n.Content[i].Value); err != nil {
+					return err
+				}
+			}
+		case yaml.SequenceNode:
+			for _, item := range n.Content {
+				if item.Kind != yaml.ScalarNode {
+					if err := walk(item, key); err != nil {
+						return err
+					}
+					continue
+				}
+				if line, column := continuedAt(lines, item); line > 0 {
+					return atLine(line, column, fmt.Sprintf(`%s: this "- " is indented deeper than the list item on line %d, so it is read as more of that item (%q), not as an item of its own: line it up with the items above it`, key, item.Line, item.Value))
+				}
+			}
+		}
+		return nil
+	}
+	return walk(&doc, "")
+}
+
+// continuedAt returns the line and column (from 1) of the "- " that the
+// plain scalar n, an item of a list, runs on to; 0 when it does not.
+func continuedAt(lines []string, n *yaml.Node) (int, int) {
+	if n.Style != 0 || n.Line < 1 || n.Line > len(lines) || n.Column < 1 {
+		return 0, 0
+	}
+	first := []rune(lines[n.Line-1])
+	if n.Column-1 > len(first) {
+		return 0, 0
+	}
+	rest := string(first[n.Column-1:])
+	if i := strings.Index(rest, " #"); i >= 0 {
+		rest = rest[:i]
+	}
+	if strings.TrimSpace(rest) == n.Value {
+		return 0, 0
+	}
+	for i := n.Line; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		if t == "" {
+			continue
+		}
+		if t == "-" || strings.HasPrefix(t, "- ") {
+			return i + 1, len(lines[i]) - len(strings.TrimLeft(lines[i], " ")) + 1
+		}
+		return 0, 0
+	}
+	return 0, 0
 }
 
 // checkField renders src, the template's field, and checks the result

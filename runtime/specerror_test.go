@@ -39,6 +39,10 @@ func TestValidateTemplatePlacesErrorAtItsLine(t *testing.T) {
 		{"Key", container, "image: x\nportz: []\n", "", "spec", 2, 1, `line 2: unknown key "portz"`},
 		{"ListEntry", container, "image: x\nports:\n  - \"80:80\"\n  - \"1:2:3:4\"\n", "", "spec", 4, 5, `line 4: ports: "1:2:3:4"`},
 		{"Value", container, "image: x\nmemory:   lots\n", "", "spec", 2, 11, `line 2: memory: "lots"`},
+		// Valid YAML that is not what was meant: a "- " indented deeper
+		// than the item above it is more of that item's text.
+		{"FoldedItem", container, "image: x\nenvironment:\n  - EDITOR=vi\n     - BAD=1\n", "", "spec", 4, 6, `line 4: environment: this "- " is indented deeper than the list item on line 3, so it is read as more of that item ("EDITOR=vi - BAD=1")`},
+		{"FoldedItemAfterBlank", container, "image: x\ncommand:\n  - sh\n  - -c\n\n      - echo\n", "", "spec", 6, 7, `line 6: command: this "- " is indented deeper than the list item on line 4, so it is read as more of that item ("-c\n- echo")`},
 		{"VolumeName", container, "image: x\n", "volumes:\n  ok:\n  \"my home\":\n", "volumes", 3, 3, `volumes line 3: volumes: "my home" is not a volume name`},
 		// ${{ }} templates.
 		{"RenderUnknownField", container, "image: x\nhostname: ${{ .user.nickname }}\n", "", "spec", 2, 20, `line 2: .user.nickname is not defined`},

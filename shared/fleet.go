@@ -14,6 +14,11 @@ type LeafNode struct {
 	Protocol   int
 	Runtimes   []string
 	Restricted bool
+	// Credential is what the node's last link came with: "shared" (the
+	// origin's shared token), "leaf_token" or "api_token"; LeafTokenID is
+	// the id of the leaf token.
+	Credential  string
+	LeafTokenID string
 	// Connected is true while the node has a live link.
 	Connected      bool
 	ConnectedSince time.Time
@@ -43,12 +48,14 @@ type LeafStatus struct {
 	Location     string
 	OriginServer string
 	// Connected is true while the link to the origin is up; Reason says
-	// why it is not, Since is when it came up or went down, NextAttempt
-	// when the next dial happens.
-	Connected   bool
-	Reason      string
-	Since       time.Time
-	NextAttempt time.Time
+	// why it is not, in words, and ReasonDetail, when there is one, the
+	// error as the network or TLS gave it, for an operator; Since is when
+	// it came up or went down, NextAttempt when the next dial happens.
+	Connected    bool
+	Reason       string
+	ReasonDetail string
+	Since        time.Time
+	NextAttempt  time.Time
 	// Protocol and Restricted are those of the origin's last welcome.
 	Protocol   int
 	Restricted bool
@@ -185,6 +192,12 @@ type FleetService interface {
 	// Status returns a leaf's view of its origin. Any actor may ask it.
 	// ENOTFOUND on a server that is not a leaf.
 	Status(ctx context.Context) (*LeafStatus, error)
+
+	// RetryOrigin has a leaf whose link is down dial its origin now (at
+	// most once a second) rather than at the end of its back-off, and
+	// returns its view of the origin. Any actor may ask it. ENOTFOUND on
+	// a server that is not a leaf.
+	RetryOrigin(ctx context.Context) (*LeafStatus, error)
 
 	// LeafUsage answers a leaf that presents credential (the shared
 	// token, a leaf token or an API token): what the spaces of userID at

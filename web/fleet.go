@@ -86,6 +86,16 @@ func (s *Server) handleLeafStatus(r *http.Request, _ *principal) (api.LeafStatus
 	return api.NewLeafStatus(st), nil
 }
 
+// handleLeafRetry serves POST /api/leaf/retry: the leaf dials its origin
+// now rather than at its next attempt.
+func (s *Server) handleLeafRetry(r *http.Request, _ *principal) (api.LeafStatus, error) {
+	st, err := s.fleet.RetryOrigin(r.Context())
+	if err != nil {
+		return api.LeafStatus{}, err
+	}
+	return api.NewLeafStatus(st), nil
+}
+
 // handleLeafUsage serves GET /api/leaf/usage?user_id=&location= to leaves,
 // authenticated by their own credential: what the user's spaces at every
 // other location than the leaf's use, for the leaf's quota checks.

@@ -210,6 +210,7 @@ func (s *Server) routes() chi.Router {
 	r.Get(wire.RelayPath, s.handleLeafRelay)
 	r.Get("/api/leaf/usage", s.handleLeafUsage)
 	r.Get("/api/leaf/status", s.api(reply(s.handleLeafStatus)))
+	r.Post("/api/leaf/retry", s.api(reply(s.handleLeafRetry)))
 	r.Get("/api/leaves", s.api(listed(s.handleListLeaves)))
 	r.Get("/api/leaf-tokens", s.api(listed(s.handleListLeafTokens)))
 	r.Post("/api/leaf-tokens", s.api(decoded(http.StatusCreated, s.handleCreateLeafToken)))

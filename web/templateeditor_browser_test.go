@@ -134,9 +134,16 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	specIs("Cancel")
 
 	// Saving with the error is refused at its line; fixed, it saves.
+	// The refusal is said once, under the spec at its line, not again in
+	// another place.
 	b.click("#editor button[type=submit]")
-	if e := b.text("#editor .field-error"); !strings.Contains(e, "line 4") {
+	b.do("wait for the refusal", chromedp.Poll[chromedp.Void](`document.querySelector('#editor .ce-message')?.textContent.startsWith('Not saved.')`,
+		chromedp.WithPollingTimeout(stepTimeout)))
+	if e := b.text("#editor .ce-message"); !strings.HasPrefix(e, "Not saved. Line 4: did not find expected key") {
 		t.Fatalf("the refused save says %q", e)
+	}
+	if n := eval[int](b, "other errors", `[...document.querySelectorAll('#editor .field-error, #editor form > .error')].filter(e => !e.hidden && e.textContent).length`); n != 0 {
+		t.Fatalf("the refused save is said in %d more places", n)
 	}
 	specIs("a refused save")
 	b.setValue("#editor textarea[name=spec]", strings.Replace(bad, "\n password", "\n  password", 1))
@@ -145,6 +152,21 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(stepTimeout)))
 	if n := eval[int](b, "marks", `document.querySelectorAll('#editor .ce-bad').length`); n != 0 {
 		t.Fatalf("%d marks remain after the fix", n)
+	}
+	// Once fixed, the editor says only the newer answer, under the spec
+	// (not under the volumes, as if it were about them).
+	if said := eval[string](b, "the editor's text", `document.querySelector('#editor').innerText`); strings.Contains(strings.ToLower(said), "not saved") {
+		t.Fatalf("the refusal stays after the fix:\n%s", said)
+	}
+	where := eval[[]bool](b, "where the check says", `(() => {
+		const check = document.querySelector('#spec-check');
+		const spec = document.querySelector('#editor textarea[name=spec]');
+		const volumes = document.querySelector('#editor textarea[name=volumes]');
+		return [!!(spec.compareDocumentPosition(check) & Node.DOCUMENT_POSITION_FOLLOWING),
+			!!(check.compareDocumentPosition(volumes) & Node.DOCUMENT_POSITION_FOLLOWING)];
+	})()`)
+	if !where[0] || !where[1] {
+		t.Fatalf("the check's answer is not between the spec and the volumes: after the spec %v, before the volumes %v", where[0], where[1])
 	}
 	b.click("#editor button[type=submit]")
 	b.visible(`#templates tr[data-name="debian"]`)

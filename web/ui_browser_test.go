@@ -370,7 +370,10 @@ func TestUIInBrowser(t *testing.T) {
 			if msg := b.text("#editor .field-error"); msg != "Spec is required for container templates" {
 				t.Fatalf("error shown: %q", msg)
 			}
-			b.setValue("#editor textarea[name=spec]", "image: debian:bookworm\nenvironment:\n  - EDITOR=vim\n")
+			b.setValue("#editor textarea[name=spec]", "image: debian:bookworm\nenvironment:\n  - EDITOR=vim")
+			// Once the spec is typed, the newer check replaces the refusal.
+			b.do("type at the end of the spec", chromedp.SendKeys(chromedp.CSS("#editor textarea[name=spec]"), "\n"))
+			b.pollUntil("the refusal replaced", `!document.querySelector('#editor .field-error') && document.querySelector('#spec-check').textContent.startsWith('Checked')`, stepTimeout)
 			b.typeIn("#editor textarea[name=description]", "Debian with the usual tools")
 			b.click("#editor button[type=submit]")
 			b.visible(`#templates tr[data-name="dev-box"]`)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/web"
 )
@@ -61,6 +62,21 @@ func TestFleetUIInBrowser(t *testing.T) {
 		}
 		if got := o.text(row + " td:nth-child(5)"); got != "docker" {
 			t.Errorf("runtimes shown %q", got)
+		}
+		// What the leaf came with, and what the terse columns mean, in
+		// words a new admin can read; before any leaf token, what the
+		// shared token is and where to issue a better one.
+		if got := o.text(row + " .credential"); !strings.Contains(got, "shared token (server.shared_token)") {
+			t.Errorf("the credential shown %q", got)
+		}
+		if got := o.text("#leaves-legend"); !strings.Contains(got, "Protocol: the version of the link protocol") || !strings.Contains(got, "Applied revision: ") || !strings.Contains(got, "Lag: how many changes the leaf is behind") {
+			t.Errorf("the legend under the leaves says %q", got)
+		}
+		if got := o.text("#tokens-empty"); !strings.Contains(got, "server.shared_token in this origin's configuration") || !strings.Contains(got, "Issue one") {
+			t.Errorf("without a leaf token the page says %q", got)
+		}
+		if got := eval[string](o, "the link to the form", `document.querySelector('#tokens-empty a').getAttribute('href')`); got != "#leaf-token-location" || !eval[bool](o, "its target", `!!document.querySelector('#leaf-token-form #leaf-token-location')`) {
+			t.Errorf("the link to issue a token goes to %q", got)
 		}
 		o.screenshots(shots, "leaves")
 	})
@@ -122,11 +138,32 @@ func TestFleetUIInBrowser(t *testing.T) {
 			t.Fatal("no token of edge shows its expiry")
 		}
 		o.screenshots(shots, "leaves-tokens")
+		// The token the rotation replaced is rotated already: it offers no
+		// Rotate; its successor does. Both say no connected leaf uses them.
+		oldRow := `#leaf-tokens tr[data-key="` + old + `"]`
+		if eval[bool](o, "rotate of the old", `!!document.querySelector('`+oldRow+` button[data-action="rotate"]')`) {
+			t.Error("the token a rotation replaced offers Rotate again")
+		}
+		if !eval[bool](o, "rotate of the new", `!!document.querySelector('#leaf-tokens tr[data-location="edge"]:not([data-key="`+old+`"]) button[data-action="rotate"]')`) {
+			t.Error("the new token offers no Rotate")
+		}
+		if got := o.text(oldRow + " .used-by"); got != "no connected leaf" {
+			t.Errorf("the old token's users: %q", got)
+		}
 
-		o.click(`#leaf-tokens tr[data-key="` + old + `"] button[data-action="revoke"]`)
+		// The question names which of the two same-named tokens it is.
+		o.click(oldRow + ` button[data-action="revoke"]`)
 		o.visible("#confirm-dialog")
+		if q := o.text("#confirm-message"); !strings.Contains(q, "“rack 2” of edge, issued ") || !strings.Contains(q, "the one a rotation replaced, working until ") {
+			t.Errorf("the revoke question is %q", q)
+		}
 		o.click("#confirm-ok")
 		o.gone(`#leaf-tokens tr[data-key="` + old + `"]`)
+		// The notice no longer says that the old token works.
+		o.pollUntil("the notice says the old token stopped", `document.querySelector('#notice').textContent.includes('no longer works')`, 5*time.Second)
+		if notice := o.text("#notice"); strings.Contains(notice, "keeps working") || !strings.Contains(notice, second) {
+			t.Errorf("after the revocation the notice says %q", notice)
+		}
 		o.visible(`#leaf-tokens tr[data-location="edge"]`)
 		var list struct {
 			Tokens []struct {
@@ -160,6 +197,18 @@ func TestFleetUIInBrowser(t *testing.T) {
 			if reason == "" || !strings.Contains(msg, reason) {
 				t.Errorf("%s: banner %q does not give the reason %q", p, msg, reason)
 			}
+		}
+		// The cause is said in words; the network's own error is there for
+		// an operator, folded.
+		st := f.uplink.Status()
+		if strings.Contains(st.Reason, "WebSocket") || strings.Contains(st.Reason, "dial") || st.ReasonDetail == "" {
+			t.Errorf("the reason %q is not in words, or has no detail (%q)", st.Reason, st.ReasonDetail)
+		}
+		l.pollUntil("the error in full", `!!document.querySelector('#origin-banner details.cause-detail code')`, 5*time.Second)
+		folded := eval[[]string](l, "the folded error", `(() => { const d = document.querySelector('#origin-banner details.cause-detail');
+			return [String(d.open), d.querySelector('summary').textContent, d.querySelector('code').textContent]; })()`)
+		if folded[0] != "false" || folded[1] != "The error in full" || folded[2] != f.uplink.Status().ReasonDetail {
+			t.Errorf("the banner's folded error: open %s, %q, %q; want closed with %q", folded[0], folded[1], folded[2], f.uplink.Status().ReasonDetail)
 		}
 		l.open("/users")
 		l.visible(`#users tr[data-name="admin"]`)
@@ -243,4 +292,36 @@ func TestFleetUIInBrowser(t *testing.T) {
 		o.open("/spaces")
 		o.visible(row + `[data-reachable="false"]`)
 	})
+}
+
+// On a leaf whose origin is back while the leaf waits out a long
+// back-off, the banner's Try now has the leaf dial at once: the banner
+// goes, and the controls come back, without waiting for the next attempt.
+func TestLeafBannerTryNowInBrowser(t *testing.T) {
+	f := newFleetWithOptions(t, func(f *fleet) {
+		f.uplinkOpts = func(o *leaf.Options) { o.MinBackoff, o.MaxBackoff = 10*time.Minute, 10*time.Minute }
+	})
+	lb := f.leafSrv.URL
+	f.waitConnected(true)
+	var admin struct {
+		ID string `json:"user_id"`
+	}
+	mustCall(t, http.StatusCreated, f.originSW.srv.URL, "POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": testPassword}, &admin)
+	waitRecord(t, f.leafStore, shared.KindUser, admin.ID, false)
+	l := newTab(t, lb)
+	l.open("/login")
+	l.login("admin@example.com", testPassword, "/spaces")
+	f.stopOrigin()
+	f.waitConnected(false)
+	l.open("/users")
+	l.visible("#origin-banner #origin-retry")
+	if next := f.uplink.Status().NextAttempt; time.Until(next) < 5*time.Minute {
+		t.Fatalf("the next attempt is at %v: the back-off is not long", next)
+	}
+	f.startOrigin()
+	l.click("#origin-retry")
+	l.pollUntil("banner gone", `document.getElementById('origin-banner').hidden && document.body.dataset.originReachable === 'true'`, 10*time.Second)
+	if !f.uplink.Status().Connected {
+		t.Fatal("the banner went but the leaf is not connected")
+	}
 }

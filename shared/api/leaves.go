@@ -9,12 +9,17 @@ import (
 
 // Leaf is a leaf node as GET /api/leaves shows it on the origin.
 type Leaf struct {
-	NodeID          string     `json:"node_id"`
-	Location        string     `json:"location"`
-	Version         string     `json:"version"`
-	Protocol        int        `json:"protocol"`
-	Runtimes        []string   `json:"runtimes"`
-	Restricted      bool       `json:"restricted"`
+	NodeID     string   `json:"node_id"`
+	Location   string   `json:"location"`
+	Version    string   `json:"version"`
+	Protocol   int      `json:"protocol"`
+	Runtimes   []string `json:"runtimes"`
+	Restricted bool     `json:"restricted"`
+	// Credential is what the node's last link came with: "shared" (the
+	// origin's server.shared_token), "leaf_token" (then LeafTokenID names
+	// it) or "api_token".
+	Credential      string     `json:"credential,omitempty"`
+	LeafTokenID     string     `json:"leaf_token_id,omitempty"`
 	Connected       bool       `json:"connected"`
 	ConnectedSince  *time.Time `json:"connected_since,omitempty"`
 	LastSeen        *time.Time `json:"last_seen,omitempty"`
@@ -102,6 +107,7 @@ type LeafStatus struct {
 	OriginServer    string     `json:"origin_server"`
 	OriginReachable bool       `json:"origin_reachable"`
 	Reason          string     `json:"reason,omitempty"`
+	ReasonDetail    string     `json:"reason_detail,omitempty"`
 	Since           *time.Time `json:"since,omitempty"`
 	NextAttempt     *time.Time `json:"next_attempt,omitempty"`
 	Protocol        int        `json:"protocol"`
@@ -124,7 +130,8 @@ type LeafStatus struct {
 func NewLeafList(nodes []shared.LeafNode, unseen []shared.UnseenLocation) LeafList {
 	return LeafList{Count: len(nodes), Leaves: mapped(nodes, func(in shared.LeafNode) Leaf {
 		return Leaf{NodeID: in.NodeID, Location: in.Location, Version: in.Version, Protocol: in.Protocol,
-			Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Connected: in.Connected,
+			Runtimes: nonNil(in.Runtimes), Restricted: in.Restricted, Credential: in.Credential, LeafTokenID: in.LeafTokenID,
+			Connected:      in.Connected,
 			ConnectedSince: timePtr(in.ConnectedSince), LastSeen: timePtr(in.LastSeen),
 			RoundTripMillis: float64(in.RTT.Microseconds()) / 1000, AppliedRevision: in.Applied, Lag: in.Lag,
 			EpochChanges: in.EpochChanges, PreviousEpoch: in.PreviousEpoch, EpochChangedAt: timePtr(in.EpochChangedAt)}
@@ -135,7 +142,7 @@ func NewLeafList(nodes []shared.LeafNode, unseen []shared.UnseenLocation) LeafLi
 // trip to the microsecond).
 func (l *Leaf) LeafNode() shared.LeafNode {
 	return shared.LeafNode{NodeID: l.NodeID, Location: l.Location, Version: l.Version, Protocol: l.Protocol,
-		Runtimes: l.Runtimes, Restricted: l.Restricted, Connected: l.Connected, ConnectedSince: shared.Deref(l.ConnectedSince),
+		Runtimes: l.Runtimes, Restricted: l.Restricted, Credential: l.Credential, LeafTokenID: l.LeafTokenID, Connected: l.Connected, ConnectedSince: shared.Deref(l.ConnectedSince),
 		LastSeen: shared.Deref(l.LastSeen), RTT: time.Duration(math.Round(l.RoundTripMillis*1000)) * time.Microsecond,
 		Applied: l.AppliedRevision, Lag: l.Lag, EpochChanges: l.EpochChanges, PreviousEpoch: l.PreviousEpoch,
 		EpochChangedAt: shared.Deref(l.EpochChangedAt)}
@@ -161,7 +168,7 @@ func (t *LeafToken) LeafToken() *shared.LeafToken {
 // NewLeafStatus returns the answer of GET /api/leaf/status for st.
 func NewLeafStatus(st *shared.LeafStatus) LeafStatus {
 	return LeafStatus{Location: st.Location, OriginServer: st.OriginServer, OriginReachable: st.Connected, Reason: st.Reason,
-		Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
+		ReasonDetail: st.ReasonDetail, Since: timePtr(st.Since), NextAttempt: timePtr(st.NextAttempt), Protocol: st.Protocol, Restricted: st.Restricted,
 		Epoch: st.Epoch, AppliedRevision: st.Applied, HeadRevision: st.Head, Lag: st.Lag, PendingReports: st.PendingReports,
 		PreviousEpoch: st.PreviousEpoch, EpochChangedAt: timePtr(st.EpochChangedAt), ReplicaBackup: st.ReplicaBackup}
 }

@@ -171,13 +171,15 @@ export class CodeEditor {
 
   // mark shows message at line (and column, from 1; 0 for none) of the
   // text: the line is marked, the message shown beside it and below the
-  // editor, and the textarea described by it and marked invalid.
-  mark(line, column, message) {
+  // editor, and the textarea described by it and marked invalid. before,
+  // if given, leads the message below the editor ("Not saved.").
+  mark(line, column, message, before = '') {
     const lines = this.input.value.split('\n').length;
     const at = Math.min(Math.max(line, 1), lines);
     this.error = { line: at, column, message };
     const why = plainWords(message);
     this.message.replaceChildren(
+      before && h('strong', { class: 'ce-refused', text: `${before} ` }),
       h('strong', { text: column > 0 ? `Line ${at}, column ${column}: ` : `Line ${at}: ` }),
       message,
       why && h('span', { class: 'ce-why', text: ` (${why})` }),

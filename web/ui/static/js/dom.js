@@ -223,7 +223,8 @@ export class Editor {
 
   // onSave runs fn(editor) when the form is submitted; the dialog closes
   // when it succeeds and shows the error when it throws, next to the field
-  // it names, keeping what was typed.
+  // it names, keeping what was typed. An error whose shown is true is
+  // already shown where it belongs.
   onSave(fn) {
     this.form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -235,7 +236,7 @@ export class Editor {
         await fn(this);
         this.dialog.close();
       } catch (err) {
-        showFormError(this.form, this.error, err);
+        if (!err.shown) showFormError(this.form, this.error, err);
       } finally {
         this.submit.disabled = false;
       }

@@ -97,7 +97,8 @@ async function load() {
   notOrigin.hidden = true;
   $('#empty').hidden = leaves.length > 0;
   table.hidden = leaves.length === 0;
-  setRows(tbody, leaves, (l) => l.node_id || `location:${l.location}`, row);
+  $('#leaves-legend').hidden = leaves.length === 0;
+  setRows(tbody, leaves, (l) => l.node_id || `location:${l.location}`, row, (l) => JSON.stringify([l, tokenOf(l)]));
   return true;
 }
 
@@ -130,7 +131,8 @@ function row(l) {
         class: 'badge state-failed',
         text: 'new epoch',
         title: `its replica of epoch ${l.previous_epoch} was replaced at ${fmtTime(l.epoch_changed_at)} (${l.epoch_changes} times since this origin started); the leaf keeps a copy`,
-      })),
+      }),
+      credentialText(l) && h('div', { class: 'sub wrap credential', text: credentialText(l) })),
     h('td', { text: l.location }),
     h('td', { class: 'nowrap' }, h('span', { class: 'version', text: l.version || '—' }), ' ', versionBadge(l.version),
       // The badge's title is not seen on a phone or from the keyboard: the
@@ -143,6 +145,32 @@ function row(l) {
     h('td', { class: 'num nowrap', text: l.connected ? `${Number(l.round_trip_ms || 0).toFixed(1)} ms` : '—' }),
     h('td', { class: 'num', text: String(l.applied_revision ?? '—') }),
     h('td', { class: 'num', text: String(l.lag ?? '—') }));
+}
+
+// tokenOf is the leaf token, as listed, that the leaf node l came with.
+function tokenOf(l) {
+  const tokens = (tokensList.data && tokensList.data.leaf_tokens) || [];
+  return l.leaf_token_id ? tokens.find((t) => t.leaf_token_id === l.leaf_token_id) || null : null;
+}
+
+// credentialText says what the leaf node l came with.
+function credentialText(l) {
+  switch (l.credential) {
+    case 'shared': return 'with the shared token (server.shared_token)';
+    case 'api_token': return "with its owner's API token";
+    case 'leaf_token': {
+      const t = tokenOf(l);
+      return t ? `with the leaf token ${tokenLabel(t)}` : 'with a leaf token that is no longer issued';
+    }
+    default: return '';
+  }
+}
+
+// usersOf are the node ids of the connected leaves that came with the leaf
+// token t.
+function usersOf(t) {
+  const leaves = (leavesList.data && leavesList.data.leaves) || [];
+  return leaves.filter((l) => l.connected && l.leaf_token_id === t.leaf_token_id).map((l) => l.node_id);
 }
 
 // loadTokens lists the leaf tokens of this origin.
@@ -158,24 +186,47 @@ async function loadTokens() {
   tokensSection.hidden = false;
   $('#tokens-empty').hidden = tokens.length > 0;
   tokenTable.hidden = tokens.length === 0;
-  setRows(tokenBody, tokens, (t) => t.leaf_token_id, tokenRow);
+  setRows(tokenBody, tokens, (t) => t.leaf_token_id, tokenRow, (t) => JSON.stringify([t, usersOf(t)]));
+  if (rotated && !tokens.some((t) => t.leaf_token_id === rotated.old && !t.expired)) {
+    // The token the rotation replaced no longer works: the notice must
+    // not say it does.
+    rotated.said.textContent = `New leaf token for location ${rotated.location}, shown only now (the token it replaced no longer works):`;
+    rotated = null;
+  }
 }
 
+// replaced is whether t is a token that a rotation replaced: one that
+// works until its expiry.
+function replaced(t) {
+  return Boolean(t.expires_at) && !t.expired;
+}
+
+// tokenLabel names the token t among the others of its location, which a
+// rotation gives the same name: by its issue date, and, for the one a
+// rotation replaced, its end.
 function tokenLabel(t) {
-  return t.name ? `${t.name} (${t.location})` : `the token of ${t.location}`;
+  const name = t.name ? `“${t.name}” of ${t.location}` : `the token of ${t.location}`;
+  let label = `${name}, issued ${fmtTime(t.created_at)}`;
+  if (replaced(t)) label += `, the one a rotation replaced, working until ${fmtTime(t.expires_at)}`;
+  else if (t.expired) label += `, expired ${fmtTime(t.expires_at)}`;
+  return label;
 }
 
 function tokenRow(t) {
-  const label = t.name || t.location;
+  const label = `${t.name || t.location} issued ${fmtTime(t.created_at)}`;
   let expires = 'never';
   if (t.expires_at) expires = `${t.expired ? 'expired' : 'expires'} ${fmtTime(t.expires_at)}`;
-  return h('tr', { dataset: { location: t.location, name: t.name, expired: String(t.expired) } },
+  const users = usersOf(t);
+  return h('tr', { dataset: { location: t.location, name: t.name, expired: String(t.expired), replaced: String(replaced(t)) } },
     h('td', { text: t.location }),
     h('td', { class: 'name', text: t.name || '—' }),
     h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
-    h('td', { class: `nowrap${t.expired ? ' state-failed' : ''}`, text: expires }),
+    h('td', { class: `nowrap${t.expired ? ' state-failed' : ''}` }, expires,
+      replaced(t) && h('div', { class: 'sub wrap', text: 'replaced by a rotation: it stops then' })),
+    h('td', { class: 'used-by', text: users.length ? users.join(', ') : 'no connected leaf' }),
     h('td', { class: 'actions-col' },
-      !t.expired && h('button', {
+      // A token a rotation replaced is rotated already: its successor is.
+      !t.expired && !replaced(t) && h('button', {
         type: 'button', class: 'small', text: 'Rotate', dataset: { action: 'rotate' },
         'aria-label': rowLabel('Rotate', label), onclick: () => rotate(t),
       }),
@@ -192,16 +243,32 @@ function rotate(t) {
   $('#rotate-what').textContent = `A new token for location ${t.location} is issued and shown once. The leaf must be given it before the old one stops.`;
 }
 
+// rotated is the last rotation whose notice says the old token still
+// works: the old token's id, its location, and the notice's words.
+let rotated = null;
+
 rotator.onSave(async (e) => {
   const t = rotating;
   const created = await api('POST', path('leaf-tokens', t.leaf_token_id, 'rotate'), { overlap: e.raw('overlap') });
   const overlap = e.el('overlap').selectedOptions[0].textContent;
-  secretNotice(notice, `New leaf token for location ${t.location}, shown only now (the old one keeps working for ${overlap}):`, created.token);
+  const words = e.raw('overlap') === '0s' ? 'the old one stopped at once'
+    : `the old one keeps working for ${overlap}, until ${fmtTime(new Date(Date.now() + durationMs(e.raw('overlap'))))}`;
+  secretNotice(notice, `New leaf token for location ${t.location}, shown only now (${words}):`, created.token);
+  rotated = { old: t.leaf_token_id, location: t.location, said: $('span', notice) };
   await load();
 });
 
+// durationMs is the length of an overlap ("1h", "24h", "168h", "0s").
+function durationMs(d) {
+  const m = /^(\d+)([hms])$/.exec(d);
+  return m ? Number(m[1]) * { h: 3600e3, m: 60e3, s: 1e3 }[m[2]] : 0;
+}
+
 async function revoke(t) {
-  if (!await confirmAction(`Revoke ${tokenLabel(t)}? A leaf that uses it is disconnected at once and cannot connect with it again.`, 'Revoke')) return;
+  const users = usersOf(t);
+  const using = users.length ? ` It is in use by ${users.join(', ')}, which is disconnected at once and cannot connect with it again.`
+    : ' No connected leaf uses it now; a leaf that does cannot connect with it again.';
+  if (!await confirmAction(`Revoke the leaf token ${tokenLabel(t)}?${using}`, 'Revoke')) return;
   await runAction({
     tbody: tokenBody,
     key: t.leaf_token_id,
@@ -209,7 +276,7 @@ async function revoke(t) {
     fn: () => api('DELETE', path('leaf-tokens', t.leaf_token_id)),
     refresh: load,
     failure: (err) => `Could not revoke ${tokenLabel(t)}: ${err.message}`,
-    success: `Leaf token of ${t.location} revoked.`,
+    success: `Leaf token ${tokenLabel(t)} revoked.`,
   });
 }
 
@@ -242,6 +309,7 @@ async function leafStatus() {
     const rows = [
       ['Origin', s.origin_server],
       ['Link', s.origin_reachable ? `up since ${fmtTime(s.since)}` : `down since ${fmtTime(s.since)}${s.reason ? ': ' + s.reason : ''}`],
+      ['The error in full', s.origin_reachable ? '' : s.reason_detail],
       ['Next attempt', s.origin_reachable ? '' : fmtTime(s.next_attempt)],
       ['Location', s.location],
       ['Protocol', s.protocol ? String(s.protocol) : ''],

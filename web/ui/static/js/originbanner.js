@@ -53,23 +53,61 @@ const observer = new MutationObserver(() => {
 
 function show(s) {
   const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
-  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}.` : '';
-  // What it means comes first, in words; the cause, often a network
-  // error's text, comes last and smaller.
+  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}. ` : ' ';
+  // What it means comes first, in words; the cause, in words too, comes
+  // last and smaller.
   const why = document.createElement('p');
   const strong = document.createElement('strong');
   strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`;
-  why.append(strong, next);
+  const retry = document.createElement('button');
+  retry.type = 'button';
+  retry.className = 'small';
+  retry.id = 'origin-retry';
+  retry.textContent = 'Try now';
+  retry.addEventListener('click', tryNow);
+  why.append(strong, next, retry);
   const what = document.createElement('p');
   what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
   const cause = document.createElement('p');
   cause.className = 'cause';
   cause.textContent = `Cause: ${s.reason || 'no reason given'}.`;
-  banner.replaceChildren(why, what, cause);
+  // The error as the network or TLS gave it is for an operator: there,
+  // but folded.
+  let details = null;
+  if (s.reason_detail) {
+    details = document.createElement('details');
+    details.className = 'cause-detail';
+    const summary = document.createElement('summary');
+    summary.textContent = 'The error in full';
+    const code = document.createElement('code');
+    code.textContent = s.reason_detail;
+    details.append(summary, code);
+    details.open = Boolean(banner.querySelector('details.cause-detail')?.open); // as it was
+  }
+  banner.replaceChildren(why, what, cause, ...(details ? [details] : []));
   banner.hidden = false;
   document.body.dataset.originReachable = 'false';
   lock(document.body);
   observer.observe(document.body, { childList: true, subtree: true });
+}
+
+// tryNow has the leaf dial its origin now, and shows the outcome as soon
+// as there is one.
+async function tryNow(ev) {
+  const button = ev.currentTarget;
+  button.disabled = true;
+  button.textContent = 'Trying…';
+  try {
+    await api('POST', '/api/leaf/retry');
+  } catch {
+    // the next check says how the link is
+  }
+  // The attempt starts within a second; its outcome shows in the status.
+  for (const ms of [1200, 2500, 5000]) setTimeout(check, ms);
+  setTimeout(() => {
+    button.disabled = false;
+    button.textContent = 'Try now';
+  }, 5000);
 }
 
 function hide() {
@@ -93,7 +131,7 @@ async function check() {
     document.body.dataset.originReachable = 'true';
     return;
   }
-  const sig = JSON.stringify([s.reason, s.since, s.next_attempt]);
+  const sig = JSON.stringify([s.reason, s.reason_detail, s.since, s.next_attempt]);
   if (sig !== down) show(s);
   down = sig;
 }

@@ -5,7 +5,7 @@ import { api, path } from './api.js';
 import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
-import { runAction, rowLabel } from './feedback.js';
+import { runAction, rowLabel, clearFieldErrors } from './feedback.js';
 import { ListView, Related } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
@@ -30,6 +30,7 @@ let checkSeq = 0;
 let checkTimer = null;
 let pristine = ''; // the form as it was opened or saved
 let asking = false;
+let refusedByCheck = false; // the form says where the check refused a save
 
 const specHints = {
   container: 'A container spec in YAML (image, environment, volumes, ports…), run by Docker or Podman. ${{ }} expressions are filled in per space.',
@@ -171,7 +172,13 @@ async function check() {
     return null;
   }
   if (seq !== checkSeq) return null;
+  // A newer answer replaces what the last one, or a save it refused, said.
   for (const ce of Object.values(codeEditors)) ce.clear();
+  if (refusedByCheck) {
+    hideError(editor.error);
+    clearFieldErrors(editor.form);
+  }
+  refusedByCheck = false;
   status.classList.toggle('ce-ok', res.valid);
   if (res.valid) {
     status.textContent = editor.raw('kind') === 'manual' ? '' : 'Checked: the server finds no error.';
@@ -253,8 +260,20 @@ if (manage) {
   editor.onSave(async (e) => {
     const res = await check();
     if (res && !res.valid) {
-      if (res.field) codeEditors[res.field].goTo(res.line || 1, res.column || 1);
-      throw new Error(res.field ? `${res.field}: ${specMessage(res.error)} (line ${res.line}); not saved` : res.error);
+      // The error is said once, where the check said it: under the
+      // field, at its line; the form's error line only when it has no
+      // field. The next check replaces it.
+      if (res.field && codeEditors[res.field]) {
+        const ce = codeEditors[res.field];
+        ce.mark(res.line || 1, res.column || 0, specMessage(res.error), 'Not saved.');
+        ce.goTo(res.line || 1, res.column || 1);
+        throw Object.assign(new Error(res.error), { shown: true });
+      }
+      // Without a line, the form shows it at the field it names, or in
+      // its error line; not also below the spec.
+      refusedByCheck = true;
+      $('#spec-check').textContent = '';
+      throw new Error(res.error);
     }
     const body = {
       name: e.text('name'),
