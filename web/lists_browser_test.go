@@ -89,6 +89,24 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		})
 	}
 
+	step("AdminWithoutSpacesIsOfferedEveryones", func(t *testing.T) {
+		b.open("/spaces")
+		b.visible("#others")
+		if got := b.text("#show-others"); got != "Show everyone's spaces (10,000)" {
+			t.Errorf("the offer to show everyone's spaces says %q", got)
+		}
+		if eval[bool](b, "empty shown", `document.getElementById('empty').checkVisibility()`) {
+			t.Error("the page says there are no spaces while 10,000 are there")
+		}
+		b.click("#show-others")
+		waitFor("everyone's spaces", fmt.Sprintf(`%s === '1–50 of 10,000'`, status))
+		b.waitPath("/spaces?all=true")
+		// Leaving and coming back keeps the choice.
+		b.open("/templates")
+		b.open("/spaces")
+		waitFor("everyone's spaces again", fmt.Sprintf(`%s === '1–50 of 10,000' && document.getElementById('show-all').checked`, status))
+	})
+
 	t0 := time.Now()
 	b.open("/spaces?all=true")
 	waitFor("the first page", fmt.Sprintf(`%s === '1–50 of 10,000' && %s === 50`, status, rows))

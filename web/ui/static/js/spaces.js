@@ -39,7 +39,11 @@ const url = new URLSearchParams(location.search);
 let state = url.get('state') || '';
 locationInput.value = url.get('location') || '';
 ownerInput.value = url.get('owner') || '';
-showAll.checked = url.get('all') === 'true' && can.has(PERM.ManageSpaces);
+// Everyone's spaces stays ticked, or not, as the user last chose, until
+// the page's address says otherwise.
+const allKey = 'knot.spaces.all';
+showAll.checked = can.has(PERM.ManageSpaces)
+  && (url.has('all') ? url.get('all') === 'true' : localStorage.getItem(allKey) === 'true');
 
 // Icons are inline SVG paths (24-unit grid, stroked), no icon font.
 const icons = {
@@ -107,7 +111,10 @@ function render(spaces, data) {
   for (const el of $$('th.owner-col')) el.hidden = !all;
   $('.owner-filter').hidden = !all;
   const total = Object.values(data.states || {}).reduce((a, b) => a + b, 0);
-  $('#empty').hidden = total > 0 || filtering();
+  const empty = total === 0 && !filtering();
+  $('#empty').hidden = !empty;
+  $('#others').hidden = true;
+  if (empty && !all && can.has(PERM.ManageSpaces)) showOthers();
   $('#none-found').hidden = spaces.length > 0 || !filtering();
   table.hidden = spaces.length === 0;
   $('#space-tools').hidden = total === 0 && !filtering();
@@ -116,6 +123,24 @@ function render(spaces, data) {
   const dup = duplicateNames(spaces);
   setRows(tbody, spaces, (s) => s.space_id, (s) => row(s, dup),
     (s) => JSON.stringify([s, all, pending.has(s.space_id), dup.has(dupKey(s))]));
+}
+
+// showOthers tells a user who has no space but may see everyone's how
+// many others have, in place of "No spaces yet".
+async function showOthers() {
+  let n = 0;
+  try {
+    const data = await api('GET', '/api/spaces?all=true&limit=1');
+    n = data.total || 0;
+  } catch {
+    return; // the list's own refresh reports a failing server
+  }
+  // A later page (own spaces, or everyone's) may have come meanwhile.
+  if (n === 0 || showAll.checked || $('#empty').hidden) return;
+  $('#others-count').textContent = `${fmt.format(n)} ${n === 1 ? 'space' : 'spaces'}`;
+  $('#show-others').textContent = `Show everyone's spaces (${fmt.format(n)})`;
+  $('#empty').hidden = true;
+  $('#others').hidden = false;
 }
 
 function renderStates(counts, total) {
@@ -242,7 +267,15 @@ async function act(s, verb) {
 
 if (can.has(PERM.ManageSpaces)) {
   $('#all-toggle').hidden = false;
-  showAll.addEventListener('change', () => list.reset().catch((err) => showError(pageError, err)));
+  showAll.addEventListener('change', () => {
+    localStorage.setItem(allKey, String(showAll.checked));
+    list.reset().catch((err) => showError(pageError, err));
+  });
+  $('#show-others').addEventListener('click', () => {
+    showAll.checked = true;
+    showAll.dispatchEvent(new Event('change'));
+    showAll.focus();
+  });
 }
 let filterTimer = 0;
 for (const input of [locationInput, ownerInput]) {
