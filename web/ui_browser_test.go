@@ -408,7 +408,7 @@ func TestUIInBrowser(t *testing.T) {
 			}
 			b.click(`#spaces tr[data-name="work"] button[data-action="start"]`)
 			b.visible(`#spaces tr[data-name="work"][data-state="running"]`)
-			if got := b.text(`#spaces tr[data-name="work"] .state`); got != "running" {
+			if got := b.text(`#spaces tr[data-name="work"] td.state-cell .state`); got != "running" {
 				t.Errorf("state shown %q", got)
 			}
 			link := value(b, "web port link", chromedp.Evaluate[string](

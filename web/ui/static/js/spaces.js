@@ -207,22 +207,28 @@ function row(s, dup) {
   }, icon(ic), h('span', { class: 'label', text: label }));
   const host = `knot.${s.name}${dup.has(dupKey(s)) ? `.${s.location}` : ''}`;
   const own = s.username === me;
+  const badges = () => [
+    away
+      ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
+      : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+    s.update_available && h('span', {
+      class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
+    }),
+  ];
   return h('tr', { dataset: { name: s.name, state: s.state, reachable: String(!away) } },
     h('td', { class: 'name-col' },
       h('div', { class: 'name' }, icon('box'), h('a', { href: spacePage, text: s.name })),
+      // On a phone the state shows here, under the name, where the row's
+      // buttons leave it room; its reason is on the space's page.
+      h('div', { class: 'state-under' }, ...badges()),
       s.description && h('div', { class: 'sub', text: s.description }),
       running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' }, ...webPortLinks(s))),
     h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
     h('td', { text: s.template_name || '—' }),
     h('td', { text: s.location || '—' }),
     h('td', { class: 'state-cell' },
-      away
-        ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
-        : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+      ...badges(),
       away && h('div', { class: 'reason unreachable', text: `Last reported ${s.state}; ${s.unreachable_reason}.` }),
-      s.update_available && h('span', {
-        class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
-      }),
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
       h('div', { class: 'row-actions' },
