@@ -258,13 +258,14 @@ type fakeFleet struct {
 	store storage.Store
 	mu    sync.Mutex
 	cmds  []wire.Command
+	down  bool // the leaf is known but not connected
 }
 
 func (f *fakeFleet) Leaves() []shared.LeafNode {
-	return []shared.LeafNode{{Location: "away", Connected: true, Protocol: 2, Runtimes: []string{"docker"}}}
+	return []shared.LeafNode{{Location: "away", Connected: !f.down, Protocol: 2, Runtimes: []string{"docker"}}}
 }
 
-func (f *fakeFleet) Linked(location string) bool { return location == "away" }
+func (f *fakeFleet) Linked(location string) bool { return location == "away" && !f.down }
 
 func (f *fakeFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
 	f.mu.Lock()
@@ -312,5 +313,28 @@ func TestSpaceServicePlacesAtLeavesAndCommandsThem(t *testing.T) {
 	var sent shared.Space
 	if err := json.Unmarshal(fleet.cmds[0].Space, &sent); err != nil || sent.Name != "dev" || sent.UserID != "u-ann" {
 		t.Fatalf("created %+v, %v", sent, err)
+	}
+}
+
+// On an origin, a space at a location no leaf has ever had is refused as
+// unknown, naming the known ones; at a known location whose leaf is away,
+// it is refused until the leaf is back.
+func TestSpaceServiceRefusesUnknownLocations(t *testing.T) {
+	fleet := &fakeFleet{down: true}
+	b := newSpaceBed(t, leaf.SpaceOptions{Fleet: fleet})
+	fleet.store = b.store
+	_, ann := b.user("ann")
+	box := b.template("box", shared.TemplateContainer, 0)
+	_, err := b.svc.Create(ann, shared.NewSpace{Name: "dev", TemplateID: box.ID, Location: "awya"})
+	if shared.ErrorCode(err) != shared.EINVALID ||
+		shared.ErrorMessage(err) != `location: no leaf of location "awya" has ever connected to this origin; known: away, home` {
+		t.Fatalf("Create at an unknown location = %v, want it refused as unknown", err)
+	}
+	_, err = b.svc.Create(ann, shared.NewSpace{Name: "dev", TemplateID: box.ID, Location: "away"})
+	if shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(shared.ErrorMessage(err), `whose leaf is not connected to this origin`) {
+		t.Fatalf("Create at a known location whose leaf is away = %v", err)
+	}
+	if got, err := b.svc.Locations(context.Background()); err != nil || strings.Join(got, ",") != "away,home" {
+		t.Fatalf("Locations = %q, %v", got, err)
 	}
 }
