@@ -123,6 +123,18 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		b.click(`#space-pager button[data-page="next"]`)
 		waitFor("the second page", fmt.Sprintf(`%s === '51–100 of 10,000' && %s === 'space-00050'`, status, firstRow))
 		b.waitPath("/spaces?offset=50&all=true")
+		// Last and First, with the keyboard: the focus stays in the pager.
+		eval[bool](b, "focus Last page", `(document.querySelector('#space-pager button[data-page="last"]').focus(), true)`)
+		b.do("press Enter on Last page", chromedp.KeyEvent("\r"))
+		waitFor("the last page by its button", fmt.Sprintf(`%s === '9,951–10,000 of 10,000' && %s === 'space-09950'`, status, firstRow))
+		b.waitPath("/spaces?offset=9950&all=true")
+		waitFor("the focus on Previous page", `document.activeElement.dataset.page === 'prev'`)
+		b.click(`#space-pager button[data-page="first"]`)
+		waitFor("the first page by its button", fmt.Sprintf(`%s === '1–50 of 10,000' && %s === 'space-00000'`, status, firstRow))
+		b.waitPath("/spaces?all=true")
+		if got := eval[string](b, "disabled pager buttons", `[...document.querySelectorAll('#space-pager button:disabled')].map(e => e.dataset.page).join(',')`); got != "first,prev" {
+			t.Errorf("on the first page the disabled pager buttons are %q", got)
+		}
 		b.open("/spaces?all=true&offset=9950")
 		waitFor("the last page", fmt.Sprintf(`%s === '9,951–10,000 of 10,000' && %s === 'space-09950'`, status, firstRow))
 		if eval[bool](b, "next disabled", `!document.querySelector('#space-pager button[data-page="next"]').disabled`) {
