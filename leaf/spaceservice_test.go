@@ -3,8 +3,10 @@ package leaf_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -336,5 +338,32 @@ func TestSpaceServiceRefusesUnknownLocations(t *testing.T) {
 	}
 	if got, err := b.svc.Locations(context.Background()); err != nil || strings.Join(got, ",") != "away,home" {
 		t.Fatalf("Locations = %q, %v", got, err)
+	}
+}
+
+// Spaces that tie on the sort key (the same template, state, location or
+// owner) come by name, so that a page is the same each time.
+func TestSpaceListBreaksTiesByName(t *testing.T) {
+	b := newSpaceBed(t, leaf.SpaceOptions{})
+	ann, ctx := b.user("ann", shared.PermManageSpaces)
+	box := b.template("box", shared.TemplateManual, 0)
+	names := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"}
+	for i, n := range names {
+		// Ids in the other order than the names: the store's order.
+		b.put(&shared.Space{Meta: shared.Meta{ID: fmt.Sprintf("s-%d", len(names)-i)}, UserID: ann.ID, TemplateID: box.ID,
+			Name: n, Location: "home", Shell: "bash", State: shared.SpaceStopped, TemplateHash: box.Hash})
+	}
+	for _, key := range []string{"template", "state", "location", "owner", "created"} {
+		l, err := b.svc.List(ctx, shared.SpaceFilter{All: true, ListOptions: shared.ListOptions{Sort: key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sp := range l.Spaces {
+			got = append(got, sp.Name)
+		}
+		if !slices.Equal(got, names) {
+			t.Errorf("sorted by %s: %q, want the ties by name", key, got)
+		}
 	}
 }
