@@ -398,8 +398,12 @@ func TestUIInBrowser(t *testing.T) {
 			if got := b.text(`#spaces tr[data-name="work"] td:nth-child(3)`); got != "laptop" {
 				t.Errorf("template column %q", got)
 			}
-			if notice := b.text("#notice"); !strings.Contains(notice, "agent needs this token") {
-				t.Errorf("no agent token shown for a manual space: %q", notice)
+			if notice := b.text("#notice"); !strings.Contains(notice, "agent needs this token") ||
+				!strings.Contains(notice, "knot space agent-env work > agent.env") || !strings.Contains(notice, "KNOT_AGENT_TOKEN") {
+				t.Errorf("no agent token, or no word of how to use it, for a manual space: %q", notice)
+			}
+			if href := eval[string](b, "link to the space's page", `document.querySelector('#notice a').getAttribute('href')`); !strings.HasSuffix(href, "#terminal-title") {
+				t.Errorf("the new space's notice links %q, not its page's agent section", href)
 			}
 
 			// A web port of the template is a link once the space runs.

@@ -344,6 +344,19 @@ $('#new-space').addEventListener('click', async () => {
   if (!select.value && select.options.length > 0) select.selectedIndex = 0;
 });
 
+// agentHowto says what to do with a new manual space's agent token: run
+// knot agent with it on the machine of the space, as the space's page
+// says too.
+function agentHowto(name, created) {
+  const id = created.space_id;
+  return h('p', { class: 'hint agent-howto' },
+    'Start the space, then run its agent on a machine of yours: give it the token as ', h('code', { text: 'KNOT_AGENT_TOKEN' }),
+    ', with ', h('code', { text: `KNOT_SPACE_ID=${id}` }), ', to ', h('code', { text: 'knot agent' }),
+    '. Or, there, with the knot CLI, run ', h('code', { text: `knot space agent-env ${name} > agent.env` }),
+    ' (it makes a new token) and then ', h('code', { text: 'env $(cat agent.env) knot agent' }), '. ',
+    h('a', { href: `/spaces/${encodeURIComponent(id)}#terminal-title` }, `The page of ${name}`), ' says so too while it runs.');
+}
+
 editor.onSave(async (e) => {
   const body = { name: e.text('name'), template_id: e.raw('template_id') };
   if (e.text('description')) body.description = e.text('description');
@@ -352,6 +365,7 @@ editor.onSave(async (e) => {
   const t = templates.find((x) => x.template_id === body.template_id);
   if (t && t.kind === 'manual' && created.agent_token) {
     secretNotice(notice, `Space ${body.name} created. Its agent needs this token, shown only now:`, created.agent_token);
+    notice.append(agentHowto(body.name, created));
   }
   await load();
 });
