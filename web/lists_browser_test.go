@@ -146,7 +146,7 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		waitFor("the first page", fmt.Sprintf(`%s === 50`, rows))
 		b.typeIn("#space-search", "space-0999")
 		waitFor("the search's page", fmt.Sprintf(`%s === 10 && %s === 'space-09990'`, rows, firstRow))
-		if got := b.text("#space-summary"); got != "10 spaces · 2 running · 3 failed" {
+		if got := b.text("#space-summary"); got != "10 spaces that match · 2 running · 3 failed" {
 			t.Errorf("summary of the search %q", got)
 		}
 		b.typeIn("#space-search", "no-such-space")
@@ -159,6 +159,10 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		waitFor("the failed spaces", fmt.Sprintf(`%s === '1–50 of 2,500' && %s === 'space-00003'`, status, firstRow))
 		if got := eval[string](b, "pressed", `document.querySelector('#state-filters [aria-pressed="true"]').dataset.state`); got != "failed" {
 			t.Errorf("pressed state filter %q", got)
+		}
+		// The summary says what it counts: the failed ones, of all.
+		if got := b.text("#space-summary"); got != "2,500 failed of 10,000 spaces" {
+			t.Errorf("summary with the failed spaces shown %q", got)
 		}
 		b.click(`#spaces th[data-sort="name"] button`)
 		waitFor("descending names", fmt.Sprintf(`%s === 'space-09999'`, firstRow))

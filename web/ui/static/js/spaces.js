@@ -160,9 +160,20 @@ function renderStates(counts, total) {
     ? document.activeElement.dataset.state : null;
   stateBox.replaceChildren(...shown);
   if (focused !== null) stateBox.querySelector(`[data-state="${focused}"]`)?.focus();
-  const parts = [`${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}`];
+  $('#space-summary').textContent = summary(counts, total);
+}
+
+// summary says what the list counts: every space shown (or every one that
+// matches the search, location and owner), and of those how many run and
+// failed; with a state chip on, how many of them are in that state.
+function summary(counts, total) {
+  if (!total) return '';
+  const narrowed = Boolean(list.q || locationInput.value.trim() || (showAll.checked && ownerInput.value.trim()));
+  const spaces = `${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}${narrowed ? ` that ${total === 1 ? 'matches' : 'match'}` : ''}`;
+  if (state) return `${fmt.format(counts[state] || 0)} ${state} of ${spaces}`;
+  const parts = [spaces];
   for (const st of ['running', 'failed']) if (counts[st]) parts.push(`${fmt.format(counts[st])} ${st}`);
-  $('#space-summary').textContent = total ? parts.join(' · ') : '';
+  return parts.join(' · ');
 }
 
 function renderLocations(spaces) {
