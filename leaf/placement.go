@@ -83,7 +83,46 @@ func (s *SpaceService) location(ctx context.Context, requested string, t *shared
 	case requested != own && s.opts.Fleet == nil:
 		return "", invalid("location: this server has no leaves and runs only location %s", quote(own))
 	}
+	if _, restricted := shared.LocationOwner(requested); requested != own && !restricted {
+		known, err := s.Locations(ctx)
+		if err != nil {
+			return "", err
+		}
+		if !slices.ContainsFunc(known, func(l string) bool { return strings.EqualFold(l, requested) }) {
+			return "", invalid("location: no leaf of location %s has ever connected to this origin; known: %s",
+				quote(requested), strings.Join(known, ", "))
+		}
+	}
 	return requested, nil
+}
+
+// Locations returns the locations a new space may name, sorted: this
+// server's own and, on an origin, those of its leaves (connected now or
+// lately) and those where spaces are (whose leaf is away now). A user's
+// restricted leaf's location (user:NAME) is its user's only: it is not
+// among them.
+func (s *SpaceService) Locations(ctx context.Context) ([]string, error) {
+	set := map[string]bool{s.opts.Location: true}
+	if s.opts.Fleet != nil {
+		for _, in := range s.opts.Fleet.Leaves() {
+			set[in.Location] = true
+		}
+		v, err := s.Snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, sp := range v.Spaces {
+			set[sp.Location] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for l := range set {
+		if _, restricted := shared.LocationOwner(l); l != "" && !restricted {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
 // place chooses the location of a new space of t: among this origin's own

@@ -2,6 +2,7 @@ package leaf
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -116,14 +117,23 @@ func (c *recCache[T, P]) load(ctx context.Context, st storage.Store) ([]P, error
 var spaceSortKeys = []string{"created", "location", "name", "owner", "state", "template"}
 
 // spaceSorts returns the comparisons of spaceSortKeys over v's records.
+// Spaces that tie on the key go by name, then owner, location and id, so
+// that a page holds the same spaces in the same order each time.
 func spaceSorts(v *shared.SpaceList) shared.Sorts[*shared.Space] {
+	ties := func(a, b *shared.Space) int {
+		return cmp.Or(shared.ByText(a.Name, b.Name), shared.ByText(ownerName(v, a), ownerName(v, b)),
+			shared.ByText(a.Location, b.Location), cmp.Compare(a.ID, b.ID))
+	}
+	by := func(key func(a, b *shared.Space) int) func(a, b *shared.Space) int {
+		return func(a, b *shared.Space) int { return cmp.Or(key(a, b), ties(a, b)) }
+	}
 	return shared.Sorts[*shared.Space]{
-		"name":     func(a, b *shared.Space) int { return shared.ByText(a.Name, b.Name) },
-		"created":  func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) },
-		"state":    func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) },
-		"location": func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) },
-		"owner":    func(a, b *shared.Space) int { return shared.ByText(ownerName(v, a), ownerName(v, b)) },
-		"template": func(a, b *shared.Space) int { return shared.ByText(templateName(v, a), templateName(v, b)) },
+		"name":     ties,
+		"created":  by(func(a, b *shared.Space) int { return shared.ByTime(a.CreatedAt, b.CreatedAt) }),
+		"state":    by(func(a, b *shared.Space) int { return stateOrder(a.State) - stateOrder(b.State) }),
+		"location": by(func(a, b *shared.Space) int { return shared.ByText(a.Location, b.Location) }),
+		"owner":    by(func(a, b *shared.Space) int { return shared.ByText(ownerName(v, a), ownerName(v, b)) }),
+		"template": by(func(a, b *shared.Space) int { return shared.ByText(templateName(v, a), templateName(v, b)) }),
 	}
 }
 

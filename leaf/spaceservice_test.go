@@ -3,8 +3,10 @@ package leaf_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -258,13 +260,14 @@ type fakeFleet struct {
 	store storage.Store
 	mu    sync.Mutex
 	cmds  []wire.Command
+	down  bool // the leaf is known but not connected
 }
 
 func (f *fakeFleet) Leaves() []shared.LeafNode {
-	return []shared.LeafNode{{Location: "away", Connected: true, Protocol: 2, Runtimes: []string{"docker"}}}
+	return []shared.LeafNode{{Location: "away", Connected: !f.down, Protocol: 2, Runtimes: []string{"docker"}}}
 }
 
-func (f *fakeFleet) Linked(location string) bool { return location == "away" }
+func (f *fakeFleet) Linked(location string) bool { return location == "away" && !f.down }
 
 func (f *fakeFleet) Command(ctx context.Context, location string, cmd wire.Command) error {
 	f.mu.Lock()
@@ -312,5 +315,55 @@ func TestSpaceServicePlacesAtLeavesAndCommandsThem(t *testing.T) {
 	var sent shared.Space
 	if err := json.Unmarshal(fleet.cmds[0].Space, &sent); err != nil || sent.Name != "dev" || sent.UserID != "u-ann" {
 		t.Fatalf("created %+v, %v", sent, err)
+	}
+}
+
+// On an origin, a space at a location no leaf has ever had is refused as
+// unknown, naming the known ones; at a known location whose leaf is away,
+// it is refused until the leaf is back.
+func TestSpaceServiceRefusesUnknownLocations(t *testing.T) {
+	fleet := &fakeFleet{down: true}
+	b := newSpaceBed(t, leaf.SpaceOptions{Fleet: fleet})
+	fleet.store = b.store
+	_, ann := b.user("ann")
+	box := b.template("box", shared.TemplateContainer, 0)
+	_, err := b.svc.Create(ann, shared.NewSpace{Name: "dev", TemplateID: box.ID, Location: "awya"})
+	if shared.ErrorCode(err) != shared.EINVALID ||
+		shared.ErrorMessage(err) != `location: no leaf of location "awya" has ever connected to this origin; known: away, home` {
+		t.Fatalf("Create at an unknown location = %v, want it refused as unknown", err)
+	}
+	_, err = b.svc.Create(ann, shared.NewSpace{Name: "dev", TemplateID: box.ID, Location: "away"})
+	if shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(shared.ErrorMessage(err), `whose leaf is not connected to this origin`) {
+		t.Fatalf("Create at a known location whose leaf is away = %v", err)
+	}
+	if got, err := b.svc.Locations(context.Background()); err != nil || strings.Join(got, ",") != "away,home" {
+		t.Fatalf("Locations = %q, %v", got, err)
+	}
+}
+
+// Spaces that tie on the sort key (the same template, state, location or
+// owner) come by name, so that a page is the same each time.
+func TestSpaceListBreaksTiesByName(t *testing.T) {
+	b := newSpaceBed(t, leaf.SpaceOptions{})
+	ann, ctx := b.user("ann", shared.PermManageSpaces)
+	box := b.template("box", shared.TemplateManual, 0)
+	names := []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot"}
+	for i, n := range names {
+		// Ids in the other order than the names: the store's order.
+		b.put(&shared.Space{Meta: shared.Meta{ID: fmt.Sprintf("s-%d", len(names)-i)}, UserID: ann.ID, TemplateID: box.ID,
+			Name: n, Location: "home", Shell: "bash", State: shared.SpaceStopped, TemplateHash: box.Hash})
+	}
+	for _, key := range []string{"template", "state", "location", "owner", "created"} {
+		l, err := b.svc.List(ctx, shared.SpaceFilter{All: true, ListOptions: shared.ListOptions{Sort: key}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sp := range l.Spaces {
+			got = append(got, sp.Name)
+		}
+		if !slices.Equal(got, names) {
+			t.Errorf("sorted by %s: %q, want the ties by name", key, got)
+		}
 	}
 }

@@ -89,6 +89,24 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		})
 	}
 
+	step("AdminWithoutSpacesIsOfferedEveryones", func(t *testing.T) {
+		b.open("/spaces")
+		b.visible("#others")
+		if got := b.text("#show-others"); got != "Show everyone's spaces (10,000)" {
+			t.Errorf("the offer to show everyone's spaces says %q", got)
+		}
+		if eval[bool](b, "empty shown", `document.getElementById('empty').checkVisibility()`) {
+			t.Error("the page says there are no spaces while 10,000 are there")
+		}
+		b.click("#show-others")
+		waitFor("everyone's spaces", fmt.Sprintf(`%s === '1–50 of 10,000'`, status))
+		b.waitPath("/spaces?all=true")
+		// Leaving and coming back keeps the choice.
+		b.open("/templates")
+		b.open("/spaces")
+		waitFor("everyone's spaces again", fmt.Sprintf(`%s === '1–50 of 10,000' && document.getElementById('show-all').checked`, status))
+	})
+
 	t0 := time.Now()
 	b.open("/spaces?all=true")
 	waitFor("the first page", fmt.Sprintf(`%s === '1–50 of 10,000' && %s === 50`, status, rows))
@@ -105,6 +123,18 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		b.click(`#space-pager button[data-page="next"]`)
 		waitFor("the second page", fmt.Sprintf(`%s === '51–100 of 10,000' && %s === 'space-00050'`, status, firstRow))
 		b.waitPath("/spaces?offset=50&all=true")
+		// Last and First, with the keyboard: the focus stays in the pager.
+		eval[bool](b, "focus Last page", `(document.querySelector('#space-pager button[data-page="last"]').focus(), true)`)
+		b.do("press Enter on Last page", chromedp.KeyEvent("\r"))
+		waitFor("the last page by its button", fmt.Sprintf(`%s === '9,951–10,000 of 10,000' && %s === 'space-09950'`, status, firstRow))
+		b.waitPath("/spaces?offset=9950&all=true")
+		waitFor("the focus on Previous page", `document.activeElement.dataset.page === 'prev'`)
+		b.click(`#space-pager button[data-page="first"]`)
+		waitFor("the first page by its button", fmt.Sprintf(`%s === '1–50 of 10,000' && %s === 'space-00000'`, status, firstRow))
+		b.waitPath("/spaces?all=true")
+		if got := eval[string](b, "disabled pager buttons", `[...document.querySelectorAll('#space-pager button:disabled')].map(e => e.dataset.page).join(',')`); got != "first,prev" {
+			t.Errorf("on the first page the disabled pager buttons are %q", got)
+		}
 		b.open("/spaces?all=true&offset=9950")
 		waitFor("the last page", fmt.Sprintf(`%s === '9,951–10,000 of 10,000' && %s === 'space-09950'`, status, firstRow))
 		if eval[bool](b, "next disabled", `!document.querySelector('#space-pager button[data-page="next"]').disabled`) {
@@ -116,7 +146,7 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		waitFor("the first page", fmt.Sprintf(`%s === 50`, rows))
 		b.typeIn("#space-search", "space-0999")
 		waitFor("the search's page", fmt.Sprintf(`%s === 10 && %s === 'space-09990'`, rows, firstRow))
-		if got := b.text("#space-summary"); got != "10 spaces · 2 running · 3 failed" {
+		if got := b.text("#space-summary"); got != "10 spaces that match · 2 running · 3 failed" {
 			t.Errorf("summary of the search %q", got)
 		}
 		b.typeIn("#space-search", "no-such-space")
@@ -129,6 +159,10 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		waitFor("the failed spaces", fmt.Sprintf(`%s === '1–50 of 2,500' && %s === 'space-00003'`, status, firstRow))
 		if got := eval[string](b, "pressed", `document.querySelector('#state-filters [aria-pressed="true"]').dataset.state`); got != "failed" {
 			t.Errorf("pressed state filter %q", got)
+		}
+		// The summary says what it counts: the failed ones, of all.
+		if got := b.text("#space-summary"); got != "2,500 failed of 10,000 spaces" {
+			t.Errorf("summary with the failed spaces shown %q", got)
 		}
 		b.click(`#spaces th[data-sort="name"] button`)
 		waitFor("descending names", fmt.Sprintf(`%s === 'space-09999'`, firstRow))

@@ -189,7 +189,7 @@ func TestSpacesAtARestrictedLocationAreItsOwnersOnly(t *testing.T) {
 		msg     string
 	}{
 		{"AnotherUserAtItsLocation", aliceSession, map[string]any{"name": "dev", "template_id": tpl.ID, "location": "user:bob"}, http.StatusForbidden, `location "user:bob" is the restricted leaf of user "bob"`},
-		{"AnotherUserAtTheOwnersName", aliceSession, map[string]any{"name": "dev", "template_id": tpl.ID, "location": "bob"}, http.StatusServiceUnavailable, `location "bob", whose leaf is not connected`},
+		{"AnotherUserAtTheOwnersName", aliceSession, map[string]any{"name": "dev", "template_id": tpl.ID, "location": "bob"}, http.StatusBadRequest, `no leaf of location "bob" has ever connected`},
 		{"AnAdminForAnotherUser", adminSession, map[string]any{"name": "dev", "template_id": tpl.ID, "location": "USER:bob", "user_id": alice.ID}, http.StatusForbidden, "restricted leaf"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,5 +317,26 @@ func TestOnlyALeafServesARestrictedLocation(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "restricted location") {
 			t.Errorf("web.New at user:ann (hub %v): %v, want an error", h != nil, err)
 		}
+	}
+}
+
+// The New space dialog offers the locations an origin knows, its own and
+// its leaves'; a location no leaf has ever had is refused as unknown,
+// naming the known ones, not as one to try again later.
+func TestNewSpaceOffersTheKnownLocations(t *testing.T) {
+	e := newOriginEnv(t)
+	_, session := e.admin()
+	tpl := e.template("byo")
+	e.dialLeaf(t, fleetToken, "n-far", "far")
+
+	page := string(e.must(http.StatusOK, "GET", "/spaces", session, nil).body)
+	for _, want := range []string{`<option value="far"></option>`, `<option value="home"></option>`, `Known locations: far, home; or auto.`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the Spaces page does not offer %s", want)
+		}
+	}
+	r := e.do("POST", "/api/spaces", session, map[string]any{"name": "dev", "template_id": tpl.ID, "location": "fra"})
+	if want := `location: no leaf of location "fra" has ever connected to this origin; known: far, home`; r.code != http.StatusBadRequest || r.errMsg(t) != want {
+		t.Fatalf("a space at a location never seen = %d %s, want 400 %q", r.code, r.body, want)
 	}
 }

@@ -28,6 +28,7 @@ func (s *Server) mountUI(r chi.Router) {
 		Role:         s.roleName(),
 		Location:     s.o.Location,
 		Version:      s.o.Version,
+		Locations:    s.spaces.Locations,
 		UsingTOTP:    s.auth.UsingTOTP,
 		Login: func(w http.ResponseWriter, r *http.Request, req shared.LoginRequest) (*shared.LoginResult, error) {
 			return s.login(w, r, req, true)

@@ -401,8 +401,12 @@ func TestUIInBrowser(t *testing.T) {
 			if got := b.text(`#spaces tr[data-name="work"] td:nth-child(3)`); got != "laptop" {
 				t.Errorf("template column %q", got)
 			}
-			if notice := b.text("#notice"); !strings.Contains(notice, "agent needs this token") {
-				t.Errorf("no agent token shown for a manual space: %q", notice)
+			if notice := b.text("#notice"); !strings.Contains(notice, "agent needs this token") ||
+				!strings.Contains(notice, "knot space agent-env work > agent.env") || !strings.Contains(notice, "KNOT_AGENT_TOKEN") {
+				t.Errorf("no agent token, or no word of how to use it, for a manual space: %q", notice)
+			}
+			if href := eval[string](b, "link to the space's page", `document.querySelector('#notice a').getAttribute('href')`); !strings.HasSuffix(href, "#terminal-title") {
+				t.Errorf("the new space's notice links %q, not its page's agent section", href)
 			}
 
 			// A web port of the template is a link once the space runs.
@@ -411,7 +415,7 @@ func TestUIInBrowser(t *testing.T) {
 			}
 			b.click(`#spaces tr[data-name="work"] button[data-action="start"]`)
 			b.visible(`#spaces tr[data-name="work"][data-state="running"]`)
-			if got := b.text(`#spaces tr[data-name="work"] .state`); got != "running" {
+			if got := b.text(`#spaces tr[data-name="work"] td.state-cell .state`); got != "running" {
 				t.Errorf("state shown %q", got)
 			}
 			link := value(b, "web port link", chromedp.Evaluate[string](

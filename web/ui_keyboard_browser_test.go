@@ -143,6 +143,35 @@ func TestUIKeyboardInBrowser(t *testing.T) {
 				t.Error("the page still says it is loading")
 			}
 		}},
+		{"RowKeepsTheFocusThroughRefreshes", func(t *testing.T) {
+			r := b.fetch("POST", "/api/templates", map[string]any{"name": "own-machine", "kind": "manual"}, true)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create template = %d %s", r.Status, r.Body)
+			}
+			tplID := eval[string](b, "template id", fmt.Sprintf(`JSON.parse(%q).template_id`, r.Body))
+			r = b.fetch("POST", "/api/spaces", map[string]any{"name": "keys", "template_id": tplID}, true)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create space = %d %s", r.Status, r.Body)
+			}
+			spaceID := eval[string](b, "space id", fmt.Sprintf(`JSON.parse(%q).space_id`, r.Body))
+			b.open("/spaces")
+			start := `#spaces tr[data-name="keys"] button[data-action="start"]`
+			b.visible(start)
+			eval[bool](b, "focus Start keys", fmt.Sprintf(`(document.querySelector('%s').focus(), true)`, start))
+			b.do("start with Enter", chromedp.KeyEvent("\r"))
+			b.pollUntil("after starting, the focus on Stop keys", focused+" === 'Stop keys'", 5*time.Second)
+			// Each change of the space makes a refresh rebuild its row, and
+			// its buttons with it: the focus stays on the row's button.
+			for _, d := range []string{"first change", "second change"} {
+				if r := b.fetch("PUT", "/api/spaces/"+spaceID, map[string]any{"description": d}, true); r.Status != http.StatusOK {
+					t.Fatalf("update space = %d %s", r.Status, r.Body)
+				}
+				b.pollUntil("the refreshed row", fmt.Sprintf(`document.querySelector('#spaces tr[data-name="keys"] .sub')?.textContent === %q`, d), 10*time.Second)
+				if got := eval[string](b, "focus", focused); got != "Stop keys" {
+					t.Fatalf("after a refresh (%s) the focus is on %q, want Stop keys", d, got)
+				}
+			}
+		}},
 		{"UserWithoutSpacesLandsOnAPageTheyMaySee", func(t *testing.T) {
 			u := newTab(t, base)
 			u.open("/")

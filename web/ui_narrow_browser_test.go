@@ -96,6 +96,16 @@ const pinnedEdgeWrong = `(async () => {
 	return [...out, 'scroll ' + scroll + ' fit ' + fit];
 })()`
 
+// statesUnreadable is a script: the rows of the spaces list whose state
+// does not show whole, in sight and above everything else, as one badge.
+const statesUnreadable = `[...document.querySelectorAll('#spaces tbody tr')].filter((tr) => {
+	const shown = [...tr.querySelectorAll('.badge.state')].filter((e) => e.checkVisibility());
+	if (shown.length !== 1) return true;
+	const r = shown[0].getBoundingClientRect();
+	return [[r.left + 1, r.top + r.height / 2], [r.right - 1, r.top + r.height / 2]].some(([x, y]) =>
+		x < 0 || x >= window.innerWidth || !shown[0].contains(document.elementFromPoint(x, y)));
+}).map((tr) => tr.dataset.name + ' (' + tr.dataset.state + ')')`
+
 // buttonsWithTwoIcons is a script: the buttons that hold an icon of their
 // own and get their action's icon from the stylesheet too.
 const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
@@ -183,6 +193,11 @@ func TestUINarrowInBrowser(t *testing.T) {
 					t.Errorf("%s: the button %q shows two icons", p, two)
 				}
 				switch {
+				case p == "/spaces":
+					// The state is what a phone user looks at the list for.
+					for _, row := range eval[[]string](b, "states unreadable", statesUnreadable) {
+						t.Errorf("/spaces at 360 px: the state of %s is not shown whole", row)
+					}
 				case p == "/audit-logs":
 					// An event's details are what the log is read for.
 					if got := eval[string](b, "details in sight", `(() => { const d = [...document.querySelectorAll('#audit tbody tr')].map(tr => tr.children[3]); return d.length + ' ' + d.filter(e => e.checkVisibility() && e.getBoundingClientRect().right <= window.innerWidth + 0.5).length; })()`); got == "0 0" || strings.Split(got, " ")[0] != strings.Split(got, " ")[1] {

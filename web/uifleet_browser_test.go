@@ -258,7 +258,7 @@ func TestFleetUIInBrowser(t *testing.T) {
 
 		o.open("/spaces")
 		o.visible(row + `[data-reachable="false"]`)
-		if got := o.text(row + " .state"); got != "unreachable" {
+		if got := o.text(row + " td.state-cell .state"); got != "unreachable" {
 			t.Errorf("state shown %q, want unreachable", got)
 		}
 		if !eval[bool](o, "stop", `document.querySelector('`+row+` button[data-action="stop"]').disabled`) {

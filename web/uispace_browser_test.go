@@ -408,9 +408,18 @@ func TestSpacePageInBrowser(t *testing.T) {
 	step("StopClosesTheTerminal", func(t *testing.T) {
 		b.click(`#space-actions button[data-action="stop"]`)
 		b.pollUntil("the space stops", `document.querySelector('#space').dataset.state === 'stopped'`, 60*time.Second)
-		if got := b.text("#terminal-off"); got != "The terminal opens when the space runs." {
+		if got := b.text("#terminal-off"); got != "The terminal opens when the space runs. Below is the end of the last session, which ended." {
 			t.Errorf("the terminal says %q", got)
 		}
+		// The last session's screen stays to be read, but does not look
+		// usable: dimmed, out of the keyboard's way.
+		if !eval[bool](b, "terminal marked ended", `(() => { const t = document.querySelector('#terminal'); return t.classList.contains('ended') && t.inert && getComputedStyle(t).opacity < 1 && !t.contains(document.activeElement); })()`) {
+			t.Error("the ended session's terminal looks as usable as before")
+		}
+		if got := b.text("#space-agent"); got != "Not running" {
+			t.Errorf("the agent of a stopped space shows as %q", got)
+		}
+		b.visible("#ssh-later")
 	})
 
 	step("FailureReasonInFull", func(t *testing.T) {
@@ -425,6 +434,12 @@ func TestSpacePageInBrowser(t *testing.T) {
 		b.pollUntil("the reason shows in full", fmt.Sprintf(`document.querySelector('#reason-text').textContent === %q`, api.Reason), stepTimeout)
 		if h := b.text("#space-reason h3"); h != "Why it failed" {
 			t.Errorf("the reason is headed %q", h)
+		}
+		if got := b.text("#space-agent"); got != "Not running" {
+			t.Errorf("the agent of a failed space shows as %q", got)
+		}
+		if got := b.text("#ssh-later"); got != "The space is not running: you can connect once it runs." {
+			t.Errorf("the SSH section of a failed space says %q", got)
 		}
 		b.screenshots(shots, "space-failed")
 	})

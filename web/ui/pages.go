@@ -94,6 +94,9 @@ type data struct {
 	Message  string
 	NotFound bool // the page asked for does not exist
 
+	// The spaces page: the locations a new space may name.
+	Locations []string
+
 	// The space page.
 	SpaceID, SpaceName string
 	Shells             []string // the shells a space may have

@@ -13,7 +13,10 @@ import (
 )
 
 // spacePage is the template and script of the space page.
-const spacePage = "space"
+const (
+	spacePage  = "space"
+	spacesPage = "spaces"
+)
 
 // handleSpace serves the page of the space {space_id} to those the space
 // service shows it to (its owner, or a user with Manage Spaces); others get

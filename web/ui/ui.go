@@ -14,6 +14,7 @@
 package ui
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -44,6 +45,9 @@ type Deps struct {
 	Role string
 	// Location and Version are shown in every page's footer.
 	Location, Version string
+	// Locations returns the locations a new space may name, which the
+	// Spaces page offers; nil means Location only.
+	Locations func(ctx context.Context) ([]string, error)
 	// Login logs the browser of r in with req, as POST /api/auth/web
 	// does, and sets the session's cookies; its errors are
 	// AuthService.Login's. It serves the login form sent without its
@@ -134,8 +138,22 @@ func (u *UI) handlePage(pg page) http.HandlerFunc {
 		if pg.name == accountPage {
 			d.Shells = shared.Shells
 		}
+		if pg.name == spacesPage {
+			d.Locations = u.locations(r.Context())
+		}
 		u.render(w, r, http.StatusOK, pg.name, d)
 	}
+}
+
+// locations returns the locations a new space may name; only this
+// server's when they cannot be known (the API then says which are).
+func (u *UI) locations(ctx context.Context) []string {
+	if u.d.Locations != nil {
+		if ls, err := u.d.Locations(ctx); err == nil {
+			return ls
+		}
+	}
+	return []string{u.d.Location}
 }
 
 // user authenticates a page request. Without a valid credential it

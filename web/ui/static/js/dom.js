@@ -101,8 +101,10 @@ export function poll(fn, ms) {
 // setRows makes the rows of tbody those of items, in order, keeping the rows
 // whose item did not change (so that a refresh does not disturb the
 // user). sigOf returns what the row shows; a row is rebuilt when it changes.
+// The focus stays in a rebuilt row (rowFocus).
 export function setRows(tbody, items, keyOf, rowOf, sigOf = (item) => JSON.stringify(item)) {
   const old = new Map([...tbody.rows].map((r) => [r.dataset.key, r]));
+  const keep = rowFocus(tbody);
   let prev = null;
   for (const item of items) {
     const key = String(keyOf(item));
@@ -121,6 +123,41 @@ export function setRows(tbody, items, keyOf, rowOf, sigOf = (item) => JSON.strin
     prev = row;
   }
   for (const r of old.values()) r.remove();
+  keep();
+}
+
+// rowFocus notes which element of a row of tbody has the focus and returns
+// a function that, once the row was rebuilt, puts the focus on the same
+// control of the new row (same name, or same action), else on its first
+// button that can be pressed, else on the row itself, so that a keyboard
+// user is never dropped to the top of the page by a refresh. The row keeps
+// a focus it got that way until one of its buttons can take it.
+function rowFocus(tbody) {
+  const el = document.activeElement;
+  const row = el && el.closest && el.closest('tr[data-key]');
+  if (!row || row.parentElement !== tbody) return () => {};
+  const key = row.dataset.key;
+  const label = el.getAttribute('aria-label');
+  const action = el.dataset.action;
+  return () => {
+    if (el.isConnected) {
+      // A row moved in the table loses the focus: give it back.
+      if (document.activeElement !== el) el.focus();
+      return;
+    }
+    const fresh = [...tbody.rows].find((r) => r.dataset.key === key);
+    if (!fresh) return;
+    const usable = (sel) => [...fresh.querySelectorAll(sel)].find((c) => !c.disabled && c.checkVisibility());
+    const target = (label && usable(`[aria-label="${CSS.escape(label)}"]`))
+      || (action && usable(`button[data-action="${CSS.escape(action)}"]`))
+      || usable('button');
+    if (target) {
+      target.focus();
+      return;
+    }
+    fresh.tabIndex = -1;
+    fresh.focus();
+  };
 }
 
 // byName sorts records by their name, case-insensitively.

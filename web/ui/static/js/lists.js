@@ -1,11 +1,11 @@
 // lists.js pages, searches and sorts a list page on the server: the page
 // asks the API for one page (?q=&sort=&limit=&offset= and the page's
-// filters), shows "1–50 of 10,000" with Previous and Next, sorts by the
-// column headers that name a sort key (th[data-sort]), and keeps what the
-// user chose in the page's address, so a reload or a shared link shows the
-// same page. The page refreshes itself every few seconds while it is shown
-// (autoRefresh), sending the ETag of the list it holds: the server answers
-// 304 without a body while nothing changed.
+// filters), shows "1–50 of 10,000" with First, Previous, Next and Last,
+// sorts by the column headers that name a sort key (th[data-sort]), and
+// keeps what the user chose in the page's address, so a reload or a shared
+// link shows the same page. The page refreshes itself every few seconds
+// while it is shown (autoRefresh), sending the ETag of the list it holds:
+// the server answers 304 without a body while nothing changed.
 import { api, ApiError, loginURL } from './api.js';
 import { $, $$, h, poll } from './dom.js';
 
@@ -109,7 +109,7 @@ export class ListView {
     else this.total = Number.isNaN(got.total) ? items.length : got.total;
     if (items.length === 0 && this.offset > 0 && this.total > 0) {
       // The page emptied (records were deleted): show the last one.
-      this.offset = Math.max(0, Math.floor((this.total - 1) / this.pageSize) * this.pageSize);
+      this.offset = this.lastOffset();
       return this.load();
     }
     this.render(items, got.data);
@@ -185,21 +185,38 @@ export class ListView {
   }
 
   buildPager() {
-    this.prev = h('button', { type: 'button', class: 'small', text: 'Previous page', dataset: { page: 'prev' } });
-    this.next = h('button', { type: 'button', class: 'small', text: 'Next page', dataset: { page: 'next' } });
+    const button = (page, text, to) => {
+      const b = h('button', { type: 'button', class: 'small', text, dataset: { page } });
+      b.addEventListener('click', () => this.goTo(to()));
+      return b;
+    };
+    this.first = button('first', 'First page', () => 0);
+    this.prev = button('prev', 'Previous page', () => this.offset - this.pageSize);
+    this.next = button('next', 'Next page', () => this.offset + this.pageSize);
+    this.last = button('last', 'Last page', () => this.lastOffset());
     this.status = h('span', { class: 'pager-status', role: 'status' });
-    this.prev.addEventListener('click', () => this.go(-1));
-    this.next.addEventListener('click', () => this.go(1));
     this.pager.classList.add('pager');
-    this.pager.replaceChildren(this.status, h('span', { class: 'pager-buttons' }, this.prev, this.next));
+    this.pager.replaceChildren(this.status, h('span', { class: 'pager-buttons' }, this.first, this.prev, this.next, this.last));
     // Until the first page is known there is nothing to page through.
     this.pager.hidden = true;
   }
 
-  go(step) {
-    this.offset = Math.max(0, this.offset + step * this.pageSize);
+  // lastOffset is the offset of the last page.
+  lastOffset() {
+    return Math.max(0, Math.floor((this.total - 1) / this.pageSize) * this.pageSize);
+  }
+
+  // goTo shows the page at offset. A pager button that a page end
+  // disables hands the focus to its neighbour, not to the page.
+  goTo(offset) {
+    this.offset = Math.max(0, offset);
     this.remember();
-    this.load().catch((err) => this.onError && this.onError(err));
+    const from = document.activeElement;
+    this.load().then(() => {
+      if (from && from.disabled && this.pager.contains(from)) {
+        (from === this.first || from === this.prev ? this.next : this.prev).focus();
+      }
+    }).catch((err) => this.onError && this.onError(err));
   }
 
   updatePager(shown) {
@@ -208,8 +225,8 @@ export class ListView {
     const to = this.offset + shown;
     this.status.textContent = this.total === 0 ? 'None found'
       : `${fmt.format(from)}–${fmt.format(to)} of ${fmt.format(this.total)}`;
-    this.prev.disabled = this.offset === 0;
-    this.next.disabled = to >= this.total;
+    this.first.disabled = this.prev.disabled = this.offset === 0;
+    this.next.disabled = this.last.disabled = to >= this.total;
     this.pager.hidden = this.total <= this.pageSize && this.offset === 0 && !this.q;
   }
 }

@@ -3,7 +3,7 @@
 // template and agent, its actions, its terminal and its log.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, $$, showError, hideError, confirmAction, poll, Editor, fmtTime, ago, ready } from './dom.js';
+import { $, $$, h, showError, hideError, confirmAction, poll, Editor, fmtTime, ago, ready } from './dom.js';
 import { announce, rowLabel } from './feedback.js';
 import { SpaceTerminal } from './terminal.js';
 import { followLogs } from './logs.js';
@@ -82,7 +82,7 @@ function render() {
   text('#space-shell', s.shell || '—');
   text('#space-owner', s.username || '—');
   text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
-  text('#space-agent', agentText(s));
+  showAgent(s);
   showPorts(s, away);
 
   const failure = $('#space-reason');
@@ -106,10 +106,12 @@ function render() {
   if (off) why = 'The template of this space turns its terminal off.';
   else if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
   else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
+  else if (!linked && agentLate(s)) why = `The space has run for ${runFor(s)}, but its agent has not connected: the terminal opens when it does. The log below may say why.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
   showAgentHowto(s, linked, away);
   $('#ssh-panel').hidden = s.with_ssh === false;
+  $('#ssh-later').hidden = s.state === 'running' && !away;
 }
 
 // showAgentHowto tells the owner of a manual space, while its agent is not
@@ -142,10 +144,51 @@ function showPorts(s, away) {
   dd.replaceChildren(...webPortLinks(s));
 }
 
+// agentLateMs is how long a space of a template that starts its agent may
+// run without it before the page says something is wrong.
+const agentLateMs = 30000;
+
+// runFor says how long the space has run: "45 s", "3 min".
+function runFor(s) {
+  const secs = Math.max(0, Math.round((Date.now() - new Date(s.started_at).getTime()) / 1000));
+  return secs < 90 ? `${secs} s` : `${Math.round(secs / 60)} min`;
+}
+
+// agentLate says whether the space has run for a while without its agent,
+// which knot starts in it (a manual space's agent is its owner's to run).
+function agentLate(s) {
+  const a = s.agent;
+  return s.state === 'running' && manual === false && Boolean(s.started_at) && !(a && (a.connected || a.stale))
+    && Date.now() - new Date(s.started_at).getTime() >= agentLateMs;
+}
+
+// showAgent fills the Agent fact: agentText, and where to look when the
+// agent is late.
+function showAgent(s) {
+  const dd = $('#space-agent');
+  const late = agentLate(s);
+  dd.dataset.late = String(late);
+  const said = agentText(s);
+  const sig = JSON.stringify([said, late]);
+  if (dd.dataset.sig === sig) return; // the link keeps its focus across polls
+  dd.dataset.sig = sig;
+  if (!late) {
+    dd.textContent = said;
+    return;
+  }
+  dd.replaceChildren(`${said} `, h('a', { href: '#logs-title', text: 'See the log for why' }), '.');
+}
+
 // agentText says whether the space's agent is connected, and for a space
-// of another location, as a detail, which location says so.
+// of another location, as a detail, which location says so. A space that
+// does not run has no agent to connect.
 function agentText(s) {
   const a = s.agent;
+  if (!(a && (a.connected || a.stale)) && !canStop.has(s.state)) return 'Not running';
+  if (agentLate(s)) {
+    const where = s.location !== here ? `location ${s.location}` : 'this server';
+    return `Not connected: the space runs, but its agent has not reached ${where} in ${agentLateMs / 1000} s.`;
+  }
   if (!a) return s.location !== here ? `Not connected yet (as location ${s.location} reports)` : 'Not connected yet';
   if (a.stale) return `Unknown: no news from location ${s.location} now${a.last_seen ? ` (last seen ${ago(a.last_seen)})` : ''}`;
   if (a.connected) {

@@ -39,7 +39,11 @@ const url = new URLSearchParams(location.search);
 let state = url.get('state') || '';
 locationInput.value = url.get('location') || '';
 ownerInput.value = url.get('owner') || '';
-showAll.checked = url.get('all') === 'true' && can.has(PERM.ManageSpaces);
+// Everyone's spaces stays ticked, or not, as the user last chose, until
+// the page's address says otherwise.
+const allKey = 'knot.spaces.all';
+showAll.checked = can.has(PERM.ManageSpaces)
+  && (url.has('all') ? url.get('all') === 'true' : localStorage.getItem(allKey) === 'true');
 
 // Icons are inline SVG paths (24-unit grid, stroked), no icon font.
 const icons = {
@@ -107,7 +111,10 @@ function render(spaces, data) {
   for (const el of $$('th.owner-col')) el.hidden = !all;
   $('.owner-filter').hidden = !all;
   const total = Object.values(data.states || {}).reduce((a, b) => a + b, 0);
-  $('#empty').hidden = total > 0 || filtering();
+  const empty = total === 0 && !filtering();
+  $('#empty').hidden = !empty;
+  $('#others').hidden = true;
+  if (empty && !all && can.has(PERM.ManageSpaces)) showOthers();
   $('#none-found').hidden = spaces.length > 0 || !filtering();
   table.hidden = spaces.length === 0;
   $('#space-tools').hidden = total === 0 && !filtering();
@@ -116,6 +123,24 @@ function render(spaces, data) {
   const dup = duplicateNames(spaces);
   setRows(tbody, spaces, (s) => s.space_id, (s) => row(s, dup),
     (s) => JSON.stringify([s, all, pending.has(s.space_id), dup.has(dupKey(s))]));
+}
+
+// showOthers tells a user who has no space but may see everyone's how
+// many others have, in place of "No spaces yet".
+async function showOthers() {
+  let n = 0;
+  try {
+    const data = await api('GET', '/api/spaces?all=true&limit=1');
+    n = data.total || 0;
+  } catch {
+    return; // the list's own refresh reports a failing server
+  }
+  // A later page (own spaces, or everyone's) may have come meanwhile.
+  if (n === 0 || showAll.checked || $('#empty').hidden) return;
+  $('#others-count').textContent = `${fmt.format(n)} ${n === 1 ? 'space' : 'spaces'}`;
+  $('#show-others').textContent = `Show everyone's spaces (${fmt.format(n)})`;
+  $('#empty').hidden = true;
+  $('#others').hidden = false;
 }
 
 function renderStates(counts, total) {
@@ -135,9 +160,20 @@ function renderStates(counts, total) {
     ? document.activeElement.dataset.state : null;
   stateBox.replaceChildren(...shown);
   if (focused !== null) stateBox.querySelector(`[data-state="${focused}"]`)?.focus();
-  const parts = [`${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}`];
+  $('#space-summary').textContent = summary(counts, total);
+}
+
+// summary says what the list counts: every space shown (or every one that
+// matches the search, location and owner), and of those how many run and
+// failed; with a state chip on, how many of them are in that state.
+function summary(counts, total) {
+  if (!total) return '';
+  const narrowed = Boolean(list.q || locationInput.value.trim() || (showAll.checked && ownerInput.value.trim()));
+  const spaces = `${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}${narrowed ? ` that ${total === 1 ? 'matches' : 'match'}` : ''}`;
+  if (state) return `${fmt.format(counts[state] || 0)} ${state} of ${spaces}`;
+  const parts = [spaces];
   for (const st of ['running', 'failed']) if (counts[st]) parts.push(`${fmt.format(counts[st])} ${st}`);
-  $('#space-summary').textContent = total ? parts.join(' · ') : '';
+  return parts.join(' · ');
 }
 
 function renderLocations(spaces) {
@@ -182,22 +218,28 @@ function row(s, dup) {
   }, icon(ic), h('span', { class: 'label', text: label }));
   const host = `knot.${s.name}${dup.has(dupKey(s)) ? `.${s.location}` : ''}`;
   const own = s.username === me;
+  const badges = () => [
+    away
+      ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
+      : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+    s.update_available && h('span', {
+      class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
+    }),
+  ];
   return h('tr', { dataset: { name: s.name, state: s.state, reachable: String(!away) } },
     h('td', { class: 'name-col' },
       h('div', { class: 'name' }, icon('box'), h('a', { href: spacePage, text: s.name })),
+      // On a phone the state shows here, under the name, where the row's
+      // buttons leave it room; its reason is on the space's page.
+      h('div', { class: 'state-under' }, ...badges()),
       s.description && h('div', { class: 'sub', text: s.description }),
       running && (s.http_ports || []).length > 0 && h('div', { class: 'sub web-ports' }, ...webPortLinks(s))),
     h('td', { class: 'owner-col', hidden: !showAll.checked, text: s.username || '' }),
     h('td', { text: s.template_name || '—' }),
     h('td', { text: s.location || '—' }),
     h('td', { class: 'state-cell' },
-      away
-        ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
-        : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+      ...badges(),
       away && h('div', { class: 'reason unreachable', text: `Last reported ${s.state}; ${s.unreachable_reason}.` }),
-      s.update_available && h('span', {
-        class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
-      }),
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
       h('div', { class: 'row-actions' },
@@ -242,7 +284,15 @@ async function act(s, verb) {
 
 if (can.has(PERM.ManageSpaces)) {
   $('#all-toggle').hidden = false;
-  showAll.addEventListener('change', () => list.reset().catch((err) => showError(pageError, err)));
+  showAll.addEventListener('change', () => {
+    localStorage.setItem(allKey, String(showAll.checked));
+    list.reset().catch((err) => showError(pageError, err));
+  });
+  $('#show-others').addEventListener('click', () => {
+    showAll.checked = true;
+    showAll.dispatchEvent(new Event('change'));
+    showAll.focus();
+  });
 }
 let filterTimer = 0;
 for (const input of [locationInput, ownerInput]) {
@@ -305,6 +355,19 @@ $('#new-space').addEventListener('click', async () => {
   if (!select.value && select.options.length > 0) select.selectedIndex = 0;
 });
 
+// agentHowto says what to do with a new manual space's agent token: run
+// knot agent with it on the machine of the space, as the space's page
+// says too.
+function agentHowto(name, created) {
+  const id = created.space_id;
+  return h('p', { class: 'hint agent-howto' },
+    'Start the space, then run its agent on a machine of yours: give it the token as ', h('code', { text: 'KNOT_AGENT_TOKEN' }),
+    ', with ', h('code', { text: `KNOT_SPACE_ID=${id}` }), ', to ', h('code', { text: 'knot agent' }),
+    '. Or, there, with the knot CLI, run ', h('code', { text: `knot space agent-env ${name} > agent.env` }),
+    ' (it makes a new token) and then ', h('code', { text: 'env $(cat agent.env) knot agent' }), '. ',
+    h('a', { href: `/spaces/${encodeURIComponent(id)}#terminal-title` }, `The page of ${name}`), ' says so too while it runs.');
+}
+
 editor.onSave(async (e) => {
   const body = { name: e.text('name'), template_id: e.raw('template_id') };
   if (e.text('description')) body.description = e.text('description');
@@ -313,6 +376,7 @@ editor.onSave(async (e) => {
   const t = templates.find((x) => x.template_id === body.template_id);
   if (t && t.kind === 'manual' && created.agent_token) {
     secretNotice(notice, `Space ${body.name} created. Its agent needs this token, shown only now:`, created.agent_token);
+    notice.append(agentHowto(body.name, created));
   }
   await load();
 });

@@ -116,18 +116,33 @@ export class SpaceTerminal {
   // setAvailable says whether the space can have a terminal now (it runs
   // and its agent is linked); why says why not. The terminal connects when
   // it becomes available and closes when it stops being so.
+  // A terminal that was open and is no more stays to be read, marked ended:
+  // dimmed, without its cursor, taking no keys.
   setAvailable(ok, why) {
     const was = this.available;
     this.available = ok;
-    this.offEl.textContent = why || '';
+    const ended = !ok && !this.el.hidden;
+    this.offEl.textContent = (why || '') + (ended ? ' Below is the end of the last session, which ended.' : '');
     this.offEl.hidden = ok || !why;
     if (ok && !was) {
+      this.setEnded(false);
       this.el.hidden = false;
       this.refit();
       this.connect(false);
     } else if (!ok && was) {
       this.close();
       this.status('');
+      this.setEnded(true);
+    }
+  }
+
+  setEnded(ended) {
+    this.el.classList.toggle('ended', ended);
+    this.el.inert = ended;
+    this.term.options.disableStdin = ended;
+    if (ended) {
+      this.term.blur();
+      this.term.write('\x1b[?25l'); // hide the cursor; a new session resets the screen
     }
   }
 
