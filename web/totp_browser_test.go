@@ -81,6 +81,17 @@ func TestTOTPEnrolmentInBrowser(t *testing.T) {
 	}
 	b.screenshots(t.TempDir(), "login-totp-enrol")
 	b.checkAccessibility("/login with the two-factor enrolment")
+	// Log in pressed before the code is typed asks for it: a login without
+	// a code would make a new secret, which the app just set up would not
+	// match.
+	b.click("#login-form button[type=submit]")
+	b.visible("#login-form .error")
+	if got := b.text("#login-form .error"); got != "Enter the code your authenticator app shows for the secret above." {
+		t.Errorf("Log in without a code during the enrolment says %q", got)
+	}
+	if got := b.text("#totp-secret"); got != secret {
+		t.Fatalf("Log in without a code during the enrolment changed the secret from %s to %s", secret, got)
+	}
 	b.typeIn("#login-form input[name=totp_code]", codeAt(t, secret, time.Now()))
 	b.click("#login-form button[type=submit]")
 	b.waitPath("/spaces")

@@ -62,6 +62,12 @@ if (loginForm) {
   api('GET', '/api/auth/using-totp').then((r) => r && r.using_totp && showTOTP(), () => {});
   handle(loginForm, async () => {
     const code = field(loginForm, 'totp_code').value.trim();
+    if (code === '' && !$('#totp-enrol').hidden) {
+      // A login without a code makes a new secret, which an app that has
+      // just added the one shown would not match.
+      field(loginForm, 'totp_code').focus();
+      throw new Error('Enter the code your authenticator app shows for the secret above.');
+    }
     try {
       await login(field(loginForm, 'email').value.trim(), field(loginForm, 'password').value, code);
     } catch (err) {
