@@ -98,7 +98,8 @@ func (s *SpaceService) location(ctx context.Context, requested string, t *shared
 
 // Locations returns the locations a new space may name, sorted: this
 // server's own and, on an origin, those of its leaves (connected now or
-// lately) and those where spaces are (whose leaf is away now). A user's
+// lately), those where spaces are (whose leaf is away now) and those a
+// leaf token is issued for (whose leaf may not have connected yet). A user's
 // restricted leaf's location (user:NAME) is its user's only: it is not
 // among them.
 func (s *SpaceService) Locations(ctx context.Context) ([]string, error) {
@@ -113,6 +114,13 @@ func (s *SpaceService) Locations(ctx context.Context) ([]string, error) {
 		}
 		for _, sp := range v.Spaces {
 			set[sp.Location] = true
+		}
+		tokens, err := storage.List[shared.LeafToken](ctx, s.opts.Store)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range tokens {
+			set[t.Location] = true
 		}
 	}
 	out := make([]string, 0, len(set))

@@ -339,6 +339,18 @@ func TestSpaceServiceRefusesUnknownLocations(t *testing.T) {
 	if got, err := b.svc.Locations(context.Background()); err != nil || strings.Join(got, ",") != "away,home" {
 		t.Fatalf("Locations = %q, %v", got, err)
 	}
+	// A location with a leaf token issued is known before its leaf first
+	// connects: its spaces wait for the leaf, not for a new name.
+	if err := b.store.Put(context.Background(), &shared.LeafToken{Meta: shared.Meta{ID: "lt-edge"}, Location: "edge", Name: "rack"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.svc.Create(ann, shared.NewSpace{Name: "dev", TemplateID: box.ID, Location: "edge"})
+	if shared.ErrorCode(err) != shared.EUNAVAILABLE {
+		t.Fatalf("Create at a location with a leaf token, whose leaf has not connected yet = %v", err)
+	}
+	if got, err := b.svc.Locations(context.Background()); err != nil || strings.Join(got, ",") != "away,edge,home" {
+		t.Fatalf("Locations with a leaf token of edge = %q, %v", got, err)
+	}
 }
 
 // Spaces that tie on the sort key (the same template, state, location or
