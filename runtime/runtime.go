@@ -17,7 +17,8 @@ import (
 //
 // Errors are *shared.Error values with a message written for the user that
 // carries the runtime's own reason:
-//   - EUNAVAILABLE when the engine cannot be reached or did not answer in time,
+//   - EUNAVAILABLE when the engine, or the registry of an image, cannot be
+//     reached or did not answer in time,
 //   - EINVALID when the spec is malformed or the engine refuses it,
 //   - ENOTFOUND when the image (or another thing the spec names) does not exist,
 //   - ECONFLICT when something not made by knot holds a name knot needs,
