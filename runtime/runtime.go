@@ -127,3 +127,21 @@ type Status struct {
 	Hash      string    // the template hash the workload was made from
 	StartedAt time.Time // when the workload last started; zero if unknown
 }
+
+// OutputReader is implemented by runtimes that can read what the workload
+// of a space printed itself: a container's standard output and error, the
+// task logs of a Nomad allocation. knot reads it to show a person why a
+// space's agent does not connect.
+type OutputReader interface {
+	// Output returns the last lines, at most max, that the workload of the
+	// space printed, oldest first. It returns ENOTFOUND when the space has
+	// no workload.
+	Output(ctx context.Context, spaceID string, max int) ([]OutputLine, error)
+}
+
+// OutputLine is one line a workload printed.
+type OutputLine struct {
+	At     time.Time // when it was printed; zero when the runtime does not say
+	Source string    // where it was printed: "stdout", "stderr", or "task NAME stderr"
+	Text   string
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -56,6 +57,15 @@ func agentCommand() *cli.Command {
 				logger.Warn("cannot take the agent's lock file; running anyway", "err", err)
 			default:
 				defer release()
+			}
+			if cfg.Agent.LogFile != "" {
+				f, err := os.OpenFile(cfg.Agent.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if err != nil {
+					logger.Warn("cannot open agent.log_file; logging to standard error only", "err", err)
+				} else {
+					defer f.Close()
+					logger = newLogger(io.MultiWriter(c.App.ErrWriter, f), cfg)
+				}
 			}
 			opts := agent.Options{
 				Endpoint:     cfg.Agent.Endpoint,
