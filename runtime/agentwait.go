@@ -34,6 +34,7 @@ const (
 type agentWatch struct {
 	started   time.Time    // the start of the workload this is about
 	linked    bool         // the agent linked since that start
+	before    bool         // the workload started before this Manager
 	awaySince time.Time    // since when it is away; zero while linked
 	reported  time.Time    // when its absence was last reported; zero if not since it went away
 	seen      []OutputLine // what the last report read of the output
@@ -124,7 +125,12 @@ func (m *Manager) checkAgent(ctx context.Context, rt Runtime, s *shared.Space) {
 	m.mu.Lock()
 	w := m.agentWaits[s.ID]
 	if w == nil || !w.started.Equal(*s.StartedAt) {
+		// A workload started before this Manager (the server restarted)
+		// is given the grace from then: its agent dials again.
 		w = &agentWatch{started: *s.StartedAt, awaySince: *s.StartedAt}
+		if s.StartedAt.Before(m.born) {
+			w.before, w.awaySince = true, m.born
+		}
 		m.agentWaits[s.ID] = w
 	}
 	if up {
@@ -141,7 +147,7 @@ func (m *Manager) checkAgent(ctx context.Context, rt Runtime, s *shared.Space) {
 	}
 	first := w.reported.IsZero()
 	w.reported = now
-	linked, since, seen := w.linked, w.awaySince, w.seen
+	linked, before, since, seen := w.linked, w.before, w.awaySince, w.seen
 	m.mu.Unlock()
 
 	var lines []OutputLine
@@ -159,14 +165,17 @@ func (m *Manager) checkAgent(ctx context.Context, rt Runtime, s *shared.Space) {
 	m.mu.Unlock()
 
 	secs := int(now.Sub(since).Seconds())
+	dials := fmt.Sprintf("It dials %s from inside the space; this usually means ", m.endpoint())
+	const noRoute = "the space has no route to that address, such as a container network without a way to this server " +
+		"(see the template's network, e.g. network: host)"
 	switch {
+	case first && before && !linked:
+		m.logError(s.ID, "the agent has not connected in the %d s since this server started. %s%s", secs, dials, noRoute)
 	case first && !linked:
-		m.logError(s.ID, "the agent has not connected %d s after the start. It dials %s from inside the space; "+
-			"this usually means the space has no route to that address, such as a container network without a way "+
-			"to this server (see the template's network, e.g. network: host)", secs, m.endpoint())
+		m.logError(s.ID, "the agent has not connected %d s after the start. %s%s", secs, dials, noRoute)
 	case first:
-		m.logError(s.ID, "the agent's link broke and it has not connected again in %d s. It dials %s from inside "+
-			"the space; this usually means the space lost its route to that address, or the agent stopped", secs, m.endpoint())
+		m.logError(s.ID, "the agent's link broke and it has not connected again in %d s. %sthe space lost its route "+
+			"to that address, or the agent stopped", secs, dials)
 	case len(fresh) > 0 || readErr != nil:
 		m.logError(s.ID, "the agent is still not connected, %d s on", secs)
 	}

@@ -56,6 +56,20 @@ type agentBed struct {
 
 func newAgentBed(t *testing.T) *agentBed {
 	b := &agentBed{t: t, rt: &printing{Fake: runtimetest.NewFake("docker", "here", runtimetest.TestImage)}, recs: runtimetest.NewRecords(), clock: time.Now()}
+	b.restart()
+	tmpl := b.recs.PutTemplate(&shared.Template{Name: "dev", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"})
+	b.s = b.recs.AddSpace(b.recs.AddUser("ann"), tmpl, "dev")
+	if err := b.m.Start(context.Background(), b.s.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.start = *b.recs.Space(b.s.ID).StartedAt
+	b.news()
+	return b
+}
+
+// restart gives the bed a new Manager, as a restart of the server does.
+func (b *agentBed) restart() {
+	t := b.t
 	m, err := runtime.NewManager(runtime.Options{
 		Records:        b.recs,
 		Container:      b.rt,
@@ -68,14 +82,7 @@ func newAgentBed(t *testing.T) *agentBed {
 		t.Fatal(err)
 	}
 	b.m = m
-	tmpl := b.recs.PutTemplate(&shared.Template{Name: "dev", Kind: shared.TemplateContainer, Spec: "image: " + runtimetest.TestImage + "\n"})
-	b.s = b.recs.AddSpace(b.recs.AddUser("ann"), tmpl, "dev")
-	if err := m.Start(context.Background(), b.s.ID); err != nil {
-		t.Fatal(err)
-	}
-	b.start = *b.recs.Space(b.s.ID).StartedAt
-	b.news()
-	return b
+	b.seen = 0
 }
 
 // at moves the clock to d after the start and runs a pass of the watch.
@@ -207,4 +214,20 @@ func TestAgentReportWithoutOutput(t *testing.T) {
 	b := newAgentBed(t)
 	b.at(25 * time.Second)
 	b.want("with nothing printed", "error the agent has not connected 25 s after the start", "info the space has printed nothing since")
+}
+
+// After a restart of the server, the agent of a space that ran before
+// gets the grace period from the restart: it dials again.
+func TestAgentReportAfterARestart(t *testing.T) {
+	b := newAgentBed(t)
+	b.setUp(true)
+	b.at(time.Second)
+	b.at(time.Hour)
+	b.restart()
+	b.setUp(false)
+	b.at(time.Hour + 10*time.Second)
+	b.want("within the grace period after the restart")
+	b.at(time.Hour + 25*time.Second)
+	b.want("after the restart", "error the agent has not connected in the 25 s since this server started. It dials knot.example:3010",
+		"info the space has printed nothing since")
 }

@@ -125,6 +125,7 @@ type Manager struct {
 	log        *slog.Logger
 	now        func() time.Time
 	logs       *spaceLogs
+	born       time.Time // when NewManager made it
 
 	mu    sync.Mutex
 	locks map[string]*spaceLock // guarded by mu
@@ -171,6 +172,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.born = m.now()
 	if m.agentToken == nil {
 		m.agentToken = func(context.Context, *shared.Space) (string, error) { return crypt.NewToken(), nil }
 	}
