@@ -156,6 +156,10 @@ func (m *Manager) checkAgent(ctx context.Context, rt Runtime, s *shared.Space) {
 		cctx, cancel := m.call(ctx)
 		lines, readErr = or.Output(cctx, s.ID, outputLines)
 		cancel()
+		if shared.ErrorCode(readErr) == shared.ENOTFOUND {
+			// The workload is gone; the reconciler records that.
+			lines, readErr = nil, nil
+		}
 	}
 	fresh := newOutput(lines, seen, since)
 	m.mu.Lock()
