@@ -63,6 +63,11 @@ type Options struct {
 	// its agent") until it is, then running; see AgentChanged. Nil (no
 	// agent registry) runs a manual space as soon as it is started.
 	AgentConnected func(spaceID string) bool
+	// AgentGrace is how long the agent of a running container or Nomad
+	// space may stay away, after the start or after its link broke, before
+	// the space's log says so, with what the space printed; 0 means 20
+	// seconds. Without AgentConnected nothing is reported.
+	AgentGrace time.Duration
 
 	// ReconcileInterval is the time between two reconciliations in Run;
 	// 0 means 5 seconds.
@@ -111,6 +116,7 @@ type Manager struct {
 	sealer     *crypt.Sealer
 	agentToken func(context.Context, *shared.Space) (string, error)
 	agentUp    func(spaceID string) bool
+	agentGrace time.Duration
 	interval   time.Duration
 	settle     time.Duration
 	callTO     time.Duration
@@ -119,12 +125,15 @@ type Manager struct {
 	log        *slog.Logger
 	now        func() time.Time
 	logs       *spaceLogs
+	born       time.Time // when NewManager made it
 
 	mu    sync.Mutex
 	locks map[string]*spaceLock // guarded by mu
 	// exits follows the workloads of running spaces seen exited or
 	// restarted, until they are seen to stay up.
 	exits map[string]*exitWatch // guarded by mu
+	// agentWaits follows the agents of running spaces (agentwait.go).
+	agentWaits map[string]*agentWatch // guarded by mu
 }
 
 // NewManager returns a Manager; it starts nothing (see Run).
@@ -144,6 +153,7 @@ func NewManager(opts Options) (*Manager, error) {
 		sealer:     opts.Sealer,
 		agentToken: opts.AgentToken,
 		agentUp:    opts.AgentConnected,
+		agentGrace: orDefault(opts.AgentGrace, 20*time.Second),
 		interval:   orDefault(opts.ReconcileInterval, 5*time.Second),
 		settle:     orDefault(opts.SettleTime, 2*time.Second),
 		callTO:     orDefault(opts.CallTimeout, 30*time.Second),
@@ -153,7 +163,8 @@ func NewManager(opts Options) (*Manager, error) {
 		now:        opts.Now,
 		locks:      map[string]*spaceLock{},
 
-		exits: map[string]*exitWatch{},
+		exits:      map[string]*exitWatch{},
+		agentWaits: map[string]*agentWatch{},
 	}
 	if m.log == nil {
 		m.log = slog.Default()
@@ -161,6 +172,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.born = m.now()
 	if m.agentToken == nil {
 		m.agentToken = func(context.Context, *shared.Space) (string, error) { return crypt.NewToken(), nil }
 	}

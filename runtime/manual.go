@@ -26,8 +26,10 @@ func (m *Manager) manualState(id string) (shared.SpaceState, string) {
 
 // AgentChanged tells the Manager that the agent of the space with id linked
 // or went away: a manual space waiting for its agent runs once it is
-// linked. Other spaces and states are left alone.
+// linked. Other spaces and states are left alone; the time is noted for
+// the report of an agent that stays away (Options.AgentGrace).
 func (m *Manager) AgentChanged(ctx context.Context, id string) error {
+	m.noteAgent(id)
 	if !m.waitsForAgent(ctx, id) {
 		return nil
 	}

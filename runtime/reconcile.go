@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
@@ -10,8 +11,17 @@ import (
 
 // Run reconciles the records of this location's spaces with what the
 // runtimes report, once at once and then every ReconcileInterval, until ctx
-// ends; it then returns nil. See Reconcile.
+// ends; it then returns nil. See Reconcile. It also watches the agents of
+// the running spaces and says in a space's log when one stays away (see
+// Options.AgentGrace).
 func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.watchAgents(ctx, max(min(m.interval, m.agentGrace/4), 50*time.Millisecond))
+	}()
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {

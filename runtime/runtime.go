@@ -17,7 +17,8 @@ import (
 //
 // Errors are *shared.Error values with a message written for the user that
 // carries the runtime's own reason:
-//   - EUNAVAILABLE when the engine cannot be reached or did not answer in time,
+//   - EUNAVAILABLE when the engine, or the registry of an image, cannot be
+//     reached or did not answer in time,
 //   - EINVALID when the spec is malformed or the engine refuses it,
 //   - ENOTFOUND when the image (or another thing the spec names) does not exist,
 //   - ECONFLICT when something not made by knot holds a name knot needs,
@@ -125,4 +126,22 @@ type Status struct {
 	ID        string    // the container or job id
 	Hash      string    // the template hash the workload was made from
 	StartedAt time.Time // when the workload last started; zero if unknown
+}
+
+// OutputReader is implemented by runtimes that can read what the workload
+// of a space printed itself: a container's standard output and error, the
+// task logs of a Nomad allocation. knot reads it to show a person why a
+// space's agent does not connect.
+type OutputReader interface {
+	// Output returns the last lines, at most max, that the workload of the
+	// space printed, oldest first. It returns ENOTFOUND when the space has
+	// no workload.
+	Output(ctx context.Context, spaceID string, max int) ([]OutputLine, error)
+}
+
+// OutputLine is one line a workload printed.
+type OutputLine struct {
+	At     time.Time // when it was printed; zero when the runtime does not say
+	Source string    // where it was printed: "stdout", "stderr", or "task NAME stderr"
+	Text   string
 }

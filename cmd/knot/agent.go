@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func agentCommand() *cli.Command {
 			"the lines posted to http://127.0.0.1:agent.api_port/logs go to the space's log (knot space\n" +
 			"logs). It stops on SIGINT or SIGTERM.",
 		Flags: flags,
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			if err := noArgs(c); err != nil {
 				return err
 			}
@@ -56,6 +57,21 @@ func agentCommand() *cli.Command {
 				logger.Warn("cannot take the agent's lock file; running anyway", "err", err)
 			default:
 				defer release()
+			}
+			if cfg.Agent.LogFile != "" {
+				f, ferr := os.OpenFile(cfg.Agent.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if ferr != nil {
+					logger.Warn("cannot open agent.log_file; logging to standard error only", "err", ferr)
+				} else {
+					// The error the agent stops with goes there too.
+					defer func() {
+						if err != nil {
+							fmt.Fprintf(f, "knot: %v\n", err)
+						}
+						f.Close()
+					}()
+					logger = newLogger(io.MultiWriter(c.App.ErrWriter, f), cfg)
+				}
 			}
 			opts := agent.Options{
 				Endpoint:     cfg.Agent.Endpoint,

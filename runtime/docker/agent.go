@@ -31,7 +31,10 @@ func (d *Driver) StartAgent(ctx context.Context, spaceID string) error {
 		return shared.Errorf(shared.ENOTFOUND, "%s: space %s has no running container", d.name, spaceID)
 	}
 	id := list[0].ID
-	ex, err := d.cli.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: []string{AgentPath, "agent"}, Detach: true})
+	// A detached exec's output goes nowhere: the agent also writes its log
+	// to the container's standard error, where the engine keeps it (Output).
+	ex, err := d.cli.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: []string{AgentPath, "agent"}, Detach: true,
+		Env: []string{EnvAgentLogFile + "=/proc/1/fd/2"}})
 	if err != nil {
 		return d.errorf(err, "start the agent in container %s", short(id))
 	}
@@ -40,6 +43,9 @@ func (d *Driver) StartAgent(ctx context.Context, spaceID string) error {
 	}
 	return nil
 }
+
+// EnvAgentLogFile is agent.log_file's variable.
+const EnvAgentLogFile = "KNOT_AGENT_LOG_FILE"
 
 // EnvAgentSyslogSocket is agent.syslog_socket's variable. The agent knot
 // starts in a container takes syslog(3) messages on the container's own

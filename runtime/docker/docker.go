@@ -448,15 +448,12 @@ func (d *Driver) ensureImage(ctx context.Context, spec *runtime.ContainerSpec, w
 		b, _ := json.Marshal(registry.AuthConfig{Username: spec.Auth.Username, Password: spec.Auth.Password})
 		opts.RegistryAuth = base64.URLEncoding.EncodeToString(b)
 	}
-	notFound := func(cause error, why string) error {
-		return shared.Wrap(shared.ENOTFOUND, cause, "image %q not found: %s", ref, why)
-	}
 	rc, err := d.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
 		if unavailable(err) {
 			return d.errorf(err, "pulling image %s", ref)
 		}
-		return notFound(err, engineMessage(err))
+		return pullError(ref, err, engineMessage(err))
 	}
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
@@ -474,7 +471,7 @@ func (d *Driver) ensureImage(ctx context.Context, spec *runtime.ContainerSpec, w
 			if why == "" {
 				why = msg.ErrorDetail.Message
 			}
-			return notFound(errors.New(why), why)
+			return pullError(ref, errors.New(why), why)
 		}
 		// Report each layer's steps, not its progress bar.
 		if msg.Status != "" && last[msg.ID] != msg.Status && !strings.HasPrefix(msg.Status, "Downloading") && !strings.HasPrefix(msg.Status, "Extracting") {
@@ -488,7 +485,7 @@ func (d *Driver) ensureImage(ctx context.Context, spec *runtime.ContainerSpec, w
 	}
 	if _, err := d.cli.ImageInspect(ctx, ref); err != nil {
 		if cerrdefs.IsNotFound(err) {
-			return notFound(err, "the pull finished without it")
+			return shared.Wrap(shared.ENOTFOUND, err, "image %q not found: the pull finished without it", ref)
 		}
 		return d.errorf(err, "inspecting image %s", ref)
 	}

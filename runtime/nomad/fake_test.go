@@ -25,7 +25,8 @@ import (
 // fakeNomad answers the parts of Nomad's HTTP API the driver uses, written
 // from Nomad's API documentation (https://developer.hashicorp.com/nomad/api-docs):
 // jobs (parse, register, list, read, allocations, deregister), evaluations,
-// CSI volumes (read, create, list, delete) and the leader status.
+// CSI volumes (read, create, list, delete), the leader status and the task
+// logs of allocations (plain, not followed).
 //
 // It keeps state like a one-node cluster with a scripted client: each
 // registration queues steps (place an allocation, run it, fail it, ...)
@@ -69,6 +70,7 @@ type fakeJob struct {
 type fakeAlloc struct {
 	stub           *nomadapi.AllocationListStub
 	jobCreateIndex uint64
+	logs           map[string]string // what its tasks printed, by "task/stdout" and "task/stderr"
 }
 
 // A step is what the cluster does next for a job.
@@ -197,6 +199,91 @@ func (f *fakeNomad) Job(ns, id string) *nomadapi.Job {
 		return clone(j.job)
 	}
 	return nil
+}
+
+// Prints appends text to the stdout or stderr log of task in the
+// allocations of job id that run, as the task printing it would.
+func (f *fakeNomad) Prints(id, task, typ, text string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.allocs {
+		if a.stub.JobID == id && a.stub.ClientStatus == nomadapi.AllocClientStatusRunning {
+			if a.logs == nil {
+				a.logs = map[string]string{}
+			}
+			a.logs[task+"/"+typ] += text
+		}
+	}
+}
+
+// taskLogs answers GET /v1/client/fs/logs/:alloc_id as a Nomad client
+// does (Nomad forwards it from the server to the node): the task's log of
+// the type, from offset bytes after the start or before the end. The fake
+// serves it only as plain text and without follow, which is all the
+// driver asks for; it reports anything else.
+func (f *fakeNomad) taskLogs(w http.ResponseWriter, r *http.Request, m []string) {
+	q := r.URL.Query()
+	if q.Get("plain") != "true" || q.Get("follow") == "true" {
+		f.report("fake nomad: %s asks for framed or followed logs, which the fake does not serve", r.URL.RequestURI())
+	}
+	task, typ, origin := q.Get("task"), q.Get("type"), q.Get("origin")
+	if task == "" {
+		f.fail(w, 400, "must provide task name")
+		return
+	}
+	if typ != "stdout" && typ != "stderr" {
+		f.fail(w, 400, "must provide log type (stdout/stderr)")
+		return
+	}
+	if origin == "" {
+		origin = "start"
+	}
+	if origin != "start" && origin != "end" {
+		f.fail(w, 400, `origin must be "start" or "end"`)
+		return
+	}
+	offset := int64(0)
+	if s := q.Get("offset"); s != "" {
+		var err error
+		if offset, err = strconv.ParseInt(s, 10, 64); err != nil || offset < 0 {
+			f.fail(w, 400, fmt.Sprintf("failed to parse offset %q", s))
+			return
+		}
+	}
+	id := pathParam(m[1])
+	f.mu.Lock()
+	var alloc *fakeAlloc
+	for _, a := range f.allocs {
+		if a.stub.ID == id {
+			alloc = a
+		}
+	}
+	if alloc == nil {
+		f.mu.Unlock()
+		f.fail(w, 404, fmt.Sprintf("Unknown allocation %q", id))
+		return
+	}
+	if alloc.stub.Namespace != q.Get("namespace") {
+		f.mu.Unlock()
+		f.report("fake nomad: %s names namespace %q; the allocation is in %q", r.URL.RequestURI(), q.Get("namespace"), alloc.stub.Namespace)
+		f.fail(w, 403, "Permission denied")
+		return
+	}
+	if _, ok := alloc.stub.TaskStates[task]; !ok {
+		f.mu.Unlock()
+		f.fail(w, 400, fmt.Sprintf("unknown task name %q", task))
+		return
+	}
+	log := alloc.logs[task+"/"+typ]
+	f.mu.Unlock()
+	n := min(offset, int64(len(log)))
+	if origin == "end" {
+		log = log[int64(len(log))-n:]
+	} else {
+		log = log[n:]
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, log)
 }
 
 // Registered returns the jobs registered so far, in order.
@@ -460,6 +547,7 @@ var routes = []route{
 	{method: "DELETE", path: regexp.MustCompile(`^/v1/volume/csi/([^/]+)/delete$`), namespace: true, handle: (*fakeNomad).deleteVolume},
 	{method: "GET", path: regexp.MustCompile(`^/v1/volumes$`), params: []string{"type"}, namespace: true, blocking: true, handle: (*fakeNomad).listVolumes},
 	{method: "GET", path: regexp.MustCompile(`^/v1/status/leader$`), handle: (*fakeNomad).leader},
+	{method: "GET", path: regexp.MustCompile(`^/v1/client/fs/logs/([^/]+)$`), params: []string{"task", "type", "origin", "offset", "plain", "follow"}, namespace: true, handle: (*fakeNomad).taskLogs},
 }
 
 func (f *fakeNomad) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -202,7 +202,12 @@ func (f *Fake) Start(ctx context.Context, w *runtime.Workload) (*runtime.Status,
 	}
 	if !f.e.images[spec.Image] {
 		w.Log("pulling image %s", spec.Image)
-		return nil, shared.Errorf(shared.ENOTFOUND, "image %q not found: pull access denied for %s, repository does not exist", spec.Image, spec.Image)
+		// As the Docker driver says it: MissingImage's registry does not
+		// answer; another image is one its registry does not have.
+		if reg, _, ok := strings.Cut(spec.Image, "/"); ok && reg == "127.0.0.1:1" {
+			return nil, shared.Errorf(shared.EUNAVAILABLE, "cannot reach the registry of image %q at %s: Get \"http://%s/v2/\": dial tcp %s: connect: connection refused", spec.Image, reg, reg, reg)
+		}
+		return nil, shared.Errorf(shared.ENOTFOUND, "image %q not found: the registry at docker.io does not have it: pull access denied for %s, repository does not exist", spec.Image, spec.Image)
 	}
 	if c := spec.Command; len(c) == 3 && c[0] == "sh" && c[1] == "-c" && strings.HasPrefix(c[2], "exit ") {
 		code, _ := strconv.Atoi(strings.TrimPrefix(c[2], "exit "))

@@ -474,16 +474,19 @@ func RunLifecycle(t *testing.T, h Harness) {
 		start := time.Now()
 		err := e.Manager.Start(context.Background(), s.ID)
 		took := time.Since(start)
-		if shared.ErrorCode(err) != shared.ENOTFOUND {
-			t.Fatalf("Start = %v (%s); want ENOTFOUND", err, shared.ErrorCode(err))
+		// Nothing answers at the image's registry: the reason says so,
+		// with its address, and not that the image does not exist.
+		if shared.ErrorCode(err) != shared.EUNAVAILABLE {
+			t.Fatalf("Start = %v (%s); want EUNAVAILABLE", err, shared.ErrorCode(err))
 		}
 		if took > 30*time.Second {
 			t.Fatalf("failing took %v; want it fast", took)
 		}
 		got := e.Records.Space(s.ID)
-		want := fmt.Sprintf("image %q not found", h.MissingImage)
-		if got.State != shared.SpaceFailed || !strings.Contains(got.Reason, want) {
-			t.Fatalf("state %q reason %q; want failed with %q", got.State, got.Reason, want)
+		want := fmt.Sprintf("cannot reach the registry of image %q at %s: ", h.MissingImage, strings.Split(h.MissingImage, "/")[0])
+		if got.State != shared.SpaceFailed || !strings.HasPrefix(got.Reason, want) || strings.Contains(got.Reason, "not found") ||
+			!strings.Contains(got.Reason, "connection refused") {
+			t.Fatalf("state %q reason %q; want failed with %q, then the engine's detail", got.State, got.Reason, want)
 		}
 		var pulled, failed bool
 		for _, l := range e.Manager.Logs(s.ID) {

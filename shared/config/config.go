@@ -257,6 +257,9 @@ type Agent struct {
 	// none.
 	SyslogPort   int
 	SyslogSocket string
+	// LogFile is a file the agent also writes its own log to; "" for
+	// none.
+	LogFile string
 	// APIPort is the TCP port of the agent's HTTP log intake on
 	// 127.0.0.1, 0 for none.
 	APIPort int

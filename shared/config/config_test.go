@@ -191,6 +191,7 @@ var samples = map[string]sample{
 	"agent.nameservers":             {"[127.0.0.53]", "127.0.0.53", []string{"127.0.0.53:53"}, nil, func(c *config.Config) any { return c.Agent.Nameservers }},
 	"agent.syslog_port":             {"1514", "1514", 1514, nil, func(c *config.Config) any { return c.Agent.SyslogPort }},
 	"agent.syslog_socket":           {"/dev/log", "/dev/log", "/dev/log", nil, func(c *config.Config) any { return c.Agent.SyslogSocket }},
+	"agent.log_file":                {"/proc/1/fd/2", "/proc/1/fd/2", "/proc/1/fd/2", nil, func(c *config.Config) any { return c.Agent.LogFile }},
 	"agent.api_port":                {"12202", "12202", 12202, nil, func(c *config.Config) any { return c.Agent.APIPort }},
 	"agent.port.ssh":                {"22", "22", 22, nil, func(c *config.Config) any { return c.Agent.SSHPort }},
 	"agent.update_authorized_keys":  {"false", "false", false, nil, func(c *config.Config) any { return c.Agent.UpdateAuthorizedKeys }},

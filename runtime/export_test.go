@@ -1,0 +1,6 @@
+package runtime
+
+import "context"
+
+// CheckAgents runs one pass of the agent watch of Run.
+func (m *Manager) CheckAgents(ctx context.Context) { m.checkAgents(ctx) }
