@@ -277,7 +277,16 @@ func TestAccountPageInBrowser(t *testing.T) {
 			}
 			b.typeIn("#password-form input[name=new_password2]", newPassword)
 			b.click("#password-form button[type=submit]")
-			status("Email and password saved. Your API token is deleted.")
+			// The outcome is said next to the form's button, in view, not
+			// only at the top of the page.
+			const saved = "Your email is now ann@new.example.com. Your password is changed; your other sessions are logged out. Your API token is deleted."
+			b.do("wait for the change said at the form", chromedp.Poll[chromedp.Void](fmt.Sprintf(`(s => s.checkVisibility() && s.textContent === %q &&
+				s.closest('.form-actions').contains(document.querySelector('#password-form button[type=submit]')))(document.querySelector('#password-form [role=status]'))`, saved),
+				chromedp.WithPollingTimeout(stepTimeout)))
+			b.do("wait for the tokens to go", chromedp.Poll[chromedp.Void](`!document.querySelector('#tokens tr[data-name="deploy bot"]')`, chromedp.WithPollingTimeout(stepTimeout)))
+			if !eval[bool](b, "the message in view", `(r => r.top >= 0 && r.bottom <= innerHeight)(document.querySelector('#password-form [role=status]').getBoundingClientRect())`) {
+				t.Errorf("the message %q is out of view", saved)
+			}
 			b.gone(`#tokens tr[data-name="deploy bot"]`)
 			b.do("wait for the token choice to go", chromedp.Poll[chromedp.Void](`document.querySelector('#tokens-choice').hidden`, chromedp.WithPollingTimeout(stepTimeout)))
 			if got := b.text("#account-who"); got != "ann · ann@new.example.com" {

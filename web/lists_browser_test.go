@@ -123,12 +123,21 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		b.click(`#space-pager button[data-page="next"]`)
 		waitFor("the second page", fmt.Sprintf(`%s === '51–100 of 10,000' && %s === 'space-00050'`, status, firstRow))
 		b.waitPath("/spaces?offset=50&all=true")
+		// The new page is seen from its top, though Next is below it, and
+		// the focus stays on Next (a top scrolled to a fraction of a pixel
+		// above the view is in view).
+		listTopInView := `(r => r.top > -1 && r.top < innerHeight)(document.querySelector('#spaces').getBoundingClientRect())`
+		waitFor("the second page's top in view", listTopInView)
+		if got := eval[string](b, "the focus", `document.activeElement.dataset.page || document.activeElement.tagName`); got != "next" {
+			t.Errorf("after Next the focus is on %q, want the Next button", got)
+		}
 		// Last and First, with the keyboard: the focus stays in the pager.
 		eval[bool](b, "focus Last page", `(document.querySelector('#space-pager button[data-page="last"]').focus(), true)`)
 		b.do("press Enter on Last page", chromedp.KeyEvent("\r"))
 		waitFor("the last page by its button", fmt.Sprintf(`%s === '9,951–10,000 of 10,000' && %s === 'space-09950'`, status, firstRow))
 		b.waitPath("/spaces?offset=9950&all=true")
 		waitFor("the focus on Previous page", `document.activeElement.dataset.page === 'prev'`)
+		waitFor("the last page's top in view", listTopInView)
 		b.click(`#space-pager button[data-page="first"]`)
 		waitFor("the first page by its button", fmt.Sprintf(`%s === '1–50 of 10,000' && %s === 'space-00000'`, status, firstRow))
 		b.waitPath("/spaces?all=true")

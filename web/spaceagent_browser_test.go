@@ -51,6 +51,15 @@ func TestSpacePageSaysWhenTheAgentIsLateInBrowser(t *testing.T) {
 	late := space("late", now.Add(-2*time.Minute))
 	fresh := space("fresh", now)
 
+	// Without an agent, the list offers no terminal, which the page
+	// could not open.
+	b.open("/spaces")
+	b.visible(`#spaces tr[data-name="late"][data-state="running"]`)
+	b.visible(`#spaces tr[data-name="fresh"][data-state="running"]`)
+	if eval[bool](b, "a terminal link", `!!document.querySelector('#spaces a[href$="#terminal-title"]')`) {
+		t.Error("the list offers the terminal of a running space whose agent has not connected")
+	}
+
 	b.open("/spaces/" + late)
 	b.pollUntil("the agent said late", `document.querySelector('#space-agent').dataset.late === 'true'`, 10*time.Second)
 	if got := b.text("#space-agent"); got != "Not connected: the space runs, but its agent has not reached this server in 30 s. See the log for why." {

@@ -98,11 +98,24 @@ func TestTOTPResetInBrowser(t *testing.T) {
 		t.Fatalf("create ann = %d %s", r.Status, r.Body)
 	}
 	enrolAt(t, base, "ann@example.com", time.Now())
+	// bob has never logged in, so has no two-factor login to reset.
+	if r := b.fetch("POST", "/api/users", map[string]any{"username": "bob", "email": "bob@example.com", "password": testPassword}, true); r.Status != http.StatusCreated {
+		t.Fatalf("create bob = %d %s", r.Status, r.Body)
+	}
 
 	b.open("/users")
+	b.visible(`button[aria-label="Reset two-factor ann"]`)
+	const resetOf = `(name) => !!document.querySelector('tr[data-name="' + name + '"] button[data-action="reset-totp"]')`
+	if !eval[bool](b, "bob's row", `!!document.querySelector('tr[data-name="bob"]')`) {
+		t.Fatal("bob is not listed")
+	}
+	if eval[bool](b, "reset offered for bob", `(`+resetOf+`)('bob')`) {
+		t.Error(`"Reset two-factor" is offered for bob, who never set up two-factor login`)
+	}
 	b.click(`button[aria-label="Reset two-factor ann"]`)
 	b.click("#confirm-ok")
 	b.pollUntil("the reset said", `[...document.querySelectorAll('#alerts [role="status"] p')].some(p => p.textContent.startsWith('Two-factor login of ann reset'))`, stepTimeout)
+	b.pollUntil("no reset offered for ann once reset", `!(`+resetOf+`)('ann') && (`+resetOf+`)('admin')`, stepTimeout)
 	a := call(t, base, "POST", "/api/auth", "", loginBody("ann@example.com", ""))
 	startEnrolment(t, &resp{code: a.code, body: a.body})
 }

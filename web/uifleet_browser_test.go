@@ -82,9 +82,9 @@ func TestFleetUIInBrowser(t *testing.T) {
 	})
 
 	t.Run("NoTerminalLinkThatLeadsNowhere", func(t *testing.T) {
-		// The origin hears of no agent of the space at the leaf: its page
-		// could not open a terminal, so the dashboard offers none. The
-		// leaf's dashboard does: its page opens one once the agent connects.
+		// The space's agent has not connected: its page could not open a
+		// terminal, so neither the origin's dashboard nor the leaf's,
+		// where the space runs, offers one.
 		link := `document.querySelector('#spaces tr[data-name="dev"] a[href$="#terminal-title"]')`
 		o.open("/spaces")
 		o.visible(`#spaces tr[data-name="dev"][data-state="running"]`)
@@ -95,8 +95,8 @@ func TestFleetUIInBrowser(t *testing.T) {
 		l.open("/login")
 		l.login("admin@example.com", testPassword, "/spaces")
 		l.visible(`#spaces tr[data-name="dev"][data-state="running"]`)
-		if !eval[bool](l, "terminal link at the leaf", "!!"+link) {
-			t.Error("the leaf's dashboard does not offer the terminal of its own running space")
+		if eval[bool](l, "terminal link at the leaf", "!!"+link) {
+			t.Error("the leaf's dashboard offers the terminal of its own running space whose agent has not connected")
 		}
 	})
 

@@ -323,6 +323,9 @@ func TestSpacePageInBrowser(t *testing.T) {
 
 	step("ReloadReattachesWithTheOutput", func(t *testing.T) {
 		before := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`)
+		// With its agent connected, the list offers the space's terminal.
+		b.open("/spaces")
+		b.visible(`#spaces tr[data-name="dev"][data-state="running"] a[href$="#terminal-title"]`)
 		b.open(page)
 		b.pollUntil("the page reattaches", `document.querySelector('#terminal-status').textContent.startsWith('Reattached')`, 30*time.Second)
 		if after := eval[string](b, "session", `document.querySelector('#terminal').dataset.session`); after != before {

@@ -30,11 +30,14 @@ type User struct {
 }
 
 // UserListItem is a user as GET /api/users lists it, with the counts of
-// its spaces.
+// its spaces and whether it logs in with a two-factor code.
 type UserListItem struct {
 	User
 	NumberSpaces         int `json:"number_spaces"`
 	NumberSpacesDeployed int `json:"number_spaces_deployed"`
+	// TwoFactor is whether the user has set up two-factor login, so that
+	// there is something to reset.
+	TwoFactor bool `json:"two_factor"`
 }
 
 // UserList is the answer of GET /api/users.
@@ -128,7 +131,7 @@ func NewUserList(p shared.Page[shared.UserListing], actorID string) UserList {
 	out := UserList{Count: len(p.Items), Total: p.Total, Users: make([]UserListItem, 0, len(p.Items))}
 	for _, l := range p.Items {
 		out.Users = append(out.Users, UserListItem{User: NewUser(l.User, actorID),
-			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed})
+			NumberSpaces: l.NumberSpaces, NumberSpacesDeployed: l.NumberSpacesDeployed, TwoFactor: l.User.TOTPSecret != ""})
 	}
 	return out
 }

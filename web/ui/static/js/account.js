@@ -81,11 +81,32 @@ onSubmit($('#password-form'), null, async (form) => {
   if (body.email) me.email = email;
   $('#account-who').textContent = `${me.username} · ${me.email}`;
   for (const name of ['current_password', 'new_password', 'new_password2']) field(form, name).value = '';
+  const kept = body.keep_tokens ? tokenCount : 0;
   if (body.password !== undefined) await Promise.all([loadSessions(), reloadTokens()]);
-  const gone = { 0: '', 1: ' Your API token is deleted.' }[deletes] ?? ` Your ${deletes} API tokens are deleted.`;
-  announce('success', 'Email and password saved.' + gone, () => $('button[type="submit"]', form));
+  showSaved(form, [
+    body.email && `Your email is now ${email}.`,
+    body.password !== undefined && 'Your password is changed; your other sessions are logged out.',
+    tokensSaid(deletes, 'deleted'), tokensSaid(kept, 'kept'),
+  ].filter(Boolean).join(' '));
   return false;
 });
+
+// tokensSaid says what a password change did to n API tokens.
+function tokensSaid(n, done) {
+  return { 0: '', 1: `Your API token is ${done}.` }[n] ?? `Your ${n} API tokens are ${done}.`;
+}
+
+// showSaved says text next to the button of the password form, in view,
+// until the form is changed again: the page's messages are at its top,
+// out of sight of someone at the form.
+function showSaved(form, text) {
+  const saved = $('#password-saved', form);
+  saved.textContent = text;
+  saved.hidden = false;
+  saved.scrollIntoView({ block: 'nearest' });
+}
+$('#password-form').addEventListener('input', () => { $('#password-saved').hidden = true; });
+$('#password-form').addEventListener('submit', () => { $('#password-saved').hidden = true; });
 
 // The SSH keys: those of the user's key list (/ssh-keys), and the lines of
 // the older single ssh_public_key field of the profile, which spaces accept

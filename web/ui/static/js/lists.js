@@ -206,16 +206,20 @@ export class ListView {
     return Math.max(0, Math.floor((this.total - 1) / this.pageSize) * this.pageSize);
   }
 
-  // goTo shows the page at offset. A pager button that a page end
-  // disables hands the focus to its neighbour, not to the page.
+  // goTo shows the page at offset, from its top: the pager is below the
+  // list, so the new page would otherwise be seen from its end. The focus
+  // stays where it is; a pager button that a page end disables hands it
+  // to its neighbour, not to the page.
   goTo(offset) {
     this.offset = Math.max(0, offset);
     this.remember();
     const from = document.activeElement;
     this.load().then(() => {
       if (from && from.disabled && this.pager.contains(from)) {
-        (from === this.first || from === this.prev ? this.next : this.prev).focus();
+        (from === this.first || from === this.prev ? this.next : this.prev).focus({ preventScroll: true });
       }
+      const top = this.table || this.pager;
+      if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: 'start' });
     }).catch((err) => this.onError && this.onError(err));
   }
 

@@ -26,7 +26,6 @@ const ownerInput = $('#owner-filter');
 const editor = new Editor('#editor');
 const pending = new Set(); // ids of spaces with an action under way
 const me = ($('#username') || {}).textContent || '';
-const here = document.body.dataset.location; // this server's location
 let templates = [];
 
 const states = ['running', 'starting', 'pending', 'stopping', 'stopped', 'failed', 'deleting'];
@@ -243,9 +242,9 @@ function row(s, dup) {
       s.reason && h('div', { class: 'reason', text: s.reason })),
     h('td', { class: 'actions-col' },
       h('div', { class: 'row-actions' },
-        // A space of another location whose agent this server does not
-        // hear of has no terminal here: no link that leads nowhere.
-        running && s.with_terminal !== false && (s.agent || s.location === here) && h('a', {
+        // A space has a terminal only while its agent is connected (as
+        // this server hears of it): no link to a page without one.
+        running && s.with_terminal !== false && s.agent?.connected && h('a', {
           class: 'button small', href: `${spacePage}#terminal-title`, 'aria-label': rowLabel('Terminal of', s.name),
           title: `Open the terminal of ${s.name}`,
         }, icon('terminal'), h('span', { class: 'label', text: 'Terminal' })),

@@ -62,7 +62,7 @@ function row(u) {
     h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', u.username), onclick: () => edit(u) }),
-      usingTOTP && h('button', { type: 'button', class: 'small', text: 'Reset two-factor', dataset: { action: 'reset-totp' }, 'aria-label': rowLabel('Reset two-factor', u.username), onclick: () => resetTOTP(u) }),
+      usingTOTP && u.two_factor && h('button', { type: 'button', class: 'small', text: 'Reset two-factor', dataset: { action: 'reset-totp' }, 'aria-label': rowLabel('Reset two-factor', u.username), onclick: () => resetTOTP(u) }),
       !u.current && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', u.username), onclick: () => remove(u) })));
 }
 
