@@ -15,7 +15,8 @@ import (
 
 // TestSpacePageSaysWhenTheAgentIsLateInBrowser checks in Chromium that a
 // space which has run for a while without its agent says so plainly and
-// points to its log, where one that has just started only waits for it.
+// points to its log, where one that has just started only waits for it; in
+// the spaces list and on its page its state reads "running · no agent".
 func TestSpacePageSaysWhenTheAgentIsLateInBrowser(t *testing.T) {
 	st := memory.New()
 	base := startUIServer(t, func(o *web.TestOptions) { o.Store = st })
@@ -50,6 +51,35 @@ func TestSpacePageSaysWhenTheAgentIsLateInBrowser(t *testing.T) {
 	}
 	late := space("late", now.Add(-2*time.Minute))
 	fresh := space("fresh", now)
+	space("soon", now.Add(-26*time.Second))
+
+	// The list: a space that ran a while without its agent is not shown
+	// as plainly running, in its row nor in the state under its name; one
+	// becomes so as time passes, with no change on the server.
+	badge := func(name string) []string {
+		return eval[[]string](b, "the badges of "+name, `[...document.querySelectorAll('#spaces tr[data-name="`+name+`"] .badge.state')].flatMap((e) => [
+			e.querySelector('[aria-hidden=true]')?.textContent ?? e.textContent,
+			e.querySelector('.sr-only')?.textContent ?? '',
+			String(e.classList.contains('no-agent')),
+		])`)
+	}
+	lateBadge := []string{"running · no agent", "running, but its agent is not connected", "true"}
+	plain := []string{"running", "", "false"}
+	b.open("/spaces")
+	b.visible(`#spaces tr[data-name="soon"]`)
+	if got := badge("late"); !slices.Equal(got, append(slices.Clone(lateBadge), lateBadge...)) {
+		t.Errorf("the row of a space that ran 2 min without its agent shows %q", got)
+	}
+	if got := badge("soon"); !slices.Equal(got, append(slices.Clone(plain), plain...)) {
+		t.Errorf("the row of a space that ran 26 s without its agent shows %q", got)
+	}
+	b.pollUntil("the space 'soon' shown without its agent", `document.querySelector('#spaces tr[data-name="soon"] .badge.state.no-agent') !== null`, 15*time.Second)
+	if got := badge("soon"); !slices.Equal(got, append(slices.Clone(lateBadge), lateBadge...)) {
+		t.Errorf("the row of a space that ran 30 s without its agent shows %q", got)
+	}
+	if got := badge("fresh"); !slices.Equal(got, append(slices.Clone(plain), plain...)) {
+		t.Errorf("the row of a space that has just started shows %q", got)
+	}
 
 	// Without an agent, the list offers no terminal, which the page
 	// could not open.
@@ -68,6 +98,9 @@ func TestSpacePageSaysWhenTheAgentIsLateInBrowser(t *testing.T) {
 	if got := eval[string](b, "link to the log", `document.querySelector('#space-agent a').getAttribute('href')`); got != "#logs-title" {
 		t.Errorf("the agent's line links %q, not the log", got)
 	}
+	if got := eval[string](b, "the state badge", `document.querySelector('#state-badge [aria-hidden=true]')?.textContent + ' / ' + document.querySelector('#state-badge .sr-only')?.textContent`); got != "running · no agent / running, but its agent is not connected" {
+		t.Errorf("the state of a space that ran 2 min without its agent shows as %q", got)
+	}
 	if got := b.text("#terminal-off"); !strings.HasPrefix(got, "The space has run for 2 min, but its agent has not connected") {
 		t.Errorf("the terminal says %q", got)
 	}
@@ -75,6 +108,9 @@ func TestSpacePageSaysWhenTheAgentIsLateInBrowser(t *testing.T) {
 	b.open("/spaces/" + fresh)
 	b.visible(`#space[data-state="running"]`)
 	b.pollUntil("the template known", `document.querySelector('#space-agent').dataset.late === 'false'`, 10*time.Second)
+	if got := b.text("#state-badge"); got != "running" {
+		t.Errorf("the state of a space that has just started shows as %q", got)
+	}
 	if got := b.text("#space-agent"); got != "Not connected yet" {
 		t.Errorf("the agent of a space that has just started shows as %q", got)
 	}

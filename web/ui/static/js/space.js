@@ -8,6 +8,7 @@ import { announce, rowLabel } from './feedback.js';
 import { SpaceTerminal } from './terminal.js';
 import { followLogs } from './logs.js';
 import { webPortLinks } from './ports.js';
+import { agentLate, agentLateMs, showStateBadge } from './spacestate.js';
 
 const root = $('#space');
 const id = root.dataset.spaceId;
@@ -66,9 +67,7 @@ function render() {
   // reported state, marked unreachable, and its actions are disabled.
   const away = s.reachable === false;
   root.dataset.reachable = String(!away);
-  const badge = $('#state-badge');
-  badge.className = away ? 'badge state unreachable' : `badge state state-${s.state}`;
-  badge.textContent = away ? 'unreachable' : s.state;
+  showStateBadge($('#state-badge'), s, away, agentLate(s, manual));
   const unreachable = $('#space-unreachable');
   unreachable.hidden = !away;
   unreachable.textContent = away ? `Last reported ${s.state}. Location ${s.location} cannot be reached: ${s.unreachable_reason}. Its actions wait until it is back.` : '';
@@ -106,7 +105,7 @@ function render() {
   if (off) why = 'The template of this space turns its terminal off.';
   else if (away) why = `Location ${s.location} cannot be reached: the terminal opens when it is back.`;
   else if (s.state !== 'running') why = 'The terminal opens when the space runs.';
-  else if (!linked && agentLate(s)) why = `The space has run for ${runFor(s)}, but its agent has not connected: the terminal opens when it does. The log below may say why.`;
+  else if (!linked && agentLate(s, manual)) why = `The space has run for ${runFor(s)}, but its agent has not connected: the terminal opens when it does. The log below may say why.`;
   else if (!linked) why = 'The terminal opens when the space\'s agent connects.';
   terminal.setAvailable(!off && !away && s.state === 'running' && Boolean(linked), why);
   showAgentHowto(s, linked, away);
@@ -144,29 +143,17 @@ function showPorts(s, away) {
   dd.replaceChildren(...webPortLinks(s));
 }
 
-// agentLateMs is how long a space of a template that starts its agent may
-// run without it before the page says something is wrong.
-const agentLateMs = 30000;
-
 // runFor says how long the space has run: "45 s", "3 min".
 function runFor(s) {
   const secs = Math.max(0, Math.round((Date.now() - new Date(s.started_at).getTime()) / 1000));
   return secs < 90 ? `${secs} s` : `${Math.round(secs / 60)} min`;
 }
 
-// agentLate says whether the space has run for a while without its agent,
-// which knot starts in it (a manual space's agent is its owner's to run).
-function agentLate(s) {
-  const a = s.agent;
-  return s.state === 'running' && manual === false && Boolean(s.started_at) && !(a && (a.connected || a.stale))
-    && Date.now() - new Date(s.started_at).getTime() >= agentLateMs;
-}
-
 // showAgent fills the Agent fact: agentText, and where to look when the
 // agent is late.
 function showAgent(s) {
   const dd = $('#space-agent');
-  const late = agentLate(s);
+  const late = agentLate(s, manual);
   dd.dataset.late = String(late);
   const said = agentText(s);
   const sig = JSON.stringify([said, late]);
@@ -185,7 +172,7 @@ function showAgent(s) {
 function agentText(s) {
   const a = s.agent;
   if (!(a && (a.connected || a.stale)) && !canStop.has(s.state)) return 'Not running';
-  if (agentLate(s)) {
+  if (agentLate(s, manual)) {
     const where = s.location !== here ? `location ${s.location}` : 'this server';
     return `Not connected: the space runs, but its agent has not reached ${where} in ${agentLateMs / 1000} s.`;
   }

@@ -13,6 +13,7 @@ import {
 import { runAction, rowLabel, announce } from './feedback.js';
 import { ListView } from './lists.js';
 import { webPortLinks } from './ports.js';
+import { agentLate, showStateBadge } from './spacestate.js';
 
 const can = perms();
 const table = $('#spaces');
@@ -120,8 +121,21 @@ function render(spaces, data) {
   renderStates(data.states || {}, total);
   renderLocations(spaces);
   const dup = duplicateNames(spaces);
+  lateKey = lateOnes(spaces);
   setRows(tbody, spaces, (s) => s.space_id, (s) => row(s, dup),
-    (s) => JSON.stringify([s, all, pending.has(s.space_id), dup.has(dupKey(s))]));
+    (s) => JSON.stringify([s, all, pending.has(s.space_id), dup.has(dupKey(s)), agentLate(s, false)]));
+}
+
+// lateOnes names the spaces shown that run without their agent: a space
+// becomes one as time passes, while the server's answer stays the same.
+let lateKey = '';
+const lateOnes = (spaces) => spaces.filter((s) => agentLate(s, false)).map((s) => s.space_id).join(' ');
+
+// refresh asks for the page again, and shows it again if a space shown
+// has since run too long without its agent.
+async function refresh() {
+  await load(true);
+  if (lateOnes(lastSpaces) !== lateKey) render(lastSpaces, lastData);
 }
 
 // showOthers tells a user who has no space but may see everyone's how
@@ -217,10 +231,11 @@ function row(s, dup) {
   }, icon(ic), h('span', { class: 'label', text: label }));
   const host = `knot.${s.name}${dup.has(dupKey(s)) ? `.${s.location}` : ''}`;
   const own = s.username === me;
+  // A running space whose agent has not connected in a while cannot be
+  // used: its badge says so (a manual space's state is running only once
+  // its agent linked).
   const badges = () => [
-    away
-      ? h('span', { class: 'badge state unreachable', text: 'unreachable', title: `Last reported ${s.state}` })
-      : h('span', { class: `badge state state-${s.state}`, text: s.state }),
+    showStateBadge(h('span', {}), s, away, agentLate(s, false)),
     s.update_available && h('span', {
       class: 'badge update', text: 'update available', title: 'The template changed since this space was deployed.',
     }),
@@ -381,4 +396,4 @@ editor.onSave(async (e) => {
 });
 
 load().then(ready);
-poll(() => load(true), 3000);
+poll(refresh, 3000);
