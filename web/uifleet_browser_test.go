@@ -232,8 +232,23 @@ func TestFleetUIInBrowser(t *testing.T) {
 		l.visible("#origin-banner")
 		l.screenshots(shots, "leaf-banner-spaces")
 
+		// The origin back, the banner says so in its place, and the page
+		// does not move until the banner goes by itself.
+		top := func() float64 {
+			return eval[float64](l, "the top of the page", `document.getElementById('main').getBoundingClientRect().top`)
+		}
+		before := top()
 		f.startOrigin()
 		f.waitConnected(true)
+		l.pollUntil("the banner says the origin is back", `document.getElementById('origin-banner').textContent.includes('The origin is reachable again.')`, 15*time.Second)
+		if after := top(); after != before {
+			t.Errorf("the page moved from %v to %v px as the origin came back", before, after)
+		}
+		if !eval[bool](l, "the live region", `(() => { const b = document.getElementById('origin-banner');
+			return !b.hidden && b.getAttribute('aria-live') === 'polite' && !!b.querySelector('#origin-back-dismiss'); })()`) {
+			t.Error("the word that the origin is back is not in a polite live region with a Dismiss button")
+		}
+		l.pollUntil("the word goes by itself", `document.getElementById('origin-banner').hidden`, 15*time.Second)
 		l.open("/users")
 		l.pollUntil("banner gone", `document.getElementById('origin-banner').hidden && document.body.dataset.originReachable === 'true'`, 10*time.Second)
 		if eval[bool](l, "new user", `document.getElementById('new-user').disabled`) {
@@ -320,8 +335,18 @@ func TestLeafBannerTryNowInBrowser(t *testing.T) {
 	}
 	f.startOrigin()
 	l.click("#origin-retry")
-	l.pollUntil("banner gone", `document.getElementById('origin-banner').hidden && document.body.dataset.originReachable === 'true'`, 10*time.Second)
+	// The banner says the origin is back, and the focus, which was on Try
+	// now, is on its Dismiss; Dismiss takes the word away.
+	l.pollUntil("the origin said back", `document.getElementById('origin-banner').textContent.includes('The origin is reachable again.') && document.body.dataset.originReachable === 'true'`, 10*time.Second)
 	if !f.uplink.Status().Connected {
-		t.Fatal("the banner went but the leaf is not connected")
+		t.Fatal("the banner says the origin is back but the leaf is not connected")
+	}
+	if got := eval[string](l, "the focus", `document.activeElement?.id || ''`); got != "origin-back-dismiss" {
+		t.Errorf("the focus is on %q, not on the banner's Dismiss", got)
+	}
+	l.click("#origin-back-dismiss")
+	l.pollUntil("banner gone", `document.getElementById('origin-banner').hidden`, 5*time.Second)
+	if got := eval[string](l, "the focus", `document.activeElement?.id || ''`); got != "main" {
+		t.Errorf("the focus is on %q after Dismiss, not on the page", got)
 	}
 }

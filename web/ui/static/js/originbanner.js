@@ -84,6 +84,9 @@ function show(s) {
     details.append(summary, code);
     details.open = Boolean(banner.querySelector('details.cause-detail')?.open); // as it was
   }
+  clearTimeout(backTimer);
+  banner.classList.remove('back');
+  banner.style.minHeight = '';
   banner.replaceChildren(why, what, cause, ...(details ? [details] : []));
   banner.hidden = false;
   document.body.dataset.originReachable = 'false';
@@ -95,6 +98,7 @@ function show(s) {
 // as there is one.
 async function tryNow(ev) {
   const button = ev.currentTarget;
+  retried = true; // the focus, lost as the button is disabled, goes to what comes next
   button.disabled = true;
   button.textContent = 'Trying…';
   try {
@@ -105,14 +109,52 @@ async function tryNow(ev) {
   // The attempt starts within a second; its outcome shows in the status.
   for (const ms of [1200, 2500, 5000]) setTimeout(check, ms);
   setTimeout(() => {
+    retried = false;
     button.disabled = false;
     button.textContent = 'Try now';
   }, 5000);
 }
 
+// backMs is how long the banner says that the origin is back.
+const backMs = 8000;
+let backTimer = 0;
+let retried = false; // whether Try now was pressed in the last seconds
+
+// back says, in the banner's place and in its live region, that the origin
+// is reachable again, and unlocks what it locked. The banner keeps its
+// height meanwhile, so that the page does not move under the reader; it goes
+// after backMs or on Dismiss.
+function back() {
+  observer.disconnect();
+  unlock();
+  document.body.dataset.originReachable = 'true';
+  const focused = banner.contains(document.activeElement) || (retried && document.activeElement === document.body);
+  banner.style.minHeight = `${banner.getBoundingClientRect().height}px`;
+  const said = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = 'The origin is reachable again.';
+  const dismiss = document.createElement('button');
+  dismiss.type = 'button';
+  dismiss.className = 'small';
+  dismiss.id = 'origin-back-dismiss';
+  dismiss.textContent = 'Dismiss';
+  dismiss.addEventListener('click', hide);
+  said.append(strong, ' ', dismiss);
+  banner.classList.add('back');
+  banner.replaceChildren(said);
+  if (focused) dismiss.focus(); // "Try now" went with the banner's content
+  clearTimeout(backTimer);
+  backTimer = setTimeout(hide, backMs);
+}
+
 function hide() {
+  clearTimeout(backTimer);
+  const focused = banner.contains(document.activeElement);
   banner.hidden = true;
   banner.replaceChildren();
+  banner.classList.remove('back');
+  banner.style.minHeight = '';
+  if (focused) document.getElementById('main')?.focus();
   document.body.dataset.originReachable = 'true';
   observer.disconnect();
   unlock();
@@ -126,7 +168,7 @@ async function check() {
     return; // this server itself did not answer: nothing new about the origin
   }
   if (s.origin_reachable) {
-    if (down !== null) hide();
+    if (down !== null) back();
     down = null;
     document.body.dataset.originReachable = 'true';
     return;
