@@ -51,21 +51,28 @@ const observer = new MutationObserver(() => {
   if (down !== null) lock(document.body);
 });
 
+// line is a line of the banner: said in bold, then more, then a small
+// button with id and label that calls onClick.
+function line(said, more, id, label, onClick) {
+  const p = document.createElement('p');
+  const strong = document.createElement('strong');
+  strong.textContent = said;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'small';
+  button.id = id;
+  button.textContent = label;
+  button.addEventListener('click', onClick);
+  p.append(strong, more, button);
+  return p;
+}
+
 function show(s) {
   const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
   const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}. ` : ' ';
   // What it means comes first, in words; the cause, in words too, comes
   // last and smaller.
-  const why = document.createElement('p');
-  const strong = document.createElement('strong');
-  strong.textContent = `The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`;
-  const retry = document.createElement('button');
-  retry.type = 'button';
-  retry.className = 'small';
-  retry.id = 'origin-retry';
-  retry.textContent = 'Try now';
-  retry.addEventListener('click', tryNow);
-  why.append(strong, next, retry);
+  const why = line(`The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`, next, 'origin-retry', 'Try now', tryNow);
   const what = document.createElement('p');
   what.textContent = `Until it is back, ${cannot}, and spaces of other locations cannot be started or stopped. The spaces and local variables of this location keep working.`;
   const cause = document.createElement('p');
@@ -130,19 +137,9 @@ function back() {
   document.body.dataset.originReachable = 'true';
   const focused = banner.contains(document.activeElement) || (retried && document.activeElement === document.body);
   banner.style.minHeight = `${banner.getBoundingClientRect().height}px`;
-  const said = document.createElement('p');
-  const strong = document.createElement('strong');
-  strong.textContent = 'The origin is reachable again.';
-  const dismiss = document.createElement('button');
-  dismiss.type = 'button';
-  dismiss.className = 'small';
-  dismiss.id = 'origin-back-dismiss';
-  dismiss.textContent = 'Dismiss';
-  dismiss.addEventListener('click', hide);
-  said.append(strong, ' ', dismiss);
   banner.classList.add('back');
-  banner.replaceChildren(said);
-  if (focused) dismiss.focus(); // "Try now" went with the banner's content
+  banner.replaceChildren(line('The origin is reachable again.', ' ', 'origin-back-dismiss', 'Dismiss', hide));
+  if (focused) document.getElementById('origin-back-dismiss').focus(); // "Try now" went with the banner's content
   clearTimeout(backTimer);
   backTimer = setTimeout(hide, backMs);
 }
