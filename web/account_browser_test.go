@@ -31,13 +31,7 @@ func TestAccountPageInBrowser(t *testing.T) {
 	}
 	const password = "a-long-password"
 
-	admin.open("/login")
-	admin.typeIn("#setup-form input[name=username]", "admin")
-	admin.typeIn("#setup-form input[name=email]", "admin@example.com")
-	admin.typeIn("#setup-form input[name=password]", password)
-	admin.typeIn("#setup-form input[name=password2]", password)
-	admin.click("#setup-form button[type=submit]")
-	admin.waitPath("/spaces")
+	admin.setUpAdmin(password)
 	r := admin.fetch("POST", "/api/users", map[string]any{"username": "ann", "email": "ann@example.com", "password": password}, true)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create user = %d %s", r.Status, r.Body)

@@ -62,13 +62,7 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
 		shots = dir
 	}
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", "a-long-password")
-	b.typeIn("#setup-form input[name=password2]", "a-long-password")
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin("a-long-password")
 	fillStore(t, st, scaleRecords)
 
 	rows := `document.querySelectorAll('#spaces tbody tr').length`

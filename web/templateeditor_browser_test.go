@@ -25,13 +25,7 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	if dir := os.Getenv("KNOT_UI_SCREENSHOTS"); dir != "" {
 		t.Logf("screenshots in %s and %s", shots, dir)
 	}
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", "a-long-password")
-	b.typeIn("#setup-form input[name=password2]", "a-long-password")
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin("a-long-password")
 	b.open("/templates")
 	b.click("#new-template")
 	b.visible("#editor")

@@ -13,13 +13,7 @@ import (
 func TestWaysTurnedOffInBrowser(t *testing.T) {
 	base := startUIServer(t)
 	b := newTab(t, base)
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", "a-long-password")
-	b.typeIn("#setup-form input[name=password2]", "a-long-password")
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin("a-long-password")
 
 	ids := map[string]string{}
 	for _, tc := range []struct {

@@ -7,10 +7,9 @@ import (
 	"time"
 )
 
-// setupWithTOTP creates the first user, admin@example.com with password,
-// on a server with two-factor login on: the login form that follows
-// shows the enrolment, whose secret it returns.
-func (b *tab) setupWithTOTP(password string) string {
+// fillSetupForm sends the first-user form of the login page: the user
+// admin, admin@example.com, with password.
+func (b *tab) fillSetupForm(password string) {
 	b.t.Helper()
 	b.open("/login")
 	b.typeIn("#setup-form input[name=username]", "admin")
@@ -18,6 +17,22 @@ func (b *tab) setupWithTOTP(password string) string {
 	b.typeIn("#setup-form input[name=password]", password)
 	b.typeIn("#setup-form input[name=password2]", password)
 	b.click("#setup-form button[type=submit]")
+}
+
+// setUpAdmin creates the first user, as fillSetupForm, on a server
+// without two-factor login, and waits for the spaces page it lands on.
+func (b *tab) setUpAdmin(password string) {
+	b.t.Helper()
+	b.fillSetupForm(password)
+	b.waitPath("/spaces")
+}
+
+// setupWithTOTP creates the first user, admin@example.com with password,
+// on a server with two-factor login on: the login form that follows
+// shows the enrolment, whose secret it returns.
+func (b *tab) setupWithTOTP(password string) string {
+	b.t.Helper()
+	b.fillSetupForm(password)
 	b.visible("#created")
 	b.visible("#totp-enrol")
 	return b.text("#totp-secret")

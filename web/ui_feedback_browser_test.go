@@ -79,13 +79,7 @@ func TestUIFeedbackInBrowser(t *testing.T) {
 	}
 	const password = "a-long-password"
 
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin(password)
 	// No runtime is configured, so a container space is created but
 	// cannot start.
 	r := b.fetch("POST", "/api/templates", map[string]any{"name": "dev-box", "kind": "container", "spec": "image: debian:bookworm\n"}, true)

@@ -51,13 +51,7 @@ func TestUIKeyboardInBrowser(t *testing.T) {
 	shots := t.TempDir()
 	const password = "a-long-password"
 
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin(password)
 	r := b.fetch("POST", "/api/roles", map[string]any{"name": "auditors", "permissions": []int{9}}, true)
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create role = %d %s", r.Status, r.Body)

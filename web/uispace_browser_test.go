@@ -201,13 +201,7 @@ func TestSpacePageInBrowser(t *testing.T) {
 	b := newTab(t, k.base)
 	shots := t.TempDir()
 
-	b.open("/login")
-	b.typeIn("#setup-form input[name=username]", "admin")
-	b.typeIn("#setup-form input[name=email]", "admin@example.com")
-	b.typeIn("#setup-form input[name=password]", password)
-	b.typeIn("#setup-form input[name=password2]", password)
-	b.click("#setup-form button[type=submit]")
-	b.waitPath("/spaces")
+	b.setUpAdmin(password)
 
 	mustJSON := func(r fetchResult, want int, v any) {
 		t.Helper()
