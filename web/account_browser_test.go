@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"golang.org/x/crypto/ssh"
 )
 
 // TestAccountPageInBrowser checks in Chromium that a user keeps their own
@@ -76,9 +73,9 @@ func TestAccountPageInBrowser(t *testing.T) {
 			}
 		}},
 		{"ListsAddsAndRemovesSSHKeys", func(t *testing.T) {
-			laptop, laptopFP := newSSHKey(t, "ann@laptop")
-			desktop, desktopFP := newSSHKey(t, "ann@desktop")
-			old, oldFP := newSSHKey(t, "ann@old")
+			laptop, laptopFP := pubKey(t, "ann@laptop")
+			desktop, desktopFP := pubKey(t, "ann@desktop")
+			old, oldFP := pubKey(t, "ann@old")
 			b.visible("#ssh-empty")
 			// A bad key is refused in words, next to its field.
 			b.setValue("#ssh-form textarea[name=key]", "ssh-ed25519 not-a-key")
@@ -328,21 +325,6 @@ func TestAccountPageInBrowser(t *testing.T) {
 			t.FailNow()
 		}
 	}
-}
-
-// newSSHKey returns the public key line of a new ed25519 key with comment,
-// and its fingerprint.
-func newSSHKey(t *testing.T, comment string) (line, fingerprint string) {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment, ssh.FingerprintSHA256(k)
 }
 
 // loginAs logs in at base with the user agent ua, as a program does.
