@@ -199,7 +199,15 @@ export class Editor {
     this.editing = null;
     this.restoreFocus = null;
     $('button.cancel', this.form).addEventListener('click', () => this.dialog.close());
-    this.dialog.addEventListener('close', () => this.restoreFocus?.());
+    // The close event comes a task after the dialog closed, which has
+    // given the focus back to its opener already if it is still there: by
+    // then the focus may have moved on, and only a focus lost (to the page,
+    // as when the opener's row was rebuilt) is given back.
+    this.dialog.addEventListener('close', () => {
+      const a = document.activeElement;
+      if (a && a !== document.body && !this.dialog.contains(a)) return;
+      this.restoreFocus?.();
+    });
     // The Enter that opened the dialog from a button must not also submit
     // it: its keypress reaches the field that has just taken the focus. A
     // save counts once a key or pointer was pressed in the form.
