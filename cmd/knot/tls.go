@@ -79,14 +79,20 @@ func logWebTLS(logger *slog.Logger, sc *tlsconf.ServerCert) {
 
 // printFingerprint writes the SHA-256 fingerprint of the certificate the
 // server of cfg would serve, making the self-signed one if it is to be
-// self-signed and does not exist yet.
-func printFingerprint(w io.Writer, cfg *config.Config) error {
-	sc, err := webTLS(cfg)
+// self-signed and does not exist yet. A server whose web listener serves
+// plain HTTP still serves its agents over TLS: it prints that
+// certificate's, for agent.fingerprint, and says so on note.
+func printFingerprint(w, note io.Writer, cfg *config.Config) error {
+	web, err := webTLS(cfg)
 	if err != nil {
 		return err
 	}
-	if sc == nil {
-		return errors.New("this server serves plain HTTP, so it has no certificate: set server.tls.use_tls (--use-tls) or server.tls.cert_file and key_file")
+	sc, err := agentTLS(cfg, web)
+	if err != nil {
+		return err
+	}
+	if web == nil {
+		fmt.Fprintln(note, "knot: the web listener serves plain HTTP; this is the certificate of the agent listener (server.listen_agent), for agent.fingerprint")
 	}
 	_, err = fmt.Fprintln(w, sc.Fingerprint)
 	return err
@@ -153,5 +159,5 @@ func tlsConfigOf(sc *tlsconf.ServerCert) *tls.Config {
 // fingerprint and exit.
 var printFingerprintFlag = &cli.BoolFlag{
 	Name:  "print-fingerprint",
-	Usage: "print the SHA-256 fingerprint of the TLS certificate the server would serve, and exit",
+	Usage: "print the SHA-256 fingerprint of the TLS certificate the server would serve (with plain HTTP, its agent listener's), and exit",
 }

@@ -217,10 +217,18 @@ func TestSelfSignedCertificateIsKeptAndPrinted(t *testing.T) {
 		t.Errorf("--print-fingerprint now prints %s, not %s", r.stdout, printed)
 	}
 
-	// A plain HTTP server has no fingerprint to print.
-	r = knot(t, nil, "", "server", "--print-fingerprint")
-	if r.code != 1 || !strings.Contains(r.stderr, "plain HTTP") {
-		t.Errorf("without TLS: exit %d, stderr %s", r.code, r.stderr)
+	// A plain HTTP server still serves its agents over TLS: it prints that
+	// certificate's fingerprint, the one its agents are given.
+	plain := t.TempDir()
+	r = knotIn(t, plain, nil, "", "server", "--print-fingerprint")
+	mustSucceed(t, r)
+	agentPrinted := strings.TrimSpace(r.stdout)
+	if len(agentPrinted) != 95 || agentPrinted == printed || !strings.Contains(r.stderr, "agent listener") {
+		t.Fatalf("without TLS: printed %q (stderr %q), want the agent listener's fingerprint, said to be", r.stdout, r.stderr)
+	}
+	s = runKnotServer(t, plain, "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:0")
+	if !strings.Contains(s.log.String(), "sha256="+agentPrinted) {
+		t.Errorf("the agent listener does not serve the printed %s:\n%s", agentPrinted, s.log)
 	}
 }
 
