@@ -65,21 +65,28 @@ func answerAtEOFPort(t *testing.T) string {
 	}))
 }
 
-// forwardPort runs knot forward port at the server env names for the
-// space dev's port and returns a connection to its local end.
-func forwardPort(t *testing.T, env map[string]string, port string) net.Conn {
+// startForward runs knot forward port at the server env names for the
+// space dev's port, until the test ends, and returns its local address.
+func startForward(t testing.TB, env map[string]string, port string) string {
 	t.Helper()
-	local := loopbackPort(t)
-	fw := startKnot(t, env, "forward", "port", "dev", port, "127.0.0.1:"+local)
+	local := "127.0.0.1:" + loopbackPort(t)
+	fw := startKnot(t, env, "forward", "port", "dev", port, local)
 	select {
 	case line := <-fw.lines:
-		if !strings.Contains(line, "Forwarding 127.0.0.1:"+local) {
+		if !strings.Contains(line, "Forwarding "+local) {
 			t.Fatalf("knot forward port said %q", line)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("knot forward port did not start: %s", fw.stderr)
 	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+local, 10*time.Second)
+	return local
+}
+
+// forwardPort runs knot forward port at the server env names for the
+// space dev's port and returns a connection to its local end.
+func forwardPort(t *testing.T, env map[string]string, port string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", startForward(t, env, port), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
