@@ -34,12 +34,15 @@ const terminal = new SpaceTerminal({
 // another than the space's when that one is not in the image.
 let runs = '';
 terminal.onSession = async (sessionId) => {
+  let shell = '';
   try {
     const { sessions } = await api('GET', path('spaces', id, 'terminal'));
-    runs = (sessions.find((se) => se.id === sessionId) || {}).shell || '';
+    shell = (sessions.find((se) => se.id === sessionId) || {}).shell || '';
   } catch {
-    runs = ''; // the line shows the space's shell alone
+    // The line shows the space's shell alone.
   }
+  if (terminal.session !== sessionId) return; // another session opened meanwhile
+  runs = shell;
   if (space) showShell(space);
 };
 
