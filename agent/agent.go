@@ -30,8 +30,8 @@
 //     the pinned fingerprint still holds. An SRV target goes to the proxy
 //     by its host name and port, not by the address the agent resolved,
 //     so a proxy that allows hosts by name lets it through (and NO_PROXY
-//     may name it). A refusal names the proxy and its
-//     status and is retried with backoff like any failed dial.
+//     may name it). A refusal names the proxy and its status and is
+//     retried with backoff like any failed dial.
 //   - Reconnects wait a random time between 0 and a backoff that doubles
 //     from MinBackoff up to MaxBackoff (full jitter), and start again from
 //     MinBackoff once a link was up.
