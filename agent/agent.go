@@ -27,8 +27,11 @@
 //   - When HTTPS_PROXY or https_proxy names a proxy for the leaf's address
 //     (NO_PROXY and no_proxy as net/http reads them), the agent opens an
 //     HTTP CONNECT tunnel through it and does TLS with the leaf inside, so
-//     the pinned fingerprint still holds. A refusal names the proxy and its
-//     status and is retried with backoff like any failed dial.
+//     the pinned fingerprint still holds. An SRV target goes to the proxy
+//     by its host name and port, not by the address the agent resolved,
+//     so a proxy that allows hosts by name lets it through (and NO_PROXY
+//     may name it). A refusal names the proxy and its status and is
+//     retried with backoff like any failed dial.
 //   - Reconnects wait a random time between 0 and a backoff that doubles
 //     from MinBackoff up to MaxBackoff (full jitter), and start again from
 //     MinBackoff once a link was up.
@@ -53,8 +56,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +108,9 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Proxy names the HTTP proxy to tunnel to a leaf address through
 	// (CONNECT), or nil to dial directly; nil means ProxyFromEnvironment.
+	// For an SRV target it is asked about the address and then about the
+	// target's host name with the port: the agent tunnels when both name a
+	// proxy (the one named for the host), and asks it for the host name.
 	Proxy func(addr string) (*url.URL, error)
 	// SyslogAddr is the UDP address of the local syslog (127.0.0.1:514),
 	// SyslogSocket the path of its unixgram socket (/dev/log), and
@@ -241,39 +249,64 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// targets returns the addresses to dial, best first.
-func (a *Agent) targets(ctx context.Context) ([]string, error) {
+// endpoint is one place the leaf listens: addr is the host:port to dial
+// (for an SRV target, one address of its host), and name is the SRV
+// target's host name with the port, which a proxy is asked to reach
+// instead; name is "" for a configured host:port and a target that is an
+// IP address.
+type endpoint struct{ addr, name string }
+
+// targets returns the endpoints to dial, best first.
+func (a *Agent) targets(ctx context.Context) ([]endpoint, error) {
 	name, ok := strings.CutPrefix(a.opts.Endpoint, srv.Prefix)
 	if !ok {
-		return []string{a.opts.Endpoint}, nil
+		return []endpoint{{addr: a.opts.Endpoint}}, nil
 	}
 	ts, err := a.resolver.LookupSRV(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(ts))
+	out := make([]endpoint, len(ts))
 	for i, t := range ts {
-		out[i] = t.String()
+		out[i].addr = t.String()
+		if _, err := netip.ParseAddr(t.Host); err != nil {
+			out[i].name = net.JoinHostPort(t.Host, strconv.Itoa(int(t.Addr.Port())))
+		}
 	}
 	return out, nil
 }
 
 // dial resolves the endpoint and returns the first connection that
-// completes TLS.
+// completes TLS. Through a proxy, an SRV target is reached by its host
+// name, once for all its addresses: the proxy resolves it.
 func (a *Agent) dial(ctx context.Context) (*agentwire.LinkConn, error) {
-	addrs, err := a.targets(ctx)
+	eps, err := a.targets(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
-	for _, addr := range addrs {
+	tried := map[string]bool{}
+	for _, e := range eps {
+		proxy, err := a.proxyFor(e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: choosing a proxy: %w", e.addr, err))
+			continue
+		}
+		to := e.addr
+		if proxy != nil && e.name != "" {
+			to = e.name
+		}
+		if tried[to] {
+			continue
+		}
+		tried[to] = true
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := a.dialTLS(dctx, addr)
+		c, err := a.dialTLS(dctx, proxy, to, e.addr)
 		cancel()
 		if err == nil {
 			return c, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", addr, err))
+		errs = append(errs, fmt.Errorf("%s: %w", to, err))
 	}
 	return nil, errors.Join(errs...)
 }

@@ -22,7 +22,7 @@ func (ss *sessions) serveExec(rw io.ReadWriteCloser, t *agentwire.Terminal) {
 	}
 	args := t.Command
 	if len(args) == 0 {
-		shell, err := pickShell(t.Shell)
+		shell, _, err := pickShell(t.Shell) // a command's output stays clean: no notice
 		if err != nil {
 			agentwire.WriteJSON(rw, agentwire.Opened{Error: err.Error()})
 			return

@@ -28,21 +28,33 @@ func ProxyFromEnvironment() func(addr string) (*url.URL, error) {
 	}
 }
 
-// dialTLS dials addr, through the proxy Options.Proxy names for it if any,
-// and completes TLS with the leaf.
-func (a *Agent) dialTLS(ctx context.Context, addr string) (*agentwire.LinkConn, error) {
-	proxy, err := a.opts.Proxy(addr)
-	if err != nil {
-		return nil, fmt.Errorf("choosing a proxy: %w", err)
+// proxyFor returns the proxy Options.Proxy names for e, or nil to dial it
+// directly: for an SRV target both its address and its host name must be
+// sent to a proxy.
+func (a *Agent) proxyFor(e endpoint) (*url.URL, error) {
+	proxy, err := a.opts.Proxy(e.addr)
+	if err != nil || proxy == nil || e.name == "" {
+		return proxy, err
 	}
+	return a.opts.Proxy(e.name)
+}
+
+// dialTLS dials to, directly or through proxy when it is not nil, and
+// completes TLS with the leaf. The TLS server name is the host of addr,
+// the address the agent resolved (to is that address or the SRV target's
+// host name): the leaf is verified as it is when dialled directly.
+func (a *Agent) dialTLS(ctx context.Context, proxy *url.URL, to, addr string) (*agentwire.LinkConn, error) {
 	cfg := a.tls
-	var raw net.Conn
+	var (
+		raw net.Conn
+		err error
+	)
 	if proxy == nil {
 		d := net.Dialer{KeepAlive: 30 * time.Second}
-		if raw, err = d.DialContext(ctx, "tcp", addr); err != nil {
+		if raw, err = d.DialContext(ctx, "tcp", to); err != nil {
 			return nil, err
 		}
-	} else if raw, err = tunnel(ctx, proxy, addr); err != nil {
+	} else if raw, err = tunnel(ctx, proxy, to); err != nil {
 		return nil, err
 	}
 	if cfg.ServerName == "" {

@@ -476,7 +476,7 @@ func (s *sshSession) run(cmd []string) {
 	if err != nil || home == "" {
 		home = "/"
 	}
-	shell, err := pickShell(s.c.shell)
+	shell, notice, err := pickShell(s.c.shell)
 	if err != nil {
 		fmt.Fprintf(s.ch.Stderr(), "knot: %v\r\n", err)
 		s.exitStatus(errors.New("no shell"))
@@ -505,6 +505,10 @@ func (s *sshSession) run(cmd []string) {
 			fmt.Fprintf(s.ch.Stderr(), "knot: cannot start %s: %v\r\n", shell, err)
 			s.exitStatus(err)
 			return
+		}
+		if notice != "" && cmd == nil {
+			// An interactive shell's first output; a command's stays clean.
+			fmt.Fprintf(s.ch, "%s\r\n", notice)
 		}
 		ctx, cancel := s.closed()
 		defer cancel()

@@ -51,6 +51,7 @@ type sshLink struct {
 	hostPEM string
 	user    ssh.Signer
 	userKey ed25519.PrivateKey
+	shell   string // the space's shell, as the leaf sends it; "" none
 }
 
 func startSSHLink(t *testing.T) *sshLink {
@@ -71,7 +72,7 @@ func (sl *sshLink) dial(t *testing.T, key ssh.Signer, keys ...ssh.Signer) (*ssh.
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := agentwire.SSH{HostKey: sl.hostPEM, User: "alice", Remote: "127.0.0.1:1"}
+	o := agentwire.SSH{HostKey: sl.hostPEM, User: "alice", Remote: "127.0.0.1:1", Shell: sl.shell}
 	for _, k := range keys {
 		o.Keys = append(o.Keys, ssh.FingerprintSHA256(k.PublicKey()))
 	}

@@ -75,17 +75,29 @@ func newSessions(keepFor time.Duration, replay int, env []string) *sessions {
 	return &sessions{keepFor: keepFor, replay: replay, env: env, all: map[string]*session{}}
 }
 
-// pickShell returns the first of preferred, zsh, bash, sh that exists.
-func pickShell(preferred string) (string, error) {
-	for _, s := range []string{preferred, "zsh", "bash", "sh"} {
-		if s == "" {
-			continue
-		}
-		if p, err := exec.LookPath(s); err == nil {
-			return p, nil
+// pickShell returns the path of preferred, or, when preferred is not on the
+// PATH, of the first of zsh, bash, sh that is. When it runs another shell
+// than the one asked for, notice says so in one line for a person at a
+// terminal ("knot: bash is not installed in this space; running /bin/sh");
+// it is "" otherwise, and when nothing was asked for.
+func pickShell(preferred string) (shell, notice string, err error) {
+	if preferred != "" {
+		if p, err := exec.LookPath(preferred); err == nil {
+			return p, "", nil
 		}
 	}
-	return "", errors.New("no shell found: none of zsh, bash or sh is on the PATH")
+	for _, s := range []string{"zsh", "bash", "sh"} {
+		if p, err := exec.LookPath(s); err == nil {
+			if preferred != "" {
+				notice = fmt.Sprintf("knot: %s is not installed in this space; running %s", preferred, p)
+			}
+			return p, notice, nil
+		}
+	}
+	if preferred != "" {
+		return "", "", fmt.Errorf("no shell found: none of %s, zsh, bash or sh is on the PATH", preferred)
+	}
+	return "", "", errors.New("no shell found: none of zsh, bash or sh is on the PATH")
 }
 
 // start runs a new session for t.
@@ -101,12 +113,12 @@ func (ss *sessions) start(t *agentwire.Terminal) (*session, error) {
 		home = "/"
 	}
 	var cmd *exec.Cmd
-	shell := ""
+	shell, notice := "", ""
 	if len(t.Command) > 0 {
 		cmd = exec.Command(t.Command[0], t.Command[1:]...)
 		shell = strings.Join(t.Command, " ")
 	} else {
-		if shell, err = pickShell(t.Shell); err != nil {
+		if shell, notice, err = pickShell(t.Shell); err != nil {
 			return nil, err
 		}
 		cmd = exec.Command(shell, "-l")
@@ -121,6 +133,11 @@ func (ss *sessions) start(t *agentwire.Terminal) (*session, error) {
 	s := &session{
 		id: crypt.NewToken()[:16], shell: shell, created: time.Now(), keep: len(t.Command) == 0, keepFor: ss.keepFor,
 		cmd: cmd, pty: f, done: make(chan struct{}), bg: &ss.wg, max: ss.replay, viewers: map[*viewer]struct{}{},
+	}
+	if notice != "" {
+		// The terminal's first output, before the shell's: its replay starts
+		// with it, so every viewer sees which shell runs.
+		s.replay = []byte(notice + "\r\n")
 	}
 	ss.mu.Lock()
 	ss.all[s.id] = s

@@ -304,6 +304,13 @@ func TestSpacePageInBrowser(t *testing.T) {
 		}
 		b.typeInTerminal("echo ui-$((6*7))-done")
 		b.pollUntil("the command's output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
+		// The space's shell, bash, is not in this busybox image: the
+		// terminal's first line says which shell runs, and so does the page.
+		const runs = "knot: bash is not installed in this space; running /bin/sh"
+		if first := eval[string](b, "the terminal's first line", `document.querySelector('#terminal .xterm-rows').firstElementChild.textContent.replace(/\u00a0/g, ' ').trimEnd()`); first != runs {
+			t.Errorf("the terminal's first line is %q, want %q", first, runs)
+		}
+		b.pollUntil("the page says which shell runs", `document.querySelector('#space-shell').textContent === 'bash (not in the image: the terminal runs /bin/sh)'`, 10*time.Second)
 		// xterm styles the terminal through <style> elements, which the
 		// page's Content-Security-Policy does not apply: the page gives
 		// their rules to the browser another way, and the theme's colour
@@ -326,6 +333,7 @@ func TestSpacePageInBrowser(t *testing.T) {
 			t.Fatalf("reattached to session %q, not %q", after, before)
 		}
 		b.pollUntil("the earlier output is replayed", `document.querySelector('#terminal .xterm-rows').textContent.includes('ui-42-done')`, 20*time.Second)
+		b.pollUntil("the page says which shell runs", `document.querySelector('#space-shell').textContent === 'bash (not in the image: the terminal runs /bin/sh)'`, 10*time.Second)
 		b.typeInTerminal("echo again-$((2+3))")
 		b.pollUntil("its output shows", `document.querySelector('#terminal .xterm-rows').textContent.includes('again-5')`, 20*time.Second)
 	})

@@ -375,7 +375,10 @@ type Pong struct {
 
 // SessionInfo describes one kept terminal session.
 type SessionInfo struct {
-	ID      string    `json:"id"`
+	ID string `json:"id"`
+	// Shell is what the session runs: the path of the shell the agent
+	// found (another than the one asked for when that one is not in the
+	// image), or a command's words.
 	Shell   string    `json:"shell"`
 	Created time.Time `json:"created"`
 	Viewers int       `json:"viewers"`

@@ -30,6 +30,30 @@ const terminal = new SpaceTerminal({
   off: $('#terminal-off'), spaceId: id,
 });
 
+// runs is the shell the terminal's session runs, as the agent reports it:
+// another than the space's when that one is not in the image.
+let runs = '';
+terminal.onSession = async (sessionId) => {
+  let shell = '';
+  try {
+    const { sessions } = await api('GET', path('spaces', id, 'terminal'));
+    shell = (sessions.find((se) => se.id === sessionId) || {}).shell || '';
+  } catch {
+    // The line shows the space's shell alone.
+  }
+  if (terminal.session !== sessionId) return; // another session opened meanwhile
+  runs = shell;
+  if (space) showShell(space);
+};
+
+// showShell shows the space's shell, and the one its terminal runs when
+// the agent had to run another.
+function showShell(s) {
+  const base = (p) => p.slice(p.lastIndexOf('/') + 1);
+  const other = s.shell && runs && base(runs) !== base(s.shell);
+  text('#space-shell', other ? `${s.shell} (not in the image: the terminal runs ${runs})` : s.shell || '—');
+}
+
 async function load() {
   try {
     space = await api('GET', path('spaces', id));
@@ -78,7 +102,7 @@ function render() {
   text('#space-location', s.location + (s.location === here ? ' (this server)' : ''));
   text('#template-name', s.template_name || '—');
   $('#update-badge').hidden = !s.update_available;
-  text('#space-shell', s.shell || '—');
+  showShell(s);
   text('#space-owner', s.username || '—');
   text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
   showAgent(s);

@@ -209,6 +209,7 @@ export class SpaceTerminal {
         this.send(JSON.stringify({ type: 'resize', cols: this.term.cols, rows: this.term.rows }));
         this.status(attach ? `Reattached to session ${m.id}.` : `Session ${m.id}: it stays open for a while when you reload or leave the page.`, { fresh: true });
         this.el.dataset.session = m.id;
+        if (this.onSession) this.onSession(m.id);
         this.term.focus();
       } else if (m.type === 'exit') {
         exited = true;
