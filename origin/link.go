@@ -69,6 +69,8 @@ type link struct {
 
 	sent atomic.Int64 // the highest revision sent, for checking acks
 
+	relayed atomic.Bool // the leaf opened a relay channel for this link (relay.go)
+
 	mu      sync.Mutex
 	pending map[string]chan wire.CommandResult // guarded by mu: commands awaiting results
 

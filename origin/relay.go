@@ -116,6 +116,7 @@ func (h *Hub) AcceptRelay(conn *websocket.Conn, cred Credential, node, location 
 		return err
 	}
 	rc := &relayConn{l: l, conn: conn, sess: sess}
+	l.relayed.Store(true)
 	h.relays.mu.Lock()
 	if h.relays.m == nil {
 		h.relays.m = map[string]*relayConn{}
@@ -282,6 +283,11 @@ func (h *Hub) openRelay(ctx context.Context, location string, hdr *wire.RelayOpe
 	rc := h.relays.m[location]
 	h.relays.mu.Unlock()
 	if rc == nil || rc.l != l {
+		if l.relayed.Load() {
+			// The channel closed before its link noticed: the leaf went away,
+			// or is dialling the channel again.
+			return nil, shared.Errorf(shared.EUNAVAILABLE, "location %s is unreachable: its leaf is not connected to the origin (its relay channel closed)", location)
+		}
 		return nil, shared.Errorf(shared.EUNAVAILABLE, "location %s is unreachable: its leaf is connected but keeps no relay channel (it may run an older knot)", location)
 	}
 	if l.cred.Restricted() {

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -142,6 +143,41 @@ func TestLeafRelayStreamsWithBadHeadersAreRefusedWithTheReason(t *testing.T) {
 	if shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(shared.ErrorMessage(err), "too many relayed streams") {
 		t.Fatalf("a stream past the bound: %v", err)
 	}
+}
+
+// A leaf whose relay channel closed while its link has not yet ended is
+// said to be not connected, as it is once the link ends: the channel goes
+// first when a leaf dies. A leaf that never opened a channel is told apart.
+func TestRelayToALeafWhoseChannelClosedSaysItIsNotConnected(t *testing.T) {
+	f := newFleet(t)
+	fakeLink(t, f, "node-dying", "dying")
+	open := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := f.hub.OpenRelay(ctx, "dying", &wire.RelayOpen{SpaceID: "s", UserID: "u", Open: agentwire.Open{Type: agentwire.OpenSessions}})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	eventually(t, 5*time.Second, func() string {
+		if err := open(); !strings.Contains(shared.ErrorMessage(err), "keeps no relay channel") {
+			return fmt.Sprintf("before any relay channel: %v", err)
+		}
+		return ""
+	})
+	conn, _, err := dialRelay(t, f, fleetToken, "node-dying", "dying")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.CloseNow()
+	eventually(t, 10*time.Second, func() string {
+		err := open()
+		if shared.ErrorCode(err) != shared.EUNAVAILABLE || !strings.Contains(shared.ErrorMessage(err), "not connected") {
+			return fmt.Sprintf("after the relay channel closed: %v; want EUNAVAILABLE, not connected", err)
+		}
+		return ""
+	})
 }
 
 // fakeLink opens a leaf link of node at location by hand, and reads (and
