@@ -236,7 +236,7 @@ func Unreachable(w Wording, address string, err error) (words string, known bool
 		verify    *tls.CertificateVerificationError
 		netErr    net.Error
 	)
-	refused := func(words, hint string) string {
+	withHint := func(words, hint string) string {
 		if hint == "" {
 			return words
 		}
@@ -248,15 +248,15 @@ func Unreachable(w Wording, address string, err error) (words string, known bool
 	case errors.As(err, &dnsErr):
 		return fmt.Sprintf("%s's host name %s cannot be resolved", w.Server, cmp.Or(dnsErr.Name, at)), true
 	case errors.As(err, &pin):
-		return refused(fmt.Sprintf("%s's TLS certificate is not the pinned one: its SHA-256 fingerprint is %s, not %s", w.Server, pin.Got, pin.Want), w.Repin), true
+		return withHint(fmt.Sprintf("%s's TLS certificate is not the pinned one: its SHA-256 fingerprint is %s, not %s", w.Server, pin.Got, pin.Want), w.Repin), true
 	case errors.As(err, &unknownCA):
-		return refused(w.Server+"'s TLS certificate is not trusted by "+w.Client+": no authority it trusts signed it", w.Verify), true
+		return withHint(w.Server+"'s TLS certificate is not trusted by "+w.Client+": no authority it trusts signed it", w.Verify), true
 	case errors.As(err, &wrongHost):
-		return refused(w.Server+"'s TLS certificate is not for the address "+at, w.Verify), true
+		return withHint(w.Server+"'s TLS certificate is not for the address "+at, w.Verify), true
 	case errors.As(err, &invalid):
-		return refused(w.Server+"'s TLS certificate is not valid: it has expired, is not yet valid, or may not serve a web site", w.Verify), true
+		return withHint(w.Server+"'s TLS certificate is not valid: it has expired, is not yet valid, or may not serve a web site", w.Verify), true
 	case errors.As(err, &verify):
-		return refused(w.Server+"'s TLS certificate is not trusted by "+w.Client, w.Verify), true
+		return withHint(w.Server+"'s TLS certificate is not trusted by "+w.Client, w.Verify), true
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		return w.Server + " at " + at + " did not answer in time", true
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
