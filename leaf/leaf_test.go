@@ -20,6 +20,7 @@ import (
 
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/tlsconf"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 	"github.com/knot-dev/knot/storage/memory"
@@ -513,21 +514,30 @@ func TestLinkDownSaysWhyInWords(t *testing.T) {
 	down.Close()
 	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(untrusted.Close)
+	wrongPin := strings.Repeat("AB:", 31) + "AB"
+	pinned, err := tlsconf.Client(tlsconf.ClientOptions{Fingerprint: wrongPin})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name, url   string
+		client      *http.Client // nil: the leaf's default
 		reason      string
 		detailSays  string
 		reasonOmits string
 	}{
-		{"ConnectionRefused", downURL,
+		{"ConnectionRefused", downURL, nil,
 			"nothing answers at " + downURL + " (connection refused): the origin is not running there, or not at that address",
 			"connection refused", "dial tcp"},
-		{"UntrustedCertificate", untrusted.URL,
+		{"UntrustedCertificate", untrusted.URL, nil,
 			"the origin's TLS certificate is not trusted by this leaf: no authority it trusts signed it",
 			"certificate", "x509"},
+		{"NotThePinnedCertificate", untrusted.URL, &http.Client{Transport: &http.Transport{TLSClientConfig: pinned}},
+			"the origin's TLS certificate is not the pinned one: its SHA-256 fingerprint is " + tlsconf.Fingerprint(untrusted.Certificate().Raw) + ", not " + wrongPin,
+			"fingerprint", "cannot be reached"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: tt.url})
+			u, _, _ := runLeaf(t, memory.New(), leaf.Options{OriginURL: tt.url, HTTPClient: tt.client})
 			eventually(t, 5*time.Second, func() string {
 				s := u.Status()
 				if s.Connected || s.Reason != tt.reason || !strings.Contains(s.ReasonDetail, tt.detailSays) {

@@ -80,24 +80,17 @@
 package leaf
 
 import (
-	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage"
 )
@@ -452,38 +445,10 @@ func describe(err error) (string, string, bool) {
 	return err.Error(), "", false
 }
 
-// unreachable says in words why a dial of target reached no origin.
+// unreachable says in words why a dial of target reached no origin. It
+// names no remedy for a refused certificate: the dial's error, shown as the
+// detail beside it, does (knot's names the server.tls.origin_* keys).
 func unreachable(target string, err error) string {
-	at := target
-	if u, perr := url.Parse(target); perr == nil {
-		scheme := map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
-		at = cmp.Or(scheme, u.Scheme) + "://" + u.Host
-	}
-	var dnsErr *net.DNSError
-	var unknownCA x509.UnknownAuthorityError
-	var wrongHost x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var verify *tls.CertificateVerificationError
-	var netErr net.Error
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "nothing answers at " + at + " (connection refused): the origin is not running there, or not at that address"
-	case errors.As(err, &dnsErr):
-		return fmt.Sprintf("the origin's host name %s cannot be resolved", cmp.Or(dnsErr.Name, at))
-	case errors.As(err, &unknownCA):
-		return "the origin's TLS certificate is not trusted by this leaf: no authority it trusts signed it"
-	case errors.As(err, &wrongHost):
-		return "the origin's TLS certificate is not for the address " + at
-	case errors.As(err, &invalid):
-		return "the origin's TLS certificate is not valid: it has expired, is not yet valid, or may not serve a web site"
-	case errors.As(err, &verify):
-		return "the origin's TLS certificate is not trusted by this leaf"
-	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
-		return "the origin at " + at + " did not answer in time"
-	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return "no network route leads to " + at
-	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return "the connection to " + at + " closed before the origin answered"
-	}
-	return "the origin at " + at + " cannot be reached"
+	words, _ := client.Unreachable(client.Wording{Server: "the origin", Client: "this leaf"}, target, err)
+	return words
 }

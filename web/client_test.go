@@ -318,7 +318,7 @@ func TestClientDecodesErrors(t *testing.T) {
 		ts.Close()
 		_, err := newClient(t, base, "").Auth().Ping(ctx)
 		var te *client.TransportError
-		if !errors.As(err, &te) || shared.ErrorCode(err) != shared.EUNAVAILABLE || err.Error() != "cannot reach "+base+": connection refused" {
+		if !errors.As(err, &te) || shared.ErrorCode(err) != shared.EUNAVAILABLE || err.Error() != "nothing answers at "+base+" (connection refused): the server is not running there, or not at that address" {
 			t.Fatalf("a closed server: %v (%T), want an EUNAVAILABLE TransportError", err, err)
 		}
 	})

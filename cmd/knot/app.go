@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return ec.ExitCode()
 	}
-	for _, line := range strings.Split(err.Error()+tlsHint(err), "\n") {
+	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "knot: %s\n", line)
 	}
 	return exitError

@@ -36,7 +36,7 @@ func TestBenchRunsTheEngineWithTheFlags(t *testing.T) {
 	if want := "knot bench replication: scenario join, 7 leaves, origin " + origin + "\n"; !strings.HasPrefix(out, want) {
 		t.Errorf("stdout %q; want it to start with %q", out, want)
 	}
-	if want := "list templates: cannot reach " + origin + ": connection refused"; code != 1 || !strings.Contains(errs, want) {
+	if want := "list templates: nothing answers at " + origin + " (connection refused)"; code != 1 || !strings.Contains(errs, want) {
 		t.Fatalf("exit %d, stderr %q; want 1 and %q", code, errs, want)
 	}
 }

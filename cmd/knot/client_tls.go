@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
-	"github.com/knot-dev/knot/shared/client"
 	"github.com/knot-dev/knot/shared/config"
 	"github.com/knot-dev/knot/shared/tlsconf"
 )
@@ -28,25 +26,6 @@ func clientTLSConfig(cl config.Client) (*tls.Config, error) {
 		return nil, fmt.Errorf("client.tls_ca_file: %w", err)
 	}
 	return tc, nil
-}
-
-// tlsHint says what to do about a request that failed because the server's
-// certificate was refused; "" for any other failure.
-func tlsHint(err error) string {
-	var te *client.TransportError
-	if !errors.As(err, &te) {
-		return ""
-	}
-	var fe *tlsconf.FingerprintError
-	switch {
-	case errors.As(err, &fe):
-		return "\nThe fingerprint is pinned by --tls-fingerprint (client.tls_fingerprint). If the server's certificate changed," +
-			"\ncheck its new fingerprint (knot server --print-fingerprint on the server) and give that."
-	case certificateRefused(err):
-		return "\nVerify the server with --tls-ca-file FILE or --tls-fingerprint SHA256 (knot server --print-fingerprint" +
-			"\non the server shows it), or skip verification with --tls-skip-verify."
-	}
-	return ""
 }
 
 // connectTLS is how knot connect verifies the server, from its --tls-*

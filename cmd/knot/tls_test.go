@@ -328,11 +328,14 @@ func TestClientVerifiesTheServer(t *testing.T) {
 		env    map[string]string
 		args   []string
 		stderr []string // "" means success
+		omits  string   // what stderr must not say
 	}{
-		{name: "SystemRootsRefuse", env: env(), stderr: []string{"certificate signed by unknown authority", "--tls-ca-file", "--tls-fingerprint", "--tls-skip-verify"}},
+		{name: "SystemRootsRefuse", env: env(), stderr: []string{"knot: the server's TLS certificate is not trusted by this client: no authority it trusts signed it",
+			"--tls-ca-file FILE", "--tls-fingerprint SHA256", "--tls-skip-verify"}, omits: "x509:"},
+		{name: "DebugShowsTheCause", env: env(), args: []string{"--log-level", "debug"}, stderr: []string{"x509: certificate signed by unknown authority", "no authority it trusts signed it"}},
 		{name: "PinnedFingerprint", env: env(), args: []string{"--tls-fingerprint", fp}},
 		{name: "PinnedByVariable", env: env("KNOT_TLS_FINGERPRINT", fp)},
-		{name: "WrongFingerprint", env: env(), args: []string{"--tls-fingerprint", wrong}, stderr: []string{fp, strings.ToUpper(wrong[:2]) + ":" + strings.ToUpper(wrong[2:4]), "knot server --print-fingerprint"}},
+		{name: "WrongFingerprint", env: env(), args: []string{"--tls-fingerprint", wrong}, stderr: []string{"not the pinned one", fp, strings.ToUpper(wrong[:2]) + ":" + strings.ToUpper(wrong[2:4]), "knot server --print-fingerprint"}},
 		{name: "CAFile", env: env(), args: []string{"--tls-ca-file", certFile}},
 		{name: "SkipVerify", env: env(), args: []string{"--tls-skip-verify"}},
 		{name: "SkipVerifyAndPin", env: env(), args: []string{"--tls-skip-verify", "--tls-fingerprint", fp}, stderr: []string{"client.tls_skip_verify", "not both"}},
@@ -351,6 +354,9 @@ func TestClientVerifiesTheServer(t *testing.T) {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr does not say %q:\n%s", w, r.stderr)
 				}
+			}
+			if tt.omits != "" && strings.Contains(r.stderr, tt.omits) {
+				t.Errorf("stderr says %q:\n%s", tt.omits, r.stderr)
 			}
 		})
 	}
@@ -374,7 +380,7 @@ func TestConnectSavesHowItVerifiedTheServer(t *testing.T) {
 	// Without a way to verify the server, connect refuses it and writes
 	// nothing.
 	r := connect()
-	if r.code != 1 || !strings.Contains(r.stderr, "unknown authority") || !strings.Contains(r.stderr, "--tls-skip-verify") {
+	if r.code != 1 || !strings.Contains(r.stderr, "no authority it trusts signed it") || !strings.Contains(r.stderr, "--tls-skip-verify") {
 		t.Fatalf("connect without verification: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {

@@ -173,7 +173,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
 	if err != nil {
-		return nil, nil, &TransportError{Address: c.base, Err: err, what: "read the answer of"}
+		return nil, nil, &TransportError{Address: c.base, Err: err, what: "cannot read the whole answer"}
 	}
 	if len(data) > MaxAnswer {
 		return nil, nil, fmt.Errorf("the answer of %s to %s %s is larger than %d MiB", c.base, method, path, MaxAnswer>>20)

@@ -1,18 +1,25 @@
 package client
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
+	"github.com/knot-dev/knot/shared/tlsconf"
 )
 
 // codeOf maps an HTTP status back to the code web maps to it. A status
@@ -138,31 +145,39 @@ func Enrolment(err error) (api.EnrolmentBody, bool) {
 // reached, the connection broke, or the client's timeout passed. It is an
 // EUNAVAILABLE *shared.Error, and it unwraps to the cause too, so that
 // errors.As finds, say, a refused certificate.
+//
+// Its message says why in plain words (see Unreachable), in the words of
+// the CLI: a refused certificate names the client's --tls-* flags. The
+// cause as Go gives it is Err.
 type TransportError struct {
 	Address string
 	Err     error
-	what    string // "" means "cannot reach"
+	what    string // what could not be done, e.g. "cannot open SSH"; "" for a request
+}
+
+// cliWording is how a TransportError speaks: to a user of the CLI, whose
+// --tls-* flags say how to verify the server.
+var cliWording = Wording{
+	Server: "the server",
+	Client: "this client",
+	Verify: "verify the server with --tls-ca-file FILE or --tls-fingerprint SHA256 (knot server --print-fingerprint on the server shows it), or skip verification with --tls-skip-verify",
+	Repin:  "the pin is --tls-fingerprint (client.tls_fingerprint): if the server's certificate changed, knot server --print-fingerprint on the server shows its new fingerprint",
 }
 
 func (e *TransportError) Error() string {
-	if errors.Is(e.Err, context.DeadlineExceeded) || isTimeout(e.Err) {
-		return e.Address + " did not answer in time"
+	words, known := Unreachable(cliWording, e.Address, e.Err)
+	if !known {
+		words += ": " + shortCause(e.Err).Error()
 	}
-	what := e.what
-	if what == "" {
-		what = "cannot reach"
+	if e.what == "" {
+		return words
 	}
-	return what + " " + e.Address + ": " + shortCause(e.Err).Error()
+	return e.what + ": " + words
 }
 
 // Unwrap returns the EUNAVAILABLE *shared.Error and the cause.
 func (e *TransportError) Unwrap() []error {
 	return []error{&shared.Error{Code: shared.EUNAVAILABLE, Message: e.Error()}, e.Err}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // shortCause drops the "Get "http://...":" prefix of a *url.Error, which
@@ -182,4 +197,72 @@ func shortCause(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// Wording names the two ends of a connection in the words of Unreachable,
+// and what to say about a certificate the client refused.
+type Wording struct {
+	// Server is the one asked ("the server", "the origin"), Client the one
+	// asking ("this client", "this leaf").
+	Server, Client string
+	// Verify says how to have the client accept a certificate it refused;
+	// "" says nothing.
+	Verify string
+	// Repin says what to do about a certificate that is not the pinned one;
+	// "" says nothing.
+	Repin string
+}
+
+// Unreachable says in plain words why a connection to the server at
+// address failed with err: nothing answers there, its host name does not
+// resolve, its certificate was refused (and, as w says, how to have it
+// accepted), it did not answer in time, no route leads to it, or the
+// connection closed before it answered. address is a URL (a ws:// or wss://
+// one is named as http:// or https://) or a host:port. known is false for
+// any other err: words then say only that the server cannot be reached, and
+// the caller adds the cause as it has it.
+func Unreachable(w Wording, address string, err error) (words string, known bool) {
+	at := address
+	if u, perr := url.Parse(address); perr == nil && u.Host != "" {
+		scheme := map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
+		at = cmp.Or(scheme, u.Scheme) + "://" + u.Host
+	}
+	var (
+		dnsErr    *net.DNSError
+		pin       *tlsconf.FingerprintError
+		unknownCA x509.UnknownAuthorityError
+		wrongHost x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		netErr    net.Error
+	)
+	withHint := func(words, hint string) string {
+		if hint == "" {
+			return words
+		}
+		return words + "; " + hint
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nothing answers at " + at + " (connection refused): " + w.Server + " is not running there, or not at that address", true
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("%s's host name %s cannot be resolved", w.Server, cmp.Or(dnsErr.Name, at)), true
+	case errors.As(err, &pin):
+		return withHint(fmt.Sprintf("%s's TLS certificate is not the pinned one: its SHA-256 fingerprint is %s, not %s", w.Server, pin.Got, pin.Want), w.Repin), true
+	case errors.As(err, &unknownCA):
+		return withHint(w.Server+"'s TLS certificate is not trusted by "+w.Client+": no authority it trusts signed it", w.Verify), true
+	case errors.As(err, &wrongHost):
+		return withHint(w.Server+"'s TLS certificate is not for the address "+at, w.Verify), true
+	case errors.As(err, &invalid):
+		return withHint(w.Server+"'s TLS certificate is not valid: it has expired, is not yet valid, or may not serve a web site", w.Verify), true
+	case errors.As(err, &verify):
+		return withHint(w.Server+"'s TLS certificate is not trusted by "+w.Client, w.Verify), true
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return w.Server + " at " + at + " did not answer in time", true
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return "no network route leads to " + at, true
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection to " + at + " closed before " + w.Server + " answered", true
+	}
+	return w.Server + " at " + at + " cannot be reached", false
 }

@@ -15,7 +15,7 @@ const MaxPortMessage = 64 << 10
 // only. Binary messages carry the bytes both ways; a text message
 // {"type":"eof"} says the sender writes no more. The caller closes it.
 func (s *Spaces) ForwardPort(ctx context.Context, id string, port int) (*websocket.Conn, error) {
-	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/ports/"+strconv.Itoa(port), "cannot forward a port of a space on")
+	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/ports/"+strconv.Itoa(port), "cannot forward a port of a space")
 	if err != nil {
 		return nil, err
 	}

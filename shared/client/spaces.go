@@ -104,7 +104,7 @@ func (s *Spaces) Logs(ctx context.Context, id string) (*api.SpaceLogs, error) {
 // first, then new ones as the space writes them. The caller reads it with
 // Next and closes it.
 func (s *Spaces) LogStream(ctx context.Context, id string) (*LogStream, error) {
-	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/logs/stream", "cannot open the log stream of")
+	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/logs/stream", "cannot open the log stream")
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +114,8 @@ func (s *Spaces) LogStream(ctx context.Context, id string) (*LogStream, error) {
 
 // dial opens the websocket at path, sending the client's token and
 // headers. ctx bounds the dial only. A refusal is a *ResponseError as for
-// any other call; no answer is a *TransportError that says what (e.g.
-// "cannot open the log stream of") could not be done.
+// any other call; no answer is a *TransportError whose message starts with
+// what could not be done (e.g. "cannot open the log stream").
 func (c *Client) dial(ctx context.Context, path, what string) (*websocket.Conn, error) {
 	hdr := http.Header{}
 	for k, v := range c.header {

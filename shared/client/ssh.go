@@ -43,7 +43,7 @@ func (s *Spaces) SSHInfo(ctx context.Context, id string) (*api.SpaceSSH, error) 
 // as a websocket); ctx bounds the dial only. Binary messages carry the
 // connection's bytes both ways. The caller closes the connection.
 func (s *Spaces) SSH(ctx context.Context, id string) (*websocket.Conn, error) {
-	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/ssh", "cannot open SSH on")
+	conn, err := s.c.dial(ctx, "/api/spaces/"+esc(id)+"/ssh", "cannot open SSH")
 	if err != nil {
 		return nil, err
 	}

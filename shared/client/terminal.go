@@ -50,7 +50,7 @@ func (s *Spaces) Terminal(ctx context.Context, id string, query url.Values) (*we
 	if len(query) > 0 {
 		path += "?" + query.Encode()
 	}
-	conn, err := s.c.dial(ctx, path, "cannot open the terminal on")
+	conn, err := s.c.dial(ctx, path, "cannot open the terminal")
 	if err != nil {
 		return nil, err
 	}
