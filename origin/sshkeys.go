@@ -52,6 +52,11 @@ func (s *UserService) RemoveSSHKey(ctx context.Context, id, keyID string) (*shar
 				return nil
 			}
 		}
+		for _, l := range sshkey.Lines(u.SSHPublicKey) {
+			if l.Err == nil && l.Key.Fingerprint == keyID {
+				return shared.Errorf(shared.ENOTFOUND, "user %s has the SSH key %s in the older ssh_public_key field of their profile, not in their key list: take its line %d out of that field to remove it", quote(u.Username), keyID, l.N)
+			}
+		}
 		return shared.Errorf(shared.ENOTFOUND, "user %s has no SSH key %s", quote(u.Username), quote(keyID))
 	})
 	if err != nil {

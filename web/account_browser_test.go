@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/knot-dev/knot/shared/api"
 )
 
 // TestAccountPageInBrowser checks in Chromium that a user keeps their own
@@ -347,5 +349,68 @@ func loginAs(t *testing.T, base, ua, email, password string) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login as %s = %d", ua, resp.StatusCode)
+	}
+}
+
+// withoutWebCrypto is a script that runs in every page before the page's
+// own: the page has no crypto.subtle, as on plain http to a host other
+// than localhost, and window.__subtleAsked says whether it looked.
+const withoutWebCrypto = `(() => {
+	window.__subtleAsked = false;
+	Object.defineProperty(Crypto.prototype, 'subtle', { configurable: true, get() { window.__subtleAsked = true; return undefined; } });
+})()`
+
+// TestAccountSSHKeysShowTheServersFingerprints checks in Chromium, on a
+// page without crypto.subtle, that the My account page shows the
+// fingerprint the server gives for a key of the older ssh_public_key
+// field, and for a line of it that is not a key, why; that the line is
+// removed from the field there; and that the page never asks for
+// crypto.subtle.
+func TestAccountSSHKeysShowTheServersFingerprints(t *testing.T) {
+	base := startUIServer(t)
+	b := newTab(t, base)
+	b.do("take crypto.subtle away", onEveryPage(withoutWebCrypto))
+	b.setUpAdmin("a-long-password")
+	id := eval[string](b, "user id", fmt.Sprintf(`JSON.parse(%q).user_id`, b.fetch("GET", "/api/users/whoami", nil, false).Body))
+	old, oldFP := pubKey(t, "admin@old")
+	const bad = "ssh-ed25519 not*base64 admin@broken"
+	if r := b.fetch("PUT", "/api/users/"+id, map[string]any{"ssh_public_key": old + "\n" + bad}, true); r.Status != http.StatusOK {
+		t.Fatalf("set the older key field = %d %s", r.Status, r.Body)
+	}
+	var list api.SSHKeyList
+	if r := b.fetch("GET", "/api/users/"+id+"/ssh-keys", nil, false); json.Unmarshal([]byte(r.Body), &list) != nil ||
+		len(list.LegacyKeys) != 2 || list.LegacyKeys[0].Fingerprint != oldFP {
+		t.Fatalf("the server lists %d %s, want %s first", r.Status, r.Body, oldFP)
+	}
+
+	b.open("/account")
+	b.do("wait for the page", chromedp.Poll[chromedp.Void](`document.querySelector('main').getAttribute('aria-busy') === 'false'`, chromedp.WithPollingTimeout(stepTimeout)))
+	rows := func() string {
+		return strings.Join(eval[[]string](b, "keys", `[...document.querySelectorAll('#ssh-keys tbody tr')].map(r =>
+			[...r.cells].slice(0, 3).map(c => c.textContent).join(' / '))`), "\n")
+	}
+	want := "admin@oldolder field / Ed25519 / " + oldFP + "\n" +
+		"Line 2older field / — / " + list.LegacyKeys[1].Error
+	if got := rows(); got != want {
+		t.Errorf("the SSH keys listed are\n%s\nwant\n%s", got, want)
+	}
+	if !strings.HasPrefix(list.LegacyKeys[1].Error, "not a valid public key: ") {
+		t.Errorf("the server says of the line that is not a key %q", list.LegacyKeys[1].Error)
+	}
+
+	b.click(`#ssh-keys tr[data-name="Line 2"] button[data-action="remove"]`)
+	b.click("#confirm-ok")
+	b.gone(`#ssh-keys tr[data-name="Line 2"]`)
+	var me struct {
+		SSHPublicKey string `json:"ssh_public_key"`
+	}
+	if r := b.fetch("GET", "/api/users/whoami", nil, false); json.Unmarshal([]byte(r.Body), &me) != nil || me.SSHPublicKey != old {
+		t.Errorf("after removing the line that is not a key the field is %d %s", r.Status, r.Body)
+	}
+	if got := rows(); got != "admin@oldolder field / Ed25519 / "+oldFP {
+		t.Errorf("after removing the line that is not a key the list shows\n%s", got)
+	}
+	if eval[bool](b, "crypto.subtle asked", `window.__subtleAsked`) {
+		t.Error("the page asked for crypto.subtle")
 	}
 }

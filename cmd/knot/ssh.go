@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,15 +38,22 @@ func sshKeyCommand() *cli.Command {
 				Name:      "list",
 				Usage:     "List your SSH public keys",
 				UsageText: "knot ssh-key list [options]",
-				Flags:     clientFlags(sshUserFlag()),
+				Description: "Prints the id, fingerprint and name of each key; then each line of the older single\n" +
+					"ssh_public_key field of your profile as ssh_public_key:LINE with its fingerprint (or why\n" +
+					"it is not a key) and comment. Those are removed by editing that field.",
+				Flags: clientFlags(sshUserFlag()),
 				Action: func(c *cli.Context) error {
 					return withSSHUser(c, func(cl *client.Client, id string) error {
 						keys, err := cl.Users().SSHKeys(c.Context, id)
 						if err != nil {
 							return err
 						}
-						for _, k := range keys {
+						for _, k := range keys.Keys {
 							fmt.Fprintf(c.App.Writer, "%s  %s  %s\n", k.ID, k.Fingerprint, k.Name)
+						}
+						// The older field's keys have no id: their line marks them.
+						for _, k := range keys.LegacyKeys {
+							fmt.Fprintln(c.App.Writer, strings.TrimSpace(fmt.Sprintf("ssh_public_key:%d  %s  %s", k.Line, cmp.Or(k.Fingerprint, k.Error), k.Comment)))
 						}
 						return nil
 					})

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/knot-dev/knot/shared"
+	"github.com/knot-dev/knot/shared/sshkey"
 )
 
 // SSHKey is one public key of a user's profile, in GET and POST
@@ -19,6 +20,22 @@ type SSHKey struct {
 // SSHKeyList is the answer of GET /api/users/{user_id}/ssh-keys.
 type SSHKeyList struct {
 	Keys []SSHKey `json:"keys"`
+	// LegacyKeys are the lines of the older single ssh_public_key field of
+	// the user's profile, which SSH into their spaces accepts as well.
+	LegacyKeys []SSHLegacyKey `json:"legacy_keys"`
+}
+
+// SSHLegacyKey is a line of the older single ssh_public_key field of a
+// user's profile: a key, or, with Error, why it is not one. It has no
+// key_id: it is removed by taking its line out of that field (PUT
+// /api/users/{user_id}).
+type SSHLegacyKey struct {
+	Line        int    `json:"line"` // its number in the field, from 1
+	Text        string `json:"text"` // the line as written
+	Type        string `json:"type,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Comment     string `json:"comment,omitempty"`
+	Error       string `json:"error,omitempty"` // not a valid public key: …
 }
 
 // SSHKeyAddRequest is the body of POST /api/users/{user_id}/ssh-keys: a
@@ -49,11 +66,20 @@ func NewSSHKey(k *shared.SSHKey) SSHKey {
 	return SSHKey{ID: k.ID, Name: k.Name, Key: k.Key, Fingerprint: k.Fingerprint, AddedAt: k.AddedAt}
 }
 
-// NewSSHKeyList returns the keys of u.
+// NewSSHKeyList returns the keys of u: those of its key list, and the
+// lines of its older ssh_public_key field as legacy.
 func NewSSHKeyList(u *shared.User) SSHKeyList {
-	out := SSHKeyList{Keys: make([]SSHKey, 0, len(u.SSHKeys))}
+	legacy := sshkey.Lines(u.SSHPublicKey)
+	out := SSHKeyList{Keys: make([]SSHKey, 0, len(u.SSHKeys)), LegacyKeys: make([]SSHLegacyKey, 0, len(legacy))}
 	for i := range u.SSHKeys {
 		out.Keys = append(out.Keys, NewSSHKey(&u.SSHKeys[i]))
+	}
+	for _, l := range legacy {
+		k := SSHLegacyKey{Line: l.N, Text: l.Text, Type: l.Key.Type, Fingerprint: l.Key.Fingerprint, Comment: l.Key.Comment}
+		if l.Err != nil {
+			k.Error = l.Err.Error()
+		}
+		out.LegacyKeys = append(out.LegacyKeys, k)
 	}
 	return out
 }

@@ -9,14 +9,12 @@ import (
 	"github.com/knot-dev/knot/shared/api"
 )
 
-// SSHKeys lists the SSH public keys of a user's profile (GET
+// SSHKeys lists the SSH public keys of a user's profile: those of the key
+// list, and the lines of the older ssh_public_key field (GET
 // /api/users/{user_id}/ssh-keys).
-func (u *Users) SSHKeys(ctx context.Context, id string) ([]api.SSHKey, error) {
+func (u *Users) SSHKeys(ctx context.Context, id string) (*api.SSHKeyList, error) {
 	var out api.SSHKeyList
-	if err := u.c.Do(ctx, http.MethodGet, "/api/users/"+esc(id)+"/ssh-keys", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Keys, nil
+	return &out, u.c.Do(ctx, http.MethodGet, "/api/users/"+esc(id)+"/ssh-keys", nil, &out)
 }
 
 // AddSSHKey adds a public key (a line of a .pub file) to a user's profile

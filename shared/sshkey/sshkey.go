@@ -5,6 +5,7 @@ package sshkey
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ type Key struct {
 	// Line is the key in authorized_keys form without options or comment:
 	// its type and base64.
 	Line        string
+	Type        string // such as ssh-ed25519
 	Fingerprint string // SHA256:…, as ssh-keygen -l prints it
 	Comment     string
 }
@@ -67,7 +69,73 @@ func Parse(line string) (Key, error) {
 	if strings.TrimSpace(string(rest)) != "" {
 		return Key{}, errors.New("one key at a time: the text holds more than one line")
 	}
-	return Key{Line: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))), Fingerprint: ssh.FingerprintSHA256(pub), Comment: comment}, nil
+	return Key{Line: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))), Type: pub.Type(), Fingerprint: ssh.FingerprintSHA256(pub), Comment: comment}, nil
+}
+
+// Line is one line of the older single ssh_public_key field of a profile:
+// a key, or why it is not one.
+type Line struct {
+	N    int    // its number in the field, from 1
+	Text string // as written, without the spaces around it
+	Key  Key    // when Err is nil
+	Err  error  // "not a valid public key: …"
+}
+
+// Lines reads the older single ssh_public_key field of a profile as sshd
+// reads authorized_keys: a key a line, blank lines and # comments skipped.
+// A line that is not a key says why.
+func Lines(field string) []Line {
+	var out []Line
+	n := 0
+	for l := range strings.Lines(field) {
+		n++
+		text := strings.TrimSpace(l)
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		k, err := Parse(text)
+		if err != nil {
+			err = fmt.Errorf("not a valid public key: %s", whyNot(text))
+		}
+		out = append(out, Line{N: n, Text: text, Key: k, Err: err})
+	}
+	return out
+}
+
+// keyTypes are the types of public keys an authorized_keys line names.
+var keyTypes = map[string]bool{
+	ssh.KeyAlgoRSA: true, ssh.KeyAlgoDSA: true, ssh.KeyAlgoED25519: true, ssh.KeyAlgoSKED25519: true,
+	ssh.KeyAlgoECDSA256: true, ssh.KeyAlgoECDSA384: true, ssh.KeyAlgoECDSA521: true, ssh.KeyAlgoSKECDSA256: true,
+	ssh.CertAlgoRSAv01: true, ssh.CertAlgoDSAv01: true, ssh.CertAlgoED25519v01: true, ssh.CertAlgoSKED25519v01: true,
+	ssh.CertAlgoECDSA256v01: true, ssh.CertAlgoECDSA384v01: true, ssh.CertAlgoECDSA521v01: true, ssh.CertAlgoSKECDSA256v01: true,
+}
+
+// whyNot says why line, which Parse refused, is not a public key.
+func whyNot(line string) string {
+	switch {
+	case len(line) > MaxLine:
+		return fmt.Sprintf("the line is over %d bytes", MaxLine)
+	case strings.Contains(line, "PRIVATE KEY"):
+		return "this is a private key: give the public key (the .pub file)"
+	}
+	f := strings.Fields(line)
+	for i, t := range f {
+		if !keyTypes[t] {
+			continue
+		}
+		if i+1 == len(f) {
+			return "nothing follows its key type " + t
+		}
+		b, err := base64.StdEncoding.DecodeString(f[i+1])
+		if err != nil {
+			return "the text after " + t + " is not base64"
+		}
+		if pub, err := ssh.ParsePublicKey(b); err != nil || pub.Type() != t {
+			return "the base64 after " + t + " is not a valid " + t + " key"
+		}
+		return "what comes before its key type " + t + " is not a list of options"
+	}
+	return "it names no key type, such as ssh-ed25519 or ssh-rsa"
 }
 
 // Fingerprints returns the fingerprints of the keys u may authenticate
@@ -85,9 +153,9 @@ func Fingerprints(u *shared.User) []string {
 	for _, k := range u.SSHKeys {
 		add(k.Fingerprint)
 	}
-	for l := range strings.Lines(u.SSHPublicKey) {
-		if k, err := Parse(l); err == nil {
-			add(k.Fingerprint)
+	for _, l := range Lines(u.SSHPublicKey) {
+		if l.Err == nil {
+			add(l.Key.Fingerprint)
 		}
 	}
 	return out

@@ -108,10 +108,10 @@ function showSaved(form, text) {
 $('#password-form').addEventListener('input', () => { $('#password-saved').hidden = true; });
 $('#password-form').addEventListener('submit', () => { $('#password-saved').hidden = true; });
 
-// The SSH keys: those of the user's key list (/ssh-keys), and the lines of
-// the older single ssh_public_key field of the profile, which spaces accept
-// as well. A key is added to the list; removing an older field's key
-// takes its line out of the field.
+// The SSH keys: those of the user's key list, and the lines of the older
+// single ssh_public_key field of the profile, which spaces accept as well;
+// the server reads both (/ssh-keys). A key is added to the list; removing
+// an older field's key takes its line out of the field.
 
 const sshBody = $('#ssh-keys tbody');
 
@@ -122,43 +122,27 @@ const keyTypes = {
   'sk-ssh-ed25519@openssh.com': 'Ed25519 security key', 'sk-ecdsa-sha2-nistp256@openssh.com': 'ECDSA security key',
 };
 
-function keyType(line) {
-  const t = line.trim().split(/\s+/)[0];
-  return keyTypes[t] || t;
+function keyType(t) {
+  return t ? keyTypes[t] || t : '—';
 }
 
-// fingerprintOf returns the SHA256 fingerprint of a key line, as
-// ssh-keygen -l prints it, or '' when it cannot be worked out here.
-async function fingerprintOf(line) {
-  const b64 = line.trim().split(/\s+/)[1];
-  if (!b64 || !globalThis.crypto || !crypto.subtle) return '';
-  try {
-    const blob = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const sum = new Uint8Array(await crypto.subtle.digest('SHA-256', blob));
-    return 'SHA256:' + btoa(String.fromCharCode(...sum)).replace(/=+$/, '');
-  } catch {
-    return '';
-  }
-}
-
-// legacyKeys returns the keys of the older ssh_public_key field: one a
-// line, each with its line.
-async function legacyKeys() {
-  const lines = (me.ssh_public_key || '').split('\n').map((l) => l.trim()).filter(Boolean);
-  return Promise.all(lines.map(async (line) => {
-    const [, , ...comment] = line.split(/\s+/);
-    return { key_id: 'legacy:' + line, legacy: line, name: comment.join(' '), key: line, fingerprint: await fingerprintOf(line) };
-  }));
+// legacyKey returns a line of the older field as a row of the list.
+function legacyKey(l) {
+  return {
+    key_id: `legacy:${l.line}:${l.text}`, legacy: l.text, name: l.comment || (l.error ? `Line ${l.line}` : ''),
+    type: l.type, fingerprint: l.fingerprint || '', error: l.error,
+  };
 }
 
 function keyName(k) {
-  return k.name || k.fingerprint || keyType(k.key);
+  return k.name || k.fingerprint || keyType(k.type);
 }
 
 async function loadKeys() {
   try {
-    const [got, legacy] = await Promise.all([api('GET', path('users', me.user_id, 'ssh-keys')), legacyKeys()]);
-    const keys = [...got.keys, ...legacy];
+    const got = await api('GET', path('users', me.user_id, 'ssh-keys'));
+    const legacy = (got.legacy_keys || []).map(legacyKey);
+    const keys = [...got.keys.map((k) => ({ ...k, type: k.key.split(' ')[0] })), ...legacy];
     setRows(sshBody, keys, (k) => k.key_id, keyRow);
     $('#ssh-keys').hidden = keys.length === 0;
     $('#ssh-empty').hidden = keys.length > 0;
@@ -174,8 +158,8 @@ function keyRow(k) {
   return h('tr', { dataset: { name, fingerprint: k.fingerprint, legacy: String(Boolean(k.legacy)) } },
     h('td', {}, h('span', { class: 'name', text: name }),
       k.legacy && h('span', { class: 'badge', text: 'older field', title: 'In the ssh_public_key field of your profile' })),
-    h('td', { class: 'nowrap', text: keyType(k.key) }),
-    h('td', { class: 'fingerprint', text: k.fingerprint || '—' }),
+    h('td', { class: 'nowrap', text: keyType(k.type) }),
+    k.error ? h('td', { class: 'key-error', text: k.error }) : h('td', { class: 'fingerprint', text: k.fingerprint }),
     h('td', { class: 'nowrap', text: k.added_at ? fmtTime(k.added_at) : '—' }),
     h('td', { class: 'actions-col' }, h('button', {
       type: 'button', class: 'small danger', text: 'Remove', dataset: { action: 'remove' },

@@ -1,0 +1,57 @@
+package main_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSSHKeyListShowsTheOlderField: knot ssh-key list prints the keys of
+// the list by id, then each line of the older ssh_public_key field as
+// ssh_public_key:LINE with the fingerprint ssh-keygen prints, or why it is
+// not a key; knot ssh-key remove of such a key says where it is.
+func TestSSHKeyListShowsTheOlderField(t *testing.T) {
+	ts := startServer(t)
+	env := ts.as(t, ts.adminToken)
+	dir := t.TempDir()
+	fingerprint := func(file string) string {
+		t.Helper()
+		out, err := exec.Command("ssh-keygen", "-l", "-E", "sha256", "-f", file+".pub").Output()
+		if err != nil {
+			t.Fatalf("ssh-keygen -l: %v", err)
+		}
+		return strings.Fields(string(out))[1]
+	}
+	listed, old := filepath.Join(dir, "id_listed"), filepath.Join(dir, "id_old")
+	keygen(t, listed)
+	keygen(t, old)
+	mustSucceed(t, knot(t, env, "", "ssh-key", "add", listed+".pub"))
+	oldLine, err := os.ReadFile(old + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var me struct {
+		ID string `json:"user_id"`
+	}
+	ts.mustCall(t, "GET", "/api/users/whoami", ts.adminToken, nil, &me)
+	ts.mustCall(t, "PUT", "/api/users/"+me.ID, ts.adminToken, map[string]any{"ssh_public_key": "# mine\n" + string(oldLine) + "hello\n"}, nil)
+
+	r := knot(t, env, "", "ssh-key", "list")
+	mustSucceed(t, r)
+	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	want := []string{
+		"  " + fingerprint(listed) + "  id_listed",
+		"ssh_public_key:2  " + fingerprint(old) + "  id_old",
+		"ssh_public_key:3  not a valid public key: it names no key type, such as ssh-ed25519 or ssh-rsa",
+	}
+	if len(lines) != 3 || !strings.HasSuffix(lines[0], want[0]) || strings.HasPrefix(lines[0], " ") || lines[1] != want[1] || lines[2] != want[2] {
+		t.Fatalf("knot ssh-key list printed\n%s\nwant\nID%s\n%s\n%s", r.stdout, want[0], want[1], want[2])
+	}
+
+	r = knot(t, env, "", "ssh-key", "remove", fingerprint(old))
+	if r.code != 1 || !strings.Contains(r.stderr, "in the older ssh_public_key field") || !strings.Contains(r.stderr, "line 2") {
+		t.Fatalf("removing the older field's key: %+v", r)
+	}
+}
