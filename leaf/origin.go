@@ -287,20 +287,26 @@ func (o *Origin) noAnswer(ctx context.Context, err error) error {
 		return shared.Errorf(shared.EUNAVAILABLE, "the request to the origin %s was cancelled", o.opts.URL)
 	}
 	return shared.Wrap(shared.EUNAVAILABLE, err,
-		"the origin %s did not answer (%s): the change may not have been made; try again when it is reachable", o.opts.URL, transportReason(err))
+		"the origin did not answer: %s; the change may not have been made: try again when it is reachable", o.transportReason(err))
 }
 
-// transportReason shortens a failed request's error to its cause.
-func transportReason(err error) string {
+// transportReason says in words why a request got no answer, as the leaf's
+// banner does (unreachable), with the cause as Go gives it when the words
+// know no more than that the origin cannot be reached.
+func (o *Origin) transportReason(err error) string {
 	var te *client.TransportError
 	if errors.As(err, &te) {
 		err = te.Err
+	}
+	words, known := client.Unreachable(originWording, o.opts.URL, err)
+	if known {
+		return words
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return err.Error()
+	return words + ": " + err.Error()
 }
 
 // Usage asks the origin what the spaces of userID at every location other
@@ -327,7 +333,7 @@ func (o *Origin) Usage(ctx context.Context, userID string) (shared.Usage, error)
 	case errors.As(err, &re):
 		return shared.Usage{}, shared.Errorf(shared.EUNAVAILABLE, "the origin answered %d %s: %s", re.StatusCode, http.StatusText(re.StatusCode), strings.TrimSpace(string(re.Body)))
 	case errors.As(err, &te):
-		return shared.Usage{}, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", transportReason(err))
+		return shared.Usage{}, shared.Wrap(shared.EUNAVAILABLE, err, "the origin did not answer: %s", o.transportReason(err))
 	case err != nil:
 		return shared.Usage{}, shared.Wrap(shared.EUNAVAILABLE, err, "the origin's answer does not decode")
 	}
@@ -356,7 +362,7 @@ func (o *Origin) Login(ctx context.Context, id, email, password, totpCode string
 	var te *client.TransportError
 	switch {
 	case errors.As(err, &te):
-		o.opts.Logger.InfoContext(ctx, "no session at the origin for a login here", "reason", transportReason(err))
+		o.opts.Logger.InfoContext(ctx, "no session at the origin for a login here", "reason", o.transportReason(err))
 		return
 	case err != nil || login.Token == "":
 		o.opts.Logger.InfoContext(ctx, "no session at the origin for a login here", "status", client.StatusOf(err))

@@ -102,5 +102,5 @@ func TestForwardActsWithTheOriginSessionOfTheLogin(t *testing.T) {
 	ts.Close()
 	byToken := shared.NewContextWithCredential(actor, shared.Credential{Token: secret})
 	_, err = groups.Delete(byToken, g.ID)
-	wantMessage(t, err, shared.EUNAVAILABLE, "did not answer")
+	wantMessage(t, err, shared.EUNAVAILABLE, "did not answer: nothing answers at "+ts.URL+" (connection refused)")
 }

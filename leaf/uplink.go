@@ -449,6 +449,9 @@ func describe(err error) (string, string, bool) {
 // names no remedy for a refused certificate: the dial's error, shown as the
 // detail beside it, does (knot's names the server.tls.origin_* keys).
 func unreachable(target string, err error) string {
-	words, _ := client.Unreachable(client.Wording{Server: "the origin", Client: "this leaf"}, target, err)
+	words, _ := client.Unreachable(originWording, target, err)
 	return words
 }
+
+// originWording is how the leaf speaks of its origin.
+var originWording = client.Wording{Server: "the origin", Client: "this leaf"}
