@@ -223,18 +223,25 @@ func (a *Access) streamRequest(ctx context.Context, c Caller, sp *shared.Space) 
 	return req
 }
 
+// shellOf returns the shell the terminals and SSH sessions of sp run: the
+// space's, else its owner's preferred one; "" lets the agent choose.
+func shellOf(ctx context.Context, store storage.Reader, sp *shared.Space) string {
+	if sp.Shell != "" {
+		return sp.Shell
+	}
+	if u, err := storage.Get[shared.User](ctx, store, sp.UserID); err == nil {
+		return u.PreferredShell
+	}
+	return ""
+}
+
 // OpenTerminal opens the terminal t in sp (one Enter returned), local or
 // relayed: a new session without a command runs the space's shell, or
 // else its owner's preferred one. The Visit records its open and close.
 // Errors as AgentStreams.Terminal.
 func (a *Access) OpenTerminal(ctx context.Context, c Caller, sp *shared.Space, t agentwire.Terminal) (*TerminalStream, *Visit, error) {
-	if t.Shell == "" {
-		t.Shell = sp.Shell
-	}
 	if t.Shell == "" && len(t.Command) == 0 && t.Attach == "" {
-		if u, err := storage.Get[shared.User](ctx, a.opts.Store, sp.UserID); err == nil {
-			t.Shell = u.PreferredShell
-		}
+		t.Shell = shellOf(ctx, a.opts.Store, sp)
 	}
 	ts, err := a.opts.Streams.Terminal(ctx, a.streamRequest(ctx, c, sp), t)
 	if err != nil {

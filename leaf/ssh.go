@@ -85,8 +85,8 @@ func (a *Access) HostKey(ctx context.Context, sp *shared.Space) (*shared.Space, 
 
 // OpenSSH opens an SSH connection to the agent of sp (one SSH returned),
 // local or relayed, for the actor, who authenticates with the keys of their profile
-// (EINVALID when it holds none); the session runs the space's shell, or
-// its owner's preferred one. After it returns the stream carries the SSH
+// (EINVALID when it holds none); the session runs the space's shell, as
+// its terminals do. After it returns the stream carries the SSH
 // connection's bytes both ways; the Visit records its open at Begin and
 // its close at End, with the bytes each way. EUNAVAILABLE when the agent
 // is not linked or does not answer, EINVALID (with the agent's reason)
@@ -100,11 +100,7 @@ func (a *Access) OpenSSH(ctx context.Context, c Caller, sp *shared.Space) (net.C
 	if len(keys) == 0 {
 		return nil, nil, invalid("user %s has no SSH public key in their profile: add one with knot ssh-key add FILE.pub", quote(act.User.Username))
 	}
-	shell := sp.Shell
-	if u, err := storage.Get[shared.User](ctx, a.opts.Store, sp.UserID); err == nil && u.PreferredShell != "" {
-		shell = u.PreferredShell
-	}
-	o := agentwire.SSH{Keys: keys, User: act.User.Username, Remote: c.IP, Shell: shell}
+	o := agentwire.SSH{Keys: keys, User: act.User.Username, Remote: c.IP, Shell: shellOf(ctx, a.opts.Store, sp)}
 	if sp.Location == a.opts.Location { // else the space's leaf fills it, with the keys it holds
 		var err error
 		if o.HostKey, err = openHostKey(a.opts.Streams.opts.Sealer, sp); err != nil {

@@ -357,11 +357,7 @@ func (s *AgentStreams) ownOpen(ctx context.Context, h *wire.RelayOpen, sp *share
 	if err != nil {
 		return o, err
 	}
-	shell := sp.Shell
-	if owner, err := storage.Get[shared.User](ctx, s.opts.Store, sp.UserID); err == nil && owner.PreferredShell != "" {
-		shell = owner.PreferredShell
-	}
-	o.SSH = &agentwire.SSH{HostKey: key, Keys: sshkey.Fingerprints(u), User: u.Username, Remote: bounded(h.From, 128), Shell: shell}
+	o.SSH = &agentwire.SSH{HostKey: key, Keys: sshkey.Fingerprints(u), User: u.Username, Remote: bounded(h.From, 128), Shell: shellOf(ctx, s.opts.Store, sp)}
 	return o, nil
 }
 

@@ -39,8 +39,8 @@ func TestRelayedSSHAndPortsAreCheckedAndAuditedAtTheSpacesLeaf(t *testing.T) {
 	ctx := context.Background()
 	st := memory.New()
 	for _, r := range []shared.Record{
-		&shared.Space{Meta: shared.Meta{ID: "sp1"}, Name: "dev", UserID: "ann", Location: "here", SSHHostKey: hostPriv, SSHHostPublic: hostPub},
-		&shared.User{Meta: shared.Meta{ID: "ann"}, Username: "ann", Email: "ann@example.com", Active: true, Roles: []string{shared.UserRoleID},
+		&shared.Space{Meta: shared.Meta{ID: "sp1"}, Name: "dev", UserID: "ann", Location: "here", Shell: "sh", SSHHostKey: hostPriv, SSHHostPublic: hostPub},
+		&shared.User{Meta: shared.Meta{ID: "ann"}, Username: "ann", Email: "ann@example.com", Active: true, Roles: []string{shared.UserRoleID}, PreferredShell: "bash",
 			SSHKeys: []shared.SSHKey{{Fingerprint: ssh.FingerprintSHA256(signer.PublicKey())}}},
 		&shared.User{Meta: shared.Meta{ID: "bob"}, Username: "bob", Email: "bob@example.com", Active: true, Roles: []string{shared.UserRoleID}},
 	} {
@@ -112,8 +112,10 @@ func TestRelayedSSHAndPortsAreCheckedAndAuditedAtTheSpacesLeaf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := sess.Output("echo relayed-ssh"); err != nil || string(out) != "relayed-ssh\n" {
-		t.Fatalf("exec: %q %v", out, err)
+	// The space's shell runs, as in its terminals, not the owner's
+	// preferred one.
+	if out, err := sess.Output(`echo relayed-ssh "${SHELL##*/}"`); err != nil || string(out) != "relayed-ssh sh\n" {
+		t.Fatalf("exec: %q %v; want the space's shell, sh", out, err)
 	}
 	sess.Close()
 	cl.Close()
