@@ -85,7 +85,8 @@ function row(t) {
       // On a phone what the other columns say shows here, under the name,
       // where the row's buttons leave it room.
       h('div', { class: 'details-under' },
-        h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', countOf(t.usage, 'space', 'spaces'), deployed && `, ${deployed}`),
+        h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', h('span', { text: countOf(t.usage, 'space', 'spaces') + (deployed ? ',' : '') }),
+          deployed && ' ', deployed && h('span', { text: deployed })),
         h('div', { class: 'sub', text: `${t.compute_units} compute, ${t.storage_units} storage units` }),
         h('div', { class: 'sub', text: `Open to ${openTo} ${where}` }))),
     h('td', {}, h('span', { class: 'badge muted', text: t.kind })),
