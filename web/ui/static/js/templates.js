@@ -86,7 +86,7 @@ function row(t) {
       // where the row's buttons leave it room.
       h('div', { class: 'details-under' },
         h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', h('span', { text: countOf(t.usage, 'space', 'spaces') + (deployed ? ',' : '') }),
-          deployed && ' ', deployed && h('span', { text: deployed })),
+          deployed && ' ', deployed && h('span', { class: 'sub', text: deployed })),
         h('div', { class: 'sub', text: `${t.compute_units} compute, ${t.storage_units} storage units` }),
         h('div', { class: 'sub', text: `Open to ${openTo} ${where}` }))),
     h('td', {}, h('span', { class: 'badge muted', text: t.kind })),
