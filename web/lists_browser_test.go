@@ -204,10 +204,18 @@ func TestSpacesPageWith10kSpacesInBrowser(t *testing.T) {
 		ustatus := `document.querySelector('#users-pager .pager-status').textContent`
 		b.open("/users")
 		waitFor("the first page of users", fmt.Sprintf(`%s === '1–50 of 10,001' && %s === 50`, ustatus, urows))
+		// The heading counts the users of every page, as the spaces'
+		// does its spaces.
+		if got := b.text("#users-summary"); got != "10,001 users" {
+			t.Errorf("the users' summary says %q, want 10,001 users", got)
+		}
 		b.click(`#users th[data-sort="name"] button`)
 		waitFor("users by name, descending", `document.querySelector('#users tbody tr').dataset.name === 'user-09999'`)
 		b.typeIn("#users-search", "USER-0999")
 		waitFor("the users found", fmt.Sprintf(`%s === 10 && %s === '1–10 of 10'`, urows, ustatus))
+		if got := b.text("#users-summary"); got != "10 users that match" {
+			t.Errorf("the users' summary of a search says %q, want 10 users that match", got)
+		}
 		b.screenshots(shots, "users-10k-search")
 	})
 	step("NewSpaceFindsATemplateByTyping", func(t *testing.T) {

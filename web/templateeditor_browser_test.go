@@ -80,13 +80,14 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	marked := eval[[]string](b, "the marked line", `[
 		[...document.querySelectorAll('#editor .ce-num.ce-bad')].map(n => n.textContent).join(','),
 		document.querySelectorAll('#editor .ce-line')[3].classList.contains('ce-bad') ? 'bad' : 'fine',
-		document.querySelectorAll('#editor .ce-line')[3].querySelector('.ce-inline')?.textContent || '',
+		document.querySelector('#editor .ce-note-text')?.dataset.line + ' ' + document.querySelector('#editor .ce-note-text')?.textContent,
 		document.querySelector('#editor textarea[name=spec]').getAttribute('aria-invalid') || '',
 	]`)
-	if marked[0] != "4" || marked[1] != "bad" || !strings.Contains(marked[2], "did not find expected key") || marked[3] != "true" {
-		t.Fatalf("marked: numbers %q, line 4 %s with %q, aria-invalid %q", marked[0], marked[1], marked[2], marked[3])
+	if marked[0] != "4" || marked[1] != "bad" || !strings.HasPrefix(marked[2], "4 did not find expected key") || marked[3] != "true" {
+		t.Fatalf("marked: numbers %q, line 4 %s with the note %q, aria-invalid %q", marked[0], marked[1], marked[2], marked[3])
 	}
 	b.screenshots(shots, "template-editor-error")
+	noteBesideCode(t, b, shots, bad)
 
 	specIs := func(when string) {
 		t.Helper()
@@ -179,4 +180,56 @@ func TestTemplateEditorInBrowser(t *testing.T) {
 	b.do("press Escape", chromedp.Focus(chromedp.CSS("#editor textarea[name=spec]")), chromedp.KeyEvent(kb.Escape))
 	b.do("the editor closes", chromedp.Poll[chromedp.Void](`!document.querySelector('#editor').open && !document.querySelector('#confirm-dialog').open`,
 		chromedp.WithPollingTimeout(stepTimeout)))
+}
+
+// noteWrong is a script: where the note of the marked line of the spec
+// is wrong: past the editor's edges, over the text typed (the textarea's
+// box), at another height than the line's beside the code, or not under
+// the code and above the message below the editor in a narrow editor;
+// then the note's width and height.
+const noteWrong = `(() => {
+	const out = [];
+	const editor = document.querySelector('#editor .code-editor').getBoundingClientRect();
+	const text = document.querySelector('#editor textarea[name=spec]').getBoundingClientRect();
+	const note = document.querySelector('#editor .ce-note-text');
+	const n = note.getBoundingClientRect();
+	const line = document.querySelectorAll('#editor .ce-line')[note.dataset.line - 1].getBoundingClientRect();
+	const below = document.querySelector('#editor .ce-message').getBoundingClientRect();
+	if (!note.checkVisibility() || n.width === 0) out.push('not shown');
+	if (n.left < editor.left - 0.5 || n.right > editor.right + 0.5) out.push('past the editor: ' + n.left + '..' + n.right + ' in ' + editor.left + '..' + editor.right);
+	if (n.right > text.left + 0.5 && n.left < text.right - 0.5 && n.bottom > text.top + 0.5 && n.top < text.bottom - 0.5) out.push('over the text typed');
+	if (n.left >= text.right - 0.5) {
+		if (Math.abs(n.top - line.top) > line.height) out.push('at ' + n.top + ', the line at ' + line.top);
+	} else if (n.top < text.bottom - 0.5 || n.bottom > below.top + 0.5) {
+		out.push('neither beside the code nor between it and the message below');
+	}
+	return [...out, Math.round(n.width) + 'x' + Math.round(n.height)];
+})()`
+
+// noteBesideCode checks, on a desktop and at a phone's 390 px, that the
+// note of the marked line of spec stays within the editor and off the text
+// typed, and wraps there, with the line short and long: then it puts spec
+// back.
+func noteBesideCode(t *testing.T, b *tab, shots, spec string) {
+	t.Helper()
+	long := strings.Replace(spec, " password: secret", " password: "+strings.Repeat("a-long-secret-", 12), 1)
+	for i, text := range []string{spec, long} {
+		b.setValue("#editor textarea[name=spec]", text)
+		eval[bool](b, "the spec typed", `document.querySelector('#editor textarea[name=spec]').dispatchEvent(new Event('input')) || true`)
+		b.pollUntil("the mark at line 4", `document.querySelector('#editor .ce-note-text')?.dataset.line === '4' && !document.querySelector('#editor .ce-note').hidden && document.querySelector('#editor textarea[name=spec]').value.length === `+fmt.Sprint(len(text)), stepTimeout)
+		for _, w := range []int64{1280, 390} {
+			b.do(fmt.Sprintf("%d px", w), chromedp.EmulateViewport(w, 900))
+			// The caret at the end of the marked line, as while typing it,
+			// scrolls the text sideways.
+			eval[bool](b, "the caret at the end of line 4", `(() => { const a = document.querySelector('#editor textarea[name=spec]'); const end = a.value.split('\n').slice(0, 4).join('\n').length; a.focus(); a.setSelectionRange(end, end); a.scrollLeft = a.scrollWidth; a.dispatchEvent(new Event('scroll')); return true; })()`)
+			b.screenshot(shots, fmt.Sprintf("template-editor-note-%s-%d.png", []string{"short", "long"}[i], w))
+			got := eval[[]string](b, "where the note is", noteWrong)
+			for _, wrong := range got[:len(got)-1] {
+				t.Errorf("at %d px, with line 4 %d characters long, the note of the marked line is %s", w, len(strings.Split(text, "\n")[3]), wrong)
+			}
+		}
+	}
+	b.do("desktop width", chromedp.EmulateViewport(1280, 900))
+	b.setValue("#editor textarea[name=spec]", spec)
+	eval[bool](b, "the spec typed", `document.querySelector('#editor textarea[name=spec]').dispatchEvent(new Event('input')) || true`)
 }

@@ -4,7 +4,7 @@
 // to the field it concerns.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, fmtTime, ago, ready, showQR, showTOTPSecret } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, fmtTime, timeEl, ago, ready, showQR, showTOTPSecret } from './dom.js';
 import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 import { mountTokens } from './tokenlist.js';
 
@@ -160,7 +160,7 @@ function keyRow(k) {
       k.legacy && h('span', { class: 'badge', text: 'older field', title: 'In the ssh_public_key field of your profile' })),
     h('td', { class: 'nowrap', text: keyType(k.type) }),
     k.error ? h('td', { class: 'key-error', text: k.error }) : h('td', { class: 'fingerprint', text: k.fingerprint }),
-    h('td', { class: 'nowrap', text: k.added_at ? fmtTime(k.added_at) : '—' }),
+    h('td', { class: 'nowrap' }, timeEl(k.added_at)),
     h('td', { class: 'actions-col' }, h('button', {
       type: 'button', class: 'small danger', text: 'Remove', dataset: { action: 'remove' },
       'aria-label': rowLabel('Remove', name), onclick: () => removeKey(k, name),
@@ -331,8 +331,8 @@ function sessionRow(s) {
     h('td', {}, h('span', { class: 'name', text: name, title: s.user_agent || null }),
       s.current && h('span', { class: 'badge state-running', text: 'this session' })),
     h('td', { class: 'nowrap', text: s.ip || '—' }),
-    h('td', { class: 'nowrap', text: fmtTime(s.created_at) }),
-    h('td', { class: 'nowrap', text: lastUsed(s.last_used_at), title: fmtTime(s.last_used_at) }),
+    h('td', { class: 'nowrap' }, timeEl(s.created_at)),
+    h('td', { class: 'nowrap' }, timeEl(s.last_used_at, lastUsed(s.last_used_at))),
     h('td', { class: 'actions-col' }, !s.current && h('button', {
       type: 'button', class: 'small danger', text: 'Revoke', dataset: { action: 'revoke' },
       'aria-label': rowLabel('Revoke', label), onclick: () => revoke(s, name),

@@ -3,7 +3,7 @@
 // the ETag of the page of events it holds: new events show without a
 // reload, and an unchanged page costs a 304.
 import './shell.js';
-import { $, h, showError, hideError, poll, setRows, fmtTime, ready } from './dom.js';
+import { $, h, showError, hideError, poll, setRows, timeEl, ready } from './dom.js';
 import { getIfChanged, refreshMs } from './lists.js';
 
 const pageSize = 25;
@@ -76,7 +76,7 @@ function props(properties) {
 
 function row(e) {
   return h('tr', {},
-    h('td', { class: 'nowrap', text: fmtTime(e.when) }),
+    h('td', { class: 'nowrap' }, timeEl(e.when)),
     h('td', {}, h('div', { text: e.actor || '—' }), e.actor_type && h('div', { class: 'sub', text: e.actor_type })),
     h('td', { class: 'nowrap', text: e.event }),
     h('td', { class: 'details' }, h('div', { text: e.details || '' }), props(e.properties)),

@@ -1,6 +1,7 @@
 // codeeditor.js makes a textarea a small code editor: line numbers beside
 // it, YAML or HCL highlighted under it, and a mark on the line of an error
-// with its message beside the line and below the editor. The textarea stays
+// with its message in a note beside the code, at the line's height (under
+// the code in a narrow editor), and below the editor. The textarea stays
 // the field that is typed in, submitted and labelled: the numbers and the
 // colours are a picture of its text, hidden from assistive technology, and
 // the message is the textarea's description. Text goes in as text, never
@@ -120,7 +121,12 @@ export class CodeEditor {
     this.code = h('code', {});
     this.picture = h('pre', { class: 'ce-picture', 'aria-hidden': 'true' }, this.code);
     this.body = h('div', { class: 'ce-body' });
-    this.root = h('span', { class: 'code-editor', dataset: { lang } }, this.gutter, this.body);
+    // The note says the error beside the code, never over it: the text
+    // typed is transparent over its picture, so nothing can open a gap
+    // between two of its lines for a message to wrap in.
+    this.noteText = h('span', { class: 'ce-note-text' });
+    this.note = h('span', { class: 'ce-note', 'aria-hidden': 'true', hidden: true }, this.noteText);
+    this.root = h('span', { class: 'code-editor', dataset: { lang } }, this.gutter, this.body, this.note);
     this.message = h('span', { class: 'ce-message', id: `ce-message-${++serial}`, role: 'status' });
     this.message.hidden = true;
     textarea.replaceWith(this.root);
@@ -154,19 +160,28 @@ export class CodeEditor {
       nums.push(h('div', { class: bad ? 'ce-num ce-bad' : 'ce-num', text: String(n) }));
       const row = h('span', { class: bad ? 'ce-line ce-bad' : 'ce-line' },
         ...tokens(this.lang, line).map(([cls, text]) => (cls === 'plain' ? text : h('span', { class: `tk-${cls}`, text }))));
-      if (bad) row.append(h('span', { class: 'ce-inline', text: err.message }));
       rows.push(row, '\n');
     });
     this.gutter.replaceChildren(...nums);
     this.code.replaceChildren(...rows);
+    this.note.hidden = !err;
+    this.noteText.textContent = err ? err.message : '';
+    if (err) this.noteText.dataset.line = String(err.line);
     this.sync();
   }
 
-  // sync scrolls the numbers and the picture with the text.
+  // sync scrolls the numbers and the picture with the text, and keeps the
+  // note beside the marked line while it is in view (at the edge of the
+  // view while it is not).
   sync() {
     this.picture.scrollTop = this.input.scrollTop;
     this.picture.scrollLeft = this.input.scrollLeft;
     this.gutter.scrollTop = this.input.scrollTop;
+    if (!this.error) return;
+    const pad = parseFloat(getComputedStyle(this.input).paddingTop) || 0;
+    const top = pad + (this.error.line - 1) * this.lineHeight() - this.input.scrollTop;
+    const room = this.note.clientHeight - this.noteText.offsetHeight;
+    this.noteText.style.top = `${Math.max(0, Math.min(top, room))}px`;
   }
 
   // mark shows message at line (and column, from 1; 0 for none) of the

@@ -48,11 +48,32 @@ export function hideError(el) {
   el.textContent = '';
 }
 
-// fmtTime shows an RFC 3339 time in the browser's locale; '—' for none.
-export function fmtTime(s) {
+const pad2 = (n) => String(n).padStart(2, '0');
+const zoneNames = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
+
+// fmtTime shows an RFC 3339 time (or a Date) in the browser's time zone,
+// which it names: "2026-12-07 18:20 CET"; with clock, the time of day
+// alone, to the second: "18:20:05 CET". '—' for none; what is not a time
+// is shown as it is.
+export function fmtTime(s, { clock = false } = {}) {
   if (!s) return '—';
   const d = new Date(s);
-  return Number.isNaN(d.getTime()) ? s : d.toLocaleString();
+  if (Number.isNaN(d.getTime())) return String(s);
+  const zone = zoneNames.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value || '';
+  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+  const when = clock ? `${hm}:${pad2(d.getSeconds())}` : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
+  return zone ? `${when} ${zone}` : when;
+}
+
+// timeEl is a <time> that shows s as fmtTime does, or as text (such as
+// "5 min ago", then its title says the time too), and holds the exact
+// instant, in UTC, in its datetime and title.
+export function timeEl(s, text = fmtTime(s)) {
+  const d = s ? new Date(s) : null;
+  if (!d || Number.isNaN(d.getTime())) return document.createTextNode(text);
+  const iso = d.toISOString();
+  const shown = fmtTime(d);
+  return h('time', { datetime: iso, title: text === shown ? iso : `${shown} (${iso})`, text });
 }
 
 // ago shows how long ago an RFC 3339 time was.

@@ -5,7 +5,7 @@
 import './shell.js';
 import { api, path } from './api.js';
 import {
-  $, h, showError, hideError, poll, setRows, fmtTime, ago, ready, confirmAction, secretNotice, Editor,
+  $, h, showError, hideError, poll, setRows, fmtTime, timeEl, ago, ready, confirmAction, secretNotice, Editor,
 } from './dom.js';
 import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 import { Related, refreshMs } from './lists.js';
@@ -140,8 +140,8 @@ function row(l) {
       versionBadge(l.version) && h('div', { class: 'sub wrap', text: `the origin runs ${originVersion}` })),
     h('td', { class: 'num', text: String(l.protocol || '—') }),
     h('td', { text: (l.runtimes || []).join(', ') || 'manual only' }),
-    h('td', { class: 'nowrap', text: l.connected ? fmtTime(l.connected_since) : '—' }),
-    h('td', { class: 'nowrap', text: l.connected ? ago(l.last_seen) : `${ago(l.last_seen)} (disconnected)`, title: fmtTime(l.last_seen) }),
+    h('td', { class: 'nowrap' }, l.connected ? timeEl(l.connected_since) : '—'),
+    h('td', { class: 'nowrap' }, timeEl(l.last_seen, l.connected ? ago(l.last_seen) : `${ago(l.last_seen)} (disconnected)`)),
     h('td', { class: 'num nowrap', text: l.connected ? `${Number(l.round_trip_ms || 0).toFixed(1)} ms` : '—' }),
     h('td', { class: 'num', text: String(l.applied_revision ?? '—') }),
     h('td', { class: 'num', text: String(l.lag ?? '—') }));
@@ -220,7 +220,7 @@ function tokenRow(t) {
   return h('tr', { dataset: { location: t.location, name: t.name, expired: String(t.expired), replaced: String(replaced(t)) } },
     h('td', { text: t.location }),
     h('td', { class: 'name', text: t.name || '—' }),
-    h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
+    h('td', { class: 'nowrap' }, timeEl(t.created_at)),
     h('td', { class: `nowrap${t.expired ? ' state-failed' : ''}` }, expires,
       replaced(t) && h('div', { class: 'sub wrap', text: 'replaced by a rotation: it stops then' })),
     h('td', { class: 'used-by', text: users.length ? users.join(', ') : 'no connected leaf' }),

@@ -54,6 +54,12 @@ export const refreshMs = 3000;
 
 const fmt = new Intl.NumberFormat();
 
+// countOf says how many things there are: "1 space", "10,000 users"; of
+// the ones a search or a filter narrowed, "3 users that match".
+export function countOf(n, one, many, narrowed = false) {
+  return `${fmt.format(n)} ${n === 1 ? one : many}${narrowed ? ` that ${n === 1 ? 'matches' : 'match'}` : ''}`;
+}
+
 // ListView is the server-side list of one page. options:
 //   path: the API route; key: the field of the answer that holds the list
 //   (null: the answer is the list, and X-Total-Count its total)

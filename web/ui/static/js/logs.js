@@ -3,7 +3,7 @@
 // and every new one. It reconnects after a break, and stops when the log
 // ends (the space was deleted).
 import { api, path, wsURL } from './api.js';
-import { h } from './dom.js';
+import { h, fmtTime } from './dom.js';
 
 const maxLines = 2000;
 
@@ -12,7 +12,7 @@ const maxLines = 2000;
 export function followLogs({ el, status, spaceId, onLine }) {
   let retry = 1000;
 
-  const line = (l) => h('span', { class: `log-line log-${l.level}`, text: `${new Date(l.at).toLocaleTimeString()}  ${l.text}\n` });
+  const line = (l) => h('span', { class: `log-line log-${l.level}`, text: `${fmtTime(l.at, { clock: true })}  ${l.text}\n` });
   const atEnd = () => el.scrollHeight - el.scrollTop - el.clientHeight < 8;
   const add = (lines, replace) => {
     const follow = atEnd();

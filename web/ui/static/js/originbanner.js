@@ -5,6 +5,7 @@
 // disabled, with the reason, until the origin is back. The spaces and local
 // variables of this location keep working.
 import { api } from './api.js';
+import { fmtTime } from './dom.js';
 
 const banner = document.getElementById('origin-banner');
 const page = document.body.dataset.page;
@@ -68,8 +69,8 @@ function line(said, more, id, label, onClick) {
 }
 
 function show(s) {
-  const since = s.since ? ` since ${new Date(s.since).toLocaleString()}` : '';
-  const next = s.next_attempt ? ` The leaf tries again at ${new Date(s.next_attempt).toLocaleTimeString()}. ` : ' ';
+  const since = s.since ? ` since ${fmtTime(s.since)}` : '';
+  const next = s.next_attempt ? ` The leaf tries again at ${fmtTime(s.next_attempt, { clock: true })}. ` : ' ';
   // What it means comes first, in words; the cause, in words too, comes
   // last and smaller.
   const why = line(`The origin${s.origin_server ? ` ${s.origin_server}` : ''} has been unreachable${since}.`, next, 'origin-retry', 'Try now', tryNow);

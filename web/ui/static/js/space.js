@@ -3,7 +3,7 @@
 // template and agent, its actions, its terminal and its log.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, $$, h, showError, hideError, confirmAction, poll, Editor, fmtTime, ago, ready } from './dom.js';
+import { $, $$, h, showError, hideError, confirmAction, poll, Editor, timeEl, ago, ready } from './dom.js';
 import { announce, rowLabel } from './feedback.js';
 import { SpaceTerminal } from './terminal.js';
 import { followLogs } from './logs.js';
@@ -104,7 +104,7 @@ function render() {
   $('#update-badge').hidden = !s.update_available;
   showShell(s);
   text('#space-owner', s.username || '—');
-  text('#space-started', s.state === 'running' && s.started_at ? `${fmtTime(s.started_at)} (${ago(s.started_at)})` : '—');
+  $('#space-started').replaceChildren(...(s.state === 'running' && s.started_at ? [timeEl(s.started_at), ` (${ago(s.started_at)})`] : ['—']));
   showAgent(s);
   showPorts(s, away);
 

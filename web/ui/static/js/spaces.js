@@ -11,7 +11,7 @@ import {
   $, $$, h, PERM, perms, showError, hideError, confirmAction, poll, setRows, Editor, secretNotice, ready,
 } from './dom.js';
 import { runAction, rowLabel, announce } from './feedback.js';
-import { ListView } from './lists.js';
+import { ListView, countOf } from './lists.js';
 import { webPortLinks } from './ports.js';
 import { agentLate, showStateBadge } from './spacestate.js';
 
@@ -150,7 +150,7 @@ async function showOthers() {
   }
   // A later page (own spaces, or everyone's) may have come meanwhile.
   if (n === 0 || showAll.checked || $('#empty').hidden) return;
-  $('#others-count').textContent = `${fmt.format(n)} ${n === 1 ? 'space' : 'spaces'}`;
+  $('#others-count').textContent = countOf(n, 'space', 'spaces');
   $('#show-others').textContent = `Show everyone's spaces (${fmt.format(n)})`;
   $('#empty').hidden = true;
   $('#others').hidden = false;
@@ -182,7 +182,7 @@ function renderStates(counts, total) {
 function summary(counts, total) {
   if (!total) return '';
   const narrowed = Boolean(list.q || locationInput.value.trim() || (showAll.checked && ownerInput.value.trim()));
-  const spaces = `${fmt.format(total)} ${total === 1 ? 'space' : 'spaces'}${narrowed ? ` that ${total === 1 ? 'matches' : 'match'}` : ''}`;
+  const spaces = countOf(total, 'space', 'spaces', narrowed);
   if (state) return `${fmt.format(counts[state] || 0)} ${state} of ${spaces}`;
   const parts = [spaces];
   for (const st of ['running', 'failed']) if (counts[st]) parts.push(`${fmt.format(counts[st])} ${st}`);

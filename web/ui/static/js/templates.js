@@ -6,7 +6,7 @@ import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel, clearFieldErrors } from './feedback.js';
-import { ListView, Related } from './lists.js';
+import { ListView, Related, countOf } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
 const manage = perms().has(PERM.ManageTemplates);
@@ -75,16 +75,24 @@ function groupName(id) {
 }
 
 function row(t) {
+  const deployed = t.deployed > 0 && `${t.deployed} deployed`;
+  const openTo = t.groups.length ? t.groups.map(groupName).join(', ') : 'everyone';
+  const where = t.locations.length ? `at ${t.locations.join(', ')}` : 'at every location';
   return h('tr', { dataset: { name: t.name } },
     h('td', {},
       h('div', { class: 'name', text: t.name }),
-      t.description && h('div', { class: 'sub', text: t.description })),
+      t.description && h('div', { class: 'sub', text: t.description }),
+      // On a phone what the other columns say shows here, under the name,
+      // where the row's buttons leave it room.
+      h('div', { class: 'details-under' },
+        h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', h('span', { text: countOf(t.usage, 'space', 'spaces') + (deployed ? ',' : '') }),
+          deployed && ' ', deployed && h('span', { class: 'sub', text: deployed })),
+        h('div', { class: 'sub', text: `${t.compute_units} compute, ${t.storage_units} storage units` }),
+        h('div', { class: 'sub', text: `Open to ${openTo} ${where}` }))),
     h('td', {}, h('span', { class: 'badge muted', text: t.kind })),
-    h('td', { class: 'num' }, String(t.usage), t.deployed > 0 && h('div', { class: 'sub', text: `${t.deployed} deployed` })),
+    h('td', { class: 'num' }, String(t.usage), deployed && h('div', { class: 'sub', text: deployed })),
     h('td', { class: 'nowrap' }, `${t.compute_units} compute`, h('div', { class: 'sub', text: `${t.storage_units} storage` })),
-    h('td', {},
-      h('div', { text: t.groups.length ? t.groups.map(groupName).join(', ') : 'everyone' }),
-      h('div', { class: 'sub', text: t.locations.length ? `at ${t.locations.join(', ')}` : 'at every location' })),
+    h('td', {}, h('div', { text: openTo }), h('div', { class: 'sub', text: where })),
     h('td', { class: 'actions-col' },
       manage && h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', t.name), onclick: () => edit(t) }),
       manage && h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', t.name), onclick: () => remove(t) })));

@@ -3,7 +3,7 @@
 // account page. The page holds #tokens, #empty, #notice and #token-form,
 // which may have an expires_at select (days from now; '' for never).
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, fmtTime, secretNotice } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, timeEl, secretNotice } from './dom.js';
 import { runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 import { ListView } from './lists.js';
 
@@ -52,8 +52,8 @@ export function mountTokens(errorSelector, onTotal) {
   function row(t) {
     return h('tr', { dataset: { name: t.name } },
       h('td', { class: 'name', text: t.name }),
-      h('td', { class: 'nowrap', text: fmtTime(t.created_at) }),
-      h('td', { class: 'nowrap', text: t.expires_at ? (t.expired ? 'expired ' : '') + fmtTime(t.expires_at) : 'never' }),
+      h('td', { class: 'nowrap' }, timeEl(t.created_at)),
+      h('td', { class: 'nowrap' }, t.expires_at ? [t.expired && 'expired ', timeEl(t.expires_at)] : 'never'),
       h('td', { class: 'actions-col' },
         h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', t.name), onclick: () => remove(t) })));
   }

@@ -5,7 +5,7 @@ import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
-import { ListView, Related } from './lists.js';
+import { ListView, Related, countOf } from './lists.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
@@ -31,7 +31,11 @@ const list = new ListView({
   table: $('#users'),
   search: $('#users-search'),
   pager: $('#users-pager'),
-  render: (users) => setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups, usingTOTP])),
+  render: (users) => {
+    // How many users there are, or match the search, in all pages.
+    $('#users-summary').textContent = list.total ? countOf(list.total, 'user', 'users', list.q !== '') : '';
+    setRows(tbody, users, (x) => x.user_id, row, (x) => JSON.stringify([x, roles, groups, usingTOTP]));
+  },
   onError: (err) => showError(pageError, err),
 });
 

@@ -3,7 +3,7 @@
 // shown.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, Editor, fmtTime, ready } from './dom.js';
+import { $, h, showError, hideError, confirmAction, setRows, Editor, timeEl, ready } from './dom.js';
 import { runAction, rowLabel, rowButton, announce } from './feedback.js';
 import { ListView } from './lists.js';
 
@@ -44,7 +44,7 @@ function row(v) {
       v.protected && h('span', { class: 'badge update', text: 'protected' }),
       v.restricted && h('span', { class: 'badge muted', text: 'restricted' }),
       v.local && h('span', { class: 'badge muted', text: 'local' })),
-    h('td', { class: 'nowrap', text: fmtTime(v.updated_at) }),
+    h('td', { class: 'nowrap' }, timeEl(v.updated_at)),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', v.name), onclick: () => edit(v) }),
       h('button', { type: 'button', class: 'small danger', text: 'Delete', dataset: { action: 'delete' }, 'aria-label': rowLabel('Delete', v.name), onclick: () => remove(v) })));
