@@ -112,6 +112,15 @@ const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
 	.filter((e) => e.querySelector(':scope > .icon') && getComputedStyle(e, '::before').content !== 'none')
 	.map((e) => e.getAttribute('aria-label') || e.textContent.trim())`
 
+// buttonsTooSmall is a script: the buttons in sight that are smaller than
+// 24 by 24 CSS pixels, the least a finger or an unsteady pointer is given
+// by WCAG 2.2 (2.5.8, Target Size).
+const buttonsTooSmall = `[...document.querySelectorAll('main button, main a.button')]
+	.filter((e) => e.checkVisibility())
+	.map((e) => [e, e.getBoundingClientRect()])
+	.filter(([e, r]) => r.width < 24 || r.height < 24)
+	.map(([e, r]) => (e.getAttribute('aria-label') || e.textContent.trim()) + ' ' + Math.round(r.width) + '×' + Math.round(r.height))`
+
 // fitsWidth fails the test when the page at path scrolls sideways, naming
 // the elements that stick out.
 func (b *tab) fitsWidth(path string) {
@@ -182,6 +191,9 @@ func TestUINarrowInBrowser(t *testing.T) {
 				}
 				if want := map[string]string{"/tokens": "scroll 1 fit 0", "/roles": "scroll 0 fit 1"}[p]; want != "" && edges[len(edges)-1] != want {
 					t.Errorf("%s at 360 px: the lists with rows: %s, want %s", p, edges[len(edges)-1], want)
+				}
+				for _, small := range eval[[]string](b, "buttons too small", buttonsTooSmall) {
+					t.Errorf("%s at 360 px: the button %s px is smaller than 24×24 px", p, small)
 				}
 				for _, two := range eval[[]string](b, "buttons with two icons", buttonsWithTwoIcons) {
 					t.Errorf("%s: the button %q shows two icons", p, two)
