@@ -1,11 +1,9 @@
 package agent_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 
 	"github.com/knot-dev/knot/agent"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // withoutBash makes the PATH a directory holding the programs of /usr/bin
@@ -115,7 +114,7 @@ func TestSSHSaysWhenTheChosenShellIsMissing(t *testing.T) {
 	if err := s.RequestPty("xterm", 24, 80, ssh.TerminalModes{}); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testenv.Buffer
 	s.Stdout = &out
 	in, err := s.StdinPipe()
 	if err != nil {
@@ -147,23 +146,4 @@ func TestSSHSaysWhenTheChosenShellIsMissing(t *testing.T) {
 	if got != "hi\r\n" {
 		t.Fatalf("exec with a terminal: %q", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer that one goroutine writes while another
-// reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/web"
 )
 
@@ -25,7 +26,7 @@ func postLoginForm(e *env, email, password string) *resp {
 // the request log, at its most verbose, names neither the password of a
 // form sent as a GET nor that of a POST.
 func TestLoginFormWithoutScriptAtTheServer(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	e := newEnv(t, func(o *web.TestOptions) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
@@ -75,10 +76,10 @@ func TestLoginFormWithoutScriptAtTheServer(t *testing.T) {
 		if r.code != http.StatusSeeOther || r.header.Get("Location") != "/login" {
 			t.Fatalf("= %d to %q", r.code, r.header.Get("Location"))
 		}
-		if len(logs.lines("route=/login")) == 0 {
+		if len(logs.Lines("route=/login")) == 0 {
 			t.Fatal("the request log has no line of the login page")
 		}
-		if leaked := append(logs.lines(wrong), logs.lines(testPassword)...); len(leaked) > 0 {
+		if leaked := append(logs.Lines(wrong), logs.Lines(testPassword)...); len(leaked) > 0 {
 			t.Fatalf("the log holds a password:\n%s", strings.Join(leaked, "\n"))
 		}
 	})

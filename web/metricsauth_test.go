@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,7 +8,6 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,35 +16,11 @@ import (
 	"github.com/knot-dev/knot/origin"
 	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/crypt"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/shared/wire"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
 )
-
-// lockedBuffer is a log sink the test reads while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the lines that hold s.
-func (l *lockedBuffer) lines(s string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, s) {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 const (
 	metricsToken = "the-metrics-token"
@@ -60,7 +34,7 @@ const (
 type metricsOrigin struct {
 	url   string
 	clock *clock
-	log   *lockedBuffer
+	log   *testenv.Buffer
 }
 
 func startMetricsOrigin(t *testing.T, token string) *metricsOrigin {
@@ -74,7 +48,7 @@ func startMetricsOrigin(t *testing.T, token string) *metricsOrigin {
 	if err := st.Put(ctx, &shared.Token{Meta: shared.Meta{ID: crypt.HashToken(ownerSecret)}, UserID: owner.ID, Name: "leaf"}); err != nil {
 		t.Fatal(err)
 	}
-	m := &metricsOrigin{clock: newClock(), log: &lockedBuffer{}}
+	m := &metricsOrigin{clock: newClock(), log: &testenv.Buffer{}}
 	hub, err := origin.New(origin.Options{Store: st, Logger: slog.New(slog.NewTextHandler(m.log, nil)), Now: m.clock.Now,
 		SharedTokenHash: crypt.HashToken(fleetToken), EnableLeafAPITokens: true})
 	if err != nil {
@@ -201,17 +175,17 @@ func TestRefusedLeafCredentialsAreLoggedOncePerSourceAMinute(t *testing.T) {
 	for range 50 {
 		refuse()
 	}
-	if got := m.log.lines("leaf credential refused"); len(got) != 1 || !strings.Contains(got[0], "remote=127.0.0.1") {
+	if got := m.log.Lines("leaf credential refused"); len(got) != 1 || !strings.Contains(got[0], "remote=127.0.0.1") {
 		t.Fatalf("after 50 refusals from one source within a minute the log has %d lines, want 1 naming the source:\n%s", len(got), strings.Join(got, "\n"))
 	}
 	m.clock.Advance(59 * time.Second)
 	refuse()
-	if got := m.log.lines("leaf credential refused"); len(got) != 1 {
+	if got := m.log.Lines("leaf credential refused"); len(got) != 1 {
 		t.Fatalf("after 59 seconds: %d lines, want 1", len(got))
 	}
 	m.clock.Advance(2 * time.Second)
 	refuse()
-	got := m.log.lines("leaf credential refused")
+	got := m.log.Lines("leaf credential refused")
 	if len(got) != 2 || !strings.Contains(got[1], "suppressed=50") {
 		t.Fatalf("a minute later: %d lines, want a second one that counts the 50 not logged:\n%s", len(got), strings.Join(got, "\n"))
 	}

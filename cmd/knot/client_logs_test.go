@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	knotmain "github.com/knot-dev/knot/cmd/knot"
 	"github.com/knot-dev/knot/leaf"
 	"github.com/knot-dev/knot/runtime"
+	"github.com/knot-dev/knot/shared/testenv"
 	"github.com/knot-dev/knot/storage/memory"
 	"github.com/knot-dev/knot/web"
 )
@@ -45,26 +44,9 @@ func startServerWithManager(t *testing.T) *testServer {
 type background struct {
 	cmd    *exec.Cmd
 	lines  chan string // stdout, line by line; closed at its end
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	exited chan struct{}
 	err    error // of Wait, once exited is closed
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testEnv returns the environment of knot: this one without KNOT_*
@@ -92,7 +74,7 @@ func startKnot(t testing.TB, env map[string]string, args ...string) *background 
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &background{cmd: cmd, lines: make(chan string, 100), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	b := &background{cmd: cmd, lines: make(chan string, 100), stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = b.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -55,19 +55,12 @@ func echoed(b *testing.B, addr string, size int) time.Duration {
 //	KNOT_REQUIRE_ENGINES=1 go test -run '^$' -bench ForwardPortProcesses -benchtime 5x ./cmd/knot
 func BenchmarkForwardPortProcesses(b *testing.B) {
 	const size = 64 << 20
-	s := runKnotServer(b, b.TempDir(), "--listen", "127.0.0.1:0", "--location", "bench")
-	s.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
-	var tok struct{ Token string }
-	s.call("POST", "/api/tokens", s.login(), map[string]any{"name": "bench"}, 201, &tok)
-	var tmpl struct {
-		ID string `json:"template_id"`
-	}
-	s.call("POST", "/api/templates", tok.Token, map[string]any{"name": "byo", "kind": "manual"}, 201, &tmpl)
-	id := startManualSpace(b, s, tok.Token, tmpl.ID, "dev")
-	waitRunningAt(b, s, tok.Token, id, "bench")
+	s, token, tmplID := manualServer(b, "--listen", "127.0.0.1:0", "--location", "bench")
+	id := startManualSpace(b, s, token, tmplID, "dev")
+	waitRunningAt(b, s, token, id, "bench")
 
 	echo := serveLoopback(b, func(c net.Conn) { io.CopyBuffer(c, c, make([]byte, 128<<10)) })
-	forwarded := startForward(b, clientEnv(b, "KNOT_SERVER", s.base, "KNOT_TOKEN", tok.Token), portOf(echo))
+	forwarded := startForward(b, clientEnv(b, "KNOT_SERVER", s.base, "KNOT_TOKEN", token), portOf(echo))
 
 	// OpenSSH's forwarding of the same port, through its own sshd.
 	home := b.TempDir()

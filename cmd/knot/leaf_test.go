@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 const fleetSharedToken = "shared-token-of-the-process-test-fleet"
@@ -379,7 +381,7 @@ func TestDevRunsAnOriginAndLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := new(syncBuffer)
+	logs := new(testenv.Buffer)
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

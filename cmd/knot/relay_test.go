@@ -21,6 +21,22 @@ type relayFleet struct {
 	originArgs            []string
 }
 
+// manualServer runs a standalone server with args, with its admin, an API
+// token of theirs and a manual template "byo"; it returns the server, the
+// token and the template's id.
+func manualServer(t testing.TB, args ...string) (*serverProc, string, string) {
+	t.Helper()
+	s := runKnotServer(t, t.TempDir(), args...)
+	s.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
+	var tok struct{ Token string }
+	s.call("POST", "/api/tokens", s.login(), map[string]any{"name": "cli"}, 201, &tok)
+	var tmpl struct {
+		ID string `json:"template_id"`
+	}
+	s.call("POST", "/api/templates", tok.Token, map[string]any{"name": "byo", "kind": "manual"}, 201, &tmpl)
+	return s, tok.Token, tmpl.ID
+}
+
 // startManualSpace creates and starts a manual space at s, runs its agent
 // as another process, and returns the space's id.
 func startManualSpace(t testing.TB, s *serverProc, token, tmplID, name string) string {

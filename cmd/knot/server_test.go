@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // serverProc is a knot server process started by a test.
@@ -23,7 +25,7 @@ type serverProc struct {
 	t    testing.TB
 	cmd  *exec.Cmd
 	base string
-	log  *syncBuffer // what the process wrote to stderr
+	log  *testenv.Buffer // what the process wrote to stderr
 	done chan error
 	// client sends fetch's requests; nil means http.DefaultClient.
 	client *http.Client
@@ -68,7 +70,7 @@ func runKnotServerOf(t testing.TB, bin, dir string, env map[string]string, args 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &serverProc{t: t, cmd: cmd, log: new(syncBuffer), done: make(chan error, 1)}
+	s := &serverProc{t: t, cmd: cmd, log: new(testenv.Buffer), done: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)

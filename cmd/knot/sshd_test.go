@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -16,30 +15,11 @@ import (
 	"github.com/knot-dev/knot/shared/testenv"
 )
 
-// lockedBuffer is a bytes.Buffer safe for a process's writes and a
-// test's reads at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startSSHD runs Debian's sshd on a loopback port with its own host key,
 // taking the keys of authorizedKeys; it returns the port, the host key's
 // public line, sshd's log and a function that stops it (it stops anyway
 // when the test ends).
-func startSSHD(t *testing.T, authorizedKeys string) (port, hostKey string, log *lockedBuffer, stop func()) {
+func startSSHD(t *testing.T, authorizedKeys string) (port, hostKey string, log *testenv.Buffer, stop func()) {
 	t.Helper()
 	dir := t.TempDir()
 	keygen(t, filepath.Join(dir, "host_ed25519"))
@@ -68,7 +48,7 @@ LogLevel VERBOSE
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil && os.Geteuid() == 0 {
 		t.Fatal(err)
 	}
-	log = &lockedBuffer{}
+	log = &testenv.Buffer{}
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", cfg)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -109,14 +89,7 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 			testenv.Missing(t, prog+" (openssh-client, openssh-server)", err)
 		}
 	}
-	s := runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0")
-	s.call("POST", "/api/users", "", map[string]string{"username": "admin", "email": "admin@example.com", "password": "a-long-password"}, 201, nil)
-	var tok struct{ Token string }
-	s.call("POST", "/api/tokens", s.login(), map[string]any{"name": "cli"}, 201, &tok)
-	var tmpl struct {
-		ID string `json:"template_id"`
-	}
-	s.call("POST", "/api/templates", tok.Token, map[string]any{"name": "byo", "kind": "manual"}, 201, &tmpl)
+	s, token, tmplID := manualServer(t, "--listen", "127.0.0.1:0")
 
 	// The space's home, whose authorized_keys holds a line of its own.
 	spaceHome := t.TempDir()
@@ -130,7 +103,7 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	port, hostKey, sshdLog, stopSSHD := startSSHD(t, authorized)
-	spaceID := startManualSpaceEnv(t, s, tok.Token, tmpl.ID, "dev", map[string]string{"HOME": spaceHome, "KNOT_SSH_PORT": port})
+	spaceID := startManualSpaceEnv(t, s, token, tmplID, "dev", map[string]string{"HOME": spaceHome, "KNOT_SSH_PORT": port})
 
 	// The agent learns the sshd's host key and the server serves it as
 	// the space's, beside the space's own.
@@ -140,14 +113,14 @@ func TestSSHReachesTheImagesOwnSSHD(t *testing.T) {
 		HostKeys []string `json:"host_keys"`
 	}
 	waitUntil(t, 30*time.Second, func() string {
-		s.call("GET", "/api/spaces/"+spaceID+"/ssh", tok.Token, nil, 200, &info)
+		s.call("GET", "/api/spaces/"+spaceID+"/ssh", token, nil, 200, &info)
 		if info.HostKey != sshdKey || len(info.HostKeys) != 2 || info.HostKeys[0] != sshdKey {
 			return fmt.Sprintf("the space's host keys are %q (now %q), want the sshd's %q first", info.HostKeys, info.HostKey, sshdKey)
 		}
 		return ""
 	})
 
-	env := clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", tok.Token)
+	env := clientEnv(t, "KNOT_SERVER", s.base, "KNOT_TOKEN", token)
 	home := env["HOME"]
 	key := filepath.Join(home, ".ssh", "id_ed25519")
 	os.MkdirAll(filepath.Dir(key), 0o700)
