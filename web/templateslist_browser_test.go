@@ -9,16 +9,17 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// rowPartsHidden is a script: for each row of the templates list, the
-// parts that should be read on it (its name, and its spaces and units
-// under it or in their columns) that are not shown whole in the window,
-// or lie under its pinned buttons or under anything else; then "scrolls"
-// when the list's box scrolls sideways.
-const rowPartsHidden = `(() => {
+// rowPartsHidden returns a script: for each row of the list table (a
+// selector), the parts that should be read on it (its name, what is under
+// it, and the cells cols of its other columns that show) that are not
+// shown whole in the window, or lie under its pinned buttons or under
+// anything else; then "scrolls" when the list's box scrolls sideways.
+func rowPartsHidden(table, cols string) string {
+	return fmt.Sprintf(`(() => {
 	const out = [];
-	for (const tr of document.querySelectorAll('#templates tbody tr')) {
+	for (const tr of document.querySelectorAll(%[1]q + ' tbody tr')) {
 		const actions = tr.querySelector('td.actions-col').getBoundingClientRect();
-		const parts = [tr.querySelector('.name'), ...[...tr.querySelectorAll('.details-under > *, td:nth-child(3), td:nth-child(4)')].filter((e) => e.checkVisibility())];
+		const parts = [tr.querySelector('.name'), ...[...tr.querySelectorAll('.details-under > *, ' + %[2]q)].filter((e) => e.checkVisibility())];
 		for (const e of parts) {
 			const what = tr.dataset.name + ': ' + e.textContent.trim();
 			const r = e.getBoundingClientRect();
@@ -28,10 +29,11 @@ const rowPartsHidden = `(() => {
 			else if (!e.contains(document.elementFromPoint(r.left + 2, r.top + r.height / 2))) out.push(what + ' is covered');
 		}
 	}
-	const box = document.querySelector('#templates').closest('.scroll-x');
+	const box = document.querySelector(%[1]q).closest('.scroll-x');
 	if (box.scrollWidth > box.clientWidth + 1) out.push('scrolls');
 	return out;
-})()`
+})()`, table, cols)
+}
 
 // TestTemplatesListOnAPhoneInBrowser: at a phone's 390 px each template
 // of the list shows its name and, under it, its kind, how many spaces are
@@ -74,7 +76,7 @@ func TestTemplatesListOnAPhoneInBrowser(t *testing.T) {
 		b.do(fmt.Sprintf("%d px", w), chromedp.EmulateViewport(w, 844))
 		b.open("/templates")
 		b.visible(`#templates tr[data-name="dev-box"]`)
-		for _, hidden := range eval[[]string](b, "row parts hidden", rowPartsHidden) {
+		for _, hidden := range eval[[]string](b, "row parts hidden", rowPartsHidden("#templates", "td:nth-child(3), td:nth-child(4)")) {
 			t.Errorf("/templates at %d px: %s", w, hidden)
 		}
 		for name, want := range wantSaid {
@@ -101,7 +103,7 @@ func TestTemplatesListOnAPhoneInBrowser(t *testing.T) {
 	if n := eval[int](b, "details under names", `[...document.querySelectorAll('#templates .details-under')].filter(e => e.checkVisibility()).length`); n != 0 {
 		t.Errorf("/templates on a desktop shows %d rows' details under their names too", n)
 	}
-	for _, hidden := range eval[[]string](b, "row parts hidden", rowPartsHidden) {
+	for _, hidden := range eval[[]string](b, "row parts hidden", rowPartsHidden("#templates", "td:nth-child(3), td:nth-child(4)")) {
 		t.Errorf("/templates at 1280 px: %s", hidden)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,30 +78,8 @@ func TestUITimesInBrowser(t *testing.T) {
 	}
 	spaceID := startedSpace(t, b, st)
 
-	check := func(page, css string) []shownTime {
-		t.Helper()
-		b.open(page)
-		got := b.timesIn(css)
-		for _, s := range got {
-			at, err := time.Parse(time.RFC3339Nano, s.Datetime)
-			if err != nil {
-				t.Errorf("%s: the <time> of %q holds %q, not an RFC 3339 time: %v", page, s.Text, s.Datetime, err)
-				continue
-			}
-			// The text may be "5 min ago"; then the title names the time.
-			want := at.In(loc).Format("2006-01-02 15:04 MST")
-			if s.Text != want && s.Title != fmt.Sprintf("%s (%s)", want, s.Datetime) {
-				t.Errorf("%s shows %q (title %q) for %s, want %q", page, s.Text, s.Title, s.Datetime, want)
-			}
-			if s.Text == want && s.Title != s.Datetime {
-				t.Errorf("%s: the title of %q is %q, want the instant %s", page, s.Text, s.Title, s.Datetime)
-			}
-			if at.Location() != time.UTC {
-				t.Errorf("%s: the instant of %q is %q, not in UTC", page, s.Text, s.Datetime)
-			}
-		}
-		return got
-	}
+	named := inBrowsersZone(loc)
+	check := func(page, css string) []shownTime { return b.checkTimes(page, css, named) }
 	toks := check("/tokens", "#tokens tbody")
 	if len(toks) != 1 {
 		t.Fatalf("the token's row shows %d times, want its creation: %+v", len(toks), toks)
@@ -119,14 +98,157 @@ func TestUITimesInBrowser(t *testing.T) {
 
 	// A log line and the leaf's banner give the time of day, the zone
 	// named too; in summer it is the summer time's.
+	b.checkFmtTime(named)
+}
+
+// shownAs returns how a page shows an instant, formatted with Go's layout
+// (a date and time of day, or the time alone) and named.
+type shownAs func(at time.Time, layout string) string
+
+// inBrowsersZone is how times show in the browser's zone loc: the browser
+// (in en-US) names it by its abbreviation, as Go does.
+func inBrowsersZone(loc *time.Location) shownAs {
+	return func(at time.Time, layout string) string { return at.In(loc).Format(layout + " MST") }
+}
+
+// inProfileZone is how times show in the zone of the user's profile: named
+// as the tz database, and the profile, name it.
+func inProfileZone(loc *time.Location) shownAs {
+	return func(at time.Time, layout string) string { return at.In(loc).Format(layout) + " " + loc.String() }
+}
+
+// checkTimes opens page and checks every time in css: it shows as want
+// says (or says "5 min ago" and names the time so in its title), and
+// holds its instant in UTC.
+func (b *tab) checkTimes(page, css string, want shownAs) []shownTime {
+	b.t.Helper()
+	b.open(page)
+	got := b.timesIn(css)
+	for _, s := range got {
+		b.checkTime(page, s, want)
+	}
+	return got
+}
+
+func (b *tab) checkTime(page string, s shownTime, want shownAs) {
+	b.t.Helper()
+	for _, e := range timeWrong(page, s, want) {
+		b.t.Error(e)
+	}
+}
+
+// timeWrong says what is wrong with the time s, shown on page, for want.
+func timeWrong(page string, s shownTime, want shownAs) []string {
+	at, err := time.Parse(time.RFC3339Nano, s.Datetime)
+	if err != nil {
+		return []string{fmt.Sprintf("%s: the <time> of %q holds %q, not an RFC 3339 time: %v", page, s.Text, s.Datetime, err)}
+	}
+	var out []string
+	// The text may be "5 min ago"; then the title names the time.
+	w := want(at, "2006-01-02 15:04")
+	if s.Text != w && s.Title != fmt.Sprintf("%s (%s)", w, s.Datetime) {
+		out = append(out, fmt.Sprintf("%s shows %q (title %q) for %s, want %q", page, s.Text, s.Title, s.Datetime, w))
+	}
+	if s.Text == w && s.Title != s.Datetime {
+		out = append(out, fmt.Sprintf("%s: the title of %q is %q, want the instant %s", page, s.Text, s.Title, s.Datetime))
+	}
+	if at.Location() != time.UTC {
+		out = append(out, fmt.Sprintf("%s: the instant of %q is %q, not in UTC", page, s.Text, s.Datetime))
+	}
+	return out
+}
+
+// waitTimes waits until every time in each of css shows as want says.
+func (b *tab) waitTimes(page string, want shownAs, css ...string) {
+	b.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		var wrong []string
+		for _, c := range css {
+			for _, s := range b.timesIn(c) {
+				wrong = append(wrong, timeWrong(page, s, want)...)
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("after %v: %s", stepTimeout, strings.Join(wrong, "; "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkFmtTime checks fmtTime on the open page, in winter and in summer,
+// with the date and with the time of day alone.
+func (b *tab) checkFmtTime(want shownAs) {
+	b.t.Helper()
 	for _, at := range []time.Time{time.Date(2026, 12, 7, 18, 20, 5, 0, time.UTC), time.Date(2026, 7, 1, 9, 5, 59, 0, time.UTC)} {
 		got := value(b, "fmtTime", chromedp.Evaluate[[]string](fmt.Sprintf(
 			`import('/ui/static/js/dom.js').then(({ fmtTime }) => [fmtTime(%[1]q), fmtTime(%[1]q, { clock: true })])`, at.Format(time.RFC3339)), chromedp.EvalAwaitPromise))
-		want := []string{at.In(loc).Format("2006-01-02 15:04 MST"), at.In(loc).Format("15:04:05 MST")}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("fmtTime(%s) = %q, want %q", at.Format(time.RFC3339), got, want)
+		w := []string{want(at, "2006-01-02 15:04"), want(at, "15:04:05")}
+		if fmt.Sprint(got) != fmt.Sprint(w) {
+			b.t.Errorf("fmtTime(%s) = %q, want %q", at.Format(time.RFC3339), got, w)
 		}
 	}
+}
+
+// TestUITimesInProfileZoneInBrowser: a user whose profile names a time
+// zone sees every time in it, named, whatever the browser's zone; saving
+// another zone on My account shows the page's times in it at once, without
+// a reload; with none, times show in the browser's zone again.
+func TestUITimesInProfileZoneInBrowser(t *testing.T) {
+	base := startUIServer(t)
+	b := newTab(t, base)
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do("live in New York", inZone(newYork.String()))
+	b.setUpAdmin("a-long-password")
+	var me struct {
+		ID string `json:"user_id"`
+	}
+	mustFetch(t, b.fetch("GET", "/api/users/whoami", nil, false), http.StatusOK, &me)
+	mustFetch(t, b.fetch("PUT", "/api/users/"+me.ID, map[string]string{"timezone": tokyo.String()}, true), http.StatusOK, nil)
+	mustFetch(t, b.fetch("POST", "/api/tokens", map[string]string{"name": "ci"}, true), http.StatusCreated, nil)
+
+	if got := b.checkTimes("/tokens", "#tokens tbody", inProfileZone(tokyo)); len(got) != 1 {
+		t.Errorf("the token's row shows %d times, want its creation: %+v", len(got), got)
+	}
+	b.checkFmtTime(inProfileZone(tokyo))
+	if got := b.checkTimes("/account", "#sessions tbody", inProfileZone(tokyo)); len(got) < 2 {
+		t.Errorf("the session shows %d times, want when it logged in and was last used: %+v", len(got), got)
+	}
+	if hint := b.text("#timezone-hint"); !strings.Contains(hint, "Times on these pages show in this zone") {
+		t.Errorf("the time zone's hint says %q, not what the zone does", hint)
+	}
+
+	// Another zone, saved: the times on the page follow, in the same page.
+	saveZone := func(zone string, want shownAs) {
+		t.Helper()
+		b.do("mark the page", chromedp.Evaluate[chromedp.Void](`void (window.samePage = true)`))
+		b.typeIn("#profile-form input[name=timezone]", zone)
+		b.click("#profile-form button[type=submit]")
+		b.waitTimes(fmt.Sprintf("/account after saving the zone %q", zone), want, "#sessions tbody", "#tokens tbody")
+		if !eval[bool](b, "the same page", `window.samePage === true`) {
+			t.Errorf("saving the zone %q reloaded the page", zone)
+		}
+	}
+	saveZone(london.String(), inProfileZone(london))
+	saveZone("", inBrowsersZone(newYork))
+
+	// Without a zone in the profile, the pages show the browser's.
+	b.checkTimes("/tokens", "#tokens tbody", inBrowsersZone(newYork))
+	b.checkFmtTime(inBrowsersZone(newYork))
 }
 
 // startedSpace makes a space of a manual template from the page, records

@@ -72,6 +72,7 @@ type data struct {
 	Page     string // the page's name: its script and the body's data-page
 	Username string // "" on the login page
 	Perms    string // the user's permission ids, comma separated
+	Timezone string // the zone of the user's profile, which times show in; "": the browser's
 	Admin    bool
 	Nav      []navItem
 	Role     string // standalone, origin or leaf
@@ -113,6 +114,7 @@ func (u *UI) pageData(a *shared.Actor, name, title string) *data {
 		return d
 	}
 	d.Username = a.User.Username
+	d.Timezone = a.User.Timezone
 	d.Admin = a.Admin
 	ids := make([]string, 0, 12)
 	for _, perm := range shared.AllPermissions() {

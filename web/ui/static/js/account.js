@@ -4,7 +4,9 @@
 // to the field it concerns.
 import './shell.js';
 import { api, path } from './api.js';
-import { $, h, showError, hideError, confirmAction, setRows, fmtTime, timeEl, ago, ready, showQR, showTOTPSecret } from './dom.js';
+import {
+  $, h, showError, hideError, confirmAction, setRows, fmtTime, timeEl, ago, ready, showQR, showTOTPSecret, setTimeZone,
+} from './dom.js';
 import { announce, runAction, rowLabel, showFormError, clearFieldErrors } from './feedback.js';
 import { mountTokens } from './tokenlist.js';
 
@@ -55,6 +57,9 @@ onSubmit($('#profile-form'), 'Profile saved.', async (form) => {
   const body = { preferred_shell: field(form, 'preferred_shell').value, timezone: field(form, 'timezone').value.trim() };
   await update(body);
   Object.assign(me, body);
+  // The page's times show in the new zone at once.
+  setTimeZone(body.timezone);
+  await Promise.all([loadSessions(), loadKeys(), reloadTokens()]);
 });
 
 onSubmit($('#password-form'), null, async (form) => {

@@ -48,21 +48,59 @@ export function hideError(el) {
   el.textContent = '';
 }
 
-const pad2 = (n) => String(n).padStart(2, '0');
+// zoneNames names the browser's own zone, in its language: "CET".
 const zoneNames = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
 
-// fmtTime shows an RFC 3339 time (or a Date) in the browser's time zone,
-// which it names: "2026-12-07 18:20 CET"; with clock, the time of day
-// alone, to the second: "18:20:05 CET". '—' for none; what is not a time
-// is shown as it is.
+// clocks holds, by zone ('' for the browser's), the formatter of a date and
+// time of day in digits; null for a zone the browser does not know.
+const clocks = new Map();
+
+function clockIn(zone) {
+  if (!clocks.has(zone)) {
+    let f = null;
+    try {
+      f = new Intl.DateTimeFormat('en-US', {
+        timeZone: zone || undefined, hourCycle: 'h23',
+        year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      });
+    } catch {
+      // RangeError: not a zone of this browser's tz database.
+    }
+    clocks.set(zone, f);
+  }
+  return clocks.get(zone);
+}
+
+// timeZone returns the zone times show in: that of the user's profile (the
+// page's data-timezone, as served or as My account saved it), when the
+// browser knows it; '' for the browser's own.
+export function timeZone() {
+  const zone = document.body?.dataset.timezone || '';
+  return zone && clockIn(zone) ? zone : '';
+}
+
+// setTimeZone makes times shown from now on show in zone ('' for the
+// browser's), as after the user saved it in their profile.
+export function setTimeZone(zone) {
+  document.body.dataset.timezone = zone || '';
+}
+
+// fmtTime shows an RFC 3339 time (or a Date) in the zone of the user's
+// profile, which it names as the tz database does: "2026-12-08 03:20
+// Asia/Tokyo"; without one, in the browser's zone, named as the browser
+// does: "2026-12-07 18:20 CET". With clock, the time of day alone, to the
+// second: "18:20:05 CET". '—' for none; what is not a time is shown as it
+// is.
 export function fmtTime(s, { clock = false } = {}) {
   if (!s) return '—';
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return String(s);
-  const zone = zoneNames.formatToParts(d).find((p) => p.type === 'timeZoneName')?.value || '';
-  const hm = `${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
-  const when = clock ? `${hm}:${pad2(d.getSeconds())}` : `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${hm}`;
-  return zone ? `${when} ${zone}` : when;
+  const zone = timeZone();
+  const p = Object.fromEntries(clockIn(zone).formatToParts(d).map((x) => [x.type, x.value]));
+  const name = zone || zoneNames.formatToParts(d).find((x) => x.type === 'timeZoneName')?.value || '';
+  const hm = `${p.hour}:${p.minute}`;
+  const when = clock ? `${hm}:${p.second}` : `${p.year}-${p.month}-${p.day} ${hm}`;
+  return name ? `${when} ${name}` : when;
 }
 
 // timeEl is a <time> that shows s as fmtTime does, or as text (such as
@@ -121,15 +159,17 @@ export function poll(fn, ms) {
 
 // setRows makes the rows of tbody those of items, in order, keeping the rows
 // whose item did not change (so that a refresh does not disturb the
-// user). sigOf returns what the row shows; a row is rebuilt when it changes.
-// The focus stays in a rebuilt row (rowFocus).
+// user). sigOf returns what the row shows; a row is rebuilt when it
+// changes, or the zone its times show in (timeZone) does. The focus stays
+// in a rebuilt row (rowFocus).
 export function setRows(tbody, items, keyOf, rowOf, sigOf = (item) => JSON.stringify(item)) {
   const old = new Map([...tbody.rows].map((r) => [r.dataset.key, r]));
   const keep = rowFocus(tbody);
+  const zone = timeZone();
   let prev = null;
   for (const item of items) {
     const key = String(keyOf(item));
-    const sig = sigOf(item);
+    const sig = `${zone} ${sigOf(item)}`;
     let row = old.get(key);
     if (!row || row.dataset.sig !== sig) {
       const fresh = rowOf(item);

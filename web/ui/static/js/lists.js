@@ -60,6 +60,14 @@ export function countOf(n, one, many, narrowed = false) {
   return `${fmt.format(n)} ${n === 1 ? one : many}${narrowed ? ` that ${n === 1 ? 'matches' : 'match'}` : ''}`;
 }
 
+// spacesSaid says, on a row under its name, how many spaces there are and
+// how many of them are deployed: "2 spaces, 1 deployed", the second part
+// small, as in a spaces column.
+export function spacesSaid(n, deployed) {
+  const d = deployed > 0 && `${deployed} deployed`;
+  return [h('span', { text: countOf(n, 'space', 'spaces') + (d ? ',' : '') }), d && ' ', d && h('span', { class: 'sub', text: d })];
+}
+
 // ListView is the server-side list of one page. options:
 //   path: the API route; key: the field of the answer that holds the list
 //   (null: the answer is the list, and X-Total-Count its total)

@@ -6,7 +6,7 @@ import {
   $, h, PERM, perms, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel, clearFieldErrors } from './feedback.js';
-import { ListView, Related, countOf } from './lists.js';
+import { ListView, Related, spacesSaid } from './lists.js';
 import { CodeEditor } from './codeeditor.js';
 
 const manage = perms().has(PERM.ManageTemplates);
@@ -85,8 +85,7 @@ function row(t) {
       // On a phone what the other columns say shows here, under the name,
       // where the row's buttons leave it room.
       h('div', { class: 'details-under' },
-        h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', h('span', { text: countOf(t.usage, 'space', 'spaces') + (deployed ? ',' : '') }),
-          deployed && ' ', deployed && h('span', { class: 'sub', text: deployed })),
+        h('div', {}, h('span', { class: 'badge muted', text: t.kind }), ' ', spacesSaid(t.usage, t.deployed)),
         h('div', { class: 'sub', text: `${t.compute_units} compute, ${t.storage_units} storage units` }),
         h('div', { class: 'sub', text: `Open to ${openTo} ${where}` }))),
     h('td', {}, h('span', { class: 'badge muted', text: t.kind })),

@@ -5,7 +5,7 @@ import {
   $, h, showError, hideError, confirmAction, setRows, Editor, checkboxes, checkedValues, byName, ready,
 } from './dom.js';
 import { runAction, rowLabel } from './feedback.js';
-import { ListView, Related, countOf } from './lists.js';
+import { ListView, Related, countOf, spacesSaid } from './lists.js';
 
 const tbody = $('#users tbody');
 const pageError = $('#page-error');
@@ -56,14 +56,30 @@ const nameOf = (list, key) => (id) => {
   return x ? x.name : id;
 };
 
+// breakable returns an email with the places a line may break in it
+// marked: after its @ and before its dots.
+function breakable(email) {
+  return email.split(/(?<=@)|(?=\.)/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+}
+
 function row(u) {
+  const roleNames = u.roles.map(nameOf(roles, 'role_id')).join(', ');
+  const groupNames = u.groups.map(nameOf(groups, 'group_id')).join(', ');
+  const state = () => h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' });
   return h('tr', { dataset: { name: u.username } },
-    h('td', {}, h('span', { class: 'name', text: u.username }), ' ', u.current && h('span', { class: 'badge muted', text: 'you' })),
+    h('td', {}, h('span', { class: 'name', text: u.username }), ' ', u.current && h('span', { class: 'badge muted', text: 'you' }),
+      // On a phone what the other columns say shows here, under the name,
+      // where the row's buttons leave it room.
+      h('div', { class: 'details-under' },
+        h('div', { class: 'email' }, breakable(u.email)),
+        h('div', {}, state(), ' ', spacesSaid(u.number_spaces, u.number_spaces_deployed)),
+        h('div', { class: 'sub', text: `Roles: ${roleNames || 'none'}` }),
+        h('div', { class: 'sub', text: `Groups: ${groupNames || 'none'}` }))),
     h('td', { text: u.email }),
-    h('td', { text: u.roles.map(nameOf(roles, 'role_id')).join(', ') || '—' }),
-    h('td', { text: u.groups.map(nameOf(groups, 'group_id')).join(', ') || '—' }),
+    h('td', { text: roleNames || '—' }),
+    h('td', { text: groupNames || '—' }),
     h('td', { class: 'num' }, String(u.number_spaces), u.number_spaces_deployed > 0 && h('div', { class: 'sub', text: `${u.number_spaces_deployed} deployed` })),
-    h('td', {}, h('span', { class: `badge ${u.active ? 'state-running' : 'state-stopped'}`, text: u.active ? 'active' : 'inactive' })),
+    h('td', {}, state()),
     h('td', { class: 'actions-col' },
       h('button', { type: 'button', class: 'small', text: 'Edit', dataset: { action: 'edit' }, 'aria-label': rowLabel('Edit', u.username), onclick: () => edit(u) }),
       usingTOTP && u.two_factor && h('button', { type: 'button', class: 'small', text: 'Reset two-factor', dataset: { action: 'reset-totp' }, 'aria-label': rowLabel('Reset two-factor', u.username), onclick: () => resetTOTP(u) }),
