@@ -115,7 +115,7 @@ const buttonsWithTwoIcons = `[...document.querySelectorAll('button')]
 // buttonsTooSmall is a script: the buttons in sight that are smaller than
 // 24 by 24 CSS pixels, the least a finger or an unsteady pointer is given
 // by WCAG 2.2 (2.5.8, Target Size).
-const buttonsTooSmall = `[...document.querySelectorAll('main button, main a.button')]
+const buttonsTooSmall = `[...document.querySelectorAll('main button, main .button')]
 	.filter((e) => e.checkVisibility())
 	.map((e) => [e, e.getBoundingClientRect()])
 	.filter(([e, r]) => r.width < 24 || r.height < 24)
