@@ -98,7 +98,11 @@ func sshKeyCommand() *cli.Command {
 						return err
 					}
 					return withSSHUser(c, func(cl *client.Client, id string) error {
-						return cl.Users().RemoveSSHKey(c.Context, id, c.Args().First())
+						if err := cl.Users().RemoveSSHKey(c.Context, id, c.Args().First()); err != nil {
+							return err
+						}
+						_, err := fmt.Fprintf(c.App.Writer, "removed %s\n", c.Args().First())
+						return err
 					})
 				},
 			},

@@ -55,3 +55,26 @@ func TestSSHKeyListShowsTheOlderField(t *testing.T) {
 		t.Fatalf("removing the older field's key: %+v", r)
 	}
 }
+
+// TestSSHKeyRemoveSaysSo: knot ssh-key remove says which key it removed,
+// as add says which it added, and the key is gone from the list.
+func TestSSHKeyRemoveSaysSo(t *testing.T) {
+	ts := startServer(t)
+	env := ts.as(t, ts.adminToken)
+	key := filepath.Join(t.TempDir(), "id_gone")
+	keygen(t, key)
+	r := knot(t, env, "", "ssh-key", "add", key+".pub")
+	mustSucceed(t, r)
+	fields := strings.Fields(r.stdout) // added ID  FINGERPRINT  NAME
+	if len(fields) != 4 {
+		t.Fatalf("knot ssh-key add printed %q", r.stdout)
+	}
+	r = knot(t, env, "", "ssh-key", "remove", fields[2])
+	mustSucceed(t, r)
+	if want := "removed " + fields[2] + "\n"; r.stdout != want {
+		t.Errorf("knot ssh-key remove printed %q, want %q", r.stdout, want)
+	}
+	if r := knot(t, env, "", "ssh-key", "list"); strings.Contains(r.stdout, fields[2]) {
+		t.Errorf("the removed key is still listed:\n%s", r.stdout)
+	}
+}
