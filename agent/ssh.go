@@ -454,12 +454,32 @@ func (s *sshSession) resize(ws pty.Winsize) {
 	}
 }
 
-// exitStatus sends the program's exit status, or the signal that ended it.
+// sshSignals names the signals of RFC 4254 section 6.10, as exit-signal
+// carries them.
+var sshSignals = map[syscall.Signal]string{
+	syscall.SIGABRT: "ABRT", syscall.SIGALRM: "ALRM", syscall.SIGFPE: "FPE", syscall.SIGHUP: "HUP",
+	syscall.SIGILL: "ILL", syscall.SIGINT: "INT", syscall.SIGKILL: "KILL", syscall.SIGPIPE: "PIPE",
+	syscall.SIGQUIT: "QUIT", syscall.SIGSEGV: "SEGV", syscall.SIGTERM: "TERM", syscall.SIGUSR1: "USR1",
+	syscall.SIGUSR2: "USR2",
+}
+
+// exitStatus sends the program's exit status, or the signal that ended it
+// as exit-signal, as sshd does (a signal without an SSH name as the
+// status 128+N, as shells give it).
 func (s *sshSession) exitStatus(err error) {
 	code := 0
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			if name, ok := sshSignals[ws.Signal()]; ok {
+				s.ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+					Signal     string
+					CoreDumped bool
+					Error      string
+					Lang       string
+				}{Signal: name, CoreDumped: ws.CoreDump()}))
+				return
+			}
 			code = 128 + int(ws.Signal())
 		}
 	} else if err != nil {

@@ -449,3 +449,35 @@ func TestSSHRefusesABadClient(t *testing.T) {
 		t.Fatalf("after junk: %q", out)
 	}
 }
+
+// TestSSHExitSignal: a program ended by a signal is reported as
+// exit-signal with the signal's name, as sshd reports it (OpenSSH's ssh
+// then exits 255); a status stays a status.
+func TestSSHExitSignal(t *testing.T) {
+	noLeaks(t)
+	sl := startSSHLink(t)
+	cl := sl.client(t)
+	for _, tt := range []struct {
+		name, cmd, signal string
+		status            int
+	}{
+		{"Signal", "kill -TERM $$", "TERM", 143}, // x/crypto's status of a signal: 128+N
+		{"Status", "exit 143", "", 143},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := cl.NewSession()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			err = s.Run(tt.cmd)
+			var ee *ssh.ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("%s: %v, want an exit error", tt.cmd, err)
+			}
+			if ee.Signal() != tt.signal || ee.ExitStatus() != tt.status {
+				t.Errorf("%s: signal %q status %d, want signal %q status %d", tt.cmd, ee.Signal(), ee.ExitStatus(), tt.signal, tt.status)
+			}
+		})
+	}
+}

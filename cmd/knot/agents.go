@@ -21,12 +21,14 @@ const envAgentFingerprint = "KNOT_AGENT_FINGERPRINT"
 
 // agentTLS returns the certificate of the agent listener: the web
 // listener's when it serves TLS, else the self-signed one kept in the data
-// directory. Agents always speak TLS and pin its fingerprint.
+// directory. Agents always speak TLS and pin its fingerprint, so a kept
+// certificate stays when server.url or server.wildcard_domain changes: a
+// new one would cut every agent already given the old fingerprint.
 func agentTLS(cfg *config.Config, web *tlsconf.ServerCert) (*tlsconf.ServerCert, error) {
 	if web != nil {
 		return web, nil
 	}
-	sc, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: dataDir(cfg), Hosts: selfSignedHosts(cfg)})
+	sc, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: dataDir(cfg), Hosts: selfSignedHosts(cfg), PinnedOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("server.listen_agent: its certificate: %w", err)
 	}

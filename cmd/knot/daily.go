@@ -99,7 +99,7 @@ func spaceGetCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Aliases:   []string{"show"},
-		Usage:     "Show one space in full: its state, location, template and times",
+		Usage:     "Show one space in full: its state, location, template, agent, web ports and times",
 		UsageText: "knot space get [options] NAME",
 		Description: "Prints each field of the space, one a line. Its location is the server (the leaf, or the\n" +
 			"origin's own location) that runs it.",
@@ -141,6 +141,8 @@ func printSpace(c *cli.Context, sp *api.Space) error {
 		{"Reason", oneLine(sp.Reason, 200)},
 		{"Deployed", yesNo(sp.IsDeployed)},
 		{"Update available", yesNo(sp.UpdateAvailable)},
+		{"Agent", agentColumn(sp.Agent)},
+		{"Web ports", portsColumn(sp.HTTPPorts)},
 		{"Shell", sp.Shell},
 		{"Started", when(sp.StartedAt)},
 		{"Created", when(&sp.CreatedAt)},

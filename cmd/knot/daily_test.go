@@ -155,3 +155,27 @@ func TestSpaceCreateLocation(t *testing.T) {
 		t.Fatalf("spaces: %+v", sps)
 	}
 }
+
+// TestSpaceGetShowsAgentAndWebPorts: knot space get shows a space in full,
+// so what knot space list shows of it (its agent, its web ports) is there
+// too.
+func TestSpaceGetShowsAgentAndWebPorts(t *testing.T) {
+	b := startTerminalBed(t)
+	env := b.as(t, b.adminToken)
+	mustSucceed(t, knot(t, env, "name: byo\nkind: manual\nhttp_ports:\n  - {port: 8080, name: Site}\n", "template", "import", "-"))
+
+	r := knot(t, env, "", "space", "get", "dev")
+	mustSucceed(t, r)
+	fields := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		fields[k] = strings.TrimSpace(v)
+	}
+	if got := fields["Web ports"]; got != "8080 (Site)" {
+		t.Errorf("Web ports: %q, want %q\n%s", got, "8080 (Site)", r.stdout)
+	}
+	// The agent linked: the row names its version, as the AGENT column does.
+	if got := fields["Agent"]; got == "" || got == "-" || got == "?" || strings.HasPrefix(got, "no") {
+		t.Errorf("Agent: %q, want the linked agent's version\n%s", got, r.stdout)
+	}
+}

@@ -100,6 +100,7 @@ func TestExitStatus(t *testing.T) {
 		{name: "HelpOfServer", args: []string{"help", "server"}, code: 0, stdout: "--mysql-host"},
 		{name: "ServerHelp", args: []string{"server", "--help"}, code: 0, stdout: "$KNOT_LISTEN"},
 		{name: "AdminHelp", args: []string{"admin", "--help"}, code: 0, stdout: "reset-totp"},
+		{name: "SpaceCreateShellHelp", args: []string{"space", "create", "--help"}, code: 0, stdout: "and SSH sessions: bash, zsh, fish or sh"},
 		{name: "SetPasswordHelp", args: []string{"admin", "set-password", "--help"}, code: 0, stdout: "EMAIL"},
 		{name: "ResetTOTPHelp", args: []string{"admin", "reset-totp", "-h"}, code: 0, stdout: "--badgerdb-path"},
 		{name: "ScaffoldHelp", args: []string{"scaffold", "--help"}, code: 0, stdout: "--agent"},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,37 @@ func TestReadmeFirstSteps(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^dev\s+starting: waiting for its agent\s`).MatchString(out) {
 		t.Errorf("knot space list did not list dev waiting for its agent:\n%s", out)
+	}
+}
+
+// TestREADMEListsTheCIPackages: the Debian packages the README names for
+// the tests that need real components are those .ci/run installs.
+func TestREADMEListsTheCIPackages(t *testing.T) {
+	ci, err := os.ReadFile("../../.ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arr := regexp.MustCompile(`(?s)packages=\((.*?)\n\)`).FindSubmatch(ci)
+	if arr == nil {
+		t.Fatal(".ci/run has no packages=( ... ) list")
+	}
+	var want []string
+	for _, line := range strings.Split(string(arr[1]), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		want = append(want, strings.Fields(line)...)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("when the Debian packages are installed\\s+\\(`([^`]*)`\\)").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md does not name the Debian packages the tests use")
+	}
+	got := strings.Fields(string(m[1]))
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("README.md names the packages %v; .ci/run installs %v", got, want)
 	}
 }

@@ -217,7 +217,7 @@ func runTerminal(c *cli.Context, cl *client.Client, spaceID string, q url.Values
 				err = errors.New(ce.Reason)
 			}
 			if session != "" {
-				return fmt.Errorf("the terminal connection ended: %v\nThe session is kept for a while: knot space shell --attach %s", err, session)
+				return fmt.Errorf("the terminal connection ended: %v\nThe session is kept for a while: knot space shell %s --attach %s", err, c.Args().First(), session)
 			}
 			return fmt.Errorf("the terminal connection ended: %v", err)
 		}

@@ -51,7 +51,7 @@ func spaceCommand() *cli.Command {
 					"The space is stopped until knot space start.\n\n" + locationHelp,
 				Flags: clientFlags(
 					&cli.StringFlag{Name: "description", Aliases: []string{"d"}, Usage: "description of the space"},
-					&cli.StringFlag{Name: "shell", Usage: "shell of the web terminal: bash, zsh, fish or sh (default: your preferred shell)"},
+					&cli.StringFlag{Name: "shell", Usage: "the space's shell, for its terminals (web, knot space shell) and SSH sessions: bash, zsh, fish or sh (default: your preferred shell)"},
 					templateFlag, locationFlag,
 				),
 				Action: func(c *cli.Context) error {

@@ -98,7 +98,11 @@ func sshKeyCommand() *cli.Command {
 						return err
 					}
 					return withSSHUser(c, func(cl *client.Client, id string) error {
-						return cl.Users().RemoveSSHKey(c.Context, id, c.Args().First())
+						if err := cl.Users().RemoveSSHKey(c.Context, id, c.Args().First()); err != nil {
+							return err
+						}
+						_, err := fmt.Fprintf(c.App.Writer, "removed %s\n", c.Args().First())
+						return err
 					})
 				},
 			},
@@ -300,7 +304,7 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 	if err != nil {
 		return err
 	}
-	proxy, err := proxyCommand(c)
+	proxy, fromFile, err := proxyCommand(c)
 	if err != nil {
 		return err
 	}
@@ -355,29 +359,35 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %d space(s) to %s and their host keys to %s\n", n, cfgFile, known)
+	if !fromFile {
+		fmt.Fprintln(c.App.ErrWriter, "knot: no client configuration file holds your server and token, so ssh's ProxyCommand "+
+			"takes them from its environment: keep KNOT_SERVER and KNOT_TOKEN set where you run ssh, or run knot connect once")
+	}
 	return nil
 }
 
 // proxyCommand is the ProxyCommand of the block, without %n: this knot
-// binary, with the configuration file it read.
-func proxyCommand(c *cli.Context) (string, error) {
+// binary, with the configuration file it read; fromFile is false when it
+// read none, and the command takes the server and token from ssh's
+// environment.
+func proxyCommand(c *cli.Context) (cmd string, fromFile bool, err error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("cannot find the knot binary: %w", err)
+		return "", false, fmt.Errorf("cannot find the knot binary: %w", err)
 	}
-	cmd := sshQuote(self) + " forward ssh"
+	cmd = sshQuote(self) + " forward ssh"
 	cfg, err := loadClientConfig(c)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if cfg.File != "" {
-		abs, err := filepath.Abs(cfg.File)
-		if err != nil {
-			return "", err
-		}
-		cmd += " --config " + sshQuote(abs)
+	if cfg.File == "" {
+		return cmd, false, nil
 	}
-	return cmd, nil
+	abs, err := filepath.Abs(cfg.File)
+	if err != nil {
+		return "", false, err
+	}
+	return cmd + " --config " + sshQuote(abs), true, nil
 }
 
 // sshQuote quotes s for ssh_config (and the shell that runs ProxyCommand)

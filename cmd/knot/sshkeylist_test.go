@@ -55,3 +55,55 @@ func TestSSHKeyListShowsTheOlderField(t *testing.T) {
 		t.Fatalf("removing the older field's key: %+v", r)
 	}
 }
+
+// TestSSHKeyRemoveSaysSo: knot ssh-key remove says which key it removed,
+// as add says which it added, and the key is gone from the list.
+func TestSSHKeyRemoveSaysSo(t *testing.T) {
+	ts := startServer(t)
+	env := ts.as(t, ts.adminToken)
+	key := filepath.Join(t.TempDir(), "id_gone")
+	keygen(t, key)
+	r := knot(t, env, "", "ssh-key", "add", key+".pub")
+	mustSucceed(t, r)
+	fields := strings.Fields(r.stdout) // added ID  FINGERPRINT  NAME
+	if len(fields) != 4 {
+		t.Fatalf("knot ssh-key add printed %q", r.stdout)
+	}
+	r = knot(t, env, "", "ssh-key", "remove", fields[2])
+	mustSucceed(t, r)
+	if want := "removed " + fields[2] + "\n"; r.stdout != want {
+		t.Errorf("knot ssh-key remove printed %q, want %q", r.stdout, want)
+	}
+	if r := knot(t, env, "", "ssh-key", "list"); strings.Contains(r.stdout, fields[2]) {
+		t.Errorf("the removed key is still listed:\n%s", r.stdout)
+	}
+}
+
+// TestSSHConfigSaysWhenProxyCommandNeedsTheEnvironment: with the server
+// and token given by KNOT_SERVER and KNOT_TOKEN alone, the ProxyCommand
+// knot ssh-config update writes names no configuration file, so ssh works
+// only where those are set: knot says so. With a file, it says nothing.
+func TestSSHConfigSaysWhenProxyCommandNeedsTheEnvironment(t *testing.T) {
+	ts := startServer(t)
+	mustSucceed(t, knot(t, ts.as(t, ts.adminToken), "name: byo\nkind: manual\n", "template", "import", "-"))
+	env := ts.as(t, ts.adminToken)
+	mustSucceed(t, knot(t, env, "", "space", "create", "dev", "byo"))
+
+	r := knot(t, env, "", "ssh-config", "update")
+	mustSucceed(t, r)
+	if !strings.Contains(r.stderr, "keep KNOT_SERVER and KNOT_TOKEN set where you run ssh, or run knot connect once") {
+		t.Errorf("from the environment alone, knot ssh-config update said %q", r.stderr)
+	}
+
+	file := writeFile(t, filepath.Join(t.TempDir(), "knot.yaml"), "client:\n  server: "+ts.URL+"\n  token: "+ts.adminToken+"\n")
+	withFile := clientEnv(t, "KNOT_CONFIG", file)
+	r = knot(t, withFile, "", "ssh-config", "update")
+	mustSucceed(t, r)
+	if r.stderr != "" {
+		t.Errorf("with a configuration file, knot ssh-config update said %q", r.stderr)
+	}
+	cfg, err := os.ReadFile(filepath.Join(withFile["HOME"], ".ssh", "config"))
+	if err != nil || !strings.Contains(string(cfg), " forward ssh --config "+file+" %n") {
+		t.Errorf("the ProxyCommand does not name %s: %v\n%s", file, err, cfg)
+	}
+}

@@ -432,3 +432,19 @@ func TestServerServesTLSWithKnotUseTLS(t *testing.T) {
 		t.Errorf("the server warns:\n%s", s.log)
 	}
 }
+
+// TestAgentCertificateOutlivesAURLChange: a plain HTTP server's agents pin
+// the fingerprint of its agent listener's self-signed certificate, so a
+// new server.url or server.wildcard_domain keeps that certificate; a new
+// one would cut every agent that was given the old fingerprint.
+func TestAgentCertificateOutlivesAURLChange(t *testing.T) {
+	dir := t.TempDir()
+	r := knotIn(t, dir, nil, "", "server", "--print-fingerprint", "--url", "http://knot.example.com:3000")
+	mustSucceed(t, r)
+	before := strings.TrimSpace(r.stdout)
+	r = knotIn(t, dir, nil, "", "server", "--print-fingerprint", "--url", "http://knot2.example.com:3000", "--wildcard-domain", "*.spaces.example.com")
+	mustSucceed(t, r)
+	if after := strings.TrimSpace(r.stdout); len(before) != 95 || after != before {
+		t.Errorf("the agent listener's fingerprint was %q and is %q after server.url and server.wildcard_domain changed", before, after)
+	}
+}

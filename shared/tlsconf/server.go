@@ -44,6 +44,12 @@ type ServerOptions struct {
 	// Hosts lists the host names, wildcard names (*.example.com) and IP
 	// addresses the self-signed certificate is for.
 	Hosts []string
+	// PinnedOnly says that every client trusts the self-signed certificate
+	// by its fingerprint alone, never by a host name (as agents pin their
+	// leaf's): a kept one is then served again whatever hosts it covers,
+	// so that a change of Hosts does not change the fingerprint those
+	// clients were given. Hosts still name the hosts of a new one.
+	PinnedOnly bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -134,11 +140,15 @@ func serverCert(pair tls.Certificate, file string, selfSigned, created bool) (*S
 }
 
 // fits reports whether a kept self-signed certificate can be served again:
-// it is valid for a while yet and covers every host asked for.
+// it is valid for a while yet and covers every host asked for (unless its
+// clients pin it).
 func fits(c *x509.Certificate, opts ServerOptions) bool {
 	now := opts.Now()
 	if c == nil || now.Before(c.NotBefore) || now.Add(renewBefore).After(c.NotAfter) {
 		return false
+	}
+	if opts.PinnedOnly {
+		return true
 	}
 	for _, h := range opts.Hosts {
 		if ip := net.ParseIP(h); ip != nil {

@@ -20,7 +20,8 @@
 //     the host names and addresses it is asked for. It is kept and served
 //     again on the next start, so a pinned fingerprint stays valid; it is
 //     made anew only when it is missing, unreadable, expires within 30
-//     days, or does not cover a host it is asked for.
+//     days, or does not cover a host it is asked for (the last not when
+//     its clients only pin it: ServerOptions.PinnedOnly).
 //   - Both sides speak TLS 1.2 or later.
 package tlsconf
 

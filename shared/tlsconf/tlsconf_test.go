@@ -307,3 +307,31 @@ func TestPinNamesTheServersCertificateNotItsCA(t *testing.T) {
 		t.Fatalf("pinned to the CA of the chain: %v, want a refusal naming the server's certificate", err)
 	}
 }
+
+// TestPinnedOnlyKeepsTheCertificateWhenTheHostsChange: a certificate that
+// clients only pin is served again when the hosts asked for change, so
+// the fingerprint they hold stays valid; it is still renewed before it
+// expires.
+func TestPinnedOnlyKeepsTheCertificateWhenTheHostsChange(t *testing.T) {
+	dir := t.TempDir()
+	load := func(now time.Time, hosts ...string) *tlsconf.ServerCert {
+		t.Helper()
+		sc, err := tlsconf.LoadServer(tlsconf.ServerOptions{SelfSignedDir: dir, Hosts: hosts, PinnedOnly: true, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	now := time.Now()
+	first := load(now, "knot.example.com", "127.0.0.1")
+	if !first.Created || first.Certificate.VerifyHostname("knot.example.com") != nil {
+		t.Fatalf("first load: created %v, not for its host", first.Created)
+	}
+	moved := load(now, "knot2.example.com", "*.spaces.example.com", "127.0.0.1")
+	if moved.Created || moved.Fingerprint != first.Fingerprint {
+		t.Errorf("after the hosts changed: created %v, fingerprint %s; want the kept %s", moved.Created, moved.Fingerprint, first.Fingerprint)
+	}
+	if renewed := load(first.Certificate.NotAfter.Add(-24*time.Hour), "127.0.0.1"); !renewed.Created {
+		t.Error("a pinned certificate a day from its end was served again")
+	}
+}
