@@ -319,6 +319,10 @@ func updateSSHConfig(c *cli.Context, cl *client.Client) error {
 		if sp.UserID != me.ID {
 			continue
 		}
+		if !sp.WithSSH {
+			fmt.Fprintf(c.App.ErrWriter, "knot: space %s is left out: its template %s allows no SSH (with_ssh is off)\n", sp.Name, sp.TemplateName)
+			continue
+		}
 		host := sshHostPrefix + sp.Name
 		if names[strings.ToLower(sp.Name)] > 1 {
 			host += "." + sp.Location

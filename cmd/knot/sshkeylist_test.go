@@ -107,3 +107,25 @@ func TestSSHConfigSaysWhenProxyCommandNeedsTheEnvironment(t *testing.T) {
 		t.Errorf("the ProxyCommand does not name %s: %v\n%s", file, err, cfg)
 	}
 }
+
+// TestSSHConfigLeavesOutSpacesWithoutSSH: a space whose template turns
+// SSH off gets no Host in the block, which would only lead to a refusal,
+// and knot says why it is missing.
+func TestSSHConfigLeavesOutSpacesWithoutSSH(t *testing.T) {
+	ts := startServer(t)
+	env := ts.as(t, ts.adminToken)
+	mustSucceed(t, knot(t, env, "name: byo\nkind: manual\n", "template", "import", "-"))
+	mustSucceed(t, knot(t, env, "name: nossh\nkind: manual\nwith_ssh: false\n", "template", "import", "-"))
+	mustSucceed(t, knot(t, env, "", "space", "create", "dev", "byo"))
+	mustSucceed(t, knot(t, env, "", "space", "create", "closed", "nossh"))
+
+	r := knot(t, env, "", "ssh-config", "update")
+	mustSucceed(t, r)
+	cfg, err := os.ReadFile(filepath.Join(env["HOME"], ".ssh", "config"))
+	if err != nil || !strings.Contains(string(cfg), "Host knot.dev\n") || strings.Contains(string(cfg), "knot.closed") {
+		t.Fatalf("the block holds knot.dev alone? %v\n%s", err, cfg)
+	}
+	if !strings.Contains(r.stderr, "space closed is left out: its template nossh allows no SSH") {
+		t.Errorf("knot ssh-config update said %q", r.stderr)
+	}
+}
