@@ -180,7 +180,7 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 			return err
 		}
 		if n := len(using); n > 0 {
-			return shared.Errorf(shared.ELOCKED, "template %s is used by %d spaces: delete them first", quote(t.Name), n)
+			return shared.Errorf(shared.ELOCKED, "template %s is used by %s: delete them first", quote(t.Name), shared.Count(n, "space"))
 		}
 		out = t
 		return tx.Delete(ctx, shared.KindTemplate, id)

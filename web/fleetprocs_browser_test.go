@@ -199,7 +199,7 @@ func TestFleetProcessesInBrowser(t *testing.T) {
 			b.visible("#confirm-dialog")
 			b.click("#confirm-ok")
 			alert := `#alerts [role="alert"] p`
-			if msg := b.text(alert); !strings.Contains(msg, "Could not delete box") || !strings.Contains(msg, "used by 1 spaces") {
+			if msg := b.text(alert); !strings.Contains(msg, "Could not delete box") || !strings.Contains(msg, "used by 1 space:") {
 				t.Fatalf("the error shown is %q", msg)
 			}
 			// Longer than the page's refresh, which must not take it away.

@@ -159,7 +159,7 @@ func revokeCredentials(ctx context.Context, st storage.Store, id string, keepTok
 	if err != nil {
 		return "", fmt.Errorf("end the user's sessions: %w", err)
 	}
-	msg := fmt.Sprintf("%d sessions ended", sessions)
+	msg := shared.Count(sessions, "session") + " ended"
 	if keepTokens {
 		return msg + "; API tokens kept.", nil
 	}
@@ -167,7 +167,7 @@ func revokeCredentials(ctx context.Context, st storage.Store, id string, keepTok
 	if err != nil {
 		return "", fmt.Errorf("delete the user's API tokens: %w", err)
 	}
-	return fmt.Sprintf("%s, %d API tokens deleted.", msg, tokens), nil
+	return fmt.Sprintf("%s, %s deleted.", msg, shared.Count(tokens, "API token")), nil
 }
 
 // deleteOf deletes the records of a kind that match and returns how

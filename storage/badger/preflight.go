@@ -62,26 +62,18 @@ func (f dirFiles) describe() string {
 		if len(names) > 5 {
 			names = append(names[:5], "…")
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", count(n, "table file"), strings.Join(names, ", ")))
+		parts = append(parts, fmt.Sprintf("%s (%s)", shared.Count(n, "table file"), strings.Join(names, ", ")))
 	}
 	if n := len(f.vlogs); n > 0 {
-		parts = append(parts, count(n, "value log file"))
+		parts = append(parts, shared.Count(n, "value log file"))
 	}
 	if n := len(f.mems); n > 0 {
-		parts = append(parts, count(n, "memtable log"))
+		parts = append(parts, shared.Count(n, "memtable log"))
 	}
 	if f.marker {
 		parts = append(parts, "knot's marker "+markerName)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// count says n things.
-func count(n int, thing string) string {
-	if n == 1 {
-		return "1 " + thing
-	}
-	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // listDir sorts the files of dir by what they hold.
