@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/api"
 	"github.com/knot-dev/knot/shared/client"
 )
@@ -45,7 +46,7 @@ func shellCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			return withNamedSpace(c, func(cl *client.Client, sp *api.Space) error {
 				if c.Bool("list") {
-					return listTerminals(c, cl, sp.ID)
+					return listTerminals(c, cl, sp)
 				}
 				q := url.Values{}
 				if id := c.String("attach"); id != "" {
@@ -116,13 +117,17 @@ func agentEnvCommand() *cli.Command {
 }
 
 // listTerminals prints the terminal sessions the space's agent keeps.
-func listTerminals(c *cli.Context, cl *client.Client, spaceID string) error {
-	sessions, err := cl.Spaces().Terminals(c.Context, spaceID)
+func listTerminals(c *cli.Context, cl *client.Client, sp *api.Space) error {
+	sessions, err := cl.Spaces().Terminals(c.Context, sp.ID)
 	if err != nil {
 		return err
 	}
+	if len(sessions) == 0 {
+		_, err := fmt.Fprintf(c.App.Writer, "No terminal sessions are kept in %s; knot space shell %s starts one.\n", sp.Name, sp.Name)
+		return err
+	}
 	for _, s := range sessions {
-		fmt.Fprintf(c.App.Writer, "%s  %s  since %s  %d viewer(s)\n", s.ID, s.Shell, s.Created.Local().Format(time.DateTime), s.Viewers)
+		fmt.Fprintf(c.App.Writer, "%s  %s  since %s  %s\n", s.ID, s.Shell, s.Created.Local().Format(time.DateTime), shared.Count(s.Viewers, "viewer"))
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ func sshKeyCommand() *cli.Command {
 						if err != nil {
 							return err
 						}
+						if len(keys.Keys)+len(keys.LegacyKeys) == 0 {
+							_, err := fmt.Fprintln(c.App.Writer, "No SSH public keys; knot ssh-key add FILE.pub adds one.")
+							return err
+						}
 						for _, k := range keys.Keys {
 							fmt.Fprintf(c.App.Writer, "%s  %s  %s\n", k.ID, k.Fingerprint, k.Name)
 						}

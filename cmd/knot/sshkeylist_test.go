@@ -24,6 +24,9 @@ func TestSSHKeyListShowsTheOlderField(t *testing.T) {
 		}
 		return strings.Fields(string(out))[1]
 	}
+	if r := knot(t, env, "", "ssh-key", "list"); r.code != 0 || r.stdout != "No SSH public keys; knot ssh-key add FILE.pub adds one.\n" {
+		t.Fatalf("with no keys, knot ssh-key list: exit %d, %q", r.code, r.stdout)
+	}
 	listed, old := filepath.Join(dir, "id_listed"), filepath.Join(dir, "id_old")
 	keygen(t, listed)
 	keygen(t, old)
