@@ -75,6 +75,10 @@ func runServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
+	if cert == nil && agentCert.Created {
+		logger.Info("made a self-signed TLS certificate for the agent listener: agents pin its fingerprint, so an agent given another one must be given this one",
+			"file", agentCert.File, "sha256", agentCert.Fingerprint)
+	}
 	// The manager, made below, hears of agents that link or leave, and
 	// keeps the lines they forward; agents are served only once it is set.
 	var (

@@ -230,6 +230,15 @@ func TestSelfSignedCertificateIsKeptAndPrinted(t *testing.T) {
 	if !strings.Contains(s.log.String(), "sha256="+agentPrinted) {
 		t.Errorf("the agent listener does not serve the printed %s:\n%s", agentPrinted, s.log)
 	}
+	if strings.Contains(s.log.String(), "made a self-signed TLS certificate for the agent listener") {
+		t.Errorf("the kept agent certificate is said to be made anew:\n%s", s.log)
+	}
+	s.stop()
+	// A plain HTTP server that makes its agent certificate says so.
+	s = runKnotServer(t, t.TempDir(), "--listen", "127.0.0.1:0", "--listen-agent", "127.0.0.1:0")
+	if !strings.Contains(s.log.String(), "made a self-signed TLS certificate for the agent listener") {
+		t.Errorf("a new agent certificate is not logged:\n%s", s.log)
+	}
 }
 
 // originTLS runs an origin over TLS with a self-signed certificate, and
