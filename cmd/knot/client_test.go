@@ -534,8 +534,12 @@ func TestSpaceLifecycle(t *testing.T) {
 		t.Fatalf("spaces: %+v", sps)
 	}
 	// A manual space's agent needs its token, which is shown once.
-	if !regexp.MustCompile(`KNOT_SPACE_ID=` + sps[0].ID + `\):\n[A-Za-z0-9_-]{20,}\n$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`KNOT_SPACE_ID=` + sps[0].ID + `\):\n[A-Za-z0-9_-]{20,}\n`).MatchString(r.stdout) {
 		t.Errorf("agent token not shown:\n%s", r.stdout)
+	}
+	// and how to get the rest of what its agent needs.
+	if !strings.Contains(r.stdout, "env $(knot space agent-env dev) knot agent runs it.\n") {
+		t.Errorf("knot space create does not say how to run the agent:\n%s", r.stdout)
 	}
 	mustSucceed(t, knot(t, bob, "", "space", "create", "--shell", "sh", "api", "byo"))
 

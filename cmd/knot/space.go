@@ -204,6 +204,8 @@ func createSpace(c *cli.Context, cl *client.Client, name, templateName, descript
 		// The agent of a manual space is run by the user, who needs its
 		// credential; the server shows it only now.
 		fmt.Fprintf(w, "Its agent token (shown only now; give it to knot agent as KNOT_AGENT_TOKEN, with KNOT_SPACE_ID=%s):\n%s\n", res.SpaceID, res.AgentToken)
+		fmt.Fprintf(w, "The agent also needs the leaf's endpoint and fingerprint: knot space agent-env %s prints all four\n"+
+			"variables, with a new token, so that env $(knot space agent-env %s) knot agent runs it.\n", name, name)
 	}
 	return nil
 }
