@@ -23,6 +23,7 @@ import (
 
 	"github.com/knot-dev/knot/agent"
 	"github.com/knot-dev/knot/shared/agentwire"
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // newKey returns a new ed25519 signer and its private key as OpenSSH PEM.
@@ -381,10 +382,7 @@ func (sl *sshLink) listenSSH(t *testing.T, keys ...ssh.PublicKey) string {
 // exit status.
 func TestSSHServesOpenSSHScp(t *testing.T) {
 	if _, err := exec.LookPath("scp"); err != nil {
-		if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
-			t.Fatal("scp is not installed (openssh-client)")
-		}
-		t.Skip("scp is not installed (openssh-client)")
+		testenv.Missing(t, "scp (openssh-client)", err)
 	}
 	noLeaks(t)
 	t.Setenv("HOME", t.TempDir())

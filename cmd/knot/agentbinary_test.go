@@ -9,13 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // A knot server serves its own binary, without authentication, to whoever
 // sets up a manual space's agent.
 func TestServerServesItsOwnBinaryToCurl(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		testenv.Missing(t, "curl", err)
 	}
 	dir := t.TempDir()
 	s := runKnotServer(t, dir, "--listen", "127.0.0.1:0")

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // curlAgentEnv fetches GET /api/spaces/{id}/agent-env with curl, as the
@@ -37,7 +39,7 @@ func cutLast(s, sep string) (string, string, bool) {
 
 func TestAgentEnvGivesTheOwnerAWorkingEnvironment(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
+		testenv.Missing(t, "curl", err)
 	}
 	b := startTerminalBed(t)
 	bob := b.addUser(t, "bob")

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // localSSHD runs OpenSSH's sshd on a loopback port as the baseline of
@@ -21,7 +23,7 @@ func localSSHD(b *testing.B, c *sshClient) []string {
 	sshd, err := exec.LookPath("sshd")
 	if err != nil {
 		if sshd, err = exec.LookPath("/usr/sbin/sshd"); err != nil {
-			b.Skip("sshd is not installed (openssh-server): no baseline")
+			testenv.Missing(b, "sshd (openssh-server), the baseline", err)
 		}
 	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {

@@ -168,10 +168,7 @@ func startSSHSpace(t testing.TB) *sshSpace {
 	t.Helper()
 	for _, prog := range []string{"ssh", "scp", "sftp", "ssh-keygen", "ssh-agent", "ssh-add"} {
 		if _, err := exec.LookPath(prog); err != nil {
-			if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
-				t.Fatalf("%s is not installed (openssh-client): %v", prog, err)
-			}
-			t.Skipf("%s is not installed (openssh-client)", prog)
+			testenv.Missing(t, prog+" (openssh-client)", err)
 		}
 	}
 	// With server.encrypt: the space's host key is stored sealed and
@@ -449,10 +446,7 @@ func TestSSHAtALeafWhileItsOriginIsDown(t *testing.T) {
 		t.Skip("starts a container engine")
 	}
 	if _, err := exec.LookPath("ssh"); err != nil {
-		if os.Getenv("KNOT_REQUIRE_ENGINES") != "" {
-			t.Fatalf("ssh is not installed (openssh-client): %v", err)
-		}
-		t.Skip("ssh is not installed (openssh-client)")
+		testenv.Missing(t, "ssh (openssh-client)", err)
 	}
 	e, err := runtimetest.StartDocker(context.Background())
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/knot-dev/knot/shared/testenv"
 )
 
 // BenchmarkSSHRelayed measures the interactive round trip of SSH into a
@@ -19,7 +21,7 @@ import (
 func BenchmarkSSHRelayed(b *testing.B) {
 	for _, prog := range []string{"ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(prog); err != nil {
-			b.Skipf("%s is not installed (openssh-client)", prog)
+			testenv.Missing(b, prog+" (openssh-client)", err)
 		}
 	}
 	f := startRelayFleet(b)
