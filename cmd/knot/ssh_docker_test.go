@@ -207,7 +207,8 @@ func startSSHSpace(t testing.TB) *sshSpace {
 // TestSSHIntoAContainerSpace: on a private Docker daemon, a busybox space
 // reached with OpenSSH's ssh, scp and sftp through the configuration knot
 // ssh-config update wrote, host keys checked: commands and exit codes, a
-// PTY, files both ways, -L, -R and -A, and refusals of a wrong key and of
+// PTY, files both ways, -L, -R, -D as an IDE's remote mode uses it, -A,
+// and refusals of a wrong key and of
 // a user who does not own the space. Every connection is in the audit log.
 func TestSSHIntoAContainerSpace(t *testing.T) {
 	sp := startSSHSpace(t)
@@ -286,6 +287,33 @@ func TestSSHIntoAContainerSpace(t *testing.T) {
 		poll(t, "a connection through ssh -R", func() (bool, string) {
 			_, out, errs := c.run("ssh", "knot.dev", "nc 127.0.0.1 "+rPort+" </dev/null")
 			return strings.Contains(out, "answered-from-the-client"), out + errs
+		})
+	})
+
+	t.Run("an IDE's remote mode", func(t *testing.T) {
+		c.t = t
+		// As an IDE's remote mode over SSH connects (VS Code's Remote-SSH
+		// by default): ssh -T -D, a script on the shell's input that
+		// starts the IDE's server in the space and stays, then the IDE's
+		// own connections to that server through ssh's SOCKS proxy.
+		socks, serverPort := loopbackPort(t), loopbackPort(t)
+		cmd := exec.Command("ssh", "-F", c.config, "-i", c.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+			"-T", "-o", "ExitOnForwardFailure=yes", "-D", "127.0.0.1:"+socks, "knot.dev", "sh")
+		cmd.Env = c.environ()
+		cmd.Stdin = strings.NewReader("uname -m; mkdir -p /tmp/ide && echo ide-server-$((6*7)) > /tmp/ide/index.html\n" +
+			"httpd -p 127.0.0.1:" + serverPort + " -h /tmp/ide </dev/null >/dev/null 2>&1\necho listeningOn=" + serverPort + "\nsleep 120\n")
+		out := &testenv.Buffer{}
+		cmd.Stdout = out
+		c.startCmd(cmd)
+		poll(t, "the IDE's script to start its server", func() (bool, string) {
+			return strings.Contains(out.String(), "listeningOn="+serverPort), out.String()
+		})
+		poll(t, "the IDE's server through ssh -D", func() (bool, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			page, err := exec.CommandContext(ctx, "curl", "-sS", "--max-time", "5", "-x", "socks5h://127.0.0.1:"+socks,
+				"http://127.0.0.1:"+serverPort+"/").CombinedOutput()
+			return err == nil && string(page) == "ide-server-42\n", fmt.Sprintf("%v %s", err, page)
 		})
 	})
 
