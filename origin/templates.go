@@ -180,7 +180,8 @@ func (s *TemplateService) Delete(ctx context.Context, id string) (*shared.Templa
 			return err
 		}
 		if n := len(using); n > 0 {
-			return shared.Errorf(shared.ELOCKED, "template %s is used by %s: delete them first", quote(t.Name), shared.Count(n, "space"))
+			them := map[bool]string{true: "it", false: "them"}[n == 1]
+			return shared.Errorf(shared.ELOCKED, "template %s is used by %s: delete %s first", quote(t.Name), shared.Count(n, "space"), them)
 		}
 		out = t
 		return tx.Delete(ctx, shared.KindTemplate, id)

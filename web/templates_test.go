@@ -86,7 +86,7 @@ func TestTemplates(t *testing.T) {
 		tpl, _ := getRecord[shared.Template](e, created.ID)
 		sp := e.space(ann, tpl, "work")
 		r := e.must(http.StatusLocked, "DELETE", "/api/templates/"+created.ID, admin, nil)
-		if !strings.Contains(r.errMsg(t), "1 spaces") {
+		if !strings.Contains(r.errMsg(t), "is used by 1 space: delete it first") {
 			t.Fatalf("message %s", r.body)
 		}
 		e.must(http.StatusOK, "DELETE", "/api/spaces/"+sp.ID, admin, nil)
