@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,23 +27,10 @@ import (
 // knotProc is a knot server process of the static binary, whose log it
 // keeps.
 type knotProc struct {
-	base string
-	cmd  *exec.Cmd
-	done chan error // the exit, once
-	mu   sync.Mutex
-	log  bytes.Buffer
-}
-
-func (k *knotProc) Write(p []byte) (int, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.log.Write(p)
-}
-
-func (k *knotProc) String() string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.log.String()
+	base           string
+	cmd            *exec.Cmd
+	done           chan error // the exit, once
+	testenv.Buffer            // its log
 }
 
 var knotListenRe = regexp.MustCompile(`listen=(http://127\.0\.0\.1:\d+)`)

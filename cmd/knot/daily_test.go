@@ -88,6 +88,16 @@ func TestTemplateDelete(t *testing.T) {
 	}
 }
 
+// fieldsOf reads the "Key: value" lines knot space get prints.
+func fieldsOf(out string) map[string]string {
+	fields := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		fields[k] = strings.TrimSpace(v)
+	}
+	return fields
+}
+
 func TestSpaceGet(t *testing.T) {
 	ts := startServer(t)
 	admin := ts.as(t, ts.adminToken)
@@ -96,11 +106,7 @@ func TestSpaceGet(t *testing.T) {
 
 	r := knot(t, admin, "", "space", "get", "dev")
 	mustSucceed(t, r)
-	fields := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		fields[k] = strings.TrimSpace(v)
-	}
+	fields := fieldsOf(r.stdout)
 	want := map[string]string{"Name": "dev", "Description": "my box", "Owner": "admin", "Template": "byo",
 		"Location": "test", "State": "stopped", "Shell": "zsh", "Deployed": "no", "Started": "-"}
 	for k, v := range want {
@@ -166,11 +172,7 @@ func TestSpaceGetShowsAgentAndWebPorts(t *testing.T) {
 
 	r := knot(t, env, "", "space", "get", "dev")
 	mustSucceed(t, r)
-	fields := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		k, v, _ := strings.Cut(l, ":")
-		fields[k] = strings.TrimSpace(v)
-	}
+	fields := fieldsOf(r.stdout)
 	if got := fields["Web ports"]; got != "8080 (Site)" {
 		t.Errorf("Web ports: %q, want %q\n%s", got, "8080 (Site)", r.stdout)
 	}
