@@ -66,6 +66,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 
+	"github.com/knot-dev/knot/shared"
 	"github.com/knot-dev/knot/shared/agentwire"
 	"github.com/knot-dev/knot/shared/srv"
 	"github.com/knot-dev/knot/shared/tlsconf"
@@ -441,21 +442,14 @@ func (a *Agent) watchSSHD(ctx context.Context, every time.Duration, changed chan
 	if a.opts.SSHPort <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	shared.Every(ctx, every, true, func() {
 		if a.probeSSHD(time.Now()) {
 			select {
 			case changed <- struct{}{}:
 			default:
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // handle serves one stream the leaf opened.

@@ -46,7 +46,7 @@ func Housekeep(ctx context.Context, opts HousekeepingOptions) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		every(ctx, sessionSweepEvery, false, func() {
+		shared.Every(ctx, sessionSweepEvery, false, func() {
 			if err := opts.Auth.SweepSessions(ctx); err != nil && ctx.Err() == nil {
 				opts.Logger.Error("sweep sessions", "err", err)
 			}
@@ -54,7 +54,7 @@ func Housekeep(ctx context.Context, opts HousekeepingOptions) error {
 	})
 	if opts.AuditRetention > 0 {
 		wg.Go(func() {
-			every(ctx, opts.AuditPruneEvery, true, func() {
+			shared.Every(ctx, opts.AuditPruneEvery, true, func() {
 				cut := opts.Now().Add(-opts.AuditRetention)
 				n, err := opts.Audit.Prune(ctx, cut)
 				switch {
@@ -68,22 +68,4 @@ func Housekeep(ctx context.Context, opts HousekeepingOptions) error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// every calls f every d until ctx ends, and at once first when now is
-// set.
-func every(ctx context.Context, d time.Duration, now bool, f func()) {
-	if now {
-		f()
-	}
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		f()
-	}
 }

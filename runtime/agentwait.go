@@ -60,20 +60,6 @@ func (m *Manager) noteAgent(id string) {
 	}
 }
 
-// watchAgents runs checkAgents every interval until ctx ends.
-func (m *Manager) watchAgents(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		m.checkAgents(ctx)
-	}
-}
-
 // checkAgents looks at the agent of every running container or Nomad space
 // of this location and reports those that stay away.
 func (m *Manager) checkAgents(ctx context.Context) {

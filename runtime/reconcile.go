@@ -20,20 +20,14 @@ func (m *Manager) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.watchAgents(ctx, max(min(m.interval, m.agentGrace/4), 50*time.Millisecond))
+		shared.Every(ctx, max(min(m.interval, m.agentGrace/4), 50*time.Millisecond), false, func() { m.checkAgents(ctx) })
 	}()
-	t := time.NewTicker(m.interval)
-	defer t.Stop()
-	for {
+	shared.Every(ctx, m.interval, true, func() {
 		if err := m.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("reconciling spaces failed", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
+	return nil
 }
 
 // Reconcile makes one pass over this location's spaces, skipping those
