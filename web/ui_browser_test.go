@@ -331,11 +331,7 @@ func TestUIInBrowser(t *testing.T) {
 		{"InitialSetupCreatesAdminAndLandsOnSpaces", func(t *testing.T) {
 			b.open("/")
 			b.waitPath("/login")
-			b.typeIn("#setup-form input[name=username]", "admin")
-			b.typeIn("#setup-form input[name=email]", "admin@example.com")
-			b.typeIn("#setup-form input[name=password]", password)
-			b.typeIn("#setup-form input[name=password2]", password)
-			b.click("#setup-form button[type=submit]")
+			b.fillSetupForm(password)
 			b.waitPath("/spaces")
 			b.visible("#new-space")
 			if got := b.text("#username"); got != "admin" {
