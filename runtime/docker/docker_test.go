@@ -114,6 +114,26 @@ func spaceContainers(t testing.TB, cli *dockerclient.Client, spaceID string) []c
 	return list
 }
 
+// untilServing waits until the container id runs ServeCommand's loop: its
+// shell, the container's first process, ignores SIGTERM until it has set
+// its trap, so a stop sent before then waits out its timeout and kills it
+// (exit code 137), where the suite expects the clean exit a stop gives.
+func untilServing(t *testing.T, cli *dockerclient.Client, id string) {
+	t.Helper()
+	runtimetest.WaitFor(t, 20*time.Second, "the container's command to set its trap", func() bool {
+		top, err := cli.ContainerTop(context.Background(), id, nil)
+		if err != nil {
+			return false
+		}
+		for _, p := range top.Processes {
+			if strings.Contains(strings.Join(p, " "), "sleep 3600") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 func harness(t *testing.T, e *runtimetest.Engine) runtimetest.Harness {
 	cli := client(t, e)
 	ctx := context.Background()
@@ -153,12 +173,14 @@ func harness(t *testing.T, e *runtimetest.Engine) runtimetest.Harness {
 		StopOutside: func(t *testing.T, id string) {
 			timeout := 10
 			each(t, id, func(c container.Summary) error {
+				untilServing(t, cli, c.ID)
 				return cli.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: &timeout})
 			})
 		},
 		RestartOutside: func(t *testing.T, id string) {
 			timeout := 10
 			each(t, id, func(c container.Summary) error {
+				untilServing(t, cli, c.ID)
 				return cli.ContainerRestart(ctx, c.ID, container.StopOptions{Timeout: &timeout})
 			})
 		},
